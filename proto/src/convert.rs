@@ -1,0 +1,468 @@
+//! Conversions between the internal protobuf messages and the domain types.
+//! Every service converts here, at its gRPC edge, and nowhere else.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tessera_types as t;
+use tessera_types::TesseraError;
+
+use crate::common;
+use crate::control_plane as cp;
+use crate::data_plane as dp;
+
+type Result<T> = std::result::Result<T, TesseraError>;
+
+/// The one mapping from domain errors to gRPC status codes.
+pub fn error_to_status(err: TesseraError) -> tonic::Status {
+    use tonic::Code;
+    let code = match &err {
+        TesseraError::BadInput(_) => Code::InvalidArgument,
+        TesseraError::NotFound(_) => Code::NotFound,
+        TesseraError::AlreadyExists(_) => Code::AlreadyExists,
+        TesseraError::Unavailable(_) => Code::Unavailable,
+        TesseraError::Timeout(_) => Code::DeadlineExceeded,
+        TesseraError::Unimplemented(_) => Code::Unimplemented,
+        TesseraError::Internal(_) => Code::Internal,
+    };
+    // The message carries the variant's text without its prefix, so a
+    // round trip through status_to_error does not repeat the prefix.
+    tonic::Status::new(code, error_message(&err))
+}
+
+fn error_message(err: &TesseraError) -> String {
+    match err {
+        TesseraError::BadInput(m)
+        | TesseraError::NotFound(m)
+        | TesseraError::AlreadyExists(m)
+        | TesseraError::Unavailable(m)
+        | TesseraError::Timeout(m)
+        | TesseraError::Unimplemented(m)
+        | TesseraError::Internal(m) => m.clone(),
+    }
+}
+
+/// The inverse of [`error_to_status`], for replies from other Tessera services.
+pub fn status_to_error(status: tonic::Status) -> TesseraError {
+    use tonic::Code;
+    let msg = status.message().to_string();
+    match status.code() {
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+            TesseraError::BadInput(msg)
+        }
+        Code::NotFound => TesseraError::NotFound(msg),
+        Code::AlreadyExists => TesseraError::AlreadyExists(msg),
+        Code::Unavailable | Code::Cancelled | Code::Aborted | Code::ResourceExhausted => {
+            TesseraError::Unavailable(msg)
+        }
+        Code::DeadlineExceeded => TesseraError::Timeout(msg),
+        Code::Unimplemented => TesseraError::Unimplemented(msg),
+        _ => TesseraError::Internal(msg),
+    }
+}
+
+pub fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("domain types serialize to JSON")
+}
+
+pub fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| TesseraError::bad_input(format!("{what}: {e}")))
+}
+
+fn missing(what: &str) -> TesseraError {
+    TesseraError::bad_input(format!("{what} is missing"))
+}
+
+impl From<t::PointId> for common::PointId {
+    fn from(id: t::PointId) -> Self {
+        let kind = match id {
+            t::PointId::Num(n) => common::point_id::Kind::Num(n),
+            t::PointId::Uuid(u) => common::point_id::Kind::Uuid(u.to_string()),
+        };
+        common::PointId { kind: Some(kind) }
+    }
+}
+
+impl TryFrom<common::PointId> for t::PointId {
+    type Error = TesseraError;
+    fn try_from(id: common::PointId) -> Result<Self> {
+        match id.kind {
+            Some(common::point_id::Kind::Num(n)) => Ok(t::PointId::Num(n)),
+            Some(common::point_id::Kind::Uuid(s)) => t::PointId::parse_str(&s),
+            None => Err(missing("point id")),
+        }
+    }
+}
+
+pub fn point_id(id: Option<common::PointId>) -> Result<t::PointId> {
+    id.ok_or_else(|| missing("point id"))?.try_into()
+}
+
+pub fn point_ids(ids: Vec<common::PointId>) -> Result<Vec<t::PointId>> {
+    ids.into_iter().map(TryInto::try_into).collect()
+}
+
+pub fn vectors_to_proto(vectors: t::NamedVectors) -> HashMap<String, common::Vector> {
+    vectors
+        .into_iter()
+        .map(|(k, values)| (k, common::Vector { values }))
+        .collect()
+}
+
+pub fn vectors_from_proto(vectors: HashMap<String, common::Vector>) -> t::NamedVectors {
+    vectors.into_iter().map(|(k, v)| (k, v.values)).collect()
+}
+
+impl From<t::Point> for dp::Point {
+    fn from(p: t::Point) -> Self {
+        dp::Point {
+            id: Some(p.id.into()),
+            vectors: vectors_to_proto(p.vectors),
+            payload_json: to_json(&p.payload),
+        }
+    }
+}
+
+impl TryFrom<dp::Point> for t::Point {
+    type Error = TesseraError;
+    fn try_from(p: dp::Point) -> Result<Self> {
+        Ok(t::Point {
+            id: point_id(p.id)?,
+            vectors: vectors_from_proto(p.vectors),
+            payload: payload_from_json(&p.payload_json)?,
+        })
+    }
+}
+
+fn payload_from_json(bytes: &[u8]) -> Result<t::Payload> {
+    if bytes.is_empty() {
+        return Ok(t::Payload::new());
+    }
+    from_json(bytes, "payload")
+}
+
+impl From<t::PointSelection> for dp::PointSelection {
+    fn from(s: t::PointSelection) -> Self {
+        let kind = match s {
+            t::PointSelection::Ids(ids) => dp::point_selection::Kind::Ids(dp::PointIdList {
+                ids: ids.into_iter().map(Into::into).collect(),
+            }),
+            t::PointSelection::Filter(f) => dp::point_selection::Kind::FilterJson(to_json(&f)),
+        };
+        dp::PointSelection { kind: Some(kind) }
+    }
+}
+
+fn selection(s: Option<dp::PointSelection>) -> Result<t::PointSelection> {
+    match s.and_then(|s| s.kind) {
+        Some(dp::point_selection::Kind::Ids(list)) => {
+            Ok(t::PointSelection::Ids(point_ids(list.ids)?))
+        }
+        Some(dp::point_selection::Kind::FilterJson(f)) => {
+            Ok(t::PointSelection::Filter(from_json(&f, "filter")?))
+        }
+        None => Err(missing("point selection")),
+    }
+}
+
+impl From<t::ShardOperation> for dp::update_request::Operation {
+    fn from(op: t::ShardOperation) -> Self {
+        use dp::update_request::Operation as O;
+        match op {
+            t::ShardOperation::Upsert(points) => O::Upsert(dp::Upsert {
+                points: points.into_iter().map(Into::into).collect(),
+            }),
+            t::ShardOperation::Delete(s) => O::Delete(dp::Delete {
+                selection: Some(s.into()),
+            }),
+            t::ShardOperation::SetPayload {
+                payload,
+                selection,
+                key,
+            } => O::SetPayload(dp::SetPayload {
+                payload_json: to_json(&payload),
+                selection: Some(selection.into()),
+                key,
+            }),
+            t::ShardOperation::OverwritePayload { payload, selection } => {
+                O::OverwritePayload(dp::OverwritePayload {
+                    payload_json: to_json(&payload),
+                    selection: Some(selection.into()),
+                })
+            }
+            t::ShardOperation::DeletePayload { keys, selection } => {
+                O::DeletePayload(dp::DeletePayload {
+                    keys,
+                    selection: Some(selection.into()),
+                })
+            }
+            t::ShardOperation::ClearPayload(s) => O::ClearPayload(dp::ClearPayload {
+                selection: Some(s.into()),
+            }),
+            t::ShardOperation::UpdateVectors(points) => O::UpdateVectors(dp::UpdateVectors {
+                points: points
+                    .into_iter()
+                    .map(|(id, vectors)| dp::PointVectors {
+                        id: Some(id.into()),
+                        vectors: vectors_to_proto(vectors),
+                    })
+                    .collect(),
+            }),
+            t::ShardOperation::DeleteVectors { names, selection } => {
+                O::DeleteVectors(dp::DeleteVectors {
+                    names,
+                    selection: Some(selection.into()),
+                })
+            }
+        }
+    }
+}
+
+impl TryFrom<dp::update_request::Operation> for t::ShardOperation {
+    type Error = TesseraError;
+    fn try_from(op: dp::update_request::Operation) -> Result<Self> {
+        use dp::update_request::Operation as O;
+        Ok(match op {
+            O::Upsert(u) => t::ShardOperation::Upsert(
+                u.points
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<Result<_>>()?,
+            ),
+            O::Delete(d) => t::ShardOperation::Delete(selection(d.selection)?),
+            O::SetPayload(s) => t::ShardOperation::SetPayload {
+                payload: payload_from_json(&s.payload_json)?,
+                selection: selection(s.selection)?,
+                key: s.key,
+            },
+            O::OverwritePayload(s) => t::ShardOperation::OverwritePayload {
+                payload: payload_from_json(&s.payload_json)?,
+                selection: selection(s.selection)?,
+            },
+            O::DeletePayload(d) => t::ShardOperation::DeletePayload {
+                keys: d.keys,
+                selection: selection(d.selection)?,
+            },
+            O::ClearPayload(c) => t::ShardOperation::ClearPayload(selection(c.selection)?),
+            O::UpdateVectors(u) => t::ShardOperation::UpdateVectors(
+                u.points
+                    .into_iter()
+                    .map(|p| Ok((point_id(p.id)?, vectors_from_proto(p.vectors))))
+                    .collect::<Result<_>>()?,
+            ),
+            O::DeleteVectors(d) => t::ShardOperation::DeleteVectors {
+                names: d.names,
+                selection: selection(d.selection)?,
+            },
+        })
+    }
+}
+
+impl From<t::Record> for dp::Record {
+    fn from(r: t::Record) -> Self {
+        let has_vectors = r.vector.is_some();
+        dp::Record {
+            id: Some(r.id.into()),
+            payload_json: r.payload.as_ref().map(to_json),
+            vectors: r
+                .vector
+                .map(|v| vectors_to_proto(v.into_named()))
+                .unwrap_or_default(),
+            has_vectors,
+        }
+    }
+}
+
+impl TryFrom<dp::Record> for t::Record {
+    type Error = TesseraError;
+    fn try_from(r: dp::Record) -> Result<Self> {
+        Ok(t::Record {
+            id: point_id(r.id)?,
+            payload: r.payload_json.map(|p| payload_from_json(&p)).transpose()?,
+            vector: r
+                .has_vectors
+                .then(|| t::VectorStruct::from_named(vectors_from_proto(r.vectors))),
+            shard_key: None,
+            order_value: None,
+        })
+    }
+}
+
+impl From<t::ScoredPoint> for dp::ScoredPoint {
+    fn from(p: t::ScoredPoint) -> Self {
+        let has_vectors = p.vector.is_some();
+        dp::ScoredPoint {
+            id: Some(p.id.into()),
+            score: p.score,
+            version: p.version,
+            payload_json: p.payload.as_ref().map(to_json),
+            vectors: p
+                .vector
+                .map(|v| vectors_to_proto(v.into_named()))
+                .unwrap_or_default(),
+            has_vectors,
+        }
+    }
+}
+
+impl TryFrom<dp::ScoredPoint> for t::ScoredPoint {
+    type Error = TesseraError;
+    fn try_from(p: dp::ScoredPoint) -> Result<Self> {
+        Ok(t::ScoredPoint {
+            id: point_id(p.id)?,
+            version: p.version,
+            score: p.score,
+            payload: p.payload_json.map(|b| payload_from_json(&b)).transpose()?,
+            vector: p
+                .has_vectors
+                .then(|| t::VectorStruct::from_named(vectors_from_proto(p.vectors))),
+            shard_key: None,
+            order_value: None,
+        })
+    }
+}
+
+impl From<t::NodeType> for cp::NodeType {
+    fn from(n: t::NodeType) -> Self {
+        match n {
+            t::NodeType::Normal => cp::NodeType::Normal,
+            t::NodeType::Listener => cp::NodeType::Listener,
+        }
+    }
+}
+
+impl From<cp::NodeType> for t::NodeType {
+    fn from(n: cp::NodeType) -> Self {
+        match n {
+            cp::NodeType::Normal => t::NodeType::Normal,
+            cp::NodeType::Listener => t::NodeType::Listener,
+        }
+    }
+}
+
+impl From<t::ReplicaState> for cp::ReplicaState {
+    fn from(s: t::ReplicaState) -> Self {
+        match s {
+            t::ReplicaState::Active => cp::ReplicaState::Active,
+            t::ReplicaState::Dead => cp::ReplicaState::Dead,
+            t::ReplicaState::Partial => cp::ReplicaState::Partial,
+            t::ReplicaState::Initializing => cp::ReplicaState::Initializing,
+            t::ReplicaState::Listener => cp::ReplicaState::Listener,
+        }
+    }
+}
+
+impl From<cp::ReplicaState> for t::ReplicaState {
+    fn from(s: cp::ReplicaState) -> Self {
+        match s {
+            cp::ReplicaState::Active => t::ReplicaState::Active,
+            cp::ReplicaState::Dead => t::ReplicaState::Dead,
+            cp::ReplicaState::Partial => t::ReplicaState::Partial,
+            cp::ReplicaState::Initializing => t::ReplicaState::Initializing,
+            cp::ReplicaState::Listener => t::ReplicaState::Listener,
+        }
+    }
+}
+
+impl From<&t::Topology> for cp::Topology {
+    fn from(topo: &t::Topology) -> Self {
+        cp::Topology {
+            version: topo.version,
+            peers: topo
+                .peers
+                .values()
+                .map(|p| cp::Peer {
+                    id: p.id,
+                    uri: p.uri.clone(),
+                    node_type: cp::NodeType::from(p.node_type) as i32,
+                    last_heartbeat_ms: p.last_heartbeat_ms,
+                })
+                .collect(),
+            collections: topo
+                .collections
+                .values()
+                .map(|c| cp::Collection {
+                    name: c.name.clone(),
+                    incarnation: c.incarnation,
+                    config_json: to_json(&c.config),
+                    shards: c
+                        .shards
+                        .iter()
+                        .map(|s| cp::ShardPlacement {
+                            shard_id: s.shard_id,
+                            shard_key_json: s.shard_key.as_ref().map(to_json).unwrap_or_default(),
+                            replicas: s
+                                .replicas
+                                .iter()
+                                .map(|r| cp::Replica {
+                                    peer_id: r.peer_id,
+                                    state: cp::ReplicaState::from(r.state) as i32,
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<cp::Topology> for t::Topology {
+    type Error = TesseraError;
+    fn try_from(topo: cp::Topology) -> Result<Self> {
+        let peers = topo
+            .peers
+            .into_iter()
+            .map(|p| {
+                let node_type = p.node_type().into();
+                (
+                    p.id,
+                    t::Peer {
+                        id: p.id,
+                        uri: p.uri,
+                        node_type,
+                        last_heartbeat_ms: p.last_heartbeat_ms,
+                    },
+                )
+            })
+            .collect();
+        let mut collections = BTreeMap::new();
+        for c in topo.collections {
+            let shards = c
+                .shards
+                .into_iter()
+                .map(|s| {
+                    Ok(t::ShardPlacement {
+                        shard_id: s.shard_id,
+                        shard_key: if s.shard_key_json.is_empty() {
+                            None
+                        } else {
+                            Some(from_json(&s.shard_key_json, "shard key")?)
+                        },
+                        replicas: s
+                            .replicas
+                            .into_iter()
+                            .map(|r| t::Replica {
+                                peer_id: r.peer_id,
+                                state: r.state().into(),
+                            })
+                            .collect(),
+                    })
+                })
+                .collect::<Result<_>>()?;
+            collections.insert(
+                c.name.clone(),
+                t::CollectionState {
+                    config: from_json(&c.config_json, "collection config")?,
+                    name: c.name,
+                    incarnation: c.incarnation,
+                    shards,
+                },
+            );
+        }
+        Ok(t::Topology {
+            version: topo.version,
+            peers,
+            collections,
+        })
+    }
+}

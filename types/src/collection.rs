@@ -1,0 +1,434 @@
+//! Collection configuration, in the shapes of Qdrant's REST contract.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TesseraError};
+
+/// Name of the unnamed vector in a single-vector collection.
+pub const DEFAULT_VECTOR_NAME: &str = "";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Distance {
+    Cosine,
+    Euclid,
+    Dot,
+    Manhattan,
+}
+
+impl Distance {
+    /// Whether a larger score means a closer point.
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Distance::Cosine | Distance::Dot)
+    }
+
+    /// Whether `score` passes a user's `score_threshold`.
+    pub fn passes_threshold(self, score: f32, threshold: f32) -> bool {
+        if self.higher_is_better() {
+            score >= threshold
+        } else {
+            score <= threshold
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorParams {
+    pub size: u64,
+    pub distance: Distance,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hnsw_config: Option<HnswConfigDiff>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization_config: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_disk: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datatype: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multivector_config: Option<serde_json::Value>,
+}
+
+/// `{"size": 4, "distance": "Dot"}` or `{"image": {...}, "text": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum VectorsConfig {
+    Single(VectorParams),
+    Multi(BTreeMap<String, VectorParams>),
+}
+
+impl VectorsConfig {
+    /// Parameters of the vector called `name` ("" for the unnamed one).
+    pub fn get(&self, name: &str) -> Option<&VectorParams> {
+        match self {
+            VectorsConfig::Single(p) if name == DEFAULT_VECTOR_NAME => Some(p),
+            VectorsConfig::Single(_) => None,
+            VectorsConfig::Multi(m) => m.get(name),
+        }
+    }
+
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (&str, &VectorParams)> + '_> {
+        match self {
+            VectorsConfig::Single(p) => Box::new(std::iter::once((DEFAULT_VECTOR_NAME, p))),
+            VectorsConfig::Multi(m) => Box::new(m.iter().map(|(k, v)| (k.as_str(), v))),
+        }
+    }
+
+    /// Looks up a vector by name and explains what exists when it does not.
+    pub fn require(&self, name: &str) -> Result<&VectorParams> {
+        self.get(name).ok_or_else(|| {
+            if name.is_empty() {
+                TesseraError::bad_input(
+                    "Collection has named vectors only: name the vector to use".to_string(),
+                )
+            } else {
+                TesseraError::bad_input(format!("Not existing vector name error: {name}"))
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HnswConfig {
+    pub m: usize,
+    pub ef_construct: usize,
+    /// Below this many kilobytes of vectors a shard answers by exact scan.
+    pub full_scan_threshold: usize,
+    #[serde(default)]
+    pub max_indexing_threads: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_disk: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_m: Option<usize>,
+}
+
+impl Default for HnswConfig {
+    fn default() -> Self {
+        Self {
+            m: 16,
+            ef_construct: 100,
+            full_scan_threshold: 10_000,
+            max_indexing_threads: 0,
+            on_disk: Some(false),
+            payload_m: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HnswConfigDiff {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub m: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ef_construct: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_scan_threshold: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_indexing_threads: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_disk: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_m: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_storage: Option<bool>,
+}
+
+impl HnswConfig {
+    pub fn apply(&self, diff: &HnswConfigDiff) -> HnswConfig {
+        HnswConfig {
+            m: diff.m.unwrap_or(self.m),
+            ef_construct: diff.ef_construct.unwrap_or(self.ef_construct),
+            full_scan_threshold: diff.full_scan_threshold.unwrap_or(self.full_scan_threshold),
+            max_indexing_threads: diff
+                .max_indexing_threads
+                .unwrap_or(self.max_indexing_threads),
+            on_disk: diff.on_disk.or(self.on_disk),
+            payload_m: diff.payload_m.or(self.payload_m),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptimizersConfig {
+    pub deleted_threshold: f64,
+    pub vacuum_min_vector_number: usize,
+    pub default_segment_number: usize,
+    #[serde(default)]
+    pub max_segment_size: Option<usize>,
+    #[serde(default)]
+    pub memmap_threshold: Option<usize>,
+    pub indexing_threshold: Option<usize>,
+    pub flush_interval_sec: u64,
+    #[serde(default)]
+    pub max_optimization_threads: Option<usize>,
+}
+
+impl Default for OptimizersConfig {
+    fn default() -> Self {
+        Self {
+            deleted_threshold: 0.2,
+            vacuum_min_vector_number: 1000,
+            default_segment_number: 0,
+            max_segment_size: None,
+            memmap_threshold: None,
+            indexing_threshold: Some(10_000),
+            flush_interval_sec: 5,
+            max_optimization_threads: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WalConfig {
+    pub wal_capacity_mb: usize,
+    pub wal_segments_ahead: usize,
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        Self {
+            wal_capacity_mb: 32,
+            wal_segments_ahead: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ShardingMethod {
+    #[default]
+    Auto,
+    Custom,
+}
+
+/// The effective parameters of a collection, as `GET /collections/{name}` shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionParams {
+    pub vectors: VectorsConfig,
+    pub shard_number: u32,
+    #[serde(default)]
+    pub sharding_method: Option<ShardingMethod>,
+    pub replication_factor: u32,
+    pub write_consistency_factor: u32,
+    pub on_disk_payload: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionConfig {
+    pub params: CollectionParams,
+    pub hnsw_config: HnswConfig,
+    pub optimizer_config: OptimizersConfig,
+    pub wal_config: WalConfig,
+    pub quantization_config: Option<serde_json::Value>,
+}
+
+impl CollectionConfig {
+    /// HNSW parameters for one vector: the collection's, overridden by the vector's own.
+    pub fn hnsw_for(&self, vector: &str) -> HnswConfig {
+        match self.params.vectors.get(vector).and_then(|p| p.hnsw_config.as_ref()) {
+            Some(diff) => self.hnsw_config.apply(diff),
+            None => self.hnsw_config.clone(),
+        }
+    }
+}
+
+/// Body of `PUT /collections/{name}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateCollection {
+    #[serde(default)]
+    pub vectors: Option<VectorsConfig>,
+    #[serde(default)]
+    pub shard_number: Option<u32>,
+    #[serde(default)]
+    pub sharding_method: Option<ShardingMethod>,
+    #[serde(default)]
+    pub replication_factor: Option<u32>,
+    #[serde(default)]
+    pub write_consistency_factor: Option<u32>,
+    #[serde(default)]
+    pub on_disk_payload: Option<bool>,
+    #[serde(default)]
+    pub hnsw_config: Option<HnswConfigDiff>,
+    #[serde(default)]
+    pub wal_config: Option<serde_json::Value>,
+    #[serde(default)]
+    pub optimizers_config: Option<serde_json::Value>,
+    #[serde(default)]
+    pub quantization_config: Option<serde_json::Value>,
+    #[serde(default)]
+    pub sparse_vectors: Option<serde_json::Value>,
+    #[serde(default)]
+    pub strict_mode_config: Option<serde_json::Value>,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+    #[serde(default)]
+    pub init_from: Option<serde_json::Value>,
+}
+
+impl CreateCollection {
+    /// Validates the request and fills in defaults. `data_nodes` is the number of
+    /// data-plane peers, the default shard count.
+    pub fn into_config(self, data_nodes: usize) -> Result<CollectionConfig> {
+        let vectors = self
+            .vectors
+            .ok_or_else(|| TesseraError::bad_input("`vectors` must be given"))?;
+        for (name, params) in vectors.iter() {
+            if params.size == 0 || params.size > 65_536 {
+                return Err(TesseraError::bad_input(format!(
+                    "Validation error in JSON body: [vectors{}.size: value {} invalid, must be from 1 to 65536]",
+                    if name.is_empty() { String::new() } else { format!(".{name}") },
+                    params.size
+                )));
+            }
+        }
+        if matches!(&vectors, VectorsConfig::Multi(m) if m.is_empty()) {
+            return Err(TesseraError::bad_input(
+                "`vectors` must name at least one vector",
+            ));
+        }
+        if self.sparse_vectors.is_some() {
+            return Err(TesseraError::Unimplemented(
+                "sparse vectors are not supported yet".into(),
+            ));
+        }
+        let shard_number = self.shard_number.unwrap_or(data_nodes.max(1) as u32);
+        let replication_factor = self.replication_factor.unwrap_or(1);
+        let write_consistency_factor = self.write_consistency_factor.unwrap_or(1);
+        for (field, value) in [
+            ("shard_number", shard_number),
+            ("replication_factor", replication_factor),
+            ("write_consistency_factor", write_consistency_factor),
+        ] {
+            if value == 0 {
+                return Err(TesseraError::bad_input(format!(
+                    "Validation error in JSON body: [{field}: value 0 invalid, must be 1 or more]"
+                )));
+            }
+        }
+        let hnsw_config = match &self.hnsw_config {
+            Some(diff) => HnswConfig::default().apply(diff),
+            None => HnswConfig::default(),
+        };
+        if hnsw_config.m > 256 || hnsw_config.ef_construct < 4 {
+            return Err(TesseraError::bad_input(
+                "hnsw_config: `m` must be at most 256 and `ef_construct` at least 4",
+            ));
+        }
+        let optimizer_config = match self.optimizers_config {
+            Some(diff) => merge_json(&OptimizersConfig::default(), diff)?,
+            None => OptimizersConfig::default(),
+        };
+        let wal_config = match self.wal_config {
+            Some(diff) => merge_json(&WalConfig::default(), diff)?,
+            None => WalConfig::default(),
+        };
+        Ok(CollectionConfig {
+            params: CollectionParams {
+                vectors,
+                shard_number,
+                sharding_method: self.sharding_method,
+                replication_factor,
+                write_consistency_factor,
+                on_disk_payload: self.on_disk_payload.unwrap_or(true),
+            },
+            hnsw_config,
+            optimizer_config,
+            wal_config,
+            quantization_config: self.quantization_config,
+        })
+    }
+}
+
+/// Overlays the fields given in `diff` (a JSON object) on `base`.
+fn merge_json<T: Serialize + serde::de::DeserializeOwned>(
+    base: &T,
+    diff: serde_json::Value,
+) -> Result<T> {
+    let mut merged = serde_json::to_value(base).map_err(TesseraError::internal)?;
+    match (merged.as_object_mut(), diff) {
+        (Some(target), serde_json::Value::Object(fields)) => {
+            for (k, v) in fields {
+                if !v.is_null() {
+                    target.insert(k, v);
+                }
+            }
+        }
+        (_, serde_json::Value::Null) => {}
+        _ => return Err(TesseraError::bad_input("expected a JSON object")),
+    }
+    serde_json::from_value(merged).map_err(|e| TesseraError::bad_input(e.to_string()))
+}
+
+/// Body of `PATCH /collections/{name}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateCollection {
+    #[serde(default)]
+    pub vectors: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default)]
+    pub optimizers_config: Option<serde_json::Value>,
+    #[serde(default)]
+    pub params: Option<CollectionParamsDiff>,
+    #[serde(default)]
+    pub hnsw_config: Option<HnswConfigDiff>,
+    #[serde(default)]
+    pub quantization_config: Option<serde_json::Value>,
+    #[serde(default)]
+    pub sparse_vectors: Option<serde_json::Value>,
+    #[serde(default)]
+    pub strict_mode_config: Option<serde_json::Value>,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CollectionParamsDiff {
+    #[serde(default)]
+    pub replication_factor: Option<u32>,
+    #[serde(default)]
+    pub write_consistency_factor: Option<u32>,
+    #[serde(default)]
+    pub read_fan_out_factor: Option<u32>,
+    #[serde(default)]
+    pub on_disk_payload: Option<bool>,
+}
+
+impl UpdateCollection {
+    /// The configuration after this update, validated.
+    pub fn apply_to(&self, config: &CollectionConfig) -> Result<CollectionConfig> {
+        let mut next = config.clone();
+        if let Some(params) = &self.params {
+            if params.replication_factor == Some(0) || params.write_consistency_factor == Some(0)
+            {
+                return Err(TesseraError::bad_input(
+                    "replication_factor and write_consistency_factor must be 1 or more",
+                ));
+            }
+            if let Some(v) = params.replication_factor {
+                next.params.replication_factor = v;
+            }
+            if let Some(v) = params.write_consistency_factor {
+                next.params.write_consistency_factor = v;
+            }
+            if let Some(v) = params.on_disk_payload {
+                next.params.on_disk_payload = v;
+            }
+        }
+        if let Some(diff) = &self.hnsw_config {
+            next.hnsw_config = next.hnsw_config.apply(diff);
+        }
+        if let Some(diff) = &self.optimizers_config {
+            next.optimizer_config = merge_json(&next.optimizer_config, diff.clone())?;
+        }
+        if let Some(vectors) = &self.vectors {
+            for name in vectors.keys() {
+                next.params.vectors.require(name)?;
+            }
+        }
+        if self.quantization_config.is_some() {
+            next.quantization_config = self.quantization_config.clone();
+        }
+        Ok(next)
+    }
+}

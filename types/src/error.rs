@@ -1,0 +1,38 @@
+use thiserror::Error;
+
+/// Errors a user can cause or observe. Each service maps them once, at its edge,
+/// to an HTTP status and a gRPC code.
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum TesseraError {
+    #[error("Wrong input: {0}")]
+    BadInput(String),
+    #[error("Not found: {0}")]
+    NotFound(String),
+    #[error("Wrong input: {0}")]
+    AlreadyExists(String),
+    #[error("Service unavailable: {0}")]
+    Unavailable(String),
+    #[error("Operation timed out: {0}")]
+    Timeout(String),
+    #[error("Not implemented: {0}")]
+    Unimplemented(String),
+    #[error("Service internal error: {0}")]
+    Internal(String),
+}
+
+impl TesseraError {
+    pub fn bad_input(msg: impl Into<String>) -> Self {
+        Self::BadInput(msg.into())
+    }
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Self::NotFound(msg.into())
+    }
+    pub fn internal(msg: impl ToString) -> Self {
+        Self::Internal(msg.to_string())
+    }
+    pub fn collection_not_found(name: &str) -> Self {
+        Self::NotFound(format!("Collection `{name}` doesn't exist!"))
+    }
+}
+
+pub type Result<T, E = TesseraError> = std::result::Result<T, E>;

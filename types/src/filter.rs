@@ -1,0 +1,224 @@
+//! The filter language of Qdrant's REST contract. Evaluation lives in the data plane.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::point::PointId;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    /// At least one must match (when not empty).
+    #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    pub should: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_should: Option<MinShould>,
+    /// All must match.
+    #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    pub must: Vec<Condition>,
+    /// None may match.
+    #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    pub must_not: Vec<Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinShould {
+    pub conditions: Vec<Condition>,
+    pub min_count: usize,
+}
+
+/// Qdrant accepts a single condition where a list is expected.
+fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Condition>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<Condition>),
+        One(Box<Condition>),
+        Null(()),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(c) => vec![*c],
+        OneOrMany::Null(()) => Vec::new(),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Condition {
+    HasId(HasIdCondition),
+    IsEmpty(IsEmptyCondition),
+    IsNull(IsNullCondition),
+    Nested(NestedCondition),
+    HasVector(HasVectorCondition),
+    Field(FieldCondition),
+    Filter(Filter),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HasIdCondition {
+    pub has_id: Vec<PointId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayloadField {
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsEmptyCondition {
+    pub is_empty: PayloadField,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IsNullCondition {
+    pub is_null: PayloadField,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HasVectorCondition {
+    pub has_vector: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NestedCondition {
+    pub nested: Nested,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nested {
+    pub key: String,
+    pub filter: Filter,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldCondition {
+    pub key: String,
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub r#match: Option<Match>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<Range>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_count: Option<ValuesCount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_empty: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_null: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo_bounding_box: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo_radius: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo_polygon: Option<serde_json::Value>,
+}
+
+/// A value to match exactly: keyword, integer or bool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MatchValue {
+    Bool(bool),
+    Integer(i64),
+    Keyword(String),
+}
+
+/// A list for `any` / `except`: keywords or integers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AnyVariants {
+    Integers(Vec<i64>),
+    Keywords(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Match {
+    Value { value: MatchValue },
+    Text { text: String },
+    TextAny { text_any: String },
+    Phrase { phrase: String },
+    Any { any: AnyVariants },
+    Except { except: AnyVariants },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lt: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gt: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gte: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lte: Option<f64>,
+}
+
+impl Range {
+    pub fn contains(&self, x: f64) -> bool {
+        self.lt.is_none_or(|b| x < b)
+            && self.gt.is_none_or(|b| x > b)
+            && self.gte.is_none_or(|b| x >= b)
+            && self.lte.is_none_or(|b| x <= b)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValuesCount {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lt: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gt: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gte: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lte: Option<usize>,
+}
+
+impl ValuesCount {
+    pub fn contains(&self, n: usize) -> bool {
+        self.lt.is_none_or(|b| n < b)
+            && self.gt.is_none_or(|b| n > b)
+            && self.gte.is_none_or(|b| n >= b)
+            && self.lte.is_none_or(|b| n <= b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_shapes_users_send() {
+        let f: Filter = serde_json::from_value(serde_json::json!({
+            "must": [
+                {"key": "city", "match": {"value": "London"}},
+                {"key": "n", "range": {"gte": 1, "lt": 5.5}},
+                {"has_id": [1, "550e8400-e29b-41d4-a716-446655440000"]},
+                {"is_empty": {"key": "tags"}},
+                {"nested": {"key": "items", "filter": {"must": {"key": "x", "match": {"any": [1, 2]}}}}},
+                {"must_not": [{"key": "c", "match": {"except": ["a"]}}]}
+            ],
+            "should": {"is_null": {"key": "z"}}
+        }))
+        .unwrap();
+        assert_eq!(f.must.len(), 6);
+        assert!(matches!(f.must[5], Condition::Filter(_)));
+        assert!(matches!(f.should[0], Condition::IsNull(_)));
+    }
+
+    #[test]
+    fn rejects_unknown_condition() {
+        let r: Result<Filter, _> =
+            serde_json::from_value(serde_json::json!({"must": [{"nonsense": 1}]}));
+        assert!(r.is_err());
+    }
+}

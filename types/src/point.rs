@@ -1,0 +1,323 @@
+//! Points: ids, vectors, payloads, and the records returned to users.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+use crate::collection::DEFAULT_VECTOR_NAME;
+use crate::error::{Result, TesseraError};
+
+/// A point id: an unsigned integer or a UUID, as in Qdrant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(untagged)]
+pub enum PointId {
+    Num(u64),
+    Uuid(Uuid),
+}
+
+impl<'de> Deserialize<'de> for PointId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Num(u64),
+            Str(String),
+        }
+        match Raw::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom("point id must be an unsigned integer or a UUID")
+        })? {
+            Raw::Num(n) => Ok(PointId::Num(n)),
+            Raw::Str(s) => PointId::parse_str(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl PointId {
+    pub fn parse_str(s: &str) -> Result<Self> {
+        if let Ok(n) = s.parse::<u64>() {
+            return Ok(PointId::Num(n));
+        }
+        Uuid::parse_str(s).map(PointId::Uuid).map_err(|_| {
+            TesseraError::bad_input(format!(
+                "Unable to parse point id `{s}`: expected an unsigned integer or a UUID"
+            ))
+        })
+    }
+
+    /// A stable 64-bit hash used to place the point on a shard.
+    pub fn shard_hash(&self) -> u64 {
+        // FNV-1a over a canonical byte form: stable across processes and versions.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut feed = |bytes: &[u8]| {
+            for b in bytes {
+                hash ^= *b as u64;
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        match self {
+            PointId::Num(n) => {
+                feed(&[0]);
+                feed(&n.to_le_bytes());
+            }
+            PointId::Uuid(u) => {
+                feed(&[1]);
+                feed(u.as_bytes());
+            }
+        }
+        hash
+    }
+}
+
+impl fmt::Display for PointId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PointId::Num(n) => write!(f, "{n}"),
+            PointId::Uuid(u) => write!(f, "{u}"),
+        }
+    }
+}
+
+pub type Payload = serde_json::Map<String, serde_json::Value>;
+
+/// Vectors of one point, by name; the unnamed vector is called "".
+pub type NamedVectors = BTreeMap<String, Vec<f32>>;
+
+/// A point's vectors as a user writes them: one unnamed vector or several named ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum VectorStruct {
+    Single(Vec<f32>),
+    Named(BTreeMap<String, Vec<f32>>),
+}
+
+impl VectorStruct {
+    pub fn into_named(self) -> NamedVectors {
+        match self {
+            VectorStruct::Single(v) => BTreeMap::from([(DEFAULT_VECTOR_NAME.to_string(), v)]),
+            VectorStruct::Named(m) => m,
+        }
+    }
+
+    /// The user-facing form: a bare vector when only the unnamed one is present.
+    pub fn from_named(mut named: NamedVectors) -> VectorStruct {
+        if named.len() == 1 {
+            if let Some(v) = named.remove(DEFAULT_VECTOR_NAME) {
+                return VectorStruct::Single(v);
+            }
+        }
+        VectorStruct::Named(named)
+    }
+}
+
+/// One point to write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointStruct {
+    pub id: PointId,
+    pub vector: VectorStruct,
+    #[serde(default)]
+    pub payload: Option<Payload>,
+}
+
+/// A point as stored: vectors by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub id: PointId,
+    pub vectors: NamedVectors,
+    pub payload: Payload,
+}
+
+impl From<PointStruct> for Point {
+    fn from(p: PointStruct) -> Self {
+        Point {
+            id: p.id,
+            vectors: p.vector.into_named(),
+            payload: p.payload.unwrap_or_default(),
+        }
+    }
+}
+
+/// `with_payload`: true/false, a list of keys, or `{include, exclude}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WithPayload {
+    Enable(bool),
+    Include(Vec<String>),
+    Selector(PayloadSelector),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PayloadSelector {
+    Include { include: Vec<String> },
+    Exclude { exclude: Vec<String> },
+}
+
+impl Default for WithPayload {
+    fn default() -> Self {
+        WithPayload::Enable(false)
+    }
+}
+
+impl WithPayload {
+    pub fn is_enabled(&self) -> bool {
+        !matches!(self, WithPayload::Enable(false))
+    }
+
+    /// The part of `payload` this selector asks for, or None when payload is off.
+    pub fn select(&self, payload: &Payload) -> Option<Payload> {
+        match self {
+            WithPayload::Enable(false) => None,
+            WithPayload::Enable(true) => Some(payload.clone()),
+            WithPayload::Include(keys)
+            | WithPayload::Selector(PayloadSelector::Include { include: keys }) => Some(
+                payload
+                    .iter()
+                    .filter(|(k, _)| keys.iter().any(|key| key_selects(key, k)))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            WithPayload::Selector(PayloadSelector::Exclude { exclude }) => Some(
+                payload
+                    .iter()
+                    .filter(|(k, _)| !exclude.iter().any(|key| key_selects(key, k)))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Whether a selector key such as `a` or `a.b` selects the top-level key `top`.
+fn key_selects(selector: &str, top: &str) -> bool {
+    selector == top || selector.split('.').next() == Some(top)
+}
+
+/// `with_vector`: true/false or a list of vector names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WithVector {
+    Enable(bool),
+    Include(Vec<String>),
+}
+
+impl Default for WithVector {
+    fn default() -> Self {
+        WithVector::Enable(false)
+    }
+}
+
+impl WithVector {
+    pub fn is_enabled(&self) -> bool {
+        !matches!(self, WithVector::Enable(false))
+    }
+
+    pub fn select(&self, vectors: &NamedVectors) -> Option<NamedVectors> {
+        match self {
+            WithVector::Enable(false) => None,
+            WithVector::Enable(true) => Some(vectors.clone()),
+            WithVector::Include(names) => Some(
+                vectors
+                    .iter()
+                    .filter(|(k, _)| names.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// A point returned by retrieve and scroll.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: PointId,
+    pub payload: Option<Payload>,
+    pub vector: Option<VectorStruct>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_key: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_value: Option<serde_json::Value>,
+}
+
+/// A point returned by search and query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredPoint {
+    pub id: PointId,
+    pub version: u64,
+    pub score: f32,
+    pub payload: Option<Payload>,
+    pub vector: Option<VectorStruct>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_key: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_value: Option<serde_json::Value>,
+}
+
+/// Which points an update applies to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PointSelection {
+    Ids(Vec<PointId>),
+    Filter(crate::filter::Filter),
+}
+
+/// A write to one shard; also the unit recorded in the data plane's WAL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ShardOperation {
+    Upsert(Vec<Point>),
+    Delete(PointSelection),
+    /// Merges `payload` into each point's payload; with `key`, into the object at that path.
+    SetPayload {
+        payload: Payload,
+        selection: PointSelection,
+        key: Option<String>,
+    },
+    OverwritePayload {
+        payload: Payload,
+        selection: PointSelection,
+    },
+    DeletePayload {
+        keys: Vec<String>,
+        selection: PointSelection,
+    },
+    ClearPayload(PointSelection),
+    UpdateVectors(Vec<(PointId, NamedVectors)>),
+    DeleteVectors {
+        names: Vec<String>,
+        selection: PointSelection,
+    },
+}
+
+impl ShardOperation {
+    /// Ids the operation names explicitly (None when it selects by filter).
+    pub fn explicit_ids(&self) -> Option<Vec<PointId>> {
+        let selection = match self {
+            ShardOperation::Upsert(points) => return Some(points.iter().map(|p| p.id).collect()),
+            ShardOperation::UpdateVectors(v) => return Some(v.iter().map(|(id, _)| *id).collect()),
+            ShardOperation::Delete(s)
+            | ShardOperation::ClearPayload(s)
+            | ShardOperation::SetPayload { selection: s, .. }
+            | ShardOperation::OverwritePayload { selection: s, .. }
+            | ShardOperation::DeletePayload { selection: s, .. }
+            | ShardOperation::DeleteVectors { selection: s, .. } => s,
+        };
+        match selection {
+            PointSelection::Ids(ids) => Some(ids.clone()),
+            PointSelection::Filter(_) => None,
+        }
+    }
+}
+
+/// The state of a write as reported to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateStatus {
+    Acknowledged,
+    Completed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateResult {
+    pub operation_id: Option<u64>,
+    pub status: UpdateStatus,
+}

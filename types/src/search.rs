@@ -1,0 +1,59 @@
+//! Read requests as the data plane executes them on one shard.
+
+use serde::{Deserialize, Serialize};
+
+use crate::filter::Filter;
+use crate::point::{PointId, Record, WithPayload, WithVector};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchParams {
+    #[serde(default)]
+    pub hnsw_ef: Option<usize>,
+    #[serde(default)]
+    pub exact: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indexed_only: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acorn: Option<serde_json::Value>,
+}
+
+/// Nearest-neighbour search of one vector. `limit` already includes any `offset`
+/// when it reaches a shard: shards cannot skip, only the merge can.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchRequest {
+    pub vector: Vec<f32>,
+    /// Name of the vector to search ("" for the unnamed one).
+    pub using: String,
+    pub filter: Option<Filter>,
+    pub limit: usize,
+    pub offset: usize,
+    pub with_payload: WithPayload,
+    pub with_vector: WithVector,
+    pub score_threshold: Option<f32>,
+    pub params: SearchParams,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScrollRequest {
+    pub offset: Option<PointId>,
+    pub limit: usize,
+    pub filter: Option<Filter>,
+    pub with_payload: WithPayload,
+    pub with_vector: WithVector,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScrollResult {
+    pub points: Vec<Record>,
+    pub next_page_offset: Option<PointId>,
+}
+
+/// Per-shard statistics shown in collection info.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShardStats {
+    pub points_count: u64,
+    pub indexed_vectors_count: u64,
+    pub segments_count: u64,
+}
