@@ -1,1 +1,13 @@
+//! The gateway: stateless, Qdrant-compatible REST and gRPC for clients; routes
+//! point operations to data-plane shard replicas using a cached topology.
 
+pub mod grpc;
+pub mod rest;
+pub mod routing;
+pub mod service;
+pub mod topology;
+
+mod instance;
+
+pub use instance::{GatewayInstance, GatewayOptions};
+pub use service::Gateway;

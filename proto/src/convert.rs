@@ -466,3 +466,26 @@ impl TryFrom<cp::Topology> for t::Topology {
         })
     }
 }
+
+/// `with_payload` / `with_vector` selectors travel as JSON of the domain types.
+pub fn selectors_to_proto(with_payload: &t::WithPayload, with_vector: &t::WithVector) -> dp::Selectors {
+    dp::Selectors {
+        with_payload_json: to_json(with_payload),
+        with_vector_json: to_json(with_vector),
+    }
+}
+
+pub fn selectors_from_proto(s: Option<dp::Selectors>) -> Result<(t::WithPayload, t::WithVector)> {
+    let s = s.unwrap_or_default();
+    let with_payload = if s.with_payload_json.is_empty() {
+        t::WithPayload::default()
+    } else {
+        from_json(&s.with_payload_json, "with_payload")?
+    };
+    let with_vector = if s.with_vector_json.is_empty() {
+        t::WithVector::default()
+    } else {
+        from_json(&s.with_vector_json, "with_vector")?
+    };
+    Ok((with_payload, with_vector))
+}

@@ -1,0 +1,93 @@
+//! Starting and stopping a gateway: the topology watch, REST and gRPC servers.
+
+use std::net::SocketAddr;
+
+use tessera_types::TesseraError;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::service::Gateway;
+use crate::topology::TopologyCache;
+
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// Control-plane members to learn the topology from and send proposals to.
+    pub control_plane: Vec<String>,
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+}
+
+pub struct GatewayInstance {
+    http_addr: SocketAddr,
+    grpc_addr: SocketAddr,
+    shutdown: Vec<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl GatewayInstance {
+    pub async fn start(options: GatewayOptions) -> Result<GatewayInstance, TesseraError> {
+        let (topology, watch_task) = TopologyCache::start(&options.control_plane)?;
+        let gateway = Gateway::new(topology);
+
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| TesseraError::Unavailable(format!("cannot listen on {addr}: {e}")))
+        };
+        let http = bind(options.http_addr).await?;
+        let grpc = bind(options.grpc_addr).await?;
+        let http_addr = http.local_addr().map_err(TesseraError::internal)?;
+        let grpc_addr = grpc.local_addr().map_err(TesseraError::internal)?;
+
+        let (http_stop, http_stopped) = oneshot::channel::<()>();
+        let router = crate::rest::router(gateway.clone());
+        let http_task = tokio::spawn(async move {
+            let serve = axum::serve(http, router).with_graceful_shutdown(async {
+                let _ = http_stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "REST server failed");
+            }
+        });
+
+        let (grpc_stop, grpc_stopped) = oneshot::channel::<()>();
+        let grpc_task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = grpc_stopped.await;
+            };
+            if let Err(e) = crate::grpc::serve(gateway, grpc, shutdown).await {
+                tracing::error!(error = %e, "gRPC server failed");
+            }
+        });
+        tracing::info!(%http_addr, %grpc_addr, "gateway serving REST and gRPC");
+        Ok(GatewayInstance {
+            http_addr,
+            grpc_addr,
+            shutdown: vec![http_stop, grpc_stop],
+            tasks: vec![http_task, grpc_task, watch_task],
+        })
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    pub async fn stop(self) {
+        for stop in self.shutdown {
+            let _ = stop.send(());
+        }
+        let mut tasks = self.tasks;
+        // The topology watch never ends on its own.
+        if let Some(watch) = tasks.pop() {
+            watch.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,840 @@
+//! The operations a client can ask of Tessera, independent of REST or gRPC.
+//! Both edges translate their requests into these calls.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
+use tessera_proto::control_plane as cp;
+use tessera_proto::convert::{selectors_to_proto, status_to_error, to_json};
+use tessera_proto::data_plane as dp;
+use tessera_types::{
+    CollectionConfig, CollectionState, CreateCollection, Filter, Point, PointId, PointSelection,
+    Record, ScoredPoint, ScrollRequest, ScrollResult, SearchParams, SearchRequest, ShardId,
+    ShardOperation, TesseraError, Topology, UpdateCollection, UpdateResult, UpdateStatus,
+    WithPayload, WithVector,
+};
+
+use crate::routing::{readable_replicas, target, updatable_replicas, DataPlanes};
+use crate::topology::TopologyCache;
+
+type Result<T> = std::result::Result<T, TesseraError>;
+
+/// How long one call to a data-plane replica may take.
+const REPLICA_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a query asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query {
+    /// Nearest neighbours of this vector.
+    Nearest(Vec<f32>),
+    /// Nearest neighbours of the stored vector of this point.
+    NearestToPoint(PointId),
+}
+
+/// A universal query (`points/query`); without `query` it lists points by id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryRequest {
+    pub query: Option<Query>,
+    pub using: String,
+    pub filter: Option<Filter>,
+    pub limit: usize,
+    pub offset: usize,
+    pub with_payload: WithPayload,
+    pub with_vector: WithVector,
+    pub score_threshold: Option<f32>,
+    pub params: SearchParams,
+}
+
+/// Write ordering guarantees (`?ordering=`); see the seed's "Write ordering".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteOrdering {
+    #[default]
+    Weak,
+    Medium,
+    Strong,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CollectionStatus {
+    Green,
+    Yellow,
+    Red,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionInfo {
+    pub status: CollectionStatus,
+    pub optimizer_status: String,
+    pub indexed_vectors_count: u64,
+    pub points_count: u64,
+    pub segments_count: u64,
+    pub config: CollectionConfig,
+    pub payload_schema: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RaftInfo {
+    pub term: u64,
+    pub commit: u64,
+    pub pending_operations: u64,
+    pub leader: Option<u64>,
+    pub role: Option<String>,
+    pub is_voter: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub uri: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlPlaneMember {
+    pub id: u64,
+    pub uri: String,
+    pub voter: bool,
+}
+
+/// `GET /cluster`, in Qdrant's shape plus the control-plane members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    pub status: String,
+    pub peer_id: u64,
+    /// Data-plane peers by id.
+    pub peers: BTreeMap<String, PeerInfo>,
+    pub raft_info: RaftInfo,
+    pub consensus_thread_status: serde_json::Value,
+    pub message_send_failures: serde_json::Map<String, serde_json::Value>,
+    pub control_plane: Vec<ControlPlaneMember>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteShardInfo {
+    pub shard_id: ShardId,
+    pub shard_key: Option<serde_json::Value>,
+    pub peer_id: u64,
+    pub state: tessera_types::ReplicaState,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalShardInfo {
+    pub shard_id: ShardId,
+    pub shard_key: Option<serde_json::Value>,
+    pub points_count: u64,
+    pub state: tessera_types::ReplicaState,
+}
+
+/// `GET /collections/{name}/cluster`. A gateway holds no shards, so every
+/// replica is listed as remote, with the data-plane peer that holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionClusterInfo {
+    pub peer_id: u64,
+    pub shard_count: usize,
+    pub local_shards: Vec<LocalShardInfo>,
+    pub remote_shards: Vec<RemoteShardInfo>,
+    pub shard_transfers: Vec<serde_json::Value>,
+}
+
+/// The gateway's view of the cluster and the operations it offers.
+#[derive(Clone)]
+pub struct Gateway {
+    topology: TopologyCache,
+    data_planes: DataPlanes,
+}
+
+impl Gateway {
+    pub fn new(topology: TopologyCache) -> Self {
+        Gateway {
+            topology,
+            data_planes: DataPlanes::default(),
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.topology.is_ready()
+    }
+
+    fn collection(&self, name: &str) -> Result<(Arc<Topology>, CollectionState)> {
+        let topology = self.topology.current();
+        let collection = topology
+            .collections
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TesseraError::collection_not_found(name))?;
+        Ok((topology, collection))
+    }
+
+    // ---- collections -------------------------------------------------------
+
+    pub fn list_collections(&self) -> Vec<String> {
+        self.topology.current().collections.keys().cloned().collect()
+    }
+
+    pub fn collection_exists(&self, name: &str) -> bool {
+        self.topology.current().collections.contains_key(name)
+    }
+
+    pub async fn collection_info(&self, name: &str) -> Result<CollectionInfo> {
+        let (topology, collection) = self.collection(name)?;
+        let replies = join_all(collection.shards.iter().map(|shard| {
+            let topology = topology.clone();
+            let collection = &collection;
+            async move {
+                let peer = *readable_replicas(shard).first().ok_or_else(|| {
+                    TesseraError::Unavailable(format!("shard {} has no active replica", shard.shard_id))
+                })?;
+                let mut client = self.data_planes.client(&topology, peer)?;
+                let request = dp::ShardStatsRequest {
+                    target: Some(target(&topology, collection, shard.shard_id)),
+                };
+                call(client.shard_stats(request)).await
+            }
+        }))
+        .await;
+        let mut info = CollectionInfo {
+            status: CollectionStatus::Green,
+            optimizer_status: "ok".into(),
+            indexed_vectors_count: 0,
+            points_count: 0,
+            segments_count: 0,
+            config: collection.config.clone(),
+            payload_schema: Default::default(),
+        };
+        for reply in replies {
+            match reply {
+                Ok(stats) => {
+                    info.points_count += stats.points_count;
+                    info.indexed_vectors_count += stats.indexed_vectors_count;
+                    info.segments_count += stats.segments_count;
+                }
+                // A collection whose shard cannot answer is degraded, not missing.
+                Err(_) => info.status = CollectionStatus::Red,
+            }
+        }
+        Ok(info)
+    }
+
+    pub async fn create_collection(&self, name: &str, request: CreateCollection) -> Result<()> {
+        let request = cp::CreateCollectionRequest {
+            name: name.to_string(),
+            request_json: to_json(&request),
+        };
+        let reply = self
+            .topology
+            .call(|mut c| {
+                let request = request.clone();
+                async move { c.create_collection(request).await }
+            })
+            .await?;
+        self.topology
+            .wait_for_version(reply.into_inner().topology_version)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn update_collection(&self, name: &str, request: UpdateCollection) -> Result<()> {
+        let request = cp::UpdateCollectionRequest {
+            name: name.to_string(),
+            request_json: to_json(&request),
+        };
+        let reply = self
+            .topology
+            .call(|mut c| {
+                let request = request.clone();
+                async move { c.update_collection(request).await }
+            })
+            .await?;
+        self.topology
+            .wait_for_version(reply.into_inner().topology_version)
+            .await?;
+        Ok(())
+    }
+
+    /// Returns whether the collection existed.
+    pub async fn delete_collection(&self, name: &str) -> Result<bool> {
+        let request = cp::DeleteCollectionRequest {
+            name: name.to_string(),
+        };
+        let reply = self
+            .topology
+            .call(|mut c| {
+                let request = request.clone();
+                async move { c.delete_collection(request).await }
+            })
+            .await?
+            .into_inner();
+        self.topology.wait_for_version(reply.topology_version).await?;
+        Ok(reply.changed)
+    }
+
+    // ---- cluster -----------------------------------------------------------
+
+    pub async fn cluster_status(&self) -> Result<ClusterStatus> {
+        let status = self
+            .topology
+            .call(|mut c| async move { c.cluster_status(cp::ClusterStatusRequest {}).await })
+            .await?
+            .into_inner();
+        let topology = self.topology.current();
+        Ok(ClusterStatus {
+            status: "enabled".into(),
+            peer_id: status.node_id,
+            peers: topology
+                .peers
+                .values()
+                .map(|p| (p.id.to_string(), PeerInfo { uri: p.uri.clone() }))
+                .collect(),
+            raft_info: RaftInfo {
+                term: status.term,
+                commit: status.commit,
+                pending_operations: status.pending_operations,
+                leader: status.leader,
+                role: Some(status.role),
+                is_voter: status.is_voter,
+            },
+            consensus_thread_status: serde_json::json!({
+                "consensus_thread_status": "working",
+                "last_update": now_rfc3339(),
+            }),
+            message_send_failures: Default::default(),
+            control_plane: status
+                .members
+                .into_iter()
+                .map(|m| ControlPlaneMember {
+                    id: m.id,
+                    uri: m.uri,
+                    voter: m.voter,
+                })
+                .collect(),
+        })
+    }
+
+    pub async fn collection_cluster_info(&self, name: &str) -> Result<CollectionClusterInfo> {
+        let (_, collection) = self.collection(name)?;
+        let status = self
+            .topology
+            .call(|mut c| async move { c.cluster_status(cp::ClusterStatusRequest {}).await })
+            .await
+            .map(|s| s.into_inner().node_id)
+            .unwrap_or_default();
+        Ok(CollectionClusterInfo {
+            peer_id: status,
+            shard_count: collection.shards.len(),
+            local_shards: Vec::new(),
+            remote_shards: collection
+                .shards
+                .iter()
+                .flat_map(|s| {
+                    s.replicas.iter().map(|r| RemoteShardInfo {
+                        shard_id: s.shard_id,
+                        shard_key: s.shard_key.clone(),
+                        peer_id: r.peer_id,
+                        state: r.state,
+                    })
+                })
+                .collect(),
+            shard_transfers: Vec::new(),
+        })
+    }
+
+    // ---- points: writes ----------------------------------------------------
+
+    /// Applies a write to every shard it touches. Bad input is rejected before
+    /// any shard sees the operation, so it changes nothing.
+    pub async fn update_points(
+        &self,
+        collection: &str,
+        operation: ShardOperation,
+        wait: bool,
+        _ordering: WriteOrdering,
+    ) -> Result<UpdateResult> {
+        let (topology, collection) = self.collection(collection)?;
+        validate_operation(&collection.config, &operation)?;
+        let per_shard = split_by_shard(&collection, operation);
+        let results = join_all(per_shard.into_iter().map(|(shard_id, op)| {
+            self.update_shard(&topology, &collection, shard_id, op, wait)
+        }))
+        .await;
+        let mut operation_id = 0;
+        for result in results {
+            operation_id = operation_id.max(result?);
+        }
+        Ok(UpdateResult {
+            operation_id: Some(operation_id),
+            status: if wait {
+                UpdateStatus::Completed
+            } else {
+                UpdateStatus::Acknowledged
+            },
+        })
+    }
+
+    /// Sends one shard's part of a write to its replicas and applies
+    /// `write_consistency_factor`: the write succeeds once that many replicas
+    /// (at most all of them) have applied it.
+    async fn update_shard(
+        &self,
+        topology: &Topology,
+        collection: &CollectionState,
+        shard_id: ShardId,
+        operation: ShardOperation,
+        wait: bool,
+    ) -> Result<u64> {
+        let shard = collection
+            .shard(shard_id)
+            .ok_or_else(|| TesseraError::internal(format!("shard {shard_id} vanished")))?;
+        let replicas = updatable_replicas(shard);
+        if replicas.is_empty() {
+            return Err(TesseraError::Unavailable(format!(
+                "shard {shard_id} has no replica that accepts writes"
+            )));
+        }
+        let request = dp::UpdateRequest {
+            target: Some(target(topology, collection, shard_id)),
+            wait,
+            operation: Some(operation.into()),
+        };
+        let results = join_all(replicas.iter().map(|peer| {
+            let request = request.clone();
+            async move {
+                let mut client = self.data_planes.client(topology, *peer)?;
+                call(client.update(request)).await
+            }
+        }))
+        .await;
+        let required = (collection.config.params.write_consistency_factor as usize)
+            .clamp(1, replicas.len());
+        let mut applied = 0;
+        let mut operation_id = 0;
+        let mut first_error = None;
+        for result in results {
+            match result {
+                Ok(reply) => {
+                    applied += 1;
+                    operation_id = operation_id.max(reply.operation_id);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if applied >= required {
+            Ok(operation_id)
+        } else {
+            Err(first_error.unwrap_or_else(|| {
+                TesseraError::Unavailable(format!("shard {shard_id}: too few replicas applied"))
+            }))
+        }
+    }
+
+    // ---- points: reads -----------------------------------------------------
+
+    pub async fn retrieve(
+        &self,
+        collection: &str,
+        ids: &[PointId],
+        with_payload: &WithPayload,
+        with_vector: &WithVector,
+    ) -> Result<Vec<Record>> {
+        let (topology, collection) = self.collection(collection)?;
+        let mut by_shard: BTreeMap<ShardId, Vec<PointId>> = BTreeMap::new();
+        for id in ids {
+            by_shard.entry(collection.shard_for(id)).or_default().push(*id);
+        }
+        let selectors = selectors_to_proto(with_payload, with_vector);
+        let replies = join_all(by_shard.into_iter().map(|(shard_id, ids)| {
+            let request = dp::RetrieveRequest {
+                target: Some(target(&topology, &collection, shard_id)),
+                ids: ids.into_iter().map(Into::into).collect(),
+                selectors: Some(selectors.clone()),
+            };
+            self.read_shard(&topology, &collection, shard_id, move |mut c| {
+                let request = request.clone();
+                async move { c.retrieve(request).await }
+            })
+        }))
+        .await;
+        let mut found: HashMap<PointId, Record> = HashMap::new();
+        for reply in replies {
+            for record in reply?.records {
+                let record = Record::try_from(record)?;
+                found.insert(record.id, record);
+            }
+        }
+        // Answer in the order asked, once per id.
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
+    pub async fn search(&self, collection: &str, request: SearchRequest) -> Result<Vec<ScoredPoint>> {
+        let (topology, collection) = self.collection(collection)?;
+        let params = collection.config.params.vectors.require(&request.using)?;
+        if request.vector.len() as u64 != params.size {
+            return Err(dimension_error(params.size, request.vector.len()));
+        }
+        let distance = params.distance;
+        let request_json = to_json(&request);
+        let replies = join_all(collection.shards.iter().map(|shard| {
+            let request = dp::SearchRequest {
+                target: Some(target(&topology, &collection, shard.shard_id)),
+                request_json: request_json.clone(),
+            };
+            self.read_shard(&topology, &collection, shard.shard_id, move |mut c| {
+                let request = request.clone();
+                async move { c.search(request).await }
+            })
+        }))
+        .await;
+        let mut merged = Vec::new();
+        for reply in replies {
+            for point in reply?.points {
+                merged.push(ScoredPoint::try_from(point)?);
+            }
+        }
+        merged.sort_by(|a, b| {
+            let order = a.score.total_cmp(&b.score);
+            let order = if distance.higher_is_better() {
+                order.reverse()
+            } else {
+                order
+            };
+            order.then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(merged
+            .into_iter()
+            .skip(request.offset)
+            .take(request.limit)
+            .collect())
+    }
+
+    pub async fn search_batch(
+        &self,
+        collection: &str,
+        requests: Vec<SearchRequest>,
+    ) -> Result<Vec<Vec<ScoredPoint>>> {
+        let results = join_all(requests.into_iter().map(|r| self.search(collection, r))).await;
+        results.into_iter().collect()
+    }
+
+    pub async fn query(&self, collection: &str, request: QueryRequest) -> Result<Vec<ScoredPoint>> {
+        let vector = match request.query {
+            None => return self.query_by_id_order(collection, request).await,
+            Some(Query::Nearest(vector)) => vector,
+            Some(Query::NearestToPoint(id)) => {
+                let records = self
+                    .retrieve(
+                        collection,
+                        &[id],
+                        &WithPayload::Enable(false),
+                        &WithVector::Include(vec![request.using.clone()]),
+                    )
+                    .await?;
+                let vectors = records
+                    .into_iter()
+                    .next()
+                    .and_then(|r| r.vector)
+                    .map(|v| v.into_named())
+                    .ok_or_else(|| TesseraError::not_found(format!("No point with id {id} found")))?;
+                vectors.get(&request.using).cloned().ok_or_else(|| {
+                    TesseraError::bad_input(format!(
+                        "Point {id} has no vector named `{}`",
+                        request.using
+                    ))
+                })?
+            }
+        };
+        self.search(
+            collection,
+            SearchRequest {
+                vector,
+                using: request.using,
+                filter: request.filter,
+                limit: request.limit,
+                offset: request.offset,
+                with_payload: request.with_payload,
+                with_vector: request.with_vector,
+                score_threshold: request.score_threshold,
+                params: request.params,
+            },
+        )
+        .await
+    }
+
+    /// A query without a vector lists points in id order, as Qdrant does.
+    async fn query_by_id_order(
+        &self,
+        collection: &str,
+        request: QueryRequest,
+    ) -> Result<Vec<ScoredPoint>> {
+        let page = self
+            .scroll(
+                collection,
+                ScrollRequest {
+                    offset: None,
+                    limit: request.offset + request.limit,
+                    filter: request.filter,
+                    with_payload: request.with_payload,
+                    with_vector: request.with_vector,
+                },
+            )
+            .await?;
+        Ok(page
+            .points
+            .into_iter()
+            .skip(request.offset)
+            .map(|r| ScoredPoint {
+                id: r.id,
+                version: 0,
+                score: 0.0,
+                payload: r.payload,
+                vector: r.vector,
+                shard_key: None,
+                order_value: None,
+            })
+            .collect())
+    }
+
+    /// Pages through points in id order. Each shard returns up to `limit + 1`
+    /// points from the offset; the merged list decides the next page's offset.
+    pub async fn scroll(&self, collection: &str, request: ScrollRequest) -> Result<ScrollResult> {
+        let (topology, collection) = self.collection(collection)?;
+        let limit = request.limit;
+        let request_json = to_json(&ScrollRequest {
+            limit: limit + 1,
+            ..request
+        });
+        let replies = join_all(collection.shards.iter().map(|shard| {
+            let request = dp::ScrollRequest {
+                target: Some(target(&topology, &collection, shard.shard_id)),
+                request_json: request_json.clone(),
+            };
+            self.read_shard(&topology, &collection, shard.shard_id, move |mut c| {
+                let request = request.clone();
+                async move { c.scroll(request).await }
+            })
+        }))
+        .await;
+        let mut points = Vec::new();
+        for reply in replies {
+            for record in reply?.records {
+                points.push(Record::try_from(record)?);
+            }
+        }
+        points.sort_by(|a, b| a.id.cmp(&b.id));
+        let next_page_offset = points.get(limit).map(|r| r.id);
+        points.truncate(limit);
+        Ok(ScrollResult {
+            points,
+            next_page_offset,
+        })
+    }
+
+    pub async fn count(&self, collection: &str, filter: Option<Filter>) -> Result<u64> {
+        let (topology, collection) = self.collection(collection)?;
+        let filter_json = filter.as_ref().map(to_json);
+        let replies = join_all(collection.shards.iter().map(|shard| {
+            let request = dp::CountRequest {
+                target: Some(target(&topology, &collection, shard.shard_id)),
+                filter_json: filter_json.clone(),
+            };
+            self.read_shard(&topology, &collection, shard.shard_id, move |mut c| {
+                let request = request.clone();
+                async move { c.count(request).await }
+            })
+        }))
+        .await;
+        let mut total = 0;
+        for reply in replies {
+            total += reply?.count;
+        }
+        Ok(total)
+    }
+
+    /// Runs a read on one replica of a shard, trying the next replica when one
+    /// is unreachable.
+    async fn read_shard<T, F, Fut>(
+        &self,
+        topology: &Topology,
+        collection: &CollectionState,
+        shard_id: ShardId,
+        f: F,
+    ) -> Result<T>
+    where
+        F: Fn(tessera_proto::data_plane::data_plane_client::DataPlaneClient<tonic::transport::Channel>) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let shard = collection
+            .shard(shard_id)
+            .ok_or_else(|| TesseraError::internal(format!("shard {shard_id} vanished")))?;
+        let replicas = readable_replicas(shard);
+        let mut last = TesseraError::Unavailable(format!("shard {shard_id} has no active replica"));
+        for peer in replicas {
+            let client = self.data_planes.client(topology, peer)?;
+            match call(f(client)).await {
+                Ok(reply) => return Ok(reply),
+                Err(e @ TesseraError::Unavailable(_)) | Err(e @ TesseraError::Timeout(_)) => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+}
+
+async fn call<T>(
+    fut: impl std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T> {
+    match tokio::time::timeout(REPLICA_TIMEOUT, fut).await {
+        Ok(Ok(reply)) => Ok(reply.into_inner()),
+        Ok(Err(status)) => Err(status_to_error(status)),
+        Err(_) => Err(TesseraError::Timeout("a data-plane replica did not answer in time".into())),
+    }
+}
+
+fn dimension_error(expected: u64, got: usize) -> TesseraError {
+    TesseraError::bad_input(format!(
+        "Vector dimension error: expected dim: {expected}, got {got}"
+    ))
+}
+
+/// Checks vector names and sizes against the collection's config.
+fn validate_operation(config: &CollectionConfig, operation: &ShardOperation) -> Result<()> {
+    let check = |vectors: &tessera_types::NamedVectors| -> Result<()> {
+        for (name, vector) in vectors {
+            let params = config.params.vectors.require(name)?;
+            if vector.len() as u64 != params.size {
+                return Err(dimension_error(params.size, vector.len()));
+            }
+            if vector.iter().any(|x| !x.is_finite()) {
+                return Err(TesseraError::bad_input("Vectors must contain finite numbers only"));
+            }
+        }
+        Ok(())
+    };
+    match operation {
+        ShardOperation::Upsert(points) => {
+            for point in points {
+                check(&point.vectors)?;
+            }
+        }
+        ShardOperation::UpdateVectors(points) => {
+            for (_, vectors) in points {
+                check(vectors)?;
+            }
+        }
+        ShardOperation::DeleteVectors { names, .. } => {
+            for name in names {
+                config.params.vectors.require(name)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Splits a write into the part each shard must apply: explicit ids go to the
+/// shard that owns them; a filter goes to every shard.
+fn split_by_shard(
+    collection: &CollectionState,
+    operation: ShardOperation,
+) -> Vec<(ShardId, ShardOperation)> {
+    let all_shards = || collection.shards.iter().map(|s| s.shard_id);
+    let group_ids = |ids: Vec<PointId>| {
+        let mut groups: BTreeMap<ShardId, Vec<PointId>> = BTreeMap::new();
+        for id in ids {
+            groups.entry(collection.shard_for(&id)).or_default().push(id);
+        }
+        groups
+    };
+    let with_selection = |selection: PointSelection, make: &dyn Fn(PointSelection) -> ShardOperation| {
+        match selection {
+            PointSelection::Ids(ids) => group_ids(ids)
+                .into_iter()
+                .map(|(shard, ids)| (shard, make(PointSelection::Ids(ids))))
+                .collect::<Vec<_>>(),
+            PointSelection::Filter(filter) => all_shards()
+                .map(|shard| (shard, make(PointSelection::Filter(filter.clone()))))
+                .collect(),
+        }
+    };
+    match operation {
+        ShardOperation::Upsert(points) => {
+            let mut groups: BTreeMap<ShardId, Vec<Point>> = BTreeMap::new();
+            for point in points {
+                groups.entry(collection.shard_for(&point.id)).or_default().push(point);
+            }
+            groups
+                .into_iter()
+                .map(|(shard, points)| (shard, ShardOperation::Upsert(points)))
+                .collect()
+        }
+        ShardOperation::UpdateVectors(points) => {
+            let mut groups: BTreeMap<ShardId, Vec<_>> = BTreeMap::new();
+            for (id, vectors) in points {
+                groups.entry(collection.shard_for(&id)).or_default().push((id, vectors));
+            }
+            groups
+                .into_iter()
+                .map(|(shard, points)| (shard, ShardOperation::UpdateVectors(points)))
+                .collect()
+        }
+        ShardOperation::Delete(selection) => with_selection(selection, &ShardOperation::Delete),
+        ShardOperation::ClearPayload(selection) => {
+            with_selection(selection, &ShardOperation::ClearPayload)
+        }
+        ShardOperation::SetPayload {
+            payload,
+            selection,
+            key,
+        } => with_selection(selection, &|selection| ShardOperation::SetPayload {
+            payload: payload.clone(),
+            selection,
+            key: key.clone(),
+        }),
+        ShardOperation::OverwritePayload { payload, selection } => {
+            with_selection(selection, &|selection| ShardOperation::OverwritePayload {
+                payload: payload.clone(),
+                selection,
+            })
+        }
+        ShardOperation::DeletePayload { keys, selection } => {
+            with_selection(selection, &|selection| ShardOperation::DeletePayload {
+                keys: keys.clone(),
+                selection,
+            })
+        }
+        ShardOperation::DeleteVectors { names, selection } => {
+            with_selection(selection, &|selection| ShardOperation::DeleteVectors {
+                names: names.clone(),
+                selection,
+            })
+        }
+    }
+}
+
+/// The current time as RFC 3339 (UTC, second precision).
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil-from-days algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

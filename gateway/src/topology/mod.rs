@@ -1,0 +1,148 @@
+//! The gateway's cached, versioned copy of the topology, kept current by the
+//! control plane's watch stream, and the client for proposals.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
+use tessera_proto::control_plane::{self as cp, WatchTopologyRequest};
+use tessera_proto::convert::status_to_error;
+use tessera_types::{TesseraError, Topology};
+use tokio::sync::watch;
+use tonic::transport::{Channel, Endpoint};
+
+type Result<T> = std::result::Result<T, TesseraError>;
+
+/// How long a request waits for the topology to reach a version it depends on.
+const VERSION_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct TopologyCache {
+    endpoints: Arc<Vec<Channel>>,
+    current: watch::Receiver<Arc<Topology>>,
+    connected: watch::Receiver<bool>,
+}
+
+impl TopologyCache {
+    /// Starts watching the control plane at any of `uris`; returns at once.
+    pub fn start(uris: &[String]) -> Result<(Self, tokio::task::JoinHandle<()>)> {
+        let endpoints = uris
+            .iter()
+            .map(|uri| {
+                Endpoint::from_shared(uri.clone())
+                    .map(|e| e.connect_timeout(Duration::from_secs(2)).connect_lazy())
+                    .map_err(|e| TesseraError::bad_input(format!("bad control-plane uri {uri}: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let endpoints = Arc::new(endpoints);
+        let (tx, rx) = watch::channel(Arc::new(Topology::default()));
+        let (connected_tx, connected_rx) = watch::channel(false);
+        let task = tokio::spawn(watch_loop(endpoints.clone(), tx, connected_tx));
+        Ok((
+            TopologyCache {
+                endpoints,
+                current: rx,
+                connected: connected_rx,
+            },
+            task,
+        ))
+    }
+
+    pub fn current(&self) -> Arc<Topology> {
+        self.current.borrow().clone()
+    }
+
+    /// Whether the gateway has a topology from the control plane.
+    pub fn is_ready(&self) -> bool {
+        *self.connected.borrow() || self.current.borrow().version > 0
+    }
+
+    /// Waits until the cached topology is at least `version`.
+    pub async fn wait_for_version(&self, version: u64) -> Result<Arc<Topology>> {
+        let mut rx = self.current.clone();
+        let reached = tokio::time::timeout(VERSION_WAIT, async {
+            rx.wait_for(|t| t.version >= version)
+                .await
+                .map(|t| t.clone())
+        })
+        .await;
+        match reached {
+            Ok(Ok(t)) => Ok(t),
+            _ => Err(TesseraError::Timeout(format!(
+                "the topology did not reach version {version}"
+            ))),
+        }
+    }
+
+    /// A control-plane client; proposals go to the members in order until one answers.
+    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        F: Fn(ControlPlaneClient<Channel>) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, tonic::Status>>,
+    {
+        let mut last = None;
+        for channel in self.endpoints.iter() {
+            match f(ControlPlaneClient::new(channel.clone())).await {
+                Ok(v) => return Ok(v),
+                Err(s) if s.code() == tonic::Code::Unavailable => last = Some(s),
+                Err(s) => return Err(status_to_error(s)),
+            }
+        }
+        Err(match last {
+            Some(s) => TesseraError::Unavailable(format!(
+                "control plane unreachable: {}",
+                s.message()
+            )),
+            None => TesseraError::Unavailable("no control plane configured".into()),
+        })
+    }
+}
+
+async fn watch_loop(
+    endpoints: Arc<Vec<Channel>>,
+    tx: watch::Sender<Arc<Topology>>,
+    connected: watch::Sender<bool>,
+) {
+    let mut next = 0usize;
+    loop {
+        let channel = endpoints[next % endpoints.len()].clone();
+        next += 1;
+        let mut client = ControlPlaneClient::new(channel);
+        match client.watch_topology(WatchTopologyRequest {}).await {
+            Ok(response) => {
+                let mut stream = response.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(topology)) => publish(&tx, topology),
+                        Ok(None) => break,
+                        Err(status) => {
+                            tracing::warn!(%status, "topology stream interrupted");
+                            break;
+                        }
+                    }
+                    let _ = connected.send(true);
+                }
+            }
+            Err(status) => tracing::debug!(%status, "control plane not reachable yet"),
+        }
+        let _ = connected.send(false);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn publish(tx: &watch::Sender<Arc<Topology>>, topology: cp::Topology) {
+    match Topology::try_from(topology) {
+        Ok(t) => {
+            tx.send_if_modified(|current| {
+                // A reconnect may deliver an older copy from a lagging member: keep the newest.
+                if t.version >= current.version {
+                    *current = Arc::new(t);
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+        Err(e) => tracing::error!(error = %e, "control plane sent an undecodable topology"),
+    }
+}
