@@ -1,8 +1,179 @@
-//! Qdrant's REST API.
+//! Qdrant's REST API (see shared/reference/qdrant-openapi-v1.18.3.json).
+//! Every answer is Qdrant's envelope: `{"result": ..., "status": "ok", "time": s}`
+//! or `{"status": {"error": "..."}, "time": s}` with the matching 4xx/5xx.
+
+mod collections;
+mod model;
+mod points;
+mod search;
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tessera_types::TesseraError;
 
 use crate::service::Gateway;
 
-pub fn router(gateway: Gateway) -> axum::Router {
-    let _ = gateway;
-    axum::Router::new()
+pub fn router(gateway: Gateway) -> Router {
+    Router::new()
+        .route("/", get(collections::root))
+        .route("/healthz", get(|| async { "healthz check passed" }))
+        .route("/livez", get(|| async { "livez check passed" }))
+        .route("/readyz", get(collections::readyz))
+        .route("/cluster", get(collections::cluster_status))
+        .route("/collections", get(collections::list))
+        .route(
+            "/collections/{name}",
+            get(collections::get)
+                .put(collections::create)
+                .patch(collections::update)
+                .delete(collections::delete),
+        )
+        .route("/collections/{name}/exists", get(collections::exists))
+        .route("/collections/{name}/cluster", get(collections::cluster_info))
+        .route(
+            "/collections/{name}/points",
+            post(points::retrieve).put(points::upsert),
+        )
+        .route("/collections/{name}/points/{id}", get(points::retrieve_one))
+        .route("/collections/{name}/points/delete", post(points::delete))
+        .route(
+            "/collections/{name}/points/payload",
+            post(points::set_payload).put(points::overwrite_payload),
+        )
+        .route(
+            "/collections/{name}/points/payload/delete",
+            post(points::delete_payload),
+        )
+        .route(
+            "/collections/{name}/points/payload/clear",
+            post(points::clear_payload),
+        )
+        .route(
+            "/collections/{name}/points/vectors",
+            axum::routing::put(points::update_vectors),
+        )
+        .route(
+            "/collections/{name}/points/vectors/delete",
+            post(points::delete_vectors),
+        )
+        .route("/collections/{name}/points/scroll", post(points::scroll))
+        .route("/collections/{name}/points/count", post(points::count))
+        .route("/collections/{name}/points/search", post(search::search))
+        .route(
+            "/collections/{name}/points/search/batch",
+            post(search::search_batch),
+        )
+        .route("/collections/{name}/points/query", post(search::query))
+        .route(
+            "/collections/{name}/points/query/batch",
+            post(search::query_batch),
+        )
+        .fallback(unknown_path)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
+        .with_state(gateway)
+}
+
+async fn unknown_path(uri: axum::http::Uri) -> Response {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: format!("Not found: no endpoint {}", uri.path()),
+        started: Instant::now(),
+    }
+    .into_response()
+}
+
+/// A successful answer in Qdrant's envelope.
+pub struct ApiResult<T> {
+    result: T,
+    started: Instant,
+}
+
+impl<T: Serialize> IntoResponse for ApiResult<T> {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "result": self.result,
+            "status": "ok",
+            "time": self.started.elapsed().as_secs_f64(),
+        });
+        axum::Json(body).into_response()
+    }
+}
+
+/// A failed answer in Qdrant's envelope.
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    started: Instant,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "status": { "error": self.message },
+            "time": self.started.elapsed().as_secs_f64(),
+        });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// The one mapping from domain errors to HTTP status codes.
+fn http_status(err: &TesseraError) -> StatusCode {
+    match err {
+        TesseraError::BadInput(_) => StatusCode::BAD_REQUEST,
+        TesseraError::NotFound(_) => StatusCode::NOT_FOUND,
+        TesseraError::AlreadyExists(_) => StatusCode::CONFLICT,
+        TesseraError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        TesseraError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        TesseraError::Unimplemented(_) => StatusCode::NOT_IMPLEMENTED,
+        TesseraError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Times a request and wraps its outcome in Qdrant's envelope.
+pub struct Timer(Instant);
+
+impl Timer {
+    pub fn start() -> Self {
+        Timer(Instant::now())
+    }
+
+    pub fn finish<T: Serialize>(self, outcome: Result<T, TesseraError>) -> Response {
+        match outcome {
+            Ok(result) => ApiResult {
+                result,
+                started: self.0,
+            }
+            .into_response(),
+            Err(err) => {
+                if matches!(err, TesseraError::Internal(_)) {
+                    tracing::error!(error = %err, "request failed");
+                }
+                ApiError {
+                    status: http_status(&err),
+                    message: err.to_string(),
+                    started: self.0,
+                }
+                .into_response()
+            }
+        }
+    }
+}
+
+/// Parses a JSON body; an empty body reads as `{}` where the type allows it.
+pub fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, TesseraError> {
+    let bytes: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(bytes)
+        .map_err(|e| TesseraError::bad_input(format!("Format error in JSON body: {e}")))
 }

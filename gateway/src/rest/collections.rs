@@ -1,0 +1,97 @@
+//! Service, cluster and collection endpoints.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tessera_types::{CreateCollection, UpdateCollection, QDRANT_COMPATIBLE_VERSION};
+
+use super::{parse_body, Timer};
+use crate::service::Gateway;
+
+pub async fn root() -> Response {
+    axum::Json(json!({
+        "title": "tessera - vector search engine",
+        "version": QDRANT_COMPATIBLE_VERSION,
+        "tessera_version": env!("CARGO_PKG_VERSION"),
+    }))
+    .into_response()
+}
+
+pub async fn readyz(State(gateway): State<Gateway>) -> Response {
+    if gateway.is_ready() {
+        (StatusCode::OK, "all shards are ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "waiting for the control plane").into_response()
+    }
+}
+
+pub async fn cluster_status(State(gateway): State<Gateway>) -> Response {
+    let timer = Timer::start();
+    timer.finish(gateway.cluster_status().await)
+}
+
+pub async fn list(State(gateway): State<Gateway>) -> Response {
+    let timer = Timer::start();
+    let collections: Vec<_> = gateway
+        .list_collections()
+        .into_iter()
+        .map(|name| json!({ "name": name }))
+        .collect();
+    timer.finish(Ok(json!({ "collections": collections })))
+}
+
+pub async fn get(State(gateway): State<Gateway>, Path(name): Path<String>) -> Response {
+    let timer = Timer::start();
+    timer.finish(gateway.collection_info(&name).await)
+}
+
+pub async fn exists(State(gateway): State<Gateway>, Path(name): Path<String>) -> Response {
+    let timer = Timer::start();
+    timer.finish(Ok(json!({ "exists": gateway.collection_exists(&name) })))
+}
+
+pub async fn create(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let request: CreateCollection = parse_body(&body)?;
+        gateway.create_collection(&name, request).await?;
+        Ok(true)
+    };
+    timer.finish(outcome.await)
+}
+
+pub async fn update(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let request: UpdateCollection = parse_body(&body)?;
+        gateway.update_collection(&name, request).await?;
+        Ok(true)
+    };
+    timer.finish(outcome.await)
+}
+
+pub async fn delete(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    Query(_params): Query<HashMap<String, String>>,
+) -> Response {
+    let timer = Timer::start();
+    timer.finish(gateway.delete_collection(&name).await)
+}
+
+pub async fn cluster_info(State(gateway): State<Gateway>, Path(name): Path<String>) -> Response {
+    let timer = Timer::start();
+    timer.finish(gateway.collection_cluster_info(&name).await)
+}

@@ -1,0 +1,352 @@
+//! Request bodies and query parameters of the REST API, and their translation
+//! into the service's domain requests.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+use tessera_types::{
+    Filter, Payload, Point, PointId, PointSelection, PointStruct, SearchParams, SearchRequest,
+    TesseraError, WithPayload, WithVector,
+};
+
+use crate::service::{Query, QueryRequest, WriteOrdering};
+
+type Result<T> = std::result::Result<T, TesseraError>;
+
+/// `?wait=` and `?ordering=` on writes.
+pub struct WriteParams {
+    pub wait: bool,
+    pub ordering: WriteOrdering,
+}
+
+impl WriteParams {
+    pub fn parse(query: &HashMap<String, String>) -> Result<Self> {
+        let wait = match query.get("wait").map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") | Some("") => true,
+            Some(other) => {
+                return Err(TesseraError::bad_input(format!(
+                    "Query parameter `wait` must be true or false, not `{other}`"
+                )))
+            }
+        };
+        let ordering = match query.get("ordering").map(String::as_str) {
+            None | Some("weak") => WriteOrdering::Weak,
+            Some("medium") => WriteOrdering::Medium,
+            Some("strong") => WriteOrdering::Strong,
+            Some(other) => {
+                return Err(TesseraError::bad_input(format!(
+                    "Query parameter `ordering` must be weak, medium or strong, not `{other}`"
+                )))
+            }
+        };
+        Ok(WriteParams { wait, ordering })
+    }
+}
+
+/// `PUT /collections/{name}/points`: a list of points or a columnar batch.
+pub fn parse_insert(body: serde_json::Value) -> Result<Vec<Point>> {
+    let format_error = |e: serde_json::Error| TesseraError::bad_input(format!("Format error in JSON body: {e}"));
+    match body {
+        serde_json::Value::Object(mut map) if map.contains_key("batch") => {
+            let batch: Batch = serde_json::from_value(map.remove("batch").unwrap_or_default())
+                .map_err(format_error)?;
+            batch.into_points()
+        }
+        serde_json::Value::Object(mut map) if map.contains_key("points") => {
+            let points: Vec<PointStruct> =
+                serde_json::from_value(map.remove("points").unwrap_or_default()).map_err(format_error)?;
+            Ok(points.into_iter().map(Point::from).collect())
+        }
+        _ => Err(TesseraError::bad_input(
+            "Format error in JSON body: expected `points` or `batch`",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct Batch {
+    ids: Vec<PointId>,
+    vectors: BatchVectors,
+    #[serde(default)]
+    payloads: Option<Vec<Option<Payload>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum BatchVectors {
+    Single(Vec<Vec<f32>>),
+    Named(BTreeMap<String, Vec<Vec<f32>>>),
+}
+
+impl Batch {
+    fn into_points(self) -> Result<Vec<Point>> {
+        let n = self.ids.len();
+        let mismatch = |what: &str, len: usize| {
+            TesseraError::bad_input(format!(
+                "Batch has {n} ids but {len} {what}: they must be the same length"
+            ))
+        };
+        let mut columns: Vec<(String, std::vec::IntoIter<Vec<f32>>)> = match self.vectors {
+            BatchVectors::Single(v) => {
+                if v.len() != n {
+                    return Err(mismatch("vectors", v.len()));
+                }
+                vec![(String::new(), v.into_iter())]
+            }
+            BatchVectors::Named(m) => {
+                let mut columns = Vec::new();
+                for (name, v) in m {
+                    if v.len() != n {
+                        return Err(mismatch("vectors", v.len()));
+                    }
+                    columns.push((name, v.into_iter()));
+                }
+                columns
+            }
+        };
+        let mut payloads = match self.payloads {
+            Some(p) if p.len() != n => return Err(mismatch("payloads", p.len())),
+            Some(p) => p.into_iter(),
+            None => Vec::new().into_iter(),
+        };
+        Ok(self
+            .ids
+            .into_iter()
+            .map(|id| Point {
+                id,
+                vectors: columns
+                    .iter_mut()
+                    .filter_map(|(name, column)| column.next().map(|v| (name.clone(), v)))
+                    .collect(),
+                payload: payloads.next().flatten().unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
+/// Bodies that select points by `points` (ids) or `filter`. Fields this
+/// version does not act on (such as `shard_key`) are ignored, as serde does.
+#[derive(Deserialize)]
+pub struct Selector {
+    #[serde(default)]
+    pub points: Option<Vec<PointId>>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+}
+
+impl Selector {
+    pub fn selection(self) -> Result<PointSelection> {
+        match (self.points, self.filter) {
+            (Some(ids), None) => Ok(PointSelection::Ids(ids)),
+            (None, Some(filter)) => Ok(PointSelection::Filter(filter)),
+            (Some(_), Some(_)) => Err(TesseraError::bad_input(
+                "Give either `points` or `filter`, not both",
+            )),
+            (None, None) => Err(TesseraError::bad_input("Give `points` or `filter`")),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SetPayloadBody {
+    pub payload: Payload,
+    #[serde(flatten)]
+    pub selector: Selector,
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DeletePayloadBody {
+    pub keys: Vec<String>,
+    #[serde(flatten)]
+    pub selector: Selector,
+}
+
+#[derive(Deserialize)]
+pub struct UpdateVectorsBody {
+    pub points: Vec<PointVectors>,
+}
+
+#[derive(Deserialize)]
+pub struct PointVectors {
+    pub id: PointId,
+    pub vector: tessera_types::VectorStruct,
+}
+
+#[derive(Deserialize)]
+pub struct DeleteVectorsBody {
+    pub vector: Vec<String>,
+    #[serde(flatten)]
+    pub selector: Selector,
+}
+
+#[derive(Deserialize)]
+pub struct RetrieveBody {
+    pub ids: Vec<PointId>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+}
+
+#[derive(Deserialize)]
+pub struct ScrollBody {
+    #[serde(default)]
+    pub offset: Option<PointId>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub order_by: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+pub struct CountBody {
+    #[serde(default)]
+    pub filter: Option<Filter>,
+}
+
+/// `vector` of a search: a bare vector or `{name, vector}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum NamedVectorStruct {
+    Default(Vec<f32>),
+    Named { name: String, vector: Vec<f32> },
+}
+
+#[derive(Deserialize)]
+pub struct SearchBody {
+    pub vector: NamedVectorStruct,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    pub limit: usize,
+    #[serde(default)]
+    pub offset: Option<usize>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+}
+
+impl From<SearchBody> for SearchRequest {
+    fn from(b: SearchBody) -> Self {
+        let (using, vector) = match b.vector {
+            NamedVectorStruct::Default(v) => (String::new(), v),
+            NamedVectorStruct::Named { name, vector } => (name, vector),
+        };
+        SearchRequest {
+            vector,
+            using,
+            filter: b.filter,
+            limit: b.limit,
+            offset: b.offset.unwrap_or(0),
+            with_payload: b.with_payload.unwrap_or_default(),
+            with_vector: b.with_vector.unwrap_or_default(),
+            score_threshold: b.score_threshold,
+            params: b.params.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SearchBatchBody {
+    pub searches: Vec<SearchBody>,
+}
+
+#[derive(Deserialize)]
+pub struct QueryBody {
+    #[serde(default)]
+    pub query: Option<serde_json::Value>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub offset: Option<usize>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default, alias = "with_vectors")]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(default)]
+    pub prefetch: Option<serde_json::Value>,
+    #[serde(default)]
+    pub lookup_from: Option<serde_json::Value>,
+}
+
+impl TryFrom<QueryBody> for QueryRequest {
+    type Error = TesseraError;
+    fn try_from(b: QueryBody) -> Result<Self> {
+        if b.prefetch.as_ref().is_some_and(|p| !p.is_null()) {
+            return Err(TesseraError::Unimplemented("`prefetch` in queries".into()));
+        }
+        if b.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
+            return Err(TesseraError::Unimplemented("`lookup_from` in queries".into()));
+        }
+        let query = match b.query {
+            None | Some(serde_json::Value::Null) => None,
+            Some(q) => Some(parse_query(q)?),
+        };
+        Ok(QueryRequest {
+            query,
+            using: b.using.unwrap_or_default(),
+            filter: b.filter,
+            limit: b.limit.unwrap_or(10),
+            offset: b.offset.unwrap_or(0),
+            with_payload: b.with_payload.unwrap_or_default(),
+            with_vector: b.with_vector.unwrap_or_default(),
+            score_threshold: b.score_threshold,
+            params: b.params.unwrap_or_default(),
+        })
+    }
+}
+
+/// `query`: a vector, a point id, or `{"nearest": <vector or id>}`.
+fn parse_query(q: serde_json::Value) -> Result<Query> {
+    use serde_json::Value;
+    match q {
+        Value::Array(_) => serde_json::from_value::<Vec<f32>>(q)
+            .map(Query::Nearest)
+            .map_err(|_| {
+                TesseraError::Unimplemented(
+                    "only dense vectors are supported as query vectors".into(),
+                )
+            }),
+        Value::Number(_) | Value::String(_) => serde_json::from_value::<PointId>(q)
+            .map(Query::NearestToPoint)
+            .map_err(|e| TesseraError::bad_input(format!("Format error in JSON body: {e}"))),
+        Value::Object(mut map) => match map.remove("nearest") {
+            Some(inner) if map.is_empty() => parse_query(inner),
+            _ => {
+                let kind = map.keys().next().cloned().unwrap_or_default();
+                Err(TesseraError::Unimplemented(format!(
+                    "query type `{kind}`: Tessera supports nearest-vector and nearest-to-point queries"
+                )))
+            }
+        },
+        _ => Err(TesseraError::bad_input(
+            "Format error in JSON body: `query` must be a vector, a point id or an object",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct QueryBatchBody {
+    pub searches: Vec<QueryBody>,
+}
