@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::service::Gateway;
-use crate::topology::TopologyCache;
+use tessera_proto::topology_watch::TopologyCache;
 
 #[derive(Debug, Clone)]
 pub struct GatewayOptions {

@@ -5,7 +5,6 @@ pub mod grpc;
 pub mod rest;
 pub mod routing;
 pub mod service;
-pub mod topology;
 
 mod instance;
 

@@ -18,7 +18,7 @@ use tessera_types::{
 };
 
 use crate::routing::{readable_replicas, target, updatable_replicas, DataPlanes};
-use crate::topology::TopologyCache;
+use tessera_proto::topology_watch::TopologyCache;
 
 type Result<T> = std::result::Result<T, TesseraError>;
 

@@ -2,6 +2,7 @@
 //! this crate, and their conversions to the shared domain types.
 
 pub mod convert;
+pub mod topology_watch;
 
 pub mod common {
     tonic::include_proto!("tessera.common");

@@ -1,12 +1,13 @@
-//! The gateway's cached, versioned copy of the topology, kept current by the
-//! control plane's watch stream, and the client for proposals.
+//! A cached, versioned copy of the topology, kept current by the control
+//! plane's watch stream, and a client for control-plane calls that fails over
+//! between members. Gateways and data-plane nodes both use it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
-use tessera_proto::control_plane::{self as cp, WatchTopologyRequest};
-use tessera_proto::convert::status_to_error;
+use crate::control_plane::control_plane_client::ControlPlaneClient;
+use crate::control_plane::{self as cp, WatchTopologyRequest};
+use crate::convert::status_to_error;
 use tessera_types::{TesseraError, Topology};
 use tokio::sync::watch;
 use tonic::transport::{Channel, Endpoint};
