@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The project's test command (see README): build everything, run the Rust
+# unit and integration tests, then the Python end-to-end suite that drives a
+# real `tessera` binary with the official qdrant-client over REST and gRPC.
+#
+# Works on a fresh clone: creates .venv and installs tests/python/requirements.txt
+# when they are missing or out of date. Honours CARGO_TARGET_DIR and TESSERA_BIN.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$PWD
+venv=$root/.venv
+req=tests/python/requirements.txt
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "==> creating $venv"
+  python3 -m venv "$venv" || {
+    echo "python3 -m venv failed; on Debian install python3-venv (apt-get install python3-venv)" >&2
+    exit 1
+  }
+fi
+stamp=$venv/.tessera-requirements.sha256
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  echo "==> installing $req"
+  "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$req"
+  echo "$want" >"$stamp"
+fi
+
+echo "==> cargo build --workspace --all-targets"
+cargo build --workspace --all-targets
+
+echo "==> cargo test --workspace"
+cargo test --workspace
+
+# The binary the Python suite starts: where cargo just built it.
+if [ -z "${TESSERA_BIN:-}" ]; then
+  target_dir=$(cargo metadata --no-deps --format-version 1 |
+    "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+  export TESSERA_BIN=$target_dir/debug/tessera
+fi
+
+echo "==> python -m pytest -q tests/python (TESSERA_BIN=$TESSERA_BIN)"
+"$venv/bin/python" -m pytest -q tests/python
