@@ -1,0 +1,185 @@
+//! The client side of Raft traffic between control-plane nodes: openraft's own
+//! request and response types as JSON inside `tessera.raft.RaftPayload`.
+
+use std::time::Duration;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::BasicNode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tessera_proto::raft::raft_client::RaftClient;
+use tessera_proto::raft::RaftPayload;
+use tonic::transport::{Channel, Endpoint};
+
+use super::{NodeId, TypeConfig};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Hands openraft one connection per peer control-plane node, addressed by the
+/// uri in its membership entry.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkFactory;
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = Connection;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Connection {
+        Connection {
+            target,
+            node: node.clone(),
+            client: None,
+        }
+    }
+}
+
+pub struct Connection {
+    target: NodeId,
+    node: BasicNode,
+    client: Option<RaftClient<Channel>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Rpc {
+    AppendEntries,
+    Vote,
+    InstallSnapshot,
+}
+
+type RpcResult<T, E = openraft::error::Infallible> =
+    Result<T, RPCError<NodeId, BasicNode, RaftError<NodeId, E>>>;
+
+impl Connection {
+    /// Connects lazily: an unreachable peer costs nothing until it is called,
+    /// and tonic reconnects the channel by itself afterwards.
+    fn client(&mut self) -> Result<RaftClient<Channel>, Unreachable> {
+        if let Some(client) = &self.client {
+            return Ok(client.clone());
+        }
+        let endpoint = Endpoint::from_shared(self.node.addr.clone())
+            .map_err(|e| Unreachable::new(&e))?
+            .connect_timeout(CONNECT_TIMEOUT);
+        let client = RaftClient::new(endpoint.connect_lazy());
+        self.client = Some(client.clone());
+        Ok(client)
+    }
+
+    async fn call<Req, Resp, E>(
+        &mut self,
+        rpc: Rpc,
+        req: &Req,
+        option: &RPCOption,
+    ) -> RpcResult<Resp, E>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let json = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let mut request = tonic::Request::new(RaftPayload { json });
+        request.set_timeout(option.hard_ttl());
+        let mut client = self.client()?;
+        let reply = match rpc {
+            Rpc::AppendEntries => client.append_entries(request).await,
+            Rpc::Vote => client.vote(request).await,
+            Rpc::InstallSnapshot => client.install_snapshot(request).await,
+        }
+        .map_err(|status| RPCError::Unreachable(Unreachable::new(&status)))?;
+        let result: Result<Resp, RaftError<NodeId, E>> =
+            serde_json::from_slice(&reply.into_inner().json)
+                .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        result.map_err(|e| {
+            RPCError::RemoteError(RemoteError::new_with_node(
+                self.target,
+                self.node.clone(),
+                e,
+            ))
+        })
+    }
+}
+
+impl RaftNetwork<TypeConfig> for Connection {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<NodeId>> {
+        self.call(Rpc::AppendEntries, &rpc, &option).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
+        self.call(Rpc::InstallSnapshot, &rpc, &option).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> RpcResult<VoteResponse<NodeId>> {
+        self.call(Rpc::Vote, &rpc, &option).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::Vote;
+
+    use super::*;
+    use crate::{ControlPlane, ControlPlaneOptions};
+
+    fn option() -> RPCOption {
+        RPCOption::new(Duration::from_secs(2))
+    }
+
+    #[tokio::test]
+    async fn raft_rpcs_round_trip_to_a_running_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = ControlPlane::start(ControlPlaneOptions {
+            uri: "http://127.0.0.1:0".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            bootstrap: None,
+            tick_period_ms: 50,
+        })
+        .await
+        .unwrap();
+        node.raft
+            .wait(Some(Duration::from_secs(5)))
+            .state(openraft::ServerState::Leader, "single node elected")
+            .await
+            .unwrap();
+        let target = BasicNode::new(format!("http://{}", node.local_addr()));
+        let mut connection = NetworkFactory.new_client(1, &target).await;
+        // The leader has voted for itself in term 1 or later, so a candidate of
+        // term 0 is refused, and the refusal comes back as openraft's reply.
+        let reply = connection
+            .vote(VoteRequest::new(Vote::new(0, 2), None), option())
+            .await
+            .unwrap();
+        assert!(!reply.vote_granted);
+        assert!(reply.vote.leader_id().term >= 1);
+        node.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_node_that_is_down_is_unreachable() {
+        // Port 1 is privileged and unused in test environments.
+        let target = BasicNode::new("http://127.0.0.1:1");
+        let mut connection = NetworkFactory.new_client(1, &target).await;
+        let err = connection
+            .vote(VoteRequest::new(Vote::new(1, 2), None), option())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RPCError::Unreachable(_)), "{err:?}");
+    }
+}

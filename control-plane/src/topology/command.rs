@@ -1,0 +1,214 @@
+//! Commands carried by the Raft log, and what applying one returns.
+
+use serde::{Deserialize, Serialize};
+use tessera_types::{
+    CreateCollection, NodeType, Peer, PeerId, TesseraError, Topology, UpdateCollection,
+};
+
+use super::validation::plan_collection;
+
+/// One change to the topology. Collection commands carry the user's request
+/// rather than a finished config: defaults such as the shard count depend on the
+/// peers at apply time, which only the state machine sees consistently.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TopologyCommand {
+    /// Adds a peer, or updates the uri and node type of a known one.
+    RegisterPeer {
+        peer_id: PeerId,
+        uri: String,
+        node_type: NodeType,
+    },
+    CreateCollection {
+        name: String,
+        request: Box<CreateCollection>,
+    },
+    UpdateCollection {
+        name: String,
+        update: Box<UpdateCollection>,
+    },
+    DeleteCollection {
+        name: String,
+    },
+}
+
+/// The outcome of a command that was accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// The topology version after the command.
+    pub topology_version: u64,
+    /// Whether the command changed anything (and so bumped the version).
+    pub changed: bool,
+}
+
+/// What the state machine returns for each log entry. A rejected command is a
+/// normal outcome (the entry is applied, the topology is left as it was).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CommandResponse {
+    Applied(Applied),
+    Rejected(#[serde(with = "TesseraErrorDef")] TesseraError),
+}
+
+impl CommandResponse {
+    pub fn into_result(self) -> Result<Applied, TesseraError> {
+        match self {
+            CommandResponse::Applied(applied) => Ok(applied),
+            CommandResponse::Rejected(err) => Err(err),
+        }
+    }
+}
+
+/// Serde mirror of `TesseraError`, which the shared types keep free of serde.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "TesseraError")]
+enum TesseraErrorDef {
+    BadInput(String),
+    NotFound(String),
+    AlreadyExists(String),
+    Unavailable(String),
+    Timeout(String),
+    Unimplemented(String),
+    Internal(String),
+}
+
+impl TopologyCommand {
+    /// Applies the command, logged at `log_index`, to `topology`. A change bumps
+    /// the version by one; a rejection leaves the topology untouched.
+    pub fn apply(&self, topology: &mut Topology, log_index: u64) -> CommandResponse {
+        match self.change(topology, log_index) {
+            Ok(changed) => {
+                if changed {
+                    topology.version += 1;
+                }
+                CommandResponse::Applied(Applied {
+                    topology_version: topology.version,
+                    changed,
+                })
+            }
+            Err(err) => CommandResponse::Rejected(err),
+        }
+    }
+
+    fn change(&self, topology: &mut Topology, log_index: u64) -> Result<bool, TesseraError> {
+        match self {
+            TopologyCommand::RegisterPeer {
+                peer_id,
+                uri,
+                node_type,
+            } => {
+                let peer = topology.peers.entry(*peer_id).or_insert_with(|| Peer {
+                    id: *peer_id,
+                    uri: String::new(),
+                    node_type: *node_type,
+                    last_heartbeat_ms: 0,
+                });
+                let changed = peer.uri != *uri || peer.node_type != *node_type;
+                peer.uri.clone_from(uri);
+                peer.node_type = *node_type;
+                Ok(changed)
+            }
+            TopologyCommand::CreateCollection { name, request } => {
+                let collection = plan_collection(topology, name, (**request).clone(), log_index)?;
+                topology.collections.insert(name.clone(), collection);
+                Ok(true)
+            }
+            TopologyCommand::UpdateCollection { name, update } => {
+                let collection = topology
+                    .collections
+                    .get_mut(name)
+                    .ok_or_else(|| TesseraError::collection_not_found(name))?;
+                let config = update.apply_to(&collection.config)?;
+                let changed = config != collection.config;
+                collection.config = config;
+                Ok(changed)
+            }
+            TopologyCommand::DeleteCollection { name } => {
+                Ok(topology.collections.remove(name).is_some())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn register(id: PeerId) -> TopologyCommand {
+        TopologyCommand::RegisterPeer {
+            peer_id: id,
+            uri: format!("http://node-{id}:6334"),
+            node_type: NodeType::Normal,
+        }
+    }
+
+    fn create(name: &str) -> TopologyCommand {
+        TopologyCommand::CreateCollection {
+            name: name.into(),
+            request: Box::new(
+                serde_json::from_str(r#"{"vectors": {"size": 4, "distance": "Dot"}}"#).unwrap(),
+            ),
+        }
+    }
+
+    #[test]
+    fn every_change_bumps_the_version_once() {
+        let mut topology = Topology::default();
+        let reply = register(3).apply(&mut topology, 1);
+        assert_eq!(reply.into_result().unwrap().topology_version, 1);
+        // The same registration again changes nothing.
+        let reply = register(3).apply(&mut topology, 2).into_result().unwrap();
+        assert_eq!(
+            reply,
+            Applied {
+                topology_version: 1,
+                changed: false
+            }
+        );
+        create("c").apply(&mut topology, 3).into_result().unwrap();
+        assert_eq!(topology.version, 2);
+        assert_eq!(topology.collections["c"].incarnation, 3);
+        // One shard per data peer by default.
+        assert_eq!(topology.collections["c"].shards.len(), 1);
+    }
+
+    #[test]
+    fn rejections_leave_the_topology_alone() {
+        let mut topology = Topology::default();
+        register(1).apply(&mut topology, 1);
+        create("c").apply(&mut topology, 2);
+        let before = topology.clone();
+        let err = create("c")
+            .apply(&mut topology, 3)
+            .into_result()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            TesseraError::AlreadyExists("Collection `c` already exists!".into())
+        );
+        let update = TopologyCommand::UpdateCollection {
+            name: "missing".into(),
+            update: Box::default(),
+        };
+        let err = update.apply(&mut topology, 4).into_result().unwrap_err();
+        assert_eq!(err, TesseraError::collection_not_found("missing"));
+        assert_eq!(topology, before);
+    }
+
+    #[test]
+    fn deleting_a_missing_collection_is_not_a_change() {
+        let mut topology = Topology::default();
+        let delete = TopologyCommand::DeleteCollection { name: "c".into() };
+        let reply = delete.apply(&mut topology, 1).into_result().unwrap();
+        assert!(!reply.changed);
+        assert_eq!(topology.version, 0);
+    }
+
+    #[test]
+    fn responses_survive_json() {
+        let rejected = CommandResponse::Rejected(TesseraError::NotFound("x".into()));
+        let json = serde_json::to_string(&rejected).unwrap();
+        assert_eq!(
+            serde_json::from_str::<CommandResponse>(&json).unwrap(),
+            rejected
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The replicated state machine's logic: the commands the Raft log carries and
+//! how each one changes the topology. Everything here is deterministic, so every
+//! control-plane node computes the same topology from the same log.
+
+mod command;
+mod placement;
+mod validation;
+
+pub use command::{Applied, CommandResponse, TopologyCommand};
+pub use validation::{plan_collection, validate_collection_name};
