@@ -1,1 +1,14 @@
+//! The data plane: holds shard replicas (WAL, points, HNSW) and serves point
+//! operations to gateways over gRPC.
 
+pub mod filter;
+pub mod grpc;
+pub mod index;
+pub mod membership;
+pub mod registry;
+pub mod shard;
+pub mod wal;
+
+mod instance;
+
+pub use instance::{DataPlaneInstance, DataPlaneOptions};

@@ -53,7 +53,12 @@ impl TopologyCache {
         self.current.borrow().clone()
     }
 
-    /// Whether the gateway has a topology from the control plane.
+    /// A receiver that wakes on every newer topology.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Topology>> {
+        self.current.clone()
+    }
+
+    /// Whether a topology from the control plane has arrived.
     pub fn is_ready(&self) -> bool {
         *self.connected.borrow() || self.current.borrow().version > 0
     }

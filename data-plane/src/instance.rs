@@ -1,0 +1,119 @@
+//! Starting and stopping a data-plane node.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use tessera_proto::data_plane::data_plane_server::DataPlaneServer;
+use tessera_proto::topology_watch::TopologyCache;
+use tessera_types::{NodeType, PeerId, TesseraError};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::grpc::DataPlaneService;
+use crate::membership;
+use crate::registry::ShardRegistry;
+
+#[derive(Debug, Clone)]
+pub struct DataPlaneOptions {
+    /// Control-plane members, tried in order.
+    pub control_plane: Vec<String>,
+    /// How gateways reach this node; registered with the control plane.
+    pub uri: String,
+    /// Where to listen (port 0 picks a free one; `uri` is then rewritten to it).
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub node_type: NodeType,
+}
+
+pub struct DataPlaneInstance {
+    peer_id: PeerId,
+    local_addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl DataPlaneInstance {
+    pub async fn start(options: DataPlaneOptions) -> Result<DataPlaneInstance, TesseraError> {
+        std::fs::create_dir_all(&options.data_dir).map_err(|e| {
+            TesseraError::Unavailable(format!(
+                "cannot create data directory {}: {e}",
+                options.data_dir.display()
+            ))
+        })?;
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .map_err(|e| {
+                TesseraError::Unavailable(format!("cannot listen on {}: {e}", options.listen))
+            })?;
+        let local_addr = listener.local_addr().map_err(TesseraError::internal)?;
+        let uri = if options.listen.port() == 0 {
+            format!("http://{local_addr}")
+        } else {
+            options.uri.clone()
+        };
+
+        let (topology, watch_task) = TopologyCache::start(&options.control_plane)?;
+        let peer_id =
+            membership::register(&topology, &options.data_dir, &uri, options.node_type).await?;
+        let registry = ShardRegistry::new(&options.data_dir, peer_id, topology.clone());
+
+        let reconcile_task = tokio::spawn({
+            let registry = registry.clone();
+            let mut changes = topology.subscribe();
+            async move {
+                loop {
+                    let current = changes.borrow_and_update().clone();
+                    let registry = registry.clone();
+                    let _ = tokio::task::spawn_blocking(move || registry.reconcile(&current)).await;
+                    if changes.changed().await.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let heartbeat_task = tokio::spawn(membership::heartbeat_loop(topology, peer_id));
+
+        let service = DataPlaneServer::new(DataPlaneService::new(registry))
+            .max_decoding_message_size(256 * 1024 * 1024)
+            .max_encoding_message_size(256 * 1024 * 1024);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let result = tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .add_service(service)
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "data-plane gRPC server failed");
+            }
+        });
+        tracing::info!(peer_id, %local_addr, %uri, "data-plane node serving");
+        Ok(DataPlaneInstance {
+            peer_id,
+            local_addr,
+            stop,
+            server,
+            background: vec![watch_task, reconcile_task, heartbeat_task],
+        })
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+        for task in self.background {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! This node's identity in the cluster: registration with the control plane
+//! under a peer id that survives restarts, and heartbeats.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tessera_proto::control_plane::{self as cp, HeartbeatRequest, RegisterPeerRequest};
+use tessera_proto::topology_watch::TopologyCache;
+use tessera_types::{NodeType, PeerId, TesseraError};
+
+const PEER_ID_FILE: &str = "peer_id";
+const HEARTBEAT_PERIOD: Duration = Duration::from_secs(1);
+
+/// Reads the peer id this node was given before, if any.
+fn stored_peer_id(data_dir: &Path) -> Result<Option<PeerId>, TesseraError> {
+    match std::fs::read_to_string(data_dir.join(PEER_ID_FILE)) {
+        Ok(s) => s.trim().parse().map(Some).map_err(|_| {
+            TesseraError::internal(format!(
+                "{} is corrupt: expected a peer id",
+                data_dir.join(PEER_ID_FILE).display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(TesseraError::internal(e)),
+    }
+}
+
+/// Writes the peer id atomically, so a crash never leaves half a file.
+fn store_peer_id(data_dir: &Path, id: PeerId) -> Result<(), TesseraError> {
+    let tmp = data_dir.join(format!("{PEER_ID_FILE}.tmp"));
+    std::fs::write(&tmp, id.to_string()).map_err(TesseraError::internal)?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(TesseraError::internal)?;
+    std::fs::rename(&tmp, data_dir.join(PEER_ID_FILE)).map_err(TesseraError::internal)
+}
+
+/// Registers with the control plane, retrying until it answers, and returns
+/// this node's peer id.
+pub async fn register(
+    control_plane: &TopologyCache,
+    data_dir: &Path,
+    uri: &str,
+    node_type: NodeType,
+) -> Result<PeerId, TesseraError> {
+    let known = stored_peer_id(data_dir)?;
+    let request = RegisterPeerRequest {
+        uri: uri.to_string(),
+        node_type: cp::NodeType::from(node_type) as i32,
+        peer_id: known,
+    };
+    let mut attempt = 0u32;
+    let reply = loop {
+        let result = control_plane
+            .call(|mut c| {
+                let request = request.clone();
+                async move { c.register_peer(request).await }
+            })
+            .await;
+        match result {
+            Ok(reply) => break reply.into_inner(),
+            Err(TesseraError::Unavailable(msg)) => {
+                attempt += 1;
+                if attempt % 25 == 1 {
+                    tracing::info!(%msg, "waiting for the control plane to register");
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    if known != Some(reply.peer_id) {
+        store_peer_id(data_dir, reply.peer_id)?;
+    }
+    control_plane.wait_for_version(reply.topology_version).await?;
+    tracing::info!(peer_id = reply.peer_id, %uri, "registered with the control plane");
+    Ok(reply.peer_id)
+}
+
+/// Sends heartbeats forever; the control plane uses them for liveness.
+pub async fn heartbeat_loop(control_plane: TopologyCache, peer_id: PeerId) {
+    let mut ticker = tokio::time::interval(HEARTBEAT_PERIOD);
+    loop {
+        ticker.tick().await;
+        let result = control_plane
+            .call(|mut c| async move { c.heartbeat(HeartbeatRequest { peer_id }).await })
+            .await;
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "heartbeat not delivered");
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Command-line flags. Each flag overrides the same setting from `--config`
+//! and from `TESSERA__SECTION__KEY` environment variables.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera: a distributed vector database that speaks Qdrant's REST and gRPC APIs",
+    long_about = "Tessera: a distributed vector database that speaks Qdrant's REST and gRPC APIs.\n\n\
+        Run `tessera standalone` for a single-process database on ports 6333 (REST) and 6334 (gRPC),\n\
+        or run the three roles as separate services: control-plane, data-plane and gateway.\n\n\
+        Settings come from defaults, then a YAML file (--config), then environment variables\n\
+        TESSERA__SECTION__KEY (e.g. TESSERA__SERVICE__HTTP_PORT=7333), then flags."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// All three roles in one process: data under ./storage, REST on 6333, gRPC on 6334.
+    Standalone {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        ports: ClientPorts,
+    },
+    /// A control-plane node: the Raft-replicated owner of topology and collections.
+    ControlPlane {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// URI other nodes reach this node at, e.g. http://10.0.0.1:6335; it also listens on that port.
+        #[arg(long, value_name = "URI")]
+        uri: Option<String>,
+        /// URI of an existing control-plane member to join (absent for the first node).
+        #[arg(long, value_name = "URI")]
+        bootstrap: Option<String>,
+    },
+    /// A data-plane node: holds shard replicas and serves point operations.
+    DataPlane {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Control-plane members, comma-separated (any one is enough).
+        #[arg(long, value_name = "URI[,URI...]", value_delimiter = ',')]
+        control_plane: Vec<String>,
+        /// URI gateways reach this node at, e.g. http://10.0.0.2:6335; it also listens on that port.
+        #[arg(long, value_name = "URI")]
+        uri: Option<String>,
+        /// `listener` nodes receive writes but serve no searches.
+        #[arg(long, value_enum)]
+        node_type: Option<NodeTypeArg>,
+    },
+    /// A gateway: stateless Qdrant-compatible REST and gRPC endpoint for clients.
+    Gateway {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Control-plane members, comma-separated (any one is enough).
+        #[arg(long, value_name = "URI[,URI...]", value_delimiter = ',')]
+        control_plane: Vec<String>,
+        #[command(flatten)]
+        ports: ClientPorts,
+    },
+    /// A local cluster of separate processes (1 control plane, 3 data nodes, 1 gateway) to try the distributed features.
+    Playground {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        ports: ClientPorts,
+        /// Number of data-plane nodes.
+        #[arg(long, default_value_t = 3)]
+        data_nodes: usize,
+    },
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct CommonArgs {
+    /// Where this node keeps its data (standalone default: ./storage).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A YAML settings file; see config/example.yaml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClientPorts {
+    /// Port of the REST API (default 6333).
+    #[arg(long, value_name = "PORT")]
+    pub http_port: Option<u16>,
+    /// Port of the gRPC API (default 6334).
+    #[arg(long, value_name = "PORT")]
+    pub grpc_port: Option<u16>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum NodeTypeArg {
+    Normal,
+    Listener,
+}
+
+impl Command {
+    pub fn common(&self) -> &CommonArgs {
+        match self {
+            Command::Standalone { common, .. }
+            | Command::ControlPlane { common, .. }
+            | Command::DataPlane { common, .. }
+            | Command::Gateway { common, .. }
+            | Command::Playground { common, .. } => common,
+        }
+    }
+}

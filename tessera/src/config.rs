@@ -1,0 +1,161 @@
+//! Settings: defaults, then the YAML file, then `TESSERA__SECTION__KEY`
+//! environment variables, then command-line flags.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use figment::providers::{Env, Format, Serialized, Yaml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{Cli, ClientPorts, Command, NodeTypeArg};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    pub storage: StorageSettings,
+    pub service: ServiceSettings,
+    pub cluster: ClusterSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StorageSettings {
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceSettings {
+    /// Address the client-facing APIs bind to.
+    pub host: String,
+    pub http_port: u16,
+    pub grpc_port: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterSettings {
+    /// This node's URI (control-plane and data-plane nodes).
+    pub uri: Option<String>,
+    pub bootstrap: Option<String>,
+    /// Control-plane members (data-plane nodes and gateways).
+    pub control_plane: Vec<String>,
+    pub node_type: tessera_types::NodeType,
+    pub consensus: ConsensusSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsensusSettings {
+    pub tick_period_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogSettings {
+    /// A tracing filter such as `info` or `tessera_gateway=debug,info`; RUST_LOG wins.
+    pub level: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            storage: StorageSettings {
+                data_dir: PathBuf::from("./storage"),
+            },
+            service: ServiceSettings {
+                host: "0.0.0.0".into(),
+                http_port: 6333,
+                grpc_port: 6334,
+            },
+            cluster: ClusterSettings {
+                uri: None,
+                bootstrap: None,
+                control_plane: Vec::new(),
+                node_type: tessera_types::NodeType::Normal,
+                consensus: ConsensusSettings {
+                    tick_period_ms: 100,
+                },
+            },
+            log: LogSettings {
+                level: "info".into(),
+            },
+        }
+    }
+}
+
+impl Settings {
+    pub fn load(cli: &Cli) -> anyhow::Result<Settings> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = &cli.command.common().config {
+            anyhow::ensure!(file.exists(), "config file {} does not exist", file.display());
+            figment = figment.merge(Yaml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("TESSERA__").split("__"));
+        let mut settings: Settings = figment.extract().context("invalid settings")?;
+        settings.apply_flags(&cli.command);
+        Ok(settings)
+    }
+
+    fn apply_flags(&mut self, command: &Command) {
+        if let Some(dir) = &command.common().data_dir {
+            self.storage.data_dir = dir.clone();
+        }
+        let mut ports = |p: &ClientPorts| {
+            if let Some(port) = p.http_port {
+                self.service.http_port = port;
+            }
+            if let Some(port) = p.grpc_port {
+                self.service.grpc_port = port;
+            }
+        };
+        match command {
+            Command::Standalone { ports: p, .. } | Command::Playground { ports: p, .. } => {
+                ports(p)
+            }
+            Command::Gateway {
+                ports: p,
+                control_plane,
+                ..
+            } => {
+                ports(p);
+                if !control_plane.is_empty() {
+                    self.cluster.control_plane = control_plane.clone();
+                }
+            }
+            Command::ControlPlane { uri, bootstrap, .. } => {
+                if uri.is_some() {
+                    self.cluster.uri = uri.clone();
+                }
+                if bootstrap.is_some() {
+                    self.cluster.bootstrap = bootstrap.clone();
+                }
+            }
+            Command::DataPlane {
+                uri,
+                control_plane,
+                node_type,
+                ..
+            } => {
+                if uri.is_some() {
+                    self.cluster.uri = uri.clone();
+                }
+                if !control_plane.is_empty() {
+                    self.cluster.control_plane = control_plane.clone();
+                }
+                if let Some(t) = node_type {
+                    self.cluster.node_type = match t {
+                        NodeTypeArg::Normal => tessera_types::NodeType::Normal,
+                        NodeTypeArg::Listener => tessera_types::NodeType::Listener,
+                    };
+                }
+            }
+        }
+    }
+}
+
+pub fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}

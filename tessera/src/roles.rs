@@ -1,0 +1,147 @@
+//! Each subcommand builds its instances, runs until Ctrl-C or SIGTERM, then
+//! stops them in reverse order. Standalone composes the same three roles,
+//! talking gRPC over loopback, so it runs the same code as a split deployment.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use anyhow::{bail, Context};
+use tessera_control_plane::{ControlPlane, ControlPlaneOptions};
+use tessera_data_plane::{DataPlaneInstance, DataPlaneOptions};
+use tessera_gateway::{GatewayInstance, GatewayOptions};
+
+use crate::cli::Command;
+use crate::config::Settings;
+
+pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Standalone { .. } => standalone(settings).await,
+        Command::ControlPlane { .. } => control_plane(settings).await,
+        Command::DataPlane { .. } => data_plane(settings).await,
+        Command::Gateway { .. } => gateway(settings).await,
+        Command::Playground { data_nodes, .. } => crate::playground::run(settings, data_nodes).await,
+    }
+}
+
+/// The host:port a URI names, resolved to a socket address to listen on.
+fn listen_addr(uri: &str) -> anyhow::Result<SocketAddr> {
+    let authority = uri
+        .split_once("://")
+        .map_or(uri, |(_, rest)| rest)
+        .trim_end_matches('/');
+    authority
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {uri}"))?
+        .next()
+        .with_context(|| format!("{uri} names no address"))
+}
+
+fn client_addr(settings: &Settings, port: u16) -> anyhow::Result<SocketAddr> {
+    listen_addr(&format!("{}:{port}", settings.service.host))
+}
+
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}
+
+async fn standalone(settings: Settings) -> anyhow::Result<()> {
+    let data_dir = settings.storage.data_dir.clone();
+    let loopback: SocketAddr = "127.0.0.1:0".parse()?;
+    let control_plane = ControlPlane::start(ControlPlaneOptions {
+        uri: "http://127.0.0.1:0".into(),
+        listen: loopback,
+        data_dir: data_dir.join("control-plane"),
+        bootstrap: None,
+        tick_period_ms: settings.cluster.consensus.tick_period_ms,
+    })
+    .await?;
+    let control_plane_uri = format!("http://{}", control_plane.local_addr());
+    let data_plane = DataPlaneInstance::start(DataPlaneOptions {
+        control_plane: vec![control_plane_uri.clone()],
+        uri: String::new(),
+        listen: loopback,
+        data_dir: data_dir.join("data-plane"),
+        node_type: settings.cluster.node_type,
+    })
+    .await?;
+    let gateway = GatewayInstance::start(GatewayOptions {
+        control_plane: vec![control_plane_uri],
+        http_addr: client_addr(&settings, settings.service.http_port)?,
+        grpc_addr: client_addr(&settings, settings.service.grpc_port)?,
+    })
+    .await?;
+    tracing::info!(
+        rest = %gateway.http_addr(),
+        grpc = %gateway.grpc_addr(),
+        data_dir = %data_dir.display(),
+        "Tessera standalone is ready"
+    );
+    shutdown_signal().await;
+    gateway.stop().await;
+    data_plane.stop().await;
+    control_plane.stop().await;
+    Ok(())
+}
+
+async fn control_plane(settings: Settings) -> anyhow::Result<()> {
+    let Some(uri) = settings.cluster.uri.clone() else {
+        bail!("--uri is required: the URI other nodes reach this control-plane node at");
+    };
+    let instance = ControlPlane::start(ControlPlaneOptions {
+        listen: listen_addr(&uri)?,
+        uri,
+        data_dir: settings.storage.data_dir.clone(),
+        bootstrap: settings.cluster.bootstrap.clone(),
+        tick_period_ms: settings.cluster.consensus.tick_period_ms,
+    })
+    .await?;
+    shutdown_signal().await;
+    instance.stop().await;
+    Ok(())
+}
+
+async fn data_plane(settings: Settings) -> anyhow::Result<()> {
+    if settings.cluster.control_plane.is_empty() {
+        bail!("--control-plane is required: the URI of a control-plane member");
+    }
+    let Some(uri) = settings.cluster.uri.clone() else {
+        bail!("--uri is required: the URI gateways reach this data-plane node at");
+    };
+    let instance = DataPlaneInstance::start(DataPlaneOptions {
+        control_plane: settings.cluster.control_plane.clone(),
+        listen: listen_addr(&uri)?,
+        uri,
+        data_dir: settings.storage.data_dir.clone(),
+        node_type: settings.cluster.node_type,
+    })
+    .await?;
+    shutdown_signal().await;
+    instance.stop().await;
+    Ok(())
+}
+
+async fn gateway(settings: Settings) -> anyhow::Result<()> {
+    if settings.cluster.control_plane.is_empty() {
+        bail!("--control-plane is required: the URI of a control-plane member");
+    }
+    let instance = GatewayInstance::start(GatewayOptions {
+        control_plane: settings.cluster.control_plane.clone(),
+        http_addr: client_addr(&settings, settings.service.http_port)?,
+        grpc_addr: client_addr(&settings, settings.service.grpc_port)?,
+    })
+    .await?;
+    shutdown_signal().await;
+    instance.stop().await;
+    Ok(())
+}
