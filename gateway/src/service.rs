@@ -171,7 +171,12 @@ impl Gateway {
     // ---- collections -------------------------------------------------------
 
     pub fn list_collections(&self) -> Vec<String> {
-        self.topology.current().collections.keys().cloned().collect()
+        self.topology
+            .current()
+            .collections
+            .keys()
+            .cloned()
+            .collect()
     }
 
     pub fn collection_exists(&self, name: &str) -> bool {
@@ -185,7 +190,10 @@ impl Gateway {
             let collection = &collection;
             async move {
                 let peer = *readable_replicas(shard).first().ok_or_else(|| {
-                    TesseraError::Unavailable(format!("shard {} has no active replica", shard.shard_id))
+                    TesseraError::Unavailable(format!(
+                        "shard {} has no active replica",
+                        shard.shard_id
+                    ))
                 })?;
                 let mut client = self.data_planes.client(&topology, peer)?;
                 let request = dp::ShardStatsRequest {
@@ -267,7 +275,9 @@ impl Gateway {
             })
             .await?
             .into_inner();
-        self.topology.wait_for_version(reply.topology_version).await?;
+        self.topology
+            .wait_for_version(reply.topology_version)
+            .await?;
         Ok(reply.changed)
     }
 
@@ -355,10 +365,11 @@ impl Gateway {
         let (topology, collection) = self.collection(collection)?;
         validate_operation(&collection.config, &operation)?;
         let per_shard = split_by_shard(&collection, operation);
-        let results = join_all(per_shard.into_iter().map(|(shard_id, op)| {
-            self.update_shard(&topology, &collection, shard_id, op, wait)
-        }))
-        .await;
+        let results =
+            join_all(per_shard.into_iter().map(|(shard_id, op)| {
+                self.update_shard(&topology, &collection, shard_id, op, wait)
+            }))
+            .await;
         let mut operation_id = 0;
         for result in results {
             operation_id = operation_id.max(result?);
@@ -406,8 +417,8 @@ impl Gateway {
             }
         }))
         .await;
-        let required = (collection.config.params.write_consistency_factor as usize)
-            .clamp(1, replicas.len());
+        let required =
+            (collection.config.params.write_consistency_factor as usize).clamp(1, replicas.len());
         let mut applied = 0;
         let mut operation_id = 0;
         let mut first_error = None;
@@ -443,7 +454,10 @@ impl Gateway {
         let (topology, collection) = self.collection(collection)?;
         let mut by_shard: BTreeMap<ShardId, Vec<PointId>> = BTreeMap::new();
         for id in ids {
-            by_shard.entry(collection.shard_for(id)).or_default().push(*id);
+            by_shard
+                .entry(collection.shard_for(id))
+                .or_default()
+                .push(*id);
         }
         let selectors = selectors_to_proto(with_payload, with_vector);
         let replies = join_all(by_shard.into_iter().map(|(shard_id, ids)| {
@@ -469,7 +483,11 @@ impl Gateway {
         Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
     }
 
-    pub async fn search(&self, collection: &str, request: SearchRequest) -> Result<Vec<ScoredPoint>> {
+    pub async fn search(
+        &self,
+        collection: &str,
+        request: SearchRequest,
+    ) -> Result<Vec<ScoredPoint>> {
         let (topology, collection) = self.collection(collection)?;
         let params = collection.config.params.vectors.require(&request.using)?;
         if request.vector.len() as u64 != params.size {
@@ -537,7 +555,9 @@ impl Gateway {
                     .next()
                     .and_then(|r| r.vector)
                     .map(|v| v.into_named())
-                    .ok_or_else(|| TesseraError::not_found(format!("No point with id {id} found")))?;
+                    .ok_or_else(|| {
+                        TesseraError::not_found(format!("No point with id {id} found"))
+                    })?;
                 vectors.get(&request.using).cloned().ok_or_else(|| {
                     TesseraError::bad_input(format!(
                         "Point {id} has no vector named `{}`",
@@ -623,7 +643,7 @@ impl Gateway {
                 points.push(Record::try_from(record)?);
             }
         }
-        points.sort_by(|a, b| a.id.cmp(&b.id));
+        points.sort_by_key(|r| r.id);
         let next_page_offset = points.get(limit).map(|r| r.id);
         points.truncate(limit);
         Ok(ScrollResult {
@@ -663,7 +683,9 @@ impl Gateway {
         f: F,
     ) -> Result<T>
     where
-        F: Fn(tessera_proto::data_plane::data_plane_client::DataPlaneClient<tonic::transport::Channel>) -> Fut,
+        F: Fn(
+            tessera_proto::data_plane::data_plane_client::DataPlaneClient<tonic::transport::Channel>,
+        ) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
     {
         let shard = collection
@@ -675,7 +697,9 @@ impl Gateway {
             let client = self.data_planes.client(topology, peer)?;
             match call(f(client)).await {
                 Ok(reply) => return Ok(reply),
-                Err(e @ TesseraError::Unavailable(_)) | Err(e @ TesseraError::Timeout(_)) => last = e,
+                Err(e @ TesseraError::Unavailable(_)) | Err(e @ TesseraError::Timeout(_)) => {
+                    last = e
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -689,7 +713,9 @@ async fn call<T>(
     match tokio::time::timeout(REPLICA_TIMEOUT, fut).await {
         Ok(Ok(reply)) => Ok(reply.into_inner()),
         Ok(Err(status)) => Err(status_to_error(status)),
-        Err(_) => Err(TesseraError::Timeout("a data-plane replica did not answer in time".into())),
+        Err(_) => Err(TesseraError::Timeout(
+            "a data-plane replica did not answer in time".into(),
+        )),
     }
 }
 
@@ -708,7 +734,9 @@ fn validate_operation(config: &CollectionConfig, operation: &ShardOperation) -> 
                 return Err(dimension_error(params.size, vector.len()));
             }
             if vector.iter().any(|x| !x.is_finite()) {
-                return Err(TesseraError::bad_input("Vectors must contain finite numbers only"));
+                return Err(TesseraError::bad_input(
+                    "Vectors must contain finite numbers only",
+                ));
             }
         }
         Ok(())
@@ -744,12 +772,16 @@ fn split_by_shard(
     let group_ids = |ids: Vec<PointId>| {
         let mut groups: BTreeMap<ShardId, Vec<PointId>> = BTreeMap::new();
         for id in ids {
-            groups.entry(collection.shard_for(&id)).or_default().push(id);
+            groups
+                .entry(collection.shard_for(&id))
+                .or_default()
+                .push(id);
         }
         groups
     };
-    let with_selection = |selection: PointSelection, make: &dyn Fn(PointSelection) -> ShardOperation| {
-        match selection {
+    let with_selection =
+        |selection: PointSelection, make: &dyn Fn(PointSelection) -> ShardOperation| match selection
+        {
             PointSelection::Ids(ids) => group_ids(ids)
                 .into_iter()
                 .map(|(shard, ids)| (shard, make(PointSelection::Ids(ids))))
@@ -757,13 +789,15 @@ fn split_by_shard(
             PointSelection::Filter(filter) => all_shards()
                 .map(|shard| (shard, make(PointSelection::Filter(filter.clone()))))
                 .collect(),
-        }
-    };
+        };
     match operation {
         ShardOperation::Upsert(points) => {
             let mut groups: BTreeMap<ShardId, Vec<Point>> = BTreeMap::new();
             for point in points {
-                groups.entry(collection.shard_for(&point.id)).or_default().push(point);
+                groups
+                    .entry(collection.shard_for(&point.id))
+                    .or_default()
+                    .push(point);
             }
             groups
                 .into_iter()
@@ -773,7 +807,10 @@ fn split_by_shard(
         ShardOperation::UpdateVectors(points) => {
             let mut groups: BTreeMap<ShardId, Vec<_>> = BTreeMap::new();
             for (id, vectors) in points {
-                groups.entry(collection.shard_for(&id)).or_default().push((id, vectors));
+                groups
+                    .entry(collection.shard_for(&id))
+                    .or_default()
+                    .push((id, vectors));
             }
             groups
                 .into_iter()

@@ -468,7 +468,10 @@ impl TryFrom<cp::Topology> for t::Topology {
 }
 
 /// `with_payload` / `with_vector` selectors travel as JSON of the domain types.
-pub fn selectors_to_proto(with_payload: &t::WithPayload, with_vector: &t::WithVector) -> dp::Selectors {
+pub fn selectors_to_proto(
+    with_payload: &t::WithPayload,
+    with_vector: &t::WithVector,
+) -> dp::Selectors {
     dp::Selectors {
         with_payload_json: to_json(with_payload),
         with_vector_json: to_json(with_vector),

@@ -32,7 +32,9 @@ impl TopologyCache {
             .map(|uri| {
                 Endpoint::from_shared(uri.clone())
                     .map(|e| e.connect_timeout(Duration::from_secs(2)).connect_lazy())
-                    .map_err(|e| TesseraError::bad_input(format!("bad control-plane uri {uri}: {e}")))
+                    .map_err(|e| {
+                        TesseraError::bad_input(format!("bad control-plane uri {uri}: {e}"))
+                    })
             })
             .collect::<Result<Vec<_>>>()?;
         let endpoints = Arc::new(endpoints);
@@ -95,10 +97,9 @@ impl TopologyCache {
             }
         }
         Err(match last {
-            Some(s) => TesseraError::Unavailable(format!(
-                "control plane unreachable: {}",
-                s.message()
-            )),
+            Some(s) => {
+                TesseraError::Unavailable(format!("control plane unreachable: {}", s.message()))
+            }
             None => TesseraError::Unavailable("no control plane configured".into()),
         })
     }

@@ -84,7 +84,11 @@ impl Settings {
     pub fn load(cli: &Cli) -> anyhow::Result<Settings> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(file) = &cli.command.common().config {
-            anyhow::ensure!(file.exists(), "config file {} does not exist", file.display());
+            anyhow::ensure!(
+                file.exists(),
+                "config file {} does not exist",
+                file.display()
+            );
             figment = figment.merge(Yaml::file(file));
         }
         figment = figment.merge(Env::prefixed("TESSERA__").split("__"));
@@ -106,9 +110,7 @@ impl Settings {
             }
         };
         match command {
-            Command::Standalone { ports: p, .. } | Command::Playground { ports: p, .. } => {
-                ports(p)
-            }
+            Command::Standalone { ports: p, .. } | Command::Playground { ports: p, .. } => ports(p),
             Command::Gateway {
                 ports: p,
                 control_plane,

@@ -227,7 +227,12 @@ pub struct CollectionConfig {
 impl CollectionConfig {
     /// HNSW parameters for one vector: the collection's, overridden by the vector's own.
     pub fn hnsw_for(&self, vector: &str) -> HnswConfig {
-        match self.params.vectors.get(vector).and_then(|p| p.hnsw_config.as_ref()) {
+        match self
+            .params
+            .vectors
+            .get(vector)
+            .and_then(|p| p.hnsw_config.as_ref())
+        {
             Some(diff) => self.hnsw_config.apply(diff),
             None => self.hnsw_config.clone(),
         }
@@ -399,8 +404,7 @@ impl UpdateCollection {
     pub fn apply_to(&self, config: &CollectionConfig) -> Result<CollectionConfig> {
         let mut next = config.clone();
         if let Some(params) = &self.params {
-            if params.replication_factor == Some(0) || params.write_consistency_factor == Some(0)
-            {
+            if params.replication_factor == Some(0) || params.write_consistency_factor == Some(0) {
                 return Err(TesseraError::bad_input(
                     "replication_factor and write_consistency_factor must be 1 or more",
                 ));

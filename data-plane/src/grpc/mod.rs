@@ -2,9 +2,7 @@
 
 use std::sync::Arc;
 
-use tessera_proto::convert::{
-    error_to_status, from_json, point_ids, selectors_from_proto,
-};
+use tessera_proto::convert::{error_to_status, from_json, point_ids, selectors_from_proto};
 use tessera_proto::data_plane::data_plane_server::DataPlane;
 use tessera_proto::data_plane::{
     CountReply, CountRequest, RetrieveReply, RetrieveRequest, ScrollReply, ScrollRequest,
@@ -41,14 +39,21 @@ async fn blocking<T: Send + 'static>(
 
 #[tonic::async_trait]
 impl DataPlane for DataPlaneService {
-    async fn update(&self, request: Request<UpdateRequest>) -> Result<Response<UpdateReply>, Status> {
+    async fn update(
+        &self,
+        request: Request<UpdateRequest>,
+    ) -> Result<Response<UpdateReply>, Status> {
         let request = request.into_inner();
         let operation: ShardOperation = request
             .operation
             .ok_or_else(|| TesseraError::bad_input("operation is missing"))
             .and_then(TryInto::try_into)
             .map_err(error_to_status)?;
-        let shard = self.registry.shard(request.target).await.map_err(error_to_status)?;
+        let shard = self
+            .registry
+            .shard(request.target)
+            .await
+            .map_err(error_to_status)?;
         let wait = request.wait;
         blocking(shard, move |shard| {
             let operation_id = shard.apply(operation, wait)?;
@@ -68,7 +73,11 @@ impl DataPlane for DataPlaneService {
         let ids = point_ids(request.ids).map_err(error_to_status)?;
         let (with_payload, with_vector) =
             selectors_from_proto(request.selectors).map_err(error_to_status)?;
-        let shard = self.registry.shard(request.target).await.map_err(error_to_status)?;
+        let shard = self
+            .registry
+            .shard(request.target)
+            .await
+            .map_err(error_to_status)?;
         blocking(shard, move |shard| {
             let records = shard.retrieve(&ids, &with_payload, &with_vector);
             Ok(RetrieveReply {
@@ -78,11 +87,18 @@ impl DataPlane for DataPlaneService {
         .await
     }
 
-    async fn search(&self, request: Request<SearchRequest>) -> Result<Response<SearchReply>, Status> {
+    async fn search(
+        &self,
+        request: Request<SearchRequest>,
+    ) -> Result<Response<SearchReply>, Status> {
         let request = request.into_inner();
         let search: tessera_types::SearchRequest =
             from_json(&request.request_json, "search request").map_err(error_to_status)?;
-        let shard = self.registry.shard(request.target).await.map_err(error_to_status)?;
+        let shard = self
+            .registry
+            .shard(request.target)
+            .await
+            .map_err(error_to_status)?;
         blocking(shard, move |shard| {
             let points = shard.search(&search)?;
             Ok(SearchReply {
@@ -92,11 +108,18 @@ impl DataPlane for DataPlaneService {
         .await
     }
 
-    async fn scroll(&self, request: Request<ScrollRequest>) -> Result<Response<ScrollReply>, Status> {
+    async fn scroll(
+        &self,
+        request: Request<ScrollRequest>,
+    ) -> Result<Response<ScrollReply>, Status> {
         let request = request.into_inner();
         let scroll: tessera_types::ScrollRequest =
             from_json(&request.request_json, "scroll request").map_err(error_to_status)?;
-        let shard = self.registry.shard(request.target).await.map_err(error_to_status)?;
+        let shard = self
+            .registry
+            .shard(request.target)
+            .await
+            .map_err(error_to_status)?;
         blocking(shard, move |shard| {
             let page = shard.scroll(&scroll)?;
             Ok(ScrollReply {
@@ -114,7 +137,11 @@ impl DataPlane for DataPlaneService {
             .map(|f| from_json(&f, "filter"))
             .transpose()
             .map_err(error_to_status)?;
-        let shard = self.registry.shard(request.target).await.map_err(error_to_status)?;
+        let shard = self
+            .registry
+            .shard(request.target)
+            .await
+            .map_err(error_to_status)?;
         blocking(shard, move |shard| {
             let count = shard.count(filter.as_ref())?;
             Ok(CountReply { count })

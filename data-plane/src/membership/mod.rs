@@ -72,7 +72,9 @@ pub async fn register(
     if known != Some(reply.peer_id) {
         store_peer_id(data_dir, reply.peer_id)?;
     }
-    control_plane.wait_for_version(reply.topology_version).await?;
+    control_plane
+        .wait_for_version(reply.topology_version)
+        .await?;
     tracing::info!(peer_id = reply.peer_id, %uri, "registered with the control plane");
     Ok(reply.peer_id)
 }

@@ -43,7 +43,10 @@ impl ShardRegistry {
     /// topology the sender routed with, so a freshly created collection is known.
     pub async fn shard(&self, target: Option<ShardTarget>) -> Result<Arc<Shard>, TesseraError> {
         let target = target.ok_or_else(|| TesseraError::bad_input("shard target is missing"))?;
-        let topology = self.topology.wait_for_version(target.topology_version).await?;
+        let topology = self
+            .topology
+            .wait_for_version(target.topology_version)
+            .await?;
         let collection = topology
             .collections
             .get(&target.collection)
@@ -93,29 +96,31 @@ impl ShardRegistry {
         // Holding the lock for the whole pass keeps a replica that is being
         // opened (under the same lock) from being deleted as unknown.
         let mut open = self.open.lock();
-        open.retain(|(name, incarnation, _), shard| {
-            match topology.collections.get(name) {
+        open.retain(
+            |(name, incarnation, _), shard| match topology.collections.get(name) {
                 Some(c) if c.incarnation == *incarnation => {
                     shard.update_config(c.config.clone());
                     true
                 }
                 _ => false,
-            }
-        });
+            },
+        );
         let Ok(entries) = std::fs::read_dir(&self.root) else {
             return;
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let live = name.rsplit_once('-').is_some_and(|(collection, incarnation)| {
-                topology
-                    .collections
-                    .get(collection)
-                    .is_some_and(|c| c.incarnation.to_string() == incarnation)
-                    || open
-                        .keys()
-                        .any(|k| k.0 == collection && k.1.to_string() == incarnation)
-            });
+            let live = name
+                .rsplit_once('-')
+                .is_some_and(|(collection, incarnation)| {
+                    topology
+                        .collections
+                        .get(collection)
+                        .is_some_and(|c| c.incarnation.to_string() == incarnation)
+                        || open
+                            .keys()
+                            .any(|k| k.0 == collection && k.1.to_string() == incarnation)
+                });
             if !live {
                 tracing::info!(directory = %name, "removing data of a deleted collection");
                 if let Err(e) = std::fs::remove_dir_all(entry.path()) {

@@ -25,7 +25,11 @@ pub async fn readyz(State(gateway): State<Gateway>) -> Response {
     if gateway.is_ready() {
         (StatusCode::OK, "all shards are ready").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "waiting for the control plane").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "waiting for the control plane",
+        )
+            .into_response()
     }
 }
 

@@ -36,7 +36,10 @@ pub fn router(gateway: Gateway) -> Router {
                 .delete(collections::delete),
         )
         .route("/collections/{name}/exists", get(collections::exists))
-        .route("/collections/{name}/cluster", get(collections::cluster_info))
+        .route(
+            "/collections/{name}/cluster",
+            get(collections::cluster_info),
+        )
         .route(
             "/collections/{name}/points",
             post(points::retrieve).put(points::upsert),

@@ -46,7 +46,8 @@ impl WriteParams {
 
 /// `PUT /collections/{name}/points`: a list of points or a columnar batch.
 pub fn parse_insert(body: serde_json::Value) -> Result<Vec<Point>> {
-    let format_error = |e: serde_json::Error| TesseraError::bad_input(format!("Format error in JSON body: {e}"));
+    let format_error =
+        |e: serde_json::Error| TesseraError::bad_input(format!("Format error in JSON body: {e}"));
     match body {
         serde_json::Value::Object(mut map) if map.contains_key("batch") => {
             let batch: Batch = serde_json::from_value(map.remove("batch").unwrap_or_default())
@@ -55,7 +56,8 @@ pub fn parse_insert(body: serde_json::Value) -> Result<Vec<Point>> {
         }
         serde_json::Value::Object(mut map) if map.contains_key("points") => {
             let points: Vec<PointStruct> =
-                serde_json::from_value(map.remove("points").unwrap_or_default()).map_err(format_error)?;
+                serde_json::from_value(map.remove("points").unwrap_or_default())
+                    .map_err(format_error)?;
             Ok(points.into_iter().map(Point::from).collect())
         }
         _ => Err(TesseraError::bad_input(
@@ -297,7 +299,9 @@ impl TryFrom<QueryBody> for QueryRequest {
             return Err(TesseraError::Unimplemented("`prefetch` in queries".into()));
         }
         if b.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
-            return Err(TesseraError::Unimplemented("`lookup_from` in queries".into()));
+            return Err(TesseraError::Unimplemented(
+                "`lookup_from` in queries".into(),
+            ));
         }
         let query = match b.query {
             None | Some(serde_json::Value::Null) => None,

@@ -27,7 +27,9 @@ impl DataPlanes {
             .peers
             .get(&peer)
             .map(|p| p.uri.clone())
-            .ok_or_else(|| TesseraError::Unavailable(format!("peer {peer} is not in the topology")))?;
+            .ok_or_else(|| {
+                TesseraError::Unavailable(format!("peer {peer} is not in the topology"))
+            })?;
         if let Some(channel) = self.channels.read().get(&(peer, uri.clone())) {
             return Ok(client(channel.clone()));
         }
@@ -36,9 +38,7 @@ impl DataPlanes {
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)
             .connect_lazy();
-        self.channels
-            .write()
-            .insert((peer, uri), channel.clone());
+        self.channels.write().insert((peer, uri), channel.clone());
         Ok(client(channel))
     }
 }
