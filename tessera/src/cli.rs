@@ -17,8 +17,18 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         TESSERA__SECTION__KEY (e.g. TESSERA__SERVICE__HTTP_PORT=7333), then flags."
 )]
 pub struct Cli {
+    /// The role to run; without one, `standalone` with its defaults.
     #[command(subcommand)]
-    pub command: Command,
+    command: Option<Command>,
+}
+
+impl Cli {
+    pub fn command(&self) -> Command {
+        self.command.clone().unwrap_or(Command::Standalone {
+            common: CommonArgs::default(),
+            ports: ClientPorts::default(),
+        })
+    }
 }
 
 #[derive(Subcommand, Debug, Clone)]

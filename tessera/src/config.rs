@@ -8,7 +8,7 @@ use figment::providers::{Env, Format, Serialized, Yaml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Cli, ClientPorts, Command, NodeTypeArg};
+use crate::cli::{ClientPorts, Command, NodeTypeArg};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
@@ -81,9 +81,9 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub fn load(cli: &Cli) -> anyhow::Result<Settings> {
+    pub fn load(command: &Command) -> anyhow::Result<Settings> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        if let Some(file) = &cli.command.common().config {
+        if let Some(file) = &command.common().config {
             anyhow::ensure!(
                 file.exists(),
                 "config file {} does not exist",
@@ -93,7 +93,7 @@ impl Settings {
         }
         figment = figment.merge(Env::prefixed("TESSERA__").split("__"));
         let mut settings: Settings = figment.extract().context("invalid settings")?;
-        settings.apply_flags(&cli.command);
+        settings.apply_flags(command);
         Ok(settings)
     }
 

@@ -8,11 +8,11 @@ mod roles;
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
-    let cli = cli::Cli::parse();
-    let settings = config::Settings::load(&cli)?;
+    let command = cli::Cli::parse().command();
+    let settings = config::Settings::load(&command)?;
     config::init_logging(&settings);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(roles::run(cli.command, settings))
+    runtime.block_on(roles::run(command, settings))
 }
