@@ -1,15 +1,86 @@
 //! Qdrant's gRPC API, served with the traits generated in the `qdrant-client` crate.
+//! Each service translates its requests with `convert` and calls the [`Gateway`].
 
+mod collections;
+mod convert;
+mod points;
+mod qdrant;
+mod snapshots;
+
+use std::future::Future;
+use std::time::Instant;
+
+use qdrant_client::qdrant::collections_server::CollectionsServer;
+use qdrant_client::qdrant::points_server::PointsServer;
+use qdrant_client::qdrant::qdrant_server::QdrantServer;
+use qdrant_client::qdrant::snapshots_server::SnapshotsServer;
+use tessera_proto::convert::error_to_status;
 use tessera_types::TesseraError;
 use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tonic::{Response, Status};
+use tonic_health::ServingStatus;
 
 use crate::service::Gateway;
+
+/// Large enough for the batches clients upload (qdrant-client's own default
+/// limit for a message is 4 MiB, which bulk upserts easily exceed).
+const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
 
 pub async fn serve(
     gateway: Gateway,
     listener: TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), TesseraError> {
-    let _ = (gateway, listener, shutdown);
-    Err(TesseraError::Unimplemented("gRPC".into()))
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_service_status("", ServingStatus::Serving)
+        .await;
+    health_reporter
+        .set_serving::<QdrantServer<qdrant::QdrantService>>()
+        .await;
+
+    Server::builder()
+        .add_service(health)
+        .add_service(
+            QdrantServer::new(qdrant::QdrantService)
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        )
+        .add_service(
+            CollectionsServer::new(collections::CollectionsService::new(gateway.clone()))
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        )
+        .add_service(
+            PointsServer::new(points::PointsService::new(gateway))
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        )
+        .add_service(
+            SnapshotsServer::new(snapshots::SnapshotsService)
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+        .map_err(|e| TesseraError::Internal(format!("gRPC server failed: {e}")))
+}
+
+/// The reply to an operation this version does not offer.
+fn unimplemented<T>(operation: &str) -> Result<Response<T>, Status> {
+    Err(error_to_status(TesseraError::Unimplemented(format!(
+        "{operation} is not implemented in Tessera yet"
+    ))))
+}
+
+/// Wraps a handler's result, mapping a domain error to its gRPC status.
+fn respond<T>(result: Result<T, TesseraError>) -> Result<Response<T>, Status> {
+    result.map(Response::new).map_err(error_to_status)
+}
+
+/// Seconds since `start`, for the `time` field of Qdrant's replies.
+fn elapsed(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64()
 }

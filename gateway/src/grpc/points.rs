@@ -1,0 +1,526 @@
+//! `qdrant.Points`: writes, retrieval, search and query.
+
+use std::time::Instant;
+
+use futures::future::join_all;
+use qdrant_client::qdrant as q;
+use qdrant_client::qdrant::points_server::Points;
+use tessera_types::{ShardOperation, TesseraError};
+use tonic::{Request, Response, Status};
+
+use super::{convert, elapsed, respond, unimplemented};
+use crate::service::Gateway;
+
+type Result<T> = std::result::Result<T, TesseraError>;
+
+pub struct PointsService {
+    gateway: Gateway,
+}
+
+fn scored(points: Vec<tessera_types::ScoredPoint>) -> Vec<q::ScoredPoint> {
+    points
+        .into_iter()
+        .map(convert::scored_point_to_proto)
+        .collect()
+}
+
+fn batch(points: Vec<tessera_types::ScoredPoint>) -> q::BatchResult {
+    q::BatchResult {
+        result: scored(points),
+    }
+}
+
+impl PointsService {
+    pub fn new(gateway: Gateway) -> Self {
+        PointsService { gateway }
+    }
+
+    /// Applies a write and reports it in Qdrant's shape.
+    async fn write(
+        &self,
+        start: Instant,
+        collection: &str,
+        operation: ShardOperation,
+        wait: Option<bool>,
+        ordering: Option<q::WriteOrdering>,
+    ) -> Result<q::PointsOperationResponse> {
+        let ordering = convert::ordering_from_proto(ordering)?;
+        let result = self
+            .gateway
+            .update_points(collection, operation, wait.unwrap_or(false), ordering)
+            .await?;
+        Ok(q::PointsOperationResponse {
+            result: Some(convert::update_result_to_proto(result)),
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
+    async fn upsert_points(&self, r: q::UpsertPoints) -> Result<q::PointsOperationResponse> {
+        let start = Instant::now();
+        if r.update_filter.is_some() {
+            return Err(TesseraError::Unimplemented(
+                "update_filter is not supported yet".into(),
+            ));
+        }
+        if r.update_mode
+            .is_some_and(|m| m != q::UpdateMode::Upsert as i32)
+        {
+            return Err(TesseraError::Unimplemented(
+                "update modes other than upsert are not supported yet".into(),
+            ));
+        }
+        let points = r
+            .points
+            .into_iter()
+            .map(convert::point_from_proto)
+            .collect::<Result<_>>()?;
+        self.write(
+            start,
+            &r.collection_name,
+            ShardOperation::Upsert(points),
+            r.wait,
+            r.ordering,
+        )
+        .await
+    }
+
+    async fn delete_points(&self, r: q::DeletePoints) -> Result<q::PointsOperationResponse> {
+        let start = Instant::now();
+        let selection = convert::points_selector_from_proto(r.points)?;
+        self.write(
+            start,
+            &r.collection_name,
+            ShardOperation::Delete(selection),
+            r.wait,
+            r.ordering,
+        )
+        .await
+    }
+
+    async fn get_points(&self, r: q::GetPoints) -> Result<q::GetResponse> {
+        let start = Instant::now();
+        let ids = r
+            .ids
+            .into_iter()
+            .map(convert::point_id_from_proto)
+            .collect::<Result<Vec<_>>>()?;
+        let with_payload = convert::with_payload_from_proto(r.with_payload, true)?;
+        let with_vector = convert::with_vector_from_proto(r.with_vectors);
+        let records = self
+            .gateway
+            .retrieve(&r.collection_name, &ids, &with_payload, &with_vector)
+            .await?;
+        Ok(q::GetResponse {
+            result: records.into_iter().map(convert::record_to_proto).collect(),
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
+    async fn update_point_vectors(
+        &self,
+        r: q::UpdatePointVectors,
+    ) -> Result<q::PointsOperationResponse> {
+        let start = Instant::now();
+        if r.update_filter.is_some() {
+            return Err(TesseraError::Unimplemented(
+                "update_filter is not supported yet".into(),
+            ));
+        }
+        let points = r
+            .points
+            .into_iter()
+            .map(convert::point_vectors_from_proto)
+            .collect::<Result<_>>()?;
+        self.write(
+            start,
+            &r.collection_name,
+            ShardOperation::UpdateVectors(points),
+            r.wait,
+            r.ordering,
+        )
+        .await
+    }
+
+    async fn delete_point_vectors(
+        &self,
+        r: q::DeletePointVectors,
+    ) -> Result<q::PointsOperationResponse> {
+        let start = Instant::now();
+        let selection = convert::points_selector_from_proto(r.points_selector)?;
+        let names = r
+            .vectors
+            .ok_or_else(|| TesseraError::bad_input("Vector names are missing"))?
+            .names;
+        let operation = ShardOperation::DeleteVectors { names, selection };
+        self.write(start, &r.collection_name, operation, r.wait, r.ordering)
+            .await
+    }
+
+    async fn set_payload_points(
+        &self,
+        r: q::SetPayloadPoints,
+        overwrite: bool,
+    ) -> Result<q::PointsOperationResponse> {
+        let start = Instant::now();
+        let payload = convert::payload_from_proto(r.payload)?;
+        let selection = convert::points_selector_from_proto(r.points_selector)?;
+        // Overwriting replaces the whole payload, so a key has no meaning there (as in Qdrant).
+        let operation = if overwrite {
+            ShardOperation::OverwritePayload { payload, selection }
+        } else {
+            ShardOperation::SetPayload {
+                payload,
+                selection,
+                key: r.key,
+            }
+        };
+        self.write(start, &r.collection_name, operation, r.wait, r.ordering)
+            .await
+    }
+
+    async fn delete_payload_points(
+        &self,
+        r: q::DeletePayloadPoints,
+    ) -> Result<q::PointsOperationResponse> {
+        let start = Instant::now();
+        let selection = convert::points_selector_from_proto(r.points_selector)?;
+        let operation = ShardOperation::DeletePayload {
+            keys: r.keys,
+            selection,
+        };
+        self.write(start, &r.collection_name, operation, r.wait, r.ordering)
+            .await
+    }
+
+    async fn clear_payload_points(
+        &self,
+        r: q::ClearPayloadPoints,
+    ) -> Result<q::PointsOperationResponse> {
+        let start = Instant::now();
+        let selection = convert::points_selector_from_proto(r.points)?;
+        self.write(
+            start,
+            &r.collection_name,
+            ShardOperation::ClearPayload(selection),
+            r.wait,
+            r.ordering,
+        )
+        .await
+    }
+
+    async fn search_points(&self, r: q::SearchPoints) -> Result<q::SearchResponse> {
+        let start = Instant::now();
+        let collection = r.collection_name.clone();
+        let points = self
+            .gateway
+            .search(&collection, convert::search_from_proto(r)?)
+            .await?;
+        Ok(q::SearchResponse {
+            result: scored(points),
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
+    async fn search_points_batch(&self, r: q::SearchBatchPoints) -> Result<q::SearchBatchResponse> {
+        let start = Instant::now();
+        let requests = r
+            .search_points
+            .into_iter()
+            .map(convert::search_from_proto)
+            .collect::<Result<_>>()?;
+        let results = self
+            .gateway
+            .search_batch(&r.collection_name, requests)
+            .await?;
+        Ok(q::SearchBatchResponse {
+            result: results.into_iter().map(batch).collect(),
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
+    async fn scroll_points(&self, r: q::ScrollPoints) -> Result<q::ScrollResponse> {
+        let start = Instant::now();
+        let collection = r.collection_name.clone();
+        let page = self
+            .gateway
+            .scroll(&collection, convert::scroll_from_proto(r)?)
+            .await?;
+        Ok(q::ScrollResponse {
+            next_page_offset: page.next_page_offset.map(convert::point_id_to_proto),
+            result: page
+                .points
+                .into_iter()
+                .map(convert::record_to_proto)
+                .collect(),
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
+    /// Counts are always exact: shards count their points without estimating.
+    async fn count_points(&self, r: q::CountPoints) -> Result<q::CountResponse> {
+        let start = Instant::now();
+        let filter = convert::optional_filter_from_proto(r.filter)?;
+        let count = self.gateway.count(&r.collection_name, filter).await?;
+        Ok(q::CountResponse {
+            result: Some(q::CountResult { count }),
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
+    async fn query_points(&self, r: q::QueryPoints) -> Result<q::QueryResponse> {
+        let start = Instant::now();
+        let collection = r.collection_name.clone();
+        let points = self
+            .gateway
+            .query(&collection, convert::query_from_proto(r)?)
+            .await?;
+        Ok(q::QueryResponse {
+            result: scored(points),
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
+    /// Each query of the batch runs against the batch's collection, as in Qdrant.
+    async fn query_points_batch(&self, r: q::QueryBatchPoints) -> Result<q::QueryBatchResponse> {
+        let start = Instant::now();
+        let requests = r
+            .query_points
+            .into_iter()
+            .map(convert::query_from_proto)
+            .collect::<Result<Vec<_>>>()?;
+        let results = join_all(
+            requests
+                .into_iter()
+                .map(|request| self.gateway.query(&r.collection_name, request)),
+        )
+        .await;
+        Ok(q::QueryBatchResponse {
+            result: results
+                .into_iter()
+                .map(|points| points.map(batch))
+                .collect::<Result<_>>()?,
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Points for PointsService {
+    async fn upsert(
+        &self,
+        request: Request<q::UpsertPoints>,
+    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
+        respond(self.upsert_points(request.into_inner()).await)
+    }
+
+    async fn delete(
+        &self,
+        request: Request<q::DeletePoints>,
+    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
+        respond(self.delete_points(request.into_inner()).await)
+    }
+
+    async fn get(
+        &self,
+        request: Request<q::GetPoints>,
+    ) -> std::result::Result<Response<q::GetResponse>, Status> {
+        respond(self.get_points(request.into_inner()).await)
+    }
+
+    async fn update_vectors(
+        &self,
+        request: Request<q::UpdatePointVectors>,
+    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
+        respond(self.update_point_vectors(request.into_inner()).await)
+    }
+
+    async fn delete_vectors(
+        &self,
+        request: Request<q::DeletePointVectors>,
+    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
+        respond(self.delete_point_vectors(request.into_inner()).await)
+    }
+
+    async fn set_payload(
+        &self,
+        request: Request<q::SetPayloadPoints>,
+    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
+        respond(self.set_payload_points(request.into_inner(), false).await)
+    }
+
+    async fn overwrite_payload(
+        &self,
+        request: Request<q::SetPayloadPoints>,
+    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
+        respond(self.set_payload_points(request.into_inner(), true).await)
+    }
+
+    async fn delete_payload(
+        &self,
+        request: Request<q::DeletePayloadPoints>,
+    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
+        respond(self.delete_payload_points(request.into_inner()).await)
+    }
+
+    async fn clear_payload(
+        &self,
+        request: Request<q::ClearPayloadPoints>,
+    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
+        respond(self.clear_payload_points(request.into_inner()).await)
+    }
+
+    async fn create_field_index(
+        &self,
+        _request: Request<q::CreateFieldIndexCollection>,
+    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
+        unimplemented("Create field index")
+    }
+
+    async fn delete_field_index(
+        &self,
+        _request: Request<q::DeleteFieldIndexCollection>,
+    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
+        unimplemented("Delete field index")
+    }
+
+    async fn create_vector_name(
+        &self,
+        _request: Request<q::CreateVectorNameRequest>,
+    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
+        unimplemented("Create vector name")
+    }
+
+    async fn delete_vector_name(
+        &self,
+        _request: Request<q::DeleteVectorNameRequest>,
+    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
+        unimplemented("Delete vector name")
+    }
+
+    async fn search(
+        &self,
+        request: Request<q::SearchPoints>,
+    ) -> std::result::Result<Response<q::SearchResponse>, Status> {
+        respond(self.search_points(request.into_inner()).await)
+    }
+
+    async fn search_batch(
+        &self,
+        request: Request<q::SearchBatchPoints>,
+    ) -> std::result::Result<Response<q::SearchBatchResponse>, Status> {
+        respond(self.search_points_batch(request.into_inner()).await)
+    }
+
+    async fn search_groups(
+        &self,
+        _request: Request<q::SearchPointGroups>,
+    ) -> std::result::Result<Response<q::SearchGroupsResponse>, Status> {
+        unimplemented("Search groups")
+    }
+
+    async fn scroll(
+        &self,
+        request: Request<q::ScrollPoints>,
+    ) -> std::result::Result<Response<q::ScrollResponse>, Status> {
+        respond(self.scroll_points(request.into_inner()).await)
+    }
+
+    async fn recommend(
+        &self,
+        _request: Request<q::RecommendPoints>,
+    ) -> std::result::Result<Response<q::RecommendResponse>, Status> {
+        unimplemented("Recommend")
+    }
+
+    async fn recommend_batch(
+        &self,
+        _request: Request<q::RecommendBatchPoints>,
+    ) -> std::result::Result<Response<q::RecommendBatchResponse>, Status> {
+        unimplemented("Recommend batch")
+    }
+
+    async fn recommend_groups(
+        &self,
+        _request: Request<q::RecommendPointGroups>,
+    ) -> std::result::Result<Response<q::RecommendGroupsResponse>, Status> {
+        unimplemented("Recommend groups")
+    }
+
+    async fn discover(
+        &self,
+        _request: Request<q::DiscoverPoints>,
+    ) -> std::result::Result<Response<q::DiscoverResponse>, Status> {
+        unimplemented("Discover")
+    }
+
+    async fn discover_batch(
+        &self,
+        _request: Request<q::DiscoverBatchPoints>,
+    ) -> std::result::Result<Response<q::DiscoverBatchResponse>, Status> {
+        unimplemented("Discover batch")
+    }
+
+    async fn count(
+        &self,
+        request: Request<q::CountPoints>,
+    ) -> std::result::Result<Response<q::CountResponse>, Status> {
+        respond(self.count_points(request.into_inner()).await)
+    }
+
+    async fn update_batch(
+        &self,
+        _request: Request<q::UpdateBatchPoints>,
+    ) -> std::result::Result<Response<q::UpdateBatchResponse>, Status> {
+        unimplemented("Update batch")
+    }
+
+    async fn query(
+        &self,
+        request: Request<q::QueryPoints>,
+    ) -> std::result::Result<Response<q::QueryResponse>, Status> {
+        respond(self.query_points(request.into_inner()).await)
+    }
+
+    async fn query_batch(
+        &self,
+        request: Request<q::QueryBatchPoints>,
+    ) -> std::result::Result<Response<q::QueryBatchResponse>, Status> {
+        respond(self.query_points_batch(request.into_inner()).await)
+    }
+
+    async fn query_groups(
+        &self,
+        _request: Request<q::QueryPointGroups>,
+    ) -> std::result::Result<Response<q::QueryGroupsResponse>, Status> {
+        unimplemented("Query groups")
+    }
+
+    async fn facet(
+        &self,
+        _request: Request<q::FacetCounts>,
+    ) -> std::result::Result<Response<q::FacetResponse>, Status> {
+        unimplemented("Facet")
+    }
+
+    async fn search_matrix_pairs(
+        &self,
+        _request: Request<q::SearchMatrixPoints>,
+    ) -> std::result::Result<Response<q::SearchMatrixPairsResponse>, Status> {
+        unimplemented("Search matrix pairs")
+    }
+
+    async fn search_matrix_offsets(
+        &self,
+        _request: Request<q::SearchMatrixPoints>,
+    ) -> std::result::Result<Response<q::SearchMatrixOffsetsResponse>, Status> {
+        unimplemented("Search matrix offsets")
+    }
+}
