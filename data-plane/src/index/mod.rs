@@ -1,0 +1,6 @@
+//! Vector indexing: distance kernels and the HNSW graph wrapper.
+
+mod hnsw;
+pub mod kernels;
+
+pub use hnsw::{GraphParams, VectorIndex};
