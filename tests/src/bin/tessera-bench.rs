@@ -1,0 +1,332 @@
+//! `tessera-bench`: upload throughput, search throughput and latency, and
+//! HNSW recall of a running Tessera (or Qdrant) deployment, over gRPC with the
+//! official Rust client.
+//!
+//! Start a deployment, e.g. `cargo run --release -p tessera -- standalone`
+//! (gRPC on 6334), then:
+//!
+//! ```text
+//! cargo run --release -p tessera-tests --bin tessera-bench -- --points 100000
+//! ```
+//!
+//! It (re)creates the collection `--collection` (default `tessera_bench`;
+//! an existing one of that name is deleted), uploads `--points` seeded vectors
+//! of `--dim` dimensions drawn around `--clusters` Gaussian centres in batches
+//! of `--batch` with `wait=true`, then runs `--queries` searches (limit 10) with
+//! each number of concurrent clients in `--clients` and prints QPS and p50/p99
+//! latency, and finally the recall@10 of default (HNSW) search against
+//! `exact=true` search over `--recall-queries` queries. `--help` lists all flags.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use qdrant_client::qdrant::point_id::PointIdOptions;
+use qdrant_client::qdrant::{
+    CreateCollectionBuilder, Distance, PointStruct, Query, QueryPointsBuilder, ScoredPoint,
+    SearchParamsBuilder, UpsertPointsBuilder, Value, VectorParamsBuilder,
+};
+use qdrant_client::{Payload, Qdrant};
+use rand::rngs::StdRng;
+use rand::Rng;
+use tessera_tests::data;
+
+/// Searches return this many hits; recall is measured at the same depth.
+const LIMIT: u64 = 10;
+/// Standard deviation of each component around its cluster centre, whose
+/// components are uniform in [-1, 1): clusters overlap little but are not points.
+const CLUSTER_SPREAD: f32 = 0.15;
+
+#[derive(Parser, Debug)]
+#[command(about = "Upload, search and recall benchmark for a Tessera gateway (Qdrant gRPC API)")]
+struct Args {
+    /// gRPC URL of the gateway.
+    #[arg(long, default_value = "http://127.0.0.1:6334")]
+    grpc_url: String,
+    /// Collection to create; an existing one of this name is deleted first.
+    #[arg(long, default_value = "tessera_bench")]
+    collection: String,
+    #[arg(long, default_value_t = 128)]
+    dim: usize,
+    #[arg(long, default_value_t = 100_000)]
+    points: u64,
+    /// Points per upsert request.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Gaussian clusters the points are drawn around.
+    #[arg(long, default_value_t = 100)]
+    clusters: usize,
+    /// Searches per concurrency level.
+    #[arg(long, default_value_t = 1000)]
+    queries: usize,
+    /// Concurrency levels to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    clients: Vec<usize>,
+    /// Queries whose HNSW answer is compared with the exact one.
+    #[arg(long, default_value_t = 100)]
+    recall_queries: usize,
+    /// Shards of the collection (default: the server's, one per data node).
+    #[arg(long)]
+    shards: Option<u32>,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// Standard normal samples by the Box-Muller transform.
+fn gaussian(rng: &mut StdRng) -> f32 {
+    let u1: f32 = rng.random_range(f32::EPSILON..1.0);
+    let u2: f32 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+}
+
+/// Vectors scattered around fixed random centres, like embeddings of a corpus
+/// with topics, which is harder for HNSW than uniform noise.
+struct Clusters {
+    centres: Vec<Vec<f32>>,
+}
+
+impl Clusters {
+    fn new(rng: &mut StdRng, count: usize, dim: usize) -> Clusters {
+        Clusters {
+            centres: (0..count).map(|_| data::random_vector(rng, dim)).collect(),
+        }
+    }
+
+    /// A vector and the index of the cluster it was drawn from.
+    fn sample(&self, rng: &mut StdRng) -> (Vec<f32>, usize) {
+        let cluster = rng.random_range(0..self.centres.len());
+        let vector = self.centres[cluster]
+            .iter()
+            .map(|c| c + CLUSTER_SPREAD * gaussian(rng))
+            .collect();
+        (vector, cluster)
+    }
+}
+
+fn ids(points: &[ScoredPoint]) -> Vec<u64> {
+    points
+        .iter()
+        .filter_map(|p| match p.id.as_ref()?.point_id_options.as_ref()? {
+            PointIdOptions::Num(n) => Some(*n),
+            PointIdOptions::Uuid(_) => None,
+        })
+        .collect()
+}
+
+async fn search(
+    client: &Qdrant,
+    collection: &str,
+    query: &[f32],
+    exact: bool,
+) -> anyhow::Result<Vec<u64>> {
+    let request = QueryPointsBuilder::new(collection)
+        .query(Query::new_nearest(query.to_vec()))
+        .limit(LIMIT)
+        .params(SearchParamsBuilder::default().exact(exact));
+    Ok(ids(&client.query(request).await.context("search")?.result))
+}
+
+async fn upload(
+    client: &Qdrant,
+    args: &Args,
+    clusters: &Clusters,
+    rng: &mut StdRng,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let report_every = (args.points / 10).max(1);
+    let mut next_report = report_every;
+    let mut id = 0u64;
+    while id < args.points {
+        let end = (id + args.batch as u64).min(args.points);
+        let batch: Vec<PointStruct> = (id..end)
+            .map(|id| {
+                let (vector, cluster) = clusters.sample(rng);
+                let payload = Payload::from([("cluster", Value::from(cluster as i64))]);
+                PointStruct::new(id, vector, payload)
+            })
+            .collect();
+        client
+            .upsert_points(UpsertPointsBuilder::new(&args.collection, batch).wait(true))
+            .await
+            .with_context(|| format!("upsert of points {id}..{end}"))?;
+        id = end;
+        if id >= next_report || id == args.points {
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "  uploaded {id:>9} / {} points  {:>9.0} points/s",
+                args.points,
+                id as f64 / secs
+            );
+            next_report += report_every;
+        }
+    }
+    Ok(started.elapsed())
+}
+
+struct Measurement {
+    clients: usize,
+    queries: usize,
+    qps: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Runs every query once, spread round-robin over `clients` concurrent tasks.
+async fn measure(
+    client: &Qdrant,
+    collection: &str,
+    queries: &[Vec<f32>],
+    clients: usize,
+) -> anyhow::Result<Measurement> {
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..clients {
+        let client = client.clone();
+        let collection = collection.to_string();
+        let mine: Vec<Vec<f32>> = queries
+            .iter()
+            .skip(worker)
+            .step_by(clients)
+            .cloned()
+            .collect();
+        tasks.spawn(async move {
+            let mut latencies = Vec::with_capacity(mine.len());
+            for query in &mine {
+                let sent = Instant::now();
+                search(&client, &collection, query, false).await?;
+                latencies.push(sent.elapsed());
+            }
+            anyhow::Ok(latencies)
+        });
+    }
+    let mut latencies = Vec::with_capacity(queries.len());
+    while let Some(done) = tasks.join_next().await {
+        latencies.extend(done.context("search task panicked")??);
+    }
+    let wall = started.elapsed();
+    latencies.sort_unstable();
+    Ok(Measurement {
+        clients,
+        queries: latencies.len(),
+        qps: latencies.len() as f64 / wall.as_secs_f64(),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+    })
+}
+
+/// Mean fraction of the exact top-k that the default (HNSW) search finds.
+async fn recall(client: &Qdrant, collection: &str, queries: &[Vec<f32>]) -> anyhow::Result<f64> {
+    let mut total = 0.0;
+    for query in queries {
+        let approximate = search(client, collection, query, false).await?;
+        let exact = search(client, collection, query, true).await?;
+        anyhow::ensure!(!exact.is_empty(), "exact search returned nothing");
+        let found = approximate.iter().filter(|id| exact.contains(id)).count();
+        total += found as f64 / exact.len() as f64;
+    }
+    Ok(total / queries.len() as f64)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(
+        args.points > 0 && args.batch > 0 && args.dim > 0,
+        "--points, --batch and --dim must be positive"
+    );
+    anyhow::ensure!(
+        args.clusters > 0 && args.queries > 0,
+        "--clusters and --queries must be positive"
+    );
+    anyhow::ensure!(
+        args.clients.iter().all(|c| *c > 0),
+        "--clients must be positive"
+    );
+
+    let client = Qdrant::from_url(&args.grpc_url)
+        .timeout(Duration::from_secs(120))
+        .build()
+        .with_context(|| format!("cannot connect to {}", args.grpc_url))?;
+    println!(
+        "tessera-bench: {} points x {} dims around {} clusters, collection `{}` at {}",
+        args.points, args.dim, args.clusters, args.collection, args.grpc_url
+    );
+
+    if client.collection_exists(&args.collection).await? {
+        client.delete_collection(&args.collection).await?;
+        println!("  deleted the existing collection `{}`", args.collection);
+    }
+    let mut create = CreateCollectionBuilder::new(&args.collection)
+        .vectors_config(VectorParamsBuilder::new(args.dim as u64, Distance::Cosine));
+    if let Some(shards) = args.shards {
+        create = create.shard_number(shards);
+    }
+    client
+        .create_collection(create)
+        .await
+        .context("create collection")?;
+
+    let mut rng = data::rng(args.seed);
+    let clusters = Clusters::new(&mut rng, args.clusters, args.dim);
+    let upload_time = upload(&client, &args, &clusters, &mut rng).await?;
+    let info = client.collection_info(&args.collection).await?.result;
+    let stored = info
+        .as_ref()
+        .and_then(|i| i.points_count)
+        .unwrap_or_default();
+    let indexed = info
+        .as_ref()
+        .and_then(|i| i.indexed_vectors_count)
+        .unwrap_or_default();
+    anyhow::ensure!(
+        stored == args.points,
+        "the collection holds {stored} points, {} were uploaded",
+        args.points
+    );
+
+    let queries: Vec<Vec<f32>> = (0..args.queries)
+        .map(|_| clusters.sample(&mut rng).0)
+        .collect();
+    let mut measurements = Vec::new();
+    for clients in &args.clients {
+        measurements.push(measure(&client, &args.collection, &queries, *clients).await?);
+    }
+    let recall_sample = &queries[..args.recall_queries.min(queries.len())];
+    let recall = recall(&client, &args.collection, recall_sample).await?;
+
+    println!();
+    println!(
+        "upload   {} points in {:.1} s = {:.0} points/s (batches of {}, wait=true); {indexed} vectors indexed",
+        args.points,
+        upload_time.as_secs_f64(),
+        args.points as f64 / upload_time.as_secs_f64(),
+        args.batch
+    );
+    println!();
+    println!("search   limit {LIMIT}, default (HNSW) parameters");
+    println!(
+        "  {:>7}  {:>7}  {:>9}  {:>8}  {:>8}",
+        "clients", "queries", "QPS", "p50 ms", "p99 ms"
+    );
+    for m in &measurements {
+        println!(
+            "  {:>7}  {:>7}  {:>9.1}  {:>8.2}  {:>8.2}",
+            m.clients,
+            m.queries,
+            m.qps,
+            m.p50.as_secs_f64() * 1e3,
+            m.p99.as_secs_f64() * 1e3
+        );
+    }
+    println!();
+    println!(
+        "recall@{LIMIT} of default search vs exact=true over {} queries: {recall:.4}",
+        recall_sample.len()
+    );
+    Ok(())
+}
