@@ -537,11 +537,20 @@ impl Gateway {
         results.into_iter().collect()
     }
 
-    pub async fn query(&self, collection: &str, request: QueryRequest) -> Result<Vec<ScoredPoint>> {
+    pub async fn query(
+        &self,
+        collection: &str,
+        mut request: QueryRequest,
+    ) -> Result<Vec<ScoredPoint>> {
         let vector = match request.query {
             None => return self.query_by_id_order(collection, request).await,
             Some(Query::Nearest(vector)) => vector,
             Some(Query::NearestToPoint(id)) => {
+                // As in Qdrant, the point a query refers to is not among its results.
+                let filter = request.filter.get_or_insert_with(Filter::default);
+                filter.must_not.push(tessera_types::Condition::HasId(
+                    tessera_types::HasIdCondition { has_id: vec![id] },
+                ));
                 let records = self
                     .retrieve(
                         collection,

@@ -17,6 +17,8 @@ pub use point::*;
 pub use search::*;
 pub use topology::*;
 
-/// The Qdrant API version whose REST and gRPC surface Tessera implements.
-/// Clients compare it with their own version on connect.
-pub const QDRANT_COMPATIBLE_VERSION: &str = "1.18.3";
+/// The Qdrant version Tessera reports to clients, which warn on connect when
+/// their minor version differs from the server's by more than one. Tessera
+/// implements the REST contract of Qdrant 1.18 and the gRPC protos shipped with
+/// qdrant-client 1.20, so it reports 1.19: clients 1.18 to 1.20 connect quietly.
+pub const QDRANT_COMPATIBLE_VERSION: &str = "1.19.0";
