@@ -11,9 +11,9 @@ use tessera_proto::control_plane as cp;
 use tessera_proto::convert::{selectors_to_proto, status_to_error, to_json};
 use tessera_proto::data_plane as dp;
 use tessera_types::{
-    CollectionConfig, CollectionState, CreateCollection, Filter, Point, PointId, PointSelection,
-    Record, ScoredPoint, ScrollRequest, ScrollResult, SearchParams, SearchRequest, ShardId,
-    ShardOperation, TesseraError, Topology, UpdateCollection, UpdateResult, UpdateStatus,
+    CollectionConfig, CollectionState, CreateCollection, Filter, PayloadSchemaType, Point, PointId,
+    PointSelection, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchParams, SearchRequest,
+    ShardId, ShardOperation, TesseraError, Topology, UpdateCollection, UpdateResult, UpdateStatus,
     WithPayload, WithVector,
 };
 
@@ -74,7 +74,15 @@ pub struct CollectionInfo {
     pub points_count: u64,
     pub segments_count: u64,
     pub config: CollectionConfig,
-    pub payload_schema: serde_json::Map<String, serde_json::Value>,
+    pub payload_schema: BTreeMap<String, PayloadFieldInfo>,
+}
+
+/// An indexed payload field as collection info shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PayloadFieldInfo {
+    pub data_type: PayloadSchemaType,
+    /// Points with a value for this field.
+    pub points: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -210,7 +218,17 @@ impl Gateway {
             points_count: 0,
             segments_count: 0,
             config: collection.config.clone(),
-            payload_schema: Default::default(),
+            payload_schema: collection
+                .payload_schema
+                .iter()
+                .map(|(field, data_type)| {
+                    let info = PayloadFieldInfo {
+                        data_type: *data_type,
+                        points: 0,
+                    };
+                    (field.clone(), info)
+                })
+                .collect(),
         };
         for reply in replies {
             match reply {
@@ -218,6 +236,14 @@ impl Gateway {
                     info.points_count += stats.points_count;
                     info.indexed_vectors_count += stats.indexed_vectors_count;
                     info.segments_count += stats.segments_count;
+                    if stats.optimizing && info.status == CollectionStatus::Green {
+                        info.status = CollectionStatus::Yellow;
+                    }
+                    for (field, points) in stats.payload_points {
+                        if let Some(field) = info.payload_schema.get_mut(&field) {
+                            field.points += points;
+                        }
+                    }
                 }
                 // A collection whose shard cannot answer is degraded, not missing.
                 Err(_) => info.status = CollectionStatus::Red,
@@ -279,6 +305,62 @@ impl Gateway {
             .wait_for_version(reply.topology_version)
             .await?;
         Ok(reply.changed)
+    }
+
+    /// Indexes a payload field. The data nodes build the index when they see
+    /// the new topology; with `wait` the call returns once the gateway has it.
+    pub async fn create_payload_index(
+        &self,
+        collection: &str,
+        field: &str,
+        schema: PayloadSchemaType,
+    ) -> Result<UpdateResult> {
+        let request = cp::CreatePayloadIndexRequest {
+            collection: collection.to_string(),
+            field_name: field.to_string(),
+            field_schema_json: to_json(&schema),
+        };
+        let reply = self
+            .topology
+            .call(|mut c| {
+                let request = request.clone();
+                async move { c.create_payload_index(request).await }
+            })
+            .await?
+            .into_inner();
+        self.topology
+            .wait_for_version(reply.topology_version)
+            .await?;
+        Ok(UpdateResult {
+            operation_id: Some(reply.topology_version),
+            status: UpdateStatus::Completed,
+        })
+    }
+
+    pub async fn delete_payload_index(
+        &self,
+        collection: &str,
+        field: &str,
+    ) -> Result<UpdateResult> {
+        let request = cp::DeletePayloadIndexRequest {
+            collection: collection.to_string(),
+            field_name: field.to_string(),
+        };
+        let reply = self
+            .topology
+            .call(|mut c| {
+                let request = request.clone();
+                async move { c.delete_payload_index(request).await }
+            })
+            .await?
+            .into_inner();
+        self.topology
+            .wait_for_version(reply.topology_version)
+            .await?;
+        Ok(UpdateResult {
+            operation_id: Some(reply.topology_version),
+            status: UpdateStatus::Completed,
+        })
     }
 
     // ---- cluster -----------------------------------------------------------

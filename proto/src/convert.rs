@@ -384,6 +384,7 @@ impl From<&t::Topology> for cp::Topology {
                     name: c.name.clone(),
                     incarnation: c.incarnation,
                     config_json: to_json(&c.config),
+                    payload_schema_json: to_json(&c.payload_schema),
                     shards: c
                         .shards
                         .iter()
@@ -453,6 +454,11 @@ impl TryFrom<cp::Topology> for t::Topology {
                 c.name.clone(),
                 t::CollectionState {
                     config: from_json(&c.config_json, "collection config")?,
+                    payload_schema: if c.payload_schema_json.is_empty() {
+                        Default::default()
+                    } else {
+                        from_json(&c.payload_schema_json, "payload schema")?
+                    },
                     name: c.name,
                     incarnation: c.incarnation,
                     shards,

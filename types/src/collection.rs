@@ -203,6 +203,23 @@ pub enum ShardingMethod {
     Custom,
 }
 
+/// Types of payload field index (`PUT /collections/{name}/index`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadSchemaType {
+    Keyword,
+    Integer,
+    Float,
+    Bool,
+    Uuid,
+    Datetime,
+    Text,
+    Geo,
+}
+
+/// The payload fields a collection indexes, by key (dot paths allowed).
+pub type PayloadSchema = BTreeMap<String, PayloadSchemaType>;
+
 /// The effective parameters of a collection, as `GET /collections/{name}` shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CollectionParams {

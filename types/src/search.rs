@@ -56,4 +56,6 @@ pub struct ShardStats {
     pub points_count: u64,
     pub indexed_vectors_count: u64,
     pub segments_count: u64,
+    /// Whether an optimization (index build, merge, vacuum) is running.
+    pub optimizing: bool,
 }

@@ -59,6 +59,9 @@ pub struct CollectionState {
     pub incarnation: u64,
     pub config: CollectionConfig,
     pub shards: Vec<ShardPlacement>,
+    /// Payload fields with an index.
+    #[serde(default)]
+    pub payload_schema: crate::collection::PayloadSchema,
 }
 
 impl CollectionState {

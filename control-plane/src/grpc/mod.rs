@@ -12,7 +12,9 @@ use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
 use tessera_proto::control_plane::control_plane_server;
 use tessera_proto::convert::{error_to_status, from_json};
-use tessera_types::{CreateCollection, PeerId, TesseraError, Topology, UpdateCollection};
+use tessera_types::{
+    CreateCollection, PayloadSchemaType, PeerId, TesseraError, Topology, UpdateCollection,
+};
 use tokio::sync::watch;
 use tokio_stream::wrappers::WatchStream;
 use tonic::metadata::MetadataValue;
@@ -276,6 +278,49 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
                 leader(leader_uri)
                     .await?
                     .delete_collection(forwarded(request.into_inner()))
+                    .await
+            }
+        }
+    }
+
+    async fn create_payload_index(
+        &self,
+        request: Request<cp::CreatePayloadIndexRequest>,
+    ) -> Result<Response<cp::ChangeReply>, Status> {
+        let message = request.get_ref();
+        let schema: PayloadSchemaType =
+            from_json(&message.field_schema_json, "field_schema").map_err(error_to_status)?;
+        let command = TopologyCommand::CreatePayloadIndex {
+            collection: message.collection.clone(),
+            field: message.field_name.clone(),
+            schema,
+        };
+        match self.propose(command, &request).await? {
+            Proposal::Applied(applied) => Ok(change_reply(applied)),
+            Proposal::Forward { leader_uri } => {
+                leader(leader_uri)
+                    .await?
+                    .create_payload_index(forwarded(request.into_inner()))
+                    .await
+            }
+        }
+    }
+
+    async fn delete_payload_index(
+        &self,
+        request: Request<cp::DeletePayloadIndexRequest>,
+    ) -> Result<Response<cp::ChangeReply>, Status> {
+        let message = request.get_ref();
+        let command = TopologyCommand::DeletePayloadIndex {
+            collection: message.collection.clone(),
+            field: message.field_name.clone(),
+        };
+        match self.propose(command, &request).await? {
+            Proposal::Applied(applied) => Ok(change_reply(applied)),
+            Proposal::Forward { leader_uri } => {
+                leader(leader_uri)
+                    .await?
+                    .delete_payload_index(forwarded(request.into_inner()))
                     .await
             }
         }

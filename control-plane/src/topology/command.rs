@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_types::{
-    CreateCollection, NodeType, Peer, PeerId, TesseraError, Topology, UpdateCollection,
+    CreateCollection, NodeType, PayloadSchemaType, Peer, PeerId, TesseraError, Topology,
+    UpdateCollection,
 };
 
 use super::validation::plan_collection;
@@ -28,6 +29,16 @@ pub enum TopologyCommand {
     },
     DeleteCollection {
         name: String,
+    },
+    /// Indexes a payload field (or changes the type of its index).
+    CreatePayloadIndex {
+        collection: String,
+        field: String,
+        schema: PayloadSchemaType,
+    },
+    DeletePayloadIndex {
+        collection: String,
+        field: String,
     },
 }
 
@@ -123,6 +134,28 @@ impl TopologyCommand {
             }
             TopologyCommand::DeleteCollection { name } => {
                 Ok(topology.collections.remove(name).is_some())
+            }
+            TopologyCommand::CreatePayloadIndex {
+                collection,
+                field,
+                schema,
+            } => {
+                let collection = topology
+                    .collections
+                    .get_mut(collection)
+                    .ok_or_else(|| TesseraError::collection_not_found(collection))?;
+                if field.is_empty() {
+                    return Err(TesseraError::bad_input("field_name must not be empty"));
+                }
+                let previous = collection.payload_schema.insert(field.clone(), *schema);
+                Ok(previous != Some(*schema))
+            }
+            TopologyCommand::DeletePayloadIndex { collection, field } => {
+                let collection = topology
+                    .collections
+                    .get_mut(collection)
+                    .ok_or_else(|| TesseraError::collection_not_found(collection))?;
+                Ok(collection.payload_schema.remove(field).is_some())
             }
         }
     }

@@ -64,6 +64,7 @@ pub fn plan_collection(
         incarnation,
         config,
         shards,
+        payload_schema: Default::default(),
     })
 }
 

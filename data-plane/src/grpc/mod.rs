@@ -163,6 +163,8 @@ impl DataPlane for DataPlaneService {
             points_count: stats.points_count,
             indexed_vectors_count: stats.indexed_vectors_count,
             segments_count: stats.segments_count,
+            optimizing: stats.optimizing,
+            payload_points: Default::default(),
         }))
     }
 }

@@ -372,6 +372,7 @@ impl Shard {
             points_count,
             indexed_vectors_count,
             segments_count: 1,
+            optimizing: false,
         }
     }
 

@@ -1110,8 +1110,18 @@ pub fn collection_info_to_proto(info: CollectionInfo) -> q::CollectionInfo {
         }),
         segments_count: info.segments_count,
         config: Some(collection_config_to_proto(info.config)),
-        // Tessera does not index payloads yet, so there is no schema to show.
-        payload_schema: HashMap::new(),
+        payload_schema: info
+            .payload_schema
+            .into_iter()
+            .map(|(field, f)| {
+                let schema = q::PayloadSchemaInfo {
+                    data_type: payload_schema_type_to_proto(f.data_type) as i32,
+                    params: None,
+                    points: Some(f.points),
+                };
+                (field, schema)
+            })
+            .collect(),
         points_count: Some(info.points_count),
         indexed_vectors_count: Some(info.indexed_vectors_count),
         warnings: Vec::new(),
@@ -1165,3 +1175,34 @@ pub fn cluster_info_to_proto(
 
 #[cfg(test)]
 mod tests;
+
+pub fn payload_schema_type_to_proto(t: t::PayloadSchemaType) -> q::PayloadSchemaType {
+    match t {
+        t::PayloadSchemaType::Keyword => q::PayloadSchemaType::Keyword,
+        t::PayloadSchemaType::Integer => q::PayloadSchemaType::Integer,
+        t::PayloadSchemaType::Float => q::PayloadSchemaType::Float,
+        t::PayloadSchemaType::Bool => q::PayloadSchemaType::Bool,
+        t::PayloadSchemaType::Uuid => q::PayloadSchemaType::Uuid,
+        t::PayloadSchemaType::Datetime => q::PayloadSchemaType::Datetime,
+        t::PayloadSchemaType::Text => q::PayloadSchemaType::Text,
+        t::PayloadSchemaType::Geo => q::PayloadSchemaType::Geo,
+    }
+}
+
+pub fn field_type_from_proto(field_type: i32) -> Result<t::PayloadSchemaType> {
+    Ok(match q::FieldType::try_from(field_type) {
+        Ok(q::FieldType::Keyword) => t::PayloadSchemaType::Keyword,
+        Ok(q::FieldType::Integer) => t::PayloadSchemaType::Integer,
+        Ok(q::FieldType::Float) => t::PayloadSchemaType::Float,
+        Ok(q::FieldType::Bool) => t::PayloadSchemaType::Bool,
+        Ok(q::FieldType::Uuid) => t::PayloadSchemaType::Uuid,
+        Ok(q::FieldType::Datetime) => t::PayloadSchemaType::Datetime,
+        Ok(q::FieldType::Text) => t::PayloadSchemaType::Text,
+        Ok(q::FieldType::Geo) => t::PayloadSchemaType::Geo,
+        Err(_) => {
+            return Err(TesseraError::bad_input(format!(
+                "unknown field type {field_type}"
+            )))
+        }
+    })
+}

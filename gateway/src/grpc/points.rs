@@ -379,16 +379,43 @@ impl Points for PointsService {
 
     async fn create_field_index(
         &self,
-        _request: Request<q::CreateFieldIndexCollection>,
+        request: Request<q::CreateFieldIndexCollection>,
     ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        unimplemented("Create field index")
+        let started = Instant::now();
+        let r = request.into_inner();
+        let outcome = async {
+            let field_type = r.field_type.ok_or_else(|| {
+                TesseraError::bad_input(
+                    "field_type is required: Tessera does not infer index types",
+                )
+            })?;
+            let schema = convert::field_type_from_proto(field_type)?;
+            self.gateway
+                .create_payload_index(&r.collection_name, &r.field_name, schema)
+                .await
+        };
+        respond(outcome.await.map(|result| q::PointsOperationResponse {
+            result: Some(convert::update_result_to_proto(result)),
+            time: elapsed(started),
+            usage: None,
+        }))
     }
 
     async fn delete_field_index(
         &self,
-        _request: Request<q::DeleteFieldIndexCollection>,
+        request: Request<q::DeleteFieldIndexCollection>,
     ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        unimplemented("Delete field index")
+        let started = Instant::now();
+        let r = request.into_inner();
+        let outcome = self
+            .gateway
+            .delete_payload_index(&r.collection_name, &r.field_name)
+            .await;
+        respond(outcome.map(|result| q::PointsOperationResponse {
+            result: Some(convert::update_result_to_proto(result)),
+            time: elapsed(started),
+            usage: None,
+        }))
     }
 
     async fn create_vector_name(

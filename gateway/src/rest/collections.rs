@@ -7,7 +7,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tessera_types::{CreateCollection, UpdateCollection, QDRANT_COMPATIBLE_VERSION};
+use tessera_types::{
+    CreateCollection, PayloadSchemaType, TesseraError, UpdateCollection, QDRANT_COMPATIBLE_VERSION,
+};
 
 use super::{parse_body, Timer};
 use crate::service::Gateway;
@@ -98,4 +100,50 @@ pub async fn delete(
 pub async fn cluster_info(State(gateway): State<Gateway>, Path(name): Path<String>) -> Response {
     let timer = Timer::start();
     timer.finish(gateway.collection_cluster_info(&name).await)
+}
+
+/// `PUT /collections/{name}/index`: `field_schema` is a type name or
+/// `{"type": ..., ...params}`.
+pub async fn create_index(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        field_name: String,
+        field_schema: Option<serde_json::Value>,
+    }
+    let timer = Timer::start();
+    let outcome = async {
+        let body: Body = parse_body(&body)?;
+        let schema = match body.field_schema {
+            Some(serde_json::Value::Object(mut params)) => {
+                params.remove("type").unwrap_or(serde_json::Value::Null)
+            }
+            Some(other) => other,
+            None => {
+                return Err(TesseraError::bad_input(
+                    "`field_schema` is required: Tessera does not infer index types",
+                ))
+            }
+        };
+        let schema: PayloadSchemaType = serde_json::from_value(schema).map_err(|_| {
+            TesseraError::bad_input(
+                "`field_schema` must be one of keyword, integer, float, bool, uuid, datetime, text, geo",
+            )
+        })?;
+        gateway
+            .create_payload_index(&name, &body.field_name, schema)
+            .await
+    };
+    timer.finish(outcome.await)
+}
+
+pub async fn delete_index(
+    State(gateway): State<Gateway>,
+    Path((name, field)): Path<(String, String)>,
+) -> Response {
+    let timer = Timer::start();
+    timer.finish(gateway.delete_payload_index(&name, &field).await)
 }

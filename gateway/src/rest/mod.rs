@@ -41,6 +41,14 @@ pub fn router(gateway: Gateway) -> Router {
             get(collections::cluster_info),
         )
         .route(
+            "/collections/{name}/index",
+            axum::routing::put(collections::create_index),
+        )
+        .route(
+            "/collections/{name}/index/{field}",
+            axum::routing::delete(collections::delete_index),
+        )
+        .route(
             "/collections/{name}/points",
             post(points::retrieve).put(points::upsert),
         )
