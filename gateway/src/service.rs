@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use tessera_proto::control_plane as cp;
+use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
 use tessera_proto::convert::{selectors_to_proto, status_to_error, to_json};
 use tessera_proto::data_plane as dp;
 use tessera_types::{
@@ -16,6 +17,7 @@ use tessera_types::{
     ShardId, ShardOperation, TesseraError, Topology, UpdateCollection, UpdateResult, UpdateStatus,
     WithPayload, WithVector,
 };
+use tonic::transport::Channel;
 
 use crate::routing::{readable_replicas, target, updatable_replicas, DataPlanes};
 use tessera_proto::topology_watch::TopologyCache;
@@ -252,21 +254,37 @@ impl Gateway {
         Ok(info)
     }
 
+    /// Sends a topology change to the control plane and waits until this
+    /// gateway's topology contains it, so the caller's next request sees it.
+    async fn change<Req, F, Fut>(&self, request: Req, send: F) -> Result<cp::ChangeReply>
+    where
+        Req: Clone,
+        F: Fn(ControlPlaneClient<Channel>, Req) -> Fut,
+        Fut: std::future::Future<
+            Output = std::result::Result<tonic::Response<cp::ChangeReply>, tonic::Status>,
+        >,
+    {
+        let reply = self
+            .topology
+            .call(|client| send(client, request.clone()))
+            .await?
+            .into_inner();
+        self.topology
+            .wait_for_version(reply.topology_version)
+            .await?;
+        Ok(reply)
+    }
+
     pub async fn create_collection(&self, name: &str, request: CreateCollection) -> Result<()> {
         let request = cp::CreateCollectionRequest {
             name: name.to_string(),
             request_json: to_json(&request),
         };
-        let reply = self
-            .topology
-            .call(|mut c| {
-                let request = request.clone();
-                async move { c.create_collection(request).await }
-            })
-            .await?;
-        self.topology
-            .wait_for_version(reply.into_inner().topology_version)
-            .await?;
+        self.change(
+            request,
+            |mut c, r| async move { c.create_collection(r).await },
+        )
+        .await?;
         Ok(())
     }
 
@@ -275,16 +293,11 @@ impl Gateway {
             name: name.to_string(),
             request_json: to_json(&request),
         };
-        let reply = self
-            .topology
-            .call(|mut c| {
-                let request = request.clone();
-                async move { c.update_collection(request).await }
-            })
-            .await?;
-        self.topology
-            .wait_for_version(reply.into_inner().topology_version)
-            .await?;
+        self.change(
+            request,
+            |mut c, r| async move { c.update_collection(r).await },
+        )
+        .await?;
         Ok(())
     }
 
@@ -294,21 +307,16 @@ impl Gateway {
             name: name.to_string(),
         };
         let reply = self
-            .topology
-            .call(|mut c| {
-                let request = request.clone();
-                async move { c.delete_collection(request).await }
-            })
-            .await?
-            .into_inner();
-        self.topology
-            .wait_for_version(reply.topology_version)
+            .change(
+                request,
+                |mut c, r| async move { c.delete_collection(r).await },
+            )
             .await?;
         Ok(reply.changed)
     }
 
     /// Indexes a payload field. The data nodes build the index when they see
-    /// the new topology; with `wait` the call returns once the gateway has it.
+    /// the new topology; the call returns once this gateway has it.
     pub async fn create_payload_index(
         &self,
         collection: &str,
@@ -321,20 +329,11 @@ impl Gateway {
             field_schema_json: to_json(&schema),
         };
         let reply = self
-            .topology
-            .call(|mut c| {
-                let request = request.clone();
-                async move { c.create_payload_index(request).await }
+            .change(request, |mut c, r| async move {
+                c.create_payload_index(r).await
             })
-            .await?
-            .into_inner();
-        self.topology
-            .wait_for_version(reply.topology_version)
             .await?;
-        Ok(UpdateResult {
-            operation_id: Some(reply.topology_version),
-            status: UpdateStatus::Completed,
-        })
+        Ok(completed(reply.topology_version))
     }
 
     pub async fn delete_payload_index(
@@ -347,20 +346,11 @@ impl Gateway {
             field_name: field.to_string(),
         };
         let reply = self
-            .topology
-            .call(|mut c| {
-                let request = request.clone();
-                async move { c.delete_payload_index(request).await }
+            .change(request, |mut c, r| async move {
+                c.delete_payload_index(r).await
             })
-            .await?
-            .into_inner();
-        self.topology
-            .wait_for_version(reply.topology_version)
             .await?;
-        Ok(UpdateResult {
-            operation_id: Some(reply.topology_version),
-            status: UpdateStatus::Completed,
-        })
+        Ok(completed(reply.topology_version))
     }
 
     // ---- cluster -----------------------------------------------------------
@@ -814,6 +804,13 @@ fn dimension_error(expected: u64, got: usize) -> TesseraError {
     TesseraError::bad_input(format!(
         "Vector dimension error: expected dim: {expected}, got {got}"
     ))
+}
+
+fn completed(operation_id: u64) -> UpdateResult {
+    UpdateResult {
+        operation_id: Some(operation_id),
+        status: UpdateStatus::Completed,
+    }
 }
 
 /// Checks vector names and sizes against the collection's config.
