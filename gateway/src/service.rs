@@ -675,7 +675,7 @@ impl Gateway {
                 collection,
                 ScrollRequest {
                     offset: None,
-                    limit: request.offset + request.limit,
+                    limit: request.offset.saturating_add(request.limit),
                     filter: request.filter,
                     with_payload: request.with_payload,
                     with_vector: request.with_vector,
@@ -704,7 +704,7 @@ impl Gateway {
         let (topology, collection) = self.collection(collection)?;
         let limit = request.limit;
         let request_json = to_json(&ScrollRequest {
-            limit: limit + 1,
+            limit: limit.saturating_add(1),
             ..request
         });
         let replies = join_all(collection.shards.iter().map(|shard| {

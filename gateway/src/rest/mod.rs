@@ -87,6 +87,9 @@ pub fn router(gateway: Gateway) -> Router {
             post(search::query_batch),
         )
         .fallback(unknown_path)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
         .with_state(gateway)
@@ -96,6 +99,22 @@ async fn unknown_path(uri: axum::http::Uri) -> Response {
     ApiError {
         status: StatusCode::NOT_FOUND,
         message: format!("Not found: no endpoint {}", uri.path()),
+        started: Instant::now(),
+    }
+    .into_response()
+}
+
+/// A bug must not cost the client its connection: answer in Qdrant's shape.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(detail, "request handler panicked");
+    ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: format!("Service internal error: {detail}"),
         started: Instant::now(),
     }
     .into_response()
