@@ -6,6 +6,7 @@ pub mod grpc;
 pub mod index;
 pub mod membership;
 pub mod registry;
+mod segment;
 pub mod shard;
 pub mod wal;
 

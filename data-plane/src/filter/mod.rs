@@ -9,8 +9,8 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 use tessera_types::{
-    AnyVariants, Condition, FieldCondition, Filter, Match, MatchValue, NamedVectors, Payload,
-    PointId, Range, ValuesCount,
+    AnyVariants, Condition, FieldCondition, Filter, Match, MatchValue, Payload, PointId, Range,
+    ValuesCount,
 };
 
 use path::JsonPath;
@@ -224,9 +224,15 @@ impl FieldCheck {
 }
 
 impl CompiledFilter {
-    /// Whether the point with this id, payload and vectors passes the filter.
-    pub fn matches(&self, id: PointId, payload: &Payload, vectors: &NamedVectors) -> bool {
-        let hit = |c: &Cond| c.matches(id, payload, vectors);
+    /// Whether the point with this id and payload, holding the vectors `has_vector`
+    /// accepts, passes the filter.
+    pub fn matches(
+        &self,
+        id: PointId,
+        payload: &Payload,
+        has_vector: &dyn Fn(&str) -> bool,
+    ) -> bool {
+        let hit = |c: &Cond| c.matches(id, payload, has_vector);
         self.must.iter().all(hit)
             && (self.should.is_empty() || self.should.iter().any(hit))
             && !self.must_not.iter().any(hit)
@@ -238,20 +244,20 @@ impl CompiledFilter {
 }
 
 impl Cond {
-    fn matches(&self, id: PointId, payload: &Payload, vectors: &NamedVectors) -> bool {
+    fn matches(&self, id: PointId, payload: &Payload, has_vector: &dyn Fn(&str) -> bool) -> bool {
         match self {
             Cond::HasId(ids) => ids.contains(&id),
-            Cond::HasVector(name) => vectors.contains_key(name),
+            Cond::HasVector(name) => has_vector(name),
             Cond::IsEmpty(path) => is_empty(path, payload),
             Cond::IsNull(path) => is_null(path, payload),
             // The inner filter sees each array element as the payload: paths are relative.
             Cond::Nested(path, inner) => path.values(payload).into_iter().any(|element| {
                 element
                     .as_object()
-                    .is_some_and(|obj| inner.matches(id, obj, vectors))
+                    .is_some_and(|obj| inner.matches(id, obj, has_vector))
             }),
             Cond::Field(check) => check.check(payload),
-            Cond::Filter(inner) => inner.matches(id, payload, vectors),
+            Cond::Filter(inner) => inner.matches(id, payload, has_vector),
         }
     }
 }
@@ -260,6 +266,7 @@ impl Cond {
 mod tests {
     use super::*;
     use serde_json::json;
+    use tessera_types::NamedVectors;
 
     fn eval(filter: Value, payload: Value) -> bool {
         eval_with(filter, PointId::Num(1), payload, &NamedVectors::new())
@@ -269,7 +276,9 @@ mod tests {
         let filter: Filter = serde_json::from_value(filter).unwrap();
         compile(&filter)
             .unwrap()
-            .matches(id, payload.as_object().unwrap(), vectors)
+            .matches(id, payload.as_object().unwrap(), &|name| {
+                vectors.contains_key(name)
+            })
     }
 
     fn must(cond: Value) -> Value {

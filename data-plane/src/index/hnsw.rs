@@ -1,22 +1,20 @@
-//! An HNSW graph over one named vector, with deletion by masking.
+//! An HNSW graph over one named vector of one immutable segment.
 //!
-//! hnsw_rs cannot delete or replace a node, so every stored vector gets a fresh internal
-//! id (the graph's data id). A point's previous entry is masked when it is replaced or
-//! deleted, and masked entries are skipped during traversal through the search filter.
-//! The owner rebuilds the graph once masked entries dominate it.
-
-use std::collections::HashMap;
+//! hnsw_rs can neither delete nor replace a node, which suits immutable segments: the
+//! graph's data ids are the segment's rows, and rows deleted after the build are masked
+//! during traversal through the search filter. The optimizer rebuilds segments whose
+//! deleted rows pile up.
 
 use hnsw_rs::prelude::{Distance as GraphDistance, Hnsw};
-use tessera_types::{Distance, PointId};
+use tessera_types::Distance;
 
 use super::kernels;
 
 /// hnsw_rs caps the number of layers at 16.
 const MAX_LAYERS: usize = 16;
 
-/// Batches at least this large are inserted with rayon.
-const PARALLEL_INSERT_MIN: usize = 64;
+/// Rows inserted between checks for cancellation and progress reports.
+const BUILD_CHUNK: usize = 4096;
 
 /// The build parameters of a graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +25,7 @@ pub struct GraphParams {
 
 /// The graph's notion of distance: non-negative (hnsw_rs asserts it) and smaller-is-closer,
 /// ordering candidates exactly as the user-facing score does.
-struct Metric(Distance);
+pub struct Metric(pub Distance);
 
 impl GraphDistance<f32> for Metric {
     fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
@@ -55,124 +53,83 @@ impl GraphDistance<f32> for Metric {
     }
 }
 
-pub struct VectorIndex {
-    graph: Hnsw<'static, f32, Metric>,
+pub struct Graph {
+    hnsw: Hnsw<'static, f32, Metric>,
     params: GraphParams,
-    /// Internal id -> the point whose vector it holds.
-    slots: Vec<PointId>,
-    /// Internal id -> whether it is the point's current vector and visible to searches.
-    live: Vec<bool>,
-    /// Point -> its current internal id (reserved or published).
-    current: HashMap<PointId, usize>,
+    /// Rows inserted.
+    len: usize,
 }
 
-impl VectorIndex {
-    pub fn new(distance: Distance, params: GraphParams, capacity: usize) -> Self {
+impl Graph {
+    /// A graph over `items` (row, vector), inserted in parallel. Returns None when
+    /// `cancelled` turns true during the build. `progress` is told the rows inserted so far.
+    pub fn build(
+        distance: Distance,
+        params: GraphParams,
+        items: &[(&[f32], usize)],
+        cancelled: &dyn Fn() -> bool,
+        progress: &dyn Fn(usize),
+    ) -> Option<Graph> {
         // hnsw_rs exits the process above 256 connections and needs ln(m) > 0.
         let m = params.m.clamp(2, 256);
-        let graph = Hnsw::new(
+        let hnsw = Hnsw::new(
             m,
-            capacity.max(1),
+            items.len().max(1),
             MAX_LAYERS,
             params.ef_construct.max(4),
             Metric(distance),
         );
-        Self {
-            graph,
-            params,
-            slots: Vec::with_capacity(capacity),
-            live: Vec::with_capacity(capacity),
-            current: HashMap::with_capacity(capacity),
+        let mut done = 0;
+        for chunk in items.chunks(BUILD_CHUNK) {
+            if cancelled() {
+                return None;
+            }
+            hnsw.parallel_insert_slice(&chunk.to_vec());
+            done += chunk.len();
+            progress(done);
         }
-    }
-
-    /// A graph holding `items`, built in parallel.
-    pub fn build(distance: Distance, params: GraphParams, items: &[(PointId, &[f32])]) -> Self {
-        let mut index = Self::new(distance, params, items.len());
-        let batch: Vec<(&[f32], usize)> = items
-            .iter()
-            .map(|(id, v)| (*v, index.reserve(*id)))
-            .collect();
-        index.insert(&batch);
-        index.publish(batch.iter().map(|(_, slot)| *slot));
-        index
+        Some(Graph {
+            hnsw,
+            params,
+            len: items.len(),
+        })
     }
 
     pub fn params(&self) -> GraphParams {
         self.params
     }
 
-    /// Masks the current entry of `point`, if it has one.
-    pub fn retire(&mut self, point: PointId) {
-        if let Some(slot) = self.current.remove(&point) {
-            self.live[slot] = false;
-        }
+    pub fn len(&self) -> usize {
+        self.len
     }
 
-    /// Allocates an internal id for a new vector of `point`, masking its previous one.
-    /// The entry stays invisible until [`publish`](Self::publish).
-    pub fn reserve(&mut self, point: PointId) -> usize {
-        self.retire(point);
-        let slot = self.slots.len();
-        self.slots.push(point);
-        self.live.push(false);
-        self.current.insert(point, slot);
-        slot
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
-    /// Adds reserved entries to the graph. Takes `&self` so searches can run meanwhile.
-    pub fn insert(&self, batch: &[(&[f32], usize)]) {
-        if batch.len() >= PARALLEL_INSERT_MIN {
-            self.graph.parallel_insert_slice(&batch.to_vec());
-        } else {
-            for &item in batch {
-                self.graph.insert_slice(item);
-            }
-        }
-    }
-
-    /// Makes inserted entries visible, unless they were superseded meanwhile.
-    pub fn publish(&mut self, slots: impl IntoIterator<Item = usize>) {
-        for slot in slots {
-            let point = self.slots[slot];
-            if self.current.get(&point) == Some(&slot) {
-                self.live[slot] = true;
-            }
-        }
-    }
-
-    /// Vectors currently represented in the graph.
-    pub fn vector_count(&self) -> usize {
-        self.current.len()
-    }
-
-    /// Whether masked entries make up more than half of the graph.
-    pub fn needs_rebuild(&self) -> bool {
-        (self.slots.len() - self.current.len()) * 2 > self.slots.len()
-    }
-
-    /// Up to `k` nearest live points accepted by `accept`, nearest first.
+    /// Up to `k` nearest rows that `accept` lets through (all rows without it), nearest
+    /// first. Rejected rows are still traversed, so the graph stays connected.
     pub fn search(
         &self,
         query: &[f32],
         k: usize,
         ef: usize,
-        accept: impl Fn(PointId) -> bool,
-    ) -> Vec<PointId> {
+        accept: Option<&dyn Fn(usize) -> bool>,
+    ) -> Vec<usize> {
         // hnsw_rs preallocates `ef` entries: keep both within the graph's size.
-        let k = k.min(self.current.len());
+        let k = k.min(self.len);
         if k == 0 {
             return Vec::new();
         }
-        let ef = ef.clamp(k, self.slots.len());
-        let filter = |slot: &usize| {
-            self.live.get(*slot).copied().unwrap_or(false) && accept(self.slots[*slot])
+        let ef = ef.clamp(k, self.len.max(k));
+        let hits = match accept {
+            Some(accept) => {
+                let filter = |row: &usize| accept(*row);
+                self.hnsw.search_filter(query, k, ef, Some(&filter))
+            }
+            None => self.hnsw.search(query, k, ef),
         };
-        self.graph
-            .search_filter(query, k, ef, Some(&filter))
-            .into_iter()
-            .map(|n| self.slots[n.d_id])
-            .collect()
+        hits.into_iter().map(|n| n.d_id).collect()
     }
 }
 
@@ -180,75 +137,61 @@ impl VectorIndex {
 mod tests {
     use super::*;
 
-    fn grid() -> Vec<(PointId, Vec<f32>)> {
+    fn grid() -> Vec<Vec<f32>> {
         (0..200u64)
-            .map(|i| (PointId::Num(i), vec![(i % 20) as f32, (i / 20) as f32]))
+            .map(|i| vec![(i % 20) as f32, (i / 20) as f32])
             .collect()
     }
 
-    fn build(points: &[(PointId, Vec<f32>)]) -> VectorIndex {
-        let items: Vec<(PointId, &[f32])> =
-            points.iter().map(|(id, v)| (*id, v.as_slice())).collect();
+    fn build(points: &[Vec<f32>]) -> Graph {
+        let items: Vec<(&[f32], usize)> = points
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.as_slice(), i))
+            .collect();
         let params = GraphParams {
             m: 8,
             ef_construct: 32,
         };
-        VectorIndex::build(Distance::Euclid, params, &items)
+        Graph::build(Distance::Euclid, params, &items, &|| false, &|_| {}).unwrap()
     }
 
     #[test]
-    fn finds_exact_match_and_masks_replaced_entries() {
+    fn finds_exact_match_and_respects_the_filter() {
         let points = grid();
-        let mut index = build(&points);
-        assert_eq!(index.vector_count(), 200);
-        let hits = index.search(&[3.0, 4.0], 1, 32, |_| true);
-        assert_eq!(hits, vec![PointId::Num(83)]);
+        let graph = build(&points);
+        assert_eq!(graph.len(), 200);
+        assert_eq!(graph.search(&[3.0, 4.0], 1, 32, None), vec![83]);
         // Oversized requests are clamped to the graph instead of allocating for them.
         assert_eq!(
-            index
-                .search(&[3.0, 4.0], usize::MAX, usize::MAX, |_| true)
+            graph
+                .search(&[3.0, 4.0], usize::MAX, usize::MAX, None)
                 .len(),
             200
         );
-
-        // Move point 83 far away: its old entry must never be returned again.
-        let slot = index.reserve(PointId::Num(83));
-        let far = [100.0, 100.0];
-        index.insert(&[(&far, slot)]);
-        index.publish([slot]);
-        let hits = index.search(&[3.0, 4.0], 5, 64, |_| true);
-        assert!(!hits.contains(&PointId::Num(83)));
-        assert_eq!(
-            index.search(&[100.0, 100.0], 1, 32, |_| true),
-            vec![PointId::Num(83)]
-        );
-
-        index.retire(PointId::Num(84));
-        let hits = index.search(&[4.0, 4.0], 5, 64, |_| true);
-        assert!(!hits.contains(&PointId::Num(84)));
-        assert_eq!(index.vector_count(), 199);
+        let odd = |row: usize| row % 2 == 1;
+        let hits = graph.search(&[0.0, 0.0], 10, 64, Some(&odd));
+        assert_eq!(hits.len(), 10);
+        assert!(hits.iter().all(|row| row % 2 == 1));
+        let not_83 = |row: usize| row != 83;
+        assert!(!graph
+            .search(&[3.0, 4.0], 5, 64, Some(&not_83))
+            .contains(&83));
     }
 
     #[test]
-    fn accept_predicate_restricts_results_and_rebuild_threshold_trips() {
+    fn build_can_be_cancelled() {
         let points = grid();
-        let mut index = build(&points);
-        let hits = index.search(
-            &[0.0, 0.0],
-            10,
-            64,
-            |id| matches!(id, PointId::Num(n) if n % 2 == 1),
-        );
-        assert_eq!(hits.len(), 10);
-        assert!(hits
+        let items: Vec<(&[f32], usize)> = points
             .iter()
-            .all(|id| matches!(id, PointId::Num(n) if n % 2 == 1)));
-
-        assert!(!index.needs_rebuild());
-        for i in 0..101 {
-            index.retire(PointId::Num(i));
-        }
-        assert!(index.needs_rebuild());
+            .enumerate()
+            .map(|(i, v)| (v.as_slice(), i))
+            .collect();
+        let params = GraphParams {
+            m: 8,
+            ef_construct: 32,
+        };
+        assert!(Graph::build(Distance::Euclid, params, &items, &|| true, &|_| {}).is_none());
     }
 
     #[test]

@@ -3,4 +3,4 @@
 mod hnsw;
 pub mod kernels;
 
-pub use hnsw::{GraphParams, VectorIndex};
+pub use hnsw::{Graph, GraphParams, Metric};

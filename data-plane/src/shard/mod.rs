@@ -1,20 +1,29 @@
-//! A shard replica's storage engine: WAL, points, and one HNSW graph per named vector.
+//! A shard replica's storage engine: a WAL, one appendable segment that takes writes,
+//! immutable segments with HNSW graphs built by a background optimizer, and checkpoints
+//! that persist the segments so old WAL files can be removed.
 //!
-//! Locks, always taken in this order: `wal` (held by writers for a whole operation, so
-//! writers are serialized and nothing else changes the state under them), `config`,
-//! `store`, then a vector's `indexes` entry. Readers take `store` and `indexes` read
-//! locks only; writers hold write locks just long enough to swap state, and insert into
-//! graphs under read locks (hnsw_rs inserts through `&self`).
+//! Concurrency: writers are serialized by `apply_lock` (held while a write is planned,
+//! logged and applied, never while it waits for its fsync, so concurrent `wait=true`
+//! writers share one). Readers take no shard-wide lock beyond cloning the current segment
+//! list: immutable segments are read without locks, the appendable one under its own
+//! read lock. The optimizer builds new segments outside every lock and takes
+//! `apply_lock` only to swap them in.
 
+mod apply;
+mod checkpoint;
+mod optimizer;
 mod payload;
 mod search;
-mod store;
 
-use std::collections::BTreeMap;
-use std::io;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
+use rayon::prelude::*;
 use tessera_types::{
     CollectionConfig, Distance, Filter, NamedVectors, PointId, Record, ScoredPoint, ScrollRequest,
     ScrollResult, SearchRequest, ShardOperation, ShardStats, TesseraError, VectorStruct,
@@ -22,19 +31,20 @@ use tessera_types::{
 };
 
 use crate::filter::{self, CompiledFilter, FilterError};
-use crate::index::{kernels, GraphParams, VectorIndex};
+use crate::index::kernels;
+use crate::segment::{Appendable, ImmutableSegment, SegmentData, StorageError};
 use crate::wal::{Wal, WalError};
-use search::{filter_is_selective, reaches_kb, ExactScan, TopK};
-use store::{PointStore, StoredPoint, Touched};
+use checkpoint::Manifest;
+use search::{estimate_matches, exact_top_k, reaches_kb, TopK};
 
-const WAL_FILE: &str = "wal.log";
+const WAL_DIR: &str = "wal";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShardError {
     #[error("Wrong input: {0}")]
     BadInput(String),
     #[error("shard I/O error: {0}")]
-    Io(#[from] io::Error),
+    Io(#[from] std::io::Error),
     #[error("shard data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -43,8 +53,17 @@ impl From<WalError> for ShardError {
     fn from(e: WalError) -> Self {
         match e {
             WalError::Io(e) => ShardError::Io(e),
-            WalError::Broken => ShardError::Io(io::Error::other(e.to_string())),
+            WalError::Broken => ShardError::Io(std::io::Error::other(e.to_string())),
             WalError::Corrupt(_) | WalError::Encode(_) => ShardError::Corrupt(e.to_string()),
+        }
+    }
+}
+
+impl From<StorageError> for ShardError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Io(e) => ShardError::Io(e),
+            StorageError::Corrupt(msg) => ShardError::Corrupt(msg),
         }
     }
 }
@@ -72,147 +91,67 @@ fn bad_input(e: TesseraError) -> ShardError {
     }
 }
 
-/// Graph entries reserved by a write, per vector name: (internal id, point).
-type Staged = Vec<(String, Vec<(usize, PointId)>)>;
+/// The segments at one moment. Replaced as a whole when the optimizer swaps segments.
+pub(crate) struct Segments {
+    pub appendable: Arc<RwLock<Appendable>>,
+    pub sealed: Vec<Arc<ImmutableSegment>>,
+}
+
+pub(crate) struct Inner {
+    dir: PathBuf,
+    wal: Wal,
+    /// Serializes writers, and the optimizer's segment swaps with them.
+    apply_lock: Mutex<()>,
+    config: RwLock<CollectionConfig>,
+    segments: RwLock<Arc<Segments>>,
+    /// Whether the appendable segment changed since the last checkpoint.
+    appendable_dirty: AtomicBool,
+    next_segment_id: AtomicU64,
+    /// Held while optimizations or a checkpoint run; holds the last manifest written.
+    maintenance: Mutex<Manifest>,
+    last_checkpoint: Mutex<Instant>,
+    optimizing: AtomicBool,
+    stop: AtomicBool,
+    wake: (Mutex<bool>, Condvar),
+}
 
 pub struct Shard {
-    wal: Mutex<Wal>,
-    config: RwLock<CollectionConfig>,
-    store: RwLock<PointStore>,
-    /// One graph per vector name, absent while that vector is served by exact scans.
-    indexes: BTreeMap<String, RwLock<Option<VectorIndex>>>,
+    inner: Arc<Inner>,
+    optimizer: Option<JoinHandle<()>>,
+}
+
+fn vector_dims(config: &CollectionConfig) -> BTreeMap<String, usize> {
+    config
+        .params
+        .vectors
+        .iter()
+        .map(|(name, p)| (name.to_string(), p.size as usize))
+        .collect()
 }
 
 impl Shard {
-    /// Opens the shard stored in `dir` (creating it if missing) and rebuilds its state
-    /// from the WAL.
+    /// Opens the shard stored in `dir` (creating it if missing): loads the segments of the
+    /// last checkpoint, replays the WAL after it, and starts the background optimizer.
     pub fn open(dir: &Path, config: CollectionConfig) -> Result<Shard, ShardError> {
-        std::fs::create_dir_all(dir)?;
-        let mut store = PointStore::default();
-        let wal = Wal::open(&dir.join(WAL_FILE), |seq, op| {
-            let plan = store.plan(&op).map_err(|e| {
-                ShardError::Corrupt(format!("WAL record {seq} cannot be applied: {e}"))
-            })?;
-            store.apply(seq, op, plan);
-            Ok::<_, ShardError>(())
-        })?;
-        let indexes = config
-            .params
-            .vectors
-            .iter()
-            .map(|(name, _)| (name.to_string(), RwLock::new(None)))
-            .collect();
-        let shard = Shard {
-            wal: Mutex::new(wal),
-            config: RwLock::new(config),
-            store: RwLock::new(store),
-            indexes,
-        };
-        shard.maintain_indexes(&shard.config.read());
-        Ok(shard)
+        let inner = Arc::new(Inner::open(dir, config)?);
+        let thread_inner = inner.clone();
+        let optimizer = std::thread::Builder::new()
+            .name("shard-optimizer".into())
+            .spawn(move || optimizer::run(thread_inner))?;
+        Ok(Shard {
+            inner,
+            optimizer: Some(optimizer),
+        })
     }
 
-    /// Logs `op` (durably when `wait`), applies it, and returns its sequence number.
-    /// Invalid input is rejected before anything is logged.
+    /// Logs `op`, applies it, and returns its sequence number; with `wait` the record is
+    /// on stable storage first. Invalid input is rejected before anything is logged.
     pub fn apply(&self, op: ShardOperation, wait: bool) -> Result<u64, ShardError> {
-        let mut wal = self.wal.lock();
-        let config = self.config.read();
-        let op = prepare(op, &config)?;
-        let plan = self.store.read().plan(&op)?;
-        let seq = wal.append(&op, wait)?;
-        let staged = {
-            let mut store = self.store.write();
-            let touched = store.apply(seq, op, plan);
-            self.stage(&store, touched)
-        };
-        self.insert_staged(staged);
-        self.maintain_indexes(&config);
+        let seq = self.inner.apply(op)?;
+        if wait {
+            self.inner.wal.sync_to(seq)?;
+        }
         Ok(seq)
-    }
-
-    /// Masks graph entries the write superseded and reserves ids for the new vectors.
-    /// Runs under the store's write lock so searches never see the two disagree.
-    fn stage(&self, store: &PointStore, touched: Touched) -> Staged {
-        let mut staged = Vec::new();
-        for (name, ids) in touched {
-            let Some(lock) = self.indexes.get(&name) else {
-                continue;
-            };
-            let mut guard = lock.write();
-            let Some(index) = guard.as_mut() else {
-                continue;
-            };
-            let mut reserved = Vec::new();
-            for id in ids {
-                if vector_of(store, id, &name).is_some() {
-                    reserved.push((index.reserve(id), id));
-                } else {
-                    index.retire(id);
-                }
-            }
-            drop(guard);
-            staged.push((name, reserved));
-        }
-        staged
-    }
-
-    /// Inserts staged vectors into their graphs while searches continue, then shows them.
-    fn insert_staged(&self, staged: Staged) {
-        let store = self.store.read();
-        for (name, reserved) in staged {
-            let lock = &self.indexes[&name];
-            if let Some(index) = lock.read().as_ref() {
-                let batch: Vec<(&[f32], usize)> = reserved
-                    .iter()
-                    .filter_map(|(slot, id)| Some((vector_of(&store, *id, &name)?, *slot)))
-                    .collect();
-                index.insert(&batch);
-            }
-            if let Some(index) = lock.write().as_mut() {
-                index.publish(reserved.iter().map(|(slot, _)| *slot));
-            }
-        }
-    }
-
-    /// Builds graphs for vectors that outgrew exact scans, and rebuilds (or drops) graphs
-    /// that are mostly masked or were built with other parameters. Caller holds `wal`.
-    fn maintain_indexes(&self, config: &CollectionConfig) {
-        for (name, lock) in &self.indexes {
-            let Some(params) = config.params.vectors.get(name) else {
-                continue;
-            };
-            let hnsw = config.hnsw_for(name);
-            let graph_params = GraphParams {
-                m: hnsw.m,
-                ef_construct: hnsw.ef_construct,
-            };
-            let store = self.store.read();
-            let wanted = hnsw.m > 0
-                && reaches_kb(
-                    store.vector_count(name),
-                    params.size as usize,
-                    hnsw.full_scan_threshold,
-                );
-            let stale = match lock.read().as_ref() {
-                None => wanted,
-                Some(index) => index.needs_rebuild() || index.params() != graph_params,
-            };
-            if !stale {
-                continue;
-            }
-            let fresh = wanted.then(|| {
-                let items: Vec<(PointId, &[f32])> = store
-                    .points
-                    .iter()
-                    .filter_map(|(id, p)| Some((*id, p.vectors.get(name)?.as_slice())))
-                    .collect();
-                VectorIndex::build(params.distance, graph_params, &items)
-            });
-            let old = std::mem::replace(&mut *lock.write(), fresh);
-            // Freeing a large graph takes a while: do it after releasing the lock.
-            drop(store);
-            drop(old);
-        }
     }
 
     /// Points with the given ids, in that order; missing ids are skipped.
@@ -222,11 +161,25 @@ impl Shard {
         with_payload: &WithPayload,
         with_vector: &WithVector,
     ) -> Vec<Record> {
-        let store = self.store.read();
+        let segments = self.inner.segments();
+        let app = segments.appendable.read();
         ids.iter()
             .filter_map(|id| {
-                let p = store.points.get(id)?;
-                Some(record(*id, p, with_payload, with_vector))
+                let mut best: Option<Record> = None;
+                let mut best_version = 0;
+                if let Some(row) = app.get(id) {
+                    best_version = app.data.versions[row];
+                    best = Some(record(&app.data, row, with_payload, with_vector));
+                }
+                for s in &segments.sealed {
+                    if let Some(row) = s.locate(id) {
+                        if best.is_none() || s.data.versions[row] > best_version {
+                            best_version = s.data.versions[row];
+                            best = Some(record(&s.data, row, with_payload, with_vector));
+                        }
+                    }
+                }
+                best
             })
             .collect()
     }
@@ -234,7 +187,7 @@ impl Shard {
     /// The best `limit + offset` points for the query, best first.
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<ScoredPoint>, ShardError> {
         let (distance, dim, hnsw) = {
-            let config = self.config.read();
+            let config = self.inner.config.read();
             let params = config
                 .params
                 .vectors
@@ -253,155 +206,385 @@ impl Shard {
         if k == 0 {
             return Ok(Vec::new());
         }
-
-        let store = self.store.read();
-        let guard = self.indexes.get(&req.using).map(|lock| lock.read());
-        let graph = guard.as_ref().and_then(|g| g.as_ref()).filter(|_| {
-            !req.params.exact
-                && reaches_kb(
-                    store.vector_count(&req.using),
-                    dim,
-                    hnsw.full_scan_threshold,
-                )
-                && filter.as_ref().is_none_or(|f| {
-                    !filter_is_selective(
-                        &store.points,
-                        f,
-                        &req.using,
-                        dim,
-                        hnsw.full_scan_threshold,
-                    )
-                })
-        });
-        let hits = match graph {
-            Some(index) => {
-                let ef = req.params.hnsw_ef.unwrap_or(hnsw.ef_construct.max(k));
-                let accept = |id: PointId| {
-                    store.points.get(&id).is_some_and(|p| {
-                        filter
-                            .as_ref()
-                            .is_none_or(|f| f.matches(id, &p.payload, &p.vectors))
-                    })
-                };
-                let mut top = TopK::new(k, distance);
-                for id in index.search(&query, k, ef, accept) {
-                    // Rescore from the stored vector so both paths report identical scores.
-                    if let Some(v) = vector_of(&store, id, &req.using) {
-                        let score = kernels::score(distance, &query, v);
-                        if req
-                            .score_threshold
-                            .is_none_or(|t| distance.passes_threshold(score, t))
-                        {
-                            top.push(id, score);
-                        }
-                    }
-                }
-                top.into_sorted()
-            }
-            None => ExactScan {
-                name: &req.using,
-                query: &query,
-                distance,
-                k,
-                filter: filter.as_ref(),
-                threshold: req.score_threshold,
-            }
-            .run(&store.points),
+        let ctx = SearchContext {
+            req,
+            query: &query,
+            distance,
+            dim,
+            k,
+            ef: req.params.hnsw_ef.unwrap_or(hnsw.ef_construct).max(k),
+            full_scan_threshold: hnsw.full_scan_threshold,
+            filter: filter.as_ref(),
         };
-        Ok(hits
-            .into_iter()
-            .filter_map(|(id, score)| {
-                let p = store.points.get(&id)?;
-                Some(ScoredPoint {
-                    id,
-                    version: p.version,
-                    score,
-                    payload: req.with_payload.select(&p.payload),
-                    vector: req
-                        .with_vector
-                        .select(&p.vectors)
-                        .map(VectorStruct::from_named),
-                    shard_key: None,
-                    order_value: None,
-                })
-            })
-            .collect())
+        let segments = self.inner.segments();
+        let mut hits = {
+            let app = segments.appendable.read();
+            ctx.scan(&app.data, &|row| app.is_live(row))
+        };
+        let total_rows: usize = segments.sealed.iter().map(|s| s.rows()).sum();
+        let sealed_hits: Vec<Vec<Hit>> = if segments.sealed.len() > 1 && total_rows >= 4096 {
+            segments
+                .sealed
+                .par_iter()
+                .map(|s| ctx.search_sealed(s))
+                .collect()
+        } else {
+            segments
+                .sealed
+                .iter()
+                .map(|s| ctx.search_sealed(s))
+                .collect()
+        };
+        hits.extend(sealed_hits.into_iter().flatten());
+        Ok(merge_hits(hits, k, distance))
     }
 
     /// Matching points with id >= `offset`, in id order, and the id to continue from.
     pub fn scroll(&self, req: &ScrollRequest) -> Result<ScrollResult, ShardError> {
         let filter = req.filter.as_ref().map(filter::compile).transpose()?;
-        let store = self.store.read();
-        let mut matching = store
-            .points
-            .range(req.offset.unwrap_or(PointId::Num(0))..)
-            .filter(|(id, p)| passes(filter.as_ref(), **id, p));
-        let points = matching
-            .by_ref()
-            .take(req.limit)
-            .map(|(id, p)| record(*id, p, &req.with_payload, &req.with_vector))
-            .collect();
-        let next_page_offset = matching.next().map(|(id, _)| *id);
+        let from = req.offset.unwrap_or(PointId::Num(0));
+        let want = req.limit.saturating_add(1);
+        let segments = self.inner.segments();
+        let page = |data: &SegmentData, rows: &mut dyn Iterator<Item = (PointId, usize)>| {
+            rows.filter(|(_, row)| passes(filter.as_ref(), data, *row))
+                .take(want)
+                .map(|(id, row)| {
+                    (
+                        id,
+                        data.versions[row],
+                        record(data, row, &req.with_payload, &req.with_vector),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut found = {
+            let app = segments.appendable.read();
+            let found = page(&app.data, &mut app.live_from(from));
+            found
+        };
+        for s in &segments.sealed {
+            found.extend(page(&s.data, &mut s.live_from(from)));
+        }
+        // Newest copy first, so dedup keeps it.
+        found.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        found.dedup_by_key(|(id, _, _)| *id);
+        let next_page_offset = found.get(req.limit).map(|(id, _, _)| *id);
+        found.truncate(req.limit);
         Ok(ScrollResult {
-            points,
+            points: found.into_iter().map(|(_, _, r)| r).collect(),
             next_page_offset,
         })
     }
 
     pub fn count(&self, filter: Option<&Filter>) -> Result<u64, ShardError> {
         let filter = filter.map(filter::compile).transpose()?;
-        let store = self.store.read();
+        let segments = self.inner.segments();
+        let app = segments.appendable.read();
         Ok(match &filter {
-            None => store.points.len(),
-            Some(f) => store
-                .points
-                .iter()
-                .filter(|(id, p)| f.matches(**id, &p.payload, &p.vectors))
-                .count(),
+            None => {
+                app.len()
+                    + segments
+                        .sealed
+                        .iter()
+                        .map(|s| s.live_count())
+                        .sum::<usize>()
+            }
+            Some(f) => apply::select_by_filter(&app, &segments.sealed, f).len(),
         } as u64)
     }
 
     pub fn stats(&self) -> ShardStats {
-        let points_count = self.store.read().points.len() as u64;
-        let indexed_vectors_count = self
-            .indexes
-            .values()
-            .filter_map(|lock| lock.read().as_ref().map(|i| i.vector_count() as u64))
-            .sum();
+        let segments = self.inner.segments();
+        let points_count = (segments.appendable.read().len()
+            + segments
+                .sealed
+                .iter()
+                .map(|s| s.live_count())
+                .sum::<usize>()) as u64;
         ShardStats {
             points_count,
-            indexed_vectors_count,
-            segments_count: 1,
-            optimizing: false,
+            indexed_vectors_count: segments
+                .sealed
+                .iter()
+                .map(|s| s.indexed_vectors() as u64)
+                .sum(),
+            segments_count: segments.sealed.len() as u64 + 1,
+            optimizing: self.inner.optimizing.load(Ordering::Acquire),
         }
     }
 
-    /// Adopts a new configuration; graphs are built, rebuilt or dropped to match it.
+    /// Adopts a new configuration; the optimizer builds, rebuilds or drops graphs to match.
     pub fn update_config(&self, config: CollectionConfig) {
-        let _writer = self.wal.lock();
-        *self.config.write() = config;
-        self.maintain_indexes(&self.config.read());
+        let changed = {
+            let mut current = self.inner.config.write();
+            let changed = *current != config;
+            *current = config;
+            changed
+        };
+        if changed {
+            self.inner.wake();
+        }
+    }
+
+    /// Runs every due optimization in the caller's thread, then a checkpoint.
+    pub fn optimize(&self) -> Result<(), ShardError> {
+        self.inner.maintain(true)
+    }
+
+    /// Persists the current state so the WAL up to now can be dropped.
+    pub fn flush(&self) -> Result<(), ShardError> {
+        let mut manifest = self.inner.maintenance.lock();
+        self.inner.checkpoint(&mut manifest)
     }
 }
 
-fn vector_of<'a>(store: &'a PointStore, id: PointId, name: &str) -> Option<&'a [f32]> {
-    Some(store.points.get(&id)?.vectors.get(name)?.as_slice())
+impl Drop for Shard {
+    fn drop(&mut self) {
+        self.inner.stop.store(true, Ordering::Release);
+        self.inner.wake();
+        if let Some(thread) = self.optimizer.take() {
+            if thread.join().is_err() {
+                tracing::error!(shard = %self.inner.dir.display(), "shard optimizer panicked");
+            }
+        }
+    }
 }
 
-fn passes(filter: Option<&CompiledFilter>, id: PointId, p: &StoredPoint) -> bool {
-    filter.is_none_or(|f| f.matches(id, &p.payload, &p.vectors))
+impl Inner {
+    fn open(dir: &Path, config: CollectionConfig) -> Result<Inner, ShardError> {
+        std::fs::create_dir_all(dir)?;
+        let dims = vector_dims(&config);
+        let loaded = checkpoint::load(dir, &dims)?;
+        let segments = Segments {
+            appendable: Arc::new(RwLock::new(loaded.appendable)),
+            sealed: loaded.sealed,
+        };
+        let wal_capacity = config.wal_config.wal_capacity_mb.max(1) as u64 * 1024 * 1024;
+        let replay_started = Instant::now();
+        let mut replayed = 0u64;
+        let wal = Wal::open(
+            &dir.join(WAL_DIR),
+            wal_capacity,
+            loaded.manifest.checkpoint,
+            |seq, op| {
+                let plan = apply::plan(&segments, &op).map_err(|e| {
+                    ShardError::Corrupt(format!("WAL record {seq} cannot be applied: {e}"))
+                })?;
+                apply::apply(&segments, seq, op, plan);
+                replayed += 1;
+                Ok::<_, ShardError>(())
+            },
+        )?;
+        if replayed > 0 {
+            tracing::info!(
+                shard = %dir.display(),
+                checkpoint = loaded.manifest.checkpoint,
+                replayed,
+                elapsed_ms = replay_started.elapsed().as_millis() as u64,
+                "replayed the WAL after the last checkpoint"
+            );
+        }
+        Ok(Inner {
+            dir: dir.to_path_buf(),
+            wal,
+            apply_lock: Mutex::new(()),
+            config: RwLock::new(config),
+            segments: RwLock::new(Arc::new(segments)),
+            appendable_dirty: AtomicBool::new(replayed > 0),
+            next_segment_id: AtomicU64::new(loaded.manifest.next_segment_id),
+            maintenance: Mutex::new(loaded.manifest),
+            last_checkpoint: Mutex::new(Instant::now()),
+            optimizing: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            wake: (Mutex::new(false), Condvar::new()),
+        })
+    }
+
+    fn segments(&self) -> Arc<Segments> {
+        self.segments.read().clone()
+    }
+
+    fn wake(&self) {
+        *self.wake.0.lock() = true;
+        self.wake.1.notify_all();
+    }
+
+    fn apply(&self, op: ShardOperation) -> Result<u64, ShardError> {
+        let _writer = self.apply_lock.lock();
+        let op = prepare(op, &self.config.read())?;
+        let segments = self.segments();
+        let plan = apply::plan(&segments, &op)?;
+        let seq = self.wal.append(&op)?;
+        apply::apply(&segments, seq, op, plan);
+        self.appendable_dirty.store(true, Ordering::Release);
+        Ok(seq)
+    }
+
+    fn new_segment_id(&self) -> u64 {
+        self.next_segment_id.fetch_add(1, Ordering::AcqRel)
+    }
+}
+
+/// One segment's candidate for a search result.
+struct Hit {
+    id: PointId,
+    version: u64,
+    score: f32,
+    point: ScoredPoint,
+}
+
+struct SearchContext<'a> {
+    req: &'a SearchRequest,
+    query: &'a [f32],
+    distance: Distance,
+    dim: usize,
+    k: usize,
+    ef: usize,
+    full_scan_threshold: usize,
+    filter: Option<&'a CompiledFilter>,
+}
+
+impl SearchContext<'_> {
+    fn passes_threshold(&self, score: f32) -> bool {
+        self.req
+            .score_threshold
+            .is_none_or(|t| self.distance.passes_threshold(score, t))
+    }
+
+    fn hit(&self, data: &SegmentData, row: usize, score: f32) -> Hit {
+        Hit {
+            id: data.ids[row],
+            version: data.versions[row],
+            score,
+            point: ScoredPoint {
+                id: data.ids[row],
+                version: data.versions[row],
+                score,
+                payload: self.req.with_payload.select(&data.payloads[row]),
+                vector: self
+                    .req
+                    .with_vector
+                    .is_enabled()
+                    .then(|| self.req.with_vector.select(&data.vectors(row)))
+                    .flatten()
+                    .map(VectorStruct::from_named),
+                shard_key: None,
+                order_value: None,
+            },
+        }
+    }
+
+    /// Exact top-k over the rows of `data` that `live` accepts.
+    fn scan(&self, data: &SegmentData, live: &(dyn Fn(usize) -> bool + Sync)) -> Vec<Hit> {
+        let name = self.req.using.as_str();
+        let candidate = |row: usize| {
+            let vector = data.vector(row, name)?;
+            if !live(row) || !passes(self.filter, data, row) {
+                return None;
+            }
+            let score = kernels::score(self.distance, self.query, vector);
+            self.passes_threshold(score)
+                .then_some((data.ids[row], score))
+        };
+        exact_top_k(data.len(), self.k, self.distance, &candidate)
+            .into_iter()
+            .map(|(_, row, score)| self.hit(data, row, score))
+            .collect()
+    }
+
+    fn search_sealed(&self, segment: &ImmutableSegment) -> Vec<Hit> {
+        let name = self.req.using.as_str();
+        let data = &segment.data;
+        let vectors = segment.vector_count(name);
+        let graph = segment.graph(name).filter(|_| {
+            !self.req.params.exact
+                && reaches_kb(vectors, self.dim, self.full_scan_threshold)
+                && self.filter.is_none_or(|f| {
+                    // Few matches: scoring them directly beats walking the graph past the rest.
+                    let matching = estimate_matches(&data.ids, &|row| {
+                        segment.is_live(row)
+                            && data.has_vector(row, name)
+                            && passes(Some(f), data, row)
+                    });
+                    reaches_kb(matching, self.dim, self.full_scan_threshold)
+                })
+        });
+        let Some(graph) = graph else {
+            return self.scan(data, &|row| segment.is_live(row));
+        };
+        let accept = |row: usize| segment.is_live(row) && passes(self.filter, data, row);
+        let masked = self.filter.is_some() || segment.deleted_count() > 0;
+        let rows = graph.search(
+            self.query,
+            self.k,
+            self.ef,
+            masked.then_some(&accept as &dyn Fn(usize) -> bool),
+        );
+        let mut top = TopK::new(self.k, self.distance);
+        for row in rows {
+            // Rescore from the stored vector so both paths report identical scores.
+            if let Some(v) = data.vector(row, name) {
+                let score = kernels::score(self.distance, self.query, v);
+                if self.passes_threshold(score) {
+                    top.push(data.ids[row], row, score);
+                }
+            }
+        }
+        top.into_sorted()
+            .into_iter()
+            .map(|(_, row, score)| self.hit(data, row, score))
+            .collect()
+    }
+}
+
+/// The best `k` hits, one per point: where a write moved a point while the search ran,
+/// the newer copy wins.
+fn merge_hits(hits: Vec<Hit>, k: usize, distance: Distance) -> Vec<ScoredPoint> {
+    let mut newest: HashMap<PointId, Hit> = HashMap::with_capacity(hits.len());
+    for hit in hits {
+        match newest.get(&hit.id) {
+            Some(kept) if kept.version >= hit.version => {}
+            _ => {
+                newest.insert(hit.id, hit);
+            }
+        }
+    }
+    let mut all: Vec<Hit> = newest.into_values().collect();
+    let higher = distance.higher_is_better();
+    all.sort_by(|a, b| {
+        let by_score = if higher {
+            b.score.total_cmp(&a.score)
+        } else {
+            a.score.total_cmp(&b.score)
+        };
+        by_score.then_with(|| a.id.cmp(&b.id))
+    });
+    all.truncate(k);
+    all.into_iter().map(|h| h.point).collect()
+}
+
+fn passes(filter: Option<&CompiledFilter>, data: &SegmentData, row: usize) -> bool {
+    filter.is_none_or(|f| {
+        f.matches(data.ids[row], &data.payloads[row], &|name| {
+            data.has_vector(row, name)
+        })
+    })
 }
 
 fn record(
-    id: PointId,
-    p: &StoredPoint,
+    data: &SegmentData,
+    row: usize,
     with_payload: &WithPayload,
     with_vector: &WithVector,
 ) -> Record {
     Record {
-        id,
-        payload: with_payload.select(&p.payload),
-        vector: with_vector.select(&p.vectors).map(VectorStruct::from_named),
+        id: data.ids[row],
+        payload: with_payload.select(&data.payloads[row]),
+        vector: with_vector
+            .is_enabled()
+            .then(|| with_vector.select(&data.vectors(row)))
+            .flatten()
+            .map(VectorStruct::from_named),
         shard_key: None,
         order_value: None,
     }

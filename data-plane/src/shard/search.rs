@@ -1,14 +1,11 @@
-//! Exact scans, top-k selection and the exact-versus-graph decision.
+//! Exact scans, top-k selection and the cardinality estimates behind the exact-versus-graph
+//! decision.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 
 use rayon::prelude::*;
 use tessera_types::{Distance, PointId};
-
-use super::store::StoredPoint;
-use crate::filter::CompiledFilter;
-use crate::index::kernels;
 
 /// Scans over at least this many points run on the rayon pool.
 const PARALLEL_SCAN_MIN: usize = 16_384;
@@ -28,6 +25,7 @@ struct Candidate {
     key: f32,
     score: f32,
     id: PointId,
+    row: usize,
 }
 
 impl PartialEq for Candidate {
@@ -53,7 +51,7 @@ impl Ord for Candidate {
     }
 }
 
-/// The best `k` (point, score) pairs seen so far.
+/// The best `k` (point, row, score) triples seen so far.
 pub(crate) struct TopK {
     k: usize,
     higher_is_better: bool,
@@ -70,9 +68,14 @@ impl TopK {
         }
     }
 
-    pub fn push(&mut self, id: PointId, score: f32) {
+    pub fn push(&mut self, id: PointId, row: usize, score: f32) {
         let key = if self.higher_is_better { -score } else { score };
-        self.offer(Candidate { key, score, id });
+        self.offer(Candidate {
+            key,
+            score,
+            id,
+            row,
+        });
     }
 
     fn offer(&mut self, candidate: Candidate) {
@@ -91,64 +94,47 @@ impl TopK {
         self
     }
 
-    /// Best first.
-    pub fn into_sorted(self) -> Vec<(PointId, f32)> {
+    /// Best first: (point, row, score).
+    pub fn into_sorted(self) -> Vec<(PointId, usize, f32)> {
         self.heap
             .into_sorted_vec()
             .into_iter()
-            .map(|c| (c.id, c.score))
+            .map(|c| (c.id, c.row, c.score))
             .collect()
     }
 }
 
-/// A brute-force query over every point's vector `name`.
-pub(crate) struct ExactScan<'a> {
-    pub name: &'a str,
-    pub query: &'a [f32],
-    pub distance: Distance,
-    pub k: usize,
-    pub filter: Option<&'a CompiledFilter>,
-    pub threshold: Option<f32>,
-}
-
-impl ExactScan<'_> {
-    fn candidate(&self, id: PointId, point: &StoredPoint) -> Option<(PointId, f32)> {
-        let vector = point.vectors.get(self.name)?;
-        if let Some(filter) = self.filter {
-            if !filter.matches(id, &point.payload, &point.vectors) {
-                return None;
+/// Brute-force top `k` over `rows`, where `candidate` scores a row (None skips it).
+pub(crate) fn exact_top_k(
+    rows: usize,
+    k: usize,
+    distance: Distance,
+    candidate: &(dyn Fn(usize) -> Option<(PointId, f32)> + Sync),
+) -> Vec<(PointId, usize, f32)> {
+    let top = if rows >= PARALLEL_SCAN_MIN {
+        (0..rows)
+            .into_par_iter()
+            .with_min_len(1024)
+            .fold(
+                || TopK::new(k, distance),
+                |mut top, row| {
+                    if let Some((id, score)) = candidate(row) {
+                        top.push(id, row, score);
+                    }
+                    top
+                },
+            )
+            .reduce(|| TopK::new(k, distance), TopK::merge)
+    } else {
+        let mut top = TopK::new(k, distance);
+        for row in 0..rows {
+            if let Some((id, score)) = candidate(row) {
+                top.push(id, row, score);
             }
         }
-        let score = kernels::score(self.distance, self.query, vector);
-        self.threshold
-            .is_none_or(|t| self.distance.passes_threshold(score, t))
-            .then_some((id, score))
-    }
-
-    pub fn run(&self, points: &BTreeMap<PointId, StoredPoint>) -> Vec<(PointId, f32)> {
-        let top = if points.len() >= PARALLEL_SCAN_MIN {
-            points
-                .par_iter()
-                .filter_map(|(id, p)| self.candidate(*id, p))
-                .fold(
-                    || TopK::new(self.k, self.distance),
-                    |mut top, (id, score)| {
-                        top.push(id, score);
-                        top
-                    },
-                )
-                .reduce(|| TopK::new(self.k, self.distance), TopK::merge)
-        } else {
-            let mut top = TopK::new(self.k, self.distance);
-            for (id, p) in points {
-                if let Some((id, score)) = self.candidate(*id, p) {
-                    top.push(id, score);
-                }
-            }
-            top
-        };
-        top.into_sorted()
-    }
+        top
+    };
+    top.into_sorted()
 }
 
 /// A well-mixed hash, so the sample is independent of id order and of shard placement
@@ -160,33 +146,25 @@ fn sample_hash(id: &PointId) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Estimates from a sample whether `filter` leaves few enough vectors `name` that an
-/// exact scan of them beats the graph.
-pub(crate) fn filter_is_selective(
-    points: &BTreeMap<PointId, StoredPoint>,
-    filter: &CompiledFilter,
-    name: &str,
-    dim: usize,
-    threshold_kb: usize,
-) -> bool {
-    // Keep a point when its hash falls in the lowest 1/stride of the range.
-    let stride = (points.len() / CARDINALITY_SAMPLE).max(1) as u64;
+/// Estimates from a sample of `ids` how many of the rows `matches` accepts.
+pub(crate) fn estimate_matches(ids: &[PointId], matches: &dyn Fn(usize) -> bool) -> usize {
+    // Keep a row when its id's hash falls in the lowest 1/stride of the range.
+    let stride = (ids.len() / CARDINALITY_SAMPLE).max(1) as u64;
     let cutoff = u64::MAX / stride;
     let (mut sampled, mut matched) = (0usize, 0usize);
-    for (id, p) in points {
+    for (row, id) in ids.iter().enumerate() {
         if stride > 1 && sample_hash(id) > cutoff {
             continue;
         }
         sampled += 1;
-        if p.vectors.contains_key(name) && filter.matches(*id, &p.payload, &p.vectors) {
+        if matches(row) {
             matched += 1;
         }
     }
     if sampled == 0 {
-        return true;
+        return 0;
     }
-    let estimate = matched.saturating_mul(points.len()) / sampled;
-    !reaches_kb(estimate, dim, threshold_kb)
+    matched.saturating_mul(ids.len()) / sampled
 }
 
 #[cfg(test)]
@@ -197,18 +175,18 @@ mod tests {
     fn top_k_keeps_the_best_in_order() {
         let mut top = TopK::new(3, Distance::Dot);
         for (i, s) in [0.5, 0.9, 0.1, 0.7, 0.9].into_iter().enumerate() {
-            top.push(PointId::Num(i as u64), s);
+            top.push(PointId::Num(i as u64), i, s);
         }
-        let ids: Vec<_> = top.into_sorted().into_iter().map(|(id, _)| id).collect();
+        let ids: Vec<_> = top.into_sorted().into_iter().map(|(id, _, _)| id).collect();
         assert_eq!(ids, vec![PointId::Num(1), PointId::Num(4), PointId::Num(3)]);
 
         let mut top = TopK::new(2, Distance::Euclid);
         for (i, s) in [3.0, 1.0, 2.0].into_iter().enumerate() {
-            top.push(PointId::Num(i as u64), s);
+            top.push(PointId::Num(i as u64), i, s);
         }
         assert_eq!(
             top.into_sorted(),
-            vec![(PointId::Num(1), 1.0), (PointId::Num(2), 2.0)]
+            vec![(PointId::Num(1), 1, 1.0), (PointId::Num(2), 2, 2.0)]
         );
     }
 

@@ -1,17 +1,28 @@
-//! The shard's write-ahead log: one append-only file of checksummed records.
+//! The shard's write-ahead log: a directory of append-only segment files of checksummed
+//! records, with group commit and truncation once a checkpoint covers old records.
 //!
-//! Record layout: `len: u32 LE | crc: u32 LE | body: len bytes`, where the body is the
-//! JSON of `(seq, ShardOperation)` and the crc covers the length bytes and the body.
-//! A torn or corrupt tail (a crash mid-write) is cut off on open; a record that passes
-//! its checksum but cannot be decoded means a format or logic error and stops the open.
+//! Each file is named after the sequence number of its first record (`{seq:020}.wal`) and
+//! holds consecutive records. Record layout: `len: u32 LE | crc: u32 LE | body: len bytes`,
+//! where the body is the JSON of `(seq, ShardOperation)` and the crc covers the length
+//! bytes and the body. A torn or corrupt tail of the last file (a crash mid-write) is cut
+//! off on open; damage anywhere else, a gap in the numbering, or a record that passes its
+//! checksum but cannot be decoded means lost or foreign data and stops the open.
+//!
+//! Appends only write; [`Wal::sync_to`] makes them durable. Concurrent callers of
+//! `sync_to` share one `fdatasync`: whoever gets the sync lock flushes everything written
+//! so far, and the others find their record already covered.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
+use parking_lot::Mutex;
 use tessera_types::ShardOperation;
 
 const HEADER: usize = 8;
+const SUFFIX: &str = ".wal";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WalError {
@@ -21,97 +32,181 @@ pub enum WalError {
     Corrupt(String),
     #[error("cannot encode WAL record: {0}")]
     Encode(#[from] serde_json::Error),
-    #[error("WAL is unusable after a write that could not be rolled back; reopen the shard")]
+    #[error("WAL is unusable after a failed write or sync; reopen the shard")]
     Broken,
 }
 
-pub struct Wal {
-    file: File,
-    path: PathBuf,
+/// The file records are appended to.
+struct Active {
+    file: Arc<File>,
+    first_seq: u64,
     /// Bytes of complete records; the file never holds more once an append returns.
     len: u64,
     last_seq: u64,
-    /// Set when a failed append could not be rolled back, so later records would follow garbage.
-    broken: bool,
+}
+
+pub struct Wal {
+    dir: PathBuf,
+    /// A file is closed and a new one started once it reaches this many bytes.
+    file_capacity: u64,
+    active: Mutex<Active>,
+    /// Held by the one caller running `fdatasync` for the group.
+    sync_lock: Mutex<()>,
+    synced_seq: AtomicU64,
+    /// Set when a write or sync failed in a way that leaves the file's contents unknown.
+    broken: AtomicBool,
+}
+
+fn file_name(first_seq: u64) -> String {
+    format!("{first_seq:020}{SUFFIX}")
+}
+
+/// The WAL files in `dir`, by first sequence number.
+fn list_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let first = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(SUFFIX))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(first) = first {
+            files.push((first, path));
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 impl Wal {
-    /// Opens (or creates) the log at `path` and hands every complete record to `replay`,
-    /// in order. A torn tail is truncated with a warning.
+    /// Opens (or creates) the log in `dir` and hands every complete record after
+    /// `checkpoint` to `replay`, in order; older records are already reflected in the
+    /// caller's persisted state. A torn tail is truncated with a warning.
     pub fn open<E: From<WalError>>(
-        path: &Path,
+        dir: &Path,
+        file_capacity: u64,
+        checkpoint: u64,
         mut replay: impl FnMut(u64, ShardOperation) -> Result<(), E>,
     ) -> Result<Wal, E> {
-        let created = !path.exists();
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(WalError::from)?;
-        if created {
-            sync_parent(path).map_err(WalError::from)?;
-        }
-        let file_len = file.metadata().map_err(WalError::from)?.len();
-        let mut reader = BufReader::new(&file);
-        let mut offset = 0u64;
-        let mut last_seq = 0u64;
-        let torn = loop {
-            let record = match read_record(&mut reader, file_len - offset) {
-                Ok(Some(record)) => record,
-                Ok(None) => break None,
-                Err(Torn(why)) => break Some(why),
-            };
-            let (seq, op): (u64, ShardOperation) =
-                serde_json::from_slice(&record).map_err(|e| {
-                    WalError::Corrupt(format!(
-                        "{}: record at byte {offset} passes its checksum but does not decode: {e}",
-                        path.display()
-                    ))
-                })?;
-            if seq <= last_seq {
+        std::fs::create_dir_all(dir).map_err(WalError::from)?;
+        let files = list_files(dir).map_err(WalError::from)?;
+        if let Some((first, path)) = files.first() {
+            if *first > checkpoint + 1 {
                 return Err(WalError::Corrupt(format!(
-                    "{}: record at byte {offset} has sequence number {seq} after {last_seq}",
+                    "{}: starts at record {first}, but records after {checkpoint} are needed",
                     path.display()
                 ))
                 .into());
             }
-            replay(seq, op)?;
-            last_seq = seq;
-            offset += (HEADER + record.len()) as u64;
-        };
-        if let Some(why) = torn {
-            tracing::warn!(
-                wal = %path.display(),
-                offset,
-                dropped_bytes = file_len - offset,
-                reason = why,
-                "truncating torn WAL tail"
-            );
-            file.set_len(offset).map_err(WalError::from)?;
-            file.sync_data().map_err(WalError::from)?;
         }
+        let mut last_seq = checkpoint;
+        let mut active = None;
+        for (i, (first, path)) in files.iter().enumerate() {
+            let is_last = i + 1 == files.len();
+            let file = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(path)
+                .map_err(WalError::from)?;
+            let file_len = file.metadata().map_err(WalError::from)?.len();
+            let mut reader = BufReader::new(&file);
+            let mut offset = 0u64;
+            let mut expected = *first;
+            let torn = loop {
+                let record = match read_record(&mut reader, file_len - offset) {
+                    Ok(Some(record)) => record,
+                    Ok(None) => break None,
+                    Err(Torn(why)) => break Some(why),
+                };
+                let (seq, op): (u64, ShardOperation) =
+                    serde_json::from_slice(&record).map_err(|e| {
+                        WalError::Corrupt(format!(
+                            "{}: record at byte {offset} passes its checksum but does not decode: {e}",
+                            path.display()
+                        ))
+                    })?;
+                if seq != expected {
+                    return Err(WalError::Corrupt(format!(
+                        "{}: record at byte {offset} has sequence number {seq}, expected {expected}",
+                        path.display()
+                    ))
+                    .into());
+                }
+                if seq > checkpoint {
+                    replay(seq, op)?;
+                }
+                expected = seq + 1;
+                offset += (HEADER + record.len()) as u64;
+            };
+            if let Some(why) = torn {
+                if !is_last {
+                    return Err(WalError::Corrupt(format!(
+                        "{}: damaged at byte {offset} ({why}) although later WAL files exist",
+                        path.display()
+                    ))
+                    .into());
+                }
+                tracing::warn!(
+                    wal = %path.display(),
+                    offset,
+                    dropped_bytes = file_len - offset,
+                    reason = why,
+                    "truncating torn WAL tail"
+                );
+                file.set_len(offset).map_err(WalError::from)?;
+                file.sync_data().map_err(WalError::from)?;
+            }
+            // Later files must continue where this one ends.
+            if let Some((next, next_path)) = files.get(i + 1) {
+                // A gap is harmless only where the checkpoint already covers it.
+                if *next < expected || *next > expected.max(checkpoint + 1) {
+                    return Err(WalError::Corrupt(format!(
+                        "{}: starts at record {next}, but the previous file ends before {expected}",
+                        next_path.display()
+                    ))
+                    .into());
+                }
+            }
+            last_seq = last_seq.max(expected - 1);
+            if is_last {
+                active = Some(Active {
+                    file: Arc::new(file),
+                    first_seq: *first,
+                    len: offset,
+                    last_seq: expected - 1,
+                });
+            }
+        }
+        let active = match active {
+            Some(a) if a.last_seq >= last_seq => a,
+            // No file, or the files end before the checkpoint: numbering continues after it.
+            _ => create_file(dir, last_seq + 1).map_err(WalError::from)?,
+        };
         Ok(Wal {
-            file,
-            path: path.to_path_buf(),
-            len: offset,
-            last_seq,
-            broken: false,
+            dir: dir.to_path_buf(),
+            file_capacity: file_capacity.max(1),
+            synced_seq: AtomicU64::new(active.last_seq),
+            active: Mutex::new(active),
+            sync_lock: Mutex::new(()),
+            broken: AtomicBool::new(false),
         })
     }
 
     /// Sequence number of the last record written.
     pub fn last_seq(&self) -> u64 {
-        self.last_seq
+        self.active.lock().last_seq
     }
 
-    /// Appends `op` as the next sequence number and returns that number. With `sync`
-    /// the record is on stable storage before this returns.
-    pub fn append(&mut self, op: &ShardOperation, sync: bool) -> Result<u64, WalError> {
-        if self.broken {
+    /// Appends `op` as the next sequence number and returns that number. The record is
+    /// written but not yet durable: see [`sync_to`](Self::sync_to). Callers serialize
+    /// appends with the state changes they log, so the log order is the apply order.
+    pub fn append(&self, op: &ShardOperation) -> Result<u64, WalError> {
+        if self.broken.load(Ordering::Acquire) {
             return Err(WalError::Broken);
         }
-        let seq = self.last_seq + 1;
+        let mut active = self.active.lock();
+        let seq = active.last_seq + 1;
         let body = serde_json::to_vec(&(seq, op))?;
         let len = u32::try_from(body.len()).map_err(|_| {
             WalError::Io(io::Error::new(
@@ -122,33 +217,124 @@ impl Wal {
                 ),
             ))
         })?;
+        if active.len > 0 && active.len + (HEADER + body.len()) as u64 > self.file_capacity {
+            self.rotate(&mut active)?;
+        }
         let mut record = Vec::with_capacity(HEADER + body.len());
         record.extend_from_slice(&len.to_le_bytes());
         record.extend_from_slice(&checksum(&len.to_le_bytes(), &body).to_le_bytes());
         record.extend_from_slice(&body);
-        let written = self.file.write_all(&record).and_then(|()| {
-            if sync {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
-        match written {
+        match (&*active.file).write_all(&record) {
             Ok(()) => {
-                self.len += record.len() as u64;
-                self.last_seq = seq;
+                active.len += record.len() as u64;
+                active.last_seq = seq;
                 Ok(seq)
             }
             Err(e) => {
                 // Cut the partial record off so the next append does not follow garbage.
-                if self.file.set_len(self.len).is_err() {
-                    tracing::error!(wal = %self.path.display(), "cannot roll back a failed WAL append");
-                    self.broken = true;
+                if active.file.set_len(active.len).is_err() {
+                    tracing::error!(wal = %self.dir.display(), "cannot roll back a failed WAL append");
+                    self.broken.store(true, Ordering::Release);
                 }
                 Err(e.into())
             }
         }
     }
+
+    /// Returns once record `seq` and everything before it are on stable storage.
+    pub fn sync_to(&self, seq: u64) -> Result<(), WalError> {
+        if self.synced_seq.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        let _group = self.sync_lock.lock();
+        if self.synced_seq.load(Ordering::Acquire) >= seq {
+            return Ok(());
+        }
+        if self.broken.load(Ordering::Acquire) {
+            return Err(WalError::Broken);
+        }
+        // Earlier files were synced when they were closed, so the active one is enough.
+        // Appends go on while this sync runs; they join the next group.
+        let (file, upto) = {
+            let active = self.active.lock();
+            (active.file.clone(), active.last_seq)
+        };
+        if let Err(e) = file.sync_data() {
+            // After a failed fsync the kernel may have dropped the dirty pages: nothing
+            // written since the last good sync can be trusted any more.
+            tracing::error!(wal = %self.dir.display(), error = %e, "WAL fsync failed");
+            self.broken.store(true, Ordering::Release);
+            return Err(e.into());
+        }
+        self.synced_seq.fetch_max(upto, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Deletes the files whose records all have sequence numbers up to `seq`, which a
+    /// durable checkpoint now covers. Returns the number of files removed.
+    pub fn truncate_through(&self, seq: u64) -> Result<usize, WalError> {
+        {
+            let mut active = self.active.lock();
+            if active.len > 0 && active.last_seq <= seq {
+                self.rotate(&mut active)?;
+            }
+        }
+        let files = list_files(&self.dir)?;
+        let mut removed = 0;
+        for pair in files.windows(2) {
+            let ((_, path), (next_first, _)) = (&pair[0], &pair[1]);
+            if *next_first <= seq + 1 {
+                std::fs::remove_file(path)?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            sync_dir(&self.dir)?;
+        }
+        Ok(removed)
+    }
+
+    /// Total bytes of the WAL files.
+    pub fn disk_bytes(&self) -> u64 {
+        list_files(&self.dir)
+            .map(|files| {
+                files
+                    .iter()
+                    .filter_map(|(_, p)| std::fs::metadata(p).ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Closes the active file (durably) and starts the next one.
+    fn rotate(&self, active: &mut Active) -> Result<(), WalError> {
+        if let Err(e) = active.file.sync_data() {
+            self.broken.store(true, Ordering::Release);
+            return Err(e.into());
+        }
+        self.synced_seq.fetch_max(active.last_seq, Ordering::AcqRel);
+        let next = create_file(&self.dir, active.last_seq + 1)?;
+        debug_assert!(next.first_seq > active.first_seq);
+        *active = next;
+        Ok(())
+    }
+}
+
+fn create_file(dir: &Path, first_seq: u64) -> io::Result<Active> {
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(file_name(first_seq)))?;
+    sync_dir(dir)?;
+    Ok(Active {
+        file: Arc::new(file),
+        first_seq,
+        len: 0,
+        last_seq: first_seq - 1,
+    })
 }
 
 struct Torn(&'static str);
@@ -192,12 +378,9 @@ fn checksum(len: &[u8], body: &[u8]) -> u32 {
     hasher.finalize()
 }
 
-/// Makes a newly created file's directory entry durable.
-fn sync_parent(path: &Path) -> io::Result<()> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
-        _ => Ok(()),
-    }
+/// Makes created, renamed and removed directory entries durable.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -205,7 +388,9 @@ mod tests {
     use super::*;
     use tessera_types::{PointId, PointSelection};
 
-    fn temp_path(name: &str) -> PathBuf {
+    const BIG: u64 = 1 << 30;
+
+    fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "tessera-wal-{}-{name}-{}",
             std::process::id(),
@@ -215,87 +400,163 @@ mod tests {
                 .as_nanos()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        dir.join("wal.log")
+        dir
     }
 
     fn op(n: u64) -> ShardOperation {
         ShardOperation::Delete(PointSelection::Ids(vec![PointId::Num(n)]))
     }
 
-    fn replay_all(path: &Path) -> Result<(Wal, Vec<(u64, ShardOperation)>), WalError> {
+    fn replay_from(
+        dir: &Path,
+        capacity: u64,
+        checkpoint: u64,
+    ) -> Result<(Wal, Vec<(u64, ShardOperation)>), WalError> {
         let mut seen = Vec::new();
-        let wal = Wal::open(path, |seq, op| {
+        let wal = Wal::open(dir, capacity, checkpoint, |seq, op| {
             seen.push((seq, op));
             Ok::<_, WalError>(())
         })?;
         Ok((wal, seen))
     }
 
+    fn replay_all(dir: &Path) -> Result<(Wal, Vec<(u64, ShardOperation)>), WalError> {
+        replay_from(dir, BIG, 0)
+    }
+
+    fn only_file(dir: &Path) -> PathBuf {
+        let files = list_files(dir).unwrap();
+        assert_eq!(files.len(), 1, "{files:?}");
+        files[0].1.clone()
+    }
+
     #[test]
     fn appends_replay_in_order_and_continue_numbering() {
-        let path = temp_path("order");
-        let (mut wal, seen) = replay_all(&path).unwrap();
+        let dir = temp_dir("order");
+        let (wal, seen) = replay_all(&dir).unwrap();
         assert!(seen.is_empty());
-        assert_eq!(wal.append(&op(10), true).unwrap(), 1);
-        assert_eq!(wal.append(&op(11), false).unwrap(), 2);
+        assert_eq!(wal.append(&op(10)).unwrap(), 1);
+        wal.sync_to(1).unwrap();
+        assert_eq!(wal.append(&op(11)).unwrap(), 2);
         drop(wal);
-        let (mut wal, seen) = replay_all(&path).unwrap();
+        let (wal, seen) = replay_all(&dir).unwrap();
         assert_eq!(seen, vec![(1, op(10)), (2, op(11))]);
         assert_eq!(wal.last_seq(), 2);
-        assert_eq!(wal.append(&op(12), true).unwrap(), 3);
-        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        assert_eq!(wal.append(&op(12)).unwrap(), 3);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn every_cut_keeps_exactly_the_complete_records() {
-        let path = temp_path("cuts");
-        let (mut wal, _) = replay_all(&path).unwrap();
+        let dir = temp_dir("cuts");
+        let (wal, _) = replay_all(&dir).unwrap();
+        let path = only_file(&dir);
         let mut ends = vec![0u64];
         for n in 0..5 {
-            wal.append(&op(n), false).unwrap();
+            wal.append(&op(n)).unwrap();
             ends.push(std::fs::metadata(&path).unwrap().len());
         }
         drop(wal);
         let full = std::fs::read(&path).unwrap();
         for cut in 0..=full.len() {
             std::fs::write(&path, &full[..cut]).unwrap();
-            let (mut wal, seen) = replay_all(&path).unwrap();
+            let (wal, seen) = replay_all(&dir).unwrap();
             let complete = ends.iter().filter(|e| **e <= cut as u64).count() - 1;
             assert_eq!(seen.len(), complete, "cut at {cut}");
             assert_eq!(std::fs::metadata(&path).unwrap().len(), ends[complete]);
             // The log stays appendable after recovery.
-            assert_eq!(wal.append(&op(99), false).unwrap(), complete as u64 + 1);
+            assert_eq!(wal.append(&op(99)).unwrap(), complete as u64 + 1);
         }
-        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn flipped_byte_truncates_from_the_damaged_record() {
-        let path = temp_path("flip");
-        let (mut wal, _) = replay_all(&path).unwrap();
+        let dir = temp_dir("flip");
+        let (wal, _) = replay_all(&dir).unwrap();
         for n in 0..3 {
-            wal.append(&op(n), false).unwrap();
+            wal.append(&op(n)).unwrap();
         }
         drop(wal);
+        let path = only_file(&dir);
         let mut bytes = std::fs::read(&path).unwrap();
         let second_record_body = bytes.len() / 2;
         bytes[second_record_body] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
-        let (_, seen) = replay_all(&path).unwrap();
+        let (_, seen) = replay_all(&dir).unwrap();
         assert_eq!(seen.len(), 1);
-        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn undecodable_record_with_valid_checksum_is_an_error() {
-        let path = temp_path("garbage");
+        let dir = temp_dir("garbage");
         let body = b"not json";
         let len = (body.len() as u32).to_le_bytes();
         let mut bytes = len.to_vec();
         bytes.extend_from_slice(&checksum(&len, body).to_le_bytes());
         bytes.extend_from_slice(body);
-        std::fs::write(&path, &bytes).unwrap();
-        assert!(matches!(replay_all(&path), Err(WalError::Corrupt(_))));
-        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(dir.join(file_name(1)), &bytes).unwrap();
+        assert!(matches!(replay_all(&dir), Err(WalError::Corrupt(_))));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn files_rotate_and_truncation_keeps_what_the_checkpoint_lacks() {
+        let dir = temp_dir("rotate");
+        // Room for a few records per file.
+        let (wal, _) = replay_from(&dir, 150, 0).unwrap();
+        for n in 1..=10 {
+            assert_eq!(wal.append(&op(n)).unwrap(), n);
+        }
+        let files = list_files(&dir).unwrap();
+        assert!(files.len() >= 3, "{files:?}");
+        assert!(wal.truncate_through(5).unwrap() > 0);
+        assert!(list_files(&dir).unwrap().len() < files.len());
+        // Everything after the checkpoint is still there, in order.
+        drop(wal);
+        let (wal, seen) = replay_from(&dir, 150, 5).unwrap();
+        let seqs: Vec<u64> = seen.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, (6..=10).collect::<Vec<_>>());
+        // A checkpoint covering everything leaves one empty file that continues the numbering.
+        wal.truncate_through(10).unwrap();
+        assert_eq!(list_files(&dir).unwrap().len(), 1);
+        drop(wal);
+        let (wal, seen) = replay_from(&dir, 150, 10).unwrap();
+        assert!(seen.is_empty());
+        assert_eq!(wal.append(&op(11)).unwrap(), 11);
+        // Records older than the checkpoint must be there: a gap is corruption.
+        drop(wal);
+        assert!(matches!(
+            replay_from(&dir, 150, 3),
+            Err(WalError::Corrupt(_))
+        ));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn group_commit_covers_concurrent_writers() {
+        let dir = temp_dir("group");
+        let (wal, _) = replay_all(&dir).unwrap();
+        let wal = Arc::new(wal);
+        let writers: Vec<_> = (0..8)
+            .map(|w| {
+                let wal = wal.clone();
+                std::thread::spawn(move || {
+                    for n in 0..20 {
+                        let seq = wal.append(&op(w * 100 + n)).unwrap();
+                        wal.sync_to(seq).unwrap();
+                        assert!(wal.synced_seq.load(Ordering::Acquire) >= seq);
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        drop(wal);
+        let (_, seen) = replay_all(&dir).unwrap();
+        assert_eq!(seen.len(), 160);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

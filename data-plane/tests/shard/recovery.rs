@@ -62,8 +62,13 @@ fn workload() -> Vec<ShardOperation> {
 }
 
 fn cfg() -> tessera_types::CollectionConfig {
-    // A low threshold so reopening also rebuilds a graph.
+    // A low threshold so the optimizer seals, indexes and checkpoints along the way.
     config(6, Distance::Cosine, 1)
+}
+
+/// No optimization and no checkpoint: the WAL keeps every record in one file.
+fn wal_only() -> tessera_types::CollectionConfig {
+    config(6, Distance::Cosine, 10_000)
 }
 
 #[test]
@@ -75,7 +80,9 @@ fn reopen_replays_the_wal_into_identical_state() {
         last = shard.apply(op, i % 2 == 0).unwrap();
     }
     let before = snapshot(&shard);
+    shard.optimize().unwrap();
     assert!(shard.stats().indexed_vectors_count > 0);
+    assert_eq!(snapshot(&shard), before, "optimizing changes no point");
     drop(shard);
 
     let shard = Shard::open(dir.path(), cfg()).unwrap();
@@ -102,7 +109,7 @@ fn reopen_replays_the_wal_into_identical_state() {
 fn wal_cut_at_random_offsets_recovers_every_complete_record() {
     let dir = TempDir::new();
     let ops = workload();
-    let shard = Shard::open(dir.path(), cfg()).unwrap();
+    let shard = Shard::open(dir.path(), wal_only()).unwrap();
     // WAL size after each record, and the state after each prefix of the workload.
     let mut ends = vec![0u64];
     let mut states = vec![snapshot(&shard)];
@@ -121,9 +128,10 @@ fn wal_cut_at_random_offsets_recovers_every_complete_record() {
     cuts.extend([ends[3] as usize, ends[3] as usize - 1, wal.len()]);
     for cut in cuts {
         let copy = TempDir::new();
-        std::fs::write(copy.path().join(&wal_name), &wal[..cut]).unwrap();
+        std::fs::create_dir_all(copy.path().join("wal")).unwrap();
+        std::fs::write(copy.path().join("wal").join(&wal_name), &wal[..cut]).unwrap();
         let complete = ends.iter().filter(|e| **e <= cut as u64).count() - 1;
-        let shard = Shard::open(copy.path(), cfg()).unwrap();
+        let shard = Shard::open(copy.path(), wal_only()).unwrap();
         assert_eq!(snapshot(&shard), states[complete], "cut at byte {cut}");
         assert_eq!(
             std::fs::metadata(copy.wal_file()).unwrap().len(),
@@ -139,10 +147,66 @@ fn wal_cut_at_random_offsets_recovers_every_complete_record() {
             .unwrap();
         assert_eq!(seq, complete as u64 + 1);
         drop(shard);
-        let shard = Shard::open(copy.path(), cfg()).unwrap();
+        let shard = Shard::open(copy.path(), wal_only()).unwrap();
         assert_eq!(
             shard.count(None).unwrap(),
             states[complete]["records"].as_array().unwrap().len() as u64 + 1
         );
     }
+}
+
+#[test]
+fn checkpoints_persist_segments_and_bound_the_wal() {
+    let dir = TempDir::new();
+    let mut cfg = cfg();
+    // Small WAL files, so truncation has whole files to drop.
+    cfg.wal_config.wal_capacity_mb = 1;
+    let shard = Shard::open(dir.path(), cfg.clone()).unwrap();
+    let wal_bytes = || -> u64 {
+        std::fs::read_dir(dir.path().join("wal"))
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    let vectors = random_vectors(1500, 6, 31);
+    let mut written = 0u64;
+    for round in 0..6u64 {
+        let points = vectors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| point(i as u64, v.clone(), json!({"round": round})))
+            .collect();
+        shard
+            .apply(ShardOperation::Upsert(points), round % 2 == 0)
+            .unwrap();
+        shard
+            .apply(
+                ShardOperation::Delete(PointSelection::Ids(
+                    (round * 100..round * 100 + 50).map(PointId::Num).collect(),
+                )),
+                true,
+            )
+            .unwrap();
+        written += 2;
+        shard.optimize().unwrap();
+        assert!(
+            wal_bytes() < 64 * 1024,
+            "round {round}: WAL holds {} bytes",
+            wal_bytes()
+        );
+    }
+    let before = snapshot(&shard);
+    assert_eq!(before["points_count"], json!(1500 - 50));
+    assert!(shard.stats().segments_count >= 2);
+    drop(shard);
+    let shard = Shard::open(dir.path(), cfg).unwrap();
+    assert_eq!(snapshot(&shard), before);
+    let next = shard
+        .apply(ShardOperation::Delete(PointSelection::Ids(vec![])), true)
+        .unwrap();
+    assert_eq!(
+        next,
+        written + 1,
+        "numbering continues after the checkpoint"
+    );
 }

@@ -71,6 +71,7 @@ fn load(shard: &Shard, vectors: &[Vec<f32>]) {
             .apply(ShardOperation::Upsert(chunk.to_vec()), false)
             .unwrap();
     }
+    shard.optimize().unwrap();
 }
 
 fn recall(found: &[PointId], truth: &[PointId]) -> f64 {
@@ -240,6 +241,12 @@ fn hnsw_recall_filters_and_no_stale_results() {
         )
         .unwrap();
     assert_eq!(shard.stats().points_count, 4000);
+    assert_eq!(
+        shard.stats().indexed_vectors_count,
+        3000,
+        "moved points are not indexed yet"
+    );
+    shard.optimize().unwrap();
     assert_eq!(shard.stats().indexed_vectors_count, 4000);
 
     let deleted: HashSet<PointId> = deleted.into_iter().collect();
@@ -273,8 +280,8 @@ fn hnsw_recall_filters_and_no_stale_results() {
     assert_eq!(hits[0].id, PointId::Num(3));
     assert_eq!(hits[0].version, update_seq);
 
-    // Enough further deletes push masked entries past half the graph: it is rebuilt,
-    // and results stay correct.
+    // Enough further deletes trip the vacuum threshold: the segment is rebuilt, and
+    // results stay correct meanwhile and after.
     shard
         .apply(
             ShardOperation::Delete(PointSelection::Ids(
@@ -284,12 +291,17 @@ fn hnsw_recall_filters_and_no_stale_results() {
         )
         .unwrap();
     let deleted_more: HashSet<PointId> = (2000..3500).map(PointId::Num).collect();
-    assert_eq!(shard.stats().indexed_vectors_count, 2500);
-    for query in &queries {
-        for hit in shard.search(&search_req(query.clone(), 10)).unwrap() {
-            assert!(!deleted.contains(&hit.id) && !deleted_more.contains(&hit.id));
+    let clean = || {
+        for query in &queries {
+            for hit in shard.search(&search_req(query.clone(), 10)).unwrap() {
+                assert!(!deleted.contains(&hit.id) && !deleted_more.contains(&hit.id));
+            }
         }
-    }
+    };
+    clean();
+    shard.optimize().unwrap();
+    assert_eq!(shard.stats().indexed_vectors_count, 2500);
+    clean();
     check_recall("after rebuild", None);
 }
 

@@ -1,0 +1,153 @@
+//! The segment writes land in: rows updated in place, freed rows reused, searched by
+//! exact scan. The optimizer seals it into an immutable segment once it is large.
+
+use std::collections::BTreeMap;
+
+use tessera_types::PointId;
+
+use super::data::{SegmentData, StoredPoint};
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Appendable {
+    pub data: SegmentData,
+    /// Live points, ordered for scrolling.
+    index: BTreeMap<PointId, usize>,
+    free: Vec<usize>,
+    /// Whether each row holds a live point; lets scans skip freed rows without lookups.
+    live: Vec<bool>,
+    /// Live vectors of each name.
+    vector_counts: BTreeMap<String, usize>,
+}
+
+impl Appendable {
+    pub fn new(dims: &BTreeMap<String, usize>) -> Self {
+        Self {
+            data: SegmentData::new(dims),
+            ..Default::default()
+        }
+    }
+
+    /// Every row of `data` as live points (rows must have distinct ids).
+    pub fn from_data(data: SegmentData) -> Self {
+        let mut segment = Self::new(&data.dims());
+        for row in 0..data.len() {
+            segment.upsert(&data.point(row));
+        }
+        segment
+    }
+
+    pub fn get(&self, id: &PointId) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    pub fn is_live(&self, row: usize) -> bool {
+        self.live[row]
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn vector_count(&self, name: &str) -> usize {
+        self.vector_counts.get(name).copied().unwrap_or(0)
+    }
+
+    fn count(&mut self, row: usize, delta: isize) {
+        for (name, column) in &self.data.columns {
+            if column.present[row] {
+                let n = self.vector_counts.entry(name.clone()).or_default();
+                *n = n.saturating_add_signed(delta);
+            }
+        }
+    }
+
+    /// Writes `p`, replacing the point's previous row if it has one.
+    pub fn upsert(&mut self, p: &StoredPoint) {
+        match self.index.get(&p.id) {
+            Some(&row) => {
+                self.count(row, -1);
+                self.data.set(row, p);
+                self.count(row, 1);
+            }
+            None => {
+                let row = match self.free.pop() {
+                    Some(row) => {
+                        self.data.set(row, p);
+                        self.live[row] = true;
+                        row
+                    }
+                    None => {
+                        self.live.push(true);
+                        self.data.push(p)
+                    }
+                };
+                self.index.insert(p.id, row);
+                self.count(row, 1);
+            }
+        }
+    }
+
+    pub fn remove(&mut self, id: &PointId) -> bool {
+        match self.index.remove(id) {
+            Some(row) => {
+                self.count(row, -1);
+                self.live[row] = false;
+                self.free.push(row);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Live (id, row) pairs from `from` on, in id order.
+    pub fn live_from(&self, from: PointId) -> impl Iterator<Item = (PointId, usize)> + '_ {
+        self.index.range(from..).map(|(id, row)| (*id, *row))
+    }
+
+    pub fn live_rows(&self) -> impl Iterator<Item = usize> + '_ {
+        self.index.values().copied()
+    }
+
+    /// The live points alone, in id order.
+    pub fn compact(&self) -> SegmentData {
+        self.data.gather(self.index.values().copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_types::NamedVectors;
+
+    fn p(id: u64, v: Option<f32>) -> StoredPoint {
+        StoredPoint {
+            id: PointId::Num(id),
+            version: id,
+            vectors: v
+                .map(|x| NamedVectors::from([(String::new(), vec![x, x])]))
+                .unwrap_or_default(),
+            payload: Default::default(),
+        }
+    }
+
+    #[test]
+    fn rows_are_replaced_freed_and_reused() {
+        let mut a = Appendable::new(&BTreeMap::from([(String::new(), 2)]));
+        a.upsert(&p(3, Some(1.0)));
+        a.upsert(&p(1, Some(2.0)));
+        a.upsert(&p(3, None));
+        assert_eq!(a.len(), 2);
+        assert_eq!(a.vector_count(""), 1);
+        assert!(a.remove(&PointId::Num(1)));
+        assert!(!a.remove(&PointId::Num(1)));
+        a.upsert(&p(7, Some(5.0)));
+        assert_eq!(a.data.len(), 2, "the freed row is reused");
+        let compact = a.compact();
+        assert_eq!(compact.ids, vec![PointId::Num(3), PointId::Num(7)]);
+        assert_eq!(compact.vector(1, ""), Some(&[5.0, 5.0][..]));
+        assert_eq!(compact.vector(0, ""), None);
+        let back = Appendable::from_data(compact);
+        assert_eq!(back.len(), 2);
+        assert_eq!(back.vector_count(""), 1);
+    }
+}

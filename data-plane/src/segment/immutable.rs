@@ -1,0 +1,148 @@
+//! A sealed segment: rows sorted by point id that never change, deletions marked in a
+//! bitmap, and one HNSW graph per vector name once the optimizer has built it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use tessera_types::PointId;
+
+use super::bitmap::AtomicBitmap;
+use super::data::SegmentData;
+use crate::index::Graph;
+
+pub(crate) struct ImmutableSegment {
+    pub id: u64,
+    pub data: SegmentData,
+    deleted: AtomicBitmap,
+    /// Present vectors of each name, and how many of them were deleted since.
+    vectors: BTreeMap<String, (usize, AtomicUsize)>,
+    graphs: RwLock<BTreeMap<String, Arc<Graph>>>,
+    /// Whether the rows are written to the segment's directory.
+    persisted: AtomicBool,
+    /// Deleted rows as of the last checkpoint that wrote this segment's bitmap.
+    checkpointed_deletions: AtomicUsize,
+}
+
+impl ImmutableSegment {
+    /// A segment of `data` (rows sorted by id, ids distinct) with `deleted` rows masked.
+    pub fn new(id: u64, data: SegmentData, deleted: AtomicBitmap) -> Self {
+        debug_assert!(data.ids.windows(2).all(|w| w[0] < w[1]));
+        debug_assert_eq!(deleted.len(), data.len());
+        let vectors = data
+            .columns
+            .iter()
+            .map(|(name, c)| {
+                let present = c.present.iter().filter(|p| **p).count();
+                let gone = (0..data.len())
+                    .filter(|row| c.present[*row] && deleted.get(*row))
+                    .count();
+                (name.clone(), (present, AtomicUsize::new(gone)))
+            })
+            .collect();
+        Self {
+            id,
+            data,
+            checkpointed_deletions: AtomicUsize::new(deleted.count()),
+            deleted,
+            vectors,
+            graphs: RwLock::new(BTreeMap::new()),
+            persisted: AtomicBool::new(false),
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_live(&self, row: usize) -> bool {
+        !self.deleted.get(row)
+    }
+
+    /// The live row holding `id`.
+    pub fn locate(&self, id: &PointId) -> Option<usize> {
+        let row = self.data.ids.binary_search(id).ok()?;
+        self.is_live(row).then_some(row)
+    }
+
+    /// Marks `row` deleted; returns whether it was live.
+    pub fn delete(&self, row: usize) -> bool {
+        let newly = self.deleted.set(row);
+        if newly {
+            for (name, column) in &self.data.columns {
+                if column.present[row] {
+                    self.vectors[name].1.fetch_add(1, Ordering::AcqRel);
+                }
+            }
+        }
+        newly
+    }
+
+    pub fn deleted_count(&self) -> usize {
+        self.deleted.count()
+    }
+
+    pub fn live_count(&self) -> usize {
+        self.rows() - self.deleted_count()
+    }
+
+    /// Live vectors of `name`.
+    pub fn vector_count(&self, name: &str) -> usize {
+        self.vectors
+            .get(name)
+            .map_or(0, |(present, gone)| present - gone.load(Ordering::Acquire))
+    }
+
+    pub fn live_rows(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.rows()).filter(|row| self.is_live(*row))
+    }
+
+    /// Live (id, row) pairs from `from` on, in id order.
+    pub fn live_from(&self, from: PointId) -> impl Iterator<Item = (PointId, usize)> + '_ {
+        let start = self.data.ids.partition_point(|id| *id < from);
+        (start..self.rows())
+            .filter(|row| self.is_live(*row))
+            .map(|row| (self.data.ids[row], row))
+    }
+
+    pub fn deletions(&self) -> &AtomicBitmap {
+        &self.deleted
+    }
+
+    pub fn graph(&self, name: &str) -> Option<Arc<Graph>> {
+        self.graphs.read().get(name).cloned()
+    }
+
+    pub fn set_graph(&self, name: &str, graph: Option<Arc<Graph>>) {
+        let old = match graph {
+            Some(g) => self.graphs.write().insert(name.to_string(), g),
+            None => self.graphs.write().remove(name),
+        };
+        // Freeing a large graph takes a while: after the lock is released.
+        drop(old);
+    }
+
+    /// Live vectors held by graphs.
+    pub fn indexed_vectors(&self) -> usize {
+        let graphs = self.graphs.read();
+        graphs.keys().map(|name| self.vector_count(name)).sum()
+    }
+
+    pub fn is_persisted(&self) -> bool {
+        self.persisted.load(Ordering::Acquire)
+    }
+
+    pub fn mark_persisted(&self) {
+        self.persisted.store(true, Ordering::Release);
+    }
+
+    /// Whether deletions happened since the last checkpoint recorded them.
+    pub fn deletions_changed(&self) -> bool {
+        self.checkpointed_deletions.load(Ordering::Acquire) != self.deleted_count()
+    }
+
+    pub fn mark_deletions_checkpointed(&self, count: usize) {
+        self.checkpointed_deletions.store(count, Ordering::Release);
+    }
+}

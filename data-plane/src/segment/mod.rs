@@ -1,0 +1,17 @@
+//! Segments, the units a shard's points are stored in: one appendable segment that takes
+//! writes, and immutable segments built from it by the optimizer, each searchable on its
+//! own and persisted in its own directory.
+
+mod appendable;
+mod bitmap;
+mod data;
+mod immutable;
+mod storage;
+
+pub(crate) use appendable::Appendable;
+pub(crate) use bitmap::AtomicBitmap;
+pub(crate) use data::{SegmentData, StoredPoint};
+pub(crate) use immutable::ImmutableSegment;
+pub(crate) use storage::{
+    deletions_file, read_deletions, read_segment, write_deletions, write_segment, StorageError,
+};

@@ -1,0 +1,309 @@
+//! Segments on disk: one directory per segment, written once under a temporary name and
+//! renamed into place, every file checked against the CRC32 recorded in `meta.json`.
+//!
+//! * `points.bin`: per row, the id (tag byte 0 = number, 1 = UUID, then 16 bytes) and
+//!   the version (u64 LE);
+//! * `vectors-{i}.bin`: the rows' vectors of the i-th name in `meta.json` (f32 LE, zeros
+//!   where absent), then one presence byte per row;
+//! * `payloads.bin`: rows + 1 offsets (u64 LE), then each row's payload as JSON.
+//!
+//! Deletion bitmaps change after the segment is written; each checkpoint writes them to
+//! `deleted-{seq}.bin` files beside the segment, named by the checkpoint's manifest.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tessera_types::{Payload, PointId};
+use uuid::Uuid;
+
+use super::bitmap::AtomicBitmap;
+use super::data::{Column, SegmentData};
+use crate::wal::sync_dir;
+
+const META: &str = "meta.json";
+const POINTS: &str = "points.bin";
+const PAYLOADS: &str = "payloads.bin";
+const POINT_BYTES: usize = 25;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("segment I/O error: {0}")]
+    Io(#[from] io::Error),
+    #[error("segment data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    rows: usize,
+    /// Vector names and sizes, in file order.
+    vectors: Vec<(String, usize)>,
+    /// CRC32 of each file.
+    files: BTreeMap<String, u32>,
+}
+
+fn vector_file(i: usize) -> String {
+    format!("vectors-{i}.bin")
+}
+
+/// Writes `bytes` to `path` and makes it durable; returns its CRC32.
+fn write_file(path: &Path, bytes: &[u8]) -> io::Result<u32> {
+    let mut file = BufWriter::new(File::create(path)?);
+    file.write_all(bytes)?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(crc32fast::hash(bytes))
+}
+
+fn encode_points(data: &SegmentData) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() * POINT_BYTES);
+    for (id, version) in data.ids.iter().zip(&data.versions) {
+        let mut raw = [0u8; 17];
+        match id {
+            PointId::Num(n) => raw[1..9].copy_from_slice(&n.to_le_bytes()),
+            PointId::Uuid(u) => {
+                raw[0] = 1;
+                raw[1..].copy_from_slice(u.as_bytes());
+            }
+        }
+        out.extend_from_slice(&raw);
+        out.extend_from_slice(&version.to_le_bytes());
+    }
+    out
+}
+
+fn encode_column(column: &Column) -> Vec<u8> {
+    let mut out = Vec::with_capacity(column.data.len() * 4 + column.present.len());
+    for x in &column.data {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.extend(column.present.iter().map(|p| u8::from(*p)));
+    out
+}
+
+fn encode_payloads(payloads: &[Payload]) -> Result<Vec<u8>, StorageError> {
+    let mut bodies = Vec::new();
+    let mut offsets = Vec::with_capacity(payloads.len() + 1);
+    for p in payloads {
+        offsets.push(bodies.len() as u64);
+        serde_json::to_writer(&mut bodies, p).map_err(|e| StorageError::Io(io::Error::other(e)))?;
+    }
+    offsets.push(bodies.len() as u64);
+    let mut out = Vec::with_capacity(offsets.len() * 8 + bodies.len());
+    for o in offsets {
+        out.extend_from_slice(&o.to_le_bytes());
+    }
+    out.extend(bodies);
+    Ok(out)
+}
+
+/// Writes `data` as the segment directory `dir`, atomically and durably.
+pub(crate) fn write_segment(dir: &Path, data: &SegmentData) -> Result<(), StorageError> {
+    let parent = dir.parent().expect("segment directories have a parent");
+    let tmp = tmp_path(dir);
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    std::fs::create_dir_all(&tmp)?;
+    let mut files = BTreeMap::new();
+    files.insert(
+        POINTS.to_string(),
+        write_file(&tmp.join(POINTS), &encode_points(data))?,
+    );
+    files.insert(
+        PAYLOADS.to_string(),
+        write_file(&tmp.join(PAYLOADS), &encode_payloads(&data.payloads)?)?,
+    );
+    let mut vectors = Vec::new();
+    for (i, (name, column)) in data.columns.iter().enumerate() {
+        files.insert(
+            vector_file(i),
+            write_file(&tmp.join(vector_file(i)), &encode_column(column))?,
+        );
+        vectors.push((name.clone(), column.dim));
+    }
+    let meta = Meta {
+        rows: data.len(),
+        vectors,
+        files,
+    };
+    let meta = serde_json::to_vec(&meta).map_err(|e| StorageError::Io(io::Error::other(e)))?;
+    write_file(&tmp.join(META), &meta)?;
+    sync_dir(&tmp)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::rename(&tmp, dir)?;
+    sync_dir(parent)?;
+    Ok(())
+}
+
+fn tmp_path(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().expect("named").to_os_string();
+    name.push(".tmp");
+    dir.with_file_name(name)
+}
+
+fn read_checked(dir: &Path, name: &str, meta: &Meta) -> Result<Vec<u8>, StorageError> {
+    let bytes = std::fs::read(dir.join(name))?;
+    let want = meta
+        .files
+        .get(name)
+        .ok_or_else(|| StorageError::Corrupt(format!("{}: {name} is not listed", dir.display())))?;
+    if crc32fast::hash(&bytes) != *want {
+        return Err(StorageError::Corrupt(format!(
+            "{}: checksum mismatch in {name}",
+            dir.display()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Reads the segment directory `dir`, verifying every checksum.
+pub(crate) fn read_segment(dir: &Path) -> Result<SegmentData, StorageError> {
+    let corrupt = |what: &str| StorageError::Corrupt(format!("{}: {what}", dir.display()));
+    let meta: Meta = serde_json::from_slice(&std::fs::read(dir.join(META))?)
+        .map_err(|e| corrupt(&format!("unreadable {META}: {e}")))?;
+    let rows = meta.rows;
+    let points = read_checked(dir, POINTS, &meta)?;
+    if points.len() != rows * POINT_BYTES {
+        return Err(corrupt("points.bin has the wrong size"));
+    }
+    let mut data = SegmentData::default();
+    for raw in points.chunks_exact(POINT_BYTES) {
+        let id = match raw[0] {
+            0 => PointId::Num(u64::from_le_bytes(raw[1..9].try_into().expect("8 bytes"))),
+            1 => PointId::Uuid(Uuid::from_bytes(raw[1..17].try_into().expect("16 bytes"))),
+            _ => return Err(corrupt("bad point id tag")),
+        };
+        data.ids.push(id);
+        data.versions
+            .push(u64::from_le_bytes(raw[17..25].try_into().expect("8 bytes")));
+    }
+    let payloads = read_checked(dir, PAYLOADS, &meta)?;
+    let header = (rows + 1) * 8;
+    if payloads.len() < header {
+        return Err(corrupt("payloads.bin is too short"));
+    }
+    let offsets: Vec<usize> = payloads[..header]
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as usize)
+        .collect();
+    let bodies = &payloads[header..];
+    for pair in offsets.windows(2) {
+        let body = bodies
+            .get(pair[0]..pair[1])
+            .ok_or_else(|| corrupt("payload offsets out of range"))?;
+        data.payloads
+            .push(serde_json::from_slice(body).map_err(|e| corrupt(&format!("bad payload: {e}")))?);
+    }
+    for (i, (name, dim)) in meta.vectors.iter().enumerate() {
+        let bytes = read_checked(dir, &vector_file(i), &meta)?;
+        if bytes.len() != rows * dim * 4 + rows {
+            return Err(corrupt(&format!("{} has the wrong size", vector_file(i))));
+        }
+        let (floats, present) = bytes.split_at(rows * dim * 4);
+        data.columns.insert(
+            name.clone(),
+            Column {
+                dim: *dim,
+                data: floats
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                    .collect(),
+                present: present.iter().map(|b| *b != 0).collect(),
+            },
+        );
+    }
+    Ok(data)
+}
+
+/// A deletion bitmap's file name; `unique` keeps a new bitmap from overwriting the one
+/// the current manifest names.
+pub(crate) fn deletions_file(unique: u64) -> String {
+    format!("deleted-{unique}.bin")
+}
+
+/// Writes a deletion bitmap into the segment directory; returns the file's CRC32.
+pub(crate) fn write_deletions(
+    dir: &Path,
+    name: &str,
+    bitmap: &AtomicBitmap,
+) -> Result<u32, StorageError> {
+    let crc = write_file(&dir.join(name), &bitmap.to_bytes())?;
+    sync_dir(dir)?;
+    Ok(crc)
+}
+
+pub(crate) fn read_deletions(
+    dir: &Path,
+    name: &str,
+    crc: u32,
+    rows: usize,
+) -> Result<AtomicBitmap, StorageError> {
+    let bytes = std::fs::read(dir.join(name))?;
+    if crc32fast::hash(&bytes) != crc {
+        return Err(StorageError::Corrupt(format!(
+            "{}: checksum mismatch in {name}",
+            dir.display()
+        )));
+    }
+    AtomicBitmap::from_bytes(rows, &bytes).ok_or_else(|| {
+        StorageError::Corrupt(format!("{}: {name} has the wrong size", dir.display()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::data::StoredPoint;
+    use tessera_types::NamedVectors;
+
+    #[test]
+    fn segments_round_trip_and_damage_is_detected() {
+        let root = tempfile::tempdir().unwrap();
+        let mut data = SegmentData::new(&BTreeMap::from([
+            ("a".to_string(), 2),
+            ("b".to_string(), 1),
+        ]));
+        for i in 0..5u64 {
+            let mut vectors = NamedVectors::from([("a".to_string(), vec![i as f32, -1.5])]);
+            if i % 2 == 0 {
+                vectors.insert("b".into(), vec![7.0]);
+            }
+            data.push(&StoredPoint {
+                id: if i == 4 {
+                    PointId::Uuid(Uuid::from_u128(9))
+                } else {
+                    PointId::Num(i)
+                },
+                version: 100 + i,
+                vectors,
+                payload: serde_json::json!({"i": i, "s": "x"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            });
+        }
+        let dir = root.path().join("7");
+        write_segment(&dir, &data).unwrap();
+        assert_eq!(read_segment(&dir).unwrap(), data);
+        // Writing again replaces the directory.
+        write_segment(&dir, &data).unwrap();
+
+        let bitmap = AtomicBitmap::new(5);
+        bitmap.set(3);
+        let crc = write_deletions(&dir, &deletions_file(12), &bitmap).unwrap();
+        let back = read_deletions(&dir, &deletions_file(12), crc, 5).unwrap();
+        assert!(back.get(3) && back.count() == 1);
+        assert!(read_deletions(&dir, &deletions_file(12), crc ^ 1, 5).is_err());
+
+        let path = dir.join(vector_file(0));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[3] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        assert!(matches!(read_segment(&dir), Err(StorageError::Corrupt(_))));
+    }
+}

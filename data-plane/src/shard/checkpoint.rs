@@ -1,0 +1,254 @@
+//! Checkpoints: the shard's persisted state, named by `manifest.json`.
+//!
+//! A checkpoint at sequence number S records the segments that hold every operation up
+//! to S: the immutable segments' directories with their deletion bitmaps as of S, and a
+//! copy of the appendable segment's live points. It is written as new files first, then
+//! the manifest is replaced atomically (temporary name, fsync, rename, directory fsync),
+//! and only then are WAL files up to S and files no manifest names removed. A crash at
+//! any point leaves the previous manifest and everything it names intact.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Inner, ShardError};
+use crate::segment::{
+    deletions_file, read_deletions, read_segment, write_deletions, write_segment, Appendable,
+    AtomicBitmap, ImmutableSegment,
+};
+use crate::wal::sync_dir;
+
+const MANIFEST: &str = "manifest.json";
+const SEGMENTS_DIR: &str = "segments";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    /// Every operation up to this sequence number is in the segments below.
+    pub checkpoint: u64,
+    pub next_segment_id: u64,
+    pub segments: Vec<SegmentEntry>,
+    /// The segment directory holding the appendable segment's points, if any.
+    pub appendable: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SegmentEntry {
+    pub id: u64,
+    /// The deletion bitmap file and its CRC32, when rows were deleted.
+    pub deletions: Option<(String, u32)>,
+}
+
+pub(crate) fn segment_dir(shard: &Path, id: u64) -> PathBuf {
+    shard.join(SEGMENTS_DIR).join(id.to_string())
+}
+
+/// The state a shard opens with.
+pub(crate) struct Loaded {
+    pub manifest: Manifest,
+    pub sealed: Vec<Arc<ImmutableSegment>>,
+    pub appendable: Appendable,
+}
+
+/// Reads the last checkpoint of the shard in `dir` and removes files it does not name
+/// (left by a crash before a manifest named them, or after it stopped naming them).
+pub(crate) fn load(dir: &Path, dims: &BTreeMap<String, usize>) -> Result<Loaded, ShardError> {
+    let manifest: Manifest = match std::fs::read(dir.join(MANIFEST)) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            ShardError::Corrupt(format!("{}: unreadable {MANIFEST}: {e}", dir.display()))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut sealed = Vec::new();
+    for entry in &manifest.segments {
+        let seg_dir = segment_dir(dir, entry.id);
+        let data = read_segment(&seg_dir)?;
+        let deleted = match &entry.deletions {
+            Some((file, crc)) => read_deletions(&seg_dir, file, *crc, data.len())?,
+            None => AtomicBitmap::new(data.len()),
+        };
+        let segment = ImmutableSegment::new(entry.id, data, deleted);
+        segment.mark_persisted();
+        sealed.push(Arc::new(segment));
+    }
+    let appendable = match manifest.appendable {
+        Some(id) => Appendable::from_data(read_segment(&segment_dir(dir, id))?),
+        None => Appendable::new(dims),
+    };
+    remove_unnamed(dir, &manifest)?;
+    Ok(Loaded {
+        manifest,
+        sealed,
+        appendable,
+    })
+}
+
+/// Removes segment directories and bitmap files that `manifest` does not name.
+fn remove_unnamed(dir: &Path, manifest: &Manifest) -> Result<(), ShardError> {
+    let root = dir.join(SEGMENTS_DIR);
+    let entries = match std::fs::read_dir(&root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let named: BTreeMap<String, Option<&str>> = manifest
+        .segments
+        .iter()
+        .map(|s| {
+            (
+                s.id.to_string(),
+                s.deletions.as_ref().map(|(f, _)| f.as_str()),
+            )
+        })
+        .chain(manifest.appendable.map(|id| (id.to_string(), None)))
+        .collect();
+    let mut removed = false;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        match named.get(&name) {
+            None => {
+                std::fs::remove_dir_all(entry.path())?;
+                removed = true;
+            }
+            Some(keep) => {
+                for file in std::fs::read_dir(entry.path())? {
+                    let file = file?;
+                    let file_name = file.file_name().to_string_lossy().into_owned();
+                    if file_name.starts_with("deleted-") && Some(file_name.as_str()) != *keep {
+                        std::fs::remove_file(file.path())?;
+                    }
+                }
+            }
+        }
+    }
+    if removed {
+        sync_dir(&root)?;
+    }
+    Ok(())
+}
+
+fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), ShardError> {
+    let bytes = serde_json::to_vec_pretty(manifest)
+        .map_err(|e| ShardError::Io(std::io::Error::other(e)))?;
+    let tmp = dir.join(format!("{MANIFEST}.tmp"));
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, dir.join(MANIFEST))?;
+    sync_dir(dir)?;
+    Ok(())
+}
+
+impl Inner {
+    /// Writes a checkpoint of the current state and drops the WAL files it covers.
+    /// Caller holds `maintenance` (passed in as the last manifest).
+    pub(crate) fn checkpoint(&self, last: &mut Manifest) -> Result<(), ShardError> {
+        let started = Instant::now();
+        // A consistent cut: no write runs while it is taken.
+        let (seq, segments, appendable, bitmaps) = {
+            let _writers = self.apply_lock.lock();
+            let seq = self.wal.last_seq();
+            let segments = self.segments();
+            if segments.sealed.iter().any(|s| !s.is_persisted()) {
+                // The optimizer persists sealed segments before anything else: try later.
+                return Ok(());
+            }
+            let listed: BTreeSet<u64> = last.segments.iter().map(|s| s.id).collect();
+            let same_segments = segments.sealed.len() == listed.len()
+                && segments.sealed.iter().all(|s| listed.contains(&s.id));
+            let dirty = self.appendable_dirty.swap(false, Ordering::AcqRel);
+            let changed: Vec<_> = segments
+                .sealed
+                .iter()
+                .filter(|s| s.deletions_changed() || !listed.contains(&s.id))
+                .map(|s| (s.clone(), s.deletions().copy()))
+                .collect();
+            if seq == last.checkpoint && same_segments && !dirty && changed.is_empty() {
+                return Ok(());
+            }
+            let appendable = dirty.then(|| segments.appendable.read().compact());
+            (seq, segments, appendable, changed)
+        };
+        let result = self.write_checkpoint(last, seq, &segments.sealed, appendable, bitmaps);
+        if result.is_err() {
+            // What this checkpoint would have recorded still has to be written.
+            self.appendable_dirty.store(true, Ordering::Release);
+        }
+        result?;
+        *self.last_checkpoint.lock() = Instant::now();
+        tracing::debug!(
+            shard = %self.dir.display(),
+            checkpoint = seq,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "checkpoint written"
+        );
+        Ok(())
+    }
+
+    fn write_checkpoint(
+        &self,
+        last: &mut Manifest,
+        seq: u64,
+        sealed: &[Arc<ImmutableSegment>],
+        appendable: Option<crate::segment::SegmentData>,
+        bitmaps: Vec<(Arc<ImmutableSegment>, AtomicBitmap)>,
+    ) -> Result<(), ShardError> {
+        let appendable_id = match appendable {
+            None => last.appendable,
+            Some(data) if data.len() == 0 => None,
+            Some(data) => {
+                let id = self.new_segment_id();
+                write_segment(&segment_dir(&self.dir, id), &data)?;
+                Some(id)
+            }
+        };
+        let mut deletions: BTreeMap<u64, Option<(String, u32)>> = last
+            .segments
+            .iter()
+            .map(|s| (s.id, s.deletions.clone()))
+            .collect();
+        let mut recorded = Vec::new();
+        for (segment, bitmap) in &bitmaps {
+            let entry = if bitmap.count() == 0 {
+                None
+            } else {
+                let file = deletions_file(self.new_segment_id());
+                let crc = write_deletions(&segment_dir(&self.dir, segment.id), &file, bitmap)?;
+                Some((file, crc))
+            };
+            deletions.insert(segment.id, entry);
+            recorded.push((segment.clone(), bitmap.count()));
+        }
+        let manifest = Manifest {
+            checkpoint: seq,
+            next_segment_id: self.next_segment_id.load(Ordering::Acquire),
+            segments: sealed
+                .iter()
+                .map(|s| SegmentEntry {
+                    id: s.id,
+                    deletions: deletions.get(&s.id).cloned().flatten(),
+                })
+                .collect(),
+            appendable: appendable_id,
+        };
+        write_manifest(&self.dir, &manifest)?;
+        for (segment, count) in recorded {
+            segment.mark_deletions_checkpointed(count);
+        }
+        *last = manifest;
+        let removed = self.wal.truncate_through(seq)?;
+        remove_unnamed(&self.dir, last)?;
+        if removed > 0 {
+            tracing::debug!(shard = %self.dir.display(), removed, "removed WAL files covered by a checkpoint");
+        }
+        Ok(())
+    }
+}

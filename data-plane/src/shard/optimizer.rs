@@ -1,0 +1,382 @@
+//! The shard's background optimizer: seals the appendable segment once it is large,
+//! builds HNSW graphs for immutable segments, rebuilds segments with many deleted points
+//! (vacuum) and merges small ones, and writes checkpoints. Builds run outside every lock;
+//! only the final swap takes the writers' lock, briefly.
+//!
+//! Thresholds come from the collection's `optimizer_config` (`indexing_threshold` and
+//! `max_segment_size` in KB of vectors, `deleted_threshold`, `vacuum_min_vector_number`,
+//! `default_segment_number`, `flush_interval_sec`) and `hnsw_config`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use tessera_types::{CollectionConfig, PointId};
+
+use super::checkpoint::segment_dir;
+use super::search::reaches_kb;
+use super::{Inner, Segments, ShardError};
+use crate::index::{Graph, GraphParams};
+use crate::segment::{write_segment, Appendable, AtomicBitmap, ImmutableSegment, SegmentData};
+
+/// How often the optimizer looks for work when nobody wakes it.
+const TICK: Duration = Duration::from_millis(200);
+/// Pause after a failed optimization, so a persistent fault is not retried in a hot loop.
+const BACKOFF: Duration = Duration::from_secs(5);
+/// `indexing_threshold` when the config leaves it unset (Qdrant's default).
+const DEFAULT_INDEXING_KB: usize = 10_000;
+/// `max_segment_size` when the config leaves it unset.
+const DEFAULT_MAX_SEGMENT_KB: usize = 200_000;
+
+pub(crate) fn run(inner: Arc<Inner>) {
+    loop {
+        {
+            let mut woken = inner.wake.0.lock();
+            if !*woken && !inner.stop.load(Ordering::Acquire) {
+                inner.wake.1.wait_for(&mut woken, TICK);
+            }
+            *woken = false;
+        }
+        if inner.stop.load(Ordering::Acquire) {
+            break;
+        }
+        if let Err(e) = inner.maintain(false) {
+            tracing::error!(shard = %inner.dir.display(), error = %e, "shard optimization failed");
+            let mut woken = inner.wake.0.lock();
+            if !inner.stop.load(Ordering::Acquire) {
+                inner.wake.1.wait_for(&mut woken, BACKOFF);
+            }
+        }
+    }
+}
+
+enum Task {
+    /// Write an immutable segment that exists only in memory.
+    Persist(Arc<ImmutableSegment>),
+    /// Turn the appendable segment into an immutable one.
+    Seal,
+    /// Build (or rebuild with new parameters) a segment's graph for one vector.
+    Index(Arc<ImmutableSegment>, String, GraphParams),
+    /// Replace segments with one holding their live points.
+    Rebuild(Vec<Arc<ImmutableSegment>>, &'static str),
+}
+
+/// Size at which the appendable segment is sealed.
+fn seal_kb(config: &CollectionConfig) -> usize {
+    match config.optimizer_config.indexing_threshold {
+        Some(0) => config
+            .optimizer_config
+            .max_segment_size
+            .unwrap_or(DEFAULT_MAX_SEGMENT_KB),
+        Some(kb) => kb,
+        None => DEFAULT_INDEXING_KB,
+    }
+    .max(1)
+}
+
+/// The graph a segment should have for vector `name`, if any.
+fn wanted_graph(
+    config: &CollectionConfig,
+    segment: &ImmutableSegment,
+    name: &str,
+) -> Option<GraphParams> {
+    let params = config.params.vectors.get(name)?;
+    let hnsw = config.hnsw_for(name);
+    let enabled = config.optimizer_config.indexing_threshold != Some(0) && hnsw.m > 0;
+    (enabled
+        && reaches_kb(
+            segment.vector_count(name),
+            params.size as usize,
+            hnsw.full_scan_threshold,
+        ))
+    .then_some(GraphParams {
+        m: hnsw.m,
+        ef_construct: hnsw.ef_construct,
+    })
+}
+
+/// Kilobytes of live vectors in a segment.
+fn segment_kb(config: &CollectionConfig, count: impl Fn(&str) -> usize) -> usize {
+    config
+        .params
+        .vectors
+        .iter()
+        .map(|(name, p)| count(name) * p.size as usize * 4)
+        .sum::<usize>()
+        / 1024
+}
+
+impl Inner {
+    /// Runs optimizations until none is due, checkpointing after each, then a checkpoint
+    /// if one is due (or `force`).
+    pub(crate) fn maintain(&self, force: bool) -> Result<(), ShardError> {
+        let mut manifest = self.maintenance.lock();
+        while !self.stop.load(Ordering::Acquire) {
+            let Some(task) = self.next_task() else {
+                break;
+            };
+            self.optimizing.store(true, Ordering::Release);
+            let result = self.run_task(task);
+            self.optimizing.store(false, Ordering::Release);
+            result?;
+            self.checkpoint(&mut manifest)?;
+        }
+        if force || self.checkpoint_due() {
+            self.checkpoint(&mut manifest)?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint_due(&self) -> bool {
+        let (interval, wal_limit) = {
+            let config = self.config.read();
+            (
+                Duration::from_secs(config.optimizer_config.flush_interval_sec),
+                config.wal_config.wal_capacity_mb.max(1) as u64 * 1024 * 1024,
+            )
+        };
+        self.last_checkpoint.lock().elapsed() >= interval || self.wal.disk_bytes() >= wal_limit
+    }
+
+    fn next_task(&self) -> Option<Task> {
+        let config = self.config.read().clone();
+        let segments = self.segments();
+        if let Some(s) = segments.sealed.iter().find(|s| !s.is_persisted()) {
+            return Some(Task::Persist(s.clone()));
+        }
+        {
+            let app = segments.appendable.read();
+            if app.len() > 0 && segment_kb(&config, |n| app.vector_count(n)) >= seal_kb(&config) {
+                return Some(Task::Seal);
+            }
+        }
+        for segment in &segments.sealed {
+            for (name, _) in config.params.vectors.iter() {
+                let have = segment.graph(name).map(|g| g.params());
+                match wanted_graph(&config, segment, name) {
+                    Some(params) if have != Some(params) => {
+                        return Some(Task::Index(segment.clone(), name.to_string(), params));
+                    }
+                    None if have.is_some() => segment.set_graph(name, None),
+                    _ => {}
+                }
+            }
+        }
+        let opt = &config.optimizer_config;
+        for segment in &segments.sealed {
+            let deleted = segment.deleted_count();
+            if deleted > 0
+                && deleted >= opt.vacuum_min_vector_number
+                && deleted as f64 / segment.rows() as f64 > opt.deleted_threshold
+            {
+                return Some(Task::Rebuild(vec![segment.clone()], "vacuum"));
+            }
+        }
+        let target = match opt.default_segment_number {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            n => n,
+        };
+        if segments.sealed.len() > target {
+            let max_kb = opt.max_segment_size.unwrap_or(DEFAULT_MAX_SEGMENT_KB);
+            let mut by_size: Vec<_> = segments.sealed.clone();
+            by_size.sort_by_key(|s| s.live_count());
+            let mut chosen = Vec::new();
+            let mut kb = 0;
+            for s in by_size.into_iter().take(segments.sealed.len() - target + 1) {
+                let size = segment_kb(&config, |n| s.vector_count(n));
+                if chosen.len() >= 2 && kb + size > max_kb {
+                    break;
+                }
+                kb += size;
+                chosen.push(s);
+            }
+            if chosen.len() >= 2 {
+                return Some(Task::Rebuild(chosen, "merge"));
+            }
+        }
+        None
+    }
+
+    fn run_task(&self, task: Task) -> Result<(), ShardError> {
+        match task {
+            Task::Persist(segment) => self.persist(&segment),
+            Task::Seal => self.seal(),
+            Task::Index(segment, name, params) => {
+                if let Some(graph) = self.build_graph(&segment, &name, params) {
+                    segment.set_graph(&name, Some(Arc::new(graph)));
+                }
+                Ok(())
+            }
+            Task::Rebuild(sources, why) => self.rebuild(&sources, why),
+        }
+    }
+
+    fn persist(&self, segment: &ImmutableSegment) -> Result<(), ShardError> {
+        write_segment(&segment_dir(&self.dir, segment.id), &segment.data)?;
+        segment.mark_persisted();
+        Ok(())
+    }
+
+    fn seal(&self) -> Result<(), ShardError> {
+        let segment = {
+            let _writers = self.apply_lock.lock();
+            let current = self.segments();
+            let (data, dims) = {
+                let app = current.appendable.read();
+                (app.compact(), app.data.dims())
+            };
+            let rows = data.len();
+            let segment = Arc::new(ImmutableSegment::new(
+                self.new_segment_id(),
+                data,
+                AtomicBitmap::new(rows),
+            ));
+            let mut sealed = current.sealed.clone();
+            sealed.push(segment.clone());
+            *self.segments.write() = Arc::new(Segments {
+                appendable: Arc::new(RwLock::new(Appendable::new(&dims))),
+                sealed,
+            });
+            // The next checkpoint must record the appendable segment as empty.
+            self.appendable_dirty.store(true, Ordering::Release);
+            segment
+        };
+        tracing::info!(
+            shard = %self.dir.display(),
+            segment = segment.id,
+            points = segment.rows(),
+            "sealed the appendable segment"
+        );
+        self.persist(&segment)
+    }
+
+    /// A graph over the live rows of `segment` holding vector `name`; None when the shard
+    /// is closing or the vector is unknown.
+    fn build_graph(
+        &self,
+        segment: &ImmutableSegment,
+        name: &str,
+        params: GraphParams,
+    ) -> Option<Graph> {
+        let distance = self.config.read().params.vectors.get(name)?.distance;
+        let items: Vec<(&[f32], usize)> = segment
+            .live_rows()
+            .filter_map(|row| Some((segment.data.vector(row, name)?, row)))
+            .collect();
+        let started = Instant::now();
+        let total = items.len();
+        tracing::info!(
+            shard = %self.dir.display(),
+            segment = segment.id,
+            vector = name,
+            points = total,
+            m = params.m,
+            ef_construct = params.ef_construct,
+            "building HNSW graph"
+        );
+        let step = (total / 10).max(1);
+        let reported = std::sync::atomic::AtomicUsize::new(0);
+        let progress = |done: usize| {
+            if done / step > reported.load(Ordering::Relaxed) && done < total {
+                reported.store(done / step, Ordering::Relaxed);
+                tracing::info!(
+                    shard = %self.dir.display(),
+                    segment = segment.id,
+                    vector = name,
+                    "HNSW build {done}/{total} points"
+                );
+            }
+        };
+        let graph = Graph::build(
+            distance,
+            params,
+            &items,
+            &|| self.stop.load(Ordering::Acquire),
+            &progress,
+        )?;
+        tracing::info!(
+            shard = %self.dir.display(),
+            segment = segment.id,
+            vector = name,
+            points = total,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "built HNSW graph"
+        );
+        Some(graph)
+    }
+
+    /// Replaces `sources` with one segment of their live points, graphs included.
+    fn rebuild(&self, sources: &[Arc<ImmutableSegment>], why: &str) -> Result<(), ShardError> {
+        let started = Instant::now();
+        let snapshots: Vec<AtomicBitmap> = sources.iter().map(|s| s.deletions().copy()).collect();
+        let mut rows: Vec<(PointId, usize, usize)> = Vec::new();
+        for (i, (source, deleted)) in sources.iter().zip(&snapshots).enumerate() {
+            rows.extend(
+                (0..source.rows())
+                    .filter(|row| !deleted.get(*row))
+                    .map(|row| (source.data.ids[row], i, row)),
+            );
+        }
+        rows.sort_unstable_by_key(|(id, _, _)| *id);
+        let mut data = SegmentData::new(&sources[0].data.dims());
+        for (_, i, row) in &rows {
+            data.push(&sources[*i].data.point(*row));
+        }
+        let segment = Arc::new(ImmutableSegment::new(
+            self.new_segment_id(),
+            data,
+            AtomicBitmap::new(rows.len()),
+        ));
+        tracing::info!(
+            shard = %self.dir.display(),
+            operation = why,
+            sources = ?sources.iter().map(|s| s.id).collect::<Vec<_>>(),
+            segment = segment.id,
+            points = rows.len(),
+            "rebuilding segments"
+        );
+        let config = self.config.read().clone();
+        for (name, _) in config.params.vectors.iter() {
+            if let Some(params) = wanted_graph(&config, &segment, name) {
+                match self.build_graph(&segment, name, params) {
+                    Some(graph) => segment.set_graph(name, Some(Arc::new(graph))),
+                    None => return Ok(()),
+                }
+            }
+        }
+        self.persist(&segment)?;
+        {
+            let _writers = self.apply_lock.lock();
+            // Deletions that happened during the build apply to the new copies too.
+            for (source, deleted) in sources.iter().zip(&snapshots) {
+                for row in source.deletions().set_since(deleted) {
+                    if let Some(new_row) = segment.locate(&source.data.ids[row]) {
+                        segment.delete(new_row);
+                    }
+                }
+            }
+            let current = self.segments();
+            let mut sealed: Vec<_> = current
+                .sealed
+                .iter()
+                .filter(|s| !sources.iter().any(|src| src.id == s.id))
+                .cloned()
+                .collect();
+            sealed.push(segment.clone());
+            *self.segments.write() = Arc::new(Segments {
+                appendable: current.appendable.clone(),
+                sealed,
+            });
+        }
+        tracing::info!(
+            shard = %self.dir.display(),
+            operation = why,
+            segment = segment.id,
+            points = segment.live_count(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "segments rebuilt"
+        );
+        Ok(())
+    }
+}
