@@ -12,9 +12,11 @@ use crate::raft::NodeId;
 pub enum ControlPlaneError {
     #[error("invalid control-plane uri `{uri}`: {reason}")]
     InvalidUri { uri: String, reason: String },
-    #[error("invalid Raft timing for a tick period of {tick_period_ms} ms: {source}")]
+    #[error("invalid Raft timing (tick period {tick_period_ms} ms, election timeout {election_timeout_min_ms}-{election_timeout_max_ms} ms): {source}")]
     RaftConfig {
         tick_period_ms: u64,
+        election_timeout_min_ms: u64,
+        election_timeout_max_ms: u64,
         #[source]
         source: Box<openraft::ConfigError>,
     },
@@ -38,8 +40,12 @@ pub enum ControlPlaneError {
     Raft(#[from] Box<Fatal<NodeId>>),
     #[error("cannot initialize the Raft group: {0}")]
     Initialize(#[from] Box<RaftError<NodeId, InitializeError<NodeId, BasicNode>>>),
-    #[error("joining an existing control plane (bootstrap {bootstrap}) is not supported yet")]
-    JoinUnsupported { bootstrap: String },
+    #[error("cannot join the control plane through {bootstrap}: {reason}")]
+    Join { bootstrap: String, reason: String },
+    #[error("the first control-plane node needs a uri (--uri) to found a new group; other nodes join one with --bootstrap")]
+    UriRequired,
+    #[error("invalid consensus settings: {0}")]
+    InvalidConsensus(String),
 }
 
 impl From<Fatal<NodeId>> for ControlPlaneError {

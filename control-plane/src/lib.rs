@@ -4,16 +4,17 @@
 
 mod error;
 mod grpc;
+mod join;
 mod raft;
 mod topology;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::{BasicNode, ChangeMembers, ServerState};
+use openraft::{BasicNode, SnapshotPolicy};
 use tessera_proto::control_plane::control_plane_server::ControlPlaneServer;
 use tessera_proto::raft::raft_server::RaftServer;
 use tessera_types::Topology;
@@ -26,44 +27,104 @@ use tonic::transport::Uri;
 pub use error::ControlPlaneError;
 pub use raft::NodeId;
 
-use crate::grpc::ControlPlaneService;
-use crate::raft::{NetworkFactory, Proposer, Raft, RaftService, Storage};
+use crate::grpc::{Cluster, ControlPlaneService};
+use crate::join::Joiner;
+use crate::raft::{Contacts, Members, NetworkFactory, Proposer, Raft, RaftService, Storage};
 
 /// Folder of the sled database inside the data dir.
 const RAFT_DIR: &str = "raft";
 /// Upper bound on stop's wait for the state machine to be released.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Log entries kept behind each snapshot, so a follower that lags a little
+/// catches up from the log rather than with a whole snapshot.
+const LOGS_KEPT_BEHIND_SNAPSHOT: u64 = 100;
+/// Raft messages carry JSON; snapshot chunks of SNAPSHOT_CHUNK_BYTES and
+/// batches of log entries stay well below this.
+const MAX_RAFT_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Raft's timing, the group's size and its checkpointing.
+#[derive(Debug, Clone)]
+pub struct ConsensusOptions {
+    /// Raft's clock: the leader sends a heartbeat every tick.
+    pub tick_period_ms: u64,
+    /// A follower that hears no leader for a random time between these
+    /// starts an election; by default 3 ticks and 3 ticks more.
+    pub election_timeout_min_ms: Option<u64>,
+    pub election_timeout_max_ms: Option<u64>,
+    /// How long a change may wait for a leader and a quorum before it fails
+    /// with UNAVAILABLE.
+    pub proposal_timeout_ms: u64,
+    /// The number of voters the group grows to; nodes joining beyond it stay
+    /// learners.
+    pub voters: usize,
+    /// Take a snapshot of the state machine every this many log entries and
+    /// purge the log behind it.
+    pub snapshot_every: u64,
+}
+
+impl Default for ConsensusOptions {
+    fn default() -> Self {
+        Self {
+            tick_period_ms: 100,
+            election_timeout_min_ms: None,
+            election_timeout_max_ms: None,
+            proposal_timeout_ms: 5_000,
+            voters: 3,
+            snapshot_every: 1_000,
+        }
+    }
+}
+
+impl ConsensusOptions {
+    fn election_timeouts(&self) -> (u64, u64) {
+        let min = self
+            .election_timeout_min_ms
+            .unwrap_or(self.tick_period_ms.saturating_mul(3));
+        let max = self
+            .election_timeout_max_ms
+            .unwrap_or(min.saturating_add(self.tick_period_ms.saturating_mul(3)));
+        (min, max)
+    }
+}
 
 pub struct ControlPlaneOptions {
     /// Advertised URI, e.g. "http://127.0.0.1:6335". When it names port 0, the
-    /// port actually bound is advertised instead.
-    pub uri: String,
+    /// port actually bound is advertised instead. A joining node may leave it
+    /// out: the member it joins through then records the address the node
+    /// connected from, with the port it listens on.
+    pub uri: Option<String>,
     /// Address to bind.
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    /// A control-plane node to join instead of starting a new group.
+    /// A member of an existing control plane to join instead of starting a
+    /// new group.
     pub bootstrap: Option<String>,
-    /// Raft's clock: heartbeats every tick, elections after 3 to 6 ticks.
-    pub tick_period_ms: u64,
+    pub consensus: ConsensusOptions,
 }
 
 /// A running control-plane node, serving `tessera.control_plane.ControlPlane`
 /// and `tessera.raft.Raft` on one port.
 pub struct ControlPlane {
+    node_id: NodeId,
     local_addr: SocketAddr,
     raft: Raft,
     storage: Storage,
     topology: watch::Receiver<Topology>,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
+    /// Asks the group to admit this node again after a restart, when needed.
+    rejoin: Option<JoinHandle<()>>,
 }
 
 impl ControlPlane {
-    /// Opens storage, starts Raft (initializing a new single-node group on
-    /// empty storage), binds and returns once the gRPC services are serving.
+    /// Opens storage, starts Raft and the gRPC services, then founds a new
+    /// group (first start without `bootstrap`), joins one (first start with
+    /// it) or carries on as a member. Returns once the node is serving and, on
+    /// a first start, is a member.
     pub async fn start(options: ControlPlaneOptions) -> Result<ControlPlane, ControlPlaneError> {
-        let uri = parse_uri(&options.uri)?;
-        let config = raft_config(options.tick_period_ms)?;
+        let consensus = &options.consensus;
+        let config = raft_config(consensus)?;
+        let uri = options.uri.as_deref().map(parse_uri).transpose()?;
         std::fs::create_dir_all(&options.data_dir).map_err(|source| {
             ControlPlaneError::DataDir {
                 path: options.data_dir.clone(),
@@ -80,49 +141,153 @@ impl ControlPlane {
             .await
             .map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
-        let advertised = advertised_uri(&uri, local_addr.port())?;
+        let advertised = uri
+            .map(|uri| advertised_uri(&uri, local_addr.port()))
+            .transpose()?;
 
         let (state_machine, topology) = storage.state_machine()?;
         let log_store = storage.log_store()?;
-        let raft = Raft::new(node_id, config, NetworkFactory, log_store, state_machine).await?;
-        let membership = ensure_membership(&raft, node_id, &advertised, options.bootstrap);
-        if let Err(err) = membership.await {
-            release(&raft, topology).await;
-            return Err(err);
-        }
+        let contacts = Contacts::default();
+        let network = NetworkFactory::new(contacts.clone());
+        let raft = Raft::new(
+            node_id,
+            config.clone(),
+            network,
+            log_store.clone(),
+            state_machine,
+        )
+        .await?;
 
+        // Serve before joining: the leader replicates to this node while it joins.
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let tick = Duration::from_millis(options.tick_period_ms);
-        let service = ControlPlaneService::new(
-            Proposer::new(raft.clone(), node_id, tick),
-            topology.clone(),
-            shutdown_rx.clone(),
+        let tick = Duration::from_millis(consensus.tick_period_ms);
+        let proposer = Proposer::new(
+            raft.clone(),
+            node_id,
+            contacts,
+            tick,
+            Duration::from_millis(consensus.proposal_timeout_ms),
+            Duration::from_millis(config.election_timeout_max),
         );
+        let cluster = Cluster {
+            members: Members::new(raft.clone(), consensus.voters, tick),
+            log: log_store,
+        };
+        let service =
+            ControlPlaneService::new(proposer, topology.clone(), shutdown_rx.clone(), cluster);
         let mut stopping = shutdown_rx;
         let server = tonic::transport::Server::builder()
             .add_service(ControlPlaneServer::new(service))
-            .add_service(RaftServer::new(RaftService::new(raft.clone())))
+            .add_service(
+                RaftServer::new(RaftService::new(raft.clone(), node_id))
+                    .max_decoding_message_size(MAX_RAFT_MESSAGE_BYTES)
+                    .max_encoding_message_size(MAX_RAFT_MESSAGE_BYTES),
+            )
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
                 let _ = stopping.wait_for(|stop| *stop).await;
             });
-        tracing::info!(node_id, %local_addr, uri = %advertised, "control plane serving");
-        Ok(ControlPlane {
+        let mut node = ControlPlane {
+            node_id,
             local_addr,
             raft,
             storage,
             topology,
             shutdown,
             server: tokio::spawn(server),
-        })
+            rejoin: None,
+        };
+        let joiner = Joiner {
+            node_id,
+            uri: advertised,
+            port: local_addr.port(),
+        };
+        match node.ensure_membership(joiner, options.bootstrap).await {
+            Ok(rejoin) => node.rejoin = rejoin,
+            Err(err) => {
+                node.stop().await;
+                return Err(err);
+            }
+        }
+        tracing::info!(node_id, %local_addr, "control plane serving");
+        Ok(node)
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
 
+    /// Founds or joins a group on first start. On a restart, a node that is
+    /// not a voter, or whose uri changed, asks the group to admit it again in
+    /// the background: that needs a leader, which a restart must not wait for.
+    async fn ensure_membership(
+        &self,
+        joiner: Joiner,
+        bootstrap: Option<String>,
+    ) -> Result<Option<JoinHandle<()>>, ControlPlaneError> {
+        if !self.raft.is_initialized().await? {
+            match (bootstrap, &joiner.uri) {
+                (Some(bootstrap), _) => {
+                    let reply = join::join(&bootstrap, &joiner).await?;
+                    tracing::info!(
+                        %bootstrap,
+                        uri = %reply.uri,
+                        voter = reply.voter,
+                        "joined the control plane"
+                    );
+                }
+                (None, Some(uri)) => {
+                    let members = BTreeMap::from([(self.node_id, BasicNode::new(uri))]);
+                    self.raft.initialize(members).await.map_err(Box::new)?;
+                }
+                (None, None) => return Err(ControlPlaneError::UriRequired),
+            }
+            return Ok(None);
+        }
+        let membership = self
+            .raft
+            .with_raft_state(|state| state.membership_state.effective().membership().clone())
+            .await?;
+        let recorded = membership.get_node(&self.node_id).map(|n| n.addr.clone());
+        let voter = membership.voter_ids().any(|id| id == self.node_id);
+        let moved = joiner.uri.is_some() && joiner.uri != recorded;
+        if voter && !moved {
+            return Ok(None);
+        }
+        let joiner = Joiner {
+            uri: joiner.uri.or(recorded),
+            ..joiner
+        };
+        // Through this node first (it forwards to the leader it knows), then
+        // through the bootstrap member and the other members it knows.
+        let mut members = Vec::new();
+        if joiner.uri.is_some() {
+            members.push(format!("http://{}", loopback(self.local_addr)));
+        }
+        members.extend(bootstrap);
+        members.extend(
+            membership
+                .nodes()
+                .filter(|(id, _)| **id != self.node_id)
+                .map(|(_, node)| node.addr.clone()),
+        );
+        tracing::info!(
+            voter,
+            moved,
+            "asking the control plane to admit this node again"
+        );
+        Ok(Some(tokio::spawn(join::rejoin(members, joiner))))
+    }
+
     /// Stops serving (ending topology streams), then stops Raft and flushes
     /// storage, so the data dir can be opened again once this returns.
     pub async fn stop(self) {
+        if let Some(rejoin) = &self.rejoin {
+            rejoin.abort();
+        }
         self.shutdown.send_replace(true);
         match self.server.await {
             Ok(Ok(())) => {}
@@ -148,18 +313,57 @@ async fn release(raft: &Raft, mut topology: watch::Receiver<Topology>) {
     }
 }
 
-fn raft_config(tick_period_ms: u64) -> Result<Arc<openraft::Config>, ControlPlaneError> {
+/// `addr` with an unspecified ip (0.0.0.0, ::) replaced by loopback, so this
+/// node can call itself.
+fn loopback(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => addr,
+    }
+}
+
+fn raft_config(consensus: &ConsensusOptions) -> Result<Arc<openraft::Config>, ControlPlaneError> {
+    if consensus.voters == 0 {
+        return Err(ControlPlaneError::InvalidConsensus(
+            "voters must be at least 1".into(),
+        ));
+    }
+    if consensus.snapshot_every == 0 {
+        return Err(ControlPlaneError::InvalidConsensus(
+            "snapshot_every must be at least 1".into(),
+        ));
+    }
+    if consensus.proposal_timeout_ms == 0 {
+        return Err(ControlPlaneError::InvalidConsensus(
+            "proposal_timeout_ms must be at least 1".into(),
+        ));
+    }
+    let tick = consensus.tick_period_ms;
+    let (min, max) = consensus.election_timeouts();
     let config = openraft::Config {
         cluster_name: "tessera-control-plane".into(),
-        heartbeat_interval: tick_period_ms,
-        election_timeout_min: tick_period_ms.saturating_mul(3),
-        election_timeout_max: tick_period_ms.saturating_mul(6),
+        heartbeat_interval: tick,
+        election_timeout_min: min,
+        election_timeout_max: max,
+        // One snapshot chunk per RPC; on loopback it takes milliseconds, the
+        // margin is for slow links and big topologies.
+        install_snapshot_timeout: consensus.proposal_timeout_ms,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(consensus.snapshot_every),
+        max_in_snapshot_log_to_keep: LOGS_KEPT_BEHIND_SNAPSHOT,
+        snapshot_max_chunk_size: raft::SNAPSHOT_CHUNK_BYTES,
         ..Default::default()
     };
     let config = config
         .validate()
         .map_err(|source| ControlPlaneError::RaftConfig {
-            tick_period_ms,
+            tick_period_ms: tick,
+            election_timeout_min_ms: min,
+            election_timeout_max_ms: max,
             source: Box::new(source),
         })?;
     Ok(Arc::new(config))
@@ -190,50 +394,4 @@ fn advertised_uri(uri: &Uri, bound_port: u16) -> Result<String, ControlPlaneErro
         Some(port) => port,
     };
     Ok(format!("{scheme}://{host}:{port}"))
-}
-
-/// Initializes a new group on first start; on a restart, makes sure the group
-/// knows this node's current uri.
-async fn ensure_membership(
-    raft: &Raft,
-    node_id: NodeId,
-    advertised: &str,
-    bootstrap: Option<String>,
-) -> Result<(), ControlPlaneError> {
-    if !raft.is_initialized().await? {
-        if let Some(bootstrap) = bootstrap {
-            return Err(ControlPlaneError::JoinUnsupported { bootstrap });
-        }
-        let members = BTreeMap::from([(node_id, BasicNode::new(advertised))]);
-        raft.initialize(members).await.map_err(Box::new)?;
-        return Ok(());
-    }
-    let membership = raft
-        .with_raft_state(|state| state.membership_state.effective().membership().clone())
-        .await?;
-    if membership.get_node(&node_id).map(|n| n.addr.as_str()) == Some(advertised) {
-        return Ok(());
-    }
-    let voters: Vec<NodeId> = membership.voter_ids().collect();
-    if voters != [node_id] {
-        tracing::warn!(
-            advertised,
-            "this node's uri changed but other voters exist; the membership keeps the old uri"
-        );
-        return Ok(());
-    }
-    // Alone in the group, this node becomes leader after one election timeout.
-    let wait = raft.wait(Some(raft::PROPOSAL_TIMEOUT));
-    if let Err(e) = wait.state(ServerState::Leader, "own uri update").await {
-        tracing::warn!("cannot record this node's new uri {advertised}: {e}");
-        return Ok(());
-    }
-    let nodes = BTreeMap::from([(node_id, BasicNode::new(advertised))]);
-    if let Err(e) = raft
-        .change_membership(ChangeMembers::SetNodes(nodes), true)
-        .await
-    {
-        tracing::warn!("cannot record this node's new uri {advertised}: {e}");
-    }
-    Ok(())
 }

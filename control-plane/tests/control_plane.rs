@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tessera_control_plane::{ControlPlane, ControlPlaneError, ControlPlaneOptions};
+use tessera_control_plane::{
+    ConsensusOptions, ControlPlane, ControlPlaneError, ControlPlaneOptions,
+};
 use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
 use tessera_types::{PeerId, Topology};
@@ -15,11 +17,14 @@ type Client = ControlPlaneClient<Channel>;
 
 fn options(dir: &Path) -> ControlPlaneOptions {
     ControlPlaneOptions {
-        uri: "http://127.0.0.1:0".into(),
+        uri: Some("http://127.0.0.1:0".into()),
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
         bootstrap: None,
-        tick_period_ms: 50,
+        consensus: ConsensusOptions {
+            tick_period_ms: 50,
+            ..Default::default()
+        },
     }
 }
 
@@ -316,18 +321,31 @@ async fn the_node_id_is_kept_across_restarts() {
 }
 
 #[tokio::test]
-async fn joining_an_existing_control_plane_is_refused_for_now() {
+async fn a_node_without_a_uri_cannot_found_a_group() {
     let dir = tempfile::tempdir().unwrap();
     let mut options = options(dir.path());
-    options.bootstrap = Some("http://127.0.0.1:6335".into());
+    options.uri = None;
     match ControlPlane::start(options).await {
-        Err(ControlPlaneError::JoinUnsupported { bootstrap }) => {
-            assert_eq!(bootstrap, "http://127.0.0.1:6335")
-        }
+        Err(ControlPlaneError::UriRequired) => {}
         Err(other) => panic!("unexpected error: {other}"),
-        Ok(_) => panic!("joining must be refused"),
+        Ok(_) => panic!("a group needs its first member's uri"),
     }
     // The refused start released the data dir.
     let (node, _) = start(dir.path()).await;
     node.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_bootstrap_uri_fails_the_start_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = options(dir.path());
+    options.bootstrap = Some("not a uri".into());
+    match ControlPlane::start(options).await {
+        Err(ControlPlaneError::Join { bootstrap, reason }) => {
+            assert_eq!(bootstrap, "not a uri");
+            assert!(reason.contains("invalid uri"), "{reason}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("joining must fail"),
+    }
 }

@@ -423,6 +423,48 @@ impl Gateway {
         })
     }
 
+    /// `DELETE /cluster/peer/{id}`: removes a data-plane peer. Refused while it
+    /// holds shard replicas, unless `force`, which drops them.
+    pub async fn remove_peer(&self, peer_id: u64, force: bool) -> Result<bool> {
+        let request = cp::RemovePeerRequest { peer_id, force };
+        let reply = self
+            .change(request, |mut c, r| async move { c.remove_peer(r).await })
+            .await?;
+        Ok(reply.changed)
+    }
+
+    /// `DELETE /cluster/control-plane/{id}`: removes a control-plane member;
+    /// returns the members left.
+    pub async fn remove_control_plane_member(
+        &self,
+        node_id: u64,
+    ) -> Result<Vec<ControlPlaneMember>> {
+        let request = cp::RemoveMemberRequest { node_id };
+        let reply = self
+            .topology
+            .call(|mut c| async move { c.remove_member(request).await })
+            .await?
+            .into_inner();
+        Ok(reply
+            .members
+            .into_iter()
+            .map(|m| ControlPlaneMember {
+                id: m.id,
+                uri: m.uri,
+                voter: m.voter,
+            })
+            .collect())
+    }
+
+    /// `POST /cluster/recover`: the control-plane leader snapshots its state
+    /// machine (a consensus checkpoint), which lets it purge its log.
+    pub async fn checkpoint(&self) -> Result<bool> {
+        self.topology
+            .call(|mut c| async move { c.checkpoint(cp::CheckpointRequest {}).await })
+            .await?;
+        Ok(true)
+    }
+
     // ---- points: writes ----------------------------------------------------
 
     /// Applies a write to every shard it touches. Bad input is rejected before

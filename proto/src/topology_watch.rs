@@ -92,7 +92,7 @@ impl TopologyCache {
         for channel in self.endpoints.iter() {
             match f(ControlPlaneClient::new(channel.clone())).await {
                 Ok(v) => return Ok(v),
-                Err(s) if s.code() == tonic::Code::Unavailable => last = Some(s),
+                Err(s) if is_unreachable(&s) => last = Some(s),
                 Err(s) => return Err(status_to_error(s)),
             }
         }
@@ -102,6 +102,19 @@ impl TopologyCache {
             }
             None => TesseraError::Unavailable("no control plane configured".into()),
         })
+    }
+}
+
+/// Whether a call failed because the member could not serve it: it said
+/// UNAVAILABLE, or the connection failed. tonic reports a connection that
+/// broke (say, the member was killed) as UNKNOWN "transport error"; only such
+/// locally made statuses carry a source error, never one a server sent.
+pub fn is_unreachable(status: &tonic::Status) -> bool {
+    use std::error::Error;
+    match status.code() {
+        tonic::Code::Unavailable => true,
+        tonic::Code::Unknown => status.source().is_some(),
+        _ => false,
     }
 }
 

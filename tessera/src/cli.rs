@@ -45,11 +45,15 @@ pub enum Command {
         #[command(flatten)]
         common: CommonArgs,
         /// URI other nodes reach this node at, e.g. http://10.0.0.1:6335; it also listens on that port.
+        /// Required for the first node; a joining node without it is recorded at the address it joins from.
         #[arg(long, value_name = "URI")]
         uri: Option<String>,
-        /// URI of an existing control-plane member to join (absent for the first node).
+        /// URI of any existing control-plane member to join (absent for the first node).
         #[arg(long, value_name = "URI")]
         bootstrap: Option<String>,
+        /// Port to listen on when --uri is not given (default 6335).
+        #[arg(long, value_name = "PORT")]
+        p2p_port: Option<u16>,
     },
     /// A data-plane node: holds shard replicas and serves point operations.
     DataPlane {

@@ -39,12 +39,45 @@ pub struct ClusterSettings {
     /// Control-plane members (data-plane nodes and gateways).
     pub control_plane: Vec<String>,
     pub node_type: tessera_types::NodeType,
+    pub p2p: P2pSettings,
     pub consensus: ConsensusSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct P2pSettings {
+    /// Port a control-plane node listens on when it has no `uri` (it joins
+    /// with `bootstrap`, and the group records the address it joined from).
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConsensusSettings {
+    /// Raft's clock: the leader's heartbeat period.
     pub tick_period_ms: u64,
+    /// Election timeout range; by default 3 to 6 ticks.
+    pub election_timeout_min_ms: Option<u64>,
+    pub election_timeout_max_ms: Option<u64>,
+    /// How long a collection or topology change waits for a leader and a
+    /// quorum before it fails with "consensus is unavailable".
+    pub proposal_timeout_ms: u64,
+    /// Control-plane voters; members joining beyond this stay learners.
+    pub voters: usize,
+    /// A state-machine snapshot every this many log entries, with the log
+    /// behind it purged.
+    pub snapshot_every: u64,
+}
+
+impl ConsensusSettings {
+    pub fn options(&self) -> tessera_control_plane::ConsensusOptions {
+        tessera_control_plane::ConsensusOptions {
+            tick_period_ms: self.tick_period_ms,
+            election_timeout_min_ms: self.election_timeout_min_ms,
+            election_timeout_max_ms: self.election_timeout_max_ms,
+            proposal_timeout_ms: self.proposal_timeout_ms,
+            voters: self.voters,
+            snapshot_every: self.snapshot_every,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,8 +102,14 @@ impl Default for Settings {
                 bootstrap: None,
                 control_plane: Vec::new(),
                 node_type: tessera_types::NodeType::Normal,
+                p2p: P2pSettings { port: 6335 },
                 consensus: ConsensusSettings {
                     tick_period_ms: 100,
+                    election_timeout_min_ms: None,
+                    election_timeout_max_ms: None,
+                    proposal_timeout_ms: 5_000,
+                    voters: 3,
+                    snapshot_every: 1_000,
                 },
             },
             log: LogSettings {
@@ -121,12 +160,20 @@ impl Settings {
                     self.cluster.control_plane = control_plane.clone();
                 }
             }
-            Command::ControlPlane { uri, bootstrap, .. } => {
+            Command::ControlPlane {
+                uri,
+                bootstrap,
+                p2p_port,
+                ..
+            } => {
                 if uri.is_some() {
                     self.cluster.uri = uri.clone();
                 }
                 if bootstrap.is_some() {
                     self.cluster.bootstrap = bootstrap.clone();
+                }
+                if let Some(port) = p2p_port {
+                    self.cluster.p2p.port = *port;
                 }
             }
             Command::DataPlane {

@@ -61,11 +61,11 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
     let data_dir = settings.storage.data_dir.clone();
     let loopback: SocketAddr = "127.0.0.1:0".parse()?;
     let control_plane = ControlPlane::start(ControlPlaneOptions {
-        uri: "http://127.0.0.1:0".into(),
+        uri: Some("http://127.0.0.1:0".into()),
         listen: loopback,
         data_dir: data_dir.join("control-plane"),
         bootstrap: None,
-        tick_period_ms: settings.cluster.consensus.tick_period_ms,
+        consensus: settings.cluster.consensus.options(),
     })
     .await?;
     let control_plane_uri = format!("http://{}", control_plane.local_addr());
@@ -97,15 +97,21 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn control_plane(settings: Settings) -> anyhow::Result<()> {
-    let Some(uri) = settings.cluster.uri.clone() else {
-        bail!("--uri is required: the URI other nodes reach this control-plane node at");
+    let uri = settings.cluster.uri.clone();
+    let listen = match (&uri, &settings.cluster.bootstrap) {
+        (Some(uri), _) => listen_addr(uri)?,
+        (None, Some(_)) => client_addr(&settings, settings.cluster.p2p.port)?,
+        (None, None) => bail!(
+            "--uri is required for the first control-plane node: the URI other nodes reach it at \
+             (a node that joins with --bootstrap may omit it)"
+        ),
     };
     let instance = ControlPlane::start(ControlPlaneOptions {
-        listen: listen_addr(&uri)?,
+        listen,
         uri,
         data_dir: settings.storage.data_dir.clone(),
         bootstrap: settings.cluster.bootstrap.clone(),
-        tick_period_ms: settings.cluster.consensus.tick_period_ms,
+        consensus: settings.cluster.consensus.options(),
     })
     .await?;
     shutdown_signal().await;

@@ -5,7 +5,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use tempfile::TempDir;
-use tessera_control_plane::{ControlPlane, ControlPlaneOptions};
+use tessera_control_plane::{ConsensusOptions, ControlPlane, ControlPlaneOptions};
 use tessera_data_plane::{DataPlaneInstance, DataPlaneOptions};
 use tessera_gateway::{GatewayInstance, GatewayOptions};
 use tessera_types::NodeType;
@@ -36,11 +36,11 @@ impl InProcessCluster {
             .tempdir()
             .expect("create a temporary directory");
         let control_plane = ControlPlane::start(ControlPlaneOptions {
-            uri: "http://127.0.0.1:0".into(),
+            uri: Some("http://127.0.0.1:0".into()),
             listen: ANY_LOOPBACK_PORT,
             data_dir: dir.path().join("control-plane"),
             bootstrap: None,
-            tick_period_ms: 100,
+            consensus: ConsensusOptions::default(),
         })
         .await
         .unwrap_or_else(|e| panic!("control plane does not start: {e}"));

@@ -13,6 +13,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+use tessera_proto::control_plane as cp;
+use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
+use tonic::transport::{Channel, Endpoint};
 
 use crate::rest::Rest;
 use crate::wait::{self, READY_TIMEOUT};
@@ -63,19 +66,30 @@ fn free_ports(n: usize) -> Vec<u16> {
 }
 
 /// One `tessera` process that can be stopped, killed and started again with
-/// the same arguments.
+/// the same arguments and environment.
 struct Process {
     name: String,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     log: PathBuf,
     child: Option<Child>,
 }
 
 impl Process {
     fn spawn(name: &str, args: Vec<String>, log_dir: &Path) -> Process {
+        Self::spawn_with_env(name, args, Vec::new(), log_dir)
+    }
+
+    fn spawn_with_env(
+        name: &str,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        log_dir: &Path,
+    ) -> Process {
         let mut process = Process {
             name: name.to_string(),
             args,
+            env,
             log: log_dir.join(format!("{name}.log")),
             child: None,
         };
@@ -96,6 +110,7 @@ impl Process {
         let child = Command::new(tessera_bin())
             .args(&self.args)
             .current_dir(self.log.parent().expect("logs live in a directory"))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env(
                 "RUST_BACKTRACE",
                 std::env::var("RUST_BACKTRACE").unwrap_or_else(|_| "1".into()),
@@ -121,6 +136,10 @@ impl Process {
             }
             Err(e) => Err(format!("cannot query {}: {e}", self.name)),
         }
+    }
+
+    fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// SIGKILL, then reap, so the PID is never signalled again.
@@ -300,41 +319,100 @@ impl Drop for Standalone {
     }
 }
 
-/// A split deployment: one control plane, `data_nodes` data-plane nodes and
-/// one gateway, each its own `tessera` process.
-pub struct ProcessCluster {
-    // Field order is drop order: processes die before their directory goes.
-    gateway: Process,
-    data_nodes: Vec<Process>,
-    data_node_ports: Vec<u16>,
-    control_plane: Process,
-    rest: Rest,
-    http_port: u16,
-    grpc_port: u16,
-    _dir: TempDir,
+/// Waits until something accepts TCP connections on `port`, failing early
+/// when `process` dies meanwhile.
+async fn wait_listening(process: &mut Process, port: u16) {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    wait::until(
+        &format!("{} to accept connections on {addr}", process.name),
+        READY_TIMEOUT,
+        || {
+            if let Err(e) = process.check_alive() {
+                panic!("after start: {e}");
+            }
+            async move {
+                TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+                    .map(drop)
+                    .map_err(|e| format!("connect {addr}: {e}"))
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
 }
 
-impl ProcessCluster {
-    /// Starts every process and returns once the gateway is ready and sees
-    /// all `data_nodes` peers.
-    pub async fn start(data_nodes: usize) -> ProcessCluster {
-        let dir = temp_dir("tessera-cluster-");
-        let ports = free_ports(3 + data_nodes);
-        let (http_port, grpc_port, cp_port) = (ports[0], ports[1], ports[2]);
-        let data_node_ports = ports[3..].to_vec();
-        let cp_uri = format!("http://127.0.0.1:{cp_port}");
+/// One control-plane node of a [`ProcessCluster`].
+struct ControlPlaneNode {
+    process: Process,
+    port: u16,
+}
 
-        let control_plane = Process::spawn(
-            "control-plane",
-            vec![
-                "control-plane".into(),
-                "--uri".into(),
-                cp_uri.clone(),
-                "--data-dir".into(),
-                dir.path().join("control-plane").display().to_string(),
-            ],
-            dir.path(),
-        );
+impl ControlPlaneNode {
+    fn uri(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// How a [`ProcessCluster`] is laid out; see [`ProcessCluster::builder`].
+pub struct ProcessClusterBuilder {
+    control_planes: usize,
+    data_nodes: usize,
+    voters: usize,
+    control_plane_env: Vec<(String, String)>,
+}
+
+impl ProcessClusterBuilder {
+    /// Control-plane nodes (default 1): the first founds the group, the
+    /// others join it with `--bootstrap`.
+    pub fn control_planes(mut self, n: usize) -> Self {
+        assert!(n >= 1, "a cluster needs a control plane");
+        self.control_planes = n;
+        self
+    }
+
+    /// Data-plane nodes (default 3).
+    pub fn data_nodes(mut self, n: usize) -> Self {
+        self.data_nodes = n;
+        self
+    }
+
+    /// `cluster.consensus.voters` of every control-plane node (default 3).
+    pub fn voters(mut self, n: usize) -> Self {
+        self.voters = n;
+        self.control_plane_setting("CLUSTER__CONSENSUS__VOTERS", n)
+    }
+
+    /// A setting of every control-plane node, as `TESSERA__<key>=<value>`,
+    /// e.g. `("CLUSTER__CONSENSUS__SNAPSHOT_EVERY", 100)`.
+    pub fn control_plane_setting(mut self, key: &str, value: impl ToString) -> Self {
+        self.control_plane_env
+            .push((format!("TESSERA__{key}"), value.to_string()));
+        self
+    }
+
+    /// Starts every process and returns once the control-plane group has all
+    /// its members and the gateway is ready and sees all data nodes.
+    pub async fn start(self) -> ProcessCluster {
+        let dir = temp_dir("tessera-cluster-");
+        let ports = free_ports(2 + self.control_planes + self.data_nodes);
+        let (http_port, grpc_port) = (ports[0], ports[1]);
+        let cp_ports = &ports[2..2 + self.control_planes];
+        let data_node_ports = ports[2 + self.control_planes..].to_vec();
+        let first_uri = format!("http://127.0.0.1:{}", cp_ports[0]);
+
+        let control_planes: Vec<ControlPlaneNode> = cp_ports
+            .iter()
+            .enumerate()
+            .map(|(i, port)| {
+                let bootstrap = (i > 0).then(|| first_uri.clone());
+                control_plane_node(&dir, i, *port, bootstrap, true, &self.control_plane_env)
+            })
+            .collect();
+        let members = control_planes
+            .iter()
+            .map(ControlPlaneNode::uri)
+            .collect::<Vec<_>>()
+            .join(",");
         let nodes = data_node_ports
             .iter()
             .enumerate()
@@ -343,7 +421,7 @@ impl ProcessCluster {
                 let args = vec![
                     "data-plane".into(),
                     "--control-plane".into(),
-                    cp_uri.clone(),
+                    members.clone(),
                     "--uri".into(),
                     format!("http://127.0.0.1:{port}"),
                     "--data-dir".into(),
@@ -357,7 +435,7 @@ impl ProcessCluster {
             vec![
                 "gateway".into(),
                 "--control-plane".into(),
-                cp_uri,
+                members,
                 "--http-port".into(),
                 http_port.to_string(),
                 "--grpc-port".into(),
@@ -369,19 +447,98 @@ impl ProcessCluster {
             gateway,
             data_nodes: nodes,
             data_node_ports,
-            control_plane,
+            control_planes,
+            voters: self.voters,
+            control_plane_env: self.control_plane_env,
             rest: Rest::new(format!("http://127.0.0.1:{http_port}")),
             http_port,
             grpc_port,
             _dir: dir,
         };
         cluster.wait_ready().await;
+        let expected = cluster.control_planes.len();
+        cluster.wait_for_members(expected).await;
         cluster
+    }
+}
+
+/// Spawns control-plane node `i`; with `bootstrap` it joins that member, and
+/// without `uri` it is recorded at the address it joins from.
+fn control_plane_node(
+    dir: &TempDir,
+    i: usize,
+    port: u16,
+    bootstrap: Option<String>,
+    uri: bool,
+    env: &[(String, String)],
+) -> ControlPlaneNode {
+    let name = format!("control-plane-{i}");
+    let mut args = vec![
+        "control-plane".into(),
+        "--data-dir".into(),
+        dir.path().join(&name).display().to_string(),
+    ];
+    if uri {
+        args.extend(["--uri".into(), format!("http://127.0.0.1:{port}")]);
+    } else {
+        // Loopback only: the test machine's other interfaces are none of its business.
+        args.extend(["--p2p-port".into(), port.to_string()]);
+    }
+    if let Some(bootstrap) = bootstrap {
+        args.extend(["--bootstrap".into(), bootstrap]);
+    }
+    let mut env = env.to_vec();
+    if !uri {
+        env.push(("TESSERA__SERVICE__HOST".into(), "127.0.0.1".into()));
+    }
+    ControlPlaneNode {
+        process: Process::spawn_with_env(&name, args, env, dir.path()),
+        port,
+    }
+}
+
+/// A split deployment: control-plane nodes (one by default), data-plane nodes
+/// and one gateway, each its own `tessera` process. Data nodes and the gateway
+/// know every control-plane node the cluster started with.
+pub struct ProcessCluster {
+    // Field order is drop order: processes die before their directory goes.
+    gateway: Process,
+    data_nodes: Vec<Process>,
+    data_node_ports: Vec<u16>,
+    control_planes: Vec<ControlPlaneNode>,
+    voters: usize,
+    control_plane_env: Vec<(String, String)>,
+    rest: Rest,
+    http_port: u16,
+    grpc_port: u16,
+    _dir: TempDir,
+}
+
+impl ProcessCluster {
+    /// One control plane, `data_nodes` data-plane nodes and a gateway.
+    pub fn builder() -> ProcessClusterBuilder {
+        ProcessClusterBuilder {
+            control_planes: 1,
+            data_nodes: 3,
+            voters: 3,
+            control_plane_env: Vec::new(),
+        }
+    }
+
+    /// Starts one control plane, `data_nodes` data-plane nodes and a gateway,
+    /// and returns once the gateway is ready and sees all `data_nodes` peers.
+    pub async fn start(data_nodes: usize) -> ProcessCluster {
+        Self::builder().data_nodes(data_nodes).start().await
     }
 
     async fn wait_ready(&mut self) {
         let mut processes: Vec<&mut Process> = self.data_nodes.iter_mut().collect();
-        processes.push(&mut self.control_plane);
+        processes.extend(
+            self.control_planes
+                .iter_mut()
+                .map(|n| &mut n.process)
+                .filter(|p| p.is_running()),
+        );
         processes.push(&mut self.gateway);
         wait_ready(&self.rest, self.data_node_ports.len(), &mut processes).await;
     }
@@ -410,41 +567,134 @@ impl ProcessCluster {
     pub async fn restart_data_node(&mut self, i: usize) {
         self.data_nodes[i].stop().await;
         self.data_nodes[i].start();
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.data_node_ports[i]));
-        let node = &mut self.data_nodes[i];
-        wait::until(
-            &format!("{} to accept connections on {addr}", node.name),
-            READY_TIMEOUT,
-            || {
-                if let Err(e) = node.check_alive() {
-                    panic!("after restart: {e}");
-                }
-                async move {
-                    TcpStream::connect_timeout(&addr, Duration::from_secs(1))
-                        .map(drop)
-                        .map_err(|e| format!("connect {addr}: {e}"))
-                }
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        wait_listening(&mut self.data_nodes[i], self.data_node_ports[i]).await;
         self.wait_ready().await;
     }
 
-    /// Stops the gateway, the data nodes and the control plane in that order
+    /// Control-plane nodes started so far, running or not.
+    pub fn control_plane_count(&self) -> usize {
+        self.control_planes.len()
+    }
+
+    pub fn control_plane_uri(&self, i: usize) -> String {
+        self.control_planes[i].uri()
+    }
+
+    /// A gRPC client of control-plane node `i`.
+    pub fn control_plane_client(&self, i: usize) -> ControlPlaneClient<Channel> {
+        let endpoint = Endpoint::from_shared(self.control_plane_uri(i))
+            .expect("a valid uri")
+            .connect_timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(30));
+        ControlPlaneClient::new(endpoint.connect_lazy())
+    }
+
+    /// `ClusterStatus` as control-plane node `i` sees it.
+    pub async fn control_plane_status(&self, i: usize) -> Result<cp::ClusterStatusReply, String> {
+        self.control_plane_client(i)
+            .cluster_status(cp::ClusterStatusRequest {})
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| format!("{}: {s}", self.control_planes[i].process.name))
+    }
+
+    /// The index of the control-plane node that leads, as a running node
+    /// that leads reports it. Waits for an election when there is none.
+    pub async fn control_plane_leader(&self) -> usize {
+        wait::until("a control-plane leader", READY_TIMEOUT, || async {
+            for (i, node) in self.control_planes.iter().enumerate() {
+                if !node.process.is_running() {
+                    continue;
+                }
+                if let Ok(status) = self.control_plane_status(i).await {
+                    if status.role == "Leader" && status.leader == Some(status.node_id) {
+                        return Ok(i);
+                    }
+                }
+            }
+            Err("no running control-plane node leads".to_string())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Waits until the control-plane leader lists `members` members, of which
+    /// min(members, voters) are voters.
+    pub async fn wait_for_members(&self, members: usize) -> cp::ClusterStatusReply {
+        let voters = members.min(self.voters);
+        let what = format!("{members} control-plane members, {voters} of them voters");
+        wait::until(&what, READY_TIMEOUT, || async {
+            let leader = self.control_plane_leader().await;
+            let status = self.control_plane_status(leader).await?;
+            let voting = status.members.iter().filter(|m| m.voter).count();
+            if status.members.len() != members || voting != voters {
+                return Err(format!("{status:?}"));
+            }
+            Ok(status)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// SIGKILLs control-plane node `i` by its PID, as a crash would.
+    pub fn kill_control_plane(&mut self, i: usize) {
+        self.control_planes[i].process.kill();
+    }
+
+    /// Starts control-plane node `i` again with its arguments and data dir
+    /// (stopping it first if it runs); returns once it accepts connections.
+    pub async fn restart_control_plane(&mut self, i: usize) {
+        let node = &mut self.control_planes[i];
+        node.process.stop().await;
+        node.process.start();
+        wait_listening(&mut node.process, node.port).await;
+    }
+
+    /// Starts a new control-plane node that joins through a running member,
+    /// with `--uri` or (when `uri` is false) recorded at the address it joins
+    /// from. Returns its index once it accepts connections; it is a member
+    /// once [`ProcessCluster::wait_for_members`] says so.
+    pub async fn add_control_plane(&mut self, uri: bool) -> usize {
+        let via = self.control_plane_leader().await;
+        let bootstrap = self.control_plane_uri(via);
+        let port = free_ports(1)[0];
+        let i = self.control_planes.len();
+        let node = control_plane_node(
+            &self._dir,
+            i,
+            port,
+            Some(bootstrap),
+            uri,
+            &self.control_plane_env,
+        );
+        self.control_planes.push(node);
+        let node = &mut self.control_planes[i];
+        wait_listening(&mut node.process, node.port).await;
+        i
+    }
+
+    /// Stops control-plane node `i` with SIGTERM; fails the test unless it
+    /// exits 0.
+    pub async fn stop_control_plane(&mut self, i: usize) {
+        self.control_planes[i].process.stop().await;
+    }
+
+    /// Stops the gateway, the data nodes and the control planes in that order
     /// with SIGTERM; fails the test unless each running one exits 0.
     pub async fn stop(mut self) {
         self.gateway.stop().await;
         for node in &mut self.data_nodes {
             node.stop().await;
         }
-        self.control_plane.stop().await;
+        for node in &mut self.control_planes {
+            node.process.stop().await;
+        }
     }
 }
 
 impl Drop for ProcessCluster {
     fn drop(&mut self) {
-        let mut all: Vec<&Process> = vec![&self.control_plane];
+        let mut all: Vec<&Process> = self.control_planes.iter().map(|n| &n.process).collect();
         all.extend(&self.data_nodes);
         all.push(&self.gateway);
         print_tails_if_panicking(all);

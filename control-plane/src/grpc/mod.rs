@@ -1,6 +1,9 @@
 //! The `tessera.control_plane.ControlPlane` service: validates requests,
 //! proposes topology commands and streams the topology.
 
+mod cluster;
+mod forward;
+
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -9,7 +12,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures::{Stream, StreamExt};
 use openraft::ServerState;
 use tessera_proto::control_plane as cp;
-use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
 use tessera_proto::control_plane::control_plane_server;
 use tessera_proto::convert::{error_to_status, from_json};
 use tessera_types::{
@@ -17,15 +19,12 @@ use tessera_types::{
 };
 use tokio::sync::watch;
 use tokio_stream::wrappers::WatchStream;
-use tonic::metadata::MetadataValue;
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use crate::raft::{Proposal, Proposer};
-use crate::topology::{plan_collection, validate_collection_name, Applied, TopologyCommand};
+pub use cluster::{Cluster, JOIN_TIMEOUT};
 
-/// Marks a request a follower forwarded, so it is never forwarded twice.
-const FORWARDED_HEADER: &str = "x-tessera-forwarded";
+use crate::raft::Proposer;
+use crate::topology::{plan_collection, validate_collection_name, Applied, TopologyCommand};
 
 /// Last heartbeat per peer, in milliseconds since the Unix epoch. Kept out of
 /// Raft: liveness is this node's own observation, not replicated state.
@@ -37,6 +36,8 @@ pub struct ControlPlaneService {
     heartbeats: Heartbeats,
     /// Becomes true when the server stops, which ends every topology stream.
     shutdown: watch::Receiver<bool>,
+    cluster: Cluster,
+    leaders: forward::Leaders,
 }
 
 impl ControlPlaneService {
@@ -44,31 +45,27 @@ impl ControlPlaneService {
         proposer: Proposer,
         topology: watch::Receiver<Topology>,
         shutdown: watch::Receiver<bool>,
+        cluster: Cluster,
     ) -> Self {
         Self {
             proposer,
             topology,
             heartbeats: Heartbeats::default(),
             shutdown,
+            cluster,
+            leaders: forward::Leaders::default(),
         }
     }
 
-    /// Proposes `command`. A request that was already forwarded once is not
-    /// forwarded again, so two nodes that disagree on the leader cannot loop.
-    async fn propose<T>(
-        &self,
-        command: TopologyCommand,
-        request: &Request<T>,
-    ) -> Result<Proposal, Status> {
-        match self.proposer.propose(command).await {
-            Ok(Proposal::Forward { .. }) if is_forwarded(request) => {
-                Err(error_to_status(TesseraError::Unavailable(
-                    "control-plane consensus is unavailable: the leader changed while forwarding"
-                        .into(),
-                )))
+    /// Rejects a request before it reaches the log when `check` failed on the
+    /// leader. A follower's topology may trail the leader's, so there a failed
+    /// check is left to the leader; the state machine checks again on apply.
+    fn reject_early<T>(&self, check: Result<T, TesseraError>) -> Result<(), Status> {
+        match check {
+            Err(err) if self.proposer.metrics().state == ServerState::Leader => {
+                Err(error_to_status(err))
             }
-            Ok(proposal) => Ok(proposal),
-            Err(err) => Err(error_to_status(err)),
+            _ => Ok(()),
         }
     }
 
@@ -88,31 +85,11 @@ fn lock(heartbeats: &Heartbeats) -> std::sync::MutexGuard<'_, HashMap<PeerId, u6
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn is_forwarded<T>(request: &Request<T>) -> bool {
-    request.metadata().contains_key(FORWARDED_HEADER)
-}
-
-async fn leader(uri: String) -> Result<ControlPlaneClient<Channel>, Status> {
-    ControlPlaneClient::connect(uri.clone()).await.map_err(|e| {
-        error_to_status(TesseraError::Unavailable(format!(
-            "cannot reach the control-plane leader at {uri}: {e}"
-        )))
-    })
-}
-
-fn forwarded<T>(message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert(FORWARDED_HEADER, MetadataValue::from_static("1"));
-    request
-}
-
-fn change_reply(applied: Applied) -> Response<cp::ChangeReply> {
-    Response::new(cp::ChangeReply {
+fn change_reply(applied: Applied) -> cp::ChangeReply {
+    cp::ChangeReply {
         topology_version: applied.topology_version,
         changed: applied.changed,
-    })
+    }
 }
 
 /// A fresh random peer id: never 0 (proto3's "unset") and not in use.
@@ -172,24 +149,21 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
             uri: message.uri.clone(),
             node_type,
         };
-        match self.propose(command, &request).await? {
-            Proposal::Applied(applied) => {
-                self.record_heartbeat(peer_id);
-                Ok(Response::new(cp::RegisterPeerReply {
-                    peer_id,
-                    topology_version: applied.topology_version,
-                }))
+        // The id picked here travels along, so a leader adds exactly it.
+        let (metadata, extensions, mut message) = request.into_parts();
+        message.peer_id = Some(peer_id);
+        let request = Request::from_parts(metadata, extensions, message);
+        let reply = |applied: Applied| {
+            self.record_heartbeat(peer_id);
+            cp::RegisterPeerReply {
+                peer_id,
+                topology_version: applied.topology_version,
             }
-            Proposal::Forward { leader_uri } => {
-                // The id picked here travels along, so the leader adds exactly it.
-                let mut message = request.into_inner();
-                message.peer_id = Some(peer_id);
-                leader(leader_uri)
-                    .await?
-                    .register_peer(forwarded(message))
-                    .await
-            }
-        }
+        };
+        self.submit(command, request, reply, |mut c, r| async move {
+            c.register_peer(r).await
+        })
+        .await
     }
 
     async fn heartbeat(
@@ -216,21 +190,20 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
             from_json(&message.request_json, "create collection request")
                 .map_err(error_to_status)?;
         // Reject early, without a log entry; the state machine checks again on apply.
-        plan_collection(&self.topology.borrow(), &message.name, create.clone(), 0)
-            .map_err(error_to_status)?;
+        self.reject_early(plan_collection(
+            &self.topology.borrow(),
+            &message.name,
+            create.clone(),
+            0,
+        ))?;
         let command = TopologyCommand::CreateCollection {
             name: message.name.clone(),
             request: Box::new(create),
         };
-        match self.propose(command, &request).await? {
-            Proposal::Applied(applied) => Ok(change_reply(applied)),
-            Proposal::Forward { leader_uri } => {
-                leader(leader_uri)
-                    .await?
-                    .create_collection(forwarded(request.into_inner()))
-                    .await
-            }
-        }
+        self.submit(command, request, change_reply, |mut c, r| async move {
+            c.create_collection(r).await
+        })
+        .await
     }
 
     async fn update_collection(
@@ -241,28 +214,22 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         let update: UpdateCollection =
             from_json(&message.request_json, "update collection request")
                 .map_err(error_to_status)?;
-        {
+        self.reject_early({
             let topology = self.topology.borrow();
-            let collection = topology.collections.get(&message.name).ok_or_else(|| {
-                error_to_status(TesseraError::collection_not_found(&message.name))
-            })?;
-            update
-                .apply_to(&collection.config)
-                .map_err(error_to_status)?;
-        }
+            topology
+                .collections
+                .get(&message.name)
+                .ok_or_else(|| TesseraError::collection_not_found(&message.name))
+                .and_then(|collection| update.apply_to(&collection.config))
+        })?;
         let command = TopologyCommand::UpdateCollection {
             name: message.name.clone(),
             update: Box::new(update),
         };
-        match self.propose(command, &request).await? {
-            Proposal::Applied(applied) => Ok(change_reply(applied)),
-            Proposal::Forward { leader_uri } => {
-                leader(leader_uri)
-                    .await?
-                    .update_collection(forwarded(request.into_inner()))
-                    .await
-            }
-        }
+        self.submit(command, request, change_reply, |mut c, r| async move {
+            c.update_collection(r).await
+        })
+        .await
     }
 
     async fn delete_collection(
@@ -272,15 +239,10 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         let command = TopologyCommand::DeleteCollection {
             name: request.get_ref().name.clone(),
         };
-        match self.propose(command, &request).await? {
-            Proposal::Applied(applied) => Ok(change_reply(applied)),
-            Proposal::Forward { leader_uri } => {
-                leader(leader_uri)
-                    .await?
-                    .delete_collection(forwarded(request.into_inner()))
-                    .await
-            }
-        }
+        self.submit(command, request, change_reply, |mut c, r| async move {
+            c.delete_collection(r).await
+        })
+        .await
     }
 
     async fn create_payload_index(
@@ -295,15 +257,10 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
             field: message.field_name.clone(),
             schema,
         };
-        match self.propose(command, &request).await? {
-            Proposal::Applied(applied) => Ok(change_reply(applied)),
-            Proposal::Forward { leader_uri } => {
-                leader(leader_uri)
-                    .await?
-                    .create_payload_index(forwarded(request.into_inner()))
-                    .await
-            }
-        }
+        self.submit(command, request, change_reply, |mut c, r| async move {
+            c.create_payload_index(r).await
+        })
+        .await
     }
 
     async fn delete_payload_index(
@@ -315,15 +272,10 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
             collection: message.collection.clone(),
             field: message.field_name.clone(),
         };
-        match self.propose(command, &request).await? {
-            Proposal::Applied(applied) => Ok(change_reply(applied)),
-            Proposal::Forward { leader_uri } => {
-                leader(leader_uri)
-                    .await?
-                    .delete_payload_index(forwarded(request.into_inner()))
-                    .await
-            }
-        }
+        self.submit(command, request, change_reply, |mut c, r| async move {
+            c.delete_payload_index(r).await
+        })
+        .await
     }
 
     type WatchTopologyStream = TopologyStream;
@@ -377,14 +329,38 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
             leader: metrics.current_leader,
             role: role.to_string(),
             is_voter: voters.contains(&metrics.id),
-            members: membership
-                .nodes()
-                .map(|(id, node)| cp::ControlPlaneMember {
-                    id: *id,
-                    uri: node.addr.clone(),
-                    voter: voters.contains(id),
-                })
-                .collect(),
+            members: cluster::member_list(membership),
+            snapshot_index: metrics.snapshot.map(|id| id.index),
+            purged_index: metrics.purged.map(|id| id.index),
+            stored_log_entries: self.cluster.log.stored_entries(),
         }))
+    }
+
+    async fn join(
+        &self,
+        request: Request<cp::JoinRequest>,
+    ) -> Result<Response<cp::JoinReply>, Status> {
+        self.join_member(request).await
+    }
+
+    async fn remove_member(
+        &self,
+        request: Request<cp::RemoveMemberRequest>,
+    ) -> Result<Response<cp::MembersReply>, Status> {
+        self.remove_control_plane_member(request).await
+    }
+
+    async fn remove_peer(
+        &self,
+        request: Request<cp::RemovePeerRequest>,
+    ) -> Result<Response<cp::ChangeReply>, Status> {
+        self.remove_data_peer(request).await
+    }
+
+    async fn checkpoint(
+        &self,
+        request: Request<cp::CheckpointRequest>,
+    ) -> Result<Response<cp::CheckpointReply>, Status> {
+        self.take_checkpoint(request).await
     }
 }

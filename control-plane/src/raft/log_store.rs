@@ -36,6 +36,11 @@ impl LogStore {
         Self { logs, meta }
     }
 
+    /// The number of entries on disk: the log not yet purged behind a snapshot.
+    pub fn stored_entries(&self) -> u64 {
+        self.logs.len() as u64
+    }
+
     fn read_meta<T: DeserializeOwned>(&self, key: &[u8], err: IoError) -> StorageResult<Option<T>> {
         let Some(bytes) = self.meta.get(key).map_err(|e| err(AnyError::new(&e)))? else {
             return Ok(None);

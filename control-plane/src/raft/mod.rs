@@ -2,6 +2,7 @@
 //! network between control-plane nodes and the server side of that network.
 
 mod log_store;
+mod membership;
 mod network;
 mod proposer;
 mod service;
@@ -10,8 +11,10 @@ mod storage;
 
 use std::io::Cursor;
 
-pub use network::NetworkFactory;
-pub use proposer::{Proposal, Proposer, PROPOSAL_TIMEOUT};
+pub use log_store::LogStore;
+pub use membership::Members;
+pub use network::{Contacts, NetworkFactory, SNAPSHOT_CHUNK_BYTES};
+pub use proposer::{Proposal, Proposer, Route};
 pub use service::RaftService;
 pub use storage::Storage;
 

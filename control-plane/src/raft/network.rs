@@ -1,7 +1,9 @@
 //! The client side of Raft traffic between control-plane nodes: openraft's own
 //! request and response types as JSON inside `tessera.raft.RaftPayload`.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
@@ -16,16 +18,60 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tessera_proto::raft::raft_client::RaftClient;
 use tessera_proto::raft::RaftPayload;
+use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
 use super::{NodeId, TypeConfig};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Names the node a Raft request is meant for. A node that finds another id
+/// here refuses the request: its address now belongs to a different node (say,
+/// one recreated on an empty data dir), which must not take part in this group.
+pub const TARGET_HEADER: &str = "x-tessera-raft-target";
+
+/// Raft messages are JSON, so a byte of snapshot data costs up to four bytes on
+/// the wire; this keeps a chunk well under the servers' message limit.
+pub const SNAPSHOT_CHUNK_BYTES: u64 = 512 * 1024;
+
+/// When each peer last answered a Raft RPC. A leader reads it before proposing,
+/// so that without a quorum a proposal fails instead of waiting in a log that
+/// may be committed long after its caller gave up.
+#[derive(Debug, Clone, Default)]
+pub struct Contacts(Arc<Mutex<HashMap<NodeId, Instant>>>);
+
+impl Contacts {
+    fn record(&self, node: NodeId) {
+        self.lock().insert(node, Instant::now());
+    }
+
+    /// Whether `node` answered within `window`.
+    pub fn answered_within(&self, node: NodeId, window: Duration) -> bool {
+        self.lock()
+            .get(&node)
+            .is_some_and(|at| at.elapsed() <= window)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Instant>> {
+        // Every write is one insert, so the map is consistent even after a panic.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// Hands openraft one connection per peer control-plane node, addressed by the
 /// uri in its membership entry.
 #[derive(Debug, Clone, Default)]
-pub struct NetworkFactory;
+pub struct NetworkFactory {
+    contacts: Contacts,
+}
+
+impl NetworkFactory {
+    pub fn new(contacts: Contacts) -> Self {
+        Self { contacts }
+    }
+}
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = Connection;
@@ -35,6 +81,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             target,
             node: node.clone(),
             client: None,
+            contacts: self.contacts.clone(),
         }
     }
 }
@@ -43,6 +90,7 @@ pub struct Connection {
     target: NodeId,
     node: BasicNode,
     client: Option<RaftClient<Channel>>,
+    contacts: Contacts,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +132,9 @@ impl Connection {
         let json = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut request = tonic::Request::new(RaftPayload { json });
         request.set_timeout(option.hard_ttl());
+        request
+            .metadata_mut()
+            .insert(TARGET_HEADER, MetadataValue::from(self.target));
         let mut client = self.client()?;
         let reply = match rpc {
             Rpc::AppendEntries => client.append_entries(request).await,
@@ -91,6 +142,7 @@ impl Connection {
             Rpc::InstallSnapshot => client.install_snapshot(request).await,
         }
         .map_err(|status| RPCError::Unreachable(Unreachable::new(&status)))?;
+        self.contacts.record(self.target);
         let result: Result<Resp, RaftError<NodeId, E>> =
             serde_json::from_slice(&reply.into_inner().json)
                 .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
@@ -135,7 +187,7 @@ mod tests {
     use openraft::Vote;
 
     use super::*;
-    use crate::{ControlPlane, ControlPlaneOptions};
+    use crate::{ConsensusOptions, ControlPlane, ControlPlaneOptions};
 
     fn option() -> RPCOption {
         RPCOption::new(Duration::from_secs(2))
@@ -145,11 +197,14 @@ mod tests {
     async fn raft_rpcs_round_trip_to_a_running_node() {
         let dir = tempfile::tempdir().unwrap();
         let node = ControlPlane::start(ControlPlaneOptions {
-            uri: "http://127.0.0.1:0".into(),
+            uri: Some("http://127.0.0.1:0".into()),
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: dir.path().to_path_buf(),
             bootstrap: None,
-            tick_period_ms: 50,
+            consensus: ConsensusOptions {
+                tick_period_ms: 50,
+                ..Default::default()
+            },
         })
         .await
         .unwrap();
@@ -159,7 +214,9 @@ mod tests {
             .await
             .unwrap();
         let target = BasicNode::new(format!("http://{}", node.local_addr()));
-        let mut connection = NetworkFactory.new_client(1, &target).await;
+        let mut connection = NetworkFactory::default()
+            .new_client(node.node_id(), &target)
+            .await;
         // The leader has voted for itself in term 1 or later, so a candidate of
         // term 0 is refused, and the refusal comes back as openraft's reply.
         let reply = connection
@@ -172,10 +229,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_node_refuses_requests_meant_for_another_node_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = ControlPlane::start(ControlPlaneOptions {
+            uri: Some("http://127.0.0.1:0".into()),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            bootstrap: None,
+            consensus: ConsensusOptions::default(),
+        })
+        .await
+        .unwrap();
+        let target = BasicNode::new(format!("http://{}", node.local_addr()));
+        // The address once belonged to another node, as after a member was
+        // recreated on an empty data dir.
+        let mut connection = NetworkFactory::default()
+            .new_client(node.node_id().wrapping_add(1), &target)
+            .await;
+        let err = connection
+            .vote(VoteRequest::new(Vote::new(1, 2), None), option())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, RPCError::Unreachable(e) if e.to_string().contains("was replaced")),
+            "{err:?}"
+        );
+        node.stop().await;
+    }
+
+    #[tokio::test]
     async fn a_node_that_is_down_is_unreachable() {
         // Port 1 is privileged and unused in test environments.
         let target = BasicNode::new("http://127.0.0.1:1");
-        let mut connection = NetworkFactory.new_client(1, &target).await;
+        let mut connection = NetworkFactory::default().new_client(1, &target).await;
         let err = connection
             .vote(VoteRequest::new(Vote::new(1, 2), None), option())
             .await

@@ -7,21 +7,36 @@ use tessera_proto::raft::raft_server;
 use tessera_proto::raft::RaftPayload;
 use tonic::{Request, Response, Status};
 
-use super::Raft;
+use super::network::TARGET_HEADER;
+use super::{NodeId, Raft};
 
 pub struct RaftService {
     raft: Raft,
+    node_id: NodeId,
 }
 
 impl RaftService {
-    pub fn new(raft: Raft) -> Self {
-        Self { raft }
+    pub fn new(raft: Raft, node_id: NodeId) -> Self {
+        Self { raft, node_id }
     }
-}
 
-fn decode<T: DeserializeOwned>(request: Request<RaftPayload>) -> Result<T, Status> {
-    serde_json::from_slice(&request.into_inner().json)
-        .map_err(|e| Status::invalid_argument(format!("malformed Raft payload: {e}")))
+    /// Refuses requests meant for another node id, so that a node which took
+    /// over a member's address never joins that member's group by accident.
+    fn decode<T: DeserializeOwned>(&self, request: Request<RaftPayload>) -> Result<T, Status> {
+        let target = request
+            .metadata()
+            .get(TARGET_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<NodeId>().ok());
+        if let Some(target) = target.filter(|t| *t != self.node_id) {
+            return Err(Status::failed_precondition(format!(
+                "this control-plane node is {}, not {target}: the member at this address was replaced",
+                self.node_id
+            )));
+        }
+        serde_json::from_slice(&request.into_inner().json)
+            .map_err(|e| Status::invalid_argument(format!("malformed Raft payload: {e}")))
+    }
 }
 
 /// The reply carries openraft's whole `Result`, so the caller gets Raft errors
@@ -38,12 +53,12 @@ impl raft_server::Raft for RaftService {
         &self,
         request: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        let result = self.raft.append_entries(decode(request)?).await;
+        let result = self.raft.append_entries(self.decode(request)?).await;
         encode(&result)
     }
 
     async fn vote(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        let result = self.raft.vote(decode(request)?).await;
+        let result = self.raft.vote(self.decode(request)?).await;
         encode(&result)
     }
 
@@ -51,7 +66,7 @@ impl raft_server::Raft for RaftService {
         &self,
         request: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        let result = self.raft.install_snapshot(decode(request)?).await;
+        let result = self.raft.install_snapshot(self.decode(request)?).await;
         encode(&result)
     }
 }

@@ -40,6 +40,12 @@ pub enum TopologyCommand {
         collection: String,
         field: String,
     },
+    /// Removes a data-plane peer. Without `force` it is refused while the peer
+    /// holds shard replicas; with it, those replicas are dropped as well.
+    RemovePeer {
+        peer_id: PeerId,
+        force: bool,
+    },
 }
 
 /// The outcome of a command that was accepted.
@@ -157,8 +163,47 @@ impl TopologyCommand {
                     .ok_or_else(|| TesseraError::collection_not_found(collection))?;
                 Ok(collection.payload_schema.remove(field).is_some())
             }
+            TopologyCommand::RemovePeer { peer_id, force } => {
+                remove_peer(topology, *peer_id, *force)
+            }
         }
     }
+}
+
+fn remove_peer(
+    topology: &mut Topology,
+    peer_id: PeerId,
+    force: bool,
+) -> Result<bool, TesseraError> {
+    if !topology.peers.contains_key(&peer_id) {
+        return Err(TesseraError::not_found(format!(
+            "Peer {peer_id} doesn't exist"
+        )));
+    }
+    let holding: Vec<String> = topology
+        .collections
+        .values()
+        .filter(|c| {
+            c.shards
+                .iter()
+                .any(|s| s.replicas.iter().any(|r| r.peer_id == peer_id))
+        })
+        .map(|c| format!("`{}`", c.name))
+        .collect();
+    if !holding.is_empty() && !force {
+        return Err(TesseraError::bad_input(format!(
+            "Cannot remove peer {peer_id} as there are shards on it (collections {}); \
+             move them off first, or pass force=true to drop its replicas",
+            holding.join(", ")
+        )));
+    }
+    for collection in topology.collections.values_mut() {
+        for shard in &mut collection.shards {
+            shard.replicas.retain(|r| r.peer_id != peer_id);
+        }
+    }
+    topology.peers.remove(&peer_id);
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -233,6 +278,55 @@ mod tests {
         let reply = delete.apply(&mut topology, 1).into_result().unwrap();
         assert!(!reply.changed);
         assert_eq!(topology.version, 0);
+    }
+
+    #[test]
+    fn a_peer_holding_replicas_is_removed_only_by_force() {
+        let mut topology = Topology::default();
+        register(1).apply(&mut topology, 1);
+        register(2).apply(&mut topology, 2);
+        let one_shard = r#"{"vectors": {"size": 4, "distance": "Dot"}, "shard_number": 1}"#;
+        let create = TopologyCommand::CreateCollection {
+            name: "c".into(),
+            request: Box::new(serde_json::from_str(one_shard).unwrap()),
+        };
+        create.apply(&mut topology, 3).into_result().unwrap();
+        let holder = topology.collections["c"].shards[0].replicas[0].peer_id;
+        let idle = if holder == 1 { 2 } else { 1 };
+        let before = topology.clone();
+
+        let remove = |peer_id, force| TopologyCommand::RemovePeer { peer_id, force };
+        let err = remove(holder, false)
+            .apply(&mut topology, 4)
+            .into_result()
+            .unwrap_err();
+        assert!(
+            matches!(&err, TesseraError::BadInput(m) if m.contains("`c`") && m.contains("force=true")),
+            "{err:?}"
+        );
+        assert_eq!(topology, before);
+        let err = remove(99, false)
+            .apply(&mut topology, 5)
+            .into_result()
+            .unwrap_err();
+        assert_eq!(err, TesseraError::not_found("Peer 99 doesn't exist"));
+
+        // A peer without replicas goes without force.
+        remove(idle, false)
+            .apply(&mut topology, 6)
+            .into_result()
+            .unwrap();
+        assert!(!topology.peers.contains_key(&idle));
+        let reply = remove(holder, true)
+            .apply(&mut topology, 7)
+            .into_result()
+            .unwrap();
+        assert!(reply.changed);
+        assert!(topology.peers.is_empty());
+        assert!(topology.collections["c"]
+            .shards
+            .iter()
+            .all(|s| s.replicas.is_empty()));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Every answer is Qdrant's envelope: `{"result": ..., "status": "ok", "time": s}`
 //! or `{"status": {"error": "..."}, "time": s}` with the matching 4xx/5xx.
 
+mod cluster;
 mod collections;
 mod model;
 mod points;
@@ -27,6 +28,15 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/livez", get(|| async { "livez check passed" }))
         .route("/readyz", get(collections::readyz))
         .route("/cluster", get(collections::cluster_status))
+        .route(
+            "/cluster/peer/{peer_id}",
+            axum::routing::delete(cluster::remove_peer),
+        )
+        .route(
+            "/cluster/control-plane/{node_id}",
+            axum::routing::delete(cluster::remove_control_plane_member),
+        )
+        .route("/cluster/recover", post(cluster::recover))
         .route("/collections", get(collections::list))
         .route(
             "/collections/{name}",
