@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use openraft::{BasicNode, SnapshotPolicy};
 use tessera_proto::control_plane::control_plane_server::ControlPlaneServer;
 use tessera_proto::raft::raft_server::RaftServer;
@@ -176,6 +177,16 @@ impl ControlPlane {
         let service =
             ControlPlaneService::new(proposer, topology.clone(), shutdown_rx.clone(), cluster);
         let mut stopping = shutdown_rx;
+        // serve_with_incoming ignores the builder's TCP_NODELAY, so set it on
+        // each connection: Nagle's algorithm would hold small Raft messages and
+        // replies back for tens of milliseconds.
+        let incoming = TcpListenerStream::new(listener).inspect(|stream| {
+            if let Ok(stream) = stream {
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!("cannot set TCP_NODELAY: {e}");
+                }
+            }
+        });
         let server = tonic::transport::Server::builder()
             .add_service(ControlPlaneServer::new(service))
             .add_service(
@@ -183,7 +194,7 @@ impl ControlPlane {
                     .max_decoding_message_size(MAX_RAFT_MESSAGE_BYTES)
                     .max_encoding_message_size(MAX_RAFT_MESSAGE_BYTES),
             )
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            .serve_with_incoming_shutdown(incoming, async move {
                 let _ = stopping.wait_for(|stop| *stop).await;
             });
         let mut node = ControlPlane {

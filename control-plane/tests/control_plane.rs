@@ -287,23 +287,28 @@ async fn a_single_node_leads_and_advertises_its_bound_address() {
         let (node, mut client) = start(dir.path()).await;
         // Proposals wait for the election, so one registration makes a leader.
         register(&mut client, "http://a:6334", None).await;
-        let status = status(&mut client).await;
-        assert_eq!(status.role, "Leader");
-        assert_eq!(status.leader, Some(status.node_id));
-        assert!(status.is_voter);
-        assert!(status.term >= 1);
-        assert!(
-            status.commit >= 2,
-            "initial membership and the registration"
-        );
-        assert_eq!(
-            status.members,
-            vec![cp::ControlPlaneMember {
-                id: status.node_id,
-                uri: format!("http://{}", node.local_addr()),
-                voter: true,
-            }]
-        );
+        let reply = status(&mut client).await;
+        assert_eq!(reply.role, "Leader");
+        assert_eq!(reply.leader, Some(reply.node_id));
+        assert!(reply.is_voter);
+        assert!(reply.term >= 1);
+        assert!(reply.commit >= 2, "initial membership and the registration");
+        // After a restart on a new port the node records its new uri in the
+        // background, once it leads.
+        let advertised = vec![cp::ControlPlaneMember {
+            id: reply.node_id,
+            uri: format!("http://{}", node.local_addr()),
+            voter: true,
+        }];
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let members = status(&mut client).await.members;
+            if members == advertised {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{members:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         node.stop().await;
     }
 }
