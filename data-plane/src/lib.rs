@@ -5,6 +5,7 @@ pub mod filter;
 pub mod grpc;
 pub mod index;
 pub mod membership;
+mod payload_index;
 pub mod registry;
 mod segment;
 pub mod shard;

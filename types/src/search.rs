@@ -51,11 +51,14 @@ pub struct ScrollResult {
 }
 
 /// Per-shard statistics shown in collection info.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShardStats {
     pub points_count: u64,
     pub indexed_vectors_count: u64,
     pub segments_count: u64,
     /// Whether an optimization (index build, merge, vacuum) is running.
     pub optimizing: bool,
+    /// Points holding a value of each indexed payload field, by key.
+    #[serde(default)]
+    pub payload_points: std::collections::BTreeMap<String, u64>,
 }

@@ -45,6 +45,7 @@ enum Cond {
 
 #[derive(Debug, Clone)]
 struct FieldCheck {
+    key: String,
     path: JsonPath,
     matcher: Option<Matcher>,
     range: Option<Range>,
@@ -148,6 +149,7 @@ fn compile_field(f: &FieldCondition) -> Result<FieldCheck, FilterError> {
         Match::Except { except } => Matcher::Except(ValueSet::new(except)),
     });
     Ok(FieldCheck {
+        key: f.key.clone(),
         path: parse_path(&f.key)?,
         matcher,
         range: f.range.clone(),
@@ -158,7 +160,7 @@ fn compile_field(f: &FieldCondition) -> Result<FieldCheck, FilterError> {
 }
 
 /// An integral JSON number as i64 (`3` and `3.0` both count).
-fn as_integer(value: &Value) -> Option<i64> {
+pub(crate) fn as_integer(value: &Value) -> Option<i64> {
     let n = value.as_number()?;
     n.as_i64().or_else(|| {
         n.as_f64()
@@ -223,7 +225,47 @@ impl FieldCheck {
     }
 }
 
+/// A condition a payload index can answer: the points whose field holds one of these
+/// values, or a number in this range.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexQuery {
+    Keywords(Vec<String>),
+    Integers(Vec<i64>),
+    Bool(bool),
+    Range(Range),
+}
+
 impl CompiledFilter {
+    /// Top-level `must` conditions a payload index on their key can answer. Every point
+    /// passing the filter passes each of them, so an index answer bounds the matches.
+    pub fn index_queries(&self) -> Vec<(&str, IndexQuery)> {
+        let mut out = Vec::new();
+        for cond in &self.must {
+            let Cond::Field(check) = cond else { continue };
+            let key = check.key.as_str();
+            match &check.matcher {
+                Some(Matcher::Value(MatchValue::Keyword(k))) => {
+                    out.push((key, IndexQuery::Keywords(vec![k.clone()])))
+                }
+                Some(Matcher::Value(MatchValue::Integer(i))) => {
+                    out.push((key, IndexQuery::Integers(vec![*i])))
+                }
+                Some(Matcher::Value(MatchValue::Bool(b))) => out.push((key, IndexQuery::Bool(*b))),
+                Some(Matcher::Any(ValueSet::Keywords(set))) => {
+                    out.push((key, IndexQuery::Keywords(set.iter().cloned().collect())))
+                }
+                Some(Matcher::Any(ValueSet::Integers(set))) => {
+                    out.push((key, IndexQuery::Integers(set.iter().copied().collect())))
+                }
+                _ => {}
+            }
+            if let Some(range) = &check.range {
+                out.push((key, IndexQuery::Range(range.clone())));
+            }
+        }
+        out
+    }
+
     /// Whether the point with this id and payload, holding the vectors `has_vector`
     /// accepts, passes the filter.
     pub fn matches(

@@ -164,7 +164,7 @@ impl DataPlane for DataPlaneService {
             indexed_vectors_count: stats.indexed_vectors_count,
             segments_count: stats.segments_count,
             optimizing: stats.optimizing,
-            payload_points: Default::default(),
+            payload_points: stats.payload_points.into_iter().collect(),
         }))
     }
 }

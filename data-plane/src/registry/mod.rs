@@ -70,6 +70,7 @@ impl ShardRegistry {
         }
         let dir = self.dir(&key);
         let config = collection.config.clone();
+        let schema = collection.payload_schema.clone();
         let registry = self.clone();
         // Opening replays the WAL: blocking work, off the async threads.
         tokio::task::spawn_blocking(move || {
@@ -79,6 +80,7 @@ impl ShardRegistry {
             }
             tracing::info!(collection = %key.0, shard = key.2, "opening shard replica");
             let shard = Arc::new(Shard::open(&dir, config)?);
+            shard.set_payload_schema(&schema);
             open.insert(key, shard.clone());
             Ok(shard)
         })
@@ -100,6 +102,7 @@ impl ShardRegistry {
             |(name, incarnation, _), shard| match topology.collections.get(name) {
                 Some(c) if c.incarnation == *incarnation => {
                     shard.update_config(c.config.clone());
+                    shard.set_payload_schema(&c.payload_schema);
                     true
                 }
                 _ => false,

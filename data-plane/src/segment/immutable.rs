@@ -11,6 +11,7 @@ use tessera_types::PointId;
 use super::bitmap::AtomicBitmap;
 use super::data::SegmentData;
 use crate::index::Graph;
+use crate::payload_index::FieldIndex;
 
 pub(crate) struct ImmutableSegment {
     pub id: u64,
@@ -19,6 +20,8 @@ pub(crate) struct ImmutableSegment {
     /// Present vectors of each name, and how many of them were deleted since.
     vectors: BTreeMap<String, (usize, AtomicUsize)>,
     graphs: RwLock<BTreeMap<String, Arc<Graph>>>,
+    /// Payload indexes by key.
+    fields: RwLock<BTreeMap<String, Arc<FieldIndex>>>,
     /// Whether the rows are written to the segment's directory.
     persisted: AtomicBool,
     /// Deleted rows as of the last checkpoint that wrote this segment's bitmap.
@@ -48,6 +51,7 @@ impl ImmutableSegment {
             deleted,
             vectors,
             graphs: RwLock::new(BTreeMap::new()),
+            fields: RwLock::new(BTreeMap::new()),
             persisted: AtomicBool::new(false),
         }
     }
@@ -127,6 +131,33 @@ impl ImmutableSegment {
     pub fn indexed_vectors(&self) -> usize {
         let graphs = self.graphs.read();
         graphs.keys().map(|name| self.vector_count(name)).sum()
+    }
+
+    pub fn field_index(&self, key: &str) -> Option<Arc<FieldIndex>> {
+        self.fields.read().get(key).cloned()
+    }
+
+    pub fn field_keys(&self) -> Vec<String> {
+        self.fields.read().keys().cloned().collect()
+    }
+
+    pub fn set_field_index(&self, key: &str, index: Option<Arc<FieldIndex>>) {
+        match index {
+            Some(i) => self.fields.write().insert(key.to_string(), i),
+            None => self.fields.write().remove(key),
+        };
+    }
+
+    /// Live rows holding a value of the indexed field `key` (None without an index).
+    pub fn indexed_points(&self, key: &str) -> Option<usize> {
+        let index = self.field_index(key)?;
+        Some(
+            index
+                .rows_with_value()
+                .iter()
+                .filter(|row| self.is_live(**row as usize))
+                .count(),
+        )
     }
 
     pub fn is_persisted(&self) -> bool {

@@ -25,13 +25,15 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex, RwLock};
 use rayon::prelude::*;
 use tessera_types::{
-    CollectionConfig, Distance, Filter, NamedVectors, PointId, Record, ScoredPoint, ScrollRequest,
-    ScrollResult, SearchRequest, ShardOperation, ShardStats, TesseraError, VectorStruct,
-    WithPayload, WithVector,
+    CollectionConfig, Distance, Filter, NamedVectors, PayloadSchema, PointId, Record, ScoredPoint,
+    ScrollRequest, ScrollResult, SearchRequest, ShardOperation, ShardStats, TesseraError,
+    VectorStruct, WithPayload, WithVector,
 };
 
+use crate::filter::path::JsonPath;
 use crate::filter::{self, CompiledFilter, FilterError};
 use crate::index::kernels;
+use crate::payload_index::{self, FieldIndex};
 use crate::segment::{Appendable, ImmutableSegment, SegmentData, StorageError};
 use crate::wal::{Wal, WalError};
 use checkpoint::Manifest;
@@ -103,6 +105,8 @@ pub(crate) struct Inner {
     /// Serializes writers, and the optimizer's segment swaps with them.
     apply_lock: Mutex<()>,
     config: RwLock<CollectionConfig>,
+    /// Payload fields to index, as the collection's topology lists them.
+    payload_schema: RwLock<PayloadSchema>,
     segments: RwLock<Arc<Segments>>,
     /// Whether the appendable segment changed since the last checkpoint.
     appendable_dirty: AtomicBool,
@@ -310,6 +314,45 @@ impl Shard {
                 .sum(),
             segments_count: segments.sealed.len() as u64 + 1,
             optimizing: self.inner.optimizing.load(Ordering::Acquire),
+            payload_points: self.payload_points(&segments),
+        }
+    }
+
+    /// Points holding each indexed field: those in indexed immutable segments and in the
+    /// appendable segment (whose payloads are scanned: it is small).
+    fn payload_points(&self, segments: &Segments) -> BTreeMap<String, u64> {
+        let schema = self.inner.payload_schema.read().clone();
+        let app = segments.appendable.read();
+        schema
+            .into_iter()
+            .filter(|(_, kind)| FieldIndex::supported(*kind))
+            .filter_map(|(key, kind)| {
+                let path = JsonPath::parse(&key).ok()?;
+                let sealed: usize = segments
+                    .sealed
+                    .iter()
+                    .filter_map(|s| s.indexed_points(&key))
+                    .sum();
+                let appendable = app
+                    .live_rows()
+                    .filter(|row| payload_index::has_value(kind, &path, &app.data.payloads[*row]))
+                    .count();
+                Some((key, (sealed + appendable) as u64))
+            })
+            .collect()
+    }
+
+    /// Adopts the collection's payload indexes: the optimizer builds indexes for new
+    /// fields in every immutable segment and drops those of removed fields.
+    pub fn set_payload_schema(&self, schema: &PayloadSchema) {
+        let changed = {
+            let mut current = self.inner.payload_schema.write();
+            let changed = *current != *schema;
+            *current = schema.clone();
+            changed
+        };
+        if changed {
+            self.inner.wake();
         }
     }
 
@@ -389,6 +432,7 @@ impl Inner {
             wal,
             apply_lock: Mutex::new(()),
             config: RwLock::new(config),
+            payload_schema: RwLock::new(PayloadSchema::new()),
             segments: RwLock::new(Arc::new(segments)),
             appendable_dirty: AtomicBool::new(replayed > 0),
             next_segment_id: AtomicU64::new(loaded.manifest.next_segment_id),
@@ -492,25 +536,67 @@ impl SearchContext<'_> {
             .collect()
     }
 
+    /// Exact top-k over the listed rows only.
+    fn scan_rows(
+        &self,
+        data: &SegmentData,
+        rows: &[u32],
+        live: &(dyn Fn(usize) -> bool + Sync),
+    ) -> Vec<Hit> {
+        let name = self.req.using.as_str();
+        let candidate = |i: usize| {
+            let row = rows[i] as usize;
+            let vector = data.vector(row, name)?;
+            if !live(row) || !passes(self.filter, data, row) {
+                return None;
+            }
+            let score = kernels::score(self.distance, self.query, vector);
+            self.passes_threshold(score)
+                .then_some((data.ids[row], score))
+        };
+        exact_top_k(rows.len(), self.k, self.distance, &candidate)
+            .into_iter()
+            .map(|(_, i, score)| self.hit(data, rows[i] as usize, score))
+            .collect()
+    }
+
+    /// Rows that can pass the filter, from the segment's payload indexes: the smallest
+    /// answer among the filter's indexed `must` conditions. None when no index applies.
+    fn candidate_rows(&self, segment: &ImmutableSegment) -> Option<Vec<u32>> {
+        self.filter?
+            .index_queries()
+            .iter()
+            .filter_map(|(key, query)| segment.field_index(key)?.lookup(query))
+            .min_by_key(Vec::len)
+    }
+
     fn search_sealed(&self, segment: &ImmutableSegment) -> Vec<Hit> {
         let name = self.req.using.as_str();
         let data = &segment.data;
         let vectors = segment.vector_count(name);
+        let candidates = self.candidate_rows(segment);
         let graph = segment.graph(name).filter(|_| {
             !self.req.params.exact
                 && reaches_kb(vectors, self.dim, self.full_scan_threshold)
                 && self.filter.is_none_or(|f| {
                     // Few matches: scoring them directly beats walking the graph past the rest.
-                    let matching = estimate_matches(&data.ids, &|row| {
-                        segment.is_live(row)
-                            && data.has_vector(row, name)
-                            && passes(Some(f), data, row)
-                    });
+                    // An index bounds the matches; otherwise a sample estimates them.
+                    let matching = match &candidates {
+                        Some(rows) => rows.len(),
+                        None => estimate_matches(&data.ids, &|row| {
+                            segment.is_live(row)
+                                && data.has_vector(row, name)
+                                && passes(Some(f), data, row)
+                        }),
+                    };
                     reaches_kb(matching, self.dim, self.full_scan_threshold)
                 })
         });
         let Some(graph) = graph else {
-            return self.scan(data, &|row| segment.is_live(row));
+            return match candidates {
+                Some(rows) => self.scan_rows(data, &rows, &|row| segment.is_live(row)),
+                None => self.scan(data, &|row| segment.is_live(row)),
+            };
         };
         let accept = |row: usize| segment.is_live(row) && passes(self.filter, data, row);
         let masked = self.filter.is_some() || segment.deleted_count() > 0;

@@ -12,12 +12,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
-use tessera_types::{CollectionConfig, PointId};
+use tessera_types::{CollectionConfig, PayloadSchemaType, PointId};
 
 use super::checkpoint::segment_dir;
 use super::search::reaches_kb;
 use super::{Inner, Segments, ShardError};
+use crate::filter::path::JsonPath;
 use crate::index::{Graph, GraphParams};
+use crate::payload_index::FieldIndex;
 use crate::segment::{write_segment, Appendable, AtomicBitmap, ImmutableSegment, SegmentData};
 
 /// How often the optimizer looks for work when nobody wakes it.
@@ -60,6 +62,8 @@ enum Task {
     Index(Arc<ImmutableSegment>, String, GraphParams),
     /// Replace segments with one holding their live points.
     Rebuild(Vec<Arc<ImmutableSegment>>, &'static str),
+    /// Build a segment's index of one payload field.
+    FieldIndex(Arc<ImmutableSegment>, String, PayloadSchemaType),
 }
 
 /// Size at which the appendable segment is sealed.
@@ -163,6 +167,20 @@ impl Inner {
                 }
             }
         }
+        let schema = self.payload_schema.read().clone();
+        for segment in &segments.sealed {
+            for key in segment.field_keys() {
+                if !schema.contains_key(&key) {
+                    segment.set_field_index(&key, None);
+                }
+            }
+            for (key, kind) in &schema {
+                let current = segment.field_index(key).map(|i| i.kind);
+                if FieldIndex::supported(*kind) && current != Some(*kind) {
+                    return Some(Task::FieldIndex(segment.clone(), key.clone(), *kind));
+                }
+            }
+        }
         let opt = &config.optimizer_config;
         for segment in &segments.sealed {
             let deleted = segment.deleted_count();
@@ -209,6 +227,35 @@ impl Inner {
                 Ok(())
             }
             Task::Rebuild(sources, why) => self.rebuild(&sources, why),
+            Task::FieldIndex(segment, key, kind) => {
+                let index = match JsonPath::parse(&key) {
+                    Ok(path) => {
+                        let started = Instant::now();
+                        let index = FieldIndex::build(kind, &path, segment.data.payloads.iter());
+                        tracing::info!(
+                            shard = %self.dir.display(),
+                            segment = segment.id,
+                            field = %key,
+                            kind = ?kind,
+                            points = index.rows_with_value().len(),
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            "built payload index"
+                        );
+                        index
+                    }
+                    Err(e) => {
+                        // Not a key the filter language can address: index nothing.
+                        tracing::warn!(field = %key, error = %e, "payload index key is not a valid path");
+                        FieldIndex::build(
+                            kind,
+                            &JsonPath::parse("_").expect("valid"),
+                            std::iter::empty(),
+                        )
+                    }
+                };
+                segment.set_field_index(&key, Some(Arc::new(index)));
+                Ok(())
+            }
         }
     }
 

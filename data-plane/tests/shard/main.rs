@@ -3,5 +3,6 @@
 mod common;
 mod concurrency;
 mod crud;
+mod payload_index;
 mod recovery;
 mod search;
