@@ -15,7 +15,12 @@
 //! of `--batch` with `wait=true`, then runs `--queries` searches (limit 10) with
 //! each number of concurrent clients in `--clients` and prints QPS and p50/p99
 //! latency, and finally the recall@10 of default (HNSW) search against
-//! `exact=true` search over `--recall-queries` queries. `--help` lists all flags.
+//! `exact=true` search over `--recall-queries` queries. Every point carries the
+//! payload `bucket` = id % 100; with `--filters` the searches are repeated with a
+//! filter matching 1% of the points (`bucket == 0`) and one matching 50%
+//! (`bucket < 50`), each with its own recall against exact filtered search, and
+//! `--payload-index` first creates an integer index on `bucket`. `--help` lists
+//! all flags.
 
 use std::time::{Duration, Instant};
 
@@ -23,8 +28,9 @@ use anyhow::Context;
 use clap::Parser;
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::{
-    CreateCollectionBuilder, Distance, PointStruct, Query, QueryPointsBuilder, ScoredPoint,
-    SearchParamsBuilder, UpsertPointsBuilder, Value, VectorParamsBuilder,
+    Condition, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, Distance, FieldType,
+    Filter, PointStruct, Query, QueryPointsBuilder, Range, ScoredPoint, SearchParamsBuilder,
+    UpsertPointsBuilder, Value, VectorParamsBuilder,
 };
 use qdrant_client::{Payload, Qdrant};
 use rand::rngs::StdRng;
@@ -70,6 +76,35 @@ struct Args {
     shards: Option<u32>,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Also measure searches filtered to 1% and to 50% of the points.
+    #[arg(long)]
+    filters: bool,
+    /// Create an integer payload index on `bucket` before uploading.
+    #[arg(long)]
+    payload_index: bool,
+}
+
+/// Points per bucket value: `bucket` = id % BUCKETS.
+const BUCKETS: u64 = 100;
+
+/// The filters `--filters` measures: a label and the filter.
+fn filters() -> Vec<(&'static str, Filter)> {
+    vec![
+        (
+            "1% (bucket == 0)",
+            Filter::must([Condition::matches("bucket", 0i64)]),
+        ),
+        (
+            "50% (bucket < 50)",
+            Filter::must([Condition::range(
+                "bucket",
+                Range {
+                    lt: Some(50.0),
+                    ..Default::default()
+                },
+            )]),
+        ),
+    ]
 }
 
 /// Standard normal samples by the Box-Muller transform.
@@ -118,11 +153,15 @@ async fn search(
     collection: &str,
     query: &[f32],
     exact: bool,
+    filter: Option<&Filter>,
 ) -> anyhow::Result<Vec<u64>> {
-    let request = QueryPointsBuilder::new(collection)
+    let mut request = QueryPointsBuilder::new(collection)
         .query(Query::new_nearest(query.to_vec()))
         .limit(LIMIT)
         .params(SearchParamsBuilder::default().exact(exact));
+    if let Some(filter) = filter {
+        request = request.filter(filter.clone());
+    }
     Ok(ids(&client.query(request).await.context("search")?.result))
 }
 
@@ -141,7 +180,10 @@ async fn upload(
         let batch: Vec<PointStruct> = (id..end)
             .map(|id| {
                 let (vector, cluster) = clusters.sample(rng);
-                let payload = Payload::from([("cluster", Value::from(cluster as i64))]);
+                let payload = Payload::from([
+                    ("cluster", Value::from(cluster as i64)),
+                    ("bucket", Value::from((id % BUCKETS) as i64)),
+                ]);
                 PointStruct::new(id, vector, payload)
             })
             .collect();
@@ -164,6 +206,7 @@ async fn upload(
 }
 
 struct Measurement {
+    filter: &'static str,
     clients: usize,
     queries: usize,
     qps: f64,
@@ -182,12 +225,14 @@ async fn measure(
     collection: &str,
     queries: &[Vec<f32>],
     clients: usize,
+    filter: Option<(&'static str, Filter)>,
 ) -> anyhow::Result<Measurement> {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..clients {
         let client = client.clone();
         let collection = collection.to_string();
+        let filter = filter.as_ref().map(|(_, f)| f.clone());
         let mine: Vec<Vec<f32>> = queries
             .iter()
             .skip(worker)
@@ -198,7 +243,7 @@ async fn measure(
             let mut latencies = Vec::with_capacity(mine.len());
             for query in &mine {
                 let sent = Instant::now();
-                search(&client, &collection, query, false).await?;
+                search(&client, &collection, query, false, filter.as_ref()).await?;
                 latencies.push(sent.elapsed());
             }
             anyhow::Ok(latencies)
@@ -211,6 +256,7 @@ async fn measure(
     let wall = started.elapsed();
     latencies.sort_unstable();
     Ok(Measurement {
+        filter: filter.map_or("none", |(label, _)| label),
         clients,
         queries: latencies.len(),
         qps: latencies.len() as f64 / wall.as_secs_f64(),
@@ -220,11 +266,16 @@ async fn measure(
 }
 
 /// Mean fraction of the exact top-k that the default (HNSW) search finds.
-async fn recall(client: &Qdrant, collection: &str, queries: &[Vec<f32>]) -> anyhow::Result<f64> {
+async fn recall(
+    client: &Qdrant,
+    collection: &str,
+    queries: &[Vec<f32>],
+    filter: Option<&Filter>,
+) -> anyhow::Result<f64> {
     let mut total = 0.0;
     for query in queries {
-        let approximate = search(client, collection, query, false).await?;
-        let exact = search(client, collection, query, true).await?;
+        let approximate = search(client, collection, query, false, filter).await?;
+        let exact = search(client, collection, query, true, filter).await?;
         anyhow::ensure!(!exact.is_empty(), "exact search returned nothing");
         let found = approximate.iter().filter(|id| exact.contains(id)).count();
         total += found as f64 / exact.len() as f64;
@@ -270,6 +321,20 @@ async fn main() -> anyhow::Result<()> {
         .create_collection(create)
         .await
         .context("create collection")?;
+    if args.payload_index {
+        client
+            .create_field_index(
+                CreateFieldIndexCollectionBuilder::new(
+                    &args.collection,
+                    "bucket",
+                    FieldType::Integer,
+                )
+                .wait(true),
+            )
+            .await
+            .context("create the payload index on `bucket`")?;
+        println!("  created an integer payload index on `bucket`");
+    }
 
     let mut rng = data::rng(args.seed);
     let clusters = Clusters::new(&mut rng, args.clusters, args.dim);
@@ -292,12 +357,24 @@ async fn main() -> anyhow::Result<()> {
     let queries: Vec<Vec<f32>> = (0..args.queries)
         .map(|_| clusters.sample(&mut rng).0)
         .collect();
-    let mut measurements = Vec::new();
-    for clients in &args.clients {
-        measurements.push(measure(&client, &args.collection, &queries, *clients).await?);
+    let mut cases: Vec<Option<(&'static str, Filter)>> = vec![None];
+    if args.filters {
+        cases.extend(filters().into_iter().map(Some));
     }
     let recall_sample = &queries[..args.recall_queries.min(queries.len())];
-    let recall = recall(&client, &args.collection, recall_sample).await?;
+    let mut measurements = Vec::new();
+    let mut recalls = Vec::new();
+    for case in &cases {
+        for clients in &args.clients {
+            measurements
+                .push(measure(&client, &args.collection, &queries, *clients, case.clone()).await?);
+        }
+        let filter = case.as_ref().map(|(_, f)| f);
+        recalls.push((
+            case.as_ref().map_or("none", |(label, _)| *label),
+            recall(&client, &args.collection, recall_sample, filter).await?,
+        ));
+    }
 
     println!();
     println!(
@@ -310,12 +387,13 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("search   limit {LIMIT}, default (HNSW) parameters");
     println!(
-        "  {:>7}  {:>7}  {:>9}  {:>8}  {:>8}",
-        "clients", "queries", "QPS", "p50 ms", "p99 ms"
+        "  {:<18}  {:>7}  {:>7}  {:>9}  {:>8}  {:>8}",
+        "filter", "clients", "queries", "QPS", "p50 ms", "p99 ms"
     );
     for m in &measurements {
         println!(
-            "  {:>7}  {:>7}  {:>9.1}  {:>8.2}  {:>8.2}",
+            "  {:<18}  {:>7}  {:>7}  {:>9.1}  {:>8.2}  {:>8.2}",
+            m.filter,
             m.clients,
             m.queries,
             m.qps,
@@ -324,9 +402,11 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!();
-    println!(
-        "recall@{LIMIT} of default search vs exact=true over {} queries: {recall:.4}",
-        recall_sample.len()
-    );
+    for (filter, recall) in recalls {
+        println!(
+            "recall@{LIMIT} of default search vs exact=true over {} queries, filter {filter}: {recall:.4}",
+            recall_sample.len()
+        );
+    }
     Ok(())
 }
