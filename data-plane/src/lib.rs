@@ -9,6 +9,7 @@ mod payload_index;
 pub mod registry;
 mod segment;
 pub mod shard;
+pub mod snapshot;
 pub mod wal;
 
 mod instance;

@@ -87,6 +87,32 @@ pub(crate) fn load(dir: &Path, dims: &BTreeMap<String, usize>) -> Result<Loaded,
     })
 }
 
+/// The files of the checkpoint `manifest` names, relative to the shard's directory.
+pub(crate) fn named_files(dir: &Path, manifest: &Manifest) -> Result<Vec<PathBuf>, ShardError> {
+    // A shard that never checkpointed has no manifest: its snapshot is empty.
+    let mut files: Vec<PathBuf> = dir
+        .join(MANIFEST)
+        .exists()
+        .then(|| PathBuf::from(MANIFEST))
+        .into_iter()
+        .collect();
+    let segments = manifest
+        .segments
+        .iter()
+        .map(|s| (s.id, s.deletions.as_ref().map(|(f, _)| f.as_str())))
+        .chain(manifest.appendable.map(|id| (id, None)));
+    for (id, deletions) in segments {
+        let relative = Path::new(SEGMENTS_DIR).join(id.to_string());
+        for entry in std::fs::read_dir(dir.join(&relative))? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("deleted-") || Some(name.as_str()) == deletions {
+                files.push(relative.join(name));
+            }
+        }
+    }
+    Ok(files)
+}
+
 /// Removes segment directories and bitmap files that `manifest` does not name.
 fn remove_unnamed(dir: &Path, manifest: &Manifest) -> Result<(), ShardError> {
     let root = dir.join(SEGMENTS_DIR);

@@ -35,6 +35,7 @@ use crate::filter::{self, CompiledFilter, FilterError};
 use crate::index::kernels;
 use crate::payload_index::{self, FieldIndex};
 use crate::segment::{Appendable, ImmutableSegment, SegmentData, StorageError};
+use crate::snapshot::{self, SnapshotError};
 use crate::wal::{Wal, WalError};
 use checkpoint::Manifest;
 use search::{estimate_matches, exact_top_k, reaches_kb, TopK};
@@ -66,6 +67,16 @@ impl From<StorageError> for ShardError {
         match e {
             StorageError::Io(e) => ShardError::Io(e),
             StorageError::Corrupt(msg) => ShardError::Corrupt(msg),
+        }
+    }
+}
+
+impl From<SnapshotError> for ShardError {
+    fn from(e: SnapshotError) -> Self {
+        match e {
+            SnapshotError::Io(e) => ShardError::Io(e),
+            SnapshotError::Corrupt(msg) => ShardError::Corrupt(msg),
+            SnapshotError::NotEmpty(_) => ShardError::BadInput(e.to_string()),
         }
     }
 }
@@ -378,6 +389,31 @@ impl Shard {
     pub fn flush(&self) -> Result<(), ShardError> {
         let mut manifest = self.inner.maintenance.lock();
         self.inner.checkpoint(&mut manifest)
+    }
+
+    /// Writes a snapshot of the shard to the file `out` while writes continue, and returns
+    /// the sequence number it is consistent at: a checkpoint is taken, and the files it
+    /// names (never changed once written) are packed while the optimizer is held off.
+    pub fn snapshot(&self, out: &Path) -> Result<u64, ShardError> {
+        let mut manifest = self.inner.maintenance.lock();
+        self.inner.checkpoint(&mut manifest)?;
+        let files = checkpoint::named_files(&self.inner.dir, &manifest)?;
+        snapshot::write(&self.inner.dir, &files, out)?;
+        tracing::info!(
+            shard = %self.inner.dir.display(),
+            snapshot = %out.display(),
+            seq = manifest.checkpoint,
+            files = files.len(),
+            "wrote shard snapshot"
+        );
+        Ok(manifest.checkpoint)
+    }
+
+    /// Unpacks the snapshot file `snapshot` into `dir` (missing or empty), after checking
+    /// its checksum; `Shard::open(dir, ..)` then serves it.
+    pub fn restore_snapshot(snapshot: &Path, dir: &Path) -> Result<(), ShardError> {
+        snapshot::restore(snapshot, dir)?;
+        Ok(())
     }
 }
 

@@ -6,3 +6,4 @@ mod crud;
 mod payload_index;
 mod recovery;
 mod search;
+mod snapshot;
