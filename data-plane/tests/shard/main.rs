@@ -3,6 +3,7 @@
 mod common;
 mod concurrency;
 mod crud;
+mod model;
 mod payload_index;
 mod recovery;
 mod search;
