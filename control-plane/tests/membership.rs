@@ -338,6 +338,35 @@ async fn without_a_quorum_changes_fail_within_the_proposal_timeout() {
 }
 
 #[tokio::test]
+async fn a_follower_left_alone_fails_changes_within_the_proposal_timeout() {
+    let (_dirs, mut nodes) = group(3, consensus()).await;
+    register(&mut nodes[0].client, "http://a:6334")
+        .await
+        .unwrap();
+    let leader = leader_index(&mut nodes).await;
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+    let mut survivor = nodes.remove(follower);
+    stop(nodes).await;
+
+    // It keeps forwarding to the dead leader, then fails to elect one.
+    let started = Instant::now();
+    let err = create(&mut survivor.client, "docs").await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(
+        err.message()
+            .starts_with("control-plane consensus is unavailable"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        took >= Duration::from_millis(1_500) && took < Duration::from_secs(4),
+        "failed after {took:?}; the proposal timeout is 2 s"
+    );
+    survivor.node.stop().await;
+}
+
+#[tokio::test]
 async fn checkpoints_bound_the_log_and_a_new_member_starts_from_a_snapshot() {
     let consensus = ConsensusOptions {
         snapshot_every: 50,

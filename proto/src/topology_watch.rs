@@ -92,7 +92,13 @@ impl TopologyCache {
         for channel in self.endpoints.iter() {
             match f(ControlPlaneClient::new(channel.clone())).await {
                 Ok(v) => return Ok(v),
-                Err(s) if is_unreachable(&s) => last = Some(s),
+                Err(s) if is_unreachable(&s) => {
+                    // A member's own answer (say, that consensus is unavailable)
+                    // tells more than failing to connect to another member.
+                    if last.as_ref().is_none_or(is_transport_failure) {
+                        last = Some(s);
+                    }
+                }
                 Err(s) => return Err(status_to_error(s)),
             }
         }
@@ -110,12 +116,16 @@ impl TopologyCache {
 /// broke (say, the member was killed) as UNKNOWN "transport error"; only such
 /// locally made statuses carry a source error, never one a server sent.
 pub fn is_unreachable(status: &tonic::Status) -> bool {
-    use std::error::Error;
     match status.code() {
         tonic::Code::Unavailable => true,
-        tonic::Code::Unknown => status.source().is_some(),
+        tonic::Code::Unknown => is_transport_failure(status),
         _ => false,
     }
+}
+
+/// Whether tonic made `status` locally from a transport error.
+fn is_transport_failure(status: &tonic::Status) -> bool {
+    std::error::Error::source(status).is_some()
 }
 
 async fn watch_loop(

@@ -34,25 +34,27 @@ pub const TARGET_HEADER: &str = "x-tessera-raft-target";
 /// the wire; this keeps a chunk well under the servers' message limit.
 pub const SNAPSHOT_CHUNK_BYTES: u64 = 512 * 1024;
 
-/// When each peer last answered a Raft RPC. A leader reads it before proposing,
-/// so that without a quorum a proposal fails instead of waiting in a log that
-/// may be committed long after its caller gave up.
+/// The last Raft RPC to each peer: when it ended and whether the peer answered.
+/// A leader reads it before proposing, so that without a quorum a proposal
+/// fails instead of waiting in a log that may be committed long after its
+/// caller gave up. A failed call counts at once, so a crashed peer (refused
+/// connections) is noticed at the next heartbeat rather than after a lease.
 #[derive(Debug, Clone, Default)]
-pub struct Contacts(Arc<Mutex<HashMap<NodeId, Instant>>>);
+pub struct Contacts(Arc<Mutex<HashMap<NodeId, (Instant, bool)>>>);
 
 impl Contacts {
-    fn record(&self, node: NodeId) {
-        self.lock().insert(node, Instant::now());
+    fn record(&self, node: NodeId, answered: bool) {
+        self.lock().insert(node, (Instant::now(), answered));
     }
 
-    /// Whether `node` answered within `window`.
+    /// Whether `node` answered the last call, within `window`.
     pub fn answered_within(&self, node: NodeId, window: Duration) -> bool {
         self.lock()
             .get(&node)
-            .is_some_and(|at| at.elapsed() <= window)
+            .is_some_and(|(at, answered)| *answered && at.elapsed() <= window)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Instant>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, (Instant, bool)>> {
         // Every write is one insert, so the map is consistent even after a panic.
         self.0
             .lock()
@@ -140,9 +142,9 @@ impl Connection {
             Rpc::AppendEntries => client.append_entries(request).await,
             Rpc::Vote => client.vote(request).await,
             Rpc::InstallSnapshot => client.install_snapshot(request).await,
-        }
-        .map_err(|status| RPCError::Unreachable(Unreachable::new(&status)))?;
-        self.contacts.record(self.target);
+        };
+        self.contacts.record(self.target, reply.is_ok());
+        let reply = reply.map_err(|status| RPCError::Unreachable(Unreachable::new(&status)))?;
         let result: Result<Resp, RaftError<NodeId, E>> =
             serde_json::from_slice(&reply.into_inner().json)
                 .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;

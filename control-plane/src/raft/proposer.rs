@@ -102,7 +102,11 @@ impl Proposer {
             let write = self.raft.client_write(command.clone());
             let result = tokio::time::timeout_at(deadline, write)
                 .await
-                .map_err(|_| self.unavailable("the change was not committed in time"))?;
+                .map_err(|_| {
+                    self.unavailable(
+                        "the change was not committed in time; it may still take effect once a quorum is back",
+                    )
+                })?;
             match result {
                 Ok(reply) => return reply.data.into_result().map(Proposal::Applied),
                 // Leadership moved between the check and the write: route again.
