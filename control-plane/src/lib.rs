@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use openraft::{BasicNode, SnapshotPolicy};
 use tessera_proto::control_plane::control_plane_server::ControlPlaneServer;
 use tessera_proto::raft::raft_server::RaftServer;
@@ -22,7 +21,6 @@ use tessera_types::Topology;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Uri;
 
 pub use error::ControlPlaneError;
@@ -177,16 +175,7 @@ impl ControlPlane {
         let service =
             ControlPlaneService::new(proposer, topology.clone(), shutdown_rx.clone(), cluster);
         let mut stopping = shutdown_rx;
-        // serve_with_incoming ignores the builder's TCP_NODELAY, so set it on
-        // each connection: Nagle's algorithm would hold small Raft messages and
-        // replies back for tens of milliseconds.
-        let incoming = TcpListenerStream::new(listener).inspect(|stream| {
-            if let Ok(stream) = stream {
-                if let Err(e) = stream.set_nodelay(true) {
-                    tracing::debug!("cannot set TCP_NODELAY: {e}");
-                }
-            }
-        });
+        let incoming = tessera_proto::transport::incoming_nodelay(listener);
         let server = tonic::transport::Server::builder()
             .add_service(ControlPlaneServer::new(service))
             .add_service(

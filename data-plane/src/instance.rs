@@ -79,9 +79,8 @@ impl DataPlaneInstance {
             .max_encoding_message_size(256 * 1024 * 1024);
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let incoming = tessera_proto::transport::incoming_nodelay(listener);
             let result = tonic::transport::Server::builder()
-                .tcp_nodelay(true)
                 .add_service(service)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stopped.await;

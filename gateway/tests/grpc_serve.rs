@@ -177,6 +177,7 @@ async fn points_map_errors_to_their_codes() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
 
+    // A field index needs a type: Tessera does not infer one.
     let err = points
         .create_field_index(q::CreateFieldIndexCollection {
             collection_name: "missing".into(),
@@ -185,8 +186,19 @@ async fn points_map_errors_to_their_codes() {
         })
         .await
         .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("field_type"), "{err:?}");
+
+    let err = points
+        .facet(q::FacetCounts {
+            collection_name: "missing".into(),
+            key: "city".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
-    assert!(err.message().contains("Create field index"), "{err:?}");
+    assert!(err.message().contains("Facet"), "{err:?}");
     server.stop().await;
 }
 

@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod topology_watch;
+pub mod transport;
 
 pub mod common {
     tonic::include_proto!("tessera.common");

@@ -17,7 +17,7 @@ use qdrant_client::qdrant::snapshots_server::SnapshotsServer;
 use tessera_proto::convert::error_to_status;
 use tessera_types::TesseraError;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tessera_proto::transport::incoming_nodelay;
 use tonic::transport::Server;
 use tonic::{Response, Status};
 use tonic_health::ServingStatus;
@@ -63,7 +63,7 @@ pub async fn serve(
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming_nodelay(listener), shutdown)
         .await
         .map_err(|e| TesseraError::Internal(format!("gRPC server failed: {e}")))
 }
