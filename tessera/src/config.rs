@@ -200,8 +200,10 @@ impl Settings {
 }
 
 pub fn init_logging(settings: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // hnsw_rs logs every build parameter at info; our own progress lines say enough.
+        tracing_subscriber::EnvFilter::new(format!("{},hnsw_rs=warn", settings.log.level))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
