@@ -98,15 +98,16 @@ impl FieldIndex {
     }
 
     /// Indexes `path` over `payloads` (one per row).
-    pub fn build<'a>(
+    pub fn build<P: std::borrow::Borrow<tessera_types::Payload>>(
         kind: PayloadSchemaType,
         path: &JsonPath,
-        payloads: impl Iterator<Item = &'a tessera_types::Payload>,
+        payloads: impl Iterator<Item = P>,
     ) -> FieldIndex {
         let mut exact: HashMap<Key, Vec<u32>> = HashMap::new();
         let mut sorted = Vec::new();
         let mut with_value = Vec::new();
         for (row, payload) in payloads.enumerate() {
+            let payload = payload.borrow();
             let row = row as u32;
             let mut any = false;
             for value in path.values(payload) {

@@ -1,7 +1,10 @@
 //! Columnar point storage shared by both kinds of segment: one row (offset) per point.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use memmap2::Mmap;
 use tessera_types::{NamedVectors, Payload, PointId};
 
 /// A point as the engine stores it.
@@ -14,11 +17,159 @@ pub(crate) struct StoredPoint {
     pub payload: Payload,
 }
 
+/// A column's floats: in memory, or read through a read-only map of a segment file
+/// (`on_disk: true`), where the kernel pages them in and out on demand.
+#[derive(Clone)]
+pub(crate) enum Floats {
+    Memory(Vec<f32>),
+    /// `len` f32 (little-endian) at the start of `map`.
+    Mapped {
+        map: Arc<Mmap>,
+        len: usize,
+    },
+}
+
+impl Floats {
+    /// The floats at the start of `map`, which must hold `len` of them (f32 LE). Used in
+    /// place on little-endian targets (mmap is page-aligned, so the cast is aligned),
+    /// decoded into memory elsewhere.
+    pub fn mapped(map: Arc<Mmap>, len: usize) -> Self {
+        assert!(map.len() >= len * 4);
+        if cfg!(target_endian = "big") {
+            return Floats::Memory(
+                map[..len * 4]
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                    .collect(),
+            );
+        }
+        assert_eq!(map.as_ptr() as usize % std::mem::align_of::<f32>(), 0);
+        Floats::Mapped { map, len }
+    }
+
+    /// The floats as a growable vector (a mapped column is copied into memory first).
+    pub fn to_mut(&mut self) -> &mut Vec<f32> {
+        if let Floats::Mapped { .. } = self {
+            *self = Floats::Memory(self.to_vec());
+        }
+        match self {
+            Floats::Memory(v) => v,
+            Floats::Mapped { .. } => unreachable!(),
+        }
+    }
+}
+
+impl Default for Floats {
+    fn default() -> Self {
+        Floats::Memory(Vec::new())
+    }
+}
+
+impl std::ops::Deref for Floats {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        match self {
+            Floats::Memory(v) => v,
+            // SAFETY: `mapped` checked size and alignment; the map is read-only and the
+            // file is never written after the segment directory is renamed into place
+            // (segment files are only ever created whole, then removed).
+            Floats::Mapped { map, len } => unsafe {
+                std::slice::from_raw_parts(map.as_ptr().cast::<f32>(), *len)
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for Floats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Floats::Memory(v) => write!(f, "Memory({} floats)", v.len()),
+            Floats::Mapped { len, .. } => write!(f, "Mapped({len} floats)"),
+        }
+    }
+}
+
+impl PartialEq for Floats {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+/// Row payloads: in memory, or JSON read on demand from a map of the segment's
+/// `payloads.bin` (`on_disk_payload: true`): `rows + 1` u64 LE offsets, then the bodies.
+#[derive(Clone)]
+pub(crate) enum Payloads {
+    Memory(Vec<Payload>),
+    Mapped { map: Arc<Mmap>, rows: usize },
+}
+
+impl Payloads {
+    pub fn len(&self) -> usize {
+        match self {
+            Payloads::Memory(v) => v.len(),
+            Payloads::Mapped { rows, .. } => *rows,
+        }
+    }
+
+    pub fn get(&self, row: usize) -> Cow<'_, Payload> {
+        match self {
+            Payloads::Memory(v) => Cow::Borrowed(&v[row]),
+            Payloads::Mapped { map, rows } => {
+                let offset = |i: usize| {
+                    u64::from_le_bytes(map[i * 8..i * 8 + 8].try_into().expect("8 bytes")) as usize
+                };
+                let header = (rows + 1) * 8;
+                let body = &map[header + offset(row)..header + offset(row + 1)];
+                // Offsets were validated and the file checksummed when it was mapped.
+                Cow::Owned(serde_json::from_slice(body).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, row, "undecodable payload in a mapped segment");
+                    Payload::default()
+                }))
+            }
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Cow<'_, Payload>> + '_ {
+        (0..self.len()).map(|row| self.get(row))
+    }
+
+    fn to_mut(&mut self) -> &mut Vec<Payload> {
+        if let Payloads::Mapped { .. } = self {
+            *self = Payloads::Memory(self.iter().map(Cow::into_owned).collect());
+        }
+        match self {
+            Payloads::Memory(v) => v,
+            Payloads::Mapped { .. } => unreachable!(),
+        }
+    }
+}
+
+impl Default for Payloads {
+    fn default() -> Self {
+        Payloads::Memory(Vec::new())
+    }
+}
+
+impl std::fmt::Debug for Payloads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Payloads::Memory(v) => f.debug_list().entries(v).finish(),
+            Payloads::Mapped { rows, .. } => write!(f, "Mapped({rows} payloads)"),
+        }
+    }
+}
+
+impl PartialEq for Payloads {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
 /// The vectors of one name, `dim` floats per row; rows without the vector are zeros.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Column {
     pub dim: usize,
-    pub data: Vec<f32>,
+    pub data: Floats,
     pub present: Vec<bool>,
 }
 
@@ -26,7 +177,7 @@ impl Column {
     pub fn new(dim: usize) -> Self {
         Self {
             dim,
-            data: Vec::new(),
+            data: Floats::default(),
             present: Vec::new(),
         }
     }
@@ -36,7 +187,7 @@ impl Column {
     }
 
     fn set(&mut self, row: usize, vector: Option<&Vec<f32>>) {
-        let slot = &mut self.data[row * self.dim..(row + 1) * self.dim];
+        let slot = &mut self.data.to_mut()[row * self.dim..(row + 1) * self.dim];
         match vector {
             Some(v) => slot.copy_from_slice(v),
             None => slot.fill(0.0),
@@ -45,7 +196,8 @@ impl Column {
     }
 
     fn push(&mut self, vector: Option<&Vec<f32>>) {
-        self.data.resize(self.data.len() + self.dim, 0.0);
+        let data = self.data.to_mut();
+        data.resize(data.len() + self.dim, 0.0);
         self.present.push(false);
         self.set(self.present.len() - 1, vector);
     }
@@ -56,7 +208,7 @@ pub(crate) struct SegmentData {
     pub ids: Vec<PointId>,
     pub versions: Vec<u64>,
     pub columns: BTreeMap<String, Column>,
-    pub payloads: Vec<Payload>,
+    pub payloads: Payloads,
 }
 
 impl SegmentData {
@@ -86,7 +238,7 @@ impl SegmentData {
     pub fn push(&mut self, p: &StoredPoint) -> usize {
         self.ids.push(p.id);
         self.versions.push(p.version);
-        self.payloads.push(p.payload.clone());
+        self.payloads.to_mut().push(p.payload.clone());
         for (name, column) in &mut self.columns {
             column.push(p.vectors.get(name));
         }
@@ -97,10 +249,14 @@ impl SegmentData {
     pub fn set(&mut self, row: usize, p: &StoredPoint) {
         self.ids[row] = p.id;
         self.versions[row] = p.version;
-        self.payloads[row] = p.payload.clone();
+        self.payloads.to_mut()[row] = p.payload.clone();
         for (name, column) in &mut self.columns {
             column.set(row, p.vectors.get(name));
         }
+    }
+
+    pub fn payload(&self, row: usize) -> Cow<'_, Payload> {
+        self.payloads.get(row)
     }
 
     pub fn vector(&self, row: usize, name: &str) -> Option<&[f32]> {
@@ -123,7 +279,7 @@ impl SegmentData {
             id: self.ids[row],
             version: self.versions[row],
             vectors: self.vectors(row),
-            payload: self.payloads[row].clone(),
+            payload: self.payloads.get(row).into_owned(),
         }
     }
 
@@ -133,11 +289,14 @@ impl SegmentData {
         for row in rows {
             out.ids.push(self.ids[row]);
             out.versions.push(self.versions[row]);
-            out.payloads.push(self.payloads[row].clone());
+            out.payloads
+                .to_mut()
+                .push(self.payloads.get(row).into_owned());
             for (name, column) in &self.columns {
                 let target = out.columns.get_mut(name).expect("same names");
                 target
                     .data
+                    .to_mut()
                     .extend_from_slice(&column.data[row * column.dim..(row + 1) * column.dim]);
                 target.present.push(column.present[row]);
             }

@@ -16,7 +16,9 @@ use crate::payload_index::FieldIndex;
 pub(crate) struct ImmutableSegment {
     pub id: u64,
     pub data: SegmentData,
-    deleted: AtomicBitmap,
+    /// Shared with the segment's copies (`with_data`), so a search still holding the
+    /// copy it started with sees every deletion made through the current one.
+    deleted: Arc<AtomicBitmap>,
     /// Present vectors of each name, and how many of them were deleted since.
     vectors: BTreeMap<String, (usize, AtomicUsize)>,
     graphs: RwLock<BTreeMap<String, Arc<Graph>>>,
@@ -31,6 +33,10 @@ pub(crate) struct ImmutableSegment {
 impl ImmutableSegment {
     /// A segment of `data` (rows sorted by id, ids distinct) with `deleted` rows masked.
     pub fn new(id: u64, data: SegmentData, deleted: AtomicBitmap) -> Self {
+        Self::with_bitmap(id, data, Arc::new(deleted))
+    }
+
+    fn with_bitmap(id: u64, data: SegmentData, deleted: Arc<AtomicBitmap>) -> Self {
         debug_assert!(data.ids.windows(2).all(|w| w[0] < w[1]));
         debug_assert_eq!(deleted.len(), data.len());
         let vectors = data
@@ -54,6 +60,24 @@ impl ImmutableSegment {
             fields: RwLock::new(BTreeMap::new()),
             persisted: AtomicBool::new(false),
         }
+    }
+
+    /// This segment over `data`, the same rows stored differently (read back from the
+    /// segment's files, mapped): graphs and payload indexes carry over, and the deletion
+    /// bitmap is shared. Callers hold the writers' lock, so the counts stay exact.
+    pub fn with_data(&self, data: SegmentData) -> Self {
+        debug_assert_eq!(data.ids, self.data.ids);
+        let segment = Self::with_bitmap(self.id, data, self.deleted.clone());
+        *segment.graphs.write() = self.graphs.read().clone();
+        *segment.fields.write() = self.fields.read().clone();
+        segment
+            .persisted
+            .store(self.is_persisted(), Ordering::Release);
+        segment.checkpointed_deletions.store(
+            self.checkpointed_deletions.load(Ordering::Acquire),
+            Ordering::Release,
+        );
+        segment
     }
 
     pub fn rows(&self) -> usize {

@@ -7,20 +7,27 @@
 //!   where absent), then one presence byte per row;
 //! * `payloads.bin`: rows + 1 offsets (u64 LE), then each row's payload as JSON.
 //!
+//! Segments are read into memory, or, for vectors with `on_disk: true` and payloads with
+//! `on_disk_payload: true`, mapped (memmap2) from these same files: the float region of
+//! `vectors-{i}.bin` is used in place, payloads are decoded from `payloads.bin` on demand.
+//!
 //! Deletion bitmaps change after the segment is written; each checkpoint writes them to
 //! `deleted-{seq}.bin` files beside the segment, named by the checkpoint's manifest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::Mmap;
 
 use serde::{Deserialize, Serialize};
-use tessera_types::{Payload, PointId};
+use tessera_types::PointId;
 use uuid::Uuid;
 
 use super::bitmap::AtomicBitmap;
-use super::data::{Column, SegmentData};
+use super::data::{Column, Floats, Payloads, SegmentData};
 use crate::wal::sync_dir;
 
 const META: &str = "meta.json";
@@ -76,19 +83,20 @@ fn encode_points(data: &SegmentData) -> Vec<u8> {
 
 fn encode_column(column: &Column) -> Vec<u8> {
     let mut out = Vec::with_capacity(column.data.len() * 4 + column.present.len());
-    for x in &column.data {
+    for x in column.data.iter() {
         out.extend_from_slice(&x.to_le_bytes());
     }
     out.extend(column.present.iter().map(|p| u8::from(*p)));
     out
 }
 
-fn encode_payloads(payloads: &[Payload]) -> Result<Vec<u8>, StorageError> {
+fn encode_payloads(payloads: &Payloads) -> Result<Vec<u8>, StorageError> {
     let mut bodies = Vec::new();
     let mut offsets = Vec::with_capacity(payloads.len() + 1);
-    for p in payloads {
+    for p in payloads.iter() {
         offsets.push(bodies.len() as u64);
-        serde_json::to_writer(&mut bodies, p).map_err(|e| StorageError::Io(io::Error::other(e)))?;
+        serde_json::to_writer(&mut bodies, &*p)
+            .map_err(|e| StorageError::Io(io::Error::other(e)))?;
     }
     offsets.push(bodies.len() as u64);
     let mut out = Vec::with_capacity(offsets.len() * 8 + bodies.len());
@@ -161,12 +169,63 @@ fn read_checked(dir: &Path, name: &str, meta: &Meta) -> Result<Vec<u8>, StorageE
     Ok(bytes)
 }
 
-/// Reads the segment directory `dir`, verifying every checksum.
+/// Which parts of a segment are mapped from its files rather than read into memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct OnDisk {
+    /// Vector names stored on disk.
+    pub vectors: BTreeSet<String>,
+    pub payloads: bool,
+}
+
+impl OnDisk {
+    pub fn any(&self) -> bool {
+        self.payloads || !self.vectors.is_empty()
+    }
+}
+
+/// Maps the file `name` after checking its CRC32 with a streaming read (which goes
+/// through the page cache and leaves the process's resident memory alone).
+fn map_checked(dir: &Path, name: &str, meta: &Meta) -> Result<Arc<Mmap>, StorageError> {
+    let want = meta
+        .files
+        .get(name)
+        .ok_or_else(|| StorageError::Corrupt(format!("{}: {name} is not listed", dir.display())))?;
+    let mut file = File::open(dir.join(name))?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    if hasher.finalize() != *want {
+        return Err(StorageError::Corrupt(format!(
+            "{}: checksum mismatch in {name}",
+            dir.display()
+        )));
+    }
+    // SAFETY: segment files are written whole under a temporary directory name, renamed
+    // into place and never modified afterwards (only removed, which keeps the inode alive
+    // while mapped).
+    Ok(Arc::new(unsafe { Mmap::map(&file)? }))
+}
+
+/// Reads the segment directory `dir` into memory, verifying every checksum.
 pub(crate) fn read_segment(dir: &Path) -> Result<SegmentData, StorageError> {
+    read_segment_with(dir, &OnDisk::default())
+}
+
+/// Reads the segment directory `dir`, mapping what `on_disk` names, verifying every
+/// checksum.
+pub(crate) fn read_segment_with(dir: &Path, on_disk: &OnDisk) -> Result<SegmentData, StorageError> {
     let corrupt = |what: &str| StorageError::Corrupt(format!("{}: {what}", dir.display()));
     let meta: Meta = serde_json::from_slice(&std::fs::read(dir.join(META))?)
         .map_err(|e| corrupt(&format!("unreadable {META}: {e}")))?;
     let rows = meta.rows;
+    // Little-endian targets only (the files' byte order), and nothing to map when empty.
+    let mappable = cfg!(target_endian = "little") && rows > 0;
     let points = read_checked(dir, POINTS, &meta)?;
     if points.len() != rows * POINT_BYTES {
         return Err(corrupt("points.bin has the wrong size"));
@@ -182,40 +241,69 @@ pub(crate) fn read_segment(dir: &Path) -> Result<SegmentData, StorageError> {
         data.versions
             .push(u64::from_le_bytes(raw[17..25].try_into().expect("8 bytes")));
     }
-    let payloads = read_checked(dir, PAYLOADS, &meta)?;
     let header = (rows + 1) * 8;
-    if payloads.len() < header {
-        return Err(corrupt("payloads.bin is too short"));
-    }
-    let offsets: Vec<usize> = payloads[..header]
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as usize)
-        .collect();
-    let bodies = &payloads[header..];
-    for pair in offsets.windows(2) {
-        let body = bodies
-            .get(pair[0]..pair[1])
-            .ok_or_else(|| corrupt("payload offsets out of range"))?;
-        data.payloads
-            .push(serde_json::from_slice(body).map_err(|e| corrupt(&format!("bad payload: {e}")))?);
+    let check_offsets = |payloads: &[u8]| -> Result<Vec<usize>, StorageError> {
+        if payloads.len() < header {
+            return Err(corrupt("payloads.bin is too short"));
+        }
+        let offsets: Vec<usize> = payloads[..header]
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as usize)
+            .collect();
+        let ordered = offsets.first() == Some(&0) && offsets.windows(2).all(|w| w[0] <= w[1]);
+        if !ordered || offsets[rows] > payloads.len() - header {
+            return Err(corrupt("payload offsets out of range"));
+        }
+        Ok(offsets)
+    };
+    if on_disk.payloads && mappable {
+        let map = map_checked(dir, PAYLOADS, &meta)?;
+        check_offsets(&map)?;
+        data.payloads = Payloads::Mapped { map, rows };
+    } else {
+        let payloads = read_checked(dir, PAYLOADS, &meta)?;
+        let offsets = check_offsets(&payloads)?;
+        let bodies = &payloads[header..];
+        data.payloads = Payloads::Memory(
+            offsets
+                .windows(2)
+                .map(|pair| {
+                    serde_json::from_slice(&bodies[pair[0]..pair[1]])
+                        .map_err(|e| corrupt(&format!("bad payload: {e}")))
+                })
+                .collect::<Result<_, _>>()?,
+        );
     }
     for (i, (name, dim)) in meta.vectors.iter().enumerate() {
-        let bytes = read_checked(dir, &vector_file(i), &meta)?;
-        if bytes.len() != rows * dim * 4 + rows {
-            return Err(corrupt(&format!("{} has the wrong size", vector_file(i))));
-        }
-        let (floats, present) = bytes.split_at(rows * dim * 4);
-        data.columns.insert(
-            name.clone(),
+        let size = rows * dim * 4 + rows;
+        let column = if on_disk.vectors.contains(name) && mappable {
+            let map = map_checked(dir, &vector_file(i), &meta)?;
+            if map.len() != size {
+                return Err(corrupt(&format!("{} has the wrong size", vector_file(i))));
+            }
             Column {
                 dim: *dim,
-                data: floats
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                    .collect(),
+                present: map[rows * dim * 4..].iter().map(|b| *b != 0).collect(),
+                data: Floats::mapped(map, rows * dim),
+            }
+        } else {
+            let bytes = read_checked(dir, &vector_file(i), &meta)?;
+            if bytes.len() != size {
+                return Err(corrupt(&format!("{} has the wrong size", vector_file(i))));
+            }
+            let (floats, present) = bytes.split_at(rows * dim * 4);
+            Column {
+                dim: *dim,
+                data: Floats::Memory(
+                    floats
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                        .collect(),
+                ),
                 present: present.iter().map(|b| *b != 0).collect(),
-            },
-        );
+            }
+        };
+        data.columns.insert(name.clone(), column);
     }
     Ok(data)
 }
@@ -290,6 +378,23 @@ mod tests {
         let dir = root.path().join("7");
         write_segment(&dir, &data).unwrap();
         assert_eq!(read_segment(&dir).unwrap(), data);
+        // Mapped vectors and payloads read the same.
+        let on_disk = OnDisk {
+            vectors: ["a".to_string()].into(),
+            payloads: true,
+        };
+        let mapped = read_segment_with(&dir, &on_disk).unwrap();
+        assert_eq!(mapped, data);
+        assert_eq!(mapped.vector(1, "a"), Some(&[1.0, -1.5][..]));
+        assert_eq!(
+            mapped.payload(4).into_owned(),
+            data.payloads.get(4).into_owned()
+        );
+        // A mapped segment converts to memory when written to.
+        let mut copy = mapped.clone();
+        copy.set(0, &data.point(1));
+        assert_eq!(copy.point(0), data.point(1));
+        assert_eq!(mapped.point(0), data.point(0));
         // Writing again replaces the directory.
         write_segment(&dir, &data).unwrap();
 

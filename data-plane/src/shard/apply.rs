@@ -56,7 +56,7 @@ pub(crate) fn select_by_filter(
         .live_rows()
         .filter(|row| {
             let data = &app.data;
-            filter.matches(data.ids[*row], &data.payloads[*row], &|n| {
+            filter.matches(data.ids[*row], &data.payload(*row), &|n| {
                 data.has_vector(*row, n)
             })
         })
@@ -67,7 +67,7 @@ pub(crate) fn select_by_filter(
             s.live_rows()
                 .filter(|row| {
                     let data = &s.data;
-                    filter.matches(data.ids[*row], &data.payloads[*row], &|n| {
+                    filter.matches(data.ids[*row], &data.payload(*row), &|n| {
                         data.has_vector(*row, n)
                     })
                 })

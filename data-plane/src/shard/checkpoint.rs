@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Inner, ShardError};
 use crate::segment::{
-    deletions_file, read_deletions, read_segment, write_deletions, write_segment, Appendable,
-    AtomicBitmap, ImmutableSegment,
+    deletions_file, read_deletions, read_segment, read_segment_with, write_deletions,
+    write_segment, Appendable, AtomicBitmap, ImmutableSegment, OnDisk,
 };
 use crate::wal::sync_dir;
 
@@ -55,7 +55,11 @@ pub(crate) struct Loaded {
 
 /// Reads the last checkpoint of the shard in `dir` and removes files it does not name
 /// (left by a crash before a manifest named them, or after it stopped naming them).
-pub(crate) fn load(dir: &Path, dims: &BTreeMap<String, usize>) -> Result<Loaded, ShardError> {
+pub(crate) fn load(
+    dir: &Path,
+    dims: &BTreeMap<String, usize>,
+    on_disk: &OnDisk,
+) -> Result<Loaded, ShardError> {
     let manifest: Manifest = match std::fs::read(dir.join(MANIFEST)) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
             ShardError::Corrupt(format!("{}: unreadable {MANIFEST}: {e}", dir.display()))
@@ -66,7 +70,7 @@ pub(crate) fn load(dir: &Path, dims: &BTreeMap<String, usize>) -> Result<Loaded,
     let mut sealed = Vec::new();
     for entry in &manifest.segments {
         let seg_dir = segment_dir(dir, entry.id);
-        let data = read_segment(&seg_dir)?;
+        let data = read_segment_with(&seg_dir, on_disk)?;
         let deleted = match &entry.deletions {
             Some((file, crc)) => read_deletions(&seg_dir, file, *crc, data.len())?,
             None => AtomicBitmap::new(data.len()),

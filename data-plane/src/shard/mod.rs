@@ -34,7 +34,7 @@ use crate::filter::path::JsonPath;
 use crate::filter::{self, CompiledFilter, FilterError};
 use crate::index::kernels;
 use crate::payload_index::{self, FieldIndex};
-use crate::segment::{Appendable, ImmutableSegment, SegmentData, StorageError};
+use crate::segment::{Appendable, ImmutableSegment, OnDisk, SegmentData, StorageError};
 use crate::snapshot::{self, SnapshotError};
 use crate::wal::{Wal, WalError};
 use checkpoint::Manifest;
@@ -133,6 +133,21 @@ pub(crate) struct Inner {
 pub struct Shard {
     inner: Arc<Inner>,
     optimizer: Option<JoinHandle<()>>,
+}
+
+/// What the collection keeps on disk (memory-mapped) in its persisted immutable segments:
+/// vectors whose params say `on_disk: true`, and payloads with `on_disk_payload: true`.
+pub(crate) fn on_disk(config: &CollectionConfig) -> OnDisk {
+    OnDisk {
+        vectors: config
+            .params
+            .vectors
+            .iter()
+            .filter(|(_, p)| p.on_disk == Some(true))
+            .map(|(name, _)| name.to_string())
+            .collect(),
+        payloads: config.params.on_disk_payload,
+    }
 }
 
 fn vector_dims(config: &CollectionConfig) -> BTreeMap<String, usize> {
@@ -346,7 +361,7 @@ impl Shard {
                     .sum();
                 let appendable = app
                     .live_rows()
-                    .filter(|row| payload_index::has_value(kind, &path, &app.data.payloads[*row]))
+                    .filter(|row| payload_index::has_value(kind, &path, &app.data.payload(*row)))
                     .count();
                 Some((key, (sealed + appendable) as u64))
             })
@@ -433,7 +448,7 @@ impl Inner {
     fn open(dir: &Path, config: CollectionConfig) -> Result<Inner, ShardError> {
         std::fs::create_dir_all(dir)?;
         let dims = vector_dims(&config);
-        let loaded = checkpoint::load(dir, &dims)?;
+        let loaded = checkpoint::load(dir, &dims, &on_disk(&config))?;
         let segments = Segments {
             appendable: Arc::new(RwLock::new(loaded.appendable)),
             sealed: loaded.sealed,
@@ -540,7 +555,7 @@ impl SearchContext<'_> {
                 id: data.ids[row],
                 version: data.versions[row],
                 score,
-                payload: self.req.with_payload.select(&data.payloads[row]),
+                payload: self.req.with_payload.select(&data.payload(row)),
                 vector: self
                     .req
                     .with_vector
@@ -687,7 +702,7 @@ fn merge_hits(hits: Vec<Hit>, k: usize, distance: Distance) -> Vec<ScoredPoint> 
 
 fn passes(filter: Option<&CompiledFilter>, data: &SegmentData, row: usize) -> bool {
     filter.is_none_or(|f| {
-        f.matches(data.ids[row], &data.payloads[row], &|name| {
+        f.matches(data.ids[row], &data.payload(row), &|name| {
             data.has_vector(row, name)
         })
     })
@@ -701,7 +716,7 @@ fn record(
 ) -> Record {
     Record {
         id: data.ids[row],
-        payload: with_payload.select(&data.payloads[row]),
+        payload: with_payload.select(&data.payload(row)),
         vector: with_vector
             .is_enabled()
             .then(|| with_vector.select(&data.vectors(row)))

@@ -20,7 +20,9 @@ use super::{Inner, Segments, ShardError};
 use crate::filter::path::JsonPath;
 use crate::index::{Graph, GraphParams};
 use crate::payload_index::FieldIndex;
-use crate::segment::{write_segment, Appendable, AtomicBitmap, ImmutableSegment, SegmentData};
+use crate::segment::{
+    read_segment_with, write_segment, Appendable, AtomicBitmap, ImmutableSegment, SegmentData,
+};
 
 /// How often the optimizer looks for work when nobody wakes it.
 const TICK: Duration = Duration::from_millis(200);
@@ -218,7 +220,7 @@ impl Inner {
 
     fn run_task(&self, task: Task) -> Result<(), ShardError> {
         match task {
-            Task::Persist(segment) => self.persist(&segment),
+            Task::Persist(segment) => self.persist_listed(&segment),
             Task::Seal => self.seal(),
             Task::Index(segment, name, params) => {
                 if let Some(graph) = self.build_graph(&segment, &name, params) {
@@ -249,7 +251,7 @@ impl Inner {
                         FieldIndex::build(
                             kind,
                             &JsonPath::parse("_").expect("valid"),
-                            std::iter::empty(),
+                            std::iter::empty::<tessera_types::Payload>(),
                         )
                     }
                 };
@@ -259,9 +261,35 @@ impl Inner {
         }
     }
 
-    fn persist(&self, segment: &ImmutableSegment) -> Result<(), ShardError> {
-        write_segment(&segment_dir(&self.dir, segment.id), &segment.data)?;
+    /// Writes `segment` to its directory. When the collection keeps vectors or payloads
+    /// on disk, returns the segment's rows read back with those parts mapped, for a copy
+    /// of the segment that replaces the in-memory one.
+    fn persist(&self, segment: &ImmutableSegment) -> Result<Option<SegmentData>, ShardError> {
+        let dir = segment_dir(&self.dir, segment.id);
+        write_segment(&dir, &segment.data)?;
         segment.mark_persisted();
+        let on_disk = super::on_disk(&self.config.read());
+        if !on_disk.any() {
+            return Ok(None);
+        }
+        Ok(Some(read_segment_with(&dir, &on_disk)?))
+    }
+
+    /// Persists a segment of the current list, and swaps in its mapped copy if any.
+    fn persist_listed(&self, segment: &Arc<ImmutableSegment>) -> Result<(), ShardError> {
+        let Some(data) = self.persist(segment)? else {
+            return Ok(());
+        };
+        let _writers = self.apply_lock.lock();
+        let current = self.segments();
+        if let Some(i) = current.sealed.iter().position(|s| s.id == segment.id) {
+            let mut sealed = current.sealed.clone();
+            sealed[i] = Arc::new(segment.with_data(data));
+            *self.segments.write() = Arc::new(Segments {
+                appendable: current.appendable.clone(),
+                sealed,
+            });
+        }
         Ok(())
     }
 
@@ -295,7 +323,7 @@ impl Inner {
             points = segment.rows(),
             "sealed the appendable segment"
         );
-        self.persist(&segment)
+        self.persist_listed(&segment)
     }
 
     /// A graph over the live rows of `segment` holding vector `name`; None when the shard
@@ -392,7 +420,11 @@ impl Inner {
                 }
             }
         }
-        self.persist(&segment)?;
+        // Not listed yet: nothing deletes from it before the swap below.
+        let segment = match self.persist(&segment)? {
+            Some(data) => Arc::new(segment.with_data(data)),
+            None => segment,
+        };
         {
             let _writers = self.apply_lock.lock();
             // Deletions that happened during the build apply to the new copies too.

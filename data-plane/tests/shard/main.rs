@@ -4,6 +4,7 @@ mod common;
 mod concurrency;
 mod crud;
 mod model;
+mod on_disk;
 mod payload_index;
 mod recovery;
 mod search;
