@@ -4,6 +4,7 @@
 //! cargo bench -p tessera-data-plane --bench engine                      # 100k x 128
 //! cargo bench -p tessera-data-plane --bench engine -- --points 1000000
 //! cargo bench -p tessera-data-plane --bench engine --features simdeez   # anndists' simdeez_f
+//! cargo bench -p tessera-data-plane --bench engine -- --on-disk         # resident memory
 //! ```
 //!
 //! 1. Distance kernels: Tessera's (AVX2 when the CPU has it, else the portable loops) and
@@ -14,6 +15,11 @@
 //!    ef_construct, over a range of `ef`; the index build time of each; peak memory
 //!    (VmHWM) after each stage. `--mode engine` or
 //!    `--mode raw` runs one side only, for a clean peak-memory figure.
+//! 3. `--on-disk` (instead of 1 and 2): resident memory of a shard holding the points with
+//!    a ~100-byte payload each, vectors and payloads in memory against `on_disk: true` and
+//!    `on_disk_payload: true`, without a graph (exact search) and with HNSW. Each figure
+//!    comes from a fresh child process: one uploads and optimizes, the next reopens the
+//!    shard and searches; both print VmRSS, its anonymous and file-backed parts, and VmHWM.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -328,8 +334,207 @@ fn raw(
     )
 }
 
+/// `VmRSS`, `RssAnon`, `RssFile` and `VmHWM` of this process, in MiB.
+fn memory() -> [f64; 4] {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    ["VmRSS:", "RssAnon:", "RssFile:", "VmHWM:"].map(|key| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    })
+}
+
+fn print_memory(label: &str, extra: &str) {
+    let [rss, anon, file, hwm] = memory();
+    println!(
+        "  {label:<34} VmRSS {rss:>6.0} MiB (anon {anon:>6.0}, file {file:>5.0})  VmHWM {hwm:>6.0} MiB  {extra}"
+    );
+}
+
+/// The points of the on-disk benchmark, generated chunk by chunk from a seed so that no
+/// process holds them all.
+fn on_disk_chunks(points: usize, dim: usize) -> impl Iterator<Item = Vec<Point>> {
+    let mut rng = StdRng::seed_from_u64(42);
+    let centres: Vec<Vec<f32>> = (0..CLUSTERS)
+        .map(|_| (0..dim).map(|_| rng.random_range(-1.0..1.0)).collect())
+        .collect();
+    (0..points).step_by(1000).map(move |start| {
+        let end = (start + 1000).min(points);
+        clustered(&mut rng, &centres, end - start)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let id = start + i;
+                let payload = serde_json::json!({
+                    "group": id % 100,
+                    "tag": format!("tag-{}", id % 7),
+                    "text": format!("point {id} with a short description of about a hundred bytes"),
+                });
+                Point {
+                    id: PointId::Num(id as u64),
+                    vectors: NamedVectors::from([(String::new(), v)]),
+                    payload: payload.as_object().expect("object").clone(),
+                }
+            })
+            .collect()
+    })
+}
+
+fn on_disk_config(dim: usize, on_disk: bool, hnsw: bool) -> tessera_types::CollectionConfig {
+    let mut config = CreateCollection {
+        vectors: Some(VectorsConfig::Single(VectorParams {
+            size: dim as u64,
+            distance: Distance::Cosine,
+            hnsw_config: None,
+            quantization_config: None,
+            on_disk: Some(on_disk),
+            datatype: None,
+            multivector_config: None,
+        })),
+        hnsw_config: Some(HnswConfigDiff {
+            m: Some(M),
+            ef_construct: Some(EF_CONSTRUCT),
+            // Without HNSW no segment ever reaches the threshold for a graph.
+            full_scan_threshold: (!hnsw).then_some(usize::MAX / 2048),
+            ..Default::default()
+        }),
+        optimizers_config: Some(serde_json::json!({
+            "default_segment_number": 2,
+            "flush_interval_sec": 3600,
+        })),
+        ..Default::default()
+    }
+    .into_config(1)
+    .expect("valid config");
+    config.params.on_disk_payload = on_disk;
+    config
+}
+
+/// One child process of `--on-disk`: `build` uploads and optimizes, `open` reopens the
+/// shard and searches.
+fn on_disk_child(args: &Args, dir: &str, storage: &str, index: &str, phase: &str) {
+    let config = on_disk_config(args.dim, storage == "on_disk", index == "hnsw");
+    let label = format!("{storage}, {index}, {phase}");
+    let started = Instant::now();
+    let shard = Shard::open(std::path::Path::new(dir), config).expect("open shard");
+    if phase == "build" {
+        for batch in on_disk_chunks(args.points, args.dim) {
+            shard
+                .apply(ShardOperation::Upsert(batch), false)
+                .expect("upsert");
+        }
+        shard.optimize().expect("optimize");
+        let stats = shard.stats();
+        print_memory(
+            &label,
+            &format!(
+                "{:.1} s, {} segments, {} indexed",
+                started.elapsed().as_secs_f64(),
+                stats.segments_count,
+                stats.indexed_vectors_count
+            ),
+        );
+        return;
+    }
+    shard.optimize().expect("optimize");
+    print_memory(
+        &format!("{label} (opened)"),
+        &format!("{:.1} s", started.elapsed().as_secs_f64()),
+    );
+    let mut rng = StdRng::seed_from_u64(7);
+    let queries: Vec<Vec<f32>> = (0..args.queries.min(200))
+        .map(|_| normalized((0..args.dim).map(|_| rng.random_range(-1.0..1.0)).collect()))
+        .collect();
+    let request = |q: &[f32], filter: Option<tessera_types::Filter>| SearchRequest {
+        vector: q.to_vec(),
+        using: String::new(),
+        filter,
+        limit: K,
+        offset: 0,
+        with_payload: WithPayload::Enable(true),
+        with_vector: WithVector::Enable(false),
+        score_threshold: None,
+        params: SearchParams {
+            hnsw_ef: Some(64),
+            ..Default::default()
+        },
+    };
+    let started = Instant::now();
+    for q in &queries {
+        black_box(shard.search(&request(q, None)).expect("search"));
+    }
+    let qps = queries.len() as f64 / started.elapsed().as_secs_f64();
+    print_memory(
+        &format!("{label} ({} searches)", queries.len()),
+        &format!("{qps:.0} QPS"),
+    );
+    // A filter on an unindexed payload field reads every payload.
+    let filter: tessera_types::Filter = serde_json::from_value(
+        serde_json::json!({"must": [{"key": "group", "match": {"value": 3}}]}),
+    )
+    .expect("filter");
+    let started = Instant::now();
+    for q in queries.iter().take(10) {
+        black_box(
+            shard
+                .search(&request(q, Some(filter.clone())))
+                .expect("search"),
+        );
+    }
+    let ms = started.elapsed().as_secs_f64() * 100.0;
+    print_memory(
+        &format!("{label} (10 filtered)"),
+        &format!("{ms:.0} ms per filtered search"),
+    );
+}
+
+/// `--on-disk`: runs the children and prints their figures.
+fn on_disk(args: &Args) {
+    println!(
+        "{} points x {} dims (cosine) with ~100-byte payloads; memory per fresh process",
+        args.points, args.dim
+    );
+    let exe = std::env::current_exe().expect("current exe");
+    for index in ["exact", "hnsw"] {
+        for storage in ["memory", "on_disk"] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            for phase in ["build", "open"] {
+                let status = std::process::Command::new(&exe)
+                    .args([
+                        "--on-disk-child",
+                        &dir.path().to_string_lossy(),
+                        storage,
+                        index,
+                        phase,
+                        "--points",
+                        &args.points.to_string(),
+                        "--dim",
+                        &args.dim.to_string(),
+                        "--queries",
+                        &args.queries.to_string(),
+                    ])
+                    .status()
+                    .expect("run child");
+                assert!(status.success(), "{storage} {index} {phase} failed");
+            }
+        }
+    }
+}
+
 fn main() {
     let args = args();
+    let argv: Vec<String> = std::env::args().collect();
+    if let Some(i) = argv.iter().position(|a| a == "--on-disk-child") {
+        let child = &argv[i + 1..i + 5];
+        on_disk_child(&args, &child[0], &child[1], &child[2], &child[3]);
+        return;
+    }
+    if argv.iter().any(|a| a == "--on-disk") {
+        on_disk(&args);
+        return;
+    }
     kernels_bench(args.dim);
     let mut rng = StdRng::seed_from_u64(42);
     let centres: Vec<Vec<f32>> = (0..CLUSTERS)
