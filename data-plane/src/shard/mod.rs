@@ -555,7 +555,13 @@ impl SearchContext<'_> {
                 id: data.ids[row],
                 version: data.versions[row],
                 score,
-                payload: self.req.with_payload.select(&data.payload(row)),
+                // A mapped payload is decoded only when asked for.
+                payload: self
+                    .req
+                    .with_payload
+                    .is_enabled()
+                    .then(|| self.req.with_payload.select(&data.payload(row)))
+                    .flatten(),
                 vector: self
                     .req
                     .with_vector
@@ -716,7 +722,10 @@ fn record(
 ) -> Record {
     Record {
         id: data.ids[row],
-        payload: with_payload.select(&data.payload(row)),
+        payload: with_payload
+            .is_enabled()
+            .then(|| with_payload.select(&data.payload(row)))
+            .flatten(),
         vector: with_vector
             .is_enabled()
             .then(|| with_vector.select(&data.vectors(row)))
