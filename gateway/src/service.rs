@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
+use tessera_proto::common::ShardTarget;
 use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
 use tessera_proto::convert::{selectors_to_proto, status_to_error, to_json};
 use tessera_proto::data_plane as dp;
+use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
 use tessera_types::{
     CollectionConfig, CollectionState, CreateCollection, Filter, PayloadSchemaType, Point, PointId,
     PointSelection, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchParams, SearchRequest,
@@ -609,20 +611,20 @@ impl Gateway {
         }
         let distance = params.distance;
         let request_json = to_json(&request);
-        let replies = join_all(collection.shards.iter().map(|shard| {
-            let request = dp::SearchRequest {
-                target: Some(target(&topology, &collection, shard.shard_id)),
-                request_json: request_json.clone(),
-            };
-            self.read_shard(&topology, &collection, shard.shard_id, move |mut c| {
-                let request = request.clone();
-                async move { c.search(request).await }
-            })
-        }))
-        .await;
+        let replies = self
+            .read_every_shard(
+                &topology,
+                &collection,
+                |target| dp::SearchRequest {
+                    target: Some(target),
+                    request_json: request_json.clone(),
+                },
+                |mut c, r| async move { c.search(r).await },
+            )
+            .await?;
         let mut merged = Vec::new();
         for reply in replies {
-            for point in reply?.points {
+            for point in reply.points {
                 merged.push(ScoredPoint::try_from(point)?);
             }
         }
@@ -749,20 +751,20 @@ impl Gateway {
             limit: limit.saturating_add(1),
             ..request
         });
-        let replies = join_all(collection.shards.iter().map(|shard| {
-            let request = dp::ScrollRequest {
-                target: Some(target(&topology, &collection, shard.shard_id)),
-                request_json: request_json.clone(),
-            };
-            self.read_shard(&topology, &collection, shard.shard_id, move |mut c| {
-                let request = request.clone();
-                async move { c.scroll(request).await }
-            })
-        }))
-        .await;
+        let replies = self
+            .read_every_shard(
+                &topology,
+                &collection,
+                |target| dp::ScrollRequest {
+                    target: Some(target),
+                    request_json: request_json.clone(),
+                },
+                |mut c, r| async move { c.scroll(r).await },
+            )
+            .await?;
         let mut points = Vec::new();
         for reply in replies {
-            for record in reply?.records {
+            for record in reply.records {
                 points.push(Record::try_from(record)?);
             }
         }
@@ -778,22 +780,43 @@ impl Gateway {
     pub async fn count(&self, collection: &str, filter: Option<Filter>) -> Result<u64> {
         let (topology, collection) = self.collection(collection)?;
         let filter_json = filter.as_ref().map(to_json);
+        let replies = self
+            .read_every_shard(
+                &topology,
+                &collection,
+                |target| dp::CountRequest {
+                    target: Some(target),
+                    filter_json: filter_json.clone(),
+                },
+                |mut c, r| async move { c.count(r).await },
+            )
+            .await?;
+        Ok(replies.iter().map(|reply| reply.count).sum())
+    }
+
+    /// Runs the same read on every shard of a collection, concurrently; the
+    /// first failing shard fails the whole read.
+    async fn read_every_shard<T, Req, F, Fut>(
+        &self,
+        topology: &Topology,
+        collection: &CollectionState,
+        request: impl Fn(ShardTarget) -> Req,
+        send: F,
+    ) -> Result<Vec<T>>
+    where
+        Req: Clone,
+        F: Fn(DataPlaneClient<Channel>, Req) -> Fut + Clone,
+        Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
+    {
         let replies = join_all(collection.shards.iter().map(|shard| {
-            let request = dp::CountRequest {
-                target: Some(target(&topology, &collection, shard.shard_id)),
-                filter_json: filter_json.clone(),
-            };
-            self.read_shard(&topology, &collection, shard.shard_id, move |mut c| {
-                let request = request.clone();
-                async move { c.count(request).await }
+            let request = request(target(topology, collection, shard.shard_id));
+            let send = send.clone();
+            self.read_shard(topology, collection, shard.shard_id, move |client| {
+                send(client, request.clone())
             })
         }))
         .await;
-        let mut total = 0;
-        for reply in replies {
-            total += reply?.count;
-        }
-        Ok(total)
+        replies.into_iter().collect()
     }
 
     /// Runs a read on one replica of a shard, trying the next replica when one
@@ -806,9 +829,7 @@ impl Gateway {
         f: F,
     ) -> Result<T>
     where
-        F: Fn(
-            tessera_proto::data_plane::data_plane_client::DataPlaneClient<tonic::transport::Channel>,
-        ) -> Fut,
+        F: Fn(DataPlaneClient<Channel>) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
     {
         let shard = collection
