@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use tessera_types::{
     PointId, ScrollRequest, ShardOperation, TesseraError, WithPayload, WithVector,
@@ -17,137 +18,122 @@ use super::model::{
 use super::{parse_body, Timer};
 use crate::service::Gateway;
 
-type Params = Query<HashMap<String, String>>;
+/// A write: the collection, `?wait=` / `?ordering=` and the JSON body.
+pub struct WriteCall {
+    gateway: Gateway,
+    name: String,
+    params: HashMap<String, String>,
+    body: Bytes,
+}
 
-/// Runs a write built from the body, honouring `?wait=` and `?ordering=`.
-async fn write(
-    gateway: &Gateway,
-    name: &str,
-    params: &HashMap<String, String>,
-    operation: Result<ShardOperation, TesseraError>,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = async {
-        let params = WriteParams::parse(params)?;
-        gateway
-            .update_points(name, operation?, params.wait, params.ordering)
+impl FromRequest<Gateway> for WriteCall {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, gateway: &Gateway) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let Path(name) = Path::<String>::from_request_parts(&mut parts, gateway)
             .await
-    };
-    timer.finish(outcome.await)
+            .map_err(IntoResponse::into_response)?;
+        let Query(params) =
+            Query::<HashMap<String, String>>::from_request_parts(&mut parts, gateway)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let body = Bytes::from_request(Request::from_parts(parts, body), gateway)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(WriteCall {
+            gateway: gateway.clone(),
+            name,
+            params,
+            body,
+        })
+    }
 }
 
-pub async fn upsert(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(params): Params,
-    body: Bytes,
-) -> Response {
-    let operation = parse_body(&body)
-        .and_then(parse_insert)
-        .map(ShardOperation::Upsert);
-    write(&gateway, &name, &params, operation).await
+impl WriteCall {
+    /// Parses the body as `B`, builds the operation from it and runs it.
+    async fn run<B: DeserializeOwned>(
+        self,
+        build: impl FnOnce(B) -> Result<ShardOperation, TesseraError>,
+    ) -> Response {
+        let timer = Timer::start();
+        let outcome = async {
+            let params = WriteParams::parse(&self.params)?;
+            let operation = build(parse_body(&self.body)?)?;
+            self.gateway
+                .update_points(&self.name, operation, params.wait, params.ordering)
+                .await
+        };
+        timer.finish(outcome.await)
+    }
 }
 
-pub async fn delete(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(params): Params,
-    body: Bytes,
-) -> Response {
-    let operation = parse_body::<Selector>(&body)
-        .and_then(Selector::selection)
-        .map(ShardOperation::Delete);
-    write(&gateway, &name, &params, operation).await
+pub async fn upsert(call: WriteCall) -> Response {
+    call.run(|body| Ok(ShardOperation::Upsert(parse_insert(body)?)))
+        .await
 }
 
-pub async fn set_payload(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(params): Params,
-    body: Bytes,
-) -> Response {
-    let operation = parse_body::<SetPayloadBody>(&body).and_then(|b| {
+pub async fn delete(call: WriteCall) -> Response {
+    call.run(|b: Selector| Ok(ShardOperation::Delete(b.selection()?)))
+        .await
+}
+
+pub async fn set_payload(call: WriteCall) -> Response {
+    call.run(|b: SetPayloadBody| {
         Ok(ShardOperation::SetPayload {
             payload: b.payload,
             selection: b.selector.selection()?,
             key: b.key,
         })
-    });
-    write(&gateway, &name, &params, operation).await
+    })
+    .await
 }
 
-pub async fn overwrite_payload(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(params): Params,
-    body: Bytes,
-) -> Response {
-    let operation = parse_body::<SetPayloadBody>(&body).and_then(|b| {
+pub async fn overwrite_payload(call: WriteCall) -> Response {
+    call.run(|b: SetPayloadBody| {
         Ok(ShardOperation::OverwritePayload {
             payload: b.payload,
             selection: b.selector.selection()?,
         })
-    });
-    write(&gateway, &name, &params, operation).await
+    })
+    .await
 }
 
-pub async fn delete_payload(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(params): Params,
-    body: Bytes,
-) -> Response {
-    let operation = parse_body::<DeletePayloadBody>(&body).and_then(|b| {
+pub async fn delete_payload(call: WriteCall) -> Response {
+    call.run(|b: DeletePayloadBody| {
         Ok(ShardOperation::DeletePayload {
             keys: b.keys,
             selection: b.selector.selection()?,
         })
-    });
-    write(&gateway, &name, &params, operation).await
+    })
+    .await
 }
 
-pub async fn clear_payload(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(params): Params,
-    body: Bytes,
-) -> Response {
-    let operation = parse_body::<Selector>(&body)
-        .and_then(Selector::selection)
-        .map(ShardOperation::ClearPayload);
-    write(&gateway, &name, &params, operation).await
+pub async fn clear_payload(call: WriteCall) -> Response {
+    call.run(|b: Selector| Ok(ShardOperation::ClearPayload(b.selection()?)))
+        .await
 }
 
-pub async fn update_vectors(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(params): Params,
-    body: Bytes,
-) -> Response {
-    let operation = parse_body::<UpdateVectorsBody>(&body).map(|b| {
-        ShardOperation::UpdateVectors(
+pub async fn update_vectors(call: WriteCall) -> Response {
+    call.run(|b: UpdateVectorsBody| {
+        Ok(ShardOperation::UpdateVectors(
             b.points
                 .into_iter()
                 .map(|p| (p.id, p.vector.into_named()))
                 .collect(),
-        )
-    });
-    write(&gateway, &name, &params, operation).await
+        ))
+    })
+    .await
 }
 
-pub async fn delete_vectors(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(params): Params,
-    body: Bytes,
-) -> Response {
-    let operation = parse_body::<DeleteVectorsBody>(&body).and_then(|b| {
+pub async fn delete_vectors(call: WriteCall) -> Response {
+    call.run(|b: DeleteVectorsBody| {
         Ok(ShardOperation::DeleteVectors {
             names: b.vector,
             selection: b.selector.selection()?,
         })
-    });
-    write(&gateway, &name, &params, operation).await
+    })
+    .await
 }
 
 pub async fn retrieve(
