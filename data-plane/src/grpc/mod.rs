@@ -1,7 +1,6 @@
 //! The data plane's gRPC service: point operations on the replicas this node holds.
 
-use std::sync::Arc;
-
+use tessera_proto::common::ShardTarget;
 use tessera_proto::convert::{error_to_status, from_json, point_ids, selectors_from_proto};
 use tessera_proto::data_plane::data_plane_server::DataPlane;
 use tessera_proto::data_plane::{
@@ -22,19 +21,22 @@ impl DataPlaneService {
     pub fn new(registry: ShardRegistry) -> Self {
         DataPlaneService { registry }
     }
-}
 
-/// Runs blocking shard work (fsync, index search) off the async threads and
-/// maps errors once, here at the edge.
-async fn blocking<T: Send + 'static>(
-    shard: Arc<Shard>,
-    f: impl FnOnce(&Shard) -> Result<T, TesseraError> + Send + 'static,
-) -> Result<Response<T>, Status> {
-    tokio::task::spawn_blocking(move || f(&shard))
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map(Response::new)
-        .map_err(error_to_status)
+    /// Runs `f` on the replica a request targets. Shard work blocks (fsync,
+    /// index search), so it runs off the async threads; errors are mapped
+    /// once, here at the edge.
+    async fn on_shard<T: Send + 'static>(
+        &self,
+        target: Option<ShardTarget>,
+        f: impl FnOnce(&Shard) -> Result<T, TesseraError> + Send + 'static,
+    ) -> Result<Response<T>, Status> {
+        let shard = self.registry.shard(target).await.map_err(error_to_status)?;
+        tokio::task::spawn_blocking(move || f(&shard))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map(Response::new)
+            .map_err(error_to_status)
+    }
 }
 
 #[tonic::async_trait]
@@ -49,13 +51,8 @@ impl DataPlane for DataPlaneService {
             .ok_or_else(|| TesseraError::bad_input("operation is missing"))
             .and_then(TryInto::try_into)
             .map_err(error_to_status)?;
-        let shard = self
-            .registry
-            .shard(request.target)
-            .await
-            .map_err(error_to_status)?;
         let wait = request.wait;
-        blocking(shard, move |shard| {
+        self.on_shard(request.target, move |shard| {
             let operation_id = shard.apply(operation, wait)?;
             Ok(UpdateReply {
                 operation_id,
@@ -73,12 +70,7 @@ impl DataPlane for DataPlaneService {
         let ids = point_ids(request.ids).map_err(error_to_status)?;
         let (with_payload, with_vector) =
             selectors_from_proto(request.selectors).map_err(error_to_status)?;
-        let shard = self
-            .registry
-            .shard(request.target)
-            .await
-            .map_err(error_to_status)?;
-        blocking(shard, move |shard| {
+        self.on_shard(request.target, move |shard| {
             let records = shard.retrieve(&ids, &with_payload, &with_vector);
             Ok(RetrieveReply {
                 records: records.into_iter().map(Into::into).collect(),
@@ -94,12 +86,7 @@ impl DataPlane for DataPlaneService {
         let request = request.into_inner();
         let search: tessera_types::SearchRequest =
             from_json(&request.request_json, "search request").map_err(error_to_status)?;
-        let shard = self
-            .registry
-            .shard(request.target)
-            .await
-            .map_err(error_to_status)?;
-        blocking(shard, move |shard| {
+        self.on_shard(request.target, move |shard| {
             let points = shard.search(&search)?;
             Ok(SearchReply {
                 points: points.into_iter().map(Into::into).collect(),
@@ -115,12 +102,7 @@ impl DataPlane for DataPlaneService {
         let request = request.into_inner();
         let scroll: tessera_types::ScrollRequest =
             from_json(&request.request_json, "scroll request").map_err(error_to_status)?;
-        let shard = self
-            .registry
-            .shard(request.target)
-            .await
-            .map_err(error_to_status)?;
-        blocking(shard, move |shard| {
+        self.on_shard(request.target, move |shard| {
             let page = shard.scroll(&scroll)?;
             Ok(ScrollReply {
                 records: page.points.into_iter().map(Into::into).collect(),
@@ -137,12 +119,7 @@ impl DataPlane for DataPlaneService {
             .map(|f| from_json(&f, "filter"))
             .transpose()
             .map_err(error_to_status)?;
-        let shard = self
-            .registry
-            .shard(request.target)
-            .await
-            .map_err(error_to_status)?;
-        blocking(shard, move |shard| {
+        self.on_shard(request.target, move |shard| {
             let count = shard.count(filter.as_ref())?;
             Ok(CountReply { count })
         })
