@@ -27,10 +27,11 @@ fn config_on_disk(on_disk: bool) -> CollectionConfig {
     config
 }
 
-/// Files of the shard in `dir` mapped into this process.
+/// Files of the shard in `dir` mapped into this process. The trailing separator keeps
+/// `…-test-1` from matching `…-test-12` of a test running alongside.
 fn mapped_files(dir: &Path) -> Vec<String> {
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
-    let dir = dir.to_string_lossy().into_owned();
+    let dir = format!("{}/", dir.to_string_lossy());
     let mut files: Vec<String> = maps
         .lines()
         .filter_map(|l| l.split_whitespace().nth(5))
