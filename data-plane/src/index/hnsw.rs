@@ -125,7 +125,12 @@ impl Graph {
         let hits = match accept {
             Some(accept) => {
                 let filter = |row: &usize| accept(*row);
-                self.hnsw.search_filter(query, k, ef, Some(&filter))
+                // hnsw_rs cuts its candidates to the number asked for before it drops the
+                // rejected ones: ask for all `ef`, so a rejected entry point or neighbour
+                // does not cost a result.
+                let mut hits = self.hnsw.search_filter(query, ef, ef, Some(&filter));
+                hits.truncate(k);
+                hits
             }
             None => self.hnsw.search(query, k, ef),
         };
@@ -173,6 +178,11 @@ mod tests {
         let hits = graph.search(&[0.0, 0.0], 10, 64, Some(&odd));
         assert_eq!(hits.len(), 10);
         assert!(hits.iter().all(|row| row % 2 == 1));
+        // Rejecting the nearest rows (the entry of the search among them) still gives k.
+        let far = |row: usize| row % 20 >= 5 || row / 20 >= 5;
+        let hits = graph.search(&[0.0, 0.0], 10, 40, Some(&far));
+        assert_eq!(hits.len(), 10, "{hits:?}");
+        assert!(hits.iter().all(|row| far(*row)));
         let not_83 = |row: usize| row != 83;
         assert!(!graph
             .search(&[3.0, 4.0], 5, 64, Some(&not_83))

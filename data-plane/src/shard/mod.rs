@@ -649,11 +649,12 @@ impl SearchContext<'_> {
                     reaches_kb(matching, self.dim, self.full_scan_threshold)
                 })
         });
+        let exact = |candidates: Option<Vec<u32>>| match candidates {
+            Some(rows) => self.scan_rows(data, &rows, &|row| segment.is_live(row)),
+            None => self.scan(data, &|row| segment.is_live(row)),
+        };
         let Some(graph) = graph else {
-            return match candidates {
-                Some(rows) => self.scan_rows(data, &rows, &|row| segment.is_live(row)),
-                None => self.scan(data, &|row| segment.is_live(row)),
-            };
+            return exact(candidates);
         };
         let accept = |row: usize| segment.is_live(row) && passes(self.filter, data, row);
         let masked = self.filter.is_some() || segment.deleted_count() > 0;
@@ -663,6 +664,11 @@ impl SearchContext<'_> {
             self.ef,
             masked.then_some(&accept as &dyn Fn(usize) -> bool),
         );
+        // A graph walk that found fewer than k accepted rows, where more may match (masks
+        // can cut the graph), would let far points of other segments into the results.
+        if rows.len() < self.k && rows.len() < segment.live_count() {
+            return exact(candidates);
+        }
         let mut top = TopK::new(self.k, self.distance);
         for row in rows {
             // Rescore from the stored vector so both paths report identical scores.

@@ -11,12 +11,7 @@ use crate::common::*;
 
 const POINTS: u64 = 3000;
 
-// Fails about one run in six: a search can return a point whose delete
-// completed while the optimizer was rebuilding segments. Kept out of the default
-// run until that race is fixed (noted on the storage-engine issue); run it with
-// `cargo test -p tessera-data-plane --test shard -- --ignored`.
 #[test]
-#[ignore = "known race between deletes and optimizer rebuilds"]
 fn concurrent_searches_never_see_deleted_or_stale_points() {
     let dir = TempDir::new();
     let shard = Arc::new(Shard::open(dir.path(), config(16, Distance::Euclid, 1)).unwrap());
