@@ -3,4 +3,4 @@
 mod hnsw;
 pub mod kernels;
 
-pub use hnsw::{Graph, GraphParams, Metric};
+pub use hnsw::{Graph, GraphParams};

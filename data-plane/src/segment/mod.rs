@@ -13,6 +13,6 @@ pub(crate) use bitmap::AtomicBitmap;
 pub(crate) use data::{SegmentData, StoredPoint};
 pub(crate) use immutable::ImmutableSegment;
 pub(crate) use storage::{
-    deletions_file, read_deletions, read_segment, read_segment_with, write_deletions,
-    write_segment, OnDisk, StorageError,
+    crc_of_reader, deletions_file, read_deletions, read_segment, read_segment_with,
+    write_deletions, write_segment, OnDisk, StorageError,
 };

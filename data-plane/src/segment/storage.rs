@@ -183,6 +183,20 @@ impl OnDisk {
     }
 }
 
+/// The CRC32 of everything `reader` yields, read in 1 MB pieces (a file read this way
+/// goes through the page cache and leaves the process's resident memory alone).
+pub(crate) fn crc_of_reader(reader: &mut impl Read) -> io::Result<u32> {
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hasher.finalize());
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
 /// Maps the file `name` after checking its CRC32 with a streaming read (which goes
 /// through the page cache and leaves the process's resident memory alone).
 fn map_checked(dir: &Path, name: &str, meta: &Meta) -> Result<Arc<Mmap>, StorageError> {
@@ -191,16 +205,7 @@ fn map_checked(dir: &Path, name: &str, meta: &Meta) -> Result<Arc<Mmap>, Storage
         .get(name)
         .ok_or_else(|| StorageError::Corrupt(format!("{}: {name} is not listed", dir.display())))?;
     let mut file = File::open(dir.join(name))?;
-    let mut hasher = crc32fast::Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    if hasher.finalize() != *want {
+    if crc_of_reader(&mut file)? != *want {
         return Err(StorageError::Corrupt(format!(
             "{}: checksum mismatch in {name}",
             dir.display()

@@ -14,11 +14,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use tessera_types::Distance;
 
 use super::{Inner, ShardError};
+use crate::index::Graph;
 use crate::segment::{
     deletions_file, read_deletions, read_segment, read_segment_with, write_deletions,
-    write_segment, Appendable, AtomicBitmap, ImmutableSegment, OnDisk,
+    write_segment, Appendable, AtomicBitmap, ImmutableSegment, OnDisk, SegmentData,
 };
 use crate::wal::sync_dir;
 
@@ -46,6 +48,43 @@ pub(crate) fn segment_dir(shard: &Path, id: u64) -> PathBuf {
     shard.join(SEGMENTS_DIR).join(id.to_string())
 }
 
+/// Where graphs are dumped before they move into their segment's directory; left over
+/// only by a crash, and removed when the shard opens.
+pub(crate) const GRAPH_SCRATCH_DIR: &str = "graph-dump.tmp";
+
+/// The name a segment's graph of vector `name` is saved under: `graph-{i}` for the i-th
+/// vector of the segment, as its `vectors-{i}.bin`.
+pub(crate) fn graph_basename(data: &SegmentData, name: &str) -> Option<String> {
+    let i = data.columns.keys().position(|n| n == name)?;
+    Some(format!("graph-{i}"))
+}
+
+/// Reopens the graphs saved beside `segment` (in `dir`); a damaged one is skipped, and
+/// the optimizer builds it again.
+fn open_graphs(
+    dir: &Path,
+    segment: &ImmutableSegment,
+    distances: &BTreeMap<String, Distance>,
+    on_disk: &OnDisk,
+) {
+    for (name, distance) in distances {
+        let Some(basename) = graph_basename(&segment.data, name) else {
+            continue;
+        };
+        let mapped = on_disk.vectors.contains(name);
+        match Graph::open(dir, &basename, *distance, mapped) {
+            Ok(Some(graph)) => segment.set_graph(name, Some(Arc::new(graph))),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                segment = %dir.display(),
+                vector = %name,
+                error = %e,
+                "ignoring a damaged saved HNSW graph; it will be rebuilt"
+            ),
+        }
+    }
+}
+
 /// The state a shard opens with.
 pub(crate) struct Loaded {
     pub manifest: Manifest,
@@ -58,8 +97,13 @@ pub(crate) struct Loaded {
 pub(crate) fn load(
     dir: &Path,
     dims: &BTreeMap<String, usize>,
+    distances: &BTreeMap<String, Distance>,
     on_disk: &OnDisk,
 ) -> Result<Loaded, ShardError> {
+    let scratch = dir.join(GRAPH_SCRATCH_DIR);
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch)?;
+    }
     let manifest: Manifest = match std::fs::read(dir.join(MANIFEST)) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
             ShardError::Corrupt(format!("{}: unreadable {MANIFEST}: {e}", dir.display()))
@@ -77,6 +121,7 @@ pub(crate) fn load(
         };
         let segment = ImmutableSegment::new(entry.id, data, deleted);
         segment.mark_persisted();
+        open_graphs(&seg_dir, &segment, distances, on_disk);
         sealed.push(Arc::new(segment));
     }
     let appendable = match manifest.appendable {

@@ -448,7 +448,13 @@ impl Inner {
     fn open(dir: &Path, config: CollectionConfig) -> Result<Inner, ShardError> {
         std::fs::create_dir_all(dir)?;
         let dims = vector_dims(&config);
-        let loaded = checkpoint::load(dir, &dims, &on_disk(&config))?;
+        let distances = config
+            .params
+            .vectors
+            .iter()
+            .map(|(name, p)| (name.to_string(), p.distance))
+            .collect();
+        let loaded = checkpoint::load(dir, &dims, &distances, &on_disk(&config))?;
         let segments = Segments {
             appendable: Arc::new(RwLock::new(loaded.appendable)),
             sealed: loaded.sealed,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use parking_lot::RwLock;
 use tessera_types::{CollectionConfig, PayloadSchemaType, PointId};
 
-use super::checkpoint::segment_dir;
+use super::checkpoint::{graph_basename, segment_dir, GRAPH_SCRATCH_DIR};
 use super::search::reaches_kb;
 use super::{Inner, Segments, ShardError};
 use crate::filter::path::JsonPath;
@@ -230,7 +230,7 @@ impl Inner {
             Task::Seal => self.seal(),
             Task::Index(segment, name, params) => {
                 if let Some(graph) = self.build_graph(&segment, &name, params) {
-                    segment.set_graph(&name, Some(Arc::new(graph)));
+                    segment.set_graph(&name, Some(self.save_graph(&segment, &name, graph)));
                 }
                 Ok(())
             }
@@ -387,6 +387,55 @@ impl Inner {
         Some(graph)
     }
 
+    /// Saves `graph`, built for vector `name` of the persisted `segment`, beside it, and
+    /// returns the copy to serve: the saved one reopened with its vectors mapped when the
+    /// collection keeps them on disk, so they need not stay resident. A graph is derived
+    /// data: when saving fails the one in memory serves, and a restart rebuilds it.
+    fn save_graph(
+        &self,
+        segment: &ImmutableSegment,
+        name: &str,
+        graph: impl Into<Arc<Graph>>,
+    ) -> Arc<Graph> {
+        let graph = graph.into();
+        let Some(basename) = graph_basename(&segment.data, name) else {
+            return graph;
+        };
+        let dir = segment_dir(&self.dir, segment.id);
+        let scratch = self.dir.join(GRAPH_SCRATCH_DIR);
+        let saved = (|| {
+            if scratch.exists() {
+                std::fs::remove_dir_all(&scratch)?;
+            }
+            std::fs::create_dir_all(&scratch)?;
+            let saved = graph.save(&dir, &basename, &scratch);
+            std::fs::remove_dir_all(&scratch)?;
+            saved
+        })();
+        if let Err(e) = saved {
+            tracing::warn!(shard = %self.dir.display(), segment = segment.id, vector = name, error = %e, "could not save the HNSW graph; it is rebuilt after a restart");
+            return graph;
+        }
+        let (distance, mapped) = {
+            let config = self.config.read();
+            let Some(params) = config.params.vectors.get(name) else {
+                return graph;
+            };
+            (params.distance, params.on_disk == Some(true))
+        };
+        if !mapped {
+            return graph;
+        }
+        match Graph::open(&dir, &basename, distance, true) {
+            Ok(Some(reopened)) => Arc::new(reopened),
+            Ok(None) => graph,
+            Err(e) => {
+                tracing::warn!(shard = %self.dir.display(), segment = segment.id, vector = name, error = %e, "could not map the saved HNSW graph");
+                graph
+            }
+        }
+    }
+
     /// Replaces `sources` with one segment of their live points, graphs included.
     fn rebuild(&self, sources: &[Arc<ImmutableSegment>], why: &str) -> Result<(), ShardError> {
         let started = Instant::now();
@@ -431,6 +480,12 @@ impl Inner {
             Some(data) => Arc::new(segment.with_data(data)),
             None => segment,
         };
+        for (name, _) in config.params.vectors.iter() {
+            if let Some(graph) = segment.graph(name) {
+                let saved = self.save_graph(&segment, name, graph);
+                segment.set_graph(name, Some(saved));
+            }
+        }
         {
             let _writers = self.apply_lock.lock();
             // Deletions that happened during the build apply to the new copies too.

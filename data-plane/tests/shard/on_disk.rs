@@ -180,13 +180,22 @@ fn on_disk_storage_answers_like_memory_before_and_after_restart() {
     let disk = Shard::open(disk_dir.path(), config_on_disk(true)).unwrap();
     load(&memory);
     load(&disk);
-    assert!(disk.stats().indexed_vectors_count > 0, "graphs were built");
+    disk.optimize().unwrap();
+    memory.optimize().unwrap();
+    let indexed = disk.stats().indexed_vectors_count;
+    assert!(indexed > 0, "graphs were built");
+    assert_eq!(memory.stats().indexed_vectors_count, indexed);
     assert_eq!(disk.stats().payload_points, memory.stats().payload_points);
 
     let mapped = mapped_files(disk_dir.path());
     if cfg!(target_os = "linux") {
         assert!(mapped.iter().any(|f| f == "vectors-0.bin"), "{mapped:?}");
         assert!(mapped.iter().any(|f| f == "payloads.bin"), "{mapped:?}");
+        // Indexed segments search their saved graphs over mapped vectors.
+        assert!(
+            mapped.iter().any(|f| f == "graph-0.hnsw.data"),
+            "{mapped:?}"
+        );
         assert!(mapped_files(mem_dir.path()).is_empty());
     }
     let want = answers(&memory);
@@ -197,6 +206,19 @@ fn on_disk_storage_answers_like_memory_before_and_after_restart() {
     drop(memory);
     let memory = Shard::open(mem_dir.path(), config_on_disk(false)).unwrap();
     let disk = Shard::open(disk_dir.path(), config_on_disk(true)).unwrap();
+    // Graphs come back with their segments instead of being built again.
+    for shard in [&memory, &disk] {
+        assert_eq!(shard.stats().indexed_vectors_count, indexed);
+    }
+    if cfg!(target_os = "linux") {
+        let mapped = mapped_files(disk_dir.path());
+        assert!(
+            mapped.iter().any(|f| f == "graph-0.hnsw.data"),
+            "{mapped:?}"
+        );
+    }
+    assert_eq!(answers(&memory), want);
+    check_graph_search(&disk, &memory);
     for shard in [&memory, &disk] {
         shard.set_payload_schema(&PayloadSchema::from([(
             "group".to_string(),
