@@ -1,29 +1,27 @@
 //! An HNSW graph over one named vector of one immutable segment.
 //!
-//! hnsw_rs can neither delete nor replace a node, which suits immutable segments: the
-//! graph's data ids are the segment's rows, and rows deleted after the build are masked
-//! during traversal through the search filter. The optimizer rebuilds segments whose
-//! deleted rows pile up.
+//! hnsw_rs builds the graph (in parallel, on the rayon pool); its links are then copied
+//! into a compact layout (one `u32` per link, offsets per node) that searches walk over
+//! the segment's own vector storage, so the graph holds no second copy of the vectors
+//! and can be saved, reopened and memory-mapped as one file. Graph nodes are the
+//! segment's rows; rows deleted after the build are masked during the search, and the
+//! optimizer rebuilds segments whose deleted rows pile up.
 //!
-//! A built graph is saved beside its segment with hnsw_rs's own dump (`{name}.hnsw.graph`
-//! and `{name}.hnsw.data`) plus `{name}.json`, written last, with the build parameters and
-//! both files' CRC32: a graph without its `.json`, or with a file that does not match it,
-//! is ignored (and rebuilt). Reloaded graphs keep their vectors in memory, or, for vectors
-//! stored `on_disk`, read them through hnsw_rs's memory map of the data file, so an
-//! indexed segment's vectors need not be resident.
+//! The file `graph-{i}.bin` (all integers little-endian):
+//! a header (magic, adjacency rows, nodes, m, ef_construct, distance, entry row, top
+//! level, upper-layer node count, link counts), layer-0 offsets (rows + 1 `u64`),
+//! upper-layer keys (`level << 32 | row`, sorted) and their offsets, layer-0 links and
+//! upper-layer links (`u32` rows), and a CRC32 of everything before it.
 
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
-use std::io;
-use std::marker::PhantomData;
-use std::mem::ManuallyDrop;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::io::{self, Write};
+use std::ops::Deref;
 use std::path::Path;
-use std::ptr::NonNull;
 
-use hnsw_rs::prelude::{
-    AnnT, Distance as GraphDistance, FilterT, Hnsw, HnswIo, Neighbour, ReloadOptions,
-};
-use serde::{Deserialize, Serialize};
+use hnsw_rs::prelude::{Distance as GraphDistance, Hnsw};
+use memmap2::Mmap;
 use tessera_types::Distance;
 
 use super::kernels;
@@ -36,8 +34,12 @@ const MAX_LAYERS: usize = 16;
 /// Rows inserted between checks for cancellation and progress reports.
 const BUILD_CHUNK: usize = 4096;
 
+const MAGIC: &[u8; 8] = b"TSHNSW01";
+const HEADER_WORDS: usize = 11;
+const NO_ENTRY: u64 = u64::MAX;
+
 /// The build parameters of a graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GraphParams {
     pub m: usize,
     pub ef_construct: usize,
@@ -69,196 +71,146 @@ fn graph_distance(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
-/// A distance as a type: hnsw_rs reloads a memory-mapped graph only for a metric it can
-/// construct by `Default`, and checks it against the metric's type name in the dump.
-trait Kernel: Send + Sync + 'static {
-    const DISTANCE: Distance;
-}
+struct Metric(Distance);
 
-struct CosineKernel;
-struct DotKernel;
-struct EuclidKernel;
-struct ManhattanKernel;
-
-impl Kernel for CosineKernel {
-    const DISTANCE: Distance = Distance::Cosine;
-}
-impl Kernel for DotKernel {
-    const DISTANCE: Distance = Distance::Dot;
-}
-impl Kernel for EuclidKernel {
-    const DISTANCE: Distance = Distance::Euclid;
-}
-impl Kernel for ManhattanKernel {
-    const DISTANCE: Distance = Distance::Manhattan;
-}
-
-struct Metric<K>(PhantomData<K>);
-
-impl<K> Default for Metric<K> {
-    fn default() -> Self {
-        Metric(PhantomData)
-    }
-}
-
-impl<K: Kernel> GraphDistance<f32> for Metric<K> {
+impl GraphDistance<f32> for Metric {
     fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
-        graph_distance(K::DISTANCE, a, b)
+        graph_distance(self.0, a, b)
     }
 }
 
-/// What a graph does, whatever its metric type.
-trait Index: Send + Sync {
-    fn search(
-        &self,
-        query: &[f32],
-        knbn: usize,
-        ef: usize,
-        filter: Option<&dyn FilterT>,
-    ) -> Vec<Neighbour>;
-    /// Dumps the graph as `{basename}.hnsw.graph` and `{basename}.hnsw.data` in `dir`.
-    fn dump(&self, dir: &Path, basename: &str) -> Result<(), String>;
-}
-
-/// An hnsw_rs graph, built here or reloaded from a dump. A graph reloaded with its data
-/// mapped borrows the mapping its loader owns: the loader is boxed, outlives the graph
-/// and is freed only after it.
-struct Owned<K: Kernel> {
-    hnsw: ManuallyDrop<Hnsw<'static, f32, Metric<K>>>,
-    loader: Option<NonNull<HnswIo>>,
-}
-
-// SAFETY: the loader is only read through the graph (its paths, options and a read-only
-// mapping), and HnswIo is itself Send and Sync (asserted below); the graph is Send + Sync.
-unsafe impl<K: Kernel> Send for Owned<K> {}
-unsafe impl<K: Kernel> Sync for Owned<K> {}
-
-const _: () = {
-    const fn send_sync<T: Send + Sync>() {}
-    send_sync::<HnswIo>();
-};
-
-impl<K: Kernel> Owned<K> {
-    fn new(hnsw: Hnsw<'static, f32, Metric<K>>) -> Self {
-        Owned {
-            hnsw: ManuallyDrop::new(hnsw),
-            loader: None,
-        }
+fn distance_code(distance: Distance) -> u64 {
+    match distance {
+        Distance::Cosine => 0,
+        Distance::Dot => 1,
+        Distance::Euclid => 2,
+        Distance::Manhattan => 3,
     }
+}
 
-    /// Reloads the dump `{basename}.*` in `dir`, mapping its data when `mmap`. hnsw_rs
-    /// asserts on some malformed dumps: a panic is reported as an error.
-    fn load(dir: &Path, basename: &str, mmap: bool) -> Result<Self, String> {
-        let loader = NonNull::from(Box::leak(Box::new(HnswIo::new_with_options(
-            dir,
-            basename,
-            ReloadOptions::new(mmap),
-        ))));
-        // SAFETY: the loader is heap-allocated and freed only by `Drop` below, after the
-        // graph borrowing it; nothing else refers to it.
-        let loaded = catch_unwind(AssertUnwindSafe(|| unsafe {
-            (*loader.as_ptr()).load_hnsw::<f32, Metric<K>>()
-        }));
-        match loaded {
-            Ok(Ok(hnsw)) => Ok(Owned {
-                hnsw: ManuallyDrop::new(hnsw),
-                loader: Some(loader),
-            }),
-            failed => {
-                // SAFETY: no graph borrows the loader: loading failed.
-                drop(unsafe { Box::from_raw(loader.as_ptr()) });
-                Err(match failed {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => "the graph loader panicked".to_string(),
-                })
-            }
+/// The graph file's bytes, read into memory or mapped.
+enum Bytes {
+    Memory(Vec<u8>),
+    Mapped(Mmap),
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Memory(v) => v,
+            Bytes::Mapped(m) => m,
         }
     }
 }
 
-impl<K: Kernel> Drop for Owned<K> {
-    fn drop(&mut self) {
-        // SAFETY: the graph is dropped once, here, before the loader it may borrow.
-        unsafe { ManuallyDrop::drop(&mut self.hnsw) };
-        if let Some(loader) = self.loader.take() {
-            // SAFETY: allocated by `Box::leak` in `load`, and no longer borrowed.
-            drop(unsafe { Box::from_raw(loader.as_ptr()) });
-        }
-    }
-}
-
-impl<K: Kernel> Index for Owned<K> {
-    fn search(
-        &self,
-        query: &[f32],
-        knbn: usize,
-        ef: usize,
-        filter: Option<&dyn FilterT>,
-    ) -> Vec<Neighbour> {
-        self.hnsw.search_filter(query, knbn, ef, filter)
-    }
-
-    fn dump(&self, dir: &Path, basename: &str) -> Result<(), String> {
-        self.hnsw
-            .file_dump(dir, basename)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// `{basename}.json`: what the dump was built with, and its files' checksums.
-#[derive(Debug, Serialize, Deserialize)]
-struct GraphMeta {
-    params: GraphParams,
+/// Where each section of the file starts, from its header.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
     rows: usize,
-    graph_crc: u32,
-    data_crc: u32,
+    len: usize,
+    params: GraphParams,
+    distance: u64,
+    entry: u64,
+    top_level: usize,
+    upper_nodes: usize,
+    l0_links: usize,
+    upper_links: usize,
 }
 
-fn file_crc(path: &Path) -> io::Result<u32> {
-    crc_of_reader(&mut File::open(path)?)
+impl Layout {
+    fn l0_offsets(&self) -> usize {
+        HEADER_WORDS * 8
+    }
+    fn upper_keys(&self) -> usize {
+        self.l0_offsets() + (self.rows + 1) * 8
+    }
+    fn upper_offsets(&self) -> usize {
+        self.upper_keys() + self.upper_nodes * 8
+    }
+    fn l0_neighbours(&self) -> usize {
+        self.upper_offsets() + (self.upper_nodes + 1) * 8
+    }
+    fn upper_neighbours(&self) -> usize {
+        self.l0_neighbours() + self.l0_links * 4
+    }
+    /// Bytes before the trailing CRC32.
+    fn body(&self) -> usize {
+        self.upper_neighbours() + self.upper_links * 4
+    }
+
+    fn read(bytes: &[u8]) -> Result<Layout, String> {
+        if bytes.len() < HEADER_WORDS * 8 + 4 || &bytes[..8] != MAGIC {
+            return Err("not a graph file".into());
+        }
+        let word = |i: usize| u64_at(bytes, 8 + i * 8);
+        let layout = Layout {
+            rows: word(0) as usize,
+            len: word(1) as usize,
+            params: GraphParams {
+                m: word(2) as usize,
+                ef_construct: word(3) as usize,
+            },
+            distance: word(4),
+            entry: word(5),
+            top_level: word(6) as usize,
+            upper_nodes: word(7) as usize,
+            l0_links: word(8) as usize,
+            upper_links: word(9) as usize,
+        };
+        // Sizes first, so the offsets below cannot overflow on a damaged header.
+        let max = bytes.len() as u64;
+        if [word(0), word(7), word(8), word(9)]
+            .iter()
+            .any(|w| *w > max)
+            || layout.body() + 4 != bytes.len()
+            || (layout.entry != NO_ENTRY && layout.entry >= layout.rows as u64)
+        {
+            return Err("graph file sizes do not match its header".into());
+        }
+        Ok(layout)
+    }
 }
 
-fn dump_files(basename: &str) -> [String; 2] {
-    [
-        format!("{basename}.hnsw.graph"),
-        format!("{basename}.hnsw.data"),
-    ]
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+/// A candidate node during a search: ordered by distance, then row.
+#[derive(Clone, Copy, PartialEq)]
+struct Node {
+    dist: f32,
+    row: u32,
+}
+
+impl Eq for Node {}
+
+impl PartialOrd for Node {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Node {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.dist
+            .total_cmp(&other.dist)
+            .then(self.row.cmp(&other.row))
+    }
 }
 
 pub struct Graph {
-    index: Box<dyn Index>,
-    params: GraphParams,
-    /// Rows inserted.
-    len: usize,
-}
-
-/// Runs `$body` with `$K` bound to the kernel type of `$distance`.
-macro_rules! with_kernel {
-    ($distance:expr, $K:ident => $body:expr) => {
-        match $distance {
-            Distance::Cosine => {
-                type $K = CosineKernel;
-                $body
-            }
-            Distance::Dot => {
-                type $K = DotKernel;
-                $body
-            }
-            Distance::Euclid => {
-                type $K = EuclidKernel;
-                $body
-            }
-            Distance::Manhattan => {
-                type $K = ManhattanKernel;
-                $body
-            }
-        }
-    };
+    bytes: Bytes,
+    layout: Layout,
 }
 
 impl Graph {
-    /// A graph over `items` (row, vector), inserted in parallel. Returns None when
+    /// A graph over `items` (vector, row), inserted in parallel. Returns None when
     /// `cancelled` turns true during the build. `progress` is told the rows inserted so far.
     pub fn build(
         distance: Distance,
@@ -267,23 +219,6 @@ impl Graph {
         cancelled: &dyn Fn() -> bool,
         progress: &dyn Fn(usize),
     ) -> Option<Graph> {
-        let index: Box<dyn Index> = with_kernel!(distance, K => {
-            let hnsw = Self::insert_all::<K>(params, items, cancelled, progress)?;
-            Box::new(Owned::<K>::new(hnsw))
-        });
-        Some(Graph {
-            index,
-            params,
-            len: items.len(),
-        })
-    }
-
-    fn insert_all<K: Kernel>(
-        params: GraphParams,
-        items: &[(&[f32], usize)],
-        cancelled: &dyn Fn() -> bool,
-        progress: &dyn Fn(usize),
-    ) -> Option<Hnsw<'static, f32, Metric<K>>> {
         // hnsw_rs exits the process above 256 connections and needs ln(m) > 0.
         let m = params.m.clamp(2, 256);
         let hnsw = Hnsw::new(
@@ -291,7 +226,7 @@ impl Graph {
             items.len().max(1),
             MAX_LAYERS,
             params.ef_construct.max(4),
-            Metric::<K>::default(),
+            Metric(distance),
         );
         let mut done = 0;
         for chunk in items.chunks(BUILD_CHUNK) {
@@ -302,114 +237,295 @@ impl Graph {
             done += chunk.len();
             progress(done);
         }
-        Some(hnsw)
+        let rows = items.iter().map(|(_, row)| row + 1).max().unwrap_or(0);
+        Some(Self::compact(&hnsw, rows, items.len(), params, distance))
     }
 
-    /// Saves the graph as `{basename}.*` in `dir`: dumped in `scratch` (an empty directory
-    /// on the same file system), made durable, moved into `dir`, and `{basename}.json`
-    /// written last. An empty graph is not saved (hnsw_rs cannot dump one).
-    pub fn save(&self, dir: &Path, basename: &str, scratch: &Path) -> io::Result<()> {
-        if self.len == 0 {
-            return Ok(());
+    /// Copies the links of `hnsw` into the compact layout.
+    fn compact(
+        hnsw: &Hnsw<'_, f32, Metric>,
+        rows: usize,
+        len: usize,
+        params: GraphParams,
+        distance: Distance,
+    ) -> Graph {
+        let mut l0: Vec<Vec<u32>> = vec![Vec::new(); rows];
+        let mut upper: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+        // hnsw_rs's entry point is the first node placed on its highest layer.
+        let mut entry: Option<(usize, i32, usize)> = None;
+        for point in hnsw.get_point_indexation() {
+            let row = point.get_origin_id();
+            let id = point.get_point_id();
+            let (level, slot) = (id.0 as usize, id.1);
+            if entry.is_none_or(|(l, s, _)| level > l || (level == l && slot < s)) {
+                entry = Some((level, slot, row));
+            }
+            for (layer, links) in point.get_neighborhood_id().into_iter().enumerate() {
+                if layer > level {
+                    break;
+                }
+                let links: Vec<u32> = links.iter().map(|n| n.d_id as u32).collect();
+                if layer == 0 {
+                    l0[row] = links;
+                } else {
+                    upper.insert((layer as u64) << 32 | row as u64, links);
+                }
+            }
         }
-        self.index
-            .dump(scratch, basename)
-            .map_err(|e| io::Error::other(format!("dumping the HNSW graph failed: {e}")))?;
-        let files = dump_files(basename);
-        let mut crcs = [0u32; 2];
-        for (file, crc) in files.iter().zip(&mut crcs) {
-            File::open(scratch.join(file))?.sync_all()?;
-            *crc = file_crc(&scratch.join(file))?;
-        }
-        for file in &files {
-            std::fs::rename(scratch.join(file), dir.join(file))?;
-        }
-        let meta = GraphMeta {
-            params: self.params,
-            rows: self.len,
-            graph_crc: crcs[0],
-            data_crc: crcs[1],
+        let layout = Layout {
+            rows,
+            len,
+            params,
+            distance: distance_code(distance),
+            entry: entry.map_or(NO_ENTRY, |(_, _, row)| row as u64),
+            top_level: entry.map_or(0, |(level, _, _)| level),
+            upper_nodes: upper.len(),
+            l0_links: l0.iter().map(Vec::len).sum(),
+            upper_links: upper.values().map(Vec::len).sum(),
         };
-        let json = serde_json::to_vec(&meta).map_err(io::Error::other)?;
-        let tmp = dir.join(format!("{basename}.json.tmp"));
+        let mut bytes = Vec::with_capacity(layout.body() + 4);
+        bytes.extend_from_slice(MAGIC);
+        for word in [
+            rows as u64,
+            len as u64,
+            params.m as u64,
+            params.ef_construct as u64,
+            layout.distance,
+            layout.entry,
+            layout.top_level as u64,
+            layout.upper_nodes as u64,
+            layout.l0_links as u64,
+            layout.upper_links as u64,
+        ] {
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        let mut offset = 0u64;
+        bytes.extend_from_slice(&offset.to_le_bytes());
+        for links in &l0 {
+            offset += links.len() as u64;
+            bytes.extend_from_slice(&offset.to_le_bytes());
+        }
+        for key in upper.keys() {
+            bytes.extend_from_slice(&key.to_le_bytes());
+        }
+        offset = 0;
+        bytes.extend_from_slice(&offset.to_le_bytes());
+        for links in upper.values() {
+            offset += links.len() as u64;
+            bytes.extend_from_slice(&offset.to_le_bytes());
+        }
+        for links in l0.iter().chain(upper.values()) {
+            for row in links {
+                bytes.extend_from_slice(&row.to_le_bytes());
+            }
+        }
+        let crc = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        debug_assert_eq!(bytes.len(), layout.body() + 4);
+        Graph {
+            bytes: Bytes::Memory(bytes),
+            layout,
+        }
+    }
+
+    /// Saves the graph as the file `path`: written under a temporary name in `scratch`
+    /// (a directory on the same file system), made durable, then renamed into place.
+    pub fn save(&self, path: &Path, scratch: &Path) -> io::Result<()> {
+        let name = path.file_name().expect("a file path");
+        let tmp = scratch.join(name);
         {
-            use std::io::Write;
             let mut file = File::create(&tmp)?;
-            file.write_all(&json)?;
+            file.write_all(&self.bytes)?;
             file.sync_all()?;
         }
-        std::fs::rename(&tmp, dir.join(format!("{basename}.json")))?;
-        sync_dir(dir)
+        std::fs::rename(&tmp, path)?;
+        sync_dir(path.parent().expect("a file path"))
     }
 
-    /// The graph saved as `{basename}.*` in `dir`, with its vectors mapped when `mmap`.
-    /// None when no complete save is there; an error when one is there but damaged.
-    pub fn open(
-        dir: &Path,
-        basename: &str,
-        distance: Distance,
-        mmap: bool,
-    ) -> Result<Option<Graph>, String> {
-        let meta: GraphMeta = match std::fs::read(dir.join(format!("{basename}.json"))) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| e.to_string())?,
+    /// The graph saved as `path`, read into memory, or mapped when `mmap`. None when no
+    /// file is there; an error when it is damaged or was built for another distance.
+    pub fn open(path: &Path, distance: Distance, mmap: bool) -> Result<Option<Graph>, String> {
+        let mut file = match File::open(path) {
+            Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.to_string()),
         };
-        let files = dump_files(basename);
-        for (file, want) in files.iter().zip([meta.graph_crc, meta.data_crc]) {
-            if file_crc(&dir.join(file)).map_err(|e| format!("{file}: {e}"))? != want {
-                return Err(format!("{file}: checksum mismatch"));
+        let bytes = if mmap {
+            // SAFETY: graph files are written whole under another name, renamed into
+            // place and never modified afterwards (only removed or replaced by rename,
+            // which keeps a mapped inode alive).
+            Bytes::Mapped(unsafe { Mmap::map(&file) }.map_err(|e| e.to_string())?)
+        } else {
+            Bytes::Memory(std::fs::read(path).map_err(|e| e.to_string())?)
+        };
+        let layout = Layout::read(&bytes)?;
+        let want = u32_at(&bytes, layout.body());
+        // A mapped file is checked by a streaming read, which leaves it out of the
+        // process's resident memory.
+        let crc = match &bytes {
+            Bytes::Memory(v) => crc32fast::hash(&v[..layout.body()]),
+            Bytes::Mapped(_) => {
+                use std::io::Read;
+                crc_of_reader(&mut (&mut file).take(layout.body() as u64))
+                    .map_err(|e| e.to_string())?
             }
+        };
+        if crc != want {
+            return Err("graph file checksum mismatch".into());
         }
-        let index: Box<dyn Index> =
-            with_kernel!(distance, K => Box::new(Owned::<K>::load(dir, basename, mmap)?));
-        Ok(Some(Graph {
-            index,
-            params: meta.params,
-            len: meta.rows,
-        }))
+        if layout.distance != distance_code(distance) {
+            return Err("graph file was built for another distance".into());
+        }
+        Ok(Some(Graph { bytes, layout }))
     }
 
     pub fn params(&self) -> GraphParams {
-        self.params
+        self.layout.params
     }
 
+    /// Nodes in the graph.
     pub fn len(&self) -> usize {
-        self.len
+        self.layout.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.layout.len == 0
+    }
+
+    fn l0_links(&self, row: u32) -> impl Iterator<Item = u32> + '_ {
+        let row = row as usize;
+        let (from, to) = if row < self.layout.rows {
+            let at = self.layout.l0_offsets() + row * 8;
+            (u64_at(&self.bytes, at), u64_at(&self.bytes, at + 8))
+        } else {
+            (0, 0)
+        };
+        self.links(self.layout.l0_neighbours(), from, to)
+    }
+
+    fn upper_links(&self, level: usize, row: u32) -> impl Iterator<Item = u32> + '_ {
+        let key = (level as u64) << 32 | row as u64;
+        let keys = self.layout.upper_keys();
+        let (mut lo, mut hi) = (0, self.layout.upper_nodes);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if u64_at(&self.bytes, keys + mid * 8) < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let found = lo < self.layout.upper_nodes && u64_at(&self.bytes, keys + lo * 8) == key;
+        let (from, to) = if found {
+            let at = self.layout.upper_offsets() + lo * 8;
+            (u64_at(&self.bytes, at), u64_at(&self.bytes, at + 8))
+        } else {
+            (0, 0)
+        };
+        self.links(self.layout.upper_neighbours(), from, to)
+    }
+
+    fn links(&self, base: usize, from: u64, to: u64) -> impl Iterator<Item = u32> + '_ {
+        let bytes: &[u8] = &self.bytes;
+        // A damaged but checksummed file cannot happen; stay in bounds regardless.
+        let end = bytes.len().saturating_sub(4);
+        let range = (base + from as usize * 4).min(end)..(base + to as usize * 4).min(end);
+        bytes[range]
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
     }
 
     /// Up to `k` nearest rows that `accept` lets through (all rows without it), nearest
-    /// first. Rejected rows are still traversed, so the graph stays connected.
-    pub fn search(
+    /// first, reading vectors through `vector`. Rejected rows are still traversed, so
+    /// the graph stays connected.
+    pub fn search<'v>(
         &self,
         query: &[f32],
         k: usize,
         ef: usize,
         accept: Option<&dyn Fn(usize) -> bool>,
+        vector: &dyn Fn(usize) -> Option<&'v [f32]>,
     ) -> Vec<usize> {
-        // hnsw_rs preallocates `ef` entries: keep both within the graph's size.
-        let k = k.min(self.len);
+        let Ok(entry) = u32::try_from(self.layout.entry) else {
+            return Vec::new();
+        };
         if k == 0 {
             return Vec::new();
         }
-        let ef = ef.clamp(k, self.len.max(k));
-        let hits = match accept {
-            Some(accept) => {
-                let filter = |row: &usize| accept(*row);
-                // hnsw_rs cuts its candidates to the number asked for before it drops the
-                // rejected ones: ask for all `ef`, so a rejected entry point or neighbour
-                // does not cost a result.
-                let mut hits = self.index.search(query, ef, ef, Some(&filter));
-                hits.truncate(k);
-                hits
-            }
-            None => self.index.search(query, k, ef, None),
+        let distance = match self.layout.distance {
+            0 => Distance::Cosine,
+            1 => Distance::Dot,
+            2 => Distance::Euclid,
+            _ => Distance::Manhattan,
         };
-        hits.into_iter().map(|n| n.d_id).collect()
+        let dist = |row: u32| {
+            vector(row as usize).map_or(f32::MAX, |v| graph_distance(distance, query, v))
+        };
+        // Greedy descent through the upper layers.
+        let mut best = Node {
+            dist: dist(entry),
+            row: entry,
+        };
+        for level in (1..=self.layout.top_level).rev() {
+            loop {
+                let mut moved = false;
+                for row in self.upper_links(level, best.row) {
+                    let d = dist(row);
+                    if d < best.dist {
+                        best = Node { dist: d, row };
+                        moved = true;
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+        }
+        // Beam search on layer 0 with `ef` accepted results.
+        let ef = ef.max(k);
+        let accepts = |row: u32| accept.is_none_or(|f| f(row as usize));
+        let mut visited = vec![0u64; self.layout.rows.div_ceil(64)];
+        let mut visit = |row: u32| {
+            let (word, bit) = (row as usize / 64, 1u64 << (row % 64));
+            match visited.get_mut(word) {
+                Some(w) if *w & bit == 0 => {
+                    *w |= bit;
+                    true
+                }
+                _ => false,
+            }
+        };
+        visit(best.row);
+        let mut candidates = BinaryHeap::new();
+        let mut results: BinaryHeap<Node> = BinaryHeap::new();
+        candidates.push(std::cmp::Reverse(best));
+        if accepts(best.row) {
+            results.push(best);
+        }
+        while let Some(std::cmp::Reverse(current)) = candidates.pop() {
+            if results.len() >= ef && results.peek().is_some_and(|w| current.dist > w.dist) {
+                break;
+            }
+            for row in self.l0_links(current.row) {
+                if !visit(row) {
+                    continue;
+                }
+                let d = dist(row);
+                if results.len() < ef || results.peek().is_some_and(|w| d < w.dist) {
+                    let node = Node { dist: d, row };
+                    candidates.push(std::cmp::Reverse(node));
+                    if accepts(row) {
+                        results.push(node);
+                        if results.len() > ef {
+                            results.pop();
+                        }
+                    }
+                }
+            }
+        }
+        let mut found = results.into_sorted_vec();
+        found.truncate(k);
+        found.into_iter().map(|n| n.row as usize).collect()
     }
 }
 
@@ -436,32 +552,78 @@ mod tests {
         Graph::build(Distance::Euclid, params, &items, &|| false, &|_| {}).unwrap()
     }
 
+    fn search(
+        graph: &Graph,
+        points: &[Vec<f32>],
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        accept: Option<&dyn Fn(usize) -> bool>,
+    ) -> Vec<usize> {
+        graph.search(query, k, ef, accept, &|row| {
+            points.get(row).map(Vec::as_slice)
+        })
+    }
+
     #[test]
     fn finds_exact_match_and_respects_the_filter() {
         let points = grid();
         let graph = build(&points);
         assert_eq!(graph.len(), 200);
-        assert_eq!(graph.search(&[3.0, 4.0], 1, 32, None), vec![83]);
-        // Oversized requests are clamped to the graph instead of allocating for them.
+        assert_eq!(search(&graph, &points, &[3.0, 4.0], 1, 32, None), vec![83]);
+        // Oversized requests do not allocate for their size.
         assert_eq!(
-            graph
-                .search(&[3.0, 4.0], usize::MAX, usize::MAX, None)
-                .len(),
+            search(&graph, &points, &[3.0, 4.0], usize::MAX, usize::MAX, None).len(),
             200
         );
         let odd = |row: usize| row % 2 == 1;
-        let hits = graph.search(&[0.0, 0.0], 10, 64, Some(&odd));
+        let hits = search(&graph, &points, &[0.0, 0.0], 10, 64, Some(&odd));
         assert_eq!(hits.len(), 10);
         assert!(hits.iter().all(|row| row % 2 == 1));
         // Rejecting the nearest rows (the entry of the search among them) still gives k.
         let far = |row: usize| row % 20 >= 5 || row / 20 >= 5;
-        let hits = graph.search(&[0.0, 0.0], 10, 40, Some(&far));
+        let hits = search(&graph, &points, &[0.0, 0.0], 10, 40, Some(&far));
         assert_eq!(hits.len(), 10, "{hits:?}");
         assert!(hits.iter().all(|row| far(*row)));
         let not_83 = |row: usize| row != 83;
-        assert!(!graph
-            .search(&[3.0, 4.0], 5, 64, Some(&not_83))
-            .contains(&83));
+        assert!(!search(&graph, &points, &[3.0, 4.0], 5, 64, Some(&not_83)).contains(&83));
+    }
+
+    #[test]
+    fn recall_matches_brute_force_on_random_data() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 2000) as f32 / 1000.0 - 1.0
+        };
+        let points: Vec<Vec<f32>> = (0..3000)
+            .map(|_| (0..16).map(|_| next()).collect())
+            .collect();
+        let items: Vec<(&[f32], usize)> = points
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.as_slice(), i))
+            .collect();
+        let params = GraphParams {
+            m: 16,
+            ef_construct: 64,
+        };
+        let graph = Graph::build(Distance::Euclid, params, &items, &|| false, &|_| {}).unwrap();
+        let (mut found, mut total) = (0, 0);
+        for _ in 0..50 {
+            let q: Vec<f32> = (0..16).map(|_| next()).collect();
+            let mut exact: Vec<usize> = (0..points.len()).collect();
+            exact.sort_by(|a, b| {
+                kernels::l2_squared(&q, &points[*a])
+                    .total_cmp(&kernels::l2_squared(&q, &points[*b]))
+            });
+            let got = search(&graph, &points, &q, 10, 64, None);
+            found += exact[..10].iter().filter(|r| got.contains(r)).count();
+            total += 10;
+        }
+        assert!(found * 100 >= total * 90, "recall {found}/{total}");
     }
 
     #[test]
@@ -470,32 +632,31 @@ mod tests {
         let scratch = dir.join("scratch");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&scratch).unwrap();
-        assert!(Graph::open(&dir, "graph-0", Distance::Euclid, false)
+        let path = dir.join("graph-0.bin");
+        assert!(Graph::open(&path, Distance::Euclid, false)
             .unwrap()
             .is_none());
         let points = grid();
         let graph = build(&points);
-        graph.save(&dir, "graph-0", &scratch).unwrap();
+        graph.save(&path, &scratch).unwrap();
         let odd = |row: usize| row % 2 == 1;
         for mmap in [false, true] {
-            let back = Graph::open(&dir, "graph-0", Distance::Euclid, mmap)
-                .unwrap()
-                .unwrap();
+            let back = Graph::open(&path, Distance::Euclid, mmap).unwrap().unwrap();
             assert_eq!((back.len(), back.params()), (200, graph.params()));
-            assert_eq!(back.search(&[3.0, 4.0], 1, 32, None), vec![83]);
+            assert_eq!(search(&back, &points, &[3.0, 4.0], 1, 32, None), vec![83]);
             assert_eq!(
-                back.search(&[0.0, 0.0], 10, 64, Some(&odd)),
-                graph.search(&[0.0, 0.0], 10, 64, Some(&odd))
+                search(&back, &points, &[0.0, 0.0], 10, 64, Some(&odd)),
+                search(&graph, &points, &[0.0, 0.0], 10, 64, Some(&odd))
             );
         }
-        // A dump of another metric, or a damaged file, is refused.
-        assert!(Graph::open(&dir, "graph-0", Distance::Dot, false).is_err());
-        let data = dir.join("graph-0.hnsw.data");
-        let mut bytes = std::fs::read(&data).unwrap();
-        let last = bytes.len() - 1;
-        bytes[last] ^= 1;
-        std::fs::write(&data, bytes).unwrap();
-        assert!(Graph::open(&dir, "graph-0", Distance::Euclid, true).is_err());
+        // A graph of another distance, a damaged or a truncated file is refused.
+        assert!(Graph::open(&path, Distance::Dot, false).is_err());
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[200] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(Graph::open(&path, Distance::Euclid, true).is_err());
+        std::fs::write(&path, &bytes[..100]).unwrap();
+        assert!(Graph::open(&path, Distance::Euclid, false).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -52,11 +52,11 @@ pub(crate) fn segment_dir(shard: &Path, id: u64) -> PathBuf {
 /// only by a crash, and removed when the shard opens.
 pub(crate) const GRAPH_SCRATCH_DIR: &str = "graph-dump.tmp";
 
-/// The name a segment's graph of vector `name` is saved under: `graph-{i}` for the i-th
-/// vector of the segment, as its `vectors-{i}.bin`.
-pub(crate) fn graph_basename(data: &SegmentData, name: &str) -> Option<String> {
+/// The file a segment's graph of vector `name` is saved as: `graph-{i}.bin` for the
+/// i-th vector of the segment, as its `vectors-{i}.bin`.
+pub(crate) fn graph_file(data: &SegmentData, name: &str) -> Option<String> {
     let i = data.columns.keys().position(|n| n == name)?;
-    Some(format!("graph-{i}"))
+    Some(format!("graph-{i}.bin"))
 }
 
 /// Reopens the graphs saved beside `segment` (in `dir`); a damaged one is skipped, and
@@ -68,11 +68,11 @@ fn open_graphs(
     on_disk: &OnDisk,
 ) {
     for (name, distance) in distances {
-        let Some(basename) = graph_basename(&segment.data, name) else {
+        let Some(file) = graph_file(&segment.data, name) else {
             continue;
         };
         let mapped = on_disk.vectors.contains(name);
-        match Graph::open(dir, &basename, *distance, mapped) {
+        match Graph::open(&dir.join(file), *distance, mapped) {
             Ok(Some(graph)) => segment.set_graph(name, Some(Arc::new(graph))),
             Ok(None) => {}
             Err(e) => tracing::warn!(

@@ -664,11 +664,15 @@ impl SearchContext<'_> {
         };
         let accept = |row: usize| segment.is_live(row) && passes(self.filter, data, row);
         let masked = self.filter.is_some() || segment.deleted_count() > 0;
+        let Some(column) = data.columns.get(name) else {
+            return Vec::new();
+        };
         let rows = graph.search(
             self.query,
             self.k,
             self.ef,
             masked.then_some(&accept as &dyn Fn(usize) -> bool),
+            &|row| column.get(row),
         );
         // A graph walk that found fewer than k accepted rows, where more may match (masks
         // can cut the graph), would let far points of other segments into the results.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use parking_lot::RwLock;
 use tessera_types::{CollectionConfig, PayloadSchemaType, PointId};
 
-use super::checkpoint::{graph_basename, segment_dir, GRAPH_SCRATCH_DIR};
+use super::checkpoint::{graph_file, segment_dir, GRAPH_SCRATCH_DIR};
 use super::search::reaches_kb;
 use super::{Inner, Segments, ShardError};
 use crate::filter::path::JsonPath;
@@ -388,8 +388,8 @@ impl Inner {
     }
 
     /// Saves `graph`, built for vector `name` of the persisted `segment`, beside it, and
-    /// returns the copy to serve: the saved one reopened with its vectors mapped when the
-    /// collection keeps them on disk, so they need not stay resident. A graph is derived
+    /// returns the copy to serve: the saved file mapped when the collection keeps that
+    /// vector on disk, so neither vectors nor links need stay resident. A graph is derived
     /// data: when saving fails the one in memory serves, and a restart rebuilds it.
     fn save_graph(
         &self,
@@ -398,17 +398,17 @@ impl Inner {
         graph: impl Into<Arc<Graph>>,
     ) -> Arc<Graph> {
         let graph = graph.into();
-        let Some(basename) = graph_basename(&segment.data, name) else {
+        let Some(file) = graph_file(&segment.data, name) else {
             return graph;
         };
-        let dir = segment_dir(&self.dir, segment.id);
+        let path = segment_dir(&self.dir, segment.id).join(file);
         let scratch = self.dir.join(GRAPH_SCRATCH_DIR);
         let saved = (|| {
             if scratch.exists() {
                 std::fs::remove_dir_all(&scratch)?;
             }
             std::fs::create_dir_all(&scratch)?;
-            let saved = graph.save(&dir, &basename, &scratch);
+            let saved = graph.save(&path, &scratch);
             std::fs::remove_dir_all(&scratch)?;
             saved
         })();
@@ -426,7 +426,7 @@ impl Inner {
         if !mapped {
             return graph;
         }
-        match Graph::open(&dir, &basename, distance, true) {
+        match Graph::open(&path, distance, true) {
             Ok(Some(reopened)) => Arc::new(reopened),
             Ok(None) => graph,
             Err(e) => {

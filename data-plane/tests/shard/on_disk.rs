@@ -192,10 +192,7 @@ fn on_disk_storage_answers_like_memory_before_and_after_restart() {
         assert!(mapped.iter().any(|f| f == "vectors-0.bin"), "{mapped:?}");
         assert!(mapped.iter().any(|f| f == "payloads.bin"), "{mapped:?}");
         // Indexed segments search their saved graphs over mapped vectors.
-        assert!(
-            mapped.iter().any(|f| f == "graph-0.hnsw.data"),
-            "{mapped:?}"
-        );
+        assert!(mapped.iter().any(|f| f == "graph-0.bin"), "{mapped:?}");
         assert!(mapped_files(mem_dir.path()).is_empty());
     }
     let want = answers(&memory);
@@ -212,10 +209,7 @@ fn on_disk_storage_answers_like_memory_before_and_after_restart() {
     }
     if cfg!(target_os = "linux") {
         let mapped = mapped_files(disk_dir.path());
-        assert!(
-            mapped.iter().any(|f| f == "graph-0.hnsw.data"),
-            "{mapped:?}"
-        );
+        assert!(mapped.iter().any(|f| f == "graph-0.bin"), "{mapped:?}");
     }
     assert_eq!(answers(&memory), want);
     check_graph_search(&disk, &memory);
