@@ -48,9 +48,9 @@ pub(crate) fn segment_dir(shard: &Path, id: u64) -> PathBuf {
     shard.join(SEGMENTS_DIR).join(id.to_string())
 }
 
-/// Where graphs are dumped before they move into their segment's directory; left over
+/// Where graphs are written before they move into their segment's directory; left over
 /// only by a crash, and removed when the shard opens.
-pub(crate) const GRAPH_SCRATCH_DIR: &str = "graph-dump.tmp";
+pub(crate) const GRAPH_SCRATCH_DIR: &str = "graph.tmp";
 
 /// The file a segment's graph of vector `name` is saved as: `graph-{i}.bin` for the
 /// i-th vector of the segment, as its `vectors-{i}.bin`.
