@@ -539,17 +539,22 @@ mod tests {
             .collect()
     }
 
-    fn build(points: &[Vec<f32>]) -> Graph {
+    /// A Euclid graph over `points` (row = index), or None when `cancelled`.
+    fn try_build(points: &[Vec<f32>], m: usize, cancelled: bool) -> Option<Graph> {
         let items: Vec<(&[f32], usize)> = points
             .iter()
             .enumerate()
             .map(|(i, v)| (v.as_slice(), i))
             .collect();
         let params = GraphParams {
-            m: 8,
-            ef_construct: 32,
+            m,
+            ef_construct: 4 * m,
         };
-        Graph::build(Distance::Euclid, params, &items, &|| false, &|_| {}).unwrap()
+        Graph::build(Distance::Euclid, params, &items, &|| cancelled, &|_| {})
+    }
+
+    fn build(points: &[Vec<f32>]) -> Graph {
+        try_build(points, 8, false).unwrap()
     }
 
     fn search(
@@ -601,16 +606,7 @@ mod tests {
         let points: Vec<Vec<f32>> = (0..3000)
             .map(|_| (0..16).map(|_| next()).collect())
             .collect();
-        let items: Vec<(&[f32], usize)> = points
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.as_slice(), i))
-            .collect();
-        let params = GraphParams {
-            m: 16,
-            ef_construct: 64,
-        };
-        let graph = Graph::build(Distance::Euclid, params, &items, &|| false, &|_| {}).unwrap();
+        let graph = try_build(&points, 16, false).unwrap();
         let (mut found, mut total) = (0, 0);
         for _ in 0..50 {
             let q: Vec<f32> = (0..16).map(|_| next()).collect();
@@ -662,17 +658,7 @@ mod tests {
 
     #[test]
     fn build_can_be_cancelled() {
-        let points = grid();
-        let items: Vec<(&[f32], usize)> = points
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.as_slice(), i))
-            .collect();
-        let params = GraphParams {
-            m: 8,
-            ef_construct: 32,
-        };
-        assert!(Graph::build(Distance::Euclid, params, &items, &|| true, &|_| {}).is_none());
+        assert!(try_build(&grid(), 8, true).is_none());
     }
 
     #[test]
