@@ -82,14 +82,19 @@ fn voters(status: &cp::ClusterStatusReply) -> Vec<u64> {
         .collect()
 }
 
-#[tokio::test]
-async fn when_the_leader_dies_a_new_one_takes_over_and_collections_can_still_be_created() {
-    let _serial = ONE_AT_A_TIME.lock().await;
-    let mut cluster = ProcessCluster::builder()
+/// The production shape of the control plane: three voters, one data node, a gateway.
+async fn three_voters_and_a_data_node() -> ProcessCluster {
+    ProcessCluster::builder()
         .control_planes(3)
         .data_nodes(1)
         .start()
-        .await;
+        .await
+}
+
+#[tokio::test]
+async fn when_the_leader_dies_a_new_one_takes_over_and_collections_can_still_be_created() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let mut cluster = three_voters_and_a_data_node().await;
     let rest = cluster.rest();
     create_collection(&rest, "before").await.result();
 
@@ -145,11 +150,7 @@ async fn when_the_leader_dies_a_new_one_takes_over_and_collections_can_still_be_
 #[tokio::test]
 async fn without_a_quorum_changes_fail_fast_while_points_keep_flowing() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let mut cluster = ProcessCluster::builder()
-        .control_planes(3)
-        .data_nodes(1)
-        .start()
-        .await;
+    let mut cluster = three_voters_and_a_data_node().await;
     let rest = cluster.rest();
     create_collection(&rest, "points").await.result();
     upsert(&rest, "points", 0..10).await;
@@ -193,11 +194,7 @@ async fn without_a_quorum_changes_fail_fast_while_points_keep_flowing() {
 #[tokio::test]
 async fn restarting_every_control_plane_node_keeps_every_collection() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let mut cluster = ProcessCluster::builder()
-        .control_planes(3)
-        .data_nodes(1)
-        .start()
-        .await;
+    let mut cluster = three_voters_and_a_data_node().await;
     let rest = cluster.rest();
     for name in ["a", "b", "c"] {
         create_collection(&rest, name).await.result();
@@ -242,11 +239,7 @@ async fn restarting_every_control_plane_node_keeps_every_collection() {
 #[tokio::test]
 async fn a_fourth_node_joins_as_a_learner_and_replaces_a_removed_member() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let mut cluster = ProcessCluster::builder()
-        .control_planes(3)
-        .data_nodes(1)
-        .start()
-        .await;
+    let mut cluster = three_voters_and_a_data_node().await;
     let rest = cluster.rest();
 
     // The fourth node has no --uri: the group records the address it joined from.
