@@ -6,6 +6,7 @@ mod error;
 mod grpc;
 mod join;
 mod raft;
+mod reconciler;
 mod topology;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ use tonic::transport::Uri;
 
 pub use error::ControlPlaneError;
 pub use raft::NodeId;
+pub use reconciler::ReconcilerOptions;
 
 use crate::grpc::{Cluster, ControlPlaneService};
 use crate::join::Joiner;
@@ -99,6 +101,7 @@ pub struct ControlPlaneOptions {
     /// new group.
     pub bootstrap: Option<String>,
     pub consensus: ConsensusOptions,
+    pub replicas: ReconcilerOptions,
 }
 
 /// A running control-plane node, serving `tessera.control_plane.ControlPlane`
@@ -113,6 +116,7 @@ pub struct ControlPlane {
     server: JoinHandle<Result<(), tonic::transport::Error>>,
     /// Asks the group to admit this node again after a restart, when needed.
     rejoin: Option<JoinHandle<()>>,
+    reconciler: JoinHandle<()>,
 }
 
 impl ControlPlane {
@@ -172,8 +176,21 @@ impl ControlPlane {
             members: Members::new(raft.clone(), consensus.voters, tick),
             log: log_store,
         };
-        let service =
-            ControlPlaneService::new(proposer, topology.clone(), shutdown_rx.clone(), cluster);
+        let heartbeats = crate::grpc::Heartbeats::default();
+        let reconciler = tokio::spawn(reconciler::run(
+            proposer.clone(),
+            topology.clone(),
+            heartbeats.clone(),
+            shutdown_rx.clone(),
+            options.replicas.clone(),
+        ));
+        let service = ControlPlaneService::new(
+            proposer,
+            topology.clone(),
+            shutdown_rx.clone(),
+            cluster,
+            heartbeats,
+        );
         let mut stopping = shutdown_rx;
         let incoming = tessera_proto::transport::incoming_nodelay(listener);
         let server = tonic::transport::Server::builder()
@@ -195,6 +212,7 @@ impl ControlPlane {
             shutdown,
             server: tokio::spawn(server),
             rejoin: None,
+            reconciler,
         };
         let joiner = Joiner {
             node_id,
@@ -289,6 +307,7 @@ impl ControlPlane {
             rejoin.abort();
         }
         self.shutdown.send_replace(true);
+        self.reconciler.abort();
         match self.server.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!("control-plane gRPC server failed: {e}"),

@@ -25,6 +25,7 @@ fn options(dir: &Path) -> ControlPlaneOptions {
             tick_period_ms: 50,
             ..Default::default()
         },
+        replicas: Default::default(),
     }
 }
 

@@ -35,6 +35,7 @@ fn options(
         data_dir: dir.to_path_buf(),
         bootstrap,
         consensus,
+        replicas: Default::default(),
     }
 }
 

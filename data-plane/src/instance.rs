@@ -12,6 +12,8 @@ use tokio::task::JoinHandle;
 use crate::grpc::DataPlaneService;
 use crate::membership;
 use crate::registry::ShardRegistry;
+use crate::replica_set::{recovery_loop, ReplicaSet};
+use tessera_proto::peers::MAX_MESSAGE_BYTES;
 
 #[derive(Debug, Clone)]
 pub struct DataPlaneOptions {
@@ -23,6 +25,9 @@ pub struct DataPlaneOptions {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub node_type: NodeType,
+    /// Operations each shard keeps in its WAL behind its checkpoint, for
+    /// replicas that catch up from it.
+    pub wal_retention_ops: u64,
 }
 
 pub struct DataPlaneInstance {
@@ -56,7 +61,14 @@ impl DataPlaneInstance {
         let (topology, watch_task) = TopologyCache::start(&options.control_plane)?;
         let peer_id =
             membership::register(&topology, &options.data_dir, &uri, options.node_type).await?;
-        let registry = ShardRegistry::new(&options.data_dir, peer_id, topology.clone());
+        let registry = ShardRegistry::new(
+            &options.data_dir,
+            peer_id,
+            topology.clone(),
+            options.wal_retention_ops,
+        );
+        let replicas = ReplicaSet::new(registry.clone());
+        let recovery_task = tokio::spawn(recovery_loop(replicas.clone()));
 
         let reconcile_task = tokio::spawn({
             let registry = registry.clone();
@@ -74,9 +86,9 @@ impl DataPlaneInstance {
         });
         let heartbeat_task = tokio::spawn(membership::heartbeat_loop(topology, peer_id));
 
-        let service = DataPlaneServer::new(DataPlaneService::new(registry))
-            .max_decoding_message_size(256 * 1024 * 1024)
-            .max_encoding_message_size(256 * 1024 * 1024);
+        let service = DataPlaneServer::new(DataPlaneService::new(replicas))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let incoming = tessera_proto::transport::incoming_nodelay(listener);
@@ -96,7 +108,7 @@ impl DataPlaneInstance {
             local_addr,
             stop,
             server,
-            background: vec![watch_task, reconcile_task, heartbeat_task],
+            background: vec![watch_task, reconcile_task, heartbeat_task, recovery_task],
         })
     }
 

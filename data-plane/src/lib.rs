@@ -7,6 +7,7 @@ pub mod index;
 pub mod membership;
 mod payload_index;
 pub mod registry;
+pub mod replica_set;
 mod segment;
 pub mod shard;
 pub mod snapshot;

@@ -15,19 +15,22 @@ use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
 use tessera_types::{
     CollectionConfig, CollectionState, CreateCollection, Filter, PayloadSchemaType, Point, PointId,
-    PointSelection, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchParams, SearchRequest,
+    PointSelection, ReadConsistency, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchParams, SearchRequest,
     ShardId, ShardOperation, TesseraError, Topology, UpdateCollection, UpdateResult, UpdateStatus,
     WithPayload, WithVector,
 };
 use tonic::transport::Channel;
 
-use crate::routing::{readable_replicas, target, updatable_replicas, DataPlanes};
-use tessera_proto::topology_watch::TopologyCache;
+use crate::routing::{target, Applied, DataPlanes, ReadPlan};
+use tessera_proto::topology_watch::{is_unreachable, TopologyCache};
 
 type Result<T> = std::result::Result<T, TesseraError>;
 
 /// How long one call to a data-plane replica may take.
 const REPLICA_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a write (weak or medium ordering) waits for a new primary when the
+/// shard's primary is unreachable.
+const FAILOVER_WAIT: Duration = Duration::from_secs(15);
 
 /// What a query asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,7 +204,7 @@ impl Gateway {
             let topology = topology.clone();
             let collection = &collection;
             async move {
-                let peer = *readable_replicas(shard).first().ok_or_else(|| {
+                let peer = *shard.readable().first().ok_or_else(|| {
                     TesseraError::Unavailable(format!(
                         "shard {} has no active replica",
                         shard.shard_id
@@ -469,23 +472,23 @@ impl Gateway {
 
     // ---- points: writes ----------------------------------------------------
 
-    /// Applies a write to every shard it touches. Bad input is rejected before
-    /// any shard sees the operation, so it changes nothing.
+    /// Applies a write to every shard it touches, through each shard's
+    /// primary. Bad input is rejected before any shard sees the operation, so
+    /// it changes nothing.
     pub async fn update_points(
         &self,
         collection: &str,
         operation: ShardOperation,
         wait: bool,
-        _ordering: WriteOrdering,
+        ordering: WriteOrdering,
     ) -> Result<UpdateResult> {
-        let (topology, collection) = self.collection(collection)?;
-        validate_operation(&collection.config, &operation)?;
-        let per_shard = split_by_shard(&collection, operation);
-        let results =
-            join_all(per_shard.into_iter().map(|(shard_id, op)| {
-                self.update_shard(&topology, &collection, shard_id, op, wait)
-            }))
-            .await;
+        let (_, state) = self.collection(collection)?;
+        validate_operation(&state.config, &operation)?;
+        let per_shard = split_by_shard(&state, operation);
+        let results = join_all(per_shard.into_iter().map(|(shard_id, op)| {
+            self.update_shard(collection, shard_id, op.into(), wait, ordering)
+        }))
+        .await;
         let mut operation_id = 0;
         for result in results {
             operation_id = operation_id.max(result?);
@@ -500,61 +503,71 @@ impl Gateway {
         })
     }
 
-    /// Sends one shard's part of a write to its replicas and applies
-    /// `write_consistency_factor`: the write succeeds once that many replicas
-    /// (at most all of them) have applied it.
+    /// Sends one shard's part of a write to the shard's primary, which orders
+    /// it, forwards it to the other replicas and applies
+    /// `write_consistency_factor`. When the primary has moved (a failover), the
+    /// write follows it; when it is unreachable, a weak or medium write waits
+    /// for the control plane to promote another replica, a strong one fails.
+    /// Retrying is safe: every operation leaves the same state when repeated.
     async fn update_shard(
         &self,
-        topology: &Topology,
-        collection: &CollectionState,
+        collection: &str,
         shard_id: ShardId,
-        operation: ShardOperation,
+        operation: dp::Operation,
         wait: bool,
+        ordering: WriteOrdering,
     ) -> Result<u64> {
-        let shard = collection
-            .shard(shard_id)
-            .ok_or_else(|| TesseraError::internal(format!("shard {shard_id} vanished")))?;
-        let replicas = updatable_replicas(shard);
-        if replicas.is_empty() {
-            return Err(TesseraError::Unavailable(format!(
-                "shard {shard_id} has no replica that accepts writes"
-            )));
-        }
-        let request = dp::UpdateRequest {
-            target: Some(target(topology, collection, shard_id)),
-            wait,
-            operation: Some(operation.into()),
-        };
-        let results = join_all(replicas.iter().map(|peer| {
-            let request = request.clone();
-            async move {
-                let mut client = self.data_planes.client(topology, *peer)?;
-                call(client.update(request)).await
-            }
-        }))
-        .await;
-        let required =
-            (collection.config.params.write_consistency_factor as usize).clamp(1, replicas.len());
-        let mut applied = 0;
-        let mut operation_id = 0;
-        let mut first_error = None;
-        for result in results {
-            match result {
-                Ok(reply) => {
-                    applied += 1;
-                    operation_id = operation_id.max(reply.operation_id);
+        let deadline = tokio::time::Instant::now() + FAILOVER_WAIT;
+        loop {
+            let (topology, state) = self.collection(collection)?;
+            let shard = state
+                .shard(shard_id)
+                .ok_or_else(|| TesseraError::internal(format!("shard {shard_id} vanished")))?;
+            let why = if shard.primary == 0 {
+                format!("shard {shard_id} has no in-sync replica to lead it")
+            } else {
+                let request = dp::UpdateRequest {
+                    target: Some(target(&topology, &state, shard_id)),
+                    wait,
+                    operation: Some(operation.clone()),
+                    epoch: shard.epoch,
+                };
+                let mut client = self.data_planes.client(&topology, shard.primary)?;
+                match tokio::time::timeout(REPLICA_TIMEOUT, client.update(request)).await {
+                    Ok(Ok(reply)) => return Ok(reply.into_inner().operation_id),
+                    Ok(Err(status)) if status.code() == tonic::Code::FailedPrecondition => {
+                        status.message().to_string()
+                    }
+                    Ok(Err(status)) if is_unreachable(&status) => {
+                        let why = format!(
+                            "the primary of shard {shard_id} (peer {}) is unreachable: {}",
+                            shard.primary,
+                            status.message()
+                        );
+                        if ordering == WriteOrdering::Strong {
+                            return Err(TesseraError::Unavailable(format!(
+                                "{why}; ordering=strong does not wait for a new primary"
+                            )));
+                        }
+                        why
+                    }
+                    Ok(Err(status)) => return Err(status_to_error(status)),
+                    Err(_) => {
+                        return Err(TesseraError::Timeout(format!(
+                            "the primary of shard {shard_id} did not answer in time"
+                        )))
+                    }
                 }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TesseraError::Unavailable(why));
             }
-        }
-        if applied >= required {
-            Ok(operation_id)
-        } else {
-            Err(first_error.unwrap_or_else(|| {
-                TesseraError::Unavailable(format!("shard {shard_id}: too few replicas applied"))
-            }))
+            // A newer topology (a new primary) or a short pause, then again.
+            let _ = tokio::time::timeout(
+                Duration::from_millis(200),
+                self.topology.wait_for_version(topology.version + 1),
+            )
+            .await;
         }
     }
 
@@ -566,6 +579,7 @@ impl Gateway {
         ids: &[PointId],
         with_payload: &WithPayload,
         with_vector: &WithVector,
+        consistency: ReadConsistency,
     ) -> Result<Vec<Record>> {
         let (topology, collection) = self.collection(collection)?;
         let mut by_shard: BTreeMap<ShardId, Vec<PointId>> = BTreeMap::new();
@@ -582,7 +596,7 @@ impl Gateway {
                 ids: ids.into_iter().map(Into::into).collect(),
                 selectors: Some(selectors.clone()),
             };
-            self.read_shard(&topology, &collection, shard_id, move |mut c| {
+            self.read_shard(&topology, &collection, shard_id, consistency, move |mut c| {
                 let request = request.clone();
                 async move { c.retrieve(request).await }
             })
@@ -603,6 +617,7 @@ impl Gateway {
         &self,
         collection: &str,
         request: SearchRequest,
+        consistency: ReadConsistency,
     ) -> Result<Vec<ScoredPoint>> {
         let (topology, collection) = self.collection(collection)?;
         let params = collection.config.params.vectors.require(&request.using)?;
@@ -615,6 +630,7 @@ impl Gateway {
             .read_every_shard(
                 &topology,
                 &collection,
+                consistency,
                 |target| dp::SearchRequest {
                     target: Some(target),
                     request_json: request_json.clone(),
@@ -648,8 +664,14 @@ impl Gateway {
         &self,
         collection: &str,
         requests: Vec<SearchRequest>,
+        consistency: ReadConsistency,
     ) -> Result<Vec<Vec<ScoredPoint>>> {
-        let results = join_all(requests.into_iter().map(|r| self.search(collection, r))).await;
+        let results = join_all(
+            requests
+                .into_iter()
+                .map(|r| self.search(collection, r, consistency)),
+        )
+        .await;
         results.into_iter().collect()
     }
 
@@ -657,9 +679,10 @@ impl Gateway {
         &self,
         collection: &str,
         mut request: QueryRequest,
+        consistency: ReadConsistency,
     ) -> Result<Vec<ScoredPoint>> {
         let vector = match request.query {
-            None => return self.query_by_id_order(collection, request).await,
+            None => return self.query_by_id_order(collection, request, consistency).await,
             Some(Query::Nearest(vector)) => vector,
             Some(Query::NearestToPoint(id)) => {
                 // As in Qdrant, the point a query refers to is not among its results.
@@ -673,6 +696,7 @@ impl Gateway {
                         &[id],
                         &WithPayload::Enable(false),
                         &WithVector::Include(vec![request.using.clone()]),
+                        consistency,
                     )
                     .await?;
                 let vectors = records
@@ -704,6 +728,7 @@ impl Gateway {
                 score_threshold: request.score_threshold,
                 params: request.params,
             },
+            consistency,
         )
         .await
     }
@@ -713,6 +738,7 @@ impl Gateway {
         &self,
         collection: &str,
         request: QueryRequest,
+        consistency: ReadConsistency,
     ) -> Result<Vec<ScoredPoint>> {
         let page = self
             .scroll(
@@ -724,6 +750,7 @@ impl Gateway {
                     with_payload: request.with_payload,
                     with_vector: request.with_vector,
                 },
+                consistency,
             )
             .await?;
         Ok(page
@@ -744,7 +771,12 @@ impl Gateway {
 
     /// Pages through points in id order. Each shard returns up to `limit + 1`
     /// points from the offset; the merged list decides the next page's offset.
-    pub async fn scroll(&self, collection: &str, request: ScrollRequest) -> Result<ScrollResult> {
+    pub async fn scroll(
+        &self,
+        collection: &str,
+        request: ScrollRequest,
+        consistency: ReadConsistency,
+    ) -> Result<ScrollResult> {
         let (topology, collection) = self.collection(collection)?;
         let limit = request.limit;
         let request_json = to_json(&ScrollRequest {
@@ -755,6 +787,7 @@ impl Gateway {
             .read_every_shard(
                 &topology,
                 &collection,
+                consistency,
                 |target| dp::ScrollRequest {
                     target: Some(target),
                     request_json: request_json.clone(),
@@ -777,13 +810,19 @@ impl Gateway {
         })
     }
 
-    pub async fn count(&self, collection: &str, filter: Option<Filter>) -> Result<u64> {
+    pub async fn count(
+        &self,
+        collection: &str,
+        filter: Option<Filter>,
+        consistency: ReadConsistency,
+    ) -> Result<u64> {
         let (topology, collection) = self.collection(collection)?;
         let filter_json = filter.as_ref().map(to_json);
         let replies = self
             .read_every_shard(
                 &topology,
                 &collection,
+                consistency,
                 |target| dp::CountRequest {
                     target: Some(target),
                     filter_json: filter_json.clone(),
@@ -800,10 +839,12 @@ impl Gateway {
         &self,
         topology: &Topology,
         collection: &CollectionState,
+        consistency: ReadConsistency,
         request: impl Fn(ShardTarget) -> Req,
         send: F,
     ) -> Result<Vec<T>>
     where
+        T: Applied,
         Req: Clone,
         F: Fn(DataPlaneClient<Channel>, Req) -> Fut + Clone,
         Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
@@ -811,43 +852,86 @@ impl Gateway {
         let replies = join_all(collection.shards.iter().map(|shard| {
             let request = request(target(topology, collection, shard.shard_id));
             let send = send.clone();
-            self.read_shard(topology, collection, shard.shard_id, move |client| {
-                send(client, request.clone())
-            })
+            self.read_shard(
+                topology,
+                collection,
+                shard.shard_id,
+                consistency,
+                move |client| send(client, request.clone()),
+            )
         }))
         .await;
         replies.into_iter().collect()
     }
 
-    /// Runs a read on one replica of a shard, trying the next replica when one
-    /// is unreachable.
+    /// Runs a read on a shard at `consistency`. One replica: the next readable
+    /// one (reads spread across replicas), trying another when one cannot
+    /// answer. More: that many answer, or the read fails; of their answers the
+    /// one from the replica that applied the most operations is returned, so a
+    /// delete seen by any of them is never undone by a lagging one.
     async fn read_shard<T, F, Fut>(
         &self,
         topology: &Topology,
         collection: &CollectionState,
         shard_id: ShardId,
+        consistency: ReadConsistency,
         f: F,
     ) -> Result<T>
     where
+        T: Applied,
         F: Fn(DataPlaneClient<Channel>) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
     {
         let shard = collection
             .shard(shard_id)
             .ok_or_else(|| TesseraError::internal(format!("shard {shard_id} vanished")))?;
-        let replicas = readable_replicas(shard);
-        let mut last = TesseraError::Unavailable(format!("shard {shard_id} has no active replica"));
-        for peer in replicas {
-            let client = self.data_planes.client(topology, peer)?;
-            match call(f(client)).await {
-                Ok(reply) => return Ok(reply),
-                Err(e @ TesseraError::Unavailable(_)) | Err(e @ TesseraError::Timeout(_)) => {
-                    last = e
+        let plan = ReadPlan::new(topology, shard, consistency)?;
+        if plan.required == 1 {
+            let mut last =
+                TesseraError::Unavailable(format!("shard {shard_id} has no active replica"));
+            for peer in plan.replicas {
+                let client = self.data_planes.client(topology, peer)?;
+                match call(f(client)).await {
+                    Ok(reply) => return Ok(reply),
+                    Err(
+                        e @ (TesseraError::Unavailable(_)
+                        | TesseraError::Timeout(_)
+                        | TesseraError::Stale(_)),
+                    ) => last = e,
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
+            }
+            return Err(last);
+        }
+        let replies = join_all(plan.replicas.iter().map(|peer| {
+            let client = self.data_planes.client(topology, *peer);
+            let reply = client.map(&f);
+            async move { call(reply?).await }
+        }))
+        .await;
+        let mut answers = Vec::new();
+        let mut first_error = None;
+        for reply in replies {
+            match reply {
+                Ok(reply) => answers.push(reply),
+                Err(e @ TesseraError::BadInput(_)) => return Err(e),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        Err(last)
+        if answers.len() < plan.required {
+            let why = first_error.map(|e| format!(" ({e})")).unwrap_or_default();
+            return Err(TesseraError::Unavailable(format!(
+                "Consistency requirement not met: {} of {} required replicas of shard {shard_id} answered{why}",
+                answers.len(),
+                plan.required
+            )));
+        }
+        Ok(answers
+            .into_iter()
+            .max_by_key(Applied::applied_seq)
+            .expect("at least one answer"))
     }
 }
 

@@ -23,6 +23,7 @@ pub fn error_to_status(err: TesseraError) -> tonic::Status {
         TesseraError::Timeout(_) => Code::DeadlineExceeded,
         TesseraError::Unimplemented(_) => Code::Unimplemented,
         TesseraError::Internal(_) => Code::Internal,
+        TesseraError::Stale(_) => Code::FailedPrecondition,
     };
     // The message carries the variant's text without its prefix, so a
     // round trip through status_to_error does not repeat the prefix.
@@ -37,7 +38,8 @@ fn error_message(err: &TesseraError) -> String {
         | TesseraError::Unavailable(m)
         | TesseraError::Timeout(m)
         | TesseraError::Unimplemented(m)
-        | TesseraError::Internal(m) => m.clone(),
+        | TesseraError::Internal(m)
+        | TesseraError::Stale(m) => m.clone(),
     }
 }
 
@@ -46,9 +48,8 @@ pub fn status_to_error(status: tonic::Status) -> TesseraError {
     use tonic::Code;
     let msg = status.message().to_string();
     match status.code() {
-        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
-            TesseraError::BadInput(msg)
-        }
+        Code::InvalidArgument | Code::OutOfRange => TesseraError::BadInput(msg),
+        Code::FailedPrecondition => TesseraError::Stale(msg),
         Code::NotFound => TesseraError::NotFound(msg),
         Code::AlreadyExists => TesseraError::AlreadyExists(msg),
         Code::Unavailable | Code::Cancelled | Code::Aborted | Code::ResourceExhausted => {
@@ -164,9 +165,24 @@ fn selection(s: Option<dp::PointSelection>) -> Result<t::PointSelection> {
     }
 }
 
-impl From<t::ShardOperation> for dp::update_request::Operation {
+impl From<t::ShardOperation> for dp::Operation {
     fn from(op: t::ShardOperation) -> Self {
-        use dp::update_request::Operation as O;
+        dp::Operation {
+            kind: Some(op.into()),
+        }
+    }
+}
+
+/// The operation of an update or a replicated op; a missing one is bad input.
+pub fn operation(op: Option<dp::Operation>) -> Result<t::ShardOperation> {
+    op.and_then(|op| op.kind)
+        .ok_or_else(|| missing("operation"))?
+        .try_into()
+}
+
+impl From<t::ShardOperation> for dp::operation::Kind {
+    fn from(op: t::ShardOperation) -> Self {
+        use dp::operation::Kind as O;
         match op {
             t::ShardOperation::Upsert(points) => O::Upsert(dp::Upsert {
                 points: points.into_iter().map(Into::into).collect(),
@@ -217,10 +233,10 @@ impl From<t::ShardOperation> for dp::update_request::Operation {
     }
 }
 
-impl TryFrom<dp::update_request::Operation> for t::ShardOperation {
+impl TryFrom<dp::operation::Kind> for t::ShardOperation {
     type Error = TesseraError;
-    fn try_from(op: dp::update_request::Operation) -> Result<Self> {
-        use dp::update_request::Operation as O;
+    fn try_from(op: dp::operation::Kind) -> Result<Self> {
+        use dp::operation::Kind as O;
         Ok(match op {
             O::Upsert(u) => t::ShardOperation::Upsert(
                 u.points
@@ -347,6 +363,7 @@ impl From<t::ReplicaState> for cp::ReplicaState {
             t::ReplicaState::Partial => cp::ReplicaState::Partial,
             t::ReplicaState::Initializing => cp::ReplicaState::Initializing,
             t::ReplicaState::Listener => cp::ReplicaState::Listener,
+            t::ReplicaState::Recovery => cp::ReplicaState::Recovery,
         }
     }
 }
@@ -359,6 +376,7 @@ impl From<cp::ReplicaState> for t::ReplicaState {
             cp::ReplicaState::Partial => t::ReplicaState::Partial,
             cp::ReplicaState::Initializing => t::ReplicaState::Initializing,
             cp::ReplicaState::Listener => t::ReplicaState::Listener,
+            cp::ReplicaState::Recovery => t::ReplicaState::Recovery,
         }
     }
 }
@@ -399,6 +417,8 @@ impl From<&t::Topology> for cp::Topology {
                                     state: cp::ReplicaState::from(r.state) as i32,
                                 })
                                 .collect(),
+                            primary: s.primary,
+                            epoch: s.epoch,
                         })
                         .collect(),
                 })
@@ -447,6 +467,8 @@ impl TryFrom<cp::Topology> for t::Topology {
                                 state: r.state().into(),
                             })
                             .collect(),
+                        primary: s.primary,
+                        epoch: s.epoch,
                     })
                 })
                 .collect::<Result<_>>()?;
@@ -497,4 +519,27 @@ pub fn selectors_from_proto(s: Option<dp::Selectors>) -> Result<(t::WithPayload,
         from_json(&s.with_vector_json, "with_vector")?
     };
     Ok((with_payload, with_vector))
+}
+
+impl From<(t::OpId, t::ShardOperation)> for dp::ReplicatedOp {
+    fn from((id, op): (t::OpId, t::ShardOperation)) -> Self {
+        dp::ReplicatedOp {
+            epoch: id.epoch,
+            seq: id.seq,
+            operation: Some(op.into()),
+        }
+    }
+}
+
+/// Replicated operations with their identities; a missing operation is bad input.
+pub fn replicated_ops(ops: Vec<dp::ReplicatedOp>) -> Result<Vec<(t::OpId, t::ShardOperation)>> {
+    ops.into_iter()
+        .map(|op| {
+            let id = t::OpId {
+                epoch: op.epoch,
+                seq: op.seq,
+            };
+            Ok((id, operation(op.operation)?))
+        })
+        .collect()
 }

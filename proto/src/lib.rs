@@ -2,6 +2,7 @@
 //! this crate, and their conversions to the shared domain types.
 
 pub mod convert;
+pub mod peers;
 pub mod topology_watch;
 pub mod transport;
 

@@ -41,6 +41,25 @@ pub struct ClusterSettings {
     pub node_type: tessera_types::NodeType,
     pub p2p: P2pSettings,
     pub consensus: ConsensusSettings,
+    pub replication: ReplicationSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicationSettings {
+    /// The control-plane leader marks a data node's replicas Dead (failing
+    /// primaries over) after this long without a heartbeat.
+    pub dead_after_ms: u64,
+    /// Operations a primary keeps in its WAL past its checkpoint, so a
+    /// replica that missed fewer catches up from the WAL, not a snapshot.
+    pub wal_retention_ops: u64,
+}
+
+impl ReplicationSettings {
+    pub fn reconciler(&self) -> tessera_control_plane::ReconcilerOptions {
+        tessera_control_plane::ReconcilerOptions {
+            dead_after: std::time::Duration::from_millis(self.dead_after_ms),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,6 +129,10 @@ impl Default for Settings {
                     proposal_timeout_ms: 5_000,
                     voters: 3,
                     snapshot_every: 1_000,
+                },
+                replication: ReplicationSettings {
+                    dead_after_ms: 2_000,
+                    wal_retention_ops: 50_000,
                 },
             },
             log: LogSettings {

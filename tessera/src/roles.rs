@@ -66,6 +66,7 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
         data_dir: data_dir.join("control-plane"),
         bootstrap: None,
         consensus: settings.cluster.consensus.options(),
+        replicas: settings.cluster.replication.reconciler(),
     })
     .await?;
     let control_plane_uri = format!("http://{}", control_plane.local_addr());
@@ -75,6 +76,7 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
         listen: loopback,
         data_dir: data_dir.join("data-plane"),
         node_type: settings.cluster.node_type,
+        wal_retention_ops: settings.cluster.replication.wal_retention_ops,
     })
     .await?;
     let gateway = GatewayInstance::start(GatewayOptions {
@@ -112,6 +114,7 @@ async fn control_plane(settings: Settings) -> anyhow::Result<()> {
         data_dir: settings.storage.data_dir.clone(),
         bootstrap: settings.cluster.bootstrap.clone(),
         consensus: settings.cluster.consensus.options(),
+        replicas: settings.cluster.replication.reconciler(),
     })
     .await?;
     shutdown_signal().await;
@@ -132,6 +135,7 @@ async fn data_plane(settings: Settings) -> anyhow::Result<()> {
         uri,
         data_dir: settings.storage.data_dir.clone(),
         node_type: settings.cluster.node_type,
+        wal_retention_ops: settings.cluster.replication.wal_retention_ops,
     })
     .await?;
     shutdown_signal().await;

@@ -41,6 +41,7 @@ impl InProcessCluster {
             data_dir: dir.path().join("control-plane"),
             bootstrap: None,
             consensus: ConsensusOptions::default(),
+            replicas: Default::default(),
         })
         .await
         .unwrap_or_else(|e| panic!("control plane does not start: {e}"));
@@ -55,6 +56,7 @@ impl InProcessCluster {
                 listen: ANY_LOOPBACK_PORT,
                 data_dir: dir.path().join(format!("data-plane-{i}")),
                 node_type: NodeType::Normal,
+                wal_retention_ops: 1_000,
             })
             .await
             .unwrap_or_else(|e| panic!("data-plane node {i} does not start: {e}"));

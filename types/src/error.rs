@@ -18,6 +18,10 @@ pub enum TesseraError {
     Unimplemented(String),
     #[error("Service internal error: {0}")]
     Internal(String),
+    /// The sender acted on an out-of-date view of a shard (a deposed primary,
+    /// an old epoch): it should refresh its topology and retry.
+    #[error("Service unavailable: {0}")]
+    Stale(String),
 }
 
 impl TesseraError {

@@ -4,6 +4,7 @@
 //! Qdrant's REST contract); the gRPC edges convert to and from them once.
 
 pub mod collection;
+pub mod consistency;
 pub mod error;
 pub mod filter;
 pub mod point;
@@ -11,6 +12,7 @@ pub mod search;
 pub mod topology;
 
 pub use collection::*;
+pub use consistency::ReadConsistency;
 pub use error::TesseraError;
 pub use filter::*;
 pub use point::*;

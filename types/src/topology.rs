@@ -29,13 +29,65 @@ pub struct Peer {
     pub last_heartbeat_ms: u64,
 }
 
+/// Where a shard replica stands. Each state answers, through its predicates,
+/// what the replica may do; every service asks these, never the variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReplicaState {
+    /// In sync: serves reads, receives every write, may be primary.
     Active,
+    /// Missed writes (or its node is gone): neither read nor written until recovered.
     Dead,
+    /// Caught up except for a tail it is still fetching; receives every new write.
     Partial,
+    /// Being created with its collection; receives writes, serves no reads.
     Initializing,
+    /// On a listener node and in sync: receives every write, serves no reads.
     Listener,
+    /// Fetching what it missed from the primary (WAL delta or snapshot); no writes yet.
+    Recovery,
+}
+
+impl ReplicaState {
+    /// Whether reads may be served from this replica.
+    pub fn is_readable(self) -> bool {
+        self == ReplicaState::Active
+    }
+
+    /// Whether the primary must forward every write to this replica (and so
+    /// whether a failure to apply one takes it out of sync).
+    pub fn is_updatable(self) -> bool {
+        matches!(
+            self,
+            ReplicaState::Active
+                | ReplicaState::Partial
+                | ReplicaState::Initializing
+                | ReplicaState::Listener
+        )
+    }
+
+    /// Whether this replica holds every acknowledged write, so it can be
+    /// promoted to primary or serve as a transfer source.
+    pub fn is_source_of_truth(self) -> bool {
+        self == ReplicaState::Active
+    }
+
+    /// Whether a copy applied here counts toward `write_consistency_factor`.
+    pub fn counts_for_writes(self) -> bool {
+        self == ReplicaState::Active
+    }
+
+    /// Whether this replica needs a recovery transfer before it is in sync.
+    pub fn is_recovering(self) -> bool {
+        matches!(self, ReplicaState::Recovery | ReplicaState::Partial)
+    }
+
+    /// The state an in-sync replica has on a node of `node_type`.
+    pub fn in_sync_on(node_type: NodeType) -> ReplicaState {
+        match node_type {
+            NodeType::Normal => ReplicaState::Active,
+            NodeType::Listener => ReplicaState::Listener,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +101,39 @@ pub struct ShardPlacement {
     pub shard_id: ShardId,
     pub shard_key: Option<serde_json::Value>,
     pub replicas: Vec<Replica>,
+    /// The replica that orders the shard's writes; always an Active one.
+    pub primary: PeerId,
+    /// Grows by one each time another replica becomes primary; writes carry it,
+    /// so a deposed primary's writes are refused.
+    pub epoch: u64,
+}
+
+impl ShardPlacement {
+    pub fn replica(&self, peer_id: PeerId) -> Option<&Replica> {
+        self.replicas.iter().find(|r| r.peer_id == peer_id)
+    }
+
+    pub fn state_of(&self, peer_id: PeerId) -> Option<ReplicaState> {
+        self.replica(peer_id).map(|r| r.state)
+    }
+
+    /// Peers whose replica serves reads.
+    pub fn readable(&self) -> Vec<PeerId> {
+        self.replicas
+            .iter()
+            .filter(|r| r.state.is_readable())
+            .map(|r| r.peer_id)
+            .collect()
+    }
+}
+
+/// An operation's identity in its shard: the primary's epoch and the shard's
+/// sequence number. Every replica applies a shard's operations in `seq` order,
+/// and a point's version is the `seq` of the operation that last wrote it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OpId {
+    pub epoch: u64,
+    pub seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,4 +174,16 @@ impl Topology {
     pub fn data_peers(&self) -> impl Iterator<Item = &Peer> {
         self.peers.values()
     }
+}
+
+/// A compare-and-set of one replica's state: applied only while the replica
+/// is still in `from`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaStateChange {
+    pub collection: String,
+    pub incarnation: u64,
+    pub shard_id: ShardId,
+    pub peer_id: PeerId,
+    pub from: ReplicaState,
+    pub to: ReplicaState,
 }

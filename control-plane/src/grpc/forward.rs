@@ -140,3 +140,30 @@ impl ControlPlaneService {
             .await
     }
 }
+
+impl ControlPlaneService {
+    /// Passes a heartbeat on to the leader, in the background: liveness is
+    /// the leader's call, and a lost heartbeat is harmless (the next follows).
+    pub(super) fn forward_heartbeat(&self, peer_id: tessera_types::PeerId) {
+        let metrics = self.proposer.metrics();
+        let Some(leader) = metrics.current_leader.filter(|l| *l != metrics.id) else {
+            return;
+        };
+        let Some(node) = metrics.membership_config.membership().get_node(&leader) else {
+            return;
+        };
+        let Ok(channel) = self.leaders.channel(&node.addr) else {
+            return;
+        };
+        tokio::spawn(async move {
+            let mut request = Request::new(tessera_proto::control_plane::HeartbeatRequest {
+                peer_id,
+            });
+            request
+                .metadata_mut()
+                .insert(FORWARDED_HEADER, MetadataValue::from_static("1"));
+            request.set_timeout(CONNECT_TIMEOUT);
+            let _ = ControlPlaneClient::new(channel).heartbeat(request).await;
+        });
+    }
+}

@@ -3,11 +3,9 @@
 
 mod cluster;
 mod forward;
+mod heartbeats;
 
-use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::{Stream, StreamExt};
 use openraft::ServerState;
@@ -22,13 +20,11 @@ use tokio_stream::wrappers::WatchStream;
 use tonic::{Request, Response, Status};
 
 pub use cluster::{Cluster, JOIN_TIMEOUT};
+pub use heartbeats::Heartbeats;
 
 use crate::raft::Proposer;
 use crate::topology::{plan_collection, validate_collection_name, Applied, TopologyCommand};
 
-/// Last heartbeat per peer, in milliseconds since the Unix epoch. Kept out of
-/// Raft: liveness is this node's own observation, not replicated state.
-type Heartbeats = Arc<Mutex<HashMap<PeerId, u64>>>;
 
 pub struct ControlPlaneService {
     proposer: Proposer,
@@ -46,11 +42,12 @@ impl ControlPlaneService {
         topology: watch::Receiver<Topology>,
         shutdown: watch::Receiver<bool>,
         cluster: Cluster,
+        heartbeats: Heartbeats,
     ) -> Self {
         Self {
             proposer,
             topology,
-            heartbeats: Heartbeats::default(),
+            heartbeats,
             shutdown,
             cluster,
             leaders: forward::Leaders::default(),
@@ -70,19 +67,8 @@ impl ControlPlaneService {
     }
 
     fn record_heartbeat(&self, peer_id: PeerId) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or_default();
-        lock(&self.heartbeats).insert(peer_id, now);
+        self.heartbeats.record(peer_id);
     }
-}
-
-fn lock(heartbeats: &Heartbeats) -> std::sync::MutexGuard<'_, HashMap<PeerId, u64>> {
-    // The map stays consistent even if a holder panicked: every write is one insert.
-    heartbeats
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn change_reply(applied: Applied) -> cp::ChangeReply {
@@ -177,7 +163,38 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
             ))));
         }
         self.record_heartbeat(peer_id);
+        // The leader decides liveness, so it must hear every heartbeat.
+        if !forward::is_forwarded(&request) {
+            self.forward_heartbeat(peer_id);
+        }
         Ok(Response::new(cp::HeartbeatReply {}))
+    }
+
+    async fn set_replica_states(
+        &self,
+        request: Request<cp::SetReplicaStatesRequest>,
+    ) -> Result<Response<cp::ChangeReply>, Status> {
+        let message = request.get_ref();
+        let changes = message
+            .changes
+            .iter()
+            .map(|c| tessera_types::ReplicaStateChange {
+                collection: c.collection.clone(),
+                incarnation: c.incarnation,
+                shard_id: c.shard_id,
+                peer_id: c.peer_id,
+                from: c.from().into(),
+                to: c.to().into(),
+            })
+            .collect();
+        let command = TopologyCommand::SetReplicaStates {
+            changes,
+            epoch: message.epoch,
+        };
+        self.submit(command, request, change_reply, |mut c, r| async move {
+            c.set_replica_states(r).await
+        })
+        .await
     }
 
     async fn create_collection(
@@ -290,9 +307,8 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         // each change; intermediate versions may be skipped.
         let stream = WatchStream::new(self.topology.clone())
             .map(move |mut topology| {
-                let seen = lock(&heartbeats);
                 for peer in topology.peers.values_mut() {
-                    peer.last_heartbeat_ms = seen.get(&peer.id).copied().unwrap_or_default();
+                    peer.last_heartbeat_ms = heartbeats.last_ms(peer.id).unwrap_or_default();
                 }
                 Ok(cp::Topology::from(&topology))
             })

@@ -207,6 +207,7 @@ mod tests {
                 tick_period_ms: 50,
                 ..Default::default()
             },
+            replicas: Default::default(),
         })
         .await
         .unwrap();
@@ -239,6 +240,7 @@ mod tests {
             data_dir: dir.path().to_path_buf(),
             bootstrap: None,
             consensus: ConsensusOptions::default(),
+            replicas: Default::default(),
         })
         .await
         .unwrap();

@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_types::{
-    CreateCollection, NodeType, PayloadSchemaType, Peer, PeerId, TesseraError, Topology,
-    UpdateCollection,
+    CreateCollection, NodeType, PayloadSchemaType, Peer, PeerId, ReplicaState,
+    ReplicaStateChange, ShardId, TesseraError, Topology, UpdateCollection,
 };
 
+use super::replicas;
 use super::validation::plan_collection;
 
 /// One change to the topology. Collection commands carry the user's request
@@ -46,6 +47,25 @@ pub enum TopologyCommand {
         peer_id: PeerId,
         force: bool,
     },
+    /// Compare-and-set of replica states, all or none; a primary that leaves
+    /// the in-sync set hands over to another Active replica.
+    SetReplicaStates {
+        changes: Vec<ReplicaStateChange>,
+        epoch: Option<u64>,
+    },
+    AddReplica {
+        collection: String,
+        incarnation: u64,
+        shard_id: ShardId,
+        peer_id: PeerId,
+        state: ReplicaState,
+    },
+    RemoveReplica {
+        collection: String,
+        incarnation: u64,
+        shard_id: ShardId,
+        peer_id: PeerId,
+    },
 }
 
 /// The outcome of a command that was accepted.
@@ -85,6 +105,7 @@ enum TesseraErrorDef {
     Timeout(String),
     Unimplemented(String),
     Internal(String),
+    Stale(String),
 }
 
 impl TopologyCommand {
@@ -166,8 +187,38 @@ impl TopologyCommand {
             TopologyCommand::RemovePeer { peer_id, force } => {
                 remove_peer(topology, *peer_id, *force)
             }
+            TopologyCommand::SetReplicaStates { changes, epoch } => {
+                replicas::set_states(topology, changes, *epoch)
+            }
+            TopologyCommand::AddReplica {
+                collection,
+                incarnation,
+                shard_id,
+                peer_id,
+                state,
+            } => replicas::add_replica(
+                topology,
+                collection,
+                *incarnation,
+                *shard_id,
+                *peer_id,
+                *state,
+            ),
+            TopologyCommand::RemoveReplica {
+                collection,
+                incarnation,
+                shard_id,
+                peer_id,
+            } => replicas::remove_replica(topology, collection, *incarnation, *shard_id, *peer_id),
         }
     }
+}
+
+fn replicas_promote(
+    shard: &mut tessera_types::ShardPlacement,
+    leaving: PeerId,
+) -> Result<(), TesseraError> {
+    replicas::promote(shard, leaving)
 }
 
 fn remove_peer(
@@ -199,6 +250,11 @@ fn remove_peer(
     }
     for collection in topology.collections.values_mut() {
         for shard in &mut collection.shards {
+            // A shard left without an in-sync replica keeps no primary (0).
+            if shard.primary == peer_id && replicas_promote(shard, peer_id).is_err() {
+                shard.primary = 0;
+                shard.epoch += 1;
+            }
             shard.replicas.retain(|r| r.peer_id != peer_id);
         }
     }

@@ -4,6 +4,7 @@
 
 mod command;
 mod placement;
+mod replicas;
 mod validation;
 
 pub use command::{Applied, CommandResponse, TopologyCommand};

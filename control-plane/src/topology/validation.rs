@@ -54,8 +54,14 @@ pub fn plan_collection(
             "no data-plane nodes are registered".into(),
         ));
     }
+    let listeners: Vec<_> = topology
+        .data_peers()
+        .filter(|p| p.node_type == NodeType::Listener)
+        .map(|p| p.id)
+        .collect();
     let shards = place_shards(
         &normal_peers,
+        &listeners,
         config.params.shard_number,
         config.params.replication_factor,
     );

@@ -1,36 +1,52 @@
 //! The data plane's gRPC service: point operations on the replicas this node holds.
 
+use std::pin::Pin;
+
+use futures::Stream;
 use tessera_proto::common::ShardTarget;
-use tessera_proto::convert::{error_to_status, from_json, point_ids, selectors_from_proto};
+use tessera_proto::convert::{
+    error_to_status, from_json, operation, point_ids, selectors_from_proto,
+};
 use tessera_proto::data_plane::data_plane_server::DataPlane;
 use tessera_proto::data_plane::{
-    CountReply, CountRequest, RetrieveReply, RetrieveRequest, ScrollReply, ScrollRequest,
-    SearchReply, SearchRequest, ShardStatsReply, ShardStatsRequest, UpdateReply, UpdateRequest,
+    CountReply, CountRequest, FetchOpsReply, FetchOpsRequest, FetchSnapshotRequest,
+    ReplicateReply, ReplicateRequest, RetrieveReply, RetrieveRequest, ScrollReply, ScrollRequest,
+    SearchReply, SearchRequest, ShardStatsReply, ShardStatsRequest, SnapshotChunk, UpdateReply,
+    UpdateRequest,
 };
-use tessera_types::{Filter, ShardOperation, TesseraError};
+use tessera_types::{Filter, TesseraError};
+use tokio::io::AsyncReadExt;
 use tonic::{Request, Response, Status};
 
-use crate::registry::ShardRegistry;
+use crate::replica_set::ReplicaSet;
 use crate::shard::Shard;
 
+/// Bytes per chunk of a streamed snapshot.
+const SNAPSHOT_CHUNK: usize = 1024 * 1024;
+
 pub struct DataPlaneService {
-    registry: ShardRegistry,
+    replicas: ReplicaSet,
 }
 
 impl DataPlaneService {
-    pub fn new(registry: ShardRegistry) -> Self {
-        DataPlaneService { registry }
+    pub fn new(replicas: ReplicaSet) -> Self {
+        DataPlaneService { replicas }
     }
 
-    /// Runs `f` on the replica a request targets. Shard work blocks (fsync,
-    /// index search), so it runs off the async threads; errors are mapped
-    /// once, here at the edge.
+    /// Runs a read on the replica a request targets, which must be in sync.
+    /// Shard work blocks (fsync, index search), so it runs off the async
+    /// threads; errors are mapped once, here at the edge.
     async fn on_shard<T: Send + 'static>(
         &self,
         target: Option<ShardTarget>,
         f: impl FnOnce(&Shard) -> Result<T, TesseraError> + Send + 'static,
     ) -> Result<Response<T>, Status> {
-        let shard = self.registry.shard(target).await.map_err(error_to_status)?;
+        let shard = self
+            .replicas
+            .registry()
+            .readable_shard(target)
+            .await
+            .map_err(error_to_status)?;
         tokio::task::spawn_blocking(move || f(&shard))
             .await
             .map_err(|e| Status::internal(e.to_string()))?
@@ -46,20 +62,93 @@ impl DataPlane for DataPlaneService {
         request: Request<UpdateRequest>,
     ) -> Result<Response<UpdateReply>, Status> {
         let request = request.into_inner();
-        let operation: ShardOperation = request
-            .operation
-            .ok_or_else(|| TesseraError::bad_input("operation is missing"))
-            .and_then(TryInto::try_into)
+        let operation = operation(request.operation).map_err(error_to_status)?;
+        let target = request
+            .target
+            .ok_or_else(|| error_to_status(TesseraError::bad_input("shard target is missing")))?;
+        let operation_id = self
+            .replicas
+            .write(target, request.epoch, operation, request.wait)
+            .await
             .map_err(error_to_status)?;
-        let wait = request.wait;
-        self.on_shard(request.target, move |shard| {
-            let operation_id = shard.apply(operation, wait)?;
-            Ok(UpdateReply {
-                operation_id,
-                completed: true,
-            })
-        })
-        .await
+        Ok(Response::new(UpdateReply {
+            operation_id,
+            completed: true,
+        }))
+    }
+
+    async fn replicate(
+        &self,
+        request: Request<ReplicateRequest>,
+    ) -> Result<Response<ReplicateReply>, Status> {
+        self.replicas
+            .replicate(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(error_to_status)
+    }
+
+    async fn fetch_ops(
+        &self,
+        request: Request<FetchOpsRequest>,
+    ) -> Result<Response<FetchOpsReply>, Status> {
+        self.replicas
+            .fetch_ops(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(error_to_status)
+    }
+
+    type FetchSnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotChunk, Status>> + Send>>;
+
+    async fn fetch_snapshot(
+        &self,
+        request: Request<FetchSnapshotRequest>,
+    ) -> Result<Response<Self::FetchSnapshotStream>, Status> {
+        let target = request
+            .into_inner()
+            .target
+            .ok_or_else(|| error_to_status(TesseraError::bad_input("shard target is missing")))?;
+        let (file, id) = self
+            .replicas
+            .snapshot_for_transfer(target)
+            .await
+            .map_err(error_to_status)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let result = async {
+                let mut input = tokio::fs::File::open(&file).await?;
+                let total = input.metadata().await?.len();
+                let mut first = true;
+                loop {
+                    let mut data = vec![0u8; SNAPSHOT_CHUNK];
+                    let n = input.read(&mut data).await?;
+                    if n == 0 && !first {
+                        break;
+                    }
+                    data.truncate(n);
+                    let chunk = SnapshotChunk {
+                        data,
+                        seq: id.seq,
+                        epoch: id.epoch,
+                        total_bytes: if first { total.max(1) } else { 0 },
+                    };
+                    first = false;
+                    if tx.send(Ok(chunk)).await.is_err() || n == 0 {
+                        break;
+                    }
+                }
+                Ok::<_, std::io::Error>(())
+            }
+            .await;
+            if let Err(e) = result {
+                let _ = tx.send(Err(Status::internal(e.to_string()))).await;
+            }
+            let _ = tokio::fs::remove_file(&file).await;
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
     async fn retrieve(
@@ -71,9 +160,11 @@ impl DataPlane for DataPlaneService {
         let (with_payload, with_vector) =
             selectors_from_proto(request.selectors).map_err(error_to_status)?;
         self.on_shard(request.target, move |shard| {
+            let applied_seq = shard.last_op().seq;
             let records = shard.retrieve(&ids, &with_payload, &with_vector);
             Ok(RetrieveReply {
                 records: records.into_iter().map(Into::into).collect(),
+                applied_seq,
             })
         })
         .await
@@ -87,9 +178,11 @@ impl DataPlane for DataPlaneService {
         let search: tessera_types::SearchRequest =
             from_json(&request.request_json, "search request").map_err(error_to_status)?;
         self.on_shard(request.target, move |shard| {
+            let applied_seq = shard.last_op().seq;
             let points = shard.search(&search)?;
             Ok(SearchReply {
                 points: points.into_iter().map(Into::into).collect(),
+                applied_seq,
             })
         })
         .await
@@ -103,10 +196,12 @@ impl DataPlane for DataPlaneService {
         let scroll: tessera_types::ScrollRequest =
             from_json(&request.request_json, "scroll request").map_err(error_to_status)?;
         self.on_shard(request.target, move |shard| {
+            let applied_seq = shard.last_op().seq;
             let page = shard.scroll(&scroll)?;
             Ok(ScrollReply {
                 records: page.points.into_iter().map(Into::into).collect(),
                 next_page_offset: page.next_page_offset.map(Into::into),
+                applied_seq,
             })
         })
         .await
@@ -120,8 +215,9 @@ impl DataPlane for DataPlaneService {
             .transpose()
             .map_err(error_to_status)?;
         self.on_shard(request.target, move |shard| {
+            let applied_seq = shard.last_op().seq;
             let count = shard.count(filter.as_ref())?;
-            Ok(CountReply { count })
+            Ok(CountReply { count, applied_seq })
         })
         .await
     }
@@ -131,7 +227,8 @@ impl DataPlane for DataPlaneService {
         request: Request<ShardStatsRequest>,
     ) -> Result<Response<ShardStatsReply>, Status> {
         let shard = self
-            .registry
+            .replicas
+            .registry()
             .shard(request.into_inner().target)
             .await
             .map_err(error_to_status)?;

@@ -9,7 +9,7 @@ use tessera_proto::topology_watch::TopologyCache;
 use tessera_types::{NodeType, PeerId, TesseraError};
 
 const PEER_ID_FILE: &str = "peer_id";
-const HEARTBEAT_PERIOD: Duration = Duration::from_secs(1);
+const HEARTBEAT_PERIOD: Duration = Duration::from_millis(500);
 
 /// Reads the peer id this node was given before, if any.
 fn stored_peer_id(data_dir: &Path) -> Result<Option<PeerId>, TesseraError> {

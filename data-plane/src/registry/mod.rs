@@ -8,12 +8,20 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tessera_proto::common::ShardTarget;
 use tessera_proto::topology_watch::TopologyCache;
-use tessera_types::{PeerId, ShardId, TesseraError, Topology};
+use tessera_types::{PeerId, ShardId, ShardPlacement, TesseraError, Topology};
 
 use crate::shard::Shard;
 
 /// (collection, incarnation, shard): a replica's identity on this node.
-type ShardKey = (String, u64, ShardId);
+pub type ShardKey = (String, u64, ShardId);
+
+/// What a request is for, as this node's topology (at least as new as the
+/// sender's) describes it.
+pub struct Placed {
+    pub topology: Arc<Topology>,
+    pub placement: ShardPlacement,
+    pub key: ShardKey,
+}
 
 #[derive(Clone)]
 pub struct ShardRegistry {
@@ -21,15 +29,85 @@ pub struct ShardRegistry {
     peer_id: PeerId,
     topology: TopologyCache,
     open: Arc<Mutex<HashMap<ShardKey, Arc<Shard>>>>,
+    wal_retention_ops: u64,
 }
 
 impl ShardRegistry {
-    pub fn new(data_dir: &Path, peer_id: PeerId, topology: TopologyCache) -> Self {
+    pub fn new(
+        data_dir: &Path,
+        peer_id: PeerId,
+        topology: TopologyCache,
+        wal_retention_ops: u64,
+    ) -> Self {
         ShardRegistry {
             root: data_dir.join("collections"),
             peer_id,
             topology,
             open: Default::default(),
+            wal_retention_ops,
+        }
+    }
+
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    pub fn topology(&self) -> &TopologyCache {
+        &self.topology
+    }
+
+    /// Where a scratch file for `key` goes (snapshots in transit).
+    pub fn scratch_file(&self, key: &ShardKey, what: &str) -> PathBuf {
+        self.root
+            .join(format!("{}-{}", key.0, key.1))
+            .join(format!("{}.{what}", key.2))
+    }
+
+    /// Resolves a target against this node's topology, once it has seen the
+    /// version the sender routed with.
+    pub async fn place(&self, target: &ShardTarget) -> Result<Placed, TesseraError> {
+        let topology = self
+            .topology
+            .wait_for_version(target.topology_version)
+            .await?;
+        let collection = topology
+            .collections
+            .get(&target.collection)
+            .filter(|c| c.incarnation == target.incarnation)
+            .ok_or_else(|| TesseraError::collection_not_found(&target.collection))?;
+        let placement = collection.shard(target.shard_id).cloned().ok_or_else(|| {
+            TesseraError::not_found(format!(
+                "Shard {} of collection `{}` does not exist",
+                target.shard_id, target.collection
+            ))
+        })?;
+        let key = (
+            target.collection.clone(),
+            target.incarnation,
+            target.shard_id,
+        );
+        Ok(Placed {
+            topology,
+            placement,
+            key,
+        })
+    }
+
+    /// The replica a read is for: it must be readable (in sync) here, so a
+    /// replica that missed writes never answers.
+    pub async fn readable_shard(
+        &self,
+        target: Option<ShardTarget>,
+    ) -> Result<Arc<Shard>, TesseraError> {
+        let target = target.ok_or_else(|| TesseraError::bad_input("shard target is missing"))?;
+        let placed = self.place(&target).await?;
+        match placed.placement.state_of(self.peer_id) {
+            Some(state) if state.is_readable() => self.shard(Some(target)).await,
+            Some(state) => Err(TesseraError::Unavailable(format!(
+                "the replica of shard {} on peer {} is {state:?} and serves no reads",
+                target.shard_id, self.peer_id
+            ))),
+            None => self.shard(Some(target)).await,
         }
     }
 
@@ -81,6 +159,7 @@ impl ShardRegistry {
             tracing::info!(collection = %key.0, shard = key.2, "opening shard replica");
             let shard = Arc::new(Shard::open(&dir, config)?);
             shard.set_payload_schema(&schema);
+            shard.set_wal_retention(registry.wal_retention_ops);
             open.insert(key, shard.clone());
             Ok(shard)
         })
@@ -88,8 +167,58 @@ impl ShardRegistry {
         .map_err(TesseraError::internal)?
     }
 
+    /// Replaces the replica `key` with the snapshot file `snapshot`: the open
+    /// replica is closed, its directory swapped for the snapshot's contents, and
+    /// the result opened. Only for a replica that serves nothing (recovering).
+    pub async fn replace_from_snapshot(
+        &self,
+        target: ShardTarget,
+        snapshot: PathBuf,
+    ) -> Result<Arc<Shard>, TesseraError> {
+        let key = (
+            target.collection.clone(),
+            target.incarnation,
+            target.shard_id,
+        );
+        let old = self.open.lock().remove(&key);
+        if let Some(old) = old {
+            // Requests already holding the replica finish first; its files must
+            // not be written once the directory is swapped.
+            let mut old = old;
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(shard) => {
+                        drop(shard);
+                        break;
+                    }
+                    Err(still_shared) => {
+                        old = still_shared;
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                }
+            }
+        }
+        let dir = self.dir(&key);
+        let staging = self.scratch_file(&key, "restoring");
+        let registry = self.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), TesseraError> {
+            let _ = std::fs::remove_dir_all(&staging);
+            Shard::restore_snapshot(&snapshot, &staging)?;
+            // Hold the registry lock across the swap so nobody opens the
+            // directory half-replaced.
+            let _open = registry.open.lock();
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::rename(&staging, &dir).map_err(TesseraError::internal)?;
+            Ok(())
+        })
+        .await
+        .map_err(TesseraError::internal)??;
+        self.shard(Some(target)).await
+    }
+
     /// Brings local replicas in line with a new topology: updates configs and
-    /// deletes replicas of collections that are gone.
+    /// deletes replicas that are no longer placed here (a dropped replica, a
+    /// deleted collection).
     pub fn reconcile(&self, topology: &Topology) {
         // Version 0 is the empty topology before the control plane answered.
         if topology.version == 0 {
@@ -98,16 +227,24 @@ impl ShardRegistry {
         // Holding the lock for the whole pass keeps a replica that is being
         // opened (under the same lock) from being deleted as unknown.
         let mut open = self.open.lock();
-        open.retain(
-            |(name, incarnation, _), shard| match topology.collections.get(name) {
-                Some(c) if c.incarnation == *incarnation => {
+        let placed_here = |name: &str, incarnation: u64, shard_id: ShardId| {
+            topology
+                .collections
+                .get(name)
+                .filter(|c| c.incarnation == incarnation)
+                .and_then(|c| c.shard(shard_id))
+                .is_some_and(|s| s.replica(self.peer_id).is_some())
+        };
+        open.retain(|(name, incarnation, shard_id), shard| {
+            match topology.collections.get(name) {
+                Some(c) if placed_here(name, *incarnation, *shard_id) => {
                     shard.update_config(c.config.clone());
                     shard.set_payload_schema(&c.payload_schema);
                     true
                 }
                 _ => false,
-            },
-        );
+            }
+        });
         let Ok(entries) = std::fs::read_dir(&self.root) else {
             return;
         };
@@ -128,6 +265,33 @@ impl ShardRegistry {
                 tracing::info!(directory = %name, "removing data of a deleted collection");
                 if let Err(e) = std::fs::remove_dir_all(entry.path()) {
                     tracing::warn!(error = %e, directory = %name, "could not remove");
+                }
+                continue;
+            }
+            // Replicas of a live collection that moved away or were dropped.
+            let Some((collection, incarnation)) = name
+                .rsplit_once('-')
+                .and_then(|(c, i)| Some((c.to_string(), i.parse::<u64>().ok()?)))
+            else {
+                continue;
+            };
+            let Ok(shards) = std::fs::read_dir(entry.path()) else {
+                continue;
+            };
+            for shard in shards.flatten() {
+                let Some(shard_id) = shard
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<ShardId>().ok())
+                else {
+                    continue;
+                };
+                let key = (collection.clone(), incarnation, shard_id);
+                if !placed_here(&collection, incarnation, shard_id) && !open.contains_key(&key) {
+                    tracing::info!(collection = %collection, shard = shard_id, "removing a replica no longer placed here");
+                    if let Err(e) = std::fs::remove_dir_all(shard.path()) {
+                        tracing::warn!(error = %e, collection = %collection, shard = shard_id, "could not remove");
+                    }
                 }
             }
         }

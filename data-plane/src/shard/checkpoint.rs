@@ -35,6 +35,11 @@ pub(crate) struct Manifest {
     pub segments: Vec<SegmentEntry>,
     /// The segment directory holding the appendable segment's points, if any.
     pub appendable: Option<u64>,
+    /// Where each primary epoch of the shard's history began: `(first seq, epoch)`,
+    /// ascending. Tells the epoch of any operation, so a replica can tell whether its
+    /// history and the primary's agree.
+    #[serde(default)]
+    pub epochs: Vec<(u64, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,6 +236,7 @@ impl Inner {
         let (seq, segments, appendable, bitmaps) = {
             let _writers = self.apply_lock.lock();
             let seq = self.wal.last_seq();
+            let epochs = self.epochs.read().clone();
             let segments = self.segments();
             if segments.sealed.iter().any(|s| !s.is_persisted()) {
                 // The optimizer persists sealed segments before anything else: try later.
@@ -250,9 +256,18 @@ impl Inner {
                 return Ok(());
             }
             let appendable = dirty.then(|| segments.appendable.read().compact());
-            (seq, segments, appendable, changed)
+            self.checkpoint_bytes
+                .store(self.wal.appended_bytes(), Ordering::Release);
+            (seq, (segments, epochs), appendable, changed)
         };
-        let result = self.write_checkpoint(last, seq, &segments.sealed, appendable, bitmaps);
+        let (segments, epochs) = segments;
+        let result = self.write_checkpoint(
+            last,
+            (seq, epochs),
+            &segments.sealed,
+            appendable,
+            bitmaps,
+        );
         if result.is_err() {
             // What this checkpoint would have recorded still has to be written.
             self.appendable_dirty.store(true, Ordering::Release);
@@ -271,7 +286,7 @@ impl Inner {
     fn write_checkpoint(
         &self,
         last: &mut Manifest,
-        seq: u64,
+        (seq, epochs): (u64, Vec<(u64, u64)>),
         sealed: &[Arc<ImmutableSegment>],
         appendable: Option<crate::segment::SegmentData>,
         bitmaps: Vec<(Arc<ImmutableSegment>, AtomicBitmap)>,
@@ -313,13 +328,17 @@ impl Inner {
                 })
                 .collect(),
             appendable: appendable_id,
+            epochs,
         };
         write_manifest(&self.dir, &manifest)?;
         for (segment, count) in recorded {
             segment.mark_deletions_checkpointed(count);
         }
         *last = manifest;
-        let removed = self.wal.truncate_through(seq)?;
+        // Recent operations stay in the WAL, so a replica that missed them catches up
+        // from it rather than from a snapshot.
+        let retained = self.wal_retention.load(Ordering::Acquire);
+        let removed = self.wal.truncate_through(seq.saturating_sub(retained))?;
         remove_unnamed(&self.dir, last)?;
         if removed > 0 {
             tracing::debug!(shard = %self.dir.display(), removed, "removed WAL files covered by a checkpoint");

@@ -13,7 +13,10 @@ mod apply;
 mod checkpoint;
 mod optimizer;
 mod payload;
+mod replication;
 mod search;
+
+pub use replication::{Ordered, Replicated};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -25,7 +28,8 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex, RwLock};
 use rayon::prelude::*;
 use tessera_types::{
-    CollectionConfig, Distance, Filter, NamedVectors, PayloadSchema, PointId, Record, ScoredPoint,
+    CollectionConfig, Distance, Filter, NamedVectors, OpId, PayloadSchema, PointId, Record,
+    ScoredPoint,
     ScrollRequest, ScrollResult, SearchRequest, ShardOperation, ShardStats, TesseraError,
     VectorStruct, WithPayload, WithVector,
 };
@@ -50,6 +54,9 @@ pub enum ShardError {
     Io(#[from] std::io::Error),
     #[error("shard data is corrupt: {0}")]
     Corrupt(String),
+    /// A write from an epoch older than the shard's: its sender is no longer primary.
+    #[error("{0}")]
+    Stale(String),
 }
 
 impl From<WalError> for ShardError {
@@ -91,6 +98,7 @@ impl From<ShardError> for TesseraError {
     fn from(e: ShardError) -> Self {
         match e {
             ShardError::BadInput(msg) => TesseraError::BadInput(msg),
+            ShardError::Stale(msg) => TesseraError::Stale(msg),
             other => TesseraError::Internal(other.to_string()),
         }
     }
@@ -115,6 +123,15 @@ pub(crate) struct Inner {
     wal: Wal,
     /// Serializes writers, and the optimizer's segment swaps with them.
     apply_lock: Mutex<()>,
+    /// Signalled after each write, for replicated writes waiting for their predecessor.
+    applied: Condvar,
+    /// `(first seq, epoch)` of each primary epoch in the shard's history; changed under
+    /// `apply_lock`.
+    epochs: RwLock<Vec<(u64, u64)>>,
+    /// Operations kept in the WAL behind each checkpoint.
+    wal_retention: AtomicU64,
+    /// The WAL's appended bytes when the last checkpoint was taken.
+    checkpoint_bytes: AtomicU64,
     config: RwLock<CollectionConfig>,
     /// Payload fields to index, as the collection's topology lists them.
     payload_schema: RwLock<PayloadSchema>,
@@ -175,13 +192,11 @@ impl Shard {
     }
 
     /// Logs `op`, applies it, and returns its sequence number; with `wait` the record is
-    /// on stable storage first. Invalid input is rejected before anything is logged.
+    /// on stable storage first. Invalid input is rejected before anything is logged. The
+    /// operation joins the shard's current epoch (a lone replica's writes).
     pub fn apply(&self, op: ShardOperation, wait: bool) -> Result<u64, ShardError> {
-        let seq = self.inner.apply(op)?;
-        if wait {
-            self.inner.wal.sync_to(seq)?;
-        }
-        Ok(seq)
+        let epoch = self.inner.wal.last_op().epoch.max(1);
+        Ok(self.apply_as_primary(epoch, op, wait)?.id.seq)
     }
 
     /// Points with the given ids, in that order; missing ids are skipped.
@@ -455,6 +470,11 @@ impl Inner {
             .map(|(name, p)| (name.to_string(), p.distance))
             .collect();
         let loaded = checkpoint::load(dir, &dims, &distances, &on_disk(&config))?;
+        let mut epochs = loaded.manifest.epochs.clone();
+        let checkpoint = OpId {
+            epoch: replication::epoch_at(&epochs, loaded.manifest.checkpoint),
+            seq: loaded.manifest.checkpoint,
+        };
         let segments = Segments {
             appendable: Arc::new(RwLock::new(loaded.appendable)),
             sealed: loaded.sealed,
@@ -465,11 +485,13 @@ impl Inner {
         let wal = Wal::open(
             &dir.join(WAL_DIR),
             wal_capacity,
-            loaded.manifest.checkpoint,
-            |seq, op| {
+            checkpoint,
+            |id: OpId, op| {
+                let seq = id.seq;
                 let plan = apply::plan(&segments, &op).map_err(|e| {
                     ShardError::Corrupt(format!("WAL record {seq} cannot be applied: {e}"))
                 })?;
+                replication::note_epoch(&mut epochs, id);
                 apply::apply(&segments, seq, op, plan);
                 replayed += 1;
                 Ok::<_, ShardError>(())
@@ -488,6 +510,10 @@ impl Inner {
             dir: dir.to_path_buf(),
             wal,
             apply_lock: Mutex::new(()),
+            applied: Condvar::new(),
+            epochs: RwLock::new(epochs),
+            wal_retention: AtomicU64::new(0),
+            checkpoint_bytes: AtomicU64::new(0),
             config: RwLock::new(config),
             payload_schema: RwLock::new(PayloadSchema::new()),
             segments: RwLock::new(Arc::new(segments)),
@@ -510,16 +536,6 @@ impl Inner {
         self.wake.1.notify_all();
     }
 
-    fn apply(&self, op: ShardOperation) -> Result<u64, ShardError> {
-        let _writer = self.apply_lock.lock();
-        let op = prepare(op, &self.config.read())?;
-        let segments = self.segments();
-        let plan = apply::plan(&segments, &op)?;
-        let seq = self.wal.append(&op)?;
-        apply::apply(&segments, seq, op, plan);
-        self.appendable_dirty.store(true, Ordering::Release);
-        Ok(seq)
-    }
 
     fn new_segment_id(&self) -> u64 {
         self.next_segment_id.fetch_add(1, Ordering::AcqRel)

@@ -148,7 +148,8 @@ impl Inner {
                 config.wal_config.wal_capacity_mb.max(1) as u64 * 1024 * 1024,
             )
         };
-        self.last_checkpoint.lock().elapsed() >= interval || self.wal.disk_bytes() >= wal_limit
+        let logged = self.wal.appended_bytes() - self.checkpoint_bytes.load(Ordering::Acquire);
+        self.last_checkpoint.lock().elapsed() >= interval || logged >= wal_limit
     }
 
     fn next_task(&self) -> Option<Task> {

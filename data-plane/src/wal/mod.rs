@@ -3,7 +3,8 @@
 //!
 //! Each file is named after the sequence number of its first record (`{seq:020}.wal`) and
 //! holds consecutive records. Record layout: `len: u32 LE | crc: u32 LE | body: len bytes`,
-//! where the body is the JSON of `(seq, ShardOperation)` and the crc covers the length
+//! where the body is the JSON of `(seq, epoch, ShardOperation)` (the operation's identity
+//! in the shard's one order, see [`OpId`]) and the crc covers the length
 //! bytes and the body. A torn or corrupt tail of the last file (a crash mid-write) is cut
 //! off on open; damage anywhere else, a gap in the numbering, or a record that passes its
 //! checksum but cannot be decoded means lost or foreign data and stops the open.
@@ -19,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tessera_types::ShardOperation;
+use tessera_types::{OpId, ShardOperation};
 
 const HEADER: usize = 8;
 const SUFFIX: &str = ".wal";
@@ -43,6 +44,7 @@ struct Active {
     /// Bytes of complete records; the file never holds more once an append returns.
     len: u64,
     last_seq: u64,
+    last_epoch: u64,
 }
 
 pub struct Wal {
@@ -55,6 +57,8 @@ pub struct Wal {
     synced_seq: AtomicU64,
     /// Set when a write or sync failed in a way that leaves the file's contents unknown.
     broken: AtomicBool,
+    /// Bytes appended since the log was opened; checkpoints are due by growth.
+    appended_bytes: AtomicU64,
 }
 
 fn file_name(first_seq: u64) -> String {
@@ -86,9 +90,10 @@ impl Wal {
     pub fn open<E: From<WalError>>(
         dir: &Path,
         file_capacity: u64,
-        checkpoint: u64,
-        mut replay: impl FnMut(u64, ShardOperation) -> Result<(), E>,
+        checkpoint: OpId,
+        mut replay: impl FnMut(OpId, ShardOperation) -> Result<(), E>,
     ) -> Result<Wal, E> {
+        let (checkpoint, checkpoint_epoch) = (checkpoint.seq, checkpoint.epoch);
         std::fs::create_dir_all(dir).map_err(WalError::from)?;
         let files = list_files(dir).map_err(WalError::from)?;
         if let Some((first, path)) = files.first() {
@@ -101,6 +106,7 @@ impl Wal {
             }
         }
         let mut last_seq = checkpoint;
+        let mut last_epoch = checkpoint_epoch;
         let mut active = None;
         for (i, (first, path)) in files.iter().enumerate() {
             let is_last = i + 1 == files.len();
@@ -119,7 +125,7 @@ impl Wal {
                     Ok(None) => break None,
                     Err(Torn(why)) => break Some(why),
                 };
-                let (seq, op): (u64, ShardOperation) =
+                let (seq, epoch, op): (u64, u64, ShardOperation) =
                     serde_json::from_slice(&record).map_err(|e| {
                         WalError::Corrupt(format!(
                             "{}: record at byte {offset} passes its checksum but does not decode: {e}",
@@ -134,7 +140,10 @@ impl Wal {
                     .into());
                 }
                 if seq > checkpoint {
-                    replay(seq, op)?;
+                    replay(OpId { epoch, seq }, op)?;
+                }
+                if seq >= last_seq {
+                    last_epoch = epoch;
                 }
                 expected = seq + 1;
                 offset += (HEADER + record.len()) as u64;
@@ -175,13 +184,14 @@ impl Wal {
                     first_seq: *first,
                     len: offset,
                     last_seq: expected - 1,
+                    last_epoch,
                 });
             }
         }
         let active = match active {
             Some(a) if a.last_seq >= last_seq => a,
             // No file, or the files end before the checkpoint: numbering continues after it.
-            _ => create_file(dir, last_seq + 1).map_err(WalError::from)?,
+            _ => create_file(dir, last_seq + 1, last_epoch).map_err(WalError::from)?,
         };
         Ok(Wal {
             dir: dir.to_path_buf(),
@@ -190,6 +200,7 @@ impl Wal {
             active: Mutex::new(active),
             sync_lock: Mutex::new(()),
             broken: AtomicBool::new(false),
+            appended_bytes: AtomicU64::new(0),
         })
     }
 
@@ -198,16 +209,31 @@ impl Wal {
         self.active.lock().last_seq
     }
 
-    /// Appends `op` as the next sequence number and returns that number. The record is
-    /// written but not yet durable: see [`sync_to`](Self::sync_to). Callers serialize
-    /// appends with the state changes they log, so the log order is the apply order.
-    pub fn append(&self, op: &ShardOperation) -> Result<u64, WalError> {
+    /// Identity of the last record written.
+    pub fn last_op(&self) -> OpId {
+        let active = self.active.lock();
+        OpId {
+            epoch: active.last_epoch,
+            seq: active.last_seq,
+        }
+    }
+
+    /// Bytes appended since the log was opened.
+    pub fn appended_bytes(&self) -> u64 {
+        self.appended_bytes.load(Ordering::Acquire)
+    }
+
+    /// Appends `op` as the next sequence number, in `epoch`, and returns that number. The
+    /// record is written but not yet durable: see [`sync_to`](Self::sync_to). Callers
+    /// serialize appends with the state changes they log, so the log order is the apply
+    /// order.
+    pub fn append(&self, epoch: u64, op: &ShardOperation) -> Result<u64, WalError> {
         if self.broken.load(Ordering::Acquire) {
             return Err(WalError::Broken);
         }
         let mut active = self.active.lock();
         let seq = active.last_seq + 1;
-        let body = serde_json::to_vec(&(seq, op))?;
+        let body = serde_json::to_vec(&(seq, epoch, op))?;
         let len = u32::try_from(body.len()).map_err(|_| {
             WalError::Io(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -228,6 +254,9 @@ impl Wal {
             Ok(()) => {
                 active.len += record.len() as u64;
                 active.last_seq = seq;
+                active.last_epoch = epoch;
+                self.appended_bytes
+                    .fetch_add(record.len() as u64, Ordering::AcqRel);
                 Ok(seq)
             }
             Err(e) => {
@@ -294,6 +323,59 @@ impl Wal {
         Ok(removed)
     }
 
+    /// Up to `max` records following record `after`, in order: what a replica that has
+    /// everything up to `after` is missing. `None` when the log no longer holds the first
+    /// of them (a checkpoint dropped it).
+    #[allow(clippy::type_complexity)]
+    pub fn read_after(
+        &self,
+        after: u64,
+        max: usize,
+    ) -> Result<Option<Vec<(OpId, ShardOperation)>>, WalError> {
+        let last = self.last_seq();
+        if after >= last {
+            return Ok(Some(Vec::new()));
+        }
+        let files = list_files(&self.dir)?;
+        let Some(start) = files.iter().rposition(|(first, _)| *first <= after + 1) else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        'files: for (_, path) in &files[start..] {
+            let file = match File::open(path) {
+                Ok(file) => file,
+                // Removed by a checkpoint since it was listed.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let len = file.metadata()?.len();
+            let mut reader = BufReader::new(file);
+            let mut offset = 0u64;
+            // A record being appended right now reads as torn: it ends the read.
+            while let Ok(Some(record)) = read_record(&mut reader, len - offset) {
+                offset += (HEADER + record.len()) as u64;
+                let (seq, epoch, op): (u64, u64, ShardOperation) =
+                    serde_json::from_slice(&record).map_err(|e| {
+                        WalError::Corrupt(format!("{}: undecodable record: {e}", path.display()))
+                    })?;
+                if seq <= after {
+                    continue;
+                }
+                if seq > last {
+                    break 'files;
+                }
+                out.push((OpId { epoch, seq }, op));
+                if out.len() >= max {
+                    break 'files;
+                }
+            }
+        }
+        if out.first().is_some_and(|(id, _)| id.seq != after + 1) {
+            return Ok(None);
+        }
+        Ok(Some(out))
+    }
+
     /// Total bytes of the WAL files.
     pub fn disk_bytes(&self) -> u64 {
         list_files(&self.dir)
@@ -314,14 +396,14 @@ impl Wal {
             return Err(e.into());
         }
         self.synced_seq.fetch_max(active.last_seq, Ordering::AcqRel);
-        let next = create_file(&self.dir, active.last_seq + 1)?;
+        let next = create_file(&self.dir, active.last_seq + 1, active.last_epoch)?;
         debug_assert!(next.first_seq > active.first_seq);
         *active = next;
         Ok(())
     }
 }
 
-fn create_file(dir: &Path, first_seq: u64) -> io::Result<Active> {
+fn create_file(dir: &Path, first_seq: u64, last_epoch: u64) -> io::Result<Active> {
     let file = OpenOptions::new()
         .read(true)
         .append(true)
@@ -334,6 +416,7 @@ fn create_file(dir: &Path, first_seq: u64) -> io::Result<Active> {
         first_seq,
         len: 0,
         last_seq: first_seq - 1,
+        last_epoch,
     })
 }
 
@@ -413,8 +496,12 @@ mod tests {
         checkpoint: u64,
     ) -> Result<(Wal, Vec<(u64, ShardOperation)>), WalError> {
         let mut seen = Vec::new();
-        let wal = Wal::open(dir, capacity, checkpoint, |seq, op| {
-            seen.push((seq, op));
+        let checkpoint = OpId {
+            epoch: 1,
+            seq: checkpoint,
+        };
+        let wal = Wal::open(dir, capacity, checkpoint, |id: OpId, op| {
+            seen.push((id.seq, op));
             Ok::<_, WalError>(())
         })?;
         Ok((wal, seen))
@@ -435,14 +522,14 @@ mod tests {
         let dir = temp_dir("order");
         let (wal, seen) = replay_all(&dir).unwrap();
         assert!(seen.is_empty());
-        assert_eq!(wal.append(&op(10)).unwrap(), 1);
+        assert_eq!(wal.append(1, &op(10)).unwrap(), 1);
         wal.sync_to(1).unwrap();
-        assert_eq!(wal.append(&op(11)).unwrap(), 2);
+        assert_eq!(wal.append(1, &op(11)).unwrap(), 2);
         drop(wal);
         let (wal, seen) = replay_all(&dir).unwrap();
         assert_eq!(seen, vec![(1, op(10)), (2, op(11))]);
         assert_eq!(wal.last_seq(), 2);
-        assert_eq!(wal.append(&op(12)).unwrap(), 3);
+        assert_eq!(wal.append(1, &op(12)).unwrap(), 3);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -453,7 +540,7 @@ mod tests {
         let path = only_file(&dir);
         let mut ends = vec![0u64];
         for n in 0..5 {
-            wal.append(&op(n)).unwrap();
+            wal.append(1, &op(n)).unwrap();
             ends.push(std::fs::metadata(&path).unwrap().len());
         }
         drop(wal);
@@ -465,7 +552,7 @@ mod tests {
             assert_eq!(seen.len(), complete, "cut at {cut}");
             assert_eq!(std::fs::metadata(&path).unwrap().len(), ends[complete]);
             // The log stays appendable after recovery.
-            assert_eq!(wal.append(&op(99)).unwrap(), complete as u64 + 1);
+            assert_eq!(wal.append(1, &op(99)).unwrap(), complete as u64 + 1);
         }
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -475,7 +562,7 @@ mod tests {
         let dir = temp_dir("flip");
         let (wal, _) = replay_all(&dir).unwrap();
         for n in 0..3 {
-            wal.append(&op(n)).unwrap();
+            wal.append(1, &op(n)).unwrap();
         }
         drop(wal);
         let path = only_file(&dir);
@@ -507,7 +594,7 @@ mod tests {
         // Room for a few records per file.
         let (wal, _) = replay_from(&dir, 150, 0).unwrap();
         for n in 1..=10 {
-            assert_eq!(wal.append(&op(n)).unwrap(), n);
+            assert_eq!(wal.append(1, &op(n)).unwrap(), n);
         }
         let files = list_files(&dir).unwrap();
         assert!(files.len() >= 3, "{files:?}");
@@ -524,7 +611,7 @@ mod tests {
         drop(wal);
         let (wal, seen) = replay_from(&dir, 150, 10).unwrap();
         assert!(seen.is_empty());
-        assert_eq!(wal.append(&op(11)).unwrap(), 11);
+        assert_eq!(wal.append(1, &op(11)).unwrap(), 11);
         // Records older than the checkpoint must be there: a gap is corruption.
         drop(wal);
         assert!(matches!(
@@ -532,6 +619,23 @@ mod tests {
             Err(WalError::Corrupt(_))
         ));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn read_after_returns_what_a_replica_misses_until_a_checkpoint_drops_it() {
+        let dir = temp_dir("read-after");
+        let (wal, _) = replay_from(&dir, 150, 0).unwrap();
+        for n in 1..=10 {
+            wal.append(n / 5 + 1, &op(n)).unwrap();
+        }
+        let ops = wal.read_after(3, 4).unwrap().unwrap();
+        let ids: Vec<_> = ops.iter().map(|(id, _)| (id.seq, id.epoch)).collect();
+        assert_eq!(ids, vec![(4, 1), (5, 2), (6, 2), (7, 2)]);
+        assert_eq!(wal.read_after(10, 4).unwrap().unwrap().len(), 0);
+        assert_eq!(wal.last_op(), OpId { epoch: 3, seq: 10 });
+        wal.truncate_through(6).unwrap();
+        assert!(wal.read_after(0, 4).unwrap().is_none());
+        assert_eq!(wal.read_after(8, 4).unwrap().unwrap().len(), 2);
     }
 
     #[test]
@@ -544,7 +648,7 @@ mod tests {
                 let wal = wal.clone();
                 std::thread::spawn(move || {
                     for n in 0..20 {
-                        let seq = wal.append(&op(w * 100 + n)).unwrap();
+                        let seq = wal.append(1, &op(w * 100 + n)).unwrap();
                         wal.sync_to(seq).unwrap();
                         assert!(wal.synced_seq.load(Ordering::Acquire) >= seq);
                     }

@@ -479,6 +479,25 @@ fn match_from_proto(m: q::Match) -> Result<t::Match> {
     })
 }
 
+// ---- reads ------------------------------------------------------------------
+
+pub fn consistency_from_proto(
+    consistency: Option<q::ReadConsistency>,
+) -> Result<t::ReadConsistency> {
+    use q::read_consistency::Value;
+    match consistency.and_then(|c| c.value) {
+        None => Ok(t::ReadConsistency::default()),
+        Some(Value::Factor(n)) => t::ReadConsistency::factor(n),
+        Some(Value::Type(kind)) => Ok(
+            match enum_value::<q::ReadConsistencyType>(kind, "read consistency")? {
+                q::ReadConsistencyType::All => t::ReadConsistency::All,
+                q::ReadConsistencyType::Majority => t::ReadConsistency::Majority,
+                q::ReadConsistencyType::Quorum => t::ReadConsistency::Quorum,
+            },
+        ),
+    }
+}
+
 // ---- writes -----------------------------------------------------------------
 
 pub fn ordering_from_proto(ordering: Option<q::WriteOrdering>) -> Result<WriteOrdering> {
@@ -1137,6 +1156,7 @@ fn replica_state_to_proto(state: t::ReplicaState) -> i32 {
         t::ReplicaState::Partial => q::ReplicaState::Partial,
         t::ReplicaState::Initializing => q::ReplicaState::Initializing,
         t::ReplicaState::Listener => q::ReplicaState::Listener,
+        t::ReplicaState::Recovery => q::ReplicaState::Recovery,
     }) as i32
 }
 

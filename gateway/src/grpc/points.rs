@@ -107,9 +107,16 @@ impl PointsService {
             .collect::<Result<Vec<_>>>()?;
         let with_payload = convert::with_payload_from_proto(r.with_payload, true)?;
         let with_vector = convert::with_vector_from_proto(r.with_vectors);
+        let consistency = convert::consistency_from_proto(r.read_consistency)?;
         let records = self
             .gateway
-            .retrieve(&r.collection_name, &ids, &with_payload, &with_vector)
+            .retrieve(
+                &r.collection_name,
+                &ids,
+                &with_payload,
+                &with_vector,
+                consistency,
+            )
             .await?;
         Ok(q::GetResponse {
             result: records.into_iter().map(convert::record_to_proto).collect(),
@@ -213,9 +220,10 @@ impl PointsService {
     async fn search_points(&self, r: q::SearchPoints) -> Result<q::SearchResponse> {
         let start = Instant::now();
         let collection = r.collection_name.clone();
+        let consistency = convert::consistency_from_proto(r.read_consistency)?;
         let points = self
             .gateway
-            .search(&collection, convert::search_from_proto(r)?)
+            .search(&collection, convert::search_from_proto(r)?, consistency)
             .await?;
         Ok(q::SearchResponse {
             result: scored(points),
@@ -226,6 +234,7 @@ impl PointsService {
 
     async fn search_points_batch(&self, r: q::SearchBatchPoints) -> Result<q::SearchBatchResponse> {
         let start = Instant::now();
+        let consistency = convert::consistency_from_proto(r.read_consistency)?;
         let requests = r
             .search_points
             .into_iter()
@@ -233,7 +242,7 @@ impl PointsService {
             .collect::<Result<_>>()?;
         let results = self
             .gateway
-            .search_batch(&r.collection_name, requests)
+            .search_batch(&r.collection_name, requests, consistency)
             .await?;
         Ok(q::SearchBatchResponse {
             result: results.into_iter().map(batch).collect(),
@@ -245,9 +254,10 @@ impl PointsService {
     async fn scroll_points(&self, r: q::ScrollPoints) -> Result<q::ScrollResponse> {
         let start = Instant::now();
         let collection = r.collection_name.clone();
+        let consistency = convert::consistency_from_proto(r.read_consistency)?;
         let page = self
             .gateway
-            .scroll(&collection, convert::scroll_from_proto(r)?)
+            .scroll(&collection, convert::scroll_from_proto(r)?, consistency)
             .await?;
         Ok(q::ScrollResponse {
             next_page_offset: page.next_page_offset.map(convert::point_id_to_proto),
@@ -265,7 +275,11 @@ impl PointsService {
     async fn count_points(&self, r: q::CountPoints) -> Result<q::CountResponse> {
         let start = Instant::now();
         let filter = convert::optional_filter_from_proto(r.filter)?;
-        let count = self.gateway.count(&r.collection_name, filter).await?;
+        let consistency = convert::consistency_from_proto(r.read_consistency)?;
+        let count = self
+            .gateway
+            .count(&r.collection_name, filter, consistency)
+            .await?;
         Ok(q::CountResponse {
             result: Some(q::CountResult { count }),
             time: elapsed(start),
@@ -276,9 +290,10 @@ impl PointsService {
     async fn query_points(&self, r: q::QueryPoints) -> Result<q::QueryResponse> {
         let start = Instant::now();
         let collection = r.collection_name.clone();
+        let consistency = convert::consistency_from_proto(r.read_consistency)?;
         let points = self
             .gateway
-            .query(&collection, convert::query_from_proto(r)?)
+            .query(&collection, convert::query_from_proto(r)?, consistency)
             .await?;
         Ok(q::QueryResponse {
             result: scored(points),
@@ -290,6 +305,7 @@ impl PointsService {
     /// Each query of the batch runs against the batch's collection, as in Qdrant.
     async fn query_points_batch(&self, r: q::QueryBatchPoints) -> Result<q::QueryBatchResponse> {
         let start = Instant::now();
+        let consistency = convert::consistency_from_proto(r.read_consistency)?;
         let requests = r
             .query_points
             .into_iter()
@@ -298,7 +314,7 @@ impl PointsService {
         let results = join_all(
             requests
                 .into_iter()
-                .map(|request| self.gateway.query(&r.collection_name, request)),
+                .map(|request| self.gateway.query(&r.collection_name, request, consistency)),
         )
         .await;
         Ok(q::QueryBatchResponse {

@@ -170,7 +170,7 @@ fn http_status(err: &TesseraError) -> StatusCode {
         TesseraError::BadInput(_) => StatusCode::BAD_REQUEST,
         TesseraError::NotFound(_) => StatusCode::NOT_FOUND,
         TesseraError::AlreadyExists(_) => StatusCode::CONFLICT,
-        TesseraError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        TesseraError::Unavailable(_) | TesseraError::Stale(_) => StatusCode::SERVICE_UNAVAILABLE,
         TesseraError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         TesseraError::Unimplemented(_) => StatusCode::NOT_IMPLEMENTED,
         TesseraError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -44,6 +44,15 @@ impl WriteParams {
     }
 }
 
+/// `?consistency=` on reads.
+pub fn read_consistency(query: &HashMap<String, String>) -> Result<tessera_types::ReadConsistency> {
+    query
+        .get("consistency")
+        .map(|value| tessera_types::ReadConsistency::parse(value))
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
 /// `PUT /collections/{name}/points`: a list of points or a columnar batch.
 pub fn parse_insert(body: serde_json::Value) -> Result<Vec<Point>> {
     let format_error =

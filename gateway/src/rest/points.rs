@@ -12,6 +12,7 @@ use tessera_types::{
 };
 
 use super::model::{
+    read_consistency,
     parse_insert, CountBody, DeletePayloadBody, DeleteVectorsBody, RetrieveBody, ScrollBody,
     Selector, SetPayloadBody, UpdateVectorsBody, WriteParams,
 };
@@ -139,10 +140,12 @@ pub async fn delete_vectors(call: WriteCall) -> Response {
 pub async fn retrieve(
     State(gateway): State<Gateway>,
     Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
     let timer = Timer::start();
     let outcome = async {
+        let consistency = read_consistency(&query)?;
         let b: RetrieveBody = parse_body(&body)?;
         gateway
             .retrieve(
@@ -150,6 +153,7 @@ pub async fn retrieve(
                 &b.ids,
                 &b.with_payload.unwrap_or(WithPayload::Enable(true)),
                 &b.with_vector.unwrap_or_default(),
+                consistency,
             )
             .await
     };
@@ -159,9 +163,11 @@ pub async fn retrieve(
 pub async fn retrieve_one(
     State(gateway): State<Gateway>,
     Path((name, id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let timer = Timer::start();
     let outcome = async {
+        let consistency = read_consistency(&query)?;
         let id = PointId::parse_str(&id)?;
         gateway
             .retrieve(
@@ -169,6 +175,7 @@ pub async fn retrieve_one(
                 &[id],
                 &WithPayload::Enable(true),
                 &WithVector::Enable(true),
+                consistency,
             )
             .await?
             .into_iter()
@@ -181,10 +188,12 @@ pub async fn retrieve_one(
 pub async fn scroll(
     State(gateway): State<Gateway>,
     Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
     let timer = Timer::start();
     let outcome = async {
+        let consistency = read_consistency(&query)?;
         let b: ScrollBody = parse_body(&body)?;
         if b.order_by.as_ref().is_some_and(|o| !o.is_null()) {
             return Err(TesseraError::Unimplemented("scroll `order_by`".into()));
@@ -205,6 +214,7 @@ pub async fn scroll(
                     with_payload: b.with_payload.unwrap_or(WithPayload::Enable(true)),
                     with_vector: b.with_vector.unwrap_or_default(),
                 },
+                consistency,
             )
             .await
     };
@@ -214,12 +224,14 @@ pub async fn scroll(
 pub async fn count(
     State(gateway): State<Gateway>,
     Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
     let timer = Timer::start();
     let outcome = async {
+        let consistency = read_consistency(&query)?;
         let b: CountBody = parse_body(&body)?;
-        let count = gateway.count(&name, b.filter).await?;
+        let count = gateway.count(&name, b.filter, consistency).await?;
         Ok(json!({ "count": count }))
     };
     timer.finish(outcome.await)

@@ -1,53 +1,17 @@
 //! Routing of point operations to shard replicas: one channel per data-plane
-//! peer, per-point shard selection, fan-out to every shard and merging.
+//! peer, the replicas a read asks at its consistency, and how their answers
+//! are chosen from.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use parking_lot::RwLock;
 use tessera_proto::common::ShardTarget;
-use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
+use tessera_proto::data_plane as dp;
 use tessera_types::{
-    CollectionState, PeerId, ReplicaState, ShardId, ShardPlacement, TesseraError, Topology,
+    CollectionState, NodeType, PeerId, ReadConsistency, ShardId, ShardPlacement, TesseraError,
+    Topology,
 };
-use tonic::transport::{Channel, Endpoint};
 
-type Result<T> = std::result::Result<T, TesseraError>;
-
-/// Channels to data-plane peers, opened lazily and reused.
-#[derive(Default, Clone)]
-pub struct DataPlanes {
-    channels: Arc<RwLock<HashMap<(PeerId, String), Channel>>>,
-}
-
-impl DataPlanes {
-    pub fn client(&self, topology: &Topology, peer: PeerId) -> Result<DataPlaneClient<Channel>> {
-        let uri = topology
-            .peers
-            .get(&peer)
-            .map(|p| p.uri.clone())
-            .ok_or_else(|| {
-                TesseraError::Unavailable(format!("peer {peer} is not in the topology"))
-            })?;
-        if let Some(channel) = self.channels.read().get(&(peer, uri.clone())) {
-            return Ok(client(channel.clone()));
-        }
-        let channel = Endpoint::from_shared(uri.clone())
-            .map_err(|e| TesseraError::internal(format!("bad peer uri {uri}: {e}")))?
-            .connect_timeout(Duration::from_secs(2))
-            .tcp_nodelay(true)
-            .connect_lazy();
-        self.channels.write().insert((peer, uri), channel.clone());
-        Ok(client(channel))
-    }
-}
-
-fn client(channel: Channel) -> DataPlaneClient<Channel> {
-    DataPlaneClient::new(channel)
-        .max_decoding_message_size(256 * 1024 * 1024)
-        .max_encoding_message_size(256 * 1024 * 1024)
-}
+pub use tessera_proto::peers::DataPlanes;
 
 pub fn target(topology: &Topology, collection: &CollectionState, shard: ShardId) -> ShardTarget {
     ShardTarget {
@@ -58,30 +22,66 @@ pub fn target(topology: &Topology, collection: &CollectionState, shard: ShardId)
     }
 }
 
-/// Replicas that can serve reads, Active ones first.
-pub fn readable_replicas(shard: &ShardPlacement) -> Vec<PeerId> {
-    shard
-        .replicas
-        .iter()
-        .filter(|r| r.state == ReplicaState::Active)
-        .map(|r| r.peer_id)
-        .collect()
+
+/// Which replicas of a shard a read asks, and how many must answer.
+pub struct ReadPlan {
+    /// Readable replicas, in the order to try them.
+    pub replicas: Vec<PeerId>,
+    /// Answers required.
+    pub required: usize,
 }
 
-/// Replicas that must receive writes.
-pub fn updatable_replicas(shard: &ShardPlacement) -> Vec<PeerId> {
-    shard
-        .replicas
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.state,
-                ReplicaState::Active
-                    | ReplicaState::Partial
-                    | ReplicaState::Initializing
-                    | ReplicaState::Listener
-            )
-        })
-        .map(|r| r.peer_id)
-        .collect()
+/// Spreads single-replica reads over a shard's replicas.
+static NEXT_READ: AtomicUsize = AtomicUsize::new(0);
+
+impl ReadPlan {
+    /// Plans a read of `shard` at `consistency`. The count it needs is taken of
+    /// every replica except listeners, in sync or not, so `all` with a replica
+    /// down fails rather than answering from fewer.
+    pub fn new(
+        topology: &Topology,
+        shard: &ShardPlacement,
+        consistency: ReadConsistency,
+    ) -> Result<ReadPlan, TesseraError> {
+        let voting = shard
+            .replicas
+            .iter()
+            .filter(|r| {
+                topology
+                    .peers
+                    .get(&r.peer_id)
+                    .is_none_or(|p| p.node_type == NodeType::Normal)
+            })
+            .count();
+        let required = consistency.required(voting)?;
+        let mut replicas = shard.readable();
+        if !replicas.is_empty() {
+            let start = NEXT_READ.fetch_add(1, Ordering::Relaxed) % replicas.len();
+            replicas.rotate_left(start);
+        }
+        Ok(ReadPlan { replicas, required })
+    }
 }
+
+/// A data-plane read reply, which says how far its replica had applied the
+/// shard's operations: of several answers, the most advanced one is kept.
+pub trait Applied {
+    fn applied_seq(&self) -> u64;
+}
+
+macro_rules! applied {
+    ($($reply:ty),*) => {$(
+        impl Applied for $reply {
+            fn applied_seq(&self) -> u64 {
+                self.applied_seq
+            }
+        }
+    )*};
+}
+
+applied!(
+    dp::SearchReply,
+    dp::ScrollReply,
+    dp::CountReply,
+    dp::RetrieveReply
+);

@@ -1,0 +1,209 @@
+//! The leader's replica reconciler: turns what it observes (heartbeats) and
+//! what collections ask for (replication factor, listeners) into replica
+//! changes through Raft. It marks replicas of silent peers Dead (failing the
+//! primary over), starts recovery of Dead replicas whose peer is back, and
+//! adds or removes replicas to match `replication_factor`. Recovery itself is
+//! driven by the recovering data node.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use openraft::ServerState;
+use tessera_types::{
+    CollectionState, NodeType, PeerId, ReplicaState, ReplicaStateChange, ShardPlacement, Topology,
+};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::grpc::Heartbeats;
+use crate::raft::{Proposal, Proposer};
+use crate::topology::TopologyCommand;
+
+/// How often the reconciler looks.
+const PERIOD: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Clone)]
+pub struct ReconcilerOptions {
+    /// A data node silent for this long is taken as down.
+    pub dead_after: Duration,
+}
+
+impl Default for ReconcilerOptions {
+    fn default() -> Self {
+        Self {
+            dead_after: Duration::from_millis(2_000),
+        }
+    }
+}
+
+pub async fn run(
+    proposer: Proposer,
+    topology: watch::Receiver<Topology>,
+    heartbeats: Heartbeats,
+    mut shutdown: watch::Receiver<bool>,
+    options: ReconcilerOptions,
+) {
+    let mut leader_since: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(PERIOD) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        if proposer.metrics().state != ServerState::Leader {
+            leader_since = None;
+            continue;
+        }
+        let since = *leader_since.get_or_insert_with(Instant::now);
+        // A new leader has heard no heartbeats yet: it waits one period of
+        // silence before calling anyone down.
+        let knows_liveness = since.elapsed() >= options.dead_after;
+        let current = topology.borrow().clone();
+        let alive = |peer: PeerId| {
+            heartbeats
+                .last_seen(peer)
+                .is_some_and(|at| at.elapsed() < options.dead_after)
+        };
+        let liveness: BTreeMap<PeerId, bool> = current
+            .peers
+            .keys()
+            .map(|&p| (p, !knows_liveness || alive(p)))
+            .collect();
+        for command in plan(&current, &liveness, knows_liveness) {
+            let deadline = proposer.deadline();
+            match proposer.propose(command.clone(), deadline).await {
+                Ok(Proposal::Applied(_)) => tracing::info!(?command, "replica change applied"),
+                Ok(Proposal::Forward { .. }) => break,
+                Err(e) => tracing::debug!(error = %e, ?command, "replica change refused"),
+            }
+        }
+    }
+}
+
+fn change(
+    collection: &CollectionState,
+    shard: &ShardPlacement,
+    peer_id: PeerId,
+    from: ReplicaState,
+    to: ReplicaState,
+) -> TopologyCommand {
+    TopologyCommand::SetReplicaStates {
+        changes: vec![ReplicaStateChange {
+            collection: collection.name.clone(),
+            incarnation: collection.incarnation,
+            shard_id: shard.shard_id,
+            peer_id,
+            from,
+            to,
+        }],
+        epoch: None,
+    }
+}
+
+/// The replica changes the topology needs, given which peers are alive. Pure,
+/// so every rule is tested without a cluster.
+pub fn plan(
+    topology: &Topology,
+    alive: &BTreeMap<PeerId, bool>,
+    knows_liveness: bool,
+) -> Vec<TopologyCommand> {
+    let is_alive = |p: PeerId| alive.get(&p).copied().unwrap_or(false);
+    let node_type = |p: PeerId| topology.peers.get(&p).map(|p| p.node_type);
+    let mut load: BTreeMap<PeerId, usize> = topology.peers.keys().map(|&p| (p, 0)).collect();
+    for shard in topology.collections.values().flat_map(|c| &c.shards) {
+        for r in &shard.replicas {
+            *load.entry(r.peer_id).or_default() += 1;
+        }
+    }
+    let mut commands = Vec::new();
+    for collection in topology.collections.values() {
+        let rf = collection.config.params.replication_factor as usize;
+        for shard in &collection.shards {
+            let active = shard
+                .replicas
+                .iter()
+                .filter(|r| r.state.is_source_of_truth())
+                .count();
+            for r in &shard.replicas {
+                let up = is_alive(r.peer_id);
+                if knows_liveness && !up && r.state != ReplicaState::Dead {
+                    // The last in-sync copy stays Active: it still has every write.
+                    if !(r.state.is_source_of_truth() && active <= 1) {
+                        commands.push(change(
+                            collection,
+                            shard,
+                            r.peer_id,
+                            r.state,
+                            ReplicaState::Dead,
+                        ));
+                    }
+                } else if up && r.state == ReplicaState::Dead && is_alive(shard.primary) {
+                    commands.push(change(
+                        collection,
+                        shard,
+                        r.peer_id,
+                        ReplicaState::Dead,
+                        ReplicaState::Recovery,
+                    ));
+                }
+            }
+            let add = |peer_id: PeerId| TopologyCommand::AddReplica {
+                collection: collection.name.clone(),
+                incarnation: collection.incarnation,
+                shard_id: shard.shard_id,
+                peer_id,
+                state: ReplicaState::Recovery,
+            };
+            // Every live listener holds every shard.
+            for (&peer, p) in &topology.peers {
+                if p.node_type == NodeType::Listener && is_alive(peer) && shard.replica(peer).is_none()
+                {
+                    commands.push(add(peer));
+                }
+            }
+            let normal: Vec<_> = shard
+                .replicas
+                .iter()
+                .filter(|r| node_type(r.peer_id) == Some(NodeType::Normal))
+                .collect();
+            if normal.len() < rf {
+                let candidate = topology
+                    .peers
+                    .values()
+                    .filter(|p| {
+                        p.node_type == NodeType::Normal
+                            && is_alive(p.id)
+                            && shard.replica(p.id).is_none()
+                    })
+                    .min_by_key(|p| (load[&p.id], p.id));
+                if let Some(peer) = candidate {
+                    *load.get_mut(&peer.id).expect("peer has a load") += 1;
+                    commands.push(add(peer.id));
+                }
+            } else if normal.len() > rf {
+                // Drop the least useful copy: out of sync first, never the primary.
+                let rank = |s: ReplicaState| match s {
+                    ReplicaState::Dead => 0,
+                    ReplicaState::Recovery => 1,
+                    ReplicaState::Partial | ReplicaState::Initializing => 2,
+                    _ => 3,
+                };
+                if let Some(victim) = normal
+                    .iter()
+                    .filter(|r| r.peer_id != shard.primary)
+                    .min_by_key(|r| (rank(r.state), std::cmp::Reverse(r.peer_id)))
+                {
+                    commands.push(TopologyCommand::RemoveReplica {
+                        collection: collection.name.clone(),
+                        incarnation: collection.incarnation,
+                        shard_id: shard.shard_id,
+                        peer_id: victim.peer_id,
+                    });
+                }
+            }
+        }
+    }
+    commands
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,107 @@
+//! Replication on a data node. As a shard's **primary** this node orders each
+//! write (`OpId`), logs and applies it, forwards it to every updatable replica,
+//! takes the replicas that failed out of the in-sync set through the control
+//! plane, and only then acknowledges. As a **replica** it applies forwarded
+//! operations in the primary's order. As a **recovering** replica it fetches
+//! what it missed from the primary (`recovery`).
+
+mod primary;
+mod recovery;
+
+use std::time::Duration;
+
+use tessera_proto::peers::DataPlanes;
+use tessera_types::{PeerId, ReplicaStateChange, TesseraError};
+
+use crate::registry::ShardRegistry;
+
+pub use recovery::{recovery_loop, RecoveryProgress};
+
+/// How long a forwarded operation waits for its predecessor before the replica
+/// asks the primary to fill the gap.
+const GAP_WAIT: Duration = Duration::from_secs(2);
+/// How long one call to another data node may take.
+const PEER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most operations a primary sends to fill one replica's gap; a replica further
+/// behind is taken out of sync and recovers.
+const MAX_GAP_FILL: usize = 10_000;
+
+/// This node's part in replicating the shards it holds.
+#[derive(Clone)]
+pub struct ReplicaSet {
+    registry: ShardRegistry,
+    peers: DataPlanes,
+    progress: RecoveryProgress,
+}
+
+impl ReplicaSet {
+    pub fn new(registry: ShardRegistry) -> Self {
+        ReplicaSet {
+            registry,
+            peers: DataPlanes::default(),
+            progress: RecoveryProgress::default(),
+        }
+    }
+
+    pub fn registry(&self) -> &ShardRegistry {
+        &self.registry
+    }
+
+    pub fn progress(&self) -> &RecoveryProgress {
+        &self.progress
+    }
+
+    fn peer_id(&self) -> PeerId {
+        self.registry.peer_id()
+    }
+
+    /// Proposes replica state changes (compare-and-set) to the control plane.
+    async fn set_states(
+        &self,
+        changes: Vec<ReplicaStateChange>,
+        epoch: Option<u64>,
+    ) -> Result<u64, TesseraError> {
+        use tessera_proto::control_plane as cp;
+        let request = cp::SetReplicaStatesRequest {
+            changes: changes
+                .into_iter()
+                .map(|c| cp::ReplicaStateChange {
+                    collection: c.collection,
+                    incarnation: c.incarnation,
+                    shard_id: c.shard_id,
+                    peer_id: c.peer_id,
+                    from: cp::ReplicaState::from(c.from) as i32,
+                    to: cp::ReplicaState::from(c.to) as i32,
+                })
+                .collect(),
+            epoch,
+        };
+        let reply = self
+            .registry
+            .topology()
+            .call(|mut c| {
+                let request = request.clone();
+                async move { c.set_replica_states(request).await }
+            })
+            .await?
+            .into_inner();
+        self.registry
+            .topology()
+            .wait_for_version(reply.topology_version)
+            .await?;
+        Ok(reply.topology_version)
+    }
+}
+
+/// Runs a peer call with a deadline; errors come back as domain errors.
+async fn call<T>(
+    fut: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, TesseraError> {
+    match tokio::time::timeout(PEER_TIMEOUT, fut).await {
+        Ok(Ok(reply)) => Ok(reply.into_inner()),
+        Ok(Err(status)) => Err(tessera_proto::convert::status_to_error(status)),
+        Err(_) => Err(TesseraError::Timeout(
+            "a data-plane peer did not answer in time".into(),
+        )),
+    }
+}

@@ -1,0 +1,281 @@
+//! Recovery of this node's replicas that are out of sync (Recovery, then
+//! Partial): each fetches the operations it missed from the primary's WAL, or
+//! a snapshot when the WAL no longer has them or the histories differ, while
+//! new writes go on. Recovery → Partial once it has caught up with what the
+//! primary had (the primary then forwards new writes); Partial → Active (or
+//! Listener) once it also holds everything ordered before forwarding began.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tessera_proto::common::ShardTarget;
+use tessera_proto::convert::replicated_ops;
+use tessera_proto::data_plane as dp;
+use tessera_types::{OpId, ReplicaState, ReplicaStateChange, TesseraError, Topology};
+use tokio::io::AsyncWriteExt;
+use tokio::task::JoinHandle;
+
+use super::{call, ReplicaSet};
+use crate::registry::ShardKey;
+use crate::shard::Replicated;
+
+/// Operations fetched per request.
+const BATCH: u32 = 1_000;
+const RETRY: Duration = Duration::from_millis(500);
+
+/// How far one replica's recovery has come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// "wal_delta" or "snapshot".
+    pub method: &'static str,
+    /// Operations (WAL delta) or bytes (snapshot) done, of `total`.
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Recoveries in progress on this node, by replica.
+#[derive(Clone, Default)]
+pub struct RecoveryProgress(Arc<Mutex<HashMap<ShardKey, Progress>>>);
+
+impl RecoveryProgress {
+    pub fn get(&self, key: &ShardKey) -> Option<Progress> {
+        self.0.lock().get(key).cloned()
+    }
+
+    fn set(&self, key: &ShardKey, progress: Progress) {
+        self.0.lock().insert(key.clone(), progress);
+    }
+
+    fn clear(&self, key: &ShardKey) {
+        self.0.lock().remove(key);
+    }
+}
+
+/// Watches the topology and runs one recovery per recovering replica here.
+pub async fn recovery_loop(set: ReplicaSet) {
+    let mut running: HashMap<ShardKey, JoinHandle<()>> = HashMap::new();
+    let mut changes = set.registry.topology().subscribe();
+    let me = set.peer_id();
+    loop {
+        let topology = changes.borrow_and_update().clone();
+        running.retain(|_, task| !task.is_finished());
+        for collection in topology.collections.values() {
+            for shard in &collection.shards {
+                if !shard.state_of(me).is_some_and(|s| s.is_recovering()) {
+                    continue;
+                }
+                let key = (
+                    collection.name.clone(),
+                    collection.incarnation,
+                    shard.shard_id,
+                );
+                running
+                    .entry(key.clone())
+                    .or_insert_with(|| tokio::spawn(recover(set.clone(), key)));
+            }
+        }
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+enum Step {
+    Continue,
+    Done,
+}
+
+async fn recover(set: ReplicaSet, key: ShardKey) {
+    let started = Instant::now();
+    tracing::info!(collection = %key.0, shard = key.2, "recovering replica");
+    loop {
+        match set.recovery_step(&key).await {
+            Ok(Step::Continue) => {}
+            Ok(Step::Done) => break,
+            Err(e) => {
+                tracing::warn!(collection = %key.0, shard = key.2, error = %e, "recovery step failed; retrying");
+                tokio::time::sleep(RETRY).await;
+            }
+        }
+    }
+    set.progress.clear(&key);
+    tracing::info!(
+        collection = %key.0,
+        shard = key.2,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "replica recovery ended"
+    );
+}
+
+impl ReplicaSet {
+    async fn recovery_step(&self, key: &ShardKey) -> Result<Step, TesseraError> {
+        let me = self.peer_id();
+        let topology = self.registry.topology().current();
+        let Some(placement) = topology
+            .collections
+            .get(&key.0)
+            .filter(|c| c.incarnation == key.1)
+            .and_then(|c| c.shard(key.2))
+            .cloned()
+        else {
+            return Ok(Step::Done);
+        };
+        let Some(state) = placement.state_of(me).filter(|s| s.is_recovering()) else {
+            return Ok(Step::Done);
+        };
+        let primary = placement.primary;
+        if primary == 0 || primary == me {
+            tokio::time::sleep(RETRY).await;
+            return Ok(Step::Continue);
+        }
+        let target = ShardTarget {
+            collection: key.0.clone(),
+            incarnation: key.1,
+            shard_id: key.2,
+            topology_version: topology.version,
+        };
+        let local = self.registry.shard(Some(target.clone())).await?;
+        let last = local.last_op();
+        let mut client = self.peers.client(&topology, primary)?;
+        let reply = call(client.fetch_ops(dp::FetchOpsRequest {
+            target: Some(target.clone()),
+            last_seq: last.seq,
+            last_epoch: last.epoch,
+            max_ops: BATCH,
+            peer_id: me,
+        }))
+        .await?;
+        if reply.need_snapshot {
+            self.install_snapshot(&topology, primary, target, key).await?;
+            return Ok(Step::Continue);
+        }
+        let (forwarding, primary_last) = (reply.forwarding, reply.primary_last_seq);
+        let ops = replicated_ops(reply.ops)?;
+        let fetched = ops.len();
+        if fetched > 0 {
+            let shard = local.clone();
+            let outcome = tokio::task::spawn_blocking(move || {
+                shard.apply_replicated(last.epoch, ops, true, Duration::ZERO)
+            })
+            .await
+            .map_err(TesseraError::internal)??;
+            if let Replicated::Diverged { .. } = outcome {
+                self.install_snapshot(&topology, primary, target, key)
+                    .await?;
+                return Ok(Step::Continue);
+            }
+        }
+        let now = local.last_op();
+        let progress = Progress {
+            method: "wal_delta",
+            done: now.seq,
+            total: primary_last.max(now.seq),
+        };
+        if fetched > 0 {
+            tracing::info!(
+                collection = %key.0,
+                shard = key.2,
+                operations = now.seq,
+                of = progress.total,
+                "recovery: applied operations from the primary's WAL"
+            );
+        }
+        self.progress.set(key, progress);
+        if now.seq < primary_last {
+            return Ok(Step::Continue);
+        }
+        let to = match state {
+            ReplicaState::Recovery => ReplicaState::Partial,
+            _ if forwarding => topology
+                .peers
+                .get(&me)
+                .map(|p| ReplicaState::in_sync_on(p.node_type))
+                .unwrap_or(ReplicaState::Active),
+            // The primary has not seen this replica as Partial yet.
+            _ => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return Ok(Step::Continue);
+            }
+        };
+        self.set_states(
+            vec![ReplicaStateChange {
+                collection: key.0.clone(),
+                incarnation: key.1,
+                shard_id: key.2,
+                peer_id: me,
+                from: state,
+                to,
+            }],
+            None,
+        )
+        .await?;
+        tracing::info!(collection = %key.0, shard = key.2, from = ?state, to = ?to, last = now.seq, "recovery: replica state advanced");
+        Ok(if to == ReplicaState::Partial {
+            Step::Continue
+        } else {
+            Step::Done
+        })
+    }
+
+    /// Replaces this replica with a snapshot streamed from the primary.
+    async fn install_snapshot(
+        &self,
+        topology: &Topology,
+        primary: tessera_types::PeerId,
+        target: ShardTarget,
+        key: &ShardKey,
+    ) -> Result<(), TesseraError> {
+        let mut client = self.peers.client(topology, primary)?;
+        let mut stream = client
+            .fetch_snapshot(dp::FetchSnapshotRequest {
+                target: Some(target.clone()),
+            })
+            .await
+            .map_err(tessera_proto::convert::status_to_error)?
+            .into_inner();
+        let file = self.registry.scratch_file(key, "incoming.snapshot");
+        if let Some(dir) = file.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(TesseraError::internal)?;
+        }
+        let mut out = tokio::fs::File::create(&file)
+            .await
+            .map_err(TesseraError::internal)?;
+        let (mut done, mut total, mut at) = (0u64, 0u64, OpId::default());
+        while let Some(chunk) = stream
+            .message()
+            .await
+            .map_err(tessera_proto::convert::status_to_error)?
+        {
+            if chunk.total_bytes > 0 {
+                total = chunk.total_bytes;
+                at = OpId {
+                    epoch: chunk.epoch,
+                    seq: chunk.seq,
+                };
+            }
+            out.write_all(&chunk.data)
+                .await
+                .map_err(TesseraError::internal)?;
+            done += chunk.data.len() as u64;
+            self.progress.set(
+                key,
+                Progress {
+                    method: "snapshot",
+                    done,
+                    total,
+                },
+            );
+        }
+        out.sync_all().await.map_err(TesseraError::internal)?;
+        drop(out);
+        tracing::info!(collection = %key.0, shard = key.2, bytes = done, seq = at.seq, "recovery: installing a snapshot from the primary");
+        let result = self.registry.replace_from_snapshot(target, file.clone()).await;
+        let _ = tokio::fs::remove_file(&file).await;
+        result.map(|_| ())
+    }
+}

@@ -1,0 +1,60 @@
+//! Channels to data-plane nodes, opened lazily and reused: gateways route
+//! point operations with them, primaries forward writes to their replicas.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tessera_types::{PeerId, TesseraError, Topology};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::data_plane::data_plane_client::DataPlaneClient;
+
+/// Largest message between Tessera services (big upsert batches, snapshot chunks).
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
+#[derive(Default, Clone)]
+pub struct DataPlanes {
+    channels: Arc<RwLock<HashMap<(PeerId, String), Channel>>>,
+}
+
+impl DataPlanes {
+    pub fn client(
+        &self,
+        topology: &Topology,
+        peer: PeerId,
+    ) -> Result<DataPlaneClient<Channel>, TesseraError> {
+        let uri = topology
+            .peers
+            .get(&peer)
+            .map(|p| p.uri.clone())
+            .ok_or_else(|| {
+                TesseraError::Unavailable(format!("peer {peer} is not in the topology"))
+            })?;
+        let key = (peer, uri);
+        let cached = self
+            .channels
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let channel = match cached {
+            Some(channel) => channel,
+            None => {
+                let channel = Endpoint::from_shared(key.1.clone())
+                    .map_err(|e| TesseraError::internal(format!("bad peer uri {}: {e}", key.1)))?
+                    .connect_timeout(Duration::from_secs(2))
+                    .tcp_nodelay(true)
+                    .connect_lazy();
+                self.channels
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, channel.clone());
+                channel
+            }
+        };
+        Ok(DataPlaneClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES))
+    }
+}
