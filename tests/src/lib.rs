@@ -18,6 +18,7 @@
 pub mod data;
 pub mod in_process;
 pub mod process;
+pub mod replicas;
 pub mod rest;
 pub mod wait;
 

@@ -357,8 +357,10 @@ impl ControlPlaneNode {
 pub struct ProcessClusterBuilder {
     control_planes: usize,
     data_nodes: usize,
+    listeners: usize,
     voters: usize,
     control_plane_env: Vec<(String, String)>,
+    data_node_env: Vec<(String, String)>,
 }
 
 impl ProcessClusterBuilder {
@@ -373,6 +375,20 @@ impl ProcessClusterBuilder {
     /// Data-plane nodes (default 3).
     pub fn data_nodes(mut self, n: usize) -> Self {
         self.data_nodes = n;
+        self
+    }
+
+    /// Listener data nodes (`--node-type listener`, default 0), started after
+    /// the normal ones: their indexes follow the normal nodes'.
+    pub fn listeners(mut self, n: usize) -> Self {
+        self.listeners = n;
+        self
+    }
+
+    /// A setting of every data-plane node, as `TESSERA__<key>=<value>`.
+    pub fn data_node_setting(mut self, key: &str, value: impl ToString) -> Self {
+        self.data_node_env
+            .push((format!("TESSERA__{key}"), value.to_string()));
         self
     }
 
@@ -394,7 +410,7 @@ impl ProcessClusterBuilder {
     /// its members and the gateway is ready and sees all data nodes.
     pub async fn start(self) -> ProcessCluster {
         let dir = temp_dir("tessera-cluster-");
-        let ports = free_ports(2 + self.control_planes + self.data_nodes);
+        let ports = free_ports(2 + self.control_planes + self.data_nodes + self.listeners);
         let (http_port, grpc_port) = (ports[0], ports[1]);
         let cp_ports = &ports[2..2 + self.control_planes];
         let data_node_ports = ports[2 + self.control_planes..].to_vec();
@@ -418,7 +434,7 @@ impl ProcessClusterBuilder {
             .enumerate()
             .map(|(i, port)| {
                 let name = format!("data-plane-{i}");
-                let args = vec![
+                let mut args = vec![
                     "data-plane".into(),
                     "--control-plane".into(),
                     members.clone(),
@@ -427,7 +443,10 @@ impl ProcessClusterBuilder {
                     "--data-dir".into(),
                     dir.path().join(&name).display().to_string(),
                 ];
-                Process::spawn(&name, args, dir.path())
+                if i >= self.data_nodes {
+                    args.extend(["--node-type".into(), "listener".into()]);
+                }
+                Process::spawn_with_env(&name, args, self.data_node_env.clone(), dir.path())
             })
             .collect();
         let gateway = Process::spawn(
@@ -520,8 +539,10 @@ impl ProcessCluster {
         ProcessClusterBuilder {
             control_planes: 1,
             data_nodes: 3,
+            listeners: 0,
             voters: 3,
             control_plane_env: Vec::new(),
+            data_node_env: Vec::new(),
         }
     }
 
@@ -569,6 +590,16 @@ impl ProcessCluster {
         self.data_nodes[i].start();
         wait_listening(&mut self.data_nodes[i], self.data_node_ports[i]).await;
         self.wait_ready().await;
+    }
+
+    /// The URI data node `i` registered with.
+    pub fn data_node_uri(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.data_node_ports[i])
+    }
+
+    /// The data directory of data node `i`.
+    pub fn data_node_dir(&self, i: usize) -> PathBuf {
+        self._dir.path().join(format!("data-plane-{i}"))
     }
 
     /// Control-plane nodes started so far, running or not.

@@ -135,6 +135,10 @@ impl Rest {
         self.call(Method::PUT, path, Some(body)).await
     }
 
+    pub async fn patch(&self, path: &str, body: &Value) -> Reply {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
     /// `POST /collections/{c}/points/count` with `exact: true`.
     pub async fn count(&self, collection: &str) -> u64 {
         let reply = self

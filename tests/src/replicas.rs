@@ -1,0 +1,161 @@
+//! What each replica of a collection holds, read straight from the data nodes
+//! (bypassing the gateway), so a test can tell whether replicas are identical.
+
+use std::collections::BTreeMap;
+
+use tessera_proto::common::ShardTarget;
+use tessera_proto::control_plane::WatchTopologyRequest;
+use tessera_proto::convert::to_json;
+use tessera_proto::data_plane as dp;
+use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
+use tessera_types::{
+    PeerId, PointId, ReplicaState, ScrollRequest, ShardId, Topology, WithPayload, WithVector,
+};
+
+use crate::process::ProcessCluster;
+
+/// One replica's content: every point as JSON (payload and vectors), and the
+/// last operation it applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaContent {
+    pub shard_id: ShardId,
+    pub peer_id: PeerId,
+    pub state: ReplicaState,
+    pub applied_seq: u64,
+    pub points: BTreeMap<PointId, String>,
+}
+
+/// The topology as a running control-plane node streams it.
+pub async fn topology(cluster: &ProcessCluster) -> Topology {
+    let mut last = String::new();
+    for i in 0..cluster.control_plane_count() {
+        match cluster
+            .control_plane_client(i)
+            .watch_topology(WatchTopologyRequest {})
+            .await
+        {
+            Ok(stream) => match stream.into_inner().message().await {
+                Ok(Some(t)) => return Topology::try_from(t).expect("a valid topology"),
+                other => last = format!("{other:?}"),
+            },
+            Err(e) => last = e.to_string(),
+        }
+    }
+    panic!("no control plane streamed the topology: {last}");
+}
+
+/// The content of every readable replica of `collection`.
+pub async fn contents(cluster: &ProcessCluster, collection: &str) -> Vec<ReplicaContent> {
+    let topology = topology(cluster).await;
+    let state = &topology.collections[collection];
+    let mut out = Vec::new();
+    for shard in &state.shards {
+        for replica in shard.replicas.iter().filter(|r| r.state.is_readable()) {
+            let uri = topology.peers[&replica.peer_id].uri.clone();
+            let mut client = DataPlaneClient::connect(uri)
+                .await
+                .expect("connect to a data node");
+            let request = dp::ScrollRequest {
+                target: Some(ShardTarget {
+                    collection: collection.to_string(),
+                    incarnation: state.incarnation,
+                    shard_id: shard.shard_id,
+                    topology_version: topology.version,
+                }),
+                request_json: to_json(&ScrollRequest {
+                    offset: None,
+                    limit: usize::MAX / 2,
+                    filter: None,
+                    with_payload: WithPayload::Enable(true),
+                    with_vector: WithVector::Enable(true),
+                }),
+            };
+            let reply = client
+                .scroll(request)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "scroll shard {} on peer {}: {e}",
+                        shard.shard_id, replica.peer_id
+                    )
+                })
+                .into_inner();
+            let points = reply
+                .records
+                .into_iter()
+                .map(|r| {
+                    let r = tessera_types::Record::try_from(r).expect("a valid record");
+                    let json = serde_json::to_string(&(&r.payload, &r.vector)).expect("json");
+                    (r.id, json)
+                })
+                .collect();
+            out.push(ReplicaContent {
+                shard_id: shard.shard_id,
+                peer_id: replica.peer_id,
+                state: replica.state,
+                applied_seq: reply.applied_seq,
+                points,
+            });
+        }
+    }
+    out
+}
+
+/// Points a replica on `peer` holds, by its own count (any state; listeners
+/// included), from its shard statistics.
+pub async fn points_count(
+    topology: &Topology,
+    collection: &str,
+    shard_id: ShardId,
+    peer: PeerId,
+) -> Result<u64, String> {
+    let state = &topology.collections[collection];
+    let uri = topology.peers[&peer].uri.clone();
+    let mut client = DataPlaneClient::connect(uri)
+        .await
+        .map_err(|e| e.to_string())?;
+    client
+        .shard_stats(dp::ShardStatsRequest {
+            target: Some(ShardTarget {
+                collection: collection.to_string(),
+                incarnation: state.incarnation,
+                shard_id,
+                topology_version: topology.version,
+            }),
+        })
+        .await
+        .map(|r| r.into_inner().points_count)
+        .map_err(|e| e.to_string())
+}
+
+/// Checks that every shard's readable replicas hold the same points and have
+/// applied the same operations; returns a description of the first
+/// difference.
+pub fn identical(contents: &[ReplicaContent]) -> Result<(), String> {
+    let mut by_shard: BTreeMap<ShardId, Vec<&ReplicaContent>> = BTreeMap::new();
+    for c in contents {
+        by_shard.entry(c.shard_id).or_default().push(c);
+    }
+    for (shard, replicas) in by_shard {
+        let first = replicas[0];
+        for other in &replicas[1..] {
+            if other.applied_seq != first.applied_seq || other.points != first.points {
+                let differing = first
+                    .points
+                    .keys()
+                    .chain(other.points.keys())
+                    .find(|id| first.points.get(id) != other.points.get(id));
+                return Err(format!(
+                    "shard {shard}: peer {} (seq {}, {} points) and peer {} (seq {}, {} points) differ, first at {differing:?}",
+                    first.peer_id,
+                    first.applied_seq,
+                    first.points.len(),
+                    other.peer_id,
+                    other.applied_seq,
+                    other.points.len()
+                ));
+            }
+        }
+    }
+    Ok(())
+}

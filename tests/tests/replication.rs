@@ -1,0 +1,403 @@
+//! Replication stories on a split deployment (1 control plane, 3 data nodes, 1
+//! gateway as separate processes, replication factor 2): a data node is
+//! SIGKILLed while writes go on, and no read ever sees less than what was
+//! acknowledged; the node comes back and catches up by itself; replicas end
+//! identical; read consistency and write ordering behave as documented;
+//! listeners receive every write and serve no reads; the replication factor of
+//! a live collection changes.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tessera_tests::replicas::{self, contents, identical};
+use tessera_tests::wait::{self, READY_TIMEOUT};
+use tessera_tests::{ProcessCluster, Rest};
+
+const C: &str = "replicated";
+
+async fn create(rest: &Rest, shards: u32, replication_factor: u32) {
+    let body = json!({
+        "vectors": { "size": 4, "distance": "Dot" },
+        "shard_number": shards,
+        "replication_factor": replication_factor,
+    });
+    rest.put(&format!("/collections/{C}"), &body).await.result();
+}
+
+fn point(id: u64, round: u64) -> Value {
+    let x = id as f32;
+    json!({
+        "id": id,
+        "vector": [x, 1.0, round as f32, 0.5],
+        "payload": { "id": id, "round": round },
+    })
+}
+
+/// Upserts `ids` with `wait=true` in batches; every batch must be acknowledged.
+async fn upsert(rest: &Rest, ids: std::ops::Range<u64>, round: u64) {
+    let ids: Vec<u64> = ids.collect();
+    for batch in ids.chunks(50) {
+        let points: Vec<Value> = batch.iter().map(|id| point(*id, round)).collect();
+        rest.put(
+            &format!("/collections/{C}/points?wait=true"),
+            &json!({ "points": points }),
+        )
+        .await
+        .result();
+    }
+}
+
+async fn count(rest: &Rest, consistency: &str) -> reqwest::Result<tessera_tests::Reply> {
+    rest.send(
+        reqwest::Method::POST,
+        &format!("/collections/{C}/points/count?consistency={consistency}"),
+        Some(&json!({ "exact": true })),
+    )
+    .await
+}
+
+async fn count_ok(rest: &Rest, consistency: &str) -> u64 {
+    let reply = count(rest, consistency).await.expect("an answer");
+    reply.result()["count"].as_u64().expect("a count")
+}
+
+/// Replica states of the collection as `GET /collections/{c}/cluster` shows them.
+async fn states(rest: &Rest) -> Vec<(u64, u64, String)> {
+    let info = rest.get(&format!("/collections/{C}/cluster")).await;
+    info.result()["remote_shards"]
+        .as_array()
+        .expect("remote_shards")
+        .iter()
+        .map(|r| {
+            (
+                r["shard_id"].as_u64().unwrap(),
+                r["peer_id"].as_u64().unwrap(),
+                r["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until every shard has `per_shard` replicas, all Active, and the
+/// replicas read straight from the data nodes are identical.
+async fn wait_in_sync(cluster: &ProcessCluster, per_shard: usize) {
+    let rest = cluster.rest();
+    wait::until("every replica in sync", Duration::from_secs(90), || async {
+        let states = states(&rest).await;
+        let shards: std::collections::BTreeSet<u64> = states.iter().map(|s| s.0).collect();
+        if states.iter().any(|s| s.2 != "Active") || states.len() != shards.len() * per_shard {
+            return Err(format!("states: {states:?}"));
+        }
+        identical(&contents(cluster, C).await)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Reads the count again and again until `stop`, recording every answer that
+/// is below `expected` (a stale replica answering).
+fn watch_counts(
+    rest: Rest,
+    expected: u64,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<(usize, Vec<String>)> {
+    tokio::spawn(async move {
+        let (mut reads, mut stale) = (0, Vec::new());
+        while !stop.load(Ordering::Relaxed) {
+            if let Ok(reply) = count(&rest, "1").await {
+                if let Some(n) = reply.body.pointer("/result/count").and_then(Value::as_u64) {
+                    reads += 1;
+                    if n < expected {
+                        stale.push(format!("count {n} < {expected}"));
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (reads, stale)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_replica_serves_no_reads_until_it_has_caught_up() {
+    let mut cluster = ProcessCluster::start(3).await;
+    let rest = cluster.rest();
+    create(&rest, 3, 2).await;
+    upsert(&rest, 0..300, 1).await;
+
+    // Node 2 crashes; writes go on (shards it led fail over to another replica).
+    cluster.kill_data_node(2);
+    upsert(&rest, 300..500, 1).await;
+    upsert(&rest, 0..100, 2).await;
+    assert_eq!(count_ok(&rest, "1").await, 500);
+
+    // While it comes back and catches up, no read sees less than was acknowledged.
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = watch_counts(rest.clone(), 500, stop.clone());
+    cluster.restart_data_node(2).await;
+    wait_in_sync(&cluster, 2).await;
+    stop.store(true, Ordering::Relaxed);
+    let (reads, stale) = watcher.await.unwrap();
+    assert!(reads > 0, "the watcher read nothing");
+    assert!(stale.is_empty(), "{} stale reads of {reads}: {stale:?}", stale.len());
+
+    assert_eq!(count_ok(&rest, "all").await, 500);
+    let updated = rest
+        .post(
+            &format!("/collections/{C}/points?consistency=all"),
+            &json!({ "ids": [5, 99], "with_payload": true }),
+        )
+        .await;
+    for record in updated.result().as_array().unwrap() {
+        assert_eq!(record["payload"]["round"], json!(2), "{record}");
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_acknowledged_write_is_lost_when_a_primary_is_killed_mid_stream() {
+    let mut cluster = ProcessCluster::start(3).await;
+    let rest = cluster.rest();
+    create(&rest, 3, 2).await;
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let failed = Arc::new(Mutex::new(Vec::new()));
+    let writer = {
+        let (rest, acked, failed) = (rest.clone(), acked.clone(), failed.clone());
+        tokio::spawn(async move {
+            for id in 0..400u64 {
+                let reply = rest
+                    .send(
+                        reqwest::Method::PUT,
+                        &format!("/collections/{C}/points?wait=true"),
+                        Some(&json!({ "points": [point(id, 1)] })),
+                    )
+                    .await;
+                match reply {
+                    Ok(r) if r.status == StatusCode::OK => acked.lock().unwrap().push(id),
+                    other => failed.lock().unwrap().push(format!("{id}: {other:?}")),
+                }
+            }
+        })
+    };
+    let acked_now = || acked.lock().unwrap().len();
+    wait::until("100 acknowledged writes", READY_TIMEOUT, || async {
+        (acked_now() >= 100).then_some(()).ok_or("writing".to_string())
+    })
+    .await
+    .unwrap();
+    // Node 0 leads shard 0 (placement starts there): kill it mid-stream.
+    cluster.kill_data_node(0);
+    wait::until("250 acknowledged writes", Duration::from_secs(120), || async {
+        (acked_now() >= 250).then_some(()).ok_or(format!("{} acknowledged", acked_now()))
+    })
+    .await
+    .unwrap();
+    cluster.restart_data_node(0).await;
+    writer.await.unwrap();
+    wait_in_sync(&cluster, 2).await;
+
+    let acked = acked.lock().unwrap().clone();
+    let failed = failed.lock().unwrap().clone();
+    let found = rest
+        .post(
+            &format!("/collections/{C}/points?consistency=all"),
+            &json!({ "ids": acked, "with_payload": false }),
+        )
+        .await;
+    let found = found.result().as_array().unwrap().len();
+    let total = count_ok(&rest, "all").await;
+    println!(
+        "writes acknowledged: {}, failed: {}, lost: {}, replicas identical: true",
+        acked.len(),
+        failed.len(),
+        acked.len() - found
+    );
+    assert_eq!(found, acked.len(), "acknowledged writes lost");
+    assert!(total >= acked.len() as u64);
+    if failed.is_empty() {
+        assert_eq!(total, acked.len() as u64);
+    }
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_of_the_same_ids_leave_identical_replicas() {
+    let cluster = ProcessCluster::start(3).await;
+    let rest = cluster.rest();
+    create(&rest, 2, 3).await;
+    let writers: Vec<_> = (1..=4u64)
+        .map(|round| {
+            let rest = rest.clone();
+            tokio::spawn(async move {
+                for start in (0..200u64).step_by(20) {
+                    upsert(&rest, start..start + 20, round).await;
+                    let filter = json!({
+                        "payload": { "touched_by": round },
+                        "filter": { "must": [{ "key": "round", "match": { "value": round } }] },
+                    });
+                    rest.post(&format!("/collections/{C}/points/payload?wait=true"), &filter)
+                        .await
+                        .result();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    wait_in_sync(&cluster, 3).await;
+    assert_eq!(count_ok(&rest, "all").await, 200);
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn read_consistency_levels_and_bad_values() {
+    let mut cluster = ProcessCluster::start(3).await;
+    let rest = cluster.rest();
+    create(&rest, 3, 2).await;
+    upsert(&rest, 0..30, 1).await;
+    for level in ["1", "2", "majority", "quorum", "all"] {
+        assert_eq!(count_ok(&rest, level).await, 30, "consistency={level}");
+    }
+    for bad in ["banana", "0", "3", "-1"] {
+        let reply = count(&rest, bad).await.unwrap();
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {}", reply.body);
+        assert!(reply.body["status"]["error"].is_string(), "{}", reply.body);
+    }
+    let reply = rest
+        .send(
+            reqwest::Method::PUT,
+            &format!("/collections/{C}/points?wait=true&ordering=banana"),
+            Some(&json!({ "points": [point(99, 1)] })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    for ordering in ["weak", "medium", "strong"] {
+        let reply = rest
+            .put(
+                &format!("/collections/{C}/points?wait=true&ordering={ordering}"),
+                &json!({ "points": [point(40, 1)] }),
+            )
+            .await;
+        reply.result();
+    }
+    assert_eq!(count_ok(&rest, "all").await, 31);
+
+    // With a replica down, `all` cannot be met and says so; one replica still answers.
+    cluster.kill_data_node(1);
+    wait::until("the dead node's replicas marked Dead", READY_TIMEOUT, || async {
+        let states = states(&rest).await;
+        states
+            .iter()
+            .any(|s| s.2 == "Dead")
+            .then_some(())
+            .ok_or(format!("{states:?}"))
+    })
+    .await
+    .unwrap();
+    let reply = count(&rest, "all").await.unwrap();
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
+    let message = reply.body["status"]["error"].as_str().unwrap_or_default();
+    assert!(message.contains("Consistency"), "{message}");
+    assert_eq!(count_ok(&rest, "1").await, 31);
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn listeners_receive_every_write_and_serve_no_reads() {
+    let cluster = ProcessCluster::builder()
+        .data_nodes(2)
+        .listeners(1)
+        .start()
+        .await;
+    let rest = cluster.rest();
+    create(&rest, 2, 1).await;
+    upsert(&rest, 0..100, 1).await;
+    let topology = replicas::topology(&cluster).await;
+    let listener = topology
+        .peers
+        .values()
+        .find(|p| p.uri == cluster.data_node_uri(2))
+        .expect("the listener registered")
+        .id;
+    let states = states(&rest).await;
+    for shard in 0..2 {
+        assert!(
+            states.contains(&(shard, listener, "Listener".to_string())),
+            "{states:?}"
+        );
+    }
+    let collection = &topology.collections[C];
+    for shard in &collection.shards {
+        let primary = replicas::points_count(&topology, C, shard.shard_id, shard.primary)
+            .await
+            .unwrap();
+        let copy = replicas::points_count(&topology, C, shard.shard_id, listener)
+            .await
+            .unwrap();
+        assert_eq!(copy, primary, "shard {}", shard.shard_id);
+        assert!(primary > 0);
+    }
+    // Reads never go to a listener: every readable replica is a normal node's.
+    for content in contents(&cluster, C).await {
+        assert_ne!(content.peer_id, listener);
+    }
+    assert_eq!(count_ok(&rest, "all").await, 100);
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replication_factor_changes_on_a_live_collection() {
+    let cluster = ProcessCluster::start(3).await;
+    let rest = cluster.rest();
+    create(&rest, 3, 1).await;
+    upsert(&rest, 0..200, 1).await;
+    rest.patch(
+        &format!("/collections/{C}"),
+        &json!({ "params": { "replication_factor": 2 } }),
+    )
+    .await
+    .result();
+    wait_in_sync(&cluster, 2).await;
+    assert_eq!(count_ok(&rest, "all").await, 200);
+
+    rest.patch(
+        &format!("/collections/{C}"),
+        &json!({ "params": { "replication_factor": 1 } }),
+    )
+    .await
+    .result();
+    wait_in_sync(&cluster, 1).await;
+    assert_eq!(count_ok(&rest, "all").await, 200);
+    // A dropped replica's files are deleted from its node.
+    let topology = replicas::topology(&cluster).await;
+    let collection = &topology.collections[C];
+    wait::until("dropped replicas deleted", READY_TIMEOUT, || async {
+        for node in 0..3 {
+            let peer = topology
+                .peers
+                .values()
+                .find(|p| p.uri == cluster.data_node_uri(node))
+                .unwrap()
+                .id;
+            for shard in &collection.shards {
+                let dir = cluster
+                    .data_node_dir(node)
+                    .join("collections")
+                    .join(format!("{C}-{}", collection.incarnation))
+                    .join(shard.shard_id.to_string());
+                if shard.replica(peer).is_none() && dir.exists() {
+                    return Err(format!("{} still exists", dir.display()));
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    cluster.stop().await;
+}
