@@ -15,9 +15,9 @@ use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
 use tessera_types::{
     CollectionConfig, CollectionState, CreateCollection, Filter, PayloadSchemaType, Point, PointId,
-    PointSelection, ReadConsistency, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchParams, SearchRequest,
-    ShardId, ShardOperation, TesseraError, Topology, UpdateCollection, UpdateResult, UpdateStatus,
-    WithPayload, WithVector,
+    PointSelection, ReadConsistency, Record, ScoredPoint, ScrollRequest, ScrollResult,
+    SearchParams, SearchRequest, ShardId, ShardOperation, TesseraError, Topology, UpdateCollection,
+    UpdateResult, UpdateStatus, WithPayload, WithVector,
 };
 use tonic::transport::Channel;
 
@@ -151,7 +151,24 @@ pub struct CollectionClusterInfo {
     pub shard_count: usize,
     pub local_shards: Vec<LocalShardInfo>,
     pub remote_shards: Vec<RemoteShardInfo>,
-    pub shard_transfers: Vec<serde_json::Value>,
+    pub shard_transfers: Vec<ShardTransferInfo>,
+    /// Why the collection has fewer replicas than it asks for, when it does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// A replica being recovered from its shard's primary, in Qdrant's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardTransferInfo {
+    pub shard_id: ShardId,
+    pub from: u64,
+    pub to: u64,
+    /// Whether the target receives new writes while it catches up (Partial).
+    pub sync: bool,
+    /// "wal_delta" or "snapshot", once the target has started.
+    pub method: Option<String>,
+    /// Progress, e.g. "1200 of 5000 operations (24%)".
+    pub comment: Option<String>,
 }
 
 /// The gateway's view of the cluster and the operations it offers.
@@ -401,13 +418,83 @@ impl Gateway {
     }
 
     pub async fn collection_cluster_info(&self, name: &str) -> Result<CollectionClusterInfo> {
-        let (_, collection) = self.collection(name)?;
+        let (topology, collection) = self.collection(name)?;
         let status = self
             .topology
             .call(|mut c| async move { c.cluster_status(cp::ClusterStatusRequest {}).await })
             .await
             .map(|s| s.into_inner().node_id)
             .unwrap_or_default();
+        let recovering: Vec<_> = collection
+            .shards
+            .iter()
+            .flat_map(|s| {
+                s.replicas
+                    .iter()
+                    .filter(|r| r.state.is_recovering())
+                    .map(move |r| (s, r))
+            })
+            .collect();
+        let shard_transfers = join_all(recovering.into_iter().map(|(shard, replica)| {
+            let topology = topology.clone();
+            let collection = &collection;
+            async move {
+                let progress = match self.data_planes.client(&topology, replica.peer_id) {
+                    Ok(mut client) => call(client.shard_stats(dp::ShardStatsRequest {
+                        target: Some(target(&topology, collection, shard.shard_id)),
+                    }))
+                    .await
+                    .ok()
+                    .and_then(|stats| stats.recovery),
+                    Err(_) => None,
+                };
+                ShardTransferInfo {
+                    shard_id: shard.shard_id,
+                    from: shard.primary,
+                    to: replica.peer_id,
+                    sync: replica.state == tessera_types::ReplicaState::Partial,
+                    method: progress.as_ref().map(|p| p.method.clone()),
+                    comment: progress.map(|p| {
+                        let unit = if p.method == "snapshot" {
+                            "bytes"
+                        } else {
+                            "operations"
+                        };
+                        let percent = (p.done * 100).checked_div(p.total).unwrap_or(100);
+                        format!("{} of {} {unit} ({percent}%)", p.done, p.total)
+                    }),
+                }
+            }
+        }))
+        .await;
+        let wanted = collection.config.params.replication_factor as usize;
+        let normal_peers = topology
+            .peers
+            .values()
+            .filter(|p| p.node_type == tessera_types::NodeType::Normal)
+            .count();
+        let warnings = collection
+            .shards
+            .iter()
+            .filter_map(|s| {
+                let normal = s
+                    .replicas
+                    .iter()
+                    .filter(|r| {
+                        topology
+                            .peers
+                            .get(&r.peer_id)
+                            .is_some_and(|p| p.node_type == tessera_types::NodeType::Normal)
+                    })
+                    .count();
+                (normal < wanted).then(|| {
+                    format!(
+                        "shard {} has {normal} of {wanted} replicas: the cluster has {normal_peers} data nodes",
+                        s.shard_id
+                    )
+                })
+            })
+            .collect();
         Ok(CollectionClusterInfo {
             peer_id: status,
             shard_count: collection.shards.len(),
@@ -424,7 +511,8 @@ impl Gateway {
                     })
                 })
                 .collect(),
-            shard_transfers: Vec::new(),
+            shard_transfers,
+            warnings,
         })
     }
 
@@ -596,10 +684,16 @@ impl Gateway {
                 ids: ids.into_iter().map(Into::into).collect(),
                 selectors: Some(selectors.clone()),
             };
-            self.read_shard(&topology, &collection, shard_id, consistency, move |mut c| {
-                let request = request.clone();
-                async move { c.retrieve(request).await }
-            })
+            self.read_shard(
+                &topology,
+                &collection,
+                shard_id,
+                consistency,
+                move |mut c| {
+                    let request = request.clone();
+                    async move { c.retrieve(request).await }
+                },
+            )
         }))
         .await;
         let mut found: HashMap<PointId, Record> = HashMap::new();
@@ -682,7 +776,11 @@ impl Gateway {
         consistency: ReadConsistency,
     ) -> Result<Vec<ScoredPoint>> {
         let vector = match request.query {
-            None => return self.query_by_id_order(collection, request, consistency).await,
+            None => {
+                return self
+                    .query_by_id_order(collection, request, consistency)
+                    .await
+            }
             Some(Query::Nearest(vector)) => vector,
             Some(Query::NearestToPoint(id)) => {
                 // As in Qdrant, the point a query refers to is not among its results.

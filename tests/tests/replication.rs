@@ -142,7 +142,11 @@ async fn a_restarted_replica_serves_no_reads_until_it_has_caught_up() {
     stop.store(true, Ordering::Relaxed);
     let (reads, stale) = watcher.await.unwrap();
     assert!(reads > 0, "the watcher read nothing");
-    assert!(stale.is_empty(), "{} stale reads of {reads}: {stale:?}", stale.len());
+    assert!(
+        stale.is_empty(),
+        "{} stale reads of {reads}: {stale:?}",
+        stale.len()
+    );
 
     assert_eq!(count_ok(&rest, "all").await, 500);
     let updated = rest
@@ -184,15 +188,23 @@ async fn no_acknowledged_write_is_lost_when_a_primary_is_killed_mid_stream() {
     };
     let acked_now = || acked.lock().unwrap().len();
     wait::until("100 acknowledged writes", READY_TIMEOUT, || async {
-        (acked_now() >= 100).then_some(()).ok_or("writing".to_string())
+        (acked_now() >= 100)
+            .then_some(())
+            .ok_or("writing".to_string())
     })
     .await
     .unwrap();
     // Node 0 leads shard 0 (placement starts there): kill it mid-stream.
     cluster.kill_data_node(0);
-    wait::until("250 acknowledged writes", Duration::from_secs(120), || async {
-        (acked_now() >= 250).then_some(()).ok_or(format!("{} acknowledged", acked_now()))
-    })
+    wait::until(
+        "250 acknowledged writes",
+        Duration::from_secs(120),
+        || async {
+            (acked_now() >= 250)
+                .then_some(())
+                .ok_or(format!("{} acknowledged", acked_now()))
+        },
+    )
     .await
     .unwrap();
     cluster.restart_data_node(0).await;
@@ -238,9 +250,12 @@ async fn concurrent_writers_of_the_same_ids_leave_identical_replicas() {
                         "payload": { "touched_by": round },
                         "filter": { "must": [{ "key": "round", "match": { "value": round } }] },
                     });
-                    rest.post(&format!("/collections/{C}/points/payload?wait=true"), &filter)
-                        .await
-                        .result();
+                    rest.post(
+                        &format!("/collections/{C}/points/payload?wait=true"),
+                        &filter,
+                    )
+                    .await
+                    .result();
                 }
             })
         })
@@ -264,7 +279,12 @@ async fn read_consistency_levels_and_bad_values() {
     }
     for bad in ["banana", "0", "3", "-1"] {
         let reply = count(&rest, bad).await.unwrap();
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            reply.body
+        );
         assert!(reply.body["status"]["error"].is_string(), "{}", reply.body);
     }
     let reply = rest
@@ -289,18 +309,27 @@ async fn read_consistency_levels_and_bad_values() {
 
     // With a replica down, `all` cannot be met and says so; one replica still answers.
     cluster.kill_data_node(1);
-    wait::until("the dead node's replicas marked Dead", READY_TIMEOUT, || async {
-        let states = states(&rest).await;
-        states
-            .iter()
-            .any(|s| s.2 == "Dead")
-            .then_some(())
-            .ok_or(format!("{states:?}"))
-    })
+    wait::until(
+        "the dead node's replicas marked Dead",
+        READY_TIMEOUT,
+        || async {
+            let states = states(&rest).await;
+            states
+                .iter()
+                .any(|s| s.2 == "Dead")
+                .then_some(())
+                .ok_or(format!("{states:?}"))
+        },
+    )
     .await
     .unwrap();
     let reply = count(&rest, "all").await.unwrap();
-    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
     let message = reply.body["status"]["error"].as_str().unwrap_or_default();
     assert!(message.contains("Consistency"), "{message}");
     assert_eq!(count_ok(&rest, "1").await, 31);

@@ -77,10 +77,7 @@ mod tests {
             ReadConsistency::parse("2").unwrap(),
             ReadConsistency::Factor(2)
         );
-        assert_eq!(
-            ReadConsistency::parse("all").unwrap(),
-            ReadConsistency::All
-        );
+        assert_eq!(ReadConsistency::parse("all").unwrap(), ReadConsistency::All);
         for bad in ["banana", "0", "-1", ""] {
             assert!(ReadConsistency::parse(bad).is_err(), "{bad}");
         }

@@ -156,9 +156,8 @@ impl ControlPlaneService {
             return;
         };
         tokio::spawn(async move {
-            let mut request = Request::new(tessera_proto::control_plane::HeartbeatRequest {
-                peer_id,
-            });
+            let mut request =
+                Request::new(tessera_proto::control_plane::HeartbeatRequest { peer_id });
             request
                 .metadata_mut()
                 .insert(FORWARDED_HEADER, MetadataValue::from_static("1"));

@@ -14,7 +14,9 @@ pub struct Heartbeats(Arc<Mutex<HashMap<PeerId, (u64, Instant)>>>);
 impl Heartbeats {
     fn lock(&self) -> MutexGuard<'_, HashMap<PeerId, (u64, Instant)>> {
         // Every write is one insert, so the map is consistent even after a panic.
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn record(&self, peer_id: PeerId) {

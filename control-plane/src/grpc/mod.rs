@@ -25,7 +25,6 @@ pub use heartbeats::Heartbeats;
 use crate::raft::Proposer;
 use crate::topology::{plan_collection, validate_collection_name, Applied, TopologyCommand};
 
-
 pub struct ControlPlaneService {
     proposer: Proposer,
     topology: watch::Receiver<Topology>,

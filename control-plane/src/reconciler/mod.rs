@@ -155,7 +155,9 @@ pub fn plan(
             };
             // Every live listener holds every shard.
             for (&peer, p) in &topology.peers {
-                if p.node_type == NodeType::Listener && is_alive(peer) && shard.replica(peer).is_none()
+                if p.node_type == NodeType::Listener
+                    && is_alive(peer)
+                    && shard.replica(peer).is_none()
                 {
                     commands.push(add(peer));
                 }

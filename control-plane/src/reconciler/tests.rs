@@ -18,7 +18,8 @@ fn topology(
             },
         );
     }
-    let body = format!(r#"{{"vectors": {{"size": 2, "distance": "Dot"}}, "replication_factor": {rf}}}"#);
+    let body =
+        format!(r#"{{"vectors": {{"size": 2, "distance": "Dot"}}, "replication_factor": {rf}}}"#);
     let config = serde_json::from_str::<tessera_types::CreateCollection>(&body)
         .unwrap()
         .into_config(1)
@@ -86,7 +87,12 @@ fn a_dead_replica_whose_peer_is_back_recovers() {
 
 #[test]
 fn replication_factor_and_listeners_are_met() {
-    let peers = [(1, Normal), (2, Normal), (3, Normal), (9, NodeType::Listener)];
+    let peers = [
+        (1, Normal),
+        (2, Normal),
+        (3, Normal),
+        (9, NodeType::Listener),
+    ];
     let t = topology(&peers, 2, &[(1, Active)]);
     let commands = plan(&t, &alive(&[1, 2, 3, 9], &[1, 2, 3, 9]), true);
     let added: Vec<_> = commands
@@ -100,8 +106,7 @@ fn replication_factor_and_listeners_are_met() {
 
     let t = topology(&peers, 1, &[(1, Active), (2, Active), (3, Dead)]);
     let commands = plan(&t, &alive(&[1, 2, 3], &[1, 2, 3]), true);
-    assert!(commands.iter().any(|c| matches!(
-        c,
-        TopologyCommand::RemoveReplica { peer_id: 3, .. }
-    )));
+    assert!(commands
+        .iter()
+        .any(|c| matches!(c, TopologyCommand::RemoveReplica { peer_id: 3, .. })));
 }

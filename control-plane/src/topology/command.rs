@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_types::{
-    CreateCollection, NodeType, PayloadSchemaType, Peer, PeerId, ReplicaState,
-    ReplicaStateChange, ShardId, TesseraError, Topology, UpdateCollection,
+    CreateCollection, NodeType, PayloadSchemaType, Peer, PeerId, ReplicaState, ReplicaStateChange,
+    ShardId, TesseraError, Topology, UpdateCollection,
 };
 
 use super::replicas;

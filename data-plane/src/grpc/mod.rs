@@ -10,9 +10,9 @@ use tessera_proto::convert::{
 use tessera_proto::data_plane::data_plane_server::DataPlane;
 use tessera_proto::data_plane::{
     CountReply, CountRequest, FetchOpsReply, FetchOpsRequest, FetchSnapshotRequest,
-    ReplicateReply, ReplicateRequest, RetrieveReply, RetrieveRequest, ScrollReply, ScrollRequest,
-    SearchReply, SearchRequest, ShardStatsReply, ShardStatsRequest, SnapshotChunk, UpdateReply,
-    UpdateRequest,
+    RecoveryProgress, ReplicateReply, ReplicateRequest, RetrieveReply, RetrieveRequest,
+    ScrollReply, ScrollRequest, SearchReply, SearchRequest, ShardStatsReply, ShardStatsRequest,
+    SnapshotChunk, UpdateReply, UpdateRequest,
 };
 use tessera_types::{Filter, TesseraError};
 use tokio::io::AsyncReadExt;
@@ -226,12 +226,23 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<ShardStatsRequest>,
     ) -> Result<Response<ShardStatsReply>, Status> {
+        let target = request.into_inner().target;
+        let key = target
+            .as_ref()
+            .map(|t| (t.collection.clone(), t.incarnation, t.shard_id));
         let shard = self
             .replicas
             .registry()
-            .shard(request.into_inner().target)
+            .shard(target)
             .await
             .map_err(error_to_status)?;
+        let recovery = key
+            .and_then(|key| self.replicas.progress().get(&key))
+            .map(|p| RecoveryProgress {
+                method: p.method.to_string(),
+                done: p.done,
+                total: p.total,
+            });
         let stats = shard.stats();
         Ok(Response::new(ShardStatsReply {
             points_count: stats.points_count,
@@ -239,6 +250,7 @@ impl DataPlane for DataPlaneService {
             segments_count: stats.segments_count,
             optimizing: stats.optimizing,
             payload_points: stats.payload_points.into_iter().collect(),
+            recovery,
         }))
     }
 }

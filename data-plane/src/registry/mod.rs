@@ -235,16 +235,16 @@ impl ShardRegistry {
                 .and_then(|c| c.shard(shard_id))
                 .is_some_and(|s| s.replica(self.peer_id).is_some())
         };
-        open.retain(|(name, incarnation, shard_id), shard| {
-            match topology.collections.get(name) {
+        open.retain(
+            |(name, incarnation, shard_id), shard| match topology.collections.get(name) {
                 Some(c) if placed_here(name, *incarnation, *shard_id) => {
                     shard.update_config(c.config.clone());
                     shard.set_payload_schema(&c.payload_schema);
                     true
                 }
                 _ => false,
-            }
-        });
+            },
+        );
         let Ok(entries) = std::fs::read_dir(&self.root) else {
             return;
         };

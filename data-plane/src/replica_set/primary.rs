@@ -77,10 +77,11 @@ impl ReplicaSet {
             ops: vec![(id, operation).into()],
             prev_epoch,
         };
-        let results = join_all(followers.iter().map(|replica| {
-            self.forward(&topology, replica.peer_id, request.clone(), &shard, id)
-        }))
-        .await;
+        let results =
+            join_all(followers.iter().map(|replica| {
+                self.forward(&topology, replica.peer_id, request.clone(), &shard, id)
+            }))
+            .await;
         let mut copies = 1;
         let mut failed = Vec::new();
         for (replica, result) in followers.iter().zip(results) {
@@ -322,10 +323,9 @@ impl ReplicaSet {
             return Err(not_primary(&placed, me, placed.placement.epoch));
         }
         let shard = self.registry.shard(Some(target)).await?;
-        let file = self.registry.scratch_file(
-            &placed.key,
-            &format!("transfer-{}.snapshot", rand_suffix()),
-        );
+        let file = self
+            .registry
+            .scratch_file(&placed.key, &format!("transfer-{}.snapshot", rand_suffix()));
         let out = file.clone();
         let id = blocking(move || Ok(shard.snapshot_at(&out)?)).await?;
         Ok((file, id))

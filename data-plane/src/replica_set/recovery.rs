@@ -149,7 +149,8 @@ impl ReplicaSet {
         }))
         .await?;
         if reply.need_snapshot {
-            self.install_snapshot(&topology, primary, target, key).await?;
+            self.install_snapshot(&topology, primary, target, key)
+                .await?;
             return Ok(Step::Continue);
         }
         let (forwarding, primary_last) = (reply.forwarding, reply.primary_last_seq);
@@ -274,7 +275,10 @@ impl ReplicaSet {
         out.sync_all().await.map_err(TesseraError::internal)?;
         drop(out);
         tracing::info!(collection = %key.0, shard = key.2, bytes = done, seq = at.seq, "recovery: installing a snapshot from the primary");
-        let result = self.registry.replace_from_snapshot(target, file.clone()).await;
+        let result = self
+            .registry
+            .replace_from_snapshot(target, file.clone())
+            .await;
         let _ = tokio::fs::remove_file(&file).await;
         result.map(|_| ())
     }

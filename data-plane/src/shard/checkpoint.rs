@@ -261,13 +261,8 @@ impl Inner {
             (seq, (segments, epochs), appendable, changed)
         };
         let (segments, epochs) = segments;
-        let result = self.write_checkpoint(
-            last,
-            (seq, epochs),
-            &segments.sealed,
-            appendable,
-            bitmaps,
-        );
+        let result =
+            self.write_checkpoint(last, (seq, epochs), &segments.sealed, appendable, bitmaps);
         if result.is_err() {
             // What this checkpoint would have recorded still has to be written.
             self.appendable_dirty.store(true, Ordering::Release);

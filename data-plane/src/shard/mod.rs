@@ -29,9 +29,8 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use rayon::prelude::*;
 use tessera_types::{
     CollectionConfig, Distance, Filter, NamedVectors, OpId, PayloadSchema, PointId, Record,
-    ScoredPoint,
-    ScrollRequest, ScrollResult, SearchRequest, ShardOperation, ShardStats, TesseraError,
-    VectorStruct, WithPayload, WithVector,
+    ScoredPoint, ScrollRequest, ScrollResult, SearchRequest, ShardOperation, ShardStats,
+    TesseraError, VectorStruct, WithPayload, WithVector,
 };
 
 use crate::filter::path::JsonPath;
@@ -535,7 +534,6 @@ impl Inner {
         *self.wake.0.lock() = true;
         self.wake.1.notify_all();
     }
-
 
     fn new_segment_id(&self) -> u64 {
         self.next_segment_id.fetch_add(1, Ordering::AcqRel)

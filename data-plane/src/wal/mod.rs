@@ -354,8 +354,8 @@ impl Wal {
             // A record being appended right now reads as torn: it ends the read.
             while let Ok(Some(record)) = read_record(&mut reader, len - offset) {
                 offset += (HEADER + record.len()) as u64;
-                let (seq, epoch, op): (u64, u64, ShardOperation) =
-                    serde_json::from_slice(&record).map_err(|e| {
+                let (seq, epoch, op): (u64, u64, ShardOperation) = serde_json::from_slice(&record)
+                    .map_err(|e| {
                         WalError::Corrupt(format!("{}: undecodable record: {e}", path.display()))
                     })?;
                 if seq <= after {

@@ -1187,7 +1187,17 @@ pub fn cluster_info_to_proto(
                 shard_key: s.shard_key.and_then(shard_key_to_proto),
             })
             .collect(),
-        shard_transfers: Vec::new(),
+        shard_transfers: info
+            .shard_transfers
+            .into_iter()
+            .map(|t| q::ShardTransferInfo {
+                shard_id: t.shard_id,
+                to_shard_id: None,
+                from: t.from,
+                to: t.to,
+                sync: t.sync,
+            })
+            .collect(),
         resharding_operations: Vec::new(),
         time,
     }

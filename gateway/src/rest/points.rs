@@ -12,9 +12,8 @@ use tessera_types::{
 };
 
 use super::model::{
-    read_consistency,
-    parse_insert, CountBody, DeletePayloadBody, DeleteVectorsBody, RetrieveBody, ScrollBody,
-    Selector, SetPayloadBody, UpdateVectorsBody, WriteParams,
+    parse_insert, read_consistency, CountBody, DeletePayloadBody, DeleteVectorsBody, RetrieveBody,
+    ScrollBody, Selector, SetPayloadBody, UpdateVectorsBody, WriteParams,
 };
 use super::{parse_body, Timer};
 use crate::service::Gateway;

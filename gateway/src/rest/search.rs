@@ -79,10 +79,12 @@ pub async fn query_batch(
             .map(QueryRequest::try_from)
             .collect::<Result<Vec<_>, _>>()?;
         let mut results = Vec::with_capacity(requests.len());
-        for points in
-            futures::future::join_all(requests
+        for points in futures::future::join_all(
+            requests
                 .into_iter()
-                .map(|r| gateway.query(&name, r, consistency))).await
+                .map(|r| gateway.query(&name, r, consistency)),
+        )
+        .await
         {
             results.push(json!({ "points": points? }));
         }

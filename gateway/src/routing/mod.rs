@@ -22,7 +22,6 @@ pub fn target(topology: &Topology, collection: &CollectionState, shard: ShardId)
     }
 }
 
-
 /// Which replicas of a shard a read asks, and how many must answer.
 pub struct ReadPlan {
     /// Readable replicas, in the order to try them.

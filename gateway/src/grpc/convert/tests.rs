@@ -964,6 +964,7 @@ fn cluster_info_lists_replicas_with_their_state() {
                 },
             ],
             shard_transfers: Vec::new(),
+            warnings: Vec::new(),
         },
         0.5,
     );
