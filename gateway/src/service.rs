@@ -595,7 +595,8 @@ impl Gateway {
     /// it, forwards it to the other replicas and applies
     /// `write_consistency_factor`. When the primary has moved (a failover), the
     /// write follows it; when it is unreachable, a weak or medium write waits
-    /// for the control plane to promote another replica, a strong one fails.
+    /// for the control plane to promote another in-sync replica (if there is
+    /// one), a strong one fails.
     /// Retrying is safe: every operation leaves the same state when repeated.
     async fn update_shard(
         &self,
@@ -635,6 +636,15 @@ impl Gateway {
                         if ordering == WriteOrdering::Strong {
                             return Err(TesseraError::Unavailable(format!(
                                 "{why}; ordering=strong does not wait for a new primary"
+                            )));
+                        }
+                        let successor = shard
+                            .replicas
+                            .iter()
+                            .any(|r| r.peer_id != shard.primary && r.state.is_source_of_truth());
+                        if !successor {
+                            return Err(TesseraError::Unavailable(format!(
+                                "{why}, and no other in-sync replica can take over"
                             )));
                         }
                         why

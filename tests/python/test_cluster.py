@@ -136,3 +136,28 @@ def test_server_version_is_compatible(client, rest):
     )
     info = client.info()  # gRPC HealthCheck or REST /
     assert info.version == body["version"]
+
+
+def test_read_consistency_over_both_transports(deployment, client, collection_name):
+    """Every read accepts Qdrant's `consistency`; a factor above the replica
+    count is refused with a message, and no level hides a point."""
+    client.create_collection(
+        collection_name,
+        vectors_config=models.VectorParams(size=4, distance=models.Distance.DOT),
+        replication_factor=2,
+    )
+    vectors = random_vectors(20, 4, seed=11)
+    client.upsert(
+        collection_name,
+        points=[models.PointStruct(id=i, vector=v) for i, v in enumerate(vectors)],
+        wait=True,
+    )
+    for level in (1, models.ReadConsistencyType.ALL, models.ReadConsistencyType.MAJORITY):
+        hits = client.query_points(collection_name, query=vectors[0], limit=3, consistency=level).points
+        assert len(hits) == 3
+        page, _ = client.scroll(collection_name, limit=50, consistency=level)
+        assert len(page) == 20
+        assert len(client.retrieve(collection_name, ids=[1, 2], consistency=level)) == 2
+    with pytest.raises(Exception) as refused:
+        client.scroll(collection_name, limit=5, consistency=5)
+    assert "consistency" in str(refused.value)

@@ -17,6 +17,7 @@
 
 pub mod data;
 pub mod in_process;
+pub mod netns;
 pub mod process;
 pub mod replicas;
 pub mod rest;

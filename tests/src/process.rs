@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::netns::Network;
 use crate::rest::Rest;
 use crate::wait::{self, READY_TIMEOUT};
 
@@ -73,6 +74,9 @@ struct Process {
     env: Vec<(String, String)>,
     log: PathBuf,
     child: Option<Child>,
+    /// The network namespace it runs in (through `ip netns exec`, which execs
+    /// in place, so the PID is still the server's).
+    netns: Option<String>,
 }
 
 impl Process {
@@ -86,12 +90,23 @@ impl Process {
         env: Vec<(String, String)>,
         log_dir: &Path,
     ) -> Process {
+        Self::spawn_in(name, args, env, None, log_dir)
+    }
+
+    fn spawn_in(
+        name: &str,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+        netns: Option<String>,
+        log_dir: &Path,
+    ) -> Process {
         let mut process = Process {
             name: name.to_string(),
             args,
             env,
             log: log_dir.join(format!("{name}.log")),
             child: None,
+            netns,
         };
         process.start();
         process
@@ -107,7 +122,15 @@ impl Process {
         // Restarts append to the same log; this line marks where each run begins.
         writeln!(log, "$ tessera {}", self.args.join(" ")).expect("write the log");
         let stdout: File = log.try_clone().expect("duplicate the log handle");
-        let child = Command::new(tessera_bin())
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", ns]).arg(tessera_bin());
+                command
+            }
+            None => Command::new(tessera_bin()),
+        };
+        let child = command
             .args(&self.args)
             .current_dir(self.log.parent().expect("logs live in a directory"))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -321,8 +344,7 @@ impl Drop for Standalone {
 
 /// Waits until something accepts TCP connections on `port`, failing early
 /// when `process` dies meanwhile.
-async fn wait_listening(process: &mut Process, port: u16) {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+async fn wait_listening(process: &mut Process, addr: SocketAddr) {
     wait::until(
         &format!("{} to accept connections on {addr}", process.name),
         READY_TIMEOUT,
@@ -344,12 +366,17 @@ async fn wait_listening(process: &mut Process, port: u16) {
 /// One control-plane node of a [`ProcessCluster`].
 struct ControlPlaneNode {
     process: Process,
+    host: IpAddr,
     port: u16,
 }
 
 impl ControlPlaneNode {
     fn uri(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}", self.addr())
+    }
+
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
     }
 }
 
@@ -361,6 +388,7 @@ pub struct ProcessClusterBuilder {
     voters: usize,
     control_plane_env: Vec<(String, String)>,
     data_node_env: Vec<(String, String)>,
+    partitionable: bool,
 }
 
 impl ProcessClusterBuilder {
@@ -392,6 +420,14 @@ impl ProcessClusterBuilder {
         self
     }
 
+    /// Runs each data node in its own network namespace (see [`Network`]), so
+    /// [`ProcessCluster::partition_data_node`] can cut it off. Needs root and
+    /// iproute2.
+    pub fn partitionable(mut self) -> Self {
+        self.partitionable = true;
+        self
+    }
+
     /// `cluster.consensus.voters` of every control-plane node (default 3).
     pub fn voters(mut self, n: usize) -> Self {
         self.voters = n;
@@ -414,14 +450,35 @@ impl ProcessClusterBuilder {
         let (http_port, grpc_port) = (ports[0], ports[1]);
         let cp_ports = &ports[2..2 + self.control_planes];
         let data_node_ports = ports[2 + self.control_planes..].to_vec();
-        let first_uri = format!("http://127.0.0.1:{}", cp_ports[0]);
+        let network = self.partitionable.then(|| {
+            Network::create(data_node_ports.len())
+                .unwrap_or_else(|e| panic!("cannot set up network namespaces: {e}"))
+        });
+        let host: IpAddr = match &network {
+            Some(network) => network.host_ip().parse().expect("an ip"),
+            None => Ipv4Addr::LOCALHOST.into(),
+        };
+        let data_node_hosts: Vec<IpAddr> = (0..data_node_ports.len())
+            .map(|i| match &network {
+                Some(network) => network.node_ip(i).parse().expect("an ip"),
+                None => Ipv4Addr::LOCALHOST.into(),
+            })
+            .collect();
+        let first_uri = format!("http://{host}:{}", cp_ports[0]);
 
         let control_planes: Vec<ControlPlaneNode> = cp_ports
             .iter()
             .enumerate()
             .map(|(i, port)| {
                 let bootstrap = (i > 0).then(|| first_uri.clone());
-                control_plane_node(&dir, i, *port, bootstrap, true, &self.control_plane_env)
+                control_plane_node(
+                    &dir,
+                    i,
+                    SocketAddr::new(host, *port),
+                    bootstrap,
+                    true,
+                    &self.control_plane_env,
+                )
             })
             .collect();
         let members = control_planes
@@ -439,14 +496,16 @@ impl ProcessClusterBuilder {
                     "--control-plane".into(),
                     members.clone(),
                     "--uri".into(),
-                    format!("http://127.0.0.1:{port}"),
+                    format!("http://{}:{port}", data_node_hosts[i]),
                     "--data-dir".into(),
                     dir.path().join(&name).display().to_string(),
                 ];
                 if i >= self.data_nodes {
                     args.extend(["--node-type".into(), "listener".into()]);
                 }
-                Process::spawn_with_env(&name, args, self.data_node_env.clone(), dir.path())
+                let netns = network.as_ref().map(|n| n.namespace(i).to_string());
+                let env = self.data_node_env.clone();
+                Process::spawn_in(&name, args, env, netns, dir.path())
             })
             .collect();
         let gateway = Process::spawn(
@@ -464,9 +523,12 @@ impl ProcessClusterBuilder {
         );
         let mut cluster = ProcessCluster {
             gateway,
+            more_gateways: Vec::new(),
             data_nodes: nodes,
             data_node_ports,
+            data_node_hosts,
             control_planes,
+            network,
             voters: self.voters,
             control_plane_env: self.control_plane_env,
             rest: Rest::new(format!("http://127.0.0.1:{http_port}")),
@@ -486,7 +548,7 @@ impl ProcessClusterBuilder {
 fn control_plane_node(
     dir: &TempDir,
     i: usize,
-    port: u16,
+    addr: SocketAddr,
     bootstrap: Option<String>,
     uri: bool,
     env: &[(String, String)],
@@ -498,10 +560,10 @@ fn control_plane_node(
         dir.path().join(&name).display().to_string(),
     ];
     if uri {
-        args.extend(["--uri".into(), format!("http://127.0.0.1:{port}")]);
+        args.extend(["--uri".into(), format!("http://{addr}")]);
     } else {
         // Loopback only: the test machine's other interfaces are none of its business.
-        args.extend(["--p2p-port".into(), port.to_string()]);
+        args.extend(["--p2p-port".into(), addr.port().to_string()]);
     }
     if let Some(bootstrap) = bootstrap {
         args.extend(["--bootstrap".into(), bootstrap]);
@@ -512,7 +574,8 @@ fn control_plane_node(
     }
     ControlPlaneNode {
         process: Process::spawn_with_env(&name, args, env, dir.path()),
-        port,
+        host: addr.ip(),
+        port: addr.port(),
     }
 }
 
@@ -522,9 +585,12 @@ fn control_plane_node(
 pub struct ProcessCluster {
     // Field order is drop order: processes die before their directory goes.
     gateway: Process,
+    more_gateways: Vec<Process>,
     data_nodes: Vec<Process>,
     data_node_ports: Vec<u16>,
+    data_node_hosts: Vec<IpAddr>,
     control_planes: Vec<ControlPlaneNode>,
+    network: Option<Network>,
     voters: usize,
     control_plane_env: Vec<(String, String)>,
     rest: Rest,
@@ -543,6 +609,7 @@ impl ProcessCluster {
             voters: 3,
             control_plane_env: Vec::new(),
             data_node_env: Vec::new(),
+            partitionable: false,
         }
     }
 
@@ -576,6 +643,50 @@ impl ProcessCluster {
         self.rest.clone()
     }
 
+    /// Starts another gateway on the same control plane and returns a REST
+    /// client of it once it is ready.
+    pub async fn add_gateway(&mut self) -> Rest {
+        let ports = free_ports(2);
+        let members = self
+            .control_planes
+            .iter()
+            .map(ControlPlaneNode::uri)
+            .collect::<Vec<_>>()
+            .join(",");
+        let name = format!("gateway-{}", self.more_gateways.len() + 1);
+        let mut gateway = Process::spawn(
+            &name,
+            vec![
+                "gateway".into(),
+                "--control-plane".into(),
+                members,
+                "--http-port".into(),
+                ports[0].to_string(),
+                "--grpc-port".into(),
+                ports[1].to_string(),
+            ],
+            self._dir.path(),
+        );
+        let rest = Rest::new(format!("http://127.0.0.1:{}", ports[0]));
+        wait_ready(&rest, self.data_node_ports.len(), &mut [&mut gateway]).await;
+        self.more_gateways.push(gateway);
+        rest
+    }
+
+    /// Cuts data node `i` off the network (a [`partitionable`] cluster only).
+    ///
+    /// [`partitionable`]: ProcessClusterBuilder::partitionable
+    pub fn partition_data_node(&self, i: usize) {
+        let network = self.network.as_ref().expect("a partitionable cluster");
+        network.partition(i).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Reconnects data node `i` after [`ProcessCluster::partition_data_node`].
+    pub fn heal_data_node(&self, i: usize) {
+        let network = self.network.as_ref().expect("a partitionable cluster");
+        network.heal(i).unwrap_or_else(|e| panic!("{e}"));
+    }
+
     /// SIGKILLs data node `i` (0-based) by its PID, as a crash would.
     pub fn kill_data_node(&mut self, i: usize) {
         self.data_nodes[i].kill();
@@ -588,13 +699,17 @@ impl ProcessCluster {
     pub async fn restart_data_node(&mut self, i: usize) {
         self.data_nodes[i].stop().await;
         self.data_nodes[i].start();
-        wait_listening(&mut self.data_nodes[i], self.data_node_ports[i]).await;
+        let addr = SocketAddr::new(self.data_node_hosts[i], self.data_node_ports[i]);
+        wait_listening(&mut self.data_nodes[i], addr).await;
         self.wait_ready().await;
     }
 
     /// The URI data node `i` registered with.
     pub fn data_node_uri(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.data_node_ports[i])
+        format!(
+            "http://{}:{}",
+            self.data_node_hosts[i], self.data_node_ports[i]
+        )
     }
 
     /// The data directory of data node `i`.
@@ -678,7 +793,8 @@ impl ProcessCluster {
         let node = &mut self.control_planes[i];
         node.process.stop().await;
         node.process.start();
-        wait_listening(&mut node.process, node.port).await;
+        let addr = node.addr();
+        wait_listening(&mut node.process, addr).await;
     }
 
     /// Starts a new control-plane node that joins through a running member,
@@ -693,14 +809,15 @@ impl ProcessCluster {
         let node = control_plane_node(
             &self._dir,
             i,
-            port,
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port),
             Some(bootstrap),
             uri,
             &self.control_plane_env,
         );
         self.control_planes.push(node);
         let node = &mut self.control_planes[i];
-        wait_listening(&mut node.process, node.port).await;
+        let addr = node.addr();
+        wait_listening(&mut node.process, addr).await;
         i
     }
 
@@ -714,6 +831,9 @@ impl ProcessCluster {
     /// with SIGTERM; fails the test unless each running one exits 0.
     pub async fn stop(mut self) {
         self.gateway.stop().await;
+        for gateway in &mut self.more_gateways {
+            gateway.stop().await;
+        }
         for node in &mut self.data_nodes {
             node.stop().await;
         }
@@ -728,6 +848,7 @@ impl Drop for ProcessCluster {
         let mut all: Vec<&Process> = self.control_planes.iter().map(|n| &n.process).collect();
         all.extend(&self.data_nodes);
         all.push(&self.gateway);
+        all.extend(&self.more_gateways);
         print_tails_if_panicking(all);
     }
 }

@@ -13,6 +13,7 @@ use tessera_types::{
 };
 
 use crate::process::ProcessCluster;
+use crate::wait;
 
 /// One replica's content: every point as JSON (payload and vectors), and the
 /// last operation it applied.
@@ -158,4 +159,44 @@ pub fn identical(contents: &[ReplicaContent]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Replica states of `collection` as `GET /collections/{c}/cluster` shows
+/// them: (shard, peer, state).
+pub async fn states(cluster: &ProcessCluster, collection: &str) -> Vec<(u64, u64, String)> {
+    let info = cluster
+        .rest()
+        .get(&format!("/collections/{collection}/cluster"))
+        .await;
+    info.result()["remote_shards"]
+        .as_array()
+        .expect("remote_shards")
+        .iter()
+        .map(|r| {
+            (
+                r["shard_id"].as_u64().unwrap_or_default(),
+                r["peer_id"].as_u64().unwrap_or_default(),
+                r["state"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until every shard of `collection` has `per_shard` replicas, all
+/// Active, and the replicas read straight from the data nodes are identical.
+pub async fn wait_in_sync(cluster: &ProcessCluster, collection: &str, per_shard: usize) {
+    wait::until(
+        "every replica in sync",
+        std::time::Duration::from_secs(90),
+        || async {
+            let states = states(cluster, collection).await;
+            let shards: std::collections::BTreeSet<u64> = states.iter().map(|s| s.0).collect();
+            if states.iter().any(|s| s.2 != "Active") || states.len() != shards.len() * per_shard {
+                return Err(format!("states: {states:?}"));
+            }
+            identical(&contents(cluster, collection).await)
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
 }

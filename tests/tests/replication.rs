@@ -2,7 +2,7 @@
 //! gateway as separate processes, replication factor 2): a data node is
 //! SIGKILLed while writes go on, and no read ever sees less than what was
 //! acknowledged; the node comes back and catches up by itself; replicas end
-//! identical; read consistency and write ordering behave as documented;
+//! identical, also when two gateways write the same points at once; read consistency and write ordering behave as documented;
 //! listeners receive every write and serve no reads; the replication factor of
 //! a live collection changes.
 
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tessera_tests::replicas::{self, contents, identical};
+use tessera_tests::replicas::{self, contents};
 use tessera_tests::wait::{self, READY_TIMEOUT};
 use tessera_tests::{ProcessCluster, Rest};
 
@@ -64,37 +64,8 @@ async fn count_ok(rest: &Rest, consistency: &str) -> u64 {
     reply.result()["count"].as_u64().expect("a count")
 }
 
-/// Replica states of the collection as `GET /collections/{c}/cluster` shows them.
-async fn states(rest: &Rest) -> Vec<(u64, u64, String)> {
-    let info = rest.get(&format!("/collections/{C}/cluster")).await;
-    info.result()["remote_shards"]
-        .as_array()
-        .expect("remote_shards")
-        .iter()
-        .map(|r| {
-            (
-                r["shard_id"].as_u64().unwrap(),
-                r["peer_id"].as_u64().unwrap(),
-                r["state"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-/// Waits until every shard has `per_shard` replicas, all Active, and the
-/// replicas read straight from the data nodes are identical.
 async fn wait_in_sync(cluster: &ProcessCluster, per_shard: usize) {
-    let rest = cluster.rest();
-    wait::until("every replica in sync", Duration::from_secs(90), || async {
-        let states = states(&rest).await;
-        let shards: std::collections::BTreeSet<u64> = states.iter().map(|s| s.0).collect();
-        if states.iter().any(|s| s.2 != "Active") || states.len() != shards.len() * per_shard {
-            return Err(format!("states: {states:?}"));
-        }
-        identical(&contents(cluster, C).await)
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    replicas::wait_in_sync(cluster, C, per_shard).await
 }
 
 /// Reads the count again and again until `stop`, recording every answer that
@@ -236,13 +207,18 @@ async fn no_acknowledged_write_is_lost_when_a_primary_is_killed_mid_stream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_writers_of_the_same_ids_leave_identical_replicas() {
-    let cluster = ProcessCluster::start(3).await;
+async fn two_gateways_writing_the_same_ids_leave_identical_replicas() {
+    let mut cluster = ProcessCluster::start(3).await;
     let rest = cluster.rest();
+    let second = cluster.add_gateway().await;
     create(&rest, 2, 3).await;
     let writers: Vec<_> = (1..=4u64)
         .map(|round| {
-            let rest = rest.clone();
+            let rest = if round % 2 == 0 {
+                rest.clone()
+            } else {
+                second.clone()
+            };
             tokio::spawn(async move {
                 for start in (0..200u64).step_by(20) {
                     upsert(&rest, start..start + 20, round).await;
@@ -313,7 +289,7 @@ async fn read_consistency_levels_and_bad_values() {
         "the dead node's replicas marked Dead",
         READY_TIMEOUT,
         || async {
-            let states = states(&rest).await;
+            let states = replicas::states(&cluster, C).await;
             states
                 .iter()
                 .any(|s| s.2 == "Dead")
@@ -353,7 +329,7 @@ async fn listeners_receive_every_write_and_serve_no_reads() {
         .find(|p| p.uri == cluster.data_node_uri(2))
         .expect("the listener registered")
         .id;
-    let states = states(&rest).await;
+    let states = replicas::states(&cluster, C).await;
     for shard in 0..2 {
         assert!(
             states.contains(&(shard, listener, "Listener".to_string())),

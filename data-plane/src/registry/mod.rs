@@ -29,6 +29,9 @@ pub struct ShardRegistry {
     peer_id: PeerId,
     topology: TopologyCache,
     open: Arc<Mutex<HashMap<ShardKey, Arc<Shard>>>>,
+    /// Replicas whose directory is being replaced by a snapshot: not opened
+    /// meanwhile. Changed under the `open` lock.
+    replacing: Arc<Mutex<std::collections::HashSet<ShardKey>>>,
     wal_retention_ops: u64,
 }
 
@@ -44,6 +47,7 @@ impl ShardRegistry {
             peer_id,
             topology,
             open: Default::default(),
+            replacing: Default::default(),
             wal_retention_ops,
         }
     }
@@ -156,6 +160,12 @@ impl ShardRegistry {
             if let Some(shard) = open.get(&key) {
                 return Ok(shard.clone());
             }
+            if registry.replacing.lock().contains(&key) {
+                return Err(TesseraError::Unavailable(format!(
+                    "shard {} is being replaced by a snapshot",
+                    key.2
+                )));
+            }
             tracing::info!(collection = %key.0, shard = key.2, "opening shard replica");
             let shard = Arc::new(Shard::open(&dir, config)?);
             shard.set_payload_schema(&schema);
@@ -180,40 +190,53 @@ impl ShardRegistry {
             target.incarnation,
             target.shard_id,
         );
-        let old = self.open.lock().remove(&key);
-        if let Some(old) = old {
-            // Requests already holding the replica finish first; its files must
-            // not be written once the directory is swapped.
-            let mut old = old;
-            loop {
-                match Arc::try_unwrap(old) {
-                    Ok(shard) => {
-                        drop(shard);
-                        break;
+        let old = {
+            let mut open = self.open.lock();
+            self.replacing.lock().insert(key.clone());
+            open.remove(&key)
+        };
+        let result = self.swap_in_snapshot(&key, old, snapshot).await;
+        self.replacing.lock().remove(&key);
+        result?;
+        self.shard(Some(target)).await
+    }
+
+    async fn swap_in_snapshot(
+        &self,
+        key: &ShardKey,
+        old: Option<Arc<Shard>>,
+        snapshot: PathBuf,
+    ) -> Result<(), TesseraError> {
+        // Requests already holding the replica finish first; its files must not
+        // be written once the directory is swapped.
+        let mut old = old;
+        let mut waits = 0u32;
+        let old = loop {
+            match old.map(Arc::try_unwrap) {
+                None => break None,
+                Some(Ok(shard)) => break Some(shard),
+                Some(Err(still_shared)) => {
+                    old = Some(still_shared);
+                    waits += 1;
+                    if waits.is_multiple_of(250) {
+                        tracing::warn!(collection = %key.0, shard = key.2, "snapshot install still waiting for requests to release the replica");
                     }
-                    Err(still_shared) => {
-                        old = still_shared;
-                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
             }
-        }
-        let dir = self.dir(&key);
-        let staging = self.scratch_file(&key, "restoring");
-        let registry = self.clone();
+        };
+        let dir = self.dir(key);
+        let staging = self.scratch_file(key, "restoring");
         tokio::task::spawn_blocking(move || -> Result<(), TesseraError> {
+            // Dropping a shard waits for its optimizer.
+            drop(old);
             let _ = std::fs::remove_dir_all(&staging);
             Shard::restore_snapshot(&snapshot, &staging)?;
-            // Hold the registry lock across the swap so nobody opens the
-            // directory half-replaced.
-            let _open = registry.open.lock();
             let _ = std::fs::remove_dir_all(&dir);
-            std::fs::rename(&staging, &dir).map_err(TesseraError::internal)?;
-            Ok(())
+            std::fs::rename(&staging, &dir).map_err(TesseraError::internal)
         })
         .await
-        .map_err(TesseraError::internal)??;
-        self.shard(Some(target)).await
+        .map_err(TesseraError::internal)?
     }
 
     /// Brings local replicas in line with a new topology: updates configs and

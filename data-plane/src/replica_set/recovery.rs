@@ -149,6 +149,8 @@ impl ReplicaSet {
         }))
         .await?;
         if reply.need_snapshot {
+            // The swap waits for every holder of the replica to let go.
+            drop(local);
             self.install_snapshot(&topology, primary, target, key)
                 .await?;
             return Ok(Step::Continue);
@@ -164,6 +166,7 @@ impl ReplicaSet {
             .await
             .map_err(TesseraError::internal)??;
             if let Replicated::Diverged { .. } = outcome {
+                drop(local);
                 self.install_snapshot(&topology, primary, target, key)
                     .await?;
                 return Ok(Step::Continue);

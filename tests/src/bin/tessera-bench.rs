@@ -74,6 +74,10 @@ struct Args {
     /// Shards of the collection (default: the server's, one per data node).
     #[arg(long)]
     shards: Option<u32>,
+    /// Copies of each shard (`replication_factor`); measure 1 and 2 against
+    /// `tessera playground` to see what replication costs.
+    #[arg(long, default_value_t = 1)]
+    replication: u32,
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Also measure searches filtered to 1% and to 50% of the points.
@@ -334,8 +338,8 @@ async fn main() -> anyhow::Result<()> {
         .build()
         .with_context(|| format!("cannot connect to {}", args.grpc_url))?;
     println!(
-        "tessera-bench: {} points x {} dims around {} clusters, collection `{}` at {}",
-        args.points, args.dim, args.clusters, args.collection, args.grpc_url
+        "tessera-bench: {} points x {} dims around {} clusters, replication factor {}, collection `{}` at {}",
+        args.points, args.dim, args.clusters, args.replication, args.collection, args.grpc_url
     );
 
     if client.collection_exists(&args.collection).await? {
@@ -346,6 +350,9 @@ async fn main() -> anyhow::Result<()> {
         .vectors_config(VectorParamsBuilder::new(args.dim as u64, Distance::Cosine));
     if let Some(shards) = args.shards {
         create = create.shard_number(shards);
+    }
+    if args.replication > 1 {
+        create = create.replication_factor(args.replication);
     }
     client
         .create_collection(create)

@@ -1,0 +1,132 @@
+//! A randomized fault run: writers upload with `wait=true` while data nodes are
+//! SIGKILLed and restarted and the control-plane leader is killed, at random
+//! from a printed seed. At the end every acknowledged write must be readable
+//! with `consistency=all` and every shard's replicas identical.
+//!
+//! CI runs a short run; a long one: `TESSERA_FAULTS=60 TESSERA_FAULT_SEED=7
+//! cargo test -p tessera-tests --test fault_run -- --nocapture`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tessera_tests::replicas::{contents, identical, wait_in_sync};
+use tessera_tests::{ProcessCluster, Rest};
+
+const C: &str = "faults";
+const WRITERS: u64 = 2;
+const DATA_NODES: usize = 3;
+
+fn env_or(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Writes ids `writer * 1_000_000 + i` one batch of 5 at a time until `stop`;
+/// returns the acknowledged ids and the number of failed batches.
+async fn write(rest: Rest, writer: u64, stop: Arc<AtomicBool>) -> (Vec<u64>, usize) {
+    let (mut acked, mut failed) = (Vec::new(), 0);
+    let mut next = writer * 1_000_000;
+    while !stop.load(Ordering::Relaxed) {
+        let ids: Vec<u64> = (next..next + 5).collect();
+        next += 5;
+        let points: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({ "id": id, "vector": [*id as f32, 1.0, 0.0, 0.5], "payload": { "writer": writer } }))
+            .collect();
+        let reply = rest
+            .send(
+                reqwest::Method::PUT,
+                &format!("/collections/{C}/points?wait=true"),
+                Some(&json!({ "points": points })),
+            )
+            .await;
+        match reply {
+            Ok(r) if r.status == StatusCode::OK => acked.extend(ids),
+            _ => failed += 1,
+        }
+    }
+    (acked, failed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_writes_survive_random_crashes() {
+    let seed = env_or("TESSERA_FAULT_SEED", rand::random::<u16>() as u64);
+    let faults = env_or("TESSERA_FAULTS", 6);
+    println!("fault run: seed {seed}, {faults} faults");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut cluster = ProcessCluster::builder()
+        .control_planes(3)
+        .data_nodes(DATA_NODES)
+        .start()
+        .await;
+    let rest = cluster.rest();
+    rest.put(
+        &format!("/collections/{C}"),
+        &json!({
+            "vectors": { "size": 4, "distance": "Dot" },
+            "shard_number": 3,
+            "replication_factor": 2,
+        }),
+    )
+    .await
+    .result();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| tokio::spawn(write(rest.clone(), w, stop.clone())))
+        .collect();
+    let mut log = Vec::new();
+    for n in 0..faults {
+        tokio::time::sleep(Duration::from_millis(rng.random_range(500..2_000))).await;
+        if rng.random_bool(0.7) {
+            let node = rng.random_range(0..DATA_NODES);
+            log.push(format!("{n}: SIGKILL data node {node}"));
+            cluster.kill_data_node(node);
+            tokio::time::sleep(Duration::from_millis(rng.random_range(200..3_000))).await;
+            cluster.restart_data_node(node).await;
+        } else {
+            let leader = cluster.control_plane_leader().await;
+            log.push(format!("{n}: SIGKILL control-plane leader {leader}"));
+            cluster.kill_control_plane(leader);
+            tokio::time::sleep(Duration::from_millis(rng.random_range(200..2_000))).await;
+            cluster.restart_control_plane(leader).await;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (mut acked, mut failed) = (Vec::new(), 0);
+    for writer in writers {
+        let (ids, errors) = writer.await.unwrap();
+        acked.extend(ids);
+        failed += errors;
+    }
+    wait_in_sync(&cluster, C, 2).await;
+
+    let mut found = 0;
+    for batch in acked.chunks(500) {
+        let reply = rest
+            .post(
+                &format!("/collections/{C}/points?consistency=all"),
+                &json!({ "ids": batch, "with_payload": false }),
+            )
+            .await;
+        found += reply.result().as_array().unwrap().len();
+    }
+    let same = identical(&contents(&cluster, C).await);
+    println!("faults: {}", log.join("; "));
+    println!(
+        "faults injected: {faults}, writes acknowledged: {}, failed batches: {failed}, lost: {}, replicas identical: {}",
+        acked.len(),
+        acked.len() - found,
+        same.is_ok()
+    );
+    assert_eq!(found, acked.len(), "acknowledged writes lost (seed {seed})");
+    same.unwrap_or_else(|e| panic!("replicas differ (seed {seed}): {e}"));
+    assert!(!acked.is_empty());
+    cluster.stop().await;
+}
