@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use tessera_proto::data_plane::data_plane_server::DataPlaneServer;
 use tessera_proto::topology_watch::TopologyCache;
-use tessera_types::{NodeType, PeerId, TesseraError};
+use tessera_types::{NodeType, PeerId, TesseraError, TransferMethod};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -28,6 +28,9 @@ pub struct DataPlaneOptions {
     /// Operations each shard keeps in its WAL behind its checkpoint, for
     /// replicas that catch up from it.
     pub wal_retention_ops: u64,
+    /// How replicas catch up when a transfer names no method (wal_delta or
+    /// snapshot).
+    pub transfer_method: TransferMethod,
 }
 
 pub struct DataPlaneInstance {
@@ -67,7 +70,7 @@ impl DataPlaneInstance {
             topology.clone(),
             options.wal_retention_ops,
         );
-        let replicas = ReplicaSet::new(registry.clone());
+        let replicas = ReplicaSet::new(registry.clone(), options.transfer_method);
         let recovery_task = tokio::spawn(recovery_loop(replicas.clone()));
 
         let reconcile_task = tokio::spawn({

@@ -24,7 +24,7 @@ use tonic::transport::Channel;
 use crate::routing::{target, Applied, DataPlanes, ReadPlan};
 use tessera_proto::topology_watch::{is_unreachable, TopologyCache};
 
-type Result<T> = std::result::Result<T, TesseraError>;
+pub(crate) type Result<T> = std::result::Result<T, TesseraError>;
 
 /// How long one call to a data-plane replica may take.
 const REPLICA_TIMEOUT: Duration = Duration::from_secs(30);
@@ -127,50 +127,6 @@ pub struct ClusterStatus {
     pub control_plane: Vec<ControlPlaneMember>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RemoteShardInfo {
-    pub shard_id: ShardId,
-    pub shard_key: Option<serde_json::Value>,
-    pub peer_id: u64,
-    pub state: tessera_types::ReplicaState,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LocalShardInfo {
-    pub shard_id: ShardId,
-    pub shard_key: Option<serde_json::Value>,
-    pub points_count: u64,
-    pub state: tessera_types::ReplicaState,
-}
-
-/// `GET /collections/{name}/cluster`. A gateway holds no shards, so every
-/// replica is listed as remote, with the data-plane peer that holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CollectionClusterInfo {
-    pub peer_id: u64,
-    pub shard_count: usize,
-    pub local_shards: Vec<LocalShardInfo>,
-    pub remote_shards: Vec<RemoteShardInfo>,
-    pub shard_transfers: Vec<ShardTransferInfo>,
-    /// Why the collection has fewer replicas than it asks for, when it does.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
-
-/// A replica being recovered from its shard's primary, in Qdrant's shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ShardTransferInfo {
-    pub shard_id: ShardId,
-    pub from: u64,
-    pub to: u64,
-    /// Whether the target receives new writes while it catches up (Partial).
-    pub sync: bool,
-    /// "wal_delta" or "snapshot", once the target has started.
-    pub method: Option<String>,
-    /// Progress, e.g. "1200 of 5000 operations (24%)".
-    pub comment: Option<String>,
-}
-
 /// The gateway's view of the cluster and the operations it offers.
 #[derive(Clone)]
 pub struct Gateway {
@@ -190,7 +146,15 @@ impl Gateway {
         self.topology.is_ready()
     }
 
-    fn collection(&self, name: &str) -> Result<(Arc<Topology>, CollectionState)> {
+    pub(crate) fn topology(&self) -> &TopologyCache {
+        &self.topology
+    }
+
+    pub(crate) fn data_planes(&self) -> &DataPlanes {
+        &self.data_planes
+    }
+
+    pub(crate) fn collection(&self, name: &str) -> Result<(Arc<Topology>, CollectionState)> {
         let topology = self.topology.current();
         let collection = topology
             .collections
@@ -278,7 +242,7 @@ impl Gateway {
 
     /// Sends a topology change to the control plane and waits until this
     /// gateway's topology contains it, so the caller's next request sees it.
-    async fn change<Req, F, Fut>(&self, request: Req, send: F) -> Result<cp::ChangeReply>
+    pub(crate) async fn change<Req, F, Fut>(&self, request: Req, send: F) -> Result<cp::ChangeReply>
     where
         Req: Clone,
         F: Fn(ControlPlaneClient<Channel>, Req) -> Fut,
@@ -415,115 +379,6 @@ impl Gateway {
                 })
                 .collect(),
         })
-    }
-
-    pub async fn collection_cluster_info(&self, name: &str) -> Result<CollectionClusterInfo> {
-        let (topology, collection) = self.collection(name)?;
-        let status = self
-            .topology
-            .call(|mut c| async move { c.cluster_status(cp::ClusterStatusRequest {}).await })
-            .await
-            .map(|s| s.into_inner().node_id)
-            .unwrap_or_default();
-        let recovering: Vec<_> = collection
-            .shards
-            .iter()
-            .flat_map(|s| {
-                s.replicas
-                    .iter()
-                    .filter(|r| r.state.is_recovering())
-                    .map(move |r| (s, r))
-            })
-            .collect();
-        let shard_transfers = join_all(recovering.into_iter().map(|(shard, replica)| {
-            let topology = topology.clone();
-            let collection = &collection;
-            async move {
-                let progress = match self.data_planes.client(&topology, replica.peer_id) {
-                    Ok(mut client) => call(client.shard_stats(dp::ShardStatsRequest {
-                        target: Some(target(&topology, collection, shard.shard_id)),
-                    }))
-                    .await
-                    .ok()
-                    .and_then(|stats| stats.recovery),
-                    Err(_) => None,
-                };
-                ShardTransferInfo {
-                    shard_id: shard.shard_id,
-                    from: shard.primary,
-                    to: replica.peer_id,
-                    sync: replica.state == tessera_types::ReplicaState::Partial,
-                    method: progress.as_ref().map(|p| p.method.clone()),
-                    comment: progress.map(|p| {
-                        let unit = if p.method == "snapshot" {
-                            "bytes"
-                        } else {
-                            "operations"
-                        };
-                        let percent = (p.done * 100).checked_div(p.total).unwrap_or(100);
-                        format!("{} of {} {unit} ({percent}%)", p.done, p.total)
-                    }),
-                }
-            }
-        }))
-        .await;
-        let wanted = collection.config.params.replication_factor as usize;
-        let normal_peers = topology
-            .peers
-            .values()
-            .filter(|p| p.node_type == tessera_types::NodeType::Normal)
-            .count();
-        let warnings = collection
-            .shards
-            .iter()
-            .filter_map(|s| {
-                let normal = s
-                    .replicas
-                    .iter()
-                    .filter(|r| {
-                        topology
-                            .peers
-                            .get(&r.peer_id)
-                            .is_some_and(|p| p.node_type == tessera_types::NodeType::Normal)
-                    })
-                    .count();
-                (normal < wanted).then(|| {
-                    format!(
-                        "shard {} has {normal} of {wanted} replicas: the cluster has {normal_peers} data nodes",
-                        s.shard_id
-                    )
-                })
-            })
-            .collect();
-        Ok(CollectionClusterInfo {
-            peer_id: status,
-            shard_count: collection.shards.len(),
-            local_shards: Vec::new(),
-            remote_shards: collection
-                .shards
-                .iter()
-                .flat_map(|s| {
-                    s.replicas.iter().map(|r| RemoteShardInfo {
-                        shard_id: s.shard_id,
-                        shard_key: s.shard_key.clone(),
-                        peer_id: r.peer_id,
-                        state: r.state,
-                    })
-                })
-                .collect(),
-            shard_transfers,
-            warnings,
-        })
-    }
-
-    /// `DELETE /cluster/peer/{id}`: removes a data-plane peer. Refused while it
-    /// holds shard replicas, unless `force`, which drops them.
-    pub async fn remove_peer(&self, peer_id: u64, force: bool) -> Result<bool> {
-        let request = cp::RemovePeerRequest { peer_id, force };
-        let reply = self
-            .change(request, |mut c, r| async move { c.remove_peer(r).await })
-            .await?;
-        Ok(reply.changed)
     }
 
     /// `DELETE /cluster/control-plane/{id}`: removes a control-plane member;
@@ -1043,7 +898,7 @@ impl Gateway {
     }
 }
 
-async fn call<T>(
+pub(crate) async fn call<T>(
     fut: impl std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
 ) -> Result<T> {
     match tokio::time::timeout(REPLICA_TIMEOUT, fut).await {

@@ -403,6 +403,7 @@ impl From<&t::Topology> for cp::Topology {
                     incarnation: c.incarnation,
                     config_json: to_json(&c.config),
                     payload_schema_json: to_json(&c.payload_schema),
+                    transfers_json: to_json(&c.transfers),
                     shards: c
                         .shards
                         .iter()
@@ -419,6 +420,7 @@ impl From<&t::Topology> for cp::Topology {
                                 .collect(),
                             primary: s.primary,
                             epoch: s.epoch,
+                            replication_factor: s.replication_factor.unwrap_or(0),
                         })
                         .collect(),
                 })
@@ -469,6 +471,8 @@ impl TryFrom<cp::Topology> for t::Topology {
                             .collect(),
                         primary: s.primary,
                         epoch: s.epoch,
+                        replication_factor: (s.replication_factor > 0)
+                            .then_some(s.replication_factor),
                     })
                 })
                 .collect::<Result<_>>()?;
@@ -480,6 +484,11 @@ impl TryFrom<cp::Topology> for t::Topology {
                         Default::default()
                     } else {
                         from_json(&c.payload_schema_json, "payload schema")?
+                    },
+                    transfers: if c.transfers_json.is_empty() {
+                        Vec::new()
+                    } else {
+                        from_json(&c.transfers_json, "shard transfers")?
                     },
                     name: c.name,
                     incarnation: c.incarnation,

@@ -52,6 +52,8 @@ pub struct ReplicationSettings {
     /// Operations a primary keeps in its WAL past its checkpoint, so a
     /// replica that missed fewer catches up from the WAL, not a snapshot.
     pub wal_retention_ops: u64,
+    /// The transfer method when a transfer names none, and for recovery.
+    pub transfer_method: tessera_types::TransferMethod,
 }
 
 impl ReplicationSettings {
@@ -133,6 +135,7 @@ impl Default for Settings {
                 replication: ReplicationSettings {
                     dead_after_ms: 2_000,
                     wal_retention_ops: 50_000,
+                    transfer_method: tessera_types::TransferMethod::WalDelta,
                 },
             },
             log: LogSettings {

@@ -77,6 +77,7 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
         data_dir: data_dir.join("data-plane"),
         node_type: settings.cluster.node_type,
         wal_retention_ops: settings.cluster.replication.wal_retention_ops,
+        transfer_method: settings.cluster.replication.transfer_method,
     })
     .await?;
     let gateway = GatewayInstance::start(GatewayOptions {
@@ -136,6 +137,7 @@ async fn data_plane(settings: Settings) -> anyhow::Result<()> {
         data_dir: settings.storage.data_dir.clone(),
         node_type: settings.cluster.node_type,
         wal_retention_ops: settings.cluster.replication.wal_retention_ops,
+        transfer_method: settings.cluster.replication.transfer_method,
     })
     .await?;
     shutdown_signal().await;

@@ -57,6 +57,7 @@ impl InProcessCluster {
                 data_dir: dir.path().join(format!("data-plane-{i}")),
                 node_type: NodeType::Normal,
                 wal_retention_ops: 1_000,
+                transfer_method: tessera_types::TransferMethod::WalDelta,
             })
             .await
             .unwrap_or_else(|e| panic!("data-plane node {i} does not start: {e}"));

@@ -10,6 +10,7 @@ pub mod filter;
 pub mod point;
 pub mod search;
 pub mod topology;
+pub mod transfer;
 
 pub use collection::*;
 pub use consistency::ReadConsistency;
@@ -18,6 +19,7 @@ pub use filter::*;
 pub use point::*;
 pub use search::*;
 pub use topology::*;
+pub use transfer::*;
 
 /// The Qdrant version Tessera reports to clients, which warn on connect when
 /// their minor version differs from the server's by more than one. Tessera

@@ -106,6 +106,10 @@ pub struct ShardPlacement {
     /// Grows by one each time another replica becomes primary; writes carry it,
     /// so a deposed primary's writes are refused.
     pub epoch: u64,
+    /// Replicas this shard keeps, when a user replicated or dropped one by hand;
+    /// otherwise the collection's `replication_factor`. Cleared when that changes.
+    #[serde(default)]
+    pub replication_factor: Option<u32>,
 }
 
 impl ShardPlacement {
@@ -147,6 +151,9 @@ pub struct CollectionState {
     /// Payload fields with an index.
     #[serde(default)]
     pub payload_schema: crate::collection::PayloadSchema,
+    /// Shard transfers in progress.
+    #[serde(default)]
+    pub transfers: Vec<crate::transfer::ShardTransfer>,
 }
 
 impl CollectionState {
@@ -158,6 +165,24 @@ impl CollectionState {
 
     pub fn shard(&self, shard_id: ShardId) -> Option<&ShardPlacement> {
         self.shards.iter().find(|s| s.shard_id == shard_id)
+    }
+
+    /// The transfer of `shard_id` to `to`, if one is in progress.
+    pub fn transfer_to(
+        &self,
+        shard_id: ShardId,
+        to: PeerId,
+    ) -> Option<&crate::transfer::ShardTransfer> {
+        self.transfers
+            .iter()
+            .find(|t| t.shard_id == shard_id && t.to == to)
+    }
+
+    /// How many replicas `shard` should have.
+    pub fn replicas_wanted(&self, shard: &ShardPlacement) -> usize {
+        shard
+            .replication_factor
+            .unwrap_or(self.config.params.replication_factor) as usize
     }
 }
 

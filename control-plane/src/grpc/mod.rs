@@ -13,7 +13,8 @@ use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_server;
 use tessera_proto::convert::{error_to_status, from_json};
 use tessera_types::{
-    CreateCollection, PayloadSchemaType, PeerId, TesseraError, Topology, UpdateCollection,
+    ClusterOperation, CreateCollection, PayloadSchemaType, PeerId, TesseraError, Topology,
+    UpdateCollection,
 };
 use tokio::sync::watch;
 use tokio_stream::wrappers::WatchStream;
@@ -363,6 +364,24 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         request: Request<cp::RemoveMemberRequest>,
     ) -> Result<Response<cp::MembersReply>, Status> {
         self.remove_control_plane_member(request).await
+    }
+
+    async fn update_cluster_setup(
+        &self,
+        request: Request<cp::UpdateClusterSetupRequest>,
+    ) -> Result<Response<cp::ChangeReply>, Status> {
+        let message = request.get_ref();
+        let operation: ClusterOperation =
+            from_json(&message.operation_json, "cluster operation").map_err(error_to_status)?;
+        self.reject_early(operation.validate())?;
+        let command = TopologyCommand::ClusterSetup {
+            collection: message.collection.clone(),
+            operation,
+        };
+        self.submit(command, request, change_reply, |mut c, r| async move {
+            c.update_cluster_setup(r).await
+        })
+        .await
     }
 
     async fn remove_peer(

@@ -116,8 +116,13 @@ pub fn plan(
     }
     let mut commands = Vec::new();
     for collection in topology.collections.values() {
-        let rf = collection.config.params.replication_factor as usize;
         for shard in &collection.shards {
+            let rf = collection.replicas_wanted(shard);
+            // A shard in transfer has one copy more for a while, on purpose.
+            let in_transfer = collection
+                .transfers
+                .iter()
+                .any(|t| t.shard_id == shard.shard_id);
             let active = shard
                 .replicas
                 .iter()
@@ -167,6 +172,9 @@ pub fn plan(
                 .iter()
                 .filter(|r| node_type(r.peer_id) == Some(NodeType::Normal))
                 .collect();
+            if in_transfer {
+                continue;
+            }
             if normal.len() < rf {
                 let candidate = topology
                     .peers

@@ -39,8 +39,10 @@ fn topology(
                     .collect(),
                 primary: replicas[0].0,
                 epoch: 1,
+                replication_factor: None,
             }],
             payload_schema: Default::default(),
+            transfers: Vec::new(),
         },
     );
     t

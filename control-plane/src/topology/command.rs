@@ -2,12 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_types::{
-    CreateCollection, NodeType, PayloadSchemaType, Peer, PeerId, ReplicaState, ReplicaStateChange,
-    ShardId, TesseraError, Topology, UpdateCollection,
+    ClusterOperation, CreateCollection, NodeType, PayloadSchemaType, Peer, PeerId, ReplicaState,
+    ReplicaStateChange, ShardId, TesseraError, Topology, UpdateCollection,
 };
 
-use super::replicas;
 use super::validation::plan_collection;
+use super::{replicas, transfers};
 
 /// One change to the topology. Collection commands carry the user's request
 /// rather than a finished config: defaults such as the shard count depend on the
@@ -66,6 +66,11 @@ pub enum TopologyCommand {
         shard_id: ShardId,
         peer_id: PeerId,
     },
+    /// A user's move, replicate, drop, abort or restart (`transfers`).
+    ClusterSetup {
+        collection: String,
+        operation: ClusterOperation,
+    },
 }
 
 /// The outcome of a command that was accepted.
@@ -115,6 +120,8 @@ impl TopologyCommand {
         match self.change(topology, log_index) {
             Ok(changed) => {
                 if changed {
+                    // A transfer ends in the entry that makes it end.
+                    transfers::settle(topology);
                     topology.version += 1;
                 }
                 CommandResponse::Applied(Applied {
@@ -156,6 +163,12 @@ impl TopologyCommand {
                     .ok_or_else(|| TesseraError::collection_not_found(name))?;
                 let config = update.apply_to(&collection.config)?;
                 let changed = config != collection.config;
+                if config.params.replication_factor != collection.config.params.replication_factor {
+                    // A new factor applies to every shard, hand-set ones too.
+                    for shard in &mut collection.shards {
+                        shard.replication_factor = None;
+                    }
+                }
                 collection.config = config;
                 Ok(changed)
             }
@@ -210,6 +223,10 @@ impl TopologyCommand {
                 shard_id,
                 peer_id,
             } => replicas::remove_replica(topology, collection, *incarnation, *shard_id, *peer_id),
+            TopologyCommand::ClusterSetup {
+                collection,
+                operation,
+            } => transfers::apply(topology, collection, operation),
         }
     }
 }

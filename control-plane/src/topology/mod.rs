@@ -5,6 +5,7 @@
 mod command;
 mod placement;
 mod replicas;
+mod transfers;
 mod validation;
 
 pub use command::{Applied, CommandResponse, TopologyCommand};

@@ -31,6 +31,7 @@ pub fn place_shards(
                 replicas: normal.chain(listening).collect(),
                 primary: peers[shard_id as usize % n],
                 epoch: 1,
+                replication_factor: None,
             }
         })
         .collect()

@@ -202,8 +202,10 @@ mod tests {
                         .collect(),
                     primary: states[0].0,
                     epoch: 1,
+                    replication_factor: None,
                 }],
                 payload_schema: Default::default(),
+                transfers: Vec::new(),
             },
         );
         t

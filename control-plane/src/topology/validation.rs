@@ -71,6 +71,7 @@ pub fn plan_collection(
         config,
         shards,
         payload_schema: Default::default(),
+        transfers: Vec::new(),
     })
 }
 

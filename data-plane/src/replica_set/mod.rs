@@ -11,7 +11,7 @@ mod recovery;
 use std::time::Duration;
 
 use tessera_proto::peers::DataPlanes;
-use tessera_types::{PeerId, ReplicaStateChange, TesseraError};
+use tessera_types::{PeerId, ReplicaStateChange, TesseraError, TransferMethod};
 
 use crate::registry::ShardRegistry;
 
@@ -32,14 +32,17 @@ pub struct ReplicaSet {
     registry: ShardRegistry,
     peers: DataPlanes,
     progress: RecoveryProgress,
+    /// How a replica catches up when its transfer names no method.
+    default_method: TransferMethod,
 }
 
 impl ReplicaSet {
-    pub fn new(registry: ShardRegistry) -> Self {
+    pub fn new(registry: ShardRegistry, default_method: TransferMethod) -> Self {
         ReplicaSet {
             registry,
             peers: DataPlanes::default(),
             progress: RecoveryProgress::default(),
+            default_method,
         }
     }
 

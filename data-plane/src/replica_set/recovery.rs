@@ -1,7 +1,8 @@
 //! Recovery of this node's replicas that are out of sync (Recovery, then
 //! Partial): each fetches the operations it missed from the primary's WAL, or
 //! a snapshot when the WAL no longer has them or the histories differ, while
-//! new writes go on. Recovery → Partial once it has caught up with what the
+//! new writes go on. A shard transfer's target is such a replica; its method
+//! `snapshot` starts with a snapshot, `wal_delta` (the default) with the WAL. Recovery → Partial once it has caught up with what the
 //! primary had (the primary then forwards new writes); Partial → Active (or
 //! Listener) once it also holds everything ordered before forwarding began.
 
@@ -13,7 +14,9 @@ use parking_lot::Mutex;
 use tessera_proto::common::ShardTarget;
 use tessera_proto::convert::replicated_ops;
 use tessera_proto::data_plane as dp;
-use tessera_types::{OpId, ReplicaState, ReplicaStateChange, TesseraError, Topology};
+use tessera_types::{
+    OpId, ReplicaState, ReplicaStateChange, TesseraError, Topology, TransferMethod,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 
@@ -88,11 +91,21 @@ enum Step {
     Done,
 }
 
+/// What one recovery has done so far under the method it runs.
+struct Attempt {
+    method: TransferMethod,
+    snapshot_installed: bool,
+}
+
 async fn recover(set: ReplicaSet, key: ShardKey) {
     let started = Instant::now();
     tracing::info!(collection = %key.0, shard = key.2, "recovering replica");
+    let mut attempt = Attempt {
+        method: set.default_method,
+        snapshot_installed: false,
+    };
     loop {
-        match set.recovery_step(&key).await {
+        match set.recovery_step(&key, &mut attempt).await {
             Ok(Step::Continue) => {}
             Ok(Step::Done) => break,
             Err(e) => {
@@ -111,18 +124,35 @@ async fn recover(set: ReplicaSet, key: ShardKey) {
 }
 
 impl ReplicaSet {
-    async fn recovery_step(&self, key: &ShardKey) -> Result<Step, TesseraError> {
+    async fn recovery_step(
+        &self,
+        key: &ShardKey,
+        attempt: &mut Attempt,
+    ) -> Result<Step, TesseraError> {
         let me = self.peer_id();
         let topology = self.registry.topology().current();
-        let Some(placement) = topology
+        let Some(collection) = topology
             .collections
             .get(&key.0)
             .filter(|c| c.incarnation == key.1)
-            .and_then(|c| c.shard(key.2))
-            .cloned()
         else {
             return Ok(Step::Done);
         };
+        let Some(placement) = collection.shard(key.2).cloned() else {
+            return Ok(Step::Done);
+        };
+        let method = collection
+            .transfer_to(key.2, me)
+            .and_then(|t| t.method)
+            .unwrap_or(self.default_method);
+        if method != attempt.method {
+            // A restarted transfer starts over with its new method.
+            tracing::info!(collection = %key.0, shard = key.2, method = method.as_str(), "recovery: method changed");
+            *attempt = Attempt {
+                method,
+                snapshot_installed: false,
+            };
+        }
         let Some(state) = placement.state_of(me).filter(|s| s.is_recovering()) else {
             return Ok(Step::Done);
         };
@@ -137,6 +167,12 @@ impl ReplicaSet {
             shard_id: key.2,
             topology_version: topology.version,
         };
+        if method == TransferMethod::Snapshot && !attempt.snapshot_installed {
+            self.install_snapshot(&topology, primary, target, key)
+                .await?;
+            attempt.snapshot_installed = true;
+            return Ok(Step::Continue);
+        }
         let local = self.registry.shard(Some(target.clone())).await?;
         let last = local.last_op();
         let mut client = self.peers.client(&topology, primary)?;

@@ -90,6 +90,22 @@ impl CollectionsService {
             .await?;
         Ok(convert::cluster_info_to_proto(info, elapsed(start)))
     }
+
+    async fn update_cluster_setup(
+        &self,
+        request: q::UpdateCollectionClusterSetupRequest,
+    ) -> Result<q::UpdateCollectionClusterSetupResponse> {
+        let start = Instant::now();
+        let operation = convert::cluster_operation_from_proto(request.operation)?;
+        let result = self
+            .gateway
+            .update_cluster_setup(&request.collection_name, operation)
+            .await?;
+        Ok(q::UpdateCollectionClusterSetupResponse {
+            result,
+            time: elapsed(start),
+        })
+    }
 }
 
 #[tonic::async_trait]
@@ -183,9 +199,9 @@ impl Collections for CollectionsService {
 
     async fn update_collection_cluster_setup(
         &self,
-        _request: Request<q::UpdateCollectionClusterSetupRequest>,
+        request: Request<q::UpdateCollectionClusterSetupRequest>,
     ) -> std::result::Result<Response<q::UpdateCollectionClusterSetupResponse>, Status> {
-        unimplemented("Update collection cluster setup")
+        respond(self.update_cluster_setup(request.into_inner()).await)
     }
 
     async fn create_shard_key(

@@ -12,9 +12,7 @@ use qdrant_client::qdrant as q;
 use serde_json::{Map, Number, Value as Json};
 use tessera_types::{self as t, TesseraError};
 
-use crate::service::{
-    CollectionClusterInfo, CollectionInfo, CollectionStatus, Query, QueryRequest, WriteOrdering,
-};
+use crate::service::{CollectionInfo, CollectionStatus, Query, QueryRequest, WriteOrdering};
 
 type Result<T> = std::result::Result<T, TesseraError>;
 
@@ -1149,59 +1147,8 @@ pub fn collection_info_to_proto(info: CollectionInfo) -> q::CollectionInfo {
     }
 }
 
-fn replica_state_to_proto(state: t::ReplicaState) -> i32 {
-    (match state {
-        t::ReplicaState::Active => q::ReplicaState::Active,
-        t::ReplicaState::Dead => q::ReplicaState::Dead,
-        t::ReplicaState::Partial => q::ReplicaState::Partial,
-        t::ReplicaState::Initializing => q::ReplicaState::Initializing,
-        t::ReplicaState::Listener => q::ReplicaState::Listener,
-        t::ReplicaState::Recovery => q::ReplicaState::Recovery,
-    }) as i32
-}
-
-pub fn cluster_info_to_proto(
-    info: CollectionClusterInfo,
-    time: f64,
-) -> q::CollectionClusterInfoResponse {
-    q::CollectionClusterInfoResponse {
-        peer_id: info.peer_id,
-        shard_count: info.shard_count as u64,
-        local_shards: info
-            .local_shards
-            .into_iter()
-            .map(|s| q::LocalShardInfo {
-                shard_id: s.shard_id,
-                points_count: s.points_count,
-                state: replica_state_to_proto(s.state),
-                shard_key: s.shard_key.and_then(shard_key_to_proto),
-            })
-            .collect(),
-        remote_shards: info
-            .remote_shards
-            .into_iter()
-            .map(|s| q::RemoteShardInfo {
-                shard_id: s.shard_id,
-                peer_id: s.peer_id,
-                state: replica_state_to_proto(s.state),
-                shard_key: s.shard_key.and_then(shard_key_to_proto),
-            })
-            .collect(),
-        shard_transfers: info
-            .shard_transfers
-            .into_iter()
-            .map(|t| q::ShardTransferInfo {
-                shard_id: t.shard_id,
-                to_shard_id: None,
-                from: t.from,
-                to: t.to,
-                sync: t.sync,
-            })
-            .collect(),
-        resharding_operations: Vec::new(),
-        time,
-    }
-}
+mod cluster;
+pub use cluster::*;
 
 #[cfg(test)]
 mod tests;

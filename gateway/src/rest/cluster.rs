@@ -1,14 +1,17 @@
-//! Cluster maintenance: removing data-plane peers (`DELETE /cluster/peer/{id}`)
-//! and control-plane members (`DELETE /cluster/control-plane/{id}`), and
-//! consensus checkpoints (`POST /cluster/recover`).
+//! Cluster maintenance: moving, replicating and dropping shard replicas
+//! (`POST /collections/{c}/cluster`), removing data-plane peers
+//! (`DELETE /cluster/peer/{id}`) and control-plane members
+//! (`DELETE /cluster/control-plane/{id}`), and consensus checkpoints
+//! (`POST /cluster/recover`).
 
 use std::collections::HashMap;
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use tessera_types::TesseraError;
+use tessera_types::{ClusterOperation, TesseraError};
 
-use super::Timer;
+use super::{parse_body, Timer};
 use crate::service::Gateway;
 
 fn parse_id(raw: &str, what: &str) -> Result<u64, TesseraError> {
@@ -28,6 +31,20 @@ fn parse_force(query: &HashMap<String, String>) -> Result<bool, TesseraError> {
             "Query parameter `force` must be true or false, not `{other}`"
         ))),
     }
+}
+
+pub async fn update_collection_cluster(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let operation: ClusterOperation = parse_body(&body)?;
+        gateway.update_cluster_setup(&name, operation).await
+    }
+    .await;
+    timer.finish(outcome)
 }
 
 pub async fn remove_peer(

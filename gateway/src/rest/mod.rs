@@ -48,7 +48,7 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/collections/{name}/exists", get(collections::exists))
         .route(
             "/collections/{name}/cluster",
-            get(collections::cluster_info),
+            get(collections::cluster_info).post(cluster::update_collection_cluster),
         )
         .route(
             "/collections/{name}/index",

@@ -950,13 +950,13 @@ fn cluster_info_lists_replicas_with_their_state() {
             shard_count: 2,
             local_shards: Vec::new(),
             remote_shards: vec![
-                crate::service::RemoteShardInfo {
+                crate::cluster::RemoteShardInfo {
                     shard_id: 0,
                     shard_key: None,
                     peer_id: 10,
                     state: t::ReplicaState::Active,
                 },
-                crate::service::RemoteShardInfo {
+                crate::cluster::RemoteShardInfo {
                     shard_id: 1,
                     shard_key: Some(json!("tenant")),
                     peer_id: 11,

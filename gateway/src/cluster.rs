@@ -1,0 +1,227 @@
+//! The cluster as users see and change it: a collection's replicas and
+//! transfers (`GET /collections/{c}/cluster`), the operations of
+//! `POST /collections/{c}/cluster`, and removing data-plane peers.
+
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
+use tessera_proto::control_plane as cp;
+use tessera_proto::convert::to_json;
+use tessera_proto::data_plane as dp;
+use tessera_types::{ClusterOperation, CollectionState, NodeType, ShardId, Topology};
+
+use crate::routing::target;
+use crate::service::{call, Gateway, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteShardInfo {
+    pub shard_id: ShardId,
+    pub shard_key: Option<serde_json::Value>,
+    pub peer_id: u64,
+    pub state: tessera_types::ReplicaState,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalShardInfo {
+    pub shard_id: ShardId,
+    pub shard_key: Option<serde_json::Value>,
+    pub points_count: u64,
+    pub state: tessera_types::ReplicaState,
+}
+
+/// `GET /collections/{name}/cluster`. A gateway holds no shards, so every
+/// replica is listed as remote, with the data-plane peer that holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionClusterInfo {
+    pub peer_id: u64,
+    pub shard_count: usize,
+    pub local_shards: Vec<LocalShardInfo>,
+    pub remote_shards: Vec<RemoteShardInfo>,
+    pub shard_transfers: Vec<ShardTransferInfo>,
+    /// Why the collection has fewer replicas than it asks for, when it does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// A shard transfer, or a replica recovering by itself, in Qdrant's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardTransferInfo {
+    pub shard_id: ShardId,
+    pub from: u64,
+    pub to: u64,
+    /// `false` for a move (the source is dropped at the end).
+    pub sync: bool,
+    /// "wal_delta" or "snapshot".
+    pub method: Option<String>,
+    /// Stage and progress, e.g. "wal_delta: 1200 of 5000 operations (24%)".
+    pub comment: Option<String>,
+}
+
+impl Gateway {
+    pub async fn collection_cluster_info(&self, name: &str) -> Result<CollectionClusterInfo> {
+        let (topology, collection) = self.collection(name)?;
+        let status = self
+            .topology()
+            .call(|mut c| async move { c.cluster_status(cp::ClusterStatusRequest {}).await })
+            .await
+            .map(|s| s.into_inner().node_id)
+            .unwrap_or_default();
+        let shard_transfers = self.transfers(&topology, &collection).await;
+        let warnings = replica_warnings(&topology, &collection);
+        Ok(CollectionClusterInfo {
+            peer_id: status,
+            shard_count: collection.shards.len(),
+            local_shards: Vec::new(),
+            remote_shards: collection
+                .shards
+                .iter()
+                .flat_map(|s| {
+                    s.replicas.iter().map(|r| RemoteShardInfo {
+                        shard_id: s.shard_id,
+                        shard_key: s.shard_key.clone(),
+                        peer_id: r.peer_id,
+                        state: r.state,
+                    })
+                })
+                .collect(),
+            shard_transfers,
+            warnings,
+        })
+    }
+
+    /// Every transfer the control plane records, and every replica
+    /// recovering by itself, with the progress its node reports.
+    async fn transfers(
+        &self,
+        topology: &Topology,
+        collection: &CollectionState,
+    ) -> Vec<ShardTransferInfo> {
+        let mut listed: Vec<ShardTransferInfo> = collection
+            .transfers
+            .iter()
+            .map(|t| ShardTransferInfo {
+                shard_id: t.shard_id,
+                from: t.from,
+                to: t.to,
+                sync: t.sync,
+                method: t.method.map(|m| m.as_str().to_string()),
+                comment: None,
+            })
+            .collect();
+        for shard in &collection.shards {
+            for replica in shard.replicas.iter().filter(|r| r.state.is_recovering()) {
+                if collection
+                    .transfer_to(shard.shard_id, replica.peer_id)
+                    .is_none()
+                {
+                    listed.push(ShardTransferInfo {
+                        shard_id: shard.shard_id,
+                        from: shard.primary,
+                        to: replica.peer_id,
+                        sync: true,
+                        method: None,
+                        comment: None,
+                    });
+                }
+            }
+        }
+        join_all(listed.into_iter().map(|mut info| async move {
+            let state = collection
+                .shard(info.shard_id)
+                .and_then(|s| s.state_of(info.to));
+            let progress = match self.data_planes().client(topology, info.to) {
+                Ok(mut client) => call(client.shard_stats(dp::ShardStatsRequest {
+                    target: Some(target(topology, collection, info.shard_id)),
+                }))
+                .await
+                .ok()
+                .and_then(|stats| stats.recovery),
+                Err(_) => None,
+            };
+            info.comment = Some(match (&progress, state) {
+                (Some(p), _) => {
+                    let unit = if p.method == "snapshot" {
+                        "bytes"
+                    } else {
+                        "operations"
+                    };
+                    let percent = (p.done * 100).checked_div(p.total).unwrap_or(100);
+                    format!(
+                        "{}: {} of {} {unit} ({percent}%)",
+                        p.method, p.done, p.total
+                    )
+                }
+                (None, Some(s)) if s.is_recovering() => "starting".to_string(),
+                (None, Some(s)) => format!("waiting: the target replica is {s:?}"),
+                (None, None) => "waiting for the target replica".to_string(),
+            });
+            if info.method.is_none() {
+                info.method = progress.map(|p| p.method);
+            }
+            info
+        }))
+        .await
+    }
+
+    /// `POST /collections/{c}/cluster`: one move, replicate, drop, abort or
+    /// restart. Returns once the topology that holds it is here; the
+    /// transfer itself goes on in the background.
+    pub async fn update_cluster_setup(
+        &self,
+        collection: &str,
+        operation: ClusterOperation,
+    ) -> Result<bool> {
+        operation.validate()?;
+        self.collection(collection)?;
+        let request = cp::UpdateClusterSetupRequest {
+            collection: collection.to_string(),
+            operation_json: to_json(&operation),
+        };
+        self.change(request, |mut c, r| async move {
+            c.update_cluster_setup(r).await
+        })
+        .await?;
+        Ok(true)
+    }
+
+    /// `DELETE /cluster/peer/{id}`: removes a data-plane peer. Refused while it
+    /// holds shard replicas, unless `force`, which drops them.
+    pub async fn remove_peer(&self, peer_id: u64, force: bool) -> Result<bool> {
+        let request = cp::RemovePeerRequest { peer_id, force };
+        let reply = self
+            .change(request, |mut c, r| async move { c.remove_peer(r).await })
+            .await?;
+        Ok(reply.changed)
+    }
+}
+
+/// Why a shard has fewer replicas on normal nodes than it asks for.
+fn replica_warnings(topology: &Topology, collection: &CollectionState) -> Vec<String> {
+    let normal_peers = topology
+        .peers
+        .values()
+        .filter(|p| p.node_type == NodeType::Normal)
+        .count();
+    collection
+        .shards
+        .iter()
+        .filter_map(|s| {
+            let wanted = collection.replicas_wanted(s);
+            let normal = s
+                .replicas
+                .iter()
+                .filter(|r| {
+                    topology
+                        .peers
+                        .get(&r.peer_id)
+                        .is_some_and(|p| p.node_type == NodeType::Normal)
+                })
+                .count();
+            (normal < wanted).then(|| {
+                format!(
+                    "shard {} has {normal} of {wanted} replicas: the cluster has {normal_peers} data nodes",
+                    s.shard_id
+                )
+            })
+        })
+        .collect()
+}
