@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import time
 
 import pytest
 from qdrant_client import models
@@ -161,3 +162,50 @@ def test_read_consistency_over_both_transports(deployment, client, collection_na
     with pytest.raises(Exception) as refused:
         client.scroll(collection_name, limit=5, consistency=5)
     assert "consistency" in str(refused.value)
+
+
+def _replicas(client, transport, rest, name) -> dict[int, str]:
+    """Peer -> state of shard 0's replicas, as the collection cluster info shows."""
+    _, shards, _ = _shard_layout(client, transport, rest, name)
+    return {peer: state for sid, peer, state, _ in shards if sid == 0}
+
+
+def test_replicate_and_drop_a_shard_with_the_client(deployment, client, transport, rest, collection_name):
+    """The seed's cluster operations through qdrant-client's own call, over
+    REST and gRPC: a replica is added, becomes Active with every point, the
+    original is dropped, and dropping the last copy is refused."""
+    if deployment.layout != "cluster":
+        pytest.skip("moving replicas needs more than one data plane")
+    client.create_collection(
+        collection_name,
+        vectors_config=models.VectorParams(size=4, distance=models.Distance.DOT),
+        shard_number=1,
+    )
+    vectors = random_vectors(50, 4, seed=5)
+    client.upsert(collection_name, wait=True,
+                  points=[models.PointStruct(id=i, vector=v) for i, v in enumerate(vectors)])
+    (holder,) = _replicas(client, transport, rest, collection_name)
+    other = next(int(p) for p in _cluster(rest)["peers"] if int(p) != holder)
+    assert client.cluster_collection_update(
+        collection_name,
+        cluster_operation=models.ReplicateShardOperation(
+            replicate_shard=models.ReplicateShard(shard_id=0, from_peer_id=holder, to_peer_id=other)),
+    )
+    deadline = time.monotonic() + 30
+    while _replicas(client, transport, rest, collection_name) != {holder: "Active", other: "Active"}:
+        assert time.monotonic() < deadline, _replicas(client, transport, rest, collection_name)
+        time.sleep(0.1)
+    assert client.cluster_collection_update(
+        collection_name,
+        cluster_operation=models.DropReplicaOperation(
+            drop_replica=models.Replica(shard_id=0, peer_id=holder)),
+    )
+    assert _replicas(client, transport, rest, collection_name) == {other: "Active"}
+    assert client.count(collection_name, exact=True).count == 50
+    with pytest.raises(Exception) as refused:
+        client.cluster_collection_update(
+            collection_name,
+            cluster_operation=models.DropReplicaOperation(
+                drop_replica=models.Replica(shard_id=0, peer_id=other)),
+        )
+    assert "last active replica" in str(refused.value)

@@ -22,6 +22,7 @@ pub mod process;
 pub mod replicas;
 pub mod rest;
 pub mod wait;
+pub mod writer;
 
 pub use in_process::InProcessCluster;
 pub use process::{tessera_bin, ProcessCluster, Standalone};

@@ -6,15 +6,13 @@
 //! CI runs a short run; a long one: `TESSERA_FAULTS=60 TESSERA_FAULT_SEED=7
 //! cargo test -p tessera-tests --test fault_run -- --nocapture`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
-use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use tessera_tests::replicas::{contents, identical, wait_in_sync};
-use tessera_tests::{ProcessCluster, Rest};
+use tessera_tests::writer::{missing, Writer};
+use tessera_tests::ProcessCluster;
 
 const C: &str = "faults";
 const WRITERS: u64 = 2;
@@ -25,33 +23,6 @@ fn env_or(key: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Writes ids `writer * 1_000_000 + i` one batch of 5 at a time until `stop`;
-/// returns the acknowledged ids and the number of failed batches.
-async fn write(rest: Rest, writer: u64, stop: Arc<AtomicBool>) -> (Vec<u64>, usize) {
-    let (mut acked, mut failed) = (Vec::new(), 0);
-    let mut next = writer * 1_000_000;
-    while !stop.load(Ordering::Relaxed) {
-        let ids: Vec<u64> = (next..next + 5).collect();
-        next += 5;
-        let points: Vec<Value> = ids
-            .iter()
-            .map(|id| json!({ "id": id, "vector": [*id as f32, 1.0, 0.0, 0.5], "payload": { "writer": writer } }))
-            .collect();
-        let reply = rest
-            .send(
-                reqwest::Method::PUT,
-                &format!("/collections/{C}/points?wait=true"),
-                Some(&json!({ "points": points })),
-            )
-            .await;
-        match reply {
-            Ok(r) if r.status == StatusCode::OK => acked.extend(ids),
-            _ => failed += 1,
-        }
-    }
-    (acked, failed)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -77,9 +48,8 @@ async fn acknowledged_writes_survive_random_crashes() {
     .await
     .result();
 
-    let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..WRITERS)
-        .map(|w| tokio::spawn(write(rest.clone(), w, stop.clone())))
+        .map(|w| Writer::start(rest.clone(), C, w * 1_000_000, 5))
         .collect();
     let mut log = Vec::new();
     for n in 0..faults {
@@ -98,34 +68,27 @@ async fn acknowledged_writes_survive_random_crashes() {
             cluster.restart_control_plane(leader).await;
         }
     }
-    stop.store(true, Ordering::Relaxed);
     let (mut acked, mut failed) = (Vec::new(), 0);
     for writer in writers {
-        let (ids, errors) = writer.await.unwrap();
-        acked.extend(ids);
-        failed += errors;
+        let written = writer.stop().await;
+        acked.extend(written.acked);
+        failed += written.failed;
     }
     wait_in_sync(&cluster, C, 2).await;
 
-    let mut found = 0;
-    for batch in acked.chunks(500) {
-        let reply = rest
-            .post(
-                &format!("/collections/{C}/points?consistency=all"),
-                &json!({ "ids": batch, "with_payload": false }),
-            )
-            .await;
-        found += reply.result().as_array().unwrap().len();
-    }
+    let lost = missing(&rest, C, &acked).await;
     let same = identical(&contents(&cluster, C).await);
     println!("faults: {}", log.join("; "));
     println!(
         "faults injected: {faults}, writes acknowledged: {}, failed batches: {failed}, lost: {}, replicas identical: {}",
         acked.len(),
-        acked.len() - found,
+        lost.len(),
         same.is_ok()
     );
-    assert_eq!(found, acked.len(), "acknowledged writes lost (seed {seed})");
+    assert!(
+        lost.is_empty(),
+        "acknowledged writes lost (seed {seed}): {lost:?}"
+    );
     same.unwrap_or_else(|e| panic!("replicas differ (seed {seed}): {e}"));
     assert!(!acked.is_empty());
     cluster.stop().await;

@@ -4,17 +4,15 @@
 //! never acknowledged, and once the partition heals it catches up by itself
 //! and every replica ends identical, with every acknowledged write present.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use serde_json::json;
 use tessera_proto::common::ShardTarget;
 use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
 use tessera_tests::replicas::{self, contents, identical, wait_in_sync};
 use tessera_tests::wait;
+use tessera_tests::writer::{missing, Writer, Written};
 use tessera_tests::ProcessCluster;
 use tessera_types::{Point, PointId, ShardOperation};
 
@@ -52,29 +50,7 @@ async fn a_cut_off_node_acknowledges_nothing_and_converges_after_the_partition_h
         .expect("node 0 leads a shard")
         .clone();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (rest, stop) = (rest.clone(), stop.clone());
-        tokio::spawn(async move {
-            let (mut acked, mut failed, mut id) = (Vec::new(), 0, 0u64);
-            while !stop.load(Ordering::Relaxed) {
-                let point = json!({ "id": id, "vector": [id as f32, 1.0, 0.0, 0.5] });
-                let reply = rest
-                    .send(
-                        reqwest::Method::PUT,
-                        &format!("/collections/{C}/points?wait=true"),
-                        Some(&json!({ "points": [point] })),
-                    )
-                    .await;
-                match reply {
-                    Ok(r) if r.status == StatusCode::OK => acked.push(id),
-                    _ => failed += 1,
-                }
-                id += 1;
-            }
-            (acked, failed)
-        })
-    };
+    let writer = Writer::start(rest.clone(), C, 0, 1);
     tokio::time::sleep(Duration::from_millis(500)).await;
     cluster.partition_data_node(0);
     wait::until(
@@ -124,25 +100,10 @@ async fn a_cut_off_node_acknowledges_nothing_and_converges_after_the_partition_h
     );
 
     tokio::time::sleep(Duration::from_secs(1)).await;
-    stop.store(true, Ordering::Relaxed);
-    let (acked, failed) = writer.await.unwrap();
+    let Written { acked, failed, .. } = writer.stop().await;
     wait_in_sync(&cluster, C, 2).await;
-    let mut ids = acked.clone();
-    ids.push(999_999);
-    let found = rest
-        .post(
-            &format!("/collections/{C}/points?consistency=all"),
-            &json!({ "ids": ids, "with_payload": false }),
-        )
-        .await;
-    let found: Vec<u64> = found
-        .result()
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["id"].as_u64())
-        .collect();
-    let lost = acked.iter().filter(|id| !found.contains(id)).count();
+    let lost = missing(&rest, C, &acked).await.len();
+    let refused_is_missing = missing(&rest, C, &[999_999]).await == [999_999];
     let same = identical(&contents(&cluster, C).await);
     println!(
         "writes acknowledged: {}, failed: {failed}, lost: {lost}, replicas identical: {}",
@@ -150,9 +111,6 @@ async fn a_cut_off_node_acknowledges_nothing_and_converges_after_the_partition_h
         same.is_ok()
     );
     assert_eq!(lost, 0);
-    assert!(
-        !found.contains(&999_999),
-        "the refused write became visible"
-    );
+    assert!(refused_is_missing, "the refused write became visible");
     same.unwrap();
 }

@@ -162,6 +162,12 @@ impl ReplicaSet {
         match outcome {
             Ok(_) => Ok(()),
             Err(_) if !still_updatable => Ok(()),
+            // The shard changed under the write (a new primary or new states, which
+            // this node may not have seen yet): not acknowledged here; the gateway
+            // retries it on the newer topology.
+            Err(e @ TesseraError::Stale(_)) => Err(TesseraError::Stale(format!(
+                "the replicas of shard {shard_id} changed while this write was replicated: {e}"
+            ))),
             Err(e) => Err(TesseraError::Unavailable(format!(
                 "the write reached {copies} copies of shard {shard_id}, but replicas that \
                  missed it could not be taken out of sync: {e}"

@@ -945,7 +945,7 @@ fn collection_info_to_proto_named_vectors() {
 #[test]
 fn cluster_info_lists_replicas_with_their_state() {
     let info = cluster_info_to_proto(
-        CollectionClusterInfo {
+        crate::cluster::CollectionClusterInfo {
             peer_id: 1,
             shard_count: 2,
             local_shards: Vec::new(),

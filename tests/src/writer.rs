@@ -1,0 +1,98 @@
+//! A client that keeps writing while a test breaks or reshapes the cluster,
+//! and the check that every write it got acknowledged is still there.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::task::JoinHandle;
+
+use crate::Rest;
+
+/// What a writer saw: the ids of acknowledged points, how many batches
+/// failed, and why the first few did.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub acked: Vec<u64>,
+    pub failed: usize,
+    pub errors: Vec<String>,
+}
+
+/// Upserts batches of `batch` new points (ids from `first_id` up, vector
+/// `[id, 1, 0, 0.5]`, payload `{"writer": first_id}`) with `wait=true`, one
+/// after another, until stopped.
+pub struct Writer {
+    stop: Arc<AtomicBool>,
+    task: JoinHandle<Written>,
+}
+
+impl Writer {
+    pub fn start(rest: Rest, collection: &str, first_id: u64, batch: u64) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let path = format!("/collections/{collection}/points?wait=true");
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                let mut written = Written::default();
+                let mut next = first_id;
+                while !stop.load(Ordering::Relaxed) {
+                    let ids: Vec<u64> = (next..next + batch).collect();
+                    next += batch;
+                    let points: Vec<_> = ids
+                        .iter()
+                        .map(|id| {
+                            json!({
+                                "id": id,
+                                "vector": [*id as f32, 1.0, 0.0, 0.5],
+                                "payload": { "writer": first_id },
+                            })
+                        })
+                        .collect();
+                    let body = json!({ "points": points });
+                    let error = match rest.send(reqwest::Method::PUT, &path, Some(&body)).await {
+                        Ok(r) if r.status == StatusCode::OK => {
+                            written.acked.extend(ids);
+                            continue;
+                        }
+                        Ok(r) => format!("{}: {}", r.status, r.body),
+                        Err(e) => e.to_string(),
+                    };
+                    written.failed += 1;
+                    if written.errors.len() < 5 {
+                        written.errors.push(error);
+                    }
+                }
+                written
+            }
+        });
+        Writer { stop, task }
+    }
+
+    pub async fn stop(self) -> Written {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.expect("the writer does not panic")
+    }
+}
+
+/// Which of `ids` a `consistency=all` retrieve does not find.
+pub async fn missing(rest: &Rest, collection: &str, ids: &[u64]) -> Vec<u64> {
+    let mut missing = Vec::new();
+    for batch in ids.chunks(500) {
+        let reply = rest
+            .post(
+                &format!("/collections/{collection}/points?consistency=all"),
+                &json!({ "ids": batch, "with_payload": false }),
+            )
+            .await;
+        let found: std::collections::HashSet<u64> = reply
+            .result()
+            .as_array()
+            .expect("a list of points")
+            .iter()
+            .filter_map(|p| p["id"].as_u64())
+            .collect();
+        missing.extend(batch.iter().filter(|id| !found.contains(id)));
+    }
+    missing
+}

@@ -1,0 +1,318 @@
+//! Cluster operations as an operator runs them (`POST /collections/{c}/cluster`)
+//! on a split deployment of 3 data nodes, with a client writing all along:
+//! a shard moves to another node with each transfer method, a replica is
+//! added and dropped (never the last one), a transfer to a dead node is
+//! aborted, a move finishes although its source is SIGKILLed, and every
+//! malformed or impossible request is refused without changing anything.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tessera_tests::replicas::{self, contents, identical};
+use tessera_tests::wait;
+use tessera_tests::writer::{missing, Writer};
+use tessera_tests::{ProcessCluster, Rest};
+use tessera_types::{PeerId, ShardPlacement, Topology};
+
+async fn create(rest: &Rest, name: &str, shards: u32, replication_factor: u32) {
+    let body = json!({
+        "vectors": { "size": 4, "distance": "Dot" },
+        "shard_number": shards,
+        "replication_factor": replication_factor,
+    });
+    rest.put(&format!("/collections/{name}"), &body)
+        .await
+        .result();
+}
+
+async fn operate(rest: &Rest, name: &str, operation: Value) -> tessera_tests::Reply {
+    rest.send(
+        reqwest::Method::POST,
+        &format!("/collections/{name}/cluster"),
+        Some(&operation),
+    )
+    .await
+    .expect("the gateway answers")
+}
+
+fn shard(topology: &Topology, name: &str, shard_id: u32) -> ShardPlacement {
+    topology.collections[name].shards[shard_id as usize].clone()
+}
+
+/// A data peer that holds no replica of the shard.
+fn free_peer(topology: &Topology, shard: &ShardPlacement) -> PeerId {
+    *topology
+        .peers
+        .keys()
+        .find(|p| shard.replica(**p).is_none())
+        .expect("a peer without the shard")
+}
+
+/// Waits until the collection has no transfer and exactly `peers` hold the
+/// shard, all Active.
+async fn wait_placed(cluster: &ProcessCluster, name: &str, shard_id: u32, peers: &[PeerId]) {
+    let mut want = peers.to_vec();
+    want.sort();
+    wait::until(
+        "the transfer to finish",
+        Duration::from_secs(60),
+        || async {
+            let topology = replicas::topology(cluster).await;
+            let collection = &topology.collections[name];
+            let placed = shard(&topology, name, shard_id);
+            let mut holders: Vec<PeerId> = placed.replicas.iter().map(|r| r.peer_id).collect();
+            holders.sort();
+            let done = collection.transfers.is_empty()
+                && holders == want
+                && placed.replicas.iter().all(|r| r.state.is_readable());
+            done.then_some(()).ok_or(format!(
+                "replicas {:?}, transfers {:?}",
+                placed.replicas, collection.transfers
+            ))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn peer_index(cluster: &ProcessCluster, topology: &Topology, peer: PeerId) -> usize {
+    (0..3)
+        .find(|i| topology.peers[&peer].uri == cluster.data_node_uri(*i))
+        .expect("the peer is one of the data nodes")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shard_moves_to_another_node_under_writes_with_each_method() {
+    let cluster = ProcessCluster::start(3).await;
+    let rest = cluster.rest();
+    let name = "moved";
+    create(&rest, name, 2, 1).await;
+    let writer = Writer::start(rest.clone(), name, 0, 10);
+    for (round, method) in ["wal_delta", "snapshot"].into_iter().enumerate() {
+        let enough = 200 * (round as u64 + 1);
+        wait::until("more writes", Duration::from_secs(30), || async {
+            let count = rest
+                .post(&format!("/collections/{name}/points/count"), &json!({}))
+                .await;
+            (count.result()["count"].as_u64() > Some(enough))
+                .then_some(())
+                .ok_or_else(|| format!("fewer than {enough} points"))
+        })
+        .await
+        .unwrap();
+        let topology = replicas::topology(&cluster).await;
+        let before = shard(&topology, name, 0);
+        let (from, to) = (before.primary, free_peer(&topology, &before));
+        operate(
+            &rest,
+            name,
+            json!({ "move_shard": {
+                "shard_id": 0, "from_peer_id": from, "to_peer_id": to, "method": method,
+            }}),
+        )
+        .await
+        .result();
+        wait_placed(&cluster, name, 0, &[to]).await;
+        println!("shard 0 moved from {from} to {to} by {method}");
+    }
+    let written = writer.stop().await;
+    let lost = missing(&rest, name, &written.acked).await;
+    println!(
+        "writes acknowledged: {}, failed batches: {}, lost: {}",
+        written.acked.len(),
+        written.failed,
+        lost.len()
+    );
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    assert_eq!(written.failed, 0, "writes failed: {:?}", written.errors);
+    identical(&contents(&cluster, name).await).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_is_added_and_dropped_but_never_the_last_one() {
+    let cluster = ProcessCluster::start(3).await;
+    let rest = cluster.rest();
+    let name = "copies";
+    create(&rest, name, 1, 1).await;
+    let writer = Writer::start(rest.clone(), name, 0, 10);
+    let topology = replicas::topology(&cluster).await;
+    let first = shard(&topology, name, 0);
+    let (holder, extra) = (first.primary, free_peer(&topology, &first));
+    operate(
+        &rest,
+        name,
+        json!({ "replicate_shard": { "shard_id": 0, "from_peer_id": holder, "to_peer_id": extra }}),
+    )
+    .await
+    .result();
+    wait_placed(&cluster, name, 0, &[holder, extra]).await;
+    let written = writer.stop().await;
+    identical(&contents(&cluster, name).await).unwrap();
+
+    // Dropping the original leaves the copy, which has every write.
+    operate(
+        &rest,
+        name,
+        json!({ "drop_replica": { "shard_id": 0, "peer_id": holder }}),
+    )
+    .await
+    .result();
+    wait_placed(&cluster, name, 0, &[extra]).await;
+    let refused = operate(
+        &rest,
+        name,
+        json!({ "drop_replica": { "shard_id": 0, "peer_id": extra }}),
+    )
+    .await;
+    let message = refused.expect_error(StatusCode::BAD_REQUEST);
+    assert!(message.contains("last active replica"), "{message}");
+    assert!(missing(&rest, name, &written.acked).await.is_empty());
+    // The replica count the operator chose holds: nothing re-adds a copy.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    wait_placed(&cluster, name, 0, &[extra]).await;
+    let info = rest.get(&format!("/collections/{name}/cluster")).await;
+    assert!(info.result().get("warnings").is_none(), "{}", info.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transfer_to_a_dead_node_waits_and_is_aborted_cleanly() {
+    let mut cluster = ProcessCluster::start(3).await;
+    let rest = cluster.rest();
+    let name = "aborted";
+    create(&rest, name, 1, 1).await;
+    let writer = Writer::start(rest.clone(), name, 0, 10);
+    let topology = replicas::topology(&cluster).await;
+    let placed = shard(&topology, name, 0);
+    let (holder, target) = (placed.primary, free_peer(&topology, &placed));
+    let target_node = peer_index(&cluster, &topology, target);
+    cluster.kill_data_node(target_node);
+
+    let transfer = json!({ "shard_id": 0, "from_peer_id": holder, "to_peer_id": target });
+    operate(&rest, name, json!({ "replicate_shard": transfer.clone() }))
+        .await
+        .result();
+    // Listed with why it does not progress.
+    wait::until("the transfer to show", Duration::from_secs(30), || async {
+        let info = rest.get(&format!("/collections/{name}/cluster")).await;
+        let transfers = info.result()["shard_transfers"].clone();
+        let comment = transfers[0]["comment"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        (transfers[0]["to"] == json!(target) && comment.contains("Dead"))
+            .then_some(())
+            .ok_or(format!("{transfers}"))
+    })
+    .await
+    .unwrap();
+    let again = operate(&rest, name, json!({ "replicate_shard": transfer.clone() })).await;
+    assert!(again
+        .expect_error(StatusCode::BAD_REQUEST)
+        .contains("already being transferred"));
+
+    operate(&rest, name, json!({ "abort_transfer": transfer.clone() }))
+        .await
+        .result();
+    wait_placed(&cluster, name, 0, &[holder]).await;
+    let gone = operate(&rest, name, json!({ "abort_transfer": transfer })).await;
+    gone.expect_error(StatusCode::NOT_FOUND);
+
+    // The node comes back holding nothing of the shard.
+    cluster.restart_data_node(target_node).await;
+    let written = writer.stop().await;
+    assert!(missing(&rest, name, &written.acked).await.is_empty());
+    wait_placed(&cluster, name, 0, &[holder]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_move_finishes_when_its_source_is_killed() {
+    let mut cluster = ProcessCluster::start(3).await;
+    let rest = cluster.rest();
+    let name = "orphaned";
+    create(&rest, name, 1, 2).await;
+    let writer = Writer::start(rest.clone(), name, 0, 10);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let topology = replicas::topology(&cluster).await;
+    let placed = shard(&topology, name, 0);
+    let source = placed.primary;
+    let other = placed
+        .replicas
+        .iter()
+        .map(|r| r.peer_id)
+        .find(|p| *p != source)
+        .unwrap();
+    let target = free_peer(&topology, &placed);
+    operate(
+        &rest,
+        name,
+        json!({ "move_shard": { "shard_id": 0, "from_peer_id": source, "to_peer_id": target }}),
+    )
+    .await
+    .result();
+    cluster.kill_data_node(peer_index(&cluster, &topology, source));
+    wait_placed(&cluster, name, 0, &[other, target]).await;
+    let written = writer.stop().await;
+    let lost = missing(&rest, name, &written.acked).await;
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    identical(&contents(&cluster, name).await).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn impossible_operations_are_refused_and_change_nothing() {
+    let cluster = ProcessCluster::start(3).await;
+    let rest = cluster.rest();
+    let name = "refusals";
+    create(&rest, name, 1, 2).await;
+    let topology = replicas::topology(&cluster).await;
+    let placed = shard(&topology, name, 0);
+    let holder = placed.primary;
+    let other = placed
+        .replicas
+        .iter()
+        .map(|r| r.peer_id)
+        .find(|p| *p != holder)
+        .unwrap();
+    let free = free_peer(&topology, &placed);
+    let transfer = |shard_id: u32, from: PeerId, to: PeerId| json!({ "move_shard": { "shard_id": shard_id, "from_peer_id": from, "to_peer_id": to }});
+    let refused = [
+        ("missing", transfer(0, holder, free), StatusCode::NOT_FOUND),
+        (name, transfer(7, holder, free), StatusCode::NOT_FOUND),
+        (name, transfer(0, holder, 424_242), StatusCode::NOT_FOUND),
+        (name, transfer(0, holder, other), StatusCode::BAD_REQUEST),
+        (name, transfer(0, holder, holder), StatusCode::BAD_REQUEST),
+        (name, transfer(0, free, other), StatusCode::BAD_REQUEST),
+        (
+            name,
+            json!({ "move_shard": { "shard_id": 0, "from_peer_id": holder, "to_peer_id": free, "method": "stream_records" }}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            name,
+            json!({ "move_shard": { "shard_id": 0 }}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            name,
+            json!({ "teleport_shard": {} }),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            name,
+            json!({ "drop_replica": { "shard_id": 0, "peer_id": free }}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            name,
+            json!({ "restart_transfer": { "shard_id": 0, "from_peer_id": holder, "to_peer_id": free, "method": "snapshot" }}),
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (collection, operation, status) in refused {
+        let reply = operate(&rest, collection, operation.clone()).await;
+        let message = reply.expect_error(status);
+        println!("{operation} -> {status}: {message}");
+    }
+    let after = replicas::topology(&cluster).await;
+    assert_eq!(after.collections[name], topology.collections[name]);
+}
