@@ -500,6 +500,8 @@ impl TryFrom<cp::Topology> for t::Topology {
             version: topo.version,
             peers,
             collections,
+            // The control plane's own record; not streamed.
+            removed_peers: Default::default(),
         })
     }
 }

@@ -704,6 +704,29 @@ impl ProcessCluster {
         self.wait_ready().await;
     }
 
+    /// Starts data node `i` again (SIGKILLing it first if it runs) and waits
+    /// for it to exit by itself, as a node the cluster refuses does; returns
+    /// its exit status and its log.
+    pub async fn restart_data_node_refused(&mut self, i: usize) -> (ExitStatus, String) {
+        self.data_nodes[i].kill();
+        self.data_nodes[i].start();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let status = loop {
+            let child = self.data_nodes[i].child.as_mut().expect("just started");
+            if let Some(status) = child.try_wait().expect("query the child") {
+                self.data_nodes[i].child = None;
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "data node {i} kept running although the cluster should refuse it"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let log = std::fs::read_to_string(&self.data_nodes[i].log).unwrap_or_default();
+        (status, log)
+    }
+
     /// The URI data node `i` registered with.
     pub fn data_node_uri(&self, i: usize) -> String {
         format!(

@@ -316,3 +316,61 @@ async fn impossible_operations_are_refused_and_change_nothing() {
     let after = replicas::topology(&cluster).await;
     assert_eq!(after.collections[name], topology.collections[name]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_is_removed_only_once_its_shards_moved_away_and_stays_out() {
+    let mut cluster = ProcessCluster::start(3).await;
+    let rest = cluster.rest();
+    let name = "evicted";
+    create(&rest, name, 3, 1).await;
+    let topology = replicas::topology(&cluster).await;
+    let leaving = shard(&topology, name, 0).primary;
+    let remove = |force: bool| format!("/cluster/peer/{leaving}?force={force}");
+
+    // Holding the only copy of a shard, it can go neither plainly nor by force.
+    for force in [false, true] {
+        let refused = rest
+            .send(reqwest::Method::DELETE, &remove(force), None)
+            .await
+            .unwrap();
+        let message = refused.expect_error(StatusCode::BAD_REQUEST);
+        assert!(message.contains(name), "{message}");
+    }
+    let writer = Writer::start(rest.clone(), name, 0, 10);
+    let held: Vec<u32> = topology.collections[name]
+        .shards
+        .iter()
+        .filter(|s| s.replica(leaving).is_some())
+        .map(|s| s.shard_id)
+        .collect();
+    for shard_id in &held {
+        let placed = shard(&topology, name, *shard_id);
+        let to = free_peer(&topology, &placed);
+        operate(
+            &rest,
+            name,
+            json!({ "move_shard": { "shard_id": shard_id, "from_peer_id": leaving, "to_peer_id": to }}),
+        )
+        .await
+        .result();
+        wait_placed(&cluster, name, *shard_id, &[to]).await;
+    }
+    rest.send(reqwest::Method::DELETE, &remove(false), None)
+        .await
+        .unwrap()
+        .result();
+    let written = writer.stop().await;
+    assert!(missing(&rest, name, &written.acked).await.is_empty());
+    let after = replicas::topology(&cluster).await;
+    assert!(!after.peers.contains_key(&leaving));
+
+    // Restarted with its old identity, it is refused and says why.
+    let node = peer_index(&cluster, &topology, leaving);
+    let (status, log) = cluster.restart_data_node_refused(node).await;
+    assert!(!status.success());
+    assert!(log.contains("was removed from the cluster"), "{log}");
+    assert!(!replicas::topology(&cluster)
+        .await
+        .peers
+        .contains_key(&leaving));
+}

@@ -193,6 +193,10 @@ pub struct Topology {
     pub version: u64,
     pub peers: BTreeMap<PeerId, Peer>,
     pub collections: BTreeMap<String, CollectionState>,
+    /// Peers removed with `DELETE /cluster/peer/{id}`: they may not register
+    /// again under that id. Kept by the control plane only (not streamed).
+    #[serde(default)]
+    pub removed_peers: std::collections::BTreeSet<PeerId>,
 }
 
 impl Topology {

@@ -157,6 +157,9 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         request: Request<cp::HeartbeatRequest>,
     ) -> Result<Response<cp::HeartbeatReply>, Status> {
         let peer_id = request.get_ref().peer_id;
+        if self.topology.borrow().removed_peers.contains(&peer_id) {
+            return Err(error_to_status(crate::topology::removed(peer_id)));
+        }
         if !self.topology.borrow().peers.contains_key(&peer_id) {
             return Err(error_to_status(TesseraError::not_found(format!(
                 "Peer {peer_id} is not registered"

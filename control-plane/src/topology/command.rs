@@ -140,6 +140,9 @@ impl TopologyCommand {
                 uri,
                 node_type,
             } => {
+                if topology.removed_peers.contains(peer_id) {
+                    return Err(removed(*peer_id));
+                }
                 let peer = topology.peers.entry(*peer_id).or_insert_with(|| Peer {
                     id: *peer_id,
                     uri: String::new(),
@@ -238,6 +241,14 @@ fn replicas_promote(
     replicas::promote(shard, leaving)
 }
 
+/// Why a removed peer may not come back under its old id.
+pub fn removed(peer_id: PeerId) -> TesseraError {
+    TesseraError::bad_input(format!(
+        "Peer {peer_id} was removed from the cluster; to join again, start it with an \
+         empty data directory (it then registers as a new peer)"
+    ))
+}
+
 fn remove_peer(
     topology: &mut Topology,
     peer_id: PeerId,
@@ -265,17 +276,39 @@ fn remove_peer(
             holding.join(", ")
         )));
     }
+    let orphaned: Vec<String> = topology
+        .collections
+        .values()
+        .flat_map(|c| {
+            c.shards
+                .iter()
+                .filter(|s| {
+                    s.replica(peer_id).is_some()
+                        && !s
+                            .replicas
+                            .iter()
+                            .any(|r| r.peer_id != peer_id && r.state.is_source_of_truth())
+                })
+                .map(move |s| format!("shard {} of `{}`", s.shard_id, c.name))
+        })
+        .collect();
+    if !orphaned.is_empty() {
+        return Err(TesseraError::bad_input(format!(
+            "Cannot remove peer {peer_id}: it holds the last active replica of {}; \
+             move them first, or delete the collection",
+            orphaned.join(", ")
+        )));
+    }
     for collection in topology.collections.values_mut() {
         for shard in &mut collection.shards {
-            // A shard left without an in-sync replica keeps no primary (0).
-            if shard.primary == peer_id && replicas_promote(shard, peer_id).is_err() {
-                shard.primary = 0;
-                shard.epoch += 1;
+            if shard.primary == peer_id {
+                replicas_promote(shard, peer_id)?;
             }
             shard.replicas.retain(|r| r.peer_id != peer_id);
         }
     }
     topology.peers.remove(&peer_id);
+    topology.removed_peers.insert(peer_id);
     Ok(true)
 }
 
@@ -390,16 +423,36 @@ mod tests {
             .into_result()
             .unwrap();
         assert!(!topology.peers.contains_key(&idle));
-        let reply = remove(holder, true)
+        // A removed peer may not come back under its id.
+        let err = register(idle)
             .apply(&mut topology, 7)
             .into_result()
+            .unwrap_err();
+        assert!(
+            matches!(&err, TesseraError::BadInput(m) if m.contains("was removed")),
+            "{err:?}"
+        );
+        // Force does not drop the last copy of a shard.
+        let before = topology.clone();
+        let err = remove(holder, true)
+            .apply(&mut topology, 8)
+            .into_result()
+            .unwrap_err();
+        assert!(
+            matches!(&err, TesseraError::BadInput(m) if m.contains("last active replica")),
+            "{err:?}"
+        );
+        assert_eq!(topology, before);
+        // Once the collection is gone, it goes.
+        TopologyCommand::DeleteCollection { name: "c".into() }
+            .apply(&mut topology, 9)
+            .into_result()
             .unwrap();
-        assert!(reply.changed);
+        remove(holder, true)
+            .apply(&mut topology, 10)
+            .into_result()
+            .unwrap();
         assert!(topology.peers.is_empty());
-        assert!(topology.collections["c"]
-            .shards
-            .iter()
-            .all(|s| s.replicas.is_empty()));
     }
 
     #[test]

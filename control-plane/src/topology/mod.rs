@@ -8,5 +8,5 @@ mod replicas;
 mod transfers;
 mod validation;
 
-pub use command::{Applied, CommandResponse, TopologyCommand};
+pub use command::{removed, Applied, CommandResponse, TopologyCommand};
 pub use validation::{plan_collection, validate_collection_name};

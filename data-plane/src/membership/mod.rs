@@ -82,13 +82,22 @@ pub async fn register(
 /// Sends heartbeats forever; the control plane uses them for liveness.
 pub async fn heartbeat_loop(control_plane: TopologyCache, peer_id: PeerId) {
     let mut ticker = tokio::time::interval(HEARTBEAT_PERIOD);
+    let mut refused = 0u32;
     loop {
         ticker.tick().await;
         let result = control_plane
             .call(|mut c| async move { c.heartbeat(HeartbeatRequest { peer_id }).await })
             .await;
-        if let Err(e) = result {
-            tracing::debug!(error = %e, "heartbeat not delivered");
+        match result {
+            Ok(_) => refused = 0,
+            // Removed from the cluster: say so loudly, now and then.
+            Err(TesseraError::BadInput(msg)) => {
+                if refused.is_multiple_of(60) {
+                    tracing::error!(%msg, "the control plane refuses this node");
+                }
+                refused += 1;
+            }
+            Err(e) => tracing::debug!(error = %e, "heartbeat not delivered"),
         }
     }
 }
