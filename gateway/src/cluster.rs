@@ -138,18 +138,7 @@ impl Gateway {
                 Err(_) => None,
             };
             info.comment = Some(match (&progress, state) {
-                (Some(p), _) => {
-                    let unit = if p.method == "snapshot" {
-                        "bytes"
-                    } else {
-                        "operations"
-                    };
-                    let percent = (p.done * 100).checked_div(p.total).unwrap_or(100);
-                    format!(
-                        "{}: {} of {} {unit} ({percent}%)",
-                        p.method, p.done, p.total
-                    )
-                }
+                (Some(p), _) => progress_comment(p),
                 (None, Some(s)) if s.is_recovering() => "starting".to_string(),
                 (None, Some(s)) => format!("waiting: the target replica is {s:?}"),
                 (None, None) => "waiting for the target replica".to_string(),
@@ -224,4 +213,60 @@ fn replica_warnings(topology: &Topology, collection: &CollectionState) -> Vec<St
             })
         })
         .collect()
+}
+
+/// "wal_delta: 12,500 of 40,000 operations (31%), 5,200 operations/s", or
+/// with bytes in MB for a snapshot.
+fn progress_comment(p: &dp::RecoveryProgress) -> String {
+    let percent = (p.done * 100).checked_div(p.total).unwrap_or(100);
+    if p.method == "snapshot" {
+        let mb = |bytes: f64| bytes / 1_000_000.0;
+        format!(
+            "snapshot: {:.1} of {:.1} MB ({percent}%), {:.1} MB/s",
+            mb(p.done as f64),
+            mb(p.total as f64),
+            mb(p.rate_per_second)
+        )
+    } else {
+        format!(
+            "{}: {} of {} operations ({percent}%), {} operations/s",
+            p.method,
+            thousands(p.done),
+            thousands(p.total),
+            thousands(p.rate_per_second as u64)
+        )
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_reads_like_a_sentence() {
+        let p = dp::RecoveryProgress {
+            method: "wal_delta".into(),
+            done: 12_500,
+            total: 40_000,
+            rate_per_second: 5_200.4,
+        };
+        assert_eq!(
+            progress_comment(&p),
+            "wal_delta: 12,500 of 40,000 operations (31%), 5,200 operations/s"
+        );
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
 }

@@ -238,10 +238,11 @@ impl DataPlane for DataPlaneService {
             .map_err(error_to_status)?;
         let recovery = key
             .and_then(|key| self.replicas.progress().get(&key))
-            .map(|p| RecoveryProgress {
+            .map(|(p, rate)| RecoveryProgress {
                 method: p.method.to_string(),
                 done: p.done,
                 total: p.total,
+                rate_per_second: rate,
             });
         let stats = shard.stats();
         Ok(Response::new(ShardStatsReply {

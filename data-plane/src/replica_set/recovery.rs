@@ -38,17 +38,48 @@ pub struct Progress {
     pub total: u64,
 }
 
+/// A recovery's progress and where its current method started, for its rate.
+struct Tracked {
+    progress: Progress,
+    started: Instant,
+    started_at: u64,
+}
+
 /// Recoveries in progress on this node, by replica.
 #[derive(Clone, Default)]
-pub struct RecoveryProgress(Arc<Mutex<HashMap<ShardKey, Progress>>>);
+pub struct RecoveryProgress(Arc<Mutex<HashMap<ShardKey, Tracked>>>);
 
 impl RecoveryProgress {
-    pub fn get(&self, key: &ShardKey) -> Option<Progress> {
-        self.0.lock().get(key).cloned()
+    /// The progress of `key`'s recovery and its rate (units per second) since
+    /// its current method started.
+    pub fn get(&self, key: &ShardKey) -> Option<(Progress, f64)> {
+        self.0.lock().get(key).map(|t| {
+            let seconds = t.started.elapsed().as_secs_f64().max(1e-3);
+            let rate = t.progress.done.saturating_sub(t.started_at) as f64 / seconds;
+            (t.progress.clone(), rate)
+        })
     }
 
     fn set(&self, key: &ShardKey, progress: Progress) {
-        self.0.lock().insert(key.clone(), progress);
+        let mut all = self.0.lock();
+        match all.get_mut(key) {
+            Some(t) if t.progress.method == progress.method => t.progress = progress,
+            _ => {
+                let started_at = if progress.method == "snapshot" {
+                    0
+                } else {
+                    progress.done
+                };
+                all.insert(
+                    key.clone(),
+                    Tracked {
+                        progress,
+                        started: Instant::now(),
+                        started_at,
+                    },
+                );
+            }
+        }
     }
 
     fn clear(&self, key: &ShardKey) {
