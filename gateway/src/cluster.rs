@@ -4,10 +4,13 @@
 
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tessera_proto::control_plane as cp;
 use tessera_proto::convert::to_json;
 use tessera_proto::data_plane as dp;
-use tessera_types::{ClusterOperation, CollectionState, NodeType, ShardId, Topology};
+use tessera_types::{
+    ClusterOperation, CollectionState, CreateShardKey, DropShardKey, NodeType, ShardId, Topology,
+};
 
 use crate::routing::target;
 use crate::service::{call, Gateway, Result};
@@ -170,6 +173,33 @@ impl Gateway {
         })
         .await?;
         Ok(true)
+    }
+
+    /// `PUT /collections/{c}/shards`: a new shard key with its shards.
+    pub async fn create_shard_key(
+        &self,
+        collection: &str,
+        request: CreateShardKey,
+    ) -> Result<bool> {
+        self.update_cluster_setup(collection, ClusterOperation::CreateShardingKey(request))
+            .await
+    }
+
+    /// `POST /collections/{c}/shards/delete`: a shard key and its shards, data included.
+    pub async fn delete_shard_key(&self, collection: &str, shard_key: Value) -> Result<bool> {
+        self.update_cluster_setup(
+            collection,
+            ClusterOperation::DropShardingKey(DropShardKey { shard_key }),
+        )
+        .await
+    }
+
+    /// `GET /collections/{c}/shards`: the shard keys (none under automatic sharding).
+    pub fn list_shard_keys(&self, collection: &str) -> Result<Option<Vec<Value>>> {
+        let (_, collection) = self.collection(collection)?;
+        Ok(collection
+            .is_custom_sharded()
+            .then(|| collection.shard_keys()))
     }
 
     /// `DELETE /cluster/peer/{id}`: removes a data-plane peer. Refused while it

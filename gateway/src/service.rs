@@ -16,8 +16,8 @@ use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
 use tessera_types::{
     CollectionConfig, CollectionState, CreateCollection, Filter, PayloadSchemaType, Point, PointId,
     PointSelection, ReadConsistency, Record, ScoredPoint, ScrollRequest, ScrollResult,
-    SearchParams, SearchRequest, ShardId, ShardOperation, TesseraError, Topology, UpdateCollection,
-    UpdateResult, UpdateStatus, WithPayload, WithVector,
+    SearchParams, SearchRequest, ShardId, ShardKeySelector, ShardOperation, TesseraError, Topology,
+    UpdateCollection, UpdateResult, UpdateStatus, WithPayload, WithVector,
 };
 use tonic::transport::Channel;
 
@@ -53,6 +53,23 @@ pub struct QueryRequest {
     pub with_vector: WithVector,
     pub score_threshold: Option<f32>,
     pub params: SearchParams,
+}
+
+/// How a read picks its shards (`shard_key`, under custom sharding) and how
+/// many replicas of each must answer (`consistency`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadOptions {
+    pub consistency: ReadConsistency,
+    pub shard_key: Option<ShardKeySelector>,
+}
+
+impl From<ReadConsistency> for ReadOptions {
+    fn from(consistency: ReadConsistency) -> Self {
+        ReadOptions {
+            consistency,
+            shard_key: None,
+        }
+    }
 }
 
 /// Write ordering guarantees (`?ordering=`); see the seed's "Write ordering".
@@ -422,12 +439,18 @@ impl Gateway {
         &self,
         collection: &str,
         operation: ShardOperation,
+        shard_key: Option<&ShardKeySelector>,
         wait: bool,
         ordering: WriteOrdering,
     ) -> Result<UpdateResult> {
         let (_, state) = self.collection(collection)?;
         validate_operation(&state.config, &operation)?;
-        let per_shard = split_by_shard(&state, operation);
+        // Under custom sharding a write goes to each named key's shards.
+        let per_shard: Vec<_> = state
+            .write_scopes(shard_key)?
+            .iter()
+            .flat_map(|scope| split_by_shard(scope, operation.clone()))
+            .collect();
         let results = join_all(per_shard.into_iter().map(|(shard_id, op)| {
             self.update_shard(collection, shard_id, op.into(), wait, ordering)
         }))
@@ -532,15 +555,24 @@ impl Gateway {
         ids: &[PointId],
         with_payload: &WithPayload,
         with_vector: &WithVector,
-        consistency: ReadConsistency,
+        read: &ReadOptions,
     ) -> Result<Vec<Record>> {
         let (topology, collection) = self.collection(collection)?;
+        let collection = collection.read_scope(read.shard_key.as_ref())?;
+        let consistency = read.consistency;
         let mut by_shard: BTreeMap<ShardId, Vec<PointId>> = BTreeMap::new();
-        for id in ids {
-            by_shard
-                .entry(collection.shard_for(id))
-                .or_default()
-                .push(*id);
+        if collection.is_custom_sharded() {
+            // Any key may hold the point: ask every shard in scope.
+            for shard in &collection.shards {
+                by_shard.insert(shard.shard_id, ids.to_vec());
+            }
+        } else {
+            for id in ids {
+                by_shard
+                    .entry(collection.shard_for(id))
+                    .or_default()
+                    .push(*id);
+            }
         }
         let selectors = selectors_to_proto(with_payload, with_vector);
         let replies = join_all(by_shard.into_iter().map(|(shard_id, ids)| {
@@ -576,9 +608,11 @@ impl Gateway {
         &self,
         collection: &str,
         request: SearchRequest,
-        consistency: ReadConsistency,
+        read: &ReadOptions,
     ) -> Result<Vec<ScoredPoint>> {
         let (topology, collection) = self.collection(collection)?;
+        let collection = collection.read_scope(read.shard_key.as_ref())?;
+        let consistency = read.consistency;
         let params = collection.config.params.vectors.require(&request.using)?;
         if request.vector.len() as u64 != params.size {
             return Err(dimension_error(params.size, request.vector.len()));
@@ -622,13 +656,12 @@ impl Gateway {
     pub async fn search_batch(
         &self,
         collection: &str,
-        requests: Vec<SearchRequest>,
-        consistency: ReadConsistency,
+        requests: Vec<(SearchRequest, ReadOptions)>,
     ) -> Result<Vec<Vec<ScoredPoint>>> {
         let results = join_all(
             requests
-                .into_iter()
-                .map(|r| self.search(collection, r, consistency)),
+                .iter()
+                .map(|(request, read)| self.search(collection, request.clone(), read)),
         )
         .await;
         results.into_iter().collect()
@@ -638,14 +671,10 @@ impl Gateway {
         &self,
         collection: &str,
         mut request: QueryRequest,
-        consistency: ReadConsistency,
+        read: &ReadOptions,
     ) -> Result<Vec<ScoredPoint>> {
         let vector = match request.query {
-            None => {
-                return self
-                    .query_by_id_order(collection, request, consistency)
-                    .await
-            }
+            None => return self.query_by_id_order(collection, request, read).await,
             Some(Query::Nearest(vector)) => vector,
             Some(Query::NearestToPoint(id)) => {
                 // As in Qdrant, the point a query refers to is not among its results.
@@ -659,7 +688,7 @@ impl Gateway {
                         &[id],
                         &WithPayload::Enable(false),
                         &WithVector::Include(vec![request.using.clone()]),
-                        consistency,
+                        read,
                     )
                     .await?;
                 let vectors = records
@@ -691,7 +720,7 @@ impl Gateway {
                 score_threshold: request.score_threshold,
                 params: request.params,
             },
-            consistency,
+            read,
         )
         .await
     }
@@ -701,7 +730,7 @@ impl Gateway {
         &self,
         collection: &str,
         request: QueryRequest,
-        consistency: ReadConsistency,
+        read: &ReadOptions,
     ) -> Result<Vec<ScoredPoint>> {
         let page = self
             .scroll(
@@ -713,7 +742,7 @@ impl Gateway {
                     with_payload: request.with_payload,
                     with_vector: request.with_vector,
                 },
-                consistency,
+                read,
             )
             .await?;
         Ok(page
@@ -738,9 +767,11 @@ impl Gateway {
         &self,
         collection: &str,
         request: ScrollRequest,
-        consistency: ReadConsistency,
+        read: &ReadOptions,
     ) -> Result<ScrollResult> {
         let (topology, collection) = self.collection(collection)?;
+        let collection = collection.read_scope(read.shard_key.as_ref())?;
+        let consistency = read.consistency;
         let limit = request.limit;
         let request_json = to_json(&ScrollRequest {
             limit: limit.saturating_add(1),
@@ -777,9 +808,11 @@ impl Gateway {
         &self,
         collection: &str,
         filter: Option<Filter>,
-        consistency: ReadConsistency,
+        read: &ReadOptions,
     ) -> Result<u64> {
         let (topology, collection) = self.collection(collection)?;
+        let collection = collection.read_scope(read.shard_key.as_ref())?;
+        let consistency = read.consistency;
         let filter_json = filter.as_ref().map(to_json);
         let replies = self
             .read_every_shard(

@@ -315,7 +315,14 @@ impl CreateCollection {
                 "sparse vectors are not supported yet".into(),
             ));
         }
-        let shard_number = self.shard_number.unwrap_or(data_nodes.max(1) as u32);
+        // Under custom sharding, shard_number is per shard key.
+        let shard_number =
+            self.shard_number
+                .unwrap_or(if self.sharding_method == Some(ShardingMethod::Custom) {
+                    1
+                } else {
+                    data_nodes.max(1) as u32
+                });
         let replication_factor = self.replication_factor.unwrap_or(1);
         let write_consistency_factor = self.write_consistency_factor.unwrap_or(1);
         for (field, value) in [

@@ -9,6 +9,7 @@ pub mod error;
 pub mod filter;
 pub mod point;
 pub mod search;
+pub mod sharding;
 pub mod topology;
 pub mod transfer;
 
@@ -18,6 +19,7 @@ pub use error::TesseraError;
 pub use filter::*;
 pub use point::*;
 pub use search::*;
+pub use sharding::*;
 pub use topology::*;
 pub use transfer::*;
 

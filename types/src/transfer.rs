@@ -106,6 +106,8 @@ pub enum ClusterOperation {
     AbortTransfer(TransferKey),
     RestartTransfer(RestartTransfer),
     DropReplica(ReplicaRef),
+    CreateShardingKey(crate::sharding::CreateShardKey),
+    DropShardingKey(crate::sharding::DropShardKey),
 }
 
 impl ClusterOperation {
@@ -116,6 +118,10 @@ impl ClusterOperation {
                 (r.from_peer_id, r.to_peer_id, r.method)
             }
             ClusterOperation::RestartTransfer(r) => (r.from_peer_id, r.to_peer_id, Some(r.method)),
+            ClusterOperation::CreateShardingKey(request) => return request.validate(),
+            ClusterOperation::DropShardingKey(request) => {
+                return crate::sharding::check_shard_key(&request.shard_key)
+            }
             ClusterOperation::AbortTransfer(_) | ClusterOperation::DropReplica(_) => return Ok(()),
         };
         if from == to {

@@ -5,6 +5,7 @@
 mod command;
 mod placement;
 mod replicas;
+mod shard_keys;
 mod transfers;
 mod validation;
 

@@ -1,5 +1,6 @@
 //! Shard transfers and the other user cluster operations (move, replicate
-//! and drop replicas; abort and restart transfers). A transfer adds a
+//! and drop replicas; abort and restart transfers; shard keys, in
+//! `shard_keys`). A transfer adds a
 //! replica on the target in Recovery, which its node catches up from the
 //! shard's primary like any recovering replica; `settle` ends the transfer
 //! in the entry that makes the target in sync (dropping the source of a
@@ -11,7 +12,7 @@ use tessera_types::{
     Topology, TransferKey,
 };
 
-use super::replicas;
+use super::{replicas, shard_keys};
 
 fn collection_mut<'a>(
     topology: &'a mut Topology,
@@ -70,6 +71,12 @@ pub fn apply(
         ClusterOperation::AbortTransfer(key) => abort(topology, collection, key),
         ClusterOperation::RestartTransfer(request) => restart(topology, collection, request),
         ClusterOperation::DropReplica(replica) => drop_replica(topology, collection, replica),
+        ClusterOperation::CreateShardingKey(request) => {
+            shard_keys::create(topology, collection, request)
+        }
+        ClusterOperation::DropShardingKey(request) => {
+            shard_keys::drop(topology, collection, &request.shard_key)
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! Checks shared by the gRPC edge (to reject early, without a log entry) and
 //! the state machine (to stay correct when the topology changed in between).
 
-use tessera_types::{CollectionState, CreateCollection, NodeType, TesseraError, Topology};
+use tessera_types::{
+    CollectionState, CreateCollection, NodeType, ShardingMethod, TesseraError, Topology,
+};
 
 use super::placement::place_shards;
 
@@ -59,12 +61,17 @@ pub fn plan_collection(
         .filter(|p| p.node_type == NodeType::Listener)
         .map(|p| p.id)
         .collect();
-    let shards = place_shards(
-        &normal_peers,
-        &listeners,
-        config.params.shard_number,
-        config.params.replication_factor,
-    );
+    // A custom-sharded collection gets its shards with each shard key.
+    let shards = if config.params.sharding_method == Some(ShardingMethod::Custom) {
+        Vec::new()
+    } else {
+        place_shards(
+            &normal_peers,
+            &listeners,
+            config.params.shard_number,
+            config.params.replication_factor,
+        )
+    };
     Ok(CollectionState {
         name: name.to_string(),
         incarnation,

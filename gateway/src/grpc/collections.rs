@@ -91,6 +91,56 @@ impl CollectionsService {
         Ok(convert::cluster_info_to_proto(info, elapsed(start)))
     }
 
+    async fn create_shard_key(
+        &self,
+        request: q::CreateShardKeyRequest,
+    ) -> Result<q::CreateShardKeyResponse> {
+        let start = Instant::now();
+        let create = convert::create_shard_key_from_proto(request.request)?;
+        let result = self
+            .gateway
+            .create_shard_key(&request.collection_name, create)
+            .await?;
+        Ok(q::CreateShardKeyResponse {
+            result,
+            time: elapsed(start),
+        })
+    }
+
+    async fn delete_shard_key(
+        &self,
+        request: q::DeleteShardKeyRequest,
+    ) -> Result<q::DeleteShardKeyResponse> {
+        let start = Instant::now();
+        let key = convert::delete_shard_key_from_proto(request.request)?;
+        let result = self
+            .gateway
+            .delete_shard_key(&request.collection_name, key)
+            .await?;
+        Ok(q::DeleteShardKeyResponse {
+            result,
+            time: elapsed(start),
+        })
+    }
+
+    fn list_shard_keys(
+        &self,
+        request: q::ListShardKeysRequest,
+    ) -> Result<q::ListShardKeysResponse> {
+        let start = Instant::now();
+        let keys = self.gateway.list_shard_keys(&request.collection_name)?;
+        Ok(q::ListShardKeysResponse {
+            shard_keys: keys
+                .unwrap_or_default()
+                .into_iter()
+                .map(|key| q::ShardKeyDescription {
+                    key: convert::shard_key_to_proto(key),
+                })
+                .collect(),
+            time: elapsed(start),
+        })
+    }
+
     async fn update_cluster_setup(
         &self,
         request: q::UpdateCollectionClusterSetupRequest,
@@ -206,22 +256,22 @@ impl Collections for CollectionsService {
 
     async fn create_shard_key(
         &self,
-        _request: Request<q::CreateShardKeyRequest>,
+        request: Request<q::CreateShardKeyRequest>,
     ) -> std::result::Result<Response<q::CreateShardKeyResponse>, Status> {
-        unimplemented("Create shard key")
+        respond(self.create_shard_key(request.into_inner()).await)
     }
 
     async fn delete_shard_key(
         &self,
-        _request: Request<q::DeleteShardKeyRequest>,
+        request: Request<q::DeleteShardKeyRequest>,
     ) -> std::result::Result<Response<q::DeleteShardKeyResponse>, Status> {
-        unimplemented("Delete shard key")
+        respond(self.delete_shard_key(request.into_inner()).await)
     }
 
     async fn list_shard_keys(
         &self,
-        _request: Request<q::ListShardKeysRequest>,
+        request: Request<q::ListShardKeysRequest>,
     ) -> std::result::Result<Response<q::ListShardKeysResponse>, Status> {
-        unimplemented("List shard keys")
+        respond(self.list_shard_keys(request.into_inner()))
     }
 }

@@ -232,7 +232,7 @@ pub fn point_vectors_from_proto(point: q::PointVectors) -> Result<(t::PointId, t
 
 // ---- records returned to clients --------------------------------------------
 
-fn shard_key_to_proto(key: Json) -> Option<q::ShardKey> {
+pub(crate) fn shard_key_to_proto(key: Json) -> Option<q::ShardKey> {
     let key = match key {
         Json::String(s) => q::shard_key::Key::Keyword(s),
         Json::Number(n) => q::shard_key::Key::Number(n.as_u64()?),
@@ -478,6 +478,39 @@ fn match_from_proto(m: q::Match) -> Result<t::Match> {
 }
 
 // ---- reads ------------------------------------------------------------------
+
+pub(crate) fn shard_key_from_proto(key: q::ShardKey) -> Result<Json> {
+    match key.key {
+        Some(q::shard_key::Key::Keyword(k)) => Ok(Json::String(k)),
+        Some(q::shard_key::Key::Number(n)) => Ok(Json::from(n)),
+        None => Err(bad_input("a shard key needs a keyword or a number")),
+    }
+}
+
+pub fn shard_key_selector_from_proto(
+    selector: Option<q::ShardKeySelector>,
+) -> Result<Option<t::ShardKeySelector>> {
+    selector
+        .map(|s| {
+            let keys = s
+                .shard_keys
+                .into_iter()
+                .map(shard_key_from_proto)
+                .collect::<Result<_>>()?;
+            Ok(t::ShardKeySelector(keys))
+        })
+        .transpose()
+}
+
+pub fn read_options_from_proto(
+    consistency: Option<q::ReadConsistency>,
+    shard_key: Option<q::ShardKeySelector>,
+) -> Result<crate::service::ReadOptions> {
+    Ok(crate::service::ReadOptions {
+        consistency: consistency_from_proto(consistency)?,
+        shard_key: shard_key_selector_from_proto(shard_key)?,
+    })
+}
 
 pub fn consistency_from_proto(
     consistency: Option<q::ReadConsistency>,

@@ -41,13 +41,21 @@ impl PointsService {
         start: Instant,
         collection: &str,
         operation: ShardOperation,
+        shard_key: Option<q::ShardKeySelector>,
         wait: Option<bool>,
         ordering: Option<q::WriteOrdering>,
     ) -> Result<q::PointsOperationResponse> {
         let ordering = convert::ordering_from_proto(ordering)?;
+        let shard_key = convert::shard_key_selector_from_proto(shard_key)?;
         let result = self
             .gateway
-            .update_points(collection, operation, wait.unwrap_or(false), ordering)
+            .update_points(
+                collection,
+                operation,
+                shard_key.as_ref(),
+                wait.unwrap_or(false),
+                ordering,
+            )
             .await?;
         Ok(q::PointsOperationResponse {
             result: Some(convert::update_result_to_proto(result)),
@@ -79,6 +87,7 @@ impl PointsService {
             start,
             &r.collection_name,
             ShardOperation::Upsert(points),
+            r.shard_key_selector,
             r.wait,
             r.ordering,
         )
@@ -92,6 +101,7 @@ impl PointsService {
             start,
             &r.collection_name,
             ShardOperation::Delete(selection),
+            r.shard_key_selector,
             r.wait,
             r.ordering,
         )
@@ -107,16 +117,10 @@ impl PointsService {
             .collect::<Result<Vec<_>>>()?;
         let with_payload = convert::with_payload_from_proto(r.with_payload, true)?;
         let with_vector = convert::with_vector_from_proto(r.with_vectors);
-        let consistency = convert::consistency_from_proto(r.read_consistency)?;
+        let read = convert::read_options_from_proto(r.read_consistency, r.shard_key_selector)?;
         let records = self
             .gateway
-            .retrieve(
-                &r.collection_name,
-                &ids,
-                &with_payload,
-                &with_vector,
-                consistency,
-            )
+            .retrieve(&r.collection_name, &ids, &with_payload, &with_vector, &read)
             .await?;
         Ok(q::GetResponse {
             result: records.into_iter().map(convert::record_to_proto).collect(),
@@ -144,6 +148,7 @@ impl PointsService {
             start,
             &r.collection_name,
             ShardOperation::UpdateVectors(points),
+            r.shard_key_selector,
             r.wait,
             r.ordering,
         )
@@ -161,8 +166,15 @@ impl PointsService {
             .ok_or_else(|| TesseraError::bad_input("Vector names are missing"))?
             .names;
         let operation = ShardOperation::DeleteVectors { names, selection };
-        self.write(start, &r.collection_name, operation, r.wait, r.ordering)
-            .await
+        self.write(
+            start,
+            &r.collection_name,
+            operation,
+            r.shard_key_selector,
+            r.wait,
+            r.ordering,
+        )
+        .await
     }
 
     async fn set_payload_points(
@@ -183,8 +195,15 @@ impl PointsService {
                 key: r.key,
             }
         };
-        self.write(start, &r.collection_name, operation, r.wait, r.ordering)
-            .await
+        self.write(
+            start,
+            &r.collection_name,
+            operation,
+            r.shard_key_selector,
+            r.wait,
+            r.ordering,
+        )
+        .await
     }
 
     async fn delete_payload_points(
@@ -197,8 +216,15 @@ impl PointsService {
             keys: r.keys,
             selection,
         };
-        self.write(start, &r.collection_name, operation, r.wait, r.ordering)
-            .await
+        self.write(
+            start,
+            &r.collection_name,
+            operation,
+            r.shard_key_selector,
+            r.wait,
+            r.ordering,
+        )
+        .await
     }
 
     async fn clear_payload_points(
@@ -211,6 +237,7 @@ impl PointsService {
             start,
             &r.collection_name,
             ShardOperation::ClearPayload(selection),
+            r.shard_key_selector,
             r.wait,
             r.ordering,
         )
@@ -220,10 +247,11 @@ impl PointsService {
     async fn search_points(&self, r: q::SearchPoints) -> Result<q::SearchResponse> {
         let start = Instant::now();
         let collection = r.collection_name.clone();
-        let consistency = convert::consistency_from_proto(r.read_consistency)?;
+        let read =
+            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
         let points = self
             .gateway
-            .search(&collection, convert::search_from_proto(r)?, consistency)
+            .search(&collection, convert::search_from_proto(r)?, &read)
             .await?;
         Ok(q::SearchResponse {
             result: scored(points),
@@ -234,15 +262,20 @@ impl PointsService {
 
     async fn search_points_batch(&self, r: q::SearchBatchPoints) -> Result<q::SearchBatchResponse> {
         let start = Instant::now();
-        let consistency = convert::consistency_from_proto(r.read_consistency)?;
         let requests = r
             .search_points
             .into_iter()
-            .map(convert::search_from_proto)
+            .map(|search| {
+                let read = convert::read_options_from_proto(
+                    r.read_consistency,
+                    search.shard_key_selector.clone(),
+                )?;
+                Ok((convert::search_from_proto(search)?, read))
+            })
             .collect::<Result<_>>()?;
         let results = self
             .gateway
-            .search_batch(&r.collection_name, requests, consistency)
+            .search_batch(&r.collection_name, requests)
             .await?;
         Ok(q::SearchBatchResponse {
             result: results.into_iter().map(batch).collect(),
@@ -254,10 +287,11 @@ impl PointsService {
     async fn scroll_points(&self, r: q::ScrollPoints) -> Result<q::ScrollResponse> {
         let start = Instant::now();
         let collection = r.collection_name.clone();
-        let consistency = convert::consistency_from_proto(r.read_consistency)?;
+        let read =
+            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
         let page = self
             .gateway
-            .scroll(&collection, convert::scroll_from_proto(r)?, consistency)
+            .scroll(&collection, convert::scroll_from_proto(r)?, &read)
             .await?;
         Ok(q::ScrollResponse {
             next_page_offset: page.next_page_offset.map(convert::point_id_to_proto),
@@ -275,10 +309,10 @@ impl PointsService {
     async fn count_points(&self, r: q::CountPoints) -> Result<q::CountResponse> {
         let start = Instant::now();
         let filter = convert::optional_filter_from_proto(r.filter)?;
-        let consistency = convert::consistency_from_proto(r.read_consistency)?;
+        let read = convert::read_options_from_proto(r.read_consistency, r.shard_key_selector)?;
         let count = self
             .gateway
-            .count(&r.collection_name, filter, consistency)
+            .count(&r.collection_name, filter, &read)
             .await?;
         Ok(q::CountResponse {
             result: Some(q::CountResult { count }),
@@ -290,10 +324,11 @@ impl PointsService {
     async fn query_points(&self, r: q::QueryPoints) -> Result<q::QueryResponse> {
         let start = Instant::now();
         let collection = r.collection_name.clone();
-        let consistency = convert::consistency_from_proto(r.read_consistency)?;
+        let read =
+            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
         let points = self
             .gateway
-            .query(&collection, convert::query_from_proto(r)?, consistency)
+            .query(&collection, convert::query_from_proto(r)?, &read)
             .await?;
         Ok(q::QueryResponse {
             result: scored(points),
@@ -305,17 +340,21 @@ impl PointsService {
     /// Each query of the batch runs against the batch's collection, as in Qdrant.
     async fn query_points_batch(&self, r: q::QueryBatchPoints) -> Result<q::QueryBatchResponse> {
         let start = Instant::now();
-        let consistency = convert::consistency_from_proto(r.read_consistency)?;
         let requests = r
             .query_points
             .into_iter()
-            .map(convert::query_from_proto)
+            .map(|query| {
+                let read = convert::read_options_from_proto(
+                    r.read_consistency,
+                    query.shard_key_selector.clone(),
+                )?;
+                Ok((convert::query_from_proto(query)?, read))
+            })
             .collect::<Result<Vec<_>>>()?;
-        let results = join_all(
-            requests
-                .into_iter()
-                .map(|request| self.gateway.query(&r.collection_name, request, consistency)),
-        )
+        let results = join_all(requests.iter().map(|(request, read)| {
+            self.gateway
+                .query(&r.collection_name, request.clone(), read)
+        }))
         .await;
         Ok(q::QueryBatchResponse {
             result: results

@@ -147,3 +147,46 @@ pub async fn delete_index(
     let timer = Timer::start();
     timer.finish(gateway.delete_payload_index(&name, &field).await)
 }
+
+/// `PUT /collections/{name}/shards`: a shard key of a custom-sharded collection.
+pub async fn create_shard_key(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let request: tessera_types::CreateShardKey = parse_body(&body)?;
+        gateway.create_shard_key(&name, request).await
+    };
+    timer.finish(outcome.await)
+}
+
+/// `POST /collections/{name}/shards/delete`.
+pub async fn delete_shard_key(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let request: tessera_types::DropShardKey = parse_body(&body)?;
+        gateway.delete_shard_key(&name, request.shard_key).await
+    };
+    timer.finish(outcome.await)
+}
+
+/// `GET /collections/{name}/shards`: `{"shard_keys": [{"key": ...}]}`, null
+/// under automatic sharding.
+pub async fn list_shard_keys(State(gateway): State<Gateway>, Path(name): Path<String>) -> Response {
+    let timer = Timer::start();
+    let outcome = gateway.list_shard_keys(&name).map(|keys| {
+        let keys = keys.map(|keys| {
+            keys.into_iter()
+                .map(|key| serde_json::json!({ "key": key }))
+                .collect::<Vec<_>>()
+        });
+        serde_json::json!({ "shard_keys": keys })
+    });
+    timer.finish(outcome)
+}

@@ -51,6 +51,14 @@ pub fn router(gateway: Gateway) -> Router {
             get(collections::cluster_info).post(cluster::update_collection_cluster),
         )
         .route(
+            "/collections/{name}/shards",
+            get(collections::list_shard_keys).put(collections::create_shard_key),
+        )
+        .route(
+            "/collections/{name}/shards/delete",
+            post(collections::delete_shard_key),
+        )
+        .route(
             "/collections/{name}/index",
             axum::routing::put(collections::create_index),
         )

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use tessera_types::{
     Filter, Payload, Point, PointId, PointSelection, PointStruct, SearchParams, SearchRequest,
-    TesseraError, WithPayload, WithVector,
+    ShardKeySelector, TesseraError, WithPayload, WithVector,
 };
 
-use crate::service::{Query, QueryRequest, WriteOrdering};
+use crate::service::{Query, QueryRequest, ReadOptions, WriteOrdering};
 
 type Result<T> = std::result::Result<T, TesseraError>;
 
@@ -45,7 +45,25 @@ impl WriteParams {
 }
 
 /// `?consistency=` on reads.
-pub fn read_consistency(query: &HashMap<String, String>) -> Result<tessera_types::ReadConsistency> {
+/// The `shard_key` of a write body (every write body may carry one).
+#[derive(Deserialize)]
+pub struct ShardKeyField {
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
+}
+
+/// Read options of a request: `?consistency=` and the body's `shard_key`.
+pub fn read_options(
+    query: &HashMap<String, String>,
+    shard_key: Option<ShardKeySelector>,
+) -> Result<ReadOptions> {
+    Ok(ReadOptions {
+        consistency: read_consistency(query)?,
+        shard_key,
+    })
+}
+
+fn read_consistency(query: &HashMap<String, String>) -> Result<tessera_types::ReadConsistency> {
     query
         .get("consistency")
         .map(|value| tessera_types::ReadConsistency::parse(value))
@@ -200,6 +218,9 @@ pub struct RetrieveBody {
     pub with_payload: Option<WithPayload>,
     #[serde(default)]
     pub with_vector: Option<WithVector>,
+    /// Under custom sharding: the shard keys to read (all when absent).
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
 }
 
 #[derive(Deserialize)]
@@ -216,12 +237,18 @@ pub struct ScrollBody {
     pub with_vector: Option<WithVector>,
     #[serde(default)]
     pub order_by: Option<serde_json::Value>,
+    /// Under custom sharding: the shard keys to read (all when absent).
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
 }
 
 #[derive(Deserialize)]
 pub struct CountBody {
     #[serde(default)]
     pub filter: Option<Filter>,
+    /// Under custom sharding: the shard keys to read (all when absent).
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
 }
 
 /// `vector` of a search: a bare vector or `{name, vector}`.
@@ -248,6 +275,9 @@ pub struct SearchBody {
     pub with_vector: Option<WithVector>,
     #[serde(default)]
     pub score_threshold: Option<f32>,
+    /// Under custom sharding: the shard keys to read (all when absent).
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
 }
 
 impl From<SearchBody> for SearchRequest {
@@ -299,6 +329,9 @@ pub struct QueryBody {
     pub prefetch: Option<serde_json::Value>,
     #[serde(default)]
     pub lookup_from: Option<serde_json::Value>,
+    /// Under custom sharding: the shard keys to read (all when absent).
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
 }
 
 impl TryFrom<QueryBody> for QueryRequest {

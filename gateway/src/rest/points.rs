@@ -12,8 +12,8 @@ use tessera_types::{
 };
 
 use super::model::{
-    parse_insert, read_consistency, CountBody, DeletePayloadBody, DeleteVectorsBody, RetrieveBody,
-    ScrollBody, Selector, SetPayloadBody, UpdateVectorsBody, WriteParams,
+    parse_insert, read_options, CountBody, DeletePayloadBody, DeleteVectorsBody, RetrieveBody,
+    ScrollBody, Selector, SetPayloadBody, ShardKeyField, UpdateVectorsBody, WriteParams,
 };
 use super::{parse_body, Timer};
 use crate::service::Gateway;
@@ -60,8 +60,15 @@ impl WriteCall {
         let outcome = async {
             let params = WriteParams::parse(&self.params)?;
             let operation = build(parse_body(&self.body)?)?;
+            let ShardKeyField { shard_key } = parse_body(&self.body)?;
             self.gateway
-                .update_points(&self.name, operation, params.wait, params.ordering)
+                .update_points(
+                    &self.name,
+                    operation,
+                    shard_key.as_ref(),
+                    params.wait,
+                    params.ordering,
+                )
                 .await
         };
         timer.finish(outcome.await)
@@ -144,15 +151,15 @@ pub async fn retrieve(
 ) -> Response {
     let timer = Timer::start();
     let outcome = async {
-        let consistency = read_consistency(&query)?;
         let b: RetrieveBody = parse_body(&body)?;
+        let read = read_options(&query, b.shard_key)?;
         gateway
             .retrieve(
                 &name,
                 &b.ids,
                 &b.with_payload.unwrap_or(WithPayload::Enable(true)),
                 &b.with_vector.unwrap_or_default(),
-                consistency,
+                &read,
             )
             .await
     };
@@ -166,7 +173,7 @@ pub async fn retrieve_one(
 ) -> Response {
     let timer = Timer::start();
     let outcome = async {
-        let consistency = read_consistency(&query)?;
+        let read = read_options(&query, None)?;
         let id = PointId::parse_str(&id)?;
         gateway
             .retrieve(
@@ -174,7 +181,7 @@ pub async fn retrieve_one(
                 &[id],
                 &WithPayload::Enable(true),
                 &WithVector::Enable(true),
-                consistency,
+                &read,
             )
             .await?
             .into_iter()
@@ -192,8 +199,8 @@ pub async fn scroll(
 ) -> Response {
     let timer = Timer::start();
     let outcome = async {
-        let consistency = read_consistency(&query)?;
         let b: ScrollBody = parse_body(&body)?;
+        let read = read_options(&query, b.shard_key.clone())?;
         if b.order_by.as_ref().is_some_and(|o| !o.is_null()) {
             return Err(TesseraError::Unimplemented("scroll `order_by`".into()));
         }
@@ -213,7 +220,7 @@ pub async fn scroll(
                     with_payload: b.with_payload.unwrap_or(WithPayload::Enable(true)),
                     with_vector: b.with_vector.unwrap_or_default(),
                 },
-                consistency,
+                &read,
             )
             .await
     };
@@ -228,9 +235,9 @@ pub async fn count(
 ) -> Response {
     let timer = Timer::start();
     let outcome = async {
-        let consistency = read_consistency(&query)?;
         let b: CountBody = parse_body(&body)?;
-        let count = gateway.count(&name, b.filter, consistency).await?;
+        let read = read_options(&query, b.shard_key)?;
+        let count = gateway.count(&name, b.filter, &read).await?;
         Ok(json!({ "count": count }))
     };
     timer.finish(outcome.await)

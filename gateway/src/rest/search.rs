@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::json;
 use tessera_types::SearchRequest;
 
-use super::model::{read_consistency, QueryBatchBody, QueryBody, SearchBatchBody, SearchBody};
+use super::model::{read_options, QueryBatchBody, QueryBody, SearchBatchBody, SearchBody};
 use super::{parse_body, Timer};
 use crate::service::{Gateway, QueryRequest};
 
@@ -20,11 +20,9 @@ pub async fn search(
 ) -> Response {
     let timer = Timer::start();
     let outcome = async {
-        let consistency = read_consistency(&query)?;
-        let b: SearchBody = parse_body(&body)?;
-        gateway
-            .search(&name, SearchRequest::from(b), consistency)
-            .await
+        let mut b: SearchBody = parse_body(&body)?;
+        let read = read_options(&query, b.shard_key.take())?;
+        gateway.search(&name, SearchRequest::from(b), &read).await
     };
     timer.finish(outcome.await)
 }
@@ -37,10 +35,16 @@ pub async fn search_batch(
 ) -> Response {
     let timer = Timer::start();
     let outcome = async {
-        let consistency = read_consistency(&query)?;
         let b: SearchBatchBody = parse_body(&body)?;
-        let requests = b.searches.into_iter().map(SearchRequest::from).collect();
-        gateway.search_batch(&name, requests, consistency).await
+        let requests = b
+            .searches
+            .into_iter()
+            .map(|mut search| {
+                let read = read_options(&query, search.shard_key.take())?;
+                Ok((SearchRequest::from(search), read))
+            })
+            .collect::<Result<Vec<_>, tessera_types::TesseraError>>()?;
+        gateway.search_batch(&name, requests).await
     };
     timer.finish(outcome.await)
 }
@@ -53,10 +57,10 @@ pub async fn query(
 ) -> Response {
     let timer = Timer::start();
     let outcome = async {
-        let consistency = read_consistency(&query)?;
-        let b: QueryBody = parse_body(&body)?;
+        let mut b: QueryBody = parse_body(&body)?;
+        let read = read_options(&query, b.shard_key.take())?;
         let points = gateway
-            .query(&name, QueryRequest::try_from(b)?, consistency)
+            .query(&name, QueryRequest::try_from(b)?, &read)
             .await?;
         Ok(json!({ "points": points }))
     };
@@ -71,18 +75,20 @@ pub async fn query_batch(
 ) -> Response {
     let timer = Timer::start();
     let outcome = async {
-        let consistency = read_consistency(&query)?;
         let b: QueryBatchBody = parse_body(&body)?;
         let requests = b
             .searches
             .into_iter()
-            .map(QueryRequest::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|mut search| {
+                let read = read_options(&query, search.shard_key.take())?;
+                Ok((QueryRequest::try_from(search)?, read))
+            })
+            .collect::<Result<Vec<_>, tessera_types::TesseraError>>()?;
         let mut results = Vec::with_capacity(requests.len());
         for points in futures::future::join_all(
             requests
-                .into_iter()
-                .map(|r| gateway.query(&name, r, consistency)),
+                .iter()
+                .map(|(request, read)| gateway.query(&name, request.clone(), read)),
         )
         .await
         {

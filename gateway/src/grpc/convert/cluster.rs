@@ -5,7 +5,7 @@ use q::update_collection_cluster_setup_request::Operation;
 use qdrant_client::qdrant as q;
 use tessera_types as t;
 
-use super::{bad_input, shard_key_to_proto, unsupported, Result};
+use super::{bad_input, shard_key_from_proto, shard_key_to_proto, unsupported, Result};
 use crate::cluster::CollectionClusterInfo;
 
 fn replica_state_to_proto(state: t::ReplicaState) -> i32 {
@@ -138,8 +138,13 @@ pub fn cluster_operation_from_proto(operation: Option<Operation>) -> Result<t::C
             shard_id: m.shard_id,
             peer_id: m.peer_id,
         }),
-        Some(Operation::CreateShardKey(_)) | Some(Operation::DeleteShardKey(_)) => {
-            return Err(unsupported("Shard keys are not supported yet"))
+        Some(Operation::CreateShardKey(m)) => {
+            t::ClusterOperation::CreateShardingKey(create_shard_key_from_proto(Some(m))?)
+        }
+        Some(Operation::DeleteShardKey(m)) => {
+            t::ClusterOperation::DropShardingKey(t::DropShardKey {
+                shard_key: delete_shard_key_from_proto(Some(m))?,
+            })
         }
         Some(Operation::ReplicatePoints(_)) => {
             return Err(unsupported(
@@ -148,4 +153,32 @@ pub fn cluster_operation_from_proto(operation: Option<Operation>) -> Result<t::C
         }
         None => return Err(bad_input("an operation is required")),
     })
+}
+
+pub fn create_shard_key_from_proto(
+    request: Option<q::CreateShardKey>,
+) -> Result<t::CreateShardKey> {
+    let request = request.ok_or_else(|| bad_input("the shard key request is missing"))?;
+    if request.initial_state.is_some() {
+        return Err(unsupported("initial_state of a shard key"));
+    }
+    let shard_key = request
+        .shard_key
+        .ok_or_else(|| bad_input("shard_key is required"))
+        .and_then(shard_key_from_proto)?;
+    Ok(t::CreateShardKey {
+        shard_key,
+        shards_number: request.shards_number,
+        replication_factor: request.replication_factor,
+        placement: (!request.placement.is_empty()).then_some(request.placement),
+    })
+}
+
+pub fn delete_shard_key_from_proto(
+    request: Option<q::DeleteShardKey>,
+) -> Result<serde_json::Value> {
+    request
+        .and_then(|r| r.shard_key)
+        .ok_or_else(|| bad_input("shard_key is required"))
+        .and_then(shard_key_from_proto)
 }
