@@ -438,7 +438,7 @@ async fn checkpoints_bound_the_log_and_a_new_member_starts_from_a_snapshot() {
 }
 
 #[tokio::test]
-async fn a_data_peer_holding_replicas_is_removed_only_by_force() {
+async fn a_data_peer_is_removed_only_when_no_shard_loses_its_last_copy() {
     let (_dirs, mut nodes) = group(1, consensus()).await;
     let client = &mut nodes[0].client;
     let peer = register(client, "http://a:6334").await.unwrap().peer_id;
@@ -450,7 +450,25 @@ async fn a_data_peer_holding_replicas_is_removed_only_by_force() {
     let err = client.remove_peer(remove(false)).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("`docs`"), "{}", err.message());
-    let reply = client.remove_peer(remove(true)).await.unwrap().into_inner();
+    // Force drops replicas, but never a shard's last Active one.
+    let err = client.remove_peer(remove(true)).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("last active replica"),
+        "{}",
+        err.message()
+    );
+    client
+        .delete_collection(cp::DeleteCollectionRequest {
+            name: "docs".into(),
+        })
+        .await
+        .unwrap();
+    let reply = client
+        .remove_peer(remove(false))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(reply.changed);
     let err = client.remove_peer(remove(true)).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
