@@ -358,20 +358,16 @@ async fn changes_sent_to_followers_and_learners_are_forwarded_to_the_leader() {
 }
 
 #[tokio::test]
-async fn a_data_node_holding_replicas_is_removed_only_by_force() {
+async fn a_data_node_holding_replicas_is_removed_only_by_force_and_never_with_the_last_copy() {
     let _serial = ONE_AT_A_TIME.lock().await;
     let cluster = ProcessCluster::builder().data_nodes(2).start().await;
     let rest = cluster.rest();
     rest.put(
         "/collections/single",
-        &json!({ "vectors": { "size": DIM, "distance": "Dot" }, "shard_number": 1 }),
+        &json!({ "vectors": { "size": DIM, "distance": "Dot" }, "shard_number": 1, "replication_factor": 2 }),
     )
     .await
     .result();
-    let info = rest.get("/collections/single/cluster").await;
-    let holder = info.result()["remote_shards"][0]["peer_id"]
-        .as_u64()
-        .unwrap();
     let cluster_info = rest.get("/cluster").await;
     let peers: Vec<u64> = cluster_info.result()["peers"]
         .as_object()
@@ -379,7 +375,7 @@ async fn a_data_node_holding_replicas_is_removed_only_by_force() {
         .keys()
         .map(|k| k.parse().unwrap())
         .collect();
-    let idle = *peers.iter().find(|p| **p != holder).unwrap();
+    let (first, last) = (peers[0], peers[1]);
 
     let delete = |peer: u64, query: &str| {
         let rest = rest.clone();
@@ -390,25 +386,30 @@ async fn a_data_node_holding_replicas_is_removed_only_by_force() {
                 .unwrap()
         }
     };
-    let reply = delete(holder, "").await;
+    let reply = delete(first, "").await;
     let message = reply.expect_error(StatusCode::BAD_REQUEST);
     assert!(
         message.contains("Cannot remove peer") && message.contains("`single`"),
         "{message}"
     );
-    assert_eq!(delete(idle, "").await.result(), &json!(true));
-    assert_eq!(delete(holder, "?force=true").await.result(), &json!(true));
-    delete(holder, "?force=true")
-        .await
-        .expect_error(StatusCode::NOT_FOUND);
-    delete(holder, "?force=maybe")
+    delete(first, "?force=maybe")
         .await
         .expect_error(StatusCode::BAD_REQUEST);
+    assert_eq!(delete(first, "?force=true").await.result(), &json!(true));
+    delete(first, "?force=true")
+        .await
+        .expect_error(StatusCode::NOT_FOUND);
+    // The other node now holds the only copy: force does not drop it.
+    let message = delete(last, "?force=true").await;
+    assert!(message
+        .expect_error(StatusCode::BAD_REQUEST)
+        .contains("last active replica"));
 
-    let peers = rest.get("/cluster").await;
-    assert_eq!(peers.result()["peers"], json!({}), "{}", peers.body);
     let info = rest.get("/collections/single/cluster").await;
-    assert_eq!(info.result()["remote_shards"], json!([]), "{}", info.body);
+    let replicas = info.result()["remote_shards"].as_array().unwrap().clone();
+    assert_eq!(replicas.len(), 1, "{}", info.body);
+    assert_eq!(replicas[0]["peer_id"], json!(last));
+    assert_eq!(replicas[0]["state"], json!("Active"));
     cluster.stop().await;
 }
 
