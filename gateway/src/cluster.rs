@@ -225,16 +225,7 @@ fn replica_warnings(topology: &Topology, collection: &CollectionState) -> Vec<St
         .iter()
         .filter_map(|s| {
             let wanted = collection.replicas_wanted(s);
-            let normal = s
-                .replicas
-                .iter()
-                .filter(|r| {
-                    topology
-                        .peers
-                        .get(&r.peer_id)
-                        .is_some_and(|p| p.node_type == NodeType::Normal)
-                })
-                .count();
+            let normal = topology.counted_replicas(s).count();
             (normal < wanted).then(|| {
                 format!(
                     "shard {} has {normal} of {wanted} replicas: the cluster has {normal_peers} data nodes",

@@ -203,6 +203,24 @@ impl Topology {
     pub fn data_peers(&self) -> impl Iterator<Item = &Peer> {
         self.peers.values()
     }
+
+    pub fn is_listener(&self, peer: PeerId) -> bool {
+        self.peers
+            .get(&peer)
+            .is_some_and(|p| p.node_type == NodeType::Listener)
+    }
+
+    /// Replicas of `shard` not on listener nodes: what `replication_factor`
+    /// and read consistency count.
+    pub fn counted_replicas<'a>(
+        &'a self,
+        shard: &'a ShardPlacement,
+    ) -> impl Iterator<Item = &'a Replica> + 'a {
+        shard
+            .replicas
+            .iter()
+            .filter(|r| !self.is_listener(r.peer_id))
+    }
 }
 
 /// A compare-and-set of one replica's state: applied only while the replica

@@ -107,7 +107,6 @@ pub fn plan(
     knows_liveness: bool,
 ) -> Vec<TopologyCommand> {
     let is_alive = |p: PeerId| alive.get(&p).copied().unwrap_or(false);
-    let node_type = |p: PeerId| topology.peers.get(&p).map(|p| p.node_type);
     let mut load: BTreeMap<PeerId, usize> = topology.peers.keys().map(|&p| (p, 0)).collect();
     for shard in topology.collections.values().flat_map(|c| &c.shards) {
         for r in &shard.replicas {
@@ -170,7 +169,7 @@ pub fn plan(
             let normal: Vec<_> = shard
                 .replicas
                 .iter()
-                .filter(|r| node_type(r.peer_id) == Some(NodeType::Normal))
+                .filter(|r| !topology.is_listener(r.peer_id))
                 .collect();
             if in_transfer {
                 continue;

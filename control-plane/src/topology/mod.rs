@@ -3,6 +3,8 @@
 //! control-plane node computes the same topology from the same log.
 
 mod command;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod placement;
 mod replicas;
 mod shard_keys;

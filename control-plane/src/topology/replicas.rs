@@ -163,52 +163,15 @@ pub fn remove_replica(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_types::{CollectionState, NodeType, Peer};
+    use crate::topology::fixtures::one_shard_collection;
+    use tessera_types::NodeType;
 
     fn topology(states: &[(PeerId, ReplicaState)]) -> Topology {
-        let mut t = Topology::default();
-        for (id, _) in states {
-            t.peers.insert(
-                *id,
-                Peer {
-                    id: *id,
-                    uri: String::new(),
-                    node_type: NodeType::Normal,
-                    last_heartbeat_ms: 0,
-                },
-            );
-        }
-        let config = serde_json::from_str::<tessera_types::CreateCollection>(
-            r#"{"vectors": {"size": 2, "distance": "Dot"}}"#,
-        )
-        .unwrap()
-        .into_config(1)
-        .unwrap();
-        t.collections.insert(
-            "c".into(),
-            CollectionState {
-                name: "c".into(),
-                incarnation: 1,
-                config,
-                shards: vec![ShardPlacement {
-                    shard_id: 0,
-                    shard_key: None,
-                    replicas: states
-                        .iter()
-                        .map(|(peer_id, state)| Replica {
-                            peer_id: *peer_id,
-                            state: *state,
-                        })
-                        .collect(),
-                    primary: states[0].0,
-                    epoch: 1,
-                    replication_factor: None,
-                }],
-                payload_schema: Default::default(),
-                transfers: Vec::new(),
-            },
-        );
-        t
+        let peers: Vec<_> = states
+            .iter()
+            .map(|(id, _)| (*id, NodeType::Normal))
+            .collect();
+        one_shard_collection(&peers, 1, states)
     }
 
     fn change(peer_id: PeerId, from: ReplicaState, to: ReplicaState) -> ReplicaStateChange {

@@ -44,20 +44,6 @@ fn shard_mut(collection: &mut CollectionState, shard_id: ShardId) -> &mut ShardP
         .expect("checked by shard_of")
 }
 
-/// Replicas on normal (non-listener) nodes: what `replication_factor` counts.
-fn normal_replicas(topology: &Topology, shard: &ShardPlacement) -> u32 {
-    shard
-        .replicas
-        .iter()
-        .filter(|r| {
-            topology
-                .peers
-                .get(&r.peer_id)
-                .is_some_and(|p| p.node_type == NodeType::Normal)
-        })
-        .count() as u32
-}
-
 /// Applies a user's cluster operation on `collection`.
 pub fn apply(
     topology: &mut Topology,
@@ -229,7 +215,9 @@ fn drop_replica(
     )?;
     let kept = {
         let collection = &topology.collections[name];
-        normal_replicas(topology, shard_of(collection, replica.shard_id)?)
+        topology
+            .counted_replicas(shard_of(collection, replica.shard_id)?)
+            .count() as u32
     };
     let collection = collection_mut(topology, name)?;
     // The user chose this many copies; the reconciler keeps it so.
@@ -244,7 +232,11 @@ fn drop_replica(
 /// source) and forgets those whose target replica is gone. Runs after every
 /// applied command, in the same entry.
 pub fn settle(topology: &mut Topology) {
-    let peers = topology.peers.clone();
+    let listeners: Vec<PeerId> = topology
+        .data_peers()
+        .filter(|p| p.node_type == NodeType::Listener)
+        .map(|p| p.id)
+        .collect();
     for collection in topology.collections.values_mut() {
         let transfers = std::mem::take(&mut collection.transfers);
         for transfer in transfers {
@@ -264,16 +256,12 @@ pub fn settle(topology: &mut Topology) {
                 continue;
             }
             if transfer.sync {
-                let normal = shard
+                let counted = shard
                     .replicas
                     .iter()
-                    .filter(|r| {
-                        peers
-                            .get(&r.peer_id)
-                            .is_some_and(|p| p.node_type == NodeType::Normal)
-                    })
+                    .filter(|r| !listeners.contains(&r.peer_id))
                     .count() as u32;
-                shard.replication_factor = Some(normal);
+                shard.replication_factor = Some(counted);
             } else if shard.replica(transfer.from).is_some() {
                 if shard.primary == transfer.from
                     && replicas::promote(shard, transfer.from).is_err()
@@ -298,57 +286,14 @@ pub fn settle(topology: &mut Topology) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_types::{Peer, ReplicaStateChange};
+    use crate::topology::fixtures::one_shard_collection;
+    use tessera_types::ReplicaStateChange;
     use ReplicaState::*;
 
     /// Collection `c` with one shard on peers 1 (primary) and 2; peer 3 free.
     fn topology() -> Topology {
-        let mut t = Topology::default();
-        for id in [1, 2, 3] {
-            t.peers.insert(
-                id,
-                Peer {
-                    id,
-                    uri: String::new(),
-                    node_type: NodeType::Normal,
-                    last_heartbeat_ms: 0,
-                },
-            );
-        }
-        let config = serde_json::from_str::<tessera_types::CreateCollection>(
-            r#"{"vectors": {"size": 2, "distance": "Dot"}, "replication_factor": 2}"#,
-        )
-        .unwrap()
-        .into_config(3)
-        .unwrap();
-        t.collections.insert(
-            "c".into(),
-            CollectionState {
-                name: "c".into(),
-                incarnation: 1,
-                config,
-                shards: vec![ShardPlacement {
-                    shard_id: 0,
-                    shard_key: None,
-                    replicas: vec![
-                        Replica {
-                            peer_id: 1,
-                            state: Active,
-                        },
-                        Replica {
-                            peer_id: 2,
-                            state: Active,
-                        },
-                    ],
-                    primary: 1,
-                    epoch: 1,
-                    replication_factor: None,
-                }],
-                payload_schema: Default::default(),
-                transfers: Vec::new(),
-            },
-        );
-        t
+        let peers = [1, 2, 3].map(|id| (id, NodeType::Normal));
+        one_shard_collection(&peers, 2, &[(1, Active), (2, Active)])
     }
 
     fn request(from: PeerId, to: PeerId) -> ShardTransferRequest {

@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tessera_proto::common::ShardTarget;
 use tessera_proto::data_plane as dp;
 use tessera_types::{
-    CollectionState, NodeType, PeerId, ReadConsistency, ShardId, ShardPlacement, TesseraError,
-    Topology,
+    CollectionState, PeerId, ReadConsistency, ShardId, ShardPlacement, TesseraError, Topology,
 };
 
 pub use tessera_proto::peers::DataPlanes;
@@ -42,16 +41,7 @@ impl ReadPlan {
         shard: &ShardPlacement,
         consistency: ReadConsistency,
     ) -> Result<ReadPlan, TesseraError> {
-        let voting = shard
-            .replicas
-            .iter()
-            .filter(|r| {
-                topology
-                    .peers
-                    .get(&r.peer_id)
-                    .is_none_or(|p| p.node_type == NodeType::Normal)
-            })
-            .count();
+        let voting = topology.counted_replicas(shard).count();
         let required = consistency.required(voting)?;
         let mut replicas = shard.readable();
         if !replicas.is_empty() {
