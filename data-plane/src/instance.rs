@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use crate::grpc::DataPlaneService;
 use crate::membership;
 use crate::registry::ShardRegistry;
-use crate::replica_set::{recovery_loop, ReplicaSet};
+use crate::replica_set::{recovery_loop, ReplicaSet, TransferSlots};
 use tessera_proto::peers::MAX_MESSAGE_BYTES;
 
 #[derive(Debug, Clone)]
@@ -31,6 +31,10 @@ pub struct DataPlaneOptions {
     /// How replicas catch up when a transfer names no method (wal_delta or
     /// snapshot).
     pub transfer_method: TransferMethod,
+    /// Recovery steps (as a target) and snapshot streams (as a primary) this
+    /// node runs at once.
+    pub incoming_transfers: usize,
+    pub outgoing_transfers: usize,
 }
 
 pub struct DataPlaneInstance {
@@ -70,7 +74,11 @@ impl DataPlaneInstance {
             topology.clone(),
             options.wal_retention_ops,
         );
-        let replicas = ReplicaSet::new(registry.clone(), options.transfer_method);
+        let replicas = ReplicaSet::new(
+            registry.clone(),
+            options.transfer_method,
+            TransferSlots::new(options.incoming_transfers, options.outgoing_transfers),
+        );
         let recovery_task = tokio::spawn(recovery_loop(replicas.clone()));
 
         let reconcile_task = tokio::spawn({

@@ -239,6 +239,9 @@ fn replica_warnings(topology: &Topology, collection: &CollectionState) -> Vec<St
 /// "wal_delta: 12,500 of 40,000 operations (31%), 5,200 operations/s", or
 /// with bytes in MB for a snapshot.
 fn progress_comment(p: &dp::RecoveryProgress) -> String {
+    if p.method == "queued" {
+        return "queued: waiting for a free transfer slot on the target".to_string();
+    }
     let percent = (p.done * 100).checked_div(p.total).unwrap_or(100);
     if p.method == "snapshot" {
         let mb = |bytes: f64| bytes / 1_000_000.0;

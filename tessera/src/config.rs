@@ -54,6 +54,10 @@ pub struct ReplicationSettings {
     pub wal_retention_ops: u64,
     /// The transfer method when a transfer names none, and for recovery.
     pub transfer_method: tessera_types::TransferMethod,
+    /// Recovery steps a data node runs at once as a transfer target, and
+    /// snapshots it streams at once as a primary; more wait their turn.
+    pub incoming_transfers: usize,
+    pub outgoing_transfers: usize,
 }
 
 impl ReplicationSettings {
@@ -136,6 +140,8 @@ impl Default for Settings {
                     dead_after_ms: 2_000,
                     wal_retention_ops: 50_000,
                     transfer_method: tessera_types::TransferMethod::WalDelta,
+                    incoming_transfers: 1,
+                    outgoing_transfers: 1,
                 },
             },
             log: LogSettings {

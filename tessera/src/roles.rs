@@ -78,6 +78,8 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
         node_type: settings.cluster.node_type,
         wal_retention_ops: settings.cluster.replication.wal_retention_ops,
         transfer_method: settings.cluster.replication.transfer_method,
+        incoming_transfers: settings.cluster.replication.incoming_transfers,
+        outgoing_transfers: settings.cluster.replication.outgoing_transfers,
     })
     .await?;
     let gateway = GatewayInstance::start(GatewayOptions {
@@ -138,6 +140,8 @@ async fn data_plane(settings: Settings) -> anyhow::Result<()> {
         node_type: settings.cluster.node_type,
         wal_retention_ops: settings.cluster.replication.wal_retention_ops,
         transfer_method: settings.cluster.replication.transfer_method,
+        incoming_transfers: settings.cluster.replication.incoming_transfers,
+        outgoing_transfers: settings.cluster.replication.outgoing_transfers,
     })
     .await?;
     shutdown_signal().await;

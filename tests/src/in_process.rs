@@ -58,6 +58,8 @@ impl InProcessCluster {
                 node_type: NodeType::Normal,
                 wal_retention_ops: 1_000,
                 transfer_method: tessera_types::TransferMethod::WalDelta,
+                incoming_transfers: 1,
+                outgoing_transfers: 1,
             })
             .await
             .unwrap_or_else(|e| panic!("data-plane node {i} does not start: {e}"));

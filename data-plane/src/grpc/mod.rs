@@ -109,6 +109,7 @@ impl DataPlane for DataPlaneService {
             .into_inner()
             .target
             .ok_or_else(|| error_to_status(TesseraError::bad_input("shard target is missing")))?;
+        let slot = self.replicas.slots().outgoing().await;
         let (file, id) = self
             .replicas
             .snapshot_for_transfer(target)
@@ -116,6 +117,8 @@ impl DataPlane for DataPlaneService {
             .map_err(error_to_status)?;
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
+            // Held until the whole snapshot is sent.
+            let _slot = slot;
             let result = async {
                 let mut input = tokio::fs::File::open(&file).await?;
                 let total = input.metadata().await?.len();

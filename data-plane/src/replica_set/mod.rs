@@ -7,6 +7,7 @@
 
 mod primary;
 mod recovery;
+mod slots;
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use tessera_types::{PeerId, ReplicaStateChange, TesseraError, TransferMethod};
 use crate::registry::ShardRegistry;
 
 pub use recovery::{recovery_loop, RecoveryProgress};
+pub use slots::TransferSlots;
 
 /// How long a forwarded operation waits for its predecessor before the replica
 /// asks the primary to fill the gap.
@@ -34,15 +36,21 @@ pub struct ReplicaSet {
     progress: RecoveryProgress,
     /// How a replica catches up when its transfer names no method.
     default_method: TransferMethod,
+    slots: TransferSlots,
 }
 
 impl ReplicaSet {
-    pub fn new(registry: ShardRegistry, default_method: TransferMethod) -> Self {
+    pub fn new(
+        registry: ShardRegistry,
+        default_method: TransferMethod,
+        slots: TransferSlots,
+    ) -> Self {
         ReplicaSet {
             registry,
             peers: DataPlanes::default(),
             progress: RecoveryProgress::default(),
             default_method,
+            slots,
         }
     }
 
@@ -52,6 +60,10 @@ impl ReplicaSet {
 
     pub fn progress(&self) -> &RecoveryProgress {
         &self.progress
+    }
+
+    pub fn slots(&self) -> &TransferSlots {
+        &self.slots
     }
 
     fn peer_id(&self) -> PeerId {

@@ -31,7 +31,7 @@ const RETRY: Duration = Duration::from_millis(500);
 /// How far one replica's recovery has come.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
-    /// "wal_delta" or "snapshot".
+    /// "wal_delta", "snapshot", or "queued" while waiting for a transfer slot.
     pub method: &'static str,
     /// Operations (WAL delta) or bytes (snapshot) done, of `total`.
     pub done: u64,
@@ -198,6 +198,19 @@ impl ReplicaSet {
             shard_id: key.2,
             topology_version: topology.version,
         };
+        let _slot = self
+            .slots
+            .incoming(|| {
+                self.progress.set(
+                    key,
+                    Progress {
+                        method: "queued",
+                        done: 0,
+                        total: 0,
+                    },
+                )
+            })
+            .await;
         if method == TransferMethod::Snapshot && !attempt.snapshot_installed {
             self.install_snapshot(&topology, primary, target, key)
                 .await?;
