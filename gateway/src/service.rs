@@ -567,11 +567,9 @@ impl Gateway {
                 by_shard.insert(shard.shard_id, ids.to_vec());
             }
         } else {
+            let router = collection.router();
             for id in ids {
-                by_shard
-                    .entry(collection.shard_for(id))
-                    .or_default()
-                    .push(*id);
+                by_shard.entry(router.shard_for(id)).or_default().push(*id);
             }
         }
         let selectors = selectors_to_proto(with_payload, with_vector);
@@ -1000,13 +998,11 @@ fn split_by_shard(
     operation: ShardOperation,
 ) -> Vec<(ShardId, ShardOperation)> {
     let all_shards = || collection.shards.iter().map(|s| s.shard_id);
+    let router = collection.router();
     let group_ids = |ids: Vec<PointId>| {
         let mut groups: BTreeMap<ShardId, Vec<PointId>> = BTreeMap::new();
         for id in ids {
-            groups
-                .entry(collection.shard_for(&id))
-                .or_default()
-                .push(id);
+            groups.entry(router.shard_for(&id)).or_default().push(id);
         }
         groups
     };
@@ -1026,7 +1022,7 @@ fn split_by_shard(
             let mut groups: BTreeMap<ShardId, Vec<Point>> = BTreeMap::new();
             for point in points {
                 groups
-                    .entry(collection.shard_for(&point.id))
+                    .entry(router.shard_for(&point.id))
                     .or_default()
                     .push(point);
             }
@@ -1039,7 +1035,7 @@ fn split_by_shard(
             let mut groups: BTreeMap<ShardId, Vec<_>> = BTreeMap::new();
             for (id, vectors) in points {
                 groups
-                    .entry(collection.shard_for(&id))
+                    .entry(router.shard_for(&id))
                     .or_default()
                     .push((id, vectors));
             }

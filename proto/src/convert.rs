@@ -404,6 +404,10 @@ impl From<&t::Topology> for cp::Topology {
                     config_json: to_json(&c.config),
                     payload_schema_json: to_json(&c.payload_schema),
                     transfers_json: to_json(&c.transfers),
+                    routing: match c.routing {
+                        t::ShardRouting::Modulo => cp::ShardRouting::Modulo,
+                        t::ShardRouting::Ring => cp::ShardRouting::Ring,
+                    } as i32,
                     shards: c
                         .shards
                         .iter()
@@ -450,6 +454,10 @@ impl TryFrom<cp::Topology> for t::Topology {
             .collect();
         let mut collections = BTreeMap::new();
         for c in topo.collections {
+            let routing = match c.routing() {
+                cp::ShardRouting::Modulo => t::ShardRouting::Modulo,
+                cp::ShardRouting::Ring => t::ShardRouting::Ring,
+            };
             let shards = c
                 .shards
                 .into_iter()
@@ -485,6 +493,7 @@ impl TryFrom<cp::Topology> for t::Topology {
                     } else {
                         from_json(&c.payload_schema_json, "payload schema")?
                     },
+                    routing,
                     transfers: if c.transfers_json.is_empty() {
                         Vec::new()
                     } else {

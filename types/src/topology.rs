@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::collection::CollectionConfig;
-use crate::point::PointId;
 
 pub type PeerId = u64;
 pub type ShardId = u32;
@@ -154,15 +153,13 @@ pub struct CollectionState {
     /// Shard transfers in progress.
     #[serde(default)]
     pub transfers: Vec<crate::transfer::ShardTransfer>,
+    /// How point ids map to shards; `Modulo` for collections recorded before
+    /// the ring existed.
+    #[serde(default)]
+    pub routing: crate::routing::ShardRouting,
 }
 
 impl CollectionState {
-    /// The shard a point lives on under automatic sharding.
-    pub fn shard_for(&self, id: &PointId) -> ShardId {
-        let n = self.shards.len().max(1) as u64;
-        self.shards[(id.shard_hash() % n) as usize].shard_id
-    }
-
     pub fn shard(&self, shard_id: ShardId) -> Option<&ShardPlacement> {
         self.shards.iter().find(|s| s.shard_id == shard_id)
     }

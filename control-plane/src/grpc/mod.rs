@@ -13,8 +13,8 @@ use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_server;
 use tessera_proto::convert::{error_to_status, from_json};
 use tessera_types::{
-    ClusterOperation, CreateCollection, PayloadSchemaType, PeerId, TesseraError, Topology,
-    UpdateCollection,
+    ClusterOperation, CreateCollection, PayloadSchemaType, PeerId, ShardRouting, TesseraError,
+    Topology, UpdateCollection,
 };
 use tokio::sync::watch;
 use tokio_stream::wrappers::WatchStream;
@@ -219,6 +219,7 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         let command = TopologyCommand::CreateCollection {
             name: message.name.clone(),
             request: Box::new(create),
+            routing: ShardRouting::Ring,
         };
         self.submit(command, request, change_reply, |mut c, r| async move {
             c.create_collection(r).await

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tessera_types::{
     ClusterOperation, CreateCollection, NodeType, PayloadSchemaType, Peer, PeerId, ReplicaState,
-    ReplicaStateChange, ShardId, TesseraError, Topology, UpdateCollection,
+    ReplicaStateChange, ShardId, ShardRouting, TesseraError, Topology, UpdateCollection,
 };
 
 use super::validation::plan_collection;
@@ -23,6 +23,11 @@ pub enum TopologyCommand {
     CreateCollection {
         name: String,
         request: Box<CreateCollection>,
+        /// Chosen when the command is proposed, so replaying an entry written
+        /// before the hash ring (which lacks it: `Modulo`) recreates the
+        /// collection with the routing its points were placed by.
+        #[serde(default)]
+        routing: ShardRouting,
     },
     UpdateCollection {
         name: String,
@@ -154,8 +159,14 @@ impl TopologyCommand {
                 peer.node_type = *node_type;
                 Ok(changed)
             }
-            TopologyCommand::CreateCollection { name, request } => {
-                let collection = plan_collection(topology, name, (**request).clone(), log_index)?;
+            TopologyCommand::CreateCollection {
+                name,
+                request,
+                routing,
+            } => {
+                let mut collection =
+                    plan_collection(topology, name, (**request).clone(), log_index)?;
+                collection.routing = *routing;
                 topology.collections.insert(name.clone(), collection);
                 Ok(true)
             }
@@ -330,6 +341,7 @@ mod tests {
             request: Box::new(
                 serde_json::from_str(r#"{"vectors": {"size": 4, "distance": "Dot"}}"#).unwrap(),
             ),
+            routing: ShardRouting::Ring,
         }
     }
 
@@ -395,6 +407,7 @@ mod tests {
         let create = TopologyCommand::CreateCollection {
             name: "c".into(),
             request: Box::new(serde_json::from_str(one_shard).unwrap()),
+            routing: ShardRouting::Ring,
         };
         create.apply(&mut topology, 3).into_result().unwrap();
         let holder = topology.collections["c"].shards[0].replicas[0].peer_id;
@@ -453,6 +466,21 @@ mod tests {
             .into_result()
             .unwrap();
         assert!(topology.peers.is_empty());
+    }
+
+    #[test]
+    fn collections_logged_before_the_hash_ring_keep_modulo_routing() {
+        let mut topology = Topology::default();
+        register(1).apply(&mut topology, 1);
+        // A CreateCollection entry as an earlier version wrote it.
+        let old: TopologyCommand = serde_json::from_str(
+            r#"{"CreateCollection": {"name": "old", "request": {"vectors": {"size": 4, "distance": "Dot"}}}}"#,
+        )
+        .unwrap();
+        old.apply(&mut topology, 2).into_result().unwrap();
+        create("new").apply(&mut topology, 3).into_result().unwrap();
+        assert_eq!(topology.collections["old"].routing, ShardRouting::Modulo);
+        assert_eq!(topology.collections["new"].routing, ShardRouting::Ring);
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub fn one_shard_collection(
             }],
             payload_schema: Default::default(),
             transfers: Vec::new(),
+            routing: Default::default(),
         },
     );
     t

@@ -134,6 +134,7 @@ mod tests {
         TopologyCommand::CreateCollection {
             name: "c".into(),
             request: Box::new(serde_json::from_str(&request).unwrap()),
+            routing: tessera_types::ShardRouting::Ring,
         }
         .apply(&mut t, 4)
         .into_result()

@@ -2,7 +2,8 @@
 //! the state machine (to stay correct when the topology changed in between).
 
 use tessera_types::{
-    CollectionState, CreateCollection, NodeType, ShardingMethod, TesseraError, Topology,
+    CollectionState, CreateCollection, NodeType, ShardRouting, ShardingMethod, TesseraError,
+    Topology,
 };
 
 use super::placement::place_shards;
@@ -79,6 +80,7 @@ pub fn plan_collection(
         shards,
         payload_schema: Default::default(),
         transfers: Vec::new(),
+        routing: ShardRouting::default(),
     })
 }
 
