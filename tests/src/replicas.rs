@@ -102,14 +102,14 @@ pub async fn contents(cluster: &ProcessCluster, collection: &str) -> Vec<Replica
     out
 }
 
-/// Points a replica on `peer` holds, by its own count (any state; listeners
-/// included), from its shard statistics.
-pub async fn points_count(
+/// The statistics of the replica on `peer`, as it reports them (any state;
+/// listeners included): points, indexed vectors, segments.
+pub async fn shard_stats(
     topology: &Topology,
     collection: &str,
     shard_id: ShardId,
     peer: PeerId,
-) -> Result<u64, String> {
+) -> Result<dp::ShardStatsReply, String> {
     let state = &topology.collections[collection];
     let uri = topology.peers[&peer].uri.clone();
     let mut client = DataPlaneClient::connect(uri)
@@ -125,7 +125,7 @@ pub async fn points_count(
             }),
         })
         .await
-        .map(|r| r.into_inner().points_count)
+        .map(|r| r.into_inner())
         .map_err(|e| e.to_string())
 }
 

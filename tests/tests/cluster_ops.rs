@@ -374,3 +374,60 @@ async fn a_peer_is_removed_only_once_its_shards_moved_away_and_stays_out() {
         .peers
         .contains_key(&leaving));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_replica_arrives_with_the_primarys_index() {
+    let cluster = ProcessCluster::start(3).await;
+    let rest = cluster.rest();
+    let name = "indexed";
+    rest.put(
+        &format!("/collections/{name}"),
+        &json!({
+            "vectors": { "size": 4, "distance": "Dot" },
+            "shard_number": 1,
+            "optimizers_config": { "indexing_threshold": 10 },
+            "hnsw_config": { "full_scan_threshold": 10 },
+        }),
+    )
+    .await
+    .result();
+    let writer = Writer::start(rest.clone(), name, 0, 100);
+    let topology = replicas::topology(&cluster).await;
+    let placed = shard(&topology, name, 0);
+    let (holder, extra) = (placed.primary, free_peer(&topology, &placed));
+    let indexed = |peer| {
+        let topology = topology.clone();
+        async move {
+            replicas::shard_stats(&topology, name, 0, peer)
+                .await
+                .map(|s| s.indexed_vectors_count)
+        }
+    };
+    wait::until("the primary to index", Duration::from_secs(60), || async {
+        let done = indexed(holder).await?;
+        (done >= 1_000)
+            .then_some(())
+            .ok_or(format!("{done} indexed"))
+    })
+    .await
+    .unwrap();
+    let written = writer.stop().await;
+    let before = indexed(holder).await.unwrap();
+
+    // No method named: the empty target starts from a snapshot.
+    operate(
+        &rest,
+        name,
+        json!({ "replicate_shard": { "shard_id": 0, "from_peer_id": holder, "to_peer_id": extra }}),
+    )
+    .await
+    .result();
+    wait_placed(&cluster, name, 0, &[holder, extra]).await;
+    let copied = indexed(extra).await.unwrap();
+    assert!(
+        copied >= before,
+        "the new replica had {copied} indexed vectors when it became Active, the primary {before}"
+    );
+    assert!(missing(&rest, name, &written.acked).await.is_empty());
+    identical(&contents(&cluster, name).await).unwrap();
+}

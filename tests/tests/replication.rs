@@ -338,12 +338,14 @@ async fn listeners_receive_every_write_and_serve_no_reads() {
     }
     let collection = &topology.collections[C];
     for shard in &collection.shards {
-        let primary = replicas::points_count(&topology, C, shard.shard_id, shard.primary)
+        let primary = replicas::shard_stats(&topology, C, shard.shard_id, shard.primary)
             .await
-            .unwrap();
-        let copy = replicas::points_count(&topology, C, shard.shard_id, listener)
+            .unwrap()
+            .points_count;
+        let copy = replicas::shard_stats(&topology, C, shard.shard_id, listener)
             .await
-            .unwrap();
+            .unwrap()
+            .points_count;
         assert_eq!(copy, primary, "shard {}", shard.shard_id);
         assert!(primary > 0);
     }

@@ -2,7 +2,9 @@
 //! Partial): each fetches the operations it missed from the primary's WAL, or
 //! a snapshot when the WAL no longer has them or the histories differ, while
 //! new writes go on. A shard transfer's target is such a replica; its method
-//! `snapshot` starts with a snapshot, `wal_delta` (the default) with the WAL. Recovery → Partial once it has caught up with what the
+//! `snapshot` starts with a snapshot, `wal_delta` with the WAL. Without a
+//! chosen method, an empty replica starts with a snapshot (it gets the
+//! primary's indexes instead of rebuilding them) and any other with the WAL. Recovery → Partial once it has caught up with what the
 //! primary had (the primary then forwards new writes); Partial → Active (or
 //! Listener) once it also holds everything ordered before forwarding began.
 
@@ -172,10 +174,8 @@ impl ReplicaSet {
         let Some(placement) = collection.shard(key.2).cloned() else {
             return Ok(Step::Done);
         };
-        let method = collection
-            .transfer_to(key.2, me)
-            .and_then(|t| t.method)
-            .unwrap_or(self.default_method);
+        let chosen = collection.transfer_to(key.2, me).and_then(|t| t.method);
+        let method = chosen.unwrap_or(self.default_method);
         if method != attempt.method {
             // A restarted transfer starts over with its new method.
             tracing::info!(collection = %key.0, shard = key.2, method = method.as_str(), "recovery: method changed");
@@ -219,6 +219,15 @@ impl ReplicaSet {
         }
         let local = self.registry.shard(Some(target.clone())).await?;
         let last = local.last_op();
+        if chosen.is_none() && last.seq == 0 && !attempt.snapshot_installed {
+            // An empty replica starts from a snapshot unless told otherwise: it
+            // brings the primary's indexes along instead of rebuilding them.
+            drop(local);
+            self.install_snapshot(&topology, primary, target, key)
+                .await?;
+            attempt.snapshot_installed = true;
+            return Ok(Step::Continue);
+        }
         let mut client = self.peers.client(&topology, primary)?;
         let reply = call(client.fetch_ops(dp::FetchOpsRequest {
             target: Some(target.clone()),
