@@ -248,6 +248,15 @@ impl ReplicaSet {
         let ops = replicated_ops(reply.ops)?;
         let fetched = ops.len();
         if fetched > 0 {
+            // Where this catch-up starts, so its rate counts from here.
+            self.progress.set(
+                key,
+                Progress {
+                    method: "wal_delta",
+                    done: last.seq,
+                    total: primary_last.max(last.seq),
+                },
+            );
             let shard = local.clone();
             let outcome = tokio::task::spawn_blocking(move || {
                 shard.apply_replicated(last.epoch, ops, true, Duration::ZERO)

@@ -19,8 +19,11 @@
 //! payload `bucket` = id % 100; with `--filters` the searches are repeated with a
 //! filter matching 1% of the points (`bucket == 0`) and one matching 50%
 //! (`bucket < 50`), each with its own recall against exact filtered search, and
-//! `--payload-index` first creates an integer index on `bucket`. `--help` lists
-//! all flags.
+//! `--payload-index` first creates an integer index on `bucket`. With
+//! `--transfers` (a one-shard collection on a cluster with two or more data
+//! nodes, e.g. `tessera playground`), the shard is then moved between nodes
+//! with each transfer method under a light write load (see `transfers.rs`).
+//! `--help` lists all flags.
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +38,9 @@ use qdrant_client::qdrant::{
 use qdrant_client::{Payload, Qdrant};
 use rand::rngs::StdRng;
 use rand::Rng;
-use tessera_tests::data;
+use tessera_tests::{data, Rest};
+
+mod transfers;
 
 /// Searches return this many hits; recall is measured at the same depth.
 const LIMIT: u64 = 10;
@@ -47,6 +52,13 @@ const CLUSTER_SPREAD: f32 = 0.15;
 #[command(about = "Upload, search and recall benchmark for a Tessera gateway (Qdrant gRPC API)")]
 struct Args {
     /// gRPC URL of the gateway.
+    /// REST URL of the gateway (used by --transfers).
+    #[arg(long, default_value = "http://127.0.0.1:6333")]
+    rest_url: String,
+    /// Move the (single) shard between data nodes with each transfer method
+    /// under a light write load, and print transfer throughput.
+    #[arg(long)]
+    transfers: bool,
     #[arg(long, default_value = "http://127.0.0.1:6334")]
     grpc_url: String,
     /// Collection to create; an existing one of this name is deleted first.
@@ -332,6 +344,10 @@ async fn main() -> anyhow::Result<()> {
         args.clients.iter().all(|c| *c > 0),
         "--clients must be positive"
     );
+    anyhow::ensure!(
+        !args.transfers || args.shards == Some(1),
+        "--transfers moves one shard: add --shards 1"
+    );
 
     let client = Qdrant::from_url(&args.grpc_url)
         .timeout(Duration::from_secs(120))
@@ -449,6 +465,32 @@ async fn main() -> anyhow::Result<()> {
             "recall@{LIMIT} of default search vs exact=true over {} queries, filter {filter}: {recall:.4}",
             recall_sample.len()
         );
+    }
+    if args.transfers {
+        let rest = Rest::new(&args.rest_url);
+        println!();
+        println!(
+            "transfer  the shard moved to another node under a write load of 10 points every 20 ms"
+        );
+        println!(
+            "  {:<10}  {:>8}  {:>9}  {:>12}  {:>7}  {:>14}  last progress",
+            "method", "points", "seconds", "points/s", "writes", "slowest write"
+        );
+        for method in ["wal_delta", "snapshot"] {
+            // A snapshot waits for a running optimization: start from green.
+            wait_until_green(&client, &args.collection).await?;
+            let f = transfers::measure(&rest, &args.collection, args.dim, method).await?;
+            println!(
+                "  {:<10}  {:>8}  {:>9.2}  {:>12.0}  {:>7}  {:>11.0} ms  {}",
+                f.method,
+                f.points,
+                f.elapsed.as_secs_f64(),
+                f.points as f64 / f.elapsed.as_secs_f64(),
+                f.writes,
+                f.slowest_write.as_secs_f64() * 1e3,
+                f.last_comment
+            );
+        }
     }
     Ok(())
 }
