@@ -22,7 +22,7 @@ use tessera_types::{
 use tonic::transport::Channel;
 
 use crate::routing::{target, Applied, DataPlanes, ReadPlan};
-use tessera_proto::topology_watch::{is_unreachable, TopologyCache};
+use tessera_proto::topology_watch::{is_transport_failure, TopologyCache};
 
 pub(crate) type Result<T> = std::result::Result<T, TesseraError>;
 
@@ -505,7 +505,9 @@ impl Gateway {
                     Ok(Err(status)) if status.code() == tonic::Code::FailedPrecondition => {
                         status.message().to_string()
                     }
-                    Ok(Err(status)) if is_unreachable(&status) => {
+                    // Only a primary that could not be reached may be failing
+                    // over; an error it sent (say, too few copies) is final.
+                    Ok(Err(status)) if is_transport_failure(&status) => {
                         let why = format!(
                             "the primary of shard {shard_id} (peer {}) is unreachable: {}",
                             shard.primary,

@@ -123,8 +123,9 @@ pub fn is_unreachable(status: &tonic::Status) -> bool {
     }
 }
 
-/// Whether tonic made `status` locally from a transport error.
-fn is_transport_failure(status: &tonic::Status) -> bool {
+/// Whether tonic made `status` locally from a transport error: the server
+/// was not reached or the connection broke, as opposed to an error it sent.
+pub fn is_transport_failure(status: &tonic::Status) -> bool {
     std::error::Error::source(status).is_some()
 }
 
