@@ -163,6 +163,13 @@ fn abort(topology: &mut Topology, name: &str, key: &TransferKey) -> Result<bool,
     shard
         .replicas
         .retain(|r| r.peer_id != transfer.to || r.state.is_source_of_truth());
+    tracing::info!(
+        collection = %name,
+        shard = transfer.shard_id,
+        from = transfer.from,
+        to = transfer.to,
+        "shard transfer aborted by request; the target's partial copy is dropped"
+    );
     Ok(true)
 }
 
@@ -186,6 +193,14 @@ fn restart(
             replica.state = ReplicaState::Recovery;
         }
     }
+    tracing::info!(
+        collection = %name,
+        shard = request.shard_id,
+        from = request.from_peer_id,
+        to = request.to_peer_id,
+        method = request.method.as_str(),
+        "shard transfer restarted by request"
+    );
     Ok(true)
 }
 
@@ -248,6 +263,12 @@ pub fn settle(topology: &mut Topology) {
                 continue;
             };
             let Some(target) = shard.state_of(transfer.to) else {
+                tracing::info!(
+                    collection = %collection.name,
+                    shard = transfer.shard_id,
+                    to = transfer.to,
+                    "shard transfer ended: its target replica was removed"
+                );
                 continue;
             };
             let in_sync = target.is_updatable() && !target.is_recovering();
