@@ -1,0 +1,485 @@
+//! The operations a client can ask of Tessera, independent of REST or gRPC.
+//! Both edges translate their requests into these calls.
+
+mod reads;
+mod writes;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
+use tessera_proto::common::ShardTarget;
+use tessera_proto::control_plane as cp;
+use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
+use tessera_proto::convert::{selectors_to_proto, status_to_error, to_json};
+use tessera_proto::data_plane as dp;
+use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
+use tessera_types::{
+    CollectionConfig, CollectionState, CreateCollection, Filter, PayloadSchemaType, Point, PointId,
+    PointSelection, ReadConsistency, Record, ScoredPoint, ScrollRequest, ScrollResult,
+    SearchParams, SearchRequest, ShardId, ShardKeySelector, ShardOperation, TesseraError, Topology,
+    UpdateCollection, UpdateResult, UpdateStatus, WithPayload, WithVector,
+};
+use tonic::transport::Channel;
+
+use crate::routing::{target, Applied, DataPlanes, ReadPlan};
+use tessera_proto::topology_watch::{is_transport_failure, TopologyCache};
+
+pub(crate) type Result<T> = std::result::Result<T, TesseraError>;
+
+/// How long one call to a data-plane replica may take.
+const REPLICA_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a write (weak or medium ordering) waits for a new primary when the
+/// shard's primary is unreachable.
+const FAILOVER_WAIT: Duration = Duration::from_secs(15);
+
+/// What a query asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query {
+    /// Nearest neighbours of this vector.
+    Nearest(Vec<f32>),
+    /// Nearest neighbours of the stored vector of this point.
+    NearestToPoint(PointId),
+}
+
+/// A universal query (`points/query`); without `query` it lists points by id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryRequest {
+    pub query: Option<Query>,
+    pub using: String,
+    pub filter: Option<Filter>,
+    pub limit: usize,
+    pub offset: usize,
+    pub with_payload: WithPayload,
+    pub with_vector: WithVector,
+    pub score_threshold: Option<f32>,
+    pub params: SearchParams,
+}
+
+/// How a read picks its shards (`shard_key`, under custom sharding) and how
+/// many replicas of each must answer (`consistency`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadOptions {
+    pub consistency: ReadConsistency,
+    pub shard_key: Option<ShardKeySelector>,
+}
+
+impl From<ReadConsistency> for ReadOptions {
+    fn from(consistency: ReadConsistency) -> Self {
+        ReadOptions {
+            consistency,
+            shard_key: None,
+        }
+    }
+}
+
+/// Write ordering guarantees (`?ordering=`); see the seed's "Write ordering".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteOrdering {
+    #[default]
+    Weak,
+    Medium,
+    Strong,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CollectionStatus {
+    Green,
+    Yellow,
+    Red,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionInfo {
+    pub status: CollectionStatus,
+    pub optimizer_status: String,
+    pub indexed_vectors_count: u64,
+    pub points_count: u64,
+    pub segments_count: u64,
+    pub config: CollectionConfig,
+    pub payload_schema: BTreeMap<String, PayloadFieldInfo>,
+}
+
+/// An indexed payload field as collection info shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PayloadFieldInfo {
+    pub data_type: PayloadSchemaType,
+    /// Points with a value for this field.
+    pub points: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RaftInfo {
+    pub term: u64,
+    pub commit: u64,
+    pub pending_operations: u64,
+    pub leader: Option<u64>,
+    pub role: Option<String>,
+    pub is_voter: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub uri: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlPlaneMember {
+    pub id: u64,
+    pub uri: String,
+    pub voter: bool,
+}
+
+/// `GET /cluster`, in Qdrant's shape plus the control-plane members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    pub status: String,
+    pub peer_id: u64,
+    /// Data-plane peers by id.
+    pub peers: BTreeMap<String, PeerInfo>,
+    pub raft_info: RaftInfo,
+    pub consensus_thread_status: serde_json::Value,
+    pub message_send_failures: serde_json::Map<String, serde_json::Value>,
+    pub control_plane: Vec<ControlPlaneMember>,
+}
+
+/// The gateway's view of the cluster and the operations it offers.
+#[derive(Clone)]
+pub struct Gateway {
+    topology: TopologyCache,
+    data_planes: DataPlanes,
+}
+
+impl Gateway {
+    pub fn new(topology: TopologyCache) -> Self {
+        Gateway {
+            topology,
+            data_planes: DataPlanes::default(),
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.topology.is_ready()
+    }
+
+    pub(crate) fn topology(&self) -> &TopologyCache {
+        &self.topology
+    }
+
+    pub(crate) fn data_planes(&self) -> &DataPlanes {
+        &self.data_planes
+    }
+
+    pub(crate) fn collection(&self, name: &str) -> Result<(Arc<Topology>, CollectionState)> {
+        let topology = self.topology.current();
+        let collection = topology
+            .collections
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TesseraError::collection_not_found(name))?;
+        Ok((topology, collection))
+    }
+
+    // ---- collections -------------------------------------------------------
+
+    pub fn list_collections(&self) -> Vec<String> {
+        self.topology
+            .current()
+            .collections
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    pub fn collection_exists(&self, name: &str) -> bool {
+        self.topology.current().collections.contains_key(name)
+    }
+
+    pub async fn collection_info(&self, name: &str) -> Result<CollectionInfo> {
+        let (topology, collection) = self.collection(name)?;
+        let replies = join_all(collection.shards.iter().map(|shard| {
+            let topology = topology.clone();
+            let collection = &collection;
+            async move {
+                let peer = *shard.readable().first().ok_or_else(|| {
+                    TesseraError::Unavailable(format!(
+                        "shard {} has no active replica",
+                        shard.shard_id
+                    ))
+                })?;
+                let mut client = self.data_planes.client(&topology, peer)?;
+                let request = dp::ShardStatsRequest {
+                    target: Some(target(&topology, collection, shard.shard_id)),
+                };
+                call(client.shard_stats(request)).await
+            }
+        }))
+        .await;
+        let mut info = CollectionInfo {
+            status: CollectionStatus::Green,
+            optimizer_status: "ok".into(),
+            indexed_vectors_count: 0,
+            points_count: 0,
+            segments_count: 0,
+            config: collection.config.clone(),
+            payload_schema: collection
+                .payload_schema
+                .iter()
+                .map(|(field, data_type)| {
+                    let info = PayloadFieldInfo {
+                        data_type: *data_type,
+                        points: 0,
+                    };
+                    (field.clone(), info)
+                })
+                .collect(),
+        };
+        for reply in replies {
+            match reply {
+                Ok(stats) => {
+                    info.points_count += stats.points_count;
+                    info.indexed_vectors_count += stats.indexed_vectors_count;
+                    info.segments_count += stats.segments_count;
+                    if stats.optimizing && info.status == CollectionStatus::Green {
+                        info.status = CollectionStatus::Yellow;
+                    }
+                    for (field, points) in stats.payload_points {
+                        if let Some(field) = info.payload_schema.get_mut(&field) {
+                            field.points += points;
+                        }
+                    }
+                }
+                // A collection whose shard cannot answer is degraded, not missing.
+                Err(_) => info.status = CollectionStatus::Red,
+            }
+        }
+        Ok(info)
+    }
+
+    /// Sends a topology change to the control plane and waits until this
+    /// gateway's topology contains it, so the caller's next request sees it.
+    pub(crate) async fn change<Req, F, Fut>(&self, request: Req, send: F) -> Result<cp::ChangeReply>
+    where
+        Req: Clone,
+        F: Fn(ControlPlaneClient<Channel>, Req) -> Fut,
+        Fut: std::future::Future<
+            Output = std::result::Result<tonic::Response<cp::ChangeReply>, tonic::Status>,
+        >,
+    {
+        let reply = self
+            .topology
+            .call(|client| send(client, request.clone()))
+            .await?
+            .into_inner();
+        self.topology
+            .wait_for_version(reply.topology_version)
+            .await?;
+        Ok(reply)
+    }
+
+    pub async fn create_collection(&self, name: &str, request: CreateCollection) -> Result<()> {
+        let request = cp::CreateCollectionRequest {
+            name: name.to_string(),
+            request_json: to_json(&request),
+        };
+        self.change(
+            request,
+            |mut c, r| async move { c.create_collection(r).await },
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn update_collection(&self, name: &str, request: UpdateCollection) -> Result<()> {
+        let request = cp::UpdateCollectionRequest {
+            name: name.to_string(),
+            request_json: to_json(&request),
+        };
+        self.change(
+            request,
+            |mut c, r| async move { c.update_collection(r).await },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Returns whether the collection existed.
+    pub async fn delete_collection(&self, name: &str) -> Result<bool> {
+        let request = cp::DeleteCollectionRequest {
+            name: name.to_string(),
+        };
+        let reply = self
+            .change(
+                request,
+                |mut c, r| async move { c.delete_collection(r).await },
+            )
+            .await?;
+        Ok(reply.changed)
+    }
+
+    /// Indexes a payload field. The data nodes build the index when they see
+    /// the new topology; the call returns once this gateway has it.
+    pub async fn create_payload_index(
+        &self,
+        collection: &str,
+        field: &str,
+        schema: PayloadSchemaType,
+    ) -> Result<UpdateResult> {
+        let request = cp::CreatePayloadIndexRequest {
+            collection: collection.to_string(),
+            field_name: field.to_string(),
+            field_schema_json: to_json(&schema),
+        };
+        let reply = self
+            .change(request, |mut c, r| async move {
+                c.create_payload_index(r).await
+            })
+            .await?;
+        Ok(completed(reply.topology_version))
+    }
+
+    pub async fn delete_payload_index(
+        &self,
+        collection: &str,
+        field: &str,
+    ) -> Result<UpdateResult> {
+        let request = cp::DeletePayloadIndexRequest {
+            collection: collection.to_string(),
+            field_name: field.to_string(),
+        };
+        let reply = self
+            .change(request, |mut c, r| async move {
+                c.delete_payload_index(r).await
+            })
+            .await?;
+        Ok(completed(reply.topology_version))
+    }
+
+    // ---- cluster -----------------------------------------------------------
+
+    pub async fn cluster_status(&self) -> Result<ClusterStatus> {
+        let status = self
+            .topology
+            .call(|mut c| async move { c.cluster_status(cp::ClusterStatusRequest {}).await })
+            .await?
+            .into_inner();
+        let topology = self.topology.current();
+        Ok(ClusterStatus {
+            status: "enabled".into(),
+            peer_id: status.node_id,
+            peers: topology
+                .peers
+                .values()
+                .map(|p| (p.id.to_string(), PeerInfo { uri: p.uri.clone() }))
+                .collect(),
+            raft_info: RaftInfo {
+                term: status.term,
+                commit: status.commit,
+                pending_operations: status.pending_operations,
+                leader: status.leader,
+                role: Some(status.role),
+                is_voter: status.is_voter,
+            },
+            consensus_thread_status: serde_json::json!({
+                "consensus_thread_status": "working",
+                "last_update": now_rfc3339(),
+            }),
+            message_send_failures: Default::default(),
+            control_plane: status
+                .members
+                .into_iter()
+                .map(|m| ControlPlaneMember {
+                    id: m.id,
+                    uri: m.uri,
+                    voter: m.voter,
+                })
+                .collect(),
+        })
+    }
+
+    /// `DELETE /cluster/control-plane/{id}`: removes a control-plane member;
+    /// returns the members left.
+    pub async fn remove_control_plane_member(
+        &self,
+        node_id: u64,
+    ) -> Result<Vec<ControlPlaneMember>> {
+        let request = cp::RemoveMemberRequest { node_id };
+        let reply = self
+            .topology
+            .call(|mut c| async move { c.remove_member(request).await })
+            .await?
+            .into_inner();
+        Ok(reply
+            .members
+            .into_iter()
+            .map(|m| ControlPlaneMember {
+                id: m.id,
+                uri: m.uri,
+                voter: m.voter,
+            })
+            .collect())
+    }
+
+    /// `POST /cluster/recover`: the control-plane leader snapshots its state
+    /// machine (a consensus checkpoint), which lets it purge its log.
+    pub async fn checkpoint(&self) -> Result<bool> {
+        self.topology
+            .call(|mut c| async move { c.checkpoint(cp::CheckpointRequest {}).await })
+            .await?;
+        Ok(true)
+    }
+}
+
+pub(crate) async fn call<T>(
+    fut: impl std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T> {
+    match tokio::time::timeout(REPLICA_TIMEOUT, fut).await {
+        Ok(Ok(reply)) => Ok(reply.into_inner()),
+        Ok(Err(status)) => Err(status_to_error(status)),
+        Err(_) => Err(TesseraError::Timeout(
+            "a data-plane replica did not answer in time".into(),
+        )),
+    }
+}
+
+fn dimension_error(expected: u64, got: usize) -> TesseraError {
+    TesseraError::bad_input(format!(
+        "Vector dimension error: expected dim: {expected}, got {got}"
+    ))
+}
+
+fn completed(operation_id: u64) -> UpdateResult {
+    UpdateResult {
+        operation_id: Some(operation_id),
+        status: UpdateStatus::Completed,
+    }
+}
+
+/// The current time as RFC 3339 (UTC, second precision).
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil-from-days algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

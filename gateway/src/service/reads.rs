@@ -1,0 +1,384 @@
+//! Point reads: each shard's replicas chosen by consistency, answers merged.
+
+use super::*;
+
+impl Gateway {
+    pub async fn retrieve(
+        &self,
+        collection: &str,
+        ids: &[PointId],
+        with_payload: &WithPayload,
+        with_vector: &WithVector,
+        read: &ReadOptions,
+    ) -> Result<Vec<Record>> {
+        let (topology, collection) = self.collection(collection)?;
+        let collection = collection.read_scope(read.shard_key.as_ref())?;
+        let consistency = read.consistency;
+        let mut by_shard: BTreeMap<ShardId, Vec<PointId>> = BTreeMap::new();
+        if collection.is_custom_sharded() {
+            // Any key may hold the point: ask every shard in scope.
+            for shard in &collection.shards {
+                by_shard.insert(shard.shard_id, ids.to_vec());
+            }
+        } else {
+            let router = collection.router();
+            for id in ids {
+                by_shard.entry(router.shard_for(id)).or_default().push(*id);
+            }
+        }
+        let selectors = selectors_to_proto(with_payload, with_vector);
+        let replies = join_all(by_shard.into_iter().map(|(shard_id, ids)| {
+            let request = dp::RetrieveRequest {
+                target: Some(target(&topology, &collection, shard_id)),
+                ids: ids.into_iter().map(Into::into).collect(),
+                selectors: Some(selectors.clone()),
+            };
+            self.read_shard(
+                &topology,
+                &collection,
+                shard_id,
+                consistency,
+                move |mut c| {
+                    let request = request.clone();
+                    async move { c.retrieve(request).await }
+                },
+            )
+        }))
+        .await;
+        let mut found: HashMap<PointId, Record> = HashMap::new();
+        for reply in replies {
+            for record in reply?.records {
+                let record = Record::try_from(record)?;
+                found.insert(record.id, record);
+            }
+        }
+        // Answer in the order asked, once per id.
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
+    pub async fn search(
+        &self,
+        collection: &str,
+        request: SearchRequest,
+        read: &ReadOptions,
+    ) -> Result<Vec<ScoredPoint>> {
+        let (topology, collection) = self.collection(collection)?;
+        let collection = collection.read_scope(read.shard_key.as_ref())?;
+        let consistency = read.consistency;
+        let params = collection.config.params.vectors.require(&request.using)?;
+        if request.vector.len() as u64 != params.size {
+            return Err(dimension_error(params.size, request.vector.len()));
+        }
+        let distance = params.distance;
+        let request_json = to_json(&request);
+        let replies = self
+            .read_every_shard(
+                &topology,
+                &collection,
+                consistency,
+                |target| dp::SearchRequest {
+                    target: Some(target),
+                    request_json: request_json.clone(),
+                },
+                |mut c, r| async move { c.search(r).await },
+            )
+            .await?;
+        let mut merged = Vec::new();
+        for reply in replies {
+            for point in reply.points {
+                merged.push(ScoredPoint::try_from(point)?);
+            }
+        }
+        merged.sort_by(|a, b| {
+            let order = a.score.total_cmp(&b.score);
+            let order = if distance.higher_is_better() {
+                order.reverse()
+            } else {
+                order
+            };
+            order.then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(merged
+            .into_iter()
+            .skip(request.offset)
+            .take(request.limit)
+            .collect())
+    }
+
+    pub async fn search_batch(
+        &self,
+        collection: &str,
+        requests: Vec<(SearchRequest, ReadOptions)>,
+    ) -> Result<Vec<Vec<ScoredPoint>>> {
+        let results = join_all(
+            requests
+                .iter()
+                .map(|(request, read)| self.search(collection, request.clone(), read)),
+        )
+        .await;
+        results.into_iter().collect()
+    }
+
+    pub async fn query(
+        &self,
+        collection: &str,
+        mut request: QueryRequest,
+        read: &ReadOptions,
+    ) -> Result<Vec<ScoredPoint>> {
+        let vector = match request.query {
+            None => return self.query_by_id_order(collection, request, read).await,
+            Some(Query::Nearest(vector)) => vector,
+            Some(Query::NearestToPoint(id)) => {
+                // As in Qdrant, the point a query refers to is not among its results.
+                let filter = request.filter.get_or_insert_with(Filter::default);
+                filter.must_not.push(tessera_types::Condition::HasId(
+                    tessera_types::HasIdCondition { has_id: vec![id] },
+                ));
+                let records = self
+                    .retrieve(
+                        collection,
+                        &[id],
+                        &WithPayload::Enable(false),
+                        &WithVector::Include(vec![request.using.clone()]),
+                        read,
+                    )
+                    .await?;
+                let vectors = records
+                    .into_iter()
+                    .next()
+                    .and_then(|r| r.vector)
+                    .map(|v| v.into_named())
+                    .ok_or_else(|| {
+                        TesseraError::not_found(format!("No point with id {id} found"))
+                    })?;
+                vectors.get(&request.using).cloned().ok_or_else(|| {
+                    TesseraError::bad_input(format!(
+                        "Point {id} has no vector named `{}`",
+                        request.using
+                    ))
+                })?
+            }
+        };
+        self.search(
+            collection,
+            SearchRequest {
+                vector,
+                using: request.using,
+                filter: request.filter,
+                limit: request.limit,
+                offset: request.offset,
+                with_payload: request.with_payload,
+                with_vector: request.with_vector,
+                score_threshold: request.score_threshold,
+                params: request.params,
+            },
+            read,
+        )
+        .await
+    }
+
+    /// A query without a vector lists points in id order, as Qdrant does.
+    async fn query_by_id_order(
+        &self,
+        collection: &str,
+        request: QueryRequest,
+        read: &ReadOptions,
+    ) -> Result<Vec<ScoredPoint>> {
+        let page = self
+            .scroll(
+                collection,
+                ScrollRequest {
+                    offset: None,
+                    limit: request.offset.saturating_add(request.limit),
+                    filter: request.filter,
+                    with_payload: request.with_payload,
+                    with_vector: request.with_vector,
+                },
+                read,
+            )
+            .await?;
+        Ok(page
+            .points
+            .into_iter()
+            .skip(request.offset)
+            .map(|r| ScoredPoint {
+                id: r.id,
+                version: 0,
+                score: 0.0,
+                payload: r.payload,
+                vector: r.vector,
+                shard_key: None,
+                order_value: None,
+            })
+            .collect())
+    }
+
+    /// Pages through points in id order. Each shard returns up to `limit + 1`
+    /// points from the offset; the merged list decides the next page's offset.
+    pub async fn scroll(
+        &self,
+        collection: &str,
+        request: ScrollRequest,
+        read: &ReadOptions,
+    ) -> Result<ScrollResult> {
+        let (topology, collection) = self.collection(collection)?;
+        let collection = collection.read_scope(read.shard_key.as_ref())?;
+        let consistency = read.consistency;
+        let limit = request.limit;
+        let request_json = to_json(&ScrollRequest {
+            limit: limit.saturating_add(1),
+            ..request
+        });
+        let replies = self
+            .read_every_shard(
+                &topology,
+                &collection,
+                consistency,
+                |target| dp::ScrollRequest {
+                    target: Some(target),
+                    request_json: request_json.clone(),
+                },
+                |mut c, r| async move { c.scroll(r).await },
+            )
+            .await?;
+        let mut points = Vec::new();
+        for reply in replies {
+            for record in reply.records {
+                points.push(Record::try_from(record)?);
+            }
+        }
+        points.sort_by_key(|r| r.id);
+        let next_page_offset = points.get(limit).map(|r| r.id);
+        points.truncate(limit);
+        Ok(ScrollResult {
+            points,
+            next_page_offset,
+        })
+    }
+
+    pub async fn count(
+        &self,
+        collection: &str,
+        filter: Option<Filter>,
+        read: &ReadOptions,
+    ) -> Result<u64> {
+        let (topology, collection) = self.collection(collection)?;
+        let collection = collection.read_scope(read.shard_key.as_ref())?;
+        let consistency = read.consistency;
+        let filter_json = filter.as_ref().map(to_json);
+        let replies = self
+            .read_every_shard(
+                &topology,
+                &collection,
+                consistency,
+                |target| dp::CountRequest {
+                    target: Some(target),
+                    filter_json: filter_json.clone(),
+                },
+                |mut c, r| async move { c.count(r).await },
+            )
+            .await?;
+        Ok(replies.iter().map(|reply| reply.count).sum())
+    }
+
+    /// Runs the same read on every shard of a collection, concurrently; the
+    /// first failing shard fails the whole read.
+    async fn read_every_shard<T, Req, F, Fut>(
+        &self,
+        topology: &Topology,
+        collection: &CollectionState,
+        consistency: ReadConsistency,
+        request: impl Fn(ShardTarget) -> Req,
+        send: F,
+    ) -> Result<Vec<T>>
+    where
+        T: Applied,
+        Req: Clone,
+        F: Fn(DataPlaneClient<Channel>, Req) -> Fut + Clone,
+        Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let replies = join_all(collection.shards.iter().map(|shard| {
+            let request = request(target(topology, collection, shard.shard_id));
+            let send = send.clone();
+            self.read_shard(
+                topology,
+                collection,
+                shard.shard_id,
+                consistency,
+                move |client| send(client, request.clone()),
+            )
+        }))
+        .await;
+        replies.into_iter().collect()
+    }
+
+    /// Runs a read on a shard at `consistency`. One replica: the next readable
+    /// one (reads spread across replicas), trying another when one cannot
+    /// answer. More: that many answer, or the read fails; of their answers the
+    /// one from the replica that applied the most operations is returned, so a
+    /// delete seen by any of them is never undone by a lagging one.
+    async fn read_shard<T, F, Fut>(
+        &self,
+        topology: &Topology,
+        collection: &CollectionState,
+        shard_id: ShardId,
+        consistency: ReadConsistency,
+        f: F,
+    ) -> Result<T>
+    where
+        T: Applied,
+        F: Fn(DataPlaneClient<Channel>) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let shard = collection
+            .shard(shard_id)
+            .ok_or_else(|| TesseraError::internal(format!("shard {shard_id} vanished")))?;
+        let plan = ReadPlan::new(topology, shard, consistency)?;
+        if plan.required == 1 {
+            let mut last =
+                TesseraError::Unavailable(format!("shard {shard_id} has no active replica"));
+            for peer in plan.replicas {
+                let client = self.data_planes.client(topology, peer)?;
+                match call(f(client)).await {
+                    Ok(reply) => return Ok(reply),
+                    Err(
+                        e @ (TesseraError::Unavailable(_)
+                        | TesseraError::Timeout(_)
+                        | TesseraError::Stale(_)),
+                    ) => last = e,
+                    Err(e) => return Err(e),
+                }
+            }
+            return Err(last);
+        }
+        let replies = join_all(plan.replicas.iter().map(|peer| {
+            let client = self.data_planes.client(topology, *peer);
+            let reply = client.map(&f);
+            async move { call(reply?).await }
+        }))
+        .await;
+        let mut answers = Vec::new();
+        let mut first_error = None;
+        for reply in replies {
+            match reply {
+                Ok(reply) => answers.push(reply),
+                Err(e @ TesseraError::BadInput(_)) => return Err(e),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if answers.len() < plan.required {
+            let why = first_error.map(|e| format!(" ({e})")).unwrap_or_default();
+            return Err(TesseraError::Unavailable(format!(
+                "Consistency requirement not met: {} of {} required replicas of shard {shard_id} answered{why}",
+                answers.len(),
+                plan.required
+            )));
+        }
+        Ok(answers
+            .into_iter()
+            .max_by_key(Applied::applied_seq)
+            .expect("at least one answer"))
+    }
+}

@@ -1,0 +1,246 @@
+//! Point writes: each shard's part goes to its primary, which orders it.
+
+use super::*;
+
+impl Gateway {
+    /// Applies a write to every shard it touches, through each shard's
+    /// primary. Bad input is rejected before any shard sees the operation, so
+    /// it changes nothing.
+    pub async fn update_points(
+        &self,
+        collection: &str,
+        operation: ShardOperation,
+        shard_key: Option<&ShardKeySelector>,
+        wait: bool,
+        ordering: WriteOrdering,
+    ) -> Result<UpdateResult> {
+        let (_, state) = self.collection(collection)?;
+        validate_operation(&state.config, &operation)?;
+        // Under custom sharding a write goes to each named key's shards.
+        let per_shard: Vec<_> = state
+            .write_scopes(shard_key)?
+            .iter()
+            .flat_map(|scope| split_by_shard(scope, operation.clone()))
+            .collect();
+        let results = join_all(per_shard.into_iter().map(|(shard_id, op)| {
+            self.update_shard(collection, shard_id, op.into(), wait, ordering)
+        }))
+        .await;
+        let mut operation_id = 0;
+        for result in results {
+            operation_id = operation_id.max(result?);
+        }
+        Ok(UpdateResult {
+            operation_id: Some(operation_id),
+            status: if wait {
+                UpdateStatus::Completed
+            } else {
+                UpdateStatus::Acknowledged
+            },
+        })
+    }
+
+    /// Sends one shard's part of a write to the shard's primary, which orders
+    /// it, forwards it to the other replicas and applies
+    /// `write_consistency_factor`. When the primary has moved (a failover), the
+    /// write follows it; when it is unreachable, a weak or medium write waits
+    /// for the control plane to promote another in-sync replica (if there is
+    /// one), a strong one fails.
+    /// Retrying is safe: every operation leaves the same state when repeated.
+    async fn update_shard(
+        &self,
+        collection: &str,
+        shard_id: ShardId,
+        operation: dp::Operation,
+        wait: bool,
+        ordering: WriteOrdering,
+    ) -> Result<u64> {
+        let deadline = tokio::time::Instant::now() + FAILOVER_WAIT;
+        loop {
+            let (topology, state) = self.collection(collection)?;
+            let shard = state
+                .shard(shard_id)
+                .ok_or_else(|| TesseraError::internal(format!("shard {shard_id} vanished")))?;
+            let why = if shard.primary == 0 {
+                format!("shard {shard_id} has no in-sync replica to lead it")
+            } else {
+                let request = dp::UpdateRequest {
+                    target: Some(target(&topology, &state, shard_id)),
+                    wait,
+                    operation: Some(operation.clone()),
+                    epoch: shard.epoch,
+                };
+                let mut client = self.data_planes.client(&topology, shard.primary)?;
+                match tokio::time::timeout(REPLICA_TIMEOUT, client.update(request)).await {
+                    Ok(Ok(reply)) => return Ok(reply.into_inner().operation_id),
+                    Ok(Err(status)) if status.code() == tonic::Code::FailedPrecondition => {
+                        status.message().to_string()
+                    }
+                    // Only a primary that could not be reached may be failing
+                    // over; an error it sent (say, too few copies) is final.
+                    Ok(Err(status)) if is_transport_failure(&status) => {
+                        let why = format!(
+                            "the primary of shard {shard_id} (peer {}) is unreachable: {}",
+                            shard.primary,
+                            status.message()
+                        );
+                        if ordering == WriteOrdering::Strong {
+                            return Err(TesseraError::Unavailable(format!(
+                                "{why}; ordering=strong does not wait for a new primary"
+                            )));
+                        }
+                        let successor = shard
+                            .replicas
+                            .iter()
+                            .any(|r| r.peer_id != shard.primary && r.state.is_source_of_truth());
+                        if !successor {
+                            return Err(TesseraError::Unavailable(format!(
+                                "{why}, and no other in-sync replica can take over"
+                            )));
+                        }
+                        why
+                    }
+                    Ok(Err(status)) => return Err(status_to_error(status)),
+                    Err(_) => {
+                        return Err(TesseraError::Timeout(format!(
+                            "the primary of shard {shard_id} did not answer in time"
+                        )))
+                    }
+                }
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TesseraError::Unavailable(why));
+            }
+            // A newer topology (a new primary) or a short pause, then again.
+            let _ = tokio::time::timeout(
+                Duration::from_millis(200),
+                self.topology.wait_for_version(topology.version + 1),
+            )
+            .await;
+        }
+    }
+}
+
+/// Checks vector names and sizes against the collection's config.
+fn validate_operation(config: &CollectionConfig, operation: &ShardOperation) -> Result<()> {
+    let check = |vectors: &tessera_types::NamedVectors| -> Result<()> {
+        for (name, vector) in vectors {
+            let params = config.params.vectors.require(name)?;
+            if vector.len() as u64 != params.size {
+                return Err(dimension_error(params.size, vector.len()));
+            }
+            if vector.iter().any(|x| !x.is_finite()) {
+                return Err(TesseraError::bad_input(
+                    "Vectors must contain finite numbers only",
+                ));
+            }
+        }
+        Ok(())
+    };
+    match operation {
+        ShardOperation::Upsert(points) => {
+            for point in points {
+                check(&point.vectors)?;
+            }
+        }
+        ShardOperation::UpdateVectors(points) => {
+            for (_, vectors) in points {
+                check(vectors)?;
+            }
+        }
+        ShardOperation::DeleteVectors { names, .. } => {
+            for name in names {
+                config.params.vectors.require(name)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Splits a write into the part each shard must apply: explicit ids go to the
+/// shard that owns them; a filter goes to every shard.
+fn split_by_shard(
+    collection: &CollectionState,
+    operation: ShardOperation,
+) -> Vec<(ShardId, ShardOperation)> {
+    let all_shards = || collection.shards.iter().map(|s| s.shard_id);
+    let router = collection.router();
+    let group_ids = |ids: Vec<PointId>| {
+        let mut groups: BTreeMap<ShardId, Vec<PointId>> = BTreeMap::new();
+        for id in ids {
+            groups.entry(router.shard_for(&id)).or_default().push(id);
+        }
+        groups
+    };
+    let with_selection =
+        |selection: PointSelection, make: &dyn Fn(PointSelection) -> ShardOperation| match selection
+        {
+            PointSelection::Ids(ids) => group_ids(ids)
+                .into_iter()
+                .map(|(shard, ids)| (shard, make(PointSelection::Ids(ids))))
+                .collect::<Vec<_>>(),
+            PointSelection::Filter(filter) => all_shards()
+                .map(|shard| (shard, make(PointSelection::Filter(filter.clone()))))
+                .collect(),
+        };
+    match operation {
+        ShardOperation::Upsert(points) => {
+            let mut groups: BTreeMap<ShardId, Vec<Point>> = BTreeMap::new();
+            for point in points {
+                groups
+                    .entry(router.shard_for(&point.id))
+                    .or_default()
+                    .push(point);
+            }
+            groups
+                .into_iter()
+                .map(|(shard, points)| (shard, ShardOperation::Upsert(points)))
+                .collect()
+        }
+        ShardOperation::UpdateVectors(points) => {
+            let mut groups: BTreeMap<ShardId, Vec<_>> = BTreeMap::new();
+            for (id, vectors) in points {
+                groups
+                    .entry(router.shard_for(&id))
+                    .or_default()
+                    .push((id, vectors));
+            }
+            groups
+                .into_iter()
+                .map(|(shard, points)| (shard, ShardOperation::UpdateVectors(points)))
+                .collect()
+        }
+        ShardOperation::Delete(selection) => with_selection(selection, &ShardOperation::Delete),
+        ShardOperation::ClearPayload(selection) => {
+            with_selection(selection, &ShardOperation::ClearPayload)
+        }
+        ShardOperation::SetPayload {
+            payload,
+            selection,
+            key,
+        } => with_selection(selection, &|selection| ShardOperation::SetPayload {
+            payload: payload.clone(),
+            selection,
+            key: key.clone(),
+        }),
+        ShardOperation::OverwritePayload { payload, selection } => {
+            with_selection(selection, &|selection| ShardOperation::OverwritePayload {
+                payload: payload.clone(),
+                selection,
+            })
+        }
+        ShardOperation::DeletePayload { keys, selection } => {
+            with_selection(selection, &|selection| ShardOperation::DeletePayload {
+                keys: keys.clone(),
+                selection,
+            })
+        }
+        ShardOperation::DeleteVectors { names, selection } => {
+            with_selection(selection, &|selection| ShardOperation::DeleteVectors {
+                names: names.clone(),
+                selection,
+            })
+        }
+    }
+}
