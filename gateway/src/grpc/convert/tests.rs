@@ -1,6 +1,7 @@
 use serde_json::json;
 use tessera_proto::convert::error_to_status;
 
+use super::collections::{quantization_from_json, quantization_to_json};
 use super::*;
 
 fn num_id(n: u64) -> q::PointId {

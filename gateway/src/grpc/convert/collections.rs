@@ -1,0 +1,552 @@
+//! Collections: create and update requests in, collection info out, with
+//! quantization translated to and from the REST JSON collections store.
+
+#![allow(deprecated)]
+
+use super::*;
+
+// ---- collections: requests ----------------------------------------------------
+
+fn distance_from_proto(distance: i32) -> Result<t::Distance> {
+    match q::Distance::try_from(distance) {
+        Ok(q::Distance::Cosine) => Ok(t::Distance::Cosine),
+        Ok(q::Distance::Euclid) => Ok(t::Distance::Euclid),
+        Ok(q::Distance::Dot) => Ok(t::Distance::Dot),
+        Ok(q::Distance::Manhattan) => Ok(t::Distance::Manhattan),
+        Ok(q::Distance::UnknownDistance) | Err(_) => Err(bad_input(format!(
+            "Malformed distance parameter: {distance}"
+        ))),
+    }
+}
+
+fn datatype_from_proto(datatype: i32) -> Result<Option<String>> {
+    let name = match enum_value::<q::Datatype>(datatype, "datatype")? {
+        q::Datatype::Default => return Ok(None),
+        q::Datatype::Float32 => "float32",
+        q::Datatype::Uint8 => "uint8",
+        q::Datatype::Float16 => "float16",
+        q::Datatype::Turbo4 | q::Datatype::Turbo8 | q::Datatype::Turbo16 => {
+            return Err(unsupported("turbo datatypes are not supported yet"))
+        }
+    };
+    Ok(Some(name.to_string()))
+}
+
+fn hnsw_diff_from_proto(h: q::HnswConfigDiff) -> t::HnswConfigDiff {
+    t::HnswConfigDiff {
+        m: h.m.map(|v| v as usize),
+        ef_construct: h.ef_construct.map(|v| v as usize),
+        full_scan_threshold: h.full_scan_threshold.map(|v| v as usize),
+        max_indexing_threads: h.max_indexing_threads.map(|v| v as usize),
+        on_disk: h.on_disk,
+        payload_m: h.payload_m.map(|v| v as usize),
+        inline_storage: h.inline_storage,
+    }
+}
+
+fn vector_params_from_proto(p: q::VectorParams) -> Result<t::VectorParams> {
+    if p.multivector_config.is_some() {
+        return Err(unsupported(MULTIVECTOR_UNSUPPORTED));
+    }
+    Ok(t::VectorParams {
+        size: p.size,
+        distance: distance_from_proto(p.distance)?,
+        hnsw_config: p.hnsw_config.map(hnsw_diff_from_proto),
+        quantization_config: p
+            .quantization_config
+            .map(quantization_to_json)
+            .transpose()?,
+        on_disk: p.on_disk,
+        datatype: p.datatype.map(datatype_from_proto).transpose()?.flatten(),
+        multivector_config: None,
+    })
+}
+
+fn vectors_config_from_proto(config: q::VectorsConfig) -> Result<t::VectorsConfig> {
+    match config.config {
+        Some(q::vectors_config::Config::Params(p)) => {
+            Ok(t::VectorsConfig::Single(vector_params_from_proto(p)?))
+        }
+        Some(q::vectors_config::Config::ParamsMap(m)) => Ok(t::VectorsConfig::Multi(
+            m.map
+                .into_iter()
+                .map(|(name, p)| Ok((name, vector_params_from_proto(p)?)))
+                .collect::<Result<_>>()?,
+        )),
+        None => Err(bad_input("vectors_config is empty")),
+    }
+}
+
+fn sharding_method_from_proto(method: i32) -> Result<t::ShardingMethod> {
+    Ok(
+        match enum_value::<q::ShardingMethod>(method, "sharding method")? {
+            q::ShardingMethod::Auto => t::ShardingMethod::Auto,
+            q::ShardingMethod::Custom => t::ShardingMethod::Custom,
+        },
+    )
+}
+
+fn wal_diff_to_json(w: q::WalConfigDiff) -> Json {
+    object([
+        ("wal_capacity_mb", w.wal_capacity_mb.map(Json::from)),
+        ("wal_segments_ahead", w.wal_segments_ahead.map(Json::from)),
+        ("wal_retain_closed", w.wal_retain_closed.map(Json::from)),
+    ])
+}
+
+fn optimizers_diff_to_json(o: q::OptimizersConfigDiff) -> Json {
+    use q::max_optimization_threads::Variant;
+    // `auto` is Tessera's unset value, which a diff leaves alone.
+    let max_threads = match o.max_optimization_threads.and_then(|m| m.variant) {
+        Some(Variant::Value(n)) => Some(Json::from(n)),
+        Some(Variant::Setting(_)) => None,
+        None => o.deprecated_max_optimization_threads.map(Json::from),
+    };
+    object([
+        ("deleted_threshold", o.deleted_threshold.map(Json::from)),
+        (
+            "vacuum_min_vector_number",
+            o.vacuum_min_vector_number.map(Json::from),
+        ),
+        (
+            "default_segment_number",
+            o.default_segment_number.map(Json::from),
+        ),
+        ("max_segment_size", o.max_segment_size.map(Json::from)),
+        ("memmap_threshold", o.memmap_threshold.map(Json::from)),
+        ("indexing_threshold", o.indexing_threshold.map(Json::from)),
+        ("flush_interval_sec", o.flush_interval_sec.map(Json::from)),
+        ("max_optimization_threads", max_threads),
+        ("prevent_unoptimized", o.prevent_unoptimized.map(Json::from)),
+    ])
+}
+
+/// A sparse vector config, kept only so that collection validation can reject it.
+fn sparse_config_to_json(config: Option<q::SparseVectorConfig>) -> Option<Json> {
+    let config = config.filter(|c| !c.map.is_empty())?;
+    Some(Json::Object(
+        config
+            .map
+            .into_keys()
+            .map(|name| (name, Json::Object(Map::new())))
+            .collect(),
+    ))
+}
+
+pub fn create_collection_from_proto(request: q::CreateCollection) -> Result<t::CreateCollection> {
+    Ok(t::CreateCollection {
+        vectors: request
+            .vectors_config
+            .map(vectors_config_from_proto)
+            .transpose()?,
+        shard_number: request.shard_number,
+        sharding_method: request
+            .sharding_method
+            .map(sharding_method_from_proto)
+            .transpose()?,
+        replication_factor: request.replication_factor,
+        write_consistency_factor: request.write_consistency_factor,
+        on_disk_payload: request.on_disk_payload,
+        hnsw_config: request.hnsw_config.map(hnsw_diff_from_proto),
+        wal_config: request.wal_config.map(wal_diff_to_json),
+        optimizers_config: request.optimizers_config.map(optimizers_diff_to_json),
+        quantization_config: request
+            .quantization_config
+            .map(quantization_to_json)
+            .transpose()?,
+        sparse_vectors: sparse_config_to_json(request.sparse_vectors_config),
+        strict_mode_config: None,
+        metadata: json_object_from_proto(request.metadata)?,
+        init_from: None,
+    })
+}
+
+fn vector_diff_to_json(diff: q::VectorParamsDiff) -> Result<Json> {
+    Ok(object([
+        (
+            "hnsw_config",
+            diff.hnsw_config.map(|h| json(hnsw_diff_from_proto(h))),
+        ),
+        (
+            "quantization_config",
+            diff.quantization_config
+                .map(quantization_diff_to_json)
+                .transpose()?,
+        ),
+        ("on_disk", diff.on_disk.map(Json::from)),
+    ]))
+}
+
+pub fn update_collection_from_proto(request: q::UpdateCollection) -> Result<t::UpdateCollection> {
+    if sparse_config_to_json(request.sparse_vectors_config).is_some() {
+        return Err(unsupported(SPARSE_UNSUPPORTED));
+    }
+    let vectors = match request.vectors_config.and_then(|c| c.config) {
+        Some(q::vectors_config_diff::Config::Params(diff)) => Some(BTreeMap::from([(
+            t::DEFAULT_VECTOR_NAME.to_string(),
+            vector_diff_to_json(diff)?,
+        )])),
+        Some(q::vectors_config_diff::Config::ParamsMap(m)) => Some(
+            m.map
+                .into_iter()
+                .map(|(name, diff)| Ok((name, vector_diff_to_json(diff)?)))
+                .collect::<Result<_>>()?,
+        ),
+        None => None,
+    };
+    Ok(t::UpdateCollection {
+        vectors,
+        optimizers_config: request.optimizers_config.map(optimizers_diff_to_json),
+        params: request.params.map(|p| t::CollectionParamsDiff {
+            replication_factor: p.replication_factor,
+            write_consistency_factor: p.write_consistency_factor,
+            read_fan_out_factor: p.read_fan_out_factor,
+            on_disk_payload: p.on_disk_payload,
+        }),
+        hnsw_config: request.hnsw_config.map(hnsw_diff_from_proto),
+        quantization_config: request
+            .quantization_config
+            .map(quantization_diff_to_json)
+            .transpose()?,
+        sparse_vectors: None,
+        strict_mode_config: None,
+        metadata: json_object_from_proto(request.metadata)?,
+    })
+}
+
+// ---- quantization: protobuf <-> Qdrant's REST JSON, as collections store it ----
+
+const COMPRESSION_RATIOS: [(q::CompressionRatio, &str); 5] = [
+    (q::CompressionRatio::X4, "x4"),
+    (q::CompressionRatio::X8, "x8"),
+    (q::CompressionRatio::X16, "x16"),
+    (q::CompressionRatio::X32, "x32"),
+    (q::CompressionRatio::X64, "x64"),
+];
+
+const BINARY_ENCODINGS: [(q::BinaryQuantizationEncoding, &str); 3] = [
+    (q::BinaryQuantizationEncoding::OneBit, "one_bit"),
+    (q::BinaryQuantizationEncoding::TwoBits, "two_bits"),
+    (
+        q::BinaryQuantizationEncoding::OneAndHalfBits,
+        "one_and_half_bits",
+    ),
+];
+
+fn name_of<E: PartialEq + Copy>(table: &[(E, &'static str)], value: E) -> &'static str {
+    table
+        .iter()
+        .find(|(e, _)| *e == value)
+        .map_or("", |(_, name)| name)
+}
+
+fn value_of<E: Copy>(table: &[(E, &'static str)], name: &str) -> Option<E> {
+    table.iter().find(|(_, n)| *n == name).map(|(e, _)| *e)
+}
+
+fn scalar_to_json(s: q::ScalarQuantization) -> Result<Json> {
+    if enum_value::<q::QuantizationType>(s.r#type, "quantization type")?
+        != q::QuantizationType::Int8
+    {
+        return Err(bad_input("Scalar quantization needs a type: int8"));
+    }
+    Ok(serde_json::json!({"scalar": object([
+        ("type", Some(Json::from("int8"))),
+        ("quantile", s.quantile.map(Json::from)),
+        ("always_ram", s.always_ram.map(Json::from)),
+    ])}))
+}
+
+fn product_to_json(p: q::ProductQuantization) -> Result<Json> {
+    let compression = enum_value::<q::CompressionRatio>(p.compression, "compression ratio")?;
+    Ok(serde_json::json!({"product": object([
+        ("compression", Some(Json::from(name_of(&COMPRESSION_RATIOS, compression)))),
+        ("always_ram", p.always_ram.map(Json::from)),
+    ])}))
+}
+
+fn binary_to_json(b: q::BinaryQuantization) -> Result<Json> {
+    if b.query_encoding.is_some() {
+        return Err(unsupported(
+            "binary quantization query_encoding is not supported yet",
+        ));
+    }
+    let encoding = b
+        .encoding
+        .map(|e| enum_value::<q::BinaryQuantizationEncoding>(e, "binary encoding"))
+        .transpose()?;
+    Ok(serde_json::json!({"binary": object([
+        ("always_ram", b.always_ram.map(Json::from)),
+        ("encoding", encoding.map(|e| Json::from(name_of(&BINARY_ENCODINGS, e)))),
+    ])}))
+}
+
+pub(super) fn quantization_to_json(config: q::QuantizationConfig) -> Result<Json> {
+    use q::quantization_config::Quantization as Q;
+    match config.quantization {
+        Some(Q::Scalar(s)) => scalar_to_json(s),
+        Some(Q::Product(p)) => product_to_json(p),
+        Some(Q::Binary(b)) => binary_to_json(b),
+        Some(Q::Turboquant(_)) => Err(unsupported("turbo quantization is not supported yet")),
+        None => Err(bad_input("quantization_config is empty")),
+    }
+}
+
+fn quantization_diff_to_json(config: q::QuantizationConfigDiff) -> Result<Json> {
+    use q::quantization_config_diff::Quantization as Q;
+    match config.quantization {
+        Some(Q::Scalar(s)) => scalar_to_json(s),
+        Some(Q::Product(p)) => product_to_json(p),
+        Some(Q::Binary(b)) => binary_to_json(b),
+        Some(Q::Disabled(_)) => Ok(Json::from("Disabled")),
+        Some(Q::Turboquant(_)) => Err(unsupported("turbo quantization is not supported yet")),
+        None => Err(bad_input("quantization_config is empty")),
+    }
+}
+
+/// The stored REST JSON back as protobuf; None for shapes gRPC cannot express.
+pub(super) fn quantization_from_json(config: &Json) -> Option<q::QuantizationConfig> {
+    use q::quantization_config::Quantization as Q;
+    let field = |v: &Json, k: &str| v.get(k).cloned();
+    let always_ram = |v: &Json| field(v, "always_ram").and_then(|b| b.as_bool());
+    let quantization = if let Some(s) = config.get("scalar") {
+        Q::Scalar(q::ScalarQuantization {
+            r#type: q::QuantizationType::Int8 as i32,
+            quantile: field(s, "quantile")
+                .and_then(|v| v.as_f64())
+                .map(|v| v as f32),
+            always_ram: always_ram(s),
+            memory: None,
+        })
+    } else if let Some(p) = config.get("product") {
+        let compression = field(p, "compression")?;
+        Q::Product(q::ProductQuantization {
+            compression: value_of(&COMPRESSION_RATIOS, compression.as_str()?)? as i32,
+            always_ram: always_ram(p),
+            memory: None,
+        })
+    } else if let Some(b) = config.get("binary") {
+        Q::Binary(q::BinaryQuantization {
+            always_ram: always_ram(b),
+            encoding: field(b, "encoding")
+                .and_then(|e| value_of(&BINARY_ENCODINGS, e.as_str()?))
+                .map(|e| e as i32),
+            query_encoding: None,
+            memory: None,
+        })
+    } else {
+        return None;
+    };
+    Some(q::QuantizationConfig {
+        quantization: Some(quantization),
+    })
+}
+
+// ---- collections: responses ---------------------------------------------------
+
+fn distance_to_proto(distance: t::Distance) -> q::Distance {
+    match distance {
+        t::Distance::Cosine => q::Distance::Cosine,
+        t::Distance::Euclid => q::Distance::Euclid,
+        t::Distance::Dot => q::Distance::Dot,
+        t::Distance::Manhattan => q::Distance::Manhattan,
+    }
+}
+
+fn datatype_to_proto(datatype: &str) -> Option<q::Datatype> {
+    match datatype {
+        "float32" => Some(q::Datatype::Float32),
+        "uint8" => Some(q::Datatype::Uint8),
+        "float16" => Some(q::Datatype::Float16),
+        _ => None,
+    }
+}
+
+fn hnsw_diff_to_proto(h: t::HnswConfigDiff) -> q::HnswConfigDiff {
+    q::HnswConfigDiff {
+        m: h.m.map(|v| v as u64),
+        ef_construct: h.ef_construct.map(|v| v as u64),
+        full_scan_threshold: h.full_scan_threshold.map(|v| v as u64),
+        max_indexing_threads: h.max_indexing_threads.map(|v| v as u64),
+        on_disk: h.on_disk,
+        payload_m: h.payload_m.map(|v| v as u64),
+        inline_storage: h.inline_storage,
+        memory: None,
+    }
+}
+
+fn hnsw_to_proto(h: t::HnswConfig) -> q::HnswConfigDiff {
+    hnsw_diff_to_proto(t::HnswConfigDiff {
+        m: Some(h.m),
+        ef_construct: Some(h.ef_construct),
+        full_scan_threshold: Some(h.full_scan_threshold),
+        max_indexing_threads: Some(h.max_indexing_threads),
+        on_disk: h.on_disk,
+        payload_m: h.payload_m,
+        inline_storage: None,
+    })
+}
+
+fn vector_params_to_proto(p: t::VectorParams) -> q::VectorParams {
+    q::VectorParams {
+        size: p.size,
+        distance: distance_to_proto(p.distance) as i32,
+        hnsw_config: p.hnsw_config.map(hnsw_diff_to_proto),
+        quantization_config: p
+            .quantization_config
+            .as_ref()
+            .and_then(quantization_from_json),
+        on_disk: p.on_disk,
+        datatype: p
+            .datatype
+            .as_deref()
+            .and_then(datatype_to_proto)
+            .map(|d| d as i32),
+        multivector_config: None,
+        memory: None,
+    }
+}
+
+fn vectors_config_to_proto(config: t::VectorsConfig) -> q::VectorsConfig {
+    let config = match config {
+        t::VectorsConfig::Single(p) => q::vectors_config::Config::Params(vector_params_to_proto(p)),
+        t::VectorsConfig::Multi(m) => q::vectors_config::Config::ParamsMap(q::VectorParamsMap {
+            map: m
+                .into_iter()
+                .map(|(name, p)| (name, vector_params_to_proto(p)))
+                .collect(),
+        }),
+    };
+    q::VectorsConfig {
+        config: Some(config),
+    }
+}
+
+fn optimizers_to_proto(o: t::OptimizersConfig) -> q::OptimizersConfigDiff {
+    use q::max_optimization_threads::{Setting, Variant};
+    let max_threads = match o.max_optimization_threads {
+        Some(n) => Variant::Value(n as u64),
+        None => Variant::Setting(Setting::Auto as i32),
+    };
+    q::OptimizersConfigDiff {
+        deleted_threshold: Some(o.deleted_threshold),
+        vacuum_min_vector_number: Some(o.vacuum_min_vector_number as u64),
+        default_segment_number: Some(o.default_segment_number as u64),
+        max_segment_size: o.max_segment_size.map(|v| v as u64),
+        memmap_threshold: o.memmap_threshold.map(|v| v as u64),
+        indexing_threshold: o.indexing_threshold.map(|v| v as u64),
+        flush_interval_sec: Some(o.flush_interval_sec),
+        deprecated_max_optimization_threads: o.max_optimization_threads.map(|v| v as u64),
+        max_optimization_threads: Some(q::MaxOptimizationThreads {
+            variant: Some(max_threads),
+        }),
+        prevent_unoptimized: None,
+    }
+}
+
+fn collection_config_to_proto(config: t::CollectionConfig) -> q::CollectionConfig {
+    let params = config.params;
+    q::CollectionConfig {
+        params: Some(q::CollectionParams {
+            shard_number: params.shard_number,
+            on_disk_payload: params.on_disk_payload,
+            vectors_config: Some(vectors_config_to_proto(params.vectors)),
+            replication_factor: Some(params.replication_factor),
+            write_consistency_factor: Some(params.write_consistency_factor),
+            read_fan_out_factor: None,
+            sharding_method: params.sharding_method.map(|m| {
+                (match m {
+                    t::ShardingMethod::Auto => q::ShardingMethod::Auto,
+                    t::ShardingMethod::Custom => q::ShardingMethod::Custom,
+                }) as i32
+            }),
+            sparse_vectors_config: None,
+            read_fan_out_delay_ms: None,
+            payload: None,
+            id_tracker: None,
+        }),
+        hnsw_config: Some(hnsw_to_proto(config.hnsw_config)),
+        optimizer_config: Some(optimizers_to_proto(config.optimizer_config)),
+        wal_config: Some(q::WalConfigDiff {
+            wal_capacity_mb: Some(config.wal_config.wal_capacity_mb as u64),
+            wal_segments_ahead: Some(config.wal_config.wal_segments_ahead as u64),
+            wal_retain_closed: None,
+        }),
+        quantization_config: config
+            .quantization_config
+            .as_ref()
+            .and_then(quantization_from_json),
+        strict_mode_config: None,
+        metadata: HashMap::new(),
+    }
+}
+
+pub fn collection_info_to_proto(info: CollectionInfo) -> q::CollectionInfo {
+    let status = match info.status {
+        CollectionStatus::Green => q::CollectionStatus::Green,
+        CollectionStatus::Yellow => q::CollectionStatus::Yellow,
+        CollectionStatus::Red => q::CollectionStatus::Red,
+    };
+    let ok = info.optimizer_status == "ok";
+    q::CollectionInfo {
+        status: status as i32,
+        optimizer_status: Some(q::OptimizerStatus {
+            ok,
+            error: if ok {
+                String::new()
+            } else {
+                info.optimizer_status
+            },
+        }),
+        segments_count: info.segments_count,
+        config: Some(collection_config_to_proto(info.config)),
+        payload_schema: info
+            .payload_schema
+            .into_iter()
+            .map(|(field, f)| {
+                let schema = q::PayloadSchemaInfo {
+                    data_type: payload_schema_type_to_proto(f.data_type) as i32,
+                    params: None,
+                    points: Some(f.points),
+                };
+                (field, schema)
+            })
+            .collect(),
+        points_count: Some(info.points_count),
+        indexed_vectors_count: Some(info.indexed_vectors_count),
+        warnings: Vec::new(),
+        update_queue: Some(q::UpdateQueueInfo::default()),
+        created_at: None,
+    }
+}
+
+pub fn payload_schema_type_to_proto(t: t::PayloadSchemaType) -> q::PayloadSchemaType {
+    match t {
+        t::PayloadSchemaType::Keyword => q::PayloadSchemaType::Keyword,
+        t::PayloadSchemaType::Integer => q::PayloadSchemaType::Integer,
+        t::PayloadSchemaType::Float => q::PayloadSchemaType::Float,
+        t::PayloadSchemaType::Bool => q::PayloadSchemaType::Bool,
+        t::PayloadSchemaType::Uuid => q::PayloadSchemaType::Uuid,
+        t::PayloadSchemaType::Datetime => q::PayloadSchemaType::Datetime,
+        t::PayloadSchemaType::Text => q::PayloadSchemaType::Text,
+        t::PayloadSchemaType::Geo => q::PayloadSchemaType::Geo,
+    }
+}
+
+pub fn field_type_from_proto(field_type: i32) -> Result<t::PayloadSchemaType> {
+    Ok(match q::FieldType::try_from(field_type) {
+        Ok(q::FieldType::Keyword) => t::PayloadSchemaType::Keyword,
+        Ok(q::FieldType::Integer) => t::PayloadSchemaType::Integer,
+        Ok(q::FieldType::Float) => t::PayloadSchemaType::Float,
+        Ok(q::FieldType::Bool) => t::PayloadSchemaType::Bool,
+        Ok(q::FieldType::Uuid) => t::PayloadSchemaType::Uuid,
+        Ok(q::FieldType::Datetime) => t::PayloadSchemaType::Datetime,
+        Ok(q::FieldType::Text) => t::PayloadSchemaType::Text,
+        Ok(q::FieldType::Geo) => t::PayloadSchemaType::Geo,
+        Err(_) => {
+            return Err(TesseraError::bad_input(format!(
+                "unknown field type {field_type}"
+            )))
+        }
+    })
+}
