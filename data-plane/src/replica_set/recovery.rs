@@ -363,7 +363,18 @@ impl ReplicaSet {
             out.write_all(&chunk.data)
                 .await
                 .map_err(TesseraError::internal)?;
+            let before = done;
             done += chunk.data.len() as u64;
+            // A log line at every tenth of the way.
+            if total > 0 && before * 10 / total != done * 10 / total {
+                tracing::info!(
+                    collection = %key.0,
+                    shard = key.2,
+                    bytes = done,
+                    of = total,
+                    "recovery: receiving a snapshot from the primary"
+                );
+            }
             self.progress.set(
                 key,
                 Progress {
