@@ -2,7 +2,9 @@
 //! on a split deployment of 3 data nodes, with a client writing all along:
 //! a shard moves to another node with each transfer method, a replica is
 //! added and dropped (never the last one), a transfer to a dead node is
-//! aborted, a move finishes although its source is SIGKILLed, and every
+//! aborted, a move finishes although its source is SIGKILLed, a transfer
+//! finishes after its target crashes and restarts, a new replica arrives
+//! with its index, a peer is removed once its shards moved away, and every
 //! malformed or impossible request is refused without changing anything.
 
 use std::time::Duration;
@@ -428,6 +430,44 @@ async fn a_new_replica_arrives_with_the_primarys_index() {
         copied >= before,
         "the new replica had {copied} indexed vectors when it became Active, the primary {before}"
     );
+    assert!(missing(&rest, name, &written.acked).await.is_empty());
+    identical(&contents(&cluster, name).await).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transfer_finishes_after_its_target_crashes_and_comes_back() {
+    let mut cluster = ProcessCluster::start(3).await;
+    let rest = cluster.rest();
+    let name = "crashed_target";
+    create(&rest, name, 1, 1).await;
+    let writer = Writer::start(rest.clone(), name, 0, 50);
+    wait::until("some writes", Duration::from_secs(30), || async {
+        let count = rest
+            .post(&format!("/collections/{name}/points/count"), &json!({}))
+            .await;
+        (count.result()["count"].as_u64() > Some(1_000))
+            .then_some(())
+            .ok_or_else(|| "fewer than 1,000 points".to_string())
+    })
+    .await
+    .unwrap();
+    let topology = replicas::topology(&cluster).await;
+    let placed = shard(&topology, name, 0);
+    let (holder, target) = (placed.primary, free_peer(&topology, &placed));
+    operate(
+        &rest,
+        name,
+        json!({ "replicate_shard": {
+            "shard_id": 0, "from_peer_id": holder, "to_peer_id": target, "method": "snapshot",
+        }}),
+    )
+    .await
+    .result();
+    let node = peer_index(&cluster, &topology, target);
+    cluster.kill_data_node(node);
+    cluster.restart_data_node(node).await;
+    wait_placed(&cluster, name, 0, &[holder, target]).await;
+    let written = writer.stop().await;
     assert!(missing(&rest, name, &written.acked).await.is_empty());
     identical(&contents(&cluster, name).await).unwrap();
 }
