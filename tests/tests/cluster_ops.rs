@@ -178,7 +178,7 @@ async fn a_replica_is_added_and_dropped_but_never_the_last_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_transfer_to_a_dead_node_waits_and_is_aborted_cleanly() {
+async fn a_transfer_to_a_dead_node_waits_is_restarted_and_aborted_cleanly() {
     let mut cluster = ProcessCluster::start(3).await;
     let rest = cluster.rest();
     let name = "aborted";
@@ -212,6 +212,20 @@ async fn a_transfer_to_a_dead_node_waits_and_is_aborted_cleanly() {
     assert!(again
         .expect_error(StatusCode::BAD_REQUEST)
         .contains("already being transferred"));
+
+    // Restarted with another method, it shows the new one.
+    let mut restart = transfer.clone();
+    restart["method"] = json!("snapshot");
+    operate(&rest, name, json!({ "restart_transfer": restart }))
+        .await
+        .result();
+    let info = rest.get(&format!("/collections/{name}/cluster")).await;
+    assert_eq!(
+        info.result()["shard_transfers"][0]["method"],
+        json!("snapshot"),
+        "{}",
+        info.body
+    );
 
     operate(&rest, name, json!({ "abort_transfer": transfer.clone() }))
         .await
