@@ -75,6 +75,24 @@ impl Writer {
     }
 }
 
+/// Creates `collection` for the writer's points (4 dimensions, Dot) with
+/// `shards` shards of `replication_factor` copies each.
+pub async fn create_collection(
+    rest: &Rest,
+    collection: &str,
+    shards: u32,
+    replication_factor: u32,
+) {
+    let body = json!({
+        "vectors": { "size": 4, "distance": "Dot" },
+        "shard_number": shards,
+        "replication_factor": replication_factor,
+    });
+    rest.put(&format!("/collections/{collection}"), &body)
+        .await
+        .result();
+}
+
 /// Which of `ids` a `consistency=all` retrieve does not find.
 pub async fn missing(rest: &Rest, collection: &str, ids: &[u64]) -> Vec<u64> {
     let mut missing = Vec::new();

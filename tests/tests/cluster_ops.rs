@@ -13,20 +13,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tessera_tests::replicas::{self, contents, identical};
 use tessera_tests::wait;
-use tessera_tests::writer::{missing, Writer};
+use tessera_tests::writer::{create_collection, missing, Writer};
 use tessera_tests::{ProcessCluster, Rest};
 use tessera_types::{PeerId, ShardPlacement, Topology};
-
-async fn create(rest: &Rest, name: &str, shards: u32, replication_factor: u32) {
-    let body = json!({
-        "vectors": { "size": 4, "distance": "Dot" },
-        "shard_number": shards,
-        "replication_factor": replication_factor,
-    });
-    rest.put(&format!("/collections/{name}"), &body)
-        .await
-        .result();
-}
 
 async fn operate(rest: &Rest, name: &str, operation: Value) -> tessera_tests::Reply {
     rest.send(
@@ -40,6 +29,16 @@ async fn operate(rest: &Rest, name: &str, operation: Value) -> tessera_tests::Re
 
 fn shard(topology: &Topology, name: &str, shard_id: u32) -> ShardPlacement {
     topology.collections[name].shards[shard_id as usize].clone()
+}
+
+/// A peer other than `peer` that holds a replica of the shard.
+fn other_holder(shard: &ShardPlacement, peer: PeerId) -> PeerId {
+    shard
+        .replicas
+        .iter()
+        .map(|r| r.peer_id)
+        .find(|p| *p != peer)
+        .expect("a second replica")
 }
 
 /// A data peer that holds no replica of the shard.
@@ -78,6 +77,20 @@ async fn wait_placed(cluster: &ProcessCluster, name: &str, shard_id: u32, peers:
     .unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// Waits until the collection counts more than `n` points.
+async fn wait_for_points(rest: &Rest, name: &str, n: u64) {
+    wait::until("more writes", Duration::from_secs(30), || async {
+        let count = rest
+            .post(&format!("/collections/{name}/points/count"), &json!({}))
+            .await;
+        (count.result()["count"].as_u64() > Some(n))
+            .then_some(())
+            .ok_or_else(|| format!("{n} points or fewer"))
+    })
+    .await
+    .unwrap();
+}
+
 fn peer_index(cluster: &ProcessCluster, topology: &Topology, peer: PeerId) -> usize {
     (0..3)
         .find(|i| topology.peers[&peer].uri == cluster.data_node_uri(*i))
@@ -89,20 +102,10 @@ async fn a_shard_moves_to_another_node_under_writes_with_each_method() {
     let cluster = ProcessCluster::start(3).await;
     let rest = cluster.rest();
     let name = "moved";
-    create(&rest, name, 2, 1).await;
+    create_collection(&rest, name, 2, 1).await;
     let writer = Writer::start(rest.clone(), name, 0, 10);
     for (round, method) in ["wal_delta", "snapshot"].into_iter().enumerate() {
-        let enough = 200 * (round as u64 + 1);
-        wait::until("more writes", Duration::from_secs(30), || async {
-            let count = rest
-                .post(&format!("/collections/{name}/points/count"), &json!({}))
-                .await;
-            (count.result()["count"].as_u64() > Some(enough))
-                .then_some(())
-                .ok_or_else(|| format!("fewer than {enough} points"))
-        })
-        .await
-        .unwrap();
+        wait_for_points(&rest, name, 200 * (round as u64 + 1)).await;
         let topology = replicas::topology(&cluster).await;
         let before = shard(&topology, name, 0);
         let (from, to) = (before.primary, free_peer(&topology, &before));
@@ -136,7 +139,7 @@ async fn a_replica_is_added_and_dropped_but_never_the_last_one() {
     let cluster = ProcessCluster::start(3).await;
     let rest = cluster.rest();
     let name = "copies";
-    create(&rest, name, 1, 1).await;
+    create_collection(&rest, name, 1, 1).await;
     let writer = Writer::start(rest.clone(), name, 0, 10);
     let topology = replicas::topology(&cluster).await;
     let first = shard(&topology, name, 0);
@@ -182,7 +185,7 @@ async fn a_transfer_to_a_dead_node_waits_is_restarted_and_aborted_cleanly() {
     let mut cluster = ProcessCluster::start(3).await;
     let rest = cluster.rest();
     let name = "aborted";
-    create(&rest, name, 1, 1).await;
+    create_collection(&rest, name, 1, 1).await;
     let writer = Writer::start(rest.clone(), name, 0, 10);
     let topology = replicas::topology(&cluster).await;
     let placed = shard(&topology, name, 0);
@@ -246,18 +249,13 @@ async fn a_move_finishes_when_its_source_is_killed() {
     let mut cluster = ProcessCluster::start(3).await;
     let rest = cluster.rest();
     let name = "orphaned";
-    create(&rest, name, 1, 2).await;
+    create_collection(&rest, name, 1, 2).await;
     let writer = Writer::start(rest.clone(), name, 0, 10);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let topology = replicas::topology(&cluster).await;
     let placed = shard(&topology, name, 0);
     let source = placed.primary;
-    let other = placed
-        .replicas
-        .iter()
-        .map(|r| r.peer_id)
-        .find(|p| *p != source)
-        .unwrap();
+    let other = other_holder(&placed, source);
     let target = free_peer(&topology, &placed);
     operate(
         &rest,
@@ -279,16 +277,11 @@ async fn impossible_operations_are_refused_and_change_nothing() {
     let cluster = ProcessCluster::start(3).await;
     let rest = cluster.rest();
     let name = "refusals";
-    create(&rest, name, 1, 2).await;
+    create_collection(&rest, name, 1, 2).await;
     let topology = replicas::topology(&cluster).await;
     let placed = shard(&topology, name, 0);
     let holder = placed.primary;
-    let other = placed
-        .replicas
-        .iter()
-        .map(|r| r.peer_id)
-        .find(|p| *p != holder)
-        .unwrap();
+    let other = other_holder(&placed, holder);
     let free = free_peer(&topology, &placed);
     let transfer = |shard_id: u32, from: PeerId, to: PeerId| json!({ "move_shard": { "shard_id": shard_id, "from_peer_id": from, "to_peer_id": to }});
     let refused = [
@@ -338,7 +331,7 @@ async fn a_peer_is_removed_only_once_its_shards_moved_away_and_stays_out() {
     let mut cluster = ProcessCluster::start(3).await;
     let rest = cluster.rest();
     let name = "evicted";
-    create(&rest, name, 3, 1).await;
+    create_collection(&rest, name, 3, 1).await;
     let topology = replicas::topology(&cluster).await;
     let leaving = shard(&topology, name, 0).primary;
     let remove = |force: bool| format!("/cluster/peer/{leaving}?force={force}");
@@ -453,18 +446,9 @@ async fn a_transfer_finishes_after_its_target_crashes_and_comes_back() {
     let mut cluster = ProcessCluster::start(3).await;
     let rest = cluster.rest();
     let name = "crashed_target";
-    create(&rest, name, 1, 1).await;
+    create_collection(&rest, name, 1, 1).await;
     let writer = Writer::start(rest.clone(), name, 0, 50);
-    wait::until("some writes", Duration::from_secs(30), || async {
-        let count = rest
-            .post(&format!("/collections/{name}/points/count"), &json!({}))
-            .await;
-        (count.result()["count"].as_u64() > Some(1_000))
-            .then_some(())
-            .ok_or_else(|| "fewer than 1,000 points".to_string())
-    })
-    .await
-    .unwrap();
+    wait_for_points(&rest, name, 1_000).await;
     let topology = replicas::topology(&cluster).await;
     let placed = shard(&topology, name, 0);
     let (holder, target) = (placed.primary, free_peer(&topology, &placed));

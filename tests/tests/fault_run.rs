@@ -9,9 +9,8 @@
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
-use serde_json::json;
 use tessera_tests::replicas::{contents, identical, wait_in_sync};
-use tessera_tests::writer::{missing, Writer};
+use tessera_tests::writer::{create_collection, missing, Writer};
 use tessera_tests::ProcessCluster;
 
 const C: &str = "faults";
@@ -37,16 +36,7 @@ async fn acknowledged_writes_survive_random_crashes() {
         .start()
         .await;
     let rest = cluster.rest();
-    rest.put(
-        &format!("/collections/{C}"),
-        &json!({
-            "vectors": { "size": 4, "distance": "Dot" },
-            "shard_number": 3,
-            "replication_factor": 2,
-        }),
-    )
-    .await
-    .result();
+    create_collection(&rest, C, 3, 2).await;
 
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| Writer::start(rest.clone(), C, w * 1_000_000, 5))

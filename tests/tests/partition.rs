@@ -6,13 +6,12 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use tessera_proto::common::ShardTarget;
 use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
 use tessera_tests::replicas::{self, contents, identical, wait_in_sync};
 use tessera_tests::wait;
-use tessera_tests::writer::{missing, Writer, Written};
+use tessera_tests::writer::{create_collection, missing, Writer, Written};
 use tessera_tests::ProcessCluster;
 use tessera_types::{Point, PointId, ShardOperation};
 
@@ -26,16 +25,7 @@ async fn a_cut_off_node_acknowledges_nothing_and_converges_after_the_partition_h
         .start()
         .await;
     let rest = cluster.rest();
-    rest.put(
-        &format!("/collections/{C}"),
-        &json!({
-            "vectors": { "size": 4, "distance": "Dot" },
-            "shard_number": 3,
-            "replication_factor": 2,
-        }),
-    )
-    .await
-    .result();
+    create_collection(&rest, C, 3, 2).await;
     let before = replicas::topology(&cluster).await;
     let node0 = before
         .peers

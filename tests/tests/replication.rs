@@ -14,17 +14,13 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tessera_tests::replicas::{self, contents};
 use tessera_tests::wait::{self, READY_TIMEOUT};
+use tessera_tests::writer::create_collection;
 use tessera_tests::{ProcessCluster, Rest};
 
 const C: &str = "replicated";
 
 async fn create(rest: &Rest, shards: u32, replication_factor: u32) {
-    let body = json!({
-        "vectors": { "size": 4, "distance": "Dot" },
-        "shard_number": shards,
-        "replication_factor": replication_factor,
-    });
-    rest.put(&format!("/collections/{C}"), &body).await.result();
+    create_collection(rest, C, shards, replication_factor).await
 }
 
 fn point(id: u64, round: u64) -> Value {

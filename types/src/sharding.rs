@@ -141,12 +141,12 @@ impl CollectionState {
 
     /// The shards a read addresses: those of the selected keys, or all.
     pub fn read_scope(
-        &self,
+        self,
         selector: Option<&ShardKeySelector>,
     ) -> Result<CollectionState, TesseraError> {
         self.refuse_key_on_auto(selector)?;
         let Some(selector) = selector else {
-            return Ok(self.clone());
+            return Ok(self);
         };
         let mut shards = Vec::new();
         for key in &selector.0 {
@@ -159,21 +159,18 @@ impl CollectionState {
                 }
             }
         }
-        Ok(CollectionState {
-            shards,
-            ..self.clone()
-        })
+        Ok(CollectionState { shards, ..self })
     }
 
     /// The shard groups a write goes to: one per selected key (a point is
     /// written under each), or the whole collection under automatic sharding.
     pub fn write_scopes(
-        &self,
+        self,
         selector: Option<&ShardKeySelector>,
     ) -> Result<Vec<CollectionState>, TesseraError> {
         self.refuse_key_on_auto(selector)?;
         if !self.is_custom_sharded() {
-            return Ok(vec![self.clone()]);
+            return Ok(vec![self]);
         }
         let selector = selector.filter(|s| !s.0.is_empty()).ok_or_else(|| {
             TesseraError::bad_input(format!(

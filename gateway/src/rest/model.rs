@@ -45,11 +45,18 @@ impl WriteParams {
 }
 
 /// `?consistency=` on reads.
-/// The `shard_key` of a write body (every write body may carry one).
-#[derive(Deserialize)]
-pub struct ShardKeyField {
-    #[serde(default)]
-    pub shard_key: Option<ShardKeySelector>,
+/// Removes and reads the `shard_key` every write body may carry.
+pub fn take_shard_key(body: &mut serde_json::Value) -> Result<Option<ShardKeySelector>> {
+    match body.as_object_mut().and_then(|b| b.remove("shard_key")) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(key) => from_value(key).map(Some),
+    }
+}
+
+/// A parsed body (or part of one) as `T`, with the error of a bad body.
+pub fn from_value<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T> {
+    serde_json::from_value(value)
+        .map_err(|e| TesseraError::bad_input(format!("Format error in JSON body: {e}")))
 }
 
 /// Read options of a request: `?consistency=` and the body's `shard_key`.
@@ -73,18 +80,13 @@ fn read_consistency(query: &HashMap<String, String>) -> Result<tessera_types::Re
 
 /// `PUT /collections/{name}/points`: a list of points or a columnar batch.
 pub fn parse_insert(body: serde_json::Value) -> Result<Vec<Point>> {
-    let format_error =
-        |e: serde_json::Error| TesseraError::bad_input(format!("Format error in JSON body: {e}"));
     match body {
         serde_json::Value::Object(mut map) if map.contains_key("batch") => {
-            let batch: Batch = serde_json::from_value(map.remove("batch").unwrap_or_default())
-                .map_err(format_error)?;
+            let batch: Batch = from_value(map.remove("batch").unwrap_or_default())?;
             batch.into_points()
         }
         serde_json::Value::Object(mut map) if map.contains_key("points") => {
-            let points: Vec<PointStruct> =
-                serde_json::from_value(map.remove("points").unwrap_or_default())
-                    .map_err(format_error)?;
+            let points: Vec<PointStruct> = from_value(map.remove("points").unwrap_or_default())?;
             Ok(points.into_iter().map(Point::from).collect())
         }
         _ => Err(TesseraError::bad_input(

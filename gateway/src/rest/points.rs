@@ -12,8 +12,9 @@ use tessera_types::{
 };
 
 use super::model::{
-    parse_insert, read_options, CountBody, DeletePayloadBody, DeleteVectorsBody, RetrieveBody,
-    ScrollBody, Selector, SetPayloadBody, ShardKeyField, UpdateVectorsBody, WriteParams,
+    from_value, parse_insert, read_options, take_shard_key, CountBody, DeletePayloadBody,
+    DeleteVectorsBody, RetrieveBody, ScrollBody, Selector, SetPayloadBody, UpdateVectorsBody,
+    WriteParams,
 };
 use super::{parse_body, Timer};
 use crate::service::Gateway;
@@ -59,8 +60,10 @@ impl WriteCall {
         let timer = Timer::start();
         let outcome = async {
             let params = WriteParams::parse(&self.params)?;
-            let operation = build(parse_body(&self.body)?)?;
-            let ShardKeyField { shard_key } = parse_body(&self.body)?;
+            // One parse of the body: the shard key comes off the parsed value.
+            let mut body: serde_json::Value = parse_body(&self.body)?;
+            let shard_key = take_shard_key(&mut body)?;
+            let operation = build(from_value(body)?)?;
             self.gateway
                 .update_points(
                     &self.name,
