@@ -162,7 +162,6 @@ impl Gateway {
         collection: &str,
         operation: ClusterOperation,
     ) -> Result<bool> {
-        operation.validate()?;
         self.collection(collection)?;
         let request = cp::UpdateClusterSetupRequest {
             collection: collection.to_string(),

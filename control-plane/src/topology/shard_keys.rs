@@ -23,13 +23,13 @@ fn custom_collection<'a>(
 
 /// Adds `request.shards_number` shards (default: the collection's
 /// `shard_number`) for a new shard key, on the peers of `placement` (default:
-/// every normal data peer), each with its replicas.
+/// every normal data peer), each with its replicas. `request` is validated
+/// with its cluster operation.
 pub fn create(
     topology: &mut Topology,
     name: &str,
     request: &CreateShardKey,
 ) -> Result<bool, TesseraError> {
-    request.validate()?;
     let normal: Vec<PeerId> = topology
         .data_peers()
         .filter(|p| p.node_type == NodeType::Normal)

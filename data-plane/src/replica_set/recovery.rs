@@ -4,9 +4,10 @@
 //! new writes go on. A shard transfer's target is such a replica; its method
 //! `snapshot` starts with a snapshot, `wal_delta` with the WAL. Without a
 //! chosen method, an empty replica starts with a snapshot (it gets the
-//! primary's indexes instead of rebuilding them) and any other with the WAL. Recovery → Partial once it has caught up with what the
-//! primary had (the primary then forwards new writes); Partial → Active (or
-//! Listener) once it also holds everything ordered before forwarding began.
+//! primary's indexes instead of rebuilding them) and any other with the WAL.
+//! Recovery → Partial once it has caught up with what the primary had (the
+//! primary then forwards new writes); Partial → Active (or Listener) once it
+//! also holds everything ordered before forwarding began.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -211,17 +212,14 @@ impl ReplicaSet {
                 )
             })
             .await;
-        if method == TransferMethod::Snapshot && !attempt.snapshot_installed {
-            self.install_snapshot(&topology, primary, target, key)
-                .await?;
-            attempt.snapshot_installed = true;
-            return Ok(Step::Continue);
-        }
         let local = self.registry.shard(Some(target.clone())).await?;
         let last = local.last_op();
-        if chosen.is_none() && last.seq == 0 && !attempt.snapshot_installed {
-            // An empty replica starts from a snapshot unless told otherwise: it
-            // brings the primary's indexes along instead of rebuilding them.
+        // An empty replica starts from a snapshot unless told otherwise: it
+        // brings the primary's indexes along instead of rebuilding them.
+        let snapshot_first =
+            method == TransferMethod::Snapshot || (chosen.is_none() && last.seq == 0);
+        if snapshot_first && !attempt.snapshot_installed {
+            // The swap waits for every holder of the replica to let go.
             drop(local);
             self.install_snapshot(&topology, primary, target, key)
                 .await?;
