@@ -13,6 +13,7 @@ use crate::grpc::DataPlaneService;
 use crate::membership;
 use crate::registry::ShardRegistry;
 use crate::replica_set::{recovery_loop, ReplicaSet, TransferSlots};
+use crate::snapshot::store::SnapshotStore;
 use tessera_proto::peers::MAX_MESSAGE_BYTES;
 
 #[derive(Debug, Clone)]
@@ -97,9 +98,12 @@ impl DataPlaneInstance {
         });
         let heartbeat_task = tokio::spawn(membership::heartbeat_loop(topology, peer_id));
 
-        let service = DataPlaneServer::new(DataPlaneService::new(replicas))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let service = DataPlaneServer::new(DataPlaneService::new(
+            replicas,
+            SnapshotStore::new(&options.data_dir),
+        ))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let incoming = tessera_proto::transport::incoming_nodelay(listener);

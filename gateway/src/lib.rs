@@ -6,6 +6,7 @@ pub mod grpc;
 pub mod rest;
 pub mod routing;
 pub mod service;
+pub mod snapshots;
 
 mod instance;
 

@@ -11,6 +11,8 @@ pub mod point;
 pub mod routing;
 pub mod search;
 pub mod sharding;
+pub mod snapshot;
+pub mod time;
 pub mod topology;
 pub mod transfer;
 
@@ -22,6 +24,7 @@ pub use point::*;
 pub use routing::{ShardRouter, ShardRouting};
 pub use search::*;
 pub use sharding::*;
+pub use snapshot::*;
 pub use topology::*;
 pub use transfer::*;
 

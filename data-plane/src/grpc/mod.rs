@@ -1,36 +1,38 @@
 //! The data plane's gRPC service: point operations on the replicas this node holds.
 
-use std::pin::Pin;
+mod snapshots;
 
-use futures::Stream;
 use tessera_proto::common::ShardTarget;
 use tessera_proto::convert::{
     error_to_status, from_json, operation, point_ids, selectors_from_proto,
 };
 use tessera_proto::data_plane::data_plane_server::DataPlane;
 use tessera_proto::data_plane::{
-    CountReply, CountRequest, FetchOpsReply, FetchOpsRequest, FetchSnapshotRequest,
-    RecoveryProgress, ReplicateReply, ReplicateRequest, RetrieveReply, RetrieveRequest,
-    ScrollReply, ScrollRequest, SearchReply, SearchRequest, ShardStatsReply, ShardStatsRequest,
-    SnapshotChunk, UpdateReply, UpdateRequest,
+    CountReply, CountRequest, DeleteSnapshotReply, FetchOpsReply, FetchOpsRequest,
+    FetchSnapshotRequest, ListSnapshotsReply, ListSnapshotsRequest, RecoveryProgress,
+    ReplicateReply, ReplicateRequest, RestoreShardChunk, RestoreShardReply, RetrieveReply,
+    RetrieveRequest, ScrollReply, ScrollRequest, SearchReply, SearchRequest, ShardSnapshotRequest,
+    ShardStatsReply, ShardStatsRequest, SnapshotInfo, SnapshotLocation, StoreSnapshotChunk,
+    UpdateReply, UpdateRequest,
 };
 use tessera_types::{Filter, TesseraError};
-use tokio::io::AsyncReadExt;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::replica_set::ReplicaSet;
 use crate::shard::Shard;
-
-/// Bytes per chunk of a streamed snapshot.
-const SNAPSHOT_CHUNK: usize = 1024 * 1024;
+use crate::snapshot::store::SnapshotStore;
 
 pub struct DataPlaneService {
     replicas: ReplicaSet,
+    snapshots: SnapshotStore,
 }
 
 impl DataPlaneService {
-    pub fn new(replicas: ReplicaSet) -> Self {
-        DataPlaneService { replicas }
+    pub fn new(replicas: ReplicaSet, snapshots: SnapshotStore) -> Self {
+        DataPlaneService {
+            replicas,
+            snapshots,
+        }
     }
 
     /// Runs a read on the replica a request targets, which must be in sync.
@@ -99,7 +101,7 @@ impl DataPlane for DataPlaneService {
             .map_err(error_to_status)
     }
 
-    type FetchSnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotChunk, Status>> + Send>>;
+    type FetchSnapshotStream = snapshots::ChunkStream;
 
     async fn fetch_snapshot(
         &self,
@@ -115,43 +117,7 @@ impl DataPlane for DataPlaneService {
             .snapshot_for_transfer(target)
             .await
             .map_err(error_to_status)?;
-        let (tx, rx) = tokio::sync::mpsc::channel(4);
-        tokio::spawn(async move {
-            // Held until the whole snapshot is sent.
-            let _slot = slot;
-            let result = async {
-                let mut input = tokio::fs::File::open(&file).await?;
-                let total = input.metadata().await?.len();
-                let mut first = true;
-                loop {
-                    let mut data = vec![0u8; SNAPSHOT_CHUNK];
-                    let n = input.read(&mut data).await?;
-                    if n == 0 && !first {
-                        break;
-                    }
-                    data.truncate(n);
-                    let chunk = SnapshotChunk {
-                        data,
-                        seq: id.seq,
-                        epoch: id.epoch,
-                        total_bytes: if first { total.max(1) } else { 0 },
-                    };
-                    first = false;
-                    if tx.send(Ok(chunk)).await.is_err() || n == 0 {
-                        break;
-                    }
-                }
-                Ok::<_, std::io::Error>(())
-            }
-            .await;
-            if let Err(e) = result {
-                let _ = tx.send(Err(Status::internal(e.to_string()))).await;
-            }
-            let _ = tokio::fs::remove_file(&file).await;
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+        Ok(Response::new(snapshots::stream_file(file, id, true, slot)))
     }
 
     async fn retrieve(
@@ -256,5 +222,70 @@ impl DataPlane for DataPlaneService {
             payload_points: stats.payload_points.into_iter().collect(),
             recovery,
         }))
+    }
+
+    type ShardSnapshotStream = snapshots::ChunkStream;
+
+    async fn shard_snapshot(
+        &self,
+        request: Request<ShardSnapshotRequest>,
+    ) -> Result<Response<Self::ShardSnapshotStream>, Status> {
+        let target = request
+            .into_inner()
+            .target
+            .ok_or_else(|| error_to_status(TesseraError::bad_input("shard target is missing")))?;
+        snapshots::shard_snapshot(self.replicas.registry(), target)
+            .await
+            .map(Response::new)
+            .map_err(error_to_status)
+    }
+
+    async fn store_snapshot(
+        &self,
+        request: Request<Streaming<StoreSnapshotChunk>>,
+    ) -> Result<Response<SnapshotInfo>, Status> {
+        snapshots::store(&self.snapshots, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(error_to_status)
+    }
+
+    async fn list_snapshots(
+        &self,
+        request: Request<ListSnapshotsRequest>,
+    ) -> Result<Response<ListSnapshotsReply>, Status> {
+        snapshots::list(&self.snapshots, &request.into_inner().scope)
+            .map(Response::new)
+            .map_err(error_to_status)
+    }
+
+    type ReadSnapshotStream = snapshots::ChunkStream;
+
+    async fn read_snapshot(
+        &self,
+        request: Request<SnapshotLocation>,
+    ) -> Result<Response<Self::ReadSnapshotStream>, Status> {
+        snapshots::read(&self.snapshots, request.into_inner())
+            .map(Response::new)
+            .map_err(error_to_status)
+    }
+
+    async fn delete_snapshot(
+        &self,
+        request: Request<SnapshotLocation>,
+    ) -> Result<Response<DeleteSnapshotReply>, Status> {
+        snapshots::delete(&self.snapshots, &request.into_inner())
+            .map(Response::new)
+            .map_err(error_to_status)
+    }
+
+    async fn restore_shard(
+        &self,
+        request: Request<Streaming<RestoreShardChunk>>,
+    ) -> Result<Response<RestoreShardReply>, Status> {
+        snapshots::restore_shard(self.replicas.registry(), request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(error_to_status)
     }
 }

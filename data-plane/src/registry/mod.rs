@@ -10,7 +10,7 @@ use tessera_proto::common::ShardTarget;
 use tessera_proto::topology_watch::TopologyCache;
 use tessera_types::{PeerId, ShardId, ShardPlacement, TesseraError, Topology};
 
-use crate::shard::Shard;
+use crate::shard::{RestoredHistory, Shard};
 
 /// (collection, incarnation, shard): a replica's identity on this node.
 pub type ShardKey = (String, u64, ShardId);
@@ -184,6 +184,7 @@ impl ShardRegistry {
         &self,
         target: ShardTarget,
         snapshot: PathBuf,
+        history: RestoredHistory,
     ) -> Result<Arc<Shard>, TesseraError> {
         let key = (
             target.collection.clone(),
@@ -195,7 +196,7 @@ impl ShardRegistry {
             self.replacing.lock().insert(key.clone());
             open.remove(&key)
         };
-        let result = self.swap_in_snapshot(&key, old, snapshot).await;
+        let result = self.swap_in_snapshot(&key, old, snapshot, history).await;
         self.replacing.lock().remove(&key);
         result?;
         self.shard(Some(target)).await
@@ -206,6 +207,7 @@ impl ShardRegistry {
         key: &ShardKey,
         old: Option<Arc<Shard>>,
         snapshot: PathBuf,
+        history: RestoredHistory,
     ) -> Result<(), TesseraError> {
         // Requests already holding the replica finish first; its files must not
         // be written once the directory is swapped.
@@ -231,7 +233,7 @@ impl ShardRegistry {
             // Dropping a shard waits for its optimizer.
             drop(old);
             let _ = std::fs::remove_dir_all(&staging);
-            Shard::restore_snapshot(&snapshot, &staging)?;
+            Shard::restore_snapshot(&snapshot, &staging, history)?;
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::rename(&staging, &dir).map_err(TesseraError::internal)
         })

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use super::{call, ReplicaSet};
 use crate::registry::ShardKey;
-use crate::shard::Replicated;
+use crate::shard::{Replicated, RestoredHistory};
 
 /// Operations fetched per request.
 const BATCH: u32 = 1_000;
@@ -387,7 +387,7 @@ impl ReplicaSet {
         tracing::info!(collection = %key.0, shard = key.2, bytes = done, seq = at.seq, "recovery: installing a snapshot from the primary");
         let result = self
             .registry
-            .replace_from_snapshot(target, file.clone())
+            .replace_from_snapshot(target, file.clone(), RestoredHistory::Keep)
             .await;
         let _ = tokio::fs::remove_file(&file).await;
         result.map(|_| ())

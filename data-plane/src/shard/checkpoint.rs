@@ -212,6 +212,16 @@ fn remove_unnamed(dir: &Path, manifest: &Manifest) -> Result<(), ShardError> {
     Ok(())
 }
 
+/// Forgets the epochs the checkpoint in `dir` was written under, so its
+/// operations count as epoch 0: below every epoch of the shard it now joins.
+pub(crate) fn forget_epochs(dir: &Path) -> Result<(), ShardError> {
+    let bytes = std::fs::read(dir.join(MANIFEST))?;
+    let mut manifest: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| ShardError::Corrupt(format!("unreadable {MANIFEST}: {e}")))?;
+    manifest.epochs.clear();
+    write_manifest(dir, &manifest)
+}
+
 fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), ShardError> {
     let bytes = serde_json::to_vec_pretty(manifest)
         .map_err(|e| ShardError::Io(std::io::Error::other(e)))?;

@@ -82,7 +82,9 @@ impl From<SnapshotError> for ShardError {
         match e {
             SnapshotError::Io(e) => ShardError::Io(e),
             SnapshotError::Corrupt(msg) => ShardError::Corrupt(msg),
-            SnapshotError::NotEmpty(_) => ShardError::BadInput(e.to_string()),
+            SnapshotError::NotEmpty(_) | SnapshotError::NotFound(_) | SnapshotError::BadName(_) => {
+                ShardError::BadInput(e.to_string())
+            }
         }
     }
 }
@@ -101,6 +103,15 @@ impl From<ShardError> for TesseraError {
             other => TesseraError::Internal(other.to_string()),
         }
     }
+}
+
+/// Whether a restored snapshot keeps the operation history it was taken with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoredHistory {
+    /// A transfer: the replica continues the primary's history.
+    Keep,
+    /// A user's recover: the data joins a shard whose epochs it never saw.
+    StartNew,
 }
 
 /// Config lookups report user errors as `TesseraError::BadInput`.
@@ -440,8 +451,15 @@ impl Shard {
 
     /// Unpacks the snapshot file `snapshot` into `dir` (missing or empty), after checking
     /// its checksum; `Shard::open(dir, ..)` then serves it.
-    pub fn restore_snapshot(snapshot: &Path, dir: &Path) -> Result<(), ShardError> {
+    pub fn restore_snapshot(
+        snapshot: &Path,
+        dir: &Path,
+        history: RestoredHistory,
+    ) -> Result<(), ShardError> {
         snapshot::restore(snapshot, dir)?;
+        if history == RestoredHistory::StartNew {
+            checkpoint::forget_epochs(dir)?;
+        }
         Ok(())
     }
 }

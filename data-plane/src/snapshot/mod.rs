@@ -4,8 +4,15 @@
 //! (u32 LE length, UTF-8 bytes) and contents (u64 LE length, bytes), then the CRC32 of
 //! everything before it (u32 LE). Restoring checks the checksum and every path before
 //! writing anything.
+//!
+//! Users' snapshot files (collection, shard and full snapshots) are kept by
+//! [`store::SnapshotStore`]; collection and full snapshots are tar archives of
+//! shard snapshots, checked by [`archive`].
 
-use std::io::{self, Write};
+pub mod archive;
+pub mod store;
+
+use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 const MAGIC: &[u8] = b"TESSERA-SHARD-SNAPSHOT-1\n";
@@ -18,6 +25,57 @@ pub enum SnapshotError {
     Corrupt(String),
     #[error("restore target {0} is not empty")]
     NotEmpty(PathBuf),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadName(String),
+}
+
+impl From<SnapshotError> for tessera_types::TesseraError {
+    fn from(e: SnapshotError) -> Self {
+        use tessera_types::TesseraError;
+        match e {
+            SnapshotError::Io(e) => TesseraError::internal(e),
+            SnapshotError::NotFound(msg) => TesseraError::NotFound(msg),
+            SnapshotError::Corrupt(_) | SnapshotError::NotEmpty(_) | SnapshotError::BadName(_) => {
+                TesseraError::BadInput(e.to_string())
+            }
+        }
+    }
+}
+
+/// Checks that `reader`, `len` bytes long, is a whole shard snapshot: the magic
+/// at its start and the checksum at its end, read through once.
+pub(crate) fn verify(mut reader: impl Read, len: u64) -> Result<(), SnapshotError> {
+    let short = || SnapshotError::Corrupt("not a shard snapshot (too short)".into());
+    if len < (MAGIC.len() + 4) as u64 {
+        return Err(short());
+    }
+    let mut magic = vec![0u8; MAGIC.len()];
+    reader.read_exact(&mut magic).map_err(|_| short())?;
+    if magic != MAGIC {
+        return Err(SnapshotError::Corrupt("not a shard snapshot".into()));
+    }
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&magic);
+    let mut left = len - MAGIC.len() as u64 - 4;
+    let mut buffer = vec![0u8; 1 << 20];
+    while left > 0 {
+        let n = reader.read(&mut buffer[..left.min(1 << 20) as usize])?;
+        if n == 0 {
+            return Err(SnapshotError::Corrupt("truncated".into()));
+        }
+        crc.update(&buffer[..n]);
+        left -= n as u64;
+    }
+    let mut stored = [0u8; 4];
+    reader
+        .read_exact(&mut stored)
+        .map_err(|_| SnapshotError::Corrupt("truncated".into()))?;
+    if crc.finalize() != u32::from_le_bytes(stored) {
+        return Err(SnapshotError::Corrupt("checksum mismatch".into()));
+    }
+    Ok(())
 }
 
 /// Writes the files `relative` (paths under `root`) as one snapshot file at `out`,

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::json;
-use tessera_data_plane::shard::{Shard, ShardError};
+use tessera_data_plane::shard::{RestoredHistory, Shard, ShardError};
 use tessera_types::{Distance, Point, ScrollRequest, ShardOperation, WithPayload, WithVector};
 
 use crate::common::*;
@@ -60,7 +60,7 @@ fn snapshot_during_writes_restores_a_consistent_prefix() {
     // Each write is one batch: the snapshot holds whole batches 0..n, n between the
     // batches acknowledged before and after it was taken.
     let target = TempDir::new();
-    Shard::restore_snapshot(&file, &target.path().join("shard")).unwrap();
+    Shard::restore_snapshot(&file, &target.path().join("shard"), RestoredHistory::Keep).unwrap();
     let restored =
         Shard::open(&target.path().join("shard"), config(8, Distance::Euclid, 2)).unwrap();
     let all = restored
@@ -103,11 +103,11 @@ fn snapshot_during_writes_restores_a_consistent_prefix() {
     std::fs::write(&damaged, &bytes).unwrap();
     let empty = TempDir::new();
     assert!(matches!(
-        Shard::restore_snapshot(&damaged, empty.path()),
+        Shard::restore_snapshot(&damaged, empty.path(), RestoredHistory::Keep),
         Err(ShardError::Corrupt(_))
     ));
     assert!(matches!(
-        Shard::restore_snapshot(&file, &target.path().join("shard")),
+        Shard::restore_snapshot(&file, &target.path().join("shard"), RestoredHistory::Keep),
         Err(ShardError::BadInput(_))
     ));
     std::fs::remove_file(file).unwrap();

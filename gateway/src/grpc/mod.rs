@@ -54,12 +54,12 @@ pub async fn serve(
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
         )
         .add_service(
-            PointsServer::new(points::PointsService::new(gateway))
+            PointsServer::new(points::PointsService::new(gateway.clone()))
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
         )
         .add_service(
-            SnapshotsServer::new(snapshots::SnapshotsService)
+            SnapshotsServer::new(snapshots::SnapshotsService::new(gateway))
                 .max_decoding_message_size(MAX_MESSAGE_SIZE)
                 .max_encoding_message_size(MAX_MESSAGE_SIZE),
         )

@@ -7,6 +7,7 @@ mod collections;
 mod model;
 mod points;
 mod search;
+mod snapshots;
 
 use std::time::Instant;
 
@@ -65,6 +66,43 @@ pub fn router(gateway: Gateway) -> Router {
         .route(
             "/collections/{name}/index/{field}",
             axum::routing::delete(collections::delete_index),
+        )
+        .route(
+            "/collections/{name}/snapshots",
+            get(snapshots::list_collection_snapshots).post(snapshots::create_collection_snapshot),
+        )
+        .route(
+            "/collections/{name}/snapshots/recover",
+            axum::routing::put(snapshots::recover_collection_snapshot),
+        )
+        .route(
+            "/collections/{name}/snapshots/{snapshot}",
+            get(snapshots::download_collection_snapshot)
+                .delete(snapshots::delete_collection_snapshot),
+        )
+        .route(
+            "/collections/{name}/shards/{shard_id}/snapshot",
+            get(snapshots::stream_shard_snapshot),
+        )
+        .route(
+            "/collections/{name}/shards/{shard_id}/snapshots",
+            get(snapshots::list_shard_snapshots).post(snapshots::create_shard_snapshot),
+        )
+        .route(
+            "/collections/{name}/shards/{shard_id}/snapshots/recover",
+            axum::routing::put(snapshots::recover_shard_snapshot),
+        )
+        .route(
+            "/collections/{name}/shards/{shard_id}/snapshots/{snapshot}",
+            get(snapshots::download_shard_snapshot).delete(snapshots::delete_shard_snapshot),
+        )
+        .route(
+            "/snapshots",
+            get(snapshots::list_full_snapshots).post(snapshots::create_full_snapshot),
+        )
+        .route(
+            "/snapshots/{snapshot}",
+            get(snapshots::download_full_snapshot).delete(snapshots::delete_full_snapshot),
         )
         .route(
             "/collections/{name}/points",

@@ -386,7 +386,7 @@ impl Gateway {
             },
             consensus_thread_status: serde_json::json!({
                 "consensus_thread_status": "working",
-                "last_update": now_rfc3339(),
+                "last_update": tessera_types::time::UtcDateTime::now().rfc3339(),
             }),
             message_send_failures: Default::default(),
             control_plane: status
@@ -457,29 +457,4 @@ fn completed(operation_id: u64) -> UpdateResult {
         operation_id: Some(operation_id),
         status: UpdateStatus::Completed,
     }
-}
-
-/// The current time as RFC 3339 (UTC, second precision).
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil-from-days algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }

@@ -1,0 +1,217 @@
+//! Snapshot endpoints: collection (`/collections/{c}/snapshots…`), shard
+//! (`/collections/{c}/shards/{id}/snapshots…`) and full storage (`/snapshots…`).
+
+use std::collections::HashMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use tessera_types::{ShardId, SnapshotRecover, TesseraError};
+
+use super::{parse_body, Timer};
+use crate::service::Gateway;
+use crate::snapshots::{ByteStream, SnapshotScope};
+
+fn shard_scope(name: String, shard_id: &str) -> Result<SnapshotScope, TesseraError> {
+    let shard_id: ShardId = shard_id.parse().map_err(|_| {
+        TesseraError::bad_input(format!(
+            "shard id must be a non-negative integer, not `{shard_id}`"
+        ))
+    })?;
+    Ok(SnapshotScope::Shard(name, shard_id))
+}
+
+async fn create(gateway: Gateway, scope: Result<SnapshotScope, TesseraError>) -> Response {
+    let timer = Timer::start();
+    let outcome = async { gateway.create_snapshot(&scope?).await }.await;
+    timer.finish(outcome)
+}
+
+async fn list(gateway: Gateway, scope: Result<SnapshotScope, TesseraError>) -> Response {
+    let timer = Timer::start();
+    let outcome = async { gateway.list_snapshots(&scope?).await }.await;
+    timer.finish(outcome)
+}
+
+async fn delete(
+    gateway: Gateway,
+    scope: Result<SnapshotScope, TesseraError>,
+    name: String,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async { gateway.delete_snapshot(&scope?, &name).await }.await;
+    timer.finish(outcome)
+}
+
+async fn download(
+    gateway: Gateway,
+    scope: Result<SnapshotScope, TesseraError>,
+    name: String,
+) -> Response {
+    let timer = Timer::start();
+    match async { gateway.download_snapshot(&scope?, &name).await }.await {
+        Ok(chunks) => file_response(chunks, &name),
+        Err(e) => timer.finish::<()>(Err(e)),
+    }
+}
+
+async fn recover(
+    gateway: Gateway,
+    scope: Result<SnapshotScope, TesseraError>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let scope = scope?;
+        let request: SnapshotRecover = parse_body(&body)?;
+        gateway.recover_snapshot(&scope, request).await
+    }
+    .await;
+    timer.finish(outcome)
+}
+
+/// A snapshot body, streamed as it arrives from the data node.
+fn file_response(chunks: ByteStream, name: &str) -> Response {
+    let body = Body::from_stream(chunks.map(|chunk| {
+        chunk
+            .map(Bytes::from)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }));
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn create_collection_snapshot(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+) -> Response {
+    create(gateway, Ok(SnapshotScope::Collection(name))).await
+}
+
+pub async fn list_collection_snapshots(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+) -> Response {
+    let timer = Timer::start();
+    // Unlike the files' listing, Qdrant answers 404 for a missing collection.
+    if !gateway.collection_exists(&name) {
+        return timer.finish::<()>(Err(TesseraError::collection_not_found(&name)));
+    }
+    list(gateway, Ok(SnapshotScope::Collection(name))).await
+}
+
+pub async fn download_collection_snapshot(
+    State(gateway): State<Gateway>,
+    Path((name, snapshot)): Path<(String, String)>,
+) -> Response {
+    download(gateway, Ok(SnapshotScope::Collection(name)), snapshot).await
+}
+
+pub async fn delete_collection_snapshot(
+    State(gateway): State<Gateway>,
+    Path((name, snapshot)): Path<(String, String)>,
+) -> Response {
+    delete(gateway, Ok(SnapshotScope::Collection(name)), snapshot).await
+}
+
+pub async fn recover_collection_snapshot(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    recover(gateway, Ok(SnapshotScope::Collection(name)), body).await
+}
+
+pub async fn create_shard_snapshot(
+    State(gateway): State<Gateway>,
+    Path((name, shard_id)): Path<(String, String)>,
+) -> Response {
+    create(gateway, shard_scope(name, &shard_id)).await
+}
+
+pub async fn list_shard_snapshots(
+    State(gateway): State<Gateway>,
+    Path((name, shard_id)): Path<(String, String)>,
+) -> Response {
+    list(gateway, shard_scope(name, &shard_id)).await
+}
+
+pub async fn download_shard_snapshot(
+    State(gateway): State<Gateway>,
+    Path((name, shard_id, snapshot)): Path<(String, String, String)>,
+) -> Response {
+    download(gateway, shard_scope(name, &shard_id), snapshot).await
+}
+
+pub async fn delete_shard_snapshot(
+    State(gateway): State<Gateway>,
+    Path((name, shard_id, snapshot)): Path<(String, String, String)>,
+) -> Response {
+    delete(gateway, shard_scope(name, &shard_id), snapshot).await
+}
+
+pub async fn recover_shard_snapshot(
+    State(gateway): State<Gateway>,
+    Path((name, shard_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    recover(gateway, shard_scope(name, &shard_id), body).await
+}
+
+/// `GET /collections/{c}/shards/{id}/snapshot`: packed and streamed, kept nowhere.
+pub async fn stream_shard_snapshot(
+    State(gateway): State<Gateway>,
+    Path((name, shard_id)): Path<(String, String)>,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let Ok(SnapshotScope::Shard(name, shard_id)) = shard_scope(name, &shard_id) else {
+            return Err(TesseraError::bad_input(
+                "shard id must be a non-negative integer",
+            ));
+        };
+        let chunks = gateway.stream_shard_snapshot(&name, shard_id).await?;
+        Ok((chunks, format!("{name}-shard-{shard_id}.snapshot")))
+    }
+    .await;
+    match outcome {
+        Ok((chunks, file_name)) => file_response(chunks, &file_name),
+        Err(e) => timer.finish::<()>(Err(e)),
+    }
+}
+
+pub async fn create_full_snapshot(
+    State(gateway): State<Gateway>,
+    Query(_query): Query<HashMap<String, String>>,
+) -> Response {
+    create(gateway, Ok(SnapshotScope::Full)).await
+}
+
+pub async fn list_full_snapshots(State(gateway): State<Gateway>) -> Response {
+    list(gateway, Ok(SnapshotScope::Full)).await
+}
+
+pub async fn download_full_snapshot(
+    State(gateway): State<Gateway>,
+    Path(snapshot): Path<String>,
+) -> Response {
+    download(gateway, Ok(SnapshotScope::Full), snapshot).await
+}
+
+pub async fn delete_full_snapshot(
+    State(gateway): State<Gateway>,
+    Path(snapshot): Path<String>,
+) -> Response {
+    delete(gateway, Ok(SnapshotScope::Full), snapshot).await
+}
