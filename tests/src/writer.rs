@@ -114,3 +114,19 @@ pub async fn missing(rest: &Rest, collection: &str, ids: &[u64]) -> Vec<u64> {
     }
     missing
 }
+
+/// Waits until the collection counts more than `n` points.
+pub async fn wait_for_points(rest: &Rest, collection: &str, n: u64) {
+    crate::wait::until(
+        "more writes",
+        std::time::Duration::from_secs(30),
+        || async {
+            let count = rest.count(collection).await;
+            (count > n)
+                .then_some(())
+                .ok_or_else(|| format!("{count} points, waiting for more than {n}"))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+}

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tessera_tests::replicas::{self, contents, identical};
 use tessera_tests::wait;
-use tessera_tests::writer::{create_collection, missing, Writer};
+use tessera_tests::writer::{create_collection, missing, wait_for_points, Writer};
 use tessera_tests::{ProcessCluster, Rest};
 use tessera_types::{PeerId, ShardPlacement, Topology};
 
@@ -75,20 +75,6 @@ async fn wait_placed(cluster: &ProcessCluster, name: &str, shard_id: u32, peers:
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-}
-
-/// Waits until the collection counts more than `n` points.
-async fn wait_for_points(rest: &Rest, name: &str, n: u64) {
-    wait::until("more writes", Duration::from_secs(30), || async {
-        let count = rest
-            .post(&format!("/collections/{name}/points/count"), &json!({}))
-            .await;
-        (count.result()["count"].as_u64() > Some(n))
-            .then_some(())
-            .ok_or_else(|| format!("{n} points or fewer"))
-    })
-    .await
-    .unwrap();
 }
 
 fn peer_index(cluster: &ProcessCluster, topology: &Topology, peer: PeerId) -> usize {
