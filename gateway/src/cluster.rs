@@ -53,7 +53,7 @@ pub struct ShardTransferInfo {
     pub to: u64,
     /// `false` for a move (the source is dropped at the end).
     pub sync: bool,
-    /// "wal_delta" or "snapshot".
+    /// "wal_delta", "snapshot" or "stream_records".
     pub method: Option<String>,
     /// Stage and progress, e.g. "wal_delta: 1200 of 5000 operations (24%)".
     pub comment: Option<String>,
@@ -251,8 +251,13 @@ fn progress_comment(p: &dp::RecoveryProgress) -> String {
             mb(p.rate_per_second)
         )
     } else {
+        let unit = if p.method == "stream_records" {
+            "points"
+        } else {
+            "operations"
+        };
         format!(
-            "{}: {} of {} operations ({percent}%), {} operations/s",
+            "{}: {} of {} {unit} ({percent}%), {} {unit}/s",
             p.method,
             thousands(p.done),
             thousands(p.total),

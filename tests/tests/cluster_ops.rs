@@ -90,7 +90,10 @@ async fn a_shard_moves_to_another_node_under_writes_with_each_method() {
     let name = "moved";
     create_collection(&rest, name, 2, 1).await;
     let writer = Writer::start(rest.clone(), name, 0, 10);
-    for (round, method) in ["wal_delta", "snapshot"].into_iter().enumerate() {
+    for (round, method) in ["wal_delta", "snapshot", "stream_records"]
+        .into_iter()
+        .enumerate()
+    {
         wait_for_points(&rest, name, 200 * (round as u64 + 1)).await;
         let topology = replicas::topology(&cluster).await;
         let before = shard(&topology, name, 0);
@@ -279,7 +282,7 @@ async fn impossible_operations_are_refused_and_change_nothing() {
         (name, transfer(0, free, other), StatusCode::BAD_REQUEST),
         (
             name,
-            json!({ "move_shard": { "shard_id": 0, "from_peer_id": holder, "to_peer_id": free, "method": "stream_records" }}),
+            json!({ "move_shard": { "shard_id": 0, "from_peer_id": holder, "to_peer_id": free, "method": "resharding_stream_records" }}),
             StatusCode::BAD_REQUEST,
         ),
         (

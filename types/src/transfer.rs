@@ -10,7 +10,9 @@ use crate::topology::{PeerId, ShardId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferMethod {
-    /// Qdrant's point-record streaming; not supported yet (refused).
+    /// The primary's points in batches with their versions (as of one
+    /// operation), then the operations after it. The target builds its own
+    /// indexes.
     StreamRecords,
     /// A snapshot of the primary's shard, then the operations after it.
     Snapshot,
@@ -34,9 +36,6 @@ impl TransferMethod {
     /// Refuses the methods a user may not ask for.
     pub fn check(self) -> Result<Self, TesseraError> {
         match self {
-            TransferMethod::StreamRecords => Err(TesseraError::bad_input(
-                "Transfer method stream_records is not supported yet: use wal_delta or snapshot",
-            )),
             TransferMethod::ReshardingStreamRecords => Err(TesseraError::bad_input(
                 "Transfer method resharding_stream_records is only used by resharding, which Tessera does not do",
             )),

@@ -1,5 +1,6 @@
 //! The data plane's gRPC service: point operations on the replicas this node holds.
 
+mod records;
 mod snapshots;
 
 use tessera_proto::common::ShardTarget;
@@ -118,6 +119,25 @@ impl DataPlane for DataPlaneService {
             .await
             .map_err(error_to_status)?;
         Ok(Response::new(snapshots::stream_file(file, id, true, slot)))
+    }
+
+    type FetchRecordsStream = records::RecordStream;
+
+    async fn fetch_records(
+        &self,
+        request: Request<FetchSnapshotRequest>,
+    ) -> Result<Response<Self::FetchRecordsStream>, Status> {
+        let target = request
+            .into_inner()
+            .target
+            .ok_or_else(|| error_to_status(TesseraError::bad_input("shard target is missing")))?;
+        let slot = self.replicas.slots().outgoing().await;
+        let view = self
+            .replicas
+            .records_for_transfer(target)
+            .await
+            .map_err(error_to_status)?;
+        Ok(Response::new(records::stream(view, slot)))
     }
 
     async fn retrieve(

@@ -10,7 +10,7 @@ use tessera_proto::common::ShardTarget;
 use tessera_proto::topology_watch::TopologyCache;
 use tessera_types::{PeerId, ShardId, ShardPlacement, TesseraError, Topology};
 
-use crate::shard::{RestoredHistory, Shard};
+use crate::shard::{RestoredHistory, Shard, ShardError};
 
 /// (collection, incarnation, shard): a replica's identity on this node.
 pub type ShardKey = (String, u64, ShardId);
@@ -177,14 +177,39 @@ impl ShardRegistry {
         .map_err(TesseraError::internal)?
     }
 
-    /// Replaces the replica `key` with the snapshot file `snapshot`: the open
+    /// Replaces the replica `target` with the snapshot file `snapshot`: the open
     /// replica is closed, its directory swapped for the snapshot's contents, and
-    /// the result opened. Only for a replica that serves nothing (recovering).
+    /// the result opened.
     pub async fn replace_from_snapshot(
         &self,
         target: ShardTarget,
         snapshot: PathBuf,
         history: RestoredHistory,
+    ) -> Result<Arc<Shard>, TesseraError> {
+        self.replace(target, move |staging| {
+            Shard::restore_snapshot(&snapshot, staging, history)
+        })
+        .await
+    }
+
+    /// Replaces the replica `target` with the shard persisted in `built` (a
+    /// directory this node wrote, moved into place).
+    pub async fn replace_with_built(
+        &self,
+        target: ShardTarget,
+        built: PathBuf,
+    ) -> Result<Arc<Shard>, TesseraError> {
+        self.replace(target, move |staging| Ok(std::fs::rename(&built, staging)?))
+            .await
+    }
+
+    /// Closes the replica, lets `fill` write its new contents into an empty
+    /// staging directory, swaps that in and opens the result. Requests still
+    /// holding the old replica finish first; new ones wait or are refused.
+    async fn replace(
+        &self,
+        target: ShardTarget,
+        fill: impl FnOnce(&Path) -> Result<(), ShardError> + Send + 'static,
     ) -> Result<Arc<Shard>, TesseraError> {
         let key = (
             target.collection.clone(),
@@ -196,18 +221,17 @@ impl ShardRegistry {
             self.replacing.lock().insert(key.clone());
             open.remove(&key)
         };
-        let result = self.swap_in_snapshot(&key, old, snapshot, history).await;
+        let result = self.swap_in(&key, old, fill).await;
         self.replacing.lock().remove(&key);
         result?;
         self.shard(Some(target)).await
     }
 
-    async fn swap_in_snapshot(
+    async fn swap_in(
         &self,
         key: &ShardKey,
         old: Option<Arc<Shard>>,
-        snapshot: PathBuf,
-        history: RestoredHistory,
+        fill: impl FnOnce(&Path) -> Result<(), ShardError> + Send + 'static,
     ) -> Result<(), TesseraError> {
         // Requests already holding the replica finish first; its files must not
         // be written once the directory is swapped.
@@ -221,7 +245,7 @@ impl ShardRegistry {
                     old = Some(still_shared);
                     waits += 1;
                     if waits.is_multiple_of(250) {
-                        tracing::warn!(collection = %key.0, shard = key.2, "snapshot install still waiting for requests to release the replica");
+                        tracing::warn!(collection = %key.0, shard = key.2, "replica swap still waiting for requests to release the replica");
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
@@ -233,7 +257,7 @@ impl ShardRegistry {
             // Dropping a shard waits for its optimizer.
             drop(old);
             let _ = std::fs::remove_dir_all(&staging);
-            Shard::restore_snapshot(&snapshot, &staging, history)?;
+            fill(&staging)?;
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::rename(&staging, &dir).map_err(TesseraError::internal)
         })

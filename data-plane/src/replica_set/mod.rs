@@ -16,6 +16,7 @@ use tessera_types::{PeerId, ReplicaStateChange, TesseraError, TransferMethod};
 
 use crate::registry::ShardRegistry;
 
+pub use primary::RecordsView;
 pub use recovery::{recovery_loop, RecoveryProgress};
 pub use slots::TransferSlots;
 

@@ -338,6 +338,60 @@ impl ReplicaSet {
     }
 }
 
+/// A still view of a shard for a record stream: the shard as of `at`, opened
+/// from a snapshot in a scratch directory that goes when the view is dropped.
+pub struct RecordsView {
+    pub shard: crate::shard::Shard,
+    pub at: OpId,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for RecordsView {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl ReplicaSet {
+    /// As primary: a still view of the shard to stream its records from, while
+    /// writes go on (a snapshot is taken and opened without an optimizer).
+    pub async fn records_for_transfer(
+        &self,
+        target: ShardTarget,
+    ) -> Result<RecordsView, TesseraError> {
+        let config = self
+            .registry
+            .topology()
+            .current()
+            .collections
+            .get(&target.collection)
+            .map(|c| c.config.clone())
+            .ok_or_else(|| TesseraError::collection_not_found(&target.collection))?;
+        let (file, at) = self.snapshot_for_transfer(target.clone()).await?;
+        let key = (target.collection, target.incarnation, target.shard_id);
+        let dir = self
+            .registry
+            .scratch_file(&key, &format!("records-view-{}", rand_suffix()));
+        blocking(move || {
+            let opened = crate::shard::Shard::restore_snapshot(
+                &file,
+                &dir,
+                crate::shard::RestoredHistory::Keep,
+            )
+            .and_then(|()| crate::shard::Shard::open_still(&dir, config));
+            let _ = std::fs::remove_file(&file);
+            match opened {
+                Ok(shard) => Ok(RecordsView { shard, at, dir }),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    Err(e.into())
+                }
+            }
+        })
+        .await
+    }
+}
+
 fn rand_suffix() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     SystemTime::now()

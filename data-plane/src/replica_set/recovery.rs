@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use super::{call, ReplicaSet};
 use crate::registry::ShardKey;
-use crate::shard::{Replicated, RestoredHistory};
+use crate::shard::{RecordLoader, Replicated, RestoredHistory};
 
 /// Operations fetched per request.
 const BATCH: u32 = 1_000;
@@ -128,7 +128,7 @@ enum Step {
 /// What one recovery has done so far under the method it runs.
 struct Attempt {
     method: TransferMethod,
-    snapshot_installed: bool,
+    base_installed: bool,
 }
 
 async fn recover(set: ReplicaSet, key: ShardKey) {
@@ -136,7 +136,7 @@ async fn recover(set: ReplicaSet, key: ShardKey) {
     tracing::info!(collection = %key.0, shard = key.2, "recovering replica");
     let mut attempt = Attempt {
         method: set.default_method,
-        snapshot_installed: false,
+        base_installed: false,
     };
     loop {
         match set.recovery_step(&key, &mut attempt).await {
@@ -182,7 +182,7 @@ impl ReplicaSet {
             tracing::info!(collection = %key.0, shard = key.2, method = method.as_str(), "recovery: method changed");
             *attempt = Attempt {
                 method,
-                snapshot_installed: false,
+                base_installed: false,
             };
         }
         let Some(state) = placement.state_of(me).filter(|s| s.is_recovering()) else {
@@ -214,16 +214,18 @@ impl ReplicaSet {
             .await;
         let local = self.registry.shard(Some(target.clone())).await?;
         let last = local.last_op();
-        // An empty replica starts from a snapshot unless told otherwise: it
-        // brings the primary's indexes along instead of rebuilding them.
-        let snapshot_first =
-            method == TransferMethod::Snapshot || (chosen.is_none() && last.seq == 0);
-        if snapshot_first && !attempt.snapshot_installed {
+        // An empty replica starts from a whole copy unless told otherwise: a
+        // snapshot brings the primary's indexes along instead of rebuilding them.
+        let base_first = matches!(
+            method,
+            TransferMethod::Snapshot | TransferMethod::StreamRecords
+        ) || (chosen.is_none() && last.seq == 0);
+        if base_first && !attempt.base_installed {
             // The swap waits for every holder of the replica to let go.
             drop(local);
-            self.install_snapshot(&topology, primary, target, key)
+            self.install_base(method, &topology, primary, target, key)
                 .await?;
-            attempt.snapshot_installed = true;
+            attempt.base_installed = true;
             return Ok(Step::Continue);
         }
         let mut client = self.peers.client(&topology, primary)?;
@@ -238,7 +240,7 @@ impl ReplicaSet {
         if reply.need_snapshot {
             // The swap waits for every holder of the replica to let go.
             drop(local);
-            self.install_snapshot(&topology, primary, target, key)
+            self.install_base(method, &topology, primary, target, key)
                 .await?;
             return Ok(Step::Continue);
         }
@@ -263,7 +265,7 @@ impl ReplicaSet {
             .map_err(TesseraError::internal)??;
             if let Replicated::Diverged { .. } = outcome {
                 drop(local);
-                self.install_snapshot(&topology, primary, target, key)
+                self.install_base(method, &topology, primary, target, key)
                     .await?;
                 return Ok(Step::Continue);
             }
@@ -318,6 +320,123 @@ impl ReplicaSet {
         } else {
             Step::Done
         })
+    }
+
+    /// Replaces this replica with a whole copy of the primary's shard: its
+    /// records under `stream_records` (also when that is the default a
+    /// `wal_delta` falls back to), a snapshot otherwise.
+    async fn install_base(
+        &self,
+        method: TransferMethod,
+        topology: &Topology,
+        primary: tessera_types::PeerId,
+        target: ShardTarget,
+        key: &ShardKey,
+    ) -> Result<(), TesseraError> {
+        let records = method == TransferMethod::StreamRecords
+            || (method == TransferMethod::WalDelta
+                && self.default_method == TransferMethod::StreamRecords);
+        if records {
+            self.install_records(topology, primary, target, key).await
+        } else {
+            self.install_snapshot(topology, primary, target, key).await
+        }
+    }
+
+    /// Replaces this replica with a shard built from the records the primary
+    /// streams, as of one operation; the operations after it follow by WAL.
+    async fn install_records(
+        &self,
+        topology: &Topology,
+        primary: tessera_types::PeerId,
+        target: ShardTarget,
+        key: &ShardKey,
+    ) -> Result<(), TesseraError> {
+        let config = topology
+            .collections
+            .get(&key.0)
+            .map(|c| c.config.clone())
+            .ok_or_else(|| TesseraError::collection_not_found(&key.0))?;
+        let mut client = self.peers.client(topology, primary)?;
+        let mut stream = client
+            .fetch_records(dp::FetchSnapshotRequest {
+                target: Some(target.clone()),
+            })
+            .await
+            .map_err(tessera_proto::convert::status_to_error)?
+            .into_inner();
+        let first = stream
+            .message()
+            .await
+            .map_err(tessera_proto::convert::status_to_error)?
+            .ok_or_else(|| TesseraError::Unavailable("the primary sent no records".into()))?;
+        let at = OpId {
+            epoch: first.epoch,
+            seq: first.seq,
+        };
+        let (total, epochs) = (
+            first.total,
+            first
+                .epochs
+                .iter()
+                .map(|e| (e.first_seq, e.epoch))
+                .collect(),
+        );
+        tracing::info!(collection = %key.0, shard = key.2, records = total, seq = at.seq, "recovery: receiving records from the primary");
+        let built = self.registry.scratch_file(key, "incoming-records");
+        let dir = built.clone();
+        let mut loader =
+            tokio::task::spawn_blocking(move || RecordLoader::create(&dir, config, at, epochs))
+                .await
+                .map_err(TesseraError::internal)??;
+        let mut batch = Some(first);
+        let mut done = 0u64;
+        while let Some(next) = match batch.take() {
+            Some(b) => Some(b),
+            None => stream
+                .message()
+                .await
+                .map_err(tessera_proto::convert::status_to_error)?,
+        } {
+            let records = next
+                .points
+                .into_iter()
+                .map(|p| {
+                    let point = p.point.ok_or_else(|| {
+                        TesseraError::internal("a streamed record without a point")
+                    })?;
+                    Ok((p.version, point.try_into()?))
+                })
+                .collect::<Result<Vec<_>, TesseraError>>()?;
+            let before = done;
+            done += records.len() as u64;
+            loader = tokio::task::spawn_blocking(move || loader.load(records).map(|()| loader))
+                .await
+                .map_err(TesseraError::internal)??;
+            if total > 0 && before * 10 / total != done * 10 / total {
+                tracing::info!(collection = %key.0, shard = key.2, records = done, of = total, "recovery: loading records from the primary");
+            }
+            self.progress.set(
+                key,
+                Progress {
+                    method: "stream_records",
+                    done,
+                    total,
+                },
+            );
+        }
+        tokio::task::spawn_blocking(move || loader.finish())
+            .await
+            .map_err(TesseraError::internal)??;
+        let result = self
+            .registry
+            .replace_with_built(target, built.clone())
+            .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_dir_all(&built).await;
+        }
+        tracing::info!(collection = %key.0, shard = key.2, records = done, seq = at.seq, "recovery: installed records from the primary");
+        result.map(|_| ())
     }
 
     /// Replaces this replica with a snapshot streamed from the primary.

@@ -212,6 +212,17 @@ fn remove_unnamed(dir: &Path, manifest: &Manifest) -> Result<(), ShardError> {
     Ok(())
 }
 
+/// Starts an empty shard in `dir` whose history ends at `seq`, in `epochs`:
+/// opened, it continues from there (the target of a record stream).
+pub(crate) fn write_empty(dir: &Path, seq: u64, epochs: Vec<(u64, u64)>) -> Result<(), ShardError> {
+    let manifest = Manifest {
+        checkpoint: seq,
+        epochs,
+        ..Manifest::default()
+    };
+    write_manifest(dir, &manifest)
+}
+
 /// Forgets the epochs the checkpoint in `dir` was written under, so its
 /// operations count as epoch 0: below every epoch of the shard it now joins.
 pub(crate) fn forget_epochs(dir: &Path) -> Result<(), ShardError> {

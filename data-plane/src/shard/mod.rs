@@ -13,9 +13,11 @@ mod apply;
 mod checkpoint;
 mod optimizer;
 mod payload;
+mod records;
 mod replication;
 mod search;
 
+pub use records::{RecordLoader, VersionedPoint};
 pub use replication::{Ordered, Replicated};
 
 use std::collections::{BTreeMap, HashMap};

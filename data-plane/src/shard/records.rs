@@ -1,0 +1,136 @@
+//! A shard's points as records, for the `stream_records` transfer. The source
+//! reads them page by page from a still view of the shard (a snapshot of it,
+//! opened without an optimizer), so every record is as of one operation `S`
+//! while writes go on. The target loads them, each with the version (the
+//! sequence number) that last wrote it, into a new shard whose history ends at
+//! `S` in the source's epochs, and then takes the operations after `S` from
+//! the primary as any recovering replica does: so a streamed record never
+//! overwrites a newer write.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tessera_types::{CollectionConfig, OpId, Point, PointId, ShardOperation};
+
+use super::{apply, checkpoint, Inner, Shard, ShardError};
+use crate::segment::StoredPoint;
+
+/// A point and the version it was last written at.
+pub type VersionedPoint = (u64, Point);
+
+impl Shard {
+    /// Opens the shard in `dir` for reading or loading only: no optimizer runs.
+    pub fn open_still(dir: &Path, config: CollectionConfig) -> Result<Shard, ShardError> {
+        Ok(Shard {
+            inner: Arc::new(Inner::open(dir, config)?),
+            optimizer: None,
+        })
+    }
+
+    /// Up to `limit` live points from id `from` on, in id order, with their
+    /// versions, and the id the next page starts at.
+    pub fn records_page(
+        &self,
+        from: Option<PointId>,
+        limit: usize,
+    ) -> (Vec<VersionedPoint>, Option<PointId>) {
+        let from = from.unwrap_or(PointId::Num(0));
+        let want = limit.saturating_add(1);
+        let segments = self.inner.segments();
+        let mut found: Vec<StoredPoint> = {
+            let app = segments.appendable.read();
+            let rows: Vec<StoredPoint> = app
+                .live_from(from)
+                .take(want)
+                .map(|(_, row)| app.data.point(row))
+                .collect();
+            rows
+        };
+        for s in &segments.sealed {
+            found.extend(
+                s.live_from(from)
+                    .take(want)
+                    .map(|(_, row)| s.data.point(row)),
+            );
+        }
+        // Newest copy first, so dedup keeps it.
+        found.sort_by(|a, b| a.id.cmp(&b.id).then(b.version.cmp(&a.version)));
+        found.dedup_by_key(|p| p.id);
+        let next = found.get(limit).map(|p| p.id);
+        found.truncate(limit);
+        let page = found
+            .into_iter()
+            .map(|p| {
+                let point = Point {
+                    id: p.id,
+                    vectors: p.vectors,
+                    payload: p.payload,
+                };
+                (p.version, point)
+            })
+            .collect();
+        (page, next)
+    }
+
+    /// Where each epoch of this shard's history began: `(first seq, epoch)`.
+    pub fn epochs(&self) -> Vec<(u64, u64)> {
+        self.inner.epochs.read().clone()
+    }
+}
+
+/// A shard being filled with streamed records in a directory of its own; it
+/// becomes a replica only once [`RecordLoader::finish`] has persisted it.
+pub struct RecordLoader {
+    shard: Shard,
+    loaded: u64,
+}
+
+impl RecordLoader {
+    /// Starts a shard in the empty directory `dir` whose history ends at `at`,
+    /// in the epochs `epochs` of the source.
+    pub fn create(
+        dir: &Path,
+        config: CollectionConfig,
+        at: OpId,
+        epochs: Vec<(u64, u64)>,
+    ) -> Result<RecordLoader, ShardError> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+        std::fs::create_dir_all(dir)?;
+        checkpoint::write_empty(dir, at.seq, epochs)?;
+        Ok(RecordLoader {
+            shard: Shard::open_still(dir, config)?,
+            loaded: 0,
+        })
+    }
+
+    /// Loads a batch of records, each at its own version, outside the WAL:
+    /// they are the state as of the history's end, not operations after it.
+    pub fn load(&mut self, records: Vec<VersionedPoint>) -> Result<(), ShardError> {
+        let inner = &self.shard.inner;
+        let _writer = inner.apply_lock.lock();
+        let segments = inner.segments();
+        let mut records = records.into_iter().peekable();
+        while let Some((version, first)) = records.next() {
+            let mut points = vec![first];
+            while let Some((_, point)) = records.next_if(|(v, _)| *v == version) {
+                points.push(point);
+            }
+            self.loaded += points.len() as u64;
+            let op = ShardOperation::Upsert(points);
+            let plan = apply::plan(&segments, &op)?;
+            apply::apply(&segments, version, op, plan);
+        }
+        inner.appendable_dirty.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Persists everything loaded as a checkpoint at the history's end.
+    /// Returns the number of records loaded.
+    pub fn finish(self) -> Result<u64, ShardError> {
+        self.shard.flush()?;
+        Ok(self.loaded)
+    }
+}
