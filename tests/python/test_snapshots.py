@@ -89,3 +89,15 @@ def test_snapshot_refusals(rest, collection_name, tmp_path):
     assert refused.status_code == 400, refused.text
     assert "damaged" in refused.json()["status"]["error"]
     assert rest.get(f"/collections/{collection_name}/exists").json()["result"]["exists"] is False
+
+
+def test_snapshot_upload_recovers(client, deployment, rest, collection_name):
+    vectors = _filled(client, collection_name, n=20)
+    before = _ranked(client, collection_name, vectors[3])
+    snapshot = client.create_snapshot(collection_name, wait=True)
+    data = rest.get(f"/collections/{collection_name}/snapshots/{snapshot.name}").content
+    client.delete_collection(collection_name)
+    uploaded = rest.post(f"/collections/{collection_name}/snapshots/upload?priority=snapshot",
+                         files={"snapshot": ("c.snapshot", data)})
+    assert uploaded.status_code == 200, uploaded.text
+    assert _ranked(client, collection_name, vectors[3]) == before

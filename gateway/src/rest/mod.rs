@@ -76,6 +76,10 @@ pub fn router(gateway: Gateway) -> Router {
             axum::routing::put(snapshots::recover_collection_snapshot),
         )
         .route(
+            "/collections/{name}/snapshots/upload",
+            post(snapshots::upload_collection_snapshot),
+        )
+        .route(
             "/collections/{name}/snapshots/{snapshot}",
             get(snapshots::download_collection_snapshot)
                 .delete(snapshots::delete_collection_snapshot),
@@ -91,6 +95,10 @@ pub fn router(gateway: Gateway) -> Router {
         .route(
             "/collections/{name}/shards/{shard_id}/snapshots/recover",
             axum::routing::put(snapshots::recover_shard_snapshot),
+        )
+        .route(
+            "/collections/{name}/shards/{shard_id}/snapshots/upload",
+            post(snapshots::upload_shard_snapshot),
         )
         .route(
             "/collections/{name}/shards/{shard_id}/snapshots/{snapshot}",

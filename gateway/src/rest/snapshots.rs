@@ -1,10 +1,11 @@
 //! Snapshot endpoints: collection (`/collections/{c}/snapshots…`), shard
-//! (`/collections/{c}/shards/{id}/snapshots…`) and full storage (`/snapshots…`).
+//! (`/collections/{c}/shards/{id}/snapshots…`) and full storage (`/snapshots…`),
+//! with recovery from a location or an upload.
 
 use std::collections::HashMap;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -214,4 +215,85 @@ pub async fn delete_full_snapshot(
     Path(snapshot): Path<String>,
 ) -> Response {
     delete(gateway, Ok(SnapshotScope::Full), snapshot).await
+}
+
+/// `POST .../snapshots/upload?priority=&checksum=`: the snapshot file as the
+/// multipart field `snapshot`, recovered as it streams into a data node.
+async fn upload(
+    gateway: Gateway,
+    scope: Result<SnapshotScope, TesseraError>,
+    query: HashMap<String, String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let scope = scope?;
+        let priority = query
+            .get("priority")
+            .map(|p| {
+                serde_json::from_value(serde_json::Value::String(p.clone())).map_err(|_| {
+                    TesseraError::bad_input(format!(
+                        "priority must be no_sync, snapshot or replica, not `{p}`"
+                    ))
+                })
+            })
+            .transpose()?;
+        let request = SnapshotRecover {
+            location: "upload".into(),
+            priority,
+            checksum: query.get("checksum").cloned(),
+            api_key: None,
+        };
+        let mut multipart = multipart
+            .map_err(|e| TesseraError::bad_input(format!("Expected a multipart upload: {e}")))?;
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| TesseraError::bad_input(format!("Malformed multipart upload: {e}")))?
+        {
+            if field.name() != Some("snapshot") {
+                continue;
+            }
+            let chunks = Box::pin(futures::stream::unfold(field, |mut field| async {
+                match field.chunk().await {
+                    Ok(Some(bytes)) => Some((Ok(bytes.to_vec()), field)),
+                    Ok(None) => None,
+                    Err(e) => Some((
+                        Err(TesseraError::bad_input(format!("Upload broke off: {e}"))),
+                        field,
+                    )),
+                }
+            }));
+            return gateway.recover_from(&scope, chunks, request).await;
+        }
+        Err(TesseraError::bad_input(
+            "The upload has no `snapshot` field with the file",
+        ))
+    }
+    .await;
+    timer.finish(outcome)
+}
+
+pub async fn upload_collection_snapshot(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    upload(
+        gateway,
+        Ok(SnapshotScope::Collection(name)),
+        query,
+        multipart,
+    )
+    .await
+}
+
+pub async fn upload_shard_snapshot(
+    State(gateway): State<Gateway>,
+    Path((name, shard_id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    upload(gateway, shard_scope(name, &shard_id), query, multipart).await
 }

@@ -233,7 +233,7 @@ impl Gateway {
     pub async fn recover_from(
         &self,
         scope: &SnapshotScope,
-        mut source: ByteStream,
+        mut source: impl Stream<Item = Result<Vec<u8>>> + Unpin + Send,
         request: SnapshotRecover,
     ) -> Result<bool> {
         let topology = self.topology().current();

@@ -473,19 +473,23 @@ async fn main() -> anyhow::Result<()> {
             "transfer  the shard moved to another node under a write load of 10 points every 20 ms"
         );
         println!(
-            "  {:<10}  {:>8}  {:>9}  {:>12}  {:>7}  {:>14}  last progress",
-            "method", "points", "seconds", "points/s", "writes", "slowest write"
+            "  {:<14}  {:>8}  {:>9}  {:>10}  {:>11}  {:>7}  {:>14}  last progress",
+            "method", "points", "seconds", "points/s", "vector MB/s", "writes", "slowest write"
         );
-        for method in ["wal_delta", "snapshot"] {
+        for method in ["wal_delta", "snapshot", "stream_records"] {
             // A snapshot waits for a running optimization: start from green.
             wait_until_green(&client, &args.collection).await?;
             let f = transfers::measure(&rest, &args.collection, args.dim, method).await?;
+            let seconds = f.elapsed.as_secs_f64();
+            // The vectors' bytes moved; payloads and indexes come on top.
+            let vector_mb = f.points as f64 * args.dim as f64 * 4.0 / 1e6;
             println!(
-                "  {:<10}  {:>8}  {:>9.2}  {:>12.0}  {:>7}  {:>11.0} ms  {}",
+                "  {:<14}  {:>8}  {:>9.2}  {:>10.0}  {:>11.1}  {:>7}  {:>11.0} ms  {}",
                 f.method,
                 f.points,
-                f.elapsed.as_secs_f64(),
-                f.points as f64 / f.elapsed.as_secs_f64(),
+                seconds,
+                f.points as f64 / seconds,
+                vector_mb / seconds,
                 f.writes,
                 f.slowest_write.as_secs_f64() * 1e3,
                 f.last_comment
