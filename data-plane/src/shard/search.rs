@@ -1,11 +1,16 @@
-//! Exact scans, top-k selection and the cardinality estimates behind the exact-versus-graph
-//! decision.
+//! Searching a shard: each segment's hits (by graph or exact scan, per the cardinality
+//! estimates behind that choice), top-k selection, and the merge across segments.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 
 use rayon::prelude::*;
-use tessera_types::{Distance, PointId};
+use tessera_types::{Distance, PointId, ScoredPoint, SearchRequest, VectorStruct};
+
+use super::passes;
+use crate::filter::CompiledFilter;
+use crate::index::kernels;
+use crate::segment::{ImmutableSegment, SegmentData};
 
 /// Scans over at least this many points run on the rayon pool.
 const PARALLEL_SCAN_MIN: usize = 16_384;
@@ -165,6 +170,206 @@ pub(crate) fn estimate_matches(ids: &[PointId], matches: &dyn Fn(usize) -> bool)
         return 0;
     }
     matched.saturating_mul(ids.len()) / sampled
+}
+
+/// One segment's candidate for a search result.
+pub(super) struct Hit {
+    id: PointId,
+    version: u64,
+    score: f32,
+    point: ScoredPoint,
+}
+
+pub(super) struct SearchContext<'a> {
+    pub(super) req: &'a SearchRequest,
+    pub(super) query: &'a [f32],
+    pub(super) distance: Distance,
+    pub(super) dim: usize,
+    pub(super) k: usize,
+    pub(super) ef: usize,
+    pub(super) full_scan_threshold: usize,
+    pub(super) filter: Option<&'a CompiledFilter>,
+}
+
+impl SearchContext<'_> {
+    fn passes_threshold(&self, score: f32) -> bool {
+        self.req
+            .score_threshold
+            .is_none_or(|t| self.distance.passes_threshold(score, t))
+    }
+
+    fn hit(&self, data: &SegmentData, row: usize, score: f32) -> Hit {
+        Hit {
+            id: data.ids[row],
+            version: data.versions[row],
+            score,
+            point: ScoredPoint {
+                id: data.ids[row],
+                version: data.versions[row],
+                score,
+                // A mapped payload is decoded only when asked for.
+                payload: self
+                    .req
+                    .with_payload
+                    .is_enabled()
+                    .then(|| self.req.with_payload.select(&data.payload(row)))
+                    .flatten(),
+                vector: self
+                    .req
+                    .with_vector
+                    .is_enabled()
+                    .then(|| self.req.with_vector.select(&data.vectors(row)))
+                    .flatten()
+                    .map(VectorStruct::from_named),
+                shard_key: None,
+                order_value: None,
+            },
+        }
+    }
+
+    /// Exact top-k over the rows of `data` that `live` accepts.
+    pub(super) fn scan(
+        &self,
+        data: &SegmentData,
+        live: &(dyn Fn(usize) -> bool + Sync),
+    ) -> Vec<Hit> {
+        let name = self.req.using.as_str();
+        let candidate = |row: usize| {
+            let vector = data.vector(row, name)?;
+            if !live(row) || !passes(self.filter, data, row) {
+                return None;
+            }
+            let score = kernels::score(self.distance, self.query, vector);
+            self.passes_threshold(score)
+                .then_some((data.ids[row], score))
+        };
+        exact_top_k(data.len(), self.k, self.distance, &candidate)
+            .into_iter()
+            .map(|(_, row, score)| self.hit(data, row, score))
+            .collect()
+    }
+
+    /// Exact top-k over the listed rows only.
+    fn scan_rows(
+        &self,
+        data: &SegmentData,
+        rows: &[u32],
+        live: &(dyn Fn(usize) -> bool + Sync),
+    ) -> Vec<Hit> {
+        let name = self.req.using.as_str();
+        let candidate = |i: usize| {
+            let row = rows[i] as usize;
+            let vector = data.vector(row, name)?;
+            if !live(row) || !passes(self.filter, data, row) {
+                return None;
+            }
+            let score = kernels::score(self.distance, self.query, vector);
+            self.passes_threshold(score)
+                .then_some((data.ids[row], score))
+        };
+        exact_top_k(rows.len(), self.k, self.distance, &candidate)
+            .into_iter()
+            .map(|(_, i, score)| self.hit(data, rows[i] as usize, score))
+            .collect()
+    }
+
+    /// Rows that can pass the filter, from the segment's payload indexes: the smallest
+    /// answer among the filter's indexed `must` conditions. None when no index applies.
+    fn candidate_rows(&self, segment: &ImmutableSegment) -> Option<Vec<u32>> {
+        self.filter?
+            .index_queries()
+            .iter()
+            .filter_map(|(key, query)| segment.field_index(key)?.lookup(query))
+            .min_by_key(Vec::len)
+    }
+
+    pub(super) fn search_sealed(&self, segment: &ImmutableSegment) -> Vec<Hit> {
+        let name = self.req.using.as_str();
+        let data = &segment.data;
+        let vectors = segment.vector_count(name);
+        let candidates = self.candidate_rows(segment);
+        let graph = segment.graph(name).filter(|_| {
+            !self.req.params.exact
+                && reaches_kb(vectors, self.dim, self.full_scan_threshold)
+                && self.filter.is_none_or(|f| {
+                    // Few matches: scoring them directly beats walking the graph past the rest.
+                    // An index bounds the matches; otherwise a sample estimates them.
+                    let matching = match &candidates {
+                        Some(rows) => rows.len(),
+                        None => estimate_matches(&data.ids, &|row| {
+                            segment.is_live(row)
+                                && data.has_vector(row, name)
+                                && passes(Some(f), data, row)
+                        }),
+                    };
+                    reaches_kb(matching, self.dim, self.full_scan_threshold)
+                })
+        });
+        let exact = |candidates: Option<Vec<u32>>| match candidates {
+            Some(rows) => self.scan_rows(data, &rows, &|row| segment.is_live(row)),
+            None => self.scan(data, &|row| segment.is_live(row)),
+        };
+        let Some(graph) = graph else {
+            return exact(candidates);
+        };
+        let accept = |row: usize| segment.is_live(row) && passes(self.filter, data, row);
+        let masked = self.filter.is_some() || segment.deleted_count() > 0;
+        let Some(column) = data.columns.get(name) else {
+            return Vec::new();
+        };
+        let rows = graph.search(
+            self.query,
+            self.k,
+            self.ef,
+            masked.then_some(&accept as &dyn Fn(usize) -> bool),
+            &|row| column.get(row),
+        );
+        // A graph walk that found fewer than k accepted rows, where more may match (masks
+        // can cut the graph), would let far points of other segments into the results.
+        if rows.len() < self.k && rows.len() < segment.live_count() {
+            return exact(candidates);
+        }
+        let mut top = TopK::new(self.k, self.distance);
+        for row in rows {
+            // Rescore from the stored vector so both paths report identical scores.
+            if let Some(v) = data.vector(row, name) {
+                let score = kernels::score(self.distance, self.query, v);
+                if self.passes_threshold(score) {
+                    top.push(data.ids[row], row, score);
+                }
+            }
+        }
+        top.into_sorted()
+            .into_iter()
+            .map(|(_, row, score)| self.hit(data, row, score))
+            .collect()
+    }
+}
+
+/// The best `k` hits, one per point: where a write moved a point while the search ran,
+/// the newer copy wins.
+pub(super) fn merge_hits(hits: Vec<Hit>, k: usize, distance: Distance) -> Vec<ScoredPoint> {
+    let mut newest: HashMap<PointId, Hit> = HashMap::with_capacity(hits.len());
+    for hit in hits {
+        match newest.get(&hit.id) {
+            Some(kept) if kept.version >= hit.version => {}
+            _ => {
+                newest.insert(hit.id, hit);
+            }
+        }
+    }
+    let mut all: Vec<Hit> = newest.into_values().collect();
+    let higher = distance.higher_is_better();
+    all.sort_by(|a, b| {
+        let by_score = if higher {
+            b.score.total_cmp(&a.score)
+        } else {
+            a.score.total_cmp(&b.score)
+        };
+        by_score.then_with(|| a.id.cmp(&b.id))
+    });
+    all.truncate(k);
+    all.into_iter().map(|h| h.point).collect()
 }
 
 #[cfg(test)]
