@@ -100,7 +100,7 @@ impl DataPlaneInstance {
 
         let service = DataPlaneServer::new(DataPlaneService::new(
             replicas,
-            SnapshotStore::new(&options.data_dir),
+            SnapshotStore::open(&options.data_dir),
         ))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);

@@ -203,12 +203,29 @@ async fn points_map_errors_to_their_codes() {
 }
 
 #[tokio::test]
-async fn snapshots_are_unimplemented() {
+async fn snapshots_of_a_missing_collection_are_not_found() {
     let server = start().await;
-    let err = SnapshotsClient::new(server.channel.clone())
-        .list_full(q::ListFullSnapshotsRequest {})
+    let mut snapshots = SnapshotsClient::new(server.channel.clone());
+    let err = snapshots
+        .create(q::CreateSnapshotRequest {
+            collection_name: "missing".into(),
+        })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented);
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    let err = snapshots
+        .list(q::ListSnapshotsRequest {
+            collection_name: "missing".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    // No data node keeps a full snapshot yet.
+    let listed = snapshots
+        .list_full(q::ListFullSnapshotsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.snapshot_descriptions.is_empty());
     server.stop().await;
 }

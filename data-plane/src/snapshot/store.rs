@@ -15,6 +15,8 @@ use super::SnapshotError;
 /// Bytes per chunk when a stored file is streamed.
 pub(crate) const CHUNK: usize = 1024 * 1024;
 const CHECKSUM_SUFFIX: &str = ".checksum";
+/// Files on their way to a recovery.
+const STAGING: &str = "staging";
 
 /// What a stored file holds, which decides how it is checked before it is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,15 @@ impl SnapshotStore {
         SnapshotStore {
             root: data_dir.join("snapshots"),
         }
+    }
+
+    /// The store of a node starting up: files a crash left half-written, or
+    /// staged for a recovery that never finished, are removed.
+    pub fn open(data_dir: &Path) -> Self {
+        let store = SnapshotStore::new(data_dir);
+        let _ = std::fs::remove_dir_all(store.root.join(STAGING));
+        remove_partial(&store.root);
+        store
     }
 
     fn dir(&self, scope: &str) -> Result<PathBuf, SnapshotError> {
@@ -181,6 +192,21 @@ impl SnapshotWriter {
 impl Drop for SnapshotWriter {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.partial);
+    }
+}
+
+fn remove_partial(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_partial(&path);
+        } else if path.extension().is_some_and(|e| e == "partial") {
+            tracing::info!(file = %path.display(), "removing a half-written snapshot");
+            let _ = std::fs::remove_file(&path);
+        }
     }
 }
 
