@@ -162,9 +162,9 @@ impl Gateway {
         collection: &str,
         operation: ClusterOperation,
     ) -> Result<bool> {
-        self.collection(collection)?;
+        let (_, state) = self.collection(collection)?;
         let request = cp::UpdateClusterSetupRequest {
-            collection: collection.to_string(),
+            collection: state.name,
             operation_json: to_json(&operation),
         };
         self.change(request, |mut c, r| async move {

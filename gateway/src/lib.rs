@@ -1,6 +1,7 @@
 //! The gateway: stateless, Qdrant-compatible REST and gRPC for clients; routes
 //! point operations to data-plane shard replicas using a cached topology.
 
+pub mod aliases;
 pub mod cluster;
 pub mod grpc;
 pub mod rest;

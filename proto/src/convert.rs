@@ -429,6 +429,11 @@ impl From<&t::Topology> for cp::Topology {
                         .collect(),
                 })
                 .collect(),
+            aliases: topo
+                .aliases
+                .iter()
+                .map(|(a, c)| (a.clone(), c.clone()))
+                .collect(),
         }
     }
 }
@@ -509,6 +514,7 @@ impl TryFrom<cp::Topology> for t::Topology {
             version: topo.version,
             peers,
             collections,
+            aliases: topo.aliases.into_iter().collect(),
             // The control plane's own record; not streamed.
             removed_peers: Default::default(),
         })

@@ -3,6 +3,7 @@
 //! The REST edge deserializes straight into these types (their serde shapes follow
 //! Qdrant's REST contract); the gRPC edges convert to and from them once.
 
+pub mod alias;
 pub mod collection;
 pub mod consistency;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod time;
 pub mod topology;
 pub mod transfer;
 
+pub use alias::*;
 pub use collection::*;
 pub use consistency::ReadConsistency;
 pub use error::TesseraError;

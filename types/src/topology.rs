@@ -190,6 +190,9 @@ pub struct Topology {
     pub version: u64,
     pub peers: BTreeMap<PeerId, Peer>,
     pub collections: BTreeMap<String, CollectionState>,
+    /// Collection aliases: alias name to collection name.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
     /// Peers removed with `DELETE /cluster/peer/{id}`: they may not register
     /// again under that id. Kept by the control plane only (not streamed).
     #[serde(default)]

@@ -13,8 +13,8 @@ use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_server;
 use tessera_proto::convert::{error_to_status, from_json};
 use tessera_types::{
-    ClusterOperation, CreateCollection, PayloadSchemaType, PeerId, ShardRouting, TesseraError,
-    Topology, UpdateCollection,
+    AliasOperation, ClusterOperation, CreateCollection, PayloadSchemaType, PeerId, ShardRouting,
+    TesseraError, Topology, UpdateCollection,
 };
 use tokio::sync::watch;
 use tokio_stream::wrappers::WatchStream;
@@ -384,6 +384,21 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         };
         self.submit(command, request, change_reply, |mut c, r| async move {
             c.update_cluster_setup(r).await
+        })
+        .await
+    }
+
+    async fn update_aliases(
+        &self,
+        request: Request<cp::UpdateAliasesRequest>,
+    ) -> Result<Response<cp::ChangeReply>, Status> {
+        let actions: Vec<AliasOperation> =
+            from_json(&request.get_ref().actions_json, "alias actions").map_err(error_to_status)?;
+        // Reject early, without a log entry; the state machine checks again on apply.
+        self.reject_early(self.topology.borrow().clone().change_aliases(&actions))?;
+        let command = TopologyCommand::UpdateAliases { actions };
+        self.submit(command, request, change_reply, |mut c, r| async move {
+            c.update_aliases(r).await
         })
         .await
     }

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_types::{
-    ClusterOperation, CreateCollection, NodeType, PayloadSchemaType, Peer, PeerId, ReplicaState,
-    ReplicaStateChange, ShardId, ShardRouting, TesseraError, Topology, UpdateCollection,
+    AliasOperation, ClusterOperation, CreateCollection, NodeType, PayloadSchemaType, Peer, PeerId,
+    ReplicaState, ReplicaStateChange, ShardId, ShardRouting, TesseraError, Topology,
+    UpdateCollection,
 };
 
 use super::validation::plan_collection;
@@ -75,6 +76,10 @@ pub enum TopologyCommand {
     ClusterSetup {
         collection: String,
         operation: ClusterOperation,
+    },
+    /// Creates, deletes and renames aliases, all or none.
+    UpdateAliases {
+        actions: Vec<AliasOperation>,
     },
 }
 
@@ -187,6 +192,8 @@ impl TopologyCommand {
                 Ok(changed)
             }
             TopologyCommand::DeleteCollection { name } => {
+                // Its aliases go with it.
+                topology.aliases.retain(|_, collection| collection != name);
                 Ok(topology.collections.remove(name).is_some())
             }
             TopologyCommand::CreatePayloadIndex {
@@ -241,6 +248,11 @@ impl TopologyCommand {
                 collection,
                 operation,
             } => transfers::apply(topology, collection, operation),
+            TopologyCommand::UpdateAliases { actions } => {
+                let before = topology.aliases.clone();
+                topology.change_aliases(actions)?;
+                Ok(topology.aliases != before)
+            }
         }
     }
 }

@@ -45,6 +45,11 @@ pub fn plan_collection(
             "Collection `{name}` already exists!"
         )));
     }
+    if topology.aliases.contains_key(name) {
+        return Err(TesseraError::AlreadyExists(format!(
+            "Collection name `{name}` is already an alias"
+        )));
+    }
     // `peers` is a BTreeMap, so these ids come out sorted.
     let normal_peers: Vec<_> = topology
         .data_peers()

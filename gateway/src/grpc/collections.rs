@@ -7,7 +7,7 @@ use qdrant_client::qdrant::collections_server::Collections;
 use tessera_types::TesseraError;
 use tonic::{Request, Response, Status};
 
-use super::{convert, elapsed, respond, unimplemented};
+use super::{convert, elapsed, respond};
 use crate::service::Gateway;
 
 type Result<T> = std::result::Result<T, TesseraError>;
@@ -207,23 +207,43 @@ impl Collections for CollectionsService {
 
     async fn update_aliases(
         &self,
-        _request: Request<q::ChangeAliases>,
+        request: Request<q::ChangeAliases>,
     ) -> std::result::Result<Response<q::CollectionOperationResponse>, Status> {
-        unimplemented("Update aliases")
+        let start = Instant::now();
+        let outcome = async {
+            let actions = convert::alias_actions_from_proto(request.into_inner())?;
+            self.gateway.update_aliases(actions).await
+        }
+        .await;
+        respond(outcome.map(|result| q::CollectionOperationResponse {
+            result,
+            time: elapsed(start),
+        }))
     }
 
     async fn list_collection_aliases(
         &self,
-        _request: Request<q::ListCollectionAliasesRequest>,
+        request: Request<q::ListCollectionAliasesRequest>,
     ) -> std::result::Result<Response<q::ListAliasesResponse>, Status> {
-        unimplemented("List collection aliases")
+        let start = Instant::now();
+        let listed = self
+            .gateway
+            .list_collection_aliases(&request.into_inner().collection_name);
+        respond(listed.map(|aliases| q::ListAliasesResponse {
+            aliases: convert::aliases_to_proto(aliases),
+            time: elapsed(start),
+        }))
     }
 
     async fn list_aliases(
         &self,
         _request: Request<q::ListAliasesRequest>,
     ) -> std::result::Result<Response<q::ListAliasesResponse>, Status> {
-        unimplemented("List aliases")
+        let start = Instant::now();
+        respond(Ok(q::ListAliasesResponse {
+            aliases: convert::aliases_to_proto(self.gateway.list_aliases()),
+            time: elapsed(start),
+        }))
     }
 
     async fn collection_cluster_info(

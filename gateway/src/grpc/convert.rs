@@ -506,9 +506,11 @@ pub fn query_from_proto(request: q::QueryPoints) -> Result<QueryRequest> {
     })
 }
 
+mod aliases;
 mod cluster;
 mod collections;
 mod filters;
+pub use aliases::*;
 pub use cluster::*;
 pub use collections::*;
 pub use filters::*;

@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tessera_types::{
-    CreateCollection, PayloadSchemaType, TesseraError, UpdateCollection, QDRANT_COMPATIBLE_VERSION,
+    ChangeAliases, CreateCollection, PayloadSchemaType, TesseraError, UpdateCollection,
+    QDRANT_COMPATIBLE_VERSION,
 };
 
 use super::{parse_body, Timer};
@@ -53,6 +54,33 @@ pub async fn list(State(gateway): State<Gateway>) -> Response {
 pub async fn get(State(gateway): State<Gateway>, Path(name): Path<String>) -> Response {
     let timer = Timer::start();
     timer.finish(gateway.collection_info(&name).await)
+}
+
+/// `POST /collections/aliases`: `{"actions": [...]}`, all or none.
+pub async fn update_aliases(State(gateway): State<Gateway>, body: Bytes) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let request: ChangeAliases = parse_body(&body)?;
+        gateway.update_aliases(request.actions).await
+    }
+    .await;
+    timer.finish(outcome)
+}
+
+pub async fn list_aliases(State(gateway): State<Gateway>) -> Response {
+    let timer = Timer::start();
+    timer.finish(Ok(json!({ "aliases": gateway.list_aliases() })))
+}
+
+pub async fn list_collection_aliases(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = gateway
+        .list_collection_aliases(&name)
+        .map(|aliases| json!({ "aliases": aliases }));
+    timer.finish(outcome)
 }
 
 pub async fn exists(State(gateway): State<Gateway>, Path(name): Path<String>) -> Response {

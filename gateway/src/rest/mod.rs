@@ -39,6 +39,12 @@ pub fn router(gateway: Gateway) -> Router {
         )
         .route("/cluster/recover", post(cluster::recover))
         .route("/collections", get(collections::list))
+        .route("/aliases", get(collections::list_aliases))
+        .route("/collections/aliases", post(collections::update_aliases))
+        .route(
+            "/collections/{name}/aliases",
+            get(collections::list_collection_aliases),
+        )
         .route(
             "/collections/{name}",
             get(collections::get)

@@ -174,14 +174,19 @@ impl Gateway {
         &self.data_planes
     }
 
+    /// The collection `name` names, directly or through an alias.
     pub(crate) fn collection(&self, name: &str) -> Result<(Arc<Topology>, CollectionState)> {
         let topology = self.topology.current();
         let collection = topology
-            .collections
-            .get(name)
+            .resolve(name)
             .cloned()
             .ok_or_else(|| TesseraError::collection_not_found(name))?;
         Ok((topology, collection))
+    }
+
+    /// The name of the collection `name` names (itself, or an alias's target).
+    fn collection_name(&self, name: &str) -> Result<String> {
+        Ok(self.collection(name)?.1.name)
     }
 
     // ---- collections -------------------------------------------------------
@@ -196,7 +201,7 @@ impl Gateway {
     }
 
     pub fn collection_exists(&self, name: &str) -> bool {
-        self.topology.current().collections.contains_key(name)
+        self.topology.current().resolve(name).is_some()
     }
 
     pub async fn collection_info(&self, name: &str) -> Result<CollectionInfo> {
@@ -296,7 +301,7 @@ impl Gateway {
 
     pub async fn update_collection(&self, name: &str, request: UpdateCollection) -> Result<()> {
         let request = cp::UpdateCollectionRequest {
-            name: name.to_string(),
+            name: self.collection_name(name)?,
             request_json: to_json(&request),
         };
         self.change(
@@ -330,7 +335,7 @@ impl Gateway {
         schema: PayloadSchemaType,
     ) -> Result<UpdateResult> {
         let request = cp::CreatePayloadIndexRequest {
-            collection: collection.to_string(),
+            collection: self.collection_name(collection)?,
             field_name: field.to_string(),
             field_schema_json: to_json(&schema),
         };
@@ -348,7 +353,7 @@ impl Gateway {
         field: &str,
     ) -> Result<UpdateResult> {
         let request = cp::DeletePayloadIndexRequest {
-            collection: collection.to_string(),
+            collection: self.collection_name(collection)?,
             field_name: field.to_string(),
         };
         let reply = self

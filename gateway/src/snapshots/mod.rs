@@ -238,7 +238,7 @@ impl Gateway {
     ) -> Result<bool> {
         let topology = self.topology().current();
         let existing = match scope {
-            SnapshotScope::Collection(name) => topology.collections.get(name).cloned(),
+            SnapshotScope::Collection(name) => topology.resolve(name).cloned(),
             SnapshotScope::Shard(name, _) => Some(self.collection(name)?.1),
             SnapshotScope::Full => {
                 return Err(TesseraError::bad_input(
