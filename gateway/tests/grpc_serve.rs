@@ -113,15 +113,19 @@ async fn collections_answer_from_the_topology() {
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "{err:?}");
 
-    let err = collections
+    let aliases = collections
         .list_aliases(q::ListAliasesRequest {})
         .await
+        .unwrap()
+        .into_inner();
+    assert!(aliases.aliases.is_empty());
+    let err = collections
+        .list_collection_aliases(q::ListCollectionAliasesRequest {
+            collection_name: "missing".into(),
+        })
+        .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented);
-    assert_eq!(
-        err.message(),
-        "List aliases is not implemented in Tessera yet"
-    );
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
     server.stop().await;
 }
 
@@ -157,7 +161,9 @@ async fn points_map_errors_to_their_codes() {
     let err = points
         .query(q::QueryPoints {
             collection_name: "missing".into(),
-            prefetch: vec![q::PrefetchQuery::default()],
+            query: Some(q::Query {
+                variant: Some(q::query::Variant::Sample(q::Sample::Random as i32)),
+            }),
             ..Default::default()
         })
         .await

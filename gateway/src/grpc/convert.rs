@@ -12,7 +12,10 @@ use qdrant_client::qdrant as q;
 use serde_json::{Map, Number, Value as Json};
 use tessera_types::{self as t, TesseraError};
 
-use crate::service::{CollectionInfo, CollectionStatus, Query, QueryRequest, WriteOrdering};
+use crate::service::{
+    CollectionInfo, CollectionStatus, Fusion, Prefetch, Query, QueryRequest, Recommend,
+    RecommendStrategy, VectorInput, WriteOrdering, DEFAULT_RRF_K,
+};
 
 type Result<T> = std::result::Result<T, TesseraError>;
 
@@ -452,31 +455,82 @@ pub fn scroll_from_proto(request: q::ScrollPoints) -> Result<t::ScrollRequest> {
     })
 }
 
+fn vector_input_from_proto(input: q::VectorInput) -> Result<VectorInput> {
+    use q::vector_input::Variant as I;
+    match input.variant {
+        Some(I::Dense(dense)) => Ok(VectorInput::Vector(dense.data)),
+        Some(I::Id(id)) => Ok(VectorInput::Point(point_id_from_proto(id)?)),
+        Some(I::Sparse(_)) => Err(unsupported(SPARSE_UNSUPPORTED)),
+        Some(I::MultiDense(_)) => Err(unsupported(MULTIVECTOR_UNSUPPORTED)),
+        Some(I::Document(_) | I::Image(_) | I::Object(_)) => {
+            Err(unsupported(INFERENCE_UNSUPPORTED))
+        }
+        None => Err(bad_input("A query input has no vector")),
+    }
+}
+
+fn recommend_strategy_from_proto(strategy: Option<i32>) -> Result<RecommendStrategy> {
+    match strategy.map(q::RecommendStrategy::try_from) {
+        None | Some(Ok(q::RecommendStrategy::AverageVector)) => {
+            Ok(RecommendStrategy::AverageVector)
+        }
+        Some(Ok(q::RecommendStrategy::BestScore)) => Ok(RecommendStrategy::BestScore),
+        Some(Ok(q::RecommendStrategy::SumScores)) => Ok(RecommendStrategy::SumScores),
+        Some(Err(_)) => Err(bad_input("Unknown recommend strategy")),
+    }
+}
+
+fn recommend_from_proto(input: q::RecommendInput) -> Result<Recommend> {
+    Ok(Recommend {
+        positive: input
+            .positive
+            .into_iter()
+            .map(vector_input_from_proto)
+            .collect::<Result<_>>()?,
+        negative: input
+            .negative
+            .into_iter()
+            .map(vector_input_from_proto)
+            .collect::<Result<_>>()?,
+        strategy: recommend_strategy_from_proto(input.strategy)?,
+    })
+}
+
 fn query_variant_from_proto(query: q::Query) -> Result<Query> {
     use q::query::Variant as V;
-    use q::vector_input::Variant as I;
     let name = match query.variant {
         Some(V::Nearest(input)) => {
-            return match input.variant {
-                Some(I::Dense(dense)) => Ok(Query::Nearest(dense.data)),
-                Some(I::Id(id)) => Ok(Query::NearestToPoint(point_id_from_proto(id)?)),
-                Some(I::Sparse(_)) => Err(unsupported(SPARSE_UNSUPPORTED)),
-                Some(I::MultiDense(_)) => Err(unsupported(MULTIVECTOR_UNSUPPORTED)),
-                Some(I::Document(_) | I::Image(_) | I::Object(_)) => {
-                    Err(unsupported(INFERENCE_UNSUPPORTED))
-                }
-                None => Err(bad_input("Nearest query has no vector")),
+            return Ok(match vector_input_from_proto(input)? {
+                VectorInput::Vector(v) => Query::Nearest(v),
+                VectorInput::Point(id) => Query::NearestToPoint(id),
+            })
+        }
+        Some(V::Recommend(input)) => return Ok(Query::Recommend(recommend_from_proto(input)?)),
+        Some(V::Fusion(fusion)) => {
+            return match q::Fusion::try_from(fusion) {
+                Ok(q::Fusion::Rrf) => Ok(Query::Fusion(Fusion::Rrf {
+                    k: DEFAULT_RRF_K,
+                    weights: None,
+                })),
+                Ok(q::Fusion::Dbsf) => Ok(Query::Fusion(Fusion::Dbsf)),
+                Err(_) => Err(bad_input("Unknown fusion")),
             }
         }
-        Some(V::Recommend(_)) => "recommend",
+        Some(V::Rrf(rrf)) => {
+            if rrf.k == Some(0) {
+                return Err(bad_input("rrf.k must be 1 or more"));
+            }
+            return Ok(Query::Fusion(Fusion::Rrf {
+                k: rrf.k.map_or(DEFAULT_RRF_K, |k| k as usize),
+                weights: (!rrf.weights.is_empty()).then_some(rrf.weights),
+            }));
+        }
         Some(V::Discover(_)) => "discover",
         Some(V::Context(_)) => "context",
         Some(V::OrderBy(_)) => "order_by",
-        Some(V::Fusion(_)) => "fusion",
         Some(V::Sample(_)) => "sample",
         Some(V::Formula(_)) => "formula",
         Some(V::NearestWithMmr(_)) => "nearest with MMR",
-        Some(V::Rrf(_)) => "rrf",
         Some(V::RelevanceFeedback(_)) => "relevance feedback",
         Some(V::Text(_)) => "text",
         None => return Err(bad_input("Query is empty")),
@@ -486,18 +540,77 @@ fn query_variant_from_proto(query: q::Query) -> Result<Query> {
     )))
 }
 
-pub fn query_from_proto(request: q::QueryPoints) -> Result<QueryRequest> {
-    if !request.prefetch.is_empty() {
-        return Err(unsupported("prefetch is not supported yet"));
+fn prefetch_from_proto(p: q::PrefetchQuery) -> Result<Prefetch> {
+    if p.lookup_from.is_some() {
+        return Err(unsupported("lookup_from is not supported yet"));
     }
+    Ok(Prefetch {
+        query: p.query.map(query_variant_from_proto).transpose()?,
+        prefetch: p
+            .prefetch
+            .into_iter()
+            .map(prefetch_from_proto)
+            .collect::<Result<_>>()?,
+        using: p.using.unwrap_or_default(),
+        filter: optional_filter_from_proto(p.filter)?,
+        limit: p.limit.map_or(DEFAULT_LIMIT, |l| l as usize),
+        params: search_params_from_proto(p.params),
+        score_threshold: p.score_threshold,
+    })
+}
+
+pub fn query_from_proto(request: q::QueryPoints) -> Result<QueryRequest> {
     if request.lookup_from.is_some() {
         return Err(unsupported("lookup_from is not supported yet"));
     }
     Ok(QueryRequest {
         query: request.query.map(query_variant_from_proto).transpose()?,
+        prefetch: request
+            .prefetch
+            .into_iter()
+            .map(prefetch_from_proto)
+            .collect::<Result<_>>()?,
         using: request.using.unwrap_or_default(),
         filter: optional_filter_from_proto(request.filter)?,
         limit: request.limit.map_or(DEFAULT_LIMIT, |l| l as usize),
+        offset: request.offset.unwrap_or(0) as usize,
+        with_payload: with_payload_from_proto(request.with_payload, false)?,
+        with_vector: with_vector_from_proto(request.with_vectors),
+        score_threshold: request.score_threshold,
+        params: search_params_from_proto(request.params),
+    })
+}
+
+/// The older `Recommend` call, as a recommend query.
+pub fn recommend_from_points(request: q::RecommendPoints) -> Result<QueryRequest> {
+    if request.lookup_from.is_some() {
+        return Err(unsupported("lookup_from is not supported yet"));
+    }
+    let ids = |ids: Vec<q::PointId>| -> Result<Vec<VectorInput>> {
+        ids.into_iter()
+            .map(|id| point_id_from_proto(id).map(VectorInput::Point))
+            .collect()
+    };
+    let vectors = |vectors: Vec<q::Vector>| -> Result<Vec<VectorInput>> {
+        vectors
+            .into_iter()
+            .map(|v| dense_from_proto(v).map(VectorInput::Vector))
+            .collect()
+    };
+    let mut positive = ids(request.positive)?;
+    positive.extend(vectors(request.positive_vectors)?);
+    let mut negative = ids(request.negative)?;
+    negative.extend(vectors(request.negative_vectors)?);
+    Ok(QueryRequest {
+        query: Some(Query::Recommend(Recommend {
+            positive,
+            negative,
+            strategy: recommend_strategy_from_proto(request.strategy)?,
+        })),
+        prefetch: Vec::new(),
+        using: request.using.unwrap_or_default(),
+        filter: optional_filter_from_proto(request.filter)?,
+        limit: request.limit as usize,
         offset: request.offset.unwrap_or(0) as usize,
         with_payload: with_payload_from_proto(request.with_payload, false)?,
         with_vector: with_vector_from_proto(request.with_vectors),

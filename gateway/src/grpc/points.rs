@@ -337,6 +337,22 @@ impl PointsService {
         })
     }
 
+    async fn recommend_points(&self, r: q::RecommendPoints) -> Result<q::RecommendResponse> {
+        let start = Instant::now();
+        let collection = r.collection_name.clone();
+        let read =
+            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
+        let points = self
+            .gateway
+            .query(&collection, convert::recommend_from_points(r)?, &read)
+            .await?;
+        Ok(q::RecommendResponse {
+            result: scored(points),
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
     /// Each query of the batch runs against the batch's collection, as in Qdrant.
     async fn query_points_batch(&self, r: q::QueryBatchPoints) -> Result<q::QueryBatchResponse> {
         let start = Instant::now();
@@ -517,16 +533,34 @@ impl Points for PointsService {
 
     async fn recommend(
         &self,
-        _request: Request<q::RecommendPoints>,
+        request: Request<q::RecommendPoints>,
     ) -> std::result::Result<Response<q::RecommendResponse>, Status> {
-        unimplemented("Recommend")
+        respond(self.recommend_points(request.into_inner()).await)
     }
 
     async fn recommend_batch(
         &self,
-        _request: Request<q::RecommendBatchPoints>,
+        request: Request<q::RecommendBatchPoints>,
     ) -> std::result::Result<Response<q::RecommendBatchResponse>, Status> {
-        unimplemented("Recommend batch")
+        let start = Instant::now();
+        let r = request.into_inner();
+        let outcome = async {
+            let mut result = Vec::with_capacity(r.recommend_points.len());
+            for mut points in r.recommend_points {
+                points.collection_name.clone_from(&r.collection_name);
+                points.read_consistency = r.read_consistency;
+                result.push(q::BatchResult {
+                    result: self.recommend_points(points).await?.result,
+                });
+            }
+            Ok(q::RecommendBatchResponse {
+                result,
+                time: elapsed(start),
+                usage: None,
+            })
+        }
+        .await;
+        respond(outcome)
     }
 
     async fn recommend_groups(

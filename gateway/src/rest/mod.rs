@@ -6,6 +6,7 @@ mod cluster;
 mod collections;
 mod model;
 mod points;
+mod query_body;
 mod search;
 mod snapshots;
 
@@ -155,6 +156,14 @@ pub fn router(gateway: Gateway) -> Router {
         .route(
             "/collections/{name}/points/query/batch",
             post(search::query_batch),
+        )
+        .route(
+            "/collections/{name}/points/recommend",
+            post(search::recommend),
+        )
+        .route(
+            "/collections/{name}/points/recommend/batch",
+            post(search::recommend_batch),
         )
         .fallback(unknown_path)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -9,7 +9,7 @@ use tessera_types::{
     ShardKeySelector, TesseraError, WithPayload, WithVector,
 };
 
-use crate::service::{Query, QueryRequest, ReadOptions, WriteOrdering};
+use crate::service::{ReadOptions, WriteOrdering};
 
 type Result<T> = std::result::Result<T, TesseraError>;
 
@@ -305,96 +305,4 @@ impl From<SearchBody> for SearchRequest {
 #[derive(Deserialize)]
 pub struct SearchBatchBody {
     pub searches: Vec<SearchBody>,
-}
-
-#[derive(Deserialize)]
-pub struct QueryBody {
-    #[serde(default)]
-    pub query: Option<serde_json::Value>,
-    #[serde(default)]
-    pub using: Option<String>,
-    #[serde(default)]
-    pub filter: Option<Filter>,
-    #[serde(default)]
-    pub params: Option<SearchParams>,
-    #[serde(default)]
-    pub limit: Option<usize>,
-    #[serde(default)]
-    pub offset: Option<usize>,
-    #[serde(default)]
-    pub with_payload: Option<WithPayload>,
-    #[serde(default, alias = "with_vectors")]
-    pub with_vector: Option<WithVector>,
-    #[serde(default)]
-    pub score_threshold: Option<f32>,
-    #[serde(default)]
-    pub prefetch: Option<serde_json::Value>,
-    #[serde(default)]
-    pub lookup_from: Option<serde_json::Value>,
-    /// Under custom sharding: the shard keys to read (all when absent).
-    #[serde(default)]
-    pub shard_key: Option<ShardKeySelector>,
-}
-
-impl TryFrom<QueryBody> for QueryRequest {
-    type Error = TesseraError;
-    fn try_from(b: QueryBody) -> Result<Self> {
-        if b.prefetch.as_ref().is_some_and(|p| !p.is_null()) {
-            return Err(TesseraError::Unimplemented("`prefetch` in queries".into()));
-        }
-        if b.lookup_from.as_ref().is_some_and(|p| !p.is_null()) {
-            return Err(TesseraError::Unimplemented(
-                "`lookup_from` in queries".into(),
-            ));
-        }
-        let query = match b.query {
-            None | Some(serde_json::Value::Null) => None,
-            Some(q) => Some(parse_query(q)?),
-        };
-        Ok(QueryRequest {
-            query,
-            using: b.using.unwrap_or_default(),
-            filter: b.filter,
-            limit: b.limit.unwrap_or(10),
-            offset: b.offset.unwrap_or(0),
-            with_payload: b.with_payload.unwrap_or_default(),
-            with_vector: b.with_vector.unwrap_or_default(),
-            score_threshold: b.score_threshold,
-            params: b.params.unwrap_or_default(),
-        })
-    }
-}
-
-/// `query`: a vector, a point id, or `{"nearest": <vector or id>}`.
-fn parse_query(q: serde_json::Value) -> Result<Query> {
-    use serde_json::Value;
-    match q {
-        Value::Array(_) => serde_json::from_value::<Vec<f32>>(q)
-            .map(Query::Nearest)
-            .map_err(|_| {
-                TesseraError::Unimplemented(
-                    "only dense vectors are supported as query vectors".into(),
-                )
-            }),
-        Value::Number(_) | Value::String(_) => serde_json::from_value::<PointId>(q)
-            .map(Query::NearestToPoint)
-            .map_err(|e| TesseraError::bad_input(format!("Format error in JSON body: {e}"))),
-        Value::Object(mut map) => match map.remove("nearest") {
-            Some(inner) if map.is_empty() => parse_query(inner),
-            _ => {
-                let kind = map.keys().next().cloned().unwrap_or_default();
-                Err(TesseraError::Unimplemented(format!(
-                    "query type `{kind}`: Tessera supports nearest-vector and nearest-to-point queries"
-                )))
-            }
-        },
-        _ => Err(TesseraError::bad_input(
-            "Format error in JSON body: `query` must be a vector, a point id or an object",
-        )),
-    }
-}
-
-#[derive(Deserialize)]
-pub struct QueryBatchBody {
-    pub searches: Vec<QueryBody>,
 }

@@ -8,7 +8,8 @@ use axum::response::Response;
 use serde_json::json;
 use tessera_types::SearchRequest;
 
-use super::model::{read_options, QueryBatchBody, QueryBody, SearchBatchBody, SearchBody};
+use super::model::{read_options, SearchBatchBody, SearchBody};
+use super::query_body::{QueryBatchBody, QueryBody, RecommendBatchBody, RecommendBody};
 use super::{parse_body, Timer};
 use crate::service::{Gateway, QueryRequest};
 
@@ -95,6 +96,53 @@ pub async fn query_batch(
             results.push(json!({ "points": points? }));
         }
         Ok(results)
+    };
+    timer.finish(outcome.await)
+}
+
+/// `points/recommend`: a recommend query, answered as a list of points.
+pub async fn recommend(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let mut b: RecommendBody = parse_body(&body)?;
+        let read = read_options(&query, b.shard_key.take())?;
+        gateway
+            .query(&name, QueryRequest::try_from(b)?, &read)
+            .await
+    };
+    timer.finish(outcome.await)
+}
+
+pub async fn recommend_batch(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let b: RecommendBatchBody = parse_body(&body)?;
+        let requests = b
+            .searches
+            .into_iter()
+            .map(|mut search| {
+                let read = read_options(&query, search.shard_key.take())?;
+                Ok((QueryRequest::try_from(search)?, read))
+            })
+            .collect::<Result<Vec<_>, tessera_types::TesseraError>>()?;
+        futures::future::join_all(
+            requests
+                .iter()
+                .map(|(request, read)| gateway.query(&name, request.clone(), read)),
+        )
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
     };
     timer.finish(outcome.await)
 }

@@ -1,8 +1,13 @@
 //! The operations a client can ask of Tessera, independent of REST or gRPC.
 //! Both edges translate their requests into these calls.
 
+mod query;
 mod reads;
 mod writes;
+
+pub use query::{
+    Fusion, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy, VectorInput, DEFAULT_RRF_K,
+};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -34,29 +39,6 @@ const REPLICA_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a write (weak or medium ordering) waits for a new primary when the
 /// shard's primary is unreachable.
 const FAILOVER_WAIT: Duration = Duration::from_secs(15);
-
-/// What a query asks for.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Query {
-    /// Nearest neighbours of this vector.
-    Nearest(Vec<f32>),
-    /// Nearest neighbours of the stored vector of this point.
-    NearestToPoint(PointId),
-}
-
-/// A universal query (`points/query`); without `query` it lists points by id.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueryRequest {
-    pub query: Option<Query>,
-    pub using: String,
-    pub filter: Option<Filter>,
-    pub limit: usize,
-    pub offset: usize,
-    pub with_payload: WithPayload,
-    pub with_vector: WithVector,
-    pub score_threshold: Option<f32>,
-    pub params: SearchParams,
-}
 
 /// How a read picks its shards (`shard_key`, under custom sharding) and how
 /// many replicas of each must answer (`consistency`).

@@ -582,12 +582,34 @@ fn query_defaults_and_variants() {
         }),
         ..Default::default()
     };
-    assert!(is_unimplemented(query_from_proto(fusion)));
     let prefetch = q::QueryPoints {
-        prefetch: vec![q::PrefetchQuery::default()],
+        prefetch: vec![q::PrefetchQuery {
+            query: nearest(q::vector_input::Variant::Dense(q::DenseVector {
+                data: vec![1.0, 0.0],
+            }))
+            .query,
+            limit: Some(20),
+            ..Default::default()
+        }],
+        ..fusion
+    };
+    let fused = query_from_proto(prefetch).unwrap();
+    assert_eq!(
+        fused.query,
+        Some(Query::Fusion(crate::service::Fusion::Rrf {
+            k: crate::service::DEFAULT_RRF_K,
+            weights: None
+        }))
+    );
+    assert_eq!(fused.prefetch.len(), 1);
+    assert_eq!(fused.prefetch[0].limit, 20);
+    let discover = q::QueryPoints {
+        query: Some(q::Query {
+            variant: Some(q::query::Variant::Discover(q::DiscoverInput::default())),
+        }),
         ..Default::default()
     };
-    assert!(is_unimplemented(query_from_proto(prefetch)));
+    assert!(is_unimplemented(query_from_proto(discover)));
 }
 
 #[test]

@@ -1,0 +1,329 @@
+//! Bodies of the universal query (`points/query`, with nested `prefetch`) and
+//! of `points/recommend`, and their translation into the service's queries.
+
+use serde::Deserialize;
+use serde_json::Value;
+use tessera_types::{
+    Filter, PointId, SearchParams, ShardKeySelector, TesseraError, WithPayload, WithVector,
+};
+
+use crate::service::{
+    Fusion, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy, VectorInput,
+};
+
+type Result<T> = std::result::Result<T, TesseraError>;
+
+const DEFAULT_LIMIT: usize = 10;
+
+/// One item or a list of them, as Qdrant accepts for `prefetch`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    // First: a struct would also accept a list, taking its items as fields.
+    Many(Vec<T>),
+    One(Box<T>),
+}
+
+impl<T> OneOrMany<T> {
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(one) => vec![*one],
+            OneOrMany::Many(many) => many,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PrefetchBody {
+    #[serde(default)]
+    pub prefetch: Option<OneOrMany<PrefetchBody>>,
+    #[serde(default)]
+    pub query: Option<Value>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub lookup_from: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub struct QueryBody {
+    #[serde(default)]
+    pub prefetch: Option<OneOrMany<PrefetchBody>>,
+    #[serde(default)]
+    pub query: Option<Value>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub offset: Option<usize>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default, alias = "with_vectors")]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(default)]
+    pub lookup_from: Option<Value>,
+    /// Under custom sharding: the shard keys to read (all when absent).
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
+}
+
+#[derive(Deserialize)]
+pub struct QueryBatchBody {
+    pub searches: Vec<QueryBody>,
+}
+
+/// `points/recommend`.
+#[derive(Deserialize)]
+pub struct RecommendBody {
+    #[serde(default)]
+    pub positive: Vec<Value>,
+    #[serde(default)]
+    pub negative: Vec<Value>,
+    #[serde(default)]
+    pub strategy: Option<Value>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    pub limit: usize,
+    #[serde(default)]
+    pub offset: Option<usize>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default, alias = "with_vectors")]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(default)]
+    pub lookup_from: Option<Value>,
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
+}
+
+#[derive(Deserialize)]
+pub struct RecommendBatchBody {
+    pub searches: Vec<RecommendBody>,
+}
+
+fn refuse_lookup_from(lookup_from: &Option<Value>) -> Result<()> {
+    if lookup_from.as_ref().is_some_and(|v| !v.is_null()) {
+        return Err(TesseraError::Unimplemented(
+            "`lookup_from` in queries".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn prefetches(prefetch: Option<OneOrMany<PrefetchBody>>) -> Result<Vec<Prefetch>> {
+    prefetch
+        .map(OneOrMany::into_vec)
+        .unwrap_or_default()
+        .into_iter()
+        .map(Prefetch::try_from)
+        .collect()
+}
+
+fn optional_query(query: Option<Value>) -> Result<Option<Query>> {
+    match query {
+        None | Some(Value::Null) => Ok(None),
+        Some(q) => parse_query(q).map(Some),
+    }
+}
+
+impl TryFrom<PrefetchBody> for Prefetch {
+    type Error = TesseraError;
+    fn try_from(b: PrefetchBody) -> Result<Self> {
+        refuse_lookup_from(&b.lookup_from)?;
+        Ok(Prefetch {
+            query: optional_query(b.query)?,
+            prefetch: prefetches(b.prefetch)?,
+            using: b.using.unwrap_or_default(),
+            filter: b.filter,
+            limit: b.limit.unwrap_or(DEFAULT_LIMIT),
+            params: b.params.unwrap_or_default(),
+            score_threshold: b.score_threshold,
+        })
+    }
+}
+
+impl TryFrom<QueryBody> for QueryRequest {
+    type Error = TesseraError;
+    fn try_from(b: QueryBody) -> Result<Self> {
+        refuse_lookup_from(&b.lookup_from)?;
+        Ok(QueryRequest {
+            query: optional_query(b.query)?,
+            prefetch: prefetches(b.prefetch)?,
+            using: b.using.unwrap_or_default(),
+            filter: b.filter,
+            limit: b.limit.unwrap_or(DEFAULT_LIMIT),
+            offset: b.offset.unwrap_or(0),
+            with_payload: b.with_payload.unwrap_or_default(),
+            with_vector: b.with_vector.unwrap_or_default(),
+            score_threshold: b.score_threshold,
+            params: b.params.unwrap_or_default(),
+        })
+    }
+}
+
+impl TryFrom<RecommendBody> for QueryRequest {
+    type Error = TesseraError;
+    fn try_from(b: RecommendBody) -> Result<Self> {
+        refuse_lookup_from(&b.lookup_from)?;
+        let recommend = Recommend {
+            positive: b
+                .positive
+                .into_iter()
+                .map(vector_input)
+                .collect::<Result<_>>()?,
+            negative: b
+                .negative
+                .into_iter()
+                .map(vector_input)
+                .collect::<Result<_>>()?,
+            strategy: strategy(b.strategy)?,
+        };
+        Ok(QueryRequest {
+            query: Some(Query::Recommend(recommend)),
+            prefetch: Vec::new(),
+            using: b.using.unwrap_or_default(),
+            filter: b.filter,
+            limit: b.limit,
+            offset: b.offset.unwrap_or(0),
+            with_payload: b.with_payload.unwrap_or_default(),
+            with_vector: b.with_vector.unwrap_or_default(),
+            score_threshold: b.score_threshold,
+            params: b.params.unwrap_or_default(),
+        })
+    }
+}
+
+fn format_error(what: &str, e: impl std::fmt::Display) -> TesseraError {
+    TesseraError::bad_input(format!("Format error in JSON body: {what}: {e}"))
+}
+
+/// A vector, or a point id standing for its stored vector.
+fn vector_input(v: Value) -> Result<VectorInput> {
+    match v {
+        Value::Array(_) => serde_json::from_value::<Vec<f32>>(v)
+            .map(VectorInput::Vector)
+            .map_err(|_| {
+                TesseraError::Unimplemented(
+                    "only dense vectors are supported as query vectors".into(),
+                )
+            }),
+        Value::Number(_) | Value::String(_) => serde_json::from_value::<PointId>(v)
+            .map(VectorInput::Point)
+            .map_err(|e| format_error("point id", e)),
+        Value::Object(_) => Err(TesseraError::Unimplemented(
+            "only dense vectors and point ids are supported as query inputs".into(),
+        )),
+        _ => Err(TesseraError::bad_input(
+            "Format error in JSON body: expected a vector or a point id",
+        )),
+    }
+}
+
+fn strategy(v: Option<Value>) -> Result<RecommendStrategy> {
+    match v.as_ref().and_then(Value::as_str) {
+        None if v.as_ref().is_none_or(Value::is_null) => Ok(RecommendStrategy::AverageVector),
+        Some("average_vector") => Ok(RecommendStrategy::AverageVector),
+        Some("best_score") => Ok(RecommendStrategy::BestScore),
+        Some("sum_scores") => Ok(RecommendStrategy::SumScores),
+        _ => Err(TesseraError::bad_input(format!(
+            "Format error in JSON body: unknown recommend strategy {}",
+            v.unwrap_or_default()
+        ))),
+    }
+}
+
+/// `query`: a vector, a point id, or an object naming the kind of query.
+fn parse_query(q: Value) -> Result<Query> {
+    let Value::Object(map) = q else {
+        return match vector_input(q)? {
+            VectorInput::Vector(v) => Ok(Query::Nearest(v)),
+            VectorInput::Point(id) => Ok(Query::NearestToPoint(id)),
+        };
+    };
+    // Clients send optional parameters as nulls (e.g. `"mmr": null`).
+    let map: serde_json::Map<String, Value> =
+        map.into_iter().filter(|(_, v)| !v.is_null()).collect();
+    if map.len() != 1 {
+        let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+        return Err(TesseraError::bad_input(format!(
+            "Format error in JSON body: a query object names exactly one kind of query, not {keys:?}"
+        )));
+    }
+    let (kind, inner) = map.into_iter().next().expect("one entry");
+    match kind.as_str() {
+        "nearest" => parse_query(inner),
+        "recommend" => {
+            let input: RecommendInput =
+                serde_json::from_value(inner).map_err(|e| format_error("recommend", e))?;
+            Ok(Query::Recommend(Recommend {
+                positive: input.positive.into_iter().map(vector_input).collect::<Result<_>>()?,
+                negative: input.negative.into_iter().map(vector_input).collect::<Result<_>>()?,
+                strategy: strategy(input.strategy)?,
+            }))
+        }
+        "fusion" => match inner.as_str() {
+            Some("rrf") => Ok(Query::Fusion(Fusion::Rrf {
+                k: crate::service::DEFAULT_RRF_K,
+                weights: None,
+            })),
+            Some("dbsf") => Ok(Query::Fusion(Fusion::Dbsf)),
+            _ => Err(TesseraError::bad_input(format!(
+                "Format error in JSON body: unknown fusion {inner}: use rrf or dbsf"
+            ))),
+        },
+        "rrf" => {
+            let rrf: RrfParams = serde_json::from_value(inner).map_err(|e| format_error("rrf", e))?;
+            if rrf.k == Some(0) {
+                return Err(TesseraError::bad_input(
+                    "Validation error in JSON body: [rrf.k: value 0 invalid, must be 1 or more]",
+                ));
+            }
+            Ok(Query::Fusion(Fusion::Rrf {
+                k: rrf.k.unwrap_or(crate::service::DEFAULT_RRF_K),
+                weights: rrf.weights,
+            }))
+        }
+        other => Err(TesseraError::Unimplemented(format!(
+            "query type `{other}`: Tessera supports nearest, recommend (average_vector) and fusion (rrf, dbsf) queries"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+struct RecommendInput {
+    #[serde(default)]
+    positive: Vec<Value>,
+    #[serde(default)]
+    negative: Vec<Value>,
+    #[serde(default)]
+    strategy: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct RrfParams {
+    #[serde(default)]
+    k: Option<usize>,
+    #[serde(default)]
+    weights: Option<Vec<f32>>,
+}

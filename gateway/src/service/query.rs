@@ -1,0 +1,638 @@
+//! The universal query API (`points/query`): a query over the collection, or
+//! over the candidates of `prefetch` sub-queries (nested), which it fuses
+//! (`rrf`, `dbsf`) or rescores; `recommend` from example points and vectors.
+//! Each stage runs as searches on the shards; the gateway combines them, and
+//! payloads and vectors are fetched once for the final page.
+
+use std::collections::HashSet;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use tessera_types::{Condition, HasIdCondition};
+
+use super::*;
+
+/// Qdrant's default for reciprocal rank fusion: small, so the top ranks weigh most.
+pub const DEFAULT_RRF_K: usize = 2;
+
+/// A vector given inline or as the vector of a stored point.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VectorInput {
+    Vector(Vec<f32>),
+    Point(PointId),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RecommendStrategy {
+    #[default]
+    AverageVector,
+    BestScore,
+    SumScores,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recommend {
+    pub positive: Vec<VectorInput>,
+    pub negative: Vec<VectorInput>,
+    pub strategy: RecommendStrategy,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fusion {
+    /// Reciprocal rank fusion: each list adds `1 / ((rank + 1) / weight + k - 1)`.
+    Rrf { k: usize, weights: Option<Vec<f32>> },
+    /// Distribution-based score fusion: each list's scores mapped to [0, 1]
+    /// between mean - 3 sd and mean + 3 sd, then summed.
+    Dbsf,
+}
+
+/// What a query asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query {
+    /// Nearest neighbours of this vector.
+    Nearest(Vec<f32>),
+    /// Nearest neighbours of the stored vector of this point.
+    NearestToPoint(PointId),
+    Recommend(Recommend),
+    /// Combines the prefetches' results.
+    Fusion(Fusion),
+}
+
+/// A sub-query whose results the query above it works on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prefetch {
+    pub query: Option<Query>,
+    pub prefetch: Vec<Prefetch>,
+    pub using: String,
+    pub filter: Option<Filter>,
+    pub limit: usize,
+    pub params: SearchParams,
+    pub score_threshold: Option<f32>,
+}
+
+/// A universal query (`points/query`); without `query` or `prefetch` it lists
+/// points by id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryRequest {
+    pub query: Option<Query>,
+    pub prefetch: Vec<Prefetch>,
+    pub using: String,
+    pub filter: Option<Filter>,
+    pub limit: usize,
+    pub offset: usize,
+    pub with_payload: WithPayload,
+    pub with_vector: WithVector,
+    pub score_threshold: Option<f32>,
+    pub params: SearchParams,
+}
+
+impl Gateway {
+    pub async fn query(
+        &self,
+        collection: &str,
+        request: QueryRequest,
+        read: &ReadOptions,
+    ) -> Result<Vec<ScoredPoint>> {
+        let simple = request.prefetch.is_empty()
+            && matches!(
+                request.query,
+                None | Some(Query::Nearest(_)) | Some(Query::NearestToPoint(_))
+            );
+        if simple && request.query.is_none() {
+            return self.query_by_id_order(collection, request, read).await;
+        }
+        if simple {
+            // One search, payloads and vectors included.
+            let mut filter = request.filter;
+            let vector = match request.query {
+                Some(Query::Nearest(vector)) => vector,
+                Some(Query::NearestToPoint(id)) => {
+                    // As in Qdrant, the point a query refers to is not among its results.
+                    exclude(&mut filter, vec![id]);
+                    self.vector_of(collection, id, &request.using, read).await?
+                }
+                _ => unreachable!("a simple query"),
+            };
+            return self
+                .search(
+                    collection,
+                    SearchRequest {
+                        vector,
+                        using: request.using,
+                        filter,
+                        limit: request.limit,
+                        offset: request.offset,
+                        with_payload: request.with_payload,
+                        with_vector: request.with_vector,
+                        score_threshold: request.score_threshold,
+                        params: request.params,
+                    },
+                    read,
+                )
+                .await;
+        }
+        let stage = Prefetch {
+            query: request.query,
+            prefetch: request.prefetch,
+            using: request.using,
+            filter: request.filter,
+            limit: request.offset.saturating_add(request.limit),
+            params: request.params,
+            score_threshold: request.score_threshold,
+        };
+        let hits: Vec<ScoredPoint> = self
+            .run_stage(collection, stage, None, read)
+            .await?
+            .into_iter()
+            .skip(request.offset)
+            .collect();
+        self.with_contents(
+            collection,
+            hits,
+            &request.with_payload,
+            &request.with_vector,
+            read,
+        )
+        .await
+    }
+
+    /// Runs one stage: its prefetches first (each under its own filter and
+    /// the one from above), then its query over their results.
+    fn run_stage<'a>(
+        &'a self,
+        collection: &'a str,
+        stage: Prefetch,
+        inherited: Option<Filter>,
+        read: &'a ReadOptions,
+    ) -> BoxFuture<'a, Result<Vec<ScoredPoint>>> {
+        async move {
+            let filter = both(stage.filter, inherited);
+            if stage.prefetch.is_empty() {
+                return match stage.query {
+                    None => Err(TesseraError::bad_input(
+                        "A prefetch needs a query or prefetches of its own",
+                    )),
+                    Some(Query::Fusion(_)) => Err(TesseraError::bad_input(
+                        "Fusion queries combine prefetches: give `prefetch`",
+                    )),
+                    Some(query) => {
+                        let search = self
+                            .stage_search(collection, query, &stage.using, filter, read)
+                            .await?;
+                        self.search(
+                            collection,
+                            SearchRequest {
+                                limit: stage.limit,
+                                score_threshold: stage.score_threshold,
+                                params: stage.params,
+                                ..search
+                            },
+                            read,
+                        )
+                        .await
+                    }
+                };
+            }
+            let lists = futures::future::try_join_all(
+                stage
+                    .prefetch
+                    .into_iter()
+                    .map(|p| self.run_stage(collection, p, filter.clone(), read)),
+            )
+            .await?;
+            match stage.query {
+                Some(Query::Fusion(fusion)) => {
+                    let mut fused = fuse(lists, &fusion)?;
+                    if let Some(threshold) = stage.score_threshold {
+                        fused.retain(|p| p.score >= threshold);
+                    }
+                    fused.truncate(stage.limit);
+                    Ok(fused)
+                }
+                None => {
+                    // The prefetches' results as they are, first occurrence kept.
+                    let mut seen = HashSet::new();
+                    let mut merged: Vec<ScoredPoint> = lists
+                        .into_iter()
+                        .flatten()
+                        .filter(|p| seen.insert(p.id))
+                        .collect();
+                    merged.truncate(stage.limit);
+                    Ok(merged)
+                }
+                Some(query) => {
+                    // Rescores the candidates, and only them, exactly.
+                    let candidates: Vec<PointId> = {
+                        let mut seen = HashSet::new();
+                        lists
+                            .into_iter()
+                            .flatten()
+                            .map(|p| p.id)
+                            .filter(|id| seen.insert(*id))
+                            .collect()
+                    };
+                    if candidates.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let only = Filter {
+                        must: vec![Condition::HasId(HasIdCondition { has_id: candidates })],
+                        ..Filter::default()
+                    };
+                    let search = self
+                        .stage_search(
+                            collection,
+                            query,
+                            &stage.using,
+                            both(filter, Some(only)),
+                            read,
+                        )
+                        .await?;
+                    let mut params = stage.params;
+                    params.exact = true;
+                    self.search(
+                        collection,
+                        SearchRequest {
+                            limit: stage.limit,
+                            score_threshold: stage.score_threshold,
+                            params,
+                            ..search
+                        },
+                        read,
+                    )
+                    .await
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// The search a nearest or recommend query makes (limit and parameters
+    /// are the caller's), without payloads or vectors.
+    async fn stage_search(
+        &self,
+        collection: &str,
+        query: Query,
+        using: &str,
+        mut filter: Option<Filter>,
+        read: &ReadOptions,
+    ) -> Result<SearchRequest> {
+        let vector = match query {
+            Query::Nearest(vector) => vector,
+            Query::NearestToPoint(id) => {
+                exclude(&mut filter, vec![id]);
+                self.vector_of(collection, id, using, read).await?
+            }
+            Query::Recommend(recommend) => {
+                let examples: Vec<PointId> = recommend
+                    .positive
+                    .iter()
+                    .chain(&recommend.negative)
+                    .filter_map(|v| match v {
+                        VectorInput::Point(id) => Some(*id),
+                        VectorInput::Vector(_) => None,
+                    })
+                    .collect();
+                let vector = self
+                    .recommend_vector(collection, &recommend, using, read)
+                    .await?;
+                // Examples given by id are not recommended back.
+                if !examples.is_empty() {
+                    exclude(&mut filter, examples);
+                }
+                vector
+            }
+            Query::Fusion(_) => {
+                return Err(TesseraError::bad_input(
+                    "Fusion queries combine prefetches: give `prefetch`",
+                ))
+            }
+        };
+        Ok(SearchRequest {
+            vector,
+            using: using.to_string(),
+            filter,
+            limit: 0,
+            offset: 0,
+            with_payload: WithPayload::Enable(false),
+            with_vector: WithVector::Enable(false),
+            score_threshold: None,
+            params: SearchParams::default(),
+        })
+    }
+
+    /// `average_vector`: `avg(positive) + (avg(positive) - avg(negative))`,
+    /// or `avg(positive)` without negatives.
+    async fn recommend_vector(
+        &self,
+        collection: &str,
+        recommend: &Recommend,
+        using: &str,
+        read: &ReadOptions,
+    ) -> Result<Vec<f32>> {
+        if recommend.strategy != RecommendStrategy::AverageVector {
+            return Err(TesseraError::Unimplemented(
+                "recommend strategies best_score and sum_scores: use average_vector".into(),
+            ));
+        }
+        if recommend.positive.is_empty() {
+            return Err(TesseraError::bad_input(
+                "Recommend needs at least one positive example",
+            ));
+        }
+        let positive = self
+            .vectors_of(collection, &recommend.positive, using, read)
+            .await?;
+        let negative = self
+            .vectors_of(collection, &recommend.negative, using, read)
+            .await?;
+        let mean = |vectors: &[Vec<f32>]| -> Result<Vec<f32>> {
+            let dim = vectors[0].len();
+            if vectors.iter().any(|v| v.len() != dim) {
+                return Err(TesseraError::bad_input(
+                    "Recommend examples must have the same dimension",
+                ));
+            }
+            let mut sum = vec![0.0f32; dim];
+            for v in vectors {
+                for (s, x) in sum.iter_mut().zip(v) {
+                    *s += x;
+                }
+            }
+            Ok(sum.into_iter().map(|s| s / vectors.len() as f32).collect())
+        };
+        let avg_positive = mean(&positive)?;
+        if negative.is_empty() {
+            return Ok(avg_positive);
+        }
+        let avg_negative = mean(&negative)?;
+        if avg_negative.len() != avg_positive.len() {
+            return Err(TesseraError::bad_input(
+                "Recommend examples must have the same dimension",
+            ));
+        }
+        Ok(avg_positive
+            .iter()
+            .zip(&avg_negative)
+            .map(|(p, n)| p + p - n)
+            .collect())
+    }
+
+    async fn vectors_of(
+        &self,
+        collection: &str,
+        inputs: &[VectorInput],
+        using: &str,
+        read: &ReadOptions,
+    ) -> Result<Vec<Vec<f32>>> {
+        let mut vectors = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            vectors.push(match input {
+                VectorInput::Vector(v) => v.clone(),
+                VectorInput::Point(id) => self.vector_of(collection, *id, using, read).await?,
+            });
+        }
+        Ok(vectors)
+    }
+
+    /// The stored vector `using` of point `id`.
+    async fn vector_of(
+        &self,
+        collection: &str,
+        id: PointId,
+        using: &str,
+        read: &ReadOptions,
+    ) -> Result<Vec<f32>> {
+        let records = self
+            .retrieve(
+                collection,
+                &[id],
+                &WithPayload::Enable(false),
+                &WithVector::Include(vec![using.to_string()]),
+                read,
+            )
+            .await?;
+        let vectors = records
+            .into_iter()
+            .next()
+            .and_then(|r| r.vector)
+            .map(|v| v.into_named())
+            .ok_or_else(|| TesseraError::not_found(format!("No point with id {id} found")))?;
+        vectors.get(using).cloned().ok_or_else(|| {
+            TesseraError::bad_input(format!("Point {id} has no vector named `{using}`"))
+        })
+    }
+
+    /// Fills in payloads and vectors of the final hits with one retrieve.
+    async fn with_contents(
+        &self,
+        collection: &str,
+        mut hits: Vec<ScoredPoint>,
+        with_payload: &WithPayload,
+        with_vector: &WithVector,
+        read: &ReadOptions,
+    ) -> Result<Vec<ScoredPoint>> {
+        let wants_payload = !matches!(with_payload, WithPayload::Enable(false));
+        let wants_vector = !matches!(with_vector, WithVector::Enable(false));
+        if hits.is_empty() || (!wants_payload && !wants_vector) {
+            return Ok(hits);
+        }
+        let ids: Vec<PointId> = hits.iter().map(|h| h.id).collect();
+        let records = self
+            .retrieve(collection, &ids, with_payload, with_vector, read)
+            .await?;
+        let mut by_id: HashMap<PointId, Record> = records.into_iter().map(|r| (r.id, r)).collect();
+        for hit in &mut hits {
+            if let Some(record) = by_id.remove(&hit.id) {
+                hit.payload = record.payload;
+                hit.vector = record.vector;
+            }
+        }
+        Ok(hits)
+    }
+
+    /// A query without a vector lists points in id order, as Qdrant does.
+    async fn query_by_id_order(
+        &self,
+        collection: &str,
+        request: QueryRequest,
+        read: &ReadOptions,
+    ) -> Result<Vec<ScoredPoint>> {
+        let page = self
+            .scroll(
+                collection,
+                ScrollRequest {
+                    offset: None,
+                    limit: request.offset.saturating_add(request.limit),
+                    filter: request.filter,
+                    with_payload: request.with_payload,
+                    with_vector: request.with_vector,
+                },
+                read,
+            )
+            .await?;
+        Ok(page
+            .points
+            .into_iter()
+            .skip(request.offset)
+            .map(|r| ScoredPoint {
+                id: r.id,
+                version: 0,
+                score: 0.0,
+                payload: r.payload,
+                vector: r.vector,
+                shard_key: None,
+                order_value: None,
+            })
+            .collect())
+    }
+}
+
+/// Both filters must hold.
+fn both(a: Option<Filter>, b: Option<Filter>) -> Option<Filter> {
+    match (a, b) {
+        (None, f) | (f, None) => f,
+        (Some(a), Some(b)) => Some(Filter {
+            must: vec![Condition::Filter(a), Condition::Filter(b)],
+            ..Filter::default()
+        }),
+    }
+}
+
+fn exclude(filter: &mut Option<Filter>, ids: Vec<PointId>) {
+    filter
+        .get_or_insert_with(Filter::default)
+        .must_not
+        .push(Condition::HasId(HasIdCondition { has_id: ids }));
+}
+
+/// Combines ranked lists into one, best first.
+pub fn fuse(lists: Vec<Vec<ScoredPoint>>, fusion: &Fusion) -> Result<Vec<ScoredPoint>> {
+    let mut fused: Vec<ScoredPoint> = Vec::new();
+    let mut at: HashMap<PointId, usize> = HashMap::new();
+    let mut add = |point: ScoredPoint, score: f32| match at.get(&point.id) {
+        Some(&i) => fused[i].score += score,
+        None => {
+            at.insert(point.id, fused.len());
+            fused.push(ScoredPoint { score, ..point });
+        }
+    };
+    match fusion {
+        Fusion::Rrf { k, weights } => {
+            if let Some(w) = weights {
+                if w.len() != lists.len() {
+                    return Err(TesseraError::bad_input(format!(
+                        "Number of weights in RRF should match number of prefetches: got {}, expected {}",
+                        w.len(),
+                        lists.len()
+                    )));
+                }
+            }
+            let k = (*k).max(1) as f32;
+            for (i, list) in lists.into_iter().enumerate() {
+                let weight = weights.as_ref().map_or(1.0, |w| w[i]);
+                for (rank, point) in list.into_iter().enumerate() {
+                    let score = if weight <= 0.0 {
+                        0.0
+                    } else {
+                        1.0 / ((rank + 1) as f32 / weight + k - 1.0)
+                    };
+                    add(point, score);
+                }
+            }
+        }
+        Fusion::Dbsf => {
+            for list in lists {
+                let normalized = distribution_normalized(&list);
+                for (point, score) in list.into_iter().zip(normalized) {
+                    add(point, score);
+                }
+            }
+        }
+    }
+    fused.sort_by(|a, b| b.score.total_cmp(&a.score));
+    Ok(fused)
+}
+
+/// Scores mapped to [0, 1] between mean - 3 sd and mean + 3 sd (sample sd);
+/// a single score, or all equal, maps to 0.5.
+fn distribution_normalized(list: &[ScoredPoint]) -> Vec<f32> {
+    let n = list.len();
+    if n < 2 {
+        return vec![0.5; n];
+    }
+    let mean = list.iter().map(|p| p.score).sum::<f32>() / n as f32;
+    let variance = list.iter().map(|p| (p.score - mean).powi(2)).sum::<f32>() / (n - 1) as f32;
+    let (low, high) = (mean - 3.0 * variance.sqrt(), mean + 3.0 * variance.sqrt());
+    if low == high {
+        return vec![0.5; n];
+    }
+    list.iter()
+        .map(|p| (p.score - low) / (high - low))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(id: u64, score: f32) -> ScoredPoint {
+        ScoredPoint {
+            id: PointId::Num(id),
+            version: 0,
+            score,
+            payload: None,
+            vector: None,
+            shard_key: None,
+            order_value: None,
+        }
+    }
+
+    fn ranked(points: &[ScoredPoint]) -> Vec<(u64, f32)> {
+        points
+            .iter()
+            .map(|p| match p.id {
+                PointId::Num(n) => (n, (p.score * 1e4).round() / 1e4),
+                PointId::Uuid(_) => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rrf_adds_reciprocal_ranks() {
+        let lists = vec![
+            vec![hit(2, 0.9), hit(1, 0.8)],
+            vec![hit(1, 0.7), hit(2, 0.6), hit(3, 0.5)],
+            vec![hit(5, 0.9), hit(3, 0.5), hit(1, 0.4)],
+        ];
+        let fused = fuse(
+            lists,
+            &Fusion::Rrf {
+                k: DEFAULT_RRF_K,
+                weights: None,
+            },
+        )
+        .unwrap();
+        // 1: 1/3 + 1/2 + 1/4; 2: 1/2 + 1/3; 3: 1/4 + 1/3; 5: 1/2.
+        assert_eq!(
+            ranked(&fused),
+            vec![(1, 1.0833), (2, 0.8333), (3, 0.5833), (5, 0.5)]
+        );
+        let refused = fuse(
+            vec![vec![hit(1, 1.0)]],
+            &Fusion::Rrf {
+                k: 2,
+                weights: Some(vec![1.0, 2.0]),
+            },
+        );
+        assert!(refused.is_err());
+    }
+
+    #[test]
+    fn dbsf_sums_scores_normalized_by_their_spread() {
+        let lists = vec![vec![hit(1, 10.0), hit(2, 0.0)], vec![hit(2, 0.3)]];
+        let fused = fuse(lists, &Fusion::Dbsf).unwrap();
+        // List 1: mean 5, sd 7.0711: low -16.213, high 26.213; 1 -> 0.6179, 2 -> 0.3821.
+        // List 2: a single score -> 0.5.
+        assert_eq!(ranked(&fused), vec![(2, 0.8821), (1, 0.6179)]);
+    }
+}

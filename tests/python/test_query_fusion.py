@@ -1,0 +1,152 @@
+"""The universal query API's prefetch, fusion, rescoring and recommend,
+through qdrant-client over REST and gRPC, each result checked against a
+brute-force computation over the inserted vectors (small collections are
+searched exactly, so ranks are deterministic)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from qdrant_client import models
+
+from reference import random_vectors, score
+
+N = 60
+DOT = models.Distance.DOT
+
+
+@pytest.fixture
+def two_vectors(client, collection_name):
+    client.create_collection(collection_name, vectors_config={
+        "a": models.VectorParams(size=4, distance=DOT),
+        "b": models.VectorParams(size=4, distance=DOT),
+    })
+    a, b = random_vectors(N, 4, seed=21), random_vectors(N, 4, seed=22)
+    client.upsert(collection_name, wait=True, points=[
+        models.PointStruct(id=i, vector={"a": a[i], "b": b[i]}, payload={"even": i % 2 == 0})
+        for i in range(N)
+    ])
+    return collection_name, a, b
+
+
+def _ranked(vectors, query, ids=None):
+    ids = range(len(vectors)) if ids is None else ids
+    return sorted(ids, key=lambda i: -score(DOT, query, vectors[i]))
+
+
+def _rrf(lists, k=2):
+    fused = {}
+    for ranked in lists:
+        for rank, pid in enumerate(ranked):
+            fused[pid] = fused.get(pid, 0.0) + 1.0 / (rank + k)
+    return fused
+
+
+def _dbsf(lists_with_scores):
+    fused = {}
+    for scored in lists_with_scores:
+        values = [s for _, s in scored]
+        mean = sum(values) / len(values)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+        low, high = mean - 3 * sd, mean + 3 * sd
+        for pid, s in scored:
+            fused[pid] = fused.get(pid, 0.0) + (s - low) / (high - low)
+    return fused
+
+
+def _check(points, expected, limit):
+    want = sorted(expected.items(), key=lambda kv: -kv[1])[:limit]
+    assert [p.id for p in points] == [pid for pid, _ in want]
+    for p, (_, s) in zip(points, want):
+        assert p.score == pytest.approx(s, rel=1e-4)
+
+
+def test_rrf_fuses_two_named_vectors(client, two_vectors):
+    name, a, b = two_vectors
+    qa, qb = a[0], b[1]
+    result = client.query_points(name, prefetch=[
+        models.Prefetch(query=qa, using="a", limit=15),
+        models.Prefetch(query=qb, using="b", limit=15),
+    ], query=models.FusionQuery(fusion=models.Fusion.RRF), limit=10, with_payload=True).points
+    expected = _rrf([_ranked(a, qa)[:15], _ranked(b, qb)[:15]])
+    _check(result, expected, 10)
+    assert all(p.payload == {"even": p.id % 2 == 0} for p in result)
+
+
+def test_dbsf_fuses_scores_by_their_distribution(client, two_vectors):
+    name, a, b = two_vectors
+    qa, qb = a[3], b[4]
+    result = client.query_points(name, prefetch=[
+        models.Prefetch(query=qa, using="a", limit=12),
+        models.Prefetch(query=qb, using="b", limit=12),
+    ], query=models.FusionQuery(fusion=models.Fusion.DBSF), limit=8).points
+    lists = [[(i, score(DOT, qa, a[i])) for i in _ranked(a, qa)[:12]],
+             [(i, score(DOT, qb, b[i])) for i in _ranked(b, qb)[:12]]]
+    _check(result, _dbsf(lists), 8)
+
+
+def test_a_query_rescores_its_prefetch_and_filters_reach_down(client, two_vectors):
+    name, a, b = two_vectors
+    qa, qb = a[5], b[6]
+    even = models.Filter(must=[models.FieldCondition(key="even", match=models.MatchValue(value=True))])
+    result = client.query_points(name, prefetch=models.Prefetch(query=qa, using="a", limit=20),
+                                 query=qb, using="b", query_filter=even, limit=5).points
+    candidates = [i for i in _ranked(a, qa) if i % 2 == 0][:20]
+    want = _ranked(b, qb, candidates)[:5]
+    assert [p.id for p in result] == want
+    for p in result:
+        assert p.score == pytest.approx(score(DOT, qb, b[p.id]), rel=1e-4)
+
+
+def test_nested_prefetch(client, two_vectors):
+    name, a, b = two_vectors
+    qa, qb = a[7], b[8]
+    inner = models.Prefetch(prefetch=[
+        models.Prefetch(query=qa, using="a", limit=20),
+        models.Prefetch(query=qb, using="b", limit=20),
+    ], query=models.FusionQuery(fusion=models.Fusion.RRF), limit=10)
+    result = client.query_points(name, prefetch=inner, query=qa, using="a", limit=3).points
+    fused = _rrf([_ranked(a, qa)[:20], _ranked(b, qb)[:20]])
+    top10 = [pid for pid, _ in sorted(fused.items(), key=lambda kv: -kv[1])[:10]]
+    assert [p.id for p in result] == _ranked(a, qa, top10)[:3]
+
+
+def test_recommend_by_average_vector(client, two_vectors):
+    name, a, _ = two_vectors
+    positive, negative = [10, 11], [12]
+    result = client.query_points(name, query=models.RecommendQuery(recommend=models.RecommendInput(
+        positive=positive, negative=negative)), using="a", limit=5).points
+    avg_pos = [(a[10][d] + a[11][d]) / 2 for d in range(4)]
+    target = [2 * avg_pos[d] - a[12][d] for d in range(4)]
+    others = [i for i in range(N) if i not in positive + negative]
+    assert [p.id for p in result] == _ranked(a, target, others)[:5]
+
+
+def test_older_recommend_and_rrf_parameters_over_rest(rest, two_vectors):
+    name, a, b = two_vectors
+    reply = rest.post(f"/collections/{name}/points/recommend",
+                      json={"positive": [20], "using": "a", "limit": 4})
+    assert reply.status_code == 200, reply.text
+    others = [i for i in range(N) if i != 20]
+    assert [p["id"] for p in reply.json()["result"]] == _ranked(a, a[20], others)[:4]
+    batch = rest.post(f"/collections/{name}/points/recommend/batch",
+                      json={"searches": [{"positive": [20], "using": "a", "limit": 2},
+                                         {"positive": [a[1]], "negative": [21], "using": "a", "limit": 2}]})
+    assert batch.status_code == 200, batch.text
+    assert len(batch.json()["result"]) == 2
+
+    qa, qb = a[0], b[0]
+    fused = rest.post(f"/collections/{name}/points/query", json={
+        "prefetch": [{"query": qa, "using": "a", "limit": 10}, {"query": qb, "using": "b", "limit": 10}],
+        "query": {"rrf": {"k": 60}}, "limit": 5})
+    assert fused.status_code == 200, fused.text
+    expected = _rrf([_ranked(a, qa)[:10], _ranked(b, qb)[:10]], k=60)
+    want = [pid for pid, _ in sorted(expected.items(), key=lambda kv: -kv[1])[:5]]
+    assert [p["id"] for p in fused.json()["result"]["points"]] == want
+
+    no_prefetch = rest.post(f"/collections/{name}/points/query", json={"query": {"fusion": "rrf"}})
+    assert no_prefetch.status_code == 400, no_prefetch.text
+    best = rest.post(f"/collections/{name}/points/query", json={
+        "query": {"recommend": {"positive": [1], "strategy": "best_score"}}, "using": "a"})
+    assert best.status_code == 501, best.text
