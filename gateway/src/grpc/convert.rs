@@ -620,10 +620,12 @@ pub fn recommend_from_points(request: q::RecommendPoints) -> Result<QueryRequest
 }
 
 mod aliases;
+mod batch;
 mod cluster;
 mod collections;
 mod filters;
 pub use aliases::*;
+pub use batch::*;
 pub use cluster::*;
 pub use collections::*;
 pub use filters::*;

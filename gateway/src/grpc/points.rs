@@ -64,6 +64,35 @@ impl PointsService {
         })
     }
 
+    /// Every operation is converted before the first runs; they run in order.
+    async fn update_batch_points(&self, r: q::UpdateBatchPoints) -> Result<q::UpdateBatchResponse> {
+        let start = Instant::now();
+        let operations = r
+            .operations
+            .into_iter()
+            .map(convert::batch_operation_from_proto)
+            .collect::<Result<Vec<_>>>()?;
+        let mut result = Vec::with_capacity(operations.len());
+        for (operation, shard_key) in operations {
+            let reply = self
+                .write(
+                    start,
+                    &r.collection_name,
+                    operation,
+                    shard_key,
+                    r.wait,
+                    r.ordering,
+                )
+                .await?;
+            result.extend(reply.result);
+        }
+        Ok(q::UpdateBatchResponse {
+            result,
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
     async fn upsert_points(&self, r: q::UpsertPoints) -> Result<q::PointsOperationResponse> {
         let start = Instant::now();
         if r.update_filter.is_some() {
@@ -593,9 +622,9 @@ impl Points for PointsService {
 
     async fn update_batch(
         &self,
-        _request: Request<q::UpdateBatchPoints>,
+        request: Request<q::UpdateBatchPoints>,
     ) -> std::result::Result<Response<q::UpdateBatchResponse>, Status> {
-        unimplemented("Update batch")
+        respond(self.update_batch_points(request.into_inner()).await)
     }
 
     async fn query(

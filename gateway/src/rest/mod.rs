@@ -123,6 +123,7 @@ pub fn router(gateway: Gateway) -> Router {
             "/collections/{name}/points",
             post(points::retrieve).put(points::upsert),
         )
+        .route("/collections/{name}/points/batch", post(points::batch))
         .route("/collections/{name}/points/{id}", get(points::retrieve_one))
         .route("/collections/{name}/points/delete", post(points::delete))
         .route(

@@ -5,10 +5,9 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 use serde_json::json;
 use tessera_types::{
-    PointId, ScrollRequest, ShardOperation, TesseraError, WithPayload, WithVector,
+    PointId, ScrollRequest, ShardKeySelector, ShardOperation, TesseraError, WithPayload, WithVector,
 };
 
 use super::model::{
@@ -52,18 +51,13 @@ impl FromRequest<Gateway> for WriteCall {
 }
 
 impl WriteCall {
-    /// Parses the body as `B`, builds the operation from it and runs it.
-    async fn run<B: DeserializeOwned>(
-        self,
-        build: impl FnOnce(B) -> Result<ShardOperation, TesseraError>,
-    ) -> Response {
+    /// Parses the body as a `kind` write and runs it.
+    async fn run(self, kind: WriteKind) -> Response {
         let timer = Timer::start();
         let outcome = async {
             let params = WriteParams::parse(&self.params)?;
-            // One parse of the body: the shard key comes off the parsed value.
-            let mut body: serde_json::Value = parse_body(&self.body)?;
-            let shard_key = take_shard_key(&mut body)?;
-            let operation = build(from_value(body)?)?;
+            let body: serde_json::Value = parse_body(&self.body)?;
+            let (operation, shard_key) = kind.parse(body)?;
             self.gateway
                 .update_points(
                     &self.name,
@@ -76,74 +70,183 @@ impl WriteCall {
         };
         timer.finish(outcome.await)
     }
+
+    /// `POST .../points/batch`: `{"operations": [{"upsert": {...}}, ...]}`.
+    /// Every operation is parsed before the first runs; they run in order.
+    async fn run_batch(self) -> Response {
+        let timer = Timer::start();
+        let outcome = async {
+            let params = WriteParams::parse(&self.params)?;
+            let body: BatchBody = parse_body(&self.body)?;
+            let operations = body
+                .operations
+                .into_iter()
+                .enumerate()
+                .map(|(i, op)| {
+                    let serde_json::Value::Object(op) = op else {
+                        return Err(TesseraError::bad_input(format!(
+                            "operations[{i}]: expected an object naming one operation"
+                        )));
+                    };
+                    let mut entries = op.into_iter();
+                    match (entries.next(), entries.next()) {
+                        (Some((name, body)), None) => WriteKind::named(&name)
+                            .ok_or_else(|| {
+                                TesseraError::bad_input(format!(
+                                    "operations[{i}]: unknown operation `{name}`"
+                                ))
+                            })?
+                            .parse(body),
+                        _ => Err(TesseraError::bad_input(format!(
+                            "operations[{i}]: expected an object naming one operation"
+                        ))),
+                    }
+                })
+                .collect::<Result<Vec<_>, TesseraError>>()?;
+            let mut results = Vec::with_capacity(operations.len());
+            for (operation, shard_key) in operations {
+                results.push(
+                    self.gateway
+                        .update_points(
+                            &self.name,
+                            operation,
+                            shard_key.as_ref(),
+                            params.wait,
+                            params.ordering,
+                        )
+                        .await?,
+                );
+            }
+            Ok(results)
+        };
+        timer.finish(outcome.await)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct BatchBody {
+    operations: Vec<serde_json::Value>,
+}
+
+/// The point writes, each with its body's shape.
+#[derive(Debug, Clone, Copy)]
+enum WriteKind {
+    Upsert,
+    Delete,
+    SetPayload,
+    OverwritePayload,
+    DeletePayload,
+    ClearPayload,
+    UpdateVectors,
+    DeleteVectors,
+}
+
+impl WriteKind {
+    /// The write a `points/batch` operation names.
+    fn named(name: &str) -> Option<WriteKind> {
+        Some(match name {
+            "upsert" => WriteKind::Upsert,
+            "delete" => WriteKind::Delete,
+            "set_payload" => WriteKind::SetPayload,
+            "overwrite_payload" => WriteKind::OverwritePayload,
+            "delete_payload" => WriteKind::DeletePayload,
+            "clear_payload" => WriteKind::ClearPayload,
+            "update_vectors" => WriteKind::UpdateVectors,
+            "delete_vectors" => WriteKind::DeleteVectors,
+            _ => return None,
+        })
+    }
+
+    /// The operation and shard key of a body of this kind. The shard key is
+    /// taken off the parsed value, so the body is parsed once.
+    fn parse(
+        self,
+        mut body: serde_json::Value,
+    ) -> Result<(ShardOperation, Option<ShardKeySelector>), TesseraError> {
+        let shard_key = take_shard_key(&mut body)?;
+        let operation = match self {
+            WriteKind::Upsert => ShardOperation::Upsert(parse_insert(from_value(body)?)?),
+            WriteKind::Delete => ShardOperation::Delete(from_value::<Selector>(body)?.selection()?),
+            WriteKind::SetPayload => {
+                let b: SetPayloadBody = from_value(body)?;
+                ShardOperation::SetPayload {
+                    payload: b.payload,
+                    selection: b.selector.selection()?,
+                    key: b.key,
+                }
+            }
+            WriteKind::OverwritePayload => {
+                let b: SetPayloadBody = from_value(body)?;
+                ShardOperation::OverwritePayload {
+                    payload: b.payload,
+                    selection: b.selector.selection()?,
+                }
+            }
+            WriteKind::DeletePayload => {
+                let b: DeletePayloadBody = from_value(body)?;
+                ShardOperation::DeletePayload {
+                    keys: b.keys,
+                    selection: b.selector.selection()?,
+                }
+            }
+            WriteKind::ClearPayload => {
+                ShardOperation::ClearPayload(from_value::<Selector>(body)?.selection()?)
+            }
+            WriteKind::UpdateVectors => {
+                let b: UpdateVectorsBody = from_value(body)?;
+                ShardOperation::UpdateVectors(
+                    b.points
+                        .into_iter()
+                        .map(|p| (p.id, p.vector.into_named()))
+                        .collect(),
+                )
+            }
+            WriteKind::DeleteVectors => {
+                let b: DeleteVectorsBody = from_value(body)?;
+                ShardOperation::DeleteVectors {
+                    names: b.vector,
+                    selection: b.selector.selection()?,
+                }
+            }
+        };
+        Ok((operation, shard_key))
+    }
 }
 
 pub async fn upsert(call: WriteCall) -> Response {
-    call.run(|body| Ok(ShardOperation::Upsert(parse_insert(body)?)))
-        .await
+    call.run(WriteKind::Upsert).await
 }
 
 pub async fn delete(call: WriteCall) -> Response {
-    call.run(|b: Selector| Ok(ShardOperation::Delete(b.selection()?)))
-        .await
+    call.run(WriteKind::Delete).await
 }
 
 pub async fn set_payload(call: WriteCall) -> Response {
-    call.run(|b: SetPayloadBody| {
-        Ok(ShardOperation::SetPayload {
-            payload: b.payload,
-            selection: b.selector.selection()?,
-            key: b.key,
-        })
-    })
-    .await
+    call.run(WriteKind::SetPayload).await
 }
 
 pub async fn overwrite_payload(call: WriteCall) -> Response {
-    call.run(|b: SetPayloadBody| {
-        Ok(ShardOperation::OverwritePayload {
-            payload: b.payload,
-            selection: b.selector.selection()?,
-        })
-    })
-    .await
+    call.run(WriteKind::OverwritePayload).await
 }
 
 pub async fn delete_payload(call: WriteCall) -> Response {
-    call.run(|b: DeletePayloadBody| {
-        Ok(ShardOperation::DeletePayload {
-            keys: b.keys,
-            selection: b.selector.selection()?,
-        })
-    })
-    .await
+    call.run(WriteKind::DeletePayload).await
 }
 
 pub async fn clear_payload(call: WriteCall) -> Response {
-    call.run(|b: Selector| Ok(ShardOperation::ClearPayload(b.selection()?)))
-        .await
+    call.run(WriteKind::ClearPayload).await
 }
 
 pub async fn update_vectors(call: WriteCall) -> Response {
-    call.run(|b: UpdateVectorsBody| {
-        Ok(ShardOperation::UpdateVectors(
-            b.points
-                .into_iter()
-                .map(|p| (p.id, p.vector.into_named()))
-                .collect(),
-        ))
-    })
-    .await
+    call.run(WriteKind::UpdateVectors).await
 }
 
 pub async fn delete_vectors(call: WriteCall) -> Response {
-    call.run(|b: DeleteVectorsBody| {
-        Ok(ShardOperation::DeleteVectors {
-            names: b.vector,
-            selection: b.selector.selection()?,
-        })
-    })
-    .await
+    call.run(WriteKind::DeleteVectors).await
+}
+
+pub async fn batch(call: WriteCall) -> Response {
+    call.run_batch().await
 }
 
 pub async fn retrieve(

@@ -1,0 +1,96 @@
+//! `UpdateBatch`: each operation of a batch as the write it stands for.
+
+use super::*;
+
+/// One batch operation and the shard keys it names.
+pub fn batch_operation_from_proto(
+    op: q::PointsUpdateOperation,
+) -> Result<(t::ShardOperation, Option<q::ShardKeySelector>)> {
+    use q::points_update_operation::Operation as O;
+    let refuse_filter = |filter: &Option<q::Filter>| {
+        if filter.is_some() {
+            return Err(unsupported("update_filter is not supported yet"));
+        }
+        Ok(())
+    };
+    Ok(match op.operation {
+        Some(O::Upsert(list)) => {
+            refuse_filter(&list.update_filter)?;
+            if list
+                .update_mode
+                .is_some_and(|m| m != q::UpdateMode::Upsert as i32)
+            {
+                return Err(unsupported(
+                    "update modes other than upsert are not supported yet",
+                ));
+            }
+            let points = list
+                .points
+                .into_iter()
+                .map(point_from_proto)
+                .collect::<Result<_>>()?;
+            (t::ShardOperation::Upsert(points), list.shard_key_selector)
+        }
+        Some(O::DeleteDeprecated(selector)) => (
+            t::ShardOperation::Delete(points_selector_from_proto(Some(selector))?),
+            None,
+        ),
+        Some(O::DeletePoints(d)) => (
+            t::ShardOperation::Delete(points_selector_from_proto(d.points)?),
+            d.shard_key_selector,
+        ),
+        Some(O::SetPayload(s)) => (
+            t::ShardOperation::SetPayload {
+                payload: payload_from_proto(s.payload)?,
+                selection: points_selector_from_proto(s.points_selector)?,
+                key: s.key,
+            },
+            s.shard_key_selector,
+        ),
+        Some(O::OverwritePayload(s)) => (
+            t::ShardOperation::OverwritePayload {
+                payload: payload_from_proto(s.payload)?,
+                selection: points_selector_from_proto(s.points_selector)?,
+            },
+            s.shard_key_selector,
+        ),
+        Some(O::DeletePayload(d)) => (
+            t::ShardOperation::DeletePayload {
+                keys: d.keys,
+                selection: points_selector_from_proto(d.points_selector)?,
+            },
+            d.shard_key_selector,
+        ),
+        Some(O::ClearPayloadDeprecated(selector)) => (
+            t::ShardOperation::ClearPayload(points_selector_from_proto(Some(selector))?),
+            None,
+        ),
+        Some(O::ClearPayload(c)) => (
+            t::ShardOperation::ClearPayload(points_selector_from_proto(c.points)?),
+            c.shard_key_selector,
+        ),
+        Some(O::UpdateVectors(u)) => {
+            refuse_filter(&u.update_filter)?;
+            let points = u
+                .points
+                .into_iter()
+                .map(point_vectors_from_proto)
+                .collect::<Result<_>>()?;
+            (
+                t::ShardOperation::UpdateVectors(points),
+                u.shard_key_selector,
+            )
+        }
+        Some(O::DeleteVectors(d)) => (
+            t::ShardOperation::DeleteVectors {
+                names: d
+                    .vectors
+                    .ok_or_else(|| bad_input("Vector names are missing"))?
+                    .names,
+                selection: points_selector_from_proto(d.points_selector)?,
+            },
+            d.shard_key_selector,
+        ),
+        None => return Err(bad_input("A batch operation names no operation")),
+    })
+}
