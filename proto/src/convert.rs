@@ -284,6 +284,7 @@ impl From<t::Record> for dp::Record {
                 .map(|v| vectors_to_proto(v.into_named()))
                 .unwrap_or_default(),
             has_vectors,
+            order_value: r.order_value.as_ref().and_then(serde_json::Value::as_f64),
         }
     }
 }
@@ -298,7 +299,7 @@ impl TryFrom<dp::Record> for t::Record {
                 .has_vectors
                 .then(|| t::VectorStruct::from_named(vectors_from_proto(r.vectors))),
             shard_key: None,
-            order_value: None,
+            order_value: r.order_value.map(serde_json::Value::from),
         })
     }
 }

@@ -69,6 +69,7 @@ pub async fn contents(cluster: &ProcessCluster, collection: &str) -> Vec<Replica
                     filter: None,
                     with_payload: WithPayload::Enable(true),
                     with_vector: WithVector::Enable(true),
+                    order_by: None,
                 }),
             };
             let reply = client

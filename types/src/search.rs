@@ -42,6 +42,49 @@ pub struct ScrollRequest {
     pub filter: Option<Filter>,
     pub with_payload: WithPayload,
     pub with_vector: WithVector,
+    /// Points in the order of a numeric payload field instead of by id.
+    #[serde(default)]
+    pub order_by: Option<OrderBy>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    #[default]
+    Asc,
+    Desc,
+}
+
+/// `order_by` of a scroll or query, in Qdrant's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderBy {
+    pub key: String,
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// The first value to list (inclusive), in the order's direction.
+    #[serde(default)]
+    pub start_from: Option<f64>,
+}
+
+impl OrderBy {
+    pub fn direction(&self) -> Direction {
+        self.direction.unwrap_or_default()
+    }
+}
+
+impl Direction {
+    /// Orders points by value in this direction, ties by point id: the one
+    /// order every shard and the gateway's merge agree on.
+    pub fn sort(self, points: &mut [(f64, crate::point::Record)]) {
+        points.sort_by(|(a, ra), (b, rb)| {
+            let by_value = match self {
+                Direction::Asc => a.total_cmp(b),
+                Direction::Desc => b.total_cmp(a),
+            };
+            by_value.then(ra.id.cmp(&rb.id))
+        });
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

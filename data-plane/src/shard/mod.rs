@@ -12,6 +12,7 @@
 mod apply;
 mod checkpoint;
 mod optimizer;
+mod order;
 mod payload;
 mod records;
 mod replication;
@@ -298,6 +299,9 @@ impl Shard {
 
     /// Matching points with id >= `offset`, in id order, and the id to continue from.
     pub fn scroll(&self, req: &ScrollRequest) -> Result<ScrollResult, ShardError> {
+        if let Some(order) = &req.order_by {
+            return self.scroll_ordered(req, order);
+        }
         let filter = req.filter.as_ref().map(filter::compile).transpose()?;
         let from = req.offset.unwrap_or(PointId::Num(0));
         let want = req.limit.saturating_add(1);

@@ -160,6 +160,7 @@ pub fn snapshot(shard: &Shard) -> Value {
             filter: None,
             with_payload: WithPayload::Enable(true),
             with_vector: WithVector::Enable(true),
+            order_by: None,
         })
         .unwrap();
     assert_eq!(all.next_page_offset, None);

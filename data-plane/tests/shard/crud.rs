@@ -215,6 +215,7 @@ fn delete_count_and_scroll() {
                 filter: f,
                 with_payload: WithPayload::Enable(false),
                 with_vector: WithVector::Enable(false),
+                order_by: None,
             })
             .unwrap()
     };

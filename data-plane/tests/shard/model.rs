@@ -143,6 +143,7 @@ fn check(shard: &Shard, model: &Model, query: &[f32]) {
             filter: None,
             with_payload: WithPayload::Enable(true),
             with_vector: WithVector::Enable(true),
+            order_by: None,
         })
         .unwrap();
     let got: Vec<(PointId, Value, Value)> = all
@@ -168,6 +169,7 @@ fn check(shard: &Shard, model: &Model, query: &[f32]) {
             filter: Some(k_is(1)),
             with_payload: WithPayload::Enable(false),
             with_vector: WithVector::Enable(false),
+            order_by: None,
         })
         .unwrap();
     let mut want = model

@@ -129,6 +129,7 @@ fn answers(shard: &Shard) -> Value {
                 filter: f.clone(),
                 with_payload: WithPayload::Enable(true),
                 with_vector: WithVector::Enable(true),
+                order_by: None,
             })
             .unwrap();
         out.push(serde_json::to_value(&page.points).unwrap());

@@ -70,6 +70,7 @@ fn snapshot_during_writes_restores_a_consistent_prefix() {
             filter: None,
             with_payload: WithPayload::Enable(true),
             with_vector: WithVector::Enable(true),
+            order_by: None,
         })
         .unwrap();
     let n = all.points.len() as u64;

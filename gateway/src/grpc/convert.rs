@@ -442,11 +442,34 @@ pub fn search_from_proto(request: q::SearchPoints) -> Result<t::SearchRequest> {
     })
 }
 
+fn order_by_from_proto(order: q::OrderBy) -> Result<t::OrderBy> {
+    use q::start_from::Value as V;
+    let start_from = match order.start_from.and_then(|s| s.value) {
+        None => None,
+        Some(V::Float(f)) => Some(f),
+        Some(V::Integer(i)) => Some(i as f64),
+        Some(V::Timestamp(_) | V::Datetime(_)) => {
+            return Err(unsupported(
+                "order_by start_from as a datetime: give a number",
+            ))
+        }
+    };
+    let direction = match order.direction.map(q::Direction::try_from) {
+        None => None,
+        Some(Ok(q::Direction::Asc)) => Some(t::Direction::Asc),
+        Some(Ok(q::Direction::Desc)) => Some(t::Direction::Desc),
+        Some(Err(_)) => return Err(bad_input("Unknown order_by direction")),
+    };
+    Ok(t::OrderBy {
+        key: order.key,
+        direction,
+        start_from,
+    })
+}
+
 pub fn scroll_from_proto(request: q::ScrollPoints) -> Result<t::ScrollRequest> {
-    if request.order_by.is_some() {
-        return Err(unsupported("order_by is not supported yet"));
-    }
     Ok(t::ScrollRequest {
+        order_by: request.order_by.map(order_by_from_proto).transpose()?,
         offset: request.offset.map(point_id_from_proto).transpose()?,
         limit: request.limit.map_or(DEFAULT_LIMIT, |l| l as usize),
         filter: optional_filter_from_proto(request.filter)?,
@@ -527,7 +550,7 @@ fn query_variant_from_proto(query: q::Query) -> Result<Query> {
         }
         Some(V::Discover(_)) => "discover",
         Some(V::Context(_)) => "context",
-        Some(V::OrderBy(_)) => "order_by",
+        Some(V::OrderBy(order)) => return Ok(Query::OrderBy(order_by_from_proto(order)?)),
         Some(V::Sample(_)) => "sample",
         Some(V::Formula(_)) => "formula",
         Some(V::NearestWithMmr(_)) => "nearest with MMR",

@@ -306,3 +306,28 @@ impl From<SearchBody> for SearchRequest {
 pub struct SearchBatchBody {
     pub searches: Vec<SearchBody>,
 }
+
+/// `order_by`: a key, or `{"key", "direction", "start_from"}`.
+pub fn parse_order_by(value: Option<serde_json::Value>) -> Result<Option<tessera_types::OrderBy>> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(key)) => Ok(Some(tessera_types::OrderBy {
+            key,
+            direction: None,
+            start_from: None,
+        })),
+        Some(object) => {
+            if object
+                .get("start_from")
+                .is_some_and(serde_json::Value::is_string)
+            {
+                return Err(TesseraError::Unimplemented(
+                    "`order_by.start_from` as a datetime: give a number".into(),
+                ));
+            }
+            serde_json::from_value(object).map(Some).map_err(|e| {
+                TesseraError::bad_input(format!("Format error in JSON body: order_by: {e}"))
+            })
+        }
+    }
+}

@@ -11,9 +11,9 @@ use tessera_types::{
 };
 
 use super::model::{
-    from_value, parse_insert, read_options, take_shard_key, CountBody, DeletePayloadBody,
-    DeleteVectorsBody, RetrieveBody, ScrollBody, Selector, SetPayloadBody, UpdateVectorsBody,
-    WriteParams,
+    from_value, parse_insert, parse_order_by, read_options, take_shard_key, CountBody,
+    DeletePayloadBody, DeleteVectorsBody, RetrieveBody, ScrollBody, Selector, SetPayloadBody,
+    UpdateVectorsBody, WriteParams,
 };
 use super::{parse_body, Timer};
 use crate::service::Gateway;
@@ -307,9 +307,7 @@ pub async fn scroll(
     let outcome = async {
         let b: ScrollBody = parse_body(&body)?;
         let read = read_options(&query, b.shard_key.clone())?;
-        if b.order_by.as_ref().is_some_and(|o| !o.is_null()) {
-            return Err(TesseraError::Unimplemented("scroll `order_by`".into()));
-        }
+        let order_by = parse_order_by(b.order_by)?;
         let limit = b.limit.unwrap_or(10);
         if limit == 0 {
             return Err(TesseraError::bad_input(
@@ -325,6 +323,7 @@ pub async fn scroll(
                     filter: b.filter,
                     with_payload: b.with_payload.unwrap_or(WithPayload::Enable(true)),
                     with_vector: b.with_vector.unwrap_or_default(),
+                    order_by,
                 },
                 &read,
             )

@@ -282,6 +282,10 @@ fn parse_query(q: Value) -> Result<Query> {
                 strategy: strategy(input.strategy)?,
             }))
         }
+        "order_by" => Ok(Query::OrderBy(
+            super::model::parse_order_by(Some(inner))?
+                .ok_or_else(|| TesseraError::bad_input("Format error in JSON body: order_by is empty"))?,
+        )),
         "fusion" => match inner.as_str() {
             Some("rrf") => Ok(Query::Fusion(Fusion::Rrf {
                 k: crate::service::DEFAULT_RRF_K,
@@ -305,7 +309,7 @@ fn parse_query(q: Value) -> Result<Query> {
             }))
         }
         other => Err(TesseraError::Unimplemented(format!(
-            "query type `{other}`: Tessera supports nearest, recommend (average_vector) and fusion (rrf, dbsf) queries"
+            "query type `{other}`: Tessera supports nearest, recommend (average_vector), order_by and fusion (rrf, dbsf) queries"
         ))),
     }
 }

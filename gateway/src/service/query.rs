@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use tessera_types::{Condition, HasIdCondition};
+use tessera_types::{Condition, HasIdCondition, OrderBy};
 
 use super::*;
 
@@ -56,6 +56,8 @@ pub enum Query {
     Recommend(Recommend),
     /// Combines the prefetches' results.
     Fusion(Fusion),
+    /// Points in the order of a numeric payload field.
+    OrderBy(OrderBy),
 }
 
 /// A sub-query whose results the query above it works on.
@@ -100,6 +102,15 @@ impl Gateway {
             );
         if simple && request.query.is_none() {
             return self.query_by_id_order(collection, request, read).await;
+        }
+        if let Some(Query::OrderBy(order)) = &request.query {
+            if !request.prefetch.is_empty() {
+                return Err(TesseraError::Unimplemented(
+                    "order_by over prefetch results".into(),
+                ));
+            }
+            let order = order.clone();
+            return self.query_in_order(collection, request, order, read).await;
         }
         if simple {
             // One search, payloads and vectors included.
@@ -306,6 +317,11 @@ impl Gateway {
                     "Fusion queries combine prefetches: give `prefetch`",
                 ))
             }
+            Query::OrderBy(_) => {
+                return Err(TesseraError::Unimplemented(
+                    "order_by inside prefetch".into(),
+                ))
+            }
         };
         Ok(SearchRequest {
             vector,
@@ -450,6 +466,44 @@ impl Gateway {
         Ok(hits)
     }
 
+    /// An `order_by` query: a scroll in the field's order, as scored points.
+    async fn query_in_order(
+        &self,
+        collection: &str,
+        request: QueryRequest,
+        order: OrderBy,
+        read: &ReadOptions,
+    ) -> Result<Vec<ScoredPoint>> {
+        let page = self
+            .scroll(
+                collection,
+                ScrollRequest {
+                    offset: None,
+                    limit: request.offset.saturating_add(request.limit),
+                    filter: request.filter,
+                    with_payload: request.with_payload,
+                    with_vector: request.with_vector,
+                    order_by: Some(order),
+                },
+                read,
+            )
+            .await?;
+        Ok(page
+            .points
+            .into_iter()
+            .skip(request.offset)
+            .map(|r| ScoredPoint {
+                id: r.id,
+                version: 0,
+                score: 0.0,
+                payload: r.payload,
+                vector: r.vector,
+                shard_key: None,
+                order_value: r.order_value,
+            })
+            .collect())
+    }
+
     /// A query without a vector lists points in id order, as Qdrant does.
     async fn query_by_id_order(
         &self,
@@ -466,6 +520,7 @@ impl Gateway {
                     filter: request.filter,
                     with_payload: request.with_payload,
                     with_vector: request.with_vector,
+                    order_by: None,
                 },
                 read,
             )

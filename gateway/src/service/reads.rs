@@ -128,9 +128,13 @@ impl Gateway {
         read: &ReadOptions,
     ) -> Result<ScrollResult> {
         let (topology, collection) = self.collection(collection)?;
+        if let Some(order) = &request.order_by {
+            check_order_index(&collection, &order.key)?;
+        }
         let collection = collection.read_scope(read.shard_key.as_ref())?;
         let consistency = read.consistency;
         let limit = request.limit;
+        let order = request.order_by.clone();
         let request_json = to_json(&ScrollRequest {
             limit: limit.saturating_add(1),
             ..request
@@ -152,6 +156,38 @@ impl Gateway {
             for record in reply.records {
                 points.push(Record::try_from(record)?);
             }
+        }
+        if let Some(order) = order {
+            // Each shard sent its first `limit + 1` in order; no id offsets.
+            let mut valued: Vec<(f64, Record)> = points
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.order_value
+                            .as_ref()
+                            .and_then(|v| v.as_f64())
+                            .unwrap_or(0.0),
+                        r,
+                    )
+                })
+                .collect();
+            order.direction().sort(&mut valued);
+            valued.truncate(limit);
+            // An integer field's values come back as integers, as Qdrant shows them.
+            let integers =
+                collection.payload_schema.get(&order.key) == Some(&PayloadSchemaType::Integer);
+            return Ok(ScrollResult {
+                points: valued
+                    .into_iter()
+                    .map(|(value, mut r)| {
+                        if integers {
+                            r.order_value = Some((value as i64).into());
+                        }
+                        r
+                    })
+                    .collect(),
+                next_page_offset: None,
+            });
         }
         points.sort_by_key(|r| r.id);
         let next_page_offset = points.get(limit).map(|r| r.id);
@@ -286,5 +322,15 @@ impl Gateway {
             .into_iter()
             .max_by_key(Applied::applied_seq)
             .expect("at least one answer"))
+    }
+}
+
+/// `order_by` needs an index that orders numbers on its key, as in Qdrant.
+fn check_order_index(collection: &CollectionState, key: &str) -> Result<()> {
+    match collection.payload_schema.get(key) {
+        Some(PayloadSchemaType::Integer | PayloadSchemaType::Float) => Ok(()),
+        _ => Err(TesseraError::bad_input(format!(
+            "Bad request: No range index for `order_by` key: `{key}`. Please create one to use `order_by`. Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Range conditions"
+        ))),
     }
 }
