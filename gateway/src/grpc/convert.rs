@@ -647,11 +647,13 @@ mod batch;
 mod cluster;
 mod collections;
 mod filters;
+mod groups;
 pub use aliases::*;
 pub use batch::*;
 pub use cluster::*;
 pub use collections::*;
 pub use filters::*;
+pub use groups::*;
 
 #[cfg(test)]
 mod tests;

@@ -548,9 +548,26 @@ impl Points for PointsService {
 
     async fn search_groups(
         &self,
-        _request: Request<q::SearchPointGroups>,
+        request: Request<q::SearchPointGroups>,
     ) -> std::result::Result<Response<q::SearchGroupsResponse>, Status> {
-        unimplemented("Search groups")
+        let start = Instant::now();
+        let r = request.into_inner();
+        let outcome = async {
+            let read =
+                convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
+            let collection = r.collection_name.clone();
+            let groups = self
+                .gateway
+                .query_groups(&collection, convert::search_groups_from_proto(r)?, &read)
+                .await?;
+            Ok(q::SearchGroupsResponse {
+                result: Some(convert::groups_to_proto(groups)),
+                time: elapsed(start),
+                usage: None,
+            })
+        }
+        .await;
+        respond(outcome)
     }
 
     async fn scroll(
@@ -643,9 +660,26 @@ impl Points for PointsService {
 
     async fn query_groups(
         &self,
-        _request: Request<q::QueryPointGroups>,
+        request: Request<q::QueryPointGroups>,
     ) -> std::result::Result<Response<q::QueryGroupsResponse>, Status> {
-        unimplemented("Query groups")
+        let start = Instant::now();
+        let r = request.into_inner();
+        let outcome = async {
+            let read =
+                convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
+            let collection = r.collection_name.clone();
+            let groups = self
+                .gateway
+                .query_groups(&collection, convert::query_groups_from_proto(r)?, &read)
+                .await?;
+            Ok(q::QueryGroupsResponse {
+                result: Some(convert::groups_to_proto(groups)),
+                time: elapsed(start),
+                usage: None,
+            })
+        }
+        .await;
+        respond(outcome)
     }
 
     async fn facet(

@@ -159,6 +159,14 @@ pub fn router(gateway: Gateway) -> Router {
             post(search::query_batch),
         )
         .route(
+            "/collections/{name}/points/search/groups",
+            post(search::search_groups),
+        )
+        .route(
+            "/collections/{name}/points/query/groups",
+            post(search::query_groups),
+        )
+        .route(
             "/collections/{name}/points/recommend",
             post(search::recommend),
         )

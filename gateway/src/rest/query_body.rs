@@ -8,7 +8,8 @@ use tessera_types::{
 };
 
 use crate::service::{
-    Fusion, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy, VectorInput,
+    Fusion, GroupsRequest, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy,
+    VectorInput, WithLookup,
 };
 
 type Result<T> = std::result::Result<T, TesseraError>;
@@ -330,4 +331,110 @@ struct RrfParams {
     k: Option<usize>,
     #[serde(default)]
     weights: Option<Vec<f32>>,
+}
+
+/// `points/search/groups`.
+#[derive(Deserialize)]
+pub struct SearchGroupsBody {
+    pub vector: super::model::NamedVectorStruct,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default, alias = "with_vectors")]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    pub group_by: String,
+    pub group_size: usize,
+    pub limit: usize,
+    #[serde(default)]
+    pub with_lookup: Option<Value>,
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
+}
+
+/// `points/query/groups`: a query body plus the grouping.
+#[derive(Deserialize)]
+pub struct QueryGroupsBody {
+    #[serde(flatten)]
+    pub query: QueryBody,
+    pub group_by: String,
+    #[serde(default)]
+    pub group_size: Option<usize>,
+    #[serde(default)]
+    pub with_lookup: Option<Value>,
+}
+
+/// `with_lookup`: a collection name, or `{collection, with_payload, with_vectors}`.
+fn with_lookup(value: Option<Value>) -> Result<Option<WithLookup>> {
+    #[derive(Deserialize)]
+    struct Full {
+        collection: String,
+        #[serde(default)]
+        with_payload: Option<WithPayload>,
+        #[serde(default, alias = "with_vector")]
+        with_vectors: Option<WithVector>,
+    }
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(collection)) => Ok(Some(WithLookup {
+            collection,
+            with_payload: WithPayload::Enable(true),
+            with_vector: WithVector::Enable(false),
+        })),
+        Some(other) => {
+            let full: Full =
+                serde_json::from_value(other).map_err(|e| format_error("with_lookup", e))?;
+            Ok(Some(WithLookup {
+                collection: full.collection,
+                with_payload: full.with_payload.unwrap_or(WithPayload::Enable(true)),
+                with_vector: full.with_vectors.unwrap_or(WithVector::Enable(false)),
+            }))
+        }
+    }
+}
+
+impl TryFrom<SearchGroupsBody> for GroupsRequest {
+    type Error = TesseraError;
+    fn try_from(b: SearchGroupsBody) -> Result<Self> {
+        let (using, vector) = match b.vector {
+            super::model::NamedVectorStruct::Default(v) => (String::new(), v),
+            super::model::NamedVectorStruct::Named { name, vector } => (name, vector),
+        };
+        Ok(GroupsRequest {
+            query: QueryRequest {
+                query: Some(Query::Nearest(vector)),
+                prefetch: Vec::new(),
+                using,
+                filter: b.filter,
+                limit: b.limit,
+                offset: 0,
+                with_payload: b.with_payload.unwrap_or(WithPayload::Enable(false)),
+                with_vector: b.with_vector.unwrap_or_default(),
+                score_threshold: b.score_threshold,
+                params: b.params.unwrap_or_default(),
+            },
+            group_by: b.group_by,
+            group_size: b.group_size,
+            limit: b.limit,
+            with_lookup: with_lookup(b.with_lookup)?,
+        })
+    }
+}
+
+impl TryFrom<QueryGroupsBody> for GroupsRequest {
+    type Error = TesseraError;
+    fn try_from(b: QueryGroupsBody) -> Result<Self> {
+        let query = QueryRequest::try_from(b.query)?;
+        Ok(GroupsRequest {
+            limit: query.limit,
+            query,
+            group_by: b.group_by,
+            group_size: b.group_size.unwrap_or(3),
+            with_lookup: with_lookup(b.with_lookup)?,
+        })
+    }
 }

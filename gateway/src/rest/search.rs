@@ -9,9 +9,11 @@ use serde_json::json;
 use tessera_types::SearchRequest;
 
 use super::model::{read_options, SearchBatchBody, SearchBody};
-use super::query_body::{QueryBatchBody, QueryBody, RecommendBatchBody, RecommendBody};
+use super::query_body::{
+    QueryBatchBody, QueryBody, QueryGroupsBody, RecommendBatchBody, RecommendBody, SearchGroupsBody,
+};
 use super::{parse_body, Timer};
-use crate::service::{Gateway, QueryRequest};
+use crate::service::{Gateway, GroupsRequest, QueryRequest};
 
 pub async fn search(
     State(gateway): State<Gateway>,
@@ -143,6 +145,42 @@ pub async fn recommend_batch(
         .await
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
+    };
+    timer.finish(outcome.await)
+}
+
+pub async fn search_groups(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let mut b: SearchGroupsBody = parse_body(&body)?;
+        let read = read_options(&query, b.shard_key.take())?;
+        let groups = gateway
+            .query_groups(&name, GroupsRequest::try_from(b)?, &read)
+            .await?;
+        Ok(json!({ "groups": groups }))
+    };
+    timer.finish(outcome.await)
+}
+
+pub async fn query_groups(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let mut b: QueryGroupsBody = parse_body(&body)?;
+        let read = read_options(&query, b.query.shard_key.take())?;
+        let groups = gateway
+            .query_groups(&name, GroupsRequest::try_from(b)?, &read)
+            .await?;
+        Ok(json!({ "groups": groups }))
     };
     timer.finish(outcome.await)
 }

@@ -1,10 +1,12 @@
 //! The operations a client can ask of Tessera, independent of REST or gRPC.
 //! Both edges translate their requests into these calls.
 
+mod groups;
 mod query;
 mod reads;
 mod writes;
 
+pub use groups::{GroupsRequest, PointGroup, WithLookup};
 pub use query::{
     Fusion, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy, VectorInput, DEFAULT_RRF_K,
 };
