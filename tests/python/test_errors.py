@@ -215,3 +215,11 @@ def test_unknown_vector_name(client, transport, rest, collection_name):
             client.query_points(collection_name, query=[1.0, 0.0], using="nope")
         msg = _grpc_error(ei, grpc.StatusCode.INVALID_ARGUMENT)
     assert "nope" in msg, msg
+
+
+def test_wrong_method_and_unknown_route_answer_json(rest):
+    wrong = rest.delete("/collections/anything/points/search")
+    assert "method" in _error_body(wrong, 405).lower()
+    assert wrong.headers.get("allow") == "POST"
+    assert "no endpoint" in _error_body(rest.get("/no/such/route"), 404)
+    assert "facet" in _error_body(rest.post("/collections/anything/facet", json={}), 501)

@@ -174,13 +174,55 @@ pub fn router(gateway: Gateway) -> Router {
             "/collections/{name}/points/recommend/batch",
             post(search::recommend_batch),
         )
+        .route(
+            "/collections/{name}/points/recommend/groups",
+            post(|| not_yet("points/recommend/groups")),
+        )
+        .route(
+            "/collections/{name}/points/discover",
+            post(|| not_yet("points/discover")),
+        )
+        .route(
+            "/collections/{name}/points/discover/batch",
+            post(|| not_yet("points/discover/batch")),
+        )
+        .route(
+            "/collections/{name}/facet",
+            post(|| not_yet("facet counts")),
+        )
+        .route(
+            "/collections/{name}/points/search/matrix/pairs",
+            post(|| not_yet("distance matrices")),
+        )
+        .route(
+            "/collections/{name}/points/search/matrix/offsets",
+            post(|| not_yet("distance matrices")),
+        )
         .fallback(unknown_path)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
         .with_state(gateway)
+}
+
+/// Endpoints of Qdrant's contract that Tessera does not offer yet: 501 with
+/// the feature named, rather than a 404 that reads like a typo.
+async fn not_yet(feature: &'static str) -> Response {
+    Timer::start().finish::<()>(Err(TesseraError::Unimplemented(format!(
+        "{feature} is not implemented in Tessera yet"
+    ))))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("Method not allowed: {method} {}", uri.path()),
+        started: Instant::now(),
+    }
+    .into_response()
 }
 
 async fn unknown_path(uri: axum::http::Uri) -> Response {
