@@ -140,3 +140,12 @@ def test_recreate_after_delete_is_empty(client, collection_name):
     assert info.points_count == 0
     assert info.config.params.vectors.size == 6
     assert client.count(collection_name).count == 0
+
+
+def test_collection_metadata_is_kept_and_merged(client, collection_name):
+    client.create_collection(collection_name, metadata={"owner": "search", "v": 1},
+                             vectors_config=models.VectorParams(size=4, distance=models.Distance.DOT))
+    assert client.get_collection(collection_name).config.metadata == {"owner": "search", "v": 1}
+    client.update_collection(collection_name, metadata={"v": 2, "note": "reindexed"})
+    assert client.get_collection(collection_name).config.metadata == {
+        "owner": "search", "v": 2, "note": "reindexed"}

@@ -239,6 +239,9 @@ pub struct CollectionConfig {
     pub optimizer_config: OptimizersConfig,
     pub wal_config: WalConfig,
     pub quantization_config: Option<serde_json::Value>,
+    /// The user's own JSON object about the collection, kept as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl CollectionConfig {
@@ -366,7 +369,21 @@ impl CreateCollection {
             optimizer_config,
             wal_config,
             quantization_config: self.quantization_config,
+            metadata: metadata_object(self.metadata)?,
         })
+    }
+}
+
+/// `metadata`, which must be a JSON object when given.
+fn metadata_object(
+    value: Option<serde_json::Value>,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Object(map)) => Ok(Some(map)),
+        Some(_) => Err(TesseraError::bad_input(
+            "Format error in JSON body: metadata must be a JSON object",
+        )),
     }
 }
 
@@ -456,6 +473,12 @@ impl UpdateCollection {
         }
         if self.quantization_config.is_some() {
             next.quantization_config = self.quantization_config.clone();
+        }
+        // New keys are added and given ones replaced, as Qdrant merges metadata.
+        if let Some(update) = metadata_object(self.metadata.clone())? {
+            next.metadata
+                .get_or_insert_with(Default::default)
+                .extend(update);
         }
         Ok(next)
     }

@@ -477,7 +477,7 @@ fn collection_config_to_proto(config: t::CollectionConfig) -> q::CollectionConfi
             .as_ref()
             .and_then(quantization_from_json),
         strict_mode_config: None,
-        metadata: HashMap::new(),
+        metadata: config.metadata.map(payload_to_proto).unwrap_or_default(),
     }
 }
 
