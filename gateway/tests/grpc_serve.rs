@@ -162,7 +162,7 @@ async fn points_map_errors_to_their_codes() {
         .query(q::QueryPoints {
             collection_name: "missing".into(),
             query: Some(q::Query {
-                variant: Some(q::query::Variant::Sample(q::Sample::Random as i32)),
+                variant: Some(q::query::Variant::Discover(q::DiscoverInput::default())),
             }),
             ..Default::default()
         })

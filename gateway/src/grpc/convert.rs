@@ -551,7 +551,12 @@ fn query_variant_from_proto(query: q::Query) -> Result<Query> {
         Some(V::Discover(_)) => "discover",
         Some(V::Context(_)) => "context",
         Some(V::OrderBy(order)) => return Ok(Query::OrderBy(order_by_from_proto(order)?)),
-        Some(V::Sample(_)) => "sample",
+        Some(V::Sample(sample)) => {
+            return match q::Sample::try_from(sample) {
+                Ok(q::Sample::Random) => Ok(Query::SampleRandom),
+                Err(_) => Err(bad_input("Unknown sample")),
+            }
+        }
         Some(V::Formula(_)) => "formula",
         Some(V::NearestWithMmr(_)) => "nearest with MMR",
         Some(V::RelevanceFeedback(_)) => "relevance feedback",

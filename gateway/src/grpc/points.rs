@@ -366,6 +366,19 @@ impl PointsService {
         })
     }
 
+    async fn matrix(&self, r: q::SearchMatrixPoints) -> Result<crate::service::DistanceMatrix> {
+        let read = convert::read_options_from_proto(r.read_consistency, r.shard_key_selector)?;
+        let request = crate::service::MatrixRequest {
+            filter: convert::optional_filter_from_proto(r.filter)?,
+            sample: r.sample.map_or(10, |s| s as usize),
+            limit: r.limit.map_or(3, |l| l as usize),
+            using: r.using.unwrap_or_default(),
+        };
+        self.gateway
+            .distance_matrix(&r.collection_name, request, &read)
+            .await
+    }
+
     async fn recommend_points(&self, r: q::RecommendPoints) -> Result<q::RecommendResponse> {
         let start = Instant::now();
         let collection = r.collection_name.clone();
@@ -691,15 +704,44 @@ impl Points for PointsService {
 
     async fn search_matrix_pairs(
         &self,
-        _request: Request<q::SearchMatrixPoints>,
+        request: Request<q::SearchMatrixPoints>,
     ) -> std::result::Result<Response<q::SearchMatrixPairsResponse>, Status> {
-        unimplemented("Search matrix pairs")
+        let start = Instant::now();
+        let outcome = self.matrix(request.into_inner()).await;
+        respond(outcome.map(|m| {
+            q::SearchMatrixPairsResponse {
+                result: Some(q::SearchMatrixPairs {
+                    pairs: m
+                        .pairs()
+                        .into_iter()
+                        .map(|p| q::SearchMatrixPair {
+                            a: Some(convert::point_id_to_proto(p.a)),
+                            b: Some(convert::point_id_to_proto(p.b)),
+                            score: p.score,
+                        })
+                        .collect(),
+                }),
+                time: elapsed(start),
+                usage: None,
+            }
+        }))
     }
 
     async fn search_matrix_offsets(
         &self,
-        _request: Request<q::SearchMatrixPoints>,
+        request: Request<q::SearchMatrixPoints>,
     ) -> std::result::Result<Response<q::SearchMatrixOffsetsResponse>, Status> {
-        unimplemented("Search matrix offsets")
+        let start = Instant::now();
+        let outcome = self.matrix(request.into_inner()).await;
+        respond(outcome.map(|m| q::SearchMatrixOffsetsResponse {
+            result: Some(q::SearchMatrixOffsets {
+                offsets_row: m.offsets_row,
+                offsets_col: m.offsets_col,
+                scores: m.scores,
+                ids: m.ids.into_iter().map(convert::point_id_to_proto).collect(),
+            }),
+            time: elapsed(start),
+            usage: None,
+        }))
     }
 }

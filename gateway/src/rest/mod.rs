@@ -192,11 +192,11 @@ pub fn router(gateway: Gateway) -> Router {
         )
         .route(
             "/collections/{name}/points/search/matrix/pairs",
-            post(|| not_yet("distance matrices")),
+            post(search::matrix_pairs),
         )
         .route(
             "/collections/{name}/points/search/matrix/offsets",
-            post(|| not_yet("distance matrices")),
+            post(search::matrix_offsets),
         )
         .fallback(unknown_path)
         .method_not_allowed_fallback(method_not_allowed)

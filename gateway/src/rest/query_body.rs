@@ -8,8 +8,8 @@ use tessera_types::{
 };
 
 use crate::service::{
-    Fusion, GroupsRequest, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy,
-    VectorInput, WithLookup,
+    Fusion, GroupsRequest, MatrixRequest, Prefetch, Query, QueryRequest, Recommend,
+    RecommendStrategy, VectorInput, WithLookup,
 };
 
 type Result<T> = std::result::Result<T, TesseraError>;
@@ -287,6 +287,12 @@ fn parse_query(q: Value) -> Result<Query> {
             super::model::parse_order_by(Some(inner))?
                 .ok_or_else(|| TesseraError::bad_input("Format error in JSON body: order_by is empty"))?,
         )),
+        "sample" => match inner.as_str() {
+            Some("random") => Ok(Query::SampleRandom),
+            _ => Err(TesseraError::bad_input(format!(
+                "Format error in JSON body: unknown sample {inner}: use random"
+            ))),
+        },
         "fusion" => match inner.as_str() {
             Some("rrf") => Ok(Query::Fusion(Fusion::Rrf {
                 k: crate::service::DEFAULT_RRF_K,
@@ -310,7 +316,7 @@ fn parse_query(q: Value) -> Result<Query> {
             }))
         }
         other => Err(TesseraError::Unimplemented(format!(
-            "query type `{other}`: Tessera supports nearest, recommend (average_vector), order_by and fusion (rrf, dbsf) queries"
+            "query type `{other}`: Tessera supports nearest, recommend (average_vector), order_by, sample and fusion (rrf, dbsf) queries"
         ))),
     }
 }
@@ -436,5 +442,31 @@ impl TryFrom<QueryGroupsBody> for GroupsRequest {
             group_size: b.group_size.unwrap_or(3),
             with_lookup: with_lookup(b.with_lookup)?,
         })
+    }
+}
+
+/// `points/search/matrix/pairs` and `.../offsets`.
+#[derive(Deserialize)]
+pub struct MatrixBody {
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub sample: Option<usize>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
+}
+
+impl From<MatrixBody> for MatrixRequest {
+    fn from(b: MatrixBody) -> Self {
+        MatrixRequest {
+            filter: b.filter,
+            sample: b.sample.unwrap_or(10),
+            limit: b.limit.unwrap_or(3),
+            using: b.using.unwrap_or_default(),
+        }
     }
 }

@@ -10,7 +10,8 @@ use tessera_types::SearchRequest;
 
 use super::model::{read_options, SearchBatchBody, SearchBody};
 use super::query_body::{
-    QueryBatchBody, QueryBody, QueryGroupsBody, RecommendBatchBody, RecommendBody, SearchGroupsBody,
+    MatrixBody, QueryBatchBody, QueryBody, QueryGroupsBody, RecommendBatchBody, RecommendBody,
+    SearchGroupsBody,
 };
 use super::{parse_body, Timer};
 use crate::service::{Gateway, GroupsRequest, QueryRequest};
@@ -183,4 +184,36 @@ pub async fn query_groups(
         Ok(json!({ "groups": groups }))
     };
     timer.finish(outcome.await)
+}
+
+async fn matrix(
+    gateway: Gateway,
+    name: String,
+    query: HashMap<String, String>,
+    body: Bytes,
+) -> Result<crate::service::DistanceMatrix, tessera_types::TesseraError> {
+    let mut b: MatrixBody = parse_body(&body)?;
+    let read = read_options(&query, b.shard_key.take())?;
+    gateway.distance_matrix(&name, b.into(), &read).await
+}
+
+pub async fn matrix_pairs(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = matrix(gateway, name, query, body).await;
+    timer.finish(outcome.map(|m| json!({ "pairs": m.pairs() })))
+}
+
+pub async fn matrix_offsets(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    timer.finish(matrix(gateway, name, query, body).await)
 }

@@ -2,11 +2,13 @@
 //! Both edges translate their requests into these calls.
 
 mod groups;
+mod matrix;
 mod query;
 mod reads;
 mod writes;
 
 pub use groups::{GroupsRequest, PointGroup, WithLookup};
+pub use matrix::{DistanceMatrix, MatrixPair, MatrixRequest};
 pub use query::{
     Fusion, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy, VectorInput, DEFAULT_RRF_K,
 };

@@ -58,6 +58,8 @@ pub enum Query {
     Fusion(Fusion),
     /// Points in the order of a numeric payload field.
     OrderBy(OrderBy),
+    /// Points drawn at random.
+    SampleRandom,
 }
 
 /// A sub-query whose results the query above it works on.
@@ -102,6 +104,14 @@ impl Gateway {
             );
         if simple && request.query.is_none() {
             return self.query_by_id_order(collection, request, read).await;
+        }
+        if request.query == Some(Query::SampleRandom) {
+            if !request.prefetch.is_empty() {
+                return Err(TesseraError::Unimplemented(
+                    "random samples of prefetch results".into(),
+                ));
+            }
+            return self.query_sample(collection, request, read).await;
         }
         if let Some(Query::OrderBy(order)) = &request.query {
             if !request.prefetch.is_empty() {
@@ -317,9 +327,9 @@ impl Gateway {
                     "Fusion queries combine prefetches: give `prefetch`",
                 ))
             }
-            Query::OrderBy(_) => {
+            Query::OrderBy(_) | Query::SampleRandom => {
                 return Err(TesseraError::Unimplemented(
-                    "order_by inside prefetch".into(),
+                    "order_by and sample inside prefetch".into(),
                 ))
             }
         };

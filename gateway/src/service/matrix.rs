@@ -1,0 +1,197 @@
+//! Random samples of a collection: `{"sample": "random"}` queries and the
+//! distance matrices of `points/search/matrix/pairs` and `.../offsets`,
+//! computed here over the sampled points' vectors.
+
+use rand::seq::SliceRandom;
+use serde::Serialize;
+use tessera_types::Distance;
+
+use super::*;
+
+/// Ids listed per scroll page while sampling.
+const SAMPLE_PAGE: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixRequest {
+    pub filter: Option<Filter>,
+    pub sample: usize,
+    pub limit: usize,
+    pub using: String,
+}
+
+/// The sampled points' nearest neighbours among themselves: `ids[row]` and
+/// `ids[col]` are `scores[k]` apart for each k.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DistanceMatrix {
+    pub offsets_row: Vec<u64>,
+    pub offsets_col: Vec<u64>,
+    pub scores: Vec<f32>,
+    pub ids: Vec<PointId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatrixPair {
+    pub a: PointId,
+    pub b: PointId,
+    pub score: f32,
+}
+
+impl DistanceMatrix {
+    pub fn pairs(&self) -> Vec<MatrixPair> {
+        (0..self.scores.len())
+            .map(|k| MatrixPair {
+                a: self.ids[self.offsets_row[k] as usize],
+                b: self.ids[self.offsets_col[k] as usize],
+                score: self.scores[k],
+            })
+            .collect()
+    }
+}
+
+impl Gateway {
+    /// Up to `n` ids drawn at random from the points matching `filter`.
+    pub(crate) async fn sample_ids(
+        &self,
+        collection: &str,
+        filter: Option<Filter>,
+        n: usize,
+        read: &ReadOptions,
+    ) -> Result<Vec<PointId>> {
+        let mut ids = Vec::new();
+        let mut offset = None;
+        loop {
+            let page = self
+                .scroll(
+                    collection,
+                    ScrollRequest {
+                        offset,
+                        limit: SAMPLE_PAGE,
+                        filter: filter.clone(),
+                        with_payload: WithPayload::Enable(false),
+                        with_vector: WithVector::Enable(false),
+                        order_by: None,
+                    },
+                    read,
+                )
+                .await?;
+            ids.extend(page.points.into_iter().map(|r| r.id));
+            match page.next_page_offset {
+                Some(next) => offset = Some(next),
+                None => break,
+            }
+        }
+        ids.shuffle(&mut rand::rng());
+        ids.truncate(n);
+        Ok(ids)
+    }
+
+    /// `{"sample": "random"}`: points drawn at random, score 0.
+    pub(crate) async fn query_sample(
+        &self,
+        collection: &str,
+        request: QueryRequest,
+        read: &ReadOptions,
+    ) -> Result<Vec<ScoredPoint>> {
+        let ids = self
+            .sample_ids(collection, request.filter, request.limit, read)
+            .await?;
+        let records = self
+            .retrieve(
+                collection,
+                &ids,
+                &request.with_payload,
+                &request.with_vector,
+                read,
+            )
+            .await?;
+        Ok(records
+            .into_iter()
+            .map(|r| ScoredPoint {
+                id: r.id,
+                version: 0,
+                score: 0.0,
+                payload: r.payload,
+                vector: r.vector,
+                shard_key: None,
+                order_value: None,
+            })
+            .collect())
+    }
+
+    pub async fn distance_matrix(
+        &self,
+        collection: &str,
+        request: MatrixRequest,
+        read: &ReadOptions,
+    ) -> Result<DistanceMatrix> {
+        if request.sample < 2 || request.limit == 0 {
+            return Err(TesseraError::bad_input(
+                "Validation error in JSON body: [sample must be 2 or more and limit 1 or more]",
+            ));
+        }
+        let (_, state) = self.collection(collection)?;
+        let distance = state
+            .config
+            .params
+            .vectors
+            .require(&request.using)?
+            .distance;
+        let ids = self
+            .sample_ids(collection, request.filter, request.sample, read)
+            .await?;
+        let records = self
+            .retrieve(
+                collection,
+                &ids,
+                &WithPayload::Enable(false),
+                &WithVector::Include(vec![request.using.clone()]),
+                read,
+            )
+            .await?;
+        let sampled: Vec<(PointId, Vec<f32>)> = records
+            .into_iter()
+            .filter_map(|r| {
+                let vector = r.vector?.into_named().remove(&request.using)?;
+                Some((r.id, vector))
+            })
+            .collect();
+        let mut matrix = DistanceMatrix {
+            offsets_row: Vec::new(),
+            offsets_col: Vec::new(),
+            scores: Vec::new(),
+            ids: sampled.iter().map(|(id, _)| *id).collect(),
+        };
+        for (row, (_, a)) in sampled.iter().enumerate() {
+            let mut nearest: Vec<(usize, f32)> = sampled
+                .iter()
+                .enumerate()
+                .filter(|(col, _)| *col != row)
+                .map(|(col, (_, b))| (col, score(distance, a, b)))
+                .collect();
+            nearest.sort_by(|x, y| {
+                if distance.higher_is_better() {
+                    y.1.total_cmp(&x.1)
+                } else {
+                    x.1.total_cmp(&y.1)
+                }
+            });
+            for (col, s) in nearest.into_iter().take(request.limit) {
+                matrix.offsets_row.push(row as u64);
+                matrix.offsets_col.push(col as u64);
+                matrix.scores.push(s);
+            }
+        }
+        Ok(matrix)
+    }
+}
+
+/// The score Qdrant reports between two stored vectors (Cosine vectors are
+/// stored normalized, so their score is the dot product).
+fn score(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
+    let pairs = a.iter().zip(b);
+    match distance {
+        Distance::Cosine | Distance::Dot => pairs.map(|(x, y)| x * y).sum(),
+        Distance::Euclid => pairs.map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt(),
+        Distance::Manhattan => pairs.map(|(x, y)| (x - y).abs()).sum(),
+    }
+}
