@@ -150,3 +150,20 @@ def test_older_recommend_and_rrf_parameters_over_rest(rest, two_vectors):
     best = rest.post(f"/collections/{name}/points/query", json={
         "query": {"recommend": {"positive": [1], "strategy": "best_score"}}, "using": "a"})
     assert best.status_code == 501, best.text
+
+
+def test_lookup_from_another_collection(client, two_vectors, make_name):
+    name, a, _ = two_vectors
+    other = make_name()
+    client.create_collection(other, vectors_config={"e": models.VectorParams(size=4, distance=DOT)})
+    examples = random_vectors(3, 4, seed=23)
+    client.upsert(other, wait=True, points=[
+        models.PointStruct(id=i, vector={"e": examples[i]}) for i in range(3)])
+    lookup = models.LookupLocation(collection=other, vector="e")
+    nearest = client.query_points(name, query=1, using="a", lookup_from=lookup, limit=4).points
+    # Point 1 of the other collection stands for its vector; point 1 here is not left out.
+    assert [p.id for p in nearest] == _ranked(a, examples[1])[:4]
+    recommended = client.query_points(name, query=models.RecommendQuery(recommend=models.RecommendInput(
+        positive=[0, 2])), using="a", lookup_from=lookup, limit=4).points
+    avg = [(examples[0][d] + examples[2][d]) / 2 for d in range(4)]
+    assert [p.id for p in recommended] == _ranked(a, avg)[:4]

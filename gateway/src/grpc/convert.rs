@@ -13,7 +13,7 @@ use serde_json::{Map, Number, Value as Json};
 use tessera_types::{self as t, TesseraError};
 
 use crate::service::{
-    CollectionInfo, CollectionStatus, Fusion, Prefetch, Query, QueryRequest, Recommend,
+    CollectionInfo, CollectionStatus, Fusion, LookupFrom, Prefetch, Query, QueryRequest, Recommend,
     RecommendStrategy, VectorInput, WriteOrdering, DEFAULT_RRF_K,
 };
 
@@ -568,11 +568,25 @@ fn query_variant_from_proto(query: q::Query) -> Result<Query> {
     )))
 }
 
+fn lookup_from_proto(lookup: Option<q::LookupLocation>) -> Result<Option<LookupFrom>> {
+    lookup
+        .map(|l| {
+            if l.shard_key_selector.is_some() {
+                return Err(unsupported(
+                    "lookup_from with a shard key is not supported yet",
+                ));
+            }
+            Ok(LookupFrom {
+                collection: l.collection_name,
+                vector: l.vector_name,
+            })
+        })
+        .transpose()
+}
+
 fn prefetch_from_proto(p: q::PrefetchQuery) -> Result<Prefetch> {
-    if p.lookup_from.is_some() {
-        return Err(unsupported("lookup_from is not supported yet"));
-    }
     Ok(Prefetch {
+        lookup_from: lookup_from_proto(p.lookup_from)?,
         query: p.query.map(query_variant_from_proto).transpose()?,
         prefetch: p
             .prefetch
@@ -588,10 +602,8 @@ fn prefetch_from_proto(p: q::PrefetchQuery) -> Result<Prefetch> {
 }
 
 pub fn query_from_proto(request: q::QueryPoints) -> Result<QueryRequest> {
-    if request.lookup_from.is_some() {
-        return Err(unsupported("lookup_from is not supported yet"));
-    }
     Ok(QueryRequest {
+        lookup_from: lookup_from_proto(request.lookup_from)?,
         query: request.query.map(query_variant_from_proto).transpose()?,
         prefetch: request
             .prefetch
@@ -611,9 +623,7 @@ pub fn query_from_proto(request: q::QueryPoints) -> Result<QueryRequest> {
 
 /// The older `Recommend` call, as a recommend query.
 pub fn recommend_from_points(request: q::RecommendPoints) -> Result<QueryRequest> {
-    if request.lookup_from.is_some() {
-        return Err(unsupported("lookup_from is not supported yet"));
-    }
+    let lookup_from = lookup_from_proto(request.lookup_from)?;
     let ids = |ids: Vec<q::PointId>| -> Result<Vec<VectorInput>> {
         ids.into_iter()
             .map(|id| point_id_from_proto(id).map(VectorInput::Point))
@@ -630,6 +640,7 @@ pub fn recommend_from_points(request: q::RecommendPoints) -> Result<QueryRequest
     let mut negative = ids(request.negative)?;
     negative.extend(vectors(request.negative_vectors)?);
     Ok(QueryRequest {
+        lookup_from,
         query: Some(Query::Recommend(Recommend {
             positive,
             negative,

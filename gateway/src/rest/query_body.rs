@@ -8,7 +8,7 @@ use tessera_types::{
 };
 
 use crate::service::{
-    Fusion, GroupsRequest, MatrixRequest, Prefetch, Query, QueryRequest, Recommend,
+    Fusion, GroupsRequest, LookupFrom, MatrixRequest, Prefetch, Query, QueryRequest, Recommend,
     RecommendStrategy, VectorInput, WithLookup,
 };
 
@@ -123,13 +123,33 @@ pub struct RecommendBatchBody {
     pub searches: Vec<RecommendBody>,
 }
 
-fn refuse_lookup_from(lookup_from: &Option<Value>) -> Result<()> {
-    if lookup_from.as_ref().is_some_and(|v| !v.is_null()) {
-        return Err(TesseraError::Unimplemented(
-            "`lookup_from` in queries".into(),
-        ));
+/// `lookup_from`: `{"collection": ..., "vector": ...}`.
+fn lookup_from(value: Option<Value>) -> Result<Option<LookupFrom>> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Location {
+        collection: String,
+        #[serde(default)]
+        vector: Option<String>,
+        #[serde(default)]
+        shard_key: Option<Value>,
     }
-    Ok(())
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => {
+            let l: Location =
+                serde_json::from_value(v).map_err(|e| format_error("lookup_from", e))?;
+            if l.shard_key.is_some_and(|k| !k.is_null()) {
+                return Err(TesseraError::Unimplemented(
+                    "`lookup_from.shard_key`".into(),
+                ));
+            }
+            Ok(Some(LookupFrom {
+                collection: l.collection,
+                vector: l.vector,
+            }))
+        }
+    }
 }
 
 fn prefetches(prefetch: Option<OneOrMany<PrefetchBody>>) -> Result<Vec<Prefetch>> {
@@ -151,8 +171,8 @@ fn optional_query(query: Option<Value>) -> Result<Option<Query>> {
 impl TryFrom<PrefetchBody> for Prefetch {
     type Error = TesseraError;
     fn try_from(b: PrefetchBody) -> Result<Self> {
-        refuse_lookup_from(&b.lookup_from)?;
         Ok(Prefetch {
+            lookup_from: lookup_from(b.lookup_from)?,
             query: optional_query(b.query)?,
             prefetch: prefetches(b.prefetch)?,
             using: b.using.unwrap_or_default(),
@@ -167,8 +187,8 @@ impl TryFrom<PrefetchBody> for Prefetch {
 impl TryFrom<QueryBody> for QueryRequest {
     type Error = TesseraError;
     fn try_from(b: QueryBody) -> Result<Self> {
-        refuse_lookup_from(&b.lookup_from)?;
         Ok(QueryRequest {
+            lookup_from: lookup_from(b.lookup_from)?,
             query: optional_query(b.query)?,
             prefetch: prefetches(b.prefetch)?,
             using: b.using.unwrap_or_default(),
@@ -186,7 +206,7 @@ impl TryFrom<QueryBody> for QueryRequest {
 impl TryFrom<RecommendBody> for QueryRequest {
     type Error = TesseraError;
     fn try_from(b: RecommendBody) -> Result<Self> {
-        refuse_lookup_from(&b.lookup_from)?;
+        let lookup_from = lookup_from(b.lookup_from)?;
         let recommend = Recommend {
             positive: b
                 .positive
@@ -201,6 +221,7 @@ impl TryFrom<RecommendBody> for QueryRequest {
             strategy: strategy(b.strategy)?,
         };
         Ok(QueryRequest {
+            lookup_from,
             query: Some(Query::Recommend(recommend)),
             prefetch: Vec::new(),
             using: b.using.unwrap_or_default(),
@@ -412,6 +433,7 @@ impl TryFrom<SearchGroupsBody> for GroupsRequest {
         };
         Ok(GroupsRequest {
             query: QueryRequest {
+                lookup_from: None,
                 query: Some(Query::Nearest(vector)),
                 prefetch: Vec::new(),
                 using,

@@ -10,7 +10,8 @@ mod writes;
 pub use groups::{GroupsRequest, PointGroup, WithLookup};
 pub use matrix::{DistanceMatrix, MatrixPair, MatrixRequest};
 pub use query::{
-    Fusion, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy, VectorInput, DEFAULT_RRF_K,
+    Fusion, LookupFrom, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy, VectorInput,
+    DEFAULT_RRF_K,
 };
 
 use std::collections::{BTreeMap, HashMap};

@@ -62,6 +62,40 @@ pub enum Query {
     SampleRandom,
 }
 
+/// Where the vectors of examples given by id come from, when not from the
+/// collection searched (`lookup_from`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LookupFrom {
+    pub collection: String,
+    /// The vector to take; the query's `using` when absent.
+    pub vector: Option<String>,
+}
+
+/// Where a stage reads the vectors of points it names by id.
+struct Examples<'a> {
+    collection: &'a str,
+    using: &'a str,
+    /// Points of the searched collection are left out of its results.
+    excluded: bool,
+}
+
+impl<'a> Examples<'a> {
+    fn new(collection: &'a str, using: &'a str, lookup: Option<&'a LookupFrom>) -> Self {
+        match lookup {
+            Some(l) => Examples {
+                collection: &l.collection,
+                using: l.vector.as_deref().unwrap_or(using),
+                excluded: false,
+            },
+            None => Examples {
+                collection,
+                using,
+                excluded: true,
+            },
+        }
+    }
+}
+
 /// A sub-query whose results the query above it works on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prefetch {
@@ -72,6 +106,7 @@ pub struct Prefetch {
     pub limit: usize,
     pub params: SearchParams,
     pub score_threshold: Option<f32>,
+    pub lookup_from: Option<LookupFrom>,
 }
 
 /// A universal query (`points/query`); without `query` or `prefetch` it lists
@@ -88,6 +123,7 @@ pub struct QueryRequest {
     pub with_vector: WithVector,
     pub score_threshold: Option<f32>,
     pub params: SearchParams,
+    pub lookup_from: Option<LookupFrom>,
 }
 
 impl Gateway {
@@ -128,9 +164,13 @@ impl Gateway {
             let vector = match request.query {
                 Some(Query::Nearest(vector)) => vector,
                 Some(Query::NearestToPoint(id)) => {
+                    let examples =
+                        Examples::new(collection, &request.using, request.lookup_from.as_ref());
                     // As in Qdrant, the point a query refers to is not among its results.
-                    exclude(&mut filter, vec![id]);
-                    self.vector_of(collection, id, &request.using, read).await?
+                    if examples.excluded {
+                        exclude(&mut filter, vec![id]);
+                    }
+                    self.vector_of(&examples, id, read).await?
                 }
                 _ => unreachable!("a simple query"),
             };
@@ -160,6 +200,7 @@ impl Gateway {
             limit: request.offset.saturating_add(request.limit),
             params: request.params,
             score_threshold: request.score_threshold,
+            lookup_from: request.lookup_from,
         };
         let hits: Vec<ScoredPoint> = self
             .run_stage(collection, stage, None, read)
@@ -197,8 +238,10 @@ impl Gateway {
                         "Fusion queries combine prefetches: give `prefetch`",
                     )),
                     Some(query) => {
+                        let examples =
+                            Examples::new(collection, &stage.using, stage.lookup_from.as_ref());
                         let search = self
-                            .stage_search(collection, query, &stage.using, filter, read)
+                            .stage_search(query, &stage.using, &examples, filter, read)
                             .await?;
                         self.search(
                             collection,
@@ -259,11 +302,13 @@ impl Gateway {
                         must: vec![Condition::HasId(HasIdCondition { has_id: candidates })],
                         ..Filter::default()
                     };
+                    let examples =
+                        Examples::new(collection, &stage.using, stage.lookup_from.as_ref());
                     let search = self
                         .stage_search(
-                            collection,
                             query,
                             &stage.using,
+                            &examples,
                             both(filter, Some(only)),
                             read,
                         )
@@ -291,20 +336,22 @@ impl Gateway {
     /// are the caller's), without payloads or vectors.
     async fn stage_search(
         &self,
-        collection: &str,
         query: Query,
         using: &str,
+        examples: &Examples<'_>,
         mut filter: Option<Filter>,
         read: &ReadOptions,
     ) -> Result<SearchRequest> {
         let vector = match query {
             Query::Nearest(vector) => vector,
             Query::NearestToPoint(id) => {
-                exclude(&mut filter, vec![id]);
-                self.vector_of(collection, id, using, read).await?
+                if examples.excluded {
+                    exclude(&mut filter, vec![id]);
+                }
+                self.vector_of(examples, id, read).await?
             }
             Query::Recommend(recommend) => {
-                let examples: Vec<PointId> = recommend
+                let ids: Vec<PointId> = recommend
                     .positive
                     .iter()
                     .chain(&recommend.negative)
@@ -313,12 +360,10 @@ impl Gateway {
                         VectorInput::Vector(_) => None,
                     })
                     .collect();
-                let vector = self
-                    .recommend_vector(collection, &recommend, using, read)
-                    .await?;
+                let vector = self.recommend_vector(&recommend, examples, read).await?;
                 // Examples given by id are not recommended back.
-                if !examples.is_empty() {
-                    exclude(&mut filter, examples);
+                if !ids.is_empty() && examples.excluded {
+                    exclude(&mut filter, ids);
                 }
                 vector
             }
@@ -350,9 +395,8 @@ impl Gateway {
     /// or `avg(positive)` without negatives.
     async fn recommend_vector(
         &self,
-        collection: &str,
         recommend: &Recommend,
-        using: &str,
+        examples: &Examples<'_>,
         read: &ReadOptions,
     ) -> Result<Vec<f32>> {
         if recommend.strategy != RecommendStrategy::AverageVector {
@@ -365,12 +409,8 @@ impl Gateway {
                 "Recommend needs at least one positive example",
             ));
         }
-        let positive = self
-            .vectors_of(collection, &recommend.positive, using, read)
-            .await?;
-        let negative = self
-            .vectors_of(collection, &recommend.negative, using, read)
-            .await?;
+        let positive = self.vectors_of(examples, &recommend.positive, read).await?;
+        let negative = self.vectors_of(examples, &recommend.negative, read).await?;
         let mean = |vectors: &[Vec<f32>]| -> Result<Vec<f32>> {
             let dim = vectors[0].len();
             if vectors.iter().any(|v| v.len() != dim) {
@@ -405,32 +445,41 @@ impl Gateway {
 
     async fn vectors_of(
         &self,
-        collection: &str,
+        examples: &Examples<'_>,
         inputs: &[VectorInput],
-        using: &str,
         read: &ReadOptions,
     ) -> Result<Vec<Vec<f32>>> {
         let mut vectors = Vec::with_capacity(inputs.len());
         for input in inputs {
             vectors.push(match input {
                 VectorInput::Vector(v) => v.clone(),
-                VectorInput::Point(id) => self.vector_of(collection, *id, using, read).await?,
+                VectorInput::Point(id) => self.vector_of(examples, *id, read).await?,
             });
         }
         Ok(vectors)
     }
 
-    /// The stored vector `using` of point `id`.
+    /// The stored vector of point `id`, where `examples` says to read it.
     async fn vector_of(
         &self,
-        collection: &str,
+        examples: &Examples<'_>,
         id: PointId,
-        using: &str,
         read: &ReadOptions,
     ) -> Result<Vec<f32>> {
+        let using = examples.using;
+        // Another collection's shard keys are not the searched one's.
+        let lookup_read = ReadOptions {
+            consistency: read.consistency,
+            shard_key: None,
+        };
+        let read = if examples.excluded {
+            read
+        } else {
+            &lookup_read
+        };
         let records = self
             .retrieve(
-                collection,
+                examples.collection,
                 &[id],
                 &WithPayload::Enable(false),
                 &WithVector::Include(vec![using.to_string()]),

@@ -26,6 +26,7 @@ pub fn search_groups_from_proto(r: q::SearchPointGroups) -> Result<GroupsRequest
     let limit = r.limit as usize;
     Ok(GroupsRequest {
         query: QueryRequest {
+            lookup_from: None,
             query: Some(Query::Nearest(r.vector)),
             prefetch: Vec::new(),
             using: r.vector_name.unwrap_or_default(),
