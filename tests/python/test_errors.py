@@ -222,4 +222,4 @@ def test_wrong_method_and_unknown_route_answer_json(rest):
     assert "method" in _error_body(wrong, 405).lower()
     assert wrong.headers.get("allow") == "POST"
     assert "no endpoint" in _error_body(rest.get("/no/such/route"), 404)
-    assert "facet" in _error_body(rest.post("/collections/anything/facet", json={}), 501)
+    assert "discover" in _error_body(rest.post("/collections/anything/points/discover", json={}), 501)

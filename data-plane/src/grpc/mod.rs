@@ -9,12 +9,12 @@ use tessera_proto::convert::{
 };
 use tessera_proto::data_plane::data_plane_server::DataPlane;
 use tessera_proto::data_plane::{
-    CountReply, CountRequest, DeleteSnapshotReply, FetchOpsReply, FetchOpsRequest,
-    FetchSnapshotRequest, ListSnapshotsReply, ListSnapshotsRequest, RecoveryProgress,
-    ReplicateReply, ReplicateRequest, RestoreShardChunk, RestoreShardReply, RetrieveReply,
-    RetrieveRequest, ScrollReply, ScrollRequest, SearchReply, SearchRequest, ShardSnapshotRequest,
-    ShardStatsReply, ShardStatsRequest, SnapshotInfo, SnapshotLocation, StoreSnapshotChunk,
-    UpdateReply, UpdateRequest,
+    CountReply, CountRequest, DeleteSnapshotReply, FacetHit, FacetReply, FacetRequest,
+    FetchOpsReply, FetchOpsRequest, FetchSnapshotRequest, ListSnapshotsReply, ListSnapshotsRequest,
+    RecoveryProgress, ReplicateReply, ReplicateRequest, RestoreShardChunk, RestoreShardReply,
+    RetrieveReply, RetrieveRequest, ScrollReply, ScrollRequest, SearchReply, SearchRequest,
+    ShardSnapshotRequest, ShardStatsReply, ShardStatsRequest, SnapshotInfo, SnapshotLocation,
+    StoreSnapshotChunk, UpdateReply, UpdateRequest,
 };
 use tessera_types::{Filter, TesseraError};
 use tonic::{Request, Response, Status, Streaming};
@@ -207,6 +207,29 @@ impl DataPlane for DataPlaneService {
             let applied_seq = shard.last_op().seq;
             let count = shard.count(filter.as_ref())?;
             Ok(CountReply { count, applied_seq })
+        })
+        .await
+    }
+
+    async fn facet(&self, request: Request<FacetRequest>) -> Result<Response<FacetReply>, Status> {
+        let request = request.into_inner();
+        let filter: Option<Filter> = request
+            .filter_json
+            .map(|f| from_json(&f, "filter"))
+            .transpose()
+            .map_err(error_to_status)?;
+        let key = request.key;
+        self.on_shard(request.target, move |shard| {
+            let applied_seq = shard.last_op().seq;
+            let hits = shard
+                .facet(&key, filter.as_ref())?
+                .into_iter()
+                .map(|(value, count)| FacetHit {
+                    value_json: tessera_proto::convert::to_json(&value),
+                    count,
+                })
+                .collect();
+            Ok(FacetReply { hits, applied_seq })
         })
         .await
     }

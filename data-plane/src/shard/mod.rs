@@ -11,6 +11,7 @@
 
 mod apply;
 mod checkpoint;
+mod facet;
 mod optimizer;
 mod order;
 mod payload;

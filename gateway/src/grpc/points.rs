@@ -697,9 +697,29 @@ impl Points for PointsService {
 
     async fn facet(
         &self,
-        _request: Request<q::FacetCounts>,
+        request: Request<q::FacetCounts>,
     ) -> std::result::Result<Response<q::FacetResponse>, Status> {
-        unimplemented("Facet")
+        let start = Instant::now();
+        let r = request.into_inner();
+        let outcome = async {
+            let read = convert::read_options_from_proto(r.read_consistency, r.shard_key_selector)?;
+            let facet = crate::service::FacetRequest {
+                key: r.key,
+                filter: convert::optional_filter_from_proto(r.filter)?,
+                limit: r.limit.map_or(10, |l| l as usize),
+            };
+            let hits = self.gateway.facet(&r.collection_name, facet, &read).await?;
+            Ok(q::FacetResponse {
+                hits: hits
+                    .into_iter()
+                    .filter_map(convert::facet_hit_to_proto)
+                    .collect(),
+                time: elapsed(start),
+                usage: None,
+            })
+        }
+        .await;
+        respond(outcome)
     }
 
     async fn search_matrix_pairs(

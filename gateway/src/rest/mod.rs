@@ -186,10 +186,7 @@ pub fn router(gateway: Gateway) -> Router {
             "/collections/{name}/points/discover/batch",
             post(|| not_yet("points/discover/batch")),
         )
-        .route(
-            "/collections/{name}/facet",
-            post(|| not_yet("facet counts")),
-        )
+        .route("/collections/{name}/facet", post(search::facet))
         .route(
             "/collections/{name}/points/search/matrix/pairs",
             post(search::matrix_pairs),

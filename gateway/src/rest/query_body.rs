@@ -8,8 +8,8 @@ use tessera_types::{
 };
 
 use crate::service::{
-    Fusion, GroupsRequest, LookupFrom, MatrixRequest, Prefetch, Query, QueryRequest, Recommend,
-    RecommendStrategy, VectorInput, WithLookup,
+    FacetRequest, Fusion, GroupsRequest, LookupFrom, MatrixRequest, Prefetch, Query, QueryRequest,
+    Recommend, RecommendStrategy, VectorInput, WithLookup,
 };
 
 type Result<T> = std::result::Result<T, TesseraError>;
@@ -489,6 +489,31 @@ impl From<MatrixBody> for MatrixRequest {
             sample: b.sample.unwrap_or(10),
             limit: b.limit.unwrap_or(3),
             using: b.using.unwrap_or_default(),
+        }
+    }
+}
+
+/// `POST /collections/{c}/facet`.
+#[derive(Deserialize)]
+pub struct FacetBody {
+    pub key: String,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Counts here are always exact.
+    #[serde(default)]
+    pub exact: Option<bool>,
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
+}
+
+impl From<FacetBody> for FacetRequest {
+    fn from(b: FacetBody) -> Self {
+        FacetRequest {
+            key: b.key,
+            filter: b.filter,
+            limit: b.limit.unwrap_or(10),
         }
     }
 }

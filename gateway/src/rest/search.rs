@@ -10,8 +10,8 @@ use tessera_types::SearchRequest;
 
 use super::model::{read_options, SearchBatchBody, SearchBody};
 use super::query_body::{
-    MatrixBody, QueryBatchBody, QueryBody, QueryGroupsBody, RecommendBatchBody, RecommendBody,
-    SearchGroupsBody,
+    FacetBody, MatrixBody, QueryBatchBody, QueryBody, QueryGroupsBody, RecommendBatchBody,
+    RecommendBody, SearchGroupsBody,
 };
 use super::{parse_body, Timer};
 use crate::service::{Gateway, GroupsRequest, QueryRequest};
@@ -216,4 +216,20 @@ pub async fn matrix_offsets(
 ) -> Response {
     let timer = Timer::start();
     timer.finish(matrix(gateway, name, query, body).await)
+}
+
+pub async fn facet(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let mut b: FacetBody = parse_body(&body)?;
+        let read = read_options(&query, b.shard_key.take())?;
+        let hits = gateway.facet(&name, b.into(), &read).await?;
+        Ok(json!({ "hits": hits }))
+    };
+    timer.finish(outcome.await)
 }

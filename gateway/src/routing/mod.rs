@@ -72,5 +72,6 @@ applied!(
     dp::SearchReply,
     dp::ScrollReply,
     dp::CountReply,
+    dp::FacetReply,
     dp::RetrieveReply
 );

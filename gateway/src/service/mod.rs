@@ -1,12 +1,14 @@
 //! The operations a client can ask of Tessera, independent of REST or gRPC.
 //! Both edges translate their requests into these calls.
 
+mod facet;
 mod groups;
 mod matrix;
 mod query;
 mod reads;
 mod writes;
 
+pub use facet::{FacetHit, FacetRequest};
 pub use groups::{GroupsRequest, PointGroup, WithLookup};
 pub use matrix::{DistanceMatrix, MatrixPair, MatrixRequest};
 pub use query::{

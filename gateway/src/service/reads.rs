@@ -225,7 +225,7 @@ impl Gateway {
 
     /// Runs the same read on every shard of a collection, concurrently; the
     /// first failing shard fails the whole read.
-    async fn read_every_shard<T, Req, F, Fut>(
+    pub(super) async fn read_every_shard<T, Req, F, Fut>(
         &self,
         topology: &Topology,
         collection: &CollectionState,

@@ -1,4 +1,5 @@
-//! Grouped search: `SearchPointGroups` and `QueryPointGroups` in, groups out.
+//! Grouped results: `SearchPointGroups` and `QueryPointGroups` in, groups out;
+//! facet counts out.
 
 use super::*;
 
@@ -91,4 +92,20 @@ pub fn groups_to_proto(groups: Vec<PointGroup>) -> q::GroupsResult {
             })
             .collect(),
     }
+}
+
+/// A facet value as gRPC carries it: a string, an integer or a boolean.
+pub fn facet_hit_to_proto(hit: crate::service::FacetHit) -> Option<q::FacetHit> {
+    use q::facet_value::Variant;
+    let variant = match hit.value {
+        Json::String(s) => Variant::StringValue(s),
+        Json::Bool(b) => Variant::BoolValue(b),
+        v => Variant::IntegerValue(v.as_i64()?),
+    };
+    Some(q::FacetHit {
+        value: Some(q::FacetValue {
+            variant: Some(variant),
+        }),
+        count: hit.count,
+    })
 }

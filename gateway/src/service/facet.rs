@@ -1,0 +1,80 @@
+//! Facet counts (`POST /collections/{c}/facet`): each shard counts the values
+//! of an indexed key among the matching points; the gateway adds them up and
+//! keeps the most frequent.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FacetRequest {
+    pub key: String,
+    pub filter: Option<Filter>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FacetHit {
+    pub value: Value,
+    pub count: u64,
+}
+
+impl Gateway {
+    pub async fn facet(
+        &self,
+        collection: &str,
+        request: FacetRequest,
+        read: &ReadOptions,
+    ) -> Result<Vec<FacetHit>> {
+        let (topology, collection) = self.collection(collection)?;
+        let indexed = matches!(
+            collection.payload_schema.get(&request.key),
+            Some(
+                PayloadSchemaType::Keyword
+                    | PayloadSchemaType::Integer
+                    | PayloadSchemaType::Uuid
+                    | PayloadSchemaType::Bool
+            )
+        );
+        if !indexed {
+            return Err(TesseraError::bad_input(format!(
+                "Bad request: Index required but not found for \"{}\" of one of the following types: [keyword, integer, uuid, bool]. Help: Create an index for this key.",
+                request.key
+            )));
+        }
+        let collection = collection.read_scope(read.shard_key.as_ref())?;
+        let filter_json = request.filter.as_ref().map(to_json);
+        let replies = self
+            .read_every_shard(
+                &topology,
+                &collection,
+                read.consistency,
+                |target| dp::FacetRequest {
+                    target: Some(target),
+                    key: request.key.clone(),
+                    filter_json: filter_json.clone(),
+                },
+                |mut c, r| async move { c.facet(r).await },
+            )
+            .await?;
+        let mut totals: HashMap<String, FacetHit> = HashMap::new();
+        for hit in replies.into_iter().flat_map(|r| r.hits) {
+            let value: Value =
+                serde_json::from_slice(&hit.value_json).map_err(TesseraError::internal)?;
+            totals
+                .entry(value.to_string())
+                .or_insert(FacetHit { value, count: 0 })
+                .count += hit.count;
+        }
+        let mut hits: Vec<FacetHit> = totals.into_values().collect();
+        // Most frequent first; equal counts by value, so answers are stable.
+        hits.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.value.to_string().cmp(&b.value.to_string()))
+        });
+        hits.truncate(request.limit);
+        Ok(hits)
+    }
+}
