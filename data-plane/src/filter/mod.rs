@@ -3,6 +3,7 @@
 //! A [`Filter`] is compiled once per request: paths are parsed, unsupported conditions
 //! rejected, and `any`/`except` lists hashed, so evaluation per point allocates little.
 
+mod geo;
 pub mod path;
 
 use std::collections::HashSet;
@@ -13,6 +14,7 @@ use tessera_types::{
     ValuesCount,
 };
 
+use geo::GeoCheck;
 use path::JsonPath;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,7 +41,7 @@ enum Cond {
     IsEmpty(JsonPath),
     IsNull(JsonPath),
     Nested(JsonPath, Box<CompiledFilter>),
-    Field(FieldCheck),
+    Field(Box<FieldCheck>),
     Filter(Box<CompiledFilter>),
 }
 
@@ -52,6 +54,7 @@ struct FieldCheck {
     values_count: Option<ValuesCount>,
     is_empty: Option<bool>,
     is_null: Option<bool>,
+    geo: Vec<GeoCheck>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,22 +118,28 @@ fn compile_condition(cond: &Condition) -> Result<Cond, FilterError> {
             parse_path(&c.nested.key)?,
             Box::new(compile(&c.nested.filter)?),
         ),
-        Condition::Field(f) => Cond::Field(compile_field(f)?),
+        Condition::Field(f) => Cond::Field(Box::new(compile_field(f)?)),
         Condition::Filter(f) => Cond::Filter(Box::new(compile(f)?)),
     })
 }
 
 fn compile_field(f: &FieldCondition) -> Result<FieldCheck, FilterError> {
-    if f.geo_bounding_box.is_some() || f.geo_radius.is_some() || f.geo_polygon.is_some() {
-        return Err(FilterError::Unsupported(
-            "geo filters are not supported yet".to_string(),
-        ));
+    let mut geo = Vec::new();
+    if let Some(v) = &f.geo_radius {
+        geo.push(GeoCheck::radius(v)?);
+    }
+    if let Some(v) = &f.geo_bounding_box {
+        geo.push(GeoCheck::bounding_box(v)?);
+    }
+    if let Some(v) = &f.geo_polygon {
+        geo.push(GeoCheck::polygon(v)?);
     }
     if f.r#match.is_none()
         && f.range.is_none()
         && f.values_count.is_none()
         && f.is_empty.is_none()
         && f.is_null.is_none()
+        && geo.is_empty()
     {
         return Err(FilterError::Invalid(format!(
             "Field condition on `{}` must specify a condition such as `match` or `range`",
@@ -156,6 +165,7 @@ fn compile_field(f: &FieldCondition) -> Result<FieldCheck, FilterError> {
         values_count: f.values_count.clone(),
         is_empty: f.is_empty,
         is_null: f.is_null,
+        geo,
     })
 }
 
@@ -222,6 +232,7 @@ impl FieldCheck {
             && self
                 .is_null
                 .is_none_or(|want| is_null(&self.path, payload) == want)
+            && self.geo.iter().all(|g| g.check(&values))
     }
 }
 
@@ -554,15 +565,12 @@ mod tests {
     }
 
     #[test]
-    fn rejects_geo_empty_conditions_and_bad_paths() {
+    fn rejects_bad_geo_empty_conditions_and_bad_paths() {
         let geo: Filter = serde_json::from_value(must(json!({
-            "key": "loc", "geo_radius": {"center": {"lon": 0, "lat": 0}, "radius": 1}
+            "key": "loc", "geo_radius": {"center": {"lon": 0, "lat": 95}, "radius": 1}
         })))
         .unwrap();
-        assert_eq!(
-            compile(&geo).unwrap_err().to_string(),
-            "geo filters are not supported yet"
-        );
+        assert!(matches!(compile(&geo), Err(FilterError::Invalid(_))));
         let empty: Filter = serde_json::from_value(must(json!({"key": "a"}))).unwrap();
         assert!(matches!(compile(&empty), Err(FilterError::Invalid(_))));
         let bad: Filter =
