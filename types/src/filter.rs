@@ -117,7 +117,7 @@ pub struct FieldCondition {
     #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
     pub r#match: Option<Match>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub range: Option<Range>,
+    pub range: Option<RangeInterface>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values_count: Option<ValuesCount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,6 +158,47 @@ pub enum Match {
     Phrase { phrase: String },
     Any { any: AnyVariants },
     Except { except: AnyVariants },
+}
+
+/// A `range` condition: over numbers, or over datetimes given as strings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RangeInterface {
+    Numbers(Range),
+    Datetimes(DatetimeRange),
+}
+
+/// Qdrant's `DatetimeRange`: bounds as RFC 3339 datetimes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatetimeRange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gte: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lte: Option<String>,
+}
+
+impl DatetimeRange {
+    /// The same bounds in seconds since the Unix epoch; the first bound that
+    /// is not a datetime is named in the error.
+    pub fn to_seconds(&self) -> std::result::Result<Range, String> {
+        let bound = |b: &Option<String>| match b {
+            None => Ok(None),
+            Some(text) => crate::time::parse_datetime(text)
+                .map(Some)
+                .ok_or_else(|| format!("`{text}` is not an RFC 3339 datetime")),
+        };
+        Ok(Range {
+            lt: bound(&self.lt)?,
+            gt: bound(&self.gt)?,
+            gte: bound(&self.gte)?,
+            lte: bound(&self.lte)?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

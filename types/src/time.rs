@@ -103,6 +103,33 @@ impl UtcDateTime {
     }
 }
 
+/// Seconds since the Unix epoch of a datetime as Qdrant accepts them in
+/// payloads and filters: RFC 3339 (`2023-02-08T10:49:00Z`, any offset,
+/// fractions of a second), or without a zone (UTC) with `T` or a space, or a
+/// bare date.
+pub fn parse_datetime(text: &str) -> Option<f64> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    let micros = if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        t.timestamp_micros()
+    } else if let Some(t) = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    {
+        t.and_utc().timestamp_micros()
+    } else {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()?
+            .and_hms_opt(0, 0, 0)?
+            .and_utc()
+            .timestamp_micros()
+    };
+    Some(micros as f64 / 1e6)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +146,19 @@ mod tests {
         assert_eq!(t.file_stamp(), "2024-02-29-12-34-56");
         assert_eq!(t.unix_seconds(), 1_709_210_096);
         assert_eq!(UtcDateTime::parse_iso_local("2024-02-29T12:34:56"), Some(t));
+        for text in [
+            "2024-02-29T12:34:56Z",
+            "2024-02-29T14:34:56+02:00",
+            "2024-02-29T12:34:56",
+            "2024-02-29 12:34:56",
+        ] {
+            assert_eq!(parse_datetime(text), Some(1_709_210_096.0), "{text}");
+        }
+        assert_eq!(
+            parse_datetime("2024-02-29T12:34:56.5Z"),
+            Some(1_709_210_096.5)
+        );
+        assert_eq!(parse_datetime("2024-02-29"), Some(1_709_164_800.0));
+        assert_eq!(parse_datetime("yesterday"), None);
     }
 }

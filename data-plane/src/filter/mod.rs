@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 use tessera_types::{
     AnyVariants, Condition, FieldCondition, Filter, Match, MatchValue, Payload, PointId, Range,
-    ValuesCount,
+    RangeInterface, ValuesCount,
 };
 
 use geo::GeoCheck;
@@ -51,6 +51,8 @@ struct FieldCheck {
     path: JsonPath,
     matcher: Option<Matcher>,
     range: Option<Range>,
+    /// The range's bounds are datetimes (in seconds), and so are the values it reads.
+    range_over_datetimes: bool,
     values_count: Option<ValuesCount>,
     is_empty: Option<bool>,
     is_null: Option<bool>,
@@ -157,11 +159,23 @@ fn compile_field(f: &FieldCondition) -> Result<FieldCheck, FilterError> {
         Match::Any { any } => Matcher::Any(ValueSet::new(any)),
         Match::Except { except } => Matcher::Except(ValueSet::new(except)),
     });
+    let (range, range_over_datetimes) = match &f.range {
+        None => (None, false),
+        Some(RangeInterface::Numbers(r)) => (Some(r.clone()), false),
+        Some(RangeInterface::Datetimes(d)) => (
+            Some(
+                d.to_seconds()
+                    .map_err(|e| FilterError::Invalid(format!("range on `{}`: {e}", f.key)))?,
+            ),
+            true,
+        ),
+    };
     Ok(FieldCheck {
         key: f.key.clone(),
         path: parse_path(&f.key)?,
         matcher,
-        range: f.range.clone(),
+        range,
+        range_over_datetimes,
         values_count: f.values_count.clone(),
         is_empty: f.is_empty,
         is_null: f.is_null,
@@ -220,9 +234,14 @@ impl FieldCheck {
             .collect();
         self.matcher.as_ref().is_none_or(|m| m.check(&values))
             && self.range.as_ref().is_none_or(|r| {
-                values
-                    .iter()
-                    .any(|v| v.as_f64().is_some_and(|x| r.contains(x)))
+                values.iter().any(|v| {
+                    let x = if self.range_over_datetimes {
+                        v.as_str().and_then(tessera_types::time::parse_datetime)
+                    } else {
+                        v.as_f64()
+                    };
+                    x.is_some_and(|x| r.contains(x))
+                })
             })
             && self
                 .values_count
@@ -270,7 +289,8 @@ impl CompiledFilter {
                 }
                 _ => {}
             }
-            if let Some(range) = &check.range {
+            // Numeric indexes hold numbers, not datetimes.
+            if let Some(range) = check.range.as_ref().filter(|_| !check.range_over_datetimes) {
                 out.push((key, IndexQuery::Range(range.clone())));
             }
         }

@@ -29,7 +29,12 @@ impl Shard {
                 return;
             }
             let payload = data.payload(row);
-            for value in path.values(&payload).into_iter().filter_map(|v| v.as_f64()) {
+            // Numbers, or datetimes as seconds since the epoch.
+            let as_number = |v: &serde_json::Value| {
+                v.as_f64()
+                    .or_else(|| v.as_str().and_then(tessera_types::time::parse_datetime))
+            };
+            for value in path.values(&payload).into_iter().filter_map(as_number) {
                 if in_range(value) {
                     let mut r = record(data, row, &req.with_payload, &req.with_vector);
                     r.order_value = Some(value.into());

@@ -448,11 +448,11 @@ fn order_by_from_proto(order: q::OrderBy) -> Result<t::OrderBy> {
         None => None,
         Some(V::Float(f)) => Some(f),
         Some(V::Integer(i)) => Some(i as f64),
-        Some(V::Timestamp(_) | V::Datetime(_)) => {
-            return Err(unsupported(
-                "order_by start_from as a datetime: give a number",
-            ))
-        }
+        Some(V::Timestamp(t)) => Some(t.seconds as f64 + f64::from(t.nanos) / 1e9),
+        Some(V::Datetime(text)) => Some(
+            tessera_types::time::parse_datetime(&text)
+                .ok_or_else(|| bad_input(format!("`{text}` is not an RFC 3339 datetime")))?,
+        ),
     };
     let direction = match order.direction.map(q::Direction::try_from) {
         None => None,

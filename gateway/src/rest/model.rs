@@ -316,14 +316,17 @@ pub fn parse_order_by(value: Option<serde_json::Value>) -> Result<Option<tessera
             direction: None,
             start_from: None,
         })),
-        Some(object) => {
-            if object
-                .get("start_from")
-                .is_some_and(serde_json::Value::is_string)
-            {
-                return Err(TesseraError::Unimplemented(
-                    "`order_by.start_from` as a datetime: give a number".into(),
-                ));
+        Some(mut object) => {
+            // A datetime `start_from` counts in seconds since the epoch.
+            if let Some(start) = object.get_mut("start_from") {
+                if let Some(text) = start.as_str() {
+                    let seconds = tessera_types::time::parse_datetime(text).ok_or_else(|| {
+                        TesseraError::bad_input(format!(
+                            "Format error in JSON body: order_by.start_from: `{text}` is not an RFC 3339 datetime"
+                        ))
+                    })?;
+                    *start = seconds.into();
+                }
             }
             serde_json::from_value(object).map(Some).map_err(|e| {
                 TesseraError::bad_input(format!("Format error in JSON body: order_by: {e}"))

@@ -328,7 +328,9 @@ impl Gateway {
 /// `order_by` needs an index that orders numbers on its key, as in Qdrant.
 fn check_order_index(collection: &CollectionState, key: &str) -> Result<()> {
     match collection.payload_schema.get(key) {
-        Some(PayloadSchemaType::Integer | PayloadSchemaType::Float) => Ok(()),
+        Some(PayloadSchemaType::Integer | PayloadSchemaType::Float | PayloadSchemaType::Datetime) => {
+            Ok(())
+        }
         _ => Err(TesseraError::bad_input(format!(
             "Bad request: No range index for `order_by` key: `{key}`. Please create one to use `order_by`. Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Range conditions"
         ))),

@@ -72,16 +72,37 @@ fn geo_line(line: q::GeoLineString) -> Json {
     serde_json::json!({"points": line.points.into_iter().map(|p| geo_point(Some(p))).collect::<Vec<_>>()})
 }
 
-/// Geo conditions travel as Qdrant's REST JSON, which the data plane rejects
-/// until it evaluates them.
+/// A timestamp as the RFC 3339 text datetime ranges carry.
+fn timestamp_text(t: prost_types::Timestamp) -> String {
+    let at = tessera_types::time::UtcDateTime::from_unix_seconds(t.seconds);
+    format!("{}.{:09}Z", at.iso_local(), t.nanos.max(0))
+}
+
+/// Geo conditions travel as Qdrant's REST JSON, which the data plane reads.
 fn field_condition_from_proto(field: q::FieldCondition) -> Result<t::FieldCondition> {
-    if field.datetime_range.is_some() {
-        return Err(unsupported(
-            "datetime_range conditions are not supported yet",
-        ));
+    if field.range.is_some() && field.datetime_range.is_some() {
+        return Err(bad_input(format!(
+            "Field condition on `{}` has both range and datetime_range",
+            field.key
+        )));
     }
+    let range = match (field.range, field.datetime_range) {
+        (Some(r), _) => Some(t::RangeInterface::Numbers(t::Range {
+            lt: r.lt,
+            gt: r.gt,
+            gte: r.gte,
+            lte: r.lte,
+        })),
+        (None, Some(d)) => Some(t::RangeInterface::Datetimes(t::DatetimeRange {
+            lt: d.lt.map(timestamp_text),
+            gt: d.gt.map(timestamp_text),
+            gte: d.gte.map(timestamp_text),
+            lte: d.lte.map(timestamp_text),
+        })),
+        (None, None) => None,
+    };
     let has_condition = field.r#match.is_some()
-        || field.range.is_some()
+        || range.is_some()
         || field.values_count.is_some()
         || field.is_empty.is_some()
         || field.is_null.is_some()
@@ -97,12 +118,7 @@ fn field_condition_from_proto(field: q::FieldCondition) -> Result<t::FieldCondit
     Ok(t::FieldCondition {
         key: field.key,
         r#match: field.r#match.map(match_from_proto).transpose()?,
-        range: field.range.map(|r| t::Range {
-            lt: r.lt,
-            gt: r.gt,
-            gte: r.gte,
-            lte: r.lte,
-        }),
+        range,
         values_count: field.values_count.map(|v| t::ValuesCount {
             lt: v.lt.map(|n| n as usize),
             gt: v.gt.map(|n| n as usize),
