@@ -147,9 +147,9 @@ def test_older_recommend_and_rrf_parameters_over_rest(rest, two_vectors):
 
     no_prefetch = rest.post(f"/collections/{name}/points/query", json={"query": {"fusion": "rrf"}})
     assert no_prefetch.status_code == 400, no_prefetch.text
-    best = rest.post(f"/collections/{name}/points/query", json={
-        "query": {"recommend": {"positive": [1], "strategy": "best_score"}}, "using": "a"})
-    assert best.status_code == 501, best.text
+    discover = rest.post(f"/collections/{name}/points/query", json={
+        "query": {"discover": {"target": [1, 0, 0, 0], "context": []}}, "using": "a"})
+    assert discover.status_code == 501, discover.text
 
 
 def test_lookup_from_another_collection(client, two_vectors, make_name):
@@ -167,3 +167,25 @@ def test_lookup_from_another_collection(client, two_vectors, make_name):
         positive=[0, 2])), using="a", lookup_from=lookup, limit=4).points
     avg = [(examples[0][d] + examples[2][d]) / 2 for d in range(4)]
     assert [p.id for p in recommended] == _ranked(a, avg)[:4]
+
+
+@pytest.mark.parametrize("strategy", [models.RecommendStrategy.BEST_SCORE,
+                                      models.RecommendStrategy.SUM_SCORES])
+def test_recommend_by_scores(client, two_vectors, strategy):
+    name, a, _ = two_vectors
+    positive, negative = [30, 31], [32, 33]
+    result = client.query_points(name, query=models.RecommendQuery(recommend=models.RecommendInput(
+        positive=positive, negative=negative, strategy=strategy)), using="a", limit=6).points
+
+    def expected(i):
+        pos = [score(DOT, a[i], a[p]) for p in positive]
+        neg = [score(DOT, a[i], a[n]) for n in negative]
+        if strategy == models.RecommendStrategy.SUM_SCORES:
+            return sum(pos) - sum(neg)
+        return max(pos) if max(pos) > max(neg) else -(max(neg) ** 2)
+
+    others = [i for i in range(N) if i not in positive + negative]
+    want = sorted(others, key=lambda i: (-expected(i), i))[:6]
+    assert [p.id for p in result] == want
+    for p in result:
+        assert p.score == pytest.approx(expected(p.id), rel=1e-3, abs=1e-5)

@@ -166,7 +166,7 @@ impl Gateway {
                 .iter()
                 .enumerate()
                 .filter(|(col, _)| *col != row)
-                .map(|(col, (_, b))| (col, score(distance, a, b)))
+                .map(|(col, (_, b))| (col, distance_score(distance, a, b)))
                 .collect();
             nearest.sort_by(|x, y| {
                 if distance.higher_is_better() {
@@ -187,7 +187,7 @@ impl Gateway {
 
 /// The score Qdrant reports between two stored vectors (Cosine vectors are
 /// stored normalized, so their score is the dot product).
-fn score(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
+pub(super) fn distance_score(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
     let pairs = a.iter().zip(b);
     match distance {
         Distance::Cosine | Distance::Dot => pairs.map(|(x, y)| x * y).sum(),

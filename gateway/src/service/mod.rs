@@ -2,10 +2,12 @@
 //! Both edges translate their requests into these calls.
 
 mod facet;
+mod fusion;
 mod groups;
 mod matrix;
 mod query;
 mod reads;
+mod recommend;
 mod writes;
 
 pub use facet::{FacetHit, FacetRequest};

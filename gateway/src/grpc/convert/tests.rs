@@ -415,13 +415,23 @@ fn unsupported_and_malformed_conditions_are_rejected() {
         "k",
         q::r#match::MatchValue::Prefix("a".into())
     )))));
-    assert!(is_unimplemented(filter_from_proto(filter_of(condition(
-        C::Field(q::FieldCondition {
-            key: "when".into(),
-            datetime_range: Some(q::DatetimeRange::default()),
+    // A datetime range travels as RFC 3339 text.
+    let when = filter_from_proto(filter_of(condition(C::Field(q::FieldCondition {
+        key: "when".into(),
+        datetime_range: Some(q::DatetimeRange {
+            gte: Some(prost_types::Timestamp {
+                seconds: 1_709_210_096,
+                nanos: 500_000_000,
+            }),
             ..Default::default()
-        })
-    )))));
+        }),
+        ..Default::default()
+    }))))
+    .unwrap();
+    assert_eq!(
+        serde_json::to_value(&when).unwrap(),
+        json!({"must": [{"key": "when", "range": {"gte": "2024-02-29T12:34:56.500000000Z"}}]})
+    );
     assert!(is_bad_input(filter_from_proto(filter_of(condition(
         C::Field(q::FieldCondition {
             key: "k".into(),
