@@ -2,6 +2,7 @@
 //! Every answer is Qdrant's envelope: `{"result": ..., "status": "ok", "time": s}`
 //! or `{"status": {"error": "..."}, "time": s}` with the matching 4xx/5xx.
 
+mod call;
 mod cluster;
 mod collections;
 mod model;

@@ -2,14 +2,14 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use serde_json::json;
 use tessera_types::{
     PointId, ScrollRequest, ShardKeySelector, ShardOperation, TesseraError, WithPayload, WithVector,
 };
 
+use super::call::PointsCall;
 use super::model::{
     from_value, parse_insert, parse_order_by, read_options, take_shard_key, CountBody,
     DeletePayloadBody, DeleteVectorsBody, RetrieveBody, ScrollBody, Selector, SetPayloadBody,
@@ -18,39 +18,8 @@ use super::model::{
 use super::{parse_body, Timer};
 use crate::service::Gateway;
 
-/// A write: the collection, `?wait=` / `?ordering=` and the JSON body.
-pub struct WriteCall {
-    gateway: Gateway,
-    name: String,
-    params: HashMap<String, String>,
-    body: Bytes,
-}
-
-impl FromRequest<Gateway> for WriteCall {
-    type Rejection = Response;
-
-    async fn from_request(request: Request, gateway: &Gateway) -> Result<Self, Response> {
-        let (mut parts, body) = request.into_parts();
-        let Path(name) = Path::<String>::from_request_parts(&mut parts, gateway)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let Query(params) =
-            Query::<HashMap<String, String>>::from_request_parts(&mut parts, gateway)
-                .await
-                .map_err(IntoResponse::into_response)?;
-        let body = Bytes::from_request(Request::from_parts(parts, body), gateway)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        Ok(WriteCall {
-            gateway: gateway.clone(),
-            name,
-            params,
-            body,
-        })
-    }
-}
-
-impl WriteCall {
+/// Writes: `?wait=` and `?ordering=`, and a body of one kind (or a batch).
+impl PointsCall {
     /// Parses the body as a `kind` write and runs it.
     async fn run(self, kind: WriteKind) -> Response {
         let timer = Timer::start();
@@ -213,52 +182,44 @@ impl WriteKind {
     }
 }
 
-pub async fn upsert(call: WriteCall) -> Response {
+pub async fn upsert(call: PointsCall) -> Response {
     call.run(WriteKind::Upsert).await
 }
 
-pub async fn delete(call: WriteCall) -> Response {
+pub async fn delete(call: PointsCall) -> Response {
     call.run(WriteKind::Delete).await
 }
 
-pub async fn set_payload(call: WriteCall) -> Response {
+pub async fn set_payload(call: PointsCall) -> Response {
     call.run(WriteKind::SetPayload).await
 }
 
-pub async fn overwrite_payload(call: WriteCall) -> Response {
+pub async fn overwrite_payload(call: PointsCall) -> Response {
     call.run(WriteKind::OverwritePayload).await
 }
 
-pub async fn delete_payload(call: WriteCall) -> Response {
+pub async fn delete_payload(call: PointsCall) -> Response {
     call.run(WriteKind::DeletePayload).await
 }
 
-pub async fn clear_payload(call: WriteCall) -> Response {
+pub async fn clear_payload(call: PointsCall) -> Response {
     call.run(WriteKind::ClearPayload).await
 }
 
-pub async fn update_vectors(call: WriteCall) -> Response {
+pub async fn update_vectors(call: PointsCall) -> Response {
     call.run(WriteKind::UpdateVectors).await
 }
 
-pub async fn delete_vectors(call: WriteCall) -> Response {
+pub async fn delete_vectors(call: PointsCall) -> Response {
     call.run(WriteKind::DeleteVectors).await
 }
 
-pub async fn batch(call: WriteCall) -> Response {
+pub async fn batch(call: PointsCall) -> Response {
     call.run_batch().await
 }
 
-pub async fn retrieve(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = async {
-        let b: RetrieveBody = parse_body(&body)?;
-        let read = read_options(&query, b.shard_key)?;
+pub async fn retrieve(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: RetrieveBody, read| async move {
         gateway
             .retrieve(
                 &name,
@@ -268,8 +229,8 @@ pub async fn retrieve(
                 &read,
             )
             .await
-    };
-    timer.finish(outcome.await)
+    })
+    .await
 }
 
 pub async fn retrieve_one(
@@ -297,16 +258,8 @@ pub async fn retrieve_one(
     timer.finish(outcome.await)
 }
 
-pub async fn scroll(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = async {
-        let b: ScrollBody = parse_body(&body)?;
-        let read = read_options(&query, b.shard_key.clone())?;
+pub async fn scroll(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: ScrollBody, read| async move {
         let order_by = parse_order_by(b.order_by)?;
         let limit = b.limit.unwrap_or(10);
         if limit == 0 {
@@ -328,22 +281,14 @@ pub async fn scroll(
                 &read,
             )
             .await
-    };
-    timer.finish(outcome.await)
+    })
+    .await
 }
 
-pub async fn count(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = async {
-        let b: CountBody = parse_body(&body)?;
-        let read = read_options(&query, b.shard_key)?;
+pub async fn count(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: CountBody, read| async move {
         let count = gateway.count(&name, b.filter, &read).await?;
         Ok(json!({ "count": count }))
-    };
-    timer.finish(outcome.await)
+    })
+    .await
 }

@@ -1,93 +1,63 @@
 //! Search and query endpoints.
 
-use axum::body::Bytes;
-use std::collections::HashMap;
-
-use axum::extract::{Path, Query, State};
-use axum::response::Response;
 use serde_json::json;
-use tessera_types::SearchRequest;
+use tessera_types::{SearchRequest, TesseraError};
 
-use super::model::{read_options, SearchBatchBody, SearchBody};
+use super::call::{PointsCall, ShardKeyed};
+use super::model::{SearchBatchBody, SearchBody};
 use super::query_body::{
     FacetBody, MatrixBody, QueryBatchBody, QueryBody, QueryGroupsBody, RecommendBatchBody,
     RecommendBody, SearchGroupsBody,
 };
-use super::{parse_body, Timer};
-use crate::service::{Gateway, GroupsRequest, QueryRequest};
+use crate::service::{GroupsRequest, QueryRequest, ReadOptions};
+use axum::response::Response;
 
-pub async fn search(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = async {
-        let mut b: SearchBody = parse_body(&body)?;
-        let read = read_options(&query, b.shard_key.take())?;
+/// Each request of a batch with its own shard keys, under the call's consistency.
+fn each_with_keys<B: ShardKeyed, R>(
+    requests: Vec<B>,
+    read: &ReadOptions,
+    convert: impl Fn(B) -> Result<R, TesseraError>,
+) -> Result<Vec<(R, ReadOptions)>, TesseraError> {
+    requests
+        .into_iter()
+        .map(|mut request| {
+            let options = ReadOptions {
+                shard_key: request.take_shard_key(),
+                ..read.clone()
+            };
+            Ok((convert(request)?, options))
+        })
+        .collect()
+}
+
+pub async fn search(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: SearchBody, read| async move {
         gateway.search(&name, SearchRequest::from(b), &read).await
-    };
-    timer.finish(outcome.await)
+    })
+    .await
 }
 
-pub async fn search_batch(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = async {
-        let b: SearchBatchBody = parse_body(&body)?;
-        let requests = b
-            .searches
-            .into_iter()
-            .map(|mut search| {
-                let read = read_options(&query, search.shard_key.take())?;
-                Ok((SearchRequest::from(search), read))
-            })
-            .collect::<Result<Vec<_>, tessera_types::TesseraError>>()?;
+pub async fn search_batch(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: SearchBatchBody, read| async move {
+        let requests = each_with_keys(b.searches, &read, |s| Ok(SearchRequest::from(s)))?;
         gateway.search_batch(&name, requests).await
-    };
-    timer.finish(outcome.await)
+    })
+    .await
 }
 
-pub async fn query(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = async {
-        let mut b: QueryBody = parse_body(&body)?;
-        let read = read_options(&query, b.shard_key.take())?;
+pub async fn query(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: QueryBody, read| async move {
         let points = gateway
             .query(&name, QueryRequest::try_from(b)?, &read)
             .await?;
         Ok(json!({ "points": points }))
-    };
-    timer.finish(outcome.await)
+    })
+    .await
 }
 
-pub async fn query_batch(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = async {
-        let b: QueryBatchBody = parse_body(&body)?;
-        let requests = b
-            .searches
-            .into_iter()
-            .map(|mut search| {
-                let read = read_options(&query, search.shard_key.take())?;
-                Ok((QueryRequest::try_from(search)?, read))
-            })
-            .collect::<Result<Vec<_>, tessera_types::TesseraError>>()?;
+pub async fn query_batch(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: QueryBatchBody, read| async move {
+        let requests = each_with_keys(b.searches, &read, QueryRequest::try_from)?;
         let mut results = Vec::with_capacity(requests.len());
         for points in futures::future::join_all(
             requests
@@ -99,45 +69,23 @@ pub async fn query_batch(
             results.push(json!({ "points": points? }));
         }
         Ok(results)
-    };
-    timer.finish(outcome.await)
+    })
+    .await
 }
 
 /// `points/recommend`: a recommend query, answered as a list of points.
-pub async fn recommend(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = async {
-        let mut b: RecommendBody = parse_body(&body)?;
-        let read = read_options(&query, b.shard_key.take())?;
+pub async fn recommend(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: RecommendBody, read| async move {
         gateway
             .query(&name, QueryRequest::try_from(b)?, &read)
             .await
-    };
-    timer.finish(outcome.await)
+    })
+    .await
 }
 
-pub async fn recommend_batch(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = async {
-        let b: RecommendBatchBody = parse_body(&body)?;
-        let requests = b
-            .searches
-            .into_iter()
-            .map(|mut search| {
-                let read = read_options(&query, search.shard_key.take())?;
-                Ok((QueryRequest::try_from(search)?, read))
-            })
-            .collect::<Result<Vec<_>, tessera_types::TesseraError>>()?;
+pub async fn recommend_batch(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: RecommendBatchBody, read| async move {
+        let requests = each_with_keys(b.searches, &read, QueryRequest::try_from)?;
         futures::future::join_all(
             requests
                 .iter()
@@ -146,90 +94,49 @@ pub async fn recommend_batch(
         .await
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
-    };
-    timer.finish(outcome.await)
+    })
+    .await
 }
 
-pub async fn search_groups(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = async {
-        let mut b: SearchGroupsBody = parse_body(&body)?;
-        let read = read_options(&query, b.shard_key.take())?;
+pub async fn search_groups(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: SearchGroupsBody, read| async move {
         let groups = gateway
             .query_groups(&name, GroupsRequest::try_from(b)?, &read)
             .await?;
         Ok(json!({ "groups": groups }))
-    };
-    timer.finish(outcome.await)
+    })
+    .await
 }
 
-pub async fn query_groups(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = async {
-        let mut b: QueryGroupsBody = parse_body(&body)?;
-        let read = read_options(&query, b.query.shard_key.take())?;
+pub async fn query_groups(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: QueryGroupsBody, read| async move {
         let groups = gateway
             .query_groups(&name, GroupsRequest::try_from(b)?, &read)
             .await?;
         Ok(json!({ "groups": groups }))
-    };
-    timer.finish(outcome.await)
+    })
+    .await
 }
 
-async fn matrix(
-    gateway: Gateway,
-    name: String,
-    query: HashMap<String, String>,
-    body: Bytes,
-) -> Result<crate::service::DistanceMatrix, tessera_types::TesseraError> {
-    let mut b: MatrixBody = parse_body(&body)?;
-    let read = read_options(&query, b.shard_key.take())?;
-    gateway.distance_matrix(&name, b.into(), &read).await
+pub async fn matrix_pairs(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: MatrixBody, read| async move {
+        let matrix = gateway.distance_matrix(&name, b.into(), &read).await?;
+        Ok(json!({ "pairs": matrix.pairs() }))
+    })
+    .await
 }
 
-pub async fn matrix_pairs(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = matrix(gateway, name, query, body).await;
-    timer.finish(outcome.map(|m| json!({ "pairs": m.pairs() })))
+pub async fn matrix_offsets(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: MatrixBody, read| async move {
+        gateway.distance_matrix(&name, b.into(), &read).await
+    })
+    .await
 }
 
-pub async fn matrix_offsets(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    timer.finish(matrix(gateway, name, query, body).await)
-}
-
-pub async fn facet(
-    State(gateway): State<Gateway>,
-    Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> Response {
-    let timer = Timer::start();
-    let outcome = async {
-        let mut b: FacetBody = parse_body(&body)?;
-        let read = read_options(&query, b.shard_key.take())?;
+pub async fn facet(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: FacetBody, read| async move {
         let hits = gateway.facet(&name, b.into(), &read).await?;
         Ok(json!({ "hits": hits }))
-    };
-    timer.finish(outcome.await)
+    })
+    .await
 }
