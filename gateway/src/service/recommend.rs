@@ -152,10 +152,12 @@ impl Gateway {
                     _ => {
                         let best_pos = pos.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                         let best_neg = neg.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                        // As Qdrant scores it: squashed into (0, 1), negated
+                        // when a negative example is the closest.
                         if best_pos > best_neg {
-                            best_pos
+                            squashed(best_pos)
                         } else {
-                            -(best_neg * best_neg)
+                            -squashed(best_neg)
                         }
                     }
                 };
@@ -175,4 +177,9 @@ impl Gateway {
         scored.truncate(limit);
         Ok(scored)
     }
+}
+
+/// `x / (1 + |x|)` mapped from (-1, 1) to (0, 1): monotonic, so order is kept.
+fn squashed(x: f32) -> f32 {
+    0.5 * (x / (1.0 + x.abs()) + 1.0)
 }
