@@ -52,3 +52,25 @@ def test_groups_with_lookup(client, rest, make_name):
     assert [(g["id"], [h["id"] for h in g["hits"]]) for g in groups] == _expected(
         vectors, docs, vectors[5], 4, 3)
     assert groups[0]["lookup"]["payload"]["title"] == f"doc {groups[0]['id']}"
+
+
+def test_recommend_groups(client, rest, collection_name):
+    client.create_collection(collection_name, vectors_config=models.VectorParams(size=4, distance=DOT))
+    vectors = random_vectors(40, 4, seed=33)
+    docs = {i: i % 5 for i in range(40)}
+    client.upsert(collection_name, wait=True, points=[
+        models.PointStruct(id=i, vector=vectors[i], payload={"doc": docs[i]}) for i in range(40)])
+    reply = rest.post(f"/collections/{collection_name}/points/recommend/groups", json={
+        "positive": [3], "group_by": "doc", "limit": 2, "group_size": 2})
+    assert reply.status_code == 200, reply.text
+    others = {i: v for i, v in enumerate(vectors) if i != 3}
+    ranked = sorted(others, key=lambda i: -score(DOT, vectors[3], vectors[i]))
+    groups = {}
+    for i in ranked:
+        if docs[i] in groups:
+            if len(groups[docs[i]]) < 2:
+                groups[docs[i]].append(i)
+        elif len(groups) < 2:
+            groups[docs[i]] = [i]
+    got = [(g["id"], [h["id"] for h in g["hits"]]) for g in reply.json()["result"]["groups"]]
+    assert got == list(groups.items())

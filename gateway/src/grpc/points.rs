@@ -624,9 +624,26 @@ impl Points for PointsService {
 
     async fn recommend_groups(
         &self,
-        _request: Request<q::RecommendPointGroups>,
+        request: Request<q::RecommendPointGroups>,
     ) -> std::result::Result<Response<q::RecommendGroupsResponse>, Status> {
-        unimplemented("Recommend groups")
+        let start = Instant::now();
+        let r = request.into_inner();
+        let outcome = async {
+            let read =
+                convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
+            let collection = r.collection_name.clone();
+            let groups = self
+                .gateway
+                .query_groups(&collection, convert::recommend_groups_from_proto(r)?, &read)
+                .await?;
+            Ok(q::RecommendGroupsResponse {
+                result: Some(convert::groups_to_proto(groups)),
+                time: elapsed(start),
+                usage: None,
+            })
+        }
+        .await;
+        respond(outcome)
     }
 
     async fn discover(

@@ -119,3 +119,9 @@ impl ShardKeyed for super::query_body::QueryGroupsBody {
         self.query.shard_key.take()
     }
 }
+
+impl ShardKeyed for super::query_body::RecommendGroupsBody {
+    fn take_shard_key(&mut self) -> Option<ShardKeySelector> {
+        self.recommend.shard_key.take()
+    }
+}

@@ -177,7 +177,7 @@ pub fn router(gateway: Gateway) -> Router {
         )
         .route(
             "/collections/{name}/points/recommend/groups",
-            post(|| not_yet("points/recommend/groups")),
+            post(search::recommend_groups),
         )
         .route(
             "/collections/{name}/points/discover",

@@ -517,3 +517,28 @@ impl From<FacetBody> for FacetRequest {
         }
     }
 }
+
+/// `points/recommend/groups`: a recommend body plus the grouping.
+#[derive(Deserialize)]
+pub struct RecommendGroupsBody {
+    #[serde(flatten)]
+    pub recommend: RecommendBody,
+    pub group_by: String,
+    pub group_size: usize,
+    #[serde(default)]
+    pub with_lookup: Option<Value>,
+}
+
+impl TryFrom<RecommendGroupsBody> for GroupsRequest {
+    type Error = TesseraError;
+    fn try_from(b: RecommendGroupsBody) -> Result<Self> {
+        let query = QueryRequest::try_from(b.recommend)?;
+        Ok(GroupsRequest {
+            limit: query.limit,
+            query,
+            group_by: b.group_by,
+            group_size: b.group_size,
+            with_lookup: with_lookup(b.with_lookup)?,
+        })
+    }
+}

@@ -7,7 +7,7 @@ use super::call::{PointsCall, ShardKeyed};
 use super::model::{SearchBatchBody, SearchBody};
 use super::query_body::{
     FacetBody, MatrixBody, QueryBatchBody, QueryBody, QueryGroupsBody, RecommendBatchBody,
-    RecommendBody, SearchGroupsBody,
+    RecommendBody, RecommendGroupsBody, SearchGroupsBody,
 };
 use crate::service::{GroupsRequest, QueryRequest, ReadOptions};
 use axum::response::Response;
@@ -110,6 +110,16 @@ pub async fn search_groups(call: PointsCall) -> Response {
 
 pub async fn query_groups(call: PointsCall) -> Response {
     call.read(|gateway, name, b: QueryGroupsBody, read| async move {
+        let groups = gateway
+            .query_groups(&name, GroupsRequest::try_from(b)?, &read)
+            .await?;
+        Ok(json!({ "groups": groups }))
+    })
+    .await
+}
+
+pub async fn recommend_groups(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: RecommendGroupsBody, read| async move {
         let groups = gateway
             .query_groups(&name, GroupsRequest::try_from(b)?, &read)
             .await?;

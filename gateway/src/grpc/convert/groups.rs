@@ -46,6 +46,36 @@ pub fn search_groups_from_proto(r: q::SearchPointGroups) -> Result<GroupsRequest
     })
 }
 
+pub fn recommend_groups_from_proto(r: q::RecommendPointGroups) -> Result<GroupsRequest> {
+    let with_lookup = with_lookup_from_proto(r.with_lookup.clone())?;
+    let (group_by, group_size, limit) =
+        (r.group_by.clone(), r.group_size as usize, r.limit as usize);
+    let query = recommend_from_points(q::RecommendPoints {
+        collection_name: r.collection_name,
+        positive: r.positive,
+        negative: r.negative,
+        filter: r.filter,
+        limit: r.limit as u64,
+        with_payload: r.with_payload,
+        params: r.params,
+        score_threshold: r.score_threshold,
+        using: r.using,
+        with_vectors: r.with_vectors,
+        lookup_from: r.lookup_from,
+        strategy: r.strategy,
+        positive_vectors: r.positive_vectors,
+        negative_vectors: r.negative_vectors,
+        ..Default::default()
+    })?;
+    Ok(GroupsRequest {
+        query,
+        group_by,
+        group_size,
+        limit,
+        with_lookup,
+    })
+}
+
 pub fn query_groups_from_proto(r: q::QueryPointGroups) -> Result<GroupsRequest> {
     let with_lookup = with_lookup_from_proto(r.with_lookup.clone())?;
     let (group_by, group_size) = (r.group_by.clone(), r.group_size.map_or(3, |s| s as usize));
