@@ -222,4 +222,9 @@ def test_wrong_method_and_unknown_route_answer_json(rest):
     assert "method" in _error_body(wrong, 405).lower()
     assert wrong.headers.get("allow") == "POST"
     assert "no endpoint" in _error_body(rest.get("/no/such/route"), 404)
-    assert "discover" in _error_body(rest.post("/collections/anything/points/discover", json={}), 501)
+    rest.put("/collections/err_formula", json={"vectors": {"size": 2, "distance": "Dot"}})
+    try:
+        reply = rest.post("/collections/err_formula/points/query", json={"query": {"formula": {"sum": []}}})
+        assert "formula" in _error_body(reply, 501)
+    finally:
+        rest.delete("/collections/err_formula")

@@ -147,9 +147,9 @@ def test_older_recommend_and_rrf_parameters_over_rest(rest, two_vectors):
 
     no_prefetch = rest.post(f"/collections/{name}/points/query", json={"query": {"fusion": "rrf"}})
     assert no_prefetch.status_code == 400, no_prefetch.text
-    discover = rest.post(f"/collections/{name}/points/query", json={
-        "query": {"discover": {"target": [1, 0, 0, 0], "context": []}}, "using": "a"})
-    assert discover.status_code == 501, discover.text
+    formula = rest.post(f"/collections/{name}/points/query", json={
+        "query": {"formula": {"sum": ["$score"]}}, "using": "a"})
+    assert formula.status_code == 501, formula.text
 
 
 def test_lookup_from_another_collection(client, two_vectors, make_name):
@@ -190,3 +190,45 @@ def test_recommend_by_scores(client, two_vectors, strategy):
     assert [p.id for p in result] == want
     for p in result:
         assert p.score == pytest.approx(expected(p.id), rel=1e-3, abs=1e-5)
+
+
+def _sq(x):
+    return 0.5 * (x / (1 + abs(x)) + 1)
+
+
+def test_discover_and_context(client, rest, two_vectors):
+    name, a, _ = two_vectors
+    pairs = [(40, 41), (42, 43)]
+    examples = [40, 41, 42, 43]
+    others = [i for i in range(N) if i not in examples + [44]]
+
+    def side(i, p, n):
+        sp, sn = score(DOT, a[i], a[p]), score(DOT, a[i], a[n])
+        return (sp > sn) - (sp < sn)
+
+    context = [models.ContextPair(positive=p, negative=n) for p, n in pairs]
+    found = client.query_points(name, using="a", limit=5, query=models.DiscoverQuery(
+        discover=models.DiscoverInput(target=44, context=context))).points
+    discover_score = {i: sum(side(i, p, n) for p, n in pairs) + _sq(score(DOT, a[i], a[44]))
+                      for i in others}
+    assert [p.id for p in found] == sorted(others, key=lambda i: (-discover_score[i], i))[:5]
+
+    found = client.query_points(name, using="a", limit=5,
+                                query=models.ContextQuery(context=context)).points
+    def loss(i):  # noqa: E306
+        total = 0.0
+        for p, n in pairs:
+            d = min(score(DOT, a[i], a[p]) - score(DOT, a[i], a[n]) - 1.1920929e-07, 0.0)
+            total += d / (1 + abs(d))
+        return total
+    for p in found:
+        assert p.score == pytest.approx(loss(p.id), abs=1e-5)
+    ranked = sorted((i for i in range(N) if i not in examples), key=lambda i: -loss(i))
+    assert pytest.approx([p.score for p in found], abs=1e-5) == [loss(i) for i in ranked[:5]]
+
+    legacy = rest.post(f"/collections/{name}/points/discover", json={
+        "target": 44, "context": [{"positive": p, "negative": n} for p, n in pairs],
+        "using": "a", "limit": 5})
+    assert legacy.status_code == 200, legacy.text
+    assert [p["id"] for p in legacy.json()["result"]] == sorted(
+        others, key=lambda i: (-discover_score[i], i))[:5]

@@ -13,8 +13,8 @@ use serde_json::{Map, Number, Value as Json};
 use tessera_types::{self as t, TesseraError};
 
 use crate::service::{
-    CollectionInfo, CollectionStatus, Fusion, LookupFrom, Prefetch, Query, QueryRequest, Recommend,
-    RecommendStrategy, VectorInput, WriteOrdering, DEFAULT_RRF_K,
+    CollectionInfo, CollectionStatus, Discover, Fusion, LookupFrom, Prefetch, Query, QueryRequest,
+    Recommend, RecommendStrategy, VectorInput, WriteOrdering, DEFAULT_RRF_K,
 };
 
 type Result<T> = std::result::Result<T, TesseraError>;
@@ -492,6 +492,23 @@ fn vector_input_from_proto(input: q::VectorInput) -> Result<VectorInput> {
     }
 }
 
+fn context_pairs_from_proto(
+    context: Option<q::ContextInput>,
+) -> Result<Vec<(VectorInput, VectorInput)>> {
+    context
+        .map(|c| c.pairs)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|pair| {
+            let side = |v: Option<q::VectorInput>| {
+                v.ok_or_else(|| bad_input("A context pair needs a positive and a negative"))
+                    .and_then(vector_input_from_proto)
+            };
+            Ok((side(pair.positive)?, side(pair.negative)?))
+        })
+        .collect()
+}
+
 fn recommend_strategy_from_proto(strategy: Option<i32>) -> Result<RecommendStrategy> {
     match strategy.map(q::RecommendStrategy::try_from) {
         None | Some(Ok(q::RecommendStrategy::AverageVector)) => {
@@ -548,8 +565,18 @@ fn query_variant_from_proto(query: q::Query) -> Result<Query> {
                 weights: (!rrf.weights.is_empty()).then_some(rrf.weights),
             }));
         }
-        Some(V::Discover(_)) => "discover",
-        Some(V::Context(_)) => "context",
+        Some(V::Discover(input)) => {
+            let target = input
+                .target
+                .ok_or_else(|| bad_input("Discover query has no target"))?;
+            return Ok(Query::Discover(Discover {
+                target: vector_input_from_proto(target)?,
+                context: context_pairs_from_proto(input.context)?,
+            }));
+        }
+        Some(V::Context(input)) => {
+            return Ok(Query::Context(context_pairs_from_proto(Some(input))?))
+        }
         Some(V::OrderBy(order)) => return Ok(Query::OrderBy(order_by_from_proto(order)?)),
         Some(V::Sample(sample)) => {
             return match q::Sample::try_from(sample) {

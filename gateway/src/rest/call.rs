@@ -97,8 +97,8 @@ macro_rules! per_request_keys {
 
 use super::model::{CountBody, RetrieveBody, ScrollBody, SearchBatchBody, SearchBody};
 use super::query_body::{
-    FacetBody, MatrixBody, QueryBatchBody, QueryBody, RecommendBatchBody, RecommendBody,
-    SearchGroupsBody,
+    DiscoverBatchBody, DiscoverBody, FacetBody, MatrixBody, QueryBatchBody, QueryBody,
+    RecommendBatchBody, RecommendBody, SearchGroupsBody,
 };
 
 shard_keyed!(
@@ -111,8 +111,14 @@ shard_keyed!(
     RetrieveBody,
     ScrollBody,
     CountBody,
+    DiscoverBody,
 );
-per_request_keys!(SearchBatchBody, QueryBatchBody, RecommendBatchBody);
+per_request_keys!(
+    SearchBatchBody,
+    QueryBatchBody,
+    RecommendBatchBody,
+    DiscoverBatchBody
+);
 
 impl ShardKeyed for super::query_body::QueryGroupsBody {
     fn take_shard_key(&mut self) -> Option<ShardKeySelector> {

@@ -181,11 +181,11 @@ pub fn router(gateway: Gateway) -> Router {
         )
         .route(
             "/collections/{name}/points/discover",
-            post(|| not_yet("points/discover")),
+            post(search::discover),
         )
         .route(
             "/collections/{name}/points/discover/batch",
-            post(|| not_yet("points/discover/batch")),
+            post(search::discover_batch),
         )
         .route("/collections/{name}/facet", post(search::facet))
         .route(
@@ -204,14 +204,6 @@ pub fn router(gateway: Gateway) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
         .with_state(gateway)
-}
-
-/// Endpoints of Qdrant's contract that Tessera does not offer yet: 501 with
-/// the feature named, rather than a 404 that reads like a typo.
-async fn not_yet(feature: &'static str) -> Response {
-    Timer::start().finish::<()>(Err(TesseraError::Unimplemented(format!(
-        "{feature} is not implemented in Tessera yet"
-    ))))
 }
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {

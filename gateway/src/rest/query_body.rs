@@ -8,8 +8,8 @@ use tessera_types::{
 };
 
 use crate::service::{
-    FacetRequest, Fusion, GroupsRequest, LookupFrom, MatrixRequest, Prefetch, Query, QueryRequest,
-    Recommend, RecommendStrategy, VectorInput, WithLookup,
+    Discover, FacetRequest, Fusion, GroupsRequest, LookupFrom, MatrixRequest, Prefetch, Query,
+    QueryRequest, Recommend, RecommendStrategy, VectorInput, WithLookup,
 };
 
 type Result<T> = std::result::Result<T, TesseraError>;
@@ -308,6 +308,15 @@ fn parse_query(q: Value) -> Result<Query> {
             super::model::parse_order_by(Some(inner))?
                 .ok_or_else(|| TesseraError::bad_input("Format error in JSON body: order_by is empty"))?,
         )),
+        "discover" => {
+            let input: DiscoverInput =
+                serde_json::from_value(inner).map_err(|e| format_error("discover", e))?;
+            Ok(Query::Discover(Discover {
+                target: vector_input(input.target)?,
+                context: context_pairs(input.context)?,
+            }))
+        }
+        "context" => Ok(Query::Context(context_pairs(inner)?)),
         "sample" => match inner.as_str() {
             Some("random") => Ok(Query::SampleRandom),
             _ => Err(TesseraError::bad_input(format!(
@@ -337,7 +346,7 @@ fn parse_query(q: Value) -> Result<Query> {
             }))
         }
         other => Err(TesseraError::Unimplemented(format!(
-            "query type `{other}`: Tessera supports nearest, recommend (average_vector), order_by, sample and fusion (rrf, dbsf) queries"
+            "query type `{other}`: Tessera supports nearest, recommend, discover, context, order_by, sample and fusion (rrf, dbsf) queries"
         ))),
     }
 }
@@ -350,6 +359,90 @@ struct RecommendInput {
     negative: Vec<Value>,
     #[serde(default)]
     strategy: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct DiscoverInput {
+    target: Value,
+    #[serde(default)]
+    context: Value,
+}
+
+#[derive(Deserialize)]
+struct ContextPair {
+    positive: Value,
+    negative: Value,
+}
+
+/// `context`: one `{"positive", "negative"}` pair or a list of them.
+fn context_pairs(value: Value) -> Result<Vec<(VectorInput, VectorInput)>> {
+    let pairs: Vec<ContextPair> = match value {
+        Value::Null => Vec::new(),
+        Value::Array(_) => serde_json::from_value(value).map_err(|e| format_error("context", e))?,
+        single => vec![serde_json::from_value(single).map_err(|e| format_error("context", e))?],
+    };
+    pairs
+        .into_iter()
+        .map(|p| Ok((vector_input(p.positive)?, vector_input(p.negative)?)))
+        .collect()
+}
+
+/// `points/discover`: a target within a context, or a context alone.
+#[derive(Deserialize)]
+pub struct DiscoverBody {
+    #[serde(default)]
+    pub target: Option<Value>,
+    #[serde(default)]
+    pub context: Value,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    pub limit: usize,
+    #[serde(default)]
+    pub offset: Option<usize>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default, alias = "with_vectors")]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub lookup_from: Option<Value>,
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
+}
+
+#[derive(Deserialize)]
+pub struct DiscoverBatchBody {
+    pub searches: Vec<DiscoverBody>,
+}
+
+impl TryFrom<DiscoverBody> for QueryRequest {
+    type Error = TesseraError;
+    fn try_from(b: DiscoverBody) -> Result<Self> {
+        let context = context_pairs(b.context)?;
+        let query = match b.target {
+            Some(target) if !target.is_null() => Query::Discover(Discover {
+                target: vector_input(target)?,
+                context,
+            }),
+            _ => Query::Context(context),
+        };
+        Ok(QueryRequest {
+            lookup_from: lookup_from(b.lookup_from)?,
+            query: Some(query),
+            prefetch: Vec::new(),
+            using: b.using.unwrap_or_default(),
+            filter: b.filter,
+            limit: b.limit,
+            offset: b.offset.unwrap_or(0),
+            with_payload: b.with_payload.unwrap_or_default(),
+            with_vector: b.with_vector.unwrap_or_default(),
+            score_threshold: None,
+            params: b.params.unwrap_or_default(),
+        })
+    }
 }
 
 #[derive(Deserialize)]

@@ -6,8 +6,8 @@ use tessera_types::{SearchRequest, TesseraError};
 use super::call::{PointsCall, ShardKeyed};
 use super::model::{SearchBatchBody, SearchBody};
 use super::query_body::{
-    FacetBody, MatrixBody, QueryBatchBody, QueryBody, QueryGroupsBody, RecommendBatchBody,
-    RecommendBody, RecommendGroupsBody, SearchGroupsBody,
+    DiscoverBatchBody, DiscoverBody, FacetBody, MatrixBody, QueryBatchBody, QueryBody,
+    QueryGroupsBody, RecommendBatchBody, RecommendBody, RecommendGroupsBody, SearchGroupsBody,
 };
 use crate::service::{GroupsRequest, QueryRequest, ReadOptions};
 use axum::response::Response;
@@ -85,6 +85,31 @@ pub async fn recommend(call: PointsCall) -> Response {
 
 pub async fn recommend_batch(call: PointsCall) -> Response {
     call.read(|gateway, name, b: RecommendBatchBody, read| async move {
+        let requests = each_with_keys(b.searches, &read, QueryRequest::try_from)?;
+        futures::future::join_all(
+            requests
+                .iter()
+                .map(|(request, read)| gateway.query(&name, request.clone(), read)),
+        )
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+}
+
+/// `points/discover`: a discovery or context query, answered as a list of points.
+pub async fn discover(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: DiscoverBody, read| async move {
+        gateway
+            .query(&name, QueryRequest::try_from(b)?, &read)
+            .await
+    })
+    .await
+}
+
+pub async fn discover_batch(call: PointsCall) -> Response {
+    call.read(|gateway, name, b: DiscoverBatchBody, read| async move {
         let requests = each_with_keys(b.searches, &read, QueryRequest::try_from)?;
         futures::future::join_all(
             requests

@@ -14,8 +14,8 @@ pub use facet::{FacetHit, FacetRequest};
 pub use groups::{GroupsRequest, PointGroup, WithLookup};
 pub use matrix::{DistanceMatrix, MatrixPair, MatrixRequest};
 pub use query::{
-    Fusion, LookupFrom, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy, VectorInput,
-    DEFAULT_RRF_K,
+    Discover, Fusion, LookupFrom, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy,
+    VectorInput, DEFAULT_RRF_K,
 };
 
 use std::collections::{BTreeMap, HashMap};

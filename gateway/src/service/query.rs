@@ -61,6 +61,27 @@ pub enum Query {
     OrderBy(OrderBy),
     /// Points drawn at random.
     SampleRandom,
+    /// Near a target, within a context of (positive, negative) pairs.
+    Discover(Discover),
+    /// On the positive side of every (positive, negative) pair.
+    Context(Vec<(VectorInput, VectorInput)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discover {
+    pub target: VectorInput,
+    pub context: Vec<(VectorInput, VectorInput)>,
+}
+
+impl Query {
+    /// Queries whose candidates are scored here against their examples.
+    fn scores_by_examples(&self) -> bool {
+        match self {
+            Query::Recommend(r) => r.strategy != RecommendStrategy::AverageVector,
+            Query::Discover(_) | Query::Context(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// Where the vectors of examples given by id come from, when not from the
@@ -224,34 +245,23 @@ impl Gateway {
     fn run_stage<'a>(
         &'a self,
         collection: &'a str,
-        stage: Prefetch,
+        mut stage: Prefetch,
         inherited: Option<Filter>,
         read: &'a ReadOptions,
     ) -> BoxFuture<'a, Result<Vec<ScoredPoint>>> {
         async move {
-            let filter = both(stage.filter, inherited);
+            let filter = both(stage.filter.take(), inherited);
             if stage.prefetch.is_empty() {
-                return match stage.query {
+                return match stage.query.take() {
                     None => Err(TesseraError::bad_input(
                         "A prefetch needs a query or prefetches of its own",
                     )),
                     Some(Query::Fusion(_)) => Err(TesseraError::bad_input(
                         "Fusion queries combine prefetches: give `prefetch`",
                     )),
-                    Some(Query::Recommend(r)) if r.strategy != RecommendStrategy::AverageVector => {
-                        let examples =
-                            Examples::new(collection, &stage.using, stage.lookup_from.as_ref());
-                        self.recommend_by_scores(
-                            collection,
-                            &r,
-                            &stage.using,
-                            &examples,
-                            filter,
-                            stage.limit,
-                            stage.score_threshold,
-                            read,
-                        )
-                        .await
+                    Some(query) if query.scores_by_examples() => {
+                        self.query_by_examples(collection, &query, &stage, filter, read)
+                            .await
                     }
                     Some(query) => {
                         let examples =
@@ -274,13 +284,12 @@ impl Gateway {
                 };
             }
             let lists = futures::future::try_join_all(
-                stage
-                    .prefetch
+                std::mem::take(&mut stage.prefetch)
                     .into_iter()
                     .map(|p| self.run_stage(collection, p, filter.clone(), read)),
             )
             .await?;
-            match stage.query {
+            match stage.query.take() {
                 Some(Query::Fusion(fusion)) => {
                     let mut fused = fuse(lists, &fusion)?;
                     if let Some(threshold) = stage.score_threshold {
@@ -320,21 +329,16 @@ impl Gateway {
                     };
                     let examples =
                         Examples::new(collection, &stage.using, stage.lookup_from.as_ref());
-                    if let Query::Recommend(r) = &query {
-                        if r.strategy != RecommendStrategy::AverageVector {
-                            return self
-                                .recommend_by_scores(
-                                    collection,
-                                    r,
-                                    &stage.using,
-                                    &examples,
-                                    both(filter, Some(only)),
-                                    stage.limit,
-                                    stage.score_threshold,
-                                    read,
-                                )
-                                .await;
-                        }
+                    if query.scores_by_examples() {
+                        return self
+                            .query_by_examples(
+                                collection,
+                                &query,
+                                &stage,
+                                both(filter, Some(only)),
+                                read,
+                            )
+                            .await;
                     }
                     let search = self
                         .stage_search(
@@ -362,6 +366,40 @@ impl Gateway {
             }
         }
         .boxed()
+    }
+
+    /// Recommend by scores, discovery and context search for one stage.
+    async fn query_by_examples(
+        &self,
+        collection: &str,
+        query: &Query,
+        stage: &Prefetch,
+        filter: Option<Filter>,
+        read: &ReadOptions,
+    ) -> Result<Vec<ScoredPoint>> {
+        let examples = Examples::new(collection, &stage.using, stage.lookup_from.as_ref());
+        let (using, limit, threshold) = (&stage.using, stage.limit, stage.score_threshold);
+        match query {
+            Query::Recommend(r) => {
+                self.recommend_by_scores(
+                    collection, r, using, &examples, filter, limit, threshold, read,
+                )
+                .await
+            }
+            Query::Discover(d) => {
+                self.discover(
+                    collection, d, using, &examples, filter, limit, threshold, read,
+                )
+                .await
+            }
+            Query::Context(pairs) => {
+                self.context(
+                    collection, pairs, using, &examples, filter, limit, threshold, read,
+                )
+                .await
+            }
+            _ => unreachable!("only queries scored by examples"),
+        }
     }
 
     /// The search a nearest or recommend query makes (limit and parameters
@@ -408,6 +446,9 @@ impl Gateway {
                 return Err(TesseraError::Unimplemented(
                     "order_by and sample inside prefetch".into(),
                 ))
+            }
+            Query::Discover(_) | Query::Context(_) => {
+                unreachable!("scored by examples, not searched")
             }
         };
         Ok(SearchRequest {

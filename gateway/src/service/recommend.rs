@@ -1,15 +1,16 @@
-//! Recommendations from positive and negative examples: `average_vector`
-//! as one search for a combined vector; `best_score` and `sum_scores` by
-//! scoring candidates against every example. The candidates are the nearest
-//! neighbours of each positive example, so those two strategies are as good as
-//! that pool (exact when the pool covers the matching points).
+//! Queries by example points and vectors. `average_vector` recommendations
+//! are one search for a combined vector. `best_score` and `sum_scores`
+//! recommendations, discovery (a target within a context of positive and
+//! negative pairs) and context search score candidates here against every
+//! example, with Qdrant's formulas; the candidates are the nearest neighbours
+//! of the target or of each positive example, so these are as good as that
+//! pool (exact when it covers the matching points).
 
 use super::matrix::distance_score;
 use super::query::Examples;
 use super::*;
 
-/// Candidates drawn per positive example for `best_score` and `sum_scores`,
-/// at least, and at most.
+/// Candidates drawn per seed (target or positive example), at least, and at most.
 const POOL_MIN: usize = 100;
 const POOL_MAX: usize = 2_000;
 
@@ -69,7 +70,7 @@ impl Gateway {
         recommend: &Recommend,
         using: &str,
         examples: &Examples<'_>,
-        mut filter: Option<Filter>,
+        filter: Option<Filter>,
         limit: usize,
         score_threshold: Option<f32>,
         read: &ReadOptions,
@@ -79,14 +80,163 @@ impl Gateway {
                 "Recommend needs at least one positive example",
             ));
         }
-        let (_, state) = self.collection(collection)?;
-        let distance = state.config.params.vectors.require(using)?.distance;
         let positive = self.vectors_of(examples, &recommend.positive, read).await?;
         let negative = self.vectors_of(examples, &recommend.negative, read).await?;
-        let ids: Vec<PointId> = recommend
+        let named: Vec<&VectorInput> = recommend
             .positive
             .iter()
             .chain(&recommend.negative)
+            .collect();
+        let strategy = recommend.strategy;
+        let scored = ScoredByExamples {
+            collection,
+            using,
+            seeds: &positive,
+            named: &named,
+            limit,
+            score_threshold,
+        };
+        self.score_by_examples(scored, examples, filter, read, |similarity| {
+            let pos: Vec<f32> = positive.iter().map(|e| similarity(e)).collect();
+            let neg: Vec<f32> = negative.iter().map(|e| similarity(e)).collect();
+            if strategy == RecommendStrategy::SumScores {
+                return pos.iter().sum::<f32>() - neg.iter().sum::<f32>();
+            }
+            let best_pos = pos.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let best_neg = neg.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            // Squashed into (0, 1), negated when a negative example is the closest.
+            if best_pos > best_neg {
+                squashed(best_pos)
+            } else {
+                -squashed(best_neg)
+            }
+        })
+        .await
+    }
+
+    /// Discovery: how many context pairs a point sits on the positive side of
+    /// (minus those it does not), plus its squashed similarity to the target.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn discover(
+        &self,
+        collection: &str,
+        discover: &Discover,
+        using: &str,
+        examples: &Examples<'_>,
+        filter: Option<Filter>,
+        limit: usize,
+        score_threshold: Option<f32>,
+        read: &ReadOptions,
+    ) -> Result<Vec<ScoredPoint>> {
+        let target = self
+            .vectors_of(examples, std::slice::from_ref(&discover.target), read)
+            .await?;
+        let pairs = self.pair_vectors(examples, &discover.context, read).await?;
+        let mut named = vec![&discover.target];
+        named.extend(discover.context.iter().flat_map(|(p, n)| [p, n]));
+        let scored = ScoredByExamples {
+            collection,
+            using,
+            seeds: &target,
+            named: &named,
+            limit,
+            score_threshold,
+        };
+        self.score_by_examples(scored, examples, filter, read, |similarity| {
+            let rank: i32 = pairs
+                .iter()
+                .map(|(p, n)| similarity(p).total_cmp(&similarity(n)) as i32)
+                .sum();
+            rank as f32 + squashed(similarity(&target[0]))
+        })
+        .await
+    }
+
+    /// Context search: each pair adds `fast_sigmoid(min(0, sim(positive) -
+    /// sim(negative)))`, so points on the positive side of every pair score 0.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn context(
+        &self,
+        collection: &str,
+        context: &[(VectorInput, VectorInput)],
+        using: &str,
+        examples: &Examples<'_>,
+        filter: Option<Filter>,
+        limit: usize,
+        score_threshold: Option<f32>,
+        read: &ReadOptions,
+    ) -> Result<Vec<ScoredPoint>> {
+        if context.is_empty() {
+            return Err(TesseraError::bad_input(
+                "Context search needs at least one pair",
+            ));
+        }
+        let pairs = self.pair_vectors(examples, context, read).await?;
+        let positives: Vec<Vec<f32>> = pairs.iter().map(|(p, _)| p.clone()).collect();
+        let named: Vec<&VectorInput> = context.iter().flat_map(|(p, n)| [p, n]).collect();
+        let scored = ScoredByExamples {
+            collection,
+            using,
+            seeds: &positives,
+            named: &named,
+            limit,
+            score_threshold,
+        };
+        self.score_by_examples(scored, examples, filter, read, |similarity| {
+            pairs
+                .iter()
+                .map(|(p, n)| {
+                    let difference = (similarity(p) - similarity(n) - f32::EPSILON).min(0.0);
+                    difference / (1.0 + difference.abs())
+                })
+                .sum()
+        })
+        .await
+    }
+
+    async fn pair_vectors(
+        &self,
+        examples: &Examples<'_>,
+        pairs: &[(VectorInput, VectorInput)],
+        read: &ReadOptions,
+    ) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
+        let mut vectors = Vec::with_capacity(pairs.len());
+        for (positive, negative) in pairs {
+            let both = self
+                .vectors_of(examples, &[positive.clone(), negative.clone()], read)
+                .await?;
+            let mut both = both.into_iter();
+            vectors.push((
+                both.next().unwrap_or_default(),
+                both.next().unwrap_or_default(),
+            ));
+        }
+        Ok(vectors)
+    }
+
+    /// Scores the nearest neighbours of every seed with `score`, which gets a
+    /// similarity to any vector (larger is closer, whatever the distance).
+    async fn score_by_examples(
+        &self,
+        scored: ScoredByExamples<'_>,
+        examples: &Examples<'_>,
+        mut filter: Option<Filter>,
+        read: &ReadOptions,
+        score: impl Fn(&dyn Fn(&[f32]) -> f32) -> f32,
+    ) -> Result<Vec<ScoredPoint>> {
+        let ScoredByExamples {
+            collection,
+            using,
+            seeds,
+            named,
+            limit,
+            score_threshold,
+        } = scored;
+        let (_, state) = self.collection(collection)?;
+        let distance = state.config.params.vectors.require(using)?.distance;
+        // Examples given by id are not found again.
+        let ids: Vec<PointId> = named
+            .iter()
             .filter_map(|v| match v {
                 VectorInput::Point(id) => Some(*id),
                 VectorInput::Vector(_) => None,
@@ -97,12 +247,12 @@ impl Gateway {
         }
         let pool = limit.saturating_mul(10).clamp(POOL_MIN, POOL_MAX);
         let mut candidates: Vec<PointId> = Vec::new();
-        for vector in &positive {
+        for seed in seeds {
             let near = self
                 .search(
                     collection,
                     SearchRequest {
-                        vector: vector.clone(),
+                        vector: seed.clone(),
                         using: using.to_string(),
                         filter: filter.clone(),
                         limit: pool,
@@ -128,43 +278,22 @@ impl Gateway {
                 read,
             )
             .await?;
-        // Larger is closer, whatever the distance.
-        let similarity = |a: &[f32], b: &[f32]| {
-            let s = distance_score(distance, a, b);
-            if distance.higher_is_better() {
-                s
-            } else {
-                -s
-            }
-        };
-        let mut scored: Vec<ScoredPoint> = records
+        let mut hits: Vec<ScoredPoint> = records
             .into_iter()
             .filter_map(|r| {
                 let vector = r.vector?.into_named().remove(using)?;
-                let to = |examples: &[Vec<f32>]| -> Vec<f32> {
-                    examples.iter().map(|e| similarity(&vector, e)).collect()
-                };
-                let (pos, neg) = (to(&positive), to(&negative));
-                let score = match recommend.strategy {
-                    RecommendStrategy::SumScores => {
-                        pos.iter().sum::<f32>() - neg.iter().sum::<f32>()
-                    }
-                    _ => {
-                        let best_pos = pos.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                        let best_neg = neg.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                        // As Qdrant scores it: squashed into (0, 1), negated
-                        // when a negative example is the closest.
-                        if best_pos > best_neg {
-                            squashed(best_pos)
-                        } else {
-                            -squashed(best_neg)
-                        }
+                let similarity = |example: &[f32]| {
+                    let s = distance_score(distance, &vector, example);
+                    if distance.higher_is_better() {
+                        s
+                    } else {
+                        -s
                     }
                 };
                 Some(ScoredPoint {
                     id: r.id,
                     version: 0,
-                    score,
+                    score: score(&similarity),
                     payload: None,
                     vector: None,
                     shard_key: None,
@@ -173,10 +302,21 @@ impl Gateway {
             })
             .filter(|p| score_threshold.is_none_or(|t| p.score >= t))
             .collect();
-        scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-        scored.truncate(limit);
-        Ok(scored)
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+        hits.truncate(limit);
+        Ok(hits)
     }
+}
+
+/// What a query by examples asks: where, by which vector, from which seeds,
+/// naming which points, and how many results.
+struct ScoredByExamples<'a> {
+    collection: &'a str,
+    using: &'a str,
+    seeds: &'a [Vec<f32>],
+    named: &'a [&'a VectorInput],
+    limit: usize,
+    score_threshold: Option<f32>,
 }
 
 /// `x / (1 + |x|)` mapped from (-1, 1) to (0, 1): monotonic, so order is kept.

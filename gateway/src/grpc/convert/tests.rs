@@ -613,13 +613,13 @@ fn query_defaults_and_variants() {
     );
     assert_eq!(fused.prefetch.len(), 1);
     assert_eq!(fused.prefetch[0].limit, 20);
-    let discover = q::QueryPoints {
+    let formula = q::QueryPoints {
         query: Some(q::Query {
-            variant: Some(q::query::Variant::Discover(q::DiscoverInput::default())),
+            variant: Some(q::query::Variant::Formula(q::Formula::default())),
         }),
         ..Default::default()
     };
-    assert!(is_unimplemented(query_from_proto(discover)));
+    assert!(is_unimplemented(query_from_proto(formula)));
 }
 
 #[test]
