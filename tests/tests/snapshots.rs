@@ -112,12 +112,18 @@ async fn a_collection_is_snapshotted_under_writes_wiped_and_recovered() {
 
     // Damaged and truncated copies are refused and change nothing.
     let dir = tempfile::tempdir().unwrap();
-    let mut damaged = bytes.clone();
-    let middle = damaged.len() / 2;
-    damaged[middle] ^= 0xff;
+    // A flipped byte in a shard, in the middle, and in the archive's end blocks.
+    let damaged_at = |at: usize| {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0xff;
+        damaged
+    };
+    let len = bytes.len();
     for (file, data) in [
-        ("damaged.snapshot", damaged),
-        ("truncated.snapshot", bytes[..bytes.len() * 2 / 3].to_vec()),
+        ("damaged-quarter.snapshot", damaged_at(len / 4)),
+        ("damaged-middle.snapshot", damaged_at(len / 2)),
+        ("damaged-end.snapshot", damaged_at(len - 10)),
+        ("truncated.snapshot", bytes[..len * 2 / 3].to_vec()),
     ] {
         let path = dir.path().join(file);
         std::fs::write(&path, data).unwrap();

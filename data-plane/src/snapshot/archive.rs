@@ -3,17 +3,50 @@
 //! whole before a store keeps one, so a damaged file never reaches a restore.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use tessera_types::{shard_entry, CollectionSnapshotManifest, COLLECTION_MANIFEST};
 
 use super::SnapshotError;
 
-/// Reads every entry of the archive at `path`: each shard snapshot's checksum,
-/// each manifest's JSON, and (for a collection snapshot, `require_manifest`) a
-/// root manifest whose shards are all present.
+/// Tar's unit: headers, and the padding each entry's data is filled up to.
+const BLOCK: u64 = 512;
+
+/// Reads every byte of the archive at `path`: each header (whose checksum tar
+/// checks), each shard snapshot's checksum, each manifest's JSON, and that
+/// the padding and the end of the archive are zeros, as written. For a
+/// collection snapshot (`require_manifest`), a root manifest whose shards are
+/// all present.
 pub(crate) fn verify(path: &Path, require_manifest: bool) -> Result<(), SnapshotError> {
+    let zeros = verify_entries(path, require_manifest)?;
+    // Padding inside the archive and the blocks after its last entry hold no
+    // data a reader looks at: a damaged byte there must still be caught.
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut buffer = vec![0u8; super::store::CHUNK];
+    for (start, end) in zeros {
+        let mut at = start;
+        let end = end.min(len);
+        file.seek(SeekFrom::Start(at))?;
+        while at < end {
+            let n = ((end - at) as usize).min(buffer.len());
+            file.read_exact(&mut buffer[..n])?;
+            if buffer[..n].iter().any(|b| *b != 0) {
+                return Err(SnapshotError::Corrupt(format!(
+                    "unexpected bytes in the archive's padding after offset {at}"
+                )));
+            }
+            at += n as u64;
+        }
+    }
+    Ok(())
+}
+
+/// Checks the entries; returns the byte ranges that must be zeros.
+fn verify_entries(path: &Path, require_manifest: bool) -> Result<Vec<(u64, u64)>, SnapshotError> {
+    let mut zeros = Vec::new();
+    let mut end_of_entries = 0;
     let damaged =
         |e: std::io::Error| SnapshotError::Corrupt(format!("not a snapshot archive: {e}"));
     let mut archive = tar::Archive::new(File::open(path)?);
@@ -27,6 +60,9 @@ pub(crate) fn verify(path: &Path, require_manifest: bool) -> Result<(), Snapshot
             .to_string_lossy()
             .into_owned();
         let size = entry.size();
+        let data_end = entry.raw_file_position() + size;
+        end_of_entries = data_end.div_ceil(BLOCK) * BLOCK;
+        zeros.push((data_end, end_of_entries));
         if name.ends_with(".snapshot") {
             super::verify(&mut entry, size).map_err(|e| match e {
                 SnapshotError::Corrupt(why) => SnapshotError::Corrupt(format!("{name}: {why}")),
@@ -56,7 +92,8 @@ pub(crate) fn verify(path: &Path, require_manifest: bool) -> Result<(), Snapshot
             }
         }
     }
-    Ok(())
+    zeros.push((end_of_entries, u64::MAX));
+    Ok(zeros)
 }
 
 /// Streams the entry `entry` of the archive at `path` to `sink` in chunks,
@@ -92,4 +129,38 @@ pub(crate) fn read_entry(
     Err(SnapshotError::NotFound(format!(
         "the snapshot has no entry {entry}"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_byte_anywhere_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.snapshot");
+        {
+            let mut builder = tar::Builder::new(File::create(&path).unwrap());
+            let mut header = tar::Header::new_gnu();
+            header.set_size(3);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, "notes.txt", &b"abc"[..])
+                .unwrap();
+            builder.finish().unwrap();
+        }
+        verify(&path, false).unwrap();
+        let good = std::fs::read(&path).unwrap();
+        // In the header (its checksum), in the padding, in the end blocks.
+        for at in [100, 512 + 3 + 10, good.len() - 5] {
+            let mut bad = good.clone();
+            bad[at] ^= 0xff;
+            std::fs::write(&path, &bad).unwrap();
+            assert!(
+                matches!(verify(&path, false), Err(SnapshotError::Corrupt(_))),
+                "a damaged byte at {at} passed"
+            );
+        }
+    }
 }
