@@ -313,6 +313,14 @@ impl CreateCollection {
                 "`vectors` must name at least one vector",
             ));
         }
+        if vectors
+            .iter()
+            .any(|(_, p)| p.multivector_config.as_ref().is_some_and(|m| !m.is_null()))
+        {
+            return Err(TesseraError::Unimplemented(
+                "multivectors are not supported yet".into(),
+            ));
+        }
         if self.sparse_vectors.is_some() {
             return Err(TesseraError::Unimplemented(
                 "sparse vectors are not supported yet".into(),
