@@ -366,6 +366,22 @@ impl PointsService {
         })
     }
 
+    /// A grouped search of any kind, its groups in gRPC's shape.
+    async fn groups(
+        &self,
+        collection: String,
+        consistency: Option<q::ReadConsistency>,
+        shard_keys: Option<q::ShardKeySelector>,
+        request: Result<crate::service::GroupsRequest>,
+    ) -> Result<q::GroupsResult> {
+        let read = convert::read_options_from_proto(consistency, shard_keys)?;
+        let groups = self
+            .gateway
+            .query_groups(&collection, request?, &read)
+            .await?;
+        Ok(convert::groups_to_proto(groups))
+    }
+
     async fn matrix(&self, r: q::SearchMatrixPoints) -> Result<crate::service::DistanceMatrix> {
         let read = convert::read_options_from_proto(r.read_consistency, r.shard_key_selector)?;
         let request = crate::service::MatrixRequest {
@@ -565,22 +581,24 @@ impl Points for PointsService {
     ) -> std::result::Result<Response<q::SearchGroupsResponse>, Status> {
         let start = Instant::now();
         let r = request.into_inner();
-        let outcome = async {
-            let read =
-                convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
-            let collection = r.collection_name.clone();
-            let groups = self
-                .gateway
-                .query_groups(&collection, convert::search_groups_from_proto(r)?, &read)
-                .await?;
-            Ok(q::SearchGroupsResponse {
-                result: Some(convert::groups_to_proto(groups)),
-                time: elapsed(start),
-                usage: None,
-            })
-        }
-        .await;
-        respond(outcome)
+        let (collection, consistency, keys) = (
+            r.collection_name.clone(),
+            r.read_consistency,
+            r.shard_key_selector.clone(),
+        );
+        let groups = self
+            .groups(
+                collection,
+                consistency,
+                keys,
+                convert::search_groups_from_proto(r),
+            )
+            .await;
+        respond(groups.map(|result| q::SearchGroupsResponse {
+            result: Some(result),
+            time: elapsed(start),
+            usage: None,
+        }))
     }
 
     async fn scroll(
@@ -628,22 +646,24 @@ impl Points for PointsService {
     ) -> std::result::Result<Response<q::RecommendGroupsResponse>, Status> {
         let start = Instant::now();
         let r = request.into_inner();
-        let outcome = async {
-            let read =
-                convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
-            let collection = r.collection_name.clone();
-            let groups = self
-                .gateway
-                .query_groups(&collection, convert::recommend_groups_from_proto(r)?, &read)
-                .await?;
-            Ok(q::RecommendGroupsResponse {
-                result: Some(convert::groups_to_proto(groups)),
-                time: elapsed(start),
-                usage: None,
-            })
-        }
-        .await;
-        respond(outcome)
+        let (collection, consistency, keys) = (
+            r.collection_name.clone(),
+            r.read_consistency,
+            r.shard_key_selector.clone(),
+        );
+        let groups = self
+            .groups(
+                collection,
+                consistency,
+                keys,
+                convert::recommend_groups_from_proto(r),
+            )
+            .await;
+        respond(groups.map(|result| q::RecommendGroupsResponse {
+            result: Some(result),
+            time: elapsed(start),
+            usage: None,
+        }))
     }
 
     async fn discover(
@@ -694,22 +714,24 @@ impl Points for PointsService {
     ) -> std::result::Result<Response<q::QueryGroupsResponse>, Status> {
         let start = Instant::now();
         let r = request.into_inner();
-        let outcome = async {
-            let read =
-                convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
-            let collection = r.collection_name.clone();
-            let groups = self
-                .gateway
-                .query_groups(&collection, convert::query_groups_from_proto(r)?, &read)
-                .await?;
-            Ok(q::QueryGroupsResponse {
-                result: Some(convert::groups_to_proto(groups)),
-                time: elapsed(start),
-                usage: None,
-            })
-        }
-        .await;
-        respond(outcome)
+        let (collection, consistency, keys) = (
+            r.collection_name.clone(),
+            r.read_consistency,
+            r.shard_key_selector.clone(),
+        );
+        let groups = self
+            .groups(
+                collection,
+                consistency,
+                keys,
+                convert::query_groups_from_proto(r),
+            )
+            .await;
+        respond(groups.map(|result| q::QueryGroupsResponse {
+            result: Some(result),
+            time: elapsed(start),
+            usage: None,
+        }))
     }
 
     async fn facet(
