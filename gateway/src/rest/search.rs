@@ -9,7 +9,7 @@ use super::query_body::{
     DiscoverBatchBody, DiscoverBody, FacetBody, MatrixBody, QueryBatchBody, QueryBody,
     QueryGroupsBody, RecommendBatchBody, RecommendBody, RecommendGroupsBody, SearchGroupsBody,
 };
-use crate::service::{GroupsRequest, QueryRequest, ReadOptions};
+use crate::service::{Gateway, GroupsRequest, QueryRequest, ReadOptions};
 use axum::response::Response;
 
 /// Each request of a batch with its own shard keys, under the call's consistency.
@@ -28,6 +28,22 @@ fn each_with_keys<B: ShardKeyed, R>(
             Ok((convert(request)?, options))
         })
         .collect()
+}
+
+/// The queries of a batch, run concurrently; the first failure fails the batch.
+async fn query_each(
+    gateway: &Gateway,
+    name: &str,
+    requests: Vec<(QueryRequest, ReadOptions)>,
+) -> Result<Vec<Vec<tessera_types::ScoredPoint>>, TesseraError> {
+    futures::future::join_all(
+        requests
+            .into_iter()
+            .map(|(request, read)| async move { gateway.query(name, request, &read).await }),
+    )
+    .await
+    .into_iter()
+    .collect()
 }
 
 pub async fn search(call: PointsCall) -> Response {
@@ -58,17 +74,11 @@ pub async fn query(call: PointsCall) -> Response {
 pub async fn query_batch(call: PointsCall) -> Response {
     call.read(|gateway, name, b: QueryBatchBody, read| async move {
         let requests = each_with_keys(b.searches, &read, QueryRequest::try_from)?;
-        let mut results = Vec::with_capacity(requests.len());
-        for points in futures::future::join_all(
-            requests
-                .iter()
-                .map(|(request, read)| gateway.query(&name, request.clone(), read)),
-        )
-        .await
-        {
-            results.push(json!({ "points": points? }));
-        }
-        Ok(results)
+        let results = query_each(&gateway, &name, requests).await?;
+        Ok(results
+            .into_iter()
+            .map(|points| json!({ "points": points }))
+            .collect::<Vec<_>>())
     })
     .await
 }
@@ -86,14 +96,7 @@ pub async fn recommend(call: PointsCall) -> Response {
 pub async fn recommend_batch(call: PointsCall) -> Response {
     call.read(|gateway, name, b: RecommendBatchBody, read| async move {
         let requests = each_with_keys(b.searches, &read, QueryRequest::try_from)?;
-        futures::future::join_all(
-            requests
-                .iter()
-                .map(|(request, read)| gateway.query(&name, request.clone(), read)),
-        )
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
+        query_each(&gateway, &name, requests).await
     })
     .await
 }
@@ -111,14 +114,7 @@ pub async fn discover(call: PointsCall) -> Response {
 pub async fn discover_batch(call: PointsCall) -> Response {
     call.read(|gateway, name, b: DiscoverBatchBody, read| async move {
         let requests = each_with_keys(b.searches, &read, QueryRequest::try_from)?;
-        futures::future::join_all(
-            requests
-                .iter()
-                .map(|(request, read)| gateway.query(&name, request.clone(), read)),
-        )
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
+        query_each(&gateway, &name, requests).await
     })
     .await
 }

@@ -161,7 +161,7 @@ impl Gateway {
                 None | Some(Query::Nearest(_)) | Some(Query::NearestToPoint(_))
             );
         if simple && request.query.is_none() {
-            return self.query_by_id_order(collection, request, read).await;
+            return self.query_as_scroll(collection, request, None, read).await;
         }
         if request.query == Some(Query::SampleRandom) {
             if !request.prefetch.is_empty() {
@@ -178,7 +178,9 @@ impl Gateway {
                 ));
             }
             let order = order.clone();
-            return self.query_in_order(collection, request, order, read).await;
+            return self
+                .query_as_scroll(collection, request, Some(order), read)
+                .await;
         }
         if simple {
             // One search, payloads and vectors included.
@@ -546,12 +548,13 @@ impl Gateway {
         Ok(hits)
     }
 
-    /// An `order_by` query: a scroll in the field's order, as scored points.
-    async fn query_in_order(
+    /// A query without a vector: a scroll in id order (as Qdrant lists
+    /// points), or in a payload field's order (`order_by`), as scored points.
+    async fn query_as_scroll(
         &self,
         collection: &str,
         request: QueryRequest,
-        order: OrderBy,
+        order_by: Option<OrderBy>,
         read: &ReadOptions,
     ) -> Result<Vec<ScoredPoint>> {
         let page = self
@@ -563,7 +566,7 @@ impl Gateway {
                     filter: request.filter,
                     with_payload: request.with_payload,
                     with_vector: request.with_vector,
-                    order_by: Some(order),
+                    order_by,
                 },
                 read,
             )
@@ -580,43 +583,6 @@ impl Gateway {
                 vector: r.vector,
                 shard_key: None,
                 order_value: r.order_value,
-            })
-            .collect())
-    }
-
-    /// A query without a vector lists points in id order, as Qdrant does.
-    async fn query_by_id_order(
-        &self,
-        collection: &str,
-        request: QueryRequest,
-        read: &ReadOptions,
-    ) -> Result<Vec<ScoredPoint>> {
-        let page = self
-            .scroll(
-                collection,
-                ScrollRequest {
-                    offset: None,
-                    limit: request.offset.saturating_add(request.limit),
-                    filter: request.filter,
-                    with_payload: request.with_payload,
-                    with_vector: request.with_vector,
-                    order_by: None,
-                },
-                read,
-            )
-            .await?;
-        Ok(page
-            .points
-            .into_iter()
-            .skip(request.offset)
-            .map(|r| ScoredPoint {
-                id: r.id,
-                version: 0,
-                score: 0.0,
-                payload: r.payload,
-                vector: r.vector,
-                shard_key: None,
-                order_value: None,
             })
             .collect())
     }
