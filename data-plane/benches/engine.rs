@@ -255,7 +255,7 @@ fn engine(
             .enumerate()
             .map(|(i, v)| Point {
                 id: PointId::Num((chunk_no * 1000 + i) as u64),
-                vectors: NamedVectors::from([(String::new(), v.clone())]),
+                vectors: NamedVectors::from([(String::new(), v.clone().into())]),
                 payload: Default::default(),
             })
             .collect();
@@ -275,7 +275,7 @@ fn engine(
     );
     let search = |q: &[f32], ef: usize| -> Vec<usize> {
         let req = SearchRequest {
-            vector: q.to_vec(),
+            vector: q.to_vec().into(),
             using: String::new(),
             filter: None,
             limit: K,
@@ -374,7 +374,7 @@ fn on_disk_chunks(points: usize, dim: usize) -> impl Iterator<Item = Vec<Point>>
                 });
                 Point {
                     id: PointId::Num(id as u64),
-                    vectors: NamedVectors::from([(String::new(), v)]),
+                    vectors: NamedVectors::from([(String::new(), v.into())]),
                     payload: payload.as_object().expect("object").clone(),
                 }
             })
@@ -448,7 +448,7 @@ fn on_disk_child(args: &Args, dir: &str, storage: &str, index: &str, phase: &str
         .map(|_| normalized((0..args.dim).map(|_| rng.random_range(-1.0..1.0)).collect()))
         .collect();
     let request = |q: &[f32], filter: Option<tessera_types::Filter>| SearchRequest {
-        vector: q.to_vec(),
+        vector: q.to_vec().into(),
         using: String::new(),
         filter,
         limit: K,

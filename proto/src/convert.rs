@@ -102,15 +102,42 @@ pub fn point_ids(ids: Vec<common::PointId>) -> Result<Vec<t::PointId>> {
     ids.into_iter().map(TryInto::try_into).collect()
 }
 
+impl From<t::Vector> for common::Vector {
+    fn from(v: t::Vector) -> Self {
+        match v {
+            t::Vector::Dense(values) => common::Vector {
+                values,
+                indices: Vec::new(),
+                sparse: false,
+            },
+            t::Vector::Sparse(s) => common::Vector {
+                values: s.values,
+                indices: s.indices,
+                sparse: true,
+            },
+        }
+    }
+}
+
+impl From<common::Vector> for t::Vector {
+    fn from(v: common::Vector) -> Self {
+        if v.sparse {
+            t::Vector::Sparse(t::SparseVector {
+                indices: v.indices,
+                values: v.values,
+            })
+        } else {
+            t::Vector::Dense(v.values)
+        }
+    }
+}
+
 pub fn vectors_to_proto(vectors: t::NamedVectors) -> HashMap<String, common::Vector> {
-    vectors
-        .into_iter()
-        .map(|(k, values)| (k, common::Vector { values }))
-        .collect()
+    vectors.into_iter().map(|(k, v)| (k, v.into())).collect()
 }
 
 pub fn vectors_from_proto(vectors: HashMap<String, common::Vector>) -> t::NamedVectors {
-    vectors.into_iter().map(|(k, v)| (k, v.values)).collect()
+    vectors.into_iter().map(|(k, v)| (k, v.into())).collect()
 }
 
 impl From<t::Point> for dp::Point {

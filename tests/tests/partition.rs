@@ -76,7 +76,7 @@ async fn a_cut_off_node_acknowledges_nothing_and_converges_after_the_partition_h
         operation: Some(
             ShardOperation::Upsert(vec![Point {
                 id: PointId::Num(999_999),
-                vectors: [(String::new(), vec![1.0, 0.0, 0.0, 0.0])].into(),
+                vectors: [(String::new(), vec![1.0, 0.0, 0.0, 0.0].into())].into(),
                 payload: Default::default(),
             }])
             .into(),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TesseraError};
+use crate::vector::{SparseVectorParams, SparseVectorsConfig, Vector};
 
 /// Name of the unnamed vector in a single-vector collection.
 pub const DEFAULT_VECTOR_NAME: &str = "";
@@ -230,6 +231,83 @@ pub struct CollectionParams {
     pub replication_factor: u32,
     pub write_consistency_factor: u32,
     pub on_disk_payload: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparse_vectors: Option<SparseVectorsConfig>,
+}
+
+/// A named vector of a collection, by kind.
+#[derive(Debug, Clone, Copy)]
+pub enum VectorKind<'a> {
+    Dense(&'a VectorParams),
+    Sparse(&'a SparseVectorParams),
+}
+
+impl CollectionParams {
+    pub fn sparse(&self, name: &str) -> Option<&SparseVectorParams> {
+        self.sparse_vectors.as_ref()?.get(name)
+    }
+
+    /// The dense or sparse vector called `name`.
+    pub fn vector_kind(&self, name: &str) -> Result<VectorKind<'_>> {
+        if let Some(params) = self.sparse(name) {
+            return Ok(VectorKind::Sparse(params));
+        }
+        self.vectors.require(name).map(VectorKind::Dense)
+    }
+
+    /// How scores of the vector `name` compare: sparse vectors score by dot product.
+    pub fn distance(&self, name: &str) -> Result<Distance> {
+        Ok(match self.vector_kind(name)? {
+            VectorKind::Dense(p) => p.distance,
+            VectorKind::Sparse(_) => Distance::Dot,
+        })
+    }
+
+    /// Checks `vector` against the vector `name` is configured as, the one check
+    /// of a written or searched vector; sparse vectors come back sorted by index.
+    pub fn check_vector(&self, name: &str, vector: &mut Vector) -> Result<()> {
+        match (self.vector_kind(name)?, vector) {
+            (VectorKind::Dense(params), Vector::Dense(v)) => {
+                if v.len() as u64 != params.size {
+                    return Err(dimension_error(params.size, v.len()));
+                }
+                if v.iter().any(|x| !x.is_finite()) {
+                    return Err(TesseraError::bad_input(
+                        "Vectors must contain finite numbers only",
+                    ));
+                }
+                Ok(())
+            }
+            (VectorKind::Sparse(_), Vector::Sparse(v)) => {
+                *v = std::mem::take(v).validated()?;
+                Ok(())
+            }
+            (kind, vector) => Err(TesseraError::bad_input(format!(
+                "Wrong input: vector `{name}` is {}, but a {} vector was given",
+                match kind {
+                    VectorKind::Dense(_) => "dense",
+                    VectorKind::Sparse(_) => "sparse",
+                },
+                vector.kind()
+            ))),
+        }
+    }
+
+    /// Every vector name, dense and sparse.
+    pub fn vector_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.vectors.iter().map(|(name, _)| name).chain(
+            self.sparse_vectors
+                .iter()
+                .flat_map(|m| m.keys().map(String::as_str)),
+        )
+    }
+}
+
+/// The error for a dense vector of the wrong size, worded as Qdrant's.
+pub fn dimension_error(expected: u64, got: usize) -> TesseraError {
+    TesseraError::bad_input(format!(
+        "Wrong input: Vector dimension error: expected dim: {expected}, got {got}"
+    ))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -283,7 +361,7 @@ pub struct CreateCollection {
     #[serde(default)]
     pub quantization_config: Option<serde_json::Value>,
     #[serde(default)]
-    pub sparse_vectors: Option<serde_json::Value>,
+    pub sparse_vectors: Option<SparseVectorsConfig>,
     #[serde(default)]
     pub strict_mode_config: Option<serde_json::Value>,
     #[serde(default)]
@@ -296,9 +374,10 @@ impl CreateCollection {
     /// Validates the request and fills in defaults. `data_nodes` is the number of
     /// data-plane peers, the default shard count.
     pub fn into_config(self, data_nodes: usize) -> Result<CollectionConfig> {
+        // A collection may hold sparse vectors only, or no vectors at all.
         let vectors = self
             .vectors
-            .ok_or_else(|| TesseraError::bad_input("`vectors` must be given"))?;
+            .unwrap_or_else(|| VectorsConfig::Multi(BTreeMap::new()));
         for (name, params) in vectors.iter() {
             if params.size == 0 || params.size > 65_536 {
                 return Err(TesseraError::bad_input(format!(
@@ -308,11 +387,6 @@ impl CreateCollection {
                 )));
             }
         }
-        if matches!(&vectors, VectorsConfig::Multi(m) if m.is_empty()) {
-            return Err(TesseraError::bad_input(
-                "`vectors` must name at least one vector",
-            ));
-        }
         if vectors
             .iter()
             .any(|(_, p)| p.multivector_config.as_ref().is_some_and(|m| !m.is_null()))
@@ -321,10 +395,12 @@ impl CreateCollection {
                 "multivectors are not supported yet".into(),
             ));
         }
-        if self.sparse_vectors.is_some() {
-            return Err(TesseraError::Unimplemented(
-                "sparse vectors are not supported yet".into(),
-            ));
+        if let Some(sparse) = &self.sparse_vectors {
+            if let Some(name) = sparse.keys().find(|name| vectors.get(name).is_some()) {
+                return Err(TesseraError::bad_input(format!(
+                    "Wrong input: vector name `{name}` is both dense and sparse"
+                )));
+            }
         }
         // Under custom sharding, shard_number is per shard key.
         let shard_number =
@@ -372,6 +448,7 @@ impl CreateCollection {
                 replication_factor,
                 write_consistency_factor,
                 on_disk_payload: self.on_disk_payload.unwrap_or(true),
+                sparse_vectors: self.sparse_vectors.filter(|m| !m.is_empty()),
             },
             hnsw_config,
             optimizer_config,
@@ -429,7 +506,7 @@ pub struct UpdateCollection {
     #[serde(default)]
     pub quantization_config: Option<serde_json::Value>,
     #[serde(default)]
-    pub sparse_vectors: Option<serde_json::Value>,
+    pub sparse_vectors: Option<SparseVectorsConfig>,
     #[serde(default)]
     pub strict_mode_config: Option<serde_json::Value>,
     #[serde(default)]
@@ -477,6 +554,23 @@ impl UpdateCollection {
         if let Some(vectors) = &self.vectors {
             for name in vectors.keys() {
                 next.params.vectors.require(name)?;
+            }
+        }
+        // Sparse vectors' parameters change; the set of sparse vectors does not.
+        for (name, update) in self.sparse_vectors.iter().flatten() {
+            let params = next
+                .params
+                .sparse_vectors
+                .as_mut()
+                .and_then(|m| m.get_mut(name))
+                .ok_or_else(|| {
+                    TesseraError::bad_input(format!("Not existing vector name error: {name}"))
+                })?;
+            if update.index.is_some() {
+                params.index = update.index.clone();
+            }
+            if update.modifier.is_some() {
+                params.modifier = update.modifier;
             }
         }
         if self.quantization_config.is_some() {

@@ -16,6 +16,7 @@ pub mod snapshot;
 pub mod time;
 pub mod topology;
 pub mod transfer;
+pub mod vector;
 
 pub use alias::*;
 pub use collection::*;
@@ -29,6 +30,7 @@ pub use sharding::*;
 pub use snapshot::*;
 pub use topology::*;
 pub use transfer::*;
+pub use vector::*;
 
 /// The Qdrant version Tessera reports to clients, which warn on connect when
 /// their minor version differs from the server's by more than one. Tessera

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::collection::DEFAULT_VECTOR_NAME;
 use crate::error::{Result, TesseraError};
+use crate::vector::Vector;
 
 /// A point id: an unsigned integer or a UUID, as in Qdrant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -82,28 +83,31 @@ impl fmt::Display for PointId {
 pub type Payload = serde_json::Map<String, serde_json::Value>;
 
 /// Vectors of one point, by name; the unnamed vector is called "".
-pub type NamedVectors = BTreeMap<String, Vec<f32>>;
+pub type NamedVectors = BTreeMap<String, Vector>;
 
-/// A point's vectors as a user writes them: one unnamed vector or several named ones.
+/// A point's vectors as a user writes them: one unnamed dense vector or several
+/// named ones, dense or sparse.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum VectorStruct {
     Single(Vec<f32>),
-    Named(BTreeMap<String, Vec<f32>>),
+    Named(NamedVectors),
 }
 
 impl VectorStruct {
     pub fn into_named(self) -> NamedVectors {
         match self {
-            VectorStruct::Single(v) => BTreeMap::from([(DEFAULT_VECTOR_NAME.to_string(), v)]),
+            VectorStruct::Single(v) => {
+                BTreeMap::from([(DEFAULT_VECTOR_NAME.to_string(), Vector::Dense(v))])
+            }
             VectorStruct::Named(m) => m,
         }
     }
 
     /// The user-facing form: a bare vector when only the unnamed one is present.
     pub fn from_named(mut named: NamedVectors) -> VectorStruct {
-        if named.len() == 1 {
-            if let Some(v) = named.remove(DEFAULT_VECTOR_NAME) {
+        if named.len() == 1 && matches!(named.get(DEFAULT_VECTOR_NAME), Some(Vector::Dense(_))) {
+            if let Some(Vector::Dense(v)) = named.remove(DEFAULT_VECTOR_NAME) {
                 return VectorStruct::Single(v);
             }
         }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::filter::Filter;
 use crate::point::{PointId, Record, WithPayload, WithVector};
+use crate::vector::Vector;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SearchParams {
@@ -23,7 +24,7 @@ pub struct SearchParams {
 /// when it reaches a shard: shards cannot skip, only the merge can.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchRequest {
-    pub vector: Vec<f32>,
+    pub vector: Vector,
     /// Name of the vector to search ("" for the unnamed one).
     pub using: String,
     pub filter: Option<Filter>,

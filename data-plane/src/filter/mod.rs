@@ -541,7 +541,7 @@ mod tests {
 
     #[test]
     fn has_id_has_vector_and_nested() {
-        let vectors = NamedVectors::from([("img".to_string(), vec![1.0])]);
+        let vectors = NamedVectors::from([("img".to_string(), vec![1.0].into())]);
         let p = json!({"items": [{"x": 1, "y": "a"}, {"x": 2, "y": "b"}]});
         let id = PointId::Num(7);
         assert!(eval_with(

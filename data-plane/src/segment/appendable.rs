@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use tessera_types::PointId;
 
-use super::data::{SegmentData, StoredPoint};
+use super::data::{SegmentData, StoredPoint, VectorLayout};
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Appendable {
@@ -20,16 +20,16 @@ pub(crate) struct Appendable {
 }
 
 impl Appendable {
-    pub fn new(dims: &BTreeMap<String, usize>) -> Self {
+    pub fn new(layout: &VectorLayout) -> Self {
         Self {
-            data: SegmentData::new(dims),
+            data: SegmentData::new(layout),
             ..Default::default()
         }
     }
 
     /// Every row of `data` as live points (rows must have distinct ids).
     pub fn from_data(data: SegmentData) -> Self {
-        let mut segment = Self::new(&data.dims());
+        let mut segment = Self::new(&data.layout());
         for row in 0..data.len() {
             segment.upsert(&data.point(row));
         }
@@ -53,11 +53,21 @@ impl Appendable {
     }
 
     fn count(&mut self, row: usize, delta: isize) {
-        for (name, column) in &self.data.columns {
-            if column.present[row] {
-                let n = self.vector_counts.entry(name.clone()).or_default();
-                *n = n.saturating_add_signed(delta);
-            }
+        let dense = self
+            .data
+            .columns
+            .iter()
+            .filter(|(_, c)| c.present[row])
+            .map(|(name, _)| name);
+        let sparse = self
+            .data
+            .sparse
+            .iter()
+            .filter(|(_, c)| c.rows[row].is_some())
+            .map(|(name, _)| name);
+        for name in dense.chain(sparse) {
+            let n = self.vector_counts.entry(name.clone()).or_default();
+            *n = n.saturating_add_signed(delta);
         }
     }
 
@@ -124,7 +134,7 @@ mod tests {
             id: PointId::Num(id),
             version: id,
             vectors: v
-                .map(|x| NamedVectors::from([(String::new(), vec![x, x])]))
+                .map(|x| NamedVectors::from([(String::new(), vec![x, x].into())]))
                 .unwrap_or_default(),
             payload: Default::default(),
         }
@@ -132,7 +142,10 @@ mod tests {
 
     #[test]
     fn rows_are_replaced_freed_and_reused() {
-        let mut a = Appendable::new(&BTreeMap::from([(String::new(), 2)]));
+        let mut a = Appendable::new(&VectorLayout {
+            dense: BTreeMap::from([(String::new(), 2)]),
+            ..Default::default()
+        });
         a.upsert(&p(3, Some(1.0)));
         a.upsert(&p(1, Some(2.0)));
         a.upsert(&p(3, None));

@@ -1,11 +1,11 @@
 //! Columnar point storage shared by both kinds of segment: one row (offset) per point.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use memmap2::Mmap;
-use tessera_types::{NamedVectors, Payload, PointId};
+use tessera_types::{NamedVectors, Payload, PointId, SparseVector, Vector};
 
 /// A point as the engine stores it.
 #[derive(Debug, Clone, PartialEq)]
@@ -203,31 +203,61 @@ impl Column {
     }
 }
 
+/// The sparse vectors of one name: each row's vector, sorted by index, or none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct SparseColumn {
+    pub rows: Vec<Option<SparseVector>>,
+}
+
+impl SparseColumn {
+    pub fn get(&self, row: usize) -> Option<&SparseVector> {
+        self.rows[row].as_ref()
+    }
+}
+
+/// Which vectors a segment stores: dense ones by name and size, sparse ones by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct VectorLayout {
+    pub dense: BTreeMap<String, usize>,
+    pub sparse: BTreeSet<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct SegmentData {
     pub ids: Vec<PointId>,
     pub versions: Vec<u64>,
     pub columns: BTreeMap<String, Column>,
+    pub sparse: BTreeMap<String, SparseColumn>,
     pub payloads: Payloads,
 }
 
 impl SegmentData {
-    /// Empty storage for vectors of the given names and sizes.
-    pub fn new(dims: &BTreeMap<String, usize>) -> Self {
+    /// Empty storage for the vectors of `layout`.
+    pub fn new(layout: &VectorLayout) -> Self {
         Self {
-            columns: dims
+            columns: layout
+                .dense
                 .iter()
                 .map(|(name, dim)| (name.clone(), Column::new(*dim)))
+                .collect(),
+            sparse: layout
+                .sparse
+                .iter()
+                .map(|name| (name.clone(), SparseColumn::default()))
                 .collect(),
             ..Default::default()
         }
     }
 
-    pub fn dims(&self) -> BTreeMap<String, usize> {
-        self.columns
-            .iter()
-            .map(|(name, c)| (name.clone(), c.dim))
-            .collect()
+    pub fn layout(&self) -> VectorLayout {
+        VectorLayout {
+            dense: self
+                .columns
+                .iter()
+                .map(|(name, c)| (name.clone(), c.dim))
+                .collect(),
+            sparse: self.sparse.keys().cloned().collect(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -240,7 +270,12 @@ impl SegmentData {
         self.versions.push(p.version);
         self.payloads.to_mut().push(p.payload.clone());
         for (name, column) in &mut self.columns {
-            column.push(p.vectors.get(name));
+            column.push(p.vectors.get(name).and_then(Vector::as_dense));
+        }
+        for (name, column) in &mut self.sparse {
+            column
+                .rows
+                .push(p.vectors.get(name).and_then(Vector::as_sparse).cloned());
         }
         self.ids.len() - 1
     }
@@ -251,7 +286,10 @@ impl SegmentData {
         self.versions[row] = p.version;
         self.payloads.to_mut()[row] = p.payload.clone();
         for (name, column) in &mut self.columns {
-            column.set(row, p.vectors.get(name));
+            column.set(row, p.vectors.get(name).and_then(Vector::as_dense));
+        }
+        for (name, column) in &mut self.sparse {
+            column.rows[row] = p.vectors.get(name).and_then(Vector::as_sparse).cloned();
         }
     }
 
@@ -263,15 +301,25 @@ impl SegmentData {
         self.columns.get(name)?.get(row)
     }
 
+    pub fn sparse_vector(&self, row: usize, name: &str) -> Option<&SparseVector> {
+        self.sparse.get(name)?.get(row)
+    }
+
     pub fn has_vector(&self, row: usize, name: &str) -> bool {
         self.columns.get(name).is_some_and(|c| c.present[row])
+            || self.sparse_vector(row, name).is_some()
     }
 
     pub fn vectors(&self, row: usize) -> NamedVectors {
-        self.columns
+        let dense = self
+            .columns
             .iter()
-            .filter_map(|(name, c)| Some((name.clone(), c.get(row)?.to_vec())))
-            .collect()
+            .filter_map(|(name, c)| Some((name.clone(), Vector::Dense(c.get(row)?.to_vec()))));
+        let sparse = self
+            .sparse
+            .iter()
+            .filter_map(|(name, c)| Some((name.clone(), Vector::Sparse(c.get(row)?.clone()))));
+        dense.chain(sparse).collect()
     }
 
     pub fn point(&self, row: usize) -> StoredPoint {
@@ -285,7 +333,7 @@ impl SegmentData {
 
     /// The rows `rows`, in that order, as a new segment's storage.
     pub fn gather(&self, rows: impl IntoIterator<Item = usize>) -> SegmentData {
-        let mut out = SegmentData::new(&self.dims());
+        let mut out = SegmentData::new(&self.layout());
         for row in rows {
             out.ids.push(self.ids[row]);
             out.versions.push(self.versions[row]);
@@ -299,6 +347,10 @@ impl SegmentData {
                     .to_mut()
                     .extend_from_slice(&column.data[row * column.dim..(row + 1) * column.dim]);
                 target.present.push(column.present[row]);
+            }
+            for (name, column) in &self.sparse {
+                let target = out.sparse.get_mut(name).expect("same names");
+                target.rows.push(column.rows[row].clone());
             }
         }
         out

@@ -10,7 +10,7 @@ use tessera_types::PointId;
 
 use super::bitmap::AtomicBitmap;
 use super::data::SegmentData;
-use crate::index::Graph;
+use crate::index::{Graph, InvertedIndex};
 use crate::payload_index::FieldIndex;
 
 pub(crate) struct ImmutableSegment {
@@ -22,6 +22,8 @@ pub(crate) struct ImmutableSegment {
     /// Present vectors of each name, and how many of them were deleted since.
     vectors: BTreeMap<String, (usize, AtomicUsize)>,
     graphs: RwLock<BTreeMap<String, Arc<Graph>>>,
+    /// One inverted index per sparse vector name, built with the segment.
+    inverted: BTreeMap<String, Arc<InvertedIndex>>,
     /// Payload indexes by key.
     fields: RwLock<BTreeMap<String, Arc<FieldIndex>>>,
     /// Whether the rows are written to the segment's directory.
@@ -37,17 +39,38 @@ impl ImmutableSegment {
     }
 
     fn with_bitmap(id: u64, data: SegmentData, deleted: Arc<AtomicBitmap>) -> Self {
+        let inverted = data
+            .sparse
+            .iter()
+            .map(|(name, column)| (name.clone(), Arc::new(InvertedIndex::build(column))))
+            .collect();
+        Self::with_parts(id, data, deleted, inverted)
+    }
+
+    fn with_parts(
+        id: u64,
+        data: SegmentData,
+        deleted: Arc<AtomicBitmap>,
+        inverted: BTreeMap<String, Arc<InvertedIndex>>,
+    ) -> Self {
         debug_assert!(data.ids.windows(2).all(|w| w[0] < w[1]));
         debug_assert_eq!(deleted.len(), data.len());
-        let vectors = data
+        let dense = data
             .columns
             .iter()
-            .map(|(name, c)| {
-                let present = c.present.iter().filter(|p| **p).count();
+            .map(|(name, c)| (name, c.present.clone()));
+        let sparse = data
+            .sparse
+            .iter()
+            .map(|(name, c)| (name, c.rows.iter().map(Option::is_some).collect()));
+        let vectors = dense
+            .chain(sparse)
+            .map(|(name, present): (&String, Vec<bool>)| {
+                let count = present.iter().filter(|p| **p).count();
                 let gone = (0..data.len())
-                    .filter(|row| c.present[*row] && deleted.get(*row))
+                    .filter(|row| present[*row] && deleted.get(*row))
                     .count();
-                (name.clone(), (present, AtomicUsize::new(gone)))
+                (name.clone(), (count, AtomicUsize::new(gone)))
             })
             .collect();
         Self {
@@ -57,6 +80,7 @@ impl ImmutableSegment {
             deleted,
             vectors,
             graphs: RwLock::new(BTreeMap::new()),
+            inverted,
             fields: RwLock::new(BTreeMap::new()),
             persisted: AtomicBool::new(false),
         }
@@ -67,7 +91,7 @@ impl ImmutableSegment {
     /// bitmap is shared. Callers hold the writers' lock, so the counts stay exact.
     pub fn with_data(&self, data: SegmentData) -> Self {
         debug_assert_eq!(data.ids, self.data.ids);
-        let segment = Self::with_bitmap(self.id, data, self.deleted.clone());
+        let segment = Self::with_parts(self.id, data, self.deleted.clone(), self.inverted.clone());
         *segment.graphs.write() = self.graphs.read().clone();
         *segment.fields.write() = self.fields.read().clone();
         segment
@@ -98,9 +122,9 @@ impl ImmutableSegment {
     pub fn delete(&self, row: usize) -> bool {
         let newly = self.deleted.set(row);
         if newly {
-            for (name, column) in &self.data.columns {
-                if column.present[row] {
-                    self.vectors[name].1.fetch_add(1, Ordering::AcqRel);
+            for (name, (_, gone)) in &self.vectors {
+                if self.data.has_vector(row, name) {
+                    gone.fetch_add(1, Ordering::AcqRel);
                 }
             }
         }
@@ -140,6 +164,10 @@ impl ImmutableSegment {
 
     pub fn graph(&self, name: &str) -> Option<Arc<Graph>> {
         self.graphs.read().get(name).cloned()
+    }
+
+    pub fn inverted_index(&self, name: &str) -> Option<&InvertedIndex> {
+        self.inverted.get(name).map(|i| &**i)
     }
 
     pub fn set_graph(&self, name: &str, graph: Option<Arc<Graph>>) {

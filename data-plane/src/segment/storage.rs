@@ -5,6 +5,9 @@
 //!   the version (u64 LE);
 //! * `vectors-{i}.bin`: the rows' vectors of the i-th name in `meta.json` (f32 LE, zeros
 //!   where absent), then one presence byte per row;
+//! * `sparse-{i}.bin`: the rows' sparse vectors of the i-th sparse name in `meta.json`:
+//!   per row a count (u32 LE, `u32::MAX` where absent), then that many indices (u32 LE)
+//!   and values (f32 LE);
 //! * `payloads.bin`: rows + 1 offsets (u64 LE), then each row's payload as JSON.
 //!
 //! Segments are read into memory, or, for vectors with `on_disk: true` and payloads with
@@ -27,7 +30,7 @@ use tessera_types::PointId;
 use uuid::Uuid;
 
 use super::bitmap::AtomicBitmap;
-use super::data::{Column, Floats, Payloads, SegmentData};
+use super::data::{Column, Floats, Payloads, SegmentData, SparseColumn};
 use crate::wal::sync_dir;
 
 const META: &str = "meta.json";
@@ -48,12 +51,68 @@ struct Meta {
     rows: usize,
     /// Vector names and sizes, in file order.
     vectors: Vec<(String, usize)>,
+    /// Sparse vector names, in file order.
+    #[serde(default)]
+    sparse: Vec<String>,
     /// CRC32 of each file.
     files: BTreeMap<String, u32>,
 }
 
 fn vector_file(i: usize) -> String {
     format!("vectors-{i}.bin")
+}
+
+fn sparse_file(i: usize) -> String {
+    format!("sparse-{i}.bin")
+}
+
+/// Marks a row without the sparse vector.
+const ABSENT: u32 = u32::MAX;
+
+fn encode_sparse(column: &SparseColumn) -> Vec<u8> {
+    let mut out = Vec::new();
+    for row in &column.rows {
+        match row {
+            None => out.extend_from_slice(&ABSENT.to_le_bytes()),
+            Some(v) => {
+                out.extend_from_slice(&(v.indices.len() as u32).to_le_bytes());
+                for i in &v.indices {
+                    out.extend_from_slice(&i.to_le_bytes());
+                }
+                for x in &v.values {
+                    out.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn decode_sparse(bytes: &[u8], rows: usize) -> Option<SparseColumn> {
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut words = bytes
+        .chunks_exact(4)
+        .map(|c| c.try_into().expect("4 bytes"));
+    let mut column = SparseColumn::default();
+    for _ in 0..rows {
+        let count = u32::from_le_bytes(words.next()?);
+        if count == ABSENT {
+            column.rows.push(None);
+            continue;
+        }
+        let indices = (0..count)
+            .map(|_| words.next().map(u32::from_le_bytes))
+            .collect::<Option<Vec<u32>>>()?;
+        let values = (0..count)
+            .map(|_| words.next().map(f32::from_le_bytes))
+            .collect::<Option<Vec<f32>>>()?;
+        column
+            .rows
+            .push(Some(tessera_types::SparseVector { indices, values }));
+    }
+    words.next().is_none().then_some(column)
 }
 
 /// Writes `bytes` to `path` and makes it durable; returns its CRC32.
@@ -132,9 +191,18 @@ pub(crate) fn write_segment(dir: &Path, data: &SegmentData) -> Result<(), Storag
         );
         vectors.push((name.clone(), column.dim));
     }
+    let mut sparse = Vec::new();
+    for (i, (name, column)) in data.sparse.iter().enumerate() {
+        files.insert(
+            sparse_file(i),
+            write_file(&tmp.join(sparse_file(i)), &encode_sparse(column))?,
+        );
+        sparse.push(name.clone());
+    }
     let meta = Meta {
         rows: data.len(),
         vectors,
+        sparse,
         files,
     };
     let meta = serde_json::to_vec(&meta).map_err(|e| StorageError::Io(io::Error::other(e)))?;
@@ -310,6 +378,12 @@ pub(crate) fn read_segment_with(dir: &Path, on_disk: &OnDisk) -> Result<SegmentD
         };
         data.columns.insert(name.clone(), column);
     }
+    for (i, name) in meta.sparse.iter().enumerate() {
+        let bytes = read_checked(dir, &sparse_file(i), &meta)?;
+        let column = decode_sparse(&bytes, rows)
+            .ok_or_else(|| corrupt(&format!("{} is malformed", sparse_file(i))))?;
+        data.sparse.insert(name.clone(), column);
+    }
     Ok(data)
 }
 
@@ -357,14 +431,21 @@ mod tests {
     #[test]
     fn segments_round_trip_and_damage_is_detected() {
         let root = tempfile::tempdir().unwrap();
-        let mut data = SegmentData::new(&BTreeMap::from([
-            ("a".to_string(), 2),
-            ("b".to_string(), 1),
-        ]));
+        let mut data = SegmentData::new(&crate::segment::VectorLayout {
+            dense: BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 1)]),
+            sparse: ["words".to_string()].into(),
+        });
         for i in 0..5u64 {
-            let mut vectors = NamedVectors::from([("a".to_string(), vec![i as f32, -1.5])]);
+            let mut vectors = NamedVectors::from([("a".to_string(), vec![i as f32, -1.5].into())]);
             if i % 2 == 0 {
-                vectors.insert("b".into(), vec![7.0]);
+                vectors.insert("b".into(), vec![7.0].into());
+            }
+            if i != 3 {
+                let sparse = tessera_types::SparseVector {
+                    indices: (0..i as u32).map(|k| k * 10).collect(),
+                    values: (0..i).map(|k| k as f32 + 0.5).collect(),
+                };
+                vectors.insert("words".into(), sparse.into());
             }
             data.push(&StoredPoint {
                 id: if i == 4 {

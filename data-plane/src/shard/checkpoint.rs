@@ -20,7 +20,7 @@ use super::{Inner, ShardError};
 use crate::index::Graph;
 use crate::segment::{
     deletions_file, read_deletions, read_segment, read_segment_with, write_deletions,
-    write_segment, Appendable, AtomicBitmap, ImmutableSegment, OnDisk, SegmentData,
+    write_segment, Appendable, AtomicBitmap, ImmutableSegment, OnDisk, SegmentData, VectorLayout,
 };
 use crate::wal::sync_dir;
 
@@ -101,7 +101,7 @@ pub(crate) struct Loaded {
 /// (left by a crash before a manifest named them, or after it stopped naming them).
 pub(crate) fn load(
     dir: &Path,
-    dims: &BTreeMap<String, usize>,
+    layout: &VectorLayout,
     distances: &BTreeMap<String, Distance>,
     on_disk: &OnDisk,
 ) -> Result<Loaded, ShardError> {
@@ -131,7 +131,7 @@ pub(crate) fn load(
     }
     let appendable = match manifest.appendable {
         Some(id) => Appendable::from_data(read_segment(&segment_dir(dir, id))?),
-        None => Appendable::new(dims),
+        None => Appendable::new(layout),
     };
     remove_unnamed(dir, &manifest)?;
     Ok(Loaded {

@@ -18,6 +18,7 @@ mod payload;
 mod records;
 mod replication;
 mod search;
+mod sparse;
 
 pub use records::{RecordLoader, VersionedPoint};
 pub use replication::{Ordered, Replicated};
@@ -32,16 +33,18 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex, RwLock};
 use rayon::prelude::*;
 use tessera_types::{
-    CollectionConfig, Distance, Filter, NamedVectors, OpId, PayloadSchema, PointId, Record,
-    ScoredPoint, ScrollRequest, ScrollResult, SearchRequest, ShardOperation, ShardStats,
-    TesseraError, VectorStruct, WithPayload, WithVector,
+    CollectionConfig, Distance, Filter, Modifier, NamedVectors, OpId, PayloadSchema, PointId,
+    Record, ScoredPoint, ScrollRequest, ScrollResult, SearchRequest, ShardOperation, ShardStats,
+    TesseraError, Vector, VectorKind, VectorStruct, WithPayload, WithVector,
 };
 
 use crate::filter::path::JsonPath;
 use crate::filter::{self, CompiledFilter, FilterError};
 use crate::index::kernels;
 use crate::payload_index::{self, FieldIndex};
-use crate::segment::{Appendable, ImmutableSegment, OnDisk, SegmentData, StorageError};
+use crate::segment::{
+    Appendable, ImmutableSegment, OnDisk, SegmentData, StorageError, VectorLayout,
+};
 use crate::snapshot::{self, SnapshotError};
 use crate::wal::{Wal, WalError};
 use checkpoint::Manifest;
@@ -181,13 +184,21 @@ pub(crate) fn on_disk(config: &CollectionConfig) -> OnDisk {
     }
 }
 
-fn vector_dims(config: &CollectionConfig) -> BTreeMap<String, usize> {
-    config
-        .params
-        .vectors
-        .iter()
-        .map(|(name, p)| (name.to_string(), p.size as usize))
-        .collect()
+fn vector_layout(config: &CollectionConfig) -> VectorLayout {
+    VectorLayout {
+        dense: config
+            .params
+            .vectors
+            .iter()
+            .map(|(name, p)| (name.to_string(), p.size as usize))
+            .collect(),
+        sparse: config
+            .params
+            .sparse_vectors
+            .iter()
+            .flat_map(|m| m.keys().cloned())
+            .collect(),
+    }
 }
 
 impl Shard {
@@ -245,21 +256,24 @@ impl Shard {
 
     /// The best `limit + offset` points for the query, best first.
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<ScoredPoint>, ShardError> {
-        let (distance, dim, hnsw) = {
+        let (distance, dim, hnsw, modifier) = {
             let config = self.inner.config.read();
-            let params = config
-                .params
-                .vectors
-                .require(&req.using)
-                .map_err(bad_input)?;
+            let (dim, modifier) = match config.params.vector_kind(&req.using).map_err(bad_input)? {
+                VectorKind::Dense(p) => (p.size as usize, Modifier::None),
+                VectorKind::Sparse(p) => (0, p.modifier()),
+            };
             (
-                params.distance,
-                params.size as usize,
+                config.params.distance(&req.using).map_err(bad_input)?,
+                dim,
                 config.hnsw_for(&req.using),
+                modifier,
             )
         };
         let mut query = req.vector.clone();
-        check_vector(&req.using, &mut query, dim, distance)?;
+        check_vector(&self.inner.config.read(), &req.using, &mut query)?;
+        if let (Vector::Sparse(sparse), Modifier::Idf) = (&mut query, modifier) {
+            self.weigh_by_idf(&req.using, sparse);
+        }
         let filter = req.filter.as_ref().map(filter::compile).transpose()?;
         let k = req.limit.saturating_add(req.offset);
         if k == 0 {
@@ -486,14 +500,14 @@ impl Drop for Shard {
 impl Inner {
     fn open(dir: &Path, config: CollectionConfig) -> Result<Inner, ShardError> {
         std::fs::create_dir_all(dir)?;
-        let dims = vector_dims(&config);
+        let layout = vector_layout(&config);
         let distances = config
             .params
             .vectors
             .iter()
             .map(|(name, p)| (name.to_string(), p.distance))
             .collect();
-        let loaded = checkpoint::load(dir, &dims, &distances, &on_disk(&config))?;
+        let loaded = checkpoint::load(dir, &layout, &distances, &on_disk(&config))?;
         let mut epochs = loaded.manifest.epochs.clone();
         let checkpoint = OpId {
             epoch: replication::epoch_at(&epochs, loaded.manifest.checkpoint),
@@ -595,39 +609,27 @@ fn record(
     }
 }
 
-/// Checks a vector's size and values, and normalizes it for Cosine.
+/// Checks a vector against the collection's config, and normalizes it for Cosine.
 fn check_vector(
+    config: &CollectionConfig,
     name: &str,
-    vector: &mut [f32],
-    dim: usize,
-    distance: Distance,
+    vector: &mut Vector,
 ) -> Result<(), ShardError> {
-    if vector.len() != dim {
-        return Err(ShardError::BadInput(format!(
-            "Vector dimension error: expected dim: {dim}, got {}",
-            vector.len()
-        )));
-    }
-    if vector.iter().any(|x| !x.is_finite()) {
-        let which = if name.is_empty() {
-            "Vector".to_string()
-        } else {
-            format!("Vector `{name}`")
-        };
-        return Err(ShardError::BadInput(format!(
-            "{which} contains NaN or infinite values"
-        )));
-    }
-    if distance == Distance::Cosine {
-        kernels::normalize(vector);
+    config
+        .params
+        .check_vector(name, vector)
+        .map_err(bad_input)?;
+    if let Vector::Dense(v) = vector {
+        if config.params.distance(name).map_err(bad_input)? == Distance::Cosine {
+            kernels::normalize(v);
+        }
     }
     Ok(())
 }
 
 fn check_vectors(config: &CollectionConfig, vectors: &mut NamedVectors) -> Result<(), ShardError> {
     for (name, vector) in vectors.iter_mut() {
-        let params = config.params.vectors.require(name).map_err(bad_input)?;
-        check_vector(name, vector, params.size as usize, params.distance)?;
+        check_vector(config, name, vector)?;
     }
     Ok(())
 }
@@ -651,7 +653,7 @@ fn prepare(
         }
         ShardOperation::DeleteVectors { names, .. } => {
             for name in names.iter() {
-                config.params.vectors.require(name).map_err(bad_input)?;
+                config.params.vector_kind(name).map_err(bad_input)?;
             }
         }
         ShardOperation::Delete(_)

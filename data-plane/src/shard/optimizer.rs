@@ -102,15 +102,24 @@ fn wanted_graph(
     })
 }
 
+/// What a sparse vector is taken to weigh when sizing segments: about 32 dimensions
+/// of an index and a value each.
+const SPARSE_VECTOR_BYTES: usize = 256;
+
 /// Kilobytes of live vectors in a segment.
 fn segment_kb(config: &CollectionConfig, count: impl Fn(&str) -> usize) -> usize {
-    config
+    let dense = config
         .params
         .vectors
         .iter()
-        .map(|(name, p)| count(name) * p.size as usize * 4)
-        .sum::<usize>()
-        / 1024
+        .map(|(name, p)| count(name) * p.size as usize * 4);
+    let sparse = config
+        .params
+        .sparse_vectors
+        .iter()
+        .flat_map(|m| m.keys())
+        .map(|name| count(name) * SPARSE_VECTOR_BYTES);
+    dense.chain(sparse).sum::<usize>() / 1024
 }
 
 impl Inner {
@@ -304,9 +313,9 @@ impl Inner {
         let segment = {
             let _writers = self.apply_lock.lock();
             let current = self.segments();
-            let (data, dims) = {
+            let (data, layout) = {
                 let app = current.appendable.read();
-                (app.compact(), app.data.dims())
+                (app.compact(), app.data.layout())
             };
             let rows = data.len();
             let segment = Arc::new(ImmutableSegment::new(
@@ -317,7 +326,7 @@ impl Inner {
             let mut sealed = current.sealed.clone();
             sealed.push(segment.clone());
             *self.segments.write() = Arc::new(Segments {
-                appendable: Arc::new(RwLock::new(Appendable::new(&dims))),
+                appendable: Arc::new(RwLock::new(Appendable::new(&layout))),
                 sealed,
             });
             // The next checkpoint must record the appendable segment as empty.
@@ -450,7 +459,7 @@ impl Inner {
             );
         }
         rows.sort_unstable_by_key(|(id, _, _)| *id);
-        let mut data = SegmentData::new(&sources[0].data.dims());
+        let mut data = SegmentData::new(&sources[0].data.layout());
         for (_, i, row) in &rows {
             data.push(&sources[*i].data.point(*row));
         }

@@ -5,7 +5,9 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
 use rayon::prelude::*;
-use tessera_types::{Distance, PointId, ScoredPoint, SearchRequest, VectorStruct};
+use tessera_types::{
+    Distance, PointId, ScoredPoint, SearchRequest, SparseVector, Vector, VectorStruct,
+};
 
 use super::passes;
 use crate::filter::CompiledFilter;
@@ -182,7 +184,8 @@ pub(super) struct Hit {
 
 pub(super) struct SearchContext<'a> {
     pub(super) req: &'a SearchRequest,
-    pub(super) query: &'a [f32],
+    /// Dense: normalized for Cosine; sparse: sorted, weighted by the modifier.
+    pub(super) query: &'a Vector,
     pub(super) distance: Distance,
     pub(super) dim: usize,
     pub(super) k: usize,
@@ -196,6 +199,20 @@ impl SearchContext<'_> {
         self.req
             .score_threshold
             .is_none_or(|t| self.distance.passes_threshold(score, t))
+    }
+
+    /// The query's score against the row's vector, None when the row has no such
+    /// vector (or, for sparse vectors, shares no dimension with the query).
+    fn score_row(&self, data: &SegmentData, row: usize) -> Option<f32> {
+        let name = self.req.using.as_str();
+        match self.query {
+            Vector::Dense(query) => Some(kernels::score(
+                self.distance,
+                query,
+                data.vector(row, name)?,
+            )),
+            Vector::Sparse(query) => query.overlap_dot(data.sparse_vector(row, name)?),
+        }
     }
 
     fn hit(&self, data: &SegmentData, row: usize, score: f32) -> Hit {
@@ -233,13 +250,11 @@ impl SearchContext<'_> {
         data: &SegmentData,
         live: &(dyn Fn(usize) -> bool + Sync),
     ) -> Vec<Hit> {
-        let name = self.req.using.as_str();
         let candidate = |row: usize| {
-            let vector = data.vector(row, name)?;
+            let score = self.score_row(data, row)?;
             if !live(row) || !passes(self.filter, data, row) {
                 return None;
             }
-            let score = kernels::score(self.distance, self.query, vector);
             self.passes_threshold(score)
                 .then_some((data.ids[row], score))
         };
@@ -256,14 +271,12 @@ impl SearchContext<'_> {
         rows: &[u32],
         live: &(dyn Fn(usize) -> bool + Sync),
     ) -> Vec<Hit> {
-        let name = self.req.using.as_str();
         let candidate = |i: usize| {
             let row = rows[i] as usize;
-            let vector = data.vector(row, name)?;
+            let score = self.score_row(data, row)?;
             if !live(row) || !passes(self.filter, data, row) {
                 return None;
             }
-            let score = kernels::score(self.distance, self.query, vector);
             self.passes_threshold(score)
                 .then_some((data.ids[row], score))
         };
@@ -283,7 +296,36 @@ impl SearchContext<'_> {
             .min_by_key(Vec::len)
     }
 
+    /// Top-k of a sealed segment's sparse vectors through its inverted index, or
+    /// over the filter's indexed candidates when those are fewer.
+    fn search_sparse(&self, segment: &ImmutableSegment, query: &SparseVector) -> Vec<Hit> {
+        let data = &segment.data;
+        let live = |row: usize| segment.is_live(row);
+        let Some(index) = segment.inverted_index(&self.req.using) else {
+            return Vec::new();
+        };
+        if let Some(rows) = self.candidate_rows(segment) {
+            if rows.len() < data.len() / 8 {
+                return self.scan_rows(data, &rows, &live);
+            }
+        }
+        let mut top = TopK::new(self.k, self.distance);
+        for (row, score) in index.scores(query, data.len()) {
+            if live(row) && passes(self.filter, data, row) && self.passes_threshold(score) {
+                top.push(data.ids[row], row, score);
+            }
+        }
+        top.into_sorted()
+            .into_iter()
+            .map(|(_, row, score)| self.hit(data, row, score))
+            .collect()
+    }
+
     pub(super) fn search_sealed(&self, segment: &ImmutableSegment) -> Vec<Hit> {
+        let query = match self.query {
+            Vector::Dense(query) => query,
+            Vector::Sparse(query) => return self.search_sparse(segment, query),
+        };
         let name = self.req.using.as_str();
         let data = &segment.data;
         let vectors = segment.vector_count(name);
@@ -318,7 +360,7 @@ impl SearchContext<'_> {
             return Vec::new();
         };
         let rows = graph.search(
-            self.query,
+            query,
             self.k,
             self.ef,
             masked.then_some(&accept as &dyn Fn(usize) -> bool),
@@ -333,7 +375,7 @@ impl SearchContext<'_> {
         for row in rows {
             // Rescore from the stored vector so both paths report identical scores.
             if let Some(v) = data.vector(row, name) {
-                let score = kernels::score(self.distance, self.query, v);
+                let score = kernels::score(self.distance, query, v);
                 if self.passes_threshold(score) {
                     top.push(data.ids[row], row, score);
                 }

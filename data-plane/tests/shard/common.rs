@@ -111,7 +111,7 @@ pub fn payload(v: Value) -> Payload {
 pub fn point(id: u64, vector: Vec<f32>, p: Value) -> Point {
     Point {
         id: PointId::Num(id),
-        vectors: NamedVectors::from([(String::new(), vector)]),
+        vectors: NamedVectors::from([(String::new(), vector.into())]),
         payload: payload(p),
     }
 }
@@ -129,7 +129,7 @@ pub fn random_vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
 
 pub fn search_req(vector: Vec<f32>, limit: usize) -> SearchRequest {
     SearchRequest {
-        vector,
+        vector: vector.into(),
         using: String::new(),
         filter: None,
         limit,

@@ -198,7 +198,7 @@ fn delete_count_and_scroll() {
     for u in [u2, u1] {
         points.push(Point {
             id: PointId::Uuid(u),
-            vectors: NamedVectors::from([(String::new(), vec![1.0; 4])]),
+            vectors: NamedVectors::from([(String::new(), vec![1.0; 4].into())]),
             payload: payload(json!({"g": 0})),
         });
     }
@@ -266,7 +266,7 @@ fn named_vectors_update_and_delete() {
     let named = |pairs: &[(&str, Vec<f32>)]| -> NamedVectors {
         pairs
             .iter()
-            .map(|(n, v)| (n.to_string(), v.clone()))
+            .map(|(n, v)| (n.to_string(), v.clone().into()))
             .collect()
     };
     shard
@@ -401,7 +401,7 @@ fn bad_input_is_rejected_and_changes_nothing() {
 
     let unknown = Point {
         id: PointId::Num(4),
-        vectors: NamedVectors::from([("nope".to_string(), vec![1.0; 4])]),
+        vectors: NamedVectors::from([("nope".to_string(), vec![1.0; 4].into())]),
         payload: Default::default(),
     };
     let err = shard

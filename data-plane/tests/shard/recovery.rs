@@ -50,7 +50,7 @@ fn workload() -> Vec<ShardOperation> {
         ShardOperation::ClearPayload(ids(20..22)),
         ShardOperation::UpdateVectors(vec![(
             PointId::Num(30),
-            NamedVectors::from([(String::new(), vec![9.0; 6])]),
+            NamedVectors::from([(String::new(), vec![9.0; 6].into())]),
         )]),
         ShardOperation::DeleteVectors {
             names: vec![String::new()],

@@ -230,7 +230,7 @@ fn hnsw_recall_filters_and_no_stale_results() {
         })
         .collect();
     for p in &moved {
-        vectors[p.id_num()] = p.vectors[""].clone();
+        vectors[p.id_num()] = p.vectors[""].as_dense().unwrap().clone();
     }
     let update_seq = shard.apply(ShardOperation::Upsert(moved), true).unwrap();
     let deleted: Vec<PointId> = (1000..2000).map(PointId::Num).collect();

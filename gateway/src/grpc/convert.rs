@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use qdrant_client::qdrant as q;
-use serde_json::{Map, Number, Value as Json};
+use serde_json::{Number, Value as Json};
 use tessera_types::{self as t, TesseraError};
 
 use crate::service::{
@@ -145,26 +145,41 @@ pub fn point_id_to_proto(id: t::PointId) -> q::PointId {
 
 // ---- vectors ----------------------------------------------------------------
 
-const SPARSE_UNSUPPORTED: &str = "sparse vectors are not supported yet";
 const MULTIVECTOR_UNSUPPORTED: &str = "multivectors are not supported yet";
 const INFERENCE_UNSUPPORTED: &str =
     "inference from documents, images or objects is not supported yet";
 
-/// A dense vector from either encoding clients use: the `vector` oneof
-/// (current clients) or the flat `data` field (older ones).
-fn dense_from_proto(vector: q::Vector) -> Result<Vec<f32>> {
+/// A vector from either encoding clients use: the `vector` oneof (current
+/// clients) or the flat `data` (and `indices`, for sparse) fields (older ones).
+#[allow(deprecated)]
+fn vector_from_proto(vector: q::Vector) -> Result<t::Vector> {
     use q::vector::Vector as V;
     match vector.vector {
-        Some(V::Dense(dense)) => Ok(dense.data),
-        Some(V::Sparse(_)) => Err(unsupported(SPARSE_UNSUPPORTED)),
+        Some(V::Dense(dense)) => Ok(t::Vector::Dense(dense.data)),
+        Some(V::Sparse(sparse)) => Ok(t::Vector::Sparse(t::SparseVector {
+            indices: sparse.indices,
+            values: sparse.values,
+        })),
         Some(V::MultiDense(_)) => Err(unsupported(MULTIVECTOR_UNSUPPORTED)),
         Some(V::Document(_) | V::Image(_) | V::Object(_)) => {
             Err(unsupported(INFERENCE_UNSUPPORTED))
         }
-        None if vector.indices.is_some() => Err(unsupported(SPARSE_UNSUPPORTED)),
-        None if vector.vectors_count.is_some() => Err(unsupported(MULTIVECTOR_UNSUPPORTED)),
-        None => Ok(vector.data),
+        None => match vector.indices {
+            Some(indices) => Ok(t::Vector::Sparse(t::SparseVector {
+                indices: indices.data,
+                values: vector.data,
+            })),
+            None if vector.vectors_count.is_some() => Err(unsupported(MULTIVECTOR_UNSUPPORTED)),
+            None => Ok(t::Vector::Dense(vector.data)),
+        },
     }
+}
+
+/// A vector where only a dense one can stand.
+fn dense_from_proto(vector: q::Vector) -> Result<Vec<f32>> {
+    vector_from_proto(vector)?
+        .into_dense()
+        .ok_or_else(|| bad_input("Expected a dense vector"))
 }
 
 pub fn vectors_from_proto(vectors: q::Vectors) -> Result<t::VectorStruct> {
@@ -176,7 +191,7 @@ pub fn vectors_from_proto(vectors: q::Vectors) -> Result<t::VectorStruct> {
             named
                 .vectors
                 .into_iter()
-                .map(|(name, v)| Ok((name, dense_from_proto(v)?)))
+                .map(|(name, v)| Ok((name, vector_from_proto(v)?)))
                 .collect::<Result<_>>()?,
         )),
         None => Err(bad_input("No vector provided")),
@@ -185,21 +200,30 @@ pub fn vectors_from_proto(vectors: q::Vectors) -> Result<t::VectorStruct> {
 
 /// Fills the `vector` oneof, which qdrant-client reads first; the flat
 /// `data` field has been deprecated since Qdrant 1.16.
-fn dense_to_proto(data: Vec<f32>) -> q::VectorOutput {
+fn vector_to_proto(vector: t::Vector) -> q::VectorOutput {
+    let vector = match vector {
+        t::Vector::Dense(data) => q::vector_output::Vector::Dense(q::DenseVector { data }),
+        t::Vector::Sparse(s) => q::vector_output::Vector::Sparse(q::SparseVector {
+            values: s.values,
+            indices: s.indices,
+        }),
+    };
     q::VectorOutput {
-        vector: Some(q::vector_output::Vector::Dense(q::DenseVector { data })),
+        vector: Some(vector),
         ..Default::default()
     }
 }
 
 pub fn vectors_to_proto(vectors: t::VectorStruct) -> q::VectorsOutput {
     let options = match vectors {
-        t::VectorStruct::Single(v) => q::vectors_output::VectorsOptions::Vector(dense_to_proto(v)),
+        t::VectorStruct::Single(v) => {
+            q::vectors_output::VectorsOptions::Vector(vector_to_proto(t::Vector::Dense(v)))
+        }
         t::VectorStruct::Named(named) => {
             q::vectors_output::VectorsOptions::Vectors(q::NamedVectorsOutput {
                 vectors: named
                     .into_iter()
-                    .map(|(name, v)| (name, dense_to_proto(v)))
+                    .map(|(name, v)| (name, vector_to_proto(v)))
                     .collect(),
             })
         }
@@ -425,12 +449,20 @@ pub fn search_params_from_proto(params: Option<q::SearchParams>) -> t::SearchPar
     }
 }
 
-pub fn search_from_proto(request: q::SearchPoints) -> Result<t::SearchRequest> {
-    if request.sparse_indices.is_some() {
-        return Err(unsupported(SPARSE_UNSUPPORTED));
+/// The query vector of the older search calls: sparse when `indices` are given.
+pub(crate) fn search_vector(values: Vec<f32>, indices: Option<q::SparseIndices>) -> t::Vector {
+    match indices {
+        Some(indices) => t::Vector::Sparse(t::SparseVector {
+            indices: indices.data,
+            values,
+        }),
+        None => t::Vector::Dense(values),
     }
+}
+
+pub fn search_from_proto(request: q::SearchPoints) -> Result<t::SearchRequest> {
     Ok(t::SearchRequest {
-        vector: request.vector,
+        vector: search_vector(request.vector, request.sparse_indices),
         using: request.vector_name.unwrap_or_default(),
         filter: optional_filter_from_proto(request.filter)?,
         limit: request.limit as usize,
@@ -481,9 +513,12 @@ pub fn scroll_from_proto(request: q::ScrollPoints) -> Result<t::ScrollRequest> {
 fn vector_input_from_proto(input: q::VectorInput) -> Result<VectorInput> {
     use q::vector_input::Variant as I;
     match input.variant {
-        Some(I::Dense(dense)) => Ok(VectorInput::Vector(dense.data)),
+        Some(I::Dense(dense)) => Ok(VectorInput::Vector(t::Vector::Dense(dense.data))),
         Some(I::Id(id)) => Ok(VectorInput::Point(point_id_from_proto(id)?)),
-        Some(I::Sparse(_)) => Err(unsupported(SPARSE_UNSUPPORTED)),
+        Some(I::Sparse(s)) => Ok(VectorInput::Vector(t::Vector::Sparse(t::SparseVector {
+            indices: s.indices,
+            values: s.values,
+        }))),
         Some(I::MultiDense(_)) => Err(unsupported(MULTIVECTOR_UNSUPPORTED)),
         Some(I::Document(_) | I::Image(_) | I::Object(_)) => {
             Err(unsupported(INFERENCE_UNSUPPORTED))
@@ -659,7 +694,7 @@ pub fn recommend_from_points(request: q::RecommendPoints) -> Result<QueryRequest
     let vectors = |vectors: Vec<q::Vector>| -> Result<Vec<VectorInput>> {
         vectors
             .into_iter()
-            .map(|v| dense_from_proto(v).map(VectorInput::Vector))
+            .map(|v| vector_from_proto(v).map(VectorInput::Vector))
             .collect()
     };
     let mut positive = ids(request.positive)?;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use tessera_types::{
     Filter, Payload, Point, PointId, PointSelection, PointStruct, SearchParams, SearchRequest,
-    ShardKeySelector, TesseraError, WithPayload, WithVector,
+    ShardKeySelector, TesseraError, Vector, WithPayload, WithVector,
 };
 
 use crate::service::{ReadOptions, WriteOrdering};
@@ -107,7 +107,7 @@ struct Batch {
 #[serde(untagged)]
 enum BatchVectors {
     Single(Vec<Vec<f32>>),
-    Named(BTreeMap<String, Vec<Vec<f32>>>),
+    Named(BTreeMap<String, Vec<Vector>>),
 }
 
 impl Batch {
@@ -118,12 +118,13 @@ impl Batch {
                 "Batch has {n} ids but {len} {what}: they must be the same length"
             ))
         };
-        let mut columns: Vec<(String, std::vec::IntoIter<Vec<f32>>)> = match self.vectors {
+        let mut columns: Vec<(String, std::vec::IntoIter<Vector>)> = match self.vectors {
             BatchVectors::Single(v) => {
                 if v.len() != n {
                     return Err(mismatch("vectors", v.len()));
                 }
-                vec![(String::new(), v.into_iter())]
+                let dense: Vec<Vector> = v.into_iter().map(Vector::Dense).collect();
+                vec![(String::new(), dense.into_iter())]
             }
             BatchVectors::Named(m) => {
                 let mut columns = Vec::new();
@@ -253,12 +254,22 @@ pub struct CountBody {
     pub shard_key: Option<ShardKeySelector>,
 }
 
-/// `vector` of a search: a bare vector or `{name, vector}`.
+/// `vector` of a search: a bare vector or `{name, vector}` (dense or sparse).
 #[derive(Deserialize)]
 #[serde(untagged)]
 pub enum NamedVectorStruct {
     Default(Vec<f32>),
-    Named { name: String, vector: Vec<f32> },
+    Named { name: String, vector: Vector },
+}
+
+impl NamedVectorStruct {
+    /// The vector's name ("" for the unnamed one) and the vector.
+    pub fn into_parts(self) -> (String, Vector) {
+        match self {
+            NamedVectorStruct::Default(v) => (String::new(), Vector::Dense(v)),
+            NamedVectorStruct::Named { name, vector } => (name, vector),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -284,10 +295,7 @@ pub struct SearchBody {
 
 impl From<SearchBody> for SearchRequest {
     fn from(b: SearchBody) -> Self {
-        let (using, vector) = match b.vector {
-            NamedVectorStruct::Default(v) => (String::new(), v),
-            NamedVectorStruct::Named { name, vector } => (name, vector),
-        };
+        let (using, vector) = b.vector.into_parts();
         SearchRequest {
             vector,
             using,

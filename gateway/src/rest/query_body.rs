@@ -4,7 +4,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 use tessera_types::{
-    Filter, PointId, SearchParams, ShardKeySelector, TesseraError, WithPayload, WithVector,
+    Filter, PointId, SearchParams, ShardKeySelector, SparseVector, TesseraError, Vector,
+    WithPayload, WithVector,
 };
 
 use crate::service::{
@@ -240,11 +241,12 @@ fn format_error(what: &str, e: impl std::fmt::Display) -> TesseraError {
     TesseraError::bad_input(format!("Format error in JSON body: {what}: {e}"))
 }
 
-/// A vector, or a point id standing for its stored vector.
+/// A vector (dense, or sparse as `{indices, values}`), or a point id standing
+/// for its stored vector.
 fn vector_input(v: Value) -> Result<VectorInput> {
     match v {
         Value::Array(_) => serde_json::from_value::<Vec<f32>>(v)
-            .map(VectorInput::Vector)
+            .map(|v| VectorInput::Vector(Vector::Dense(v)))
             .map_err(|_| {
                 TesseraError::Unimplemented(
                     "only dense vectors are supported as query vectors".into(),
@@ -253,8 +255,13 @@ fn vector_input(v: Value) -> Result<VectorInput> {
         Value::Number(_) | Value::String(_) => serde_json::from_value::<PointId>(v)
             .map(VectorInput::Point)
             .map_err(|e| format_error("point id", e)),
+        Value::Object(ref map) if map.contains_key("indices") => {
+            serde_json::from_value::<SparseVector>(v)
+                .map(|v| VectorInput::Vector(Vector::Sparse(v)))
+                .map_err(|e| format_error("sparse vector", e))
+        }
         Value::Object(_) => Err(TesseraError::Unimplemented(
-            "only dense vectors and point ids are supported as query inputs".into(),
+            "only dense and sparse vectors and point ids are supported as query inputs".into(),
         )),
         _ => Err(TesseraError::bad_input(
             "Format error in JSON body: expected a vector or a point id",
@@ -277,11 +284,14 @@ fn strategy(v: Option<Value>) -> Result<RecommendStrategy> {
 
 /// `query`: a vector, a point id, or an object naming the kind of query.
 fn parse_query(q: Value) -> Result<Query> {
-    let Value::Object(map) = q else {
-        return match vector_input(q)? {
-            VectorInput::Vector(v) => Ok(Query::Nearest(v)),
-            VectorInput::Point(id) => Ok(Query::NearestToPoint(id)),
-        };
+    let map = match q {
+        Value::Object(map) if !map.contains_key("indices") => map,
+        vector => {
+            return match vector_input(vector)? {
+                VectorInput::Vector(v) => Ok(Query::Nearest(v)),
+                VectorInput::Point(id) => Ok(Query::NearestToPoint(id)),
+            }
+        }
     };
     // Clients send optional parameters as nulls (e.g. `"mmr": null`).
     let map: serde_json::Map<String, Value> =
@@ -520,10 +530,7 @@ fn with_lookup(value: Option<Value>) -> Result<Option<WithLookup>> {
 impl TryFrom<SearchGroupsBody> for GroupsRequest {
     type Error = TesseraError;
     fn try_from(b: SearchGroupsBody) -> Result<Self> {
-        let (using, vector) = match b.vector {
-            super::model::NamedVectorStruct::Default(v) => (String::new(), v),
-            super::model::NamedVectorStruct::Named { name, vector } => (name, vector),
-        };
+        let (using, vector) = b.vector.into_parts();
         Ok(GroupsRequest {
             query: QueryRequest {
                 lookup_from: None,

@@ -4,7 +4,6 @@
 
 use rand::seq::SliceRandom;
 use serde::Serialize;
-use tessera_types::Distance;
 
 use super::*;
 
@@ -130,12 +129,7 @@ impl Gateway {
             ));
         }
         let (_, state) = self.collection(collection)?;
-        let distance = state
-            .config
-            .params
-            .vectors
-            .require(&request.using)?
-            .distance;
+        let distance = state.config.params.distance(&request.using)?;
         let ids = self
             .sample_ids(collection, request.filter, request.sample, read)
             .await?;
@@ -148,7 +142,7 @@ impl Gateway {
                 read,
             )
             .await?;
-        let sampled: Vec<(PointId, Vec<f32>)> = records
+        let sampled: Vec<(PointId, Vector)> = records
             .into_iter()
             .filter_map(|r| {
                 let vector = r.vector?.into_named().remove(&request.using)?;
@@ -166,7 +160,7 @@ impl Gateway {
                 .iter()
                 .enumerate()
                 .filter(|(col, _)| *col != row)
-                .map(|(col, (_, b))| (col, distance_score(distance, a, b)))
+                .map(|(col, (_, b))| (col, a.score(b, distance)))
                 .collect();
             nearest.sort_by(|x, y| {
                 if distance.higher_is_better() {
@@ -182,16 +176,5 @@ impl Gateway {
             }
         }
         Ok(matrix)
-    }
-}
-
-/// The score Qdrant reports between two stored vectors (Cosine vectors are
-/// stored normalized, so their score is the dot product).
-pub(super) fn distance_score(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
-    let pairs = a.iter().zip(b);
-    match distance {
-        Distance::Cosine | Distance::Dot => pairs.map(|(x, y)| x * y).sum(),
-        Distance::Euclid => pairs.map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt(),
-        Distance::Manhattan => pairs.map(|(x, y)| (x - y).abs()).sum(),
     }
 }

@@ -34,7 +34,7 @@ use tessera_types::{
     CollectionConfig, CollectionState, CreateCollection, Filter, PayloadSchemaType, Point, PointId,
     PointSelection, ReadConsistency, Record, ScoredPoint, ScrollRequest, ScrollResult,
     SearchParams, SearchRequest, ShardId, ShardKeySelector, ShardOperation, TesseraError, Topology,
-    UpdateCollection, UpdateResult, UpdateStatus, WithPayload, WithVector,
+    UpdateCollection, UpdateResult, UpdateStatus, Vector, WithPayload, WithVector,
 };
 use tonic::transport::Channel;
 
@@ -440,12 +440,6 @@ pub(crate) async fn call<T>(
             "a data-plane replica did not answer in time".into(),
         )),
     }
-}
-
-fn dimension_error(expected: u64, got: usize) -> TesseraError {
-    TesseraError::bad_input(format!(
-        "Vector dimension error: expected dim: {expected}, got {got}"
-    ))
 }
 
 fn completed(operation_id: u64) -> UpdateResult {

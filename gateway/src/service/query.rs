@@ -19,7 +19,7 @@ pub const DEFAULT_RRF_K: usize = 2;
 /// A vector given inline or as the vector of a stored point.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VectorInput {
-    Vector(Vec<f32>),
+    Vector(Vector),
     Point(PointId),
 }
 
@@ -51,7 +51,7 @@ pub enum Fusion {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Query {
     /// Nearest neighbours of this vector.
-    Nearest(Vec<f32>),
+    Nearest(Vector),
     /// Nearest neighbours of the stored vector of this point.
     NearestToPoint(PointId),
     Recommend(Recommend),
@@ -471,7 +471,7 @@ impl Gateway {
         examples: &Examples<'_>,
         inputs: &[VectorInput],
         read: &ReadOptions,
-    ) -> Result<Vec<Vec<f32>>> {
+    ) -> Result<Vec<Vector>> {
         let mut vectors = Vec::with_capacity(inputs.len());
         for input in inputs {
             vectors.push(match input {
@@ -488,7 +488,7 @@ impl Gateway {
         examples: &Examples<'_>,
         id: PointId,
         read: &ReadOptions,
-    ) -> Result<Vec<f32>> {
+    ) -> Result<Vector> {
         let using = examples.using;
         // Another collection's shard keys are not the searched one's.
         let lookup_read = ReadOptions {

@@ -59,17 +59,15 @@ impl Gateway {
     pub async fn search(
         &self,
         collection: &str,
-        request: SearchRequest,
+        mut request: SearchRequest,
         read: &ReadOptions,
     ) -> Result<Vec<ScoredPoint>> {
         let (topology, collection) = self.collection(collection)?;
         let collection = collection.read_scope(read.shard_key.as_ref())?;
         let consistency = read.consistency;
-        let params = collection.config.params.vectors.require(&request.using)?;
-        if request.vector.len() as u64 != params.size {
-            return Err(dimension_error(params.size, request.vector.len()));
-        }
-        let distance = params.distance;
+        let params = &collection.config.params;
+        params.check_vector(&request.using, &mut request.vector)?;
+        let distance = params.distance(&request.using)?;
         let request_json = to_json(&request);
         let replies = self
             .read_every_shard(

@@ -6,7 +6,6 @@
 //! of the target or of each positive example, so these are as good as that
 //! pool (exact when it covers the matching points).
 
-use super::matrix::distance_score;
 use super::query::Examples;
 use super::*;
 
@@ -22,7 +21,7 @@ impl Gateway {
         recommend: &Recommend,
         examples: &Examples<'_>,
         read: &ReadOptions,
-    ) -> Result<Vec<f32>> {
+    ) -> Result<Vector> {
         if recommend.positive.is_empty() {
             return Err(TesseraError::bad_input(
                 "Recommend needs at least one positive example",
@@ -30,36 +29,17 @@ impl Gateway {
         }
         let positive = self.vectors_of(examples, &recommend.positive, read).await?;
         let negative = self.vectors_of(examples, &recommend.negative, read).await?;
-        let mean = |vectors: &[Vec<f32>]| -> Result<Vec<f32>> {
-            let dim = vectors[0].len();
-            if vectors.iter().any(|v| v.len() != dim) {
-                return Err(TesseraError::bad_input(
-                    "Recommend examples must have the same dimension",
-                ));
-            }
-            let mut sum = vec![0.0f32; dim];
-            for v in vectors {
-                for (s, x) in sum.iter_mut().zip(v) {
-                    *s += x;
-                }
-            }
-            Ok(sum.into_iter().map(|s| s / vectors.len() as f32).collect())
+        let mean = |vectors: &[Vector]| {
+            let share = 1.0 / vectors.len() as f32;
+            let terms: Vec<(&Vector, f32)> = vectors.iter().map(|v| (v, share)).collect();
+            Vector::weighted_sum(&terms)
         };
         let avg_positive = mean(&positive)?;
         if negative.is_empty() {
             return Ok(avg_positive);
         }
         let avg_negative = mean(&negative)?;
-        if avg_negative.len() != avg_positive.len() {
-            return Err(TesseraError::bad_input(
-                "Recommend examples must have the same dimension",
-            ));
-        }
-        Ok(avg_positive
-            .iter()
-            .zip(&avg_negative)
-            .map(|(p, n)| p + p - n)
-            .collect())
+        Vector::weighted_sum(&[(&avg_positive, 2.0), (&avg_negative, -1.0)])
     }
 
     /// `best_score` and `sum_scores`, best first, up to `limit`.
@@ -97,8 +77,8 @@ impl Gateway {
             score_threshold,
         };
         self.score_by_examples(scored, examples, filter, read, |similarity| {
-            let pos: Vec<f32> = positive.iter().map(|e| similarity(e)).collect();
-            let neg: Vec<f32> = negative.iter().map(|e| similarity(e)).collect();
+            let pos: Vec<f32> = positive.iter().map(similarity).collect();
+            let neg: Vec<f32> = negative.iter().map(similarity).collect();
             if strategy == RecommendStrategy::SumScores {
                 return pos.iter().sum::<f32>() - neg.iter().sum::<f32>();
             }
@@ -172,7 +152,7 @@ impl Gateway {
             ));
         }
         let pairs = self.pair_vectors(examples, context, read).await?;
-        let positives: Vec<Vec<f32>> = pairs.iter().map(|(p, _)| p.clone()).collect();
+        let positives: Vec<Vector> = pairs.iter().map(|(p, _)| p.clone()).collect();
         let named: Vec<&VectorInput> = context.iter().flat_map(|(p, n)| [p, n]).collect();
         let scored = ScoredByExamples {
             collection,
@@ -199,17 +179,16 @@ impl Gateway {
         examples: &Examples<'_>,
         pairs: &[(VectorInput, VectorInput)],
         read: &ReadOptions,
-    ) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
+    ) -> Result<Vec<(Vector, Vector)>> {
         let mut vectors = Vec::with_capacity(pairs.len());
         for (positive, negative) in pairs {
             let both = self
                 .vectors_of(examples, &[positive.clone(), negative.clone()], read)
                 .await?;
             let mut both = both.into_iter();
-            vectors.push((
-                both.next().unwrap_or_default(),
-                both.next().unwrap_or_default(),
-            ));
+            if let (Some(p), Some(n)) = (both.next(), both.next()) {
+                vectors.push((p, n));
+            }
         }
         Ok(vectors)
     }
@@ -222,7 +201,7 @@ impl Gateway {
         examples: &Examples<'_>,
         mut filter: Option<Filter>,
         read: &ReadOptions,
-        score: impl Fn(&dyn Fn(&[f32]) -> f32) -> f32,
+        score: impl Fn(&dyn Fn(&Vector) -> f32) -> f32,
     ) -> Result<Vec<ScoredPoint>> {
         let ScoredByExamples {
             collection,
@@ -233,7 +212,7 @@ impl Gateway {
             score_threshold,
         } = scored;
         let (_, state) = self.collection(collection)?;
-        let distance = state.config.params.vectors.require(using)?.distance;
+        let distance = state.config.params.distance(using)?;
         // Examples given by id are not found again.
         let ids: Vec<PointId> = named
             .iter()
@@ -282,8 +261,8 @@ impl Gateway {
             .into_iter()
             .filter_map(|r| {
                 let vector = r.vector?.into_named().remove(using)?;
-                let similarity = |example: &[f32]| {
-                    let s = distance_score(distance, &vector, example);
+                let similarity = |example: &Vector| {
+                    let s = vector.score(example, distance);
                     if distance.higher_is_better() {
                         s
                     } else {
@@ -313,7 +292,7 @@ impl Gateway {
 struct ScoredByExamples<'a> {
     collection: &'a str,
     using: &'a str,
-    seeds: &'a [Vec<f32>],
+    seeds: &'a [Vector],
     named: &'a [&'a VectorInput],
     limit: usize,
     score_threshold: Option<f32>,

@@ -9,13 +9,13 @@ impl Gateway {
     pub async fn update_points(
         &self,
         collection: &str,
-        operation: ShardOperation,
+        mut operation: ShardOperation,
         shard_key: Option<&ShardKeySelector>,
         wait: bool,
         ordering: WriteOrdering,
     ) -> Result<UpdateResult> {
         let (_, state) = self.collection(collection)?;
-        validate_operation(&state.config, &operation)?;
+        validate_operation(&state.config, &mut operation)?;
         // Under custom sharding a write goes to each named key's shards.
         let per_shard: Vec<_> = state
             .write_scopes(shard_key)?
@@ -121,26 +121,19 @@ impl Gateway {
     }
 }
 
-/// Checks vector names and sizes against the collection's config.
-fn validate_operation(config: &CollectionConfig, operation: &ShardOperation) -> Result<()> {
-    let check = |vectors: &tessera_types::NamedVectors| -> Result<()> {
-        for (name, vector) in vectors {
-            let params = config.params.vectors.require(name)?;
-            if vector.len() as u64 != params.size {
-                return Err(dimension_error(params.size, vector.len()));
-            }
-            if vector.iter().any(|x| !x.is_finite()) {
-                return Err(TesseraError::bad_input(
-                    "Vectors must contain finite numbers only",
-                ));
-            }
+/// Checks every vector against the collection's config (sparse ones come back
+/// sorted by index).
+fn validate_operation(config: &CollectionConfig, operation: &mut ShardOperation) -> Result<()> {
+    let check = |vectors: &mut tessera_types::NamedVectors| -> Result<()> {
+        for (name, vector) in vectors.iter_mut() {
+            config.params.check_vector(name, vector)?;
         }
         Ok(())
     };
     match operation {
         ShardOperation::Upsert(points) => {
             for point in points {
-                check(&point.vectors)?;
+                check(&mut point.vectors)?;
             }
         }
         ShardOperation::UpdateVectors(points) => {
@@ -150,7 +143,7 @@ fn validate_operation(config: &CollectionConfig, operation: &ShardOperation) -> 
         }
         ShardOperation::DeleteVectors { names, .. } => {
             for name in names {
-                config.params.vectors.require(name)?;
+                config.params.vector_kind(name)?;
             }
         }
         _ => {}

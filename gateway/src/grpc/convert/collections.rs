@@ -121,16 +121,57 @@ fn optimizers_diff_to_json(o: q::OptimizersConfigDiff) -> Json {
     ])
 }
 
-/// A sparse vector config, kept only so that collection validation can reject it.
-fn sparse_config_to_json(config: Option<q::SparseVectorConfig>) -> Option<Json> {
-    let config = config.filter(|c| !c.map.is_empty())?;
-    Some(Json::Object(
-        config
-            .map
-            .into_keys()
-            .map(|name| (name, Json::Object(Map::new())))
+fn sparse_config_from_proto(
+    config: Option<q::SparseVectorConfig>,
+) -> Result<Option<t::SparseVectorsConfig>> {
+    let Some(config) = config.filter(|c| !c.map.is_empty()) else {
+        return Ok(None);
+    };
+    let params = |p: q::SparseVectorParams| -> Result<t::SparseVectorParams> {
+        let modifier = match p.modifier.map(q::Modifier::try_from) {
+            None => None,
+            Some(Ok(q::Modifier::None)) => Some(t::Modifier::None),
+            Some(Ok(q::Modifier::Idf)) => Some(t::Modifier::Idf),
+            Some(Err(_)) => return Err(bad_input("Unknown sparse vector modifier")),
+        };
+        #[allow(deprecated)]
+        let index = p.index.map(|i| t::SparseIndexParams {
+            full_scan_threshold: i.full_scan_threshold.map(|n| n as usize),
+            on_disk: i.on_disk,
+            datatype: None,
+        });
+        Ok(t::SparseVectorParams { index, modifier })
+    };
+    config
+        .map
+        .into_iter()
+        .map(|(name, p)| Ok((name, params(p)?)))
+        .collect::<Result<_>>()
+        .map(Some)
+}
+
+pub(super) fn sparse_config_to_proto(config: t::SparseVectorsConfig) -> q::SparseVectorConfig {
+    #[allow(deprecated)]
+    let params = |p: t::SparseVectorParams| q::SparseVectorParams {
+        index: p.index.map(|i| q::SparseIndexConfig {
+            full_scan_threshold: i.full_scan_threshold.map(|n| n as u64),
+            on_disk: i.on_disk,
+            datatype: None,
+            memory: None,
+        }),
+        modifier: p.modifier.map(|m| {
+            (match m {
+                t::Modifier::None => q::Modifier::None,
+                t::Modifier::Idf => q::Modifier::Idf,
+            }) as i32
+        }),
+    };
+    q::SparseVectorConfig {
+        map: config
+            .into_iter()
+            .map(|(name, p)| (name, params(p)))
             .collect(),
-    ))
+    }
 }
 
 pub fn create_collection_from_proto(request: q::CreateCollection) -> Result<t::CreateCollection> {
@@ -154,7 +195,7 @@ pub fn create_collection_from_proto(request: q::CreateCollection) -> Result<t::C
             .quantization_config
             .map(quantization_to_json)
             .transpose()?,
-        sparse_vectors: sparse_config_to_json(request.sparse_vectors_config),
+        sparse_vectors: sparse_config_from_proto(request.sparse_vectors_config)?,
         strict_mode_config: None,
         metadata: json_object_from_proto(request.metadata)?,
         init_from: None,
@@ -178,9 +219,6 @@ fn vector_diff_to_json(diff: q::VectorParamsDiff) -> Result<Json> {
 }
 
 pub fn update_collection_from_proto(request: q::UpdateCollection) -> Result<t::UpdateCollection> {
-    if sparse_config_to_json(request.sparse_vectors_config).is_some() {
-        return Err(unsupported(SPARSE_UNSUPPORTED));
-    }
     let vectors = match request.vectors_config.and_then(|c| c.config) {
         Some(q::vectors_config_diff::Config::Params(diff)) => Some(BTreeMap::from([(
             t::DEFAULT_VECTOR_NAME.to_string(),
@@ -208,7 +246,7 @@ pub fn update_collection_from_proto(request: q::UpdateCollection) -> Result<t::U
             .quantization_config
             .map(quantization_diff_to_json)
             .transpose()?,
-        sparse_vectors: None,
+        sparse_vectors: sparse_config_from_proto(request.sparse_vectors_config)?,
         strict_mode_config: None,
         metadata: json_object_from_proto(request.metadata)?,
     })
@@ -460,7 +498,7 @@ fn collection_config_to_proto(config: t::CollectionConfig) -> q::CollectionConfi
                     t::ShardingMethod::Custom => q::ShardingMethod::Custom,
                 }) as i32
             }),
-            sparse_vectors_config: None,
+            sparse_vectors_config: params.sparse_vectors.map(sparse_config_to_proto),
             read_fan_out_delay_ms: None,
             payload: None,
             id_tracker: None,

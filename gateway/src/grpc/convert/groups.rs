@@ -21,14 +21,14 @@ fn with_lookup_from_proto(lookup: Option<q::WithLookup>) -> Result<Option<WithLo
 }
 
 pub fn search_groups_from_proto(r: q::SearchPointGroups) -> Result<GroupsRequest> {
-    if r.sparse_indices.is_some() {
-        return Err(unsupported(SPARSE_UNSUPPORTED));
-    }
     let limit = r.limit as usize;
     Ok(GroupsRequest {
         query: QueryRequest {
             lookup_from: None,
-            query: Some(Query::Nearest(r.vector)),
+            query: Some(Query::Nearest(super::search_vector(
+                r.vector,
+                r.sparse_indices,
+            ))),
             prefetch: Vec::new(),
             using: r.vector_name.unwrap_or_default(),
             filter: optional_filter_from_proto(r.filter)?,

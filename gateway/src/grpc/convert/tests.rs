@@ -1,7 +1,7 @@
 use serde_json::json;
 use tessera_proto::convert::error_to_status;
 
-use super::collections::{quantization_from_json, quantization_to_json};
+use super::collections::{quantization_from_json, quantization_to_json, sparse_config_to_proto};
 use super::*;
 
 fn num_id(n: u64) -> q::PointId {
@@ -180,14 +180,14 @@ fn named_vectors_from_proto() {
     assert_eq!(
         vectors_from_proto(vectors).unwrap(),
         t::VectorStruct::Named(BTreeMap::from([
-            ("image".to_string(), vec![0.5]),
-            ("text".to_string(), vec![0.25, 0.75]),
+            ("image".to_string(), vec![0.5].into()),
+            ("text".to_string(), vec![0.25, 0.75].into()),
         ]))
     );
 }
 
 #[test]
-fn sparse_and_multi_vectors_are_unimplemented() {
+fn sparse_vectors_read_from_both_encodings_and_multivectors_are_unimplemented() {
     let sparse = q::Vector {
         vector: Some(q::vector::Vector::Sparse(q::SparseVector {
             values: vec![1.0],
@@ -195,22 +195,35 @@ fn sparse_and_multi_vectors_are_unimplemented() {
         })),
         ..Default::default()
     };
+    #[allow(deprecated)]
     let legacy_sparse = q::Vector {
         data: vec![1.0],
         indices: Some(q::SparseIndices { data: vec![3] }),
         ..Default::default()
     };
+    let want = t::Vector::Sparse(t::SparseVector {
+        indices: vec![3],
+        values: vec![1.0],
+    });
+    for v in [sparse, legacy_sparse] {
+        let vectors = q::Vectors {
+            vectors_options: Some(q::vectors::VectorsOptions::Vectors(q::NamedVectors {
+                vectors: HashMap::from([("words".to_string(), v)]),
+            })),
+        };
+        let named = vectors_from_proto(vectors).unwrap().into_named();
+        assert_eq!(named["words"], want);
+    }
+    #[allow(deprecated)]
     let legacy_multi = q::Vector {
         data: vec![1.0, 2.0],
         vectors_count: Some(2),
         ..Default::default()
     };
-    for v in [sparse, legacy_sparse, legacy_multi] {
-        let vectors = q::Vectors {
-            vectors_options: Some(q::vectors::VectorsOptions::Vector(v)),
-        };
-        assert!(is_unimplemented(vectors_from_proto(vectors)));
-    }
+    let vectors = q::Vectors {
+        vectors_options: Some(q::vectors::VectorsOptions::Vector(legacy_multi)),
+    };
+    assert!(is_unimplemented(vectors_from_proto(vectors)));
 }
 
 #[test]
@@ -222,8 +235,8 @@ fn output_vectors_read_back_with_qdrant_clients_own_accessors() {
     }
 
     let named = vectors_to_proto(t::VectorStruct::Named(BTreeMap::from([
-        ("a".to_string(), vec![1.0]),
-        ("b".to_string(), vec![2.0, 3.0]),
+        ("a".to_string(), vec![1.0].into()),
+        ("b".to_string(), vec![2.0, 3.0].into()),
     ])));
     assert!(named.get_vector().is_none());
     match named.get_vector_by_name("b") {
@@ -243,7 +256,10 @@ fn upserted_point_keeps_id_vectors_and_payload() {
     })
     .unwrap();
     assert_eq!(point.id, t::PointId::Num(7));
-    assert_eq!(point.vectors, BTreeMap::from([(String::new(), vec![0.1])]));
+    assert_eq!(
+        point.vectors,
+        BTreeMap::from([(String::new(), vec![0.1].into())])
+    );
     assert_eq!(Json::Object(point.payload), json!({"n": 3}));
     assert!(is_bad_input(point_from_proto(q::PointStruct::default())));
 }
@@ -550,7 +566,7 @@ fn search_request_fields() {
         ..Default::default()
     })
     .unwrap();
-    assert_eq!(request.vector, vec![1.0, 0.0]);
+    assert_eq!(request.vector, vec![1.0, 0.0].into());
     assert_eq!(request.using, "image");
     assert_eq!((request.limit, request.offset), (5, 2));
     assert_eq!(request.score_threshold, Some(0.3));
@@ -581,7 +597,7 @@ fn query_defaults_and_variants() {
         data: vec![0.5, 0.5],
     })))
     .unwrap();
-    assert_eq!(dense.query, Some(Query::Nearest(vec![0.5, 0.5])));
+    assert_eq!(dense.query, Some(Query::Nearest(vec![0.5, 0.5].into())));
     assert_eq!((dense.using.as_str(), dense.limit), ("text", 3));
     let by_id = query_from_proto(nearest(q::vector_input::Variant::Id(num_id(4)))).unwrap();
     assert_eq!(by_id.query, Some(Query::NearestToPoint(t::PointId::Num(4))));
@@ -778,27 +794,43 @@ fn create_collection_named_vectors() {
 }
 
 #[test]
-fn sparse_vectors_are_rejected_by_collection_validation() {
+fn sparse_vector_configs_round_trip() {
     let mut request = create_request(q::vectors_config::Config::Params(vector_params(
         2,
         q::Distance::Dot,
     )));
     request.sparse_vectors_config = Some(q::SparseVectorConfig {
-        map: HashMap::from([("bm25".to_string(), q::SparseVectorParams::default())]),
+        map: HashMap::from([(
+            "bm25".to_string(),
+            q::SparseVectorParams {
+                index: None,
+                modifier: Some(q::Modifier::Idf as i32),
+            },
+        )]),
     });
-    let create = create_collection_from_proto(request).unwrap();
-    let err = create.into_config(1).unwrap_err();
-    assert_eq!(error_to_status(err).code(), tonic::Code::Unimplemented);
+    let config = create_collection_from_proto(request)
+        .unwrap()
+        .into_config(1)
+        .unwrap();
+    assert_eq!(
+        config.params.sparse("bm25").map(|p| p.modifier()),
+        Some(t::Modifier::Idf)
+    );
+    let back = sparse_config_to_proto(config.params.sparse_vectors.unwrap());
+    assert_eq!(back.map["bm25"].modifier, Some(q::Modifier::Idf as i32));
 
-    let mut empty = create_request(q::vectors_config::Config::Params(vector_params(
+    let mut clash = create_request(q::vectors_config::Config::Params(vector_params(
         2,
         q::Distance::Dot,
     )));
-    empty.sparse_vectors_config = Some(q::SparseVectorConfig::default());
-    assert!(create_collection_from_proto(empty)
+    clash.sparse_vectors_config = Some(q::SparseVectorConfig {
+        map: HashMap::from([(String::new(), q::SparseVectorParams::default())]),
+    });
+    let err = create_collection_from_proto(clash)
         .unwrap()
         .into_config(1)
-        .is_ok());
+        .unwrap_err();
+    assert_eq!(error_to_status(err).code(), tonic::Code::InvalidArgument);
 }
 
 #[test]
