@@ -104,16 +104,23 @@ pub fn point_ids(ids: Vec<common::PointId>) -> Result<Vec<t::PointId>> {
 
 impl From<t::Vector> for common::Vector {
     fn from(v: t::Vector) -> Self {
+        use common::vector::Kind;
         match v {
             t::Vector::Dense(values) => common::Vector {
                 values,
-                indices: Vec::new(),
-                sparse: false,
+                ..Default::default()
             },
             t::Vector::Sparse(s) => common::Vector {
                 values: s.values,
                 indices: s.indices,
-                sparse: true,
+                kind: Kind::Sparse as i32,
+                vectors_count: 0,
+            },
+            t::Vector::Multi(vectors) => common::Vector {
+                vectors_count: vectors.len() as u32,
+                values: vectors.into_iter().flatten().collect(),
+                indices: Vec::new(),
+                kind: Kind::Multi as i32,
             },
         }
     }
@@ -121,13 +128,17 @@ impl From<t::Vector> for common::Vector {
 
 impl From<common::Vector> for t::Vector {
     fn from(v: common::Vector) -> Self {
-        if v.sparse {
-            t::Vector::Sparse(t::SparseVector {
+        use common::vector::Kind;
+        match Kind::try_from(v.kind).unwrap_or(Kind::Dense) {
+            Kind::Dense => t::Vector::Dense(v.values),
+            Kind::Sparse => t::Vector::Sparse(t::SparseVector {
                 indices: v.indices,
                 values: v.values,
-            })
-        } else {
-            t::Vector::Dense(v.values)
+            }),
+            Kind::Multi => {
+                let dim = v.values.len() / (v.vectors_count.max(1) as usize);
+                t::Vector::Multi(v.values.chunks(dim.max(1)).map(<[f32]>::to_vec).collect())
+            }
         }
     }
 }

@@ -228,14 +228,3 @@ def test_wrong_method_and_unknown_route_answer_json(rest):
         assert "formula" in _error_body(reply, 501)
     finally:
         rest.delete("/collections/err_formula")
-
-
-def test_unsupported_vector_kinds_are_refused_by_name(rest, make_name):
-    name = make_name()
-    multi = rest.put(f"/collections/{name}", json={"vectors": {
-        "size": 4, "distance": "Dot", "multivector_config": {"comparator": "max_sim"}}})
-    assert "multivector" in _error_body(multi, 501)
-    sparse = rest.put(f"/collections/{name}", json={
-        "vectors": {"size": 4, "distance": "Dot"}, "sparse_vectors": {"text": {}}})
-    assert "sparse" in _error_body(sparse, 501)
-    assert rest.get(f"/collections/{name}/exists").json()["result"]["exists"] is False

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TesseraError};
-use crate::vector::{SparseVectorParams, SparseVectorsConfig, Vector};
+use crate::vector::{MultiVectorConfig, SparseVectorParams, SparseVectorsConfig, Vector};
 
 /// Name of the unnamed vector in a single-vector collection.
 pub const DEFAULT_VECTOR_NAME: &str = "";
@@ -48,7 +48,7 @@ pub struct VectorParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datatype: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multivector_config: Option<serde_json::Value>,
+    pub multivector_config: Option<MultiVectorConfig>,
 }
 
 /// `{"size": 4, "distance": "Dot"}` or `{"image": {...}, "text": {...}}`.
@@ -266,17 +266,35 @@ impl CollectionParams {
     /// Checks `vector` against the vector `name` is configured as, the one check
     /// of a written or searched vector; sparse vectors come back sorted by index.
     pub fn check_vector(&self, name: &str, vector: &mut Vector) -> Result<()> {
-        match (self.vector_kind(name)?, vector) {
-            (VectorKind::Dense(params), Vector::Dense(v)) => {
-                if v.len() as u64 != params.size {
-                    return Err(dimension_error(params.size, v.len()));
-                }
-                if v.iter().any(|x| !x.is_finite()) {
+        let check_dense = |v: &[f32], size: u64| {
+            if v.len() as u64 != size {
+                return Err(dimension_error(size, v.len()));
+            }
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(TesseraError::bad_input(
+                    "Vectors must contain finite numbers only",
+                ));
+            }
+            Ok(())
+        };
+        let kind = self.vector_kind(name)?;
+        // One dense vector where a multi-vector is expected is a multi-vector of one.
+        if let (VectorKind::Dense(p), Vector::Dense(v)) = (kind, &mut *vector) {
+            if p.multivector_config.is_some() {
+                *vector = Vector::Multi(vec![std::mem::take(v)]);
+            }
+        }
+        match (kind, vector) {
+            (VectorKind::Dense(params), Vector::Dense(v)) => check_dense(v, params.size),
+            (VectorKind::Dense(params), Vector::Multi(vectors))
+                if params.multivector_config.is_some() =>
+            {
+                if vectors.is_empty() {
                     return Err(TesseraError::bad_input(
-                        "Vectors must contain finite numbers only",
+                        "Validation error in JSON body: a multi-vector needs at least one vector",
                     ));
                 }
-                Ok(())
+                vectors.iter().try_for_each(|v| check_dense(v, params.size))
             }
             (VectorKind::Sparse(_), Vector::Sparse(v)) => {
                 *v = std::mem::take(v).validated()?;
@@ -285,6 +303,7 @@ impl CollectionParams {
             (kind, vector) => Err(TesseraError::bad_input(format!(
                 "Wrong input: vector `{name}` is {}, but a {} vector was given",
                 match kind {
+                    VectorKind::Dense(p) if p.multivector_config.is_some() => "multi",
                     VectorKind::Dense(_) => "dense",
                     VectorKind::Sparse(_) => "sparse",
                 },
@@ -386,14 +405,6 @@ impl CreateCollection {
                     params.size
                 )));
             }
-        }
-        if vectors
-            .iter()
-            .any(|(_, p)| p.multivector_config.as_ref().is_some_and(|m| !m.is_null()))
-        {
-            return Err(TesseraError::Unimplemented(
-                "multivectors are not supported yet".into(),
-            ));
         }
         if let Some(sparse) = &self.sparse_vectors {
             if let Some(name) = sparse.keys().find(|name| vectors.get(name).is_some()) {

@@ -85,33 +85,49 @@ pub type Payload = serde_json::Map<String, serde_json::Value>;
 /// Vectors of one point, by name; the unnamed vector is called "".
 pub type NamedVectors = BTreeMap<String, Vector>;
 
-/// A point's vectors as a user writes them: one unnamed dense vector or several
-/// named ones, dense or sparse.
+/// A point's vectors as a user writes them: one unnamed dense vector or
+/// multi-vector, or several named ones of any kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum VectorStruct {
     Single(Vec<f32>),
+    Multi(Vec<Vec<f32>>),
     Named(NamedVectors),
 }
 
 impl VectorStruct {
     pub fn into_named(self) -> NamedVectors {
+        let unnamed = |v: Vector| BTreeMap::from([(DEFAULT_VECTOR_NAME.to_string(), v)]);
         match self {
-            VectorStruct::Single(v) => {
-                BTreeMap::from([(DEFAULT_VECTOR_NAME.to_string(), Vector::Dense(v))])
-            }
+            VectorStruct::Single(v) => unnamed(Vector::Dense(v)),
+            VectorStruct::Multi(v) => unnamed(Vector::Multi(v)),
             VectorStruct::Named(m) => m,
         }
     }
 
     /// The user-facing form: a bare vector when only the unnamed one is present.
     pub fn from_named(mut named: NamedVectors) -> VectorStruct {
-        if named.len() == 1 && matches!(named.get(DEFAULT_VECTOR_NAME), Some(Vector::Dense(_))) {
-            if let Some(Vector::Dense(v)) = named.remove(DEFAULT_VECTOR_NAME) {
-                return VectorStruct::Single(v);
+        let bare = named.len() == 1
+            && matches!(
+                named.get(DEFAULT_VECTOR_NAME),
+                Some(Vector::Dense(_) | Vector::Multi(_))
+            );
+        match named.remove(DEFAULT_VECTOR_NAME) {
+            Some(Vector::Dense(v)) if bare => VectorStruct::Single(v),
+            Some(Vector::Multi(v)) if bare => VectorStruct::Multi(v),
+            Some(other) => {
+                named.insert(DEFAULT_VECTOR_NAME.to_string(), other);
+                VectorStruct::Named(named)
             }
+            None => VectorStruct::Named(named),
         }
-        VectorStruct::Named(named)
+    }
+}
+
+impl From<Vector> for VectorStruct {
+    /// An unnamed vector.
+    fn from(v: Vector) -> Self {
+        VectorStruct::from_named(BTreeMap::from([(DEFAULT_VECTOR_NAME.to_string(), v)]))
     }
 }
 

@@ -1,5 +1,6 @@
-//! Vectors of a point: dense (a fixed number of floats) or sparse (index/value
-//! pairs over an unbounded vocabulary), and the configuration of sparse vectors.
+//! Vectors of a point: dense (a fixed number of floats), sparse (index/value
+//! pairs over an unbounded vocabulary) or multi-vectors (several dense vectors
+//! of one size, compared by late interaction), and their configuration.
 
 use std::collections::BTreeMap;
 
@@ -85,27 +86,35 @@ impl SparseVector {
 pub enum Vector {
     Dense(Vec<f32>),
     Sparse(SparseVector),
+    Multi(Vec<Vec<f32>>),
 }
 
 impl Vector {
     pub fn as_dense(&self) -> Option<&Vec<f32>> {
         match self {
             Vector::Dense(v) => Some(v),
-            Vector::Sparse(_) => None,
+            _ => None,
         }
     }
 
     pub fn as_sparse(&self) -> Option<&SparseVector> {
         match self {
             Vector::Sparse(v) => Some(v),
-            Vector::Dense(_) => None,
+            _ => None,
+        }
+    }
+
+    pub fn as_multi(&self) -> Option<&Vec<Vec<f32>>> {
+        match self {
+            Vector::Multi(v) => Some(v),
+            _ => None,
         }
     }
 
     pub fn into_dense(self) -> Option<Vec<f32>> {
         match self {
             Vector::Dense(v) => Some(v),
-            Vector::Sparse(_) => None,
+            _ => None,
         }
     }
 
@@ -126,6 +135,9 @@ impl Vector {
                 }
                 Ok(Vector::Dense(sum))
             }
+            Some((Vector::Multi(_), _)) => Err(TesseraError::bad_input(
+                "Multi-vectors cannot be combined into one query vector: use the best_score or sum_scores strategy",
+            )),
             Some((Vector::Sparse(_), _)) => {
                 let mut sum: BTreeMap<u32, f32> = BTreeMap::new();
                 for (vector, weight) in terms {
@@ -146,6 +158,7 @@ impl Vector {
         match (self, other) {
             (Vector::Dense(a), Vector::Dense(b)) => dense_score(distance, a, b),
             (Vector::Sparse(a), Vector::Sparse(b)) => a.dot(b),
+            (Vector::Multi(a), Vector::Multi(b)) => max_sim(distance, a, b),
             _ => 0.0,
         }
     }
@@ -155,6 +168,7 @@ impl Vector {
         match self {
             Vector::Dense(_) => "dense",
             Vector::Sparse(_) => "sparse",
+            Vector::Multi(_) => "multi",
         }
     }
 }
@@ -180,6 +194,42 @@ pub fn dense_score(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
         Distance::Euclid => pairs.map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt(),
         Distance::Manhattan => pairs.map(|(x, y)| (x - y).abs()).sum(),
     }
+}
+
+/// Late interaction (ColBERT's MaxSim): each query vector's best score among
+/// the document's vectors, summed. "Best" is the highest similarity, or the
+/// smallest distance for Euclid and Manhattan.
+pub fn max_sim<Q: AsRef<[f32]>, D: AsRef<[f32]>>(
+    distance: Distance,
+    query: &[Q],
+    doc: &[D],
+) -> f32 {
+    query
+        .iter()
+        .map(|q| {
+            let scores = doc
+                .iter()
+                .map(|d| dense_score(distance, q.as_ref(), d.as_ref()));
+            if distance.higher_is_better() {
+                scores.fold(f32::NEG_INFINITY, f32::max)
+            } else {
+                scores.fold(f32::INFINITY, f32::min)
+            }
+        })
+        .sum()
+}
+
+/// `multivector_config` of a dense vector: its points hold several vectors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultiVectorConfig {
+    pub comparator: MultiVectorComparator,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MultiVectorComparator {
+    MaxSim,
 }
 
 /// How the weights of a sparse vector's dimensions are adjusted at search time.
@@ -296,6 +346,15 @@ mod tests {
             })
         );
         assert!(Vector::weighted_sum(&[(&a, 1.0), (&Vector::Dense(vec![1.0]), 1.0)]).is_err());
+    }
+
+    #[test]
+    fn max_sim_sums_each_query_vectors_best_match() {
+        let query = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
+        let doc = vec![vec![0.5, 0.5], vec![2.0, 0.0]];
+        assert_eq!(max_sim(Distance::Dot, &query, &doc), 2.0 + 0.5);
+        let multi: Vector = serde_json::from_str("[[1.0, 0.0], [0.0, 1.0]]").unwrap();
+        assert_eq!(multi, Vector::Multi(query));
     }
 
     #[test]

@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use tessera_types::SparseVector;
+use tessera_types::{SparseVector, Vector};
 
-use crate::segment::SparseColumn;
+use crate::segment::VaryingColumn;
 
 #[derive(Debug, Default)]
 pub(crate) struct InvertedIndex {
@@ -14,10 +14,12 @@ pub(crate) struct InvertedIndex {
 }
 
 impl InvertedIndex {
-    pub(crate) fn build(column: &SparseColumn) -> Self {
+    /// The index of a column's sparse vectors.
+    pub(crate) fn build(column: &VaryingColumn) -> Self {
         let mut postings: HashMap<u32, Vec<(u32, f32)>> = HashMap::new();
         for (row, vector) in column.rows.iter().enumerate() {
-            for (dim, value) in vector.iter().flat_map(|v| v.indices.iter().zip(&v.values)) {
+            let sparse = vector.as_ref().and_then(Vector::as_sparse);
+            for (dim, value) in sparse.iter().flat_map(|v| v.indices.iter().zip(&v.values)) {
                 postings.entry(*dim).or_default().push((row as u32, *value));
             }
         }
@@ -65,19 +67,20 @@ mod tests {
 
     #[test]
     fn scores_match_dot_products_of_overlapping_rows() {
-        let column = SparseColumn {
+        let column = VaryingColumn {
             rows: vec![
-                Some(sv(&[(1, 1.0), (5, 2.0)])),
+                Some(sv(&[(1, 1.0), (5, 2.0)]).into()),
                 None,
-                Some(sv(&[(2, 3.0)])),
-                Some(sv(&[(5, 0.5), (9, 1.0)])),
+                Some(sv(&[(2, 3.0)]).into()),
+                Some(sv(&[(5, 0.5), (9, 1.0)]).into()),
             ],
         };
         let index = InvertedIndex::build(&column);
         let query = sv(&[(5, 2.0), (9, 1.0)]);
         assert_eq!(index.scores(&query, 4), vec![(0, 4.0), (3, 2.0)]);
         for (row, score) in index.scores(&query, 4) {
-            assert_eq!(column.get(row).unwrap().dot(&query), score);
+            let doc = column.get(row).and_then(Vector::as_sparse).unwrap();
+            assert_eq!(doc.dot(&query), score);
         }
         assert_eq!(index.count(5, &|_| true), 2);
         assert_eq!(index.count(5, &|row| row != 0), 1);

@@ -59,13 +59,13 @@ impl Appendable {
             .iter()
             .filter(|(_, c)| c.present[row])
             .map(|(name, _)| name);
-        let sparse = self
+        let varying = self
             .data
-            .sparse
+            .varying
             .iter()
             .filter(|(_, c)| c.rows[row].is_some())
             .map(|(name, _)| name);
-        for name in dense.chain(sparse) {
+        for name in dense.chain(varying) {
             let n = self.vector_counts.entry(name.clone()).or_default();
             *n = n.saturating_add_signed(delta);
         }

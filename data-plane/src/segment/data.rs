@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use memmap2::Mmap;
-use tessera_types::{NamedVectors, Payload, PointId, SparseVector, Vector};
+use tessera_types::{NamedVectors, Payload, PointId, Vector};
 
 /// A point as the engine stores it.
 #[derive(Debug, Clone, PartialEq)]
@@ -203,23 +203,25 @@ impl Column {
     }
 }
 
-/// The sparse vectors of one name: each row's vector, sorted by index, or none.
+/// Vectors of one name whose size differs from row to row (sparse vectors,
+/// sorted by index, and multi-vectors): each row's vector, or none.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct SparseColumn {
-    pub rows: Vec<Option<SparseVector>>,
+pub(crate) struct VaryingColumn {
+    pub rows: Vec<Option<Vector>>,
 }
 
-impl SparseColumn {
-    pub fn get(&self, row: usize) -> Option<&SparseVector> {
+impl VaryingColumn {
+    pub fn get(&self, row: usize) -> Option<&Vector> {
         self.rows[row].as_ref()
     }
 }
 
-/// Which vectors a segment stores: dense ones by name and size, sparse ones by name.
+/// Which vectors a segment stores: fixed-size dense ones by name and size, the
+/// others (sparse and multi-vectors) by name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct VectorLayout {
     pub dense: BTreeMap<String, usize>,
-    pub sparse: BTreeSet<String>,
+    pub varying: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -227,7 +229,7 @@ pub(crate) struct SegmentData {
     pub ids: Vec<PointId>,
     pub versions: Vec<u64>,
     pub columns: BTreeMap<String, Column>,
-    pub sparse: BTreeMap<String, SparseColumn>,
+    pub varying: BTreeMap<String, VaryingColumn>,
     pub payloads: Payloads,
 }
 
@@ -240,10 +242,10 @@ impl SegmentData {
                 .iter()
                 .map(|(name, dim)| (name.clone(), Column::new(*dim)))
                 .collect(),
-            sparse: layout
-                .sparse
+            varying: layout
+                .varying
                 .iter()
-                .map(|name| (name.clone(), SparseColumn::default()))
+                .map(|name| (name.clone(), VaryingColumn::default()))
                 .collect(),
             ..Default::default()
         }
@@ -256,7 +258,7 @@ impl SegmentData {
                 .iter()
                 .map(|(name, c)| (name.clone(), c.dim))
                 .collect(),
-            sparse: self.sparse.keys().cloned().collect(),
+            varying: self.varying.keys().cloned().collect(),
         }
     }
 
@@ -272,10 +274,8 @@ impl SegmentData {
         for (name, column) in &mut self.columns {
             column.push(p.vectors.get(name).and_then(Vector::as_dense));
         }
-        for (name, column) in &mut self.sparse {
-            column
-                .rows
-                .push(p.vectors.get(name).and_then(Vector::as_sparse).cloned());
+        for (name, column) in &mut self.varying {
+            column.rows.push(p.vectors.get(name).cloned());
         }
         self.ids.len() - 1
     }
@@ -288,8 +288,8 @@ impl SegmentData {
         for (name, column) in &mut self.columns {
             column.set(row, p.vectors.get(name).and_then(Vector::as_dense));
         }
-        for (name, column) in &mut self.sparse {
-            column.rows[row] = p.vectors.get(name).and_then(Vector::as_sparse).cloned();
+        for (name, column) in &mut self.varying {
+            column.rows[row] = p.vectors.get(name).cloned();
         }
     }
 
@@ -301,13 +301,14 @@ impl SegmentData {
         self.columns.get(name)?.get(row)
     }
 
-    pub fn sparse_vector(&self, row: usize, name: &str) -> Option<&SparseVector> {
-        self.sparse.get(name)?.get(row)
+    /// The row's sparse or multi-vector called `name`.
+    pub fn varying_vector(&self, row: usize, name: &str) -> Option<&Vector> {
+        self.varying.get(name)?.get(row)
     }
 
     pub fn has_vector(&self, row: usize, name: &str) -> bool {
         self.columns.get(name).is_some_and(|c| c.present[row])
-            || self.sparse_vector(row, name).is_some()
+            || self.varying_vector(row, name).is_some()
     }
 
     pub fn vectors(&self, row: usize) -> NamedVectors {
@@ -315,11 +316,11 @@ impl SegmentData {
             .columns
             .iter()
             .filter_map(|(name, c)| Some((name.clone(), Vector::Dense(c.get(row)?.to_vec()))));
-        let sparse = self
-            .sparse
+        let varying = self
+            .varying
             .iter()
-            .filter_map(|(name, c)| Some((name.clone(), Vector::Sparse(c.get(row)?.clone()))));
-        dense.chain(sparse).collect()
+            .filter_map(|(name, c)| Some((name.clone(), c.get(row)?.clone())));
+        dense.chain(varying).collect()
     }
 
     pub fn point(&self, row: usize) -> StoredPoint {
@@ -348,8 +349,8 @@ impl SegmentData {
                     .extend_from_slice(&column.data[row * column.dim..(row + 1) * column.dim]);
                 target.present.push(column.present[row]);
             }
-            for (name, column) in &self.sparse {
-                let target = out.sparse.get_mut(name).expect("same names");
+            for (name, column) in &self.varying {
+                let target = out.varying.get_mut(name).expect("same names");
                 target.rows.push(column.rows[row].clone());
             }
         }

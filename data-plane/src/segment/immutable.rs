@@ -40,8 +40,15 @@ impl ImmutableSegment {
 
     fn with_bitmap(id: u64, data: SegmentData, deleted: Arc<AtomicBitmap>) -> Self {
         let inverted = data
-            .sparse
+            .varying
             .iter()
+            .filter(|(_, column)| {
+                column
+                    .rows
+                    .iter()
+                    .flatten()
+                    .any(|v| v.as_sparse().is_some())
+            })
             .map(|(name, column)| (name.clone(), Arc::new(InvertedIndex::build(column))))
             .collect();
         Self::with_parts(id, data, deleted, inverted)
@@ -59,12 +66,12 @@ impl ImmutableSegment {
             .columns
             .iter()
             .map(|(name, c)| (name, c.present.clone()));
-        let sparse = data
-            .sparse
+        let varying = data
+            .varying
             .iter()
             .map(|(name, c)| (name, c.rows.iter().map(Option::is_some).collect()));
         let vectors = dense
-            .chain(sparse)
+            .chain(varying)
             .map(|(name, present): (&String, Vec<bool>)| {
                 let count = present.iter().filter(|p| **p).count();
                 let gone = (0..data.len())

@@ -5,9 +5,10 @@
 //!   the version (u64 LE);
 //! * `vectors-{i}.bin`: the rows' vectors of the i-th name in `meta.json` (f32 LE, zeros
 //!   where absent), then one presence byte per row;
-//! * `sparse-{i}.bin`: the rows' sparse vectors of the i-th sparse name in `meta.json`:
-//!   per row a count (u32 LE, `u32::MAX` where absent), then that many indices (u32 LE)
-//!   and values (f32 LE);
+//! * `varying-{i}.bin`: the rows' vectors of the i-th name in `meta.json` whose size
+//!   varies by row, per row a tag byte, then (all numbers LE): 0 = none; 1 = sparse: a
+//!   count n (u32), n indices (u32) and n values (f32); 2 = multi-vector: a count n
+//!   and a size d (u32), then n × d floats (f32);
 //! * `payloads.bin`: rows + 1 offsets (u64 LE), then each row's payload as JSON.
 //!
 //! Segments are read into memory, or, for vectors with `on_disk: true` and payloads with
@@ -26,11 +27,11 @@ use std::sync::Arc;
 use memmap2::Mmap;
 
 use serde::{Deserialize, Serialize};
-use tessera_types::PointId;
+use tessera_types::{PointId, SparseVector, Vector};
 use uuid::Uuid;
 
 use super::bitmap::AtomicBitmap;
-use super::data::{Column, Floats, Payloads, SegmentData, SparseColumn};
+use super::data::{Column, Floats, Payloads, SegmentData, VaryingColumn};
 use crate::wal::sync_dir;
 
 const META: &str = "meta.json";
@@ -51,9 +52,9 @@ struct Meta {
     rows: usize,
     /// Vector names and sizes, in file order.
     vectors: Vec<(String, usize)>,
-    /// Sparse vector names, in file order.
+    /// Names of sparse and multi-vectors, in file order.
     #[serde(default)]
-    sparse: Vec<String>,
+    varying: Vec<String>,
     /// CRC32 of each file.
     files: BTreeMap<String, u32>,
 }
@@ -62,19 +63,30 @@ fn vector_file(i: usize) -> String {
     format!("vectors-{i}.bin")
 }
 
-fn sparse_file(i: usize) -> String {
-    format!("sparse-{i}.bin")
+fn varying_file(i: usize) -> String {
+    format!("varying-{i}.bin")
 }
 
-/// Marks a row without the sparse vector.
-const ABSENT: u32 = u32::MAX;
+const ABSENT: u8 = 0;
+const SPARSE: u8 = 1;
+const MULTI: u8 = 2;
 
-fn encode_sparse(column: &SparseColumn) -> Vec<u8> {
+fn encode_varying(column: &VaryingColumn) -> Vec<u8> {
     let mut out = Vec::new();
+    let multi = |out: &mut Vec<u8>, vectors: &[&[f32]]| {
+        out.push(MULTI);
+        let dim = vectors.first().map_or(0, |v| v.len());
+        out.extend_from_slice(&(vectors.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(dim as u32).to_le_bytes());
+        for x in vectors.iter().flat_map(|v| v.iter()) {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    };
     for row in &column.rows {
         match row {
-            None => out.extend_from_slice(&ABSENT.to_le_bytes()),
-            Some(v) => {
+            None => out.push(ABSENT),
+            Some(Vector::Sparse(v)) => {
+                out.push(SPARSE);
                 out.extend_from_slice(&(v.indices.len() as u32).to_le_bytes());
                 for i in &v.indices {
                     out.extend_from_slice(&i.to_le_bytes());
@@ -83,36 +95,73 @@ fn encode_sparse(column: &SparseColumn) -> Vec<u8> {
                     out.extend_from_slice(&x.to_le_bytes());
                 }
             }
+            Some(Vector::Multi(vectors)) => {
+                let slices: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+                multi(&mut out, &slices);
+            }
+            // Dense vectors have columns of their own; one here is a multi-vector of one.
+            Some(Vector::Dense(v)) => multi(&mut out, &[v]),
         }
     }
     out
 }
 
-fn decode_sparse(bytes: &[u8], rows: usize) -> Option<SparseColumn> {
-    if !bytes.len().is_multiple_of(4) {
-        return None;
+/// Reads little-endian numbers from the front of a byte slice.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let (first, rest) = self.bytes.split_first()?;
+        self.bytes = rest;
+        Some(*first)
     }
-    let mut words = bytes
-        .chunks_exact(4)
-        .map(|c| c.try_into().expect("4 bytes"));
-    let mut column = SparseColumn::default();
+
+    fn word(&mut self) -> Option<[u8; 4]> {
+        let (word, rest) = self.bytes.split_first_chunk::<4>()?;
+        self.bytes = rest;
+        Some(*word)
+    }
+
+    fn u32s(&mut self, n: u32) -> Option<Vec<u32>> {
+        (0..n)
+            .map(|_| self.word().map(u32::from_le_bytes))
+            .collect()
+    }
+
+    fn f32s(&mut self, n: u32) -> Option<Vec<f32>> {
+        (0..n)
+            .map(|_| self.word().map(f32::from_le_bytes))
+            .collect()
+    }
+}
+
+fn decode_varying(bytes: &[u8], rows: usize) -> Option<VaryingColumn> {
+    let mut reader = Reader { bytes };
+    let mut column = VaryingColumn::default();
     for _ in 0..rows {
-        let count = u32::from_le_bytes(words.next()?);
-        if count == ABSENT {
-            column.rows.push(None);
-            continue;
-        }
-        let indices = (0..count)
-            .map(|_| words.next().map(u32::from_le_bytes))
-            .collect::<Option<Vec<u32>>>()?;
-        let values = (0..count)
-            .map(|_| words.next().map(f32::from_le_bytes))
-            .collect::<Option<Vec<f32>>>()?;
-        column
-            .rows
-            .push(Some(tessera_types::SparseVector { indices, values }));
+        let row = match reader.byte()? {
+            ABSENT => None,
+            SPARSE => {
+                let n = u32::from_le_bytes(reader.word()?);
+                let indices = reader.u32s(n)?;
+                let values = reader.f32s(n)?;
+                Some(Vector::Sparse(SparseVector { indices, values }))
+            }
+            MULTI => {
+                let n = u32::from_le_bytes(reader.word()?);
+                let dim = u32::from_le_bytes(reader.word()?);
+                let vectors = (0..n)
+                    .map(|_| reader.f32s(dim))
+                    .collect::<Option<Vec<Vec<f32>>>>()?;
+                Some(Vector::Multi(vectors))
+            }
+            _ => return None,
+        };
+        column.rows.push(row);
     }
-    words.next().is_none().then_some(column)
+    reader.bytes.is_empty().then_some(column)
 }
 
 /// Writes `bytes` to `path` and makes it durable; returns its CRC32.
@@ -191,18 +240,18 @@ pub(crate) fn write_segment(dir: &Path, data: &SegmentData) -> Result<(), Storag
         );
         vectors.push((name.clone(), column.dim));
     }
-    let mut sparse = Vec::new();
-    for (i, (name, column)) in data.sparse.iter().enumerate() {
+    let mut varying = Vec::new();
+    for (i, (name, column)) in data.varying.iter().enumerate() {
         files.insert(
-            sparse_file(i),
-            write_file(&tmp.join(sparse_file(i)), &encode_sparse(column))?,
+            varying_file(i),
+            write_file(&tmp.join(varying_file(i)), &encode_varying(column))?,
         );
-        sparse.push(name.clone());
+        varying.push(name.clone());
     }
     let meta = Meta {
         rows: data.len(),
         vectors,
-        sparse,
+        varying,
         files,
     };
     let meta = serde_json::to_vec(&meta).map_err(|e| StorageError::Io(io::Error::other(e)))?;
@@ -378,11 +427,11 @@ pub(crate) fn read_segment_with(dir: &Path, on_disk: &OnDisk) -> Result<SegmentD
         };
         data.columns.insert(name.clone(), column);
     }
-    for (i, name) in meta.sparse.iter().enumerate() {
-        let bytes = read_checked(dir, &sparse_file(i), &meta)?;
-        let column = decode_sparse(&bytes, rows)
-            .ok_or_else(|| corrupt(&format!("{} is malformed", sparse_file(i))))?;
-        data.sparse.insert(name.clone(), column);
+    for (i, name) in meta.varying.iter().enumerate() {
+        let bytes = read_checked(dir, &varying_file(i), &meta)?;
+        let column = decode_varying(&bytes, rows)
+            .ok_or_else(|| corrupt(&format!("{} is malformed", varying_file(i))))?;
+        data.varying.insert(name.clone(), column);
     }
     Ok(data)
 }
@@ -433,7 +482,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let mut data = SegmentData::new(&crate::segment::VectorLayout {
             dense: BTreeMap::from([("a".to_string(), 2), ("b".to_string(), 1)]),
-            sparse: ["words".to_string()].into(),
+            varying: ["words".to_string(), "tokens".to_string()].into(),
         });
         for i in 0..5u64 {
             let mut vectors = NamedVectors::from([("a".to_string(), vec![i as f32, -1.5].into())]);
@@ -446,6 +495,10 @@ mod tests {
                     values: (0..i).map(|k| k as f32 + 0.5).collect(),
                 };
                 vectors.insert("words".into(), sparse.into());
+            }
+            if i % 2 == 1 {
+                let multi = (0..i).map(|k| vec![k as f32, -(i as f32)]).collect();
+                vectors.insert("tokens".into(), Vector::Multi(multi));
             }
             data.push(&StoredPoint {
                 id: if i == 4 {

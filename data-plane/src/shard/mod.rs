@@ -185,18 +185,22 @@ pub(crate) fn on_disk(config: &CollectionConfig) -> OnDisk {
 }
 
 fn vector_layout(config: &CollectionConfig) -> VectorLayout {
+    let (multi, dense): (Vec<_>, Vec<_>) = config
+        .params
+        .vectors
+        .iter()
+        .partition(|(_, p)| p.multivector_config.is_some());
+    let sparse = config.params.sparse_vectors.iter().flat_map(|m| m.keys());
     VectorLayout {
-        dense: config
-            .params
-            .vectors
-            .iter()
+        dense: dense
+            .into_iter()
             .map(|(name, p)| (name.to_string(), p.size as usize))
             .collect(),
-        sparse: config
-            .params
-            .sparse_vectors
-            .iter()
-            .flat_map(|m| m.keys().cloned())
+        varying: multi
+            .into_iter()
+            .map(|(name, _)| name)
+            .chain(sparse.map(String::as_str))
+            .map(str::to_string)
             .collect(),
     }
 }
@@ -619,9 +623,11 @@ fn check_vector(
         .params
         .check_vector(name, vector)
         .map_err(bad_input)?;
-    if let Vector::Dense(v) = vector {
-        if config.params.distance(name).map_err(bad_input)? == Distance::Cosine {
-            kernels::normalize(v);
+    if config.params.distance(name).map_err(bad_input)? == Distance::Cosine {
+        match vector {
+            Vector::Dense(v) => kernels::normalize(v),
+            Vector::Multi(vectors) => vectors.iter_mut().for_each(|v| kernels::normalize(v)),
+            Vector::Sparse(_) => {}
         }
     }
     Ok(())

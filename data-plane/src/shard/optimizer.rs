@@ -87,7 +87,12 @@ fn wanted_graph(
     segment: &ImmutableSegment,
     name: &str,
 ) -> Option<GraphParams> {
-    let params = config.params.vectors.get(name)?;
+    // Multi-vectors are scored exactly: no graph.
+    let params = config
+        .params
+        .vectors
+        .get(name)
+        .filter(|p| p.multivector_config.is_none())?;
     let hnsw = config.hnsw_for(name);
     let enabled = config.optimizer_config.indexing_threshold != Some(0) && hnsw.m > 0;
     (enabled

@@ -6,7 +6,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use rayon::prelude::*;
 use tessera_types::{
-    Distance, PointId, ScoredPoint, SearchRequest, SparseVector, Vector, VectorStruct,
+    max_sim, Distance, PointId, ScoredPoint, SearchRequest, SparseVector, Vector, VectorStruct,
 };
 
 use super::passes;
@@ -211,7 +211,14 @@ impl SearchContext<'_> {
                 query,
                 data.vector(row, name)?,
             )),
-            Vector::Sparse(query) => query.overlap_dot(data.sparse_vector(row, name)?),
+            Vector::Sparse(query) => {
+                query.overlap_dot(data.varying_vector(row, name)?.as_sparse()?)
+            }
+            Vector::Multi(query) => Some(max_sim(
+                self.distance,
+                query,
+                data.varying_vector(row, name)?.as_multi()?,
+            )),
         }
     }
 
@@ -325,6 +332,14 @@ impl SearchContext<'_> {
         let query = match self.query {
             Vector::Dense(query) => query,
             Vector::Sparse(query) => return self.search_sparse(segment, query),
+            // Multi-vectors have no graph: scored exactly, over indexed candidates if any.
+            Vector::Multi(_) => {
+                let live = |row: usize| segment.is_live(row);
+                return match self.candidate_rows(segment) {
+                    Some(rows) => self.scan_rows(&segment.data, &rows, &live),
+                    None => self.scan(&segment.data, &live),
+                };
+            }
         };
         let name = self.req.using.as_str();
         let data = &segment.data;

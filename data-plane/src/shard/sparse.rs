@@ -1,7 +1,7 @@
 //! Sparse-vector statistics of a shard: how many of its points hold each
 //! dimension, behind the `idf` modifier.
 
-use tessera_types::{idf, SparseVector};
+use tessera_types::{idf, SparseVector, Vector};
 
 use super::Shard;
 
@@ -18,7 +18,11 @@ impl Shard {
             let app = segments.appendable.read();
             total += app.vector_count(name) as u64;
             for row in app.live_rows() {
-                if let Some(v) = app.data.sparse_vector(row, name) {
+                if let Some(v) = app
+                    .data
+                    .varying_vector(row, name)
+                    .and_then(Vector::as_sparse)
+                {
                     for (i, dim) in query.indices.iter().enumerate() {
                         if v.indices.binary_search(dim).is_ok() {
                             holders[i] += 1;

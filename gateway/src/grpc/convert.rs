@@ -145,7 +145,6 @@ pub fn point_id_to_proto(id: t::PointId) -> q::PointId {
 
 // ---- vectors ----------------------------------------------------------------
 
-const MULTIVECTOR_UNSUPPORTED: &str = "multivectors are not supported yet";
 const INFERENCE_UNSUPPORTED: &str =
     "inference from documents, images or objects is not supported yet";
 
@@ -160,7 +159,7 @@ fn vector_from_proto(vector: q::Vector) -> Result<t::Vector> {
             indices: sparse.indices,
             values: sparse.values,
         })),
-        Some(V::MultiDense(_)) => Err(unsupported(MULTIVECTOR_UNSUPPORTED)),
+        Some(V::MultiDense(m)) => Ok(multi_from_proto(m)),
         Some(V::Document(_) | V::Image(_) | V::Object(_)) => {
             Err(unsupported(INFERENCE_UNSUPPORTED))
         }
@@ -169,24 +168,26 @@ fn vector_from_proto(vector: q::Vector) -> Result<t::Vector> {
                 indices: indices.data,
                 values: vector.data,
             })),
-            None if vector.vectors_count.is_some() => Err(unsupported(MULTIVECTOR_UNSUPPORTED)),
-            None => Ok(t::Vector::Dense(vector.data)),
+            None => match vector.vectors_count {
+                Some(count) if count > 0 => {
+                    let dim = (vector.data.len() / count as usize).max(1);
+                    Ok(t::Vector::Multi(
+                        vector.data.chunks(dim).map(<[f32]>::to_vec).collect(),
+                    ))
+                }
+                _ => Ok(t::Vector::Dense(vector.data)),
+            },
         },
     }
 }
 
-/// A vector where only a dense one can stand.
-fn dense_from_proto(vector: q::Vector) -> Result<Vec<f32>> {
-    vector_from_proto(vector)?
-        .into_dense()
-        .ok_or_else(|| bad_input("Expected a dense vector"))
+fn multi_from_proto(m: q::MultiDenseVector) -> t::Vector {
+    t::Vector::Multi(m.vectors.into_iter().map(|d| d.data).collect())
 }
 
 pub fn vectors_from_proto(vectors: q::Vectors) -> Result<t::VectorStruct> {
     match vectors.vectors_options {
-        Some(q::vectors::VectorsOptions::Vector(v)) => {
-            Ok(t::VectorStruct::Single(dense_from_proto(v)?))
-        }
+        Some(q::vectors::VectorsOptions::Vector(v)) => Ok(vector_from_proto(v)?.into()),
         Some(q::vectors::VectorsOptions::Vectors(named)) => Ok(t::VectorStruct::Named(
             named
                 .vectors
@@ -207,6 +208,12 @@ fn vector_to_proto(vector: t::Vector) -> q::VectorOutput {
             values: s.values,
             indices: s.indices,
         }),
+        t::Vector::Multi(vectors) => q::vector_output::Vector::MultiDense(q::MultiDenseVector {
+            vectors: vectors
+                .into_iter()
+                .map(|data| q::DenseVector { data })
+                .collect(),
+        }),
     };
     q::VectorOutput {
         vector: Some(vector),
@@ -218,6 +225,9 @@ pub fn vectors_to_proto(vectors: t::VectorStruct) -> q::VectorsOutput {
     let options = match vectors {
         t::VectorStruct::Single(v) => {
             q::vectors_output::VectorsOptions::Vector(vector_to_proto(t::Vector::Dense(v)))
+        }
+        t::VectorStruct::Multi(v) => {
+            q::vectors_output::VectorsOptions::Vector(vector_to_proto(t::Vector::Multi(v)))
         }
         t::VectorStruct::Named(named) => {
             q::vectors_output::VectorsOptions::Vectors(q::NamedVectorsOutput {
@@ -519,7 +529,7 @@ fn vector_input_from_proto(input: q::VectorInput) -> Result<VectorInput> {
             indices: s.indices,
             values: s.values,
         }))),
-        Some(I::MultiDense(_)) => Err(unsupported(MULTIVECTOR_UNSUPPORTED)),
+        Some(I::MultiDense(m)) => Ok(VectorInput::Vector(multi_from_proto(m))),
         Some(I::Document(_) | I::Image(_) | I::Object(_)) => {
             Err(unsupported(INFERENCE_UNSUPPORTED))
         }

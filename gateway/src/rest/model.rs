@@ -106,7 +106,7 @@ struct Batch {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum BatchVectors {
-    Single(Vec<Vec<f32>>),
+    Single(Vec<Vector>),
     Named(BTreeMap<String, Vec<Vector>>),
 }
 
@@ -123,8 +123,7 @@ impl Batch {
                 if v.len() != n {
                     return Err(mismatch("vectors", v.len()));
                 }
-                let dense: Vec<Vector> = v.into_iter().map(Vector::Dense).collect();
-                vec![(String::new(), dense.into_iter())]
+                vec![(String::new(), v.into_iter())]
             }
             BatchVectors::Named(m) => {
                 let mut columns = Vec::new();

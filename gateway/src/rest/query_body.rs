@@ -245,11 +245,11 @@ fn format_error(what: &str, e: impl std::fmt::Display) -> TesseraError {
 /// for its stored vector.
 fn vector_input(v: Value) -> Result<VectorInput> {
     match v {
-        Value::Array(_) => serde_json::from_value::<Vec<f32>>(v)
-            .map(|v| VectorInput::Vector(Vector::Dense(v)))
+        Value::Array(_) => serde_json::from_value::<Vector>(v)
+            .map(VectorInput::Vector)
             .map_err(|_| {
-                TesseraError::Unimplemented(
-                    "only dense vectors are supported as query vectors".into(),
+                TesseraError::bad_input(
+                    "Format error in JSON body: a query vector is a list of numbers or of lists of numbers",
                 )
             }),
         Value::Number(_) | Value::String(_) => serde_json::from_value::<PointId>(v)

@@ -45,9 +45,15 @@ fn hnsw_diff_from_proto(h: q::HnswConfigDiff) -> t::HnswConfigDiff {
 }
 
 fn vector_params_from_proto(p: q::VectorParams) -> Result<t::VectorParams> {
-    if p.multivector_config.is_some() {
-        return Err(unsupported(MULTIVECTOR_UNSUPPORTED));
-    }
+    let multivector_config = match p.multivector_config {
+        None => None,
+        Some(m) => match q::MultiVectorComparator::try_from(m.comparator) {
+            Ok(q::MultiVectorComparator::MaxSim) => Some(t::MultiVectorConfig {
+                comparator: t::MultiVectorComparator::MaxSim,
+            }),
+            Err(_) => return Err(bad_input("Unknown multi-vector comparator")),
+        },
+    };
     Ok(t::VectorParams {
         size: p.size,
         distance: distance_from_proto(p.distance)?,
@@ -58,7 +64,7 @@ fn vector_params_from_proto(p: q::VectorParams) -> Result<t::VectorParams> {
             .transpose()?,
         on_disk: p.on_disk,
         datatype: p.datatype.map(datatype_from_proto).transpose()?.flatten(),
-        multivector_config: None,
+        multivector_config,
     })
 }
 
@@ -440,7 +446,9 @@ fn vector_params_to_proto(p: t::VectorParams) -> q::VectorParams {
             .as_deref()
             .and_then(datatype_to_proto)
             .map(|d| d as i32),
-        multivector_config: None,
+        multivector_config: p.multivector_config.map(|_| q::MultiVectorConfig {
+            comparator: q::MultiVectorComparator::MaxSim as i32,
+        }),
         memory: None,
     }
 }

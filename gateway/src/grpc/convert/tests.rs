@@ -187,7 +187,7 @@ fn named_vectors_from_proto() {
 }
 
 #[test]
-fn sparse_vectors_read_from_both_encodings_and_multivectors_are_unimplemented() {
+fn sparse_and_multi_vectors_read_from_both_encodings() {
     let sparse = q::Vector {
         vector: Some(q::vector::Vector::Sparse(q::SparseVector {
             values: vec![1.0],
@@ -216,14 +216,35 @@ fn sparse_vectors_read_from_both_encodings_and_multivectors_are_unimplemented() 
     }
     #[allow(deprecated)]
     let legacy_multi = q::Vector {
-        data: vec![1.0, 2.0],
+        data: vec![1.0, 2.0, 3.0, 4.0],
         vectors_count: Some(2),
         ..Default::default()
     };
-    let vectors = q::Vectors {
-        vectors_options: Some(q::vectors::VectorsOptions::Vector(legacy_multi)),
+    let multi = q::Vector {
+        vector: Some(q::vector::Vector::MultiDense(q::MultiDenseVector {
+            vectors: vec![
+                q::DenseVector {
+                    data: vec![1.0, 2.0],
+                },
+                q::DenseVector {
+                    data: vec![3.0, 4.0],
+                },
+            ],
+        })),
+        ..Default::default()
     };
-    assert!(is_unimplemented(vectors_from_proto(vectors)));
+    for v in [legacy_multi, multi] {
+        let vectors = q::Vectors {
+            vectors_options: Some(q::vectors::VectorsOptions::Vectors(q::NamedVectors {
+                vectors: HashMap::from([("tokens".to_string(), v)]),
+            })),
+        };
+        let named = vectors_from_proto(vectors).unwrap().into_named();
+        assert_eq!(
+            named["tokens"],
+            t::Vector::Multi(vec![vec![1.0, 2.0], vec![3.0, 4.0]])
+        );
+    }
 }
 
 #[test]
