@@ -301,7 +301,7 @@ impl CollectionParams {
                 Ok(())
             }
             (kind, vector) => Err(TesseraError::bad_input(format!(
-                "Wrong input: vector `{name}` is {}, but a {} vector was given",
+                "Vector `{name}` is {}, but a {} vector was given",
                 match kind {
                     VectorKind::Dense(p) if p.multivector_config.is_some() => "multi",
                     VectorKind::Dense(_) => "dense",
@@ -325,7 +325,7 @@ impl CollectionParams {
 /// The error for a dense vector of the wrong size, worded as Qdrant's.
 pub fn dimension_error(expected: u64, got: usize) -> TesseraError {
     TesseraError::bad_input(format!(
-        "Wrong input: Vector dimension error: expected dim: {expected}, got {got}"
+        "Vector dimension error: expected dim: {expected}, got {got}"
     ))
 }
 
@@ -409,7 +409,7 @@ impl CreateCollection {
         if let Some(sparse) = &self.sparse_vectors {
             if let Some(name) = sparse.keys().find(|name| vectors.get(name).is_some()) {
                 return Err(TesseraError::bad_input(format!(
-                    "Wrong input: vector name `{name}` is both dense and sparse"
+                    "Vector name `{name}` is both dense and sparse"
                 )));
             }
         }
