@@ -225,6 +225,15 @@ impl From<t::ShardOperation> for dp::operation::Kind {
             t::ShardOperation::Upsert(points) => O::Upsert(dp::Upsert {
                 points: points.into_iter().map(Into::into).collect(),
             }),
+            t::ShardOperation::ConditionalUpsert {
+                points,
+                mode,
+                update_filter,
+            } => O::ConditionalUpsert(dp::ConditionalUpsert {
+                points: points.into_iter().map(Into::into).collect(),
+                mode: mode.as_str().to_string(),
+                update_filter_json: update_filter.as_ref().map(to_json),
+            }),
             t::ShardOperation::Delete(s) => O::Delete(dp::Delete {
                 selection: Some(s.into()),
             }),
@@ -282,6 +291,18 @@ impl TryFrom<dp::operation::Kind> for t::ShardOperation {
                     .map(TryInto::try_into)
                     .collect::<Result<_>>()?,
             ),
+            O::ConditionalUpsert(u) => t::ShardOperation::ConditionalUpsert {
+                points: u
+                    .points
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<Result<_>>()?,
+                mode: t::UpdateMode::parse(&u.mode)?,
+                update_filter: u
+                    .update_filter_json
+                    .map(|f| from_json(&f, "update_filter"))
+                    .transpose()?,
+            },
             O::Delete(d) => t::ShardOperation::Delete(selection(d.selection)?),
             O::SetPayload(s) => t::ShardOperation::SetPayload {
                 payload: payload_from_json(&s.payload_json)?,

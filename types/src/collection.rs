@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TesseraError};
-use crate::vector::{MultiVectorConfig, SparseVectorParams, SparseVectorsConfig, Vector};
+use crate::vector::{Datatype, MultiVectorConfig, SparseVectorParams, SparseVectorsConfig, Vector};
 
 /// Name of the unnamed vector in a single-vector collection.
 pub const DEFAULT_VECTOR_NAME: &str = "";
@@ -46,9 +46,15 @@ pub struct VectorParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_disk: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub datatype: Option<String>,
+    pub datatype: Option<Datatype>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multivector_config: Option<MultiVectorConfig>,
+}
+
+impl VectorParams {
+    pub fn datatype(&self) -> Datatype {
+        self.datatype.unwrap_or_default()
+    }
 }
 
 /// `{"size": 4, "distance": "Dot"}` or `{"image": {...}, "text": {...}}`.
@@ -285,7 +291,11 @@ impl CollectionParams {
             }
         }
         match (kind, vector) {
-            (VectorKind::Dense(params), Vector::Dense(v)) => check_dense(v, params.size),
+            (VectorKind::Dense(params), Vector::Dense(v)) => {
+                check_dense(v, params.size)?;
+                params.datatype().store(v);
+                Ok(())
+            }
             (VectorKind::Dense(params), Vector::Multi(vectors))
                 if params.multivector_config.is_some() =>
             {
@@ -294,10 +304,17 @@ impl CollectionParams {
                         "Validation error in JSON body: a multi-vector needs at least one vector",
                     ));
                 }
-                vectors.iter().try_for_each(|v| check_dense(v, params.size))
+                for v in vectors.iter_mut() {
+                    check_dense(v, params.size)?;
+                    params.datatype().store(v);
+                }
+                Ok(())
             }
-            (VectorKind::Sparse(_), Vector::Sparse(v)) => {
+            (VectorKind::Sparse(params), Vector::Sparse(v)) => {
                 *v = std::mem::take(v).validated()?;
+                if let Some(datatype) = params.index.as_ref().and_then(|i| i.datatype) {
+                    datatype.store(&mut v.values);
+                }
                 Ok(())
             }
             (kind, vector) => Err(TesseraError::bad_input(format!(

@@ -281,10 +281,51 @@ pub enum PointSelection {
     Filter(crate::filter::Filter),
 }
 
+/// Which of an upsert's points are written (`update_mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateMode {
+    /// New points are inserted, existing ones replaced.
+    #[default]
+    Upsert,
+    /// Existing points are left as they are.
+    InsertOnly,
+    /// Points that do not exist are not created.
+    UpdateOnly,
+}
+
+impl UpdateMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateMode::Upsert => "upsert",
+            UpdateMode::InsertOnly => "insert_only",
+            UpdateMode::UpdateOnly => "update_only",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<UpdateMode> {
+        [
+            UpdateMode::Upsert,
+            UpdateMode::InsertOnly,
+            UpdateMode::UpdateOnly,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == name)
+        .ok_or_else(|| TesseraError::bad_input(format!("Unknown update mode `{name}`")))
+    }
+}
+
 /// A write to one shard; also the unit recorded in the data plane's WAL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ShardOperation {
     Upsert(Vec<Point>),
+    /// An upsert under `update_mode`, whose existing points are replaced only
+    /// when they match `update_filter` (new points are inserted regardless).
+    ConditionalUpsert {
+        points: Vec<Point>,
+        mode: UpdateMode,
+        update_filter: Option<crate::filter::Filter>,
+    },
     Delete(PointSelection),
     /// Merges `payload` into each point's payload; with `key`, into the object at that path.
     SetPayload {
@@ -309,10 +350,28 @@ pub enum ShardOperation {
 }
 
 impl ShardOperation {
+    /// An upsert of `points`: a plain one under the default mode and no filter.
+    pub fn upsert(
+        points: Vec<Point>,
+        mode: Option<UpdateMode>,
+        update_filter: Option<crate::filter::Filter>,
+    ) -> ShardOperation {
+        match (mode.unwrap_or_default(), update_filter) {
+            (UpdateMode::Upsert, None) => ShardOperation::Upsert(points),
+            (mode, update_filter) => ShardOperation::ConditionalUpsert {
+                points,
+                mode,
+                update_filter,
+            },
+        }
+    }
+
     /// Ids the operation names explicitly (None when it selects by filter).
     pub fn explicit_ids(&self) -> Option<Vec<PointId>> {
         let selection = match self {
-            ShardOperation::Upsert(points) => return Some(points.iter().map(|p| p.id).collect()),
+            ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
+                return Some(points.iter().map(|p| p.id).collect())
+            }
             ShardOperation::UpdateVectors(v) => return Some(v.iter().map(|(id, _)| *id).collect()),
             ShardOperation::Delete(s)
             | ShardOperation::ClearPayload(s)

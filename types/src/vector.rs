@@ -219,6 +219,33 @@ pub fn max_sim<Q: AsRef<[f32]>, D: AsRef<[f32]>>(
         .sum()
 }
 
+/// The element type a dense vector is kept in. Values are stored as that type
+/// holds them (uint8 truncated to 0..=255, float16 rounded to half precision),
+/// so searches and reads see exactly what a Qdrant collection of that
+/// datatype would.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Datatype {
+    #[default]
+    Float32,
+    Uint8,
+    Float16,
+}
+
+impl Datatype {
+    /// Rounds `values` to what this type can hold.
+    pub fn store(self, values: &mut [f32]) {
+        match self {
+            Datatype::Float32 => {}
+            // As Rust's `as u8`: toward zero, saturating at both ends.
+            Datatype::Uint8 => values.iter_mut().for_each(|x| *x = (*x as u8) as f32),
+            Datatype::Float16 => values
+                .iter_mut()
+                .for_each(|x| *x = half::f16::from_f32(*x).to_f32()),
+        }
+    }
+}
+
 /// `multivector_config` of a dense vector: its points hold several vectors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -252,7 +279,7 @@ pub struct SparseIndexParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_disk: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub datatype: Option<String>,
+    pub datatype: Option<Datatype>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -355,6 +382,18 @@ mod tests {
         assert_eq!(max_sim(Distance::Dot, &query, &doc), 2.0 + 0.5);
         let multi: Vector = serde_json::from_str("[[1.0, 0.0], [0.0, 1.0]]").unwrap();
         assert_eq!(multi, Vector::Multi(query));
+    }
+
+    #[test]
+    fn datatypes_keep_what_their_type_holds() {
+        let mut bytes = vec![-3.0, 0.4, 7.9, 300.0];
+        Datatype::Uint8.store(&mut bytes);
+        assert_eq!(bytes, vec![0.0, 0.0, 7.0, 255.0]);
+        let mut halves = vec![0.1f32, 1.0, 65504.0];
+        Datatype::Float16.store(&mut halves);
+        assert_eq!(halves[1], 1.0);
+        assert_eq!(halves[2], 65504.0);
+        assert!((halves[0] - 0.1).abs() < 1e-4 && halves[0] != 0.1);
     }
 
     #[test]

@@ -6,17 +6,19 @@
 
 use std::collections::BTreeMap;
 
-use tessera_types::{PointId, PointSelection, ShardOperation};
+use tessera_types::{PointId, PointSelection, ShardOperation, UpdateMode};
 
 use super::payload;
 use super::{Segments, ShardError};
 use crate::filter::{self, path::JsonPath, CompiledFilter};
 use crate::segment::{Appendable, ImmutableSegment, StoredPoint};
+use tessera_types::Point;
 
 /// What an operation resolves to against the current state. Computed before the operation
 /// is logged (so bad input is rejected first) and again on replay, from the same state.
 pub(crate) struct Plan {
-    /// Existing points a selection names.
+    /// Existing points a selection names; for a conditional upsert, the points
+    /// it writes.
     targets: Vec<PointId>,
     /// `set_payload`'s key, or `delete_payload`'s keys.
     paths: Vec<JsonPath>,
@@ -44,6 +46,21 @@ fn locate(
         .iter()
         .enumerate()
         .find_map(|(i, s)| Some(Location::Sealed(i, s.locate(id)?)))
+}
+
+/// Whether the live copy of `id` matches `filter`.
+fn point_matches(
+    app: &Appendable,
+    sealed: &[std::sync::Arc<ImmutableSegment>],
+    id: &PointId,
+    filter: &CompiledFilter,
+) -> bool {
+    let (data, row) = match locate(app, sealed, id) {
+        Some(Location::Appendable(row)) => (&app.data, row),
+        Some(Location::Sealed(i, row)) => (&sealed[i].data, row),
+        None => return false,
+    };
+    filter.matches(*id, &data.payload(row), &|n| data.has_vector(row, n))
 }
 
 /// Live points matching `filter`, in no particular order.
@@ -93,6 +110,24 @@ pub(crate) fn plan(segments: &Segments, op: &ShardOperation) -> Result<Plan, Sha
     };
     match op {
         ShardOperation::Upsert(_) => {}
+        ShardOperation::ConditionalUpsert {
+            points,
+            mode,
+            update_filter,
+        } => {
+            let filter = update_filter.as_ref().map(filter::compile).transpose()?;
+            plan.targets = points
+                .iter()
+                .map(|p| p.id)
+                .filter(|id| match (exists(id), mode) {
+                    (true, UpdateMode::InsertOnly) | (false, UpdateMode::UpdateOnly) => false,
+                    (false, _) => true,
+                    (true, _) => filter
+                        .as_ref()
+                        .is_none_or(|f| point_matches(&app, sealed, id, f)),
+                })
+                .collect();
+        }
         ShardOperation::UpdateVectors(updates) => {
             if let Some((id, _)) = updates.iter().find(|(id, _)| !exists(id)) {
                 return Err(ShardError::BadInput(format!("No point with id {id} found")));
@@ -156,18 +191,26 @@ pub(crate) fn apply(segments: &Segments, seq: u64, op: ShardOperation, plan: Pla
                 }
             };
         let targets = plan.targets.as_slice();
+        let upsert = |app: &mut Appendable, retire: &mut Vec<(usize, usize)>, p: Point| {
+            if let Some(Location::Sealed(i, row)) = locate(app, sealed, &p.id) {
+                retire.push((i, row));
+            }
+            app.upsert(&StoredPoint {
+                id: p.id,
+                version: seq,
+                vectors: p.vectors,
+                payload: p.payload,
+            });
+        };
         match op {
+            ShardOperation::ConditionalUpsert { points, .. } => {
+                for p in points.into_iter().filter(|p| targets.contains(&p.id)) {
+                    upsert(&mut app, &mut retire, p);
+                }
+            }
             ShardOperation::Upsert(points) => {
                 for p in points {
-                    if let Some(Location::Sealed(i, row)) = locate(&app, sealed, &p.id) {
-                        retire.push((i, row));
-                    }
-                    app.upsert(&StoredPoint {
-                        id: p.id,
-                        version: seq,
-                        vectors: p.vectors,
-                        payload: p.payload,
-                    });
+                    upsert(&mut app, &mut retire, p);
                 }
             }
             ShardOperation::Delete(_) => rewrite(&mut app, targets, &mut |_| None),

@@ -647,7 +647,7 @@ fn prepare(
     config: &CollectionConfig,
 ) -> Result<ShardOperation, ShardError> {
     match &mut op {
-        ShardOperation::Upsert(points) => {
+        ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
             for p in points.iter_mut() {
                 check_vectors(config, &mut p.vectors)?;
             }

@@ -459,6 +459,14 @@ pub fn search_params_from_proto(params: Option<q::SearchParams>) -> t::SearchPar
     }
 }
 
+pub fn update_mode_from_proto(mode: i32) -> Result<t::UpdateMode> {
+    Ok(match enum_value::<q::UpdateMode>(mode, "update_mode")? {
+        q::UpdateMode::Upsert => t::UpdateMode::Upsert,
+        q::UpdateMode::InsertOnly => t::UpdateMode::InsertOnly,
+        q::UpdateMode::UpdateOnly => t::UpdateMode::UpdateOnly,
+    })
+}
+
 /// The query vector of the older search calls: sparse when `indices` are given.
 pub(crate) fn search_vector(values: Vec<f32>, indices: Option<q::SparseIndices>) -> t::Vector {
     match indices {

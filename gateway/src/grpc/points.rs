@@ -95,27 +95,22 @@ impl PointsService {
 
     async fn upsert_points(&self, r: q::UpsertPoints) -> Result<q::PointsOperationResponse> {
         let start = Instant::now();
-        if r.update_filter.is_some() {
-            return Err(TesseraError::Unimplemented(
-                "update_filter is not supported yet".into(),
-            ));
-        }
-        if r.update_mode
-            .is_some_and(|m| m != q::UpdateMode::Upsert as i32)
-        {
-            return Err(TesseraError::Unimplemented(
-                "update modes other than upsert are not supported yet".into(),
-            ));
-        }
         let points = r
             .points
             .into_iter()
             .map(convert::point_from_proto)
             .collect::<Result<_>>()?;
+        let upsert = ShardOperation::upsert(
+            points,
+            r.update_mode
+                .map(convert::update_mode_from_proto)
+                .transpose()?,
+            convert::optional_filter_from_proto(r.update_filter)?,
+        );
         self.write(
             start,
             &r.collection_name,
-            ShardOperation::Upsert(points),
+            upsert,
             r.shard_key_selector,
             r.wait,
             r.ordering,

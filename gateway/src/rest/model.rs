@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 use tessera_types::{
     Filter, Payload, Point, PointId, PointSelection, PointStruct, SearchParams, SearchRequest,
-    ShardKeySelector, TesseraError, Vector, WithPayload, WithVector,
+    ShardKeySelector, ShardOperation, TesseraError, UpdateMode, Vector, WithPayload, WithVector,
 };
 
 use crate::service::{ReadOptions, WriteOrdering};
@@ -79,7 +79,23 @@ fn read_consistency(query: &HashMap<String, String>) -> Result<tessera_types::Re
 }
 
 /// `PUT /collections/{name}/points`: a list of points or a columnar batch.
-pub fn parse_insert(body: serde_json::Value) -> Result<Vec<Point>> {
+/// An upsert body: `points` or `batch`, with `update_mode` and `update_filter`.
+pub fn parse_upsert(mut body: serde_json::Value) -> Result<ShardOperation> {
+    let mut take = |key: &str| {
+        body.as_object_mut()
+            .and_then(|b| b.remove(key))
+            .filter(|v| !v.is_null())
+    };
+    let mode: Option<UpdateMode> = take("update_mode").map(from_value).transpose()?;
+    let update_filter: Option<Filter> = take("update_filter").map(from_value).transpose()?;
+    Ok(ShardOperation::upsert(
+        parse_insert(body)?,
+        mode,
+        update_filter,
+    ))
+}
+
+fn parse_insert(body: serde_json::Value) -> Result<Vec<Point>> {
     match body {
         serde_json::Value::Object(mut map) if map.contains_key("batch") => {
             let batch: Batch = from_value(map.remove("batch").unwrap_or_default())?;

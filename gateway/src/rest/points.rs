@@ -11,7 +11,7 @@ use tessera_types::{
 
 use super::call::PointsCall;
 use super::model::{
-    from_value, parse_insert, parse_order_by, read_options, take_shard_key, CountBody,
+    from_value, parse_order_by, parse_upsert, read_options, take_shard_key, CountBody,
     DeletePayloadBody, DeleteVectorsBody, RetrieveBody, ScrollBody, Selector, SetPayloadBody,
     UpdateVectorsBody, WriteParams,
 };
@@ -134,7 +134,7 @@ impl WriteKind {
     ) -> Result<(ShardOperation, Option<ShardKeySelector>), TesseraError> {
         let shard_key = take_shard_key(&mut body)?;
         let operation = match self {
-            WriteKind::Upsert => ShardOperation::Upsert(parse_insert(from_value(body)?)?),
+            WriteKind::Upsert => parse_upsert(body)?,
             WriteKind::Delete => ShardOperation::Delete(from_value::<Selector>(body)?.selection()?),
             WriteKind::SetPayload => {
                 let b: SetPayloadBody = from_value(body)?;

@@ -131,7 +131,7 @@ fn validate_operation(config: &CollectionConfig, operation: &mut ShardOperation)
         Ok(())
     };
     match operation {
-        ShardOperation::Upsert(points) => {
+        ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
             for point in points {
                 check(&mut point.vectors)?;
             }
@@ -177,20 +177,36 @@ fn split_by_shard(
                 .map(|shard| (shard, make(PointSelection::Filter(filter.clone()))))
                 .collect(),
         };
-    match operation {
-        ShardOperation::Upsert(points) => {
-            let mut groups: BTreeMap<ShardId, Vec<Point>> = BTreeMap::new();
-            for point in points {
-                groups
-                    .entry(router.shard_for(&point.id))
-                    .or_default()
-                    .push(point);
-            }
+    let group_points = |points: Vec<Point>| {
+        let mut groups: BTreeMap<ShardId, Vec<Point>> = BTreeMap::new();
+        for point in points {
             groups
-                .into_iter()
-                .map(|(shard, points)| (shard, ShardOperation::Upsert(points)))
-                .collect()
+                .entry(router.shard_for(&point.id))
+                .or_default()
+                .push(point);
         }
+        groups
+    };
+    match operation {
+        ShardOperation::Upsert(points) => group_points(points)
+            .into_iter()
+            .map(|(shard, points)| (shard, ShardOperation::Upsert(points)))
+            .collect(),
+        ShardOperation::ConditionalUpsert {
+            points,
+            mode,
+            update_filter,
+        } => group_points(points)
+            .into_iter()
+            .map(|(shard, points)| {
+                let operation = ShardOperation::ConditionalUpsert {
+                    points,
+                    mode,
+                    update_filter: update_filter.clone(),
+                };
+                (shard, operation)
+            })
+            .collect(),
         ShardOperation::UpdateVectors(points) => {
             let mut groups: BTreeMap<ShardId, Vec<_>> = BTreeMap::new();
             for (id, vectors) in points {

@@ -15,21 +15,17 @@ pub fn batch_operation_from_proto(
     };
     Ok(match op.operation {
         Some(O::Upsert(list)) => {
-            refuse_filter(&list.update_filter)?;
-            if list
-                .update_mode
-                .is_some_and(|m| m != q::UpdateMode::Upsert as i32)
-            {
-                return Err(unsupported(
-                    "update modes other than upsert are not supported yet",
-                ));
-            }
             let points = list
                 .points
                 .into_iter()
                 .map(point_from_proto)
                 .collect::<Result<_>>()?;
-            (t::ShardOperation::Upsert(points), list.shard_key_selector)
+            let upsert = t::ShardOperation::upsert(
+                points,
+                list.update_mode.map(update_mode_from_proto).transpose()?,
+                optional_filter_from_proto(list.update_filter)?,
+            );
+            (upsert, list.shard_key_selector)
         }
         Some(O::DeleteDeprecated(selector)) => (
             t::ShardOperation::Delete(points_selector_from_proto(Some(selector))?),

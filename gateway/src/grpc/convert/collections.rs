@@ -19,17 +19,18 @@ fn distance_from_proto(distance: i32) -> Result<t::Distance> {
     }
 }
 
-fn datatype_from_proto(datatype: i32) -> Result<Option<String>> {
-    let name = match enum_value::<q::Datatype>(datatype, "datatype")? {
-        q::Datatype::Default => return Ok(None),
-        q::Datatype::Float32 => "float32",
-        q::Datatype::Uint8 => "uint8",
-        q::Datatype::Float16 => "float16",
-        q::Datatype::Turbo4 | q::Datatype::Turbo8 | q::Datatype::Turbo16 => {
-            return Err(unsupported("turbo datatypes are not supported yet"))
-        }
-    };
-    Ok(Some(name.to_string()))
+fn datatype_from_proto(datatype: i32) -> Result<Option<t::Datatype>> {
+    Ok(Some(
+        match enum_value::<q::Datatype>(datatype, "datatype")? {
+            q::Datatype::Default => return Ok(None),
+            q::Datatype::Float32 => t::Datatype::Float32,
+            q::Datatype::Uint8 => t::Datatype::Uint8,
+            q::Datatype::Float16 => t::Datatype::Float16,
+            q::Datatype::Turbo4 | q::Datatype::Turbo8 | q::Datatype::Turbo16 => {
+                return Err(unsupported("turbo datatypes are not supported yet"))
+            }
+        },
+    ))
 }
 
 fn hnsw_diff_from_proto(h: q::HnswConfigDiff) -> t::HnswConfigDiff {
@@ -141,11 +142,16 @@ fn sparse_config_from_proto(
             Some(Err(_)) => return Err(bad_input("Unknown sparse vector modifier")),
         };
         #[allow(deprecated)]
-        let index = p.index.map(|i| t::SparseIndexParams {
-            full_scan_threshold: i.full_scan_threshold.map(|n| n as usize),
-            on_disk: i.on_disk,
-            datatype: None,
-        });
+        let index = p
+            .index
+            .map(|i| -> Result<_> {
+                Ok(t::SparseIndexParams {
+                    full_scan_threshold: i.full_scan_threshold.map(|n| n as usize),
+                    on_disk: i.on_disk,
+                    datatype: i.datatype.map(datatype_from_proto).transpose()?.flatten(),
+                })
+            })
+            .transpose()?;
         Ok(t::SparseVectorParams { index, modifier })
     };
     config
@@ -162,7 +168,7 @@ pub(super) fn sparse_config_to_proto(config: t::SparseVectorsConfig) -> q::Spars
         index: p.index.map(|i| q::SparseIndexConfig {
             full_scan_threshold: i.full_scan_threshold.map(|n| n as u64),
             on_disk: i.on_disk,
-            datatype: None,
+            datatype: i.datatype.map(|d| datatype_to_proto(d) as i32),
             memory: None,
         }),
         modifier: p.modifier.map(|m| {
@@ -397,12 +403,11 @@ fn distance_to_proto(distance: t::Distance) -> q::Distance {
     }
 }
 
-fn datatype_to_proto(datatype: &str) -> Option<q::Datatype> {
+fn datatype_to_proto(datatype: t::Datatype) -> q::Datatype {
     match datatype {
-        "float32" => Some(q::Datatype::Float32),
-        "uint8" => Some(q::Datatype::Uint8),
-        "float16" => Some(q::Datatype::Float16),
-        _ => None,
+        t::Datatype::Float32 => q::Datatype::Float32,
+        t::Datatype::Uint8 => q::Datatype::Uint8,
+        t::Datatype::Float16 => q::Datatype::Float16,
     }
 }
 
@@ -441,11 +446,7 @@ fn vector_params_to_proto(p: t::VectorParams) -> q::VectorParams {
             .as_ref()
             .and_then(quantization_from_json),
         on_disk: p.on_disk,
-        datatype: p
-            .datatype
-            .as_deref()
-            .and_then(datatype_to_proto)
-            .map(|d| d as i32),
+        datatype: p.datatype.map(|d| datatype_to_proto(d) as i32),
         multivector_config: p.multivector_config.map(|_| q::MultiVectorConfig {
             comparator: q::MultiVectorComparator::MaxSim as i32,
         }),
