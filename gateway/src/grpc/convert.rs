@@ -13,8 +13,9 @@ use serde_json::{Number, Value as Json};
 use tessera_types::{self as t, TesseraError};
 
 use crate::service::{
-    CollectionInfo, CollectionStatus, Discover, Fusion, LookupFrom, Prefetch, Query, QueryRequest,
-    Recommend, RecommendStrategy, VectorInput, WriteOrdering, DEFAULT_RRF_K,
+    CollectionInfo, CollectionStatus, Discover, Fusion, LookupFrom, Mmr, Prefetch, Query,
+    QueryRequest, Recommend, RecommendStrategy, VectorInput, WriteOrdering, DEFAULT_MMR_DIVERSITY,
+    DEFAULT_RRF_K,
 };
 
 type Result<T> = std::result::Result<T, TesseraError>;
@@ -638,7 +639,17 @@ fn query_variant_from_proto(query: q::Query) -> Result<Query> {
             }
         }
         Some(V::Formula(_)) => "formula",
-        Some(V::NearestWithMmr(_)) => "nearest with MMR",
+        Some(V::NearestWithMmr(input)) => {
+            let nearest = input
+                .nearest
+                .ok_or_else(|| bad_input("A nearest query with MMR has no vector"))?;
+            let mmr = input.mmr.unwrap_or_default();
+            return Ok(Query::Mmr(Mmr {
+                nearest: vector_input_from_proto(nearest)?,
+                diversity: mmr.diversity.unwrap_or(DEFAULT_MMR_DIVERSITY),
+                candidates_limit: mmr.candidates_limit.map(|n| n as usize),
+            }));
+        }
         Some(V::RelevanceFeedback(_)) => "relevance feedback",
         Some(V::Text(_)) => "text",
         None => return Err(bad_input("Query is empty")),

@@ -9,8 +9,8 @@ use tessera_types::{
 };
 
 use crate::service::{
-    Discover, FacetRequest, Fusion, GroupsRequest, LookupFrom, MatrixRequest, Prefetch, Query,
-    QueryRequest, Recommend, RecommendStrategy, VectorInput, WithLookup,
+    Discover, FacetRequest, Fusion, GroupsRequest, LookupFrom, MatrixRequest, Mmr, Prefetch, Query,
+    QueryRequest, Recommend, RecommendStrategy, VectorInput, WithLookup, DEFAULT_MMR_DIVERSITY,
 };
 
 type Result<T> = std::result::Result<T, TesseraError>;
@@ -294,8 +294,25 @@ fn parse_query(q: Value) -> Result<Query> {
         }
     };
     // Clients send optional parameters as nulls (e.g. `"mmr": null`).
-    let map: serde_json::Map<String, Value> =
+    let mut map: serde_json::Map<String, Value> =
         map.into_iter().filter(|(_, v)| !v.is_null()).collect();
+    if let (Some(mmr), true) = (map.remove("mmr"), map.contains_key("nearest")) {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct MmrParams {
+            #[serde(default)]
+            diversity: Option<f32>,
+            #[serde(default)]
+            candidates_limit: Option<usize>,
+        }
+        let params: MmrParams = serde_json::from_value(mmr).map_err(|e| format_error("mmr", e))?;
+        let nearest = map.remove("nearest").unwrap_or_default();
+        return Ok(Query::Mmr(Mmr {
+            nearest: vector_input(nearest)?,
+            diversity: params.diversity.unwrap_or(DEFAULT_MMR_DIVERSITY),
+            candidates_limit: params.candidates_limit,
+        }));
+    }
     if map.len() != 1 {
         let keys: Vec<&str> = map.keys().map(String::as_str).collect();
         return Err(TesseraError::bad_input(format!(

@@ -5,6 +5,7 @@ mod facet;
 mod fusion;
 mod groups;
 mod matrix;
+mod mmr;
 mod query;
 mod reads;
 mod recommend;
@@ -14,8 +15,8 @@ pub use facet::{FacetHit, FacetRequest};
 pub use groups::{GroupsRequest, PointGroup, WithLookup};
 pub use matrix::{DistanceMatrix, MatrixPair, MatrixRequest};
 pub use query::{
-    Discover, Fusion, LookupFrom, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy,
-    VectorInput, DEFAULT_RRF_K,
+    Discover, Fusion, LookupFrom, Mmr, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy,
+    VectorInput, DEFAULT_MMR_DIVERSITY, DEFAULT_RRF_K,
 };
 
 use std::collections::{BTreeMap, HashMap};

@@ -65,7 +65,23 @@ pub enum Query {
     Discover(Discover),
     /// On the positive side of every (positive, negative) pair.
     Context(Vec<(VectorInput, VectorInput)>),
+    /// Nearest neighbours reranked for diversity (maximal marginal relevance).
+    Mmr(Mmr),
 }
+
+/// `nearest` with `mmr`: from the `candidates_limit` nearest points, picks
+/// one at a time the point with the best `(1 - diversity) * similarity to the
+/// query - diversity * largest similarity to a point already picked`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mmr {
+    pub nearest: VectorInput,
+    pub diversity: f32,
+    /// None: the query's limit.
+    pub candidates_limit: Option<usize>,
+}
+
+/// Qdrant's default balance between relevance and diversity.
+pub const DEFAULT_MMR_DIVERSITY: f32 = 0.5;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Discover {
@@ -78,7 +94,7 @@ impl Query {
     fn scores_by_examples(&self) -> bool {
         match self {
             Query::Recommend(r) => r.strategy != RecommendStrategy::AverageVector,
-            Query::Discover(_) | Query::Context(_) => true,
+            Query::Discover(_) | Query::Context(_) | Query::Mmr(_) => true,
             _ => false,
         }
     }
@@ -400,6 +416,10 @@ impl Gateway {
                 )
                 .await
             }
+            Query::Mmr(mmr) => {
+                self.mmr(collection, mmr, stage, &examples, filter, read)
+                    .await
+            }
             _ => unreachable!("only queries scored by examples"),
         }
     }
@@ -449,7 +469,7 @@ impl Gateway {
                     "order_by and sample inside prefetch".into(),
                 ))
             }
-            Query::Discover(_) | Query::Context(_) => {
+            Query::Discover(_) | Query::Context(_) | Query::Mmr(_) => {
                 unreachable!("scored by examples, not searched")
             }
         };
