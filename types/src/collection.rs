@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TesseraError};
+use crate::strict_mode::StrictModeConfig;
 use crate::vector::{Datatype, MultiVectorConfig, SparseVectorParams, SparseVectorsConfig, Vector};
 
 /// Name of the unnamed vector in a single-vector collection.
@@ -356,6 +357,15 @@ pub struct CollectionConfig {
     /// The user's own JSON object about the collection, kept as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict_mode_config: Option<StrictModeConfig>,
+}
+
+impl CollectionConfig {
+    /// The strict mode limits in force, if strict mode is on.
+    pub fn strict_mode(&self) -> Option<&StrictModeConfig> {
+        self.strict_mode_config.as_ref().filter(|c| c.is_enabled())
+    }
 }
 
 impl CollectionConfig {
@@ -399,7 +409,7 @@ pub struct CreateCollection {
     #[serde(default)]
     pub sparse_vectors: Option<SparseVectorsConfig>,
     #[serde(default)]
-    pub strict_mode_config: Option<serde_json::Value>,
+    pub strict_mode_config: Option<StrictModeConfig>,
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
     #[serde(default)]
@@ -483,6 +493,7 @@ impl CreateCollection {
             wal_config,
             quantization_config: self.quantization_config,
             metadata: metadata_object(self.metadata)?,
+            strict_mode_config: self.strict_mode_config,
         })
     }
 }
@@ -536,7 +547,7 @@ pub struct UpdateCollection {
     #[serde(default)]
     pub sparse_vectors: Option<SparseVectorsConfig>,
     #[serde(default)]
-    pub strict_mode_config: Option<serde_json::Value>,
+    pub strict_mode_config: Option<StrictModeConfig>,
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
 }
@@ -603,6 +614,10 @@ impl UpdateCollection {
         }
         if self.quantization_config.is_some() {
             next.quantization_config = self.quantization_config.clone();
+        }
+        if let Some(update) = &self.strict_mode_config {
+            next.strict_mode_config =
+                Some(next.strict_mode_config.unwrap_or_default().merged(update)?);
         }
         // New keys are added and given ones replaced, as Qdrant merges metadata.
         if let Some(update) = metadata_object(self.metadata.clone())? {

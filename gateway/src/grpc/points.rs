@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use futures::future::join_all;
 use qdrant_client::qdrant as q;
 use qdrant_client::qdrant::points_server::Points;
 use tessera_types::{ShardOperation, TesseraError};
@@ -275,7 +274,7 @@ impl PointsService {
             convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
         let points = self
             .gateway
-            .search(&collection, convert::search_from_proto(r)?, &read)
+            .search_points(&collection, convert::search_from_proto(r)?, &read)
             .await?;
         Ok(q::SearchResponse {
             result: scored(points),
@@ -420,16 +419,12 @@ impl PointsService {
                 Ok((convert::query_from_proto(query)?, read))
             })
             .collect::<Result<Vec<_>>>()?;
-        let results = join_all(requests.iter().map(|(request, read)| {
-            self.gateway
-                .query(&r.collection_name, request.clone(), read)
-        }))
-        .await;
+        let results = self
+            .gateway
+            .query_batch(&r.collection_name, requests)
+            .await?;
         Ok(q::QueryBatchResponse {
-            result: results
-                .into_iter()
-                .map(|points| points.map(batch))
-                .collect::<Result<_>>()?,
+            result: results.into_iter().map(batch).collect(),
             time: elapsed(start),
             usage: None,
         })

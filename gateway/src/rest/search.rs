@@ -9,7 +9,7 @@ use super::query_body::{
     DiscoverBatchBody, DiscoverBody, FacetBody, MatrixBody, QueryBatchBody, QueryBody,
     QueryGroupsBody, RecommendBatchBody, RecommendBody, RecommendGroupsBody, SearchGroupsBody,
 };
-use crate::service::{Gateway, GroupsRequest, QueryRequest, ReadOptions};
+use crate::service::{GroupsRequest, QueryRequest, ReadOptions};
 use axum::response::Response;
 
 /// Each request of a batch with its own shard keys, under the call's consistency.
@@ -30,25 +30,11 @@ fn each_with_keys<B: ShardKeyed, R>(
         .collect()
 }
 
-/// The queries of a batch, run concurrently; the first failure fails the batch.
-async fn query_each(
-    gateway: &Gateway,
-    name: &str,
-    requests: Vec<(QueryRequest, ReadOptions)>,
-) -> Result<Vec<Vec<tessera_types::ScoredPoint>>, TesseraError> {
-    futures::future::join_all(
-        requests
-            .into_iter()
-            .map(|(request, read)| async move { gateway.query(name, request, &read).await }),
-    )
-    .await
-    .into_iter()
-    .collect()
-}
-
 pub async fn search(call: PointsCall) -> Response {
     call.read(|gateway, name, b: SearchBody, read| async move {
-        gateway.search(&name, SearchRequest::from(b), &read).await
+        gateway
+            .search_points(&name, SearchRequest::from(b), &read)
+            .await
     })
     .await
 }
@@ -74,7 +60,7 @@ pub async fn query(call: PointsCall) -> Response {
 pub async fn query_batch(call: PointsCall) -> Response {
     call.read(|gateway, name, b: QueryBatchBody, read| async move {
         let requests = each_with_keys(b.searches, &read, QueryRequest::try_from)?;
-        let results = query_each(&gateway, &name, requests).await?;
+        let results = gateway.query_batch(&name, requests).await?;
         Ok(results
             .into_iter()
             .map(|points| json!({ "points": points }))
@@ -96,7 +82,7 @@ pub async fn recommend(call: PointsCall) -> Response {
 pub async fn recommend_batch(call: PointsCall) -> Response {
     call.read(|gateway, name, b: RecommendBatchBody, read| async move {
         let requests = each_with_keys(b.searches, &read, QueryRequest::try_from)?;
-        query_each(&gateway, &name, requests).await
+        gateway.query_batch(&name, requests).await
     })
     .await
 }
@@ -114,7 +100,7 @@ pub async fn discover(call: PointsCall) -> Response {
 pub async fn discover_batch(call: PointsCall) -> Response {
     call.read(|gateway, name, b: DiscoverBatchBody, read| async move {
         let requests = each_with_keys(b.searches, &read, QueryRequest::try_from)?;
-        query_each(&gateway, &name, requests).await
+        gateway.query_batch(&name, requests).await
     })
     .await
 }

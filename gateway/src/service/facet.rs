@@ -27,6 +27,10 @@ impl Gateway {
         request: FacetRequest,
         read: &ReadOptions,
     ) -> Result<Vec<FacetHit>> {
+        self.strict_mode(collection, |strict| {
+            strict.limit(request.limit)?;
+            strict.filter(request.filter.as_ref(), false)
+        })?;
         let (topology, collection) = self.collection(collection)?;
         let indexed = matches!(
             collection.payload_schema.get(&request.key),

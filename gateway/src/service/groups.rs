@@ -51,6 +51,13 @@ impl Gateway {
             ));
         }
         let wanted = request.limit.saturating_mul(request.group_size);
+        self.strict_mode(collection, |strict| {
+            strict.limit(wanted)?;
+            strict.query(&QueryRequest {
+                limit: 1,
+                ..request.query.clone()
+            })
+        })?;
         let mut fetch = wanted.saturating_mul(2).clamp(16, MAX_HITS);
         let groups = loop {
             let mut query = request.query.clone();
@@ -58,7 +65,7 @@ impl Gateway {
             query.offset = 0;
             // The group_by value must come back; the caller's selection is applied after.
             query.with_payload = WithPayload::Enable(true);
-            let hits = self.query(collection, query, read).await?;
+            let hits = self.run_query(collection, query, read).await?;
             let exhausted = hits.len() < fetch || fetch >= MAX_HITS;
             let groups = group(hits, &request.group_by, request.group_size, request.limit);
             let full = groups.len() == request.limit

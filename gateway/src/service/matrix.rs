@@ -128,6 +128,10 @@ impl Gateway {
                 "Validation error in JSON body: [sample must be 2 or more and limit 1 or more]",
             ));
         }
+        self.strict_mode(collection, |strict| {
+            strict.limit(request.sample.saturating_mul(request.limit))?;
+            strict.filter(request.filter.as_ref(), false)
+        })?;
         let (_, state) = self.collection(collection)?;
         let distance = state.config.params.distance(&request.using)?;
         let ids = self

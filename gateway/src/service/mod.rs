@@ -9,6 +9,7 @@ mod mmr;
 mod query;
 mod reads;
 mod recommend;
+mod strict_mode;
 mod writes;
 
 pub use facet::{FacetHit, FacetRequest};
@@ -326,6 +327,12 @@ impl Gateway {
         field: &str,
         schema: PayloadSchemaType,
     ) -> Result<UpdateResult> {
+        let (_, state) = self.collection(collection)?;
+        if let Some(strict) = strict_mode::StrictMode::of(&state) {
+            let after =
+                state.payload_schema.len() + usize::from(!state.payload_schema.contains_key(field));
+            strict.payload_indexes(after)?;
+        }
         let request = cp::CreatePayloadIndexRequest {
             collection: self.collection_name(collection)?,
             field_name: field.to_string(),

@@ -171,6 +171,34 @@ impl Gateway {
         request: QueryRequest,
         read: &ReadOptions,
     ) -> Result<Vec<ScoredPoint>> {
+        self.strict_mode(collection, |strict| strict.query(&request))?;
+        self.run_query(collection, request, read).await
+    }
+
+    /// The queries of a batch, run concurrently; the first failure fails the batch.
+    pub async fn query_batch(
+        &self,
+        collection: &str,
+        requests: Vec<(QueryRequest, ReadOptions)>,
+    ) -> Result<Vec<Vec<ScoredPoint>>> {
+        self.strict_mode(collection, |strict| strict.batch(requests.len()))?;
+        futures::future::join_all(
+            requests
+                .iter()
+                .map(|(request, read)| self.query(collection, request.clone(), read)),
+        )
+        .await
+        .into_iter()
+        .collect()
+    }
+
+    /// A query as asked, strict mode already satisfied.
+    pub(super) async fn run_query(
+        &self,
+        collection: &str,
+        request: QueryRequest,
+        read: &ReadOptions,
+    ) -> Result<Vec<ScoredPoint>> {
         let simple = request.prefetch.is_empty()
             && matches!(
                 request.query,

@@ -103,11 +103,29 @@ impl Gateway {
             .collect())
     }
 
+    /// A user's search (`points/search`), checked against strict mode; the
+    /// gateway's own searches for queries call `search`.
+    pub async fn search_points(
+        &self,
+        collection: &str,
+        request: SearchRequest,
+        read: &ReadOptions,
+    ) -> Result<Vec<ScoredPoint>> {
+        self.strict_mode(collection, |strict| check_search(strict, &request))?;
+        self.search(collection, request, read).await
+    }
+
     pub async fn search_batch(
         &self,
         collection: &str,
         requests: Vec<(SearchRequest, ReadOptions)>,
     ) -> Result<Vec<Vec<ScoredPoint>>> {
+        self.strict_mode(collection, |strict| {
+            strict.batch(requests.len())?;
+            requests
+                .iter()
+                .try_for_each(|(request, _)| check_search(strict, request))
+        })?;
         let results = join_all(
             requests
                 .iter()
@@ -125,6 +143,10 @@ impl Gateway {
         request: ScrollRequest,
         read: &ReadOptions,
     ) -> Result<ScrollResult> {
+        self.strict_mode(collection, |strict| {
+            strict.limit(request.limit)?;
+            strict.filter(request.filter.as_ref(), false)
+        })?;
         let (topology, collection) = self.collection(collection)?;
         if let Some(order) = &request.order_by {
             check_order_index(&collection, &order.key)?;
@@ -202,6 +224,7 @@ impl Gateway {
         filter: Option<Filter>,
         read: &ReadOptions,
     ) -> Result<u64> {
+        self.strict_mode(collection, |strict| strict.filter(filter.as_ref(), false))?;
         let (topology, collection) = self.collection(collection)?;
         let collection = collection.read_scope(read.shard_key.as_ref())?;
         let consistency = read.consistency;
@@ -333,4 +356,10 @@ fn check_order_index(collection: &CollectionState, key: &str) -> Result<()> {
             "Bad request: No range index for `order_by` key: `{key}`. Please create one to use `order_by`. Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Range conditions"
         ))),
     }
+}
+
+fn check_search(strict: &strict_mode::StrictMode, request: &SearchRequest) -> Result<()> {
+    strict.limit(request.limit)?;
+    strict.params(&request.params)?;
+    strict.filter(request.filter.as_ref(), false)
 }

@@ -208,7 +208,7 @@ pub fn create_collection_from_proto(request: q::CreateCollection) -> Result<t::C
             .map(quantization_to_json)
             .transpose()?,
         sparse_vectors: sparse_config_from_proto(request.sparse_vectors_config)?,
-        strict_mode_config: None,
+        strict_mode_config: request.strict_mode_config.map(strict_mode_from_proto),
         metadata: json_object_from_proto(request.metadata)?,
         init_from: None,
     })
@@ -259,7 +259,7 @@ pub fn update_collection_from_proto(request: q::UpdateCollection) -> Result<t::U
             .map(quantization_diff_to_json)
             .transpose()?,
         sparse_vectors: sparse_config_from_proto(request.sparse_vectors_config)?,
-        strict_mode_config: None,
+        strict_mode_config: request.strict_mode_config.map(strict_mode_from_proto),
         metadata: json_object_from_proto(request.metadata)?,
     })
 }
@@ -523,7 +523,7 @@ fn collection_config_to_proto(config: t::CollectionConfig) -> q::CollectionConfi
             .quantization_config
             .as_ref()
             .and_then(quantization_from_json),
-        strict_mode_config: None,
+        strict_mode_config: config.strict_mode_config.map(strict_mode_to_proto),
         metadata: config.metadata.map(payload_to_proto).unwrap_or_default(),
     }
 }
@@ -596,4 +596,63 @@ pub fn field_type_from_proto(field_type: i32) -> Result<t::PayloadSchemaType> {
             )))
         }
     })
+}
+
+/// The limits strict mode enforces or keeps; the per-vector sparse and
+/// multi-vector limits are REST-only here.
+fn strict_mode_from_proto(s: q::StrictModeConfig) -> t::StrictModeConfig {
+    let size = |n: Option<u64>| n.map(|n| n as usize);
+    let small = |n: Option<u32>| n.map(|n| n as usize);
+    t::StrictModeConfig {
+        enabled: s.enabled,
+        max_query_limit: small(s.max_query_limit),
+        max_timeout: small(s.max_timeout),
+        unindexed_filtering_retrieve: s.unindexed_filtering_retrieve,
+        unindexed_filtering_update: s.unindexed_filtering_update,
+        search_max_hnsw_ef: small(s.search_max_hnsw_ef),
+        search_allow_exact: s.search_allow_exact,
+        search_max_oversampling: s.search_max_oversampling.map(f64::from),
+        upsert_max_batchsize: size(s.upsert_max_batchsize),
+        search_max_batchsize: size(s.search_max_batchsize),
+        max_collection_vector_size_bytes: size(s.max_collection_vector_size_bytes),
+        read_rate_limit: small(s.read_rate_limit),
+        write_rate_limit: small(s.write_rate_limit),
+        max_collection_payload_size_bytes: size(s.max_collection_payload_size_bytes),
+        max_points_count: size(s.max_points_count),
+        filter_max_conditions: size(s.filter_max_conditions),
+        condition_max_size: size(s.condition_max_size),
+        multivector_config: None,
+        sparse_config: None,
+        max_payload_index_count: size(s.max_payload_index_count),
+        max_resident_memory_percent: s.max_resident_memory_percent.map(|p| p.min(100) as u8),
+        max_disk_usage_percent: None,
+    }
+}
+
+fn strict_mode_to_proto(s: t::StrictModeConfig) -> q::StrictModeConfig {
+    let size = |n: Option<usize>| n.map(|n| n as u64);
+    let small = |n: Option<usize>| n.map(|n| n as u32);
+    q::StrictModeConfig {
+        enabled: s.enabled,
+        max_query_limit: small(s.max_query_limit),
+        max_timeout: small(s.max_timeout),
+        unindexed_filtering_retrieve: s.unindexed_filtering_retrieve,
+        unindexed_filtering_update: s.unindexed_filtering_update,
+        search_max_hnsw_ef: small(s.search_max_hnsw_ef),
+        search_allow_exact: s.search_allow_exact,
+        search_max_oversampling: s.search_max_oversampling.map(|v| v as f32),
+        upsert_max_batchsize: size(s.upsert_max_batchsize),
+        search_max_batchsize: size(s.search_max_batchsize),
+        max_collection_vector_size_bytes: size(s.max_collection_vector_size_bytes),
+        read_rate_limit: small(s.read_rate_limit),
+        write_rate_limit: small(s.write_rate_limit),
+        max_collection_payload_size_bytes: size(s.max_collection_payload_size_bytes),
+        filter_max_conditions: size(s.filter_max_conditions),
+        condition_max_size: size(s.condition_max_size),
+        multivector_config: None,
+        sparse_config: None,
+        max_points_count: size(s.max_points_count),
+        max_payload_index_count: size(s.max_payload_index_count),
+        max_resident_memory_percent: s.max_resident_memory_percent.map(u32::from),
+    }
 }
