@@ -225,8 +225,43 @@ pub enum PayloadSchemaType {
     Geo,
 }
 
+/// A payload index as created: its type, with a text index's parameters.
+/// (Other index types' parameters are accepted and not kept.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PayloadFieldSchema {
+    Type(PayloadSchemaType),
+    Text(crate::text::TextIndexParams),
+}
+
+impl PayloadFieldSchema {
+    pub fn kind(&self) -> PayloadSchemaType {
+        match self {
+            PayloadFieldSchema::Type(kind) => *kind,
+            PayloadFieldSchema::Text(_) => PayloadSchemaType::Text,
+        }
+    }
+
+    /// How a text index splits text, for text indexes.
+    pub fn text(&self) -> Option<crate::text::TextIndexParams> {
+        match self {
+            PayloadFieldSchema::Type(PayloadSchemaType::Text) => {
+                Some(crate::text::TextIndexParams::default())
+            }
+            PayloadFieldSchema::Text(params) => Some(params.clone()),
+            PayloadFieldSchema::Type(_) => None,
+        }
+    }
+}
+
+impl From<PayloadSchemaType> for PayloadFieldSchema {
+    fn from(kind: PayloadSchemaType) -> Self {
+        PayloadFieldSchema::Type(kind)
+    }
+}
+
 /// The payload fields a collection indexes, by key (dot paths allowed).
-pub type PayloadSchema = BTreeMap<String, PayloadSchemaType>;
+pub type PayloadSchema = BTreeMap<String, PayloadFieldSchema>;
 
 /// The effective parameters of a collection, as `GET /collections/{name}` shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

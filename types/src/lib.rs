@@ -14,6 +14,7 @@ pub mod search;
 pub mod sharding;
 pub mod snapshot;
 pub mod strict_mode;
+pub mod text;
 pub mod time;
 pub mod topology;
 pub mod transfer;

@@ -13,7 +13,7 @@ use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_server;
 use tessera_proto::convert::{error_to_status, from_json};
 use tessera_types::{
-    AliasOperation, ClusterOperation, CreateCollection, PayloadSchemaType, PeerId, ShardRouting,
+    AliasOperation, ClusterOperation, CreateCollection, PayloadFieldSchema, PeerId, ShardRouting,
     TesseraError, Topology, UpdateCollection,
 };
 use tokio::sync::watch;
@@ -271,7 +271,7 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         request: Request<cp::CreatePayloadIndexRequest>,
     ) -> Result<Response<cp::ChangeReply>, Status> {
         let message = request.get_ref();
-        let schema: PayloadSchemaType =
+        let schema: PayloadFieldSchema =
             from_json(&message.field_schema_json, "field_schema").map_err(error_to_status)?;
         let command = TopologyCommand::CreatePayloadIndex {
             collection: message.collection.clone(),

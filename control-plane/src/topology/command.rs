@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_types::{
-    AliasOperation, ClusterOperation, CreateCollection, NodeType, PayloadSchemaType, Peer, PeerId,
+    AliasOperation, ClusterOperation, CreateCollection, NodeType, PayloadFieldSchema, Peer, PeerId,
     ReplicaState, ReplicaStateChange, ShardId, ShardRouting, TesseraError, Topology,
     UpdateCollection,
 };
@@ -41,7 +41,7 @@ pub enum TopologyCommand {
     CreatePayloadIndex {
         collection: String,
         field: String,
-        schema: PayloadSchemaType,
+        schema: PayloadFieldSchema,
     },
     DeletePayloadIndex {
         collection: String,
@@ -208,8 +208,10 @@ impl TopologyCommand {
                 if field.is_empty() {
                     return Err(TesseraError::bad_input("field_name must not be empty"));
                 }
-                let previous = collection.payload_schema.insert(field.clone(), *schema);
-                Ok(previous != Some(*schema))
+                let previous = collection
+                    .payload_schema
+                    .insert(field.clone(), schema.clone());
+                Ok(previous.as_ref() != Some(schema))
             }
             TopologyCommand::DeletePayloadIndex { collection, field } => {
                 let collection = topology

@@ -5,8 +5,10 @@
 
 mod geo;
 pub mod path;
+mod text;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 use tessera_types::{
@@ -16,6 +18,11 @@ use tessera_types::{
 
 use geo::GeoCheck;
 use path::JsonPath;
+pub(crate) use text::TextAnalyzer;
+
+/// The analyzers of a collection's text indexes, by payload key: a text match
+/// on one of these keys matches tokens instead of substrings.
+pub(crate) type TextIndexes = BTreeMap<String, Arc<TextAnalyzer>>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
@@ -64,8 +71,17 @@ enum Matcher {
     Value(MatchValue),
     Text(String),
     TextAny(Vec<String>),
+    /// Tokens of the query, matched by a text index's analyzer.
+    Tokens(Arc<TextAnalyzer>, Vec<String>, TokenMatch),
     Any(ValueSet),
     Except(ValueSet),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum TokenMatch {
+    All,
+    Any,
+    Phrase,
 }
 
 #[derive(Debug, Clone)]
@@ -90,10 +106,18 @@ impl ValueSet {
     }
 }
 
-/// Checks and prepares `filter`.
+/// Checks and prepares `filter`, text matches as substrings.
 pub fn compile(filter: &Filter) -> Result<CompiledFilter, FilterError> {
+    compile_with(filter, &TextIndexes::new())
+}
+
+/// Checks and prepares `filter`; text matches on keys of `texts` go by tokens.
+pub(crate) fn compile_with(
+    filter: &Filter,
+    texts: &TextIndexes,
+) -> Result<CompiledFilter, FilterError> {
     let all = |conds: &[Condition]| -> Result<Vec<Cond>, FilterError> {
-        conds.iter().map(compile_condition).collect()
+        conds.iter().map(|c| compile_condition(c, texts)).collect()
     };
     Ok(CompiledFilter {
         must: all(&filter.must)?,
@@ -110,7 +134,7 @@ fn parse_path(key: &str) -> Result<JsonPath, FilterError> {
     JsonPath::parse(key).map_err(FilterError::Invalid)
 }
 
-fn compile_condition(cond: &Condition) -> Result<Cond, FilterError> {
+fn compile_condition(cond: &Condition, texts: &TextIndexes) -> Result<Cond, FilterError> {
     Ok(match cond {
         Condition::HasId(c) => Cond::HasId(c.has_id.iter().copied().collect()),
         Condition::HasVector(c) => Cond::HasVector(c.has_vector.clone()),
@@ -118,14 +142,14 @@ fn compile_condition(cond: &Condition) -> Result<Cond, FilterError> {
         Condition::IsNull(c) => Cond::IsNull(parse_path(&c.is_null.key)?),
         Condition::Nested(c) => Cond::Nested(
             parse_path(&c.nested.key)?,
-            Box::new(compile(&c.nested.filter)?),
+            Box::new(compile_with(&c.nested.filter, texts)?),
         ),
-        Condition::Field(f) => Cond::Field(Box::new(compile_field(f)?)),
-        Condition::Filter(f) => Cond::Filter(Box::new(compile(f)?)),
+        Condition::Field(f) => Cond::Field(Box::new(compile_field(f, texts)?)),
+        Condition::Filter(f) => Cond::Filter(Box::new(compile_with(f, texts)?)),
     })
 }
 
-fn compile_field(f: &FieldCondition) -> Result<FieldCheck, FilterError> {
+fn compile_field(f: &FieldCondition, texts: &TextIndexes) -> Result<FieldCheck, FilterError> {
     let mut geo = Vec::new();
     if let Some(v) = &f.geo_radius {
         geo.push(GeoCheck::radius(v)?);
@@ -148,16 +172,24 @@ fn compile_field(f: &FieldCondition) -> Result<FieldCheck, FilterError> {
             f.key
         )));
     }
-    let matcher = f.r#match.as_ref().map(|m| match m {
-        Match::Value { value } => Matcher::Value(value.clone()),
-        // Without a full-text index Qdrant matches text and phrases as substrings.
-        Match::Text { text } => Matcher::Text(text.clone()),
-        Match::Phrase { phrase } => Matcher::Text(phrase.clone()),
-        Match::TextAny { text_any } => {
-            Matcher::TextAny(text_any.split_whitespace().map(str::to_string).collect())
-        }
-        Match::Any { any } => Matcher::Any(ValueSet::new(any)),
-        Match::Except { except } => Matcher::Except(ValueSet::new(except)),
+    let tokens = |analyzer: &Arc<TextAnalyzer>, text: &str, how| {
+        Matcher::Tokens(analyzer.clone(), analyzer.tokens(text), how)
+    };
+    let matcher = f.r#match.as_ref().map(|m| match (m, texts.get(&f.key)) {
+        (Match::Text { text }, Some(a)) => tokens(a, text, TokenMatch::All),
+        (Match::Phrase { phrase }, Some(a)) => tokens(a, phrase, TokenMatch::Phrase),
+        (Match::TextAny { text_any }, Some(a)) => tokens(a, text_any, TokenMatch::Any),
+        (m, _) => match m {
+            Match::Value { value } => Matcher::Value(value.clone()),
+            // Without a full-text index Qdrant matches text and phrases as substrings.
+            Match::Text { text } => Matcher::Text(text.clone()),
+            Match::Phrase { phrase } => Matcher::Text(phrase.clone()),
+            Match::TextAny { text_any } => {
+                Matcher::TextAny(text_any.split_whitespace().map(str::to_string).collect())
+            }
+            Match::Any { any } => Matcher::Any(ValueSet::new(any)),
+            Match::Except { except } => Matcher::Except(ValueSet::new(except)),
+        },
     });
     let (range, range_over_datetimes) = match &f.range {
         None => (None, false),
@@ -216,6 +248,13 @@ impl Matcher {
             Matcher::TextAny(words) => values.iter().any(|v| {
                 v.as_str()
                     .is_some_and(|s| words.iter().any(|w| s.contains(w.as_str())))
+            }),
+            Matcher::Tokens(analyzer, query, how) => values.iter().any(|v| {
+                v.as_str().is_some_and(|text| match how {
+                    TokenMatch::All => analyzer.all(text, query),
+                    TokenMatch::Any => analyzer.any(text, query),
+                    TokenMatch::Phrase => analyzer.phrase(text, query),
+                })
             }),
             Matcher::Any(set) => values.iter().any(|v| set.contains(v)),
             // Matches a missing field, or one with a value outside the list.

@@ -8,7 +8,7 @@ use serde_json::Value;
 use tessera_types::Filter;
 
 use super::{passes, Shard, ShardError};
-use crate::filter::{self, path::JsonPath};
+use crate::filter::path::JsonPath;
 
 impl Shard {
     pub fn facet(
@@ -16,7 +16,7 @@ impl Shard {
         key: &str,
         filter: Option<&Filter>,
     ) -> Result<Vec<(Value, u64)>, ShardError> {
-        let filter = filter.map(filter::compile).transpose()?;
+        let filter = self.inner.compile_filter(filter)?;
         let path = JsonPath::parse(key)
             .map_err(|e| ShardError::BadInput(format!("facet key `{key}`: {e}")))?;
         let mut counts: HashMap<String, (Value, u64)> = HashMap::new();

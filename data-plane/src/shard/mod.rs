@@ -39,7 +39,7 @@ use tessera_types::{
 };
 
 use crate::filter::path::JsonPath;
-use crate::filter::{self, CompiledFilter, FilterError};
+use crate::filter::{self, CompiledFilter, FilterError, TextAnalyzer, TextIndexes};
 use crate::index::kernels;
 use crate::payload_index::{self, FieldIndex};
 use crate::segment::{
@@ -152,6 +152,10 @@ pub(crate) struct Inner {
     config: RwLock<CollectionConfig>,
     /// Payload fields to index, as the collection's topology lists them.
     payload_schema: RwLock<PayloadSchema>,
+    /// Analyzers of the text indexes among them, for reads' text matches.
+    /// (Writes selecting by filter match text as substrings: a write's
+    /// outcome must not depend on indexes created after it was logged.)
+    text_indexes: RwLock<Arc<TextIndexes>>,
     segments: RwLock<Arc<Segments>>,
     /// Whether the appendable segment changed since the last checkpoint.
     appendable_dirty: AtomicBool,
@@ -182,6 +186,24 @@ pub(crate) fn on_disk(config: &CollectionConfig) -> OnDisk {
             .collect(),
         payloads: config.params.on_disk_payload,
     }
+}
+
+/// Analyzers for the schema's text indexes; an index whose parameters cannot
+/// be used (refused by the gateway before they reach here) matches substrings.
+fn text_analyzers(schema: &PayloadSchema) -> TextIndexes {
+    schema
+        .iter()
+        .filter_map(|(key, field)| {
+            let params = field.text()?;
+            match TextAnalyzer::new(&params) {
+                Ok(analyzer) => Some((key.clone(), Arc::new(analyzer))),
+                Err(e) => {
+                    tracing::warn!(key, error = %e, "unusable text index parameters");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 fn vector_layout(config: &CollectionConfig) -> VectorLayout {
@@ -278,7 +300,7 @@ impl Shard {
         if let (Vector::Sparse(sparse), Modifier::Idf) = (&mut query, modifier) {
             self.weigh_by_idf(&req.using, sparse);
         }
-        let filter = req.filter.as_ref().map(filter::compile).transpose()?;
+        let filter = self.inner.compile_filter(req.filter.as_ref())?;
         let k = req.limit.saturating_add(req.offset);
         if k == 0 {
             return Ok(Vec::new());
@@ -321,7 +343,7 @@ impl Shard {
         if let Some(order) = &req.order_by {
             return self.scroll_ordered(req, order);
         }
-        let filter = req.filter.as_ref().map(filter::compile).transpose()?;
+        let filter = self.inner.compile_filter(req.filter.as_ref())?;
         let from = req.offset.unwrap_or(PointId::Num(0));
         let want = req.limit.saturating_add(1);
         let segments = self.inner.segments();
@@ -357,7 +379,7 @@ impl Shard {
     }
 
     pub fn count(&self, filter: Option<&Filter>) -> Result<u64, ShardError> {
-        let filter = filter.map(filter::compile).transpose()?;
+        let filter = self.inner.compile_filter(filter)?;
         let segments = self.inner.segments();
         let app = segments.appendable.read();
         Ok(match &filter {
@@ -401,6 +423,7 @@ impl Shard {
         let app = segments.appendable.read();
         schema
             .into_iter()
+            .map(|(key, field)| (key, field.kind()))
             .filter(|(_, kind)| FieldIndex::supported(*kind))
             .filter_map(|(key, kind)| {
                 let path = JsonPath::parse(&key).ok()?;
@@ -428,6 +451,7 @@ impl Shard {
             changed
         };
         if changed {
+            *self.inner.text_indexes.write() = Arc::new(text_analyzers(schema));
             self.inner.wake();
         }
     }
@@ -502,6 +526,12 @@ impl Drop for Shard {
 }
 
 impl Inner {
+    /// A read's filter, text matches going by the collection's text indexes.
+    fn compile_filter(&self, f: Option<&Filter>) -> Result<Option<CompiledFilter>, FilterError> {
+        let texts = self.text_indexes.read().clone();
+        f.map(|f| filter::compile_with(f, &texts)).transpose()
+    }
+
     fn open(dir: &Path, config: CollectionConfig) -> Result<Inner, ShardError> {
         std::fs::create_dir_all(dir)?;
         let layout = vector_layout(&config);
@@ -558,6 +588,7 @@ impl Inner {
             checkpoint_bytes: AtomicU64::new(0),
             config: RwLock::new(config),
             payload_schema: RwLock::new(PayloadSchema::new()),
+            text_indexes: RwLock::new(Arc::new(TextIndexes::new())),
             segments: RwLock::new(Arc::new(segments)),
             appendable_dirty: AtomicBool::new(replayed > 0),
             next_segment_id: AtomicU64::new(loaded.manifest.next_segment_id),

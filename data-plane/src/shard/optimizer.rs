@@ -197,10 +197,11 @@ impl Inner {
                     segment.set_field_index(&key, None);
                 }
             }
-            for (key, kind) in &schema {
+            for (key, field) in &schema {
+                let kind = field.kind();
                 let current = segment.field_index(key).map(|i| i.kind);
-                if FieldIndex::supported(*kind) && current != Some(*kind) {
-                    return Some(Task::FieldIndex(segment.clone(), key.clone(), *kind));
+                if FieldIndex::supported(kind) && current != Some(kind) {
+                    return Some(Task::FieldIndex(segment.clone(), key.clone(), kind));
                 }
             }
         }

@@ -5,7 +5,7 @@
 use tessera_types::{Direction, OrderBy, Record, ScrollRequest, ScrollResult};
 
 use super::{passes, record, Shard, ShardError};
-use crate::filter::{self, path::JsonPath};
+use crate::filter::path::JsonPath;
 
 impl Shard {
     pub(super) fn scroll_ordered(
@@ -13,7 +13,7 @@ impl Shard {
         req: &ScrollRequest,
         order: &OrderBy,
     ) -> Result<ScrollResult, ShardError> {
-        let filter = req.filter.as_ref().map(filter::compile).transpose()?;
+        let filter = self.inner.compile_filter(req.filter.as_ref())?;
         let path = JsonPath::parse(&order.key)
             .map_err(|e| ShardError::BadInput(format!("order_by key `{}`: {e}", order.key)))?;
         let direction = order.direction();

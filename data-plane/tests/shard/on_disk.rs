@@ -63,7 +63,7 @@ fn load(shard: &Shard) {
     }
     shard.set_payload_schema(&PayloadSchema::from([(
         "group".to_string(),
-        PayloadSchemaType::Integer,
+        PayloadSchemaType::Integer.into(),
     )]));
     // Writes to points already in mapped segments: deletes, payload changes, moves.
     shard
@@ -216,7 +216,7 @@ fn on_disk_storage_answers_like_memory_before_and_after_restart() {
     for shard in [&memory, &disk] {
         shard.set_payload_schema(&PayloadSchema::from([(
             "group".to_string(),
-            PayloadSchemaType::Integer,
+            PayloadSchemaType::Integer.into(),
         )]));
         shard.optimize().unwrap();
     }

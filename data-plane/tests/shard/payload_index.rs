@@ -30,9 +30,9 @@ fn indexes_count_points_and_plan_filtered_search() {
         .collect();
     shard.apply(ShardOperation::Upsert(points), true).unwrap();
     let schema = PayloadSchema::from([
-        ("group".to_string(), PayloadSchemaType::Integer),
-        ("half".to_string(), PayloadSchemaType::Keyword),
-        ("score".to_string(), PayloadSchemaType::Float),
+        ("group".to_string(), PayloadSchemaType::Integer.into()),
+        ("half".to_string(), PayloadSchemaType::Keyword.into()),
+        ("score".to_string(), PayloadSchemaType::Float.into()),
     ]);
     shard.set_payload_schema(&schema);
     shard.optimize().unwrap();

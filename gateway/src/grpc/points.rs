@@ -508,7 +508,7 @@ impl Points for PointsService {
                     "field_type is required: Tessera does not infer index types",
                 )
             })?;
-            let schema = convert::field_type_from_proto(field_type)?;
+            let schema = convert::field_schema_from_proto(field_type, r.field_index_params)?;
             self.gateway
                 .create_payload_index(&r.collection_name, &r.field_name, schema)
                 .await

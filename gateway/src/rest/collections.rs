@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tessera_types::{
-    ChangeAliases, CreateCollection, PayloadSchemaType, TesseraError, UpdateCollection,
-    QDRANT_COMPATIBLE_VERSION,
+    ChangeAliases, CreateCollection, PayloadFieldSchema, PayloadSchemaType, TesseraError,
+    UpdateCollection, QDRANT_COMPATIBLE_VERSION,
 };
 
 use super::{parse_body, Timer};
@@ -145,22 +145,32 @@ pub async fn create_index(
     let timer = Timer::start();
     let outcome = async {
         let body: Body = parse_body(&body)?;
-        let schema = match body.field_schema {
-            Some(serde_json::Value::Object(mut params)) => {
-                params.remove("type").unwrap_or(serde_json::Value::Null)
-            }
-            Some(other) => other,
+        let unknown = || {
+            TesseraError::bad_input(
+                "`field_schema` must be one of keyword, integer, float, bool, uuid, datetime, text, geo",
+            )
+        };
+        let kind = match &body.field_schema {
+            Some(serde_json::Value::Object(params)) => params.get("type").cloned(),
+            Some(other) => Some(other.clone()),
             None => {
                 return Err(TesseraError::bad_input(
                     "`field_schema` is required: Tessera does not infer index types",
                 ))
             }
         };
-        let schema: PayloadSchemaType = serde_json::from_value(schema).map_err(|_| {
-            TesseraError::bad_input(
-                "`field_schema` must be one of keyword, integer, float, bool, uuid, datetime, text, geo",
-            )
-        })?;
+        let kind: PayloadSchemaType = kind
+            .and_then(|k| serde_json::from_value(k).ok())
+            .ok_or_else(unknown)?;
+        // A text index keeps its parameters: they decide how text is matched.
+        let schema = match body.field_schema {
+            Some(params @ serde_json::Value::Object(_)) if kind == PayloadSchemaType::Text => {
+                PayloadFieldSchema::Text(serde_json::from_value(params).map_err(|e| {
+                    TesseraError::bad_input(format!("Format error in JSON body: field_schema: {e}"))
+                })?)
+            }
+            _ => PayloadFieldSchema::Type(kind),
+        };
         gateway
             .create_payload_index(&name, &body.field_name, schema)
             .await

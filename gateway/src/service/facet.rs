@@ -33,7 +33,10 @@ impl Gateway {
         })?;
         let (topology, collection) = self.collection(collection)?;
         let indexed = matches!(
-            collection.payload_schema.get(&request.key),
+            collection
+                .payload_schema
+                .get(&request.key)
+                .map(|f| f.kind()),
             Some(
                 PayloadSchemaType::Keyword
                     | PayloadSchemaType::Integer

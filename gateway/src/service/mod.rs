@@ -33,10 +33,11 @@ use tessera_proto::convert::{selectors_to_proto, status_to_error, to_json};
 use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
 use tessera_types::{
-    CollectionConfig, CollectionState, CreateCollection, Filter, PayloadSchemaType, Point, PointId,
-    PointSelection, ReadConsistency, Record, ScoredPoint, ScrollRequest, ScrollResult,
-    SearchParams, SearchRequest, ShardId, ShardKeySelector, ShardOperation, TesseraError, Topology,
-    UpdateCollection, UpdateResult, UpdateStatus, Vector, WithPayload, WithVector,
+    CollectionConfig, CollectionState, CreateCollection, Filter, PayloadFieldSchema,
+    PayloadSchemaType, Point, PointId, PointSelection, ReadConsistency, Record, ScoredPoint,
+    ScrollRequest, ScrollResult, SearchParams, SearchRequest, ShardId, ShardKeySelector,
+    ShardOperation, TesseraError, Topology, UpdateCollection, UpdateResult, UpdateStatus, Vector,
+    WithPayload, WithVector,
 };
 use tonic::transport::Channel;
 
@@ -229,7 +230,7 @@ impl Gateway {
                 .iter()
                 .map(|(field, data_type)| {
                     let info = PayloadFieldInfo {
-                        data_type: *data_type,
+                        data_type: data_type.kind(),
                         points: 0,
                     };
                     (field.clone(), info)
@@ -325,8 +326,11 @@ impl Gateway {
         &self,
         collection: &str,
         field: &str,
-        schema: PayloadSchemaType,
+        schema: PayloadFieldSchema,
     ) -> Result<UpdateResult> {
+        if let PayloadFieldSchema::Text(params) = &schema {
+            params.validate()?;
+        }
         let (_, state) = self.collection(collection)?;
         if let Some(strict) = strict_mode::StrictMode::of(&state) {
             let after =

@@ -194,8 +194,8 @@ impl Gateway {
             order.direction().sort(&mut valued);
             valued.truncate(limit);
             // An integer field's values come back as integers, as Qdrant shows them.
-            let integers =
-                collection.payload_schema.get(&order.key) == Some(&PayloadSchemaType::Integer);
+            let integers = collection.payload_schema.get(&order.key).map(|f| f.kind())
+                == Some(PayloadSchemaType::Integer);
             return Ok(ScrollResult {
                 points: valued
                     .into_iter()
@@ -348,7 +348,7 @@ impl Gateway {
 
 /// `order_by` needs an index that orders numbers on its key, as in Qdrant.
 fn check_order_index(collection: &CollectionState, key: &str) -> Result<()> {
-    match collection.payload_schema.get(key) {
+    match collection.payload_schema.get(key).map(|f| f.kind()) {
         Some(PayloadSchemaType::Integer | PayloadSchemaType::Float | PayloadSchemaType::Datetime) => {
             Ok(())
         }

@@ -376,7 +376,8 @@ impl Gateway {
         self.create_collection(name, manifest.create_request()?)
             .await?;
         for (field, schema) in &manifest.payload_schema {
-            self.create_payload_index(name, field, *schema).await?;
+            self.create_payload_index(name, field, schema.clone())
+                .await?;
         }
         tracing::info!(collection = name, from = %manifest.collection, "created a collection for a snapshot");
         Ok(self.collection(name)?.1)

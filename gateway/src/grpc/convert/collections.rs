@@ -656,3 +656,48 @@ fn strict_mode_to_proto(s: t::StrictModeConfig) -> q::StrictModeConfig {
         max_resident_memory_percent: s.max_resident_memory_percent.map(u32::from),
     }
 }
+
+/// A payload index's type, with a text index's parameters kept.
+pub fn field_schema_from_proto(
+    field_type: i32,
+    params: Option<q::PayloadIndexParams>,
+) -> Result<t::PayloadFieldSchema> {
+    use q::payload_index_params::IndexParams;
+    let kind = field_type_from_proto(field_type)?;
+    let Some(IndexParams::TextIndexParams(p)) = params.and_then(|p| p.index_params) else {
+        return Ok(t::PayloadFieldSchema::Type(kind));
+    };
+    let tokenizer = match q::TokenizerType::try_from(p.tokenizer) {
+        Ok(q::TokenizerType::Prefix) => Some(t::text::Tokenizer::Prefix),
+        Ok(q::TokenizerType::Whitespace) => Some(t::text::Tokenizer::Whitespace),
+        Ok(q::TokenizerType::Word) => Some(t::text::Tokenizer::Word),
+        Ok(q::TokenizerType::Multilingual) => Some(t::text::Tokenizer::Multilingual),
+        Ok(q::TokenizerType::Unknown) => None,
+        Ok(q::TokenizerType::Code) | Err(_) => {
+            return Err(unsupported("the code tokenizer is not supported yet"))
+        }
+    };
+    let stemmer = p.stemmer.and_then(|s| match s.stemming_params {
+        Some(q::stemming_algorithm::StemmingParams::Snowball(snowball)) => Some(t::text::Stemmer {
+            kind: t::text::StemmerType::Snowball,
+            language: snowball.language,
+        }),
+        _ => None,
+    });
+    Ok(t::PayloadFieldSchema::Text(t::text::TextIndexParams {
+        kind: t::text::TextIndexType::Text,
+        tokenizer,
+        min_token_len: p.min_token_len.map(|n| n as usize),
+        max_token_len: p.max_token_len.map(|n| n as usize),
+        lowercase: p.lowercase,
+        ascii_folding: p.ascii_folding,
+        phrase_matching: p.phrase_matching,
+        stopwords: p.stopwords.map(|s| t::text::Stopwords::Set {
+            languages: Some(s.languages),
+            custom: Some(s.custom),
+        }),
+        stemmer,
+        on_disk: p.on_disk,
+        enable_hnsw: p.enable_hnsw,
+    }))
+}
