@@ -225,6 +225,8 @@ def test_wrong_method_and_unknown_route_answer_json(rest):
     rest.put("/collections/err_formula", json={"vectors": {"size": 2, "distance": "Dot"}})
     try:
         reply = rest.post("/collections/err_formula/points/query", json={"query": {"formula": {"sum": []}}})
-        assert "formula" in _error_body(reply, 501)
+        assert "prefetch" in _error_body(reply, 400)
+        unknown = rest.post("/collections/err_formula/points/query", json={"query": {"telepathy": {}}})
+        assert "telepathy" in _error_body(unknown, 501)
     finally:
         rest.delete("/collections/err_formula")

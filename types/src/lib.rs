@@ -8,6 +8,8 @@ pub mod collection;
 pub mod consistency;
 pub mod error;
 pub mod filter;
+pub mod formula;
+pub mod geo;
 pub mod point;
 pub mod routing;
 pub mod search;

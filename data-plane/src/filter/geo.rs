@@ -8,16 +8,14 @@ use serde_json::Value;
 
 use super::FilterError;
 
-/// The mean Earth radius, in meters.
-const EARTH_RADIUS_M: f64 = 6_371_008.8;
+use tessera_types::geo::GeoPoint;
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-pub struct GeoPoint {
-    pub lon: f64,
-    pub lat: f64,
+/// Checks a point a filter names.
+trait Checked: Sized {
+    fn checked(self) -> Result<Self, FilterError>;
 }
 
-impl GeoPoint {
+impl Checked for GeoPoint {
     fn checked(self) -> Result<Self, FilterError> {
         if !(-90.0..=90.0).contains(&self.lat) || !(-180.0..=180.0).contains(&self.lon) {
             return Err(FilterError::Invalid(format!(
@@ -26,23 +24,6 @@ impl GeoPoint {
             )));
         }
         Ok(self)
-    }
-
-    /// The point a payload value holds, if it is one.
-    fn from_payload(value: &Value) -> Option<Self> {
-        Some(GeoPoint {
-            lon: value.get("lon")?.as_f64()?,
-            lat: value.get("lat")?.as_f64()?,
-        })
-    }
-
-    /// Great-circle distance in meters (haversine).
-    fn distance_m(self, other: GeoPoint) -> f64 {
-        let (lat1, lat2) = (self.lat.to_radians(), other.lat.to_radians());
-        let d_lat = lat2 - lat1;
-        let d_lon = (other.lon - self.lon).to_radians();
-        let a = (d_lat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (d_lon / 2.0).sin().powi(2);
-        2.0 * EARTH_RADIUS_M * a.sqrt().asin()
     }
 }
 

@@ -313,6 +313,11 @@ fn parse_query(q: Value) -> Result<Query> {
             candidates_limit: params.candidates_limit,
         }));
     }
+    if map.contains_key("formula") {
+        let formula =
+            serde_json::from_value(Value::Object(map)).map_err(|e| format_error("formula", e))?;
+        return Ok(Query::Formula(Box::new(formula)));
+    }
     if map.len() != 1 {
         let keys: Vec<&str> = map.keys().map(String::as_str).collect();
         return Err(TesseraError::bad_input(format!(

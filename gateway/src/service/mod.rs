@@ -2,6 +2,7 @@
 //! Both edges translate their requests into these calls.
 
 mod facet;
+mod formula;
 mod fusion;
 mod groups;
 mod matrix;

@@ -67,6 +67,8 @@ pub enum Query {
     Context(Vec<(VectorInput, VectorInput)>),
     /// Nearest neighbours reranked for diversity (maximal marginal relevance).
     Mmr(Mmr),
+    /// The prefetches' points rescored by an expression.
+    Formula(Box<tessera_types::formula::Formula>),
 }
 
 /// `nearest` with `mmr`: from the `candidates_limit` nearest points, picks
@@ -305,6 +307,9 @@ impl Gateway {
                     Some(Query::Fusion(_)) => Err(TesseraError::bad_input(
                         "Fusion queries combine prefetches: give `prefetch`",
                     )),
+                    Some(Query::Formula(_)) => Err(TesseraError::bad_input(
+                        "Formula queries rescore prefetches: give `prefetch`",
+                    )),
                     Some(query) if query.scores_by_examples() => {
                         self.query_by_examples(collection, &query, &stage, filter, read)
                             .await
@@ -336,6 +341,10 @@ impl Gateway {
             )
             .await?;
             match stage.query.take() {
+                Some(Query::Formula(formula)) => {
+                    self.formula(collection, &formula, lists, &stage, read)
+                        .await
+                }
                 Some(Query::Fusion(fusion)) => {
                     let mut fused = fuse(lists, &fusion)?;
                     if let Some(threshold) = stage.score_threshold {
@@ -490,6 +499,11 @@ impl Gateway {
             Query::Fusion(_) => {
                 return Err(TesseraError::bad_input(
                     "Fusion queries combine prefetches: give `prefetch`",
+                ))
+            }
+            Query::Formula(_) => {
+                return Err(TesseraError::bad_input(
+                    "Formula queries rescore prefetches: give `prefetch`",
                 ))
             }
             Query::OrderBy(_) | Query::SampleRandom => {
