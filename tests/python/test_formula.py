@@ -78,3 +78,16 @@ def test_a_formula_needs_prefetches_and_valid_decays(docs, rest):
     r = rest.post(f"/collections/{docs}/points/query", json={
         "prefetch": {"query": QUERY}, "query": {"formula": {"lin_decay": {"x": 1, "scale": -1}}}})
     assert r.status_code == 400, r.text
+
+
+def test_formula_through_the_client(docs, client):
+    formula = models.FormulaQuery(
+        formula=models.SumExpression(sum=[
+            "$score",
+            models.MultExpression(mult=[2.0, models.FieldCondition(key="tag", match=models.MatchValue(value="p"))]),
+        ]),
+    )
+    points = client.query_points(docs, prefetch=models.Prefetch(query=QUERY, limit=10), query=formula, limit=4).points
+    want = {i: sum(a * b for a, b in zip(QUERY, v)) + (2.0 if p.get("tag") == "p" else 0.0) for i, (v, p) in DOCS.items()}
+    assert [p.id for p in points] == [i for i, _ in ranked(want)]
+    assert [p.score for p in points] == pytest.approx([s for _, s in ranked(want)], abs=1e-5)

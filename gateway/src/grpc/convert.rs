@@ -638,7 +638,9 @@ fn query_variant_from_proto(query: q::Query) -> Result<Query> {
                 Err(_) => Err(bad_input("Unknown sample")),
             }
         }
-        Some(V::Formula(_)) => "formula",
+        Some(V::Formula(formula)) => {
+            return Ok(Query::Formula(Box::new(formula_from_proto(formula)?)))
+        }
         Some(V::NearestWithMmr(input)) => {
             let nearest = input
                 .nearest
@@ -754,12 +756,14 @@ mod batch;
 mod cluster;
 mod collections;
 mod filters;
+mod formula;
 mod groups;
 pub use aliases::*;
 pub use batch::*;
 pub use cluster::*;
 pub use collections::*;
 pub use filters::*;
+pub use formula::*;
 pub use groups::*;
 
 #[cfg(test)]

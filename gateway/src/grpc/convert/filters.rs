@@ -30,7 +30,7 @@ pub fn optional_filter_from_proto(filter: Option<q::Filter>) -> Result<Option<t:
     filter.map(filter_from_proto).transpose()
 }
 
-fn condition_from_proto(condition: q::Condition) -> Result<t::Condition> {
+pub(super) fn condition_from_proto(condition: q::Condition) -> Result<t::Condition> {
     use q::condition::ConditionOneOf as C;
     match condition.condition_one_of {
         Some(C::Field(field)) => Ok(t::Condition::Field(field_condition_from_proto(field)?)),
