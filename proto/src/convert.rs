@@ -218,6 +218,22 @@ pub fn operation(op: Option<dp::Operation>) -> Result<t::ShardOperation> {
         .try_into()
 }
 
+fn update_vectors_to_proto(
+    points: Vec<(t::PointId, t::NamedVectors)>,
+    update_filter: Option<&t::Filter>,
+) -> dp::UpdateVectors {
+    dp::UpdateVectors {
+        points: points
+            .into_iter()
+            .map(|(id, vectors)| dp::PointVectors {
+                id: Some(id.into()),
+                vectors: vectors_to_proto(vectors),
+            })
+            .collect(),
+        update_filter_json: update_filter.map(to_json),
+    }
+}
+
 impl From<t::ShardOperation> for dp::operation::Kind {
     fn from(op: t::ShardOperation) -> Self {
         use dp::operation::Kind as O;
@@ -261,15 +277,13 @@ impl From<t::ShardOperation> for dp::operation::Kind {
             t::ShardOperation::ClearPayload(s) => O::ClearPayload(dp::ClearPayload {
                 selection: Some(s.into()),
             }),
-            t::ShardOperation::UpdateVectors(points) => O::UpdateVectors(dp::UpdateVectors {
-                points: points
-                    .into_iter()
-                    .map(|(id, vectors)| dp::PointVectors {
-                        id: Some(id.into()),
-                        vectors: vectors_to_proto(vectors),
-                    })
-                    .collect(),
-            }),
+            t::ShardOperation::UpdateVectors(points) => {
+                O::UpdateVectors(update_vectors_to_proto(points, None))
+            }
+            t::ShardOperation::ConditionalUpdateVectors {
+                points,
+                update_filter,
+            } => O::UpdateVectors(update_vectors_to_proto(points, Some(&update_filter))),
             t::ShardOperation::DeleteVectors { names, selection } => {
                 O::DeleteVectors(dp::DeleteVectors {
                     names,
@@ -318,11 +332,14 @@ impl TryFrom<dp::operation::Kind> for t::ShardOperation {
                 selection: selection(d.selection)?,
             },
             O::ClearPayload(c) => t::ShardOperation::ClearPayload(selection(c.selection)?),
-            O::UpdateVectors(u) => t::ShardOperation::UpdateVectors(
+            O::UpdateVectors(u) => t::ShardOperation::update_vectors(
                 u.points
                     .into_iter()
                     .map(|p| Ok((point_id(p.id)?, vectors_from_proto(p.vectors))))
                     .collect::<Result<_>>()?,
+                u.update_filter_json
+                    .map(|f| from_json(&f, "update_filter"))
+                    .transpose()?,
             ),
             O::DeleteVectors(d) => t::ShardOperation::DeleteVectors {
                 names: d.names,

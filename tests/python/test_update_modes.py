@@ -4,6 +4,7 @@ and gRPC, single and batched, on sharded collections too."""
 
 from __future__ import annotations
 
+import pytest
 from qdrant_client import models
 
 V = [1.0, 0.0, 0.0, 0.0]
@@ -63,3 +64,16 @@ def test_an_unknown_update_mode_is_refused(rest, make_name):
     r = rest.put(f"/collections/{name}/points?wait=true", json={"points": [{"id": 1, "vector": V}], "update_mode": "sometimes"})
     assert r.status_code == 400, r.text
     assert rest.post(f"/collections/{name}/points/count", json={"exact": True}).json()["result"]["count"] == 0
+
+
+def test_update_filter_limits_vector_updates_to_matching_points(client, collection_name):
+    _setup(client, collection_name)
+    locked = models.Filter(must=[models.FieldCondition(key="locked", match=models.MatchValue(value=True))])
+    new = [0.0, 0.0, 0.0, 1.0]
+    client.update_vectors(collection_name, wait=True, update_filter=locked, points=[
+        models.PointVectors(id=i, vector=new) for i in (0, 1, 99)
+    ])
+    records = {r.id: r.vector for r in client.retrieve(collection_name, ids=[0, 1, 99], with_vectors=True)}
+    assert records[0] == pytest.approx(new)
+    assert records[1] == pytest.approx(V)
+    assert 99 not in records

@@ -343,6 +343,11 @@ pub enum ShardOperation {
     },
     ClearPayload(PointSelection),
     UpdateVectors(Vec<(PointId, NamedVectors)>),
+    /// Vector updates applied only to the points matching `update_filter`.
+    ConditionalUpdateVectors {
+        points: Vec<(PointId, NamedVectors)>,
+        update_filter: crate::filter::Filter,
+    },
     DeleteVectors {
         names: Vec<String>,
         selection: PointSelection,
@@ -366,13 +371,30 @@ impl ShardOperation {
         }
     }
 
+    /// A vector update of `points`, conditional when a filter is given.
+    pub fn update_vectors(
+        points: Vec<(PointId, NamedVectors)>,
+        update_filter: Option<crate::filter::Filter>,
+    ) -> ShardOperation {
+        match update_filter {
+            None => ShardOperation::UpdateVectors(points),
+            Some(update_filter) => ShardOperation::ConditionalUpdateVectors {
+                points,
+                update_filter,
+            },
+        }
+    }
+
     /// Ids the operation names explicitly (None when it selects by filter).
     pub fn explicit_ids(&self) -> Option<Vec<PointId>> {
         let selection = match self {
             ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
                 return Some(points.iter().map(|p| p.id).collect())
             }
-            ShardOperation::UpdateVectors(v) => return Some(v.iter().map(|(id, _)| *id).collect()),
+            ShardOperation::UpdateVectors(v)
+            | ShardOperation::ConditionalUpdateVectors { points: v, .. } => {
+                return Some(v.iter().map(|(id, _)| *id).collect())
+            }
             ShardOperation::Delete(s)
             | ShardOperation::ClearPayload(s)
             | ShardOperation::SetPayload { selection: s, .. }

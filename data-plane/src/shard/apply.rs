@@ -133,6 +133,18 @@ pub(crate) fn plan(segments: &Segments, op: &ShardOperation) -> Result<Plan, Sha
                 return Err(ShardError::BadInput(format!("No point with id {id} found")));
             }
         }
+        ShardOperation::ConditionalUpdateVectors {
+            points,
+            update_filter,
+        } => {
+            // Points missing or not matching keep their current state.
+            let filter = filter::compile(update_filter)?;
+            plan.targets = points
+                .iter()
+                .map(|(id, _)| *id)
+                .filter(|id| point_matches(&app, sealed, id, &filter))
+                .collect();
+        }
         ShardOperation::SetPayload { selection, key, .. } => {
             plan.targets = select(selection)?;
             plan.paths = key
@@ -218,6 +230,13 @@ pub(crate) fn apply(segments: &Segments, seq: u64, op: ShardOperation, plan: Pla
                 let by_id: BTreeMap<PointId, _> = updates.into_iter().collect();
                 let ids: Vec<PointId> = by_id.keys().copied().collect();
                 rewrite(&mut app, &ids, &mut |mut p| {
+                    p.vectors.extend(by_id[&p.id].clone());
+                    Some(p)
+                });
+            }
+            ShardOperation::ConditionalUpdateVectors { points, .. } => {
+                let by_id: BTreeMap<PointId, _> = points.into_iter().collect();
+                rewrite(&mut app, targets, &mut |mut p| {
                     p.vectors.extend(by_id[&p.id].clone());
                     Some(p)
                 });

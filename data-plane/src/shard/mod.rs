@@ -683,7 +683,10 @@ fn prepare(
                 check_vectors(config, &mut p.vectors)?;
             }
         }
-        ShardOperation::UpdateVectors(updates) => {
+        ShardOperation::UpdateVectors(updates)
+        | ShardOperation::ConditionalUpdateVectors {
+            points: updates, ..
+        } => {
             for (_, vectors) in updates.iter_mut() {
                 check_vectors(config, vectors)?;
             }

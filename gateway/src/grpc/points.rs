@@ -157,20 +157,19 @@ impl PointsService {
         r: q::UpdatePointVectors,
     ) -> Result<q::PointsOperationResponse> {
         let start = Instant::now();
-        if r.update_filter.is_some() {
-            return Err(TesseraError::Unimplemented(
-                "update_filter is not supported yet".into(),
-            ));
-        }
         let points = r
             .points
             .into_iter()
             .map(convert::point_vectors_from_proto)
             .collect::<Result<_>>()?;
+        let update = ShardOperation::update_vectors(
+            points,
+            convert::optional_filter_from_proto(r.update_filter)?,
+        );
         self.write(
             start,
             &r.collection_name,
-            ShardOperation::UpdateVectors(points),
+            update,
             r.shard_key_selector,
             r.wait,
             r.ordering,

@@ -214,6 +214,8 @@ pub struct DeletePayloadBody {
 #[derive(Deserialize)]
 pub struct UpdateVectorsBody {
     pub points: Vec<PointVectors>,
+    #[serde(default)]
+    pub update_filter: Option<Filter>,
 }
 
 #[derive(Deserialize)]

@@ -163,11 +163,12 @@ impl WriteKind {
             }
             WriteKind::UpdateVectors => {
                 let b: UpdateVectorsBody = from_value(body)?;
-                ShardOperation::UpdateVectors(
+                ShardOperation::update_vectors(
                     b.points
                         .into_iter()
                         .map(|p| (p.id, p.vector.into_named()))
                         .collect(),
+                    b.update_filter,
                 )
             }
             WriteKind::DeleteVectors => {

@@ -132,6 +132,13 @@ impl StrictMode {
             ShardOperation::UpdateVectors(points) => {
                 return check_limit(points.len(), self.config.upsert_max_batchsize, "upsert")
             }
+            ShardOperation::ConditionalUpdateVectors {
+                points,
+                update_filter,
+            } => {
+                check_limit(points.len(), self.config.upsert_max_batchsize, "upsert")?;
+                return self.filter(Some(update_filter), true);
+            }
             ShardOperation::Delete(s)
             | ShardOperation::ClearPayload(s)
             | ShardOperation::SetPayload { selection: s, .. }

@@ -139,7 +139,8 @@ fn validate_operation(config: &CollectionConfig, operation: &mut ShardOperation)
                 check(&mut point.vectors)?;
             }
         }
-        ShardOperation::UpdateVectors(points) => {
+        ShardOperation::UpdateVectors(points)
+        | ShardOperation::ConditionalUpdateVectors { points, .. } => {
             for (_, vectors) in points {
                 check(vectors)?;
             }
@@ -210,19 +211,23 @@ fn split_by_shard(
                 (shard, operation)
             })
             .collect(),
-        ShardOperation::UpdateVectors(points) => {
-            let mut groups: BTreeMap<ShardId, Vec<_>> = BTreeMap::new();
-            for (id, vectors) in points {
-                groups
-                    .entry(router.shard_for(&id))
-                    .or_default()
-                    .push((id, vectors));
-            }
-            groups
-                .into_iter()
-                .map(|(shard, points)| (shard, ShardOperation::UpdateVectors(points)))
-                .collect()
-        }
+        ShardOperation::UpdateVectors(points) => group_vectors(&router, points)
+            .into_iter()
+            .map(|(shard, points)| (shard, ShardOperation::UpdateVectors(points)))
+            .collect(),
+        ShardOperation::ConditionalUpdateVectors {
+            points,
+            update_filter,
+        } => group_vectors(&router, points)
+            .into_iter()
+            .map(|(shard, points)| {
+                let operation = ShardOperation::ConditionalUpdateVectors {
+                    points,
+                    update_filter: update_filter.clone(),
+                };
+                (shard, operation)
+            })
+            .collect(),
         ShardOperation::Delete(selection) => with_selection(selection, &ShardOperation::Delete),
         ShardOperation::ClearPayload(selection) => {
             with_selection(selection, &ShardOperation::ClearPayload)
@@ -255,4 +260,19 @@ fn split_by_shard(
             })
         }
     }
+}
+
+/// Vector updates grouped by the shard owning each point.
+fn group_vectors(
+    router: &tessera_types::ShardRouter,
+    points: Vec<(PointId, tessera_types::NamedVectors)>,
+) -> BTreeMap<ShardId, Vec<(PointId, tessera_types::NamedVectors)>> {
+    let mut groups: BTreeMap<ShardId, Vec<_>> = BTreeMap::new();
+    for (id, vectors) in points {
+        groups
+            .entry(router.shard_for(&id))
+            .or_default()
+            .push((id, vectors));
+    }
+    groups
 }

@@ -7,12 +7,6 @@ pub fn batch_operation_from_proto(
     op: q::PointsUpdateOperation,
 ) -> Result<(t::ShardOperation, Option<q::ShardKeySelector>)> {
     use q::points_update_operation::Operation as O;
-    let refuse_filter = |filter: &Option<q::Filter>| {
-        if filter.is_some() {
-            return Err(unsupported("update_filter is not supported yet"));
-        }
-        Ok(())
-    };
     Ok(match op.operation {
         Some(O::Upsert(list)) => {
             let points = list
@@ -66,16 +60,16 @@ pub fn batch_operation_from_proto(
             c.shard_key_selector,
         ),
         Some(O::UpdateVectors(u)) => {
-            refuse_filter(&u.update_filter)?;
             let points = u
                 .points
                 .into_iter()
                 .map(point_vectors_from_proto)
                 .collect::<Result<_>>()?;
-            (
-                t::ShardOperation::UpdateVectors(points),
-                u.shard_key_selector,
-            )
+            let update = t::ShardOperation::update_vectors(
+                points,
+                optional_filter_from_proto(u.update_filter)?,
+            );
+            (update, u.shard_key_selector)
         }
         Some(O::DeleteVectors(d)) => (
             t::ShardOperation::DeleteVectors {
