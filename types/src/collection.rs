@@ -365,6 +365,65 @@ impl CollectionParams {
         }
     }
 
+    /// Adds the named vector `name`; names are unique across dense and sparse.
+    pub fn add_vector(&mut self, name: &str, config: VectorNameConfig) -> Result<()> {
+        if name.is_empty() {
+            return Err(TesseraError::bad_input("A vector name must not be empty"));
+        }
+        if self.vector_kind(name).is_ok() {
+            return Err(TesseraError::bad_input(format!(
+                "Vector `{name}` already exists"
+            )));
+        }
+        let VectorsConfig::Multi(dense) = &mut self.vectors else {
+            return Err(TesseraError::bad_input(
+                "The collection has one unnamed vector: named vectors cannot be added to it",
+            ));
+        };
+        match config {
+            VectorNameConfig::Dense(params) => {
+                if params.size == 0 || params.size > 65_536 {
+                    return Err(TesseraError::bad_input(format!(
+                        "Validation error in JSON body: [size: value {} invalid, must be from 1 to 65536]",
+                        params.size
+                    )));
+                }
+                dense.insert(name.to_string(), params);
+            }
+            VectorNameConfig::Sparse(params) => {
+                self.sparse_vectors
+                    .get_or_insert_with(Default::default)
+                    .insert(name.to_string(), params);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the named vector `name`, dense or sparse.
+    pub fn remove_vector(&mut self, name: &str) -> Result<()> {
+        match self.vector_kind(name)? {
+            VectorKind::Dense(_) => match &mut self.vectors {
+                VectorsConfig::Multi(dense) => {
+                    dense.remove(name);
+                }
+                VectorsConfig::Single(_) => {
+                    return Err(TesseraError::bad_input(
+                        "The collection's only unnamed vector cannot be removed",
+                    ))
+                }
+            },
+            VectorKind::Sparse(_) => {
+                if let Some(sparse) = &mut self.sparse_vectors {
+                    sparse.remove(name);
+                }
+                if self.sparse_vectors.as_ref().is_some_and(|s| s.is_empty()) {
+                    self.sparse_vectors = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every vector name, dense and sparse.
     pub fn vector_names(&self) -> impl Iterator<Item = &str> + '_ {
         self.vectors.iter().map(|(name, _)| name).chain(
@@ -585,6 +644,20 @@ pub struct UpdateCollection {
     pub strict_mode_config: Option<StrictModeConfig>,
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
+    /// Named vectors to add (`PUT /collections/{c}/vectors/{name}`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub add_vectors: BTreeMap<String, VectorNameConfig>,
+    /// Named vectors to remove (`DELETE /collections/{c}/vectors/{name}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_vectors: Vec<String>,
+}
+
+/// Body of `PUT /collections/{c}/vectors/{name}`: a new dense or sparse vector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum VectorNameConfig {
+    Dense(VectorParams),
+    Sparse(SparseVectorParams),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -630,7 +703,13 @@ impl UpdateCollection {
                 next.params.vectors.require(name)?;
             }
         }
-        // Sparse vectors' parameters change; the set of sparse vectors does not.
+        for name in &self.remove_vectors {
+            next.params.remove_vector(name)?;
+        }
+        for (name, config) in &self.add_vectors {
+            next.params.add_vector(name, config.clone())?;
+        }
+        // Sparse vectors' parameters change here; vectors come and go above.
         for (name, update) in self.sparse_vectors.iter().flatten() {
             let params = next
                 .params

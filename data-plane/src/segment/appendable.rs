@@ -36,6 +36,15 @@ impl Appendable {
         segment
     }
 
+    /// Takes the collection's current vectors: new names start absent from
+    /// every row, removed ones are dropped.
+    pub fn adopt_layout(&mut self, layout: &VectorLayout) {
+        self.data.adopt_layout(layout);
+        let names = self.data.layout();
+        self.vector_counts
+            .retain(|name, _| names.dense.contains_key(name) || names.varying.contains(name));
+    }
+
     pub fn get(&self, id: &PointId) -> Option<usize> {
         self.index.get(id).copied()
     }

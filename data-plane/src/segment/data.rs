@@ -251,6 +251,45 @@ impl SegmentData {
         }
     }
 
+    /// Whether every vector stored here is one of `layout`'s (at its size).
+    pub fn fits(&self, layout: &VectorLayout) -> bool {
+        self.columns
+            .iter()
+            .all(|(name, c)| layout.dense.get(name) == Some(&c.dim))
+            && self
+                .varying
+                .keys()
+                .all(|name| layout.varying.contains(name))
+    }
+
+    /// Drops the vectors `layout` no longer has (or has at another size).
+    pub fn retain_layout(&mut self, layout: &VectorLayout) {
+        self.columns
+            .retain(|name, c| layout.dense.get(name) == Some(&c.dim));
+        self.varying.retain(|name, _| layout.varying.contains(name));
+    }
+
+    /// Storage for exactly `layout`'s vectors: extra ones dropped, new ones
+    /// added as absent from every row.
+    pub fn adopt_layout(&mut self, layout: &VectorLayout) {
+        self.retain_layout(layout);
+        let rows = self.len();
+        for (name, dim) in &layout.dense {
+            self.columns.entry(name.clone()).or_insert_with(|| Column {
+                dim: *dim,
+                data: Floats::Memory(vec![0.0; dim * rows]),
+                present: vec![false; rows],
+            });
+        }
+        for name in &layout.varying {
+            self.varying
+                .entry(name.clone())
+                .or_insert_with(|| VaryingColumn {
+                    rows: vec![None; rows],
+                });
+        }
+    }
+
     pub fn layout(&self) -> VectorLayout {
         VectorLayout {
             dense: self

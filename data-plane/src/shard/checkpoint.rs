@@ -119,7 +119,9 @@ pub(crate) fn load(
     let mut sealed = Vec::new();
     for entry in &manifest.segments {
         let seg_dir = segment_dir(dir, entry.id);
-        let data = read_segment_with(&seg_dir, on_disk)?;
+        let mut data = read_segment_with(&seg_dir, on_disk)?;
+        // Vectors removed from the collection since the segment was written.
+        data.retain_layout(layout);
         let deleted = match &entry.deletions {
             Some((file, crc)) => read_deletions(&seg_dir, file, *crc, data.len())?,
             None => AtomicBitmap::new(data.len()),
@@ -130,7 +132,11 @@ pub(crate) fn load(
         sealed.push(Arc::new(segment));
     }
     let appendable = match manifest.appendable {
-        Some(id) => Appendable::from_data(read_segment(&segment_dir(dir, id))?),
+        Some(id) => {
+            let mut appendable = Appendable::from_data(read_segment(&segment_dir(dir, id))?);
+            appendable.adopt_layout(layout);
+            appendable
+        }
         None => Appendable::new(layout),
     };
     remove_unnamed(dir, &manifest)?;

@@ -458,6 +458,7 @@ impl Shard {
 
     /// Adopts a new configuration; the optimizer builds, rebuilds or drops graphs to match.
     pub fn update_config(&self, config: CollectionConfig) {
+        let layout = vector_layout(&config);
         let changed = {
             let mut current = self.inner.config.write();
             let changed = *current != config;
@@ -465,6 +466,7 @@ impl Shard {
             changed
         };
         if changed {
+            self.inner.adopt_layout(&layout);
             self.inner.wake();
         }
     }
@@ -526,6 +528,32 @@ impl Drop for Shard {
 }
 
 impl Inner {
+    /// Follows a change of the collection's vectors (named vectors added or
+    /// removed): the appendable segment gets the new ones, and every segment
+    /// drops the removed ones (their files keep them until rewritten; a shard
+    /// opening drops them again).
+    fn adopt_layout(&self, layout: &VectorLayout) {
+        let _writers = self.apply_lock.lock();
+        let current = self.segments();
+        current.appendable.write().adopt_layout(layout);
+        let sealed = current
+            .sealed
+            .iter()
+            .map(|s| {
+                if s.data.fits(layout) {
+                    return s.clone();
+                }
+                let mut data = s.data.clone();
+                data.retain_layout(layout);
+                Arc::new(s.with_data(data))
+            })
+            .collect();
+        *self.segments.write() = Arc::new(Segments {
+            appendable: current.appendable.clone(),
+            sealed,
+        });
+    }
+
     /// A read's filter, text matches going by the collection's text indexes.
     fn compile_filter(&self, f: Option<&Filter>) -> Result<Option<CompiledFilter>, FilterError> {
         let texts = self.text_indexes.read().clone();

@@ -465,7 +465,9 @@ impl Inner {
             );
         }
         rows.sort_unstable_by_key(|(id, _, _)| *id);
-        let mut data = SegmentData::new(&sources[0].data.layout());
+        // The collection's vectors now: sources written before a vector was
+        // added lack it, and none may lose it in the merge.
+        let mut data = SegmentData::new(&super::vector_layout(&self.config.read()));
         for (_, i, row) in &rows {
             data.push(&sources[*i].data.point(*row));
         }

@@ -491,3 +491,62 @@ fn cosine_vectors_are_stored_normalized() {
     assert!((hits[0].score - 1.0).abs() < 1e-6);
     assert_eq!(hits[1].score, 0.0);
 }
+
+#[test]
+fn vectors_added_and_removed_survive_sealing_merging_and_reopening() {
+    let dir = TempDir::new();
+    let mut config = named_config();
+    let point = |id: u64, names: &[&str]| Point {
+        id: PointId::Num(id),
+        vectors: names
+            .iter()
+            .map(|n| {
+                let size = if *n == "image" { 4 } else { 2 };
+                (n.to_string(), vec![id as f32; size].into())
+            })
+            .collect(),
+        payload: Default::default(),
+    };
+    let names = |shard: &Shard, id: u64| -> Vec<String> {
+        let records = shard.retrieve(
+            &[PointId::Num(id)],
+            &WithPayload::Enable(false),
+            &WithVector::Enable(true),
+        );
+        match records[0].vector.clone() {
+            Some(VectorStruct::Named(v)) => v.into_keys().collect(),
+            other => panic!("named vectors expected, got {other:?}"),
+        }
+    };
+    {
+        let shard = Shard::open(dir.path(), config.clone()).unwrap();
+        upsert(&shard, vec![point(1, &["image", "text"])]);
+        shard.optimize().unwrap();
+        config
+            .params
+            .add_vector(
+                "extra",
+                tessera_types::VectorNameConfig::Dense(tessera_types::VectorParams {
+                    size: 2,
+                    distance: Distance::Dot,
+                    hnsw_config: None,
+                    quantization_config: None,
+                    on_disk: None,
+                    datatype: None,
+                    multivector_config: None,
+                }),
+            )
+            .unwrap();
+        config.params.remove_vector("text").unwrap();
+        shard.update_config(config.clone());
+        upsert(&shard, vec![point(2, &["image", "extra"])]);
+        // Sealing and merging the old segment with the new one keeps both vectors.
+        shard.optimize().unwrap();
+        assert_eq!(names(&shard, 1), vec!["image"]);
+        assert_eq!(names(&shard, 2), vec!["extra", "image"]);
+        shard.flush().unwrap();
+    }
+    let reopened = Shard::open(dir.path(), config).unwrap();
+    assert_eq!(names(&reopened, 1), vec!["image"]);
+    assert_eq!(names(&reopened, 2), vec!["extra", "image"]);
+}

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tessera_types::{
     ChangeAliases, CreateCollection, PayloadFieldSchema, PayloadSchemaType, TesseraError,
-    UpdateCollection, QDRANT_COMPATIBLE_VERSION,
+    UpdateCollection, VectorNameConfig, QDRANT_COMPATIBLE_VERSION,
 };
 
 use super::{parse_body, Timer};
@@ -110,6 +110,44 @@ pub async fn update(
     let timer = Timer::start();
     let outcome = async {
         let request: UpdateCollection = parse_body(&body)?;
+        gateway.update_collection(&name, request).await?;
+        Ok(true)
+    };
+    timer.finish(outcome.await)
+}
+
+/// `PUT /collections/{name}/vectors/{vector}`: adds a named dense or sparse
+/// vector; points written before it lack it.
+pub async fn create_vector(
+    State(gateway): State<Gateway>,
+    Path((name, vector)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let config: VectorNameConfig = parse_body(&body)?;
+        let request = UpdateCollection {
+            add_vectors: [(vector, config)].into(),
+            ..Default::default()
+        };
+        gateway.update_collection(&name, request).await?;
+        Ok(true)
+    };
+    timer.finish(outcome.await)
+}
+
+/// `DELETE /collections/{name}/vectors/{vector}`: removes a named vector
+/// from the collection and from every point.
+pub async fn delete_vector(
+    State(gateway): State<Gateway>,
+    Path((name, vector)): Path<(String, String)>,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let request = UpdateCollection {
+            remove_vectors: vec![vector],
+            ..Default::default()
+        };
         gateway.update_collection(&name, request).await?;
         Ok(true)
     };

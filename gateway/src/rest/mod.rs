@@ -16,7 +16,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -55,6 +55,10 @@ pub fn router(gateway: Gateway) -> Router {
                 .delete(collections::delete),
         )
         .route("/collections/{name}/exists", get(collections::exists))
+        .route(
+            "/collections/{name}/vectors/{vector}",
+            put(collections::create_vector).delete(collections::delete_vector),
+        )
         .route(
             "/collections/{name}/cluster",
             get(collections::cluster_info).post(cluster::update_collection_cluster),

@@ -261,6 +261,8 @@ pub fn update_collection_from_proto(request: q::UpdateCollection) -> Result<t::U
         sparse_vectors: sparse_config_from_proto(request.sparse_vectors_config)?,
         strict_mode_config: request.strict_mode_config.map(strict_mode_from_proto),
         metadata: json_object_from_proto(request.metadata)?,
+        add_vectors: BTreeMap::new(),
+        remove_vectors: Vec::new(),
     })
 }
 
