@@ -16,7 +16,7 @@ type Result<T> = std::result::Result<T, TesseraError>;
 pub fn error_to_status(err: TesseraError) -> tonic::Status {
     use tonic::Code;
     let code = match &err {
-        TesseraError::BadInput(_) => Code::InvalidArgument,
+        TesseraError::BadInput(_) | TesseraError::Validation(_) => Code::InvalidArgument,
         TesseraError::NotFound(_) => Code::NotFound,
         TesseraError::AlreadyExists(_) => Code::AlreadyExists,
         TesseraError::Unavailable(_) => Code::Unavailable,
@@ -32,6 +32,8 @@ pub fn error_to_status(err: TesseraError) -> tonic::Status {
 
 fn error_message(err: &TesseraError) -> String {
     match err {
+        // Kept whole: the prefix tells a validation error from other bad input.
+        TesseraError::Validation(_) => err.to_string(),
         TesseraError::BadInput(m)
         | TesseraError::NotFound(m)
         | TesseraError::AlreadyExists(m)
@@ -43,12 +45,17 @@ fn error_message(err: &TesseraError) -> String {
     }
 }
 
+const VALIDATION: &str = "Validation error in JSON body: ";
+
 /// The inverse of [`error_to_status`], for replies from other Tessera services.
 pub fn status_to_error(status: tonic::Status) -> TesseraError {
     use tonic::Code;
     let msg = status.message().to_string();
     match status.code() {
-        Code::InvalidArgument | Code::OutOfRange => TesseraError::BadInput(msg),
+        Code::InvalidArgument | Code::OutOfRange => match msg.strip_prefix(VALIDATION) {
+            Some(rest) => TesseraError::Validation(rest.to_string()),
+            None => TesseraError::BadInput(msg),
+        },
         Code::FailedPrecondition => TesseraError::Stale(msg),
         Code::NotFound => TesseraError::NotFound(msg),
         Code::AlreadyExists => TesseraError::AlreadyExists(msg),

@@ -72,4 +72,4 @@ def test_mmr_without_diversity_is_the_nearest_order(clustered, client):
 def test_mmr_diversity_out_of_range_is_refused(clustered, rest):
     r = rest.post(f"/collections/{clustered}/points/query", json={
         "query": {"nearest": QUERY, "mmr": {"diversity": 1.5}}, "limit": 3})
-    assert r.status_code == 400, r.text
+    assert r.status_code == 422, r.text

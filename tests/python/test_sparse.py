@@ -214,7 +214,7 @@ def test_bad_sparse_vectors_are_refused_and_change_nothing(rest, make_name):
     ]
     for bad in cases:
         r = rest.put(f"/collections/{name}/points?wait=true", json={"points": [{"id": 1, "vector": {"words": bad}}]})
-        assert r.status_code == 400, r.text
+        assert r.status_code == 422, r.text
         assert "error" in r.json()["status"]
     wrong_kind = rest.put(f"/collections/{name}/points?wait=true", json={"points": [{"id": 1, "vector": {"dense": {"indices": [1], "values": [1.0]}}}]})
     assert wrong_kind.status_code == 400, wrong_kind.text

@@ -336,8 +336,8 @@ impl CollectionParams {
                 if params.multivector_config.is_some() =>
             {
                 if vectors.is_empty() {
-                    return Err(TesseraError::bad_input(
-                        "Validation error in JSON body: a multi-vector needs at least one vector",
+                    return Err(TesseraError::validation(
+                        "a multi-vector needs at least one vector",
                     ));
                 }
                 for v in vectors.iter_mut() {
@@ -383,8 +383,8 @@ impl CollectionParams {
         match config {
             VectorNameConfig::Dense(params) => {
                 if params.size == 0 || params.size > 65_536 {
-                    return Err(TesseraError::bad_input(format!(
-                        "Validation error in JSON body: [size: value {} invalid, must be from 1 to 65536]",
+                    return Err(TesseraError::validation(format!(
+                        "[size: value {} invalid, must be from 1 to 65536]",
                         params.size
                     )));
                 }
@@ -520,9 +520,13 @@ impl CreateCollection {
             .unwrap_or_else(|| VectorsConfig::Multi(BTreeMap::new()));
         for (name, params) in vectors.iter() {
             if params.size == 0 || params.size > 65_536 {
-                return Err(TesseraError::bad_input(format!(
-                    "Validation error in JSON body: [vectors{}.size: value {} invalid, must be from 1 to 65536]",
-                    if name.is_empty() { String::new() } else { format!(".{name}") },
+                return Err(TesseraError::validation(format!(
+                    "[vectors{}.size: value {} invalid, must be from 1 to 65536]",
+                    if name.is_empty() {
+                        String::new()
+                    } else {
+                        format!(".{name}")
+                    },
                     params.size
                 )));
             }
@@ -550,8 +554,8 @@ impl CreateCollection {
             ("write_consistency_factor", write_consistency_factor),
         ] {
             if value == 0 {
-                return Err(TesseraError::bad_input(format!(
-                    "Validation error in JSON body: [{field}: value 0 invalid, must be 1 or more]"
+                return Err(TesseraError::validation(format!(
+                    "[{field}: value 0 invalid, must be 1 or more]"
                 )));
             }
         }

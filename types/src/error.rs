@@ -6,6 +6,9 @@ use thiserror::Error;
 pub enum TesseraError {
     #[error("Wrong input: {0}")]
     BadInput(String),
+    /// A body that parses but breaks a rule on its values (422, as Qdrant).
+    #[error("Validation error in JSON body: {0}")]
+    Validation(String),
     #[error("Not found: {0}")]
     NotFound(String),
     #[error("Wrong input: {0}")]
@@ -27,6 +30,9 @@ pub enum TesseraError {
 impl TesseraError {
     pub fn bad_input(msg: impl Into<String>) -> Self {
         Self::BadInput(msg.into())
+    }
+    pub fn validation(msg: impl Into<String>) -> Self {
+        Self::Validation(msg.into())
     }
     pub fn not_found(msg: impl Into<String>) -> Self {
         Self::NotFound(msg.into())

@@ -70,8 +70,8 @@ impl CreateShardKey {
             ("replication_factor", self.replication_factor),
         ] {
             if value == Some(0) {
-                return Err(TesseraError::bad_input(format!(
-                    "Validation error in JSON body: [{field}: value 0 invalid, must be 1 or more]"
+                return Err(TesseraError::validation(format!(
+                    "[{field}: value 0 invalid, must be 1 or more]"
                 )));
             }
         }

@@ -22,15 +22,15 @@ impl SparseVector {
     /// scoring merge relies on.
     pub fn validated(mut self) -> Result<SparseVector> {
         if self.indices.len() != self.values.len() {
-            return Err(TesseraError::bad_input(format!(
-                "Validation error in JSON body: sparse vector has {} indices and {} values, they must be as many",
+            return Err(TesseraError::validation(format!(
+                "sparse vector has {} indices and {} values, they must be as many",
                 self.indices.len(),
                 self.values.len()
             )));
         }
         if self.values.iter().any(|v| !v.is_finite()) {
-            return Err(TesseraError::bad_input(
-                "Validation error in JSON body: sparse vector values must be finite numbers",
+            return Err(TesseraError::validation(
+                "sparse vector values must be finite numbers",
             ));
         }
         if !self.indices.windows(2).all(|w| w[0] < w[1]) {
@@ -42,8 +42,8 @@ impl SparseVector {
                 .collect();
             pairs.sort_by_key(|(i, _)| *i);
             if pairs.windows(2).any(|w| w[0].0 == w[1].0) {
-                return Err(TesseraError::bad_input(
-                    "Validation error in JSON body: sparse vector indices must be unique",
+                return Err(TesseraError::validation(
+                    "sparse vector indices must be unique",
                 ));
             }
             (self.indices, self.values) = pairs.into_iter().unzip();

@@ -121,6 +121,7 @@ enum TesseraErrorDef {
     Unimplemented(String),
     Internal(String),
     Stale(String),
+    Validation(String),
 }
 
 impl TopologyCommand {

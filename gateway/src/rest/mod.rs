@@ -282,6 +282,7 @@ impl IntoResponse for ApiError {
 fn http_status(err: &TesseraError) -> StatusCode {
     match err {
         TesseraError::BadInput(_) => StatusCode::BAD_REQUEST,
+        TesseraError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
         TesseraError::NotFound(_) => StatusCode::NOT_FOUND,
         TesseraError::AlreadyExists(_) => StatusCode::CONFLICT,
         TesseraError::Unavailable(_) | TesseraError::Stale(_) => StatusCode::SERVICE_UNAVAILABLE,

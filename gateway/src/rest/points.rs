@@ -264,8 +264,8 @@ pub async fn scroll(call: PointsCall) -> Response {
         let order_by = parse_order_by(b.order_by)?;
         let limit = b.limit.unwrap_or(10);
         if limit == 0 {
-            return Err(TesseraError::bad_input(
-                "Validation error in JSON body: [limit: value 0 invalid, must be 1 or more]",
+            return Err(TesseraError::validation(
+                "[limit: value 0 invalid, must be 1 or more]",
             ));
         }
         gateway

@@ -368,8 +368,8 @@ fn parse_query(q: Value) -> Result<Query> {
         "rrf" => {
             let rrf: RrfParams = serde_json::from_value(inner).map_err(|e| format_error("rrf", e))?;
             if rrf.k == Some(0) {
-                return Err(TesseraError::bad_input(
-                    "Validation error in JSON body: [rrf.k: value 0 invalid, must be 1 or more]",
+                return Err(TesseraError::validation(
+                    "[rrf.k: value 0 invalid, must be 1 or more]",
                 ));
             }
             Ok(Query::Fusion(Fusion::Rrf {

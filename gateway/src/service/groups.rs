@@ -46,8 +46,8 @@ impl Gateway {
         read: &ReadOptions,
     ) -> Result<Vec<PointGroup>> {
         if request.group_size == 0 || request.limit == 0 {
-            return Err(TesseraError::bad_input(
-                "Validation error in JSON body: [group_size and limit must be 1 or more]",
+            return Err(TesseraError::validation(
+                "[group_size and limit must be 1 or more]",
             ));
         }
         let wanted = request.limit.saturating_mul(request.group_size);

@@ -124,8 +124,8 @@ impl Gateway {
         read: &ReadOptions,
     ) -> Result<DistanceMatrix> {
         if request.sample < 2 || request.limit == 0 {
-            return Err(TesseraError::bad_input(
-                "Validation error in JSON body: [sample must be 2 or more and limit 1 or more]",
+            return Err(TesseraError::validation(
+                "[sample must be 2 or more and limit 1 or more]",
             ));
         }
         self.strict_mode(collection, |strict| {

@@ -17,8 +17,8 @@ impl Gateway {
         read: &ReadOptions,
     ) -> Result<Vec<ScoredPoint>> {
         if !(0.0..=1.0).contains(&mmr.diversity) {
-            return Err(TesseraError::bad_input(
-                "Validation error in JSON body: [mmr.diversity: must be between 0 and 1]",
+            return Err(TesseraError::validation(
+                "[mmr.diversity: must be between 0 and 1]",
             ));
         }
         let using = stage.using.as_str();

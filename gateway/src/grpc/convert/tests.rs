@@ -650,13 +650,20 @@ fn query_defaults_and_variants() {
     );
     assert_eq!(fused.prefetch.len(), 1);
     assert_eq!(fused.prefetch[0].limit, 20);
-    let formula = q::QueryPoints {
+    let empty_formula = q::QueryPoints {
         query: Some(q::Query {
             variant: Some(q::query::Variant::Formula(q::Formula::default())),
         }),
         ..Default::default()
     };
-    assert!(is_unimplemented(query_from_proto(formula)));
+    assert!(is_bad_input(query_from_proto(empty_formula)));
+    let relevance_feedback = q::QueryPoints {
+        query: Some(q::Query {
+            variant: Some(q::query::Variant::RelevanceFeedback(Default::default())),
+        }),
+        ..Default::default()
+    };
+    assert!(is_unimplemented(query_from_proto(relevance_feedback)));
 }
 
 #[test]
