@@ -15,7 +15,6 @@ use parking_lot::RwLock;
 use tessera_types::{CollectionConfig, PayloadSchemaType, PointId};
 
 use super::checkpoint::{graph_file, segment_dir, GRAPH_SCRATCH_DIR};
-use super::search::reaches_kb;
 use super::{Inner, Segments, ShardError};
 use crate::filter::path::JsonPath;
 use crate::index::{Graph, GraphParams};
@@ -81,27 +80,28 @@ fn seal_kb(config: &CollectionConfig) -> usize {
     .max(1)
 }
 
-/// The graph a segment should have for vector `name`, if any.
+/// The graph a segment should have for vector `name`, if any: as in Qdrant, a
+/// segment whose vectors pass `indexing_threshold` kilobytes is indexed
+/// (`full_scan_threshold` only steers filtered searches).
 fn wanted_graph(
     config: &CollectionConfig,
     segment: &ImmutableSegment,
     name: &str,
 ) -> Option<GraphParams> {
     // Multi-vectors are scored exactly: no graph.
-    let params = config
+    config
         .params
         .vectors
         .get(name)
         .filter(|p| p.multivector_config.is_none())?;
     let hnsw = config.hnsw_for(name);
-    let enabled = config.optimizer_config.indexing_threshold != Some(0) && hnsw.m > 0;
-    (enabled
-        && reaches_kb(
-            segment.vector_count(name),
-            params.size as usize,
-            hnsw.full_scan_threshold,
-        ))
-    .then_some(GraphParams {
+    let threshold_kb = match config.optimizer_config.indexing_threshold {
+        Some(0) => return None,
+        Some(kb) => kb,
+        None => DEFAULT_INDEXING_KB,
+    };
+    let large = segment_kb(config, |n| segment.vector_count(n)) >= threshold_kb;
+    (hnsw.m > 0 && large && segment.vector_count(name) > 0).then_some(GraphParams {
         m: hnsw.m,
         ef_construct: hnsw.ef_construct,
     })

@@ -343,11 +343,11 @@ impl SearchContext<'_> {
         };
         let name = self.req.using.as_str();
         let data = &segment.data;
-        let vectors = segment.vector_count(name);
         let candidates = self.candidate_rows(segment);
+        // A segment with a graph is searched through it, unless asked for an
+        // exact search or a filter leaves fewer matches than full_scan_threshold.
         let graph = segment.graph(name).filter(|_| {
             !self.req.params.exact
-                && reaches_kb(vectors, self.dim, self.full_scan_threshold)
                 && self.filter.is_none_or(|f| {
                     // Few matches: scoring them directly beats walking the graph past the rest.
                     // An index bounds the matches; otherwise a sample estimates them.
