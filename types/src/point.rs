@@ -274,6 +274,34 @@ pub struct ScoredPoint {
     pub order_value: Option<serde_json::Value>,
 }
 
+impl ScoredPoint {
+    /// A point scored at the gateway, before any payload or vector is fetched.
+    pub fn scored(id: PointId, score: f32) -> ScoredPoint {
+        ScoredPoint {
+            id,
+            version: 0,
+            score,
+            payload: None,
+            vector: None,
+            shard_key: None,
+            order_value: None,
+        }
+    }
+
+    /// A record as a result with `score`.
+    pub fn from_record(record: Record, score: f32) -> ScoredPoint {
+        ScoredPoint {
+            id: record.id,
+            version: 0,
+            score,
+            payload: record.payload,
+            vector: record.vector,
+            shard_key: record.shard_key,
+            order_value: record.order_value,
+        }
+    }
+}
+
 /// Which points an update applies to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum PointSelection {
@@ -387,24 +415,35 @@ impl ShardOperation {
 
     /// Ids the operation names explicitly (None when it selects by filter).
     pub fn explicit_ids(&self) -> Option<Vec<PointId>> {
-        let selection = match self {
+        match self {
             ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
-                return Some(points.iter().map(|p| p.id).collect())
+                Some(points.iter().map(|p| p.id).collect())
             }
             ShardOperation::UpdateVectors(v)
             | ShardOperation::ConditionalUpdateVectors { points: v, .. } => {
-                return Some(v.iter().map(|(id, _)| *id).collect())
+                Some(v.iter().map(|(id, _)| *id).collect())
             }
+            _ => match self.selection()? {
+                PointSelection::Ids(ids) => Some(ids.clone()),
+                PointSelection::Filter(_) => None,
+            },
+        }
+    }
+
+    /// The points an operation selects, for those that select rather than
+    /// carry their points.
+    pub fn selection(&self) -> Option<&PointSelection> {
+        match self {
             ShardOperation::Delete(s)
             | ShardOperation::ClearPayload(s)
             | ShardOperation::SetPayload { selection: s, .. }
             | ShardOperation::OverwritePayload { selection: s, .. }
             | ShardOperation::DeletePayload { selection: s, .. }
-            | ShardOperation::DeleteVectors { selection: s, .. } => s,
-        };
-        match selection {
-            PointSelection::Ids(ids) => Some(ids.clone()),
-            PointSelection::Filter(_) => None,
+            | ShardOperation::DeleteVectors { selection: s, .. } => Some(s),
+            ShardOperation::Upsert(_)
+            | ShardOperation::ConditionalUpsert { .. }
+            | ShardOperation::UpdateVectors(_)
+            | ShardOperation::ConditionalUpdateVectors { .. } => None,
         }
     }
 }

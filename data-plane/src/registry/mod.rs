@@ -147,12 +147,19 @@ impl ShardRegistry {
             )));
         }
         let key = (target.collection, target.incarnation, target.shard_id);
-        if let Some(shard) = self.open.lock().get(&key) {
-            return Ok(shard.clone());
+        if let Some(shard) = self.open.lock().get(&key).cloned() {
+            // The request may come before the reconcile pass for this version.
+            shard.adopt(
+                topology.version,
+                &collection.config,
+                &collection.payload_schema,
+            );
+            return Ok(shard);
         }
         let dir = self.dir(&key);
         let config = collection.config.clone();
         let schema = collection.payload_schema.clone();
+        let version = topology.version;
         let registry = self.clone();
         // Opening replays the WAL: blocking work, off the async threads.
         tokio::task::spawn_blocking(move || {
@@ -167,8 +174,8 @@ impl ShardRegistry {
                 )));
             }
             tracing::info!(collection = %key.0, shard = key.2, "opening shard replica");
-            let shard = Arc::new(Shard::open(&dir, config)?);
-            shard.set_payload_schema(&schema);
+            let shard = Arc::new(Shard::open(&dir, config.clone())?);
+            shard.adopt(version, &config, &schema);
             shard.set_wal_retention(registry.wal_retention_ops);
             open.insert(key, shard.clone());
             Ok(shard)
@@ -287,8 +294,7 @@ impl ShardRegistry {
         open.retain(
             |(name, incarnation, shard_id), shard| match topology.collections.get(name) {
                 Some(c) if placed_here(name, *incarnation, *shard_id) => {
-                    shard.update_config(c.config.clone());
-                    shard.set_payload_schema(&c.payload_schema);
+                    shard.adopt(topology.version, &c.config, &c.payload_schema);
                     true
                 }
                 _ => false,

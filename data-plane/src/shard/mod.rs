@@ -156,6 +156,8 @@ pub(crate) struct Inner {
     /// (Writes selecting by filter match text as substrings: a write's
     /// outcome must not depend on indexes created after it was logged.)
     text_indexes: RwLock<Arc<TextIndexes>>,
+    /// The topology version whose config and payload indexes the shard has.
+    adopted_version: Mutex<u64>,
     segments: RwLock<Arc<Segments>>,
     /// Whether the appendable segment changed since the last checkpoint.
     appendable_dirty: AtomicBool,
@@ -441,6 +443,19 @@ impl Shard {
             .collect()
     }
 
+    /// Adopts the collection's config and payload indexes as of topology
+    /// `version`, unless a version as new was adopted already. Requests call
+    /// it too, so none runs on a version's data with an older configuration.
+    pub fn adopt(&self, version: u64, config: &CollectionConfig, schema: &PayloadSchema) {
+        let mut adopted = self.inner.adopted_version.lock();
+        if *adopted >= version {
+            return;
+        }
+        self.update_config(config.clone());
+        self.set_payload_schema(schema);
+        *adopted = version;
+    }
+
     /// Adopts the collection's payload indexes: the optimizer builds indexes for new
     /// fields in every immutable segment and drops those of removed fields.
     pub fn set_payload_schema(&self, schema: &PayloadSchema) {
@@ -617,6 +632,7 @@ impl Inner {
             config: RwLock::new(config),
             payload_schema: RwLock::new(PayloadSchema::new()),
             text_indexes: RwLock::new(Arc::new(TextIndexes::new())),
+            adopted_version: Mutex::new(0),
             segments: RwLock::new(Arc::new(segments)),
             appendable_dirty: AtomicBool::new(replayed > 0),
             next_segment_id: AtomicU64::new(loaded.manifest.next_segment_id),

@@ -89,15 +89,7 @@ impl Gateway {
                 )));
             }
             if stage.score_threshold.is_none_or(|t| score >= t) {
-                hits.push(ScoredPoint {
-                    id,
-                    version: 0,
-                    score,
-                    payload: None,
-                    vector: None,
-                    shard_key: None,
-                    order_value: None,
-                });
+                hits.push(ScoredPoint::scored(id, score));
             }
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));

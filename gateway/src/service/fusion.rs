@@ -75,15 +75,7 @@ mod tests {
     use crate::service::DEFAULT_RRF_K;
 
     fn hit(id: u64, score: f32) -> ScoredPoint {
-        ScoredPoint {
-            id: PointId::Num(id),
-            version: 0,
-            score,
-            payload: None,
-            vector: None,
-            shard_key: None,
-            order_value: None,
-        }
+        ScoredPoint::scored(PointId::Num(id), score)
     }
 
     fn ranked(points: &[ScoredPoint]) -> Vec<(u64, f32)> {

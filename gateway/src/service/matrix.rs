@@ -105,15 +105,7 @@ impl Gateway {
             .await?;
         Ok(records
             .into_iter()
-            .map(|r| ScoredPoint {
-                id: r.id,
-                version: 0,
-                score: 0.0,
-                payload: r.payload,
-                vector: r.vector,
-                shard_key: None,
-                order_value: None,
-            })
+            .map(|r| ScoredPoint::from_record(r, 0.0))
             .collect())
     }
 

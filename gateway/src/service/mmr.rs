@@ -69,15 +69,7 @@ impl Gateway {
             closeness(a.score(b, distance))
         })
         .into_iter()
-        .map(|(i, score)| ScoredPoint {
-            id: candidates[i].0,
-            version: 0,
-            score,
-            payload: None,
-            vector: None,
-            shard_key: None,
-            order_value: None,
-        })
+        .map(|(i, score)| ScoredPoint::scored(candidates[i].0, score))
         .collect())
     }
 }

@@ -637,15 +637,7 @@ impl Gateway {
             .points
             .into_iter()
             .skip(request.offset)
-            .map(|r| ScoredPoint {
-                id: r.id,
-                version: 0,
-                score: 0.0,
-                payload: r.payload,
-                vector: r.vector,
-                shard_key: None,
-                order_value: r.order_value,
-            })
+            .map(|r| ScoredPoint::from_record(r, 0.0))
             .collect())
     }
 }

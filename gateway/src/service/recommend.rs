@@ -269,15 +269,7 @@ impl Gateway {
                         -s
                     }
                 };
-                Some(ScoredPoint {
-                    id: r.id,
-                    version: 0,
-                    score: score(&similarity),
-                    payload: None,
-                    vector: None,
-                    shard_key: None,
-                    order_value: None,
-                })
+                Some(ScoredPoint::scored(r.id, score(&similarity)))
             })
             .filter(|p| score_threshold.is_none_or(|t| p.score >= t))
             .collect();

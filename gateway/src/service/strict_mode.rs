@@ -117,38 +117,29 @@ impl StrictMode {
     }
 
     pub(super) fn write(&self, operation: &ShardOperation) -> Result<()> {
-        let selection = match operation {
-            ShardOperation::Upsert(points) => {
-                return check_limit(points.len(), self.config.upsert_max_batchsize, "upsert")
-            }
+        let batch = |n: usize| check_limit(n, self.config.upsert_max_batchsize, "upsert");
+        match operation {
+            ShardOperation::Upsert(points) => batch(points.len()),
             ShardOperation::ConditionalUpsert {
                 points,
                 update_filter,
                 ..
             } => {
-                check_limit(points.len(), self.config.upsert_max_batchsize, "upsert")?;
-                return self.filter(update_filter.as_ref(), true);
+                batch(points.len())?;
+                self.filter(update_filter.as_ref(), true)
             }
-            ShardOperation::UpdateVectors(points) => {
-                return check_limit(points.len(), self.config.upsert_max_batchsize, "upsert")
-            }
+            ShardOperation::UpdateVectors(points) => batch(points.len()),
             ShardOperation::ConditionalUpdateVectors {
                 points,
                 update_filter,
             } => {
-                check_limit(points.len(), self.config.upsert_max_batchsize, "upsert")?;
-                return self.filter(Some(update_filter), true);
+                batch(points.len())?;
+                self.filter(Some(update_filter), true)
             }
-            ShardOperation::Delete(s)
-            | ShardOperation::ClearPayload(s)
-            | ShardOperation::SetPayload { selection: s, .. }
-            | ShardOperation::OverwritePayload { selection: s, .. }
-            | ShardOperation::DeletePayload { selection: s, .. }
-            | ShardOperation::DeleteVectors { selection: s, .. } => s,
-        };
-        match selection {
-            PointSelection::Filter(filter) => self.filter(Some(filter), true),
-            PointSelection::Ids(_) => Ok(()),
+            _ => match operation.selection() {
+                Some(PointSelection::Filter(filter)) => self.filter(Some(filter), true),
+                _ => Ok(()),
+            },
         }
     }
 }
