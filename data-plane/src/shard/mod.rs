@@ -413,7 +413,10 @@ impl Shard {
                 .map(|s| s.indexed_vectors() as u64)
                 .sum(),
             segments_count: segments.sealed.len() as u64 + 1,
-            optimizing: self.inner.optimizing.load(Ordering::Acquire),
+            // Running, or due: after the last write and before the optimizer
+            // thread wakes, a seal or merge is due though none runs yet.
+            optimizing: self.inner.optimizing.load(Ordering::Acquire)
+                || self.inner.optimization_due(),
             payload_points: self.payload_points(&segments),
         }
     }

@@ -166,6 +166,13 @@ impl Inner {
         self.last_checkpoint.lock().elapsed() >= interval || logged >= wal_limit
     }
 
+    /// Whether an optimization is due now (whether or not one runs).
+    pub(super) fn optimization_due(&self) -> bool {
+        self.next_task().is_some()
+    }
+
+    /// The optimization due now, if any. On the way it drops graphs and
+    /// payload indexes no longer wanted, which is right at any moment.
     fn next_task(&self) -> Option<Task> {
         let config = self.config.read().clone();
         let segments = self.segments();
