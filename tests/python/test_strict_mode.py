@@ -54,6 +54,8 @@ def test_limits_are_refused_with_qdrants_messages(strict, rest):
     refused(rest.post(f"{base}/query", json={"query": V, "limit": 2, "params": {"hnsw_ef": 100}}), "hnsw_ef")
     refused(rest.post(f"{base}/search/batch", json={"searches": [{"vector": V, "limit": 1}] * 3}), "batch size")
     assert rest.post(f"{base}/query", json={"query": V, "limit": 5}).status_code == 200
+    # The gateway's own pages (limit + offset here) are not the caller's limit.
+    assert rest.post(f"{base}/query", json={"limit": 5, "offset": 2}).status_code == 200
 
 
 def test_filters_must_use_indexes_and_stay_small(strict, rest):

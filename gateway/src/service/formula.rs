@@ -106,7 +106,7 @@ impl Gateway {
         read: &ReadOptions,
     ) -> Result<Vec<PointId>> {
         let page = self
-            .scroll(
+            .run_scroll(
                 collection,
                 ScrollRequest {
                     offset: None,

@@ -60,7 +60,7 @@ impl Gateway {
         let mut offset = None;
         loop {
             let page = self
-                .scroll(
+                .run_scroll(
                     collection,
                     ScrollRequest {
                         offset,

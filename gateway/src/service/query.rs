@@ -620,7 +620,7 @@ impl Gateway {
         read: &ReadOptions,
     ) -> Result<Vec<ScoredPoint>> {
         let page = self
-            .scroll(
+            .run_scroll(
                 collection,
                 ScrollRequest {
                     offset: None,

@@ -147,6 +147,17 @@ impl Gateway {
             strict.limit(request.limit)?;
             strict.filter(request.filter.as_ref(), false)
         })?;
+        self.run_scroll(collection, request, read).await
+    }
+
+    /// A scroll as asked, strict mode already satisfied (the gateway's own
+    /// pages for queries, samples and formulas).
+    pub(super) async fn run_scroll(
+        &self,
+        collection: &str,
+        request: ScrollRequest,
+        read: &ReadOptions,
+    ) -> Result<ScrollResult> {
         let (topology, collection) = self.collection(collection)?;
         if let Some(order) = &request.order_by {
             check_order_index(&collection, &order.key)?;
