@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TesseraError};
+use crate::quantization::{QuantizationConfig, QuantizationConfigDiff};
 use crate::strict_mode::StrictModeConfig;
 use crate::vector::{Datatype, MultiVectorConfig, SparseVectorParams, SparseVectorsConfig, Vector};
 
@@ -43,7 +44,7 @@ pub struct VectorParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hnsw_config: Option<HnswConfigDiff>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quantization_config: Option<serde_json::Value>,
+    pub quantization_config: Option<QuantizationConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_disk: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,6 +74,14 @@ impl VectorsConfig {
             VectorsConfig::Single(p) if name == DEFAULT_VECTOR_NAME => Some(p),
             VectorsConfig::Single(_) => None,
             VectorsConfig::Multi(m) => m.get(name),
+        }
+    }
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut VectorParams> {
+        match self {
+            VectorsConfig::Single(p) if name == DEFAULT_VECTOR_NAME => Some(p),
+            VectorsConfig::Single(_) => None,
+            VectorsConfig::Multi(m) => m.get_mut(name),
         }
     }
 
@@ -141,6 +150,21 @@ pub struct HnswConfigDiff {
     pub payload_m: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inline_storage: Option<bool>,
+}
+
+impl HnswConfigDiff {
+    /// This diff with `newer`'s given fields taking over.
+    pub fn merged(&self, newer: &HnswConfigDiff) -> HnswConfigDiff {
+        HnswConfigDiff {
+            m: newer.m.or(self.m),
+            ef_construct: newer.ef_construct.or(self.ef_construct),
+            full_scan_threshold: newer.full_scan_threshold.or(self.full_scan_threshold),
+            max_indexing_threads: newer.max_indexing_threads.or(self.max_indexing_threads),
+            on_disk: newer.on_disk.or(self.on_disk),
+            payload_m: newer.payload_m.or(self.payload_m),
+            inline_storage: newer.inline_storage.or(self.inline_storage),
+        }
+    }
 }
 
 impl HnswConfig {
@@ -447,7 +471,7 @@ pub struct CollectionConfig {
     pub hnsw_config: HnswConfig,
     pub optimizer_config: OptimizersConfig,
     pub wal_config: WalConfig,
-    pub quantization_config: Option<serde_json::Value>,
+    pub quantization_config: Option<QuantizationConfig>,
     /// The user's own JSON object about the collection, kept as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
@@ -463,6 +487,35 @@ impl CollectionConfig {
 }
 
 impl CollectionConfig {
+    /// Quantization for one dense vector: the vector's own, else the collection's.
+    /// Multi-vectors are scored exactly, so they have none.
+    pub fn quantization_for(&self, vector: &str) -> Option<&QuantizationConfig> {
+        let params = self.params.vectors.get(vector)?;
+        if params.multivector_config.is_some() {
+            return None;
+        }
+        params
+            .quantization_config
+            .as_ref()
+            .or(self.quantization_config.as_ref())
+    }
+
+    fn validate_quantization(&self) -> Result<()> {
+        if let Some(q) = &self.quantization_config {
+            q.validate("quantization_config")?;
+        }
+        for (name, params) in self.params.vectors.iter() {
+            if let Some(q) = &params.quantization_config {
+                let field = match name {
+                    DEFAULT_VECTOR_NAME => "vectors.quantization_config".to_string(),
+                    name => format!("vectors.{name}.quantization_config"),
+                };
+                q.validate(&field)?;
+            }
+        }
+        Ok(())
+    }
+
     /// HNSW parameters for one vector: the collection's, overridden by the vector's own.
     pub fn hnsw_for(&self, vector: &str) -> HnswConfig {
         match self
@@ -499,7 +552,7 @@ pub struct CreateCollection {
     #[serde(default)]
     pub optimizers_config: Option<serde_json::Value>,
     #[serde(default)]
-    pub quantization_config: Option<serde_json::Value>,
+    pub quantization_config: Option<QuantizationConfig>,
     #[serde(default)]
     pub sparse_vectors: Option<SparseVectorsConfig>,
     #[serde(default)]
@@ -576,7 +629,7 @@ impl CreateCollection {
             Some(diff) => merge_json(&WalConfig::default(), diff)?,
             None => WalConfig::default(),
         };
-        Ok(CollectionConfig {
+        let config = CollectionConfig {
             params: CollectionParams {
                 vectors,
                 shard_number,
@@ -592,7 +645,9 @@ impl CreateCollection {
             quantization_config: self.quantization_config,
             metadata: metadata_object(self.metadata)?,
             strict_mode_config: self.strict_mode_config,
-        })
+        };
+        config.validate_quantization()?;
+        Ok(config)
     }
 }
 
@@ -633,7 +688,7 @@ fn merge_json<T: Serialize + serde::de::DeserializeOwned>(
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UpdateCollection {
     #[serde(default)]
-    pub vectors: Option<BTreeMap<String, serde_json::Value>>,
+    pub vectors: Option<BTreeMap<String, VectorParamsDiff>>,
     #[serde(default)]
     pub optimizers_config: Option<serde_json::Value>,
     #[serde(default)]
@@ -641,7 +696,7 @@ pub struct UpdateCollection {
     #[serde(default)]
     pub hnsw_config: Option<HnswConfigDiff>,
     #[serde(default)]
-    pub quantization_config: Option<serde_json::Value>,
+    pub quantization_config: Option<QuantizationConfigDiff>,
     #[serde(default)]
     pub sparse_vectors: Option<SparseVectorsConfig>,
     #[serde(default)]
@@ -662,6 +717,18 @@ pub struct UpdateCollection {
 pub enum VectorNameConfig {
     Dense(VectorParams),
     Sparse(SparseVectorParams),
+}
+
+/// One dense vector's settings in a collection update (`vectors.{name}`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorParamsDiff {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hnsw_config: Option<HnswConfigDiff>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization_config: Option<QuantizationConfigDiff>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_disk: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -702,9 +769,24 @@ impl UpdateCollection {
         if let Some(diff) = &self.optimizers_config {
             next.optimizer_config = merge_json(&next.optimizer_config, diff.clone())?;
         }
-        if let Some(vectors) = &self.vectors {
-            for name in vectors.keys() {
-                next.params.vectors.require(name)?;
+        for (name, diff) in self.vectors.iter().flatten() {
+            next.params.vectors.require(name)?;
+            let params = next
+                .params
+                .vectors
+                .get_mut(name)
+                .expect("checked just above");
+            if let Some(hnsw) = &diff.hnsw_config {
+                params.hnsw_config = Some(match &params.hnsw_config {
+                    Some(own) => own.merged(hnsw),
+                    None => hnsw.clone(),
+                });
+            }
+            if let Some(quantization) = &diff.quantization_config {
+                params.quantization_config = quantization.applied();
+            }
+            if diff.on_disk.is_some() {
+                params.on_disk = diff.on_disk;
             }
         }
         for name in &self.remove_vectors {
@@ -730,9 +812,10 @@ impl UpdateCollection {
                 params.modifier = update.modifier;
             }
         }
-        if self.quantization_config.is_some() {
-            next.quantization_config = self.quantization_config.clone();
+        if let Some(quantization) = &self.quantization_config {
+            next.quantization_config = quantization.applied();
         }
+        next.validate_quantization()?;
         if let Some(update) = &self.strict_mode_config {
             next.strict_mode_config =
                 Some(next.strict_mode_config.unwrap_or_default().merged(update)?);

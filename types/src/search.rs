@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::filter::Filter;
 use crate::point::{PointId, Record, WithPayload, WithVector};
+use crate::quantization::QuantizationSearchParams;
 use crate::vector::Vector;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -13,7 +14,7 @@ pub struct SearchParams {
     #[serde(default)]
     pub exact: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quantization: Option<serde_json::Value>,
+    pub quantization: Option<QuantizationSearchParams>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexed_only: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -15,18 +15,14 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::fs::File;
-use std::io::{self, Write};
-use std::ops::Deref;
+use std::io;
 use std::path::Path;
 
 use hnsw_rs::prelude::{Distance as GraphDistance, Hnsw};
-use memmap2::Mmap;
 use tessera_types::Distance;
 
+use super::file::{self, Bytes};
 use super::kernels;
-use crate::segment::crc_of_reader;
-use crate::wal::sync_dir;
 
 /// hnsw_rs caps the number of layers at 16.
 const MAX_LAYERS: usize = 16;
@@ -47,7 +43,7 @@ pub struct GraphParams {
 
 /// The graph's notion of distance: non-negative (hnsw_rs asserts it) and smaller-is-closer,
 /// ordering candidates exactly as the user-facing score does.
-fn graph_distance(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
+pub fn graph_distance(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
     let d = match distance {
         // Vectors are stored normalized, so 1 - cos is in [0, 2] up to rounding.
         Distance::Cosine => 1.0 - kernels::dot(a, b),
@@ -85,23 +81,6 @@ fn distance_code(distance: Distance) -> u64 {
         Distance::Dot => 1,
         Distance::Euclid => 2,
         Distance::Manhattan => 3,
-    }
-}
-
-/// The graph file's bytes, read into memory or mapped.
-enum Bytes {
-    Memory(Vec<u8>),
-    Mapped(Mmap),
-}
-
-impl Deref for Bytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            Bytes::Memory(v) => v,
-            Bytes::Mapped(m) => m,
-        }
     }
 }
 
@@ -175,10 +154,6 @@ impl Layout {
 
 fn u64_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
 }
 
 /// A candidate node during a search: ordered by distance, then row.
@@ -331,46 +306,17 @@ impl Graph {
     /// Saves the graph as the file `path`: written under a temporary name in `scratch`
     /// (a directory on the same file system), made durable, then renamed into place.
     pub fn save(&self, path: &Path, scratch: &Path) -> io::Result<()> {
-        let name = path.file_name().expect("a file path");
-        let tmp = scratch.join(name);
-        {
-            let mut file = File::create(&tmp)?;
-            file.write_all(&self.bytes)?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)?;
-        sync_dir(path.parent().expect("a file path"))
+        file::save(&self.bytes, path, scratch)
     }
 
     /// The graph saved as `path`, read into memory, or mapped when `mmap`. None when no
     /// file is there; an error when it is damaged or was built for another distance.
     pub fn open(path: &Path, distance: Distance, mmap: bool) -> Result<Option<Graph>, String> {
-        let mut file = match File::open(path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.to_string()),
-        };
-        let bytes = if mmap {
-            // SAFETY: graph files are written whole under another name, renamed into
-            // place and never modified afterwards (only removed or replaced by rename,
-            // which keeps a mapped inode alive).
-            Bytes::Mapped(unsafe { Mmap::map(&file) }.map_err(|e| e.to_string())?)
-        } else {
-            Bytes::Memory(std::fs::read(path).map_err(|e| e.to_string())?)
+        let Some((bytes, mut handle)) = file::open(path, mmap)? else {
+            return Ok(None);
         };
         let layout = Layout::read(&bytes)?;
-        let want = u32_at(&bytes, layout.body());
-        // A mapped file is checked by a streaming read, which leaves it out of the
-        // process's resident memory.
-        let crc = match &bytes {
-            Bytes::Memory(v) => crc32fast::hash(&v[..layout.body()]),
-            Bytes::Mapped(_) => {
-                use std::io::Read;
-                crc_of_reader(&mut (&mut file).take(layout.body() as u64))
-                    .map_err(|e| e.to_string())?
-            }
-        };
-        if crc != want {
+        if !file::crc_matches(&bytes, &mut handle, layout.body())? {
             return Err("graph file checksum mismatch".into());
         }
         if layout.distance != distance_code(distance) {
@@ -435,16 +381,26 @@ impl Graph {
             .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
     }
 
+    /// The distance this graph was built for.
+    pub fn distance(&self) -> Distance {
+        match self.layout.distance {
+            0 => Distance::Cosine,
+            1 => Distance::Dot,
+            2 => Distance::Euclid,
+            _ => Distance::Manhattan,
+        }
+    }
+
     /// Up to `k` nearest rows that `accept` lets through (all rows without it), nearest
-    /// first, reading vectors through `vector`. Rejected rows are still traversed, so
-    /// the graph stays connected.
-    pub fn search<'v>(
+    /// first by `dist` (smaller is closer: the full vectors' `graph_distance`, or an
+    /// estimate from quantized codes). Rejected rows are still traversed, so the graph
+    /// stays connected.
+    pub fn search(
         &self,
-        query: &[f32],
         k: usize,
         ef: usize,
         accept: Option<&dyn Fn(usize) -> bool>,
-        vector: &dyn Fn(usize) -> Option<&'v [f32]>,
+        dist: &dyn Fn(u32) -> f32,
     ) -> Vec<usize> {
         let Ok(entry) = u32::try_from(self.layout.entry) else {
             return Vec::new();
@@ -452,15 +408,6 @@ impl Graph {
         if k == 0 {
             return Vec::new();
         }
-        let distance = match self.layout.distance {
-            0 => Distance::Cosine,
-            1 => Distance::Dot,
-            2 => Distance::Euclid,
-            _ => Distance::Manhattan,
-        };
-        let dist = |row: u32| {
-            vector(row as usize).map_or(f32::MAX, |v| graph_distance(distance, query, v))
-        };
         // Greedy descent through the upper layers.
         let mut best = Node {
             dist: dist(entry),
@@ -565,8 +512,11 @@ mod tests {
         ef: usize,
         accept: Option<&dyn Fn(usize) -> bool>,
     ) -> Vec<usize> {
-        graph.search(query, k, ef, accept, &|row| {
-            points.get(row).map(Vec::as_slice)
+        let distance = graph.distance();
+        graph.search(k, ef, accept, &|row| {
+            points
+                .get(row as usize)
+                .map_or(f32::MAX, |v| graph_distance(distance, query, v))
         })
     }
 

@@ -1,9 +1,12 @@
-//! Vector indexing: distance kernels, the HNSW graph wrapper, and the inverted
-//! index of sparse vectors.
+//! Vector indexing: distance kernels, the HNSW graph wrapper, quantized vectors, and
+//! the inverted index of sparse vectors.
 
+mod file;
 mod hnsw;
 pub mod kernels;
+mod quantized;
 mod sparse;
 
-pub use hnsw::{Graph, GraphParams};
+pub use hnsw::{graph_distance, Graph, GraphParams};
+pub use quantized::{PreparedQuery, QuantizedVectors};
 pub(crate) use sparse::InvertedIndex;

@@ -10,7 +10,7 @@ use tessera_types::PointId;
 
 use super::bitmap::AtomicBitmap;
 use super::data::SegmentData;
-use crate::index::{Graph, InvertedIndex};
+use crate::index::{Graph, InvertedIndex, QuantizedVectors};
 use crate::payload_index::FieldIndex;
 
 pub(crate) struct ImmutableSegment {
@@ -22,6 +22,8 @@ pub(crate) struct ImmutableSegment {
     /// Present vectors of each name, and how many of them were deleted since.
     vectors: BTreeMap<String, (usize, AtomicUsize)>,
     graphs: RwLock<BTreeMap<String, Arc<Graph>>>,
+    /// Quantized codes per dense vector name, built with the graph when configured.
+    quantized: RwLock<BTreeMap<String, Arc<QuantizedVectors>>>,
     /// One inverted index per sparse vector name, built with the segment.
     inverted: BTreeMap<String, Arc<InvertedIndex>>,
     /// Payload indexes by key.
@@ -87,6 +89,7 @@ impl ImmutableSegment {
             deleted,
             vectors,
             graphs: RwLock::new(BTreeMap::new()),
+            quantized: RwLock::new(BTreeMap::new()),
             inverted,
             fields: RwLock::new(BTreeMap::new()),
             persisted: AtomicBool::new(false),
@@ -100,6 +103,7 @@ impl ImmutableSegment {
         debug_assert_eq!(data.ids, self.data.ids);
         let segment = Self::with_parts(self.id, data, self.deleted.clone(), self.inverted.clone());
         *segment.graphs.write() = self.graphs.read().clone();
+        *segment.quantized.write() = self.quantized.read().clone();
         *segment.fields.write() = self.fields.read().clone();
         segment
             .persisted
@@ -183,6 +187,18 @@ impl ImmutableSegment {
             None => self.graphs.write().remove(name),
         };
         // Freeing a large graph takes a while: after the lock is released.
+        drop(old);
+    }
+
+    pub fn quantized(&self, name: &str) -> Option<Arc<QuantizedVectors>> {
+        self.quantized.read().get(name).cloned()
+    }
+
+    pub fn set_quantized(&self, name: &str, codes: Option<Arc<QuantizedVectors>>) {
+        let old = match codes {
+            Some(c) => self.quantized.write().insert(name.to_string(), c),
+            None => self.quantized.write().remove(name),
+        };
         drop(old);
     }
 

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tessera_types::Distance;
 
 use super::{Inner, ShardError};
-use crate::index::Graph;
+use crate::index::{Graph, QuantizedVectors};
 use crate::segment::{
     deletions_file, read_deletions, read_segment, read_segment_with, write_deletions,
     write_segment, Appendable, AtomicBitmap, ImmutableSegment, OnDisk, SegmentData, VectorLayout,
@@ -64,8 +64,15 @@ pub(crate) fn graph_file(data: &SegmentData, name: &str) -> Option<String> {
     Some(format!("graph-{i}.bin"))
 }
 
-/// Reopens the graphs saved beside `segment` (in `dir`); a damaged one is skipped, and
-/// the optimizer builds it again.
+/// The file a segment's quantized codes of vector `name` are saved as: `quant-{i}.bin`,
+/// numbered as its graph.
+pub(crate) fn quantized_file(data: &SegmentData, name: &str) -> Option<String> {
+    let i = data.columns.keys().position(|n| n == name)?;
+    Some(format!("quant-{i}.bin"))
+}
+
+/// Reopens the graphs and quantized codes saved beside `segment` (in `dir`); a damaged
+/// one is skipped, and the optimizer builds it again.
 fn open_graphs(
     dir: &Path,
     segment: &ImmutableSegment,
@@ -85,6 +92,19 @@ fn open_graphs(
                 vector = %name,
                 error = %e,
                 "ignoring a damaged saved HNSW graph; it will be rebuilt"
+            ),
+        }
+        let Some(file) = quantized_file(&segment.data, name) else {
+            continue;
+        };
+        match QuantizedVectors::open(&dir.join(file), *distance, mapped) {
+            Ok(Some(codes)) => segment.set_quantized(name, Some(Arc::new(codes))),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                segment = %dir.display(),
+                vector = %name,
+                error = %e,
+                "ignoring damaged saved quantized vectors; they will be rebuilt"
             ),
         }
     }

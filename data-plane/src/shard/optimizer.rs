@@ -1,5 +1,5 @@
 //! The shard's background optimizer: seals the appendable segment once it is large,
-//! builds HNSW graphs for immutable segments, rebuilds segments with many deleted points
+//! builds HNSW graphs and quantized codes for immutable segments, rebuilds segments with many deleted points
 //! (vacuum) and merges small ones, and writes checkpoints. Builds run outside every lock;
 //! only the final swap takes the writers' lock, briefly.
 //!
@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
-use tessera_types::{CollectionConfig, PayloadSchemaType, PointId};
+use tessera_types::{CollectionConfig, PayloadSchemaType, PointId, QuantizationConfig};
 
-use super::checkpoint::{graph_file, segment_dir, GRAPH_SCRATCH_DIR};
+use super::checkpoint::{graph_file, quantized_file, segment_dir, GRAPH_SCRATCH_DIR};
 use super::{Inner, Segments, ShardError};
 use crate::filter::path::JsonPath;
-use crate::index::{Graph, GraphParams};
+use crate::index::{Graph, GraphParams, QuantizedVectors};
 use crate::payload_index::FieldIndex;
 use crate::segment::{
     read_segment_with, write_segment, Appendable, AtomicBitmap, ImmutableSegment, SegmentData,
@@ -61,6 +61,8 @@ enum Task {
     Seal,
     /// Build (or rebuild with new parameters) a segment's graph for one vector.
     Index(Arc<ImmutableSegment>, String, GraphParams),
+    /// Build (or rebuild with new settings) a segment's quantized codes for one vector.
+    Quantize(Arc<ImmutableSegment>, String, QuantizationConfig),
     /// Replace segments with one holding their live points.
     Rebuild(Vec<Arc<ImmutableSegment>>, &'static str),
     /// Build a segment's index of one payload field.
@@ -105,6 +107,20 @@ fn wanted_graph(
         m: hnsw.m,
         ef_construct: hnsw.ef_construct,
     })
+}
+
+/// The quantized codes a segment should keep for vector `name`: those its settings ask
+/// for, in segments that are indexed.
+fn wanted_quantization(
+    config: &CollectionConfig,
+    segment: &ImmutableSegment,
+    name: &str,
+) -> Option<QuantizationConfig> {
+    wanted_graph(config, segment, name)?;
+    config
+        .quantization_for(name)
+        .filter(|q| !matches!(q, QuantizationConfig::Turbo(_)))
+        .cloned()
 }
 
 /// What a sparse vector is taken to weigh when sizing segments: about 32 dimensions
@@ -195,6 +211,14 @@ impl Inner {
                     None if have.is_some() => segment.set_graph(name, None),
                     _ => {}
                 }
+                let have = segment.quantized(name);
+                match wanted_quantization(&config, segment, name) {
+                    Some(wanted) if have.as_ref().map(|q| q.config()) != Some(&wanted) => {
+                        return Some(Task::Quantize(segment.clone(), name.to_string(), wanted));
+                    }
+                    None if have.is_some() => self.drop_quantized(segment, name),
+                    _ => {}
+                }
             }
         }
         let schema = self.payload_schema.read().clone();
@@ -254,6 +278,12 @@ impl Inner {
             Task::Index(segment, name, params) => {
                 if let Some(graph) = self.build_graph(&segment, &name, params) {
                     segment.set_graph(&name, Some(self.save_graph(&segment, &name, graph)));
+                }
+                Ok(())
+            }
+            Task::Quantize(segment, name, wanted) => {
+                if let Some(codes) = self.quantize(&segment, &name, &wanted) {
+                    segment.set_quantized(&name, Some(self.save_quantized(&segment, &name, codes)));
                 }
                 Ok(())
             }
@@ -425,17 +455,7 @@ impl Inner {
             return graph;
         };
         let path = segment_dir(&self.dir, segment.id).join(file);
-        let scratch = self.dir.join(GRAPH_SCRATCH_DIR);
-        let saved = (|| {
-            if scratch.exists() {
-                std::fs::remove_dir_all(&scratch)?;
-            }
-            std::fs::create_dir_all(&scratch)?;
-            let saved = graph.save(&path, &scratch);
-            std::fs::remove_dir_all(&scratch)?;
-            saved
-        })();
-        if let Err(e) = saved {
+        if let Err(e) = self.save_index_file(|scratch| graph.save(&path, scratch)) {
             tracing::warn!(shard = %self.dir.display(), segment = segment.id, vector = name, error = %e, "could not save the HNSW graph; it is rebuilt after a restart");
             return graph;
         }
@@ -455,6 +475,105 @@ impl Inner {
             Err(e) => {
                 tracing::warn!(shard = %self.dir.display(), segment = segment.id, vector = name, error = %e, "could not map the saved HNSW graph");
                 graph
+            }
+        }
+    }
+
+    /// Runs `save(scratch)` with an empty scratch directory, removed afterwards.
+    fn save_index_file(
+        &self,
+        save: impl FnOnce(&std::path::Path) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let scratch = self.dir.join(GRAPH_SCRATCH_DIR);
+        if scratch.exists() {
+            std::fs::remove_dir_all(&scratch)?;
+        }
+        std::fs::create_dir_all(&scratch)?;
+        let saved = save(&scratch);
+        std::fs::remove_dir_all(&scratch)?;
+        saved
+    }
+
+    /// Quantized codes of vector `name` for every row of `segment` that holds it; None
+    /// when the shard is closing or the vector is unknown.
+    fn quantize(
+        &self,
+        segment: &ImmutableSegment,
+        name: &str,
+        wanted: &QuantizationConfig,
+    ) -> Option<QuantizedVectors> {
+        let (distance, dim) = {
+            let config = self.config.read();
+            let params = config.params.vectors.get(name)?;
+            (params.distance, params.size as usize)
+        };
+        let started = Instant::now();
+        let codes = QuantizedVectors::build(
+            wanted,
+            distance,
+            dim,
+            segment.rows(),
+            &|row| segment.data.vector(row, name),
+            &|| self.stop.load(Ordering::Acquire),
+        )?;
+        tracing::info!(
+            shard = %self.dir.display(),
+            segment = segment.id,
+            vector = name,
+            points = segment.vector_count(name),
+            code_bytes = codes.code_bytes(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "built quantized vectors"
+        );
+        Some(codes)
+    }
+
+    /// Saves quantized `codes` of vector `name` beside the persisted `segment` and returns
+    /// the copy to serve: mapped when the vector is kept on disk and the settings do not
+    /// ask for `always_ram`. Derived data, like graphs: an unsaved copy serves from memory.
+    fn save_quantized(
+        &self,
+        segment: &ImmutableSegment,
+        name: &str,
+        codes: QuantizedVectors,
+    ) -> Arc<QuantizedVectors> {
+        let Some(file) = quantized_file(&segment.data, name) else {
+            return Arc::new(codes);
+        };
+        let path = segment_dir(&self.dir, segment.id).join(file);
+        if let Err(e) = self.save_index_file(|scratch| codes.save(&path, scratch)) {
+            tracing::warn!(shard = %self.dir.display(), segment = segment.id, vector = name, error = %e, "could not save quantized vectors; they are rebuilt after a restart");
+            return Arc::new(codes);
+        }
+        let (distance, on_disk) = {
+            let config = self.config.read();
+            let Some(params) = config.params.vectors.get(name) else {
+                return Arc::new(codes);
+            };
+            (params.distance, params.on_disk == Some(true))
+        };
+        if !on_disk || codes.config().always_ram() {
+            return Arc::new(codes);
+        }
+        match QuantizedVectors::open(&path, distance, true) {
+            Ok(Some(mapped)) => Arc::new(mapped),
+            Ok(None) => Arc::new(codes),
+            Err(e) => {
+                tracing::warn!(shard = %self.dir.display(), segment = segment.id, vector = name, error = %e, "could not map saved quantized vectors");
+                Arc::new(codes)
+            }
+        }
+    }
+
+    /// Stops using a segment's codes of vector `name` and removes their file.
+    fn drop_quantized(&self, segment: &ImmutableSegment, name: &str) {
+        segment.set_quantized(name, None);
+        if let Some(file) = quantized_file(&segment.data, name) {
+            let path = segment_dir(&self.dir, segment.id).join(file);
+            if let Err(e) = std::fs::remove_file(&path) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(path = %path.display(), error = %e, "could not remove quantized vectors");
+                }
             }
         }
     }
@@ -500,6 +619,15 @@ impl Inner {
                 }
             }
         }
+        let mut quantized = Vec::new();
+        for (name, _) in config.params.vectors.iter() {
+            if let Some(wanted) = wanted_quantization(&config, &segment, name) {
+                match self.quantize(&segment, name, &wanted) {
+                    Some(codes) => quantized.push((name, codes)),
+                    None => return Ok(()),
+                }
+            }
+        }
         // Not listed yet: nothing deletes from it before the swap below.
         let segment = match self.persist(&segment)? {
             Some(data) => Arc::new(segment.with_data(data)),
@@ -510,6 +638,9 @@ impl Inner {
                 let saved = self.save_graph(&segment, name, graph);
                 segment.set_graph(name, Some(saved));
             }
+        }
+        for (name, codes) in quantized {
+            segment.set_quantized(name, Some(self.save_quantized(&segment, name, codes)));
         }
         {
             let _writers = self.apply_lock.lock();

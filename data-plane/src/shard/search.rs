@@ -11,7 +11,7 @@ use tessera_types::{
 
 use super::passes;
 use crate::filter::CompiledFilter;
-use crate::index::kernels;
+use crate::index::{graph_distance, kernels};
 use crate::segment::{ImmutableSegment, SegmentData};
 
 /// Scans over at least this many points run on the rayon pool.
@@ -371,29 +371,54 @@ impl SearchContext<'_> {
         };
         let accept = |row: usize| segment.is_live(row) && passes(self.filter, data, row);
         let masked = self.filter.is_some() || segment.deleted_count() > 0;
+        let accept = masked.then_some(&accept as &dyn Fn(usize) -> bool);
         let Some(column) = data.columns.get(name) else {
             return Vec::new();
         };
-        let rows = graph.search(
-            query,
-            self.k,
-            self.ef,
-            masked.then_some(&accept as &dyn Fn(usize) -> bool),
-            &|row| column.get(row),
-        );
+        let quantization = self.req.params.quantization.unwrap_or_default();
+        let codes = segment.quantized(name).filter(|_| !quantization.ignore);
+        // With codes the walk reads them, gathering `oversampling` candidates per result;
+        // the winners are re-scored from the stored vectors unless asked not to.
+        let (rows, estimates) = match &codes {
+            Some(codes) => {
+                let prepared = codes.prepare(query);
+                let wanted = quantization.candidates(self.k);
+                let rows = graph.search(wanted, self.ef.max(wanted), accept, &|row| {
+                    codes.walk_distance(&prepared, row as usize)
+                });
+                let estimates = (!quantization.rescore()).then(|| {
+                    rows.iter()
+                        .map(|row| codes.estimate(&prepared, *row))
+                        .collect::<Vec<_>>()
+                });
+                (rows, estimates)
+            }
+            None => {
+                let distance = graph.distance();
+                let rows = graph.search(self.k, self.ef, accept, &|row| {
+                    column
+                        .get(row as usize)
+                        .map_or(f32::MAX, |v| graph_distance(distance, query, v))
+                });
+                (rows, None)
+            }
+        };
         // A graph walk that found fewer than k accepted rows, where more may match (masks
         // can cut the graph), would let far points of other segments into the results.
         if rows.len() < self.k && rows.len() < segment.live_count() {
             return exact(candidates);
         }
         let mut top = TopK::new(self.k, self.distance);
-        for row in rows {
-            // Rescore from the stored vector so both paths report identical scores.
-            if let Some(v) = data.vector(row, name) {
-                let score = kernels::score(self.distance, query, v);
-                if self.passes_threshold(score) {
-                    top.push(data.ids[row], row, score);
-                }
+        for (i, row) in rows.into_iter().enumerate() {
+            // Scores come from the stored vectors, so graph and scan report the same.
+            let score = match &estimates {
+                Some(estimates) => Some(estimates[i]),
+                None => data
+                    .vector(row, name)
+                    .map(|v| kernels::score(self.distance, query, v)),
+            };
+            if let Some(score) = score.filter(|s| self.passes_threshold(*s)) {
+                top.push(data.ids[row], row, score);
             }
         }
         top.into_sorted()

@@ -6,6 +6,7 @@ mod crud;
 mod model;
 mod on_disk;
 mod payload_index;
+mod quantization;
 mod records;
 mod recovery;
 mod search;

@@ -46,10 +46,6 @@ fn object<const N: usize>(fields: [(&str, Option<Json>); N]) -> Json {
     )
 }
 
-fn json<T: serde::Serialize>(value: T) -> Json {
-    serde_json::to_value(value).expect("domain types serialize to JSON")
-}
-
 // ---- payload values -------------------------------------------------------
 
 pub fn value_from_proto(value: q::Value) -> Result<Json> {
@@ -443,13 +439,7 @@ pub fn search_params_from_proto(params: Option<q::SearchParams>) -> t::SearchPar
     t::SearchParams {
         hnsw_ef: params.hnsw_ef.map(|ef| ef as usize),
         exact: params.exact.unwrap_or(false),
-        quantization: params.quantization.map(|q| {
-            object([
-                ("ignore", q.ignore.map(Json::from)),
-                ("rescore", q.rescore.map(Json::from)),
-                ("oversampling", q.oversampling.map(Json::from)),
-            ])
-        }),
+        quantization: params.quantization.map(search_quantization_from_proto),
         indexed_only: params.indexed_only,
         acorn: params.acorn.map(|a| {
             object([
@@ -758,6 +748,7 @@ mod collections;
 mod filters;
 mod formula;
 mod groups;
+mod quantization;
 pub use aliases::*;
 pub use batch::*;
 pub use cluster::*;
@@ -765,6 +756,7 @@ pub use collections::*;
 pub use filters::*;
 pub use formula::*;
 pub use groups::*;
+use quantization::search_quantization_from_proto;
 
 #[cfg(test)]
 mod tests;

@@ -67,6 +67,9 @@ impl Gateway {
         let consistency = read.consistency;
         let params = &collection.config.params;
         params.check_vector(&request.using, &mut request.vector)?;
+        if let Some(quantization) = &request.params.quantization {
+            quantization.validate()?;
+        }
         let distance = params.distance(&request.using)?;
         let request_json = to_json(&request);
         let replies = self

@@ -48,11 +48,7 @@ impl StrictMode {
         if params.exact && self.config.search_allow_exact == Some(false) {
             return Err(TesseraError::bad_input("Exact search disabled!"));
         }
-        let oversampling = params
-            .quantization
-            .as_ref()
-            .and_then(|q| q.get("oversampling"))
-            .and_then(serde_json::Value::as_f64);
+        let oversampling = params.quantization.as_ref().and_then(|q| q.oversampling);
         if let (Some(value), Some(max)) = (oversampling, self.config.search_max_oversampling) {
             if value > max {
                 return Err(TesseraError::bad_input(format!(

@@ -1,8 +1,8 @@
-//! Collections: create and update requests in, collection info out, with
-//! quantization translated to and from the REST JSON collections store.
+//! Collections: create and update requests in, collection info out.
 
 #![allow(deprecated)]
 
+use super::quantization::*;
 use super::*;
 
 // ---- collections: requests ----------------------------------------------------
@@ -61,7 +61,7 @@ fn vector_params_from_proto(p: q::VectorParams) -> Result<t::VectorParams> {
         hnsw_config: p.hnsw_config.map(hnsw_diff_from_proto),
         quantization_config: p
             .quantization_config
-            .map(quantization_to_json)
+            .map(quantization_from_proto)
             .transpose()?,
         on_disk: p.on_disk,
         datatype: p.datatype.map(datatype_from_proto).transpose()?.flatten(),
@@ -205,7 +205,7 @@ pub fn create_collection_from_proto(request: q::CreateCollection) -> Result<t::C
         optimizers_config: request.optimizers_config.map(optimizers_diff_to_json),
         quantization_config: request
             .quantization_config
-            .map(quantization_to_json)
+            .map(quantization_from_proto)
             .transpose()?,
         sparse_vectors: sparse_config_from_proto(request.sparse_vectors_config)?,
         strict_mode_config: request.strict_mode_config.map(strict_mode_from_proto),
@@ -214,32 +214,27 @@ pub fn create_collection_from_proto(request: q::CreateCollection) -> Result<t::C
     })
 }
 
-fn vector_diff_to_json(diff: q::VectorParamsDiff) -> Result<Json> {
-    Ok(object([
-        (
-            "hnsw_config",
-            diff.hnsw_config.map(|h| json(hnsw_diff_from_proto(h))),
-        ),
-        (
-            "quantization_config",
-            diff.quantization_config
-                .map(quantization_diff_to_json)
-                .transpose()?,
-        ),
-        ("on_disk", diff.on_disk.map(Json::from)),
-    ]))
+fn vector_diff_from_proto(diff: q::VectorParamsDiff) -> Result<t::VectorParamsDiff> {
+    Ok(t::VectorParamsDiff {
+        hnsw_config: diff.hnsw_config.map(hnsw_diff_from_proto),
+        quantization_config: diff
+            .quantization_config
+            .map(quantization_diff_from_proto)
+            .transpose()?,
+        on_disk: diff.on_disk,
+    })
 }
 
 pub fn update_collection_from_proto(request: q::UpdateCollection) -> Result<t::UpdateCollection> {
     let vectors = match request.vectors_config.and_then(|c| c.config) {
         Some(q::vectors_config_diff::Config::Params(diff)) => Some(BTreeMap::from([(
             t::DEFAULT_VECTOR_NAME.to_string(),
-            vector_diff_to_json(diff)?,
+            vector_diff_from_proto(diff)?,
         )])),
         Some(q::vectors_config_diff::Config::ParamsMap(m)) => Some(
             m.map
                 .into_iter()
-                .map(|(name, diff)| Ok((name, vector_diff_to_json(diff)?)))
+                .map(|(name, diff)| Ok((name, vector_diff_from_proto(diff)?)))
                 .collect::<Result<_>>()?,
         ),
         None => None,
@@ -256,141 +251,13 @@ pub fn update_collection_from_proto(request: q::UpdateCollection) -> Result<t::U
         hnsw_config: request.hnsw_config.map(hnsw_diff_from_proto),
         quantization_config: request
             .quantization_config
-            .map(quantization_diff_to_json)
+            .map(quantization_diff_from_proto)
             .transpose()?,
         sparse_vectors: sparse_config_from_proto(request.sparse_vectors_config)?,
         strict_mode_config: request.strict_mode_config.map(strict_mode_from_proto),
         metadata: json_object_from_proto(request.metadata)?,
         add_vectors: BTreeMap::new(),
         remove_vectors: Vec::new(),
-    })
-}
-
-// ---- quantization: protobuf <-> Qdrant's REST JSON, as collections store it ----
-
-const COMPRESSION_RATIOS: [(q::CompressionRatio, &str); 5] = [
-    (q::CompressionRatio::X4, "x4"),
-    (q::CompressionRatio::X8, "x8"),
-    (q::CompressionRatio::X16, "x16"),
-    (q::CompressionRatio::X32, "x32"),
-    (q::CompressionRatio::X64, "x64"),
-];
-
-const BINARY_ENCODINGS: [(q::BinaryQuantizationEncoding, &str); 3] = [
-    (q::BinaryQuantizationEncoding::OneBit, "one_bit"),
-    (q::BinaryQuantizationEncoding::TwoBits, "two_bits"),
-    (
-        q::BinaryQuantizationEncoding::OneAndHalfBits,
-        "one_and_half_bits",
-    ),
-];
-
-fn name_of<E: PartialEq + Copy>(table: &[(E, &'static str)], value: E) -> &'static str {
-    table
-        .iter()
-        .find(|(e, _)| *e == value)
-        .map_or("", |(_, name)| name)
-}
-
-fn value_of<E: Copy>(table: &[(E, &'static str)], name: &str) -> Option<E> {
-    table.iter().find(|(_, n)| *n == name).map(|(e, _)| *e)
-}
-
-fn scalar_to_json(s: q::ScalarQuantization) -> Result<Json> {
-    if enum_value::<q::QuantizationType>(s.r#type, "quantization type")?
-        != q::QuantizationType::Int8
-    {
-        return Err(bad_input("Scalar quantization needs a type: int8"));
-    }
-    Ok(serde_json::json!({"scalar": object([
-        ("type", Some(Json::from("int8"))),
-        ("quantile", s.quantile.map(Json::from)),
-        ("always_ram", s.always_ram.map(Json::from)),
-    ])}))
-}
-
-fn product_to_json(p: q::ProductQuantization) -> Result<Json> {
-    let compression = enum_value::<q::CompressionRatio>(p.compression, "compression ratio")?;
-    Ok(serde_json::json!({"product": object([
-        ("compression", Some(Json::from(name_of(&COMPRESSION_RATIOS, compression)))),
-        ("always_ram", p.always_ram.map(Json::from)),
-    ])}))
-}
-
-fn binary_to_json(b: q::BinaryQuantization) -> Result<Json> {
-    if b.query_encoding.is_some() {
-        return Err(unsupported(
-            "binary quantization query_encoding is not supported yet",
-        ));
-    }
-    let encoding = b
-        .encoding
-        .map(|e| enum_value::<q::BinaryQuantizationEncoding>(e, "binary encoding"))
-        .transpose()?;
-    Ok(serde_json::json!({"binary": object([
-        ("always_ram", b.always_ram.map(Json::from)),
-        ("encoding", encoding.map(|e| Json::from(name_of(&BINARY_ENCODINGS, e)))),
-    ])}))
-}
-
-pub(super) fn quantization_to_json(config: q::QuantizationConfig) -> Result<Json> {
-    use q::quantization_config::Quantization as Q;
-    match config.quantization {
-        Some(Q::Scalar(s)) => scalar_to_json(s),
-        Some(Q::Product(p)) => product_to_json(p),
-        Some(Q::Binary(b)) => binary_to_json(b),
-        Some(Q::Turboquant(_)) => Err(unsupported("turbo quantization is not supported yet")),
-        None => Err(bad_input("quantization_config is empty")),
-    }
-}
-
-fn quantization_diff_to_json(config: q::QuantizationConfigDiff) -> Result<Json> {
-    use q::quantization_config_diff::Quantization as Q;
-    match config.quantization {
-        Some(Q::Scalar(s)) => scalar_to_json(s),
-        Some(Q::Product(p)) => product_to_json(p),
-        Some(Q::Binary(b)) => binary_to_json(b),
-        Some(Q::Disabled(_)) => Ok(Json::from("Disabled")),
-        Some(Q::Turboquant(_)) => Err(unsupported("turbo quantization is not supported yet")),
-        None => Err(bad_input("quantization_config is empty")),
-    }
-}
-
-/// The stored REST JSON back as protobuf; None for shapes gRPC cannot express.
-pub(super) fn quantization_from_json(config: &Json) -> Option<q::QuantizationConfig> {
-    use q::quantization_config::Quantization as Q;
-    let field = |v: &Json, k: &str| v.get(k).cloned();
-    let always_ram = |v: &Json| field(v, "always_ram").and_then(|b| b.as_bool());
-    let quantization = if let Some(s) = config.get("scalar") {
-        Q::Scalar(q::ScalarQuantization {
-            r#type: q::QuantizationType::Int8 as i32,
-            quantile: field(s, "quantile")
-                .and_then(|v| v.as_f64())
-                .map(|v| v as f32),
-            always_ram: always_ram(s),
-            memory: None,
-        })
-    } else if let Some(p) = config.get("product") {
-        let compression = field(p, "compression")?;
-        Q::Product(q::ProductQuantization {
-            compression: value_of(&COMPRESSION_RATIOS, compression.as_str()?)? as i32,
-            always_ram: always_ram(p),
-            memory: None,
-        })
-    } else if let Some(b) = config.get("binary") {
-        Q::Binary(q::BinaryQuantization {
-            always_ram: always_ram(b),
-            encoding: field(b, "encoding")
-                .and_then(|e| value_of(&BINARY_ENCODINGS, e.as_str()?))
-                .map(|e| e as i32),
-            query_encoding: None,
-            memory: None,
-        })
-    } else {
-        return None;
-    };
-    Some(q::QuantizationConfig {
-        quantization: Some(quantization),
     })
 }
 
@@ -446,7 +313,7 @@ fn vector_params_to_proto(p: t::VectorParams) -> q::VectorParams {
         quantization_config: p
             .quantization_config
             .as_ref()
-            .and_then(quantization_from_json),
+            .and_then(quantization_to_proto),
         on_disk: p.on_disk,
         datatype: p.datatype.map(|d| datatype_to_proto(d) as i32),
         multivector_config: p.multivector_config.map(|_| q::MultiVectorConfig {
@@ -524,7 +391,7 @@ fn collection_config_to_proto(config: t::CollectionConfig) -> q::CollectionConfi
         quantization_config: config
             .quantization_config
             .as_ref()
-            .and_then(quantization_from_json),
+            .and_then(quantization_to_proto),
         strict_mode_config: config.strict_mode_config.map(strict_mode_to_proto),
         metadata: config.metadata.map(payload_to_proto).unwrap_or_default(),
     }

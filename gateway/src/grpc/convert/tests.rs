@@ -1,7 +1,8 @@
 use serde_json::json;
 use tessera_proto::convert::error_to_status;
 
-use super::collections::{quantization_from_json, quantization_to_json, sparse_config_to_proto};
+use super::collections::sparse_config_to_proto;
+use super::quantization::{quantization_from_proto, quantization_to_proto};
 use super::*;
 
 fn num_id(n: u64) -> q::PointId {
@@ -862,7 +863,7 @@ fn sparse_vector_configs_round_trip() {
 }
 
 #[test]
-fn quantization_round_trips_through_rest_json() {
+fn quantization_round_trips_through_the_domain_types() {
     let configs = [
         q::quantization_config::Quantization::Scalar(q::ScalarQuantization {
             r#type: q::QuantizationType::Int8 as i32,
@@ -878,7 +879,11 @@ fn quantization_round_trips_through_rest_json() {
         q::quantization_config::Quantization::Binary(q::BinaryQuantization {
             always_ram: Some(false),
             encoding: Some(q::BinaryQuantizationEncoding::TwoBits as i32),
-            query_encoding: None,
+            query_encoding: Some(q::BinaryQuantizationQueryEncoding {
+                variant: Some(q::binary_quantization_query_encoding::Variant::Setting(
+                    q::binary_quantization_query_encoding::Setting::Scalar8Bits as i32,
+                )),
+            }),
             memory: None,
         }),
     ];
@@ -886,19 +891,39 @@ fn quantization_round_trips_through_rest_json() {
         let proto = q::QuantizationConfig {
             quantization: Some(quantization),
         };
-        let json = quantization_to_json(proto).unwrap();
-        assert_eq!(quantization_from_json(&json), Some(proto), "via {json}");
+        let domain = quantization_from_proto(proto).unwrap();
+        assert_eq!(
+            quantization_to_proto(&domain),
+            Some(proto),
+            "via {domain:?}"
+        );
     }
+    // `memory: Pinned` stands for `always_ram`.
+    let pinned = quantization_from_proto(q::QuantizationConfig {
+        quantization: Some(q::quantization_config::Quantization::Scalar(
+            q::ScalarQuantization {
+                r#type: q::QuantizationType::Int8 as i32,
+                quantile: None,
+                always_ram: None,
+                memory: Some(q::Memory::Pinned as i32),
+            },
+        )),
+    })
+    .unwrap();
+    assert!(pinned.always_ram());
     assert_eq!(
-        quantization_to_json(q::QuantizationConfig {
-            quantization: Some(q::quantization_config::Quantization::Product(
-                q::ProductQuantization {
-                    compression: q::CompressionRatio::X4 as i32,
-                    always_ram: Some(true),
-                    memory: None,
-                }
-            )),
-        })
+        serde_json::to_value(
+            quantization_from_proto(q::QuantizationConfig {
+                quantization: Some(q::quantization_config::Quantization::Product(
+                    q::ProductQuantization {
+                        compression: q::CompressionRatio::X4 as i32,
+                        always_ram: Some(true),
+                        memory: None,
+                    }
+                )),
+            })
+            .unwrap()
+        )
         .unwrap(),
         json!({"product": {"compression": "x4", "always_ram": true}})
     );
