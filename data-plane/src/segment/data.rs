@@ -47,6 +47,21 @@ impl Floats {
         Floats::Mapped { map, len }
     }
 
+    /// Lets the kernel drop this process's resident pages of a mapped column (they are
+    /// read back from the file, or its page cache, when next touched). Nothing for a
+    /// column in memory.
+    pub fn release_resident(&self) {
+        if let Floats::Mapped { map, .. } = self {
+            // SAFETY: the map is a read-only view of a file that is never written after
+            // it is renamed into place, so dropping its pages loses nothing: the next
+            // read faults the same bytes back in from the file.
+            let released = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+            if let Err(e) = released {
+                tracing::debug!(error = %e, "madvise(DONTNEED) on a vector map failed");
+            }
+        }
+    }
+
     /// The floats as a growable vector (a mapped column is copied into memory first).
     pub fn to_mut(&mut self) -> &mut Vec<f32> {
         if let Floats::Mapped { .. } = self {

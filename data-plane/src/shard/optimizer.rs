@@ -123,6 +123,14 @@ fn wanted_quantization(
         .cloned()
 }
 
+/// Searches of a segment with codes read only the best candidates' full vectors: an
+/// on-disk vector's pages, all read by the builds, need not stay resident.
+fn release_vector_pages(segment: &ImmutableSegment, name: &str) {
+    if let Some(column) = segment.data.columns.get(name) {
+        column.data.release_resident();
+    }
+}
+
 /// What a sparse vector is taken to weigh when sizing segments: about 32 dimensions
 /// of an index and a value each.
 const SPARSE_VECTOR_BYTES: usize = 256;
@@ -284,6 +292,7 @@ impl Inner {
             Task::Quantize(segment, name, wanted) => {
                 if let Some(codes) = self.quantize(&segment, &name, &wanted) {
                     segment.set_quantized(&name, Some(self.save_quantized(&segment, &name, codes)));
+                    release_vector_pages(&segment, &name);
                 }
                 Ok(())
             }
@@ -641,6 +650,7 @@ impl Inner {
         }
         for (name, codes) in quantized {
             segment.set_quantized(name, Some(self.save_quantized(&segment, name, codes)));
+            release_vector_pages(&segment, name);
         }
         {
             let _writers = self.apply_lock.lock();

@@ -23,6 +23,10 @@
 //! `--transfers` (a one-shard collection on a cluster with two or more data
 //! nodes, e.g. `tessera playground`), the shard is then moved between nodes
 //! with each transfer method under a light write load (see `transfers.rs`).
+//! `--quantization scalar|binary|product` keeps quantized codes in RAM
+//! (`--oversampling` per search, `--on-disk` for the vectors) and the run ends
+//! with the Tessera processes' resident memory; `--sparse` measures a sparse
+//! corpus instead (see `sparse.rs`).
 //! `--help` lists all flags.
 
 use std::time::{Duration, Instant};
@@ -31,26 +35,30 @@ use anyhow::Context;
 use clap::Parser;
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::{
-    CollectionStatus, Condition, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    Distance, FieldType, Filter, PointStruct, Query, QueryPointsBuilder, Range, ScoredPoint,
-    SearchParamsBuilder, UpsertPointsBuilder, Value, VectorParamsBuilder,
+    quantization_config, BinaryQuantization, CollectionStatus, CompressionRatio, Condition,
+    CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, Distance, FieldType, Filter,
+    Memory, PointStruct, ProductQuantization, QuantizationSearchParamsBuilder, QuantizationType,
+    Query, QueryPointsBuilder, Range, ScalarQuantization, ScoredPoint, SearchParamsBuilder,
+    UpsertPointsBuilder, Value, VectorParamsBuilder,
 };
 use qdrant_client::{Payload, Qdrant};
 use rand::rngs::StdRng;
 use rand::Rng;
 use tessera_tests::{data, Rest};
 
+mod memory;
+mod sparse;
 mod transfers;
 
 /// Searches return this many hits; recall is measured at the same depth.
-const LIMIT: u64 = 10;
+pub(crate) const LIMIT: u64 = 10;
 /// Standard deviation of each component around its cluster centre, whose
 /// components are uniform in [-1, 1): clusters overlap little but are not points.
 const CLUSTER_SPREAD: f32 = 0.15;
 
 #[derive(Parser, Debug)]
 #[command(about = "Upload, search and recall benchmark for a Tessera gateway (Qdrant gRPC API)")]
-struct Args {
+pub(crate) struct Args {
     /// gRPC URL of the gateway.
     /// REST URL of the gateway (used by --transfers).
     #[arg(long, default_value = "http://127.0.0.1:6333")]
@@ -98,6 +106,53 @@ struct Args {
     /// Create an integer payload index on `bucket` before uploading.
     #[arg(long)]
     payload_index: bool,
+    /// Keep quantized codes (in RAM) for indexed segments; searches walk them and
+    /// re-score with the stored vectors.
+    #[arg(long, value_enum, default_value_t = Quantization::None)]
+    quantization: Quantization,
+    /// Candidates the quantized walk gathers per result (Qdrant's `oversampling`).
+    #[arg(long)]
+    oversampling: Option<f64>,
+    /// Keep the vectors on disk (`on_disk: true`), as one does with quantization.
+    #[arg(long)]
+    on_disk: bool,
+    /// Benchmark sparse-vector search instead (see `sparse.rs`).
+    #[arg(long)]
+    sparse: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Quantization {
+    None,
+    Scalar,
+    Binary,
+    Product,
+}
+
+impl Quantization {
+    /// The collection setting, codes pinned in RAM.
+    fn config(self) -> Option<quantization_config::Quantization> {
+        let pinned = Some(Memory::Pinned as i32);
+        Some(match self {
+            Quantization::None => return None,
+            Quantization::Scalar => quantization_config::Quantization::Scalar(ScalarQuantization {
+                r#type: QuantizationType::Int8 as i32,
+                memory: pinned,
+                ..Default::default()
+            }),
+            Quantization::Binary => quantization_config::Quantization::Binary(BinaryQuantization {
+                memory: pinned,
+                ..Default::default()
+            }),
+            Quantization::Product => {
+                quantization_config::Quantization::Product(ProductQuantization {
+                    compression: CompressionRatio::X16 as i32,
+                    memory: pinned,
+                    ..Default::default()
+                })
+            }
+        })
+    }
 }
 
 /// Points per bucket value: `bucket` = id % BUCKETS.
@@ -154,7 +209,7 @@ impl Clusters {
     }
 }
 
-fn ids(points: &[ScoredPoint]) -> Vec<u64> {
+pub(crate) fn ids(points: &[ScoredPoint]) -> Vec<u64> {
     points
         .iter()
         .filter_map(|p| match p.id.as_ref()?.point_id_options.as_ref()? {
@@ -164,17 +219,29 @@ fn ids(points: &[ScoredPoint]) -> Vec<u64> {
         .collect()
 }
 
+/// How searches run: exact or not, and the quantized walk's oversampling.
+#[derive(Clone, Copy)]
+struct SearchMode {
+    exact: bool,
+    oversampling: Option<f64>,
+}
+
 async fn search(
     client: &Qdrant,
     collection: &str,
     query: &[f32],
-    exact: bool,
+    mode: SearchMode,
     filter: Option<&Filter>,
 ) -> anyhow::Result<Vec<u64>> {
+    let mut params = SearchParamsBuilder::default().exact(mode.exact);
+    if let Some(oversampling) = mode.oversampling {
+        params = params
+            .quantization(QuantizationSearchParamsBuilder::default().oversampling(oversampling));
+    }
     let mut request = QueryPointsBuilder::new(collection)
         .query(Query::new_nearest(query.to_vec()))
         .limit(LIMIT)
-        .params(SearchParamsBuilder::default().exact(exact));
+        .params(params);
     if let Some(filter) = filter {
         request = request.filter(filter.clone());
     }
@@ -230,7 +297,7 @@ struct Measurement {
     p99: Duration,
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
 }
@@ -242,6 +309,7 @@ async fn measure(
     queries: &[Vec<f32>],
     clients: usize,
     filter: Option<(&'static str, Filter)>,
+    mode: SearchMode,
 ) -> anyhow::Result<Measurement> {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -259,7 +327,7 @@ async fn measure(
             let mut latencies = Vec::with_capacity(mine.len());
             for query in &mine {
                 let sent = Instant::now();
-                search(&client, &collection, query, false, filter.as_ref()).await?;
+                search(&client, &collection, query, mode, filter.as_ref()).await?;
                 latencies.push(sent.elapsed());
             }
             anyhow::Ok(latencies)
@@ -287,11 +355,16 @@ async fn recall(
     collection: &str,
     queries: &[Vec<f32>],
     filter: Option<&Filter>,
+    mode: SearchMode,
 ) -> anyhow::Result<f64> {
+    let exact_mode = SearchMode {
+        exact: true,
+        oversampling: None,
+    };
     let mut total = 0.0;
     for query in queries {
-        let approximate = search(client, collection, query, false, filter).await?;
-        let exact = search(client, collection, query, true, filter).await?;
+        let approximate = search(client, collection, query, mode, filter).await?;
+        let exact = search(client, collection, query, exact_mode, filter).await?;
         anyhow::ensure!(!exact.is_empty(), "exact search returned nothing");
         let found = approximate.iter().filter(|id| exact.contains(id)).count();
         total += found as f64 / exact.len() as f64;
@@ -301,7 +374,10 @@ async fn recall(
 
 /// Waits until the collection is green: the optimizers have built the indexes,
 /// so searches measure the steady state rather than a build in progress.
-async fn wait_until_green(client: &Qdrant, collection: &str) -> anyhow::Result<Duration> {
+pub(crate) async fn wait_until_green(
+    client: &Qdrant,
+    collection: &str,
+) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let mut last_report = Instant::now();
     loop {
@@ -353,6 +429,9 @@ async fn main() -> anyhow::Result<()> {
         .timeout(Duration::from_secs(120))
         .build()
         .with_context(|| format!("cannot connect to {}", args.grpc_url))?;
+    if args.sparse {
+        return sparse::run(&client, &args).await;
+    }
     println!(
         "tessera-bench: {} points x {} dims around {} clusters, replication factor {}, collection `{}` at {}",
         args.points, args.dim, args.clusters, args.replication, args.collection, args.grpc_url
@@ -362,8 +441,12 @@ async fn main() -> anyhow::Result<()> {
         client.delete_collection(&args.collection).await?;
         println!("  deleted the existing collection `{}`", args.collection);
     }
-    let mut create = CreateCollectionBuilder::new(&args.collection)
-        .vectors_config(VectorParamsBuilder::new(args.dim as u64, Distance::Cosine));
+    let mut create = CreateCollectionBuilder::new(&args.collection).vectors_config(
+        VectorParamsBuilder::new(args.dim as u64, Distance::Cosine).on_disk(args.on_disk),
+    );
+    if let Some(quantization) = args.quantization.config() {
+        create = create.quantization_config(quantization);
+    }
     if let Some(shards) = args.shards {
         create = create.shard_number(shards);
     }
@@ -416,17 +499,30 @@ async fn main() -> anyhow::Result<()> {
         cases.extend(filters().into_iter().map(Some));
     }
     let recall_sample = &queries[..args.recall_queries.min(queries.len())];
+    let mode = SearchMode {
+        exact: false,
+        oversampling: args.oversampling,
+    };
     let mut measurements = Vec::new();
     let mut recalls = Vec::new();
     for case in &cases {
         for clients in &args.clients {
-            measurements
-                .push(measure(&client, &args.collection, &queries, *clients, case.clone()).await?);
+            measurements.push(
+                measure(
+                    &client,
+                    &args.collection,
+                    &queries,
+                    *clients,
+                    case.clone(),
+                    mode,
+                )
+                .await?,
+            );
         }
         let filter = case.as_ref().map(|(_, f)| f);
         recalls.push((
             case.as_ref().map_or("none", |(label, _)| *label),
-            recall(&client, &args.collection, recall_sample, filter).await?,
+            recall(&client, &args.collection, recall_sample, filter, mode).await?,
         ));
     }
 
@@ -443,7 +539,13 @@ async fn main() -> anyhow::Result<()> {
         optimize_time.as_secs_f64()
     );
     println!();
-    println!("search   limit {LIMIT}, default (HNSW) parameters");
+    println!(
+        "search   limit {LIMIT}, default (HNSW) parameters, quantization {:?}{}, vectors {}",
+        args.quantization,
+        args.oversampling
+            .map_or(String::new(), |o| format!(" (oversampling {o})")),
+        if args.on_disk { "on disk" } else { "in memory" }
+    );
     println!(
         "  {:<18}  {:>7}  {:>7}  {:>9}  {:>8}  {:>8}",
         "filter", "clients", "queries", "QPS", "p50 ms", "p99 ms"
@@ -466,6 +568,7 @@ async fn main() -> anyhow::Result<()> {
             recall_sample.len()
         );
     }
+    memory::report(Some(args.points as usize * args.dim * 4));
     if args.transfers {
         let rest = Rest::new(&args.rest_url);
         println!();
