@@ -21,6 +21,7 @@ pub fn error_to_status(err: TesseraError) -> tonic::Status {
         TesseraError::AlreadyExists(_) => Code::AlreadyExists,
         TesseraError::Unavailable(_) => Code::Unavailable,
         TesseraError::Timeout(_) => Code::DeadlineExceeded,
+        TesseraError::RateLimited(_) => Code::ResourceExhausted,
         TesseraError::Unimplemented(_) => Code::Unimplemented,
         TesseraError::Internal(_) => Code::Internal,
         TesseraError::Stale(_) => Code::FailedPrecondition,
@@ -39,6 +40,7 @@ fn error_message(err: &TesseraError) -> String {
         | TesseraError::AlreadyExists(m)
         | TesseraError::Unavailable(m)
         | TesseraError::Timeout(m)
+        | TesseraError::RateLimited(m)
         | TesseraError::Unimplemented(m)
         | TesseraError::Internal(m)
         | TesseraError::Stale(m) => m.clone(),
@@ -59,9 +61,8 @@ pub fn status_to_error(status: tonic::Status) -> TesseraError {
         Code::FailedPrecondition => TesseraError::Stale(msg),
         Code::NotFound => TesseraError::NotFound(msg),
         Code::AlreadyExists => TesseraError::AlreadyExists(msg),
-        Code::Unavailable | Code::Cancelled | Code::Aborted | Code::ResourceExhausted => {
-            TesseraError::Unavailable(msg)
-        }
+        Code::Unavailable | Code::Cancelled | Code::Aborted => TesseraError::Unavailable(msg),
+        Code::ResourceExhausted => TesseraError::RateLimited(msg),
         Code::DeadlineExceeded => TesseraError::Timeout(msg),
         Code::Unimplemented => TesseraError::Unimplemented(msg),
         _ => TesseraError::Internal(msg),

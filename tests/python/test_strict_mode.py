@@ -4,6 +4,8 @@ does (defaults left out, every prefetch, groups' limit × group_size)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from qdrant_client import models
 
@@ -88,3 +90,90 @@ def test_strict_mode_is_changed_and_switched_off_by_update(strict, client):
     client.update_collection(strict, strict_mode_config=models.StrictModeConfig(enabled=False))
     assert len(client.query_points(strict, query=V, limit=100, search_params=models.SearchParams(exact=True)).points) == 3
     assert client.get_collection(strict).config.strict_mode_config.enabled is False
+
+
+def strict_collection(rest, make_name, limits: dict, body: dict | None = None) -> str:
+    name = make_name()
+    created = rest.put(f"/collections/{name}", json={
+        **(body or {"vectors": {"size": 4, "distance": "Dot"}}),
+        "strict_mode_config": {"enabled": True, **limits},
+    })
+    assert created.status_code == 200, created.text
+    return name
+
+
+def test_timeouts_above_max_timeout_are_refused(rest, make_name, client):
+    name = strict_collection(rest, make_name, {"max_timeout": 2})
+    base = f"/collections/{name}/points"
+    assert rest.post(f"{base}/query?timeout=2", json={"query": V}).status_code == 200
+    refused(rest.post(f"{base}/query?timeout=3", json={"query": V}), 'Limit exceeded 3 > 2 for "timeout"')
+    refused(rest.post(f"{base}/scroll?timeout=5", json={}), "timeout")
+    assert rest.post(f"{base}/query?timeout=x", json={"query": V}).status_code == 400
+    client.query_points(name, query=V, timeout=2)
+    with pytest.raises(Exception, match="timeout"):
+        client.query_points(name, query=V, timeout=3)
+
+
+def test_read_and_write_rates_are_limited_per_minute(rest, make_name):
+    name = strict_collection(rest, make_name, {"read_rate_limit": 2, "write_rate_limit": 3})
+    base = f"/collections/{name}/points"
+    reads = [rest.post(f"{base}/query", json={"query": V}) for _ in range(5)]
+    assert [r.status_code for r in reads[:2]] == [200, 200]
+    assert {r.status_code for r in reads[2:]} == {429}
+    assert "Rate limiting exceeded: Read rate limit exceeded, retry later" in reads[-1].json()["status"]["error"]
+    # Writes cost a token per point and have their own bucket.
+    assert rest.put(f"{base}?wait=true", json={"points": [
+        {"id": i, "vector": V} for i in range(3)]}).status_code == 200
+    refused_write = rest.put(f"{base}?wait=true", json={"points": [{"id": 9, "vector": V}]})
+    assert refused_write.status_code == 429, refused_write.text
+    assert "Write rate limit exceeded" in refused_write.json()["status"]["error"]
+    # A refused write changed nothing; switching strict mode off lifts the limits.
+    assert rest.patch(f"/collections/{name}", json={"strict_mode_config": {"enabled": False}}).status_code == 200
+    assert rest.post(f"/collections/{name}/points/count", json={"exact": True}).json()["result"]["count"] == 3
+
+
+def test_sparse_and_multi_vectors_are_bounded_per_name(rest, make_name):
+    name = strict_collection(rest, make_name, {
+        "sparse_config": {"words": {"max_length": 4}},
+        "multivector_config": {"tokens": {"max_vectors": 2}},
+    }, body={
+        "vectors": {"tokens": {"size": 2, "distance": "Dot", "multivector_config": {"comparator": "max_sim"}}},
+        "sparse_vectors": {"words": {}},
+    })
+    base = f"/collections/{name}/points?wait=true"
+    ok = rest.put(base, json={"points": [{"id": 1, "vector": {
+        "words": {"indices": [1, 2, 3, 4], "values": [1, 1, 1, 1]}, "tokens": [[1, 0], [0, 1]]}}]})
+    assert ok.status_code == 200, ok.text
+    refused(rest.put(base, json={"points": [{"id": 2, "vector": {
+        "words": {"indices": [1, 2, 3, 4, 5, 6], "values": [1] * 6}}}]}),
+        "Sparse vector 'words' has a limit of 4 indices, but 6 were provided!")
+    refused(rest.put(f"/collections/{name}/points/vectors?wait=true", json={"points": [{"id": 1, "vector": {
+        "tokens": [[1, 0], [0, 1], [1, 1]]}}]}),
+        "Multivector 'tokens' has a limit of 2 vectors, but 3 were provided!")
+    info = rest.get(f"/collections/{name}").json()["result"]["config"]["strict_mode_config"]
+    assert info["sparse_config"] == {"words": {"max_length": 4}}
+
+
+@pytest.mark.parametrize("limit,words", [
+    ({"max_points_count": 5}, "Max points count limit of 5 reached!"),
+    ({"max_collection_vector_size_bytes": 80}, "Max vector storage size limit of 80 bytes reached!"),
+])
+def test_storage_limits_stop_inserts_once_reached(rest, make_name, limit, words):
+    name = strict_collection(rest, make_name, limit)
+    base = f"/collections/{name}/points?wait=true"
+    assert rest.put(base, json={"points": [{"id": i, "vector": V} for i in range(5)]}).status_code == 200
+    # The stored size is counted at most once a second, so a write may pass first.
+    deadline = time.monotonic() + 10
+    while True:
+        r = rest.put(base, json={"points": [{"id": 100, "vector": V}]})
+        if r.status_code != 200:
+            refused(r, words)
+            break
+        assert time.monotonic() < deadline, "the limit was never enforced"
+        time.sleep(0.2)
+    # Deletes still work, and make room again.
+    assert rest.post(f"/collections/{name}/points/delete?wait=true", json={"points": [0, 1, 2, 3, 100]}).status_code == 200
+    deadline = time.monotonic() + 10
+    while rest.put(base, json={"points": [{"id": 7, "vector": V}]}).status_code != 200:
+        assert time.monotonic() < deadline, "inserts stayed refused below the limit"
+        time.sleep(0.2)

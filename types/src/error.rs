@@ -17,6 +17,9 @@ pub enum TesseraError {
     Unavailable(String),
     #[error("Operation timed out: {0}")]
     Timeout(String),
+    /// Strict mode's read or write rate limit (429, as Qdrant).
+    #[error("Rate limiting exceeded: {0}")]
+    RateLimited(String),
     #[error("Not implemented: {0}")]
     Unimplemented(String),
     #[error("Service internal error: {0}")]

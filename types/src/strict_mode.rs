@@ -2,10 +2,13 @@
 //! cannot make a shared collection slow for everyone. The gateway checks every
 //! request against them before it reaches a shard.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TesseraError};
 use crate::filter::{AnyVariants, Condition, Filter, Match};
+use crate::vector::Vector;
 
 /// `strict_mode_config`, in Qdrant's shape. Limits left out do not apply.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -45,10 +48,12 @@ pub struct StrictModeConfig {
     pub filter_max_conditions: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition_max_size: Option<usize>,
+    /// Per multi-vector name: the most vectors one point may hold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub multivector_config: Option<serde_json::Value>,
+    pub multivector_config: Option<BTreeMap<String, MultivectorLimit>>,
+    /// Per sparse vector name: the most non-zero dimensions one vector may hold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sparse_config: Option<serde_json::Value>,
+    pub sparse_config: Option<BTreeMap<String, SparseLimit>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_payload_index_count: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,7 +62,56 @@ pub struct StrictModeConfig {
     pub max_disk_usage_percent: Option<u8>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultivectorLimit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_vectors: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparseLimit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+}
+
 impl StrictModeConfig {
+    /// Refuses a vector of `name` larger than its sparse or multi-vector limit.
+    pub fn check_vector(&self, name: &str, vector: &Vector) -> Result<()> {
+        match vector {
+            Vector::Sparse(sparse) => {
+                let max = self
+                    .sparse_config
+                    .as_ref()
+                    .and_then(|c| c.get(name)?.max_length);
+                match max {
+                    Some(max) if sparse.indices.len() > max => {
+                        Err(TesseraError::bad_input(format!(
+                            "Sparse vector '{name}' has a limit of {max} indices, but {} were provided!",
+                            sparse.indices.len()
+                        )))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Vector::Multi(multi) => {
+                let max = self
+                    .multivector_config
+                    .as_ref()
+                    .and_then(|c| c.get(name)?.max_vectors);
+                match max {
+                    Some(max) if multi.len() > max => Err(TesseraError::bad_input(format!(
+                        "Multivector '{name}' has a limit of {max} vectors, but {} were provided!",
+                        multi.len()
+                    ))),
+                    _ => Ok(()),
+                }
+            }
+            Vector::Dense(_) => Ok(()),
+        }
+    }
+
     pub fn is_enabled(&self) -> bool {
         self.enabled == Some(true)
     }

@@ -80,13 +80,15 @@ impl SparseVector {
     }
 }
 
-/// One vector of a point, as written, stored and returned.
+/// One vector of a point, as written, stored and returned. Variants are tried in
+/// order: a multi-vector of two integer rows would also read as a sparse vector in
+/// serde's sequence form of a struct, so `Multi` comes before `Sparse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Vector {
     Dense(Vec<f32>),
-    Sparse(SparseVector),
     Multi(Vec<Vec<f32>>),
+    Sparse(SparseVector),
 }
 
 impl Vector {
@@ -310,6 +312,24 @@ pub fn idf(n: u64, total: u64) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vectors_parse_by_shape() {
+        let parse = |json: &str| serde_json::from_str::<Vector>(json).unwrap();
+        assert_eq!(parse("[1, 2]"), Vector::Dense(vec![1.0, 2.0]));
+        // Two integer rows are a multi-vector, not a sparse vector in sequence form.
+        assert_eq!(
+            parse("[[1, 0], [0, 1]]"),
+            Vector::Multi(vec![vec![1.0, 0.0], vec![0.0, 1.0]])
+        );
+        assert_eq!(
+            parse(r#"{"indices": [3], "values": [0.5]}"#),
+            Vector::Sparse(SparseVector {
+                indices: vec![3],
+                values: vec![0.5]
+            })
+        );
+    }
 
     #[test]
     fn sparse_vectors_are_sorted_and_checked() {

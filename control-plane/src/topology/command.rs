@@ -122,6 +122,7 @@ enum TesseraErrorDef {
     Internal(String),
     Stale(String),
     Validation(String),
+    RateLimited(String),
 }
 
 impl TopologyCommand {

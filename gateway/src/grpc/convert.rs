@@ -380,10 +380,12 @@ pub fn shard_key_selector_from_proto(
 pub fn read_options_from_proto(
     consistency: Option<q::ReadConsistency>,
     shard_key: Option<q::ShardKeySelector>,
+    timeout: Option<u64>,
 ) -> Result<crate::service::ReadOptions> {
     Ok(crate::service::ReadOptions {
         consistency: consistency_from_proto(consistency)?,
         shard_key: shard_key_selector_from_proto(shard_key)?,
+        timeout,
     })
 }
 

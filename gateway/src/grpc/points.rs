@@ -140,7 +140,8 @@ impl PointsService {
             .collect::<Result<Vec<_>>>()?;
         let with_payload = convert::with_payload_from_proto(r.with_payload, true)?;
         let with_vector = convert::with_vector_from_proto(r.with_vectors);
-        let read = convert::read_options_from_proto(r.read_consistency, r.shard_key_selector)?;
+        let read =
+            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector, r.timeout)?;
         let records = self
             .gateway
             .retrieve(&r.collection_name, &ids, &with_payload, &with_vector, &read)
@@ -269,8 +270,11 @@ impl PointsService {
     async fn search_points(&self, r: q::SearchPoints) -> Result<q::SearchResponse> {
         let start = Instant::now();
         let collection = r.collection_name.clone();
-        let read =
-            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
+        let read = convert::read_options_from_proto(
+            r.read_consistency,
+            r.shard_key_selector.clone(),
+            r.timeout,
+        )?;
         let points = self
             .gateway
             .search_points(&collection, convert::search_from_proto(r)?, &read)
@@ -291,6 +295,7 @@ impl PointsService {
                 let read = convert::read_options_from_proto(
                     r.read_consistency,
                     search.shard_key_selector.clone(),
+                    r.timeout,
                 )?;
                 Ok((convert::search_from_proto(search)?, read))
             })
@@ -309,8 +314,11 @@ impl PointsService {
     async fn scroll_points(&self, r: q::ScrollPoints) -> Result<q::ScrollResponse> {
         let start = Instant::now();
         let collection = r.collection_name.clone();
-        let read =
-            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
+        let read = convert::read_options_from_proto(
+            r.read_consistency,
+            r.shard_key_selector.clone(),
+            r.timeout,
+        )?;
         let page = self
             .gateway
             .scroll(&collection, convert::scroll_from_proto(r)?, &read)
@@ -331,7 +339,8 @@ impl PointsService {
     async fn count_points(&self, r: q::CountPoints) -> Result<q::CountResponse> {
         let start = Instant::now();
         let filter = convert::optional_filter_from_proto(r.filter)?;
-        let read = convert::read_options_from_proto(r.read_consistency, r.shard_key_selector)?;
+        let read =
+            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector, r.timeout)?;
         let count = self
             .gateway
             .count(&r.collection_name, filter, &read)
@@ -346,8 +355,11 @@ impl PointsService {
     async fn query_points(&self, r: q::QueryPoints) -> Result<q::QueryResponse> {
         let start = Instant::now();
         let collection = r.collection_name.clone();
-        let read =
-            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
+        let read = convert::read_options_from_proto(
+            r.read_consistency,
+            r.shard_key_selector.clone(),
+            r.timeout,
+        )?;
         let points = self
             .gateway
             .query(&collection, convert::query_from_proto(r)?, &read)
@@ -365,9 +377,10 @@ impl PointsService {
         collection: String,
         consistency: Option<q::ReadConsistency>,
         shard_keys: Option<q::ShardKeySelector>,
+        timeout: Option<u64>,
         request: Result<crate::service::GroupsRequest>,
     ) -> Result<q::GroupsResult> {
-        let read = convert::read_options_from_proto(consistency, shard_keys)?;
+        let read = convert::read_options_from_proto(consistency, shard_keys, timeout)?;
         let groups = self
             .gateway
             .query_groups(&collection, request?, &read)
@@ -376,7 +389,8 @@ impl PointsService {
     }
 
     async fn matrix(&self, r: q::SearchMatrixPoints) -> Result<crate::service::DistanceMatrix> {
-        let read = convert::read_options_from_proto(r.read_consistency, r.shard_key_selector)?;
+        let read =
+            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector, r.timeout)?;
         let request = crate::service::MatrixRequest {
             filter: convert::optional_filter_from_proto(r.filter)?,
             sample: r.sample.map_or(10, |s| s as usize),
@@ -391,8 +405,11 @@ impl PointsService {
     async fn recommend_points(&self, r: q::RecommendPoints) -> Result<q::RecommendResponse> {
         let start = Instant::now();
         let collection = r.collection_name.clone();
-        let read =
-            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector.clone())?;
+        let read = convert::read_options_from_proto(
+            r.read_consistency,
+            r.shard_key_selector.clone(),
+            r.timeout,
+        )?;
         let points = self
             .gateway
             .query(&collection, convert::recommend_from_points(r)?, &read)
@@ -414,6 +431,7 @@ impl PointsService {
                 let read = convert::read_options_from_proto(
                     r.read_consistency,
                     query.shard_key_selector.clone(),
+                    r.timeout,
                 )?;
                 Ok((convert::query_from_proto(query)?, read))
             })
@@ -570,16 +588,18 @@ impl Points for PointsService {
     ) -> std::result::Result<Response<q::SearchGroupsResponse>, Status> {
         let start = Instant::now();
         let r = request.into_inner();
-        let (collection, consistency, keys) = (
+        let (collection, consistency, keys, timeout) = (
             r.collection_name.clone(),
             r.read_consistency,
             r.shard_key_selector.clone(),
+            r.timeout,
         );
         let groups = self
             .groups(
                 collection,
                 consistency,
                 keys,
+                timeout,
                 convert::search_groups_from_proto(r),
             )
             .await;
@@ -635,16 +655,18 @@ impl Points for PointsService {
     ) -> std::result::Result<Response<q::RecommendGroupsResponse>, Status> {
         let start = Instant::now();
         let r = request.into_inner();
-        let (collection, consistency, keys) = (
+        let (collection, consistency, keys, timeout) = (
             r.collection_name.clone(),
             r.read_consistency,
             r.shard_key_selector.clone(),
+            r.timeout,
         );
         let groups = self
             .groups(
                 collection,
                 consistency,
                 keys,
+                timeout,
                 convert::recommend_groups_from_proto(r),
             )
             .await;
@@ -703,16 +725,18 @@ impl Points for PointsService {
     ) -> std::result::Result<Response<q::QueryGroupsResponse>, Status> {
         let start = Instant::now();
         let r = request.into_inner();
-        let (collection, consistency, keys) = (
+        let (collection, consistency, keys, timeout) = (
             r.collection_name.clone(),
             r.read_consistency,
             r.shard_key_selector.clone(),
+            r.timeout,
         );
         let groups = self
             .groups(
                 collection,
                 consistency,
                 keys,
+                timeout,
                 convert::query_groups_from_proto(r),
             )
             .await;
@@ -730,7 +754,11 @@ impl Points for PointsService {
         let start = Instant::now();
         let r = request.into_inner();
         let outcome = async {
-            let read = convert::read_options_from_proto(r.read_consistency, r.shard_key_selector)?;
+            let read = convert::read_options_from_proto(
+                r.read_consistency,
+                r.shard_key_selector,
+                r.timeout,
+            )?;
             let facet = crate::service::FacetRequest {
                 key: r.key,
                 filter: convert::optional_filter_from_proto(r.filter)?,

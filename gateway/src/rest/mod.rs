@@ -287,6 +287,7 @@ fn http_status(err: &TesseraError) -> StatusCode {
         TesseraError::AlreadyExists(_) => StatusCode::CONFLICT,
         TesseraError::Unavailable(_) | TesseraError::Stale(_) => StatusCode::SERVICE_UNAVAILABLE,
         TesseraError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        TesseraError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         TesseraError::Unimplemented(_) => StatusCode::NOT_IMPLEMENTED,
         TesseraError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

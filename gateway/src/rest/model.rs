@@ -59,14 +59,24 @@ pub fn from_value<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> R
         .map_err(|e| TesseraError::bad_input(format!("Format error in JSON body: {e}")))
 }
 
-/// Read options of a request: `?consistency=` and the body's `shard_key`.
+/// Read options of a request: `?consistency=`, `?timeout=` (seconds) and the body's
+/// `shard_key`.
 pub fn read_options(
     query: &HashMap<String, String>,
     shard_key: Option<ShardKeySelector>,
 ) -> Result<ReadOptions> {
+    let timeout = query
+        .get("timeout")
+        .map(|t| {
+            t.parse::<u64>().map_err(|_| {
+                TesseraError::bad_input(format!("timeout: expected whole seconds, got `{t}`"))
+            })
+        })
+        .transpose()?;
     Ok(ReadOptions {
         consistency: read_consistency(query)?,
         shard_key,
+        timeout,
     })
 }
 

@@ -56,7 +56,7 @@ impl Gateway {
             .read_every_shard(
                 &topology,
                 &collection,
-                read.consistency,
+                read,
                 |target| dp::FacetRequest {
                     target: Some(target),
                     key: request.key.clone(),

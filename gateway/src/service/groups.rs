@@ -107,8 +107,8 @@ impl Gateway {
                 &lookup.with_payload,
                 &lookup.with_vector,
                 &ReadOptions {
-                    consistency: read.consistency,
                     shard_key: None,
+                    ..read.clone()
                 },
             )
             .await?;

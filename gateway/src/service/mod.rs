@@ -8,6 +8,7 @@ mod groups;
 mod matrix;
 mod mmr;
 mod query;
+mod rate_limit;
 mod reads;
 mod recommend;
 mod strict_mode;
@@ -59,6 +60,8 @@ const FAILOVER_WAIT: Duration = Duration::from_secs(15);
 pub struct ReadOptions {
     pub consistency: ReadConsistency,
     pub shard_key: Option<ShardKeySelector>,
+    /// The caller's `timeout` in seconds: the read fails past it.
+    pub timeout: Option<u64>,
 }
 
 impl From<ReadConsistency> for ReadOptions {
@@ -66,6 +69,7 @@ impl From<ReadConsistency> for ReadOptions {
         ReadOptions {
             consistency,
             shard_key: None,
+            timeout: None,
         }
     }
 }
@@ -147,6 +151,8 @@ pub struct ClusterStatus {
 pub struct Gateway {
     topology: TopologyCache,
     data_planes: DataPlanes,
+    rate_limits: Arc<rate_limit::RateLimits>,
+    stored_sizes: Arc<strict_mode::StoredSizes>,
 }
 
 impl Gateway {
@@ -154,6 +160,8 @@ impl Gateway {
         Gateway {
             topology,
             data_planes: DataPlanes::default(),
+            rate_limits: Default::default(),
+            stored_sizes: Default::default(),
         }
     }
 

@@ -554,8 +554,8 @@ impl Gateway {
         let using = examples.using;
         // Another collection's shard keys are not the searched one's.
         let lookup_read = ReadOptions {
-            consistency: read.consistency,
             shard_key: None,
+            ..read.clone()
         };
         let read = if examples.excluded {
             read

@@ -13,7 +13,6 @@ impl Gateway {
     ) -> Result<Vec<Record>> {
         let (topology, collection) = self.collection(collection)?;
         let collection = collection.read_scope(read.shard_key.as_ref())?;
-        let consistency = read.consistency;
         let mut by_shard: BTreeMap<ShardId, Vec<PointId>> = BTreeMap::new();
         if collection.is_custom_sharded() {
             // Any key may hold the point: ask every shard in scope.
@@ -37,14 +36,14 @@ impl Gateway {
                 &topology,
                 &collection,
                 shard_id,
-                consistency,
+                read.consistency,
                 move |mut c| {
                     let request = request.clone();
                     async move { c.retrieve(request).await }
                 },
             )
-        }))
-        .await;
+        }));
+        let replies = within_timeout(&collection, read, async { Ok(replies.await) }).await?;
         let mut found: HashMap<PointId, Record> = HashMap::new();
         for reply in replies {
             for record in reply?.records {
@@ -64,7 +63,6 @@ impl Gateway {
     ) -> Result<Vec<ScoredPoint>> {
         let (topology, collection) = self.collection(collection)?;
         let collection = collection.read_scope(read.shard_key.as_ref())?;
-        let consistency = read.consistency;
         let params = &collection.config.params;
         params.check_vector(&request.using, &mut request.vector)?;
         if let Some(quantization) = &request.params.quantization {
@@ -76,7 +74,7 @@ impl Gateway {
             .read_every_shard(
                 &topology,
                 &collection,
-                consistency,
+                read,
                 |target| dp::SearchRequest {
                     target: Some(target),
                     request_json: request_json.clone(),
@@ -166,7 +164,6 @@ impl Gateway {
             check_order_index(&collection, &order.key)?;
         }
         let collection = collection.read_scope(read.shard_key.as_ref())?;
-        let consistency = read.consistency;
         let limit = request.limit;
         let order = request.order_by.clone();
         let request_json = to_json(&ScrollRequest {
@@ -177,7 +174,7 @@ impl Gateway {
             .read_every_shard(
                 &topology,
                 &collection,
-                consistency,
+                read,
                 |target| dp::ScrollRequest {
                     target: Some(target),
                     request_json: request_json.clone(),
@@ -239,15 +236,24 @@ impl Gateway {
         read: &ReadOptions,
     ) -> Result<u64> {
         self.strict_mode(collection, |strict| strict.filter(filter.as_ref(), false))?;
+        self.run_count(collection, filter, read).await
+    }
+
+    /// A count, without the caller's strict mode checks (the gateway's own counts).
+    pub(super) async fn run_count(
+        &self,
+        collection: &str,
+        filter: Option<Filter>,
+        read: &ReadOptions,
+    ) -> Result<u64> {
         let (topology, collection) = self.collection(collection)?;
         let collection = collection.read_scope(read.shard_key.as_ref())?;
-        let consistency = read.consistency;
         let filter_json = filter.as_ref().map(to_json);
         let replies = self
             .read_every_shard(
                 &topology,
                 &collection,
-                consistency,
+                read,
                 |target| dp::CountRequest {
                     target: Some(target),
                     filter_json: filter_json.clone(),
@@ -259,12 +265,13 @@ impl Gateway {
     }
 
     /// Runs the same read on every shard of a collection, concurrently; the
-    /// first failing shard fails the whole read.
+    /// first failing shard fails the whole read, and so does the caller's
+    /// `timeout` passing (checked against strict mode's `max_timeout`).
     pub(super) async fn read_every_shard<T, Req, F, Fut>(
         &self,
         topology: &Topology,
         collection: &CollectionState,
-        consistency: ReadConsistency,
+        read: &ReadOptions,
         request: impl Fn(ShardTarget) -> Req,
         send: F,
     ) -> Result<Vec<T>>
@@ -281,12 +288,14 @@ impl Gateway {
                 topology,
                 collection,
                 shard.shard_id,
-                consistency,
+                read.consistency,
                 move |client| send(client, request.clone()),
             )
-        }))
-        .await;
-        replies.into_iter().collect()
+        }));
+        within_timeout(collection, read, async {
+            replies.await.into_iter().collect()
+        })
+        .await
     }
 
     /// Runs a read on a shard at `consistency`. One replica: the next readable
@@ -358,6 +367,28 @@ impl Gateway {
             .max_by_key(Applied::applied_seq)
             .expect("at least one answer"))
     }
+}
+
+/// Runs `reads` within the caller's `timeout`, if any, first checked against
+/// strict mode's `max_timeout`.
+async fn within_timeout<T>(
+    collection: &CollectionState,
+    read: &ReadOptions,
+    reads: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let Some(seconds) = read.timeout else {
+        return reads.await;
+    };
+    if let Some(strict) = strict_mode::StrictMode::of(collection) {
+        strict.timeout(seconds)?;
+    }
+    tokio::time::timeout(Duration::from_secs(seconds), reads)
+        .await
+        .map_err(|_| {
+            TesseraError::Timeout(format!(
+                "the read did not finish within its timeout of {seconds} s"
+            ))
+        })?
 }
 
 /// `order_by` needs an index that orders numbers on its key, as in Qdrant.

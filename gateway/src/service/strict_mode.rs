@@ -6,7 +6,12 @@
 use tessera_types::strict_mode::check_limit;
 use tessera_types::{FilterShape, StrictModeConfig};
 
+use std::time::{Duration, Instant};
+
 use super::query::{Prefetch, Query};
+use tessera_types::{NamedVectors, Point, PointId};
+
+use super::rate_limit::Access;
 use super::*;
 
 /// One collection's strict mode, with what it needs to judge requests.
@@ -113,23 +118,34 @@ impl StrictMode {
     }
 
     pub(super) fn write(&self, operation: &ShardOperation) -> Result<()> {
-        let batch = |n: usize| check_limit(n, self.config.upsert_max_batchsize, "upsert");
+        let upsert = |points: &[Point]| {
+            check_limit(points.len(), self.config.upsert_max_batchsize, "upsert")?;
+            self.vectors(points.iter().map(|p| &p.vectors))
+        };
+        let update = |points: &[(PointId, NamedVectors)]| {
+            check_limit(
+                points.len(),
+                self.config.upsert_max_batchsize,
+                "update limit",
+            )?;
+            self.vectors(points.iter().map(|(_, vectors)| vectors))
+        };
         match operation {
-            ShardOperation::Upsert(points) => batch(points.len()),
+            ShardOperation::Upsert(points) => upsert(points),
             ShardOperation::ConditionalUpsert {
                 points,
                 update_filter,
                 ..
             } => {
-                batch(points.len())?;
+                upsert(points)?;
                 self.filter(update_filter.as_ref(), true)
             }
-            ShardOperation::UpdateVectors(points) => batch(points.len()),
+            ShardOperation::UpdateVectors(points) => update(points),
             ShardOperation::ConditionalUpdateVectors {
                 points,
                 update_filter,
             } => {
-                batch(points.len())?;
+                update(points)?;
                 self.filter(Some(update_filter), true)
             }
             _ => match operation.selection() {
@@ -140,14 +156,146 @@ impl StrictMode {
     }
 }
 
+impl StrictMode {
+    /// Sparse vectors' and multi-vectors' size limits.
+    fn vectors<'a>(&self, points: impl Iterator<Item = &'a NamedVectors>) -> Result<()> {
+        if self.config.sparse_config.is_none() && self.config.multivector_config.is_none() {
+            return Ok(());
+        }
+        points
+            .flat_map(|vectors| vectors.iter())
+            .try_for_each(|(name, vector)| self.config.check_vector(name, vector))
+    }
+
+    /// A request's own `timeout` (seconds) against `max_timeout`.
+    pub(super) fn timeout(&self, seconds: u64) -> Result<()> {
+        check_limit(seconds as usize, self.config.max_timeout, "timeout")
+    }
+
+    /// Whether an operation stores new data (so storage limits apply to it).
+    fn stores(operation: &ShardOperation) -> bool {
+        matches!(
+            operation,
+            ShardOperation::Upsert(_)
+                | ShardOperation::ConditionalUpsert { .. }
+                | ShardOperation::UpdateVectors(_)
+                | ShardOperation::ConditionalUpdateVectors { .. }
+        )
+    }
+
+    /// What a write costs against `write_rate_limit`: a token per point it names,
+    /// one for a filter.
+    fn write_cost(operation: &ShardOperation) -> usize {
+        match operation {
+            ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
+                points.len()
+            }
+            ShardOperation::UpdateVectors(points)
+            | ShardOperation::ConditionalUpdateVectors { points, .. } => points.len(),
+            _ => match operation.selection() {
+                Some(PointSelection::Ids(ids)) => ids.len(),
+                _ => 1,
+            },
+        }
+        .max(1)
+    }
+}
+
+/// How long a collection's stored size, counted for its storage limits, is trusted.
+const SIZE_TTL: Duration = Duration::from_secs(1);
+
+/// Collections' point counts, refreshed at most once per `SIZE_TTL`: storage limits
+/// are checked against a recent count, not one per write.
+#[derive(Default)]
+pub(super) struct StoredSizes {
+    counts: parking_lot::Mutex<HashMap<String, (u64, Instant)>>,
+}
+
 impl Gateway {
-    /// Runs `check` against the strict mode of `collection`, if it has one on.
+    /// Runs `check` against the strict mode of `collection`, if it has one on, and
+    /// charges the read to its `read_rate_limit`.
     pub(super) fn strict_mode(
         &self,
         collection: &str,
         check: impl FnOnce(&StrictMode) -> Result<()>,
     ) -> Result<()> {
         let (_, state) = self.collection(collection)?;
-        StrictMode::of(&state).map_or(Ok(()), |strict| check(&strict))
+        let Some(strict) = StrictMode::of(&state) else {
+            return Ok(());
+        };
+        check(&strict)?;
+        match strict.config.read_rate_limit {
+            Some(limit) => self.rate_limits.charge(&state.name, Access::Read, limit, 1),
+            None => Ok(()),
+        }
+    }
+
+    /// A write against strict mode: its shape, its rate, and the collection's
+    /// storage limits.
+    pub(super) async fn strict_write(
+        &self,
+        state: &CollectionState,
+        operation: &ShardOperation,
+    ) -> Result<()> {
+        let Some(strict) = StrictMode::of(state) else {
+            return Ok(());
+        };
+        strict.write(operation)?;
+        if let Some(limit) = strict.config.write_rate_limit {
+            let cost = StrictMode::write_cost(operation);
+            self.rate_limits
+                .charge(&state.name, Access::Write, limit, cost)?;
+        }
+        let (max_points, max_bytes) = (
+            strict.config.max_points_count,
+            strict.config.max_collection_vector_size_bytes,
+        );
+        if !StrictMode::stores(operation) || (max_points.is_none() && max_bytes.is_none()) {
+            return Ok(());
+        }
+        let stored = self.stored_points(&state.name).await?;
+        if let Some(max) = max_points {
+            if stored >= max as u64 {
+                return Err(TesseraError::bad_input(format!(
+                    "Max points count limit of {max} reached!"
+                )));
+            }
+        }
+        if let Some(max) = max_bytes {
+            let per_point: u64 = state
+                .config
+                .params
+                .vectors
+                .iter()
+                .map(|(_, p)| p.size * 4)
+                .sum();
+            if stored.saturating_mul(per_point) >= max as u64 {
+                return Err(TesseraError::bad_input(format!(
+                    "Max vector storage size limit of {max} bytes reached!"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The points `collection` holds, counted at most once per `SIZE_TTL`.
+    async fn stored_points(&self, collection: &str) -> Result<u64> {
+        if let Some((count, at)) = self.stored_sizes.counts.lock().get(collection) {
+            if at.elapsed() < SIZE_TTL {
+                return Ok(*count);
+            }
+        }
+        let count = self
+            .run_count(
+                collection,
+                None,
+                &ReadOptions::from(ReadConsistency::default()),
+            )
+            .await?;
+        self.stored_sizes
+            .counts
+            .lock()
+            .insert(collection.to_string(), (count, Instant::now()));
+        Ok(count)
     }
 }

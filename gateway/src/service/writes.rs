@@ -16,9 +16,7 @@ impl Gateway {
     ) -> Result<UpdateResult> {
         let (_, state) = self.collection(collection)?;
         validate_operation(&state.config, &mut operation)?;
-        if let Some(strict) = strict_mode::StrictMode::of(&state) {
-            strict.write(&operation)?;
-        }
+        self.strict_write(&state, &operation).await?;
         // Under custom sharding a write goes to each named key's shards.
         let per_shard: Vec<_> = state
             .write_scopes(shard_key)?

@@ -467,8 +467,7 @@ pub fn field_type_from_proto(field_type: i32) -> Result<t::PayloadSchemaType> {
     })
 }
 
-/// The limits strict mode enforces or keeps; the per-vector sparse and
-/// multi-vector limits are REST-only here.
+/// The limits strict mode enforces or keeps.
 fn strict_mode_from_proto(s: q::StrictModeConfig) -> t::StrictModeConfig {
     let size = |n: Option<u64>| n.map(|n| n as usize);
     let small = |n: Option<u32>| n.map(|n| n as usize);
@@ -490,8 +489,24 @@ fn strict_mode_from_proto(s: q::StrictModeConfig) -> t::StrictModeConfig {
         max_points_count: size(s.max_points_count),
         filter_max_conditions: size(s.filter_max_conditions),
         condition_max_size: size(s.condition_max_size),
-        multivector_config: None,
-        sparse_config: None,
+        multivector_config: s.multivector_config.map(|m| {
+            m.multivector_config
+                .into_iter()
+                .map(|(name, limit)| {
+                    let max_vectors = size(limit.max_vectors);
+                    (name, t::strict_mode::MultivectorLimit { max_vectors })
+                })
+                .collect()
+        }),
+        sparse_config: s.sparse_config.map(|m| {
+            m.sparse_config
+                .into_iter()
+                .map(|(name, limit)| {
+                    let max_length = size(limit.max_length);
+                    (name, t::strict_mode::SparseLimit { max_length })
+                })
+                .collect()
+        }),
         max_payload_index_count: size(s.max_payload_index_count),
         max_resident_memory_percent: s.max_resident_memory_percent.map(|p| p.min(100) as u8),
         max_disk_usage_percent: None,
@@ -518,8 +533,26 @@ fn strict_mode_to_proto(s: t::StrictModeConfig) -> q::StrictModeConfig {
         max_collection_payload_size_bytes: size(s.max_collection_payload_size_bytes),
         filter_max_conditions: size(s.filter_max_conditions),
         condition_max_size: size(s.condition_max_size),
-        multivector_config: None,
-        sparse_config: None,
+        multivector_config: s
+            .multivector_config
+            .map(|m| q::StrictModeMultivectorConfig {
+                multivector_config: m
+                    .into_iter()
+                    .map(|(name, limit)| {
+                        let max_vectors = size(limit.max_vectors);
+                        (name, q::StrictModeMultivector { max_vectors })
+                    })
+                    .collect(),
+            }),
+        sparse_config: s.sparse_config.map(|m| q::StrictModeSparseConfig {
+            sparse_config: m
+                .into_iter()
+                .map(|(name, limit)| {
+                    let max_length = size(limit.max_length);
+                    (name, q::StrictModeSparse { max_length })
+                })
+                .collect(),
+        }),
         max_points_count: size(s.max_points_count),
         max_payload_index_count: size(s.max_payload_index_count),
         max_resident_memory_percent: s.max_resident_memory_percent.map(u32::from),
