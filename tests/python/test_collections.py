@@ -149,3 +149,24 @@ def test_collection_metadata_is_kept_and_merged(client, collection_name):
     client.update_collection(collection_name, metadata={"v": 2, "note": "reindexed"})
     assert client.get_collection(collection_name).config.metadata == {
         "owner": "search", "v": 2, "note": "reindexed"}
+
+
+def test_payload_index_parameters_are_kept_and_shown(client, collection_name):
+    client.create_collection(collection_name, vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    client.create_payload_index(collection_name, "tenant", wait=True, field_schema=models.KeywordIndexParams(
+        type=models.KeywordIndexType.KEYWORD, is_tenant=True))
+    client.create_payload_index(collection_name, "ts", wait=True, field_schema=models.IntegerIndexParams(
+        type=models.IntegerIndexType.INTEGER, lookup=False, range=True, is_principal=True))
+    client.create_payload_index(collection_name, "plain", wait=True, field_schema=models.PayloadSchemaType.FLOAT)
+    client.upsert(collection_name, wait=True, points=[
+        models.PointStruct(id=i, vector=[1, 0], payload={"tenant": f"t{i % 2}", "ts": i}) for i in range(6)])
+    schema = client.get_collection(collection_name).payload_schema
+    assert schema["tenant"].data_type == models.PayloadSchemaType.KEYWORD
+    assert schema["tenant"].params.is_tenant is True
+    assert schema["ts"].params.is_principal is True and schema["ts"].params.range is True
+    assert schema["ts"].params.lookup is False
+    assert schema["plain"].params is None
+    # The index serves filters on the tenant field as any keyword index does.
+    hits = client.count(collection_name, count_filter=models.Filter(must=[
+        models.FieldCondition(key="tenant", match=models.MatchValue(value="t1"))]), exact=True)
+    assert hits.count == 3

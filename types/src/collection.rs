@@ -249,13 +249,36 @@ pub enum PayloadSchemaType {
     Geo,
 }
 
-/// A payload index as created: its type, with a text index's parameters.
-/// (Other index types' parameters are accepted and not kept.)
+/// A payload index as created: its type alone, or with its parameters, kept as
+/// given and shown in the collection's `payload_schema`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PayloadFieldSchema {
     Type(PayloadSchemaType),
     Text(crate::text::TextIndexParams),
+    Params(IndexParams),
+}
+
+/// The parameters of a non-text payload index (`{"type": "keyword", "is_tenant": true}`),
+/// kept and shown. A filter on any indexed field, a tenant's included, is planned from
+/// the index's candidates; the flags do not change storage layout here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexParams {
+    #[serde(rename = "type")]
+    pub kind: PayloadSchemaType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_tenant: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_principal: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_disk: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_hnsw: Option<bool>,
 }
 
 impl PayloadFieldSchema {
@@ -263,6 +286,16 @@ impl PayloadFieldSchema {
         match self {
             PayloadFieldSchema::Type(kind) => *kind,
             PayloadFieldSchema::Text(_) => PayloadSchemaType::Text,
+            PayloadFieldSchema::Params(params) => params.kind,
+        }
+    }
+
+    /// The parameters given with the type, as Qdrant shows them in `payload_schema`.
+    pub fn params(&self) -> Option<serde_json::Value> {
+        match self {
+            PayloadFieldSchema::Type(_) => None,
+            PayloadFieldSchema::Text(params) => serde_json::to_value(params).ok(),
+            PayloadFieldSchema::Params(params) => serde_json::to_value(params).ok(),
         }
     }
 
@@ -273,7 +306,7 @@ impl PayloadFieldSchema {
                 Some(crate::text::TextIndexParams::default())
             }
             PayloadFieldSchema::Text(params) => Some(params.clone()),
-            PayloadFieldSchema::Type(_) => None,
+            PayloadFieldSchema::Type(_) | PayloadFieldSchema::Params(_) => None,
         }
     }
 }

@@ -378,12 +378,19 @@ impl SearchContext<'_> {
         let quantization = self.req.params.quantization.unwrap_or_default();
         let codes = segment.quantized(name).filter(|_| !quantization.ignore);
         // With codes the walk reads them, gathering `oversampling` candidates per result;
-        // the winners are re-scored from the stored vectors unless asked not to.
+        // re-scoring (unless asked not to) reads the stored vectors of every candidate
+        // the walk kept, at least `ef` of them: a few hundred reads beside the walk's
+        // thousands of code comparisons, and it recovers what the codes' rounding hid.
         let (rows, estimates) = match &codes {
             Some(codes) => {
                 let prepared = codes.prepare(query);
                 let wanted = quantization.candidates(self.k);
-                let rows = graph.search(wanted, self.ef.max(wanted), accept, &|row| {
+                let gathered = if quantization.rescore() {
+                    self.ef.max(wanted)
+                } else {
+                    wanted
+                };
+                let rows = graph.search(gathered, self.ef.max(wanted), accept, &|row| {
                     codes.walk_distance(&prepared, row as usize)
                 });
                 let estimates = (!quantization.rescore()).then(|| {

@@ -750,6 +750,7 @@ mod collections;
 mod filters;
 mod formula;
 mod groups;
+mod payload_index;
 mod quantization;
 pub use aliases::*;
 pub use batch::*;

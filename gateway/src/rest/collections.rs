@@ -200,12 +200,16 @@ pub async fn create_index(
         let kind: PayloadSchemaType = kind
             .and_then(|k| serde_json::from_value(k).ok())
             .ok_or_else(unknown)?;
-        // A text index keeps its parameters: they decide how text is matched.
+        // Parameters are kept: a text index's decide how text is matched.
+        let bad = |e: serde_json::Error| {
+            TesseraError::bad_input(format!("Format error in JSON body: field_schema: {e}"))
+        };
         let schema = match body.field_schema {
             Some(params @ serde_json::Value::Object(_)) if kind == PayloadSchemaType::Text => {
-                PayloadFieldSchema::Text(serde_json::from_value(params).map_err(|e| {
-                    TesseraError::bad_input(format!("Format error in JSON body: field_schema: {e}"))
-                })?)
+                PayloadFieldSchema::Text(serde_json::from_value(params).map_err(bad)?)
+            }
+            Some(params @ serde_json::Value::Object(_)) => {
+                PayloadFieldSchema::Params(serde_json::from_value(params).map_err(bad)?)
             }
             _ => PayloadFieldSchema::Type(kind),
         };

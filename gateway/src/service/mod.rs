@@ -107,6 +107,9 @@ pub struct CollectionInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PayloadFieldInfo {
     pub data_type: PayloadSchemaType,
+    /// The parameters the index was created with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<serde_json::Value>,
     /// Points with a value for this field.
     pub points: u64,
 }
@@ -237,9 +240,10 @@ impl Gateway {
             payload_schema: collection
                 .payload_schema
                 .iter()
-                .map(|(field, data_type)| {
+                .map(|(field, schema)| {
                     let info = PayloadFieldInfo {
-                        data_type: data_type.kind(),
+                        data_type: schema.kind(),
+                        params: schema.params(),
                         points: 0,
                     };
                     (field.clone(), info)

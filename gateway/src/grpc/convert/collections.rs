@@ -2,6 +2,7 @@
 
 #![allow(deprecated)]
 
+use super::payload_index::*;
 use super::quantization::*;
 use super::*;
 
@@ -420,9 +421,12 @@ pub fn collection_info_to_proto(info: CollectionInfo) -> q::CollectionInfo {
             .payload_schema
             .into_iter()
             .map(|(field, f)| {
+                let params = f
+                    .params
+                    .and_then(|p| serde_json::from_value::<t::IndexParams>(p).ok());
                 let schema = q::PayloadSchemaInfo {
                     data_type: payload_schema_type_to_proto(f.data_type) as i32,
-                    params: None,
+                    params: params.as_ref().map(index_params_to_proto),
                     points: Some(f.points),
                 };
                 (field, schema)
@@ -566,8 +570,15 @@ pub fn field_schema_from_proto(
 ) -> Result<t::PayloadFieldSchema> {
     use q::payload_index_params::IndexParams;
     let kind = field_type_from_proto(field_type)?;
-    let Some(IndexParams::TextIndexParams(p)) = params.and_then(|p| p.index_params) else {
-        return Ok(t::PayloadFieldSchema::Type(kind));
+    let p = match params.and_then(|p| p.index_params) {
+        Some(IndexParams::TextIndexParams(p)) => p,
+        Some(other) => {
+            return Ok(match index_params_from_proto(kind, &other) {
+                Some(params) => t::PayloadFieldSchema::Params(params),
+                None => t::PayloadFieldSchema::Type(kind),
+            })
+        }
+        None => return Ok(t::PayloadFieldSchema::Type(kind)),
     };
     let tokenizer = match q::TokenizerType::try_from(p.tokenizer) {
         Ok(q::TokenizerType::Prefix) => Some(t::text::Tokenizer::Prefix),
