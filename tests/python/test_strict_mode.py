@@ -177,3 +177,16 @@ def test_storage_limits_stop_inserts_once_reached(rest, make_name, limit, words)
     while rest.put(base, json={"points": [{"id": 7, "vector": V}]}).status_code != 200:
         assert time.monotonic() < deadline, "inserts stayed refused below the limit"
         time.sleep(0.2)
+
+
+def test_writes_stop_when_the_data_disk_is_past_its_limit(rest, make_name):
+    # Any disk holding an operating system and this build is more than 1% full.
+    name = strict_collection(rest, make_name, {"max_disk_usage_percent": 1, "max_resident_memory_percent": 100})
+    base = f"/collections/{name}/points?wait=true"
+    refused(rest.put(base, json={"points": [{"id": 1, "vector": V}]}), "Disk usage is")
+    assert rest.post(f"/collections/{name}/points/count", json={"exact": True}).json()["result"]["count"] == 0
+    assert rest.patch(f"/collections/{name}", json={"strict_mode_config": {"max_disk_usage_percent": 100}}).status_code == 200
+    assert rest.put(base, json={"points": [{"id": 1, "vector": V}]}).status_code == 200
+    # Deletes are never refused for being full.
+    assert rest.patch(f"/collections/{name}", json={"strict_mode_config": {"max_disk_usage_percent": 1}}).status_code == 200
+    assert rest.post(f"/collections/{name}/points/delete?wait=true", json={"points": [1]}).status_code == 200

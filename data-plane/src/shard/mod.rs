@@ -17,6 +17,7 @@ mod order;
 mod payload;
 mod records;
 mod replication;
+mod resources;
 mod search;
 mod sparse;
 

@@ -102,7 +102,11 @@ impl Shard {
                     last.epoch
                 )));
             }
-            let op = prepare(op, &self.inner.config.read())?;
+            let op = {
+                let config = self.inner.config.read();
+                super::resources::check(&config, &self.inner.dir, &op)?;
+                prepare(op, &config)?
+            };
             let id = self.inner.append_and_apply(epoch, op.clone())?;
             self.inner.applied.notify_all();
             Ordered {
