@@ -5,7 +5,9 @@
 //!
 //! Thresholds come from the collection's `optimizer_config` (`indexing_threshold` and
 //! `max_segment_size` in KB of vectors, `deleted_threshold`, `vacuum_min_vector_number`,
-//! `default_segment_number`, `flush_interval_sec`) and `hnsw_config`.
+//! `default_segment_number`, `flush_interval_sec`, `max_optimization_threads`: 0 turns
+//! optimizations off, N bounds a build's threads) and `hnsw_config`
+//! (`max_indexing_threads` bounds a graph build's threads).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -123,6 +125,15 @@ fn wanted_quantization(
         .cloned()
 }
 
+/// Runs `build` on a pool of `threads` threads (the shared pool when 0, or when a
+/// pool cannot be made).
+fn within_threads<T: Send>(threads: usize, build: impl FnOnce() -> T + Send) -> T {
+    match (threads > 0).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build()) {
+        Some(Ok(pool)) => pool.install(build),
+        _ => build(),
+    }
+}
+
 /// Searches of a segment with codes read only the best candidates' full vectors: an
 /// on-disk vector's pages, all read by the builds, need not stay resident.
 fn release_vector_pages(segment: &ImmutableSegment, name: &str) {
@@ -202,6 +213,10 @@ impl Inner {
         let segments = self.segments();
         if let Some(s) = segments.sealed.iter().find(|s| !s.is_persisted()) {
             return Some(Task::Persist(s.clone()));
+        }
+        // As in Qdrant, no optimization threads means no optimizations.
+        if config.optimizer_config.max_optimization_threads == Some(0) {
+            return None;
         }
         {
             let app = segments.appendable.read();
@@ -431,13 +446,15 @@ impl Inner {
                 );
             }
         };
-        let graph = Graph::build(
-            distance,
-            params,
-            &items,
-            &|| self.stop.load(Ordering::Acquire),
-            &progress,
-        )?;
+        let graph = within_threads(self.build_threads(name), || {
+            Graph::build(
+                distance,
+                params,
+                &items,
+                &|| self.stop.load(Ordering::Acquire),
+                &progress,
+            )
+        })?;
         tracing::info!(
             shard = %self.dir.display(),
             segment = segment.id,
@@ -488,6 +505,24 @@ impl Inner {
         }
     }
 
+    /// Threads an index build of vector `name` may use: the vector's
+    /// `max_indexing_threads` and the collection's `max_optimization_threads`, the
+    /// smaller of those set (0 for all cores).
+    fn build_threads(&self, name: &str) -> usize {
+        let config = self.config.read();
+        [
+            config.hnsw_for(name).max_indexing_threads,
+            config
+                .optimizer_config
+                .max_optimization_threads
+                .unwrap_or(0),
+        ]
+        .into_iter()
+        .filter(|n| *n > 0)
+        .min()
+        .unwrap_or(0)
+    }
+
     /// Runs `save(scratch)` with an empty scratch directory, removed afterwards.
     fn save_index_file(
         &self,
@@ -517,14 +552,16 @@ impl Inner {
             (params.distance, params.size as usize)
         };
         let started = Instant::now();
-        let codes = QuantizedVectors::build(
-            wanted,
-            distance,
-            dim,
-            segment.rows(),
-            &|row| segment.data.vector(row, name),
-            &|| self.stop.load(Ordering::Acquire),
-        )?;
+        let codes = within_threads(self.build_threads(name), || {
+            QuantizedVectors::build(
+                wanted,
+                distance,
+                dim,
+                segment.rows(),
+                &|row| segment.data.vector(row, name),
+                &|| self.stop.load(Ordering::Acquire),
+            )
+        })?;
         tracing::info!(
             shard = %self.dir.display(),
             segment = segment.id,

@@ -318,3 +318,22 @@ impl IdNum for Point {
         }
     }
 }
+
+/// `max_optimization_threads: 0` turns optimizations off (as in Qdrant): nothing is
+/// sealed or indexed until it is lifted; `max_indexing_threads` bounds a build.
+#[test]
+fn optimizations_are_switched_off_by_zero_threads_and_bounded_otherwise() {
+    let dir = TempDir::new();
+    let mut config = config(16, Distance::Dot, 10);
+    config.optimizer_config.max_optimization_threads = Some(0);
+    let shard = Shard::open(dir.path(), config.clone()).unwrap();
+    load(&shard, &random_vectors(2000, 16, 31));
+    assert_eq!(shard.stats().indexed_vectors_count, 0);
+    assert!(!shard.stats().optimizing, "nothing is due while optimizations are off");
+
+    config.optimizer_config.max_optimization_threads = None;
+    config.hnsw_config.max_indexing_threads = 1;
+    shard.update_config(config);
+    shard.optimize().unwrap();
+    assert_eq!(shard.stats().indexed_vectors_count, 2000);
+}
