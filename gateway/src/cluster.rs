@@ -134,6 +134,7 @@ impl Gateway {
             let progress = match self.data_planes().client(topology, info.to) {
                 Ok(mut client) => call(client.shard_stats(dp::ShardStatsRequest {
                     target: Some(target(topology, collection, info.shard_id)),
+                    with_payload_bytes: false,
                 }))
                 .await
                 .ok()

@@ -15,7 +15,10 @@ async fn a_refused_connection_is_told_apart_from_a_server_error() {
         .unwrap()
         .connect_lazy();
     let status = DataPlaneClient::new(channel)
-        .shard_stats(dp::ShardStatsRequest { target: None })
+        .shard_stats(dp::ShardStatsRequest {
+            target: None,
+            with_payload_bytes: false,
+        })
         .await
         .unwrap_err();
     assert!(is_transport_failure(&status), "{status:?}");

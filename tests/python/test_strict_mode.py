@@ -190,3 +190,21 @@ def test_writes_stop_when_the_data_disk_is_past_its_limit(rest, make_name):
     # Deletes are never refused for being full.
     assert rest.patch(f"/collections/{name}", json={"strict_mode_config": {"max_disk_usage_percent": 1}}).status_code == 200
     assert rest.post(f"/collections/{name}/points/delete?wait=true", json={"points": [1]}).status_code == 200
+
+
+def test_payload_storage_limit_stops_inserts_once_reached(rest, make_name):
+    name = strict_collection(rest, make_name, {"max_collection_payload_size_bytes": 200})
+    base = f"/collections/{name}/points?wait=true"
+    assert rest.put(base, json={"points": [
+        {"id": i, "vector": V, "payload": {"city": "Berlin", "n": i}} for i in range(10)]}).status_code == 200
+    # About 25 bytes of JSON per point: 10 points pass the limit; a later write is refused.
+    deadline = time.monotonic() + 10
+    while True:
+        r = rest.put(base, json={"points": [{"id": 100, "vector": V, "payload": {"city": "Paris"}}]})
+        if r.status_code != 200:
+            refused(r, "Max payload storage size limit of 200 bytes reached!")
+            break
+        assert time.monotonic() < deadline, "the limit was never enforced"
+        time.sleep(0.2)
+    assert rest.patch(f"/collections/{name}", json={"strict_mode_config": {"max_collection_payload_size_bytes": 100000}}).status_code == 200
+    assert rest.put(base, json={"points": [{"id": 101, "vector": V}]}).status_code == 200

@@ -124,6 +124,7 @@ pub async fn shard_stats(
                 shard_id,
                 topology_version: topology.version,
             }),
+            with_payload_bytes: false,
         })
         .await
         .map(|r| r.into_inner())

@@ -238,7 +238,8 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<ShardStatsRequest>,
     ) -> Result<Response<ShardStatsReply>, Status> {
-        let target = request.into_inner().target;
+        let request = request.into_inner();
+        let target = request.target;
         let key = target
             .as_ref()
             .map(|t| (t.collection.clone(), t.incarnation, t.shard_id));
@@ -257,7 +258,16 @@ impl DataPlane for DataPlaneService {
                 rate_per_second: rate,
             });
         let stats = shard.stats();
+        let payload_bytes = if request.with_payload_bytes {
+            let shard = shard.clone();
+            tokio::task::spawn_blocking(move || shard.payload_bytes())
+                .await
+                .map_err(|e| Status::internal(e.to_string()))?
+        } else {
+            0
+        };
         Ok(Response::new(ShardStatsReply {
+            payload_bytes,
             points_count: stats.points_count,
             indexed_vectors_count: stats.indexed_vectors_count,
             segments_count: stats.segments_count,

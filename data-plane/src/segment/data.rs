@@ -119,6 +119,17 @@ pub(crate) enum Payloads {
 }
 
 impl Payloads {
+    /// Bytes the payloads take: the mapped file, or their JSON in memory.
+    pub fn stored_bytes(&self) -> u64 {
+        match self {
+            Payloads::Memory(v) => v
+                .iter()
+                .map(|p| serde_json::to_vec(p).map_or(0, |b| b.len() as u64))
+                .sum(),
+            Payloads::Mapped { map, .. } => map.len() as u64,
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Payloads::Memory(v) => v.len(),

@@ -32,6 +32,8 @@ pub(crate) struct ImmutableSegment {
     persisted: AtomicBool,
     /// Deleted rows as of the last checkpoint that wrote this segment's bitmap.
     checkpointed_deletions: AtomicUsize,
+    /// Bytes of the rows' payloads, measured once when first asked.
+    payload_bytes: std::sync::OnceLock<u64>,
 }
 
 impl ImmutableSegment {
@@ -93,6 +95,7 @@ impl ImmutableSegment {
             inverted,
             fields: RwLock::new(BTreeMap::new()),
             persisted: AtomicBool::new(false),
+            payload_bytes: std::sync::OnceLock::new(),
         }
     }
 
@@ -233,6 +236,13 @@ impl ImmutableSegment {
                 .filter(|row| self.is_live(**row as usize))
                 .count(),
         )
+    }
+
+    /// Bytes the rows' payloads take (rows never change, so measured once).
+    pub fn payload_bytes(&self) -> u64 {
+        *self
+            .payload_bytes
+            .get_or_init(|| self.data.payloads.stored_bytes())
     }
 
     pub fn is_persisted(&self) -> bool {

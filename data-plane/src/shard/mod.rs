@@ -422,6 +422,19 @@ impl Shard {
         }
     }
 
+    /// Bytes of stored payloads: each sealed segment's, measured once, and the
+    /// appendable segment's (small), measured now.
+    pub fn payload_bytes(&self) -> u64 {
+        let segments = self.inner.segments();
+        let appendable = segments.appendable.read().data.payloads.stored_bytes();
+        appendable
+            + segments
+                .sealed
+                .iter()
+                .map(|s| s.payload_bytes())
+                .sum::<u64>()
+    }
+
     /// Points holding each indexed field: those in indexed immutable segments and in the
     /// appendable segment (whose payloads are scanned: it is small).
     fn payload_points(&self, segments: &Segments) -> BTreeMap<String, u64> {

@@ -329,7 +329,10 @@ fn optimizations_are_switched_off_by_zero_threads_and_bounded_otherwise() {
     let shard = Shard::open(dir.path(), config.clone()).unwrap();
     load(&shard, &random_vectors(2000, 16, 31));
     assert_eq!(shard.stats().indexed_vectors_count, 0);
-    assert!(!shard.stats().optimizing, "nothing is due while optimizations are off");
+    assert!(
+        !shard.stats().optimizing,
+        "nothing is due while optimizations are off"
+    );
 
     config.optimizer_config.max_optimization_threads = None;
     config.hnsw_config.max_indexing_threads = 1;

@@ -210,26 +210,30 @@ impl Gateway {
         self.topology.current().resolve(name).is_some()
     }
 
+    /// Every shard's statistics, from one readable replica each.
+    async fn shard_stats(
+        &self,
+        topology: &Arc<Topology>,
+        collection: &CollectionState,
+        with_payload_bytes: bool,
+    ) -> Vec<Result<dp::ShardStatsReply>> {
+        join_all(collection.shards.iter().map(|shard| async move {
+            let peer = *shard.readable().first().ok_or_else(|| {
+                TesseraError::Unavailable(format!("shard {} has no active replica", shard.shard_id))
+            })?;
+            let mut client = self.data_planes.client(topology, peer)?;
+            let request = dp::ShardStatsRequest {
+                target: Some(target(topology, collection, shard.shard_id)),
+                with_payload_bytes,
+            };
+            call(client.shard_stats(request)).await
+        }))
+        .await
+    }
+
     pub async fn collection_info(&self, name: &str) -> Result<CollectionInfo> {
         let (topology, collection) = self.collection(name)?;
-        let replies = join_all(collection.shards.iter().map(|shard| {
-            let topology = topology.clone();
-            let collection = &collection;
-            async move {
-                let peer = *shard.readable().first().ok_or_else(|| {
-                    TesseraError::Unavailable(format!(
-                        "shard {} has no active replica",
-                        shard.shard_id
-                    ))
-                })?;
-                let mut client = self.data_planes.client(&topology, peer)?;
-                let request = dp::ShardStatsRequest {
-                    target: Some(target(&topology, collection, shard.shard_id)),
-                };
-                call(client.shard_stats(request)).await
-            }
-        }))
-        .await;
+        let replies = self.shard_stats(&topology, &collection, false).await;
         let mut info = CollectionInfo {
             status: CollectionStatus::Green,
             optimizer_status: "ok".into(),

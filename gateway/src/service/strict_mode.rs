@@ -204,12 +204,15 @@ impl StrictMode {
 /// How long a collection's stored size, counted for its storage limits, is trusted.
 const SIZE_TTL: Duration = Duration::from_secs(1);
 
-/// Collections' point counts, refreshed at most once per `SIZE_TTL`: storage limits
-/// are checked against a recent count, not one per write.
+/// Collections' point counts and payload bytes, refreshed at most once per
+/// `SIZE_TTL`: storage limits are checked against a recent measure, not one per write.
 #[derive(Default)]
 pub(super) struct StoredSizes {
-    counts: parking_lot::Mutex<HashMap<String, (u64, Instant)>>,
+    sizes: parking_lot::Mutex<HashMap<String, StoredSize>>,
 }
+
+/// Points and payload bytes of a collection, and when they were measured.
+type StoredSize = ((u64, u64), Instant);
 
 impl Gateway {
     /// Runs `check` against the strict mode of `collection`, if it has one on, and
@@ -246,14 +249,24 @@ impl Gateway {
             self.rate_limits
                 .charge(&state.name, Access::Write, limit, cost)?;
         }
-        let (max_points, max_bytes) = (
+        let (max_points, max_bytes, max_payload) = (
             strict.config.max_points_count,
             strict.config.max_collection_vector_size_bytes,
+            strict.config.max_collection_payload_size_bytes,
         );
-        if !StrictMode::stores(operation) || (max_points.is_none() && max_bytes.is_none()) {
+        if !StrictMode::stores(operation)
+            || (max_points.is_none() && max_bytes.is_none() && max_payload.is_none())
+        {
             return Ok(());
         }
-        let stored = self.stored_points(&state.name).await?;
+        let (stored, payload_bytes) = self.stored_size(state).await?;
+        if let Some(max) = max_payload {
+            if payload_bytes >= max as u64 {
+                return Err(TesseraError::bad_input(format!(
+                    "Max payload storage size limit of {max} bytes reached!"
+                )));
+            }
+        }
         if let Some(max) = max_points {
             if stored >= max as u64 {
                 return Err(TesseraError::bad_input(format!(
@@ -278,24 +291,25 @@ impl Gateway {
         Ok(())
     }
 
-    /// The points `collection` holds, counted at most once per `SIZE_TTL`.
-    async fn stored_points(&self, collection: &str) -> Result<u64> {
-        if let Some((count, at)) = self.stored_sizes.counts.lock().get(collection) {
+    /// The points a collection holds and the bytes of their payloads, measured at
+    /// most once per `SIZE_TTL`.
+    async fn stored_size(&self, state: &CollectionState) -> Result<(u64, u64)> {
+        if let Some((size, at)) = self.stored_sizes.sizes.lock().get(&state.name) {
             if at.elapsed() < SIZE_TTL {
-                return Ok(*count);
+                return Ok(*size);
             }
         }
-        let count = self
-            .run_count(
-                collection,
-                None,
-                &ReadOptions::from(ReadConsistency::default()),
-            )
-            .await?;
+        let (topology, _) = self.collection(&state.name)?;
+        let mut size = (0, 0);
+        for reply in self.shard_stats(&topology, state, true).await {
+            let reply = reply?;
+            size.0 += reply.points_count;
+            size.1 += reply.payload_bytes;
+        }
         self.stored_sizes
-            .counts
+            .sizes
             .lock()
-            .insert(collection.to_string(), (count, Instant::now()));
-        Ok(count)
+            .insert(state.name.clone(), (size, Instant::now()));
+        Ok(size)
     }
 }

@@ -408,6 +408,7 @@ impl Gateway {
             let mut client = self.data_planes().client(topology, replicas[0])?;
             let stats = call(client.shard_stats(dp::ShardStatsRequest {
                 target: Some(shard_target.clone()),
+                with_payload_bytes: false,
             }))
             .await?;
             if stats.points_count > 0 {
