@@ -430,6 +430,18 @@ impl ShardOperation {
         }
     }
 
+    /// Whether the operation carries points or vectors to store (upserts and vector
+    /// updates), which storage limits weigh.
+    pub fn carries_vectors(&self) -> bool {
+        matches!(
+            self,
+            ShardOperation::Upsert(_)
+                | ShardOperation::ConditionalUpsert { .. }
+                | ShardOperation::UpdateVectors(_)
+                | ShardOperation::ConditionalUpdateVectors { .. }
+        )
+    }
+
     /// The points an operation selects, for those that select rather than
     /// carry their points.
     pub fn selection(&self) -> Option<&PointSelection> {

@@ -18,15 +18,11 @@ pub(super) fn check(
     let Some(strict) = config.strict_mode() else {
         return Ok(());
     };
-    let stores = matches!(
-        op,
-        ShardOperation::Upsert(_)
-            | ShardOperation::ConditionalUpsert { .. }
-            | ShardOperation::UpdateVectors(_)
-            | ShardOperation::ConditionalUpdateVectors { .. }
-            | ShardOperation::SetPayload { .. }
-            | ShardOperation::OverwritePayload { .. }
-    );
+    let stores = op.carries_vectors()
+        || matches!(
+            op,
+            ShardOperation::SetPayload { .. } | ShardOperation::OverwritePayload { .. }
+        );
     if !stores {
         return Ok(());
     }

@@ -172,17 +172,6 @@ impl StrictMode {
         check_limit(seconds as usize, self.config.max_timeout, "timeout")
     }
 
-    /// Whether an operation stores new data (so storage limits apply to it).
-    fn stores(operation: &ShardOperation) -> bool {
-        matches!(
-            operation,
-            ShardOperation::Upsert(_)
-                | ShardOperation::ConditionalUpsert { .. }
-                | ShardOperation::UpdateVectors(_)
-                | ShardOperation::ConditionalUpdateVectors { .. }
-        )
-    }
-
     /// What a write costs against `write_rate_limit`: a token per point it names,
     /// one for a filter.
     fn write_cost(operation: &ShardOperation) -> usize {
@@ -254,7 +243,7 @@ impl Gateway {
             strict.config.max_collection_vector_size_bytes,
             strict.config.max_collection_payload_size_bytes,
         );
-        if !StrictMode::stores(operation)
+        if !operation.carries_vectors()
             || (max_points.is_none() && max_bytes.is_none() && max_payload.is_none())
         {
             return Ok(());

@@ -311,23 +311,52 @@ async fn measure(
     filter: Option<(&'static str, Filter)>,
     mode: SearchMode,
 ) -> anyhow::Result<Measurement> {
+    let filter_only = filter.as_ref().map(|(_, f)| f.clone());
+    let (latencies, wall) = run_clients(queries, clients, |query| {
+        let (client, collection, filter) =
+            (client.clone(), collection.to_string(), filter_only.clone());
+        async move {
+            search(&client, &collection, &query, mode, filter.as_ref()).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    Ok(Measurement {
+        filter: filter.map_or("none", |(label, _)| label),
+        clients,
+        queries: latencies.len(),
+        qps: latencies.len() as f64 / wall.as_secs_f64(),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+    })
+}
+
+/// Sends every query once, spread round-robin over `clients` concurrent tasks; returns
+/// each request's latency, sorted, and the wall time of the whole run.
+pub(crate) async fn run_clients<Q, F, Fut>(
+    queries: &[Q],
+    clients: usize,
+    send: F,
+) -> anyhow::Result<(Vec<Duration>, Duration)>
+where
+    Q: Clone + Send + 'static,
+    F: Fn(Q) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..clients {
-        let client = client.clone();
-        let collection = collection.to_string();
-        let filter = filter.as_ref().map(|(_, f)| f.clone());
-        let mine: Vec<Vec<f32>> = queries
+        let mine: Vec<Fut> = queries
             .iter()
             .skip(worker)
             .step_by(clients)
-            .cloned()
+            .map(|q| send(q.clone()))
             .collect();
         tasks.spawn(async move {
             let mut latencies = Vec::with_capacity(mine.len());
-            for query in &mine {
+            for request in mine {
                 let sent = Instant::now();
-                search(&client, &collection, query, mode, filter.as_ref()).await?;
+                request.await?;
                 latencies.push(sent.elapsed());
             }
             anyhow::Ok(latencies)
@@ -339,14 +368,7 @@ async fn measure(
     }
     let wall = started.elapsed();
     latencies.sort_unstable();
-    Ok(Measurement {
-        filter: filter.map_or("none", |(label, _)| label),
-        clients,
-        queries: latencies.len(),
-        qps: latencies.len() as f64 / wall.as_secs_f64(),
-        p50: percentile(&latencies, 0.50),
-        p99: percentile(&latencies, 0.99),
-    })
+    Ok((latencies, wall))
 }
 
 /// Mean fraction of the exact top-k that the default (HNSW) search finds.

@@ -4,7 +4,7 @@
 //! product) each search returns.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use qdrant_client::qdrant::{
@@ -17,7 +17,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use tessera_tests::data;
 
-use super::{ids, percentile, wait_until_green, Args, LIMIT};
+use super::{ids, percentile, run_clients, wait_until_green, Args, LIMIT};
 
 /// Dimensions of the vocabulary.
 const VOCABULARY: u32 = 30_000;
@@ -129,33 +129,14 @@ pub async fn run(client: &Qdrant, args: &Args) -> anyhow::Result<()> {
         "clients", "queries", "QPS", "p50 ms", "p99 ms"
     );
     for clients in &args.clients {
-        let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for worker in 0..*clients {
-            let client = client.clone();
-            let collection = args.collection.clone();
-            let mine: Vec<_> = queries
-                .iter()
-                .skip(worker)
-                .step_by(*clients)
-                .cloned()
-                .collect();
-            tasks.spawn(async move {
-                let mut latencies = Vec::with_capacity(mine.len());
-                for query in &mine {
-                    let sent = Instant::now();
-                    search(&client, &collection, query).await?;
-                    latencies.push(sent.elapsed());
-                }
-                anyhow::Ok(latencies)
-            });
-        }
-        let mut latencies: Vec<Duration> = Vec::new();
-        while let Some(done) = tasks.join_next().await {
-            latencies.extend(done.context("search task panicked")??);
-        }
-        let wall = started.elapsed();
-        latencies.sort_unstable();
+        let (latencies, wall) = run_clients(&queries, *clients, |query| {
+            let (client, collection) = (client.clone(), args.collection.clone());
+            async move {
+                search(&client, &collection, &query).await?;
+                Ok(())
+            }
+        })
+        .await?;
         println!(
             "  {:>7}  {:>7}  {:>9.1}  {:>8.2}  {:>8.2}",
             clients,
