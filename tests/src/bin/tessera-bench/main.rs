@@ -26,7 +26,9 @@
 //! `--quantization scalar|binary|product` keeps quantized codes in RAM
 //! (`--oversampling` per search, `--on-disk` for the vectors) and the run ends
 //! with the Tessera processes' resident memory; `--sparse` measures a sparse
-//! corpus instead (see `sparse.rs`).
+//! corpus instead (see `sparse.rs`). `--wrk` measures REST search with `wrk`
+//! at 1, 8 and 32 connections instead of the gRPC clients, and recall over the
+//! same queries (see `wrk.rs`).
 //! `--help` lists all flags.
 
 use std::time::{Duration, Instant};
@@ -49,6 +51,7 @@ use tessera_tests::{data, Rest};
 mod memory;
 mod sparse;
 mod transfers;
+mod wrk;
 
 /// Searches return this many hits; recall is measured at the same depth.
 pub(crate) const LIMIT: u64 = 10;
@@ -119,6 +122,16 @@ pub(crate) struct Args {
     /// Benchmark sparse-vector search instead (see `sparse.rs`).
     #[arg(long)]
     sparse: bool,
+    /// Measure REST `points/query` with `wrk` instead of gRPC clients, and
+    /// recall over all of its queries.
+    #[arg(long)]
+    wrk: bool,
+    /// wrk's connection counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    wrk_connections: Vec<usize>,
+    /// Seconds wrk runs at each connection count.
+    #[arg(long, default_value_t = 10)]
+    wrk_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -446,6 +459,10 @@ async fn main() -> anyhow::Result<()> {
         !args.transfers || args.shards == Some(1),
         "--transfers moves one shard: add --shards 1"
     );
+    anyhow::ensure!(
+        !(args.wrk && args.filters),
+        "--wrk measures unfiltered searches: drop --filters"
+    );
 
     let client = Qdrant::from_url(&args.grpc_url)
         .timeout(Duration::from_secs(120))
@@ -520,15 +537,34 @@ async fn main() -> anyhow::Result<()> {
     if args.filters {
         cases.extend(filters().into_iter().map(Some));
     }
-    let recall_sample = &queries[..args.recall_queries.min(queries.len())];
+    // wrk's figures come with the recall of every query it sent.
+    let recall_sample = match args.wrk {
+        true => &queries[..],
+        false => &queries[..args.recall_queries.min(queries.len())],
+    };
     let mode = SearchMode {
         exact: false,
         oversampling: args.oversampling,
     };
     let mut measurements = Vec::new();
     let mut recalls = Vec::new();
+    let wrk_figures = match args.wrk {
+        true => {
+            let script_dir = tempfile::tempdir()?;
+            wrk::run(
+                &args.rest_url,
+                &args.collection,
+                &queries,
+                LIMIT,
+                &args.wrk_connections,
+                args.wrk_seconds,
+                script_dir.path(),
+            )?
+        }
+        false => Vec::new(),
+    };
     for case in &cases {
-        for clients in &args.clients {
+        for clients in args.clients.iter().filter(|_| !args.wrk) {
             measurements.push(
                 measure(
                     &client,
@@ -568,10 +604,12 @@ async fn main() -> anyhow::Result<()> {
             .map_or(String::new(), |o| format!(" (oversampling {o})")),
         if args.on_disk { "on disk" } else { "in memory" }
     );
-    println!(
-        "  {:<18}  {:>7}  {:>7}  {:>9}  {:>8}  {:>8}",
-        "filter", "clients", "queries", "QPS", "p50 ms", "p99 ms"
-    );
+    if !measurements.is_empty() {
+        println!(
+            "  {:<18}  {:>7}  {:>7}  {:>9}  {:>8}  {:>8}",
+            "filter", "clients", "queries", "QPS", "p50 ms", "p99 ms"
+        );
+    }
     for m in &measurements {
         println!(
             "  {:<18}  {:>7}  {:>7}  {:>9.1}  {:>8.2}  {:>8.2}",
@@ -581,6 +619,12 @@ async fn main() -> anyhow::Result<()> {
             m.qps,
             m.p50.as_secs_f64() * 1e3,
             m.p99.as_secs_f64() * 1e3
+        );
+    }
+    for f in &wrk_figures {
+        println!(
+            "  wrk REST points/query  {:>4} connections  {:>9.1} QPS  p50 {:>6.2} ms  p99 {:>6.2} ms",
+            f.connections, f.qps, f.p50_ms, f.p99_ms
         );
     }
     println!();
