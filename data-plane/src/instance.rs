@@ -2,8 +2,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tessera_proto::data_plane::data_plane_server::DataPlaneServer;
+use tessera_proto::point_api::{InProcess, PointApi};
 use tessera_proto::topology_watch::TopologyCache;
 use tessera_types::{NodeType, PeerId, TesseraError, TransferMethod};
 use tokio::sync::oneshot;
@@ -41,6 +43,7 @@ pub struct DataPlaneOptions {
 pub struct DataPlaneInstance {
     peer_id: PeerId,
     local_addr: SocketAddr,
+    point_api: Arc<InProcess<DataPlaneService>>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
@@ -98,17 +101,19 @@ impl DataPlaneInstance {
         });
         let heartbeat_task = tokio::spawn(membership::heartbeat_loop(topology, peer_id));
 
-        let service = DataPlaneServer::new(DataPlaneService::new(
+        let service = Arc::new(DataPlaneService::new(
             replicas,
             SnapshotStore::open(&options.data_dir),
-        ))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        ));
+        let point_api = Arc::new(InProcess(service.clone()));
+        let server = DataPlaneServer::from_arc(service)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let incoming = tessera_proto::transport::incoming_nodelay(listener);
             let result = tonic::transport::Server::builder()
-                .add_service(service)
+                .add_service(server)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stopped.await;
                 })
@@ -121,6 +126,7 @@ impl DataPlaneInstance {
         Ok(DataPlaneInstance {
             peer_id,
             local_addr,
+            point_api,
             stop,
             server,
             background: vec![watch_task, reconcile_task, heartbeat_task, recovery_task],
@@ -133,6 +139,11 @@ impl DataPlaneInstance {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// This node's point operations, for a gateway in the same process.
+    pub fn point_api(&self) -> Arc<dyn PointApi> {
+        self.point_api.clone()
     }
 
     pub async fn stop(self) {

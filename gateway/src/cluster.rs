@@ -131,8 +131,8 @@ impl Gateway {
             let state = collection
                 .shard(info.shard_id)
                 .and_then(|s| s.state_of(info.to));
-            let progress = match self.data_planes().client(topology, info.to) {
-                Ok(mut client) => call(client.shard_stats(dp::ShardStatsRequest {
+            let progress = match self.data_planes().points(topology, info.to) {
+                Ok(node) => call(node.shard_stats(dp::ShardStatsRequest {
                     target: Some(target(topology, collection, info.shard_id)),
                     with_payload_bytes: false,
                 }))

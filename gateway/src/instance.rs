@@ -1,8 +1,11 @@
 //! Starting and stopping a gateway: the topology watch, REST and gRPC servers.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use tessera_types::TesseraError;
+use tessera_proto::peers::DataPlanes;
+use tessera_proto::point_api::PointApi;
+use tessera_types::{PeerId, TesseraError};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -10,12 +13,14 @@ use tokio::task::JoinHandle;
 use crate::service::Gateway;
 use tessera_proto::topology_watch::TopologyCache;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GatewayOptions {
     /// Control-plane members to learn the topology from and send proposals to.
     pub control_plane: Vec<String>,
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
+    /// A data-plane node in this process (standalone), called directly.
+    pub in_process_data_plane: Option<(PeerId, Arc<dyn PointApi>)>,
 }
 
 pub struct GatewayInstance {
@@ -28,7 +33,11 @@ pub struct GatewayInstance {
 impl GatewayInstance {
     pub async fn start(options: GatewayOptions) -> Result<GatewayInstance, TesseraError> {
         let (topology, watch_task) = TopologyCache::start(&options.control_plane)?;
-        let gateway = Gateway::new(topology);
+        let data_planes = match options.in_process_data_plane {
+            Some((peer, api)) => DataPlanes::with_in_process(peer, api),
+            None => DataPlanes::default(),
+        };
+        let gateway = Gateway::new(topology, data_planes);
 
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)

@@ -30,7 +30,7 @@ async fn start() -> Server {
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(tessera_gateway::grpc::serve(
-        Gateway::new(topology),
+        Gateway::new(topology, Default::default()),
         listener,
         async {
             let _ = stopped.await;

@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod peers;
+pub mod point_api;
 pub mod topology_watch;
 pub mod transport;
 

@@ -1,5 +1,7 @@
 //! Channels to data-plane nodes, opened lazily and reused: gateways route
 //! point operations with them, primaries forward writes to their replicas.
+//! A gateway in the same process as a data-plane node (standalone) reaches
+//! that node's point operations by direct calls instead.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -9,6 +11,7 @@ use tessera_types::{PeerId, TesseraError, Topology};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::data_plane::data_plane_client::DataPlaneClient;
+use crate::point_api::PointApi;
 
 /// Largest message between Tessera services (big upsert batches, snapshot chunks).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -16,9 +19,31 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 #[derive(Default, Clone)]
 pub struct DataPlanes {
     channels: Arc<RwLock<HashMap<(PeerId, String), Channel>>>,
+    in_process: Option<(PeerId, Arc<dyn PointApi>)>,
 }
 
 impl DataPlanes {
+    /// Point operations for `peer` go to `api`, a node in this process.
+    pub fn with_in_process(peer: PeerId, api: Arc<dyn PointApi>) -> Self {
+        DataPlanes {
+            in_process: Some((peer, api)),
+            ..Default::default()
+        }
+    }
+
+    /// Where to send point operations for `peer`: its service if it runs in
+    /// this process, else a gRPC client.
+    pub fn points(
+        &self,
+        topology: &Topology,
+        peer: PeerId,
+    ) -> Result<Arc<dyn PointApi>, TesseraError> {
+        match &self.in_process {
+            Some((local, api)) if *local == peer => Ok(api.clone()),
+            _ => Ok(Arc::new(self.client(topology, peer)?)),
+        }
+    }
+
     pub fn client(
         &self,
         topology: &Topology,

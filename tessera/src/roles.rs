@@ -1,6 +1,7 @@
 //! Each subcommand builds its instances, runs until Ctrl-C or SIGTERM, then
-//! stops them in reverse order. Standalone composes the same three roles,
-//! talking gRPC over loopback, so it runs the same code as a split deployment.
+//! stops them in reverse order. Standalone composes the same three roles; its
+//! gateway calls its data-plane node's point operations directly, everything
+//! else (topology, Raft) still goes over loopback gRPC as in a split deployment.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -86,6 +87,7 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
         control_plane: vec![control_plane_uri],
         http_addr: client_addr(&settings, settings.service.http_port)?,
         grpc_addr: client_addr(&settings, settings.service.grpc_port)?,
+        in_process_data_plane: Some((data_plane.peer_id(), data_plane.point_api())),
     })
     .await?;
     tracing::info!(
@@ -157,6 +159,7 @@ async fn gateway(settings: Settings) -> anyhow::Result<()> {
         control_plane: settings.cluster.control_plane.clone(),
         http_addr: client_addr(&settings, settings.service.http_port)?,
         grpc_addr: client_addr(&settings, settings.service.grpc_port)?,
+        in_process_data_plane: None,
     })
     .await?;
     shutdown_signal().await;

@@ -70,6 +70,7 @@ impl InProcessCluster {
             control_plane: vec![control_plane_uri],
             http_addr: ANY_LOOPBACK_PORT,
             grpc_addr: ANY_LOOPBACK_PORT,
+            in_process_data_plane: None,
         })
         .await
         .unwrap_or_else(|e| panic!("gateway does not start: {e}"));

@@ -5,7 +5,7 @@ mod snapshots;
 
 use tessera_proto::common::ShardTarget;
 use tessera_proto::convert::{
-    error_to_status, from_json, operation, point_ids, selectors_from_proto,
+    error_to_status, filter, from_json, operation, point_ids, selectors_from_proto,
 };
 use tessera_proto::data_plane::data_plane_server::DataPlane;
 use tessera_proto::data_plane::{
@@ -16,11 +16,11 @@ use tessera_proto::data_plane::{
     ShardSnapshotRequest, ShardStatsReply, ShardStatsRequest, SnapshotInfo, SnapshotLocation,
     StoreSnapshotChunk, UpdateReply, UpdateRequest,
 };
-use tessera_types::{Filter, TesseraError};
+use tessera_types::TesseraError;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::replica_set::ReplicaSet;
-use crate::shard::Shard;
+use crate::shard::{read_pool, Shard};
 use crate::snapshot::store::SnapshotStore;
 
 pub struct DataPlaneService {
@@ -36,9 +36,8 @@ impl DataPlaneService {
         }
     }
 
-    /// Runs a read on the replica a request targets, which must be in sync.
-    /// Shard work blocks (fsync, index search), so it runs off the async
-    /// threads; errors are mapped once, here at the edge.
+    /// Runs a read on the replica a request targets, which must be in sync, on
+    /// the shard read pool; errors are mapped once, here at the edge.
     async fn on_shard<T: Send + 'static>(
         &self,
         target: Option<ShardTarget>,
@@ -50,9 +49,8 @@ impl DataPlaneService {
             .readable_shard(target)
             .await
             .map_err(error_to_status)?;
-        tokio::task::spawn_blocking(move || f(&shard))
+        read_pool::run(move || f(&shard))
             .await
-            .map_err(|e| Status::internal(e.to_string()))?
             .map(Response::new)
             .map_err(error_to_status)
     }
@@ -146,8 +144,7 @@ impl DataPlane for DataPlaneService {
     ) -> Result<Response<RetrieveReply>, Status> {
         let request = request.into_inner();
         let ids = point_ids(request.ids).map_err(error_to_status)?;
-        let (with_payload, with_vector) =
-            selectors_from_proto(request.selectors).map_err(error_to_status)?;
+        let (with_payload, with_vector) = selectors_from_proto(request.selectors);
         self.on_shard(request.target, move |shard| {
             let applied_seq = shard.last_op().seq;
             let records = shard.retrieve(&ids, &with_payload, &with_vector);
@@ -163,10 +160,10 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<SearchRequest>,
     ) -> Result<Response<SearchReply>, Status> {
-        let request = request.into_inner();
-        let search: tessera_types::SearchRequest =
-            from_json(&request.request_json, "search request").map_err(error_to_status)?;
-        self.on_shard(request.target, move |shard| {
+        let mut request = request.into_inner();
+        let target = request.target.take();
+        let search = tessera_types::SearchRequest::try_from(request).map_err(error_to_status)?;
+        self.on_shard(target, move |shard| {
             let applied_seq = shard.last_op().seq;
             let points = shard.search(&search)?;
             Ok(SearchReply {
@@ -198,11 +195,7 @@ impl DataPlane for DataPlaneService {
 
     async fn count(&self, request: Request<CountRequest>) -> Result<Response<CountReply>, Status> {
         let request = request.into_inner();
-        let filter: Option<Filter> = request
-            .filter_json
-            .map(|f| from_json(&f, "filter"))
-            .transpose()
-            .map_err(error_to_status)?;
+        let filter = filter(request.filter).map_err(error_to_status)?;
         self.on_shard(request.target, move |shard| {
             let applied_seq = shard.last_op().seq;
             let count = shard.count(filter.as_ref())?;
@@ -213,11 +206,7 @@ impl DataPlane for DataPlaneService {
 
     async fn facet(&self, request: Request<FacetRequest>) -> Result<Response<FacetReply>, Status> {
         let request = request.into_inner();
-        let filter: Option<Filter> = request
-            .filter_json
-            .map(|f| from_json(&f, "filter"))
-            .transpose()
-            .map_err(error_to_status)?;
+        let filter = filter(request.filter).map_err(error_to_status)?;
         let key = request.key;
         self.on_shard(request.target, move |shard| {
             let applied_seq = shard.last_op().seq;

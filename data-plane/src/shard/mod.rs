@@ -15,6 +15,7 @@ mod facet;
 mod optimizer;
 mod order;
 mod payload;
+pub mod read_pool;
 mod records;
 mod replication;
 mod resources;

@@ -51,7 +51,7 @@ impl Gateway {
             )));
         }
         let collection = collection.read_scope(read.shard_key.as_ref())?;
-        let filter_json = request.filter.as_ref().map(to_json);
+        let filter: Option<tessera_proto::common::Filter> = request.filter.as_ref().map(Into::into);
         let replies = self
             .read_every_shard(
                 &topology,
@@ -60,9 +60,9 @@ impl Gateway {
                 |target| dp::FacetRequest {
                     target: Some(target),
                     key: request.key.clone(),
-                    filter_json: filter_json.clone(),
+                    filter: filter.clone(),
                 },
-                |mut c, r| async move { c.facet(r).await },
+                |node, r| async move { node.facet(r).await },
             )
             .await?;
         let mut totals: HashMap<String, FacetHit> = HashMap::new();

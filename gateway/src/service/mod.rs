@@ -33,7 +33,7 @@ use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
 use tessera_proto::convert::{selectors_to_proto, status_to_error, to_json};
 use tessera_proto::data_plane as dp;
-use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
+use tessera_proto::point_api::PointApi;
 use tessera_types::{
     CollectionConfig, CollectionState, CreateCollection, Filter, PayloadFieldSchema,
     PayloadSchemaType, Point, PointId, PointSelection, ReadConsistency, Record, ScoredPoint,
@@ -159,10 +159,10 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(topology: TopologyCache) -> Self {
+    pub fn new(topology: TopologyCache, data_planes: DataPlanes) -> Self {
         Gateway {
             topology,
-            data_planes: DataPlanes::default(),
+            data_planes,
             rate_limits: Default::default(),
             stored_sizes: Default::default(),
         }
@@ -221,12 +221,12 @@ impl Gateway {
             let peer = *shard.readable().first().ok_or_else(|| {
                 TesseraError::Unavailable(format!("shard {} has no active replica", shard.shard_id))
             })?;
-            let mut client = self.data_planes.client(topology, peer)?;
+            let node = self.data_planes.points(topology, peer)?;
             let request = dp::ShardStatsRequest {
                 target: Some(target(topology, collection, shard.shard_id)),
                 with_payload_bytes,
             };
-            call(client.shard_stats(request)).await
+            call(node.shard_stats(request)).await
         }))
         .await
     }

@@ -37,9 +37,9 @@ impl Gateway {
                 &collection,
                 shard_id,
                 read.consistency,
-                move |mut c| {
+                move |node| {
                     let request = request.clone();
-                    async move { c.retrieve(request).await }
+                    async move { node.retrieve(request).await }
                 },
             )
         }));
@@ -69,7 +69,7 @@ impl Gateway {
             quantization.validate()?;
         }
         let distance = params.distance(&request.using)?;
-        let request_json = to_json(&request);
+        let shard_request = dp::SearchRequest::from(&request);
         let replies = self
             .read_every_shard(
                 &topology,
@@ -77,9 +77,9 @@ impl Gateway {
                 read,
                 |target| dp::SearchRequest {
                     target: Some(target),
-                    request_json: request_json.clone(),
+                    ..shard_request.clone()
                 },
-                |mut c, r| async move { c.search(r).await },
+                |node, r| async move { node.search(r).await },
             )
             .await?;
         let mut merged = Vec::new();
@@ -179,7 +179,7 @@ impl Gateway {
                     target: Some(target),
                     request_json: request_json.clone(),
                 },
-                |mut c, r| async move { c.scroll(r).await },
+                |node, r| async move { node.scroll(r).await },
             )
             .await?;
         let mut points = Vec::new();
@@ -248,7 +248,7 @@ impl Gateway {
     ) -> Result<u64> {
         let (topology, collection) = self.collection(collection)?;
         let collection = collection.read_scope(read.shard_key.as_ref())?;
-        let filter_json = filter.as_ref().map(to_json);
+        let filter: Option<tessera_proto::common::Filter> = filter.as_ref().map(Into::into);
         let replies = self
             .read_every_shard(
                 &topology,
@@ -256,9 +256,9 @@ impl Gateway {
                 read,
                 |target| dp::CountRequest {
                     target: Some(target),
-                    filter_json: filter_json.clone(),
+                    filter: filter.clone(),
                 },
-                |mut c, r| async move { c.count(r).await },
+                |node, r| async move { node.count(r).await },
             )
             .await?;
         Ok(replies.iter().map(|reply| reply.count).sum())
@@ -278,7 +278,7 @@ impl Gateway {
     where
         T: Applied,
         Req: Clone,
-        F: Fn(DataPlaneClient<Channel>, Req) -> Fut + Clone,
+        F: Fn(Arc<dyn PointApi>, Req) -> Fut + Clone,
         Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
     {
         let replies = join_all(collection.shards.iter().map(|shard| {
@@ -313,7 +313,7 @@ impl Gateway {
     ) -> Result<T>
     where
         T: Applied,
-        F: Fn(DataPlaneClient<Channel>) -> Fut,
+        F: Fn(Arc<dyn PointApi>) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
     {
         let shard = collection
@@ -324,8 +324,8 @@ impl Gateway {
             let mut last =
                 TesseraError::Unavailable(format!("shard {shard_id} has no active replica"));
             for peer in plan.replicas {
-                let client = self.data_planes.client(topology, peer)?;
-                match call(f(client)).await {
+                let node = self.data_planes.points(topology, peer)?;
+                match call(f(node)).await {
                     Ok(reply) => return Ok(reply),
                     Err(
                         e @ (TesseraError::Unavailable(_)
@@ -338,8 +338,8 @@ impl Gateway {
             return Err(last);
         }
         let replies = join_all(plan.replicas.iter().map(|peer| {
-            let client = self.data_planes.client(topology, *peer);
-            let reply = client.map(&f);
+            let node = self.data_planes.points(topology, *peer);
+            let reply = node.map(&f);
             async move { call(reply?).await }
         }))
         .await;

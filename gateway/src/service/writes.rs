@@ -71,8 +71,8 @@ impl Gateway {
                     operation: Some(operation.clone()),
                     epoch: shard.epoch,
                 };
-                let mut client = self.data_planes.client(&topology, shard.primary)?;
-                match tokio::time::timeout(REPLICA_TIMEOUT, client.update(request)).await {
+                let node = self.data_planes.points(&topology, shard.primary)?;
+                match tokio::time::timeout(REPLICA_TIMEOUT, node.update(request)).await {
                     Ok(Ok(reply)) => return Ok(reply.into_inner().operation_id),
                     Ok(Err(status)) if status.code() == tonic::Code::FailedPrecondition => {
                         status.message().to_string()

@@ -10,6 +10,10 @@ use crate::common;
 use crate::control_plane as cp;
 use crate::data_plane as dp;
 
+mod reads;
+
+pub use reads::{filter, selectors_from_proto, selectors_to_proto};
+
 type Result<T> = std::result::Result<T, TesseraError>;
 
 /// The one mapping from domain errors to gRPC status codes.
@@ -193,7 +197,7 @@ impl From<t::PointSelection> for dp::PointSelection {
             t::PointSelection::Ids(ids) => dp::point_selection::Kind::Ids(dp::PointIdList {
                 ids: ids.into_iter().map(Into::into).collect(),
             }),
-            t::PointSelection::Filter(f) => dp::point_selection::Kind::FilterJson(to_json(&f)),
+            t::PointSelection::Filter(f) => dp::point_selection::Kind::Filter((&f).into()),
         };
         dp::PointSelection { kind: Some(kind) }
     }
@@ -204,9 +208,7 @@ fn selection(s: Option<dp::PointSelection>) -> Result<t::PointSelection> {
         Some(dp::point_selection::Kind::Ids(list)) => {
             Ok(t::PointSelection::Ids(point_ids(list.ids)?))
         }
-        Some(dp::point_selection::Kind::FilterJson(f)) => {
-            Ok(t::PointSelection::Filter(from_json(&f, "filter")?))
-        }
+        Some(dp::point_selection::Kind::Filter(f)) => Ok(t::PointSelection::Filter(f.try_into()?)),
         None => Err(missing("point selection")),
     }
 }
@@ -238,7 +240,7 @@ fn update_vectors_to_proto(
                 vectors: vectors_to_proto(vectors),
             })
             .collect(),
-        update_filter_json: update_filter.map(to_json),
+        update_filter: update_filter.map(Into::into),
     }
 }
 
@@ -256,7 +258,7 @@ impl From<t::ShardOperation> for dp::operation::Kind {
             } => O::ConditionalUpsert(dp::ConditionalUpsert {
                 points: points.into_iter().map(Into::into).collect(),
                 mode: mode.as_str().to_string(),
-                update_filter_json: update_filter.as_ref().map(to_json),
+                update_filter: update_filter.as_ref().map(Into::into),
             }),
             t::ShardOperation::Delete(s) => O::Delete(dp::Delete {
                 selection: Some(s.into()),
@@ -320,10 +322,7 @@ impl TryFrom<dp::operation::Kind> for t::ShardOperation {
                     .map(TryInto::try_into)
                     .collect::<Result<_>>()?,
                 mode: t::UpdateMode::parse(&u.mode)?,
-                update_filter: u
-                    .update_filter_json
-                    .map(|f| from_json(&f, "update_filter"))
-                    .transpose()?,
+                update_filter: filter(u.update_filter)?,
             },
             O::Delete(d) => t::ShardOperation::Delete(selection(d.selection)?),
             O::SetPayload(s) => t::ShardOperation::SetPayload {
@@ -345,9 +344,7 @@ impl TryFrom<dp::operation::Kind> for t::ShardOperation {
                     .into_iter()
                     .map(|p| Ok((point_id(p.id)?, vectors_from_proto(p.vectors))))
                     .collect::<Result<_>>()?,
-                u.update_filter_json
-                    .map(|f| from_json(&f, "update_filter"))
-                    .transpose()?,
+                filter(u.update_filter)?,
             ),
             O::DeleteVectors(d) => t::ShardOperation::DeleteVectors {
                 names: d.names,
@@ -604,32 +601,6 @@ impl TryFrom<cp::Topology> for t::Topology {
             removed_peers: Default::default(),
         })
     }
-}
-
-/// `with_payload` / `with_vector` selectors travel as JSON of the domain types.
-pub fn selectors_to_proto(
-    with_payload: &t::WithPayload,
-    with_vector: &t::WithVector,
-) -> dp::Selectors {
-    dp::Selectors {
-        with_payload_json: to_json(with_payload),
-        with_vector_json: to_json(with_vector),
-    }
-}
-
-pub fn selectors_from_proto(s: Option<dp::Selectors>) -> Result<(t::WithPayload, t::WithVector)> {
-    let s = s.unwrap_or_default();
-    let with_payload = if s.with_payload_json.is_empty() {
-        t::WithPayload::default()
-    } else {
-        from_json(&s.with_payload_json, "with_payload")?
-    };
-    let with_vector = if s.with_vector_json.is_empty() {
-        t::WithVector::default()
-    } else {
-        from_json(&s.with_vector_json, "with_vector")?
-    };
-    Ok((with_payload, with_vector))
 }
 
 impl From<(t::OpId, t::ShardOperation)> for dp::ReplicatedOp {

@@ -1,0 +1,153 @@
+//! The read requests' parts in their binary form: filters, the payload and
+//! vector selectors, and searches (vector as packed floats, parameters as
+//! protobuf fields).
+
+use tessera_types as t;
+use tessera_types::TesseraError;
+
+use super::{missing, Result};
+use crate::common;
+use crate::data_plane as dp;
+
+// MessagePack with field names, in serde's human-readable mode: the domain
+// types' serde is written for JSON's shapes (a UUID is a string, not 16 bytes).
+impl From<&t::Filter> for common::Filter {
+    fn from(filter: &t::Filter) -> Self {
+        let mut bytes = Vec::new();
+        let mut encoder = rmp_serde::Serializer::new(&mut bytes)
+            .with_struct_map()
+            .with_human_readable();
+        serde::Serialize::serialize(filter, &mut encoder)
+            .expect("filters serialize to MessagePack");
+        common::Filter {
+            encoding: Some(common::filter::Encoding::Msgpack(bytes)),
+        }
+    }
+}
+
+impl TryFrom<common::Filter> for t::Filter {
+    type Error = TesseraError;
+    fn try_from(filter: common::Filter) -> Result<Self> {
+        match filter.encoding {
+            Some(common::filter::Encoding::Msgpack(bytes)) => {
+                let mut decoder =
+                    rmp_serde::Deserializer::from_read_ref(&bytes).with_human_readable();
+                serde::Deserialize::deserialize(&mut decoder)
+                    .map_err(|e| TesseraError::bad_input(format!("filter: {e}")))
+            }
+            None => Err(missing("filter encoding")),
+        }
+    }
+}
+
+/// An optional filter field of a message.
+pub fn filter(f: Option<common::Filter>) -> Result<Option<t::Filter>> {
+    f.map(TryInto::try_into).transpose()
+}
+
+fn names(names: &[String]) -> dp::Names {
+    dp::Names {
+        names: names.to_vec(),
+    }
+}
+
+pub fn selectors_to_proto(
+    with_payload: &t::WithPayload,
+    with_vector: &t::WithVector,
+) -> dp::Selectors {
+    use dp::selectors::{WithPayload as P, WithVector as V};
+    let with_payload = match with_payload {
+        t::WithPayload::Enable(all) => P::AllPayload(*all),
+        t::WithPayload::Include(keys)
+        | t::WithPayload::Selector(t::PayloadSelector::Include { include: keys }) => {
+            P::PayloadInclude(names(keys))
+        }
+        t::WithPayload::Selector(t::PayloadSelector::Exclude { exclude }) => {
+            P::PayloadExclude(names(exclude))
+        }
+    };
+    let with_vector = match with_vector {
+        t::WithVector::Enable(all) => V::AllVectors(*all),
+        t::WithVector::Include(names_) => V::VectorInclude(names(names_)),
+    };
+    dp::Selectors {
+        with_payload: Some(with_payload),
+        with_vector: Some(with_vector),
+    }
+}
+
+pub fn selectors_from_proto(s: Option<dp::Selectors>) -> (t::WithPayload, t::WithVector) {
+    use dp::selectors::{WithPayload as P, WithVector as V};
+    let s = s.unwrap_or_default();
+    let with_payload = match s.with_payload {
+        None => t::WithPayload::Enable(false),
+        Some(P::AllPayload(all)) => t::WithPayload::Enable(all),
+        Some(P::PayloadInclude(keys)) => t::WithPayload::Include(keys.names),
+        Some(P::PayloadExclude(keys)) => t::WithPayload::Selector(t::PayloadSelector::Exclude {
+            exclude: keys.names,
+        }),
+    };
+    let with_vector = match s.with_vector {
+        None => t::WithVector::Enable(false),
+        Some(V::AllVectors(all)) => t::WithVector::Enable(all),
+        Some(V::VectorInclude(names)) => t::WithVector::Include(names.names),
+    };
+    (with_payload, with_vector)
+}
+
+/// A search for one shard; the target is the router's to set.
+impl From<&t::SearchRequest> for dp::SearchRequest {
+    fn from(r: &t::SearchRequest) -> Self {
+        dp::SearchRequest {
+            target: None,
+            vector: Some(r.vector.clone().into()),
+            using: r.using.clone(),
+            filter: r.filter.as_ref().map(Into::into),
+            limit: r.limit as u64,
+            offset: r.offset as u64,
+            selectors: Some(selectors_to_proto(&r.with_payload, &r.with_vector)),
+            score_threshold: r.score_threshold,
+            params: Some(dp::SearchParams {
+                hnsw_ef: r.params.hnsw_ef.map(|ef| ef as u64),
+                exact: r.params.exact,
+                quantization: r.params.quantization.as_ref().map(|q| {
+                    dp::QuantizationSearchParams {
+                        ignore: q.ignore,
+                        rescore: q.rescore,
+                        oversampling: q.oversampling,
+                    }
+                }),
+                indexed_only: r.params.indexed_only,
+            }),
+        }
+    }
+}
+
+impl TryFrom<dp::SearchRequest> for t::SearchRequest {
+    type Error = TesseraError;
+    fn try_from(r: dp::SearchRequest) -> Result<Self> {
+        let (with_payload, with_vector) = selectors_from_proto(r.selectors);
+        let params = r.params.unwrap_or_default();
+        Ok(t::SearchRequest {
+            vector: r.vector.ok_or_else(|| missing("search vector"))?.into(),
+            using: r.using,
+            filter: filter(r.filter)?,
+            limit: r.limit as usize,
+            offset: r.offset as usize,
+            with_payload,
+            with_vector,
+            score_threshold: r.score_threshold,
+            params: t::SearchParams {
+                hnsw_ef: params.hnsw_ef.map(|ef| ef as usize),
+                exact: params.exact,
+                quantization: params.quantization.map(|q| t::QuantizationSearchParams {
+                    ignore: q.ignore,
+                    rescore: q.rescore,
+                    oversampling: q.oversampling,
+                }),
+                indexed_only: params.indexed_only,
+                acorn: None,
+            },
+        })
+    }
+}
