@@ -34,6 +34,22 @@ const MAGIC: &[u8; 8] = b"TSHNSW01";
 const HEADER_WORDS: usize = 11;
 const NO_ENTRY: u64 = u64::MAX;
 
+/// What a walk over the graph measures rows with: smaller is closer.
+pub trait WalkDistance {
+    fn distance(&self, row: u32) -> f32;
+
+    /// Starts loading what `distance(row)` will read; the walk calls it for
+    /// every neighbour of a node before measuring any of them, so their memory
+    /// loads overlap instead of following one another.
+    fn prefetch(&self, _row: u32) {}
+}
+
+impl<F: Fn(u32) -> f32> WalkDistance for F {
+    fn distance(&self, row: u32) -> f32 {
+        self(row)
+    }
+}
+
 /// The build parameters of a graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GraphParams {
@@ -400,8 +416,9 @@ impl Graph {
         k: usize,
         ef: usize,
         accept: Option<&dyn Fn(usize) -> bool>,
-        dist: &dyn Fn(u32) -> f32,
+        walk: &dyn WalkDistance,
     ) -> Vec<usize> {
+        let dist = |row: u32| walk.distance(row);
         let Ok(entry) = u32::try_from(self.layout.entry) else {
             return Vec::new();
         };
@@ -449,14 +466,17 @@ impl Graph {
         if accepts(best.row) {
             results.push(best);
         }
+        let mut fresh: Vec<u32> = Vec::new();
         while let Some(std::cmp::Reverse(current)) = candidates.pop() {
             if results.len() >= ef && results.peek().is_some_and(|w| current.dist > w.dist) {
                 break;
             }
-            for row in self.l0_links(current.row) {
-                if !visit(row) {
-                    continue;
-                }
+            fresh.clear();
+            fresh.extend(self.l0_links(current.row).filter(|row| visit(*row)));
+            for row in &fresh {
+                walk.prefetch(*row);
+            }
+            for &row in &fresh {
                 let d = dist(row);
                 if results.len() < ef || results.peek().is_some_and(|w| d < w.dist) {
                     let node = Node { dist: d, row };

@@ -10,7 +10,7 @@ mod storage;
 
 pub(crate) use appendable::Appendable;
 pub(crate) use bitmap::AtomicBitmap;
-pub(crate) use data::{SegmentData, StoredPoint, VaryingColumn, VectorLayout};
+pub(crate) use data::{Column, SegmentData, StoredPoint, VaryingColumn, VectorLayout};
 pub(crate) use immutable::ImmutableSegment;
 pub(crate) use storage::{
     crc_of_reader, deletions_file, read_deletions, read_segment, read_segment_with,

@@ -11,8 +11,8 @@ use tessera_types::{
 
 use super::passes;
 use crate::filter::CompiledFilter;
-use crate::index::{graph_distance, kernels};
-use crate::segment::{ImmutableSegment, SegmentData};
+use crate::index::{graph_distance, kernels, WalkDistance};
+use crate::segment::{Column, ImmutableSegment, SegmentData};
 
 /// Scans over at least this many points run on the rayon pool.
 const PARALLEL_SCAN_MIN: usize = 16_384;
@@ -203,21 +203,23 @@ impl SearchContext<'_> {
 
     /// The query's score against the row's vector, None when the row has no such
     /// vector (or, for sparse vectors, shares no dimension with the query).
-    fn score_row(&self, data: &SegmentData, row: usize) -> Option<f32> {
+    /// Scores `data`'s rows against the query (None: the row lacks the vector).
+    /// The vector's column is looked up once here, not once per row: a scan
+    /// spent most of its time comparing the name's string otherwise.
+    fn row_scorer<'s>(
+        &'s self,
+        data: &'s SegmentData,
+    ) -> impl Fn(usize) -> Option<f32> + Sync + 's {
         let name = self.req.using.as_str();
-        match self.query {
-            Vector::Dense(query) => Some(kernels::score(
-                self.distance,
-                query,
-                data.vector(row, name)?,
-            )),
-            Vector::Sparse(query) => {
-                query.overlap_dot(data.varying_vector(row, name)?.as_sparse()?)
-            }
+        let dense = data.columns.get(name);
+        let varying = data.varying.get(name);
+        move |row| match self.query {
+            Vector::Dense(query) => Some(kernels::score(self.distance, query, dense?.get(row)?)),
+            Vector::Sparse(query) => query.overlap_dot(varying?.get(row)?.as_sparse()?),
             Vector::Multi(query) => Some(max_sim(
                 self.distance,
                 query,
-                data.varying_vector(row, name)?.as_multi()?,
+                varying?.get(row)?.as_multi()?,
             )),
         }
     }
@@ -257,8 +259,9 @@ impl SearchContext<'_> {
         data: &SegmentData,
         live: &(dyn Fn(usize) -> bool + Sync),
     ) -> Vec<Hit> {
+        let score_row = self.row_scorer(data);
         let candidate = |row: usize| {
-            let score = self.score_row(data, row)?;
+            let score = score_row(row)?;
             if !live(row) || !passes(self.filter, data, row) {
                 return None;
             }
@@ -278,9 +281,10 @@ impl SearchContext<'_> {
         rows: &[u32],
         live: &(dyn Fn(usize) -> bool + Sync),
     ) -> Vec<Hit> {
+        let score_row = self.row_scorer(data);
         let candidate = |i: usize| {
             let row = rows[i] as usize;
-            let score = self.score_row(data, row)?;
+            let score = score_row(row)?;
             if !live(row) || !passes(self.filter, data, row) {
                 return None;
             }
@@ -401,13 +405,12 @@ impl SearchContext<'_> {
                 (rows, estimates)
             }
             None => {
-                let distance = graph.distance();
-                let rows = graph.search(self.k, self.ef, accept, &|row| {
-                    column
-                        .get(row as usize)
-                        .map_or(f32::MAX, |v| graph_distance(distance, query, v))
-                });
-                (rows, None)
+                let walk = DenseWalk {
+                    column,
+                    query,
+                    distance: graph.distance(),
+                };
+                (graph.search(self.k, self.ef, accept, &walk), None)
             }
         };
         // A graph walk that found fewer than k accepted rows, where more may match (masks
@@ -420,8 +423,8 @@ impl SearchContext<'_> {
             // Scores come from the stored vectors, so graph and scan report the same.
             let score = match &estimates {
                 Some(estimates) => Some(estimates[i]),
-                None => data
-                    .vector(row, name)
+                None => column
+                    .get(row)
                     .map(|v| kernels::score(self.distance, query, v)),
             };
             if let Some(score) = score.filter(|s| self.passes_threshold(*s)) {
@@ -459,6 +462,27 @@ pub(super) fn merge_hits(hits: Vec<Hit>, k: usize, distance: Distance) -> Vec<Sc
     });
     all.truncate(k);
     all.into_iter().map(|h| h.point).collect()
+}
+
+/// A graph walk over the stored dense vectors.
+struct DenseWalk<'a> {
+    column: &'a Column,
+    query: &'a [f32],
+    distance: Distance,
+}
+
+impl WalkDistance for DenseWalk<'_> {
+    fn distance(&self, row: u32) -> f32 {
+        self.column
+            .get(row as usize)
+            .map_or(f32::MAX, |v| graph_distance(self.distance, self.query, v))
+    }
+
+    fn prefetch(&self, row: u32) {
+        if let Some(v) = self.column.get(row as usize) {
+            kernels::prefetch(v);
+        }
+    }
 }
 
 #[cfg(test)]

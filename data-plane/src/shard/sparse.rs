@@ -17,12 +17,9 @@ impl Shard {
         {
             let app = segments.appendable.read();
             total += app.vector_count(name) as u64;
+            let column = app.data.varying.get(name);
             for row in app.live_rows() {
-                if let Some(v) = app
-                    .data
-                    .varying_vector(row, name)
-                    .and_then(Vector::as_sparse)
-                {
+                if let Some(v) = column.and_then(|c| c.get(row)).and_then(Vector::as_sparse) {
                     for (i, dim) in query.indices.iter().enumerate() {
                         if v.indices.binary_search(dim).is_ok() {
                             holders[i] += 1;

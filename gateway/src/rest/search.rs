@@ -1,7 +1,8 @@
 //! Search and query endpoints.
 
+use serde::Serialize;
 use serde_json::json;
-use tessera_types::{SearchRequest, TesseraError};
+use tessera_types::{ScoredPoint, SearchRequest, TesseraError};
 
 use super::call::{PointsCall, ShardKeyed};
 use super::model::{SearchBatchBody, SearchBody};
@@ -11,6 +12,12 @@ use super::query_body::{
 };
 use crate::service::{GroupsRequest, QueryRequest, ReadOptions};
 use axum::response::Response;
+
+/// A query's answer, serialized straight into the response body.
+#[derive(Serialize)]
+struct QueryResponse {
+    points: Vec<ScoredPoint>,
+}
 
 /// Each request of a batch with its own shard keys, under the call's consistency.
 fn each_with_keys<B: ShardKeyed, R>(
@@ -52,7 +59,7 @@ pub async fn query(call: PointsCall) -> Response {
         let points = gateway
             .query(&name, QueryRequest::try_from(b)?, &read)
             .await?;
-        Ok(json!({ "points": points }))
+        Ok(QueryResponse { points })
     })
     .await
 }
@@ -63,7 +70,7 @@ pub async fn query_batch(call: PointsCall) -> Response {
         let results = gateway.query_batch(&name, requests).await?;
         Ok(results
             .into_iter()
-            .map(|points| json!({ "points": points }))
+            .map(|points| QueryResponse { points })
             .collect::<Vec<_>>())
     })
     .await
