@@ -16,6 +16,8 @@ use crate::segment::{Column, ImmutableSegment, SegmentData};
 
 /// Scans over at least this many points run on the rayon pool.
 const PARALLEL_SCAN_MIN: usize = 16_384;
+/// Rows one thread of a parallel scan takes at a time.
+const SCAN_CHUNK: usize = 4096;
 
 /// Points whose filter result is sampled to estimate a filter's cardinality.
 const CARDINALITY_SAMPLE: usize = 1_024;
@@ -118,28 +120,23 @@ pub(crate) fn exact_top_k(
     distance: Distance,
     candidate: &(dyn Fn(usize) -> Option<(PointId, f32)> + Sync),
 ) -> Vec<(PointId, usize, f32)> {
-    let top = if rows >= PARALLEL_SCAN_MIN {
-        (0..rows)
-            .into_par_iter()
-            .with_min_len(1024)
-            .fold(
-                || TopK::new(k, distance),
-                |mut top, row| {
-                    if let Some((id, score)) = candidate(row) {
-                        top.push(id, row, score);
-                    }
-                    top
-                },
-            )
-            .reduce(|| TopK::new(k, distance), TopK::merge)
-    } else {
+    let top_of = |rows: std::ops::Range<usize>| {
         let mut top = TopK::new(k, distance);
-        for row in 0..rows {
+        for row in rows {
             if let Some((id, score)) = candidate(row) {
                 top.push(id, row, score);
             }
         }
         top
+    };
+    // Parallel by chunks of rows: a plain loop inside each, not a task per row.
+    let top = if rows >= PARALLEL_SCAN_MIN {
+        (0..rows.div_ceil(SCAN_CHUNK))
+            .into_par_iter()
+            .map(|chunk| top_of(chunk * SCAN_CHUNK..((chunk + 1) * SCAN_CHUNK).min(rows)))
+            .reduce(|| TopK::new(k, distance), TopK::merge)
+    } else {
+        top_of(0..rows)
     };
     top.into_sorted()
 }
@@ -261,10 +258,11 @@ impl SearchContext<'_> {
     ) -> Vec<Hit> {
         let score_row = self.row_scorer(data);
         let candidate = |row: usize| {
-            let score = score_row(row)?;
+            // The cheap checks first: a dead or filtered-out row costs no distance.
             if !live(row) || !passes(self.filter, data, row) {
                 return None;
             }
+            let score = score_row(row)?;
             self.passes_threshold(score)
                 .then_some((data.ids[row], score))
         };
@@ -284,10 +282,11 @@ impl SearchContext<'_> {
         let score_row = self.row_scorer(data);
         let candidate = |i: usize| {
             let row = rows[i] as usize;
-            let score = score_row(row)?;
+            // The cheap checks first: a dead or filtered-out row costs no distance.
             if !live(row) || !passes(self.filter, data, row) {
                 return None;
             }
+            let score = score_row(row)?;
             self.passes_threshold(score)
                 .then_some((data.ids[row], score))
         };
