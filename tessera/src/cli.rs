@@ -96,7 +96,7 @@ pub struct CommonArgs {
     /// Where this node keeps its data (standalone default: ./storage).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// A YAML settings file; see config/example.yaml.
+    /// A YAML settings file; see deploy/config.example.yaml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -125,6 +125,39 @@ impl Command {
             | Command::DataPlane { common, .. }
             | Command::Gateway { common, .. }
             | Command::Playground { common, .. } => common,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every role's `--help` names the example settings file, and that file exists.
+    #[test]
+    fn help_names_the_example_settings_file_that_exists() {
+        let example = "deploy/config.example.yaml";
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        assert!(workspace.join(example).is_file(), "{example} is missing");
+        let mut cli = <Cli as CommandFactory>::command();
+        for role in [
+            "standalone",
+            "control-plane",
+            "data-plane",
+            "gateway",
+            "playground",
+        ] {
+            let help = cli
+                .find_subcommand_mut(role)
+                .unwrap_or_else(|| panic!("no `{role}` subcommand"))
+                .render_long_help()
+                .to_string();
+            assert!(
+                help.contains(example),
+                "`tessera {role} --help` does not name {example}"
+            );
         }
     }
 }
