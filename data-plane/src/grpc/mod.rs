@@ -249,9 +249,9 @@ impl DataPlane for DataPlaneService {
         let stats = shard.stats();
         let payload_bytes = if request.with_payload_bytes {
             let shard = shard.clone();
-            tokio::task::spawn_blocking(move || shard.payload_bytes())
+            read_pool::run(move || Ok(shard.payload_bytes()))
                 .await
-                .map_err(|e| Status::internal(e.to_string()))?
+                .map_err(error_to_status)?
         } else {
             0
         };

@@ -538,9 +538,10 @@ async fn main() -> anyhow::Result<()> {
         cases.extend(filters().into_iter().map(Some));
     }
     // wrk's figures come with the recall of every query it sent.
-    let recall_sample = match args.wrk {
-        true => &queries[..],
-        false => &queries[..args.recall_queries.min(queries.len())],
+    let recall_sample = if args.wrk {
+        &queries[..]
+    } else {
+        &queries[..args.recall_queries.min(queries.len())]
     };
     let mode = SearchMode {
         exact: false,
@@ -548,20 +549,19 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut measurements = Vec::new();
     let mut recalls = Vec::new();
-    let wrk_figures = match args.wrk {
-        true => {
-            let script_dir = tempfile::tempdir()?;
-            wrk::run(
-                &args.rest_url,
-                &args.collection,
-                &queries,
-                LIMIT,
-                &args.wrk_connections,
-                args.wrk_seconds,
-                script_dir.path(),
-            )?
-        }
-        false => Vec::new(),
+    let wrk_figures = if args.wrk {
+        let script_dir = tempfile::tempdir()?;
+        wrk::run(
+            &args.rest_url,
+            &args.collection,
+            &queries,
+            LIMIT,
+            &args.wrk_connections,
+            args.wrk_seconds,
+            script_dir.path(),
+        )?
+    } else {
+        Vec::new()
     };
     for case in &cases {
         for clients in args.clients.iter().filter(|_| !args.wrk) {
