@@ -44,6 +44,8 @@ pub enum ControlPlaneError {
     Join { bootstrap: String, reason: String },
     #[error("the first control-plane node needs a uri (--uri) to found a new group; other nodes join one with --bootstrap")]
     UriRequired,
+    #[error("cannot register metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     #[error("invalid consensus settings: {0}")]
     InvalidConsensus(String),
 }

@@ -5,6 +5,7 @@
 mod error;
 mod grpc;
 mod join;
+mod metrics;
 mod raft;
 mod reconciler;
 mod topology;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use openraft::{BasicNode, SnapshotPolicy};
 use tessera_proto::control_plane::control_plane_server::ControlPlaneServer;
+use tessera_proto::metrics::{serve_operations, Readiness, RequestMetrics};
 use tessera_proto::raft::raft_server::RaftServer;
 use tessera_types::Topology;
 use tokio::net::TcpListener;
@@ -30,6 +32,7 @@ pub use reconciler::ReconcilerOptions;
 
 use crate::grpc::{Cluster, ControlPlaneService};
 use crate::join::Joiner;
+use crate::metrics::ControlPlaneGauges;
 use crate::raft::{Contacts, Members, NetworkFactory, Proposer, Raft, RaftService, Storage};
 
 /// Folder of the sled database inside the data dir.
@@ -102,6 +105,13 @@ pub struct ControlPlaneOptions {
     pub bootstrap: Option<String>,
     pub consensus: ConsensusOptions,
     pub replicas: ReconcilerOptions,
+    /// Where to serve `/metrics`, `/livez`, `/readyz` and `/healthz` over
+    /// HTTP; `None` serves them nowhere (standalone shows them through its
+    /// gateway).
+    pub operations: Option<SocketAddr>,
+    /// Where this node registers its metrics (standalone shares one registry
+    /// among its roles).
+    pub metrics: prometheus::Registry,
 }
 
 /// A running control-plane node, serving `tessera.control_plane.ControlPlane`
@@ -114,6 +124,7 @@ pub struct ControlPlane {
     topology: watch::Receiver<Topology>,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
+    operations: Option<JoinHandle<()>>,
     /// Asks the group to admit this node again after a restart, when needed.
     rejoin: Option<JoinHandle<()>>,
     reconciler: JoinHandle<()>,
@@ -144,6 +155,14 @@ impl ControlPlane {
             .await
             .map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
+        let operations_listener = match options.operations {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ControlPlaneError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let advertised = uri
             .map(|uri| advertised_uri(&uri, local_addr.port()))
             .transpose()?;
@@ -184,6 +203,29 @@ impl ControlPlane {
             shutdown_rx.clone(),
             options.replicas.clone(),
         ));
+        let metrics = &options.metrics;
+        let requests = RequestMetrics::new(metrics, "control_plane")?;
+        ControlPlaneGauges::register(
+            metrics,
+            raft.clone(),
+            topology.clone(),
+            heartbeats.clone(),
+            options.replicas.dead_after,
+        )?;
+        let operations = operations_listener.map(|listener| {
+            let raft = raft.clone();
+            let ready: Readiness =
+                Arc::new(move || raft.metrics().borrow().current_leader.is_some());
+            let mut stopping = shutdown_rx.clone();
+            tokio::spawn(serve_operations(
+                listener,
+                metrics.clone(),
+                ready,
+                async move {
+                    let _ = stopping.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
         let service = ControlPlaneService::new(
             proposer,
             topology.clone(),
@@ -194,6 +236,7 @@ impl ControlPlane {
         let mut stopping = shutdown_rx;
         let incoming = tessera_proto::transport::incoming_nodelay(listener);
         let server = tonic::transport::Server::builder()
+            .layer(requests.grpc_layer())
             .add_service(ControlPlaneServer::new(service))
             .add_service(
                 RaftServer::new(RaftService::new(raft.clone(), node_id))
@@ -211,6 +254,7 @@ impl ControlPlane {
             topology,
             shutdown,
             server: tokio::spawn(server),
+            operations,
             rejoin: None,
             reconciler,
         };
@@ -312,6 +356,9 @@ impl ControlPlane {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!("control-plane gRPC server failed: {e}"),
             Err(e) => tracing::warn!("control-plane gRPC server task failed: {e}"),
+        }
+        if let Some(operations) = self.operations {
+            let _ = operations.await;
         }
         release(&self.raft, self.topology).await;
         if let Err(e) = self.storage.flush().await {

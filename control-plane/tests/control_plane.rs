@@ -26,6 +26,8 @@ fn options(dir: &Path) -> ControlPlaneOptions {
             ..Default::default()
         },
         replicas: Default::default(),
+        operations: None,
+        metrics: Default::default(),
     }
 }
 

@@ -36,6 +36,8 @@ fn options(
         bootstrap,
         consensus,
         replicas: Default::default(),
+        operations: None,
+        metrics: Default::default(),
     }
 }
 

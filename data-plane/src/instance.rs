@@ -5,14 +5,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tessera_proto::data_plane::data_plane_server::DataPlaneServer;
+use tessera_proto::metrics::{serve_operations, Readiness, RequestMetrics};
 use tessera_proto::point_api::{InProcess, PointApi};
 use tessera_proto::topology_watch::TopologyCache;
 use tessera_types::{NodeType, PeerId, TesseraError, TransferMethod};
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::grpc::DataPlaneService;
 use crate::membership;
+use crate::metrics::DataNodeGauges;
 use crate::registry::ShardRegistry;
 use crate::replica_set::{recovery_loop, ReplicaSet, TransferSlots};
 use crate::snapshot::store::SnapshotStore;
@@ -38,13 +40,20 @@ pub struct DataPlaneOptions {
     /// node runs at once.
     pub incoming_transfers: usize,
     pub outgoing_transfers: usize,
+    /// Where to serve `/metrics`, `/livez`, `/readyz` and `/healthz` over
+    /// HTTP; `None` serves them nowhere (standalone shows them through its
+    /// gateway).
+    pub operations: Option<SocketAddr>,
+    /// Where this node registers its metrics (standalone shares one registry
+    /// among its roles).
+    pub metrics: prometheus::Registry,
 }
 
 pub struct DataPlaneInstance {
     peer_id: PeerId,
     local_addr: SocketAddr,
     point_api: Arc<InProcess<DataPlaneService>>,
-    stop: oneshot::Sender<()>,
+    stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
 }
@@ -63,6 +72,13 @@ impl DataPlaneInstance {
                 TesseraError::Unavailable(format!("cannot listen on {}: {e}", options.listen))
             })?;
         let local_addr = listener.local_addr().map_err(TesseraError::internal)?;
+        let operations_listener =
+            match options.operations {
+                Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                    TesseraError::Unavailable(format!("cannot listen on {addr}: {e}"))
+                })?),
+                None => None,
+            };
         let uri = if options.listen.port() == 0 {
             format!("http://{local_addr}")
         } else {
@@ -84,6 +100,10 @@ impl DataPlaneInstance {
             TransferSlots::new(options.incoming_transfers, options.outgoing_transfers),
         );
         let recovery_task = tokio::spawn(recovery_loop(replicas.clone()));
+        let metrics = &options.metrics;
+        let requests =
+            RequestMetrics::new(metrics, "data_plane").map_err(TesseraError::internal)?;
+        DataNodeGauges::register(metrics, replicas.clone()).map_err(TesseraError::internal)?;
 
         let reconcile_task = tokio::spawn({
             let registry = registry.clone();
@@ -109,13 +129,29 @@ impl DataPlaneInstance {
         let server = DataPlaneServer::from_arc(service)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let (stop, stopped) = oneshot::channel::<()>();
+        let (stop, stopped) = watch::channel(false);
+        let mut background = vec![watch_task, reconcile_task, heartbeat_task, recovery_task];
+        if let Some(listener) = operations_listener {
+            // Registered and serving once start returns.
+            let ready: Readiness = Arc::new(|| true);
+            let mut stopping = stopped.clone();
+            background.push(tokio::spawn(serve_operations(
+                listener,
+                metrics.clone(),
+                ready,
+                async move {
+                    let _ = stopping.wait_for(|stop| *stop).await;
+                },
+            )));
+        }
+        let mut stopping = stopped;
         let server = tokio::spawn(async move {
             let incoming = tessera_proto::transport::incoming_nodelay(listener);
             let result = tonic::transport::Server::builder()
+                .layer(requests.grpc_layer())
                 .add_service(server)
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = stopped.await;
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = stopping.wait_for(|stop| *stop).await;
                 })
                 .await;
             if let Err(e) = result {
@@ -129,7 +165,7 @@ impl DataPlaneInstance {
             point_api,
             stop,
             server,
-            background: vec![watch_task, reconcile_task, heartbeat_task, recovery_task],
+            background,
         })
     }
 
@@ -147,7 +183,7 @@ impl DataPlaneInstance {
     }
 
     pub async fn stop(self) {
-        let _ = self.stop.send(());
+        self.stop.send_replace(true);
         let _ = self.server.await;
         for task in self.background {
             task.abort();

@@ -5,6 +5,7 @@ pub mod filter;
 pub mod grpc;
 pub mod index;
 pub mod membership;
+mod metrics;
 mod payload_index;
 pub mod registry;
 pub mod replica_set;

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use tessera_proto::metrics::{Registry, RequestMetrics};
 use tessera_proto::peers::DataPlanes;
 use tessera_proto::point_api::PointApi;
 use tessera_types::{PeerId, TesseraError};
@@ -21,6 +22,9 @@ pub struct GatewayOptions {
     pub grpc_addr: SocketAddr,
     /// A data-plane node in this process (standalone), called directly.
     pub in_process_data_plane: Option<(PeerId, Arc<dyn PointApi>)>,
+    /// Where the gateway registers its metrics, served on its REST port at
+    /// `/metrics` (standalone's roles share one).
+    pub metrics: Registry,
 }
 
 pub struct GatewayInstance {
@@ -50,7 +54,12 @@ impl GatewayInstance {
         let grpc_addr = grpc.local_addr().map_err(TesseraError::internal)?;
 
         let (http_stop, http_stopped) = oneshot::channel::<()>();
-        let router = crate::rest::router(gateway.clone());
+        let metrics = options.metrics;
+        let rest_requests =
+            RequestMetrics::new(&metrics, "rest").map_err(TesseraError::internal)?;
+        let grpc_requests =
+            RequestMetrics::new(&metrics, "grpc").map_err(TesseraError::internal)?;
+        let router = crate::rest::router(gateway.clone(), metrics, rest_requests);
         let http_task = tokio::spawn(async move {
             let serve = axum::serve(http, router).with_graceful_shutdown(async {
                 let _ = http_stopped.await;
@@ -65,7 +74,7 @@ impl GatewayInstance {
             let shutdown = async {
                 let _ = grpc_stopped.await;
             };
-            if let Err(e) = crate::grpc::serve(gateway, grpc, shutdown).await {
+            if let Err(e) = crate::grpc::serve(gateway, grpc, grpc_requests, shutdown).await {
                 tracing::error!(error = %e, "gRPC server failed");
             }
         });

@@ -8,6 +8,7 @@ use qdrant_client::qdrant::points_client::PointsClient;
 use qdrant_client::qdrant::qdrant_client::QdrantClient;
 use qdrant_client::qdrant::snapshots_client::SnapshotsClient;
 use tessera_gateway::Gateway;
+use tessera_proto::metrics::RequestMetrics;
 use tessera_proto::topology_watch::TopologyCache;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -32,6 +33,7 @@ async fn start() -> Server {
     let task = tokio::spawn(tessera_gateway::grpc::serve(
         Gateway::new(topology, Default::default()),
         listener,
+        RequestMetrics::new(&Default::default(), "grpc").unwrap(),
         async {
             let _ = stopped.await;
         },

@@ -2,6 +2,7 @@
 //! this crate, and their conversions to the shared domain types.
 
 pub mod convert;
+pub mod metrics;
 pub mod peers;
 pub mod point_api;
 pub mod topology_watch;

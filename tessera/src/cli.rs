@@ -54,6 +54,9 @@ pub enum Command {
         /// Port to listen on when --uri is not given (default 6335).
         #[arg(long, value_name = "PORT")]
         p2p_port: Option<u16>,
+        /// Serve /metrics, /livez, /readyz and /healthz over HTTP on this port (off unless set).
+        #[arg(long, value_name = "PORT")]
+        metrics_port: Option<u16>,
     },
     /// A data-plane node: holds shard replicas and serves point operations.
     DataPlane {
@@ -68,6 +71,9 @@ pub enum Command {
         /// `listener` nodes receive writes but serve no searches.
         #[arg(long, value_enum)]
         node_type: Option<NodeTypeArg>,
+        /// Serve /metrics, /livez, /readyz and /healthz over HTTP on this port (off unless set).
+        #[arg(long, value_name = "PORT")]
+        metrics_port: Option<u16>,
     },
     /// A gateway: stateless Qdrant-compatible REST and gRPC endpoint for clients.
     Gateway {

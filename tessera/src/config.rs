@@ -29,6 +29,11 @@ pub struct ServiceSettings {
     pub host: String,
     pub http_port: u16,
     pub grpc_port: u16,
+    /// Control-plane and data-plane nodes serve `/metrics`, `/livez`,
+    /// `/readyz` and `/healthz` on this port when it is set; gateways serve
+    /// them on `http_port`.
+    #[serde(default)]
+    pub metrics_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,6 +126,7 @@ impl Default for Settings {
                 host: "0.0.0.0".into(),
                 http_port: 6333,
                 grpc_port: 6334,
+                metrics_port: None,
             },
             cluster: ClusterSettings {
                 uri: None,
@@ -196,8 +202,12 @@ impl Settings {
                 uri,
                 bootstrap,
                 p2p_port,
+                metrics_port,
                 ..
             } => {
+                if metrics_port.is_some() {
+                    self.service.metrics_port = *metrics_port;
+                }
                 if uri.is_some() {
                     self.cluster.uri = uri.clone();
                 }
@@ -212,8 +222,12 @@ impl Settings {
                 uri,
                 control_plane,
                 node_type,
+                metrics_port,
                 ..
             } => {
+                if metrics_port.is_some() {
+                    self.service.metrics_port = *metrics_port;
+                }
                 if uri.is_some() {
                     self.cluster.uri = uri.clone();
                 }

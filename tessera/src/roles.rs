@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use tessera_control_plane::{ControlPlane, ControlPlaneOptions};
 use tessera_data_plane::{DataPlaneInstance, DataPlaneOptions};
 use tessera_gateway::{GatewayInstance, GatewayOptions};
+use tessera_proto::metrics::Registry;
 
 use crate::cli::Command;
 use crate::config::Settings;
@@ -42,6 +43,15 @@ fn client_addr(settings: &Settings, port: u16) -> anyhow::Result<SocketAddr> {
     listen_addr(&format!("{}:{port}", settings.service.host))
 }
 
+/// Where a control-plane or data-plane node serves its metrics and probes.
+fn operations_addr(settings: &Settings) -> anyhow::Result<Option<SocketAddr>> {
+    settings
+        .service
+        .metrics_port
+        .map(|port| client_addr(settings, port))
+        .transpose()
+}
+
 pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -61,6 +71,8 @@ pub async fn shutdown_signal() {
 async fn standalone(settings: Settings) -> anyhow::Result<()> {
     let data_dir = settings.storage.data_dir.clone();
     let loopback: SocketAddr = "127.0.0.1:0".parse()?;
+    // One registry: the gateway's /metrics shows every role's metrics.
+    let metrics = Registry::new();
     let control_plane = ControlPlane::start(ControlPlaneOptions {
         uri: Some("http://127.0.0.1:0".into()),
         listen: loopback,
@@ -68,6 +80,8 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
         bootstrap: None,
         consensus: settings.cluster.consensus.options(),
         replicas: settings.cluster.replication.reconciler(),
+        operations: None,
+        metrics: metrics.clone(),
     })
     .await?;
     let control_plane_uri = format!("http://{}", control_plane.local_addr());
@@ -81,6 +95,8 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
         transfer_method: settings.cluster.replication.transfer_method,
         incoming_transfers: settings.cluster.replication.incoming_transfers,
         outgoing_transfers: settings.cluster.replication.outgoing_transfers,
+        operations: None,
+        metrics: metrics.clone(),
     })
     .await?;
     let gateway = GatewayInstance::start(GatewayOptions {
@@ -88,6 +104,7 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
         http_addr: client_addr(&settings, settings.service.http_port)?,
         grpc_addr: client_addr(&settings, settings.service.grpc_port)?,
         in_process_data_plane: Some((data_plane.peer_id(), data_plane.point_api())),
+        metrics,
     })
     .await?;
     tracing::info!(
@@ -120,6 +137,8 @@ async fn control_plane(settings: Settings) -> anyhow::Result<()> {
         bootstrap: settings.cluster.bootstrap.clone(),
         consensus: settings.cluster.consensus.options(),
         replicas: settings.cluster.replication.reconciler(),
+        operations: operations_addr(&settings)?,
+        metrics: Registry::new(),
     })
     .await?;
     shutdown_signal().await;
@@ -144,6 +163,8 @@ async fn data_plane(settings: Settings) -> anyhow::Result<()> {
         transfer_method: settings.cluster.replication.transfer_method,
         incoming_transfers: settings.cluster.replication.incoming_transfers,
         outgoing_transfers: settings.cluster.replication.outgoing_transfers,
+        operations: operations_addr(&settings)?,
+        metrics: Registry::new(),
     })
     .await?;
     shutdown_signal().await;
@@ -160,6 +181,7 @@ async fn gateway(settings: Settings) -> anyhow::Result<()> {
         http_addr: client_addr(&settings, settings.service.http_port)?,
         grpc_addr: client_addr(&settings, settings.service.grpc_port)?,
         in_process_data_plane: None,
+        metrics: Registry::new(),
     })
     .await?;
     shutdown_signal().await;

@@ -42,6 +42,8 @@ impl InProcessCluster {
             bootstrap: None,
             consensus: ConsensusOptions::default(),
             replicas: Default::default(),
+            operations: None,
+            metrics: Default::default(),
         })
         .await
         .unwrap_or_else(|e| panic!("control plane does not start: {e}"));
@@ -60,6 +62,8 @@ impl InProcessCluster {
                 transfer_method: tessera_types::TransferMethod::WalDelta,
                 incoming_transfers: 1,
                 outgoing_transfers: 1,
+                operations: None,
+                metrics: Default::default(),
             })
             .await
             .unwrap_or_else(|e| panic!("data-plane node {i} does not start: {e}"));
@@ -71,6 +75,7 @@ impl InProcessCluster {
             http_addr: ANY_LOOPBACK_PORT,
             grpc_addr: ANY_LOOPBACK_PORT,
             in_process_data_plane: None,
+            metrics: Default::default(),
         })
         .await
         .unwrap_or_else(|e| panic!("gateway does not start: {e}"));

@@ -25,5 +25,5 @@ pub mod wait;
 pub mod writer;
 
 pub use in_process::InProcessCluster;
-pub use process::{tessera_bin, ProcessCluster, Standalone};
+pub use process::{tessera_bin, Node, ProcessCluster, Standalone};
 pub use rest::{Reply, Rest};

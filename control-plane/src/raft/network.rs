@@ -208,6 +208,8 @@ mod tests {
                 ..Default::default()
             },
             replicas: Default::default(),
+            operations: None,
+            metrics: Default::default(),
         })
         .await
         .unwrap();
@@ -241,6 +243,8 @@ mod tests {
             bootstrap: None,
             consensus: ConsensusOptions::default(),
             replicas: Default::default(),
+            operations: None,
+            metrics: Default::default(),
         })
         .await
         .unwrap();

@@ -272,6 +272,15 @@ impl ShardRegistry {
         .map_err(TesseraError::internal)?
     }
 
+    /// The replicas open on this node.
+    pub fn open_shards(&self) -> Vec<(ShardKey, Arc<Shard>)> {
+        self.open
+            .lock()
+            .iter()
+            .map(|(key, shard)| (key.clone(), shard.clone()))
+            .collect()
+    }
+
     /// Brings local replicas in line with a new topology: updates configs and
     /// deletes replicas that are no longer placed here (a dropped replica, a
     /// deleted collection).

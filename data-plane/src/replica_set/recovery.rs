@@ -63,6 +63,15 @@ impl RecoveryProgress {
         })
     }
 
+    /// Every recovery in progress here.
+    pub fn all(&self) -> Vec<(ShardKey, Progress)> {
+        self.0
+            .lock()
+            .iter()
+            .map(|(key, t)| (key.clone(), t.progress.clone()))
+            .collect()
+    }
+
     fn set(&self, key: &ShardKey, progress: Progress) {
         let mut all = self.0.lock();
         match all.get_mut(key) {

@@ -423,6 +423,11 @@ impl Shard {
         }
     }
 
+    /// Bytes of this replica's WAL files on disk.
+    pub fn wal_bytes(&self) -> u64 {
+        self.inner.wal.disk_bytes()
+    }
+
     /// Bytes of stored payloads: each sealed segment's, measured once, and the
     /// appendable segment's (small), measured now.
     pub fn payload_bytes(&self) -> u64 {

@@ -15,6 +15,7 @@ use qdrant_client::qdrant::points_server::PointsServer;
 use qdrant_client::qdrant::qdrant_server::QdrantServer;
 use qdrant_client::qdrant::snapshots_server::SnapshotsServer;
 use tessera_proto::convert::error_to_status;
+use tessera_proto::metrics::RequestMetrics;
 use tessera_proto::transport::incoming_nodelay;
 use tessera_types::TesseraError;
 use tokio::net::TcpListener;
@@ -31,6 +32,7 @@ const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
 pub async fn serve(
     gateway: Gateway,
     listener: TcpListener,
+    requests: RequestMetrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), TesseraError> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -42,6 +44,7 @@ pub async fn serve(
         .await;
 
     Server::builder()
+        .layer(requests.grpc_layer())
         .add_service(health)
         .add_service(
             QdrantServer::new(qdrant::QdrantService)

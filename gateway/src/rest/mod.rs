@@ -20,13 +20,20 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tessera_proto::metrics::{Registry, RequestMetrics};
 use tessera_types::TesseraError;
 
 use crate::service::Gateway;
 
-pub fn router(gateway: Gateway) -> Router {
+/// The REST API. Every request is counted in `requests`; `/metrics` shows
+/// `metrics`, the registry those counts live in.
+pub fn router(gateway: Gateway, metrics: Registry, requests: RequestMetrics) -> Router {
     Router::new()
         .route("/", get(collections::root))
+        .route(
+            "/metrics",
+            get(move || async move { tessera_proto::metrics::render(&[metrics]) }),
+        )
         .route("/healthz", get(|| async { "healthz check passed" }))
         .route("/livez", get(|| async { "livez check passed" }))
         .route("/readyz", get(collections::readyz))
@@ -205,9 +212,30 @@ pub fn router(gateway: Gateway) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            count_request(requests.clone(), request, next)
+        }))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
         .with_state(gateway)
+}
+
+/// Counts a request under its route (`POST /collections/{name}/points/query`)
+/// and answer's status; paths no route matches count as one operation.
+async fn count_request(
+    requests: RequestMetrics,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |path| path.as_str());
+    let operation = format!("{} {route}", request.method());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    requests.observe(&operation, response.status().as_str(), started.elapsed());
+    response
 }
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {

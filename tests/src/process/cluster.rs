@@ -21,6 +21,13 @@ impl ControlPlaneNode {
     }
 }
 
+/// A node of a [`ProcessCluster`], by role and index.
+#[derive(Debug, Clone, Copy)]
+pub enum Node {
+    ControlPlane(usize),
+    Data(usize),
+}
+
 /// How a [`ProcessCluster`] is laid out; see [`ProcessCluster::builder`].
 pub struct ProcessClusterBuilder {
     control_planes: usize,
@@ -30,9 +37,17 @@ pub struct ProcessClusterBuilder {
     control_plane_env: Vec<(String, String)>,
     data_node_env: Vec<(String, String)>,
     partitionable: bool,
+    metrics: bool,
 }
 
 impl ProcessClusterBuilder {
+    /// Control-plane and data nodes serve `/metrics` and their probes, each
+    /// on a port of its own (see [`ProcessCluster::metrics_url`]).
+    pub fn metrics(mut self) -> Self {
+        self.metrics = true;
+        self
+    }
+
     /// Control-plane nodes (default 1): the first founds the group, the
     /// others join it with `--bootstrap`.
     pub fn control_planes(mut self, n: usize) -> Self {
@@ -87,10 +102,12 @@ impl ProcessClusterBuilder {
     /// its members and the gateway is ready and sees all data nodes.
     pub async fn start(self) -> ProcessCluster {
         let dir = temp_dir("tessera-cluster-");
-        let ports = free_ports(2 + self.control_planes + self.data_nodes + self.listeners);
+        let nodes = self.control_planes + self.data_nodes + self.listeners;
+        let ports = free_ports(2 + nodes + if self.metrics { nodes } else { 0 });
         let (http_port, grpc_port) = (ports[0], ports[1]);
         let cp_ports = &ports[2..2 + self.control_planes];
-        let data_node_ports = ports[2 + self.control_planes..].to_vec();
+        let data_node_ports = ports[2 + self.control_planes..2 + nodes].to_vec();
+        let metrics_ports = ports[2 + nodes..].to_vec();
         let network = self.partitionable.then(|| {
             Network::create(data_node_ports.len())
                 .unwrap_or_else(|e| panic!("cannot set up network namespaces: {e}"))
@@ -112,14 +129,14 @@ impl ProcessClusterBuilder {
             .enumerate()
             .map(|(i, port)| {
                 let bootstrap = (i > 0).then(|| first_uri.clone());
-                control_plane_node(
-                    &dir,
-                    i,
-                    SocketAddr::new(host, *port),
-                    bootstrap,
-                    true,
-                    &self.control_plane_env,
-                )
+                let mut env = self.control_plane_env.clone();
+                if let Some(metrics_port) = metrics_ports.get(i) {
+                    env.push((
+                        "TESSERA__SERVICE__METRICS_PORT".into(),
+                        metrics_port.to_string(),
+                    ));
+                }
+                control_plane_node(&dir, i, SocketAddr::new(host, *port), bootstrap, true, &env)
             })
             .collect();
         let members = control_planes
@@ -143,6 +160,9 @@ impl ProcessClusterBuilder {
                 ];
                 if i >= self.data_nodes {
                     args.extend(["--node-type".into(), "listener".into()]);
+                }
+                if let Some(metrics_port) = metrics_ports.get(self.control_planes + i) {
+                    args.extend(["--metrics-port".into(), metrics_port.to_string()]);
                 }
                 let netns = network.as_ref().map(|n| n.namespace(i).to_string());
                 let env = self.data_node_env.clone();
@@ -175,6 +195,7 @@ impl ProcessClusterBuilder {
             rest: Rest::new(format!("http://127.0.0.1:{http_port}")),
             http_port,
             grpc_port,
+            metrics_ports,
             _dir: dir,
         };
         cluster.wait_ready().await;
@@ -237,6 +258,9 @@ pub struct ProcessCluster {
     rest: Rest,
     http_port: u16,
     grpc_port: u16,
+    /// With [`ProcessClusterBuilder::metrics`]: control-plane nodes' metrics
+    /// ports, then data nodes'.
+    metrics_ports: Vec<u16>,
     _dir: TempDir,
 }
 
@@ -251,6 +275,7 @@ impl ProcessCluster {
             control_plane_env: Vec::new(),
             data_node_env: Vec::new(),
             partitionable: false,
+            metrics: false,
         }
     }
 
@@ -366,6 +391,19 @@ impl ProcessCluster {
         };
         let log = std::fs::read_to_string(&self.data_nodes[i].log).unwrap_or_default();
         (status, log)
+    }
+
+    /// Where a node started with [`ProcessClusterBuilder::metrics`] serves
+    /// `/metrics` and its probes: the `i`th control-plane node, or data node.
+    pub fn metrics_url(&self, node: Node) -> String {
+        let (host, port) = match node {
+            Node::ControlPlane(i) => (self.control_planes[i].host, self.metrics_ports[i]),
+            Node::Data(i) => (
+                self.data_node_hosts[i],
+                self.metrics_ports[self.control_planes.len() + i],
+            ),
+        };
+        format!("http://{host}:{port}")
     }
 
     /// The URI data node `i` registered with.

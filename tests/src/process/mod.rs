@@ -25,7 +25,7 @@ mod child;
 mod cluster;
 
 use child::{print_tails_if_panicking, Process};
-pub use cluster::{ProcessCluster, ProcessClusterBuilder};
+pub use cluster::{Node, ProcessCluster, ProcessClusterBuilder};
 
 /// How long a process may take to exit after SIGTERM. The control plane alone
 /// may spend 5 s releasing Raft, so this leaves room above that.
