@@ -95,7 +95,20 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         data_nodes: usize,
     },
+    /// Exits 0 when an HTTP endpoint answers 2xx, 1 otherwise: a container health check
+    /// for images without curl, e.g. `tessera probe http://127.0.0.1:6333/readyz`.
+    Probe {
+        /// The endpoint to GET (plain HTTP).
+        #[arg(value_name = "URL", default_value = "http://127.0.0.1:6333/readyz")]
+        url: String,
+    },
 }
+
+/// What a command without settings (`probe`) reads as its common flags.
+static NO_COMMON_ARGS: CommonArgs = CommonArgs {
+    data_dir: None,
+    config: None,
+};
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct CommonArgs {
@@ -131,6 +144,7 @@ impl Command {
             | Command::DataPlane { common, .. }
             | Command::Gateway { common, .. }
             | Command::Playground { common, .. } => common,
+            Command::Probe { .. } => &NO_COMMON_ARGS,
         }
     }
 }

@@ -218,6 +218,7 @@ impl Settings {
                     self.cluster.p2p.port = *port;
                 }
             }
+            Command::Probe { .. } => {}
             Command::DataPlane {
                 uri,
                 control_plane,

@@ -3,6 +3,7 @@
 mod cli;
 mod config;
 mod playground;
+mod probe;
 mod roles;
 
 use clap::Parser;

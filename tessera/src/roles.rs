@@ -23,6 +23,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Playground { data_nodes, .. } => {
             crate::playground::run(settings, data_nodes).await
         }
+        Command::Probe { url } => crate::probe::check(&url),
     }
 }
 

@@ -16,6 +16,7 @@
 //! panics, so a failure shows what the servers said.
 
 pub mod data;
+pub mod docker;
 pub mod in_process;
 pub mod netns;
 pub mod process;

@@ -62,7 +62,7 @@ pub fn tessera_bin() -> PathBuf {
 
 /// `n` distinct free loopback ports. All sockets stay bound until every port
 /// is chosen, so the kernel cannot hand out the same port twice.
-fn free_ports(n: usize) -> Vec<u16> {
+pub(crate) fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a loopback port"))
         .collect();
