@@ -291,6 +291,10 @@ impl ControlPlane {
         bootstrap: Option<String>,
     ) -> Result<Option<JoinHandle<()>>, ControlPlaneError> {
         if !self.raft.is_initialized().await? {
+            // A node told to join itself founds the group: every pod of a
+            // Kubernetes StatefulSet gets the first pod's URI as --bootstrap.
+            let bootstrap = bootstrap
+                .filter(|bootstrap| joiner.uri.as_deref() != Some(bootstrap.trim_end_matches('/')));
             match (bootstrap, &joiner.uri) {
                 (Some(bootstrap), _) => {
                     let reply = join::join(&bootstrap, &joiner).await?;

@@ -476,3 +476,27 @@ async fn a_data_peer_is_removed_only_when_no_shard_loses_its_last_copy() {
     assert_eq!(err.code(), Code::NotFound);
     stop(nodes).await;
 }
+
+/// Every pod of a Kubernetes StatefulSet is started with the first pod's URI
+/// as `--bootstrap`: the first pod, told to join itself, founds the group.
+#[tokio::test]
+async fn a_node_told_to_join_itself_founds_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let uri = format!("http://127.0.0.1:{port}");
+    let mut own = options(dir.path(), Some(format!("{uri}/")), consensus());
+    own.uri = Some(uri.clone());
+    own.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut first = start(own).await;
+    let status = status_until(&mut first.client, "a leader", |s| s.leader.is_some()).await;
+    assert_eq!(voters(&status).len(), 1, "{status:?}");
+    let second_dir = tempfile::tempdir().unwrap();
+    let mut second = start(options(second_dir.path(), Some(uri), consensus())).await;
+    status_until(&mut second.client, "two voters", |s| voters(s).len() == 2).await;
+    second.node.stop().await;
+    first.node.stop().await;
+}

@@ -257,3 +257,111 @@ pub fn init_logging(settings: &Settings) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+
+    use figment::value::{Dict, Value};
+    use figment::Provider;
+
+    use super::*;
+
+    fn deploy() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+    }
+
+    /// Every `section.key` path of a settings tree.
+    fn key_paths(dict: &Dict, prefix: &str, into: &mut BTreeSet<String>) {
+        for (key, value) in dict {
+            let path = format!("{prefix}{key}");
+            if let Value::Dict(_, inner) = value {
+                key_paths(inner, &format!("{path}."), into);
+            }
+            into.insert(path);
+        }
+    }
+
+    fn known_keys() -> BTreeSet<String> {
+        let defaults = Figment::from(Serialized::defaults(Settings::default()))
+            .data()
+            .expect("defaults serialize");
+        let mut keys = BTreeSet::new();
+        for dict in defaults.values() {
+            key_paths(dict, "", &mut keys);
+        }
+        keys
+    }
+
+    fn yaml_keys(text: &str) -> BTreeSet<String> {
+        let data = Figment::from(Yaml::string(text))
+            .data()
+            .expect("valid YAML");
+        let mut keys = BTreeSet::new();
+        for dict in data.values() {
+            key_paths(dict, "", &mut keys);
+        }
+        keys
+    }
+
+    /// The settings a deploy file names as `TESSERA__SECTION__KEY`.
+    fn env_keys(text: &str) -> BTreeSet<String> {
+        text.split("TESSERA__")
+            .skip(1)
+            .map(|rest| {
+                rest.chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect::<String>()
+                    .to_lowercase()
+                    .replace("__", ".")
+            })
+            .filter(|key| !key.is_empty())
+            .collect()
+    }
+
+    /// The example settings file, the Kubernetes ConfigMap and the compose
+    /// files use only keys the settings have, and they load.
+    #[test]
+    fn deploy_files_use_the_settings_keys() {
+        let known = known_keys();
+        let example = std::fs::read_to_string(deploy().join("config.example.yaml")).unwrap();
+        let config_map = std::fs::read_to_string(deploy().join("kubernetes/config.yaml")).unwrap();
+        let embedded = config_map
+            .split_once("config.yaml: |\n")
+            .expect("the ConfigMap embeds config.yaml")
+            .1
+            .lines()
+            .map(|line| line.strip_prefix("    ").unwrap_or(line))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for (name, text) in [
+            ("config.example.yaml", &example),
+            ("kubernetes/config.yaml", &embedded),
+        ] {
+            let unknown: Vec<_> = yaml_keys(text).difference(&known).cloned().collect();
+            assert!(
+                unknown.is_empty(),
+                "{name} names unknown settings {unknown:?}"
+            );
+            Figment::from(Serialized::defaults(Settings::default()))
+                .merge(Yaml::string(text))
+                .extract::<Settings>()
+                .unwrap_or_else(|e| panic!("{name} does not load: {e}"));
+        }
+        for file in [
+            "docker-compose.yaml",
+            "docker-compose.add-data-node.yaml",
+            "kubernetes/control-plane.yaml",
+            "kubernetes/data-plane.yaml",
+            "kubernetes/gateway.yaml",
+        ] {
+            let text = std::fs::read_to_string(deploy().join(file)).unwrap();
+            let unknown: Vec<_> = env_keys(&text).difference(&known).cloned().collect();
+            assert!(
+                unknown.is_empty(),
+                "{file} names unknown settings {unknown:?}"
+            );
+        }
+    }
+}
