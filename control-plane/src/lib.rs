@@ -128,6 +128,8 @@ pub struct ControlPlane {
     /// Asks the group to admit this node again after a restart, when needed.
     rejoin: Option<JoinHandle<()>>,
     reconciler: JoinHandle<()>,
+    /// How long a stopping leader waits for the others to elect a successor.
+    handover_timeout: Duration,
 }
 
 impl ControlPlane {
@@ -257,6 +259,7 @@ impl ControlPlane {
             operations,
             rejoin: None,
             reconciler,
+            handover_timeout: Duration::from_millis(config.election_timeout_max.saturating_mul(4)),
         };
         let joiner = Joiner {
             node_id,
@@ -348,12 +351,14 @@ impl ControlPlane {
         Ok(Some(tokio::spawn(join::rejoin(members, joiner))))
     }
 
-    /// Stops serving (ending topology streams), then stops Raft and flushes
-    /// storage, so the data dir can be opened again once this returns.
+    /// Hands leadership over if this node leads, stops serving (ending
+    /// topology streams), then stops Raft and flushes storage, so the data dir
+    /// can be opened again once this returns.
     pub async fn stop(self) {
         if let Some(rejoin) = &self.rejoin {
             rejoin.abort();
         }
+        self.hand_over_leadership().await;
         self.shutdown.send_replace(true);
         self.reconciler.abort();
         match self.server.await {
@@ -367,6 +372,38 @@ impl ControlPlane {
         release(&self.raft, self.topology).await;
         if let Err(e) = self.storage.flush().await {
             tracing::warn!("cannot flush control-plane storage: {e}");
+        }
+    }
+    /// A leader that stops steps aside first: it stops sending heartbeats and
+    /// standing for election, and answers votes while the other voters elect
+    /// a successor, so the group does not sit leaderless for an election
+    /// timeout after it is gone. (openraft 0.9 has no leader transfer.)
+    async fn hand_over_leadership(&self) {
+        let metrics = self.raft.metrics().borrow().clone();
+        let voters = metrics.membership_config.membership().voter_ids().count();
+        if metrics.current_leader != Some(self.node_id) || voters < 2 {
+            return;
+        }
+        self.raft.runtime_config().heartbeat(false);
+        self.raft.runtime_config().elect(false);
+        let me = self.node_id;
+        let successor = self
+            .raft
+            .wait(Some(self.handover_timeout))
+            .metrics(
+                |m| m.current_leader.is_some_and(|leader| leader != me),
+                "another leader",
+            )
+            .await;
+        match successor {
+            Ok(metrics) => tracing::info!(
+                successor = metrics.current_leader,
+                "handed control-plane leadership over"
+            ),
+            Err(e) => tracing::warn!(
+                "no successor was elected within {:?} ({e}); stopping anyway",
+                self.handover_timeout
+            ),
         }
     }
 }

@@ -53,6 +53,7 @@ pub struct DataPlaneInstance {
     peer_id: PeerId,
     local_addr: SocketAddr,
     point_api: Arc<InProcess<DataPlaneService>>,
+    registry: ShardRegistry,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
@@ -94,6 +95,7 @@ impl DataPlaneInstance {
             topology.clone(),
             options.wal_retention_ops,
         );
+        let shard_registry = registry.clone();
         let replicas = ReplicaSet::new(
             registry.clone(),
             options.transfer_method,
@@ -163,6 +165,7 @@ impl DataPlaneInstance {
             peer_id,
             local_addr,
             point_api,
+            registry: shard_registry,
             stop,
             server,
             background,
@@ -182,11 +185,20 @@ impl DataPlaneInstance {
         self.point_api.clone()
     }
 
+    /// Stops serving once in-flight requests are answered, then checkpoints
+    /// every shard replica, so the next start replays no WAL.
     pub async fn stop(self) {
         self.stop.send_replace(true);
+        // Serving ends once in-flight requests are answered.
         let _ = self.server.await;
         for task in self.background {
             task.abort();
         }
+        let registry = self.registry;
+        let _ = tokio::task::spawn_blocking(move || registry.flush_all()).await;
+        tracing::info!(
+            peer_id = self.peer_id,
+            "data-plane node stopped; shards flushed"
+        );
     }
 }

@@ -147,6 +147,39 @@ async fn when_the_leader_dies_a_new_one_takes_over_and_collections_can_still_be_
     cluster.stop().await;
 }
 
+/// An operator stops the leader gracefully (SIGTERM, as Kubernetes and
+/// Compose do): it hands leadership over before it exits, so by the time it
+/// is gone no survivor still follows it, and a change goes through at once.
+#[tokio::test]
+async fn a_leader_stopped_with_sigterm_hands_leadership_over_before_it_exits() {
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let mut cluster = three_voters_and_a_data_node().await;
+    let rest = cluster.rest();
+    let old = cluster.control_plane_leader().await;
+    let old_id = cluster.control_plane_status(old).await.unwrap().node_id;
+    cluster.stop_control_plane(old).await;
+
+    // Read right after the exit, without waiting: a leader that just died
+    // would still be followed for an election timeout.
+    for i in (0..3).filter(|i| *i != old) {
+        let status = cluster.control_plane_status(i).await.unwrap();
+        assert_ne!(
+            status.leader,
+            Some(old_id),
+            "node {i} still follows the stopped leader: {status:?}"
+        );
+    }
+    let started = Instant::now();
+    create_collection(&rest, "after_handover").await.result();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "the create took {took:?} after the handover"
+    );
+    cluster.restart_control_plane(old).await;
+    cluster.stop().await;
+}
+
 #[tokio::test]
 async fn without_a_quorum_changes_fail_fast_while_points_keep_flowing() {
     let _serial = ONE_AT_A_TIME.lock().await;
