@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::auth::ApiKeys;
 use crate::service::Gateway;
 use tessera_proto::topology_watch::TopologyCache;
 
@@ -22,6 +23,8 @@ pub struct GatewayOptions {
     pub grpc_addr: SocketAddr,
     /// A data-plane node in this process (standalone), called directly.
     pub in_process_data_plane: Option<(PeerId, Arc<dyn PointApi>)>,
+    /// The API keys clients must present (none: the API is open).
+    pub api_keys: ApiKeys,
     /// Where the gateway registers its metrics, served on its REST port at
     /// `/metrics` (standalone's roles share one).
     pub metrics: Registry,
@@ -59,7 +62,13 @@ impl GatewayInstance {
             RequestMetrics::new(&metrics, "rest").map_err(TesseraError::internal)?;
         let grpc_requests =
             RequestMetrics::new(&metrics, "grpc").map_err(TesseraError::internal)?;
-        let router = crate::rest::router(gateway.clone(), metrics, rest_requests);
+        let router = crate::rest::router(
+            gateway.clone(),
+            options.api_keys.clone(),
+            metrics,
+            rest_requests,
+        );
+        let api_keys = options.api_keys;
         let http_task = tokio::spawn(async move {
             let serve = axum::serve(http, router).with_graceful_shutdown(async {
                 let _ = http_stopped.await;
@@ -74,7 +83,9 @@ impl GatewayInstance {
             let shutdown = async {
                 let _ = grpc_stopped.await;
             };
-            if let Err(e) = crate::grpc::serve(gateway, grpc, grpc_requests, shutdown).await {
+            if let Err(e) =
+                crate::grpc::serve(gateway, grpc, api_keys, grpc_requests, shutdown).await
+            {
                 tracing::error!(error = %e, "gRPC server failed");
             }
         });

@@ -2,6 +2,7 @@
 //! point operations to data-plane shard replicas using a cached topology.
 
 pub mod aliases;
+pub mod auth;
 pub mod cluster;
 pub mod grpc;
 pub mod rest;
@@ -11,5 +12,6 @@ pub mod snapshots;
 
 mod instance;
 
+pub use auth::ApiKeys;
 pub use instance::{GatewayInstance, GatewayOptions};
 pub use service::Gateway;

@@ -34,6 +34,19 @@ pub struct ServiceSettings {
     /// them on `http_port`.
     #[serde(default)]
     pub metrics_port: Option<u16>,
+    /// Clients must present this key (`api-key` header or metadata, or
+    /// `Authorization: Bearer`) for anything but the health probes.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// A key that allows reads only.
+    #[serde(default)]
+    pub read_only_api_key: Option<String>,
+}
+
+impl ServiceSettings {
+    pub fn api_keys(&self) -> tessera_gateway::ApiKeys {
+        tessera_gateway::ApiKeys::new(self.api_key.clone(), self.read_only_api_key.clone())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,6 +140,8 @@ impl Default for Settings {
                 http_port: 6333,
                 grpc_port: 6334,
                 metrics_port: None,
+                api_key: None,
+                read_only_api_key: None,
             },
             cluster: ClusterSettings {
                 uri: None,

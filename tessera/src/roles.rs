@@ -105,6 +105,7 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
         http_addr: client_addr(&settings, settings.service.http_port)?,
         grpc_addr: client_addr(&settings, settings.service.grpc_port)?,
         in_process_data_plane: Some((data_plane.peer_id(), data_plane.point_api())),
+        api_keys: settings.service.api_keys(),
         metrics,
     })
     .await?;
@@ -182,6 +183,7 @@ async fn gateway(settings: Settings) -> anyhow::Result<()> {
         http_addr: client_addr(&settings, settings.service.http_port)?,
         grpc_addr: client_addr(&settings, settings.service.grpc_port)?,
         in_process_data_plane: None,
+        api_keys: settings.service.api_keys(),
         metrics: Registry::new(),
     })
     .await?;

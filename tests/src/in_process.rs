@@ -75,6 +75,7 @@ impl InProcessCluster {
             http_addr: ANY_LOOPBACK_PORT,
             grpc_addr: ANY_LOOPBACK_PORT,
             in_process_data_plane: None,
+            api_keys: Default::default(),
             metrics: Default::default(),
         })
         .await

@@ -77,6 +77,8 @@ impl Reply {
 pub struct Rest {
     client: reqwest::Client,
     base: String,
+    /// Sent as the `api-key` header with every request, when set.
+    api_key: Option<String>,
 }
 
 impl Rest {
@@ -87,6 +89,15 @@ impl Rest {
                 .build()
                 .expect("reqwest client builds"),
             base: base_url.into().trim_end_matches('/').to_string(),
+            api_key: None,
+        }
+    }
+
+    /// The same client presenting `key` as its API key (none: no key).
+    pub fn with_api_key(&self, key: Option<&str>) -> Rest {
+        Rest {
+            api_key: key.map(str::to_owned),
+            ..self.clone()
         }
     }
 
@@ -102,6 +113,9 @@ impl Rest {
             .request(method.clone(), format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.json(body);
+        }
+        if let Some(key) = &self.api_key {
+            request = request.header("api-key", key);
         }
         let response = request.send().await?;
         let status = response.status();

@@ -23,6 +23,7 @@ use tonic::transport::Server;
 use tonic::{Response, Status};
 use tonic_health::ServingStatus;
 
+use crate::auth::{ApiKeys, GrpcAuthLayer};
 use crate::service::Gateway;
 
 /// Large enough for the batches clients upload (qdrant-client's own default
@@ -32,6 +33,7 @@ const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
 pub async fn serve(
     gateway: Gateway,
     listener: TcpListener,
+    api_keys: ApiKeys,
     requests: RequestMetrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), TesseraError> {
@@ -45,6 +47,7 @@ pub async fn serve(
 
     Server::builder()
         .layer(requests.grpc_layer())
+        .layer(GrpcAuthLayer(api_keys))
         .add_service(health)
         .add_service(
             QdrantServer::new(qdrant::QdrantService)

@@ -23,11 +23,17 @@ use serde::Serialize;
 use tessera_proto::metrics::{Registry, RequestMetrics};
 use tessera_types::TesseraError;
 
+use crate::auth::{self, ApiKeys, Denied};
 use crate::service::Gateway;
 
 /// The REST API. Every request is counted in `requests`; `/metrics` shows
 /// `metrics`, the registry those counts live in.
-pub fn router(gateway: Gateway, metrics: Registry, requests: RequestMetrics) -> Router {
+pub fn router(
+    gateway: Gateway,
+    keys: ApiKeys,
+    metrics: Registry,
+    requests: RequestMetrics,
+) -> Router {
     Router::new()
         .route("/", get(collections::root))
         .route(
@@ -213,11 +219,39 @@ pub fn router(gateway: Gateway, metrics: Registry, requests: RequestMetrics) -> 
             panic_response,
         ))
         .layer(axum::middleware::from_fn(move |request, next| {
+            authorize(keys.clone(), request, next)
+        }))
+        .layer(axum::middleware::from_fn(move |request, next| {
             count_request(requests.clone(), request, next)
         }))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
         .with_state(gateway)
+}
+
+/// Refuses, in Qdrant's error shape, a request whose API key does not allow it.
+async fn authorize(
+    keys: ApiKeys,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    if !auth::is_open_rest_path(path) {
+        let read = auth::is_rest_read(request.method(), path);
+        if let Err(denied) = keys.check(request.headers(), read) {
+            let status = match denied {
+                Denied::Unauthenticated => StatusCode::UNAUTHORIZED,
+                Denied::ReadOnly => StatusCode::FORBIDDEN,
+            };
+            return ApiError {
+                status,
+                message: denied.message().to_owned(),
+                started: Instant::now(),
+            }
+            .into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// Counts a request under its route (`POST /collections/{name}/points/query`)

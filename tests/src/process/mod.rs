@@ -108,6 +108,12 @@ pub struct Standalone {
 impl Standalone {
     /// Starts the process and returns once its gateway is ready.
     pub async fn start() -> Standalone {
+        Self::start_with(&[]).await
+    }
+
+    /// Like [`Standalone::start`], with settings given as `(SECTION__KEY,
+    /// value)` environment variables (`TESSERA__` is prefixed).
+    pub async fn start_with(settings: &[(&str, &str)]) -> Standalone {
         let dir = temp_dir("tessera-standalone-");
         let ports = free_ports(2);
         let (http_port, grpc_port) = (ports[0], ports[1]);
@@ -121,9 +127,18 @@ impl Standalone {
             "--grpc-port".into(),
             grpc_port.to_string(),
         ];
+        let env = settings
+            .iter()
+            .map(|(key, value)| (format!("TESSERA__{key}"), value.to_string()))
+            .collect();
+        // The harness's own client presents the read-write key, if one is set.
+        let api_key = settings
+            .iter()
+            .find(|(key, _)| *key == "SERVICE__API_KEY")
+            .map(|(_, value)| *value);
         let mut standalone = Standalone {
-            process: Process::spawn("standalone", args, dir.path()),
-            rest: Rest::new(format!("http://127.0.0.1:{http_port}")),
+            process: Process::spawn_with_env("standalone", args, env, dir.path()),
+            rest: Rest::new(format!("http://127.0.0.1:{http_port}")).with_api_key(api_key),
             http_port,
             grpc_port,
             _dir: dir,
