@@ -12,6 +12,7 @@ use tonic::Code;
 use crate::grpc::JOIN_TIMEOUT;
 use crate::raft::NodeId;
 use crate::ControlPlaneError;
+use tessera_proto::internal_auth::internal;
 
 /// How long a new node keeps trying to join before it gives up, so an
 /// unreachable bootstrap member is reported instead of waited on forever.
@@ -55,7 +56,10 @@ async fn ask(member: &str, joiner: &Joiner) -> Result<cp::JoinReply, Failure> {
     });
     // The member spends up to JOIN_TIMEOUT sending this node the log.
     request.set_timeout(JOIN_TIMEOUT + Duration::from_secs(5));
-    match ControlPlaneClient::new(channel).join(request).await {
+    match ControlPlaneClient::new(internal(channel))
+        .join(request)
+        .await
+    {
         Ok(reply) => Ok(reply.into_inner()),
         Err(status) => Err(Failure {
             retry: matches!(

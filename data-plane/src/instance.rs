@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tessera_proto::data_plane::data_plane_server::DataPlaneServer;
+use tessera_proto::internal_auth::RequireTokenLayer;
 use tessera_proto::metrics::{serve_operations, Readiness, RequestMetrics};
 use tessera_proto::point_api::{InProcess, PointApi};
 use tessera_proto::topology_watch::TopologyCache;
@@ -151,6 +152,7 @@ impl DataPlaneInstance {
             let incoming = tessera_proto::transport::incoming_nodelay(listener);
             let result = tonic::transport::Server::builder()
                 .layer(requests.grpc_layer())
+                .layer(RequireTokenLayer)
                 .add_service(server)
                 .serve_with_incoming_shutdown(incoming, async move {
                     let _ = stopping.wait_for(|stop| *stop).await;

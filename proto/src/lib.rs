@@ -2,6 +2,7 @@
 //! this crate, and their conversions to the shared domain types.
 
 pub mod convert;
+pub mod internal_auth;
 pub mod metrics;
 pub mod peers;
 pub mod point_api;

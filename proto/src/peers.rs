@@ -11,6 +11,7 @@ use tessera_types::{PeerId, TesseraError, Topology};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::data_plane::data_plane_client::DataPlaneClient;
+use crate::internal_auth::{internal, InternalChannel};
 use crate::point_api::PointApi;
 
 /// Largest message between Tessera services (big upsert batches, snapshot chunks).
@@ -48,7 +49,7 @@ impl DataPlanes {
         &self,
         topology: &Topology,
         peer: PeerId,
-    ) -> Result<DataPlaneClient<Channel>, TesseraError> {
+    ) -> Result<DataPlaneClient<InternalChannel>, TesseraError> {
         let uri = topology
             .peers
             .get(&peer)
@@ -78,7 +79,7 @@ impl DataPlanes {
                 channel
             }
         };
-        Ok(DataPlaneClient::new(channel)
+        Ok(DataPlaneClient::new(internal(channel))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES))
     }

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::data_plane::data_plane_client::DataPlaneClient;
@@ -15,6 +14,7 @@ use crate::data_plane::{
     ScrollReply, ScrollRequest, SearchReply, SearchRequest, ShardStatsReply, ShardStatsRequest,
     UpdateReply, UpdateRequest,
 };
+use crate::internal_auth::InternalChannel;
 
 /// A data-plane node's service, called in this process.
 pub struct InProcess<S>(pub Arc<S>);
@@ -29,7 +29,7 @@ macro_rules! point_api {
         }
 
         #[tonic::async_trait]
-        impl PointApi for DataPlaneClient<Channel> {
+        impl PointApi for DataPlaneClient<InternalChannel> {
             $(async fn $method(&self, request: $request) -> Result<Response<$reply>, Status> {
                 // A client clone shares the channel; tonic's calls take `&mut self`.
                 // The inherent method by path: `clone().$method` would pick this one.

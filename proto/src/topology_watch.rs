@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::control_plane::control_plane_client::ControlPlaneClient;
 use crate::control_plane::{self as cp, WatchTopologyRequest};
 use crate::convert::status_to_error;
+use crate::internal_auth::{internal, InternalChannel};
 use tessera_types::{TesseraError, Topology};
 use tokio::sync::watch;
 use tonic::transport::{Channel, Endpoint};
@@ -85,12 +86,12 @@ impl TopologyCache {
     /// A control-plane client; proposals go to the members in order until one answers.
     pub async fn call<T, F, Fut>(&self, f: F) -> Result<T>
     where
-        F: Fn(ControlPlaneClient<Channel>) -> Fut,
+        F: Fn(ControlPlaneClient<InternalChannel>) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, tonic::Status>>,
     {
         let mut last = None;
         for channel in self.endpoints.iter() {
-            match f(ControlPlaneClient::new(channel.clone())).await {
+            match f(ControlPlaneClient::new(internal(channel.clone()))).await {
                 Ok(v) => return Ok(v),
                 Err(s) if is_unreachable(&s) => {
                     // A member's own answer (say, that consensus is unavailable)
@@ -138,7 +139,7 @@ async fn watch_loop(
     loop {
         let channel = endpoints[next % endpoints.len()].clone();
         next += 1;
-        let mut client = ControlPlaneClient::new(channel);
+        let mut client = ControlPlaneClient::new(internal(channel));
         match client.watch_topology(WatchTopologyRequest {}).await {
             Ok(response) => {
                 let mut stream = response.into_inner();

@@ -60,6 +60,10 @@ pub struct ClusterSettings {
     pub p2p: P2pSettings,
     pub consensus: ConsensusSettings,
     pub replication: ReplicationSettings,
+    /// Every internal gRPC call carries this token and internal ports refuse
+    /// calls without it; the same on every node. Empty: internal ports open.
+    #[serde(default)]
+    pub internal_token: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +161,7 @@ impl Default for Settings {
                     voters: 3,
                     snapshot_every: 1_000,
                 },
+                internal_token: String::new(),
                 replication: ReplicationSettings {
                     dead_after_ms: 2_000,
                     wal_retention_ops: 50_000,

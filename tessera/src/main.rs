@@ -12,6 +12,8 @@ fn main() -> anyhow::Result<()> {
     let command = cli::Cli::parse().command();
     let settings = config::Settings::load(&command)?;
     config::init_logging(&settings);
+    tessera_proto::internal_auth::install(&settings.cluster.internal_token)
+        .map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

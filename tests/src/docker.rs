@@ -11,6 +11,9 @@ use crate::wait::{self, READY_TIMEOUT};
 use crate::{tessera_bin, Rest};
 
 const IMAGE: &str = "tessera:compose-test";
+/// The cluster runs locked, as a production one should.
+const API_KEY: &str = "compose-test-key";
+const INTERNAL_TOKEN: &str = "compose-test-internal-token";
 
 fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
@@ -78,6 +81,8 @@ impl ComposeCluster {
             ("TESSERA_GRPC_PORT".into(), ports[1].to_string()),
             ("TESSERA_HTTP_PORT_2".into(), ports[2].to_string()),
             ("TESSERA_GRPC_PORT_2".into(), ports[3].to_string()),
+            ("TESSERA_API_KEY".into(), API_KEY.into()),
+            ("TESSERA_INTERNAL_TOKEN".into(), INTERNAL_TOKEN.into()),
         ];
         let cluster = ComposeCluster {
             project: format!("tessera-test-{}", std::process::id()),
@@ -85,7 +90,9 @@ impl ComposeCluster {
             env,
             gateways: [ports[0], ports[2]]
                 .iter()
-                .map(|port| Rest::new(format!("http://127.0.0.1:{port}")))
+                .map(|port| {
+                    Rest::new(format!("http://127.0.0.1:{port}")).with_api_key(Some(API_KEY))
+                })
                 .collect(),
             down: false,
         };
@@ -104,19 +111,9 @@ impl ComposeCluster {
         run("docker-compose", &all, &self.env).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// A REST client of gateway 0 or 1.
+    /// A REST client of gateway 0 or 1, presenting the API key.
     pub fn rest(&self, gateway: usize) -> Rest {
         self.gateways[gateway].clone()
-    }
-
-    pub fn grpc_url(&self, gateway: usize) -> String {
-        let port = &self.env[2 + 2 * gateway].1;
-        format!("http://127.0.0.1:{port}")
-    }
-
-    pub fn http_url(&self, gateway: usize) -> String {
-        let port = &self.env[1 + 2 * gateway].1;
-        format!("http://127.0.0.1:{port}")
     }
 
     /// Waits until both gateways answer `/readyz` and list `data_nodes` peers.

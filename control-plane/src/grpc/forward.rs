@@ -20,6 +20,7 @@ use tonic::{Request, Response, Status};
 use super::ControlPlaneService;
 use crate::raft::Proposal;
 use crate::topology::{Applied, TopologyCommand};
+use tessera_proto::internal_auth::{internal, InternalChannel};
 
 /// Marks a request a follower forwarded, so it is never forwarded twice.
 const FORWARDED_HEADER: &str = "x-tessera-forwarded";
@@ -74,7 +75,7 @@ impl ControlPlaneService {
         M: Clone,
         H: Fn() -> HF,
         HF: Future<Output = Result<Step<T>, TesseraError>>,
-        F: Fn(ControlPlaneClient<Channel>, Request<M>) -> FF,
+        F: Fn(ControlPlaneClient<InternalChannel>, Request<M>) -> FF,
         FF: Future<Output = Result<Response<T>, Status>>,
     {
         loop {
@@ -88,7 +89,7 @@ impl ControlPlaneService {
                         .into(),
                 )));
             }
-            let client = ControlPlaneClient::new(self.leaders.channel(&leader_uri)?);
+            let client = ControlPlaneClient::new(internal(self.leaders.channel(&leader_uri)?));
             let mut request = Request::new(message.clone());
             request
                 .metadata_mut()
@@ -124,7 +125,7 @@ impl ControlPlaneService {
     ) -> Result<Response<T>, Status>
     where
         M: Clone,
-        F: Fn(ControlPlaneClient<Channel>, Request<M>) -> FF,
+        F: Fn(ControlPlaneClient<InternalChannel>, Request<M>) -> FF,
         FF: Future<Output = Result<Response<T>, Status>>,
     {
         let deadline = self.proposer.deadline();
@@ -162,7 +163,9 @@ impl ControlPlaneService {
                 .metadata_mut()
                 .insert(FORWARDED_HEADER, MetadataValue::from_static("1"));
             request.set_timeout(CONNECT_TIMEOUT);
-            let _ = ControlPlaneClient::new(channel).heartbeat(request).await;
+            let _ = ControlPlaneClient::new(internal(channel))
+                .heartbeat(request)
+                .await;
         });
     }
 }

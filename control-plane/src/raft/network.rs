@@ -19,9 +19,10 @@ use serde::Serialize;
 use tessera_proto::raft::raft_client::RaftClient;
 use tessera_proto::raft::RaftPayload;
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 use super::{NodeId, TypeConfig};
+use tessera_proto::internal_auth::{internal, InternalChannel};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -91,7 +92,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
 pub struct Connection {
     target: NodeId,
     node: BasicNode,
-    client: Option<RaftClient<Channel>>,
+    client: Option<RaftClient<InternalChannel>>,
     contacts: Contacts,
 }
 
@@ -108,14 +109,14 @@ type RpcResult<T, E = openraft::error::Infallible> =
 impl Connection {
     /// Connects lazily: an unreachable peer costs nothing until it is called,
     /// and tonic reconnects the channel by itself afterwards.
-    fn client(&mut self) -> Result<RaftClient<Channel>, Unreachable> {
+    fn client(&mut self) -> Result<RaftClient<InternalChannel>, Unreachable> {
         if let Some(client) = &self.client {
             return Ok(client.clone());
         }
         let endpoint = Endpoint::from_shared(self.node.addr.clone())
             .map_err(|e| Unreachable::new(&e))?
             .connect_timeout(CONNECT_TIMEOUT);
-        let client = RaftClient::new(endpoint.connect_lazy());
+        let client = RaftClient::new(internal(endpoint.connect_lazy()));
         self.client = Some(client.clone());
         Ok(client)
     }

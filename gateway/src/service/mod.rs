@@ -41,9 +41,9 @@ use tessera_types::{
     ShardOperation, TesseraError, Topology, UpdateCollection, UpdateResult, UpdateStatus, Vector,
     WithPayload, WithVector,
 };
-use tonic::transport::Channel;
 
 use crate::routing::{target, Applied, DataPlanes, ReadPlan};
+use tessera_proto::internal_auth::InternalChannel;
 use tessera_proto::topology_watch::{is_transport_failure, TopologyCache};
 
 pub(crate) type Result<T> = std::result::Result<T, TesseraError>;
@@ -281,7 +281,7 @@ impl Gateway {
     pub(crate) async fn change<Req, F, Fut>(&self, request: Req, send: F) -> Result<cp::ChangeReply>
     where
         Req: Clone,
-        F: Fn(ControlPlaneClient<Channel>, Req) -> Fut,
+        F: Fn(ControlPlaneClient<InternalChannel>, Req) -> Fut,
         Fut: std::future::Future<
             Output = std::result::Result<tonic::Response<cp::ChangeReply>, tonic::Status>,
         >,

@@ -28,10 +28,10 @@ use tessera_types::{
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Channel;
 
 use crate::routing::target;
 use crate::service::{call, Gateway, Result};
+use tessera_proto::internal_auth::InternalChannel;
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>>> + Send>>;
 
@@ -619,7 +619,7 @@ async fn send(tx: &mpsc::Sender<dp::StoreSnapshotChunk>, data: Vec<u8>) -> Resul
 }
 
 async fn read_stream(
-    mut client: DataPlaneClient<Channel>,
+    mut client: DataPlaneClient<InternalChannel>,
     location: dp::SnapshotLocation,
 ) -> Result<ByteStream> {
     let stream = client

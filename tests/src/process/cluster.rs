@@ -36,6 +36,7 @@ pub struct ProcessClusterBuilder {
     voters: usize,
     control_plane_env: Vec<(String, String)>,
     data_node_env: Vec<(String, String)>,
+    gateway_env: Vec<(String, String)>,
     partitionable: bool,
     metrics: bool,
 }
@@ -92,6 +93,15 @@ impl ProcessClusterBuilder {
 
     /// A setting of every control-plane node, as `TESSERA__<key>=<value>`,
     /// e.g. `("CLUSTER__CONSENSUS__SNAPSHOT_EVERY", 100)`.
+    /// A setting every process of the cluster gets, gateways included.
+    pub fn cluster_setting(mut self, key: &str, value: impl ToString) -> Self {
+        let pair = (format!("TESSERA__{key}"), value.to_string());
+        self.control_plane_env.push(pair.clone());
+        self.data_node_env.push(pair.clone());
+        self.gateway_env.push(pair);
+        self
+    }
+
     pub fn control_plane_setting(mut self, key: &str, value: impl ToString) -> Self {
         self.control_plane_env
             .push((format!("TESSERA__{key}"), value.to_string()));
@@ -169,7 +179,7 @@ impl ProcessClusterBuilder {
                 Process::spawn_in(&name, args, env, netns, dir.path())
             })
             .collect();
-        let gateway = Process::spawn(
+        let gateway = Process::spawn_with_env(
             "gateway",
             vec![
                 "gateway".into(),
@@ -180,6 +190,7 @@ impl ProcessClusterBuilder {
                 "--grpc-port".into(),
                 grpc_port.to_string(),
             ],
+            self.gateway_env,
             dir.path(),
         );
         let mut cluster = ProcessCluster {
@@ -274,6 +285,7 @@ impl ProcessCluster {
             voters: 3,
             control_plane_env: Vec::new(),
             data_node_env: Vec::new(),
+            gateway_env: Vec::new(),
             partitionable: false,
             metrics: false,
         }
@@ -429,12 +441,13 @@ impl ProcessCluster {
     }
 
     /// A gRPC client of control-plane node `i`.
-    pub fn control_plane_client(&self, i: usize) -> ControlPlaneClient<Channel> {
+    /// It carries the internal token the test process installed, if any.
+    pub fn control_plane_client(&self, i: usize) -> ControlPlaneClient<InternalChannel> {
         let endpoint = Endpoint::from_shared(self.control_plane_uri(i))
             .expect("a valid uri")
             .connect_timeout(Duration::from_secs(1))
             .timeout(Duration::from_secs(30));
-        ControlPlaneClient::new(endpoint.connect_lazy())
+        ControlPlaneClient::new(internal(endpoint.connect_lazy()))
     }
 
     /// `ClusterStatus` as control-plane node `i` sees it.

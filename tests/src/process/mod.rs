@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
-use tonic::transport::{Channel, Endpoint};
+use tessera_proto::internal_auth::{internal, InternalChannel};
+use tonic::transport::Endpoint;
 
 use crate::netns::Network;
 use crate::rest::Rest;
