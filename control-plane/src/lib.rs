@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use openraft::{BasicNode, SnapshotPolicy};
 use tessera_proto::control_plane::control_plane_server::ControlPlaneServer;
-use tessera_proto::internal_auth::RequireTokenLayer;
+use tessera_proto::internal_auth::RequireToken;
 use tessera_proto::metrics::{serve_operations, Readiness, RequestMetrics};
 use tessera_proto::raft::raft_server::RaftServer;
+use tessera_proto::transport::GuardLayer;
 use tessera_types::Topology;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -240,7 +241,7 @@ impl ControlPlane {
         let incoming = tessera_proto::transport::incoming_nodelay(listener);
         let server = tonic::transport::Server::builder()
             .layer(requests.grpc_layer())
-            .layer(RequireTokenLayer)
+            .layer(GuardLayer(RequireToken))
             .add_service(ControlPlaneServer::new(service))
             .add_service(
                 RaftServer::new(RaftService::new(raft.clone(), node_id))

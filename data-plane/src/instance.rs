@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tessera_proto::data_plane::data_plane_server::DataPlaneServer;
-use tessera_proto::internal_auth::RequireTokenLayer;
+use tessera_proto::internal_auth::RequireToken;
 use tessera_proto::metrics::{serve_operations, Readiness, RequestMetrics};
 use tessera_proto::point_api::{InProcess, PointApi};
 use tessera_proto::topology_watch::TopologyCache;
+use tessera_proto::transport::GuardLayer;
 use tessera_types::{NodeType, PeerId, TesseraError, TransferMethod};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -152,7 +153,7 @@ impl DataPlaneInstance {
             let incoming = tessera_proto::transport::incoming_nodelay(listener);
             let result = tonic::transport::Server::builder()
                 .layer(requests.grpc_layer())
-                .layer(RequireTokenLayer)
+                .layer(GuardLayer(RequireToken))
                 .add_service(server)
                 .serve_with_incoming_shutdown(incoming, async move {
                     let _ = stopping.wait_for(|stop| *stop).await;

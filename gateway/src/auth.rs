@@ -4,7 +4,7 @@
 //! (`service.read_only_api_key`) allows reads only (403 on writes); a missing
 //! or wrong key gets 401. Health probes stay open.
 
-use axum::http::{self as http, HeaderMap};
+use axum::http::HeaderMap;
 
 /// The configured keys; no key configured leaves the API open.
 #[derive(Clone, Default)]
@@ -189,64 +189,18 @@ pub enum GrpcAccess {
     Write,
 }
 
-/// A tower layer for the gateway's gRPC server: refuses a call whose key does
-/// not allow it with UNAUTHENTICATED or PERMISSION_DENIED.
-#[derive(Clone)]
-pub struct GrpcAuthLayer(pub ApiKeys);
-
-impl<S> tower::Layer<S> for GrpcAuthLayer {
-    type Service = GrpcAuth<S>;
-
-    fn layer(&self, inner: S) -> GrpcAuth<S> {
-        GrpcAuth {
-            inner,
-            keys: self.0.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct GrpcAuth<S> {
-    inner: S,
-    keys: ApiKeys,
-}
-
-impl<S, B, R> tower::Service<http::Request<B>> for GrpcAuth<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
-    S::Future: Send + 'static,
-    R: Default + Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future =
-        futures::future::Either<S::Future, futures::future::Ready<Result<S::Response, S::Error>>>;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let verdict = match grpc_access(request.uri().path()) {
+impl ApiKeys {
+    /// The gRPC check: refuses a call whose key does not allow it with
+    /// UNAUTHENTICATED or PERMISSION_DENIED; the health service stays open.
+    pub fn check_grpc(&self, headers: &HeaderMap, path: &str) -> Result<(), tonic::Status> {
+        let verdict = match grpc_access(path) {
             GrpcAccess::Open => Ok(()),
-            access => self
-                .keys
-                .check(request.headers(), access == GrpcAccess::Read),
+            access => self.check(headers, access == GrpcAccess::Read),
         };
-        match verdict {
-            Ok(()) => futures::future::Either::Left(self.inner.call(request)),
-            Err(denied) => {
-                let status = match denied {
-                    Denied::Unauthenticated => tonic::Status::unauthenticated(denied.message()),
-                    Denied::ReadOnly => tonic::Status::permission_denied(denied.message()),
-                };
-                futures::future::Either::Right(futures::future::ready(Ok(status.into_http())))
-            }
-        }
+        verdict.map_err(|denied| match denied {
+            Denied::Unauthenticated => tonic::Status::unauthenticated(denied.message()),
+            Denied::ReadOnly => tonic::Status::permission_denied(denied.message()),
+        })
     }
 }
 

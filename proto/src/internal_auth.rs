@@ -4,15 +4,14 @@
 //! gateways and their API keys. One token per process, installed at start-up;
 //! none installed leaves the internal ports open (tests, trusted networks).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::OnceLock;
-use std::task::{Context, Poll};
 
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
+
+use crate::transport::Check;
 
 const METADATA: &str = "x-tessera-internal-token";
 
@@ -46,52 +45,25 @@ fn attach_token(mut request: Request<()>) -> Result<Request<()>, Status> {
     Ok(request)
 }
 
-/// A tower layer for internal gRPC servers: refuses, with UNAUTHENTICATED, a
-/// call that does not carry this process's token.
-#[derive(Clone, Copy, Default)]
-pub struct RequireTokenLayer;
+/// The check of internal gRPC servers (install `GuardLayer(RequireToken)`):
+/// refuses, with UNAUTHENTICATED, a call that does not carry this process's
+/// token.
+#[derive(Clone, Copy)]
+pub struct RequireToken;
 
-impl<S> tower::Layer<S> for RequireTokenLayer {
-    type Service = RequireToken<S>;
-
-    fn layer(&self, inner: S) -> RequireToken<S> {
-        RequireToken { inner }
-    }
-}
-
-#[derive(Clone)]
-pub struct RequireToken<S> {
-    inner: S,
-}
-
-impl<S, B, R> tower::Service<http::Request<B>> for RequireToken<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
-    S::Future: Send + 'static,
-    R: Default + Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+impl Check for RequireToken {
+    fn check(&self, headers: &http::HeaderMap, _path: &str) -> Result<(), Status> {
         let allowed = TOKEN.get().is_none_or(|token| {
-            request
-                .headers()
+            headers
                 .get(METADATA)
                 .is_some_and(|presented| same(token.as_bytes(), presented.as_bytes()))
         });
         if allowed {
-            Box::pin(self.inner.call(request))
+            Ok(())
         } else {
-            let refused =
-                Status::unauthenticated("this internal port needs the cluster's internal token");
-            Box::pin(std::future::ready(Ok(refused.into_http())))
+            Err(Status::unauthenticated(
+                "this internal port needs the cluster's internal token",
+            ))
         }
     }
 }

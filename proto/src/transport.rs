@@ -1,5 +1,8 @@
-//! Serving gRPC on a listener the caller bound.
+//! Serving gRPC on a listener the caller bound, and guarding what it serves.
 
+use std::task::{Context, Poll};
+
+use futures::future::{Either, Ready};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::{Stream, StreamExt};
@@ -18,4 +21,63 @@ pub fn incoming_nodelay(
         }
         stream
     })
+}
+
+/// What a [`GuardLayer`] asks of each call: its headers (metadata) and path
+/// (`/package.Service/Method`) in, the refusal out.
+pub trait Check: Clone {
+    fn check(&self, headers: &http::HeaderMap, path: &str) -> Result<(), tonic::Status>;
+}
+
+impl<F> Check for F
+where
+    F: Fn(&http::HeaderMap, &str) -> Result<(), tonic::Status> + Clone,
+{
+    fn check(&self, headers: &http::HeaderMap, path: &str) -> Result<(), tonic::Status> {
+        self(headers, path)
+    }
+}
+
+/// A tower layer for tonic servers that answers a call its check refuses with
+/// the check's status, without reaching the service.
+#[derive(Clone)]
+pub struct GuardLayer<C>(pub C);
+
+impl<S, C: Check> tower::Layer<S> for GuardLayer<C> {
+    type Service = Guard<S, C>;
+
+    fn layer(&self, inner: S) -> Guard<S, C> {
+        Guard {
+            inner,
+            check: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Guard<S, C> {
+    inner: S,
+    check: C,
+}
+
+impl<S, C, B, R> tower::Service<http::Request<B>> for Guard<S, C>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    C: Check,
+    R: Default,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Either<S::Future, Ready<Result<S::Response, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        match self.check.check(request.headers(), request.uri().path()) {
+            Ok(()) => Either::Left(self.inner.call(request)),
+            Err(refused) => Either::Right(futures::future::ready(Ok(refused.into_http()))),
+        }
+    }
 }

@@ -14,6 +14,7 @@ use tessera_types::{
 
 use crate::process::ProcessCluster;
 use crate::wait;
+use crate::Rest;
 
 /// One replica's content: every point as JSON (payload and vectors), and the
 /// last operation it applied.
@@ -163,11 +164,10 @@ pub fn identical(contents: &[ReplicaContent]) -> Result<(), String> {
     Ok(())
 }
 
-/// Replica states of `collection` as `GET /collections/{c}/cluster` shows
-/// them: (shard, peer, state).
-pub async fn states(cluster: &ProcessCluster, collection: &str) -> Vec<(u64, u64, String)> {
-    let info = cluster
-        .rest()
+/// Replica states of `collection` as a gateway's `GET /collections/{c}/cluster`
+/// shows them: (shard, peer, state).
+pub async fn states(gateway: &Rest, collection: &str) -> Vec<(u64, u64, String)> {
+    let info = gateway
         .get(&format!("/collections/{collection}/cluster"))
         .await;
     info.result()["remote_shards"]
@@ -191,7 +191,7 @@ pub async fn wait_in_sync(cluster: &ProcessCluster, collection: &str, per_shard:
         "every replica in sync",
         std::time::Duration::from_secs(90),
         || async {
-            let states = states(cluster, collection).await;
+            let states = states(&cluster.rest(), collection).await;
             let shards: std::collections::BTreeSet<u64> = states.iter().map(|s| s.0).collect();
             if states.iter().any(|s| s.2 != "Active") || states.len() != shards.len() * per_shard {
                 return Err(format!("states: {states:?}"));

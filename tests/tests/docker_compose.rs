@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use reqwest::StatusCode;
 use serde_json::json;
 use tessera_tests::docker::{self, ComposeCluster};
+use tessera_tests::replicas::states;
 use tessera_tests::wait::{until, READY_TIMEOUT};
 use tessera_tests::writer::{create_collection, missing, wait_for_points, Writer};
 use tessera_tests::Rest;
@@ -22,28 +23,9 @@ const COLLECTION: &str = "compose_story";
 const SHARDS: u32 = 3;
 const COPIES: usize = 2;
 
-/// `(shard_id, peer_id, state)` of every replica of the collection.
-async fn states(rest: &Rest) -> Vec<(u64, u64, String)> {
-    let info = rest
-        .get(&format!("/collections/{COLLECTION}/cluster"))
-        .await;
-    info.result()["remote_shards"]
-        .as_array()
-        .expect("remote_shards")
-        .iter()
-        .map(|r| {
-            (
-                r["shard_id"].as_u64().unwrap_or_default(),
-                r["peer_id"].as_u64().unwrap_or_default(),
-                r["state"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
 async fn wait_all_active(rest: &Rest, why: &str) {
     until(why, READY_TIMEOUT * 2, || async {
-        let states = states(rest).await;
+        let states = states(rest, COLLECTION).await;
         let shards: BTreeSet<u64> = states.iter().map(|s| s.0).collect();
         if states.len() == shards.len() * COPIES && states.iter().all(|s| s.2 == "Active") {
             Ok(())
@@ -107,7 +89,7 @@ async fn compose_cluster_keeps_every_acknowledged_write_through_container_faults
         "data-3's replicas to leave the in-sync set",
         READY_TIMEOUT,
         || async {
-            let states = states(&first).await;
+            let states = states(&first, COLLECTION).await;
             states
                 .iter()
                 .any(|s| s.1 == isolated && s.2 != "Active")

@@ -285,7 +285,7 @@ async fn read_consistency_levels_and_bad_values() {
         "the dead node's replicas marked Dead",
         READY_TIMEOUT,
         || async {
-            let states = replicas::states(&cluster, C).await;
+            let states = replicas::states(&cluster.rest(), C).await;
             states
                 .iter()
                 .any(|s| s.2 == "Dead")
@@ -325,7 +325,7 @@ async fn listeners_receive_every_write_and_serve_no_reads() {
         .find(|p| p.uri == cluster.data_node_uri(2))
         .expect("the listener registered")
         .id;
-    let states = replicas::states(&cluster, C).await;
+    let states = replicas::states(&cluster.rest(), C).await;
     for shard in 0..2 {
         assert!(
             states.contains(&(shard, listener, "Listener".to_string())),

@@ -10,6 +10,7 @@ mod snapshots;
 use std::future::Future;
 use std::time::Instant;
 
+use axum::http::HeaderMap;
 use qdrant_client::qdrant::collections_server::CollectionsServer;
 use qdrant_client::qdrant::points_server::PointsServer;
 use qdrant_client::qdrant::qdrant_server::QdrantServer;
@@ -17,13 +18,14 @@ use qdrant_client::qdrant::snapshots_server::SnapshotsServer;
 use tessera_proto::convert::error_to_status;
 use tessera_proto::metrics::RequestMetrics;
 use tessera_proto::transport::incoming_nodelay;
+use tessera_proto::transport::GuardLayer;
 use tessera_types::TesseraError;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::{Response, Status};
 use tonic_health::ServingStatus;
 
-use crate::auth::{ApiKeys, GrpcAuthLayer};
+use crate::auth::ApiKeys;
 use crate::service::Gateway;
 
 /// Large enough for the batches clients upload (qdrant-client's own default
@@ -47,7 +49,9 @@ pub async fn serve(
 
     Server::builder()
         .layer(requests.grpc_layer())
-        .layer(GrpcAuthLayer(api_keys))
+        .layer(GuardLayer(move |headers: &HeaderMap, path: &str| {
+            api_keys.check_grpc(headers, path)
+        }))
         .add_service(health)
         .add_service(
             QdrantServer::new(qdrant::QdrantService)
