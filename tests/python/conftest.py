@@ -17,9 +17,12 @@ import httpx
 import pytest
 from qdrant_client import QdrantClient
 
-from harness import Deployment, tessera_binary, unique_name
+from harness import Deployment, docker_unavailable, tessera_binary, unique_name
 
-LAYOUTS = ["standalone", "cluster"]
+_NO_DOCKER = docker_unavailable()
+# The compose layouts run the whole suite through each gateway of
+# deploy/docker-compose.yaml, where a Docker engine answers.
+LAYOUTS = ["standalone", "cluster"] + ([] if _NO_DOCKER else ["compose-1", "compose-2"])
 TRANSPORTS = ["rest", "grpc"]
 CLIENT_TIMEOUT_S = 30
 _MAX_LOG_TAILS_PER_LAYOUT = 3
@@ -148,7 +151,11 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_report_header(config):
-    return [f"tessera binary: {tessera_binary()} (exists: {tessera_binary().is_file()})"]
+    return [
+        f"tessera binary: {tessera_binary()} (exists: {tessera_binary().is_file()})",
+        f"layouts: {', '.join(LAYOUTS)}"
+        + (f" (compose layouts SKIPPED: {_NO_DOCKER})" if _NO_DOCKER else ""),
+    ]
 
 
 def pytest_configure(config):

@@ -1,9 +1,12 @@
 """Start and stop Tessera deployments for the Python end-to-end suite.
 
-Two layouts:
+Layouts:
 
 * ``standalone`` - one ``tessera standalone`` process with every role.
 * ``cluster``    - 1 control-plane + 3 data-plane + 1 gateway, each its own process.
+* ``compose-1``, ``compose-2`` - ``deploy/docker-compose.yaml`` (3 control planes,
+  3 data nodes, 2 gateways as containers) from an image of the binary under test,
+  driven through gateway 1 or 2; only where a Docker engine answers.
 
 Every process writes stdout+stderr to a log file under the deployment's
 temporary directory; the tails of those logs are shown when something fails.
@@ -84,6 +87,22 @@ class Proc:
         return "\n".join(text[-lines:])
 
 
+COMPOSE_IMAGE = "tessera:python-compose"
+_compose_image_built = False
+
+
+def docker_unavailable() -> str | None:
+    """Why the compose layouts cannot run here, or None when they can."""
+    for argv in (["docker", "info", "--format", "{{.ServerVersion}}"], ["docker-compose", "version", "--short"]):
+        try:
+            done = subprocess.run(argv, capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"{argv[0]}: {e}"
+        if done.returncode != 0:
+            return f"{' '.join(argv)}: {done.stderr.decode(errors='replace').strip()}"
+    return None
+
+
 @dataclass
 class Deployment:
     layout: str
@@ -94,14 +113,45 @@ class Deployment:
     procs: list[Proc] = field(default_factory=list)
     data_plane_uris: list[str] = field(default_factory=list)
     failures_reported: int = 0
+    compose_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def clustered(self) -> bool:
+        """Several data nodes behind the gateway (every layout but standalone)."""
+        return self.layout != "standalone"
+
+    @property
+    def compose_project(self) -> str:
+        return f"tessera-py-{os.getpid()}-{self.layout}"
+
+    def _compose(self, *args: str, check: bool = True) -> str:
+        argv = ["docker-compose", "-p", self.compose_project,
+                "-f", str(REPO_ROOT / "deploy" / "docker-compose.yaml"), *args]
+        done = subprocess.run(argv, capture_output=True, env={**os.environ, **self.compose_env})
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.decode(errors='replace')}")
+        return done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
 
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
     @property
+    def shares_files(self) -> bool:
+        """Whether Tessera reads files at the test's paths (not in containers)."""
+        return not self.layout.startswith("compose-")
+
+    @property
+    def url_inside_cluster(self) -> str:
+        """The gateway's REST URL as Tessera's own nodes reach it (a snapshot
+        URL to recover from): inside compose, the gateway's service name."""
+        if self.layout.startswith("compose-"):
+            return f"http://gateway-{self.layout.removeprefix('compose-')}:6333"
+        return self.http_url
+
+    @property
     def expected_peers(self) -> int:
-        return DATA_PLANES if self.layout == "cluster" else 1
+        return DATA_PLANES if self.clustered else 1
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -177,8 +227,33 @@ class Deployment:
                     "--grpc-port", str(self.grpc_port),
                 ],
             )
+        elif self.layout.startswith("compose-"):
+            self._start_compose(gateway=int(self.layout.removeprefix("compose-")))
         else:
             raise ValueError(self.layout)
+
+    def _start_compose(self, gateway: int) -> None:
+        global _compose_image_built
+        if not _compose_image_built:
+            subprocess.run(
+                ["docker", "rmi", "-f", COMPOSE_IMAGE], capture_output=True, check=False
+            )
+            subprocess.run(
+                [str(REPO_ROOT / "deploy" / "build-image.sh"), str(self.binary), COMPOSE_IMAGE],
+                capture_output=True, check=True,
+            )
+            _compose_image_built = True
+        ports = free_ports(4)
+        self.compose_env = {
+            "TESSERA_IMAGE": COMPOSE_IMAGE,
+            "TESSERA_HTTP_PORT": str(ports[0]),
+            "TESSERA_GRPC_PORT": str(ports[1]),
+            "TESSERA_HTTP_PORT_2": str(ports[2]),
+            "TESSERA_GRPC_PORT_2": str(ports[3]),
+        }
+        self.http_port, self.grpc_port = ports[2 * (gateway - 1)], ports[2 * (gateway - 1) + 1]
+        self.data_plane_uris = [f"http://data-{i}:6335" for i in range(1, DATA_PLANES + 1)]
+        self._compose("up", "-d")
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout
@@ -195,7 +270,7 @@ class Deployment:
                     r = http.get("/readyz")
                     if r.status_code != 200:
                         last = f"/readyz -> {r.status_code} {r.text[:200]}"
-                    elif self.layout == "cluster":
+                    elif self.clustered:
                         c = http.get("/cluster")
                         peers = (c.json().get("result") or {}).get("peers") or {}
                         if c.status_code == 200 and len(peers) == DATA_PLANES:
@@ -211,6 +286,9 @@ class Deployment:
         )
 
     def stop(self) -> None:
+        if self.layout.startswith("compose-"):
+            self._compose("down", "-v", "--remove-orphans", check=False)
+            return
         # Gateway first, control plane last: reverse start order.
         for proc in reversed(self.procs):
             p = proc.popen
@@ -239,6 +317,8 @@ class Deployment:
         ]
 
     def tails(self, lines: int = 40) -> str:
+        if self.layout.startswith("compose-"):
+            return self._compose("logs", "--no-color", "--tail", str(lines), check=False)
         out = []
         for p in self.procs:
             out.append(f"----- {p.name}: last {lines} lines of {p.log_path} -----")

@@ -34,7 +34,7 @@ def test_cluster_status_shape(deployment, rest):
     for pid, info in peers.items():
         assert pid.isdigit(), f"peer ids are the map's keys, as decimal strings: {pid!r}"
         assert isinstance(info.get("uri"), str) and info["uri"].startswith("http"), info
-    if deployment.layout == "cluster":
+    if deployment.clustered:
         uris = {info["uri"].rstrip("/") for info in peers.values()}
         assert uris == set(deployment.data_plane_uris), "peers are the data planes, by the --uri they were given"
     raft = res["raft_info"]
@@ -91,7 +91,7 @@ def test_collection_cluster_info(deployment, client, transport, rest, collection
     local = [s for s in shards if s[1] is None]
     if len(local) == len(shards):
         assert sum(s[3] for s in local) == 60, f"local shards hold every point: {shards}"
-    if deployment.layout == "cluster":
+    if deployment.clustered:
         peers = {int(p) for p in _cluster(rest)["peers"]}
         hosts = {s[1] if s[1] is not None else own for s in shards}
         assert hosts <= peers, f"shards live on data-plane peers {peers}: {shards}"
@@ -99,7 +99,7 @@ def test_collection_cluster_info(deployment, client, transport, rest, collection
 
 
 def test_replicated_collection(deployment, client, transport, rest, collection_name):
-    if deployment.layout != "cluster":
+    if not deployment.clustered:
         pytest.skip("replication needs more than one data plane")
     client.create_collection(
         collection_name,
@@ -174,7 +174,7 @@ def test_replicate_and_drop_a_shard_with_the_client(deployment, client, transpor
     """The seed's cluster operations through qdrant-client's own call, over
     REST and gRPC: a replica is added, becomes Active with every point, the
     original is dropped, and dropping the last copy is refused."""
-    if deployment.layout != "cluster":
+    if not deployment.clustered:
         pytest.skip("moving replicas needs more than one data plane")
     client.create_collection(
         collection_name,

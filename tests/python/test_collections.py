@@ -43,16 +43,16 @@ def test_create_named_vectors(client, collection_name):
     assert (vectors["text"].size, vectors["text"].distance) == (8, models.Distance.COSINE)
 
 
-def _layout_params(layout: str) -> dict:
+def _layout_params(deployment) -> dict:
     # A replication factor above the number of data nodes is not meaningful in
-    # the one-node layout; the cluster layout has 3 data planes.
-    if layout == "cluster":
+    # the one-node layout; the clustered layouts have 3 data planes.
+    if deployment.clustered:
         return dict(shard_number=3, replication_factor=2, write_consistency_factor=2)
     return dict(shard_number=2, replication_factor=1, write_consistency_factor=1)
 
 
 def test_create_with_options_echoes_config(client, collection_name, deployment):
-    params = _layout_params(deployment.layout)
+    params = _layout_params(deployment)
     client.create_collection(
         collection_name,
         vectors_config=models.VectorParams(size=16, distance=models.Distance.EUCLID),
@@ -76,7 +76,7 @@ def test_points_count_after_upserts(client, collection_name, deployment):
     client.create_collection(
         collection_name,
         vectors_config=models.VectorParams(size=4, distance=models.Distance.DOT),
-        shard_number=_layout_params(deployment.layout)["shard_number"],
+        shard_number=_layout_params(deployment)["shard_number"],
     )
     client.upsert(collection_name, _points(25, 4, start=1), wait=True)
     info = client.get_collection(collection_name)

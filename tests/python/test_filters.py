@@ -119,7 +119,7 @@ def filter_data(deployment, setup_client):
     setup_client.create_collection(
         name,
         vectors_config=models.VectorParams(size=8, distance=DIST),
-        shard_number=3 if deployment.layout == "cluster" else 2,
+        shard_number=3 if deployment.clustered else 2,
     )
     setup_client.upsert(
         name,

@@ -252,7 +252,7 @@ def _scroll_all(client, name, limit, scroll_filter=None):
 
 
 def test_scroll_pages_cover_all_points_once(client, collection_name, deployment):
-    _create(client, collection_name, shard_number=3 if deployment.layout == "cluster" else 2)
+    _create(client, collection_name, shard_number=3 if deployment.clustered else 2)
     ids = _seed(client, collection_name, n=57)
     pages = _scroll_all(client, collection_name, limit=10)
     flat = [i for p in pages for i in p]

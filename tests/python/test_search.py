@@ -30,7 +30,7 @@ def _payload(pid: int) -> dict:
 @pytest.fixture(scope="module")
 def search_data(deployment, setup_client):
     """One collection per distance, 300 x 8 seeded random points, created once per layout."""
-    shards = 3 if deployment.layout == "cluster" else 2
+    shards = 3 if deployment.clustered else 2
     vectors = dict(zip(range(1, N + 1), random_vectors(N, DIM, SEED)))
     names = {}
     for distance in DISTANCES:
