@@ -5,6 +5,7 @@
 //! or wrong key gets 401. Health probes stay open.
 
 use axum::http::HeaderMap;
+use tessera_proto::internal_auth::same_secret;
 
 /// The configured keys; no key configured leaves the API open.
 #[derive(Clone, Default)]
@@ -51,7 +52,10 @@ impl ApiKeys {
             return Ok(());
         }
         let presented = presented_key(headers).ok_or(Denied::Unauthenticated)?;
-        let matches = |key: &Option<String>| key.as_deref().is_some_and(|k| same(k, presented));
+        let matches = |key: &Option<String>| {
+            key.as_deref()
+                .is_some_and(|k| same_secret(k.as_bytes(), presented.as_bytes()))
+        };
         if matches(&self.read_write) {
             Ok(())
         } else if matches(&self.read_only) {
@@ -76,13 +80,6 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
     scheme
         .eq_ignore_ascii_case("bearer")
         .then_some(token.trim())
-}
-
-/// Compares without stopping at the first difference, so the time a refusal
-/// takes does not tell how much of a guess was right.
-fn same(expected: &str, presented: &str) -> bool {
-    let (a, b) = (expected.as_bytes(), presented.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// REST calls that stay open whatever the keys: the health probes.
