@@ -108,6 +108,7 @@ pub enum Command {
 static NO_COMMON_ARGS: CommonArgs = CommonArgs {
     data_dir: None,
     config: None,
+    log_format: None,
 };
 
 #[derive(Args, Debug, Clone, Default)]
@@ -118,6 +119,9 @@ pub struct CommonArgs {
     /// A YAML settings file; see deploy/config.example.yaml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Logs as text for people (default) or as one JSON object per line.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<crate::config::LogFormat>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

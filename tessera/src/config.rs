@@ -131,6 +131,17 @@ impl ConsensusSettings {
 pub struct LogSettings {
     /// A tracing filter such as `info` or `tessera_gateway=debug,info`; RUST_LOG wins.
     pub level: String,
+    /// `text` for people, `json` (one object per line) for log collectors.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Default for Settings {
@@ -172,6 +183,7 @@ impl Default for Settings {
             },
             log: LogSettings {
                 level: "info".into(),
+                format: LogFormat::Text,
             },
         }
     }
@@ -197,6 +209,9 @@ impl Settings {
     fn apply_flags(&mut self, command: &Command) {
         if let Some(dir) = &command.common().data_dir {
             self.storage.data_dir = dir.clone();
+        }
+        if let Some(format) = command.common().log_format {
+            self.log.format = format;
         }
         let mut ports = |p: &ClientPorts| {
             if let Some(port) = p.http_port {
@@ -271,11 +286,15 @@ pub fn init_logging(settings: &Settings) {
         // hnsw_rs logs every build parameter at info; our own progress lines say enough.
         tracing_subscriber::EnvFilter::new(format!("{},hnsw_rs=warn", settings.log.level))
     });
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match settings.log.format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }
 
 #[cfg(test)]

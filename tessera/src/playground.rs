@@ -2,7 +2,7 @@
 //! binary in each role) on loopback, stopped together on Ctrl-C.
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::Context;
@@ -15,11 +15,22 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn spawn(name: &str, args: &[String], log_dir: &Path) -> anyhow::Result<Child> {
+/// Starts `tessera args...`, with the playground's own settings file if it
+/// was given one (its flags here win over the file).
+fn spawn(
+    name: &str,
+    args: &[String],
+    config: Option<&Path>,
+    log_dir: &Path,
+) -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("cannot find the tessera binary")?;
     let log = std::fs::File::create(log_dir.join(format!("{name}.log")))?;
+    let config = config
+        .map(|file| vec!["--config".into(), file.display().to_string()])
+        .unwrap_or_default();
     Command::new(exe)
         .args(args)
+        .args(config)
         .stdout(Stdio::null())
         .stderr(log)
         .kill_on_drop(true)
@@ -27,7 +38,12 @@ fn spawn(name: &str, args: &[String], log_dir: &Path) -> anyhow::Result<Child> {
         .with_context(|| format!("cannot start {name}"))
 }
 
-pub async fn run(settings: Settings, data_nodes: usize) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    data_nodes: usize,
+    config: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let config = config.as_deref();
     let root = settings.storage.data_dir.join("playground");
     std::fs::create_dir_all(&root)?;
     let mut children: Vec<(String, Child)> = Vec::new();
@@ -45,6 +61,7 @@ pub async fn run(settings: Settings, data_nodes: usize) -> anyhow::Result<()> {
                 "--data-dir".into(),
                 cp_dir.display().to_string(),
             ],
+            config,
             &root,
         )?,
     ));
@@ -63,6 +80,7 @@ pub async fn run(settings: Settings, data_nodes: usize) -> anyhow::Result<()> {
                 "--data-dir".into(),
                 dir.display().to_string(),
             ],
+            config,
             &root,
         )?;
         children.push((name, child));
@@ -82,6 +100,7 @@ pub async fn run(settings: Settings, data_nodes: usize) -> anyhow::Result<()> {
                 "--grpc-port".into(),
                 grpc.to_string(),
             ],
+            config,
             &root,
         )?,
     ));

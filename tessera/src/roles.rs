@@ -20,9 +20,9 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::ControlPlane { .. } => control_plane(settings).await,
         Command::DataPlane { .. } => data_plane(settings).await,
         Command::Gateway { .. } => gateway(settings).await,
-        Command::Playground { data_nodes, .. } => {
-            crate::playground::run(settings, data_nodes).await
-        }
+        Command::Playground {
+            data_nodes, common, ..
+        } => crate::playground::run(settings, data_nodes, common.config).await,
         Command::Probe { url } => crate::probe::check(&url),
     }
 }

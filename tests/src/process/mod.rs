@@ -169,6 +169,12 @@ impl Standalone {
         self.process.stop().await;
     }
 
+    /// What the process wrote to stdout and stderr, over every start; the
+    /// harness marks each start with a line `$ tessera ...`.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.process.log).unwrap_or_default()
+    }
+
     /// Starts the process again on the same data dir and ports (stopping it
     /// first if it runs) and returns once it is ready.
     pub async fn restart(&mut self) {
