@@ -131,50 +131,38 @@ pub fn grpc_access(path: &str) -> GrpcAccess {
     };
     match (service, method) {
         ("grpc.health.v1.Health", _) => GrpcAccess::Open,
-        ("qdrant.Qdrant", "HealthCheck") => GrpcAccess::Read,
-        ("qdrant.Points", method) => {
-            let reads = [
-                "Get",
-                "Scroll",
-                "Count",
-                "Search",
-                "SearchBatch",
-                "SearchGroups",
-                "SearchMatrixPairs",
-                "SearchMatrixOffsets",
-                "Query",
-                "QueryBatch",
-                "QueryGroups",
-                "Recommend",
-                "RecommendBatch",
-                "RecommendGroups",
-                "Discover",
-                "DiscoverBatch",
-                "Facet",
-            ];
-            if reads.contains(&method) {
-                GrpcAccess::Read
-            } else {
-                GrpcAccess::Write
-            }
-        }
-        ("qdrant.Collections", method) => {
-            let reads = [
-                "Get",
-                "List",
-                "CollectionExists",
-                "ListAliases",
-                "ListCollectionAliases",
-                "CollectionClusterInfo",
-                "ListShardKeys",
-            ];
-            if reads.contains(&method) {
-                GrpcAccess::Read
-            } else {
-                GrpcAccess::Write
-            }
-        }
-        ("qdrant.Snapshots", "List" | "ListFull") => GrpcAccess::Read,
+        ("qdrant.Qdrant", "HealthCheck")
+        | (
+            "qdrant.Points",
+            "Get"
+            | "Scroll"
+            | "Count"
+            | "Search"
+            | "SearchBatch"
+            | "SearchGroups"
+            | "SearchMatrixPairs"
+            | "SearchMatrixOffsets"
+            | "Query"
+            | "QueryBatch"
+            | "QueryGroups"
+            | "Recommend"
+            | "RecommendBatch"
+            | "RecommendGroups"
+            | "Discover"
+            | "DiscoverBatch"
+            | "Facet",
+        )
+        | (
+            "qdrant.Collections",
+            "Get"
+            | "List"
+            | "CollectionExists"
+            | "ListAliases"
+            | "ListCollectionAliases"
+            | "CollectionClusterInfo"
+            | "ListShardKeys",
+        )
+        | ("qdrant.Snapshots", "List" | "ListFull") => GrpcAccess::Read,
         _ => GrpcAccess::Write,
     }
 }
