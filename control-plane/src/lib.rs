@@ -240,6 +240,7 @@ impl ControlPlane {
         let mut stopping = shutdown_rx;
         let incoming = tessera_proto::transport::incoming_nodelay(listener);
         let server = tonic::transport::Server::builder()
+            .layer(tessera_proto::trace_context::internal_grpc_layer())
             .layer(requests.grpc_layer())
             .layer(GuardLayer(RequireToken))
             .add_service(ControlPlaneServer::new(service))

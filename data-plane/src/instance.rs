@@ -152,6 +152,7 @@ impl DataPlaneInstance {
         let server = tokio::spawn(async move {
             let incoming = tessera_proto::transport::incoming_nodelay(listener);
             let result = tonic::transport::Server::builder()
+                .layer(tessera_proto::trace_context::internal_grpc_layer())
                 .layer(requests.grpc_layer())
                 .layer(GuardLayer(RequireToken))
                 .add_service(server)

@@ -30,18 +30,20 @@ pub fn install(token: &str) -> Result<(), String> {
         .map_err(|_| "the internal token is already installed".to_string())
 }
 
-/// A client channel whose every call carries the token.
+/// A client channel whose every call carries the token, and the caller's
+/// trace context (see `trace_context`): every internal client is one of these.
 pub type InternalChannel =
     InterceptedService<Channel, fn(Request<()>) -> Result<Request<()>, Status>>;
 
 pub fn internal(channel: Channel) -> InternalChannel {
-    InterceptedService::new(channel, attach_token)
+    InterceptedService::new(channel, internal_metadata)
 }
 
-fn attach_token(mut request: Request<()>) -> Result<Request<()>, Status> {
+fn internal_metadata(mut request: Request<()>) -> Result<Request<()>, Status> {
     if let Some(token) = TOKEN.get() {
         request.metadata_mut().insert(METADATA, token.clone());
     }
+    crate::trace_context::inject(request.metadata_mut());
     Ok(request)
 }
 

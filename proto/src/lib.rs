@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod peers;
 pub mod point_api;
 pub mod topology_watch;
+pub mod trace_context;
 pub mod transport;
 
 pub mod common {

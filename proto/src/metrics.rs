@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::transport::grpc_operation;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -130,18 +131,6 @@ where
     }
 }
 
-/// `/qdrant.Points/Search` -> `Points/Search`.
-fn grpc_operation(path: &str) -> String {
-    let path = path.trim_start_matches('/');
-    match path.split_once('/') {
-        Some((service, method)) => {
-            let service = service.rsplit('.').next().unwrap_or(service);
-            format!("{service}/{method}")
-        }
-        None => path.to_owned(),
-    }
-}
-
 /// The registries' metrics in Prometheus' text format.
 pub fn render(registries: &[Registry]) -> Response {
     let families: Vec<_> = registries.iter().flat_map(Registry::gather).collect();
@@ -189,16 +178,6 @@ pub async fn serve_operations(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn grpc_operations_name_the_service_and_method() {
-        assert_eq!(grpc_operation("/qdrant.Points/Search"), "Points/Search");
-        assert_eq!(
-            grpc_operation("/tessera.data_plane.DataPlane/Update"),
-            "DataPlane/Update"
-        );
-        assert_eq!(grpc_operation("/bare"), "bare");
-    }
 
     #[test]
     fn rendered_text_holds_counts_and_histograms() {

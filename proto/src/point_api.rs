@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
+use tracing::{Instrument, Span};
 
 use crate::data_plane::data_plane_client::DataPlaneClient;
 use crate::data_plane::data_plane_server::DataPlane;
@@ -19,10 +20,22 @@ use crate::internal_auth::InternalChannel;
 /// A data-plane node's service, called in this process.
 pub struct InProcess<S>(pub Arc<S>);
 
+/// The span of a call to a remote data node; the node's own request span is
+/// its child.
+fn client_span(operation: &'static str) -> Span {
+    tracing::info_span!("call", otel.name = operation, otel.kind = "client")
+}
+
+/// The span of a data-plane call in this process: what the node's request
+/// span would be if it were remote.
+fn in_process_span(operation: &'static str) -> Span {
+    tracing::info_span!("request", otel.name = operation, otel.kind = "internal")
+}
+
 /// Declares `PointApi` with these methods and implements it for a gRPC client
 /// and for a service in this process; the two differ only in how they call.
 macro_rules! point_api {
-    ($($method:ident($request:ty) -> $reply:ty;)*) => {
+    ($($method:ident($request:ty) -> $reply:ty, $rpc:literal;)*) => {
         #[tonic::async_trait]
         pub trait PointApi: Send + Sync {
             $(async fn $method(&self, request: $request) -> Result<Response<$reply>, Status>;)*
@@ -34,25 +47,30 @@ macro_rules! point_api {
                 // A client clone shares the channel; tonic's calls take `&mut self`.
                 // The inherent method by path: `clone().$method` would pick this one.
                 let mut client = self.clone();
-                DataPlaneClient::$method(&mut client, request).await
+                DataPlaneClient::$method(&mut client, request)
+                    .instrument(client_span(concat!("DataPlane/", $rpc)))
+                    .await
             })*
         }
 
         #[tonic::async_trait]
         impl<S: DataPlane> PointApi for InProcess<S> {
             $(async fn $method(&self, request: $request) -> Result<Response<$reply>, Status> {
-                self.0.$method(Request::new(request)).await
+                self.0
+                    .$method(Request::new(request))
+                    .instrument(in_process_span(concat!("DataPlane/", $rpc)))
+                    .await
             })*
         }
     };
 }
 
 point_api! {
-    update(UpdateRequest) -> UpdateReply;
-    retrieve(RetrieveRequest) -> RetrieveReply;
-    search(SearchRequest) -> SearchReply;
-    scroll(ScrollRequest) -> ScrollReply;
-    count(CountRequest) -> CountReply;
-    facet(FacetRequest) -> FacetReply;
-    shard_stats(ShardStatsRequest) -> ShardStatsReply;
+    update(UpdateRequest) -> UpdateReply, "Update";
+    retrieve(RetrieveRequest) -> RetrieveReply, "Retrieve";
+    search(SearchRequest) -> SearchReply, "Search";
+    scroll(ScrollRequest) -> ScrollReply, "Scroll";
+    count(CountRequest) -> CountReply, "Count";
+    facet(FacetRequest) -> FacetReply, "Facet";
+    shard_stats(ShardStatsRequest) -> ShardStatsReply, "ShardStats";
 }

@@ -23,6 +23,18 @@ pub fn incoming_nodelay(
     })
 }
 
+/// `/qdrant.Points/Search` -> `Points/Search`.
+pub fn grpc_operation(path: &str) -> String {
+    let path = path.trim_start_matches('/');
+    match path.split_once('/') {
+        Some((service, method)) => {
+            let service = service.rsplit('.').next().unwrap_or(service);
+            format!("{service}/{method}")
+        }
+        None => path.to_owned(),
+    }
+}
+
 /// What a [`GuardLayer`] asks of each call: its headers (metadata) and path
 /// (`/package.Service/Method`) in, the refusal out.
 pub trait Check: Clone {
@@ -79,5 +91,20 @@ where
             Ok(()) => Either::Left(self.inner.call(request)),
             Err(refused) => Either::Right(futures::future::ready(Ok(refused.into_http()))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_operations_name_the_service_and_method() {
+        assert_eq!(grpc_operation("/qdrant.Points/Search"), "Points/Search");
+        assert_eq!(
+            grpc_operation("/tessera.data_plane.DataPlane/Update"),
+            "DataPlane/Update"
+        );
+        assert_eq!(grpc_operation("/bare"), "bare");
     }
 }

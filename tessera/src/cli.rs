@@ -141,6 +141,18 @@ pub enum NodeTypeArg {
 }
 
 impl Command {
+    /// The name of the service this command runs, as on the command line;
+    /// none for the commands that serve nothing themselves.
+    pub fn service(&self) -> Option<&'static str> {
+        match self {
+            Command::Standalone { .. } => Some("standalone"),
+            Command::ControlPlane { .. } => Some("control-plane"),
+            Command::DataPlane { .. } => Some("data-plane"),
+            Command::Gateway { .. } => Some("gateway"),
+            Command::Playground { .. } | Command::Probe { .. } => None,
+        }
+    }
+
     pub fn common(&self) -> &CommonArgs {
         match self {
             Command::Standalone { common, .. }

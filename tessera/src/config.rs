@@ -16,6 +16,7 @@ pub struct Settings {
     pub service: ServiceSettings,
     pub cluster: ClusterSettings,
     pub log: LogSettings,
+    pub telemetry: TelemetrySettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,6 +137,15 @@ pub struct LogSettings {
     pub format: LogFormat,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TelemetrySettings {
+    /// An OpenTelemetry collector's OTLP/gRPC address, such as
+    /// `http://otel-collector:4317`; empty exports no traces.
+    pub otlp_endpoint: String,
+    /// The share of client requests traced, 0.0 to 1.0.
+    pub sample_ratio: f64,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -184,6 +194,10 @@ impl Default for Settings {
             log: LogSettings {
                 level: "info".into(),
                 format: LogFormat::Text,
+            },
+            telemetry: TelemetrySettings {
+                otlp_endpoint: String::new(),
+                sample_ratio: 1.0,
             },
         }
     }
@@ -278,22 +292,6 @@ impl Settings {
                 }
             }
         }
-    }
-}
-
-pub fn init_logging(settings: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        // hnsw_rs logs every build parameter at info; our own progress lines say enough.
-        tracing_subscriber::EnvFilter::new(format!("{},hnsw_rs=warn", settings.log.level))
-    });
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match settings.log.format {
-        LogFormat::Text => logs
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
-        LogFormat::Json => logs.json().init(),
     }
 }
 

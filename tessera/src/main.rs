@@ -5,17 +5,23 @@ mod config;
 mod playground;
 mod probe;
 mod roles;
+mod telemetry;
 
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     let command = cli::Cli::parse().command();
     let settings = config::Settings::load(&command)?;
-    config::init_logging(&settings);
     tessera_proto::internal_auth::install(&settings.cluster.internal_token)
         .map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(roles::run(command, settings))
+    let telemetry = {
+        let _in_runtime = runtime.enter();
+        telemetry::init(&settings, command.service())?
+    };
+    let result = runtime.block_on(roles::run(command, settings));
+    telemetry.shutdown();
+    result
 }

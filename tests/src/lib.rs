@@ -19,6 +19,7 @@ pub mod data;
 pub mod docker;
 pub mod in_process;
 pub mod netns;
+pub mod otlp;
 pub mod process;
 pub mod replicas;
 pub mod rest;

@@ -48,6 +48,7 @@ pub async fn serve(
         .await;
 
     Server::builder()
+        .layer(tessera_proto::trace_context::client_grpc_layer())
         .layer(requests.grpc_layer())
         .layer(GuardLayer(move |headers: &HeaderMap, path: &str| {
             api_keys.check_grpc(headers, path)

@@ -21,6 +21,7 @@ use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tessera_proto::metrics::{Registry, RequestMetrics};
+use tessera_proto::trace_context;
 use tessera_types::TesseraError;
 
 use crate::auth::{self, ApiKeys, Denied};
@@ -224,7 +225,13 @@ pub fn router(
         .layer(axum::middleware::from_fn(move |request, next| {
             count_request(requests.clone(), request, next)
         }))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |request: &axum::extract::Request| {
+                    trace_context::server_span(&operation(request), request.headers())
+                },
+            ),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
         .with_state(gateway)
 }
@@ -256,16 +263,22 @@ async fn authorize(
 
 /// Counts a request under its route (`POST /collections/{name}/points/query`)
 /// and answer's status; paths no route matches count as one operation.
+/// A request's operation: its method and route, such as
+/// `POST /collections/{name}/points/query`.
+fn operation(request: &axum::extract::Request) -> String {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |path| path.as_str());
+    format!("{} {route}", request.method())
+}
+
 async fn count_request(
     requests: RequestMetrics,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or("unmatched", |path| path.as_str());
-    let operation = format!("{} {route}", request.method());
+    let operation = operation(&request);
     let started = Instant::now();
     let response = next.run(request).await;
     requests.observe(&operation, response.status().as_str(), started.elapsed());
