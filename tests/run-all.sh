@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The project's test command (see README): build everything, run the Rust
 # unit and integration tests (the Docker compose test among them, skipped with
-# a note where no Docker engine answers), check deploy/kubernetes offline, then
-# run the Python end-to-end suite that drives a real `tessera` binary with the
-# official qdrant-client over REST and gRPC.
+# a note where no Docker engine answers), check deploy/kubernetes offline, run
+# schemathesis against the gateway's OpenAPI document, then run the Python
+# end-to-end suite that drives a real `tessera` binary with the official
+# qdrant-client over REST and gRPC.
 #
 # Works on a fresh clone: creates .venv and installs tests/python/requirements.txt
 # when they are missing or out of date. Honours CARGO_TARGET_DIR and TESSERA_BIN.
@@ -52,6 +53,9 @@ fi
 
 echo "==> python -m pytest -q tests/deploy (Kubernetes manifests, offline)"
 "$venv/bin/python" -m pytest -q tests/deploy
+
+echo "==> python -m pytest -q tests/api (schemathesis against /openapi.json)"
+"$venv/bin/python" -m pytest -q -s tests/api
 
 echo "==> python -m pytest -q tests/python (TESSERA_BIN=$TESSERA_BIN)"
 "$venv/bin/python" -m pytest -q tests/python

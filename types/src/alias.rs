@@ -8,7 +8,7 @@ use crate::error::{Result, TesseraError};
 use crate::topology::{CollectionState, Topology};
 
 /// One action of `POST /collections/aliases`, in Qdrant's shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum AliasOperation {
     CreateAlias {
@@ -25,7 +25,7 @@ pub enum AliasOperation {
 }
 
 /// Body of `POST /collections/aliases`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChangeAliases {
     pub actions: Vec<AliasOperation>,
 }

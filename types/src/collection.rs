@@ -12,7 +12,7 @@ use crate::vector::{Datatype, MultiVectorConfig, SparseVectorParams, SparseVecto
 /// Name of the unnamed vector in a single-vector collection.
 pub const DEFAULT_VECTOR_NAME: &str = "";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Distance {
     Cosine,
     Euclid,
@@ -36,7 +36,7 @@ impl Distance {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VectorParams {
     pub size: u64,
@@ -60,7 +60,7 @@ impl VectorParams {
 }
 
 /// `{"size": 4, "distance": "Dot"}` or `{"image": {...}, "text": {...}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum VectorsConfig {
     Single(VectorParams),
@@ -133,7 +133,7 @@ impl Default for HnswConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HnswConfigDiff {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -227,7 +227,9 @@ impl Default for WalConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ShardingMethod {
     #[default]
@@ -564,7 +566,7 @@ impl CollectionConfig {
 }
 
 /// Body of `PUT /collections/{name}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreateCollection {
     #[serde(default)]
     pub vectors: Option<VectorsConfig>,
@@ -718,7 +720,7 @@ fn merge_json<T: Serialize + serde::de::DeserializeOwned>(
 }
 
 /// Body of `PATCH /collections/{name}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UpdateCollection {
     #[serde(default)]
     pub vectors: Option<BTreeMap<String, VectorParamsDiff>>,
@@ -745,7 +747,7 @@ pub struct UpdateCollection {
 }
 
 /// Body of `PUT /collections/{c}/vectors/{name}`: a new dense or sparse vector.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum VectorNameConfig {
     Dense(VectorParams),
@@ -753,7 +755,7 @@ pub enum VectorNameConfig {
 }
 
 /// One dense vector's settings in a collection update (`vectors.{name}`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VectorParamsDiff {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -764,7 +766,7 @@ pub struct VectorParamsDiff {
     pub on_disk: Option<bool>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CollectionParamsDiff {
     #[serde(default)]
     pub replication_factor: Option<u32>,

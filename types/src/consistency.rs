@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::TesseraError;
 
 /// A read's `consistency`: a number of replicas or a named level.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum ReadConsistency {
     /// One readable replica, spread across replicas from read to read.
     #[default]

@@ -4,7 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::point::PointId;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filter {
     /// At least one must match (when not empty).
@@ -13,6 +13,7 @@ pub struct Filter {
         deserialize_with = "one_or_many",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(with = "Conditions")]
     pub should: Vec<Condition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_should: Option<MinShould>,
@@ -22,6 +23,7 @@ pub struct Filter {
         deserialize_with = "one_or_many",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(with = "Conditions")]
     pub must: Vec<Condition>,
     /// None may match.
     #[serde(
@@ -29,33 +31,35 @@ pub struct Filter {
         deserialize_with = "one_or_many",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[schemars(with = "Conditions")]
     pub must_not: Vec<Condition>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MinShould {
     pub conditions: Vec<Condition>,
     pub min_count: usize,
 }
 
-/// Qdrant accepts a single condition where a list is expected.
+/// Conditions as Qdrant accepts them: a list, a single condition, or null.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+enum Conditions {
+    Many(Vec<Condition>),
+    One(Box<Condition>),
+    Null(()),
+}
+
 fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Condition>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        Many(Vec<Condition>),
-        One(Box<Condition>),
-        Null(()),
-    }
-    Ok(match OneOrMany::deserialize(deserializer)? {
-        OneOrMany::Many(v) => v,
-        OneOrMany::One(c) => vec![*c],
-        OneOrMany::Null(()) => Vec::new(),
+    Ok(match Conditions::deserialize(deserializer)? {
+        Conditions::Many(v) => v,
+        Conditions::One(c) => vec![*c],
+        Conditions::Null(()) => Vec::new(),
     })
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Condition {
     HasId(HasIdCondition),
@@ -67,50 +71,50 @@ pub enum Condition {
     Filter(Filter),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HasIdCondition {
     pub has_id: Vec<PointId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayloadField {
     pub key: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IsEmptyCondition {
     pub is_empty: PayloadField,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IsNullCondition {
     pub is_null: PayloadField,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HasVectorCondition {
     pub has_vector: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NestedCondition {
     pub nested: Nested,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Nested {
     pub key: String,
     pub filter: Filter,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldCondition {
     pub key: String,
@@ -133,7 +137,7 @@ pub struct FieldCondition {
 }
 
 /// A value to match exactly: keyword, integer or bool.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum MatchValue {
     Bool(bool),
@@ -142,14 +146,14 @@ pub enum MatchValue {
 }
 
 /// A list for `any` / `except`: keywords or integers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum AnyVariants {
     Integers(Vec<i64>),
     Keywords(Vec<String>),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Match {
     Value { value: MatchValue },
@@ -161,7 +165,7 @@ pub enum Match {
 }
 
 /// A `range` condition: over numbers, or over datetimes given as strings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum RangeInterface {
     Numbers(Range),
@@ -169,7 +173,7 @@ pub enum RangeInterface {
 }
 
 /// Qdrant's `DatetimeRange`: bounds as RFC 3339 datetimes.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatetimeRange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -201,7 +205,7 @@ impl DatetimeRange {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Range {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,7 +227,7 @@ impl Range {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ValuesCount {
     #[serde(default, skip_serializing_if = "Option::is_none")]

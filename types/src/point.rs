@@ -35,6 +35,21 @@ impl<'de> Deserialize<'de> for PointId {
     }
 }
 
+impl schemars::JsonSchema for PointId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PointId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                { "type": "integer", "format": "uint64", "minimum": 0 },
+                { "type": "string", "format": "uuid" }
+            ]
+        })
+    }
+}
+
 impl PointId {
     pub fn parse_str(s: &str) -> Result<Self> {
         if let Ok(n) = s.parse::<u64>() {
@@ -87,7 +102,7 @@ pub type NamedVectors = BTreeMap<String, Vector>;
 
 /// A point's vectors as a user writes them: one unnamed dense vector or
 /// multi-vector, or several named ones of any kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum VectorStruct {
     Single(Vec<f32>),
@@ -132,7 +147,7 @@ impl From<Vector> for VectorStruct {
 }
 
 /// One point to write.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PointStruct {
     pub id: PointId,
     pub vector: VectorStruct,
@@ -159,7 +174,7 @@ impl From<PointStruct> for Point {
 }
 
 /// `with_payload`: true/false, a list of keys, or `{include, exclude}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum WithPayload {
     Enable(bool),
@@ -167,7 +182,7 @@ pub enum WithPayload {
     Selector(PayloadSelector),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum PayloadSelector {
     Include { include: Vec<String> },
@@ -215,7 +230,7 @@ fn key_selects(selector: &str, top: &str) -> bool {
 }
 
 /// `with_vector`: true/false or a list of vector names.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum WithVector {
     Enable(bool),
@@ -310,7 +325,9 @@ pub enum PointSelection {
 }
 
 /// Which of an upsert's points are written (`update_mode`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UpdateMode {
     /// New points are inserted, existing ones replaced.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Result, TesseraError};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum QuantizationConfig {
     Scalar(ScalarQuantization),
@@ -18,7 +18,7 @@ pub enum QuantizationConfig {
     Turbo(serde_json::Value),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScalarQuantization {
     #[serde(rename = "type")]
@@ -30,13 +30,13 @@ pub struct ScalarQuantization {
     pub always_ram: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ScalarType {
     Int8,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductQuantization {
     pub compression: CompressionRatio,
@@ -44,7 +44,7 @@ pub struct ProductQuantization {
     pub always_ram: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CompressionRatio {
     X4,
@@ -67,7 +67,7 @@ impl CompressionRatio {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BinaryQuantization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,7 +78,9 @@ pub struct BinaryQuantization {
     pub query_encoding: Option<BinaryQueryEncoding>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BinaryEncoding {
     #[default]
@@ -87,7 +89,9 @@ pub enum BinaryEncoding {
     OneAndHalfBits,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BinaryQueryEncoding {
     #[default]
@@ -142,6 +146,17 @@ impl QuantizationConfigDiff {
     }
 }
 
+impl schemars::JsonSchema for QuantizationConfigDiff {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "QuantizationConfigDiff".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let config = generator.subschema_for::<QuantizationConfig>();
+        schemars::json_schema!({ "anyOf": [config, { "const": "Disabled" }] })
+    }
+}
+
 impl Serialize for QuantizationConfigDiff {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         match self {
@@ -164,7 +179,7 @@ impl<'de> Deserialize<'de> for QuantizationConfigDiff {
 }
 
 /// How one search uses quantized vectors (`params.quantization`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuantizationSearchParams {
     /// Walk the graph over the original vectors instead.

@@ -7,7 +7,7 @@ use crate::point::{PointId, Record, WithPayload, WithVector};
 use crate::quantization::QuantizationSearchParams;
 use crate::vector::Vector;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SearchParams {
     #[serde(default)]
     pub hnsw_ef: Option<usize>,
@@ -49,7 +49,9 @@ pub struct ScrollRequest {
     pub order_by: Option<OrderBy>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     #[default]

@@ -48,8 +48,25 @@ impl<'de> Deserialize<'de> for ShardKeySelector {
     }
 }
 
+impl schemars::JsonSchema for ShardKeySelector {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ShardKeySelector".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let key = serde_json::json!({ "anyOf": [{ "type": "string" }, { "type": "integer", "minimum": 0 }] });
+        schemars::json_schema!({
+            "anyOf": [
+                key,
+                { "type": "array", "items": key },
+                { "type": "object", "required": ["target"], "properties": { "target": key, "fallback": key } }
+            ]
+        })
+    }
+}
+
 /// `PUT /collections/{c}/shards` (and the cluster operation `create_sharding_key`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateShardKey {
     pub shard_key: Value,
@@ -85,7 +102,7 @@ impl CreateShardKey {
 }
 
 /// `POST /collections/{c}/shards/delete`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DropShardKey {
     pub shard_key: Value,

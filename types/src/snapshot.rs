@@ -32,7 +32,9 @@ pub struct SnapshotDescription {
 }
 
 /// Which data wins when a snapshot is recovered into a collection that has data.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SnapshotPriority {
     /// Every replica is replaced by the snapshot, as is.
@@ -45,7 +47,7 @@ pub enum SnapshotPriority {
 }
 
 /// Body of `PUT /collections/{c}/snapshots/recover` (and the shard one).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SnapshotRecover {
     /// `file:///path` on the gateway's machine, or an `http://` URL.
     pub location: String,

@@ -11,7 +11,7 @@ use crate::filter::{AnyVariants, Condition, Filter, Match};
 use crate::vector::Vector;
 
 /// `strict_mode_config`, in Qdrant's shape. Limits left out do not apply.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StrictModeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,14 +62,14 @@ pub struct StrictModeConfig {
     pub max_disk_usage_percent: Option<u8>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MultivectorLimit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_vectors: Option<usize>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SparseLimit {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,7 +7,7 @@ use crate::error::TesseraError;
 use crate::topology::{PeerId, ShardId};
 
 /// How a transfer's target gets the shard's data from the primary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferMethod {
     /// The primary's points in batches with their versions (as of one
@@ -59,7 +59,7 @@ pub struct ShardTransfer {
 }
 
 /// `{shard_id, from_peer_id, to_peer_id, method?}` of move and replicate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShardTransferRequest {
     pub shard_id: ShardId,
@@ -70,7 +70,7 @@ pub struct ShardTransferRequest {
 }
 
 /// `{shard_id, from_peer_id, to_peer_id}` of abort.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferKey {
     pub shard_id: ShardId,
@@ -79,7 +79,7 @@ pub struct TransferKey {
 }
 
 /// `{shard_id, from_peer_id, to_peer_id, method}` of restart.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestartTransfer {
     pub shard_id: ShardId,
@@ -89,7 +89,7 @@ pub struct RestartTransfer {
 }
 
 /// `{shard_id, peer_id}` of drop_replica.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicaRef {
     pub shard_id: ShardId,
@@ -97,7 +97,7 @@ pub struct ReplicaRef {
 }
 
 /// The body of `POST /collections/{c}/cluster`: exactly one operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClusterOperation {
     MoveShard(ShardTransferRequest),

@@ -10,7 +10,7 @@ use crate::collection::Distance;
 use crate::error::{Result, TesseraError};
 
 /// A sparse vector: `values[i]` is the weight of dimension `indices[i]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SparseVector {
     pub indices: Vec<u32>,
@@ -83,7 +83,7 @@ impl SparseVector {
 /// One vector of a point, as written, stored and returned. Variants are tried in
 /// order: a multi-vector of two integer rows would also read as a sparse vector in
 /// serde's sequence form of a struct, so `Multi` comes before `Sparse`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Vector {
     Dense(Vec<f32>),
@@ -225,7 +225,9 @@ pub fn max_sim<Q: AsRef<[f32]>, D: AsRef<[f32]>>(
 /// holds them (uint8 truncated to 0..=255, float16 rounded to half precision),
 /// so searches and reads see exactly what a Qdrant collection of that
 /// datatype would.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Datatype {
     #[default]
@@ -249,20 +251,22 @@ impl Datatype {
 }
 
 /// `multivector_config` of a dense vector: its points hold several vectors.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MultiVectorConfig {
     pub comparator: MultiVectorComparator,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MultiVectorComparator {
     MaxSim,
 }
 
 /// How the weights of a sparse vector's dimensions are adjusted at search time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Modifier {
     #[default]
@@ -273,7 +277,7 @@ pub enum Modifier {
 
 /// `index` of a sparse vector's parameters. Accepted as Qdrant has them; the
 /// engine keeps every sparse vector in memory with an inverted index.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SparseIndexParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,7 +288,7 @@ pub struct SparseIndexParams {
     pub datatype: Option<Datatype>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SparseVectorParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]

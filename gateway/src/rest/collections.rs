@@ -12,6 +12,7 @@ use tessera_types::{
     UpdateCollection, VectorNameConfig, QDRANT_COMPATIBLE_VERSION,
 };
 
+use super::model::CreateIndexBody;
 use super::{parse_body, Timer};
 use crate::service::Gateway;
 
@@ -168,21 +169,14 @@ pub async fn cluster_info(State(gateway): State<Gateway>, Path(name): Path<Strin
     timer.finish(gateway.collection_cluster_info(&name).await)
 }
 
-/// `PUT /collections/{name}/index`: `field_schema` is a type name or
-/// `{"type": ..., ...params}`.
 pub async fn create_index(
     State(gateway): State<Gateway>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
-    #[derive(serde::Deserialize)]
-    struct Body {
-        field_name: String,
-        field_schema: Option<serde_json::Value>,
-    }
     let timer = Timer::start();
     let outcome = async {
-        let body: Body = parse_body(&body)?;
+        let body: CreateIndexBody = parse_body(&body)?;
         let unknown = || {
             TesseraError::bad_input(
                 "`field_schema` must be one of keyword, integer, float, bool, uuid, datetime, text, geo",

@@ -6,8 +6,10 @@ mod call;
 mod cluster;
 mod collections;
 mod model;
+mod openapi;
 mod points;
 mod query_body;
+mod routes;
 mod search;
 mod snapshots;
 
@@ -16,7 +18,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -35,205 +37,32 @@ pub fn router(
     metrics: Registry,
     requests: RequestMetrics,
 ) -> Router {
-    Router::new()
-        .route("/", get(collections::root))
-        .route(
-            "/metrics",
-            get(move || async move { tessera_proto::metrics::render(&[metrics]) }),
-        )
-        .route("/healthz", get(|| async { "healthz check passed" }))
-        .route("/livez", get(|| async { "livez check passed" }))
-        .route("/readyz", get(collections::readyz))
-        .route("/cluster", get(collections::cluster_status))
-        .route(
-            "/cluster/peer/{peer_id}",
-            axum::routing::delete(cluster::remove_peer),
-        )
-        .route(
-            "/cluster/control-plane/{node_id}",
-            axum::routing::delete(cluster::remove_control_plane_member),
-        )
-        .route("/cluster/recover", post(cluster::recover))
-        .route("/collections", get(collections::list))
-        .route("/aliases", get(collections::list_aliases))
-        .route("/collections/aliases", post(collections::update_aliases))
-        .route(
-            "/collections/{name}/aliases",
-            get(collections::list_collection_aliases),
-        )
-        .route(
-            "/collections/{name}",
-            get(collections::get)
-                .put(collections::create)
-                .patch(collections::update)
-                .delete(collections::delete),
-        )
-        .route("/collections/{name}/exists", get(collections::exists))
-        .route(
-            "/collections/{name}/vectors/{vector}",
-            put(collections::create_vector).delete(collections::delete_vector),
-        )
-        .route(
-            "/collections/{name}/cluster",
-            get(collections::cluster_info).post(cluster::update_collection_cluster),
-        )
-        .route(
-            "/collections/{name}/shards",
-            get(collections::list_shard_keys).put(collections::create_shard_key),
-        )
-        .route(
-            "/collections/{name}/shards/delete",
-            post(collections::delete_shard_key),
-        )
-        .route(
-            "/collections/{name}/index",
-            axum::routing::put(collections::create_index),
-        )
-        .route(
-            "/collections/{name}/index/{field}",
-            axum::routing::delete(collections::delete_index),
-        )
-        .route(
-            "/collections/{name}/snapshots",
-            get(snapshots::list_collection_snapshots).post(snapshots::create_collection_snapshot),
-        )
-        .route(
-            "/collections/{name}/snapshots/recover",
-            axum::routing::put(snapshots::recover_collection_snapshot),
-        )
-        .route(
-            "/collections/{name}/snapshots/upload",
-            post(snapshots::upload_collection_snapshot),
-        )
-        .route(
-            "/collections/{name}/snapshots/{snapshot}",
-            get(snapshots::download_collection_snapshot)
-                .delete(snapshots::delete_collection_snapshot),
-        )
-        .route(
-            "/collections/{name}/shards/{shard_id}/snapshot",
-            get(snapshots::stream_shard_snapshot),
-        )
-        .route(
-            "/collections/{name}/shards/{shard_id}/snapshots",
-            get(snapshots::list_shard_snapshots).post(snapshots::create_shard_snapshot),
-        )
-        .route(
-            "/collections/{name}/shards/{shard_id}/snapshots/recover",
-            axum::routing::put(snapshots::recover_shard_snapshot),
-        )
-        .route(
-            "/collections/{name}/shards/{shard_id}/snapshots/upload",
-            post(snapshots::upload_shard_snapshot),
-        )
-        .route(
-            "/collections/{name}/shards/{shard_id}/snapshots/{snapshot}",
-            get(snapshots::download_shard_snapshot).delete(snapshots::delete_shard_snapshot),
-        )
-        .route(
-            "/snapshots",
-            get(snapshots::list_full_snapshots).post(snapshots::create_full_snapshot),
-        )
-        .route(
-            "/snapshots/{snapshot}",
-            get(snapshots::download_full_snapshot).delete(snapshots::delete_full_snapshot),
-        )
-        .route(
-            "/collections/{name}/points",
-            post(points::retrieve).put(points::upsert),
-        )
-        .route("/collections/{name}/points/batch", post(points::batch))
-        .route("/collections/{name}/points/{id}", get(points::retrieve_one))
-        .route("/collections/{name}/points/delete", post(points::delete))
-        .route(
-            "/collections/{name}/points/payload",
-            post(points::set_payload).put(points::overwrite_payload),
-        )
-        .route(
-            "/collections/{name}/points/payload/delete",
-            post(points::delete_payload),
-        )
-        .route(
-            "/collections/{name}/points/payload/clear",
-            post(points::clear_payload),
-        )
-        .route(
-            "/collections/{name}/points/vectors",
-            axum::routing::put(points::update_vectors),
-        )
-        .route(
-            "/collections/{name}/points/vectors/delete",
-            post(points::delete_vectors),
-        )
-        .route("/collections/{name}/points/scroll", post(points::scroll))
-        .route("/collections/{name}/points/count", post(points::count))
-        .route("/collections/{name}/points/search", post(search::search))
-        .route(
-            "/collections/{name}/points/search/batch",
-            post(search::search_batch),
-        )
-        .route("/collections/{name}/points/query", post(search::query))
-        .route(
-            "/collections/{name}/points/query/batch",
-            post(search::query_batch),
-        )
-        .route(
-            "/collections/{name}/points/search/groups",
-            post(search::search_groups),
-        )
-        .route(
-            "/collections/{name}/points/query/groups",
-            post(search::query_groups),
-        )
-        .route(
-            "/collections/{name}/points/recommend",
-            post(search::recommend),
-        )
-        .route(
-            "/collections/{name}/points/recommend/batch",
-            post(search::recommend_batch),
-        )
-        .route(
-            "/collections/{name}/points/recommend/groups",
-            post(search::recommend_groups),
-        )
-        .route(
-            "/collections/{name}/points/discover",
-            post(search::discover),
-        )
-        .route(
-            "/collections/{name}/points/discover/batch",
-            post(search::discover_batch),
-        )
-        .route("/collections/{name}/facet", post(search::facet))
-        .route(
-            "/collections/{name}/points/search/matrix/pairs",
-            post(search::matrix_pairs),
-        )
-        .route(
-            "/collections/{name}/points/search/matrix/offsets",
-            post(search::matrix_offsets),
-        )
-        .fallback(unknown_path)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            panic_response,
-        ))
-        .layer(axum::middleware::from_fn(move |request, next| {
-            authorize(keys.clone(), request, next)
-        }))
-        .layer(axum::middleware::from_fn(move |request, next| {
-            count_request(requests.clone(), request, next)
-        }))
-        .layer(
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                |request: &axum::extract::Request| {
-                    trace_context::server_span(&operation(request), request.headers())
-                },
-            ),
-        )
-        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
-        .with_state(gateway)
+    let (api, document) = routes::api(metrics);
+    let document = axum::Json(document);
+    api.route(
+        "/openapi.json",
+        get(move || async move { document.clone() }),
+    )
+    .fallback(unknown_path)
+    .method_not_allowed_fallback(method_not_allowed)
+    .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        panic_response,
+    ))
+    .layer(axum::middleware::from_fn(move |request, next| {
+        authorize(keys.clone(), request, next)
+    }))
+    .layer(axum::middleware::from_fn(move |request, next| {
+        count_request(requests.clone(), request, next)
+    }))
+    .layer(
+        tower_http::trace::TraceLayer::new_for_http().make_span_with(
+            |request: &axum::extract::Request| {
+                trace_context::server_span(&operation(request), request.headers())
+            },
+        ),
+    )
+    .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
+    .with_state(gateway)
 }
 
 /// Refuses, in Qdrant's error shape, a request whose API key does not allow it.

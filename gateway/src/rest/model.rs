@@ -67,10 +67,11 @@ pub fn read_options(
 ) -> Result<ReadOptions> {
     let timeout = query
         .get("timeout")
-        .map(|t| {
-            t.parse::<u64>().map_err(|_| {
-                TesseraError::bad_input(format!("timeout: expected whole seconds, got `{t}`"))
-            })
+        .map(|t| match t.parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Ok(seconds),
+            _ => Err(TesseraError::bad_input(format!(
+                "timeout: expected whole seconds, at least 1, got `{t}`"
+            ))),
         })
         .transpose()?;
     Ok(ReadOptions {
@@ -88,40 +89,47 @@ fn read_consistency(query: &HashMap<String, String>) -> Result<tessera_types::Re
         .map(Option::unwrap_or_default)
 }
 
-/// `PUT /collections/{name}/points`: a list of points or a columnar batch.
-/// An upsert body: `points` or `batch`, with `update_mode` and `update_filter`.
-pub fn parse_upsert(mut body: serde_json::Value) -> Result<ShardOperation> {
-    let mut take = |key: &str| {
-        body.as_object_mut()
-            .and_then(|b| b.remove(key))
-            .filter(|v| !v.is_null())
+/// `PUT /collections/{name}/points`: points as a list (`points`) or as
+/// columns (`batch`).
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct UpsertBody {
+    #[serde(default)]
+    points: Option<Vec<PointStruct>>,
+    #[serde(default)]
+    batch: Option<Batch>,
+    #[serde(default)]
+    update_mode: Option<UpdateMode>,
+    #[serde(default)]
+    update_filter: Option<Filter>,
+}
+
+pub fn parse_upsert(body: serde_json::Value) -> Result<ShardOperation> {
+    let body: UpsertBody = from_value(body)?;
+    let points = match (body.batch, body.points) {
+        (Some(batch), _) => batch.into_points()?,
+        (None, Some(points)) => points.into_iter().map(Point::from).collect(),
+        (None, None) => {
+            return Err(TesseraError::bad_input(
+                "Format error in JSON body: expected `points` or `batch`",
+            ))
+        }
     };
-    let mode: Option<UpdateMode> = take("update_mode").map(from_value).transpose()?;
-    let update_filter: Option<Filter> = take("update_filter").map(from_value).transpose()?;
     Ok(ShardOperation::upsert(
-        parse_insert(body)?,
-        mode,
-        update_filter,
+        points,
+        body.update_mode,
+        body.update_filter,
     ))
 }
 
-fn parse_insert(body: serde_json::Value) -> Result<Vec<Point>> {
-    match body {
-        serde_json::Value::Object(mut map) if map.contains_key("batch") => {
-            let batch: Batch = from_value(map.remove("batch").unwrap_or_default())?;
-            batch.into_points()
-        }
-        serde_json::Value::Object(mut map) if map.contains_key("points") => {
-            let points: Vec<PointStruct> = from_value(map.remove("points").unwrap_or_default())?;
-            Ok(points.into_iter().map(Point::from).collect())
-        }
-        _ => Err(TesseraError::bad_input(
-            "Format error in JSON body: expected `points` or `batch`",
-        )),
-    }
+/// `PUT /collections/{name}/index`: `field_schema` is a type name or
+/// `{"type": ..., ...params}`.
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct CreateIndexBody {
+    pub field_name: String,
+    pub field_schema: Option<serde_json::Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct Batch {
     ids: Vec<PointId>,
     vectors: BatchVectors,
@@ -129,7 +137,7 @@ struct Batch {
     payloads: Option<Vec<Option<Payload>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 enum BatchVectors {
     Single(Vec<Vector>),
@@ -184,7 +192,7 @@ impl Batch {
 
 /// Bodies that select points by `points` (ids) or `filter`. Fields this
 /// version does not act on (such as `shard_key`) are ignored, as serde does.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct Selector {
     #[serde(default)]
     pub points: Option<Vec<PointId>>,
@@ -205,7 +213,7 @@ impl Selector {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct SetPayloadBody {
     pub payload: Payload,
     #[serde(flatten)]
@@ -214,34 +222,34 @@ pub struct SetPayloadBody {
     pub key: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct DeletePayloadBody {
     pub keys: Vec<String>,
     #[serde(flatten)]
     pub selector: Selector,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct UpdateVectorsBody {
     pub points: Vec<PointVectors>,
     #[serde(default)]
     pub update_filter: Option<Filter>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct PointVectors {
     pub id: PointId,
     pub vector: tessera_types::VectorStruct,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct DeleteVectorsBody {
     pub vector: Vec<String>,
     #[serde(flatten)]
     pub selector: Selector,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct RetrieveBody {
     pub ids: Vec<PointId>,
     #[serde(default)]
@@ -253,7 +261,7 @@ pub struct RetrieveBody {
     pub shard_key: Option<ShardKeySelector>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct ScrollBody {
     #[serde(default)]
     pub offset: Option<PointId>,
@@ -272,7 +280,7 @@ pub struct ScrollBody {
     pub shard_key: Option<ShardKeySelector>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct CountBody {
     #[serde(default)]
     pub filter: Option<Filter>,
@@ -282,7 +290,7 @@ pub struct CountBody {
 }
 
 /// `vector` of a search: a bare vector or `{name, vector}` (dense or sparse).
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum NamedVectorStruct {
     Default(Vec<f32>),
@@ -299,7 +307,7 @@ impl NamedVectorStruct {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct SearchBody {
     pub vector: NamedVectorStruct,
     #[serde(default)]
@@ -337,7 +345,7 @@ impl From<SearchBody> for SearchRequest {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct SearchBatchBody {
     pub searches: Vec<SearchBody>,
 }

@@ -92,8 +92,10 @@ impl PointsCall {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct BatchBody {
+/// `POST /collections/{name}/points/batch`: each operation an object naming
+/// one write, such as `{"upsert": {"points": [...]}}`.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+pub struct BatchBody {
     operations: Vec<serde_json::Value>,
 }
 

@@ -18,7 +18,7 @@ type Result<T> = std::result::Result<T, TesseraError>;
 const DEFAULT_LIMIT: usize = 10;
 
 /// One item or a list of them, as Qdrant accepts for `prefetch`.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany<T> {
     // First: a struct would also accept a list, taking its items as fields.
@@ -35,7 +35,7 @@ impl<T> OneOrMany<T> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct PrefetchBody {
     #[serde(default)]
     pub prefetch: Option<OneOrMany<PrefetchBody>>,
@@ -55,7 +55,7 @@ pub struct PrefetchBody {
     pub lookup_from: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct QueryBody {
     #[serde(default)]
     pub prefetch: Option<OneOrMany<PrefetchBody>>,
@@ -84,13 +84,13 @@ pub struct QueryBody {
     pub shard_key: Option<ShardKeySelector>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct QueryBatchBody {
     pub searches: Vec<QueryBody>,
 }
 
 /// `points/recommend`.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct RecommendBody {
     #[serde(default)]
     pub positive: Vec<Value>,
@@ -119,7 +119,7 @@ pub struct RecommendBody {
     pub shard_key: Option<ShardKeySelector>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct RecommendBatchBody {
     pub searches: Vec<RecommendBody>,
 }
@@ -260,7 +260,8 @@ fn vector_input(v: Value) -> Result<VectorInput> {
                 .map(|v| VectorInput::Vector(Vector::Sparse(v)))
                 .map_err(|e| format_error("sparse vector", e))
         }
-        Value::Object(_) => Err(TesseraError::Unimplemented(
+        // A document, image or object for a model to embed: inference.
+        Value::Object(ref map) if map.contains_key("model") => Err(TesseraError::Unimplemented(
             "only dense and sparse vectors and point ids are supported as query inputs".into(),
         )),
         _ => Err(TesseraError::bad_input(
@@ -420,7 +421,7 @@ fn context_pairs(value: Value) -> Result<Vec<(VectorInput, VectorInput)>> {
 }
 
 /// `points/discover`: a target within a context, or a context alone.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct DiscoverBody {
     #[serde(default)]
     pub target: Option<Value>,
@@ -445,7 +446,7 @@ pub struct DiscoverBody {
     pub shard_key: Option<ShardKeySelector>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct DiscoverBatchBody {
     pub searches: Vec<DiscoverBody>,
 }
@@ -486,7 +487,7 @@ struct RrfParams {
 }
 
 /// `points/search/groups`.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct SearchGroupsBody {
     pub vector: super::model::NamedVectorStruct,
     #[serde(default)]
@@ -509,7 +510,7 @@ pub struct SearchGroupsBody {
 }
 
 /// `points/query/groups`: a query body plus the grouping.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct QueryGroupsBody {
     #[serde(flatten)]
     pub query: QueryBody,
@@ -590,7 +591,7 @@ impl TryFrom<QueryGroupsBody> for GroupsRequest {
 }
 
 /// `points/search/matrix/pairs` and `.../offsets`.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct MatrixBody {
     #[serde(default)]
     pub filter: Option<Filter>,
@@ -616,7 +617,7 @@ impl From<MatrixBody> for MatrixRequest {
 }
 
 /// `POST /collections/{c}/facet`.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct FacetBody {
     pub key: String,
     #[serde(default)]
@@ -641,7 +642,7 @@ impl From<FacetBody> for FacetRequest {
 }
 
 /// `points/recommend/groups`: a recommend body plus the grouping.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct RecommendGroupsBody {
     #[serde(flatten)]
     pub recommend: RecommendBody,
