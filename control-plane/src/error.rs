@@ -48,6 +48,8 @@ pub enum ControlPlaneError {
     Metrics(#[from] prometheus::Error),
     #[error("invalid consensus settings: {0}")]
     InvalidConsensus(String),
+    #[error("{0}")]
+    Tls(String),
 }
 
 impl From<Fatal<NodeId>> for ControlPlaneError {

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
-use tonic::transport::Endpoint;
 use tonic::Code;
 
 use crate::grpc::JOIN_TIMEOUT;
@@ -37,8 +36,8 @@ struct Failure {
 }
 
 async fn ask(member: &str, joiner: &Joiner) -> Result<cp::JoinReply, Failure> {
-    let endpoint = Endpoint::from_shared(member.to_string()).map_err(|e| Failure {
-        message: format!("invalid uri: {e}"),
+    let endpoint = tessera_proto::tls::endpoint(member).map_err(|message| Failure {
+        message,
         retry: false,
     })?;
     let channel = endpoint

@@ -239,7 +239,8 @@ impl ControlPlane {
         );
         let mut stopping = shutdown_rx;
         let incoming = tessera_proto::transport::incoming_nodelay(listener);
-        let server = tonic::transport::Server::builder()
+        let server = tessera_proto::tls::internal_server()
+            .map_err(ControlPlaneError::Tls)?
             .layer(tessera_proto::trace_context::internal_grpc_layer())
             .layer(requests.grpc_layer())
             .layer(GuardLayer(RequireToken))

@@ -149,9 +149,10 @@ impl DataPlaneInstance {
             )));
         }
         let mut stopping = stopped;
+        let builder = tessera_proto::tls::internal_server().map_err(TesseraError::bad_input)?;
         let server = tokio::spawn(async move {
             let incoming = tessera_proto::transport::incoming_nodelay(listener);
-            let result = tonic::transport::Server::builder()
+            let result = builder
                 .layer(tessera_proto::trace_context::internal_grpc_layer())
                 .layer(requests.grpc_layer())
                 .layer(GuardLayer(RequireToken))

@@ -28,6 +28,16 @@ pub struct GatewayOptions {
     /// Where the gateway registers its metrics, served on its REST port at
     /// `/metrics` (standalone's roles share one).
     pub metrics: Registry,
+    /// TLS on the REST and gRPC ports (`service.enable_tls`); none serves
+    /// plain HTTP.
+    pub tls: Option<ClientTls>,
+}
+
+/// The certificate chain and private key (PEM) the client ports present.
+#[derive(Clone)]
+pub struct ClientTls {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
 }
 
 pub struct GatewayInstance {
@@ -56,6 +66,7 @@ impl GatewayInstance {
         let http_addr = http.local_addr().map_err(TesseraError::internal)?;
         let grpc_addr = grpc.local_addr().map_err(TesseraError::internal)?;
 
+        let tls = options.tls.is_some();
         let (http_stop, http_stopped) = oneshot::channel::<()>();
         let metrics = options.metrics;
         let rest_requests =
@@ -69,27 +80,36 @@ impl GatewayInstance {
             rest_requests,
         );
         let api_keys = options.api_keys;
-        let http_task = tokio::spawn(async move {
-            let serve = axum::serve(http, router).with_graceful_shutdown(async {
-                let _ = http_stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "REST server failed");
-            }
-        });
+        let http_task = match &options.tls {
+            None => tokio::spawn(async move {
+                let serve = axum::serve(http, router).with_graceful_shutdown(async {
+                    let _ = http_stopped.await;
+                });
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "REST server failed");
+                }
+            }),
+            Some(tls) => serve_rest_tls(http, router, tls, http_stopped).await?,
+        };
 
         let (grpc_stop, grpc_stopped) = oneshot::channel::<()>();
         let grpc_task = tokio::spawn(async move {
             let shutdown = async {
                 let _ = grpc_stopped.await;
             };
-            if let Err(e) =
-                crate::grpc::serve(gateway, grpc, api_keys, grpc_requests, shutdown).await
-            {
+            let served = crate::grpc::serve(
+                gateway,
+                grpc,
+                options.tls,
+                api_keys,
+                grpc_requests,
+                shutdown,
+            );
+            if let Err(e) = served.await {
                 tracing::error!(error = %e, "gRPC server failed");
             }
         });
-        tracing::info!(%http_addr, %grpc_addr, "gateway serving REST and gRPC");
+        tracing::info!(%http_addr, %grpc_addr, tls, "gateway serving REST and gRPC");
         Ok(GatewayInstance {
             http_addr,
             grpc_addr,
@@ -119,4 +139,31 @@ impl GatewayInstance {
             let _ = task.await;
         }
     }
+}
+
+/// Serves the REST API over TLS until `stopped`, then finishes the requests
+/// in flight. The certificate is checked before this returns.
+async fn serve_rest_tls(
+    listener: TcpListener,
+    router: axum::Router,
+    tls: &ClientTls,
+    stopped: oneshot::Receiver<()>,
+) -> Result<JoinHandle<()>, TesseraError> {
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem(tls.cert.clone(), tls.key.clone())
+        .await
+        .map_err(|e| TesseraError::bad_input(format!("tls.cert and tls.key: {e}")))?;
+    let listener = listener.into_std().map_err(TesseraError::internal)?;
+    let handle = axum_server::Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, config)
+        .map_err(TesseraError::internal)?
+        .handle(handle.clone());
+    tokio::spawn(async move {
+        let _ = stopped.await;
+        handle.graceful_shutdown(None);
+    });
+    Ok(tokio::spawn(async move {
+        if let Err(e) = server.serve(router.into_make_service()).await {
+            tracing::error!(error = %e, "REST server failed");
+        }
+    }))
 }

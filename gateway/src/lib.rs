@@ -13,5 +13,5 @@ pub mod snapshots;
 mod instance;
 
 pub use auth::ApiKeys;
-pub use instance::{GatewayInstance, GatewayOptions};
+pub use instance::{ClientTls, GatewayInstance, GatewayOptions};
 pub use service::Gateway;

@@ -33,6 +33,7 @@ async fn start() -> Server {
     let task = tokio::spawn(tessera_gateway::grpc::serve(
         Gateway::new(topology, Default::default()),
         listener,
+        None,
         Default::default(),
         RequestMetrics::new(&Default::default(), "grpc").unwrap(),
         async {

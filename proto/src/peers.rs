@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tessera_types::{PeerId, TesseraError, Topology};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::data_plane::data_plane_client::DataPlaneClient;
 use crate::internal_auth::{internal, InternalChannel};
@@ -67,8 +67,8 @@ impl DataPlanes {
         let channel = match cached {
             Some(channel) => channel,
             None => {
-                let channel = Endpoint::from_shared(key.1.clone())
-                    .map_err(|e| TesseraError::internal(format!("bad peer uri {}: {e}", key.1)))?
+                let channel = crate::tls::endpoint(&key.1)
+                    .map_err(|e| TesseraError::internal(format!("data node: {e}")))?
                     .connect_timeout(Duration::from_secs(2))
                     .tcp_nodelay(true)
                     .connect_lazy();

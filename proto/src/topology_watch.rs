@@ -11,7 +11,7 @@ use crate::convert::status_to_error;
 use crate::internal_auth::{internal, InternalChannel};
 use tessera_types::{TesseraError, Topology};
 use tokio::sync::watch;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 type Result<T> = std::result::Result<T, TesseraError>;
 
@@ -31,11 +31,9 @@ impl TopologyCache {
         let endpoints = uris
             .iter()
             .map(|uri| {
-                Endpoint::from_shared(uri.clone())
+                crate::tls::endpoint(uri)
                     .map(|e| e.connect_timeout(Duration::from_secs(2)).connect_lazy())
-                    .map_err(|e| {
-                        TesseraError::bad_input(format!("bad control-plane uri {uri}: {e}"))
-                    })
+                    .map_err(|e| TesseraError::bad_input(format!("control plane: {e}")))
             })
             .collect::<Result<Vec<_>>>()?;
         let endpoints = Arc::new(endpoints);

@@ -17,6 +17,7 @@ pub struct Settings {
     pub cluster: ClusterSettings,
     pub log: LogSettings,
     pub telemetry: TelemetrySettings,
+    pub tls: TlsSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,6 +43,9 @@ pub struct ServiceSettings {
     /// A key that allows reads only.
     #[serde(default)]
     pub read_only_api_key: Option<String>,
+    /// Serve the client ports (REST and gRPC) over TLS with `tls.cert`.
+    #[serde(default)]
+    pub enable_tls: bool,
 }
 
 impl ServiceSettings {
@@ -93,6 +97,10 @@ impl ReplicationSettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct P2pSettings {
+    /// Serve the internal ports over TLS with `tls.cert`; other services are
+    /// then reached at `https://` URIs, verified against `tls.ca_cert`.
+    #[serde(default)]
+    pub enable_tls: bool,
     /// Port a control-plane node listens on when it has no `uri` (it joins
     /// with `bootstrap`, and the group records the address it joined from).
     pub port: u16,
@@ -137,6 +145,21 @@ pub struct LogSettings {
     pub format: LogFormat,
 }
 
+/// Certificate files (PEM) for `service.enable_tls` and
+/// `cluster.p2p.enable_tls`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TlsSettings {
+    /// This node's certificate chain.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// Its private key.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// The CA that signed the other services' certificates.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TelemetrySettings {
     /// An OpenTelemetry collector's OTLP/gRPC address, such as
@@ -167,13 +190,17 @@ impl Default for Settings {
                 metrics_port: None,
                 api_key: None,
                 read_only_api_key: None,
+                enable_tls: false,
             },
             cluster: ClusterSettings {
                 uri: None,
                 bootstrap: None,
                 control_plane: Vec::new(),
                 node_type: tessera_types::NodeType::Normal,
-                p2p: P2pSettings { port: 6335 },
+                p2p: P2pSettings {
+                    enable_tls: false,
+                    port: 6335,
+                },
                 consensus: ConsensusSettings {
                     tick_period_ms: 100,
                     election_timeout_min_ms: None,
@@ -199,6 +226,7 @@ impl Default for Settings {
                 otlp_endpoint: String::new(),
                 sample_ratio: 1.0,
             },
+            tls: TlsSettings::default(),
         }
     }
 }

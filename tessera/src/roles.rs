@@ -107,6 +107,7 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
         in_process_data_plane: Some((data_plane.peer_id(), data_plane.point_api())),
         api_keys: settings.service.api_keys(),
         metrics,
+        tls: crate::tls::client_ports(&settings)?,
     })
     .await?;
     tracing::info!(
@@ -185,6 +186,7 @@ async fn gateway(settings: Settings) -> anyhow::Result<()> {
         in_process_data_plane: None,
         api_keys: settings.service.api_keys(),
         metrics: Registry::new(),
+        tls: crate::tls::client_ports(&settings)?,
     })
     .await?;
     shutdown_signal().await;

@@ -77,6 +77,7 @@ impl InProcessCluster {
             in_process_data_plane: None,
             api_keys: Default::default(),
             metrics: Default::default(),
+            tls: None,
         })
         .await
         .unwrap_or_else(|e| panic!("gateway does not start: {e}"));

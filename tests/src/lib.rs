@@ -23,6 +23,7 @@ pub mod otlp;
 pub mod process;
 pub mod replicas;
 pub mod rest;
+pub mod tls;
 pub mod wait;
 pub mod writer;
 

@@ -8,6 +8,7 @@ use tessera_proto::control_plane::WatchTopologyRequest;
 use tessera_proto::convert::to_json;
 use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
+use tessera_proto::internal_auth::{internal, InternalChannel};
 use tessera_types::{
     PeerId, PointId, ReplicaState, ScrollRequest, ShardId, Topology, WithPayload, WithVector,
 };
@@ -25,6 +26,16 @@ pub struct ReplicaContent {
     pub state: ReplicaState,
     pub applied_seq: u64,
     pub points: BTreeMap<PointId, String>,
+}
+
+/// A client of the data node at `uri`, as the cluster's own services reach
+/// it (TLS and internal token included, when the test installed them).
+async fn data_node_client(uri: &str) -> Result<DataPlaneClient<InternalChannel>, String> {
+    let channel = tessera_proto::tls::endpoint(uri)?
+        .connect()
+        .await
+        .map_err(|e| format!("{uri}: {e}"))?;
+    Ok(DataPlaneClient::new(internal(channel)))
 }
 
 /// The topology as a running control-plane node streams it.
@@ -54,7 +65,7 @@ pub async fn contents(cluster: &ProcessCluster, collection: &str) -> Vec<Replica
     for shard in &state.shards {
         for replica in shard.replicas.iter().filter(|r| r.state.is_readable()) {
             let uri = topology.peers[&replica.peer_id].uri.clone();
-            let mut client = DataPlaneClient::connect(uri)
+            let mut client = data_node_client(&uri)
                 .await
                 .expect("connect to a data node");
             let request = dp::ScrollRequest {
@@ -114,9 +125,7 @@ pub async fn shard_stats(
 ) -> Result<dp::ShardStatsReply, String> {
     let state = &topology.collections[collection];
     let uri = topology.peers[&peer].uri.clone();
-    let mut client = DataPlaneClient::connect(uri)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut client = data_node_client(&uri).await?;
     client
         .shard_stats(dp::ShardStatsRequest {
             target: Some(ShardTarget {

@@ -93,6 +93,20 @@ impl Rest {
         }
     }
 
+    /// A client of an `https://` base URL whose certificate `ca_pem` signed.
+    pub fn with_ca(base_url: impl Into<String>, ca_pem: &str) -> Rest {
+        let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("a PEM certificate");
+        Rest {
+            client: reqwest::Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                .add_root_certificate(ca)
+                .build()
+                .expect("reqwest client builds"),
+            base: base_url.into().trim_end_matches('/').to_string(),
+            api_key: None,
+        }
+    }
+
     /// The same client presenting `key` as its API key (none: no key).
     pub fn with_api_key(&self, key: Option<&str>) -> Rest {
         Rest {

@@ -14,7 +14,7 @@ use tessera_proto::topology_watch::is_unreachable;
 use tessera_types::TesseraError;
 use tokio::time::Instant;
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use super::ControlPlaneService;
@@ -45,8 +45,8 @@ impl Leaders {
         if let Some(channel) = channels.get(uri) {
             return Ok(channel.clone());
         }
-        let channel = Endpoint::from_shared(uri.to_string())
-            .map_err(|e| Status::internal(format!("the leader's uri {uri} is invalid: {e}")))?
+        let channel = tessera_proto::tls::endpoint(uri)
+            .map_err(|e| Status::internal(format!("the leader: {e}")))?
             .connect_timeout(CONNECT_TIMEOUT)
             .connect_lazy();
         channels.insert(uri.to_string(), channel.clone());

@@ -19,7 +19,6 @@ use serde::Serialize;
 use tessera_proto::raft::raft_client::RaftClient;
 use tessera_proto::raft::RaftPayload;
 use tonic::metadata::MetadataValue;
-use tonic::transport::Endpoint;
 
 use super::{NodeId, TypeConfig};
 use tessera_proto::internal_auth::{internal, InternalChannel};
@@ -113,8 +112,8 @@ impl Connection {
         if let Some(client) = &self.client {
             return Ok(client.clone());
         }
-        let endpoint = Endpoint::from_shared(self.node.addr.clone())
-            .map_err(|e| Unreachable::new(&e))?
+        let endpoint = tessera_proto::tls::endpoint(&self.node.addr)
+            .map_err(|e| Unreachable::new(&std::io::Error::other(e)))?
             .connect_timeout(CONNECT_TIMEOUT);
         let client = RaftClient::new(internal(endpoint.connect_lazy()));
         self.client = Some(client.clone());

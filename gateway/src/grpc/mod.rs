@@ -26,6 +26,7 @@ use tonic::{Response, Status};
 use tonic_health::ServingStatus;
 
 use crate::auth::ApiKeys;
+use crate::instance::ClientTls;
 use crate::service::Gateway;
 
 /// Large enough for the batches clients upload (qdrant-client's own default
@@ -35,6 +36,7 @@ const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
 pub async fn serve(
     gateway: Gateway,
     listener: TcpListener,
+    tls: Option<ClientTls>,
     api_keys: ApiKeys,
     requests: RequestMetrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -47,7 +49,14 @@ pub async fn serve(
         .set_serving::<QdrantServer<qdrant::QdrantService>>()
         .await;
 
-    Server::builder()
+    let mut server = Server::builder();
+    if let Some(tls) = tls {
+        let identity = tonic::transport::Identity::from_pem(tls.cert, tls.key);
+        server = server
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| TesseraError::bad_input(format!("tls.cert and tls.key: {e}")))?;
+    }
+    server
         .layer(tessera_proto::trace_context::client_grpc_layer())
         .layer(requests.grpc_layer())
         .layer(GuardLayer(move |headers: &HeaderMap, path: &str| {

@@ -3,17 +3,19 @@
 
 use super::child::wait_listening;
 use super::*;
+use crate::tls::TestCertificates;
 
 /// One control-plane node of a [`ProcessCluster`].
 struct ControlPlaneNode {
     process: Process,
+    scheme: &'static str,
     host: IpAddr,
     port: u16,
 }
 
 impl ControlPlaneNode {
     fn uri(&self) -> String {
-        format!("http://{}", self.addr())
+        format!("{}://{}", self.scheme, self.addr())
     }
 
     fn addr(&self) -> SocketAddr {
@@ -39,9 +41,17 @@ pub struct ProcessClusterBuilder {
     gateway_env: Vec<(String, String)>,
     partitionable: bool,
     metrics: bool,
+    tls: bool,
 }
 
 impl ProcessClusterBuilder {
+    /// TLS on the gateway's client ports and between all services, with
+    /// certificates of a throwaway CA; [`ProcessCluster::rest`] trusts it.
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
     /// Control-plane and data nodes serve `/metrics` and their probes, each
     /// on a port of its own (see [`ProcessCluster::metrics_url`]).
     pub fn metrics(mut self) -> Self {
@@ -110,8 +120,16 @@ impl ProcessClusterBuilder {
 
     /// Starts every process and returns once the control-plane group has all
     /// its members and the gateway is ready and sees all data nodes.
-    pub async fn start(self) -> ProcessCluster {
+    pub async fn start(mut self) -> ProcessCluster {
         let dir = temp_dir("tessera-cluster-");
+        let certificates = self.tls.then(|| TestCertificates::generate(dir.path()));
+        if let Some(certificates) = &certificates {
+            certificates.trust_in_this_process();
+            for (key, value) in certificates.settings() {
+                self = self.cluster_setting(key.trim_start_matches("TESSERA__"), value);
+            }
+        }
+        let scheme = if self.tls { "https" } else { "http" };
         let nodes = self.control_planes + self.data_nodes + self.listeners;
         let ports = free_ports(2 + nodes + if self.metrics { nodes } else { 0 });
         let (http_port, grpc_port) = (ports[0], ports[1]);
@@ -132,7 +150,7 @@ impl ProcessClusterBuilder {
                 None => Ipv4Addr::LOCALHOST.into(),
             })
             .collect();
-        let first_uri = format!("http://{host}:{}", cp_ports[0]);
+        let first_uri = format!("{scheme}://{host}:{}", cp_ports[0]);
 
         let control_planes: Vec<ControlPlaneNode> = cp_ports
             .iter()
@@ -146,7 +164,8 @@ impl ProcessClusterBuilder {
                         metrics_port.to_string(),
                     ));
                 }
-                control_plane_node(&dir, i, SocketAddr::new(host, *port), bootstrap, true, &env)
+                let addr = SocketAddr::new(host, *port);
+                control_plane_node(&dir, i, scheme, addr, bootstrap, true, &env)
             })
             .collect();
         let members = control_planes
@@ -164,7 +183,7 @@ impl ProcessClusterBuilder {
                     "--control-plane".into(),
                     members.clone(),
                     "--uri".into(),
-                    format!("http://{}:{port}", data_node_hosts[i]),
+                    format!("{scheme}://{}:{port}", data_node_hosts[i]),
                     "--data-dir".into(),
                     dir.path().join(&name).display().to_string(),
                 ];
@@ -203,7 +222,12 @@ impl ProcessClusterBuilder {
             network,
             voters: self.voters,
             control_plane_env: self.control_plane_env,
-            rest: Rest::new(format!("http://127.0.0.1:{http_port}")),
+            rest: match &certificates {
+                Some(c) => Rest::with_ca(format!("https://127.0.0.1:{http_port}"), c.ca_pem()),
+                None => Rest::new(format!("http://127.0.0.1:{http_port}")),
+            },
+            scheme,
+            ca_cert: certificates.map(|c| c.ca_cert),
             http_port,
             grpc_port,
             metrics_ports,
@@ -221,6 +245,7 @@ impl ProcessClusterBuilder {
 fn control_plane_node(
     dir: &TempDir,
     i: usize,
+    scheme: &'static str,
     addr: SocketAddr,
     bootstrap: Option<String>,
     uri: bool,
@@ -233,7 +258,7 @@ fn control_plane_node(
         dir.path().join(&name).display().to_string(),
     ];
     if uri {
-        args.extend(["--uri".into(), format!("http://{addr}")]);
+        args.extend(["--uri".into(), format!("{scheme}://{addr}")]);
     } else {
         // Loopback only: the test machine's other interfaces are none of its business.
         args.extend(["--p2p-port".into(), addr.port().to_string()]);
@@ -247,6 +272,7 @@ fn control_plane_node(
     }
     ControlPlaneNode {
         process: Process::spawn_with_env(&name, args, env, dir.path()),
+        scheme,
         host: addr.ip(),
         port: addr.port(),
     }
@@ -267,6 +293,9 @@ pub struct ProcessCluster {
     voters: usize,
     control_plane_env: Vec<(String, String)>,
     rest: Rest,
+    /// `https` with [`ProcessClusterBuilder::tls`].
+    scheme: &'static str,
+    ca_cert: Option<PathBuf>,
     http_port: u16,
     grpc_port: u16,
     /// With [`ProcessClusterBuilder::metrics`]: control-plane nodes' metrics
@@ -288,6 +317,7 @@ impl ProcessCluster {
             gateway_env: Vec::new(),
             partitionable: false,
             metrics: false,
+            tls: false,
         }
     }
 
@@ -310,20 +340,30 @@ impl ProcessCluster {
     }
 
     pub fn http_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http_port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.http_port)
     }
 
     pub fn grpc_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.grpc_port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.grpc_port)
     }
 
     pub fn rest(&self) -> Rest {
         self.rest.clone()
     }
 
+    /// With [`ProcessClusterBuilder::tls`]: the CA that signed every
+    /// certificate of the cluster (PEM).
+    pub fn tls_ca_cert(&self) -> Option<PathBuf> {
+        self.ca_cert.clone()
+    }
+
     /// Starts another gateway on the same control plane and returns a REST
     /// client of it once it is ready.
     pub async fn add_gateway(&mut self) -> Rest {
+        assert_eq!(
+            self.scheme, "http",
+            "add_gateway starts a plain-HTTP gateway"
+        );
         let ports = free_ports(2);
         let members = self
             .control_planes
@@ -421,8 +461,8 @@ impl ProcessCluster {
     /// The URI data node `i` registered with.
     pub fn data_node_uri(&self, i: usize) -> String {
         format!(
-            "http://{}:{}",
-            self.data_node_hosts[i], self.data_node_ports[i]
+            "{}://{}:{}",
+            self.scheme, self.data_node_hosts[i], self.data_node_ports[i]
         )
     }
 
@@ -443,7 +483,7 @@ impl ProcessCluster {
     /// A gRPC client of control-plane node `i`.
     /// It carries the internal token the test process installed, if any.
     pub fn control_plane_client(&self, i: usize) -> ControlPlaneClient<InternalChannel> {
-        let endpoint = Endpoint::from_shared(self.control_plane_uri(i))
+        let endpoint = tessera_proto::tls::endpoint(&self.control_plane_uri(i))
             .expect("a valid uri")
             .connect_timeout(Duration::from_secs(1))
             .timeout(Duration::from_secs(30));
@@ -524,6 +564,7 @@ impl ProcessCluster {
         let node = control_plane_node(
             &self._dir,
             i,
+            self.scheme,
             SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port),
             Some(bootstrap),
             uri,

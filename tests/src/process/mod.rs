@@ -16,7 +16,6 @@ use tempfile::TempDir;
 use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
 use tessera_proto::internal_auth::{internal, InternalChannel};
-use tonic::transport::Endpoint;
 
 use crate::netns::Network;
 use crate::rest::Rest;

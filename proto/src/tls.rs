@@ -1,0 +1,54 @@
+//! TLS between services (`cluster.p2p.enable_tls`): internal servers present
+//! this node's certificate, and internal clients verify `https://` peers
+//! against the cluster's CA. Installed once per process at start-up, like the
+//! internal token; nothing installed means plain HTTP/2 inside the cluster.
+
+use std::sync::OnceLock;
+
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, Server, ServerTlsConfig};
+
+/// This process's TLS material for talking to other services.
+#[derive(Clone, Default)]
+pub struct InternalTls {
+    /// The certificate and key internal servers present (PEM); none serves
+    /// plain HTTP/2.
+    pub identity: Option<Identity>,
+    /// The CA that signed the other services' certificates (PEM).
+    pub ca: Option<Certificate>,
+}
+
+static INTERNAL: OnceLock<InternalTls> = OnceLock::new();
+
+pub fn install(tls: InternalTls) -> Result<(), String> {
+    INTERNAL
+        .set(tls)
+        .map_err(|_| "internal TLS is already installed".to_string())
+}
+
+/// An endpoint for a call to another service at `uri`; an `https://` uri is
+/// reached over TLS, its certificate verified against the installed CA.
+pub fn endpoint(uri: &str) -> Result<Endpoint, String> {
+    let endpoint =
+        Endpoint::from_shared(uri.to_string()).map_err(|e| format!("invalid uri {uri}: {e}"))?;
+    if !uri.starts_with("https://") {
+        return Ok(endpoint);
+    }
+    let ca = INTERNAL
+        .get()
+        .and_then(|tls| tls.ca.clone())
+        .ok_or_else(|| format!("{uri} is https: set tls.ca_cert to the CA that signed it"))?;
+    endpoint
+        .tls_config(ClientTlsConfig::new().ca_certificate(ca))
+        .map_err(|e| format!("TLS for {uri}: {e}"))
+}
+
+/// A builder for an internal gRPC server: over TLS when this node has a
+/// certificate.
+pub fn internal_server() -> Result<Server, String> {
+    match INTERNAL.get().and_then(|tls| tls.identity.clone()) {
+        Some(identity) => Server::builder()
+            .tls_config(ServerTlsConfig::new().identity(identity))
+            .map_err(|e| format!("internal TLS: {e}")),
+        None => Ok(Server::builder()),
+    }
+}
