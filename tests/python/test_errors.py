@@ -227,6 +227,6 @@ def test_wrong_method_and_unknown_route_answer_json(rest):
         reply = rest.post("/collections/err_formula/points/query", json={"query": {"formula": {"sum": []}}})
         assert "prefetch" in _error_body(reply, 400)
         unknown = rest.post("/collections/err_formula/points/query", json={"query": {"telepathy": {}}})
-        assert "telepathy" in _error_body(unknown, 501)
+        assert "telepathy" in _error_body(unknown, 400)
     finally:
         rest.delete("/collections/err_formula")

@@ -14,7 +14,9 @@ pub enum QuantizationConfig {
     Scalar(ScalarQuantization),
     Product(ProductQuantization),
     Binary(BinaryQuantization),
-    /// Accepted by the contract, refused by `validate` (not built here).
+    /// Accepted by the contract, refused by `validate` (not built here), so
+    /// left out of the OpenAPI document.
+    #[schemars(skip)]
     Turbo(serde_json::Value),
 }
 

@@ -378,8 +378,8 @@ fn parse_query(q: Value) -> Result<Query> {
                 weights: rrf.weights,
             }))
         }
-        other => Err(TesseraError::Unimplemented(format!(
-            "query type `{other}`: Tessera supports nearest, recommend, discover, context, order_by, sample and fusion (rrf, dbsf) queries"
+        other => Err(TesseraError::bad_input(format!(
+            "Format error in JSON body: unknown query type `{other}`: Tessera supports nearest, recommend, discover, context, order_by, sample, formula and fusion (rrf, dbsf) queries"
         ))),
     }
 }
