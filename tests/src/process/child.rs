@@ -114,6 +114,12 @@ impl Process {
     /// SIGTERM, then waits for the exit. A process that does not stop within
     /// STOP_TIMEOUT is killed and the test fails.
     pub(super) async fn terminate(&mut self) -> ExitStatus {
+        self.send_sigterm();
+        self.wait_exit().await
+    }
+
+    /// SIGTERM, without waiting for the exit.
+    pub(super) fn send_sigterm(&mut self) {
         let Some(child) = self.child.as_mut() else {
             panic!("{} is not running", self.name);
         };
@@ -122,9 +128,16 @@ impl Process {
         // have been reused by another process; no memory is involved.
         let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
         assert_eq!(sent, 0, "cannot send SIGTERM to {}", self.name);
+    }
+
+    /// Waits for the exit (after a SIGTERM); a process that does not exit
+    /// within STOP_TIMEOUT is killed and the test fails.
+    pub(super) async fn wait_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
-            let child = self.child.as_mut().expect("checked above");
+            let Some(child) = self.child.as_mut() else {
+                panic!("{} is not running", self.name);
+            };
             if let Some(status) = child.try_wait().expect("query the child") {
                 self.child = None;
                 return status;

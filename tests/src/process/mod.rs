@@ -168,6 +168,16 @@ impl Standalone {
         self.process.stop().await;
     }
 
+    /// SIGTERM without waiting: the process is draining.
+    pub fn send_sigterm(&mut self) {
+        self.process.send_sigterm();
+    }
+
+    /// Waits for the process to exit after [`Standalone::send_sigterm`].
+    pub async fn wait_exit(&mut self) -> ExitStatus {
+        self.process.wait_exit().await
+    }
+
     /// What the process wrote to stdout and stderr, over every start; the
     /// harness marks each start with a line `$ tessera ...`.
     pub fn log(&self) -> String {
