@@ -48,8 +48,8 @@ pub enum ControlPlaneError {
     Metrics(#[from] prometheus::Error),
     #[error("invalid consensus settings: {0}")]
     InvalidConsensus(String),
-    #[error("{0}")]
-    Tls(String),
+    #[error(transparent)]
+    Tls(#[from] tessera_proto::tls::TlsError),
 }
 
 impl From<Fatal<NodeId>> for ControlPlaneError {

@@ -36,8 +36,8 @@ struct Failure {
 }
 
 async fn ask(member: &str, joiner: &Joiner) -> Result<cp::JoinReply, Failure> {
-    let endpoint = tessera_proto::tls::endpoint(member).map_err(|message| Failure {
-        message,
+    let endpoint = tessera_proto::tls::endpoint(member).map_err(|e| Failure {
+        message: e.to_string(),
         retry: false,
     })?;
     let channel = endpoint

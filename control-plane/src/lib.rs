@@ -239,8 +239,7 @@ impl ControlPlane {
         );
         let mut stopping = shutdown_rx;
         let incoming = tessera_proto::transport::incoming_nodelay(listener);
-        let server = tessera_proto::tls::internal_server()
-            .map_err(ControlPlaneError::Tls)?
+        let server = tessera_proto::tls::internal_server()?
             .layer(tessera_proto::trace_context::internal_grpc_layer())
             .layer(requests.grpc_layer())
             .layer(GuardLayer(RequireToken))
@@ -338,8 +337,9 @@ impl ControlPlane {
         // Through this node first (it forwards to the leader it knows), then
         // through the bootstrap member and the other members it knows.
         let mut members = Vec::new();
-        if joiner.uri.is_some() {
-            members.push(format!("http://{}", loopback(self.local_addr)));
+        if let Some(uri) = &joiner.uri {
+            let scheme = uri.split_once("://").map_or("http", |(scheme, _)| scheme);
+            members.push(format!("{scheme}://{}", loopback(self.local_addr)));
         }
         members.extend(bootstrap);
         members.extend(

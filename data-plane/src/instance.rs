@@ -149,7 +149,8 @@ impl DataPlaneInstance {
             )));
         }
         let mut stopping = stopped;
-        let builder = tessera_proto::tls::internal_server().map_err(TesseraError::bad_input)?;
+        let builder = tessera_proto::tls::internal_server()
+            .map_err(|e| TesseraError::Unavailable(e.to_string()))?;
         let server = tokio::spawn(async move {
             let incoming = tessera_proto::transport::incoming_nodelay(listener);
             let result = builder

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tessera_proto::metrics::{Registry, RequestMetrics};
+use tessera_proto::metrics::{serve_operations, Registry, RequestMetrics};
 use tessera_proto::peers::DataPlanes;
 use tessera_proto::point_api::PointApi;
 use tessera_types::{PeerId, TesseraError};
@@ -31,6 +31,9 @@ pub struct GatewayOptions {
     /// TLS on the REST and gRPC ports (`service.enable_tls`); none serves
     /// plain HTTP.
     pub tls: Option<ClientTls>,
+    /// Where to serve `/metrics` and the probes over plain HTTP as well
+    /// (`service.metrics_port`), for probes that cannot speak TLS.
+    pub operations: Option<SocketAddr>,
 }
 
 /// The certificate chain and private key (PEM) the client ports present.
@@ -67,6 +70,22 @@ impl GatewayInstance {
         let grpc_addr = grpc.local_addr().map_err(TesseraError::internal)?;
 
         let tls = options.tls.is_some();
+        let mut tasks = Vec::new();
+        let mut shutdown = Vec::new();
+        if let Some(addr) = options.operations {
+            let listener = bind(addr).await?;
+            let (stop, stopped) = oneshot::channel::<()>();
+            let ready_gateway = gateway.clone();
+            tasks.push(tokio::spawn(serve_operations(
+                listener,
+                options.metrics.clone(),
+                Arc::new(move || ready_gateway.is_ready()),
+                async {
+                    let _ = stopped.await;
+                },
+            )));
+            shutdown.push(stop);
+        }
         let (http_stop, http_stopped) = oneshot::channel::<()>();
         let metrics = options.metrics;
         let rest_requests =
@@ -110,11 +129,14 @@ impl GatewayInstance {
             }
         });
         tracing::info!(%http_addr, %grpc_addr, tls, "gateway serving REST and gRPC");
+        shutdown.extend([http_stop, grpc_stop]);
+        // The topology watch goes last: `stop` aborts it.
+        tasks.extend([http_task, grpc_task, watch_task]);
         Ok(GatewayInstance {
             http_addr,
             grpc_addr,
-            shutdown: vec![http_stop, grpc_stop],
-            tasks: vec![http_task, grpc_task, watch_task],
+            shutdown,
+            tasks,
         })
     }
 
@@ -151,7 +173,7 @@ async fn serve_rest_tls(
 ) -> Result<JoinHandle<()>, TesseraError> {
     let config = axum_server::tls_rustls::RustlsConfig::from_pem(tls.cert.clone(), tls.key.clone())
         .await
-        .map_err(|e| TesseraError::bad_input(format!("tls.cert and tls.key: {e}")))?;
+        .map_err(|e| TesseraError::Unavailable(format!("tls.cert and tls.key: {e}")))?;
     let listener = listener.into_std().map_err(TesseraError::internal)?;
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(listener, config)

@@ -8,7 +8,6 @@ use std::sync::OnceLock;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, Server, ServerTlsConfig};
 
 /// This process's TLS material for talking to other services.
-#[derive(Clone, Default)]
 pub struct InternalTls {
     /// The certificate and key internal servers present (PEM); none serves
     /// plain HTTP/2.
@@ -19,36 +18,48 @@ pub struct InternalTls {
 
 static INTERNAL: OnceLock<InternalTls> = OnceLock::new();
 
-pub fn install(tls: InternalTls) -> Result<(), String> {
-    INTERNAL
-        .set(tls)
-        .map_err(|_| "internal TLS is already installed".to_string())
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("invalid uri {uri}: {reason}")]
+    InvalidUri { uri: String, reason: String },
+    #[error("{uri} is https: set tls.ca_cert to the CA that signed it")]
+    NoCa { uri: String },
+    #[error("TLS settings: {0}")]
+    Config(#[from] tonic::transport::Error),
+    #[error("internal TLS is already installed")]
+    AlreadyInstalled,
+}
+
+pub fn install(tls: InternalTls) -> Result<(), TlsError> {
+    INTERNAL.set(tls).map_err(|_| TlsError::AlreadyInstalled)
 }
 
 /// An endpoint for a call to another service at `uri`; an `https://` uri is
 /// reached over TLS, its certificate verified against the installed CA.
-pub fn endpoint(uri: &str) -> Result<Endpoint, String> {
-    let endpoint =
-        Endpoint::from_shared(uri.to_string()).map_err(|e| format!("invalid uri {uri}: {e}"))?;
+pub fn endpoint(uri: &str) -> Result<Endpoint, TlsError> {
+    let endpoint = Endpoint::from_shared(uri.to_string()).map_err(|e| TlsError::InvalidUri {
+        uri: uri.to_string(),
+        reason: e.to_string(),
+    })?;
     if !uri.starts_with("https://") {
         return Ok(endpoint);
     }
     let ca = INTERNAL
         .get()
         .and_then(|tls| tls.ca.clone())
-        .ok_or_else(|| format!("{uri} is https: set tls.ca_cert to the CA that signed it"))?;
-    endpoint
-        .tls_config(ClientTlsConfig::new().ca_certificate(ca))
-        .map_err(|e| format!("TLS for {uri}: {e}"))
+        .ok_or_else(|| TlsError::NoCa {
+            uri: uri.to_string(),
+        })?;
+    Ok(endpoint.tls_config(ClientTlsConfig::new().ca_certificate(ca))?)
 }
 
 /// A builder for an internal gRPC server: over TLS when this node has a
 /// certificate.
-pub fn internal_server() -> Result<Server, String> {
+pub fn internal_server() -> Result<Server, TlsError> {
     match INTERNAL.get().and_then(|tls| tls.identity.clone()) {
-        Some(identity) => Server::builder()
-            .tls_config(ServerTlsConfig::new().identity(identity))
-            .map_err(|e| format!("internal TLS: {e}")),
+        Some(identity) => {
+            Ok(Server::builder().tls_config(ServerTlsConfig::new().identity(identity))?)
+        }
         None => Ok(Server::builder()),
     }
 }

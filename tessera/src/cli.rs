@@ -84,6 +84,10 @@ pub enum Command {
         control_plane: Vec<String>,
         #[command(flatten)]
         ports: ClientPorts,
+        /// Also serve /metrics, /livez, /readyz and /healthz over plain HTTP on this port
+        /// (they are always on the REST port; this one stays plain when REST uses TLS).
+        #[arg(long, value_name = "PORT")]
+        metrics_port: Option<u16>,
     },
     /// A local cluster of separate processes (1 control plane, 3 data nodes, 1 gateway) to try the distributed features.
     Playground {

@@ -268,9 +268,13 @@ impl Settings {
             Command::Gateway {
                 ports: p,
                 control_plane,
+                metrics_port,
                 ..
             } => {
                 ports(p);
+                if metrics_port.is_some() {
+                    self.service.metrics_port = *metrics_port;
+                }
                 if !control_plane.is_empty() {
                     self.cluster.control_plane = control_plane.clone();
                 }

@@ -17,8 +17,7 @@ fn main() -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     // Every TLS user here (tonic, axum-server, reqwest) runs on ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    tessera_proto::tls::install(tls::internal(&settings, command.service())?)
-        .map_err(anyhow::Error::msg)?;
+    tessera_proto::tls::install(tls::internal(&settings, command.service())?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

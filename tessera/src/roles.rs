@@ -44,7 +44,7 @@ fn client_addr(settings: &Settings, port: u16) -> anyhow::Result<SocketAddr> {
     listen_addr(&format!("{}:{port}", settings.service.host))
 }
 
-/// Where a control-plane or data-plane node serves its metrics and probes.
+/// Where a node serves its metrics and probes over plain HTTP.
 fn operations_addr(settings: &Settings) -> anyhow::Result<Option<SocketAddr>> {
     settings
         .service
@@ -108,6 +108,7 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
         api_keys: settings.service.api_keys(),
         metrics,
         tls: crate::tls::client_ports(&settings)?,
+        operations: None,
     })
     .await?;
     tracing::info!(
@@ -187,6 +188,7 @@ async fn gateway(settings: Settings) -> anyhow::Result<()> {
         api_keys: settings.service.api_keys(),
         metrics: Registry::new(),
         tls: crate::tls::client_ports(&settings)?,
+        operations: operations_addr(&settings)?,
     })
     .await?;
     shutdown_signal().await;

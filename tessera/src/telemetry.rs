@@ -29,14 +29,17 @@ pub fn init(settings: &Settings, service: Option<&str>) -> anyhow::Result<Teleme
         // hnsw_rs logs every build parameter at info; our own progress lines say enough.
         tracing_subscriber::EnvFilter::new(format!("{},hnsw_rs=warn", settings.log.level))
     });
+    // The level filters logs only: traces keep every request span.
     let logs = match settings.log.format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_filter(filter)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .with_writer(std::io::stderr)
+            .with_filter(filter)
             .boxed(),
     };
     let traces = match (settings.telemetry.otlp_endpoint.as_str(), service) {
@@ -46,18 +49,13 @@ pub fn init(settings: &Settings, service: Option<&str>) -> anyhow::Result<Teleme
     let spans = traces.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("tessera"))
-            // The exporter's own HTTP/2 client must not trace its exports.
+            // Our own spans and events at info and above: not the exporter's
+            // HTTP/2 client tracing its own exports, nor Raft's inner steps.
             .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-                !["h2", "hyper", "tonic", "tower", "opentelemetry"]
-                    .iter()
-                    .any(|noisy| meta.target().starts_with(noisy))
+                meta.target().starts_with("tessera") && *meta.level() <= tracing::Level::INFO
             }))
     });
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(logs)
-        .with(spans)
-        .init();
+    tracing_subscriber::registry().with(logs).with(spans).init();
     if traces.is_some() {
         opentelemetry::global::set_text_map_propagator(
             opentelemetry_sdk::propagation::TraceContextPropagator::new(),

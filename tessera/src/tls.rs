@@ -41,10 +41,12 @@ pub fn internal(settings: &Settings, service: Option<&str>) -> anyhow::Result<In
     let serves_internal = matches!(service, Some("control-plane" | "data-plane"));
     let identity = if settings.cluster.p2p.enable_tls && serves_internal {
         let why = "cluster.p2p.enable_tls";
-        if let Some(uri) = &settings.cluster.uri {
-            if !uri.starts_with("https://") {
-                bail!("{why}: this node's uri {uri} must be https://, as it serves TLS");
-            }
+        match &settings.cluster.uri {
+            Some(uri) if uri.starts_with("https://") => {}
+            Some(uri) => bail!("{why}: this node's uri {uri} must be https://, as it serves TLS"),
+            None => bail!(
+                "{why}: give this node its https:// uri (--uri), as the name its certificate holds"
+            ),
         }
         Some(Identity::from_pem(
             read(&settings.tls.cert, "tls.cert", why)?,
@@ -57,5 +59,14 @@ pub fn internal(settings: &Settings, service: Option<&str>) -> anyhow::Result<In
         Some(path) => Some(Certificate::from_pem(read_file(path, "tls.ca_cert")?)),
         None => None,
     };
+    let peers = settings.cluster.control_plane.iter();
+    if let Some(uri) = peers
+        .chain(&settings.cluster.bootstrap)
+        .find(|uri| uri.starts_with("https://"))
+    {
+        if ca.is_none() {
+            bail!("{uri} is https: set tls.ca_cert to the CA that signed its certificate");
+        }
+    }
     Ok(InternalTls { identity, ca })
 }

@@ -78,6 +78,7 @@ impl InProcessCluster {
             api_keys: Default::default(),
             metrics: Default::default(),
             tls: None,
+            operations: None,
         })
         .await
         .unwrap_or_else(|e| panic!("gateway does not start: {e}"));

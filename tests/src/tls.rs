@@ -1,7 +1,10 @@
 //! Certificates for TLS tests: a throwaway CA and one certificate it signed
-//! for `localhost` and 127.0.0.1, which every process of a test presents.
+//! for `localhost` and 127.0.0.1, which every process of a test binary
+//! presents. One set per test binary, as the binary's own internal clients
+//! can trust one CA only.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
@@ -13,8 +16,31 @@ pub struct TestCertificates {
 }
 
 impl TestCertificates {
+    /// This test binary's certificates, made on first use; its own internal
+    /// clients (the harness's) trust their CA.
+    pub fn shared() -> &'static TestCertificates {
+        static SHARED: OnceLock<TestCertificates> = OnceLock::new();
+        SHARED.get_or_init(|| {
+            let dir = tempfile::Builder::new()
+                .prefix("tessera-tls-")
+                .tempdir()
+                .expect("a directory for certificates")
+                // Kept for the whole run: every cluster of the binary reads it.
+                .keep();
+            let certificates = TestCertificates::generate(&dir);
+            tessera_proto::tls::install(tessera_proto::tls::InternalTls {
+                identity: None,
+                ca: Some(tonic::transport::Certificate::from_pem(
+                    &certificates.ca_pem,
+                )),
+            })
+            .expect("this test binary installs TLS once");
+            certificates
+        })
+    }
+
     /// Writes the CA and the node's certificate and key under `dir`.
-    pub fn generate(dir: &Path) -> TestCertificates {
+    fn generate(dir: &Path) -> TestCertificates {
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params
@@ -58,15 +84,5 @@ impl TestCertificates {
                 self.ca_cert.display().to_string(),
             ),
         ]
-    }
-
-    /// Lets this test process's own internal clients (the harness's
-    /// control-plane client) verify the cluster's certificates.
-    pub fn trust_in_this_process(&self) {
-        // One CA per test binary: a second install is the same CA's twin.
-        let _ = tessera_proto::tls::install(tessera_proto::tls::InternalTls {
-            identity: None,
-            ca: Some(tonic::transport::Certificate::from_pem(&self.ca_pem)),
-        });
     }
 }

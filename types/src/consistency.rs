@@ -5,9 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::TesseraError;
 
 /// A read's `consistency`: a number of replicas or a named level.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReadConsistency {
     /// One readable replica, spread across replicas from read to read.
     #[default]

@@ -13,9 +13,7 @@ use crate::topology::{CollectionState, ShardId};
 /// Points each shard owns on the ring.
 pub const RING_POINTS_PER_SHARD: u64 = 100;
 
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ShardRouting {
     /// `hash(id) % shards`: collections created before the ring.

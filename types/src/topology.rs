@@ -9,9 +9,7 @@ use crate::collection::CollectionConfig;
 pub type PeerId = u64;
 pub type ShardId = u32;
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeType {
     #[default]
@@ -135,19 +133,7 @@ impl ShardPlacement {
 /// An operation's identity in its shard: the primary's epoch and the shard's
 /// sequence number. Every replica applies a shard's operations in `seq` order,
 /// and a point's version is the `seq` of the operation that last wrote it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct OpId {
     pub epoch: u64,
     pub seq: u64,

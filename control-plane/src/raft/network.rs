@@ -113,7 +113,7 @@ impl Connection {
             return Ok(client.clone());
         }
         let endpoint = tessera_proto::tls::endpoint(&self.node.addr)
-            .map_err(|e| Unreachable::new(&std::io::Error::other(e)))?
+            .map_err(|e| Unreachable::new(&e))?
             .connect_timeout(CONNECT_TIMEOUT);
         let client = RaftClient::new(internal(endpoint.connect_lazy()));
         self.client = Some(client.clone());

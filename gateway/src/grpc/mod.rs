@@ -54,7 +54,7 @@ pub async fn serve(
         let identity = tonic::transport::Identity::from_pem(tls.cert, tls.key);
         server = server
             .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-            .map_err(|e| TesseraError::bad_input(format!("tls.cert and tls.key: {e}")))?;
+            .map_err(|e| TesseraError::Unavailable(format!("tls.cert and tls.key: {e}")))?;
     }
     server
         .layer(tessera_proto::trace_context::client_grpc_layer())

@@ -90,10 +90,9 @@ async fn authorize(
     next.run(request).await
 }
 
-/// Counts a request under its route (`POST /collections/{name}/points/query`)
-/// and answer's status; paths no route matches count as one operation.
 /// A request's operation: its method and route, such as
-/// `POST /collections/{name}/points/query`.
+/// `POST /collections/{name}/points/query`; paths no route matches are one
+/// operation.
 fn operation(request: &axum::extract::Request) -> String {
     let route = request
         .extensions()
@@ -102,6 +101,7 @@ fn operation(request: &axum::extract::Request) -> String {
     format!("{} {route}", request.method())
 }
 
+/// Counts a request under its operation and its answer's status.
 async fn count_request(
     requests: RequestMetrics,
     request: axum::extract::Request,

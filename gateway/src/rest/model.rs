@@ -104,6 +104,11 @@ pub struct UpsertBody {
 }
 
 pub fn parse_upsert(body: serde_json::Value) -> Result<ShardOperation> {
+    if !body.is_object() {
+        return Err(TesseraError::bad_input(
+            "Format error in JSON body: expected `points` or `batch`",
+        ));
+    }
     let body: UpsertBody = from_value(body)?;
     let points = match (body.batch, body.points) {
         (Some(batch), _) => batch.into_points()?,

@@ -1,5 +1,5 @@
 //! The REST API's routes and its OpenAPI document, built together from one
-//! list of endpoints (`rest::router`): every route is documented, and every
+//! list of endpoints (`routes::api`): every route is documented, and every
 //! documented body schema is derived (schemars) from the type its handler
 //! parses. Served at `/openapi.json`.
 

@@ -378,6 +378,10 @@ fn parse_query(q: Value) -> Result<Query> {
                 weights: rrf.weights,
             }))
         }
+        // Qdrant's, not built here.
+        "relevance_feedback" => Err(TesseraError::Unimplemented(
+            "relevance_feedback queries; Tessera supports nearest, recommend, discover, context, order_by, sample, formula and fusion queries".into(),
+        )),
         other => Err(TesseraError::bad_input(format!(
             "Format error in JSON body: unknown query type `{other}`: Tessera supports nearest, recommend, discover, context, order_by, sample, formula and fusion (rrf, dbsf) queries"
         ))),

@@ -122,9 +122,8 @@ impl ProcessClusterBuilder {
     /// its members and the gateway is ready and sees all data nodes.
     pub async fn start(mut self) -> ProcessCluster {
         let dir = temp_dir("tessera-cluster-");
-        let certificates = self.tls.then(|| TestCertificates::generate(dir.path()));
-        if let Some(certificates) = &certificates {
-            certificates.trust_in_this_process();
+        let certificates = self.tls.then(TestCertificates::shared);
+        if let Some(certificates) = certificates {
             for (key, value) in certificates.settings() {
                 self = self.cluster_setting(key.trim_start_matches("TESSERA__"), value);
             }
@@ -227,7 +226,7 @@ impl ProcessClusterBuilder {
                 None => Rest::new(format!("http://127.0.0.1:{http_port}")),
             },
             scheme,
-            ca_cert: certificates.map(|c| c.ca_cert),
+            ca_cert: certificates.map(|c| c.ca_cert.clone()),
             http_port,
             grpc_port,
             metrics_ports,
