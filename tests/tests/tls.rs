@@ -3,6 +3,8 @@
 //! reach the gateway over TLS, every internal hop (topology, registration,
 //! writes, replication, searches) runs over TLS, and a client that speaks
 //! plain HTTP, to the gateway or to a data node's internal port, gets nowhere.
+//! Probes and Prometheus still reach every node's metrics port over plain
+//! HTTP, the gateway's included.
 
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use qdrant_client::qdrant::CountPoints;
 use serde_json::json;
 use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
-use tessera_tests::{data, replicas, ProcessCluster};
+use tessera_tests::{data, replicas, Node, ProcessCluster};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
 const COLLECTION: &str = "over_tls";
@@ -20,7 +22,12 @@ const POINTS: u64 = 120;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_and_services_talk_over_tls() {
-    let cluster = ProcessCluster::builder().data_nodes(2).tls().start().await;
+    let cluster = ProcessCluster::builder()
+        .data_nodes(2)
+        .tls()
+        .metrics()
+        .start()
+        .await;
     assert!(cluster.http_url().starts_with("https://"));
     let rest = cluster.rest();
     let created = rest
@@ -101,6 +108,23 @@ async fn clients_and_services_talk_over_tls() {
     assert!(
         refused.is_err(),
         "plain gRPC to an internal TLS port must fail"
+    );
+
+    // The gateway's metrics port stays plain HTTP, for probes and Prometheus.
+    let operations = cluster.metrics_url(Node::Gateway);
+    let ready = reqwest::get(format!("{operations}/readyz"))
+        .await
+        .expect("a plain-HTTP probe");
+    assert!(ready.status().is_success(), "{}", ready.status());
+    let metrics = reqwest::get(format!("{operations}/metrics"))
+        .await
+        .expect("a plain-HTTP scrape")
+        .text()
+        .await
+        .expect("Prometheus text");
+    assert!(
+        metrics.contains(r#"operation="POST /collections/{name}/points/search""#),
+        "{metrics}"
     );
 
     cluster.stop().await;

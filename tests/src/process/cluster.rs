@@ -28,6 +28,7 @@ impl ControlPlaneNode {
 pub enum Node {
     ControlPlane(usize),
     Data(usize),
+    Gateway,
 }
 
 /// How a [`ProcessCluster`] is laid out; see [`ProcessCluster::builder`].
@@ -130,7 +131,8 @@ impl ProcessClusterBuilder {
         }
         let scheme = if self.tls { "https" } else { "http" };
         let nodes = self.control_planes + self.data_nodes + self.listeners;
-        let ports = free_ports(2 + nodes + if self.metrics { nodes } else { 0 });
+        // With metrics: one port per node, then the gateway's.
+        let ports = free_ports(2 + nodes + if self.metrics { nodes + 1 } else { 0 });
         let (http_port, grpc_port) = (ports[0], ports[1]);
         let cp_ports = &ports[2..2 + self.control_planes];
         let data_node_ports = ports[2 + self.control_planes..2 + nodes].to_vec();
@@ -197,20 +199,20 @@ impl ProcessClusterBuilder {
                 Process::spawn_in(&name, args, env, netns, dir.path())
             })
             .collect();
-        let gateway = Process::spawn_with_env(
-            "gateway",
-            vec![
-                "gateway".into(),
-                "--control-plane".into(),
-                members,
-                "--http-port".into(),
-                http_port.to_string(),
-                "--grpc-port".into(),
-                grpc_port.to_string(),
-            ],
-            self.gateway_env,
-            dir.path(),
-        );
+        let mut gateway_args: Vec<String> = vec![
+            "gateway".into(),
+            "--control-plane".into(),
+            members,
+            "--http-port".into(),
+            http_port.to_string(),
+            "--grpc-port".into(),
+            grpc_port.to_string(),
+        ];
+        if let Some(metrics_port) = metrics_ports.last() {
+            gateway_args.extend(["--metrics-port".into(), metrics_port.to_string()]);
+        }
+        let gateway =
+            Process::spawn_with_env("gateway", gateway_args, self.gateway_env, dir.path());
         let mut cluster = ProcessCluster {
             gateway,
             more_gateways: Vec::new(),
@@ -298,7 +300,7 @@ pub struct ProcessCluster {
     http_port: u16,
     grpc_port: u16,
     /// With [`ProcessClusterBuilder::metrics`]: control-plane nodes' metrics
-    /// ports, then data nodes'.
+    /// ports, then data nodes', then the gateway's.
     metrics_ports: Vec<u16>,
     _dir: TempDir,
 }
@@ -445,13 +447,18 @@ impl ProcessCluster {
     }
 
     /// Where a node started with [`ProcessClusterBuilder::metrics`] serves
-    /// `/metrics` and its probes: the `i`th control-plane node, or data node.
+    /// `/metrics` and its probes over plain HTTP: the `i`th control-plane
+    /// node, data node, or the gateway.
     pub fn metrics_url(&self, node: Node) -> String {
         let (host, port) = match node {
             Node::ControlPlane(i) => (self.control_planes[i].host, self.metrics_ports[i]),
             Node::Data(i) => (
                 self.data_node_hosts[i],
                 self.metrics_ports[self.control_planes.len() + i],
+            ),
+            Node::Gateway => (
+                Ipv4Addr::LOCALHOST.into(),
+                *self.metrics_ports.last().expect("started with metrics"),
             ),
         };
         format!("http://{host}:{port}")
