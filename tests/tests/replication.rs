@@ -208,6 +208,24 @@ async fn two_gateways_writing_the_same_ids_leave_identical_replicas() {
     let rest = cluster.rest();
     let second = cluster.add_gateway().await;
     create(&rest, 2, 3).await;
+    // Each gateway learns of the collection from its own topology watch, as
+    // each Qdrant peer applies a collection change on its own.
+    wait::until(
+        "the second gateway to see the collection",
+        READY_TIMEOUT,
+        || {
+            let second = second.clone();
+            async move {
+                let reply = second.get(&format!("/collections/{C}/exists")).await;
+                match reply.result()["exists"].as_bool() {
+                    Some(true) => Ok(()),
+                    _ => Err(format!("{:?}", reply.body)),
+                }
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let writers: Vec<_> = (1..=4u64)
         .map(|round| {
             let rest = if round % 2 == 0 {
