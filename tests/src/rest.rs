@@ -167,6 +167,22 @@ impl Rest {
         self.call(Method::PATCH, path, Some(body)).await
     }
 
+    /// Upserts `(id, vector)` points into `collection` with `wait=true`; the
+    /// write must complete.
+    pub async fn upsert_vectors(&self, collection: &str, points: Vec<(u64, Vec<f32>)>) {
+        let points: Vec<Value> = points
+            .into_iter()
+            .map(|(id, vector)| serde_json::json!({ "id": id, "vector": vector }))
+            .collect();
+        let reply = self
+            .put(
+                &format!("/collections/{collection}/points?wait=true"),
+                &serde_json::json!({ "points": points }),
+            )
+            .await;
+        assert_eq!(reply.result()["status"], "completed", "{:?}", reply.body);
+    }
+
     /// `POST /collections/{c}/points/count` with `exact: true`.
     pub async fn count(&self, collection: &str) -> u64 {
         let reply = self

@@ -66,17 +66,8 @@ async fn every_service_reports_metrics_and_answers_probes() {
         )
         .await;
     assert_eq!(created.result(), &json!(true), "create: {}", created.body);
-    let points: Vec<_> = data::random_points(7, POINTS, DIM)
-        .into_iter()
-        .map(|(id, vector)| json!({ "id": id, "vector": vector }))
-        .collect();
-    let upserted = rest
-        .put(
-            &format!("/collections/{COLLECTION}/points?wait=true"),
-            &json!({ "points": points }),
-        )
+    rest.upsert_vectors(COLLECTION, data::random_points(7, POINTS, DIM))
         .await;
-    assert_eq!(upserted.result()["status"], json!("completed"));
     let query = json!({ "query": [0.1, 0.2, 0.3, 0.4], "limit": 5 });
     for _ in 0..3 {
         rest.post(&format!("/collections/{COLLECTION}/points/query"), &query)

@@ -41,17 +41,8 @@ async fn clients_and_services_talk_over_tls() {
         )
         .await;
     assert_eq!(created.result(), &json!(true), "create: {}", created.body);
-    let points: Vec<_> = data::random_points(5, POINTS, DIM)
-        .into_iter()
-        .map(|(id, vector)| json!({ "id": id, "vector": vector }))
-        .collect();
-    let upserted = rest
-        .put(
-            &format!("/collections/{COLLECTION}/points?wait=true"),
-            &json!({ "points": points }),
-        )
+    rest.upsert_vectors(COLLECTION, data::random_points(5, POINTS, DIM))
         .await;
-    assert_eq!(upserted.result()["status"], json!("completed"));
     let found = rest
         .post(
             &format!("/collections/{COLLECTION}/points/search?consistency=all"),

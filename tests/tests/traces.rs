@@ -34,16 +34,8 @@ async fn create_and_fill(rest: &tessera_tests::Rest, shards: u32) {
         )
         .await;
     assert_eq!(created.result(), &json!(true), "create: {}", created.body);
-    let points: Vec<_> = data::random_points(3, 200, DIM)
-        .into_iter()
-        .map(|(id, vector)| json!({ "id": id, "vector": vector }))
-        .collect();
-    rest.put(
-        &format!("/collections/{COLLECTION}/points?wait=true"),
-        &json!({ "points": points }),
-    )
-    .await
-    .result();
+    rest.upsert_vectors(COLLECTION, data::random_points(3, 200, DIM))
+        .await;
 }
 
 /// Waits until the receiver holds a span that `wanted` picks, and returns
