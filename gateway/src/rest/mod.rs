@@ -38,10 +38,17 @@ pub fn router(
     requests: RequestMetrics,
 ) -> Router {
     let (api, document) = routes::api(metrics);
-    let document = axum::Json(document);
+    // Serialized once: each request shares the bytes instead of copying the
+    // document's JSON tree.
+    let document = Bytes::from(serde_json::to_vec(&document).expect("JSON serializes"));
     api.route(
         "/openapi.json",
-        get(move || async move { document.clone() }),
+        get(move || async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                document.clone(),
+            )
+        }),
     )
     .fallback(unknown_path)
     .method_not_allowed_fallback(method_not_allowed)
