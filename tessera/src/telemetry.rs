@@ -25,10 +25,8 @@ pub struct Telemetry {
 /// (`gateway`, `data-plane`, ...; none exports nothing). Call inside the Tokio
 /// runtime: the exporter runs as a task on it.
 pub fn init(settings: &Settings, service: Option<&str>) -> anyhow::Result<Telemetry> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        // hnsw_rs logs every build parameter at info; our own progress lines say enough.
-        tracing_subscriber::EnvFilter::new(format!("{},hnsw_rs=warn", settings.log.level))
-    });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log.level));
     // The level filters logs only: traces keep every request span.
     let logs = match settings.log.format {
         LogFormat::Text => tracing_subscriber::fmt::layer()

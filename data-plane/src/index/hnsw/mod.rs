@@ -1,9 +1,9 @@
 //! An HNSW graph over one named vector of one immutable segment.
 //!
-//! hnsw_rs builds the graph (in parallel, on the rayon pool); its links are then copied
-//! into a compact layout (one `u32` per link, offsets per node) that searches walk over
-//! the segment's own vector storage, so the graph holds no second copy of the vectors
-//! and can be saved, reopened and memory-mapped as one file. Graph nodes are the
+//! `build` inserts the segment's vectors in parallel (see `build.rs`); the links are
+//! then laid out compactly (one `u32` per link, offsets per node) for searches that
+//! walk over the segment's own vector storage, so the graph holds no second copy of
+//! the vectors and can be saved, reopened and memory-mapped as one file. Graph nodes are the
 //! segment's rows; rows deleted after the build are masked during the search, and the
 //! optimizer rebuilds segments whose deleted rows pile up.
 //!
@@ -13,18 +13,19 @@
 //! upper-layer keys (`level << 32 | row`, sorted) and their offsets, layer-0 links and
 //! upper-layer links (`u32` rows), and a CRC32 of everything before it.
 
+mod build;
+
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::io;
 use std::path::Path;
 
-use hnsw_rs::prelude::{Distance as GraphDistance, Hnsw};
 use tessera_types::Distance;
 
 use super::file::{self, Bytes};
 use super::kernels;
 
-/// hnsw_rs caps the number of layers at 16.
+/// Layers a graph may have: with m = 2, one node in 65,536 reaches the 16th.
 const MAX_LAYERS: usize = 16;
 
 /// Rows inserted between checks for cancellation and progress reports.
@@ -57,7 +58,7 @@ pub struct GraphParams {
     pub ef_construct: usize,
 }
 
-/// The graph's notion of distance: non-negative (hnsw_rs asserts it) and smaller-is-closer,
+/// The graph's notion of distance: non-negative and smaller-is-closer,
 /// ordering candidates exactly as the user-facing score does.
 pub fn graph_distance(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
     let d = match distance {
@@ -75,19 +76,11 @@ pub fn graph_distance(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
         Distance::Euclid => kernels::l2_squared(a, b),
         Distance::Manhattan => kernels::l1(a, b),
     };
-    // NaN from overflowing sums would trip hnsw_rs's assertions; treat it as far away.
+    // NaN from overflowing sums would break the graph's ordering; treat it as far away.
     if d.is_nan() {
         f32::MAX
     } else {
         d.max(0.0)
-    }
-}
-
-struct Metric(Distance);
-
-impl GraphDistance<f32> for Metric {
-    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
-        graph_distance(self.0, a, b)
     }
 }
 
@@ -210,66 +203,48 @@ impl Graph {
         cancelled: &dyn Fn() -> bool,
         progress: &dyn Fn(usize),
     ) -> Option<Graph> {
-        // hnsw_rs exits the process above 256 connections and needs ln(m) > 0.
-        let m = params.m.clamp(2, 256);
-        let hnsw = Hnsw::new(
-            m,
-            items.len().max(1),
-            MAX_LAYERS,
-            params.ef_construct.max(4),
-            Metric(distance),
-        );
-        let mut done = 0;
-        for chunk in items.chunks(BUILD_CHUNK) {
-            if cancelled() {
-                return None;
-            }
-            hnsw.parallel_insert_slice(&chunk.to_vec());
-            done += chunk.len();
-            progress(done);
-        }
+        let vectors: Vec<&[f32]> = items.iter().map(|(vector, _)| *vector).collect();
+        // ln(m) must be positive for the layers' distribution.
+        let m = params.m.max(2);
+        let links = build::Builder::new(distance, m, params.ef_construct.max(4), &vectors).run(
+            BUILD_CHUNK,
+            cancelled,
+            progress,
+        )?;
         let rows = items.iter().map(|(_, row)| row + 1).max().unwrap_or(0);
-        Some(Self::compact(&hnsw, rows, items.len(), params, distance))
+        Some(Self::lay_out(links, items, rows, params, distance))
     }
 
-    /// Copies the links of `hnsw` into the compact layout.
-    fn compact(
-        hnsw: &Hnsw<'_, f32, Metric>,
+    /// The compact layout of `links`, built over `items`: nodes become the items' rows.
+    fn lay_out(
+        links: build::Links,
+        items: &[(&[f32], usize)],
         rows: usize,
-        len: usize,
         params: GraphParams,
         distance: Distance,
     ) -> Graph {
+        let len = items.len();
+        let row_of = |node: u32| items[node as usize].1 as u32;
         let mut l0: Vec<Vec<u32>> = vec![Vec::new(); rows];
-        let mut upper: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
-        // hnsw_rs's entry point is the first node placed on its highest layer.
-        let mut entry: Option<(usize, i32, usize)> = None;
-        for point in hnsw.get_point_indexation() {
-            let row = point.get_origin_id();
-            let id = point.get_point_id();
-            let (level, slot) = (id.0 as usize, id.1);
-            if entry.is_none_or(|(l, s, _)| level > l || (level == l && slot < s)) {
-                entry = Some((level, slot, row));
-            }
-            for (layer, links) in point.get_neighborhood_id().into_iter().enumerate() {
-                if layer > level {
-                    break;
-                }
-                let links: Vec<u32> = links.iter().map(|n| n.d_id as u32).collect();
-                if layer == 0 {
-                    l0[row] = links;
-                } else {
-                    upper.insert((layer as u64) << 32 | row as u64, links);
-                }
-            }
+        for (node, links) in links.layer0.into_iter().enumerate() {
+            l0[items[node].1] = links.into_iter().map(row_of).collect();
         }
+        let upper: BTreeMap<u64, Vec<u32>> = links
+            .upper
+            .into_iter()
+            .map(|(layer, node, links)| {
+                let key = (layer as u64) << 32 | u64::from(row_of(node));
+                (key, links.into_iter().map(row_of).collect())
+            })
+            .collect();
+        let entry = links.entry.map(|(node, level)| (level, row_of(node)));
         let layout = Layout {
             rows,
             len,
             params,
             distance: distance_code(distance),
-            entry: entry.map_or(NO_ENTRY, |(_, _, row)| row as u64),
-            top_level: entry.map_or(0, |(level, _, _)| level),
+            entry: entry.map_or(NO_ENTRY, |(_, row)| u64::from(row)),
+            top_level: entry.map_or(0, |(level, _)| level),
             upper_nodes: upper.len(),
             l0_links: l0.iter().map(Vec::len).sum(),
             upper_links: upper.values().map(Vec::len).sum(),
@@ -590,6 +565,39 @@ mod tests {
             total += 10;
         }
         assert!(found * 100 >= total * 90, "recall {found}/{total}");
+    }
+
+    #[test]
+    fn copies_of_one_vector_do_not_trap_the_search() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 2000) as f32 / 1000.0 - 1.0
+        };
+        // A third of the points are one vector, inserted last (as an update of many
+        // points to one value leaves them), so the graph's entry may be one of them.
+        let mut points: Vec<Vec<f32>> = (0..2000)
+            .map(|_| (0..16).map(|_| next()).collect())
+            .collect();
+        points.extend(std::iter::repeat_n(vec![0.5; 16], 1000));
+        let graph = try_build(&points, 16, false).unwrap();
+        let (mut found, mut total) = (0, 0);
+        for _ in 0..50 {
+            let q: Vec<f32> = (0..16).map(|_| next()).collect();
+            let mut exact: Vec<usize> = (0..points.len()).collect();
+            exact.sort_by(|a, b| {
+                kernels::l2_squared(&q, &points[*a])
+                    .total_cmp(&kernels::l2_squared(&q, &points[*b]))
+            });
+            let got = search(&graph, &points, &q, 10, 64, None);
+            found += exact[..10].iter().filter(|r| got.contains(r)).count();
+            total += 10;
+        }
+        assert!(found * 100 >= total * 90, "recall {found}/{total}");
+        let copies = search(&graph, &points, &[0.5; 16], 10, 64, None);
+        assert!(copies.len() == 10 && copies.iter().all(|row| *row >= 2000));
     }
 
     #[test]

@@ -1,0 +1,352 @@
+//! Building an HNSW graph (Malkov and Yashunin's algorithm) by inserting nodes in
+//! parallel on the rayon pool, each node's links on each layer behind its own lock.
+//!
+//! The builder reads the segment's vectors in place and writes the link lists the
+//! compact file layout is made from: no copy of the vectors, no second graph. Search
+//! scratch (the visited marks) is kept per worker and reset by bumping an epoch rather
+//! than by clearing it.
+
+use std::collections::BinaryHeap;
+
+use parking_lot::RwLock;
+use rayon::prelude::*;
+use tessera_types::Distance;
+
+use super::{graph_distance, Node, MAX_LAYERS};
+use crate::index::kernels;
+
+/// Nodes inserted one at a time before the parallel phase: concurrent insertions into
+/// a graph of a few nodes would each see too few of the others to link to.
+const SERIAL_PREFIX: usize = 512;
+
+/// Insertions a rayon task takes at a time.
+const TASK_NODES: usize = 32;
+
+/// The links of a built graph, by node (the position of its vector in the input).
+pub(super) struct Links {
+    /// Layer-0 links of every node.
+    pub layer0: Vec<Vec<u32>>,
+    /// Links on layers 1 and up: (layer, node, links).
+    pub upper: Vec<(usize, u32, Vec<u32>)>,
+    /// The node the searches start from, and its (the top) layer.
+    pub entry: Option<(u32, usize)>,
+}
+
+/// Marks of the nodes one search has visited; reset by starting a new epoch.
+struct Visited {
+    marks: Vec<u32>,
+    epoch: u32,
+}
+
+impl Visited {
+    fn new(nodes: usize) -> Self {
+        Self {
+            marks: vec![0; nodes],
+            epoch: 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.marks.fill(0);
+            self.epoch = 1;
+        }
+    }
+
+    /// True the first time `node` is seen in this epoch.
+    fn insert(&mut self, node: u32) -> bool {
+        let mark = &mut self.marks[node as usize];
+        let fresh = *mark != self.epoch;
+        *mark = self.epoch;
+        fresh
+    }
+}
+
+/// A worker's scratch space, reused across its insertions.
+struct Scratch {
+    visited: Visited,
+    links: Vec<u32>,
+}
+
+pub(super) struct Builder<'a> {
+    distance: Distance,
+    vectors: &'a [&'a [f32]],
+    levels: Vec<u8>,
+    /// Links kept per node on layers 1 and up, and on layer 0.
+    m: usize,
+    m0: usize,
+    ef_construct: usize,
+    /// `links[node][layer]`, for layers 0 to the node's level.
+    links: Vec<Box<[RwLock<Vec<u32>>]>>,
+    entry: RwLock<Option<(u32, usize)>>,
+}
+
+/// A node's layer: geometric with ratio 1/m, from a hash of its position so a
+/// build is repeatable.
+fn level_of(node: usize, m: usize) -> usize {
+    let mut z = (node as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    // Uniform in (0, 1]: the top 53 bits, plus one so ln never sees zero.
+    let uniform = ((z >> 11) + 1) as f64 / (1u64 << 53) as f64;
+    let level = -uniform.ln() / (m as f64).ln();
+    (level as usize).min(MAX_LAYERS - 1)
+}
+
+impl<'a> Builder<'a> {
+    pub(super) fn new(
+        distance: Distance,
+        m: usize,
+        ef_construct: usize,
+        vectors: &'a [&'a [f32]],
+    ) -> Self {
+        let levels: Vec<u8> = (0..vectors.len())
+            .map(|node| level_of(node, m) as u8)
+            .collect();
+        let links = levels
+            .iter()
+            .map(|&level| {
+                (0..=level as usize)
+                    .map(|layer| {
+                        let cap = if layer == 0 { 2 * m } else { m };
+                        RwLock::new(Vec::with_capacity(cap))
+                    })
+                    .collect()
+            })
+            .collect();
+        Self {
+            distance,
+            vectors,
+            levels,
+            m,
+            m0: 2 * m,
+            ef_construct,
+            links,
+            entry: RwLock::new(None),
+        }
+    }
+
+    /// Inserts every node, the first ones one at a time and then in parallel chunks
+    /// of `chunk`. Returns None when `cancelled` turns true between chunks; `progress`
+    /// is told the nodes inserted so far.
+    pub(super) fn run(
+        self,
+        chunk: usize,
+        cancelled: &dyn Fn() -> bool,
+        progress: &dyn Fn(usize),
+    ) -> Option<Links> {
+        let nodes = self.vectors.len();
+        let scratch = || Scratch {
+            visited: Visited::new(nodes),
+            links: Vec::new(),
+        };
+        if cancelled() {
+            return None;
+        }
+        let serial = nodes.min(SERIAL_PREFIX);
+        let mut own = scratch();
+        for node in 0..serial {
+            self.insert(node as u32, &mut own);
+        }
+        let mut done = serial;
+        while done < nodes {
+            if cancelled() {
+                return None;
+            }
+            let end = (done + chunk).min(nodes);
+            (done..end)
+                .into_par_iter()
+                .with_min_len(TASK_NODES)
+                .for_each_init(scratch, |scratch, node| self.insert(node as u32, scratch));
+            done = end;
+            progress(done);
+        }
+        Some(self.into_links())
+    }
+
+    fn into_links(self) -> Links {
+        let entry = *self.entry.read();
+        let mut layer0 = Vec::with_capacity(self.links.len());
+        let mut upper = Vec::new();
+        for (node, layers) in self.links.into_iter().enumerate() {
+            for (layer, links) in layers.into_vec().into_iter().enumerate() {
+                let links = links.into_inner();
+                if layer == 0 {
+                    layer0.push(links);
+                } else {
+                    upper.push((layer, node as u32, links));
+                }
+            }
+        }
+        Links {
+            layer0,
+            upper,
+            entry,
+        }
+    }
+
+    fn between(&self, a: u32, b: u32) -> f32 {
+        graph_distance(
+            self.distance,
+            self.vectors[a as usize],
+            self.vectors[b as usize],
+        )
+    }
+
+    fn to_query(&self, query: &[f32], node: u32) -> Node {
+        Node {
+            dist: graph_distance(self.distance, query, self.vectors[node as usize]),
+            row: node,
+        }
+    }
+
+    /// Copies `node`'s links on `layer` into `out`, so no lock is held while they are
+    /// measured.
+    fn read_links(&self, node: u32, layer: usize, out: &mut Vec<u32>) {
+        out.clear();
+        if let Some(links) = self.links[node as usize].get(layer) {
+            out.extend_from_slice(&links.read());
+        }
+    }
+
+    /// The closest node to `query` on `layer` reached greedily from `from`.
+    fn greedy(&self, query: &[f32], mut from: Node, layer: usize, scratch: &mut Scratch) -> Node {
+        loop {
+            let mut moved = false;
+            self.read_links(from.row, layer, &mut scratch.links);
+            for &next in &scratch.links {
+                let candidate = self.to_query(query, next);
+                if candidate.dist < from.dist {
+                    from = candidate;
+                    moved = true;
+                }
+            }
+            if !moved {
+                return from;
+            }
+        }
+    }
+
+    /// The `ef` nearest nodes to `query` on `layer` found by a beam search from
+    /// `from`, nearest first.
+    fn search_layer(
+        &self,
+        query: &[f32],
+        from: Node,
+        layer: usize,
+        scratch: &mut Scratch,
+    ) -> Vec<Node> {
+        let ef = self.ef_construct;
+        scratch.visited.reset();
+        scratch.visited.insert(from.row);
+        let mut candidates = BinaryHeap::from([std::cmp::Reverse(from)]);
+        let mut results = BinaryHeap::from([from]);
+        while let Some(std::cmp::Reverse(current)) = candidates.pop() {
+            if results.len() >= ef && results.peek().is_some_and(|w| current.dist > w.dist) {
+                break;
+            }
+            self.read_links(current.row, layer, &mut scratch.links);
+            let visited = &mut scratch.visited;
+            scratch.links.retain(|&next| visited.insert(next));
+            for &next in &scratch.links {
+                kernels::prefetch(self.vectors[next as usize]);
+            }
+            for &next in &scratch.links {
+                let node = self.to_query(query, next);
+                if results.len() < ef || results.peek().is_some_and(|w| node.dist < w.dist) {
+                    candidates.push(std::cmp::Reverse(node));
+                    results.push(node);
+                    if results.len() > ef {
+                        results.pop();
+                    }
+                }
+            }
+        }
+        results.into_sorted_vec()
+    }
+
+    /// Up to `max` of `candidates` (nearest first, by distance to some base node),
+    /// dropping a candidate that is closer to one kept so far than to the base: links
+    /// then spread in all directions instead of into one cluster. Of several copies of
+    /// one vector only the first is kept: many copies would otherwise fill every
+    /// link of their nodes, and a search that reached them could not leave.
+    fn select(&self, candidates: &[Node], max: usize) -> Vec<u32> {
+        let mut kept: Vec<u32> = Vec::with_capacity(max);
+        for candidate in candidates {
+            if kept.len() >= max {
+                break;
+            }
+            if kept.iter().all(|&other| {
+                let apart = self.between(candidate.row, other);
+                apart >= candidate.dist && apart > 0.0
+            }) {
+                kept.push(candidate.row);
+            }
+        }
+        kept
+    }
+
+    /// Adds a link from `node` to `new` on `layer`, pruning `node`'s links with the
+    /// same rule as `select` once they are full.
+    fn link_back(&self, node: u32, new: u32, layer: usize) {
+        let cap = if layer == 0 { self.m0 } else { self.m };
+        let mut links = self.links[node as usize][layer].write();
+        if links.contains(&new) {
+            return;
+        }
+        if links.len() < cap {
+            links.push(new);
+            return;
+        }
+        let mut candidates: Vec<Node> = links
+            .iter()
+            .chain([&new])
+            .map(|&other| Node {
+                dist: self.between(node, other),
+                row: other,
+            })
+            .collect();
+        candidates.sort_unstable();
+        *links = self.select(&candidates, cap);
+    }
+
+    fn insert(&self, node: u32, scratch: &mut Scratch) {
+        let level = self.levels[node as usize] as usize;
+        let query = self.vectors[node as usize];
+        let Some((entry, top)) = *self.entry.read() else {
+            let mut entry = self.entry.write();
+            if entry.is_none() {
+                *entry = Some((node, level));
+                return;
+            }
+            drop(entry);
+            return self.insert(node, scratch);
+        };
+        let mut from = self.to_query(query, entry);
+        for layer in (level + 1..=top).rev() {
+            from = self.greedy(query, from, layer, scratch);
+        }
+        for layer in (0..=level.min(top)).rev() {
+            let mut found = self.search_layer(query, from, layer, scratch);
+            found.retain(|other| other.row != node);
+            let Some(&nearest) = found.first() else {
+                continue;
+            };
+            let cap = if layer == 0 { self.m0 } else { self.m };
+            let chosen = self.select(&found, cap);
+            for &other in &chosen {
+                self.link_back(other, node, layer);
+            }
+            *self.links[node as usize][layer].write() = chosen;
+            from = nearest;
+        }
+        if level > top {
+            let mut entry = self.entry.write();
+            if entry.is_none_or(|(_, top)| level > top) {
+                *entry = Some((node, level));
+            }
+        }
+    }
+}
