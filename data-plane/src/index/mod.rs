@@ -7,6 +7,6 @@ pub mod kernels;
 mod quantized;
 mod sparse;
 
-pub use hnsw::{graph_distance, Graph, GraphParams, WalkDistance};
+pub use hnsw::{graph_distance, Graph, GraphParams, RowRenaming, WalkDistance};
 pub use quantized::{PreparedQuery, QuantizedVectors};
 pub(crate) use sparse::InvertedIndex;

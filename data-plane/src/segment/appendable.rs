@@ -2,6 +2,7 @@
 //! exact scan. The optimizer seals it into an immutable segment once it is large.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use tessera_types::PointId;
 
@@ -17,6 +18,8 @@ pub(crate) struct Appendable {
     live: Vec<bool>,
     /// Live vectors of each name.
     vector_counts: BTreeMap<String, usize>,
+    /// When a point was last written or removed here.
+    last_write: Option<Instant>,
 }
 
 impl Appendable {
@@ -82,6 +85,7 @@ impl Appendable {
 
     /// Writes `p`, replacing the point's previous row if it has one.
     pub fn upsert(&mut self, p: &StoredPoint) {
+        self.last_write = Some(Instant::now());
         match self.index.get(&p.id) {
             Some(&row) => {
                 self.count(row, -1);
@@ -109,6 +113,7 @@ impl Appendable {
     pub fn remove(&mut self, id: &PointId) -> bool {
         match self.index.remove(id) {
             Some(row) => {
+                self.last_write = Some(Instant::now());
                 self.count(row, -1);
                 self.live[row] = false;
                 self.free.push(row);
@@ -125,6 +130,11 @@ impl Appendable {
 
     pub fn live_rows(&self) -> impl Iterator<Item = usize> + '_ {
         self.index.values().copied()
+    }
+
+    /// How long no point has been written or removed here (None: never written).
+    pub fn resting_for(&self) -> Option<std::time::Duration> {
+        self.last_write.map(|at| at.elapsed())
     }
 
     /// The live points alone, in id order.

@@ -19,7 +19,7 @@ use tessera_types::{CollectionConfig, PayloadSchemaType, PointId, QuantizationCo
 use super::checkpoint::{graph_file, quantized_file, segment_dir, GRAPH_SCRATCH_DIR};
 use super::{Inner, Segments, ShardError};
 use crate::filter::path::JsonPath;
-use crate::index::{Graph, GraphParams, QuantizedVectors};
+use crate::index::{Graph, GraphParams, QuantizedVectors, RowRenaming};
 use crate::payload_index::FieldIndex;
 use crate::segment::{
     read_segment_with, write_segment, Appendable, AtomicBitmap, ImmutableSegment, SegmentData,
@@ -33,6 +33,12 @@ const BACKOFF: Duration = Duration::from_secs(5);
 const DEFAULT_INDEXING_KB: usize = 10_000;
 /// `max_segment_size` when the config leaves it unset.
 const DEFAULT_MAX_SEGMENT_KB: usize = 200_000;
+/// Vectors from which a segment is worth a graph even below `indexing_threshold`: a
+/// graph search measures a few thousand vectors at most, a scan measures them all.
+const GRAPH_WORTHY_VECTORS: usize = 4096;
+/// How long the appendable segment must go without writes before it is sealed below
+/// `indexing_threshold`, so that an upload's unindexed tail gets its graph.
+const TAIL_REST: Duration = Duration::from_secs(1);
 
 pub(crate) fn run(inner: Arc<Inner>) {
     loop {
@@ -86,7 +92,8 @@ fn seal_kb(config: &CollectionConfig) -> usize {
 
 /// The graph a segment should have for vector `name`, if any: as in Qdrant, a
 /// segment whose vectors pass `indexing_threshold` kilobytes is indexed
-/// (`full_scan_threshold` only steers filtered searches).
+/// (`full_scan_threshold` only steers filtered searches), and so is one holding
+/// `GRAPH_WORTHY_VECTORS` of them, such as an upload's sealed tail.
 fn wanted_graph(
     config: &CollectionConfig,
     segment: &ImmutableSegment,
@@ -104,7 +111,8 @@ fn wanted_graph(
         Some(kb) => kb,
         None => DEFAULT_INDEXING_KB,
     };
-    let large = segment_kb(config, |n| segment.vector_count(n)) >= threshold_kb;
+    let large = segment_kb(config, |n| segment.vector_count(n)) >= threshold_kb
+        || segment.vector_count(name) >= GRAPH_WORTHY_VECTORS;
     (hnsw.m > 0 && large && segment.vector_count(name) > 0).then_some(GraphParams {
         m: hnsw.m,
         ef_construct: hnsw.ef_construct,
@@ -123,6 +131,104 @@ fn wanted_quantization(
         .quantization_for(name)
         .filter(|q| !matches!(q, QuantizationConfig::Turbo(_)))
         .cloned()
+}
+
+/// Sealed segments a shard aims at: `default_segment_number`, or when that is 0
+/// (auto) one, up to `max_segment_size`. A search walks every segment's graph, and
+/// one graph over all points costs little more than one over half of them, so
+/// under concurrent searches one segment serves the most; merges keep the largest
+/// graph and insert the rest, so they cost no full rebuild.
+fn segment_target(config: &CollectionConfig) -> usize {
+    match config.optimizer_config.default_segment_number {
+        0 => 1,
+        n => n,
+    }
+}
+
+/// Whether an appendable segment below `indexing_threshold` is to be sealed so its
+/// vectors get a graph: when indexing is on, it holds enough vectors of one indexed
+/// vector to be worth one, and the shard is not already above its segment target.
+/// It is sealed once writes have rested for `TAIL_REST`; a merge into a larger
+/// segment may follow, which inserts the tail into that segment's graph.
+enum TailSeal {
+    No,
+    Waiting,
+    Due,
+}
+
+fn tail_seal(config: &CollectionConfig, app: &Appendable, sealed: usize) -> TailSeal {
+    let indexing = config.optimizer_config.indexing_threshold != Some(0);
+    let worthy = config.params.vectors.iter().any(|(name, params)| {
+        params.multivector_config.is_none()
+            && config.hnsw_for(name).m > 0
+            && app.vector_count(name) >= GRAPH_WORTHY_VECTORS
+    });
+    if !indexing || !worthy || sealed > segment_target(config) {
+        return TailSeal::No;
+    }
+    match app.resting_for() {
+        Some(rest) if rest >= TAIL_REST => TailSeal::Due,
+        _ => TailSeal::Waiting,
+    }
+}
+
+/// Points of a merge's source that may be gone for its graph to be kept: links to them
+/// are dropped, and the search quality of the kept graph declines with their share.
+const MERGE_BASE_MAX_DELETED: f64 = 0.1;
+
+/// The graph a merge of `sources` into `rows` (id, source, row; in the new segment's
+/// order) can keep for vector `name`: the largest graph built with `params` whose
+/// segment lost few points; with the new row of each of its rows.
+fn merge_base(
+    sources: &[Arc<ImmutableSegment>],
+    snapshots: &[AtomicBitmap],
+    rows: &[(PointId, usize, usize)],
+    name: &str,
+    params: GraphParams,
+) -> Option<(Arc<Graph>, Vec<Option<u32>>)> {
+    let (source, graph) = sources
+        .iter()
+        .zip(snapshots)
+        .enumerate()
+        .filter(|(_, (segment, deleted))| {
+            (deleted.count() as f64) <= MERGE_BASE_MAX_DELETED * segment.rows() as f64
+        })
+        .filter_map(|(i, (segment, _))| Some((i, segment.graph(name)?)))
+        .filter(|(_, graph)| graph.params() == params)
+        .max_by_key(|(_, graph)| graph.len())?;
+    let mut new_rows = vec![None; sources[source].rows()];
+    for (new_row, (_, from, row)) in rows.iter().enumerate() {
+        if *from == source {
+            new_rows[*row] = Some(new_row as u32);
+        }
+    }
+    Some((graph, new_rows))
+}
+
+/// A merge of the smallest sealed segments while there are more than the target,
+/// up to `max_segment_size` kilobytes.
+fn merge_task(config: &CollectionConfig, segments: &Segments) -> Option<Task> {
+    let target = segment_target(config);
+    if segments.sealed.len() <= target {
+        return None;
+    }
+    let max_kb = config
+        .optimizer_config
+        .max_segment_size
+        .unwrap_or(DEFAULT_MAX_SEGMENT_KB);
+    let mut by_size: Vec<_> = segments.sealed.clone();
+    by_size.sort_by_key(|s| s.live_count());
+    let mut chosen = Vec::new();
+    let mut kb = 0;
+    for s in by_size.into_iter().take(segments.sealed.len() - target + 1) {
+        let size = segment_kb(config, |n| s.vector_count(n));
+        if chosen.len() >= 2 && kb + size > max_kb {
+            break;
+        }
+        kb += size;
+        chosen.push(s);
+    }
+    (chosen.len() >= 2).then(|| Task::Rebuild(chosen, "merge"))
 }
 
 /// Runs `build` on a pool of `threads` threads (the shared pool when 0, or when a
@@ -201,9 +307,19 @@ impl Inner {
         self.last_checkpoint.lock().elapsed() >= interval || logged >= wal_limit
     }
 
-    /// Whether an optimization is due now (whether or not one runs).
+    /// Whether an optimization is due now (whether or not one runs), or will be
+    /// once writes rest.
     pub(super) fn optimization_due(&self) -> bool {
-        self.next_task().is_some()
+        self.next_task().is_some() || {
+            let config = self.config.read();
+            let segments = self.segments();
+            let app = segments.appendable.read();
+            config.optimizer_config.max_optimization_threads != Some(0)
+                && matches!(
+                    tail_seal(&config, &app, segments.sealed.len()),
+                    TailSeal::Waiting
+                )
+        }
     }
 
     /// The optimization due now, if any. On the way it drops graphs and
@@ -223,6 +339,13 @@ impl Inner {
             if app.len() > 0 && segment_kb(&config, |n| app.vector_count(n)) >= seal_kb(&config) {
                 return Some(Task::Seal);
             }
+            if let TailSeal::Due = tail_seal(&config, &app, segments.sealed.len()) {
+                return Some(Task::Seal);
+            }
+        }
+        // Before indexing: a segment about to be merged is indexed as part of the merge.
+        if let Some(merge) = merge_task(&config, &segments) {
+            return Some(merge);
         }
         for segment in &segments.sealed {
             for (name, _) in config.params.vectors.iter() {
@@ -269,28 +392,6 @@ impl Inner {
                 return Some(Task::Rebuild(vec![segment.clone()], "vacuum"));
             }
         }
-        let target = match opt.default_segment_number {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
-            n => n,
-        };
-        if segments.sealed.len() > target {
-            let max_kb = opt.max_segment_size.unwrap_or(DEFAULT_MAX_SEGMENT_KB);
-            let mut by_size: Vec<_> = segments.sealed.clone();
-            by_size.sort_by_key(|s| s.live_count());
-            let mut chosen = Vec::new();
-            let mut kb = 0;
-            for s in by_size.into_iter().take(segments.sealed.len() - target + 1) {
-                let size = segment_kb(&config, |n| s.vector_count(n));
-                if chosen.len() >= 2 && kb + size > max_kb {
-                    break;
-                }
-                kb += size;
-                chosen.push(s);
-            }
-            if chosen.len() >= 2 {
-                return Some(Task::Rebuild(chosen, "merge"));
-            }
-        }
         None
     }
 
@@ -299,7 +400,7 @@ impl Inner {
             Task::Persist(segment) => self.persist_listed(&segment),
             Task::Seal => self.seal(),
             Task::Index(segment, name, params) => {
-                if let Some(graph) = self.build_graph(&segment, &name, params) {
+                if let Some(graph) = self.build_graph(&segment, &name, params, None) {
                     segment.set_graph(&name, Some(self.save_graph(&segment, &name, graph)));
                 }
                 Ok(())
@@ -410,18 +511,29 @@ impl Inner {
     }
 
     /// A graph over the live rows of `segment` holding vector `name`; None when the shard
-    /// is closing or the vector is unknown.
+    /// is closing or the vector is unknown. With `base` (another segment's graph, and
+    /// the row of `segment` each of its rows became) the build starts from its links.
     fn build_graph(
         &self,
         segment: &ImmutableSegment,
         name: &str,
         params: GraphParams,
+        base: Option<(&Graph, &[Option<u32>])>,
     ) -> Option<Graph> {
         let distance = self.config.read().params.vectors.get(name)?.distance;
         let items: Vec<(&[f32], usize)> = segment
             .live_rows()
             .filter_map(|row| Some((segment.data.vector(row, name)?, row)))
             .collect();
+        let mut node_of_row: Vec<Option<u32>> = vec![None; segment.rows()];
+        for (node, (_, row)) in items.iter().enumerate() {
+            node_of_row[*row] = Some(node as u32);
+        }
+        let node_of = |base_row: u32| {
+            let (_, new_row) = base?;
+            node_of_row[(*new_row.get(base_row as usize)?)? as usize]
+        };
+        let base = base.map(|(graph, _)| (graph, &node_of as &RowRenaming<'_>));
         let started = Instant::now();
         let total = items.len();
         tracing::info!(
@@ -431,6 +543,7 @@ impl Inner {
             points = total,
             m = params.m,
             ef_construct = params.ef_construct,
+            kept = base.map_or(0, |(graph, _)| graph.len()),
             "building HNSW graph"
         );
         let step = (total / 10).max(1);
@@ -451,6 +564,7 @@ impl Inner {
                 distance,
                 params,
                 &items,
+                base,
                 &|| self.stop.load(Ordering::Acquire),
                 &progress,
             )
@@ -659,7 +773,11 @@ impl Inner {
         let config = self.config.read().clone();
         for (name, _) in config.params.vectors.iter() {
             if let Some(params) = wanted_graph(&config, &segment, name) {
-                match self.build_graph(&segment, name, params) {
+                let base = merge_base(sources, &snapshots, &rows, name, params);
+                let base = base
+                    .as_ref()
+                    .map(|(graph, rows)| (graph.as_ref(), rows.as_slice()));
+                match self.build_graph(&segment, name, params, base) {
                     Some(graph) => segment.set_graph(name, Some(Arc::new(graph))),
                     None => return Ok(()),
                 }

@@ -340,3 +340,45 @@ fn optimizations_are_switched_off_by_zero_threads_and_bounded_otherwise() {
     shard.optimize().unwrap();
     assert_eq!(shard.stats().indexed_vectors_count, 2000);
 }
+
+/// An upload that stops below `indexing_threshold` is not left to exact scans: once
+/// writes rest, a tail of a few thousand vectors is sealed and gets its graph, and
+/// the shard counts as optimizing until it has. `indexing_threshold: 0` still means
+/// no graph, and nothing due.
+#[test]
+fn an_unindexed_tail_gets_its_graph_once_writes_rest() {
+    let vectors = random_vectors(5000, 16, 41);
+    let dir = TempDir::new();
+    let mut config = config(16, Distance::Cosine, 10_000);
+    config.optimizer_config.indexing_threshold = Some(0);
+    let unindexed = Shard::open(dir.path(), config.clone()).unwrap();
+    load(&unindexed, &vectors);
+    let stats = unindexed.stats();
+    assert_eq!((stats.indexed_vectors_count, stats.optimizing), (0, false));
+
+    let dir = TempDir::new();
+    config.optimizer_config.indexing_threshold = None;
+    let shard = Shard::open(dir.path(), config).unwrap();
+    load(&shard, &vectors);
+    assert!(
+        shard.stats().optimizing,
+        "the tail's seal is due once writes rest"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while shard.stats().optimizing {
+        assert!(std::time::Instant::now() < deadline, "{:?}", shard.stats());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let stats = shard.stats();
+    assert_eq!(
+        (stats.indexed_vectors_count, stats.segments_count),
+        (5000, 2)
+    );
+    let mut found = 0.0;
+    for query in random_vectors(20, 16, 42) {
+        let got = shard.search(&search_req(query.clone(), 10)).unwrap();
+        let want = shard.search(&exact(search_req(query, 10))).unwrap();
+        found += recall(&ids_of(&got), &ids_of(&want));
+    }
+    assert!(found / 20.0 >= 0.9, "recall {}", found / 20.0);
+}

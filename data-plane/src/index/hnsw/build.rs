@@ -69,10 +69,19 @@ struct Scratch {
     links: Vec<u32>,
 }
 
+/// Links to start a build from, taken from an existing graph over some of the nodes.
+pub(super) struct Seed {
+    /// Seeded nodes and their links on each layer from 0 to their level.
+    pub nodes: Vec<(u32, Vec<Vec<u32>>)>,
+    /// The seeded node searches start from, and its (the top) layer.
+    pub entry: (u32, usize),
+}
+
 pub(super) struct Builder<'a> {
     distance: Distance,
     vectors: &'a [&'a [f32]],
-    levels: Vec<u8>,
+    /// Nodes whose links came from a seed: they are not inserted again.
+    seeded: Vec<bool>,
     /// Links kept per node on layers 1 and up, and on layer 0.
     m: usize,
     m0: usize,
@@ -96,22 +105,35 @@ fn level_of(node: usize, m: usize) -> usize {
 }
 
 impl<'a> Builder<'a> {
+    /// A builder over `vectors`, starting from the links of `seed` when given.
     pub(super) fn new(
         distance: Distance,
         m: usize,
         ef_construct: usize,
         vectors: &'a [&'a [f32]],
+        seed: Option<Seed>,
     ) -> Self {
-        let levels: Vec<u8> = (0..vectors.len())
-            .map(|node| level_of(node, m) as u8)
-            .collect();
-        let links = levels
-            .iter()
-            .map(|&level| {
-                (0..=level as usize)
-                    .map(|layer| {
+        let mut links: Vec<Option<Vec<Vec<u32>>>> = vec![None; vectors.len()];
+        let mut entry = None;
+        if let Some(seed) = seed {
+            for (node, layers) in seed.nodes {
+                links[node as usize] = Some(layers);
+            }
+            entry = Some(seed.entry);
+        }
+        let seeded = links.iter().map(Option::is_some).collect();
+        let links: Vec<Box<[RwLock<Vec<u32>>]>> = links
+            .into_iter()
+            .enumerate()
+            .map(|(node, layers)| {
+                let layers = layers.unwrap_or_else(|| vec![Vec::new(); level_of(node, m) + 1]);
+                layers
+                    .into_iter()
+                    .enumerate()
+                    .map(|(layer, mut links)| {
                         let cap = if layer == 0 { 2 * m } else { m };
-                        RwLock::new(Vec::with_capacity(cap))
+                        links.reserve(cap.saturating_sub(links.len()));
+                        RwLock::new(links)
                     })
                     .collect()
             })
@@ -119,18 +141,18 @@ impl<'a> Builder<'a> {
         Self {
             distance,
             vectors,
-            levels,
+            seeded,
             m,
             m0: 2 * m,
             ef_construct,
             links,
-            entry: RwLock::new(None),
+            entry: RwLock::new(entry),
         }
     }
 
-    /// Inserts every node, the first ones one at a time and then in parallel chunks
-    /// of `chunk`. Returns None when `cancelled` turns true between chunks; `progress`
-    /// is told the nodes inserted so far.
+    /// Inserts every node not seeded: without a seed the first ones one at a time,
+    /// then in parallel chunks of `chunk`. Returns None when `cancelled` turns true
+    /// between chunks; `progress` is told the nodes in the graph so far.
     pub(super) fn run(
         self,
         chunk: usize,
@@ -138,6 +160,9 @@ impl<'a> Builder<'a> {
         progress: &dyn Fn(usize),
     ) -> Option<Links> {
         let nodes = self.vectors.len();
+        let todo: Vec<u32> = (0..nodes as u32)
+            .filter(|node| !self.seeded[*node as usize])
+            .collect();
         let scratch = || Scratch {
             visited: Visited::new(nodes),
             links: Vec::new(),
@@ -145,23 +170,28 @@ impl<'a> Builder<'a> {
         if cancelled() {
             return None;
         }
-        let serial = nodes.min(SERIAL_PREFIX);
+        let serial = if self.entry.read().is_some() {
+            0
+        } else {
+            todo.len().min(SERIAL_PREFIX)
+        };
         let mut own = scratch();
-        for node in 0..serial {
-            self.insert(node as u32, &mut own);
+        for node in &todo[..serial] {
+            self.insert(*node, &mut own);
         }
         let mut done = serial;
-        while done < nodes {
+        let seeded = nodes - todo.len();
+        while done < todo.len() {
             if cancelled() {
                 return None;
             }
-            let end = (done + chunk).min(nodes);
-            (done..end)
-                .into_par_iter()
+            let end = (done + chunk).min(todo.len());
+            todo[done..end]
+                .par_iter()
                 .with_min_len(TASK_NODES)
-                .for_each_init(scratch, |scratch, node| self.insert(node as u32, scratch));
+                .for_each_init(scratch, |scratch, node| self.insert(*node, scratch));
             done = end;
-            progress(done);
+            progress(seeded + done);
         }
         Some(self.into_links())
     }
@@ -292,7 +322,11 @@ impl<'a> Builder<'a> {
     /// same rule as `select` once they are full.
     fn link_back(&self, node: u32, new: u32, layer: usize) {
         let cap = if layer == 0 { self.m0 } else { self.m };
-        let mut links = self.links[node as usize][layer].write();
+        // A seed's node can be linked on a layer above the ones it brought; skip it.
+        let Some(links) = self.links[node as usize].get(layer) else {
+            return;
+        };
+        let mut links = links.write();
         if links.contains(&new) {
             return;
         }
@@ -313,7 +347,7 @@ impl<'a> Builder<'a> {
     }
 
     fn insert(&self, node: u32, scratch: &mut Scratch) {
-        let level = self.levels[node as usize] as usize;
+        let level = self.links[node as usize].len() - 1;
         let query = self.vectors[node as usize];
         let Some((entry, top)) = *self.entry.read() else {
             let mut entry = self.entry.write();

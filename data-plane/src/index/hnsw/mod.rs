@@ -51,6 +51,9 @@ impl<F: Fn(u32) -> f32> WalkDistance for F {
     }
 }
 
+/// Where each row of a graph went in another segment (None: the point is gone).
+pub type RowRenaming<'a> = dyn Fn(u32) -> Option<u32> + Sync + 'a;
+
 /// The build parameters of a graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GraphParams {
@@ -194,25 +197,58 @@ pub struct Graph {
 }
 
 impl Graph {
-    /// A graph over `items` (vector, row), inserted in parallel. Returns None when
-    /// `cancelled` turns true during the build. `progress` is told the rows inserted so far.
+    /// A graph over `items` (vector, row), inserted in parallel. With `base` (a graph
+    /// of another segment, and where each of its rows went: an index into `items`, or
+    /// None for a point that is gone) the build keeps `base`'s links and inserts only
+    /// the other items, as when segments are merged. Returns None when `cancelled`
+    /// turns true during the build. `progress` is told the rows in the graph so far.
     pub fn build(
         distance: Distance,
         params: GraphParams,
         items: &[(&[f32], usize)],
+        base: Option<(&Graph, &RowRenaming<'_>)>,
         cancelled: &dyn Fn() -> bool,
         progress: &dyn Fn(usize),
     ) -> Option<Graph> {
         let vectors: Vec<&[f32]> = items.iter().map(|(vector, _)| *vector).collect();
         // ln(m) must be positive for the layers' distribution.
         let m = params.m.max(2);
-        let links = build::Builder::new(distance, m, params.ef_construct.max(4), &vectors).run(
-            BUILD_CHUNK,
-            cancelled,
-            progress,
-        )?;
+        let seed = base.and_then(|(graph, node_of)| graph.seed(node_of));
+        let links = build::Builder::new(distance, m, params.ef_construct.max(4), &vectors, seed)
+            .run(BUILD_CHUNK, cancelled, progress)?;
         let rows = items.iter().map(|(_, row)| row + 1).max().unwrap_or(0);
         Some(Self::lay_out(links, items, rows, params, distance))
+    }
+
+    /// This graph's links as the start of another build, its rows renamed by `node_of`
+    /// (links to rows without a new name are dropped). None when the entry has none.
+    fn seed(&self, node_of: &dyn Fn(u32) -> Option<u32>) -> Option<build::Seed> {
+        let entry = node_of(u32::try_from(self.layout.entry).ok()?)?;
+        let rename = |links: Box<dyn Iterator<Item = u32> + '_>| -> Vec<u32> {
+            links.filter_map(node_of).collect()
+        };
+        let mut nodes: BTreeMap<u32, Vec<Vec<u32>>> = BTreeMap::new();
+        for row in 0..self.layout.rows as u32 {
+            if let Some(node) = node_of(row) {
+                nodes.insert(node, vec![rename(Box::new(self.l0_links(row)))]);
+            }
+        }
+        let keys = self.layout.upper_keys();
+        for i in 0..self.layout.upper_nodes {
+            let key = u64_at(&self.bytes, keys + i * 8);
+            let (layer, row) = ((key >> 32) as usize, key as u32);
+            let Some(layers) = node_of(row).and_then(|node| nodes.get_mut(&node)) else {
+                continue;
+            };
+            // Keys are sorted by layer, so a node's layers arrive in order.
+            if layers.len() == layer {
+                layers.push(rename(Box::new(self.upper_links(layer, row))));
+            }
+        }
+        Some(build::Seed {
+            nodes: nodes.into_iter().collect(),
+            entry: (entry, self.layout.top_level),
+        })
     }
 
     /// The compact layout of `links`, built over `items`: nodes become the items' rows.
@@ -492,7 +528,14 @@ mod tests {
             m,
             ef_construct: 4 * m,
         };
-        Graph::build(Distance::Euclid, params, &items, &|| cancelled, &|_| {})
+        Graph::build(
+            Distance::Euclid,
+            params,
+            &items,
+            None,
+            &|| cancelled,
+            &|_| {},
+        )
     }
 
     fn build(points: &[Vec<f32>]) -> Graph {
@@ -552,6 +595,64 @@ mod tests {
             .map(|_| (0..16).map(|_| next()).collect())
             .collect();
         let graph = try_build(&points, 16, false).unwrap();
+        let (mut found, mut total) = (0, 0);
+        for _ in 0..50 {
+            let q: Vec<f32> = (0..16).map(|_| next()).collect();
+            let mut exact: Vec<usize> = (0..points.len()).collect();
+            exact.sort_by(|a, b| {
+                kernels::l2_squared(&q, &points[*a])
+                    .total_cmp(&kernels::l2_squared(&q, &points[*b]))
+            });
+            let got = search(&graph, &points, &q, 10, 64, None);
+            found += exact[..10].iter().filter(|r| got.contains(r)).count();
+            total += 10;
+        }
+        assert!(found * 100 >= total * 90, "recall {found}/{total}");
+    }
+
+    /// A merge keeps the largest source's graph: its rows move (the merged segment
+    /// orders points anew), some are gone, and the other points are inserted.
+    #[test]
+    fn a_graph_grows_from_another_segments_graph() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 2000) as f32 / 1000.0 - 1.0
+        };
+        let base_points: Vec<Vec<f32>> = (0..2000)
+            .map(|_| (0..16).map(|_| next()).collect())
+            .collect();
+        let base = try_build(&base_points, 16, false).unwrap();
+        // The merged segment: every 50th base point gone, the rest moved to new rows,
+        // then 1,000 new points.
+        let mut points: Vec<Vec<f32>> = Vec::new();
+        let mut new_row = vec![None; base_points.len()];
+        for (row, point) in base_points.iter().enumerate().rev() {
+            if row % 50 != 0 {
+                new_row[row] = Some(points.len() as u32);
+                points.push(point.clone());
+            }
+        }
+        points.extend((0..1000).map(|_| (0..16).map(|_| next()).collect::<Vec<f32>>()));
+        let items: Vec<(&[f32], usize)> = points
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.as_slice(), i))
+            .collect();
+        let params = base.params();
+        let node_of = |row: u32| new_row[row as usize];
+        let graph = Graph::build(
+            Distance::Euclid,
+            params,
+            &items,
+            Some((&base, &node_of)),
+            &|| false,
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(graph.len(), points.len());
         let (mut found, mut total) = (0, 0);
         for _ in 0..50 {
             let q: Vec<f32> = (0..16).map(|_| next()).collect();
