@@ -1,7 +1,9 @@
-//! The shard's background optimizer: seals the appendable segment once it is large,
-//! builds HNSW graphs and quantized codes for immutable segments, rebuilds segments with many deleted points
-//! (vacuum) and merges small ones, and writes checkpoints. Builds run outside every lock;
-//! only the final swap takes the writers' lock, briefly.
+//! The shard's background optimizer: seals the appendable segment once it is large (or,
+//! once writes rest, when it holds enough vectors to be worth a graph), builds HNSW
+//! graphs and quantized codes for immutable segments, rebuilds segments with many
+//! deleted points (vacuum) and merges segments down to the target count (keeping the
+//! largest graph), and writes checkpoints. Builds run outside every lock; only the
+//! final swap takes the writers' lock, briefly.
 //!
 //! Thresholds come from the collection's `optimizer_config` (`indexing_threshold` and
 //! `max_segment_size` in KB of vectors, `deleted_threshold`, `vacuum_min_vector_number`,
