@@ -582,48 +582,51 @@ mod tests {
         assert!(!search(&graph, &points, &[3.0, 4.0], 5, 64, Some(&not_83)).contains(&83));
     }
 
-    #[test]
-    fn recall_matches_brute_force_on_random_data() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % 2000) as f32 / 1000.0 - 1.0
-        };
-        let points: Vec<Vec<f32>> = (0..3000)
-            .map(|_| (0..16).map(|_| next()).collect())
-            .collect();
-        let graph = try_build(&points, 16, false).unwrap();
+    /// Seeded pseudo-random 16-dimensional vectors in [-1, 1) (xorshift).
+    struct Random(u64);
+
+    impl Random {
+        fn vectors(&mut self, n: usize) -> Vec<Vec<f32>> {
+            let mut next = || {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                (self.0 % 2000) as f32 / 1000.0 - 1.0
+            };
+            (0..n).map(|_| (0..16).map(|_| next()).collect()).collect()
+        }
+    }
+
+    /// Asserts that a Euclid graph search (ef 64) finds 90 % of each query's exact
+    /// 10 nearest points.
+    fn assert_recall(graph: &Graph, points: &[Vec<f32>], queries: &[Vec<f32>]) {
         let (mut found, mut total) = (0, 0);
-        for _ in 0..50 {
-            let q: Vec<f32> = (0..16).map(|_| next()).collect();
+        for q in queries {
             let mut exact: Vec<usize> = (0..points.len()).collect();
             exact.sort_by(|a, b| {
-                kernels::l2_squared(&q, &points[*a])
-                    .total_cmp(&kernels::l2_squared(&q, &points[*b]))
+                kernels::l2_squared(q, &points[*a]).total_cmp(&kernels::l2_squared(q, &points[*b]))
             });
-            let got = search(&graph, &points, &q, 10, 64, None);
+            let got = search(graph, points, q, 10, 64, None);
             found += exact[..10].iter().filter(|r| got.contains(r)).count();
             total += 10;
         }
         assert!(found * 100 >= total * 90, "recall {found}/{total}");
     }
 
+    #[test]
+    fn recall_matches_brute_force_on_random_data() {
+        let mut random = Random(0x2545_f491_4f6c_dd1d);
+        let points: Vec<Vec<f32>> = random.vectors(3000);
+        let graph = try_build(&points, 16, false).unwrap();
+        assert_recall(&graph, &points, &random.vectors(50));
+    }
+
     /// A merge keeps the largest source's graph: its rows move (the merged segment
     /// orders points anew), some are gone, and the other points are inserted.
     #[test]
     fn a_graph_grows_from_another_segments_graph() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % 2000) as f32 / 1000.0 - 1.0
-        };
-        let base_points: Vec<Vec<f32>> = (0..2000)
-            .map(|_| (0..16).map(|_| next()).collect())
-            .collect();
+        let mut random = Random(0x2545_f491_4f6c_dd1d);
+        let base_points: Vec<Vec<f32>> = random.vectors(2000);
         let base = try_build(&base_points, 16, false).unwrap();
         // The merged segment: every 50th base point gone, the rest moved to new rows,
         // then 1,000 new points.
@@ -635,7 +638,7 @@ mod tests {
                 points.push(point.clone());
             }
         }
-        points.extend((0..1000).map(|_| (0..16).map(|_| next()).collect::<Vec<f32>>()));
+        points.extend(random.vectors(1000));
         let items: Vec<(&[f32], usize)> = points
             .iter()
             .enumerate()
@@ -653,50 +656,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(graph.len(), points.len());
-        let (mut found, mut total) = (0, 0);
-        for _ in 0..50 {
-            let q: Vec<f32> = (0..16).map(|_| next()).collect();
-            let mut exact: Vec<usize> = (0..points.len()).collect();
-            exact.sort_by(|a, b| {
-                kernels::l2_squared(&q, &points[*a])
-                    .total_cmp(&kernels::l2_squared(&q, &points[*b]))
-            });
-            let got = search(&graph, &points, &q, 10, 64, None);
-            found += exact[..10].iter().filter(|r| got.contains(r)).count();
-            total += 10;
-        }
-        assert!(found * 100 >= total * 90, "recall {found}/{total}");
+        assert_recall(&graph, &points, &random.vectors(50));
     }
 
     #[test]
     fn copies_of_one_vector_do_not_trap_the_search() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % 2000) as f32 / 1000.0 - 1.0
-        };
+        let mut random = Random(0x9e37_79b9_7f4a_7c15);
         // A third of the points are one vector, inserted last (as an update of many
         // points to one value leaves them), so the graph's entry may be one of them.
-        let mut points: Vec<Vec<f32>> = (0..2000)
-            .map(|_| (0..16).map(|_| next()).collect())
-            .collect();
+        let mut points: Vec<Vec<f32>> = random.vectors(2000);
         points.extend(std::iter::repeat_n(vec![0.5; 16], 1000));
         let graph = try_build(&points, 16, false).unwrap();
-        let (mut found, mut total) = (0, 0);
-        for _ in 0..50 {
-            let q: Vec<f32> = (0..16).map(|_| next()).collect();
-            let mut exact: Vec<usize> = (0..points.len()).collect();
-            exact.sort_by(|a, b| {
-                kernels::l2_squared(&q, &points[*a])
-                    .total_cmp(&kernels::l2_squared(&q, &points[*b]))
-            });
-            let got = search(&graph, &points, &q, 10, 64, None);
-            found += exact[..10].iter().filter(|r| got.contains(r)).count();
-            total += 10;
-        }
-        assert!(found * 100 >= total * 90, "recall {found}/{total}");
+        assert_recall(&graph, &points, &random.vectors(50));
         let copies = search(&graph, &points, &[0.5; 16], 10, 64, None);
         assert!(copies.len() == 10 && copies.iter().all(|row| *row >= 2000));
     }
