@@ -148,24 +148,24 @@ fn segment_target(config: &CollectionConfig) -> usize {
 }
 
 /// Whether an appendable segment below `indexing_threshold` is to be sealed so its
-/// vectors get a graph: when indexing is on, it holds enough vectors of one indexed
-/// vector to be worth one, and the shard is not already above its segment target.
-/// It is sealed once writes have rested for `TAIL_REST`; a merge into a larger
-/// segment may follow, which inserts the tail into that segment's graph.
+/// vectors get a graph: when indexing is on and it holds enough vectors of one
+/// indexed vector to be worth one. It is sealed once writes have rested for
+/// `TAIL_REST`; a merge may follow, which inserts the tail into the graph of the
+/// segment it joins (merges stay within `max_segment_size`).
 enum TailSeal {
     No,
     Waiting,
     Due,
 }
 
-fn tail_seal(config: &CollectionConfig, app: &Appendable, sealed: usize) -> TailSeal {
+fn tail_seal(config: &CollectionConfig, app: &Appendable) -> TailSeal {
     let indexing = config.optimizer_config.indexing_threshold != Some(0);
     let worthy = config.params.vectors.iter().any(|(name, params)| {
         params.multivector_config.is_none()
             && config.hnsw_for(name).m > 0
             && app.vector_count(name) >= GRAPH_WORTHY_VECTORS
     });
-    if !indexing || !worthy || sealed > segment_target(config) {
+    if !indexing || !worthy {
         return TailSeal::No;
     }
     match app.resting_for() {
@@ -208,7 +208,8 @@ fn merge_base(
 }
 
 /// A merge of the smallest sealed segments while there are more than the target,
-/// up to `max_segment_size` kilobytes.
+/// into one of at most `max_segment_size` kilobytes: segments that cannot merge
+/// without passing it stay apart, so each merge copies a bounded amount of data.
 fn merge_task(config: &CollectionConfig, segments: &Segments) -> Option<Task> {
     let target = segment_target(config);
     if segments.sealed.len() <= target {
@@ -224,7 +225,7 @@ fn merge_task(config: &CollectionConfig, segments: &Segments) -> Option<Task> {
     let mut kb = 0;
     for s in by_size.into_iter().take(segments.sealed.len() - target + 1) {
         let size = segment_kb(config, |n| s.vector_count(n));
-        if chosen.len() >= 2 && kb + size > max_kb {
+        if kb + size > max_kb {
             break;
         }
         kb += size;
@@ -317,10 +318,7 @@ impl Inner {
             let segments = self.segments();
             let app = segments.appendable.read();
             config.optimizer_config.max_optimization_threads != Some(0)
-                && matches!(
-                    tail_seal(&config, &app, segments.sealed.len()),
-                    TailSeal::Waiting
-                )
+                && matches!(tail_seal(&config, &app), TailSeal::Waiting)
         }
     }
 
@@ -341,7 +339,7 @@ impl Inner {
             if app.len() > 0 && segment_kb(&config, |n| app.vector_count(n)) >= seal_kb(&config) {
                 return Some(Task::Seal);
             }
-            if let TailSeal::Due = tail_seal(&config, &app, segments.sealed.len()) {
+            if let TailSeal::Due = tail_seal(&config, &app) {
                 return Some(Task::Seal);
             }
         }

@@ -382,3 +382,32 @@ fn an_unindexed_tail_gets_its_graph_once_writes_rest() {
     }
     assert!(found / 20.0 >= 0.9, "recall {}", found / 20.0);
 }
+
+/// Merges aim at one segment per shard but never past `max_segment_size`: each
+/// merge then copies a bounded amount, and searches still see every point.
+#[test]
+fn merges_stop_at_max_segment_size() {
+    let vectors = random_vectors(2000, 16, 43);
+    let dir = TempDir::new();
+    // 2,000 vectors of 64 bytes are 125 KB: at least 4 segments of at most 40 KB.
+    let mut config = config(16, Distance::Cosine, 8);
+    config.optimizer_config.max_segment_size = Some(40);
+    let shard = Shard::open(dir.path(), config).unwrap();
+    // Sealed 200 at a time (12.5 KB each).
+    for (i, chunk) in vectors.chunks(200).enumerate() {
+        let points: Vec<Point> = chunk
+            .iter()
+            .enumerate()
+            .map(|(j, v)| point((i * 200 + j) as u64, v.clone(), json!({})))
+            .collect();
+        shard.apply(ShardOperation::Upsert(points), false).unwrap();
+        shard.optimize().unwrap();
+    }
+    let stats = shard.stats();
+    assert!(stats.segments_count >= 5, "{stats:?}");
+    assert_eq!(stats.points_count, 2000);
+    let query = random_vectors(1, 16, 44).remove(0);
+    let got = shard.search(&search_req(query.clone(), 10)).unwrap();
+    let want = shard.search(&exact(search_req(query, 10))).unwrap();
+    assert!(recall(&ids_of(&got), &ids_of(&want)) >= 0.9);
+}
