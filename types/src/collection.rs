@@ -327,7 +327,7 @@ pub type PayloadSchema = BTreeMap<String, PayloadFieldSchema>;
 pub struct CollectionParams {
     pub vectors: VectorsConfig,
     pub shard_number: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sharding_method: Option<ShardingMethod>,
     pub replication_factor: u32,
     pub write_consistency_factor: u32,

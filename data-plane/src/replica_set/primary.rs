@@ -30,7 +30,8 @@ async fn blocking<T: Send + 'static>(
 impl ReplicaSet {
     /// A client's write, which this node must order as the shard's primary at
     /// `epoch`. Acknowledged once `write_consistency_factor` in-sync copies
-    /// have it and every updatable replica that failed is out of the in-sync set.
+    /// (at most the shard's replica count) have it and every updatable replica
+    /// that failed is out of the in-sync set.
     pub async fn write(
         &self,
         target: ShardTarget,
@@ -109,10 +110,14 @@ impl ReplicaSet {
         if !failed.is_empty() {
             self.mark_out_of_sync(failed, epoch, copies).await?;
         }
-        let in_sync = placement
+        // The factor counts against the shard's replicas, not only those still
+        // in sync: with a replica down, a factor of 2 keeps refusing writes that
+        // only one copy took, as the user asked (listeners hold extra copies and
+        // are not counted).
+        let replicas = placement
             .replicas
             .iter()
-            .filter(|r| r.state.counts_for_writes())
+            .filter(|r| r.state != ReplicaState::Listener)
             .count();
         let factor = placed
             .topology
@@ -120,7 +125,7 @@ impl ReplicaSet {
             .get(&target.collection)
             .map(|c| c.config.params.write_consistency_factor as usize)
             .unwrap_or(1);
-        let required = factor.clamp(1, in_sync.max(1));
+        let required = factor.clamp(1, replicas.max(1));
         if copies < required {
             return Err(TesseraError::Unavailable(format!(
                 "write consistency factor {factor} not met: {copies} of {required} required \

@@ -743,6 +743,50 @@ pub fn recommend_from_points(request: q::RecommendPoints) -> Result<QueryRequest
     })
 }
 
+fn vector_example_from_proto(example: Option<q::VectorExample>) -> Result<VectorInput> {
+    use q::vector_example::Example;
+    match example.and_then(|e| e.example) {
+        Some(Example::Id(id)) => point_id_from_proto(id).map(VectorInput::Point),
+        Some(Example::Vector(vector)) => vector_from_proto(vector).map(VectorInput::Vector),
+        None => Err(bad_input("A vector example needs an id or a vector")),
+    }
+}
+
+/// The older `Discover` call, as a discover query (a context query without a
+/// target), as `points/discover` is over REST.
+pub fn discover_from_points(request: q::DiscoverPoints) -> Result<QueryRequest> {
+    let context = request
+        .context
+        .into_iter()
+        .map(|pair| {
+            Ok((
+                vector_example_from_proto(pair.positive)?,
+                vector_example_from_proto(pair.negative)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let query = match request.target.and_then(|t| t.target) {
+        Some(q::target_vector::Target::Single(example)) => Query::Discover(Discover {
+            target: vector_example_from_proto(Some(example))?,
+            context,
+        }),
+        None => Query::Context(context),
+    };
+    Ok(QueryRequest {
+        lookup_from: lookup_from_proto(request.lookup_from)?,
+        query: Some(query),
+        prefetch: Vec::new(),
+        using: request.using.unwrap_or_default(),
+        filter: optional_filter_from_proto(request.filter)?,
+        limit: request.limit as usize,
+        offset: request.offset.unwrap_or(0) as usize,
+        with_payload: with_payload_from_proto(request.with_payload, false)?,
+        with_vector: with_vector_from_proto(request.with_vectors),
+        score_threshold: None,
+        params: search_params_from_proto(request.params),
+    })
+}
+
 mod aliases;
 mod batch;
 mod cluster;

@@ -88,13 +88,6 @@ pub async fn serve(
         .map_err(|e| TesseraError::Internal(format!("gRPC server failed: {e}")))
 }
 
-/// The reply to an operation this version does not offer.
-fn unimplemented<T>(operation: &str) -> Result<Response<T>, Status> {
-    Err(error_to_status(TesseraError::Unimplemented(format!(
-        "{operation} is not implemented in Tessera yet"
-    ))))
-}
-
 /// Wraps a handler's result, mapping a domain error to its gRPC status.
 fn respond<T>(result: Result<T, TesseraError>) -> Result<Response<T>, Status> {
     result.map(Response::new).map_err(error_to_status)

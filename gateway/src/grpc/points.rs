@@ -4,16 +4,29 @@ use std::time::Instant;
 
 use qdrant_client::qdrant as q;
 use qdrant_client::qdrant::points_server::Points;
-use tessera_types::{ShardOperation, TesseraError};
+use tessera_types::{ShardOperation, TesseraError, UpdateCollection};
 use tonic::{Request, Response, Status};
 
-use super::{convert, elapsed, respond, unimplemented};
+use super::{convert, elapsed, respond};
 use crate::service::Gateway;
 
 type Result<T> = std::result::Result<T, TesseraError>;
 
 pub struct PointsService {
     gateway: Gateway,
+}
+
+/// A collection change answered as a completed point operation, as Qdrant
+/// answers `CreateVectorName` and `DeleteVectorName`.
+fn completed(started: Instant) -> q::PointsOperationResponse {
+    q::PointsOperationResponse {
+        result: Some(q::UpdateResult {
+            operation_id: None,
+            status: q::UpdateStatus::Completed as i32,
+        }),
+        time: elapsed(started),
+        usage: None,
+    }
 }
 
 fn scored(points: Vec<tessera_types::ScoredPoint>) -> Vec<q::ScoredPoint> {
@@ -421,6 +434,20 @@ impl PointsService {
         })
     }
 
+    async fn discover_points(&self, r: q::DiscoverPoints) -> Result<Vec<q::ScoredPoint>> {
+        let collection = r.collection_name.clone();
+        let read = convert::read_options_from_proto(
+            r.read_consistency,
+            r.shard_key_selector.clone(),
+            r.timeout,
+        )?;
+        let points = self
+            .gateway
+            .query(&collection, convert::discover_from_points(r)?, &read)
+            .await?;
+        Ok(scored(points))
+    }
+
     /// Each query of the batch runs against the batch's collection, as in Qdrant.
     async fn query_points_batch(&self, r: q::QueryBatchPoints) -> Result<q::QueryBatchResponse> {
         let start = Instant::now();
@@ -556,16 +583,37 @@ impl Points for PointsService {
 
     async fn create_vector_name(
         &self,
-        _request: Request<q::CreateVectorNameRequest>,
+        request: Request<q::CreateVectorNameRequest>,
     ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        unimplemented("Create vector name")
+        let started = Instant::now();
+        let r = request.into_inner();
+        let collection = r.collection_name.clone();
+        let outcome = async {
+            let (name, config) = convert::vector_name_config_from_proto(r)?;
+            let change = UpdateCollection {
+                add_vectors: [(name, config)].into(),
+                ..Default::default()
+            };
+            self.gateway.update_collection(&collection, change).await
+        };
+        respond(outcome.await.map(|()| completed(started)))
     }
 
     async fn delete_vector_name(
         &self,
-        _request: Request<q::DeleteVectorNameRequest>,
+        request: Request<q::DeleteVectorNameRequest>,
     ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        unimplemented("Delete vector name")
+        let started = Instant::now();
+        let r = request.into_inner();
+        let change = UpdateCollection {
+            remove_vectors: vec![r.vector_name],
+            ..Default::default()
+        };
+        let outcome = self
+            .gateway
+            .update_collection(&r.collection_name, change)
+            .await;
+        respond(outcome.map(|()| completed(started)))
     }
 
     async fn search(
@@ -679,16 +727,41 @@ impl Points for PointsService {
 
     async fn discover(
         &self,
-        _request: Request<q::DiscoverPoints>,
+        request: Request<q::DiscoverPoints>,
     ) -> std::result::Result<Response<q::DiscoverResponse>, Status> {
-        unimplemented("Discover")
+        let start = Instant::now();
+        let outcome = self.discover_points(request.into_inner()).await;
+        respond(outcome.map(|result| q::DiscoverResponse {
+            result,
+            time: elapsed(start),
+            usage: None,
+        }))
     }
 
     async fn discover_batch(
         &self,
-        _request: Request<q::DiscoverBatchPoints>,
+        request: Request<q::DiscoverBatchPoints>,
     ) -> std::result::Result<Response<q::DiscoverBatchResponse>, Status> {
-        unimplemented("Discover batch")
+        let start = Instant::now();
+        let r = request.into_inner();
+        let outcome = async {
+            let mut result = Vec::with_capacity(r.discover_points.len());
+            for mut points in r.discover_points {
+                points.collection_name.clone_from(&r.collection_name);
+                points.read_consistency = r.read_consistency;
+                points.timeout = points.timeout.or(r.timeout);
+                result.push(q::BatchResult {
+                    result: self.discover_points(points).await?,
+                });
+            }
+            Ok(q::DiscoverBatchResponse {
+                result,
+                time: elapsed(start),
+                usage: None,
+            })
+        }
+        .await;
+        respond(outcome)
     }
 
     async fn count(

@@ -161,14 +161,25 @@ pub struct ApiResult<T> {
     started: Instant,
 }
 
+/// The envelope is serialized straight from the result, never through a
+/// `serde_json::Value`: a `Value` holds every number as `f64`, so an `f32`
+/// such as `0.1` would come out as `0.10000000149011612`. Written directly,
+/// an `f32` is the shortest text that reads back to it, as Qdrant writes it.
+#[derive(Serialize)]
+struct Envelope<T> {
+    result: T,
+    status: &'static str,
+    time: f64,
+}
+
 impl<T: Serialize> IntoResponse for ApiResult<T> {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "result": self.result,
-            "status": "ok",
-            "time": self.started.elapsed().as_secs_f64(),
-        });
-        axum::Json(body).into_response()
+        axum::Json(Envelope {
+            result: self.result,
+            status: "ok",
+            time: self.started.elapsed().as_secs_f64(),
+        })
+        .into_response()
     }
 }
 

@@ -1,7 +1,6 @@
 //! Search and query endpoints.
 
 use serde::Serialize;
-use serde_json::json;
 use tessera_types::{ScoredPoint, SearchRequest, TesseraError};
 
 use super::call::{PointsCall, ShardKeyed};
@@ -17,6 +16,23 @@ use axum::response::Response;
 #[derive(Serialize)]
 struct QueryResponse {
     points: Vec<ScoredPoint>,
+}
+
+/// Group answers, serialized without a `serde_json::Value` so scores keep
+/// their `f32` text (see `rest::Envelope`).
+#[derive(Serialize)]
+struct GroupsResponse<T> {
+    groups: T,
+}
+
+#[derive(Serialize)]
+struct PairsResponse<T> {
+    pairs: T,
+}
+
+#[derive(Serialize)]
+struct FacetResponse<T> {
+    hits: T,
 }
 
 /// Each request of a batch with its own shard keys, under the call's consistency.
@@ -117,7 +133,7 @@ pub async fn search_groups(call: PointsCall) -> Response {
         let groups = gateway
             .query_groups(&name, GroupsRequest::try_from(b)?, &read)
             .await?;
-        Ok(json!({ "groups": groups }))
+        Ok(GroupsResponse { groups })
     })
     .await
 }
@@ -127,7 +143,7 @@ pub async fn query_groups(call: PointsCall) -> Response {
         let groups = gateway
             .query_groups(&name, GroupsRequest::try_from(b)?, &read)
             .await?;
-        Ok(json!({ "groups": groups }))
+        Ok(GroupsResponse { groups })
     })
     .await
 }
@@ -137,7 +153,7 @@ pub async fn recommend_groups(call: PointsCall) -> Response {
         let groups = gateway
             .query_groups(&name, GroupsRequest::try_from(b)?, &read)
             .await?;
-        Ok(json!({ "groups": groups }))
+        Ok(GroupsResponse { groups })
     })
     .await
 }
@@ -145,7 +161,9 @@ pub async fn recommend_groups(call: PointsCall) -> Response {
 pub async fn matrix_pairs(call: PointsCall) -> Response {
     call.read(|gateway, name, b: MatrixBody, read| async move {
         let matrix = gateway.distance_matrix(&name, b.into(), &read).await?;
-        Ok(json!({ "pairs": matrix.pairs() }))
+        Ok(PairsResponse {
+            pairs: matrix.pairs(),
+        })
     })
     .await
 }
@@ -160,7 +178,7 @@ pub async fn matrix_offsets(call: PointsCall) -> Response {
 pub async fn facet(call: PointsCall) -> Response {
     call.read(|gateway, name, b: FacetBody, read| async move {
         let hits = gateway.facet(&name, b.into(), &read).await?;
-        Ok(json!({ "hits": hits }))
+        Ok(FacetResponse { hits })
     })
     .await
 }

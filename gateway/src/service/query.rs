@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
+use rand::seq::SliceRandom;
 use tessera_types::{Condition, HasIdCondition, OrderBy};
 
 use super::fusion::fuse;
@@ -209,12 +210,7 @@ impl Gateway {
         if simple && request.query.is_none() {
             return self.query_as_scroll(collection, request, None, read).await;
         }
-        if request.query == Some(Query::SampleRandom) {
-            if !request.prefetch.is_empty() {
-                return Err(TesseraError::Unimplemented(
-                    "random samples of prefetch results".into(),
-                ));
-            }
+        if request.query == Some(Query::SampleRandom) && request.prefetch.is_empty() {
             return self.query_sample(collection, request, read).await;
         }
         if let Some(Query::OrderBy(order)) = &request.query {
@@ -301,9 +297,33 @@ impl Gateway {
             let filter = both(stage.filter.take(), inherited);
             if stage.prefetch.is_empty() {
                 return match stage.query.take() {
-                    None => Err(TesseraError::bad_input(
-                        "A prefetch needs a query or prefetches of its own",
-                    )),
+                    // As in Qdrant: the first `limit` points the filter lets
+                    // through, for the stage above to rescore.
+                    None => {
+                        let page = self
+                            .run_scroll(
+                                collection,
+                                ScrollRequest {
+                                    offset: None,
+                                    limit: stage.limit,
+                                    filter,
+                                    with_payload: WithPayload::Enable(false),
+                                    with_vector: WithVector::Enable(false),
+                                    order_by: None,
+                                },
+                                read,
+                            )
+                            .await?;
+                        Ok(page
+                            .points
+                            .into_iter()
+                            .map(|r| ScoredPoint::from_record(r, 0.0))
+                            .collect())
+                    }
+                    Some(Query::SampleRandom) => {
+                        let ids = self.sample_ids(collection, filter, stage.limit, read).await?;
+                        Ok(ids.into_iter().map(|id| ScoredPoint::scored(id, 0.0)).collect())
+                    }
                     Some(Query::Fusion(_)) => Err(TesseraError::bad_input(
                         "Fusion queries combine prefetches: give `prefetch`",
                     )),
@@ -355,13 +375,15 @@ impl Gateway {
                 }
                 None => {
                     // The prefetches' results as they are, first occurrence kept.
-                    let mut seen = HashSet::new();
-                    let mut merged: Vec<ScoredPoint> = lists
-                        .into_iter()
-                        .flatten()
-                        .filter(|p| seen.insert(p.id))
-                        .collect();
+                    let mut merged = distinct(lists);
                     merged.truncate(stage.limit);
+                    Ok(merged)
+                }
+                Some(Query::SampleRandom) => {
+                    let mut merged = distinct(lists);
+                    merged.shuffle(&mut rand::rng());
+                    merged.truncate(stage.limit);
+                    merged.iter_mut().for_each(|p| p.score = 0.0);
                     Ok(merged)
                 }
                 Some(query) => {
@@ -640,6 +662,16 @@ impl Gateway {
             .map(|r| ScoredPoint::from_record(r, 0.0))
             .collect())
     }
+}
+
+/// The points of several lists, each once, in the order first seen.
+fn distinct(lists: Vec<Vec<ScoredPoint>>) -> Vec<ScoredPoint> {
+    let mut seen = HashSet::new();
+    lists
+        .into_iter()
+        .flatten()
+        .filter(|p| seen.insert(p.id))
+        .collect()
 }
 
 /// Both filters must hold.

@@ -70,6 +70,47 @@ fn vector_params_from_proto(p: q::VectorParams) -> Result<t::VectorParams> {
     })
 }
 
+/// `CreateVectorName`: the new vector's name and settings, as
+/// `PUT /collections/{c}/vectors/{name}` takes them over REST.
+pub fn vector_name_config_from_proto(
+    request: q::CreateVectorNameRequest,
+) -> Result<(String, t::VectorNameConfig)> {
+    use q::create_vector_name_request::VectorConfig;
+    let config = match request.vector_config {
+        Some(VectorConfig::DenseConfig(dense)) => {
+            t::VectorNameConfig::Dense(vector_params_from_proto(q::VectorParams {
+                size: dense.size,
+                distance: dense.distance,
+                multivector_config: dense.multivector_config,
+                datatype: dense.datatype,
+                ..Default::default()
+            })?)
+        }
+        Some(VectorConfig::SparseConfig(sparse)) => {
+            let modifier = match sparse.modifier.map(q::Modifier::try_from) {
+                None => None,
+                Some(Ok(q::Modifier::None)) => Some(t::Modifier::None),
+                Some(Ok(q::Modifier::Idf)) => Some(t::Modifier::Idf),
+                Some(Err(_)) => return Err(bad_input("Unknown sparse vector modifier")),
+            };
+            let datatype = sparse
+                .datatype
+                .map(datatype_from_proto)
+                .transpose()?
+                .flatten();
+            t::VectorNameConfig::Sparse(t::SparseVectorParams {
+                index: datatype.map(|datatype| t::SparseIndexParams {
+                    datatype: Some(datatype),
+                    ..Default::default()
+                }),
+                modifier,
+            })
+        }
+        None => return Err(bad_input("vector_config is empty: give a dense or sparse config")),
+    };
+    Ok((request.vector_name, config))
+}
+
 fn vectors_config_from_proto(config: q::VectorsConfig) -> Result<t::VectorsConfig> {
     match config.config {
         Some(q::vectors_config::Config::Params(p)) => {
