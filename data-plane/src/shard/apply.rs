@@ -130,7 +130,7 @@ pub(crate) fn plan(segments: &Segments, op: &ShardOperation) -> Result<Plan, Sha
         }
         ShardOperation::UpdateVectors(updates) => {
             if let Some((id, _)) = updates.iter().find(|(id, _)| !exists(id)) {
-                return Err(ShardError::BadInput(format!("No point with id {id} found")));
+                return Err(ShardError::NotFound(format!("No point with id {id} found")));
             }
         }
         ShardOperation::ConditionalUpdateVectors {
@@ -227,7 +227,7 @@ pub(crate) fn apply(segments: &Segments, seq: u64, op: ShardOperation, plan: Pla
             }
             ShardOperation::Delete(_) => rewrite(&mut app, targets, &mut |_| None),
             ShardOperation::UpdateVectors(updates) => {
-                let by_id: BTreeMap<PointId, _> = updates.into_iter().collect();
+                let by_id = updates_by_point(updates);
                 let ids: Vec<PointId> = by_id.keys().copied().collect();
                 rewrite(&mut app, &ids, &mut |mut p| {
                     p.vectors.extend(by_id[&p.id].clone());
@@ -235,7 +235,7 @@ pub(crate) fn apply(segments: &Segments, seq: u64, op: ShardOperation, plan: Pla
                 });
             }
             ShardOperation::ConditionalUpdateVectors { points, .. } => {
-                let by_id: BTreeMap<PointId, _> = points.into_iter().collect();
+                let by_id = updates_by_point(points);
                 rewrite(&mut app, targets, &mut |mut p| {
                     p.vectors.extend(by_id[&p.id].clone());
                     Some(p)
@@ -276,4 +276,16 @@ pub(crate) fn apply(segments: &Segments, seq: u64, op: ShardOperation, plan: Pla
     for (i, row) in retire {
         sealed[i].delete(row);
     }
+}
+
+/// Vector updates by point, in order: a point named twice in one batch gets
+/// both updates, the later one winning for a vector both set (Qdrant #3376).
+fn updates_by_point(
+    updates: Vec<(PointId, tessera_types::NamedVectors)>,
+) -> BTreeMap<PointId, tessera_types::NamedVectors> {
+    let mut by_id: BTreeMap<PointId, tessera_types::NamedVectors> = BTreeMap::new();
+    for (id, vectors) in updates {
+        by_id.entry(id).or_default().extend(vectors);
+    }
+    by_id
 }

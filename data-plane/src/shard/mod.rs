@@ -58,6 +58,9 @@ const WAL_DIR: &str = "wal";
 pub enum ShardError {
     #[error("Wrong input: {0}")]
     BadInput(String),
+    /// An operation names a point the shard does not have.
+    #[error("Not found: {0}")]
+    NotFound(String),
     #[error("shard I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("shard data is corrupt: {0}")]
@@ -108,6 +111,7 @@ impl From<ShardError> for TesseraError {
     fn from(e: ShardError) -> Self {
         match e {
             ShardError::BadInput(msg) => TesseraError::BadInput(msg),
+            ShardError::NotFound(msg) => TesseraError::NotFound(msg),
             ShardError::Stale(msg) => TesseraError::Stale(msg),
             other => TesseraError::Internal(other.to_string()),
         }

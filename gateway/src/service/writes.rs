@@ -139,7 +139,12 @@ fn validate_operation(config: &CollectionConfig, operation: &mut ShardOperation)
         }
         ShardOperation::UpdateVectors(points)
         | ShardOperation::ConditionalUpdateVectors { points, .. } => {
-            for (_, vectors) in points {
+            for (i, (_, vectors)) in points.iter_mut().enumerate() {
+                if vectors.is_empty() {
+                    return Err(TesseraError::validation(format!(
+                        "[points[{i}].vector: must specify vectors to update for point]"
+                    )));
+                }
                 check(vectors)?;
             }
         }
