@@ -6,6 +6,10 @@ use thiserror::Error;
 pub enum TesseraError {
     #[error("Wrong input: {0}")]
     BadInput(String),
+    /// A request Qdrant refuses as a bad request rather than wrong input
+    /// (400 too; the text differs, and clients match on it).
+    #[error("Bad request: {0}")]
+    BadRequest(String),
     /// A body that parses but breaks a rule on its values (422, as Qdrant).
     #[error("Validation error in JSON body: {0}")]
     Validation(String),
@@ -33,6 +37,9 @@ pub enum TesseraError {
 impl TesseraError {
     pub fn bad_input(msg: impl Into<String>) -> Self {
         Self::BadInput(msg.into())
+    }
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        Self::BadRequest(msg.into())
     }
     pub fn validation(msg: impl Into<String>) -> Self {
         Self::Validation(msg.into())

@@ -120,6 +120,19 @@ impl Vector {
         }
     }
 
+    /// The vector pointing the other way (every component negated).
+    pub fn negated(&self) -> Vector {
+        let flip = |v: &[f32]| v.iter().map(|x| -x).collect::<Vec<f32>>();
+        match self {
+            Vector::Dense(v) => Vector::Dense(flip(v)),
+            Vector::Multi(m) => Vector::Multi(m.iter().map(|v| flip(v)).collect()),
+            Vector::Sparse(s) => Vector::Sparse(SparseVector {
+                indices: s.indices.clone(),
+                values: flip(&s.values),
+            }),
+        }
+    }
+
     /// `sum(weight * vector)` over `terms`, which must all be of one kind (and,
     /// when dense, of one size): how examples combine into one query vector.
     pub fn weighted_sum(terms: &[(&Vector, f32)]) -> Result<Vector> {

@@ -123,6 +123,7 @@ enum TesseraErrorDef {
     Stale(String),
     Validation(String),
     RateLimited(String),
+    BadRequest(String),
 }
 
 impl TopologyCommand {

@@ -203,7 +203,7 @@ impl IntoResponse for ApiError {
 /// The one mapping from domain errors to HTTP status codes.
 fn http_status(err: &TesseraError) -> StatusCode {
     match err {
-        TesseraError::BadInput(_) => StatusCode::BAD_REQUEST,
+        TesseraError::BadInput(_) | TesseraError::BadRequest(_) => StatusCode::BAD_REQUEST,
         TesseraError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
         TesseraError::NotFound(_) => StatusCode::NOT_FOUND,
         TesseraError::AlreadyExists(_) => StatusCode::CONFLICT,

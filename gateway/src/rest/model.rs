@@ -259,7 +259,7 @@ pub struct RetrieveBody {
     pub ids: Vec<PointId>,
     #[serde(default)]
     pub with_payload: Option<WithPayload>,
-    #[serde(default)]
+    #[serde(default, alias = "with_vectors")]
     pub with_vector: Option<WithVector>,
     /// Under custom sharding: the shard keys to read (all when absent).
     #[serde(default)]
@@ -276,7 +276,7 @@ pub struct ScrollBody {
     pub filter: Option<Filter>,
     #[serde(default)]
     pub with_payload: Option<WithPayload>,
-    #[serde(default)]
+    #[serde(default, alias = "with_vectors")]
     pub with_vector: Option<WithVector>,
     #[serde(default)]
     pub order_by: Option<serde_json::Value>,
@@ -324,7 +324,7 @@ pub struct SearchBody {
     pub offset: Option<usize>,
     #[serde(default)]
     pub with_payload: Option<WithPayload>,
-    #[serde(default)]
+    #[serde(default, alias = "with_vectors")]
     pub with_vector: Option<WithVector>,
     #[serde(default)]
     pub score_threshold: Option<f32>,

@@ -96,6 +96,7 @@ impl Gateway {
         lookup: &WithLookup,
         read: &ReadOptions,
     ) -> Result<()> {
+        self.require_lookup_collection(&lookup.collection)?;
         let ids: Vec<PointId> = groups
             .iter()
             .filter_map(|g| serde_json::from_value(g.id.clone()).ok())

@@ -210,6 +210,16 @@ impl Gateway {
         self.topology.current().resolve(name).is_some()
     }
 
+    /// A collection other points are looked up in (`lookup_from`,
+    /// `with_lookup`), refused in Qdrant's words when it does not exist.
+    pub(crate) fn require_lookup_collection(&self, name: &str) -> Result<()> {
+        if self.collection_exists(name) {
+            Ok(())
+        } else {
+            Err(TesseraError::not_found(format!("Collection {name} not found")))
+        }
+    }
+
     /// Every shard's statistics, from one readable replica each.
     async fn shard_stats(
         &self,

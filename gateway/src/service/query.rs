@@ -199,9 +199,10 @@ impl Gateway {
     pub(super) async fn run_query(
         &self,
         collection: &str,
-        request: QueryRequest,
+        mut request: QueryRequest,
         read: &ReadOptions,
     ) -> Result<Vec<ScoredPoint>> {
+        request.validate()?;
         let simple = request.prefetch.is_empty()
             && matches!(
                 request.query,
@@ -214,12 +215,21 @@ impl Gateway {
             return self.query_sample(collection, request, read).await;
         }
         if let Some(Query::OrderBy(order)) = &request.query {
-            if !request.prefetch.is_empty() {
-                return Err(TesseraError::Unimplemented(
-                    "order_by over prefetch results".into(),
-                ));
-            }
             let order = order.clone();
+            if !request.prefetch.is_empty() {
+                // The prefetches' points, in the order of the field.
+                let lists = futures::future::try_join_all(
+                    std::mem::take(&mut request.prefetch)
+                        .into_iter()
+                        .map(|p| self.run_stage(collection, p, request.filter.clone(), read)),
+                )
+                .await?;
+                let candidates: Vec<PointId> = distinct(lists).into_iter().map(|p| p.id).collect();
+                if candidates.is_empty() {
+                    return Ok(Vec::new());
+                }
+                request.filter = both(request.filter.take(), Some(only_ids(candidates)));
+            }
             return self
                 .query_as_scroll(collection, request, Some(order), read)
                 .await;
@@ -373,12 +383,7 @@ impl Gateway {
                     fused.truncate(stage.limit);
                     Ok(fused)
                 }
-                None => {
-                    // The prefetches' results as they are, first occurrence kept.
-                    let mut merged = distinct(lists);
-                    merged.truncate(stage.limit);
-                    Ok(merged)
-                }
+                None => unreachable!("validated: prefetches have a query above them"),
                 Some(Query::SampleRandom) => {
                     let mut merged = distinct(lists);
                     merged.shuffle(&mut rand::rng());
@@ -400,10 +405,7 @@ impl Gateway {
                     if candidates.is_empty() {
                         return Ok(Vec::new());
                     }
-                    let only = Filter {
-                        must: vec![Condition::HasId(HasIdCondition { has_id: candidates })],
-                        ..Filter::default()
-                    };
+                    let only = only_ids(candidates);
                     let examples =
                         Examples::new(collection, &stage.using, stage.lookup_from.as_ref());
                     if query.scores_by_examples() {
@@ -582,6 +584,7 @@ impl Gateway {
         let read = if examples.excluded {
             read
         } else {
+            self.require_lookup_collection(examples.collection)?;
             &lookup_read
         };
         let records = self
@@ -661,6 +664,72 @@ impl Gateway {
             .skip(request.offset)
             .map(|r| ScoredPoint::from_record(r, 0.0))
             .collect())
+    }
+}
+
+/// Only the points `ids`.
+fn only_ids(ids: Vec<PointId>) -> Filter {
+    Filter {
+        must: vec![Condition::HasId(HasIdCondition { has_id: ids })],
+        ..Filter::default()
+    }
+}
+
+/// Qdrant's checks of one level of a query (the root or a prefetch).
+fn check_stage(
+    query: Option<&Query>,
+    using: &str,
+    prefetch: &[Prefetch],
+    score_threshold: Option<f32>,
+) -> Result<()> {
+    if !prefetch.is_empty() && query.is_none() {
+        return Err(TesseraError::bad_request(
+            "A query is needed to merge the prefetches. Can't have prefetches without defining a query.",
+        ));
+    }
+    if score_threshold.is_some() {
+        match query {
+            Some(Query::OrderBy(_)) => {
+                return Err(TesseraError::bad_request(
+                    "Can't use score_threshold with an order_by query.",
+                ))
+            }
+            None => {
+                return Err(TesseraError::bad_request(
+                    "A query is needed to use the score_threshold. Can't have score_threshold without defining a query.",
+                ))
+            }
+            _ => {}
+        }
+    }
+    if matches!(query, Some(Query::Fusion(_))) && using != tessera_types::DEFAULT_VECTOR_NAME {
+        return Err(TesseraError::bad_request(
+            "Fusion queries cannot be combined with the 'using' field.",
+        ));
+    }
+    prefetch.iter().try_for_each(Prefetch::validate)
+}
+
+impl Prefetch {
+    fn validate(&self) -> Result<()> {
+        check_stage(
+            self.query.as_ref(),
+            &self.using,
+            &self.prefetch,
+            self.score_threshold,
+        )
+    }
+}
+
+impl QueryRequest {
+    /// The one validation of a query's shape, at every level.
+    pub fn validate(&self) -> Result<()> {
+        check_stage(
+            self.query.as_ref(),
+            &self.using,
+            &self.prefetch,
+            self.score_threshold,
+        )
     }
 }
 

@@ -23,8 +23,8 @@ impl Gateway {
         read: &ReadOptions,
     ) -> Result<Vector> {
         if recommend.positive.is_empty() {
-            return Err(TesseraError::bad_input(
-                "Recommend needs at least one positive example",
+            return Err(TesseraError::bad_request(
+                "At least one positive vector ID required with this strategy",
             ));
         }
         let positive = self.vectors_of(examples, &recommend.positive, read).await?;
@@ -55,13 +55,20 @@ impl Gateway {
         score_threshold: Option<f32>,
         read: &ReadOptions,
     ) -> Result<Vec<ScoredPoint>> {
-        if recommend.positive.is_empty() {
-            return Err(TesseraError::bad_input(
-                "Recommend needs at least one positive example",
+        if recommend.positive.is_empty() && recommend.negative.is_empty() {
+            return Err(TesseraError::bad_request(
+                "At least one positive or negative vector ID required with this strategy",
             ));
         }
         let positive = self.vectors_of(examples, &recommend.positive, read).await?;
         let negative = self.vectors_of(examples, &recommend.negative, read).await?;
+        // Without positives the best candidates lie away from the negatives:
+        // drawn near their opposites.
+        let seeds: Vec<Vector> = if positive.is_empty() {
+            negative.iter().map(Vector::negated).collect()
+        } else {
+            positive.clone()
+        };
         let named: Vec<&VectorInput> = recommend
             .positive
             .iter()
@@ -71,7 +78,7 @@ impl Gateway {
         let scored = ScoredByExamples {
             collection,
             using,
-            seeds: &positive,
+            seeds: &seeds,
             named: &named,
             limit,
             score_threshold,

@@ -20,7 +20,9 @@ type Result<T> = std::result::Result<T, TesseraError>;
 pub fn error_to_status(err: TesseraError) -> tonic::Status {
     use tonic::Code;
     let code = match &err {
-        TesseraError::BadInput(_) | TesseraError::Validation(_) => Code::InvalidArgument,
+        TesseraError::BadInput(_) | TesseraError::BadRequest(_) | TesseraError::Validation(_) => {
+            Code::InvalidArgument
+        }
         TesseraError::NotFound(_) => Code::NotFound,
         TesseraError::AlreadyExists(_) => Code::AlreadyExists,
         TesseraError::Unavailable(_) => Code::Unavailable,
@@ -37,8 +39,8 @@ pub fn error_to_status(err: TesseraError) -> tonic::Status {
 
 fn error_message(err: &TesseraError) -> String {
     match err {
-        // Kept whole: the prefix tells a validation error from other bad input.
-        TesseraError::Validation(_) => err.to_string(),
+        // Kept whole: the prefix tells these from other bad input.
+        TesseraError::Validation(_) | TesseraError::BadRequest(_) => err.to_string(),
         TesseraError::BadInput(m)
         | TesseraError::NotFound(m)
         | TesseraError::AlreadyExists(m)
@@ -52,16 +54,22 @@ fn error_message(err: &TesseraError) -> String {
 }
 
 const VALIDATION: &str = "Validation error in JSON body: ";
+const BAD_REQUEST: &str = "Bad request: ";
 
 /// The inverse of [`error_to_status`], for replies from other Tessera services.
 pub fn status_to_error(status: tonic::Status) -> TesseraError {
     use tonic::Code;
     let msg = status.message().to_string();
     match status.code() {
-        Code::InvalidArgument | Code::OutOfRange => match msg.strip_prefix(VALIDATION) {
-            Some(rest) => TesseraError::Validation(rest.to_string()),
-            None => TesseraError::BadInput(msg),
-        },
+        Code::InvalidArgument | Code::OutOfRange => {
+            if let Some(rest) = msg.strip_prefix(VALIDATION) {
+                TesseraError::Validation(rest.to_string())
+            } else if let Some(rest) = msg.strip_prefix(BAD_REQUEST) {
+                TesseraError::BadRequest(rest.to_string())
+            } else {
+                TesseraError::BadInput(msg)
+            }
+        }
         Code::FailedPrecondition => TesseraError::Stale(msg),
         Code::NotFound => TesseraError::NotFound(msg),
         Code::AlreadyExists => TesseraError::AlreadyExists(msg),
