@@ -37,6 +37,11 @@ pub struct AliasDescription {
     pub collection_name: String,
 }
 
+/// An alias may not take a collection's name (409, in Qdrant's words).
+fn alias_is_collection(alias: &str) -> TesseraError {
+    TesseraError::AlreadyExists(format!("Collection `{alias}` already exists!"))
+}
+
 fn alias_not_found(alias: &str) -> TesseraError {
     TesseraError::not_found(format!("Alias {alias} does not exist"))
 }
@@ -69,9 +74,7 @@ impl Topology {
                         return Err(TesseraError::collection_not_found(collection_name));
                     }
                     if self.collections.contains_key(alias_name) {
-                        return Err(TesseraError::bad_input(format!(
-                            "Alias name `{alias_name}` is already the name of a collection"
-                        )));
+                        return Err(alias_is_collection(alias_name));
                     }
                     aliases.insert(alias_name.clone(), collection_name.clone());
                 }
@@ -85,9 +88,7 @@ impl Topology {
                     new_alias_name,
                 } => {
                     if self.collections.contains_key(new_alias_name) {
-                        return Err(TesseraError::bad_input(format!(
-                            "Alias name `{new_alias_name}` is already the name of a collection"
-                        )));
+                        return Err(alias_is_collection(new_alias_name));
                     }
                     let collection = aliases
                         .remove(old_alias_name)

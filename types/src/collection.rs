@@ -356,6 +356,16 @@ impl CollectionParams {
         self.vectors.require(name).map(VectorKind::Dense)
     }
 
+    /// Every vector a `with_vector` selector names exists.
+    pub fn check_vector_names(&self, with_vector: &crate::point::WithVector) -> Result<()> {
+        if let crate::point::WithVector::Include(names) = with_vector {
+            for name in names {
+                self.vector_kind(name)?;
+            }
+        }
+        Ok(())
+    }
+
     /// How scores of the vector `name` compare: sparse vectors score by dot product.
     pub fn distance(&self, name: &str) -> Result<Distance> {
         Ok(match self.vector_kind(name)? {
@@ -855,11 +865,17 @@ impl UpdateCollection {
             next.strict_mode_config =
                 Some(next.strict_mode_config.unwrap_or_default().merged(update)?);
         }
-        // New keys are added and given ones replaced, as Qdrant merges metadata.
+        // New keys are added and given ones replaced, as Qdrant merges
+        // metadata; a key set to null is removed.
         if let Some(update) = metadata_object(self.metadata.clone())? {
-            next.metadata
-                .get_or_insert_with(Default::default)
-                .extend(update);
+            let metadata = next.metadata.get_or_insert_with(Default::default);
+            for (key, value) in update {
+                if value.is_null() {
+                    metadata.remove(&key);
+                } else {
+                    metadata.insert(key, value);
+                }
+            }
         }
         Ok(next)
     }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod filter;
 pub mod formula;
 pub mod geo;
+pub mod json_path;
 pub mod point;
 pub mod quantization;
 pub mod routing;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::collection::DEFAULT_VECTOR_NAME;
 use crate::error::{Result, TesseraError};
+use crate::json_path;
 use crate::vector::Vector;
 
 /// A point id: an unsigned integer or a UUID, as in Qdrant.
@@ -206,27 +207,21 @@ impl WithPayload {
             WithPayload::Enable(false) => None,
             WithPayload::Enable(true) => Some(payload.clone()),
             WithPayload::Include(keys)
-            | WithPayload::Selector(PayloadSelector::Include { include: keys }) => Some(
-                payload
-                    .iter()
-                    .filter(|(k, _)| keys.iter().any(|key| key_selects(key, k)))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
-            WithPayload::Selector(PayloadSelector::Exclude { exclude }) => Some(
-                payload
-                    .iter()
-                    .filter(|(k, _)| !exclude.iter().any(|key| key_selects(key, k)))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
+            | WithPayload::Selector(PayloadSelector::Include { include: keys }) => {
+                Some(json_path::select(payload, &selector_paths(keys), true))
+            }
+            WithPayload::Selector(PayloadSelector::Exclude { exclude }) => {
+                Some(json_path::select(payload, &selector_paths(exclude), false))
+            }
         }
     }
 }
 
-/// Whether a selector key such as `a` or `a.b` selects the top-level key `top`.
-fn key_selects(selector: &str, top: &str) -> bool {
-    selector == top || selector.split('.').next() == Some(top)
+/// A selector's keys as paths; a key that is no valid path selects nothing.
+fn selector_paths(keys: &[String]) -> Vec<json_path::JsonPath> {
+    keys.iter()
+        .filter_map(|k| json_path::JsonPath::parse(k).ok())
+        .collect()
 }
 
 /// `with_vector`: true/false or a list of vector names.

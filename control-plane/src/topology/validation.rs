@@ -46,8 +46,8 @@ pub fn plan_collection(
         )));
     }
     if topology.aliases.contains_key(name) {
-        return Err(TesseraError::AlreadyExists(format!(
-            "Collection name `{name}` is already an alias"
+        return Err(TesseraError::bad_input(format!(
+            "Can't create collection with name {name}. Alias with the same name already exists"
         )));
     }
     // `peers` is a BTreeMap, so these ids come out sorted.

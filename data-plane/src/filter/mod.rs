@@ -4,7 +4,7 @@
 //! rejected, and `any`/`except` lists hashed, so evaluation per point allocates little.
 
 mod geo;
-pub mod path;
+pub use tessera_types::json_path as path;
 mod text;
 
 use std::collections::{BTreeMap, HashSet};
@@ -30,6 +30,9 @@ pub enum FilterError {
     Invalid(String),
     #[error("{0}")]
     Unsupported(String),
+    /// A filter that parses but breaks a rule Qdrant checks as validation (422).
+    #[error("{0}")]
+    Validation(String),
 }
 
 /// A filter ready for evaluation.
@@ -167,8 +170,8 @@ fn compile_field(f: &FieldCondition, texts: &TextIndexes) -> Result<FieldCheck, 
         && f.is_null.is_none()
         && geo.is_empty()
     {
-        return Err(FilterError::Invalid(format!(
-            "Field condition on `{}` must specify a condition such as `match` or `range`",
+        return Err(FilterError::Validation(format!(
+            "[{}: At least one field condition must be specified]",
             f.key
         )));
     }
@@ -631,7 +634,7 @@ mod tests {
         .unwrap();
         assert!(matches!(compile(&geo), Err(FilterError::Invalid(_))));
         let empty: Filter = serde_json::from_value(must(json!({"key": "a"}))).unwrap();
-        assert!(matches!(compile(&empty), Err(FilterError::Invalid(_))));
+        assert!(matches!(compile(&empty), Err(FilterError::Validation(_))));
         let bad: Filter =
             serde_json::from_value(must(json!({"key": "a..b", "match": {"value": 1}}))).unwrap();
         assert!(matches!(compile(&bad), Err(FilterError::Invalid(_))));

@@ -58,6 +58,9 @@ const WAL_DIR: &str = "wal";
 pub enum ShardError {
     #[error("Wrong input: {0}")]
     BadInput(String),
+    /// A request that parses but breaks one of Qdrant's validation rules.
+    #[error("Validation error in JSON body: {0}")]
+    Validation(String),
     /// An operation names a point the shard does not have.
     #[error("Not found: {0}")]
     NotFound(String),
@@ -103,7 +106,12 @@ impl From<SnapshotError> for ShardError {
 
 impl From<FilterError> for ShardError {
     fn from(e: FilterError) -> Self {
-        ShardError::BadInput(e.to_string())
+        match e {
+            FilterError::Validation(msg) => ShardError::Validation(msg),
+            FilterError::Invalid(_) | FilterError::Unsupported(_) => {
+                ShardError::BadInput(e.to_string())
+            }
+        }
     }
 }
 
@@ -112,6 +120,7 @@ impl From<ShardError> for TesseraError {
         match e {
             ShardError::BadInput(msg) => TesseraError::BadInput(msg),
             ShardError::NotFound(msg) => TesseraError::NotFound(msg),
+            ShardError::Validation(msg) => TesseraError::Validation(msg),
             ShardError::Stale(msg) => TesseraError::Stale(msg),
             other => TesseraError::Internal(other.to_string()),
         }

@@ -188,6 +188,12 @@ impl TryFrom<PrefetchBody> for Prefetch {
 impl TryFrom<QueryBody> for QueryRequest {
     type Error = TesseraError;
     fn try_from(b: QueryBody) -> Result<Self> {
+        if b.limit == Some(0) {
+            // Qdrant names the field by its internal request's path.
+            return Err(TesseraError::validation(
+                "[internal.limit: value 0 invalid, must be 1 or larger]",
+            ));
+        }
         Ok(QueryRequest {
             lookup_from: lookup_from(b.lookup_from)?,
             query: optional_query(b.query)?,

@@ -148,9 +148,11 @@ fn group(hits: Vec<ScoredPoint>, key: &str, group_size: usize, limit: usize) -> 
     groups
 }
 
-/// The string and integer values at a dotted `key` of a payload.
+/// The string and integer values at a dotted `key` of a payload. Arrays are
+/// walked into at every step, so `a[]` reads as `a`.
 fn group_values(payload: &tessera_types::Payload, key: &str) -> Vec<Value> {
     let mut current: Vec<&Value> = Vec::new();
+    let key = key.replace("[]", "");
     let mut parts = key.split('.');
     if let Some(first) = parts.next().and_then(|k| payload.get(k)) {
         current.push(first);

@@ -138,13 +138,15 @@ impl Gateway {
                 read,
             )
             .await?;
-        let sampled: Vec<(PointId, Vector)> = records
+        let mut sampled: Vec<(PointId, Vector)> = records
             .into_iter()
             .filter_map(|r| {
                 let vector = r.vector?.into_named().remove(&request.using)?;
                 Some((r.id, vector))
             })
             .collect();
+        // Rows in id order, as Qdrant lists a sample.
+        sampled.sort_by_key(|(id, _)| *id);
         let mut matrix = DistanceMatrix {
             offsets_row: Vec::new(),
             offsets_col: Vec::new(),

@@ -12,6 +12,7 @@ impl Gateway {
         read: &ReadOptions,
     ) -> Result<Vec<Record>> {
         let (topology, collection) = self.collection(collection)?;
+        collection.config.params.check_vector_names(with_vector)?;
         let collection = collection.read_scope(read.shard_key.as_ref())?;
         let mut by_shard: BTreeMap<ShardId, Vec<PointId>> = BTreeMap::new();
         if collection.is_custom_sharded() {
@@ -160,6 +161,10 @@ impl Gateway {
         read: &ReadOptions,
     ) -> Result<ScrollResult> {
         let (topology, collection) = self.collection(collection)?;
+        collection
+            .config
+            .params
+            .check_vector_names(&request.with_vector)?;
         if let Some(order) = &request.order_by {
             check_order_index(&collection, &order.key)?;
         }
