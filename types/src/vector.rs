@@ -213,25 +213,34 @@ pub fn dense_score(distance: Distance, a: &[f32], b: &[f32]) -> f32 {
 
 /// Late interaction (ColBERT's MaxSim): each query vector's best score among
 /// the document's vectors, summed. "Best" is the highest similarity, or the
-/// smallest distance for Euclid and Manhattan.
+/// smallest distance for Euclid and Manhattan. As in Qdrant, Euclid sums
+/// squared distances and reports the square root of the sum.
 pub fn max_sim<Q: AsRef<[f32]>, D: AsRef<[f32]>>(
     distance: Distance,
     query: &[Q],
     doc: &[D],
 ) -> f32 {
-    query
-        .iter()
-        .map(|q| {
-            let scores = doc
+    let best = |q: &[f32]| {
+        let scores = doc.iter().map(|d| match distance {
+            Distance::Euclid => q
                 .iter()
-                .map(|d| dense_score(distance, q.as_ref(), d.as_ref()));
-            if distance.higher_is_better() {
-                scores.fold(f32::NEG_INFINITY, f32::max)
-            } else {
-                scores.fold(f32::INFINITY, f32::min)
-            }
-        })
-        .sum()
+                .zip(d.as_ref())
+                .map(|(x, y)| (x - y) * (x - y))
+                .sum::<f32>(),
+            _ => dense_score(distance, q, d.as_ref()),
+        });
+        if distance.higher_is_better() {
+            scores.fold(f32::NEG_INFINITY, f32::max)
+        } else {
+            scores.fold(f32::INFINITY, f32::min)
+        }
+    };
+    let sum: f32 = query.iter().map(|q| best(q.as_ref())).sum();
+    if distance == Distance::Euclid {
+        sum.sqrt()
+    } else {
+        sum
+    }
 }
 
 /// The element type a dense vector is kept in. Values are stored as that type
@@ -417,6 +426,10 @@ mod tests {
         let query = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
         let doc = vec![vec![0.5, 0.5], vec![2.0, 0.0]];
         assert_eq!(max_sim(Distance::Dot, &query, &doc), 2.0 + 0.5);
+        // Qdrant's Euclid: the root of the summed squared distances.
+        let query = vec![vec![1.0, 2.0, 3.0], vec![3.0, 3.0, 3.0], vec![4.0, 5.0, 6.0]];
+        let doc = vec![vec![3.0, 3.0, 3.0], vec![4.0, 2.0, 1.0]];
+        assert_eq!(max_sim(Distance::Euclid, &query, &doc), 19f32.sqrt());
         let multi: Vector = serde_json::from_str("[[1.0, 0.0], [0.0, 1.0]]").unwrap();
         assert_eq!(multi, Vector::Multi(query));
     }

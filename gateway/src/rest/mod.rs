@@ -223,6 +223,15 @@ impl Timer {
         Timer(Instant::now())
     }
 
+    /// `202 Accepted`, for work that goes on after the answer (`wait=false`).
+    pub fn accepted(self) -> Response {
+        let body = serde_json::json!({
+            "status": "accepted",
+            "time": self.0.elapsed().as_secs_f64(),
+        });
+        (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+    }
+
     pub fn finish<T: Serialize>(self, outcome: Result<T, TesseraError>) -> Response {
         match outcome {
             Ok(result) => ApiResult {

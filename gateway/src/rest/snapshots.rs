@@ -24,10 +24,31 @@ fn shard_scope(name: String, shard_id: &str) -> Result<SnapshotScope, TesseraErr
     Ok(SnapshotScope::Shard(name, shard_id))
 }
 
-async fn create(gateway: Gateway, scope: Result<SnapshotScope, TesseraError>) -> Response {
+/// `?wait=`: snapshot calls wait by default, as Qdrant's do.
+fn waits(query: &HashMap<String, String>) -> bool {
+    query.get("wait").is_none_or(|w| w != "false")
+}
+
+async fn create(
+    gateway: Gateway,
+    scope: Result<SnapshotScope, TesseraError>,
+    query: &HashMap<String, String>,
+) -> Response {
     let timer = Timer::start();
-    let outcome = async { gateway.create_snapshot(&scope?).await }.await;
-    timer.finish(outcome)
+    let scope = match scope {
+        Ok(scope) => scope,
+        Err(e) => return timer.finish::<()>(Err(e)),
+    };
+    if !waits(query) {
+        // Accepted at once; the snapshot appears in the listing when done.
+        tokio::spawn(async move {
+            if let Err(e) = gateway.create_snapshot(&scope).await {
+                tracing::warn!(error = %e, "a snapshot created without waiting failed");
+            }
+        });
+        return timer.accepted();
+    }
+    timer.finish(gateway.create_snapshot(&scope).await)
 }
 
 async fn list(gateway: Gateway, scope: Result<SnapshotScope, TesseraError>) -> Response {
@@ -96,8 +117,9 @@ fn file_response(chunks: ByteStream, name: &str) -> Response {
 pub async fn create_collection_snapshot(
     State(gateway): State<Gateway>,
     Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    create(gateway, Ok(SnapshotScope::Collection(name))).await
+    create(gateway, Ok(SnapshotScope::Collection(name)), &query).await
 }
 
 pub async fn list_collection_snapshots(
@@ -137,8 +159,9 @@ pub async fn recover_collection_snapshot(
 pub async fn create_shard_snapshot(
     State(gateway): State<Gateway>,
     Path((name, shard_id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    create(gateway, shard_scope(name, &shard_id)).await
+    create(gateway, shard_scope(name, &shard_id), &query).await
 }
 
 pub async fn list_shard_snapshots(
@@ -194,9 +217,9 @@ pub async fn stream_shard_snapshot(
 
 pub async fn create_full_snapshot(
     State(gateway): State<Gateway>,
-    Query(_query): Query<HashMap<String, String>>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    create(gateway, Ok(SnapshotScope::Full)).await
+    create(gateway, Ok(SnapshotScope::Full), &query).await
 }
 
 pub async fn list_full_snapshots(State(gateway): State<Gateway>) -> Response {

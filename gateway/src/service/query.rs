@@ -334,6 +334,9 @@ impl Gateway {
                         let ids = self.sample_ids(collection, filter, stage.limit, read).await?;
                         Ok(ids.into_iter().map(|id| ScoredPoint::scored(id, 0.0)).collect())
                     }
+                    Some(Query::Fusion(_)) if stage.using != tessera_types::DEFAULT_VECTOR_NAME => {
+                        Err(fusion_with_using())
+                    }
                     Some(Query::Fusion(_)) => Err(TesseraError::bad_input(
                         "Fusion queries combine prefetches: give `prefetch`",
                     )),
@@ -376,6 +379,11 @@ impl Gateway {
                         .await
                 }
                 Some(Query::Fusion(fusion)) => {
+                    // Checked once the prefetches ran, so their own errors
+                    // (a missing example point) come first, as in Qdrant.
+                    if stage.using != tessera_types::DEFAULT_VECTOR_NAME {
+                        return Err(fusion_with_using());
+                    }
                     let mut fused = fuse(lists, &fusion)?;
                     if let Some(threshold) = stage.score_threshold {
                         fused.retain(|p| p.score >= threshold);
@@ -587,12 +595,14 @@ impl Gateway {
             self.require_lookup_collection(examples.collection)?;
             &lookup_read
         };
+        // All vectors: a missing point (404) is told apart from a vector name
+        // the collection does not have (400), in that order, as Qdrant does.
         let records = self
             .retrieve(
                 examples.collection,
                 &[id],
                 &WithPayload::Enable(false),
-                &WithVector::Include(vec![using.to_string()]),
+                &WithVector::Enable(true),
                 read,
             )
             .await?;
@@ -602,9 +612,14 @@ impl Gateway {
             .and_then(|r| r.vector)
             .map(|v| v.into_named())
             .ok_or_else(|| TesseraError::not_found(format!("No point with id {id} found")))?;
-        vectors.get(using).cloned().ok_or_else(|| {
-            TesseraError::bad_input(format!("Point {id} has no vector named `{using}`"))
-        })
+        if let Some(vector) = vectors.get(using) {
+            return Ok(vector.clone());
+        }
+        let (_, state) = self.collection(examples.collection)?;
+        state.config.params.vector_kind(using)?;
+        Err(TesseraError::bad_input(format!(
+            "Point {id} has no vector named `{using}`"
+        )))
     }
 
     /// Fills in payloads and vectors of the final hits with one retrieve.
@@ -675,10 +690,13 @@ fn only_ids(ids: Vec<PointId>) -> Filter {
     }
 }
 
+fn fusion_with_using() -> TesseraError {
+    TesseraError::bad_request("Fusion queries cannot be combined with the 'using' field.")
+}
+
 /// Qdrant's checks of one level of a query (the root or a prefetch).
 fn check_stage(
     query: Option<&Query>,
-    using: &str,
     prefetch: &[Prefetch],
     score_threshold: Option<f32>,
 ) -> Result<()> {
@@ -702,11 +720,6 @@ fn check_stage(
             _ => {}
         }
     }
-    if matches!(query, Some(Query::Fusion(_))) && using != tessera_types::DEFAULT_VECTOR_NAME {
-        return Err(TesseraError::bad_request(
-            "Fusion queries cannot be combined with the 'using' field.",
-        ));
-    }
     prefetch.iter().try_for_each(Prefetch::validate)
 }
 
@@ -714,7 +727,6 @@ impl Prefetch {
     fn validate(&self) -> Result<()> {
         check_stage(
             self.query.as_ref(),
-            &self.using,
             &self.prefetch,
             self.score_threshold,
         )
@@ -726,7 +738,6 @@ impl QueryRequest {
     pub fn validate(&self) -> Result<()> {
         check_stage(
             self.query.as_ref(),
-            &self.using,
             &self.prefetch,
             self.score_threshold,
         )

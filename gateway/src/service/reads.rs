@@ -145,6 +145,13 @@ impl Gateway {
         request: ScrollRequest,
         read: &ReadOptions,
     ) -> Result<ScrollResult> {
+        if request.order_by.is_some() && request.offset.is_some() {
+            return Err(TesseraError::bad_input(
+                "Cannot use an `offset` when using `order_by`. The alternative for paging is to use \
+                 `order_by.start_from` and a filter to exclude the IDs that you've already seen \
+                 for the `order_by.start_from` value",
+            ));
+        }
         self.strict_mode(collection, |strict| {
             strict.limit(request.limit)?;
             strict.filter(request.filter.as_ref(), false)

@@ -133,7 +133,17 @@ fn validate_operation(config: &CollectionConfig, operation: &mut ShardOperation)
     };
     match operation {
         ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
-            for point in points {
+            for (i, point) in points.iter_mut().enumerate() {
+                // Qdrant's body validation, before any check against the config.
+                let empty_inner = point.vectors.values().any(|v| {
+                    v.as_multi()
+                        .is_some_and(|m| m.iter().any(|inner| inner.is_empty()))
+                });
+                if empty_inner {
+                    return Err(TesseraError::validation(format!(
+                        "[points[{i}].vector.?.data: all vectors must be non-empty]"
+                    )));
+                }
                 check(&mut point.vectors)?;
             }
         }

@@ -224,6 +224,11 @@ impl Gateway {
         scope: &SnapshotScope,
         request: SnapshotRecover,
     ) -> Result<bool> {
+        // A shard is recovered into an existing collection: checked before
+        // the location, as Qdrant does.
+        if let SnapshotScope::Shard(collection, _) = scope {
+            self.collection(collection)?;
+        }
         let source = source::open(&request.location, request.api_key.as_deref()).await?;
         self.recover_from(scope, source, request).await
     }

@@ -9,10 +9,28 @@ use super::ByteStream;
 
 const CHUNK: usize = 1024 * 1024;
 
+/// The path of a `file://` URI's remainder: `/abs/path` or
+/// `localhost/abs/path`; any other host is refused, as Qdrant refuses it.
+fn local_path(rest: &str) -> Result<String, TesseraError> {
+    let path = rest.strip_prefix("localhost").unwrap_or(rest);
+    if path.starts_with('/') {
+        Ok(path.to_string())
+    } else {
+        Err(TesseraError::bad_request(
+            "Invalid snapshot URI, file path must be absolute or on localhost",
+        ))
+    }
+}
+
 pub async fn open(location: &str, api_key: Option<&str>) -> Result<ByteStream, TesseraError> {
-    if let Some(path) = location.strip_prefix("file://") {
-        let file = tokio::fs::File::open(path).await.map_err(|e| {
-            TesseraError::bad_input(format!("Snapshot file {path} cannot be read: {e}"))
+    if let Some(rest) = location.strip_prefix("file://") {
+        let path = local_path(rest)?;
+        let file = tokio::fs::File::open(&path).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                TesseraError::bad_request(format!("Snapshot file {path:?} does not exist"))
+            } else {
+                TesseraError::bad_input(format!("Snapshot file {path:?} cannot be read: {e}"))
+            }
         })?;
         let chunks = futures::stream::unfold(Some(file), |file| async move {
             let mut file = file?;
