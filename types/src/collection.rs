@@ -632,7 +632,7 @@ impl CreateCollection {
         if let Some(sparse) = &self.sparse_vectors {
             if let Some(name) = sparse.keys().find(|name| vectors.get(name).is_some()) {
                 return Err(TesseraError::bad_input(format!(
-                    "Vector name `{name}` is both dense and sparse"
+                    "Dense and sparse vector names must be unique - duplicate found with '{name}'"
                 )));
             }
         }
@@ -661,9 +661,15 @@ impl CreateCollection {
             Some(diff) => HnswConfig::default().apply(diff),
             None => HnswConfig::default(),
         };
-        if hnsw_config.m > 256 || hnsw_config.ef_construct < 4 {
+        if hnsw_config.ef_construct < 4 {
+            return Err(TesseraError::validation(format!(
+                "[hnsw_config.ef_construct: value {} invalid, must be 4 or larger]",
+                hnsw_config.ef_construct
+            )));
+        }
+        if hnsw_config.m > 256 {
             return Err(TesseraError::bad_input(
-                "hnsw_config: `m` must be at most 256 and `ef_construct` at least 4",
+                "hnsw_config: `m` must be at most 256",
             ));
         }
         let optimizer_config = match self.optimizers_config {

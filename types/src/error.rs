@@ -13,6 +13,12 @@ pub enum TesseraError {
     /// A body that parses but breaks a rule on its values (422, as Qdrant).
     #[error("Validation error in JSON body: {0}")]
     Validation(String),
+    /// A query parameter that parses but breaks a rule (422).
+    #[error("Validation error in query parameters: {0}")]
+    QueryValidation(String),
+    /// A path parameter, such as a collection name, that breaks a rule (422).
+    #[error("Validation error in path parameters: {0}")]
+    PathValidation(String),
     #[error("Not found: {0}")]
     NotFound(String),
     #[error("Wrong input: {0}")]
@@ -50,7 +56,14 @@ impl TesseraError {
     pub fn internal(msg: impl ToString) -> Self {
         Self::Internal(msg.to_string())
     }
+    /// A missing collection; a name no collection could have is refused as
+    /// Qdrant refuses it, as a bad path.
     pub fn collection_not_found(name: &str) -> Self {
+        if name.is_empty() || name.len() > 255 {
+            return Self::PathValidation(
+                "[name: length must be between 1 and 255 characters]".into(),
+            );
+        }
         Self::NotFound(format!("Collection `{name}` doesn't exist!"))
     }
 }

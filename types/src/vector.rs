@@ -427,7 +427,11 @@ mod tests {
         let doc = vec![vec![0.5, 0.5], vec![2.0, 0.0]];
         assert_eq!(max_sim(Distance::Dot, &query, &doc), 2.0 + 0.5);
         // Qdrant's Euclid: the root of the summed squared distances.
-        let query = vec![vec![1.0, 2.0, 3.0], vec![3.0, 3.0, 3.0], vec![4.0, 5.0, 6.0]];
+        let query = vec![
+            vec![1.0, 2.0, 3.0],
+            vec![3.0, 3.0, 3.0],
+            vec![4.0, 5.0, 6.0],
+        ];
         let doc = vec![vec![3.0, 3.0, 3.0], vec![4.0, 2.0, 1.0]];
         assert_eq!(max_sim(Distance::Euclid, &query, &doc), 19f32.sqrt());
         let multi: Vector = serde_json::from_str("[[1.0, 0.0], [0.0, 1.0]]").unwrap();

@@ -124,6 +124,8 @@ enum TesseraErrorDef {
     Validation(String),
     RateLimited(String),
     BadRequest(String),
+    QueryValidation(String),
+    PathValidation(String),
 }
 
 impl TopologyCommand {

@@ -92,10 +92,14 @@ pub async fn exists(State(gateway): State<Gateway>, Path(name): Path<String>) ->
 pub async fn create(
     State(gateway): State<Gateway>,
     Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
     let timer = Timer::start();
     let outcome = async {
+        if params.get("timeout").map(String::as_str) == Some("0") {
+            return Err(super::model::timeout_zero());
+        }
         let request: CreateCollection = parse_body(&body)?;
         gateway.create_collection(&name, request).await?;
         Ok(true)

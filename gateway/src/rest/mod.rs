@@ -204,7 +204,9 @@ impl IntoResponse for ApiError {
 fn http_status(err: &TesseraError) -> StatusCode {
     match err {
         TesseraError::BadInput(_) | TesseraError::BadRequest(_) => StatusCode::BAD_REQUEST,
-        TesseraError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        TesseraError::Validation(_)
+        | TesseraError::QueryValidation(_)
+        | TesseraError::PathValidation(_) => StatusCode::UNPROCESSABLE_ENTITY,
         TesseraError::NotFound(_) => StatusCode::NOT_FOUND,
         TesseraError::AlreadyExists(_) => StatusCode::CONFLICT,
         TesseraError::Unavailable(_) | TesseraError::Stale(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -44,6 +44,11 @@ impl WriteParams {
     }
 }
 
+/// Qdrant's refusal of `?timeout=0`.
+pub fn timeout_zero() -> TesseraError {
+    TesseraError::QueryValidation("[timeout: value 0 invalid, must be 1 or larger]".into())
+}
+
 /// `?consistency=` on reads.
 /// Removes and reads the `shard_key` every write body may carry.
 pub fn take_shard_key(body: &mut serde_json::Value) -> Result<Option<ShardKeySelector>> {
@@ -68,8 +73,9 @@ pub fn read_options(
     let timeout = query
         .get("timeout")
         .map(|t| match t.parse::<u64>() {
-            Ok(seconds) if seconds > 0 => Ok(seconds),
-            _ => Err(TesseraError::bad_input(format!(
+            Ok(0) => Err(timeout_zero()),
+            Ok(seconds) => Ok(seconds),
+            Err(_) => Err(TesseraError::bad_input(format!(
                 "timeout: expected whole seconds, at least 1, got `{t}`"
             ))),
         })

@@ -29,26 +29,42 @@ fn waits(query: &HashMap<String, String>) -> bool {
     query.get("wait").is_none_or(|w| w != "false")
 }
 
+/// Runs `work` and answers with its outcome, or, with `wait=false`, answers
+/// 202 at once and lets it finish in the background (its effect shows in
+/// the listing when done).
+async fn unless_not_waiting<T, F>(
+    timer: Timer,
+    query: &HashMap<String, String>,
+    work: F,
+) -> Response
+where
+    T: serde::Serialize + Send + 'static,
+    F: std::future::Future<Output = Result<T, TesseraError>> + Send + 'static,
+{
+    if waits(query) {
+        return timer.finish(work.await);
+    }
+    tokio::spawn(async move {
+        if let Err(e) = work.await {
+            tracing::warn!(error = %e, "a snapshot operation run without waiting failed");
+        }
+    });
+    timer.accepted()
+}
+
 async fn create(
     gateway: Gateway,
     scope: Result<SnapshotScope, TesseraError>,
     query: &HashMap<String, String>,
 ) -> Response {
     let timer = Timer::start();
-    let scope = match scope {
-        Ok(scope) => scope,
-        Err(e) => return timer.finish::<()>(Err(e)),
-    };
-    if !waits(query) {
-        // Accepted at once; the snapshot appears in the listing when done.
-        tokio::spawn(async move {
-            if let Err(e) = gateway.create_snapshot(&scope).await {
-                tracing::warn!(error = %e, "a snapshot created without waiting failed");
-            }
-        });
-        return timer.accepted();
+    match scope {
+        Ok(scope) => {
+            let work = async move { gateway.create_snapshot(&scope).await };
+            unless_not_waiting(timer, query, work).await
+        }
+        Err(e) => timer.finish::<()>(Err(e)),
     }
-    timer.finish(gateway.create_snapshot(&scope).await)
 }
 
 async fn list(gateway: Gateway, scope: Result<SnapshotScope, TesseraError>) -> Response {
@@ -61,10 +77,16 @@ async fn delete(
     gateway: Gateway,
     scope: Result<SnapshotScope, TesseraError>,
     name: String,
+    query: &HashMap<String, String>,
 ) -> Response {
     let timer = Timer::start();
-    let outcome = async { gateway.delete_snapshot(&scope?, &name).await }.await;
-    timer.finish(outcome)
+    match scope {
+        Ok(scope) => {
+            let work = async move { gateway.delete_snapshot(&scope, &name).await };
+            unless_not_waiting(timer, query, work).await
+        }
+        Err(e) => timer.finish::<()>(Err(e)),
+    }
 }
 
 async fn download(
@@ -144,8 +166,15 @@ pub async fn download_collection_snapshot(
 pub async fn delete_collection_snapshot(
     State(gateway): State<Gateway>,
     Path((name, snapshot)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    delete(gateway, Ok(SnapshotScope::Collection(name)), snapshot).await
+    delete(
+        gateway,
+        Ok(SnapshotScope::Collection(name)),
+        snapshot,
+        &query,
+    )
+    .await
 }
 
 pub async fn recover_collection_snapshot(
@@ -181,8 +210,9 @@ pub async fn download_shard_snapshot(
 pub async fn delete_shard_snapshot(
     State(gateway): State<Gateway>,
     Path((name, shard_id, snapshot)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    delete(gateway, shard_scope(name, &shard_id), snapshot).await
+    delete(gateway, shard_scope(name, &shard_id), snapshot, &query).await
 }
 
 pub async fn recover_shard_snapshot(
@@ -236,8 +266,9 @@ pub async fn download_full_snapshot(
 pub async fn delete_full_snapshot(
     State(gateway): State<Gateway>,
     Path(snapshot): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    delete(gateway, Ok(SnapshotScope::Full), snapshot).await
+    delete(gateway, Ok(SnapshotScope::Full), snapshot, &query).await
 }
 
 /// `POST .../snapshots/upload?priority=&checksum=`: the snapshot file as the

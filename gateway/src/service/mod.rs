@@ -216,7 +216,9 @@ impl Gateway {
         if self.collection_exists(name) {
             Ok(())
         } else {
-            Err(TesseraError::not_found(format!("Collection {name} not found")))
+            Err(TesseraError::not_found(format!(
+                "Collection {name} not found"
+            )))
         }
     }
 
@@ -308,6 +310,9 @@ impl Gateway {
     }
 
     pub async fn create_collection(&self, name: &str, request: CreateCollection) -> Result<()> {
+        // The body is checked before the name is, as Qdrant checks it; the
+        // control plane checks it again against the cluster it has.
+        request.clone().into_config(1)?;
         let request = cp::CreateCollectionRequest {
             name: name.to_string(),
             request_json: to_json(&request),

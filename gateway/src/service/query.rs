@@ -331,8 +331,13 @@ impl Gateway {
                             .collect())
                     }
                     Some(Query::SampleRandom) => {
-                        let ids = self.sample_ids(collection, filter, stage.limit, read).await?;
-                        Ok(ids.into_iter().map(|id| ScoredPoint::scored(id, 0.0)).collect())
+                        let ids = self
+                            .sample_ids(collection, filter, stage.limit, read)
+                            .await?;
+                        Ok(ids
+                            .into_iter()
+                            .map(|id| ScoredPoint::scored(id, 0.0))
+                            .collect())
                     }
                     Some(Query::Fusion(_)) if stage.using != tessera_types::DEFAULT_VECTOR_NAME => {
                         Err(fusion_with_using())
@@ -725,22 +730,14 @@ fn check_stage(
 
 impl Prefetch {
     fn validate(&self) -> Result<()> {
-        check_stage(
-            self.query.as_ref(),
-            &self.prefetch,
-            self.score_threshold,
-        )
+        check_stage(self.query.as_ref(), &self.prefetch, self.score_threshold)
     }
 }
 
 impl QueryRequest {
     /// The one validation of a query's shape, at every level.
     pub fn validate(&self) -> Result<()> {
-        check_stage(
-            self.query.as_ref(),
-            &self.prefetch,
-            self.score_threshold,
-        )
+        check_stage(self.query.as_ref(), &self.prefetch, self.score_threshold)
     }
 }
 

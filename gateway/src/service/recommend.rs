@@ -13,6 +13,21 @@ use super::*;
 const POOL_MIN: usize = 100;
 const POOL_MAX: usize = 2_000;
 
+/// Multi-vectors have no mean: as Qdrant does, the query is every positive
+/// example's inner vectors followed by every negative one's, negated.
+fn concatenated_multi(positive: &[Vector], negative: &[Vector]) -> Result<Vector> {
+    let mismatch =
+        || TesseraError::bad_input("Examples must be vectors of the same kind and dimension");
+    let mut inner: Vec<Vec<f32>> = Vec::new();
+    for v in positive {
+        inner.extend(v.as_multi().ok_or_else(mismatch)?.iter().cloned());
+    }
+    for v in negative {
+        inner.extend(v.negated().as_multi().ok_or_else(mismatch)?.iter().cloned());
+    }
+    Ok(Vector::Multi(inner))
+}
+
 impl Gateway {
     /// `average_vector`: `avg(positive) + (avg(positive) - avg(negative))`,
     /// or `avg(positive)` without negatives.
@@ -29,6 +44,9 @@ impl Gateway {
         }
         let positive = self.vectors_of(examples, &recommend.positive, read).await?;
         let negative = self.vectors_of(examples, &recommend.negative, read).await?;
+        if matches!(positive.first(), Some(Vector::Multi(_))) {
+            return concatenated_multi(&positive, &negative);
+        }
         let mean = |vectors: &[Vector]| {
             let share = 1.0 / vectors.len() as f32;
             let terms: Vec<(&Vector, f32)> = vectors.iter().map(|v| (v, share)).collect();

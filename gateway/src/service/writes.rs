@@ -122,6 +122,54 @@ impl Gateway {
     }
 }
 
+/// Qdrant's body validation of a point's vectors, before any check against
+/// the config, with its paths in the messages.
+fn check_shapes(point: usize, vectors: &tessera_types::NamedVectors) -> Result<()> {
+    for vector in vectors.values() {
+        match vector {
+            Vector::Multi(multi) => check_multi_shape(point, multi)?,
+            Vector::Sparse(sparse) => check_sparse_shape(point, sparse)?,
+            Vector::Dense(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Indices and values pair up, and no index repeats.
+fn check_sparse_shape(point: usize, sparse: &tessera_types::SparseVector) -> Result<()> {
+    let at = format!("points[{point}].vector.?");
+    if sparse.indices.len() != sparse.values.len() {
+        return Err(TesseraError::validation(format!(
+            "[{at}.values: Validation error: must be the same length as indices [{{}}]]"
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !sparse.indices.iter().all(|i| seen.insert(*i)) {
+        return Err(TesseraError::validation(format!(
+            "[{at}.indices: Validation error: must be unique [{{}}]]"
+        )));
+    }
+    Ok(())
+}
+
+/// Inner vectors of a multi-vector are non-empty and of one dimension.
+fn check_multi_shape(point: usize, multi: &[Vec<f32>]) -> Result<()> {
+    let at = format!("points[{point}].vector.?.data");
+    if multi.iter().any(|inner| inner.is_empty()) {
+        return Err(TesseraError::validation(format!(
+            "[{at}: all vectors must be non-empty]"
+        )));
+    }
+    let dim = multi.first().map_or(0, Vec::len);
+    if let Some(other) = multi.iter().find(|inner| inner.len() != dim) {
+        return Err(TesseraError::validation(format!(
+            "[{at}: all vectors must have the same dimension, found vector with dimension {}]",
+            other.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Checks every vector against the collection's config (sparse ones come back
 /// sorted by index).
 fn validate_operation(config: &CollectionConfig, operation: &mut ShardOperation) -> Result<()> {
@@ -134,16 +182,7 @@ fn validate_operation(config: &CollectionConfig, operation: &mut ShardOperation)
     match operation {
         ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
             for (i, point) in points.iter_mut().enumerate() {
-                // Qdrant's body validation, before any check against the config.
-                let empty_inner = point.vectors.values().any(|v| {
-                    v.as_multi()
-                        .is_some_and(|m| m.iter().any(|inner| inner.is_empty()))
-                });
-                if empty_inner {
-                    return Err(TesseraError::validation(format!(
-                        "[points[{i}].vector.?.data: all vectors must be non-empty]"
-                    )));
-                }
+                check_shapes(i, &point.vectors)?;
                 check(&mut point.vectors)?;
             }
         }
@@ -155,6 +194,7 @@ fn validate_operation(config: &CollectionConfig, operation: &mut ShardOperation)
                         "[points[{i}].vector: must specify vectors to update for point]"
                     )));
                 }
+                check_shapes(i, vectors)?;
                 check(vectors)?;
             }
         }

@@ -20,9 +20,11 @@ type Result<T> = std::result::Result<T, TesseraError>;
 pub fn error_to_status(err: TesseraError) -> tonic::Status {
     use tonic::Code;
     let code = match &err {
-        TesseraError::BadInput(_) | TesseraError::BadRequest(_) | TesseraError::Validation(_) => {
-            Code::InvalidArgument
-        }
+        TesseraError::BadInput(_)
+        | TesseraError::BadRequest(_)
+        | TesseraError::Validation(_)
+        | TesseraError::QueryValidation(_)
+        | TesseraError::PathValidation(_) => Code::InvalidArgument,
         TesseraError::NotFound(_) => Code::NotFound,
         TesseraError::AlreadyExists(_) => Code::AlreadyExists,
         TesseraError::Unavailable(_) => Code::Unavailable,
@@ -40,7 +42,10 @@ pub fn error_to_status(err: TesseraError) -> tonic::Status {
 fn error_message(err: &TesseraError) -> String {
     match err {
         // Kept whole: the prefix tells these from other bad input.
-        TesseraError::Validation(_) | TesseraError::BadRequest(_) => err.to_string(),
+        TesseraError::Validation(_)
+        | TesseraError::BadRequest(_)
+        | TesseraError::QueryValidation(_)
+        | TesseraError::PathValidation(_) => err.to_string(),
         TesseraError::BadInput(m)
         | TesseraError::NotFound(m)
         | TesseraError::AlreadyExists(m)
