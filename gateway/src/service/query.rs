@@ -321,8 +321,13 @@ impl Gateway {
                             .collect())
                     }
                     Some(Query::SampleRandom) => {
-                        let ids = self.sample_ids(collection, filter, stage.limit, read).await?;
-                        Ok(ids.into_iter().map(|id| ScoredPoint::scored(id, 0.0)).collect())
+                        let ids = self
+                            .sample_ids(collection, filter, stage.limit, read)
+                            .await?;
+                        Ok(ids
+                            .into_iter()
+                            .map(|id| ScoredPoint::scored(id, 0.0))
+                            .collect())
                     }
                     Some(Query::Fusion(_)) => Err(TesseraError::bad_input(
                         "Fusion queries combine prefetches: give `prefetch`",
