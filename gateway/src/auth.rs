@@ -2,7 +2,7 @@
 //! `api-key` header (REST) or metadata (gRPC), or as `Authorization: Bearer`.
 //! The read-write key (`service.api_key`) allows everything; the read-only key
 //! (`service.read_only_api_key`) allows reads only (403 on writes); a missing
-//! or wrong key gets 401. Health probes stay open.
+//! or wrong key gets 401. Health probes and `/` stay open, as in Qdrant.
 
 use axum::http::HeaderMap;
 use tessera_proto::internal_auth::same_secret;
@@ -82,9 +82,9 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .then_some(token.trim())
 }
 
-/// REST calls that stay open whatever the keys: the health probes.
+/// REST calls that stay open whatever the keys: the health probes and `/`.
 pub fn is_open_rest_path(path: &str) -> bool {
-    matches!(path, "/livez" | "/readyz" | "/healthz")
+    matches!(path, "/" | "/livez" | "/readyz" | "/healthz")
 }
 
 /// Whether a REST call only reads: every GET, and the POSTs that search,

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::auth::ApiKeys;
 use crate::service::Gateway;
+use crate::telemetry::Telemetry;
 use tessera_proto::topology_watch::TopologyCache;
 
 #[derive(Clone)]
@@ -92,12 +93,8 @@ impl GatewayInstance {
             RequestMetrics::new(&metrics, "rest").map_err(TesseraError::internal)?;
         let grpc_requests =
             RequestMetrics::new(&metrics, "grpc").map_err(TesseraError::internal)?;
-        let router = crate::rest::router(
-            gateway.clone(),
-            options.api_keys.clone(),
-            metrics,
-            rest_requests,
-        );
+        let telemetry = Telemetry::new(metrics, rest_requests, grpc_requests.clone());
+        let router = crate::rest::router(gateway.clone(), options.api_keys.clone(), telemetry);
         let api_keys = options.api_keys;
         let http_task = match &options.tls {
             None => tokio::spawn(async move {

@@ -9,6 +9,7 @@ pub mod rest;
 pub mod routing;
 pub mod service;
 pub mod snapshots;
+pub mod telemetry;
 
 mod instance;
 

@@ -6,6 +6,7 @@ pub mod internal_auth;
 pub mod metrics;
 pub mod peers;
 pub mod point_api;
+pub mod request_stats;
 pub mod tls;
 pub mod topology_watch;
 pub mod trace_context;

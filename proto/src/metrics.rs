@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::request_stats::RequestStats;
 use crate::transport::grpc_operation;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,11 +27,13 @@ const LATENCY_BUCKETS: [f64; 14] = [
 ];
 
 /// Requests served by one API (`rest`, `grpc` or `internal`), by operation and
-/// status.
+/// status: as Prometheus series, and as the statistics Qdrant's telemetry
+/// reports (`stats`).
 #[derive(Clone)]
 pub struct RequestMetrics {
     requests: IntCounterVec,
     seconds: HistogramVec,
+    stats: RequestStats,
 }
 
 impl RequestMetrics {
@@ -54,14 +57,29 @@ impl RequestMetrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(seconds.clone()))?;
-        Ok(RequestMetrics { requests, seconds })
+        Ok(RequestMetrics {
+            requests,
+            seconds,
+            stats: RequestStats::default(),
+        })
     }
 
     pub fn observe(&self, operation: &str, status: &str, elapsed: Duration) {
+        self.count(operation, status, elapsed);
+        self.stats.observe(operation, status, elapsed);
+    }
+
+    fn count(&self, operation: &str, status: &str, elapsed: Duration) {
         self.requests.with_label_values(&[operation, status]).inc();
         self.seconds
             .with_label_values(&[operation])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// The responses so far, by operation and status. A gRPC call is listed
+    /// under its full path (`/qdrant.Points/Search`), as Qdrant lists it.
+    pub fn stats(&self) -> &RequestStats {
+        &self.stats
     }
 
     /// A tower layer for a tonic server: counts each call under its
@@ -110,7 +128,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let metrics = self.metrics.clone();
-        let operation = grpc_operation(request.uri().path());
+        let path = request.uri().path().to_owned();
         let started = Instant::now();
         Box::pin(async move {
             let response = inner.call(request).await;
@@ -125,7 +143,9 @@ where
                     .to_owned(),
                 Err(_) => "transport_error".to_owned(),
             };
-            metrics.observe(&operation, &status, started.elapsed());
+            let elapsed = started.elapsed();
+            metrics.count(&grpc_operation(&path), &status, elapsed);
+            metrics.stats.observe(&path, &status, elapsed);
             response
         })
     }
@@ -154,7 +174,7 @@ pub async fn serve_operations(
 ) {
     let router = Router::new()
         .route("/metrics", get(move || async move { render(&[registry]) }))
-        .route("/livez", get(|| async { "livez check passed" }))
+        .route("/livez", get(|| async { "healthz check passed" }))
         .route("/healthz", get(|| async { "healthz check passed" }))
         .route(
             "/readyz",
@@ -162,7 +182,7 @@ pub async fn serve_operations(
                 if ready() {
                     (StatusCode::OK, "all shards are ready")
                 } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "not ready yet")
+                    (StatusCode::SERVICE_UNAVAILABLE, "some shards are not ready")
                 }
             }),
         );

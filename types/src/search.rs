@@ -106,4 +106,10 @@ pub struct ShardStats {
     /// Points holding a value of each indexed payload field, by key.
     #[serde(default)]
     pub payload_points: std::collections::BTreeMap<String, u64>,
+    /// Live vectors stored, by vector name (`""` for the unnamed one).
+    #[serde(default)]
+    pub vectors: std::collections::BTreeMap<String, u64>,
+    /// Each segment: its id (none for the appendable one) and live points.
+    #[serde(default)]
+    pub segments: Vec<(Option<u64>, u64)>,
 }

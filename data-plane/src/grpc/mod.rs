@@ -13,8 +13,8 @@ use tessera_proto::data_plane::{
     FetchOpsReply, FetchOpsRequest, FetchSnapshotRequest, ListSnapshotsReply, ListSnapshotsRequest,
     RecoveryProgress, ReplicateReply, ReplicateRequest, RestoreShardChunk, RestoreShardReply,
     RetrieveReply, RetrieveRequest, ScrollReply, ScrollRequest, SearchReply, SearchRequest,
-    ShardSnapshotRequest, ShardStatsReply, ShardStatsRequest, SnapshotInfo, SnapshotLocation,
-    StoreSnapshotChunk, UpdateReply, UpdateRequest,
+    SegmentSummary, ShardSnapshotRequest, ShardStatsReply, ShardStatsRequest, SnapshotInfo,
+    SnapshotLocation, StoreSnapshotChunk, UpdateReply, UpdateRequest,
 };
 use tessera_types::TesseraError;
 use tonic::{Request, Response, Status, Streaming};
@@ -262,6 +262,12 @@ impl DataPlane for DataPlaneService {
             segments_count: stats.segments_count,
             optimizing: stats.optimizing,
             payload_points: stats.payload_points.into_iter().collect(),
+            vectors: stats.vectors.into_iter().collect(),
+            segments: stats
+                .segments
+                .into_iter()
+                .map(|(id, points_count)| SegmentSummary { id, points_count })
+                .collect(),
             recovery,
         }))
     }

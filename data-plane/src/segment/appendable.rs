@@ -64,6 +64,13 @@ impl Appendable {
         self.vector_counts.get(name).copied().unwrap_or(0)
     }
 
+    /// Vectors of each name.
+    pub fn vector_counts(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
+        self.vector_counts
+            .iter()
+            .map(|(name, n)| (name.as_str(), *n))
+    }
+
     fn count(&mut self, row: usize, delta: isize) {
         let dense = self
             .data

@@ -160,6 +160,13 @@ impl ImmutableSegment {
             .map_or(0, |(present, gone)| present - gone.load(Ordering::Acquire))
     }
 
+    /// Live vectors of each name.
+    pub fn vector_counts(&self) -> impl Iterator<Item = (&str, usize)> + '_ {
+        self.vectors
+            .keys()
+            .map(|name| (name.as_str(), self.vector_count(name)))
+    }
+
     pub fn live_rows(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.rows()).filter(|row| self.is_live(*row))
     }

@@ -414,12 +414,13 @@ impl Shard {
 
     pub fn stats(&self) -> ShardStats {
         let segments = self.inner.segments();
-        let points_count = (segments.appendable.read().len()
+        let appendable_points = segments.appendable.read().len() as u64;
+        let points_count = appendable_points
             + segments
                 .sealed
                 .iter()
-                .map(|s| s.live_count())
-                .sum::<usize>()) as u64;
+                .map(|s| s.live_count() as u64)
+                .sum::<u64>();
         ShardStats {
             points_count,
             indexed_vectors_count: segments
@@ -433,7 +434,29 @@ impl Shard {
             optimizing: self.inner.optimizing.load(Ordering::Acquire)
                 || self.inner.optimization_due(),
             payload_points: self.payload_points(&segments),
+            vectors: Self::vector_counts(&segments),
+            segments: std::iter::once((None, appendable_points))
+                .chain(
+                    segments
+                        .sealed
+                        .iter()
+                        .map(|s| (Some(s.id), s.live_count() as u64)),
+                )
+                .collect(),
         }
+    }
+
+    fn vector_counts(segments: &Segments) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for (name, n) in segments.appendable.read().vector_counts() {
+            *counts.entry(name.to_owned()).or_default() += n as u64;
+        }
+        for segment in &segments.sealed {
+            for (name, n) in segment.vector_counts() {
+                *counts.entry(name.to_owned()).or_default() += n as u64;
+            }
+        }
+        counts
     }
 
     /// Bytes of this replica's WAL files on disk.

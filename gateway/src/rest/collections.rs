@@ -1,41 +1,20 @@
-//! Service, cluster and collection endpoints.
+//! Cluster and collection endpoints.
 
 use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::json;
 use tessera_types::{
     ChangeAliases, CreateCollection, PayloadFieldSchema, PayloadSchemaType, TesseraError,
-    UpdateCollection, VectorNameConfig, QDRANT_COMPATIBLE_VERSION,
+    UpdateCollection, VectorNameConfig,
 };
 
 use super::model::CreateIndexBody;
+use super::service::param;
 use super::{parse_body, Timer};
-use crate::service::Gateway;
-
-pub async fn root() -> Response {
-    axum::Json(json!({
-        "title": "tessera - vector search engine",
-        "version": QDRANT_COMPATIBLE_VERSION,
-        "tessera_version": env!("CARGO_PKG_VERSION"),
-    }))
-    .into_response()
-}
-
-pub async fn readyz(State(gateway): State<Gateway>) -> Response {
-    if gateway.is_ready() {
-        (StatusCode::OK, "all shards are ready").into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "waiting for the control plane",
-        )
-            .into_response()
-    }
-}
+use crate::service::{Gateway, OptimizationLists};
 
 pub async fn cluster_status(State(gateway): State<Gateway>) -> Response {
     let timer = Timer::start();
@@ -81,6 +60,24 @@ pub async fn list_collection_aliases(
     let outcome = gateway
         .list_collection_aliases(&name)
         .map(|aliases| json!({ "aliases": aliases }));
+    timer.finish(outcome)
+}
+
+/// `GET /collections/{name}/optimizations?with=...`.
+pub async fn optimizations(
+    State(gateway): State<Gateway>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let timer = Timer::start();
+    let outcome = async {
+        let with = query.get("with").map_or("", String::as_str);
+        let lists = OptimizationLists::parse(with)?;
+        // Validated as Qdrant does, though no completed optimization is kept.
+        param::<u64>(&query, "completed_limit")?;
+        gateway.optimizations(&name, lists).await
+    }
+    .await;
     timer.finish(outcome)
 }
 

@@ -11,6 +11,7 @@ mod points;
 mod query_body;
 mod routes;
 mod search;
+mod service;
 mod snapshots;
 
 use std::time::Instant;
@@ -22,22 +23,19 @@ use axum::routing::get;
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tessera_proto::metrics::{Registry, RequestMetrics};
+use tessera_proto::metrics::RequestMetrics;
 use tessera_proto::trace_context;
 use tessera_types::TesseraError;
 
 use crate::auth::{self, ApiKeys, Denied};
 use crate::service::Gateway;
+use crate::telemetry::Telemetry;
 
-/// The REST API. Every request is counted in `requests`; `/metrics` shows
-/// `metrics`, the registry those counts live in.
-pub fn router(
-    gateway: Gateway,
-    keys: ApiKeys,
-    metrics: Registry,
-    requests: RequestMetrics,
-) -> Router {
-    let (api, document) = routes::api(metrics);
+/// The REST API. Every request is counted in `telemetry`'s REST metrics,
+/// which `/telemetry` and `/metrics` report.
+pub fn router(gateway: Gateway, keys: ApiKeys, telemetry: Telemetry) -> Router {
+    let requests = telemetry.rest().clone();
+    let (api, document) = routes::api();
     // Serialized once: each request shares the bytes instead of copying the
     // document's JSON tree.
     let document = Bytes::from(serde_json::to_vec(&document).expect("JSON serializes"));
@@ -50,6 +48,7 @@ pub fn router(
             )
         }),
     )
+    .layer(axum::Extension(telemetry))
     .fallback(unknown_path)
     .method_not_allowed_fallback(method_not_allowed)
     .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -36,6 +36,10 @@ pub enum Param {
     Force,
     Priority,
     Checksum,
+    DetailsLevel,
+    Anonymize,
+    With,
+    CompletedLimit,
 }
 
 /// A write on points: `?wait=` and `?ordering=`.
@@ -87,6 +91,26 @@ impl Param {
                 "checksum",
                 "The snapshot's SHA-256, checked before it is used",
                 json!({ "type": "string" }),
+            ),
+            Param::DetailsLevel => (
+                "details_level",
+                "How much to report: 0 is the least",
+                json!({ "type": "integer", "minimum": 0 }),
+            ),
+            Param::Anonymize => (
+                "anonymize",
+                "Hide collection names",
+                json!({ "type": "boolean" }),
+            ),
+            Param::With => (
+                "with",
+                "Lists to include, comma-separated: queued, completed, idle_segments",
+                json!({ "type": "string" }),
+            ),
+            Param::CompletedLimit => (
+                "completed_limit",
+                "How many completed optimizations to list at most",
+                json!({ "type": "integer", "minimum": 0 }),
             ),
         };
         json!({

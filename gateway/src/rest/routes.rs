@@ -5,26 +5,32 @@
 use axum::routing::MethodFilter as M;
 use axum::Router;
 use serde_json::Value;
-use tessera_proto::metrics::Registry;
 use tessera_types::{
     ChangeAliases, ClusterOperation, CreateCollection, CreateShardKey, DropShardKey,
     SnapshotRecover, UpdateCollection, VectorNameConfig,
 };
 
 use super::openapi::{self, json, Body, Param, READ, UPLOAD, WAIT, WRITE};
-use super::{cluster, collections, model, points, query_body, search, snapshots};
+use super::{cluster, collections, model, points, query_body, search, service, snapshots};
 use crate::service::Gateway;
 
-/// The routes, and their OpenAPI document; `/metrics` shows `metrics`.
-pub fn api(metrics: Registry) -> (Router<Gateway>, Value) {
+/// The routes, and their OpenAPI document.
+pub fn api() -> (Router<Gateway>, Value) {
     openapi::Api::default()
-        .get("/", collections::root)
-        .get("/metrics", move || async move {
-            tessera_proto::metrics::render(&[metrics])
-        })
-        .get("/healthz", || async { "healthz check passed" })
-        .get("/livez", || async { "livez check passed" })
-        .get("/readyz", collections::readyz)
+        .get("/", service::root)
+        .endpoint(
+            M::GET,
+            "/telemetry",
+            service::telemetry,
+            Body::None,
+            &[Param::Anonymize, Param::DetailsLevel],
+        )
+        .get("/metrics", service::metrics)
+        .get("/healthz", service::healthz)
+        .get("/livez", service::healthz)
+        .get("/readyz", service::readyz)
+        .get("/issues", service::issues)
+        .endpoint(M::DELETE, "/issues", service::clear_issues, Body::None, &[])
         .get("/cluster", collections::cluster_status)
         .endpoint(
             M::DELETE,
@@ -96,6 +102,13 @@ pub fn api(metrics: Registry) -> (Router<Gateway>, Value) {
             collections::delete_vector,
             Body::None,
             WAIT,
+        )
+        .endpoint(
+            M::GET,
+            "/collections/{name}/optimizations",
+            collections::optimizations,
+            Body::None,
+            &[Param::With, Param::CompletedLimit],
         )
         .get("/collections/{name}/cluster", collections::cluster_info)
         .endpoint(

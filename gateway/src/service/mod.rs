@@ -1,12 +1,14 @@
 //! The operations a client can ask of Tessera, independent of REST or gRPC.
 //! Both edges translate their requests into these calls.
 
+mod collection_stats;
 mod facet;
 mod formula;
 mod fusion;
 mod groups;
 mod matrix;
 mod mmr;
+mod optimizations;
 mod query;
 mod rate_limit;
 mod reads;
@@ -14,9 +16,11 @@ mod recommend;
 mod strict_mode;
 mod writes;
 
+pub use collection_stats::{CollectionStats, SegmentStats};
 pub use facet::{FacetHit, FacetRequest};
 pub use groups::{GroupsRequest, PointGroup, WithLookup};
 pub use matrix::{DistanceMatrix, MatrixPair, MatrixRequest};
+pub use optimizations::{OptimizationLists, OptimizationsResponse};
 pub use query::{
     Discover, Fusion, LookupFrom, Mmr, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy,
     VectorInput, DEFAULT_MMR_DIVERSITY, DEFAULT_RRF_K,
