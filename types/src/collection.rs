@@ -525,6 +525,33 @@ pub struct CollectionConfig {
 }
 
 impl CollectionConfig {
+    /// Qdrant's warnings about settings that will be ignored: `inline_storage`
+    /// on a multi-vector, or without quantization.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (name, params) in self.params.vectors.iter() {
+            let inline = params
+                .hnsw_config
+                .as_ref()
+                .and_then(|h| h.inline_storage)
+                .unwrap_or(false);
+            if !inline {
+                continue;
+            }
+            let option = format!("The `hnsw_config.inline_storage` option for vector '{name}'");
+            if params.multivector_config.is_some() {
+                warnings.push(format!(
+                    "{option} is not compatible with multivectors. This option will be ignored."
+                ));
+            } else if params.quantization_config.is_none() && self.quantization_config.is_none() {
+                warnings.push(format!(
+                    "{option} requires quantization to be enabled. This option will be ignored."
+                ));
+            }
+        }
+        warnings
+    }
+
     /// The strict mode limits in force, if strict mode is on.
     pub fn strict_mode(&self) -> Option<&StrictModeConfig> {
         self.strict_mode_config.as_ref().filter(|c| c.is_enabled())
@@ -596,7 +623,8 @@ pub struct CreateCollection {
     pub wal_config: Option<serde_json::Value>,
     #[serde(default)]
     pub optimizers_config: Option<serde_json::Value>,
-    #[serde(default)]
+    /// Qdrant takes `quantization` as another name for it.
+    #[serde(default, alias = "quantization")]
     pub quantization_config: Option<QuantizationConfig>,
     #[serde(default)]
     pub sparse_vectors: Option<SparseVectorsConfig>,

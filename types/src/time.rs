@@ -109,12 +109,18 @@ impl UtcDateTime {
 /// bare date.
 pub fn parse_datetime(text: &str) -> Option<f64> {
     use chrono::{DateTime, NaiveDate, NaiveDateTime};
-    let micros = if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+    let zoned = ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z"];
+    let micros = if let Some(t) = DateTime::parse_from_rfc3339(text).ok().or_else(|| {
+        zoned
+            .iter()
+            .find_map(|f| DateTime::parse_from_str(text, f).ok())
+    }) {
         t.timestamp_micros()
     } else if let Some(t) = [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
     ]
     .iter()
     .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
@@ -151,6 +157,7 @@ mod tests {
             "2024-02-29T14:34:56+02:00",
             "2024-02-29T12:34:56",
             "2024-02-29 12:34:56",
+            "2024-02-29 14:34:56+0200",
         ] {
             assert_eq!(parse_datetime(text), Some(1_709_210_096.0), "{text}");
         }
@@ -159,6 +166,7 @@ mod tests {
             Some(1_709_210_096.5)
         );
         assert_eq!(parse_datetime("2024-02-29"), Some(1_709_164_800.0));
+        assert_eq!(parse_datetime("2024-02-29 12:34"), Some(1_709_210_040.0));
         assert_eq!(parse_datetime("yesterday"), None);
     }
 }

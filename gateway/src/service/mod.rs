@@ -100,11 +100,27 @@ pub enum CollectionStatus {
 pub struct CollectionInfo {
     pub status: CollectionStatus,
     pub optimizer_status: String,
+    /// Settings that will be ignored, as Qdrant warns of them; omitted when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<CollectionWarning>,
     pub indexed_vectors_count: u64,
     pub points_count: u64,
     pub segments_count: u64,
     pub config: CollectionConfig,
     pub payload_schema: BTreeMap<String, PayloadFieldInfo>,
+    pub update_queue: UpdateQueue,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionWarning {
+    pub message: String,
+}
+
+/// Writes accepted but not yet applied. A data node applies a write before
+/// it acknowledges it, so nothing waits in a queue.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateQueue {
+    pub length: u64,
 }
 
 /// An indexed payload field as collection info shows it.
@@ -253,6 +269,13 @@ impl Gateway {
         let mut info = CollectionInfo {
             status: CollectionStatus::Green,
             optimizer_status: "ok".into(),
+            warnings: collection
+                .config
+                .warnings()
+                .into_iter()
+                .map(|message| CollectionWarning { message })
+                .collect(),
+            update_queue: UpdateQueue::default(),
             indexed_vectors_count: 0,
             points_count: 0,
             segments_count: 0,

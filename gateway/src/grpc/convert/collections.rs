@@ -479,8 +479,15 @@ pub fn collection_info_to_proto(info: CollectionInfo) -> q::CollectionInfo {
             .collect(),
         points_count: Some(info.points_count),
         indexed_vectors_count: Some(info.indexed_vectors_count),
-        warnings: Vec::new(),
-        update_queue: Some(q::UpdateQueueInfo::default()),
+        warnings: info
+            .warnings
+            .into_iter()
+            .map(|w| q::CollectionWarning { message: w.message })
+            .collect(),
+        update_queue: Some(q::UpdateQueueInfo {
+            length: info.update_queue.length,
+            ..Default::default()
+        }),
         created_at: None,
     }
 }

@@ -999,6 +999,8 @@ fn info_with(vectors: t::VectorsConfig) -> CollectionInfo {
         segments_count: 2,
         config,
         payload_schema: Default::default(),
+        warnings: Vec::new(),
+        update_queue: Default::default(),
     }
 }
 
