@@ -6,6 +6,9 @@ use thiserror::Error;
 pub enum TesseraError {
     #[error("Wrong input: {0}")]
     BadInput(String),
+    /// A request Qdrant refuses as a bad request (400): strict mode's refusals.
+    #[error("Bad request: {0}")]
+    BadRequest(String),
     /// A body that parses but breaks a rule on its values (422, as Qdrant).
     #[error("Validation error in JSON body: {0}")]
     Validation(String),
@@ -17,9 +20,13 @@ pub enum TesseraError {
     Unavailable(String),
     #[error("Operation timed out: {0}")]
     Timeout(String),
-    /// Strict mode's read or write rate limit (429, as Qdrant).
-    #[error("Rate limiting exceeded: {0}")]
-    RateLimited(String),
+    /// Strict mode's read or write rate limit (429, as Qdrant), with the whole
+    /// seconds until a retry can pass; none when it never can.
+    #[error("Rate limiting exceeded: {description}")]
+    RateLimited {
+        description: String,
+        retry_after: Option<u64>,
+    },
     #[error("Not implemented: {0}")]
     Unimplemented(String),
     #[error("Service internal error: {0}")]
@@ -33,6 +40,9 @@ pub enum TesseraError {
 impl TesseraError {
     pub fn bad_input(msg: impl Into<String>) -> Self {
         Self::BadInput(msg.into())
+    }
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        Self::BadRequest(msg.into())
     }
     pub fn validation(msg: impl Into<String>) -> Self {
         Self::Validation(msg.into())

@@ -122,7 +122,11 @@ enum TesseraErrorDef {
     Internal(String),
     Stale(String),
     Validation(String),
-    RateLimited(String),
+    RateLimited {
+        description: String,
+        retry_after: Option<u64>,
+    },
+    BadRequest(String),
 }
 
 impl TopologyCommand {

@@ -203,13 +203,13 @@ impl IntoResponse for ApiError {
 /// The one mapping from domain errors to HTTP status codes.
 fn http_status(err: &TesseraError) -> StatusCode {
     match err {
-        TesseraError::BadInput(_) => StatusCode::BAD_REQUEST,
+        TesseraError::BadInput(_) | TesseraError::BadRequest(_) => StatusCode::BAD_REQUEST,
         TesseraError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
         TesseraError::NotFound(_) => StatusCode::NOT_FOUND,
         TesseraError::AlreadyExists(_) => StatusCode::CONFLICT,
         TesseraError::Unavailable(_) | TesseraError::Stale(_) => StatusCode::SERVICE_UNAVAILABLE,
         TesseraError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-        TesseraError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        TesseraError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         TesseraError::Unimplemented(_) => StatusCode::NOT_IMPLEMENTED,
         TesseraError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -234,12 +234,23 @@ impl Timer {
                 if matches!(err, TesseraError::Internal(_)) {
                     tracing::error!(error = %err, "request failed");
                 }
-                ApiError {
+                let mut response = ApiError {
                     status: http_status(&err),
                     message: err.to_string(),
                     started: self.0,
                 }
-                .into_response()
+                .into_response();
+                // As Qdrant: a rate-limited client learns when a retry can pass.
+                if let TesseraError::RateLimited {
+                    retry_after: Some(seconds),
+                    ..
+                } = err
+                {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, seconds.into());
+                }
+                response
             }
         }
     }

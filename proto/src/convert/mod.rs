@@ -20,31 +20,46 @@ type Result<T> = std::result::Result<T, TesseraError>;
 pub fn error_to_status(err: TesseraError) -> tonic::Status {
     use tonic::Code;
     let code = match &err {
-        TesseraError::BadInput(_) | TesseraError::Validation(_) => Code::InvalidArgument,
+        TesseraError::BadInput(_) | TesseraError::BadRequest(_) | TesseraError::Validation(_) => {
+            Code::InvalidArgument
+        }
         TesseraError::NotFound(_) => Code::NotFound,
         TesseraError::AlreadyExists(_) => Code::AlreadyExists,
         TesseraError::Unavailable(_) => Code::Unavailable,
         TesseraError::Timeout(_) => Code::DeadlineExceeded,
-        TesseraError::RateLimited(_) => Code::ResourceExhausted,
+        TesseraError::RateLimited { .. } => Code::ResourceExhausted,
         TesseraError::Unimplemented(_) => Code::Unimplemented,
         TesseraError::Internal(_) => Code::Internal,
         TesseraError::Stale(_) => Code::FailedPrecondition,
     };
     // The message carries the variant's text without its prefix, so a
     // round trip through status_to_error does not repeat the prefix.
-    tonic::Status::new(code, error_message(&err))
+    let mut status = tonic::Status::new(code, error_message(&err));
+    // Qdrant sends a rate limit's wait as `retry-after` metadata, as over REST.
+    if let TesseraError::RateLimited {
+        retry_after: Some(seconds),
+        ..
+    } = err
+    {
+        status
+            .metadata_mut()
+            .insert(RETRY_AFTER, seconds.to_string().parse().expect("digits"));
+    }
+    status
 }
+
+const RETRY_AFTER: &str = "retry-after";
 
 fn error_message(err: &TesseraError) -> String {
     match err {
-        // Kept whole: the prefix tells a validation error from other bad input.
-        TesseraError::Validation(_) => err.to_string(),
+        // Kept whole: the prefix tells these from other bad input.
+        TesseraError::Validation(_) | TesseraError::BadRequest(_) => err.to_string(),
         TesseraError::BadInput(m)
         | TesseraError::NotFound(m)
         | TesseraError::AlreadyExists(m)
         | TesseraError::Unavailable(m)
         | TesseraError::Timeout(m)
-        | TesseraError::RateLimited(m)
+        | TesseraError::RateLimited { description: m, .. }
         | TesseraError::Unimplemented(m)
         | TesseraError::Internal(m)
         | TesseraError::Stale(m) => m.clone(),
@@ -52,21 +67,33 @@ fn error_message(err: &TesseraError) -> String {
 }
 
 const VALIDATION: &str = "Validation error in JSON body: ";
+const BAD_REQUEST: &str = "Bad request: ";
 
 /// The inverse of [`error_to_status`], for replies from other Tessera services.
 pub fn status_to_error(status: tonic::Status) -> TesseraError {
     use tonic::Code;
     let msg = status.message().to_string();
     match status.code() {
-        Code::InvalidArgument | Code::OutOfRange => match msg.strip_prefix(VALIDATION) {
-            Some(rest) => TesseraError::Validation(rest.to_string()),
-            None => TesseraError::BadInput(msg),
-        },
+        Code::InvalidArgument | Code::OutOfRange => {
+            if let Some(rest) = msg.strip_prefix(VALIDATION) {
+                TesseraError::Validation(rest.to_string())
+            } else if let Some(rest) = msg.strip_prefix(BAD_REQUEST) {
+                TesseraError::BadRequest(rest.to_string())
+            } else {
+                TesseraError::BadInput(msg)
+            }
+        }
         Code::FailedPrecondition => TesseraError::Stale(msg),
         Code::NotFound => TesseraError::NotFound(msg),
         Code::AlreadyExists => TesseraError::AlreadyExists(msg),
         Code::Unavailable | Code::Cancelled | Code::Aborted => TesseraError::Unavailable(msg),
-        Code::ResourceExhausted => TesseraError::RateLimited(msg),
+        Code::ResourceExhausted => TesseraError::RateLimited {
+            retry_after: status
+                .metadata()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.parse().ok()),
+            description: msg,
+        },
         Code::DeadlineExceeded => TesseraError::Timeout(msg),
         Code::Unimplemented => TesseraError::Unimplemented(msg),
         _ => TesseraError::Internal(msg),
