@@ -106,7 +106,11 @@ pub fn vector_name_config_from_proto(
                 modifier,
             })
         }
-        None => return Err(bad_input("vector_config is empty: give a dense or sparse config")),
+        None => {
+            return Err(bad_input(
+                "vector_config is empty: give a dense or sparse config",
+            ))
+        }
     };
     Ok((request.vector_name, config))
 }
