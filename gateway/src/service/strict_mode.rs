@@ -353,6 +353,8 @@ pub(super) struct StoredSizes {
 
 /// A collection's measure and how often it has been used.
 struct StoredSize {
+    /// The collection measured: one recreated under its name starts afresh.
+    incarnation: u64,
     points: u64,
     payload_bytes: u64,
     measured: Instant,
@@ -487,7 +489,10 @@ impl Gateway {
     /// again after `SIZE_TTL` or `SIZE_CHECKS` uses.
     async fn stored_size(&self, state: &CollectionState) -> Result<(u64, u64)> {
         if let Some(size) = self.stored_sizes.sizes.lock().get_mut(&state.name) {
-            if size.measured.elapsed() < SIZE_TTL && size.checks < SIZE_CHECKS {
+            if size.incarnation == state.incarnation
+                && size.measured.elapsed() < SIZE_TTL
+                && size.checks < SIZE_CHECKS
+            {
                 size.checks += 1;
                 return Ok((size.points, size.payload_bytes));
             }
@@ -502,6 +507,7 @@ impl Gateway {
         self.stored_sizes.sizes.lock().insert(
             state.name.clone(),
             StoredSize {
+                incarnation: state.incarnation,
                 points,
                 payload_bytes,
                 measured: Instant::now(),
