@@ -1,6 +1,8 @@
 """Strict mode: a collection's limits refuse requests that ask too much, with
-Qdrant's messages, before anything runs; limits count what a request really
-does (defaults left out, every prefetch, groups' limit × group_size)."""
+Qdrant's messages (400 "Bad request: ... Help: ..."), before anything runs;
+limits count what a request really does (defaults left out, every prefetch,
+groups' limit × group_size); rate limits charge Qdrant's costs and answer 429
+with Retry-After."""
 
 from __future__ import annotations
 
@@ -44,15 +46,26 @@ def refused(response, words):
     assert words in response.json()["status"]["error"]
 
 
+def rate_limited(response, words, retry_after=None):
+    """A 429 in Qdrant's words; `retry_after` bounds its Retry-After, None: no header."""
+    assert response.status_code == 429, response.text
+    assert words in response.json()["status"]["error"]
+    if retry_after is None:
+        assert "Retry-After" not in response.headers
+    else:
+        assert int(response.headers["Retry-After"]) in retry_after
+
+
 def test_limits_are_refused_with_qdrants_messages(strict, rest):
     base = f"/collections/{strict}/points"
-    refused(rest.post(f"{base}/query", json={"query": V, "limit": 6}), 'Limit exceeded 6 > 5 for "limit"')
+    refused(rest.post(f"{base}/query", json={"query": V, "limit": 6}),
+            'Bad request: Limit exceeded 6 > 5 for "limit". Help: Reduce the "limit" parameter to or below 5.')
     refused(rest.post(f"{base}/query", json={
         "prefetch": {"query": V, "limit": 100}, "query": {"fusion": "rrf"}, "limit": 2}), "100 > 5")
     refused(rest.post(f"{base}/query/groups", json={
         "query": V, "group_by": "color", "limit": 3, "group_size": 2}), "6 > 5")
     refused(rest.post(f"{base}/scroll", json={"limit": 50}), "50 > 5")
-    refused(rest.post(f"{base}/query", json={"query": V, "limit": 2, "params": {"exact": True}}), "Exact search disabled")
+    refused(rest.post(f"{base}/query", json={"query": V, "limit": 2, "params": {"exact": True}}), "Bad request: Exact search disabled!. Help: Set exact=false.")
     refused(rest.post(f"{base}/query", json={"query": V, "limit": 2, "params": {"hnsw_ef": 100}}), "hnsw_ef")
     refused(rest.post(f"{base}/search/batch", json={"searches": [{"vector": V, "limit": 1}] * 3}), "batch size")
     assert rest.post(f"{base}/query", json={"query": V, "limit": 5}).status_code == 200
@@ -63,12 +76,26 @@ def test_limits_are_refused_with_qdrants_messages(strict, rest):
 def test_filters_must_use_indexes_and_stay_small(strict, rest):
     base = f"/collections/{strict}/points"
     unindexed = {"must": [{"key": "size", "range": {"gte": 1}}]}
-    refused(rest.post(f"{base}/query", json={"query": V, "limit": 2, "filter": unindexed}), 'Index required but not found for "size"')
-    refused(rest.post(f"{base}/delete?wait=true", json={"filter": unindexed}), 'Index required but not found for "size"')
+    unindexed_words = ('Bad request: Index required but not found for "size" of one of the following types: '
+                       "[float, integer]. Help: Create an index for this key or use a different filter.")
+    refused(rest.post(f"{base}/query", json={"query": V, "limit": 2, "filter": unindexed}), unindexed_words)
+    refused(rest.post(f"{base}/delete?wait=true", json={"filter": unindexed}), unindexed_words)
+    # An index must serve the condition: a keyword index does not serve full-text matching.
+    text = {"must": [{"key": "color", "match": {"text": "red"}}]}
+    refused(rest.post(f"{base}/count", json={"filter": text}),
+            'Index required but not found for "color" of one of the following types: [text]')
     many = {"must": [{"key": "color", "match": {"value": c}} for c in ("a", "b", "c")]}
-    refused(rest.post(f"{base}/count", json={"filter": many}), "filter conditions")
+    refused(rest.post(f"{base}/count", json={"filter": many}),
+            "Bad request: Filter condition limit reached (3 > 2). Help: Reduce the amount of conditions of your filter.")
     wide = {"must": [{"key": "color", "match": {"any": ["a", "b", "c", "d"]}}]}
-    refused(rest.post(f"{base}/count", json={"filter": wide}), "condition size")
+    refused(rest.post(f"{base}/count", json={"filter": wide}),
+            "Bad request: Condition size limit reached (4 > 3). Help: Reduce the size of your condition.")
+    refused(rest.post(f"{base}/query/groups", json={"query": V, "group_by": "size", "limit": 1, "group_size": 1}),
+            'Bad request: Index required but not found for "size". Help: Create an index supporting `match` for this key.')
+    formula = {"prefetch": {"query": V}, "query": {"formula": {"sum": ["$score", "size"]}}}
+    refused(rest.post(f"{base}/query", json={**formula, "limit": 2}),
+            'Index required but not found for "size" of one of the following types: [float, integer]. '
+            "Help: Create an index for this key or use a different formula expression.")
     indexed = {"must": [{"key": "color", "match": {"value": "red"}}]}
     assert rest.post(f"{base}/count", json={"filter": indexed, "exact": True}).json()["result"]["count"] == 3
 
@@ -77,7 +104,9 @@ def test_writes_and_indexes_are_bounded_and_refusals_change_nothing(strict, rest
     big = rest.put(f"/collections/{strict}/points?wait=true", json={"points": [
         {"id": i, "vector": V} for i in range(10, 14)]})
     refused(big, "4 > 3")
-    refused(rest.put(f"/collections/{strict}/index?wait=true", json={"field_name": "size", "field_schema": "integer"}), "payload index count")
+    refused(rest.put(f"/collections/{strict}/index?wait=true", json={"field_name": "size", "field_schema": "integer"}),
+            "Bad request: Collection already has the maximum number of payload indices (1). "
+            "Help: Please delete an existing index before creating a new one.")
     assert rest.post(f"/collections/{strict}/points/count", json={"exact": True}).json()["result"]["count"] == 3
     info = rest.get(f"/collections/{strict}").json()["result"]
     assert info["config"]["strict_mode_config"]["max_query_limit"] == 5
@@ -106,7 +135,8 @@ def test_timeouts_above_max_timeout_are_refused(rest, make_name, client):
     name = strict_collection(rest, make_name, {"max_timeout": 2})
     base = f"/collections/{name}/points"
     assert rest.post(f"{base}/query?timeout=2", json={"query": V}).status_code == 200
-    refused(rest.post(f"{base}/query?timeout=3", json={"query": V}), 'Limit exceeded 3 > 2 for "timeout"')
+    refused(rest.post(f"{base}/query?timeout=3", json={"query": V}),
+            'Limit exceeded 3 > 2 for "timeout". Help: Reduce the "timeout" parameter to or below 2.')
     refused(rest.post(f"{base}/scroll?timeout=5", json={}), "timeout")
     assert rest.post(f"{base}/query?timeout=x", json={"query": V}).status_code == 400
     client.query_points(name, query=V, timeout=2)
@@ -119,14 +149,19 @@ def test_read_and_write_rates_are_limited_per_minute(rest, make_name):
     base = f"/collections/{name}/points"
     reads = [rest.post(f"{base}/query", json={"query": V}) for _ in range(5)]
     assert [r.status_code for r in reads[:2]] == [200, 200]
-    assert {r.status_code for r in reads[2:]} == {429}
-    assert "Rate limiting exceeded: Read rate limit exceeded, retry later" in reads[-1].json()["status"]["error"]
-    # Writes cost a token per point and have their own bucket.
+    # Two tokens a minute: one is back in about 30 s, which Retry-After tells.
+    for r in reads[2:]:
+        rate_limited(r, "Rate limiting exceeded: Read rate limit exceeded: Operation requires 1 tokens but only 0.0 were available. Retry after ",
+                     retry_after=range(25, 31))
+    # Writes cost a token per point and have their own bucket; more points than
+    # the bucket holds can never pass, so no retry is suggested.
+    rate_limited(rest.put(f"{base}?wait=true", json={"points": [{"id": i, "vector": V} for i in range(4)]}),
+                 "Rate limiting exceeded: Write rate limit exceeded, request larger than rate limiter capacity, please try to split your request")
     assert rest.put(f"{base}?wait=true", json={"points": [
         {"id": i, "vector": V} for i in range(3)]}).status_code == 200
-    refused_write = rest.put(f"{base}?wait=true", json={"points": [{"id": 9, "vector": V}]})
-    assert refused_write.status_code == 429, refused_write.text
-    assert "Write rate limit exceeded" in refused_write.json()["status"]["error"]
+    rate_limited(rest.put(f"{base}?wait=true", json={"points": [{"id": 9, "vector": V}]}),
+                 "Write rate limit exceeded: Operation requires 1 tokens but only 0.0 were available. Retry after ",
+                 retry_after=range(15, 21))
     # A refused write changed nothing; switching strict mode off lifts the limits.
     assert rest.patch(f"/collections/{name}", json={"strict_mode_config": {"enabled": False}}).status_code == 200
     assert rest.post(f"/collections/{name}/points/count", json={"exact": True}).json()["result"]["count"] == 3
@@ -154,9 +189,44 @@ def test_sparse_and_multi_vectors_are_bounded_per_name(rest, make_name):
     assert info["sparse_config"] == {"words": {"max_length": 4}}
 
 
+def test_reads_cost_what_qdrant_charges(rest, make_name):
+    name = strict_collection(rest, make_name, {"read_rate_limit": 4}, body={
+        "vectors": {"size": 4, "distance": "Dot"}, "sparse_vectors": {"words": {}}})
+    base = f"/collections/{name}/points"
+    capacity = "Read rate limit exceeded, request larger than rate limiter capacity, please try to split your request"
+    # A token per point fetched by id, per example vector and per filter condition.
+    rate_limited(rest.post(base, json={"ids": [1, 2, 3, 4, 5]}), capacity)
+    rate_limited(rest.post(f"{base}/recommend", json={"positive": [1, 2, 3], "strategy": "best_score", "limit": 1}), capacity)
+    many = {"must": [{"key": "k", "match": {"value": i}} for i in range(4)]}
+    rate_limited(rest.post(f"{base}/scroll", json={"filter": many}), capacity)
+    # A sparse vector costs a token per 64 dimensions.
+    sparse = {"indices": list(range(300)), "values": [1.0] * 300}
+    rate_limited(rest.post(f"{base}/query", json={"query": sparse, "using": "words"}), capacity)
+    assert rest.post(base, json={"ids": [1, 2, 3, 4]}).status_code == 200
+    rate_limited(rest.post(base, json={"ids": [1]}), "Read rate limit exceeded: Operation requires 1 tokens but only 0.0 were available",
+                 retry_after=range(14, 16))
+
+
+def test_filtered_writes_cost_the_points_they_touch(rest, make_name):
+    name = strict_collection(rest, make_name, {})
+    base = f"/collections/{name}/points"
+    assert rest.put(f"{base}?wait=true", json={"points": [
+        {"id": i, "vector": V, "payload": {"city": "Berlin" if i < 3 else "Paris"}} for i in range(10)]}).status_code == 200
+    assert rest.put(f"/collections/{name}/index?wait=true", json={"field_name": "city", "field_schema": "keyword"}).status_code == 200
+    assert rest.patch(f"/collections/{name}", json={"strict_mode_config": {"write_rate_limit": 7}}).status_code == 200
+    # An indexed filter costs the points it matches: 3 of 7 tokens.
+    berlin = {"must": [{"key": "city", "match": {"value": "Berlin"}}]}
+    assert rest.post(f"{base}/payload?wait=true", json={"payload": {"seen": True}, "filter": berlin}).status_code == 200
+    # A key without an index is taken to match half the points, as Qdrant estimates.
+    unindexed = {"must": [{"key": "town", "match": {"value": "Berlin"}}]}
+    rate_limited(rest.post(f"{base}/payload?wait=true", json={"payload": {"seen": True}, "filter": unindexed}),
+                 "Write rate limit exceeded: Operation requires 5 tokens but only 4.", retry_after=range(1, 10))
+
+
 @pytest.mark.parametrize("limit,words", [
-    ({"max_points_count": 5}, "Max points count limit of 5 reached!"),
-    ({"max_collection_vector_size_bytes": 80}, "Max vector storage size limit of 80 bytes reached!"),
+    ({"max_points_count": 5}, "Bad request: Max points count limit of 5 reached!"),
+    # Qdrant states the limit in MB: 80 bytes.
+    ({"max_collection_vector_size_bytes": 80}, "Bad request: Max vector storage size limit of 0.000076293945MB reached!"),
 ])
 def test_storage_limits_stop_inserts_once_reached(rest, make_name, limit, words):
     name = strict_collection(rest, make_name, limit)
@@ -202,7 +272,7 @@ def test_payload_storage_limit_stops_inserts_once_reached(rest, make_name):
     while True:
         r = rest.put(base, json={"points": [{"id": 100, "vector": V, "payload": {"city": "Paris"}}]})
         if r.status_code != 200:
-            refused(r, "Max payload storage size limit of 200 bytes reached!")
+            refused(r, "Bad request: Max payload storage size limit of 0.00019073486MB reached!")
             break
         assert time.monotonic() < deadline, "the limit was never enforced"
         time.sleep(0.2)

@@ -27,9 +27,13 @@ pub enum TesseraError {
     Unavailable(String),
     #[error("Operation timed out: {0}")]
     Timeout(String),
-    /// Strict mode's read or write rate limit (429, as Qdrant).
-    #[error("Rate limiting exceeded: {0}")]
-    RateLimited(String),
+    /// Strict mode's read or write rate limit (429, as Qdrant), with the whole
+    /// seconds until a retry can pass; none when it never can.
+    #[error("Rate limiting exceeded: {description}")]
+    RateLimited {
+        description: String,
+        retry_after: Option<u64>,
+    },
     #[error("Not implemented: {0}")]
     Unimplemented(String),
     #[error("Service internal error: {0}")]

@@ -122,7 +122,10 @@ enum TesseraErrorDef {
     Internal(String),
     Stale(String),
     Validation(String),
-    RateLimited(String),
+    RateLimited {
+        description: String,
+        retry_after: Option<u64>,
+    },
     BadRequest(String),
     QueryValidation(String),
     PathValidation(String),

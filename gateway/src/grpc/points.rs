@@ -157,7 +157,7 @@ impl PointsService {
             convert::read_options_from_proto(r.read_consistency, r.shard_key_selector, r.timeout)?;
         let records = self
             .gateway
-            .retrieve(&r.collection_name, &ids, &with_payload, &with_vector, &read)
+            .retrieve_points(&r.collection_name, &ids, &with_payload, &with_vector, &read)
             .await?;
         Ok(q::GetResponse {
             result: records.into_iter().map(convert::record_to_proto).collect(),

@@ -210,7 +210,7 @@ fn http_status(err: &TesseraError) -> StatusCode {
         TesseraError::AlreadyExists(_) => StatusCode::CONFLICT,
         TesseraError::Unavailable(_) | TesseraError::Stale(_) => StatusCode::SERVICE_UNAVAILABLE,
         TesseraError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-        TesseraError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        TesseraError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         TesseraError::Unimplemented(_) => StatusCode::NOT_IMPLEMENTED,
         TesseraError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -244,12 +244,23 @@ impl Timer {
                 if matches!(err, TesseraError::Internal(_)) {
                     tracing::error!(error = %err, "request failed");
                 }
-                ApiError {
+                let mut response = ApiError {
                     status: http_status(&err),
                     message: err.to_string(),
                     started: self.0,
                 }
-                .into_response()
+                .into_response();
+                // As Qdrant: a rate-limited client learns when a retry can pass.
+                if let TesseraError::RateLimited {
+                    retry_after: Some(seconds),
+                    ..
+                } = err
+                {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, seconds.into());
+                }
+                response
             }
         }
     }

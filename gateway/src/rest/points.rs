@@ -224,7 +224,7 @@ pub async fn batch(call: PointsCall) -> Response {
 pub async fn retrieve(call: PointsCall) -> Response {
     call.read(|gateway, name, b: RetrieveBody, read| async move {
         gateway
-            .retrieve(
+            .retrieve_points(
                 &name,
                 &b.ids,
                 &b.with_payload.unwrap_or(WithPayload::Enable(true)),
@@ -246,7 +246,7 @@ pub async fn retrieve_one(
         let read = read_options(&query, None)?;
         let id = PointId::parse_str(&id)?;
         gateway
-            .retrieve(
+            .retrieve_points(
                 &name,
                 &[id],
                 &WithPayload::Enable(true),

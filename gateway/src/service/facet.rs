@@ -29,7 +29,8 @@ impl Gateway {
     ) -> Result<Vec<FacetHit>> {
         self.strict_mode(collection, |strict| {
             strict.limit(request.limit)?;
-            strict.filter(request.filter.as_ref(), false)
+            strict.filter(request.filter.as_ref(), false)?;
+            Ok(super::strict_mode::cost::scroll(request.filter.as_ref()))
         })?;
         let (topology, collection) = self.collection(collection)?;
         let indexed = matches!(
@@ -45,8 +46,8 @@ impl Gateway {
             )
         );
         if !indexed {
-            return Err(TesseraError::bad_input(format!(
-                "Bad request: Index required but not found for \"{}\" of one of the following types: [keyword, integer, uuid, bool]. Help: Create an index for this key.",
+            return Err(TesseraError::bad_request(format!(
+                "Index required but not found for \"{}\" of one of the following types: [keyword, integer, uuid, bool]. Help: Create an index for this key.",
                 request.key
             )));
         }

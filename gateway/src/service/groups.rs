@@ -53,10 +53,12 @@ impl Gateway {
         let wanted = request.limit.saturating_mul(request.group_size);
         self.strict_mode(collection, |strict| {
             strict.limit(wanted)?;
+            strict.group_by(&request.group_by)?;
             strict.query(&QueryRequest {
                 limit: 1,
                 ..request.query.clone()
-            })
+            })?;
+            Ok(super::strict_mode::cost::query(&request.query))
         })?;
         let mut fetch = wanted.saturating_mul(2).clamp(16, MAX_HITS);
         let groups = loop {

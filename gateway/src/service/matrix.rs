@@ -122,7 +122,8 @@ impl Gateway {
         }
         self.strict_mode(collection, |strict| {
             strict.limit(request.sample.saturating_mul(request.limit))?;
-            strict.filter(request.filter.as_ref(), false)
+            strict.filter(request.filter.as_ref(), false)?;
+            Ok(super::strict_mode::cost::scroll(request.filter.as_ref()))
         })?;
         let (_, state) = self.collection(collection)?;
         let distance = state.config.params.distance(&request.using)?;

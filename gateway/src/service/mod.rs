@@ -392,9 +392,7 @@ impl Gateway {
         }
         let (_, state) = self.collection(collection)?;
         if let Some(strict) = strict_mode::StrictMode::of(&state) {
-            let after =
-                state.payload_schema.len() + usize::from(!state.payload_schema.contains_key(field));
-            strict.payload_indexes(after)?;
+            strict.payload_indexes(state.payload_schema.len())?;
         }
         let request = cp::CreatePayloadIndexRequest {
             collection: self.collection_name(collection)?,

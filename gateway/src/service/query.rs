@@ -12,6 +12,7 @@ use rand::seq::SliceRandom;
 use tessera_types::{Condition, HasIdCondition, OrderBy};
 
 use super::fusion::fuse;
+use super::strict_mode::cost;
 use super::*;
 
 /// Qdrant's default for reciprocal rank fusion: small, so the top ranks weigh most.
@@ -174,7 +175,10 @@ impl Gateway {
         request: QueryRequest,
         read: &ReadOptions,
     ) -> Result<Vec<ScoredPoint>> {
-        self.strict_mode(collection, |strict| strict.query(&request))?;
+        self.strict_mode(collection, |strict| {
+            strict.query(&request)?;
+            Ok(cost::query(&request))
+        })?;
         self.run_query(collection, request, read).await
     }
 
@@ -184,7 +188,10 @@ impl Gateway {
         collection: &str,
         requests: Vec<(QueryRequest, ReadOptions)>,
     ) -> Result<Vec<Vec<ScoredPoint>>> {
-        self.strict_mode(collection, |strict| strict.batch(requests.len()))?;
+        // Each query is charged as it runs.
+        self.strict_mode(collection, |strict| {
+            strict.batch(requests.len()).map(|()| 0)
+        })?;
         futures::future::join_all(
             requests
                 .iter()

@@ -1,8 +1,24 @@
 //! Point reads: each shard's replicas chosen by consistency, answers merged.
 
+use super::strict_mode::cost;
 use super::*;
 
 impl Gateway {
+    /// A user's retrieval by id, charged to strict mode's read rate limit; the
+    /// gateway's own retrievals call `retrieve`.
+    pub async fn retrieve_points(
+        &self,
+        collection: &str,
+        ids: &[PointId],
+        with_payload: &WithPayload,
+        with_vector: &WithVector,
+        read: &ReadOptions,
+    ) -> Result<Vec<Record>> {
+        self.strict_mode(collection, |_| Ok(ids.len()))?;
+        self.retrieve(collection, ids, with_payload, with_vector, read)
+            .await
+    }
+
     pub async fn retrieve(
         &self,
         collection: &str,
@@ -126,7 +142,8 @@ impl Gateway {
             strict.batch(requests.len())?;
             requests
                 .iter()
-                .try_for_each(|(request, _)| check_search(strict, request))
+                .map(|(request, _)| check_search(strict, request))
+                .sum()
         })?;
         let results = join_all(
             requests
@@ -154,7 +171,8 @@ impl Gateway {
         }
         self.strict_mode(collection, |strict| {
             strict.limit(request.limit)?;
-            strict.filter(request.filter.as_ref(), false)
+            strict.filter(request.filter.as_ref(), false)?;
+            Ok(cost::scroll(request.filter.as_ref()))
         })?;
         self.run_scroll(collection, request, read).await
     }
@@ -247,7 +265,10 @@ impl Gateway {
         filter: Option<Filter>,
         read: &ReadOptions,
     ) -> Result<u64> {
-        self.strict_mode(collection, |strict| strict.filter(filter.as_ref(), false))?;
+        self.strict_mode(collection, |strict| {
+            strict.filter(filter.as_ref(), false)?;
+            Ok(cost::scroll(filter.as_ref()))
+        })?;
         self.run_count(collection, filter, read).await
     }
 
@@ -415,8 +436,10 @@ fn check_order_index(collection: &CollectionState, key: &str) -> Result<()> {
     }
 }
 
-fn check_search(strict: &strict_mode::StrictMode, request: &SearchRequest) -> Result<()> {
+/// Checks a user's search, and gives its cost.
+fn check_search(strict: &strict_mode::StrictMode, request: &SearchRequest) -> Result<usize> {
     strict.limit(request.limit)?;
     strict.params(&request.params)?;
-    strict.filter(request.filter.as_ref(), false)
+    strict.filter(request.filter.as_ref(), false)?;
+    Ok(cost::search(&request.vector, request.filter.as_ref()))
 }

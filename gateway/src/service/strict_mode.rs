@@ -3,8 +3,8 @@
 //! will actually do: defaults the caller left out, every prefetch, and
 //! `limit × group_size` for groups, with saturating arithmetic.
 
-use tessera_types::strict_mode::check_limit;
-use tessera_types::{FilterShape, StrictModeConfig};
+use tessera_types::strict_mode::{check_limit, refusal, Unindexed};
+use tessera_types::{FilterShape, PayloadSchema, StrictModeConfig};
 
 use std::time::{Duration, Instant};
 
@@ -17,8 +17,8 @@ use super::*;
 /// One collection's strict mode, with what it needs to judge requests.
 pub(super) struct StrictMode {
     config: StrictModeConfig,
-    /// Payload keys with an index.
-    indexed: Vec<String>,
+    /// The payload indexes, by key.
+    schema: PayloadSchema,
 }
 
 impl StrictMode {
@@ -26,7 +26,7 @@ impl StrictMode {
     pub(super) fn of(collection: &CollectionState) -> Option<StrictMode> {
         Some(StrictMode {
             config: collection.config.strict_mode()?.clone(),
-            indexed: collection.payload_schema.keys().cloned().collect(),
+            schema: collection.payload_schema.clone(),
         })
     }
 
@@ -34,12 +34,15 @@ impl StrictMode {
         check_limit(limit, self.config.max_query_limit, "limit")
     }
 
-    pub(super) fn payload_indexes(&self, count: usize) -> Result<()> {
-        check_limit(
-            count,
-            self.config.max_payload_index_count,
-            "payload index count",
-        )
+    /// A new payload index, while the collection has `existing` ones.
+    pub(super) fn payload_indexes(&self, existing: usize) -> Result<()> {
+        match self.config.max_payload_index_count {
+            Some(max) if existing >= max => Err(refusal(
+                format!("Collection already has the maximum number of payload indices ({max})"),
+                "Please delete an existing index before creating a new one.",
+            )),
+            _ => Ok(()),
+        }
     }
 
     pub(super) fn batch(&self, searches: usize) -> Result<()> {
@@ -47,19 +50,15 @@ impl StrictMode {
     }
 
     pub(super) fn params(&self, params: &SearchParams) -> Result<()> {
-        if let Some(ef) = params.hnsw_ef {
-            check_limit(ef, self.config.search_max_hnsw_ef, "hnsw_ef")?;
-        }
         if params.exact && self.config.search_allow_exact == Some(false) {
-            return Err(TesseraError::bad_input("Exact search disabled!"));
+            return Err(refusal("Exact search disabled!", "Set exact=false."));
         }
         let oversampling = params.quantization.as_ref().and_then(|q| q.oversampling);
-        if let (Some(value), Some(max)) = (oversampling, self.config.search_max_oversampling) {
-            if value > max {
-                return Err(TesseraError::bad_input(format!(
-                    "Limit exceeded {value} > {max} for \"oversampling\""
-                )));
-            }
+        if let Some(value) = oversampling {
+            check_limit(value, self.config.search_max_oversampling, "oversampling")?;
+        }
+        if let Some(ef) = params.hnsw_ef {
+            check_limit(ef, self.config.search_max_hnsw_ef, "hnsw_ef")?;
         }
         Ok(())
     }
@@ -67,30 +66,61 @@ impl StrictMode {
     /// A filter of a read (`update: false`) or of a write.
     pub(super) fn filter(&self, filter: Option<&Filter>, update: bool) -> Result<()> {
         let Some(filter) = filter else { return Ok(()) };
-        let shape = FilterShape::of(filter);
-        check_limit(
-            shape.conditions,
-            self.config.filter_max_conditions,
-            "filter conditions",
-        )?;
-        check_limit(
-            shape.largest_condition,
-            self.config.condition_max_size,
-            "condition size",
-        )?;
         let allowed = if update {
             self.config.unindexed_filtering_update
         } else {
             self.config.unindexed_filtering_retrieve
         };
         if allowed == Some(false) {
-            if let Some(key) = shape.keys.iter().find(|k| !self.indexed.contains(k)) {
-                return Err(TesseraError::bad_input(format!(
-                    "Index required but not found for \"{key}\". Help: Create an index for this key or use a different filter."
-                )));
+            if let Some(unindexed) = Unindexed::in_filter(&self.schema, filter) {
+                return Err(
+                    unindexed.refusal("Create an index for this key or use a different filter.")
+                );
+            }
+        }
+        let shape = FilterShape::of(filter);
+        if let Some(max) = self.config.filter_max_conditions {
+            if shape.conditions > max {
+                return Err(refusal(
+                    format!(
+                        "Filter condition limit reached ({} > {max})",
+                        shape.conditions
+                    ),
+                    "Reduce the amount of conditions of your filter.",
+                ));
+            }
+        }
+        if let Some(max) = self.config.condition_max_size {
+            if shape.largest_condition > max {
+                return Err(refusal(
+                    format!(
+                        "Condition size limit reached ({} > {max})",
+                        shape.largest_condition
+                    ),
+                    "Reduce the size of your condition.",
+                ));
             }
         }
         Ok(())
+    }
+
+    /// `group_by` reads its key's values, so it needs an index able to `match` them.
+    pub(super) fn group_by(&self, key: &str) -> Result<()> {
+        if self.config.unindexed_filtering_retrieve != Some(false) {
+            return Ok(());
+        }
+        let help = "Create an index supporting `match` for this key.";
+        match self.schema.get(key) {
+            Some(index) if !supports_match(index) => Err(refusal(
+                format!("Index of type \"{:?}\" found for \"{key}\"", index.kind()),
+                help,
+            )),
+            Some(_) => Ok(()),
+            None => Err(refusal(
+                format!("Index required but not found for \"{key}\""),
+                help,
+            )),
+        }
     }
 
     /// A query, its prefetches at every depth included.
@@ -111,15 +141,31 @@ impl StrictMode {
     }
 
     fn query_kind(&self, query: Option<&Query>, limit: usize) -> Result<()> {
-        if let Some(Query::Mmr(mmr)) = query {
-            self.limit(mmr.candidates_limit.unwrap_or(limit))?;
+        match query {
+            Some(Query::Mmr(mmr)) => self.limit(mmr.candidates_limit.unwrap_or(limit)),
+            Some(Query::Formula(formula))
+                if self.config.unindexed_filtering_retrieve == Some(false) =>
+            {
+                match Unindexed::in_expression(&self.schema, &formula.formula) {
+                    Some(unindexed) => Err(unindexed.refusal(
+                        "Create an index for this key or use a different formula expression.",
+                    )),
+                    None => Ok(()),
+                }
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
+    /// A write's shape. As in Qdrant, the `update_filter` of a conditional write
+    /// is not checked: it only reads the few points the write names.
     pub(super) fn write(&self, operation: &ShardOperation) -> Result<()> {
         let upsert = |points: &[Point]| {
-            check_limit(points.len(), self.config.upsert_max_batchsize, "upsert")?;
+            check_limit(
+                points.len(),
+                self.config.upsert_max_batchsize,
+                "upsert limit",
+            )?;
             self.vectors(points.iter().map(|p| &p.vectors))
         };
         let update = |points: &[(PointId, NamedVectors)]| {
@@ -131,28 +177,33 @@ impl StrictMode {
             self.vectors(points.iter().map(|(_, vectors)| vectors))
         };
         match operation {
-            ShardOperation::Upsert(points) => upsert(points),
-            ShardOperation::ConditionalUpsert {
-                points,
-                update_filter,
-                ..
-            } => {
-                upsert(points)?;
-                self.filter(update_filter.as_ref(), true)
+            ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
+                upsert(points)
             }
-            ShardOperation::UpdateVectors(points) => update(points),
-            ShardOperation::ConditionalUpdateVectors {
-                points,
-                update_filter,
-            } => {
-                update(points)?;
-                self.filter(Some(update_filter), true)
-            }
+            ShardOperation::UpdateVectors(points)
+            | ShardOperation::ConditionalUpdateVectors { points, .. } => update(points),
             _ => match operation.selection() {
                 Some(PointSelection::Filter(filter)) => self.filter(Some(filter), true),
                 _ => Ok(()),
             },
         }
+    }
+}
+
+/// Whether an index can answer `match` on its key, as Qdrant judges it: an
+/// integer index given parameters must have asked for `lookup`.
+fn supports_match(index: &PayloadFieldSchema) -> bool {
+    match index {
+        PayloadFieldSchema::Params(params) if params.kind == PayloadSchemaType::Integer => {
+            params.lookup == Some(true)
+        }
+        _ => matches!(
+            index.kind(),
+            PayloadSchemaType::Keyword
+                | PayloadSchemaType::Integer
+                | PayloadSchemaType::Uuid
+                | PayloadSchemaType::Bool
+        ),
     }
 }
 
@@ -171,53 +222,162 @@ impl StrictMode {
     pub(super) fn timeout(&self, seconds: u64) -> Result<()> {
         check_limit(seconds as usize, self.config.max_timeout, "timeout")
     }
+}
 
-    /// What a write costs against `write_rate_limit`: a token per point it names,
-    /// one for a filter.
-    fn write_cost(operation: &ShardOperation) -> usize {
-        match operation {
-            ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
-                points.len()
-            }
-            ShardOperation::UpdateVectors(points)
-            | ShardOperation::ConditionalUpdateVectors { points, .. } => points.len(),
-            _ => match operation.selection() {
-                Some(PointSelection::Ids(ids)) => ids.len(),
-                _ => 1,
-            },
+/// What reads cost against `read_rate_limit`, in Qdrant's tokens: a token per
+/// vector compared against each point (a sparse one per 64 dimensions), per
+/// point fetched by id and per filter condition; a read without a vector, one
+/// more.
+pub(super) mod cost {
+    use super::super::query::{Prefetch, Query, QueryRequest, RecommendStrategy, VectorInput};
+    use tessera_types::{Filter, FilterShape, Vector};
+
+    /// Sparse dimensions that cost as much as one dense comparison.
+    const SPARSE_DIMENSIONS_PER_TOKEN: usize = 64;
+
+    pub fn filter(filter: Option<&Filter>) -> usize {
+        filter.map_or(0, |f| FilterShape::of(f).conditions)
+    }
+
+    pub fn scroll(filter: Option<&Filter>) -> usize {
+        1 + self::filter(filter)
+    }
+
+    pub fn search(vector: &Vector, filter: Option<&Filter>) -> usize {
+        similarity(vector) + self::filter(filter)
+    }
+
+    fn similarity(vector: &Vector) -> usize {
+        match vector {
+            Vector::Dense(_) => 1,
+            Vector::Multi(vectors) => vectors.len(),
+            Vector::Sparse(sparse) => sparse.indices.len().div_ceil(SPARSE_DIMENSIONS_PER_TOKEN),
         }
-        .max(1)
+    }
+
+    /// A query: its searches and scrolls, the innermost prefetches being the
+    /// ones that read the collection.
+    pub fn query(request: &QueryRequest) -> usize {
+        stage(
+            request.query.as_ref(),
+            &request.prefetch,
+            request.filter.as_ref(),
+            request.lookup_from.is_none(),
+        )
+    }
+
+    fn prefetch(prefetch: &Prefetch) -> usize {
+        stage(
+            prefetch.query.as_ref(),
+            &prefetch.prefetch,
+            prefetch.filter.as_ref(),
+            prefetch.lookup_from.is_none(),
+        )
+    }
+
+    fn stage(
+        query: Option<&Query>,
+        prefetches: &[Prefetch],
+        filter: Option<&Filter>,
+        excludes_examples: bool,
+    ) -> usize {
+        if !prefetches.is_empty() {
+            return prefetches.iter().map(prefetch).sum();
+        }
+        let inputs: Vec<&VectorInput> = match query {
+            Some(Query::Nearest(vector)) => return search(vector, filter),
+            Some(Query::NearestToPoint(id)) => {
+                let point = VectorInput::Point(*id);
+                return examples(&[&point], excludes_examples) + self::filter(filter);
+            }
+            Some(Query::Recommend(r)) => {
+                let inputs: Vec<_> = r.positive.iter().chain(&r.negative).collect();
+                if r.strategy == RecommendStrategy::AverageVector {
+                    // One averaged vector is searched; each point named is fetched.
+                    let fetched = inputs
+                        .iter()
+                        .filter(|i| matches!(i, VectorInput::Point(_)))
+                        .count();
+                    return fetched
+                        + 1
+                        + exclusion(&inputs, excludes_examples)
+                        + self::filter(filter);
+                }
+                inputs
+            }
+            Some(Query::Discover(d)) => std::iter::once(&d.target)
+                .chain(d.context.iter().flat_map(|(p, n)| [p, n]))
+                .collect(),
+            Some(Query::Context(pairs)) => pairs.iter().flat_map(|(p, n)| [p, n]).collect(),
+            Some(Query::Mmr(mmr)) => vec![&mmr.nearest],
+            None
+            | Some(
+                Query::Fusion(_) | Query::OrderBy(_) | Query::SampleRandom | Query::Formula(_),
+            ) => return scroll(filter),
+        };
+        examples(&inputs, excludes_examples) + self::filter(filter)
+    }
+
+    /// Comparing against example vectors, fetching those named by id, whose points
+    /// a filter condition then leaves out of the results.
+    fn examples(inputs: &[&VectorInput], excludes_examples: bool) -> usize {
+        let compared: usize = inputs
+            .iter()
+            .map(|input| match input {
+                VectorInput::Vector(vector) => similarity(vector),
+                // Fetched, then compared (as one dense vector: its kind is not known yet).
+                VectorInput::Point(_) => 2,
+            })
+            .sum();
+        compared + exclusion(inputs, excludes_examples)
+    }
+
+    fn exclusion(inputs: &[&VectorInput], excludes_examples: bool) -> usize {
+        usize::from(excludes_examples && inputs.iter().any(|i| matches!(i, VectorInput::Point(_))))
     }
 }
 
 /// How long a collection's stored size, counted for its storage limits, is trusted.
 const SIZE_TTL: Duration = Duration::from_secs(1);
+/// How many writes may be checked against one measure, however recent: a burst
+/// of writes sees the collection grow within this many writes.
+const SIZE_CHECKS: u32 = 16;
 
-/// Collections' point counts and payload bytes, refreshed at most once per
-/// `SIZE_TTL`: storage limits are checked against a recent measure, not one per write.
+/// Collections' point counts and payload bytes, refreshed after `SIZE_TTL` or
+/// `SIZE_CHECKS` checks: storage limits are checked against a recent measure,
+/// not one per write.
 #[derive(Default)]
 pub(super) struct StoredSizes {
     sizes: parking_lot::Mutex<HashMap<String, StoredSize>>,
 }
 
-/// Points and payload bytes of a collection, and when they were measured.
-type StoredSize = ((u64, u64), Instant);
+/// A collection's measure and how often it has been used.
+struct StoredSize {
+    /// The collection measured: one recreated under its name starts afresh.
+    incarnation: u64,
+    points: u64,
+    payload_bytes: u64,
+    measured: Instant,
+    checks: u32,
+}
 
 impl Gateway {
     /// Runs `check` against the strict mode of `collection`, if it has one on, and
-    /// charges the read to its `read_rate_limit`.
+    /// charges the read the cost `check` gives to its `read_rate_limit`.
     pub(super) fn strict_mode(
         &self,
         collection: &str,
-        check: impl FnOnce(&StrictMode) -> Result<()>,
+        check: impl FnOnce(&StrictMode) -> Result<usize>,
     ) -> Result<()> {
         let (_, state) = self.collection(collection)?;
         let Some(strict) = StrictMode::of(&state) else {
             return Ok(());
         };
-        check(&strict)?;
+        let cost = check(&strict)?;
         match strict.config.read_rate_limit {
-            Some(limit) => self.rate_limits.charge(&state.name, Access::Read, limit, 1),
+            Some(limit) => self
+                .rate_limits
+                .charge(&state.name, Access::Read, limit, cost),
             None => Ok(()),
         }
     }
@@ -234,35 +394,31 @@ impl Gateway {
         };
         strict.write(operation)?;
         if let Some(limit) = strict.config.write_rate_limit {
-            let cost = StrictMode::write_cost(operation);
+            let cost = self.write_cost(state, &strict, operation).await?;
             self.rate_limits
                 .charge(&state.name, Access::Write, limit, cost)?;
         }
-        let (max_points, max_bytes, max_payload) = (
-            strict.config.max_points_count,
-            strict.config.max_collection_vector_size_bytes,
-            strict.config.max_collection_payload_size_bytes,
-        );
-        if !operation.carries_vectors()
-            || (max_points.is_none() && max_bytes.is_none() && max_payload.is_none())
-        {
+        let stores_payload = operation.carries_vectors()
+            || matches!(
+                operation,
+                ShardOperation::SetPayload { .. } | ShardOperation::OverwritePayload { .. }
+            );
+        let config = &strict.config;
+        let (max_points, max_bytes, max_payload) = match operation.carries_vectors() {
+            true => (
+                config.max_points_count,
+                config.max_collection_vector_size_bytes,
+                config.max_collection_payload_size_bytes,
+            ),
+            false if stores_payload => (None, None, config.max_collection_payload_size_bytes),
+            false => return Ok(()),
+        };
+        if (max_points, max_bytes, max_payload) == (None, None, None) {
             return Ok(());
         }
         let (stored, payload_bytes) = self.stored_size(state).await?;
-        if let Some(max) = max_payload {
-            if payload_bytes >= max as u64 {
-                return Err(TesseraError::bad_input(format!(
-                    "Max payload storage size limit of {max} bytes reached!"
-                )));
-            }
-        }
-        if let Some(max) = max_points {
-            if stored >= max as u64 {
-                return Err(TesseraError::bad_input(format!(
-                    "Max points count limit of {max} reached!"
-                )));
-            }
-        }
+        // Qdrant states storage limits in MB, whatever their size.
+        let megabytes = |bytes: usize| bytes as f32 / (1024.0 * 1024.0);
         if let Some(max) = max_bytes {
             let per_point: u64 = state
                 .config
@@ -272,33 +428,92 @@ impl Gateway {
                 .map(|(_, p)| p.size * 4)
                 .sum();
             if stored.saturating_mul(per_point) >= max as u64 {
-                return Err(TesseraError::bad_input(format!(
-                    "Max vector storage size limit of {max} bytes reached!"
+                return Err(TesseraError::bad_request(format!(
+                    "Max vector storage size limit of {}MB reached!",
+                    megabytes(max)
+                )));
+            }
+        }
+        if let Some(max) = max_payload {
+            if payload_bytes >= max as u64 {
+                return Err(TesseraError::bad_request(format!(
+                    "Max payload storage size limit of {}MB reached!",
+                    megabytes(max)
+                )));
+            }
+        }
+        if let Some(max) = max_points {
+            if stored >= max as u64 {
+                return Err(TesseraError::bad_request(format!(
+                    "Max points count limit of {max} reached!"
                 )));
             }
         }
         Ok(())
     }
 
-    /// The points a collection holds and the bytes of their payloads, measured at
-    /// most once per `SIZE_TTL`.
+    /// What a write costs against `write_rate_limit`, as Qdrant estimates the
+    /// points it touches: those it names, or those its filter matches. A filter on
+    /// a key without an index is taken to match half the points, Qdrant's guess
+    /// where no index can count; an indexed filter is counted.
+    async fn write_cost(
+        &self,
+        state: &CollectionState,
+        strict: &StrictMode,
+        operation: &ShardOperation,
+    ) -> Result<usize> {
+        let touched = match operation {
+            ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
+                points.len()
+            }
+            ShardOperation::UpdateVectors(points)
+            | ShardOperation::ConditionalUpdateVectors { points, .. } => points.len(),
+            _ => match operation.selection() {
+                Some(PointSelection::Ids(ids)) => ids.len(),
+                Some(PointSelection::Filter(filter)) => {
+                    if Unindexed::in_filter(&strict.schema, filter).is_some() {
+                        (self.stored_size(state).await?.0 / 2) as usize
+                    } else {
+                        let read = ReadOptions::default();
+                        self.run_count(&state.name, Some(filter.clone()), &read)
+                            .await? as usize
+                    }
+                }
+                None => 0,
+            },
+        };
+        Ok(touched.max(1))
+    }
+
+    /// The points a collection holds and the bytes of their payloads, measured
+    /// again after `SIZE_TTL` or `SIZE_CHECKS` uses.
     async fn stored_size(&self, state: &CollectionState) -> Result<(u64, u64)> {
-        if let Some((size, at)) = self.stored_sizes.sizes.lock().get(&state.name) {
-            if at.elapsed() < SIZE_TTL {
-                return Ok(*size);
+        if let Some(size) = self.stored_sizes.sizes.lock().get_mut(&state.name) {
+            if size.incarnation == state.incarnation
+                && size.measured.elapsed() < SIZE_TTL
+                && size.checks < SIZE_CHECKS
+            {
+                size.checks += 1;
+                return Ok((size.points, size.payload_bytes));
             }
         }
         let (topology, _) = self.collection(&state.name)?;
-        let mut size = (0, 0);
+        let (mut points, mut payload_bytes) = (0, 0);
         for reply in self.shard_stats(&topology, state, true).await {
             let reply = reply?;
-            size.0 += reply.points_count;
-            size.1 += reply.payload_bytes;
+            points += reply.points_count;
+            payload_bytes += reply.payload_bytes;
         }
-        self.stored_sizes
-            .sizes
-            .lock()
-            .insert(state.name.clone(), (size, Instant::now()));
-        Ok(size)
+        self.stored_sizes.sizes.lock().insert(
+            state.name.clone(),
+            StoredSize {
+                incarnation: state.incarnation,
+                points,
+                payload_bytes,
+                measured: Instant::now(),
+                checks: 1,
+            },
+        );
+        Ok((points, payload_bytes))
     }
 }

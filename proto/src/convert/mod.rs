@@ -29,15 +29,28 @@ pub fn error_to_status(err: TesseraError) -> tonic::Status {
         TesseraError::AlreadyExists(_) => Code::AlreadyExists,
         TesseraError::Unavailable(_) => Code::Unavailable,
         TesseraError::Timeout(_) => Code::DeadlineExceeded,
-        TesseraError::RateLimited(_) => Code::ResourceExhausted,
+        TesseraError::RateLimited { .. } => Code::ResourceExhausted,
         TesseraError::Unimplemented(_) => Code::Unimplemented,
         TesseraError::Internal(_) => Code::Internal,
         TesseraError::Stale(_) => Code::FailedPrecondition,
     };
     // The message carries the variant's text without its prefix, so a
     // round trip through status_to_error does not repeat the prefix.
-    tonic::Status::new(code, error_message(&err))
+    let mut status = tonic::Status::new(code, error_message(&err));
+    // Qdrant sends a rate limit's wait as `retry-after` metadata, as over REST.
+    if let TesseraError::RateLimited {
+        retry_after: Some(seconds),
+        ..
+    } = err
+    {
+        status
+            .metadata_mut()
+            .insert(RETRY_AFTER, seconds.to_string().parse().expect("digits"));
+    }
+    status
 }
+
+const RETRY_AFTER: &str = "retry-after";
 
 fn error_message(err: &TesseraError) -> String {
     match err {
@@ -51,7 +64,7 @@ fn error_message(err: &TesseraError) -> String {
         | TesseraError::AlreadyExists(m)
         | TesseraError::Unavailable(m)
         | TesseraError::Timeout(m)
-        | TesseraError::RateLimited(m)
+        | TesseraError::RateLimited { description: m, .. }
         | TesseraError::Unimplemented(m)
         | TesseraError::Internal(m)
         | TesseraError::Stale(m) => m.clone(),
@@ -79,7 +92,13 @@ pub fn status_to_error(status: tonic::Status) -> TesseraError {
         Code::NotFound => TesseraError::NotFound(msg),
         Code::AlreadyExists => TesseraError::AlreadyExists(msg),
         Code::Unavailable | Code::Cancelled | Code::Aborted => TesseraError::Unavailable(msg),
-        Code::ResourceExhausted => TesseraError::RateLimited(msg),
+        Code::ResourceExhausted => TesseraError::RateLimited {
+            retry_after: status
+                .metadata()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.parse().ok()),
+            description: msg,
+        },
         Code::DeadlineExceeded => TesseraError::Timeout(msg),
         Code::Unimplemented => TesseraError::Unimplemented(msg),
         _ => TesseraError::Internal(msg),
