@@ -104,9 +104,15 @@ def test_a_failed_action_changes_nothing(client, rest, make_name):
     assert missing.status_code == 404, missing.text
     clash = rest.post("/collections/aliases",
                       json={"actions": [{"create_alias": {"collection_name": v1, "alias_name": v1}}]})
-    assert clash.status_code == 400, clash.text
+    # Qdrant's answers: an alias named as a collection is a conflict (409);
+    # a collection named as an alias is a bad input (400).
+    assert clash.status_code == 409, clash.text
+    assert clash.json()["status"]["error"] == f"Wrong input: Collection `{v1}` already exists!"
     taken = rest.put(f"/collections/{alias}",
                      json={"vectors": {"size": 4, "distance": "Dot"}})
-    assert taken.status_code in (400, 409), taken.text
+    assert taken.status_code == 400, taken.text
+    assert taken.json()["status"]["error"] == (
+        f"Wrong input: Can't create collection with name {alias}. Alias with the same name already exists"
+    )
     assert rest.get("/collections/no-such-collection/aliases").status_code == 404
     client.delete_collection(v1)

@@ -422,3 +422,88 @@ async fn replication_factor_changes_on_a_live_collection() {
     .unwrap();
     cluster.stop().await;
 }
+
+/// With `write_consistency_factor: 2` a write needs two copies for as long as
+/// a replica is down, as Qdrant requires: the factor counts against the
+/// shard's replicas, not only those still in sync. Every write that was
+/// acknowledged is there at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_consistency_factor_of_two_keeps_refusing_single_copy_writes() {
+    let mut cluster = ProcessCluster::start(2).await;
+    let rest = cluster.rest();
+    rest.put(
+        &format!("/collections/{C}"),
+        &json!({
+            "vectors": { "size": 4, "distance": "Dot" },
+            "shard_number": 1,
+            "replication_factor": 2,
+            "write_consistency_factor": 2,
+        }),
+    )
+    .await
+    .result();
+    upsert(&rest, 0..50, 1).await;
+
+    cluster.kill_data_node(1);
+    let write = |id: u64| {
+        let rest = rest.clone();
+        async move {
+            rest.put(
+                &format!("/collections/{C}/points?wait=true"),
+                &json!({ "points": [point(id, 1)] }),
+            )
+            .await
+        }
+    };
+    // Once the failure is seen, writes are refused, and keep being refused,
+    // with the number of copies that took them.
+    let refusal = wait::until("a write refused for its consistency factor", READY_TIMEOUT, || {
+        let write = write(1000);
+        async move {
+            let reply = write.await;
+            match reply.status {
+                StatusCode::SERVICE_UNAVAILABLE
+                    if reply.body.to_string().contains("write consistency factor 2 not met") =>
+                {
+                    Ok(reply.body.to_string())
+                }
+                status => Err(format!("{status}: {}", reply.body)),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(refusal.contains("1 of 2"), "{refusal}");
+    for id in 1001..1004 {
+        let reply = write(id).await;
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
+        assert!(
+            reply.body.to_string().contains("1 of 2 required copies"),
+            "{}",
+            reply.body
+        );
+    }
+
+    // Back with two copies, writes are acknowledged again.
+    cluster.restart_data_node(1).await;
+    wait_in_sync(&cluster, 2).await;
+    wait::until("a write acknowledged by two copies", READY_TIMEOUT, || {
+        let write = write(2000);
+        async move {
+            let reply = write.await;
+            if reply.status.is_success() {
+                Ok(())
+            } else {
+                Err(format!("{}: {}", reply.status, reply.body))
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let acknowledged: Vec<u64> = (0..50).chain([2000]).collect();
+    assert_eq!(
+        tessera_tests::writer::missing(&rest, C, &acknowledged).await,
+        Vec::<u64>::new()
+    );
+    cluster.stop().await;
+}
