@@ -88,7 +88,12 @@ def test_multivectors_of_the_wrong_size_are_refused(rest, make_name):
     info = rest.get(f"/collections/{name}").json()["result"]
     assert info["config"]["params"]["vectors"]["multivector_config"] == {"comparator": "max_sim"}
     bad = rest.put(f"/collections/{name}/points?wait=true", json={"points": [{"id": 1, "vector": [[1.0, 2.0], [3.0]]}]})
-    assert bad.status_code == 400, bad.text
+    # Qdrant validates the inner vectors' shape before the config: a 422.
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["status"]["error"] == (
+        "Validation error in JSON body: [points[0].vector.?.data: all vectors must have the same "
+        "dimension, found vector with dimension 1]"
+    )
     empty = rest.put(f"/collections/{name}/points?wait=true", json={"points": [{"id": 1, "vector": []}]})
     assert empty.status_code == 400, empty.text
     good = rest.put(f"/collections/{name}/points?wait=true", json={"points": [{"id": 1, "vector": [[1.0, 2.0], [3.0, 4.0]]}]})

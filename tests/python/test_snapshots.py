@@ -88,8 +88,8 @@ def test_snapshot_refusals(rest, deployment, collection_name, tmp_path):
     refused = rest.put(f"/collections/{collection_name}/snapshots/recover",
                        json={"location": f"file://{junk}"})
     assert refused.status_code == 400, refused.text
-    # In containers the file is not there at all, which is refused as well.
-    expected = "damaged" if deployment.shares_files else "cannot be read"
+    # In containers the file is not there at all, which is refused as Qdrant refuses it.
+    expected = "damaged" if deployment.shares_files else f'Bad request: Snapshot file "{junk}" does not exist'
     assert expected in refused.json()["status"]["error"]
     assert rest.get(f"/collections/{collection_name}/exists").json()["result"]["exists"] is False
 
