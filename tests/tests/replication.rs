@@ -457,26 +457,38 @@ async fn a_write_consistency_factor_of_two_keeps_refusing_single_copy_writes() {
     };
     // Once the failure is seen, writes are refused, and keep being refused,
     // with the number of copies that took them.
-    let refusal = wait::until("a write refused for its consistency factor", READY_TIMEOUT, || {
-        let write = write(1000);
-        async move {
-            let reply = write.await;
-            match reply.status {
-                StatusCode::SERVICE_UNAVAILABLE
-                    if reply.body.to_string().contains("write consistency factor 2 not met") =>
-                {
-                    Ok(reply.body.to_string())
+    let refusal = wait::until(
+        "a write refused for its consistency factor",
+        READY_TIMEOUT,
+        || {
+            let write = write(1000);
+            async move {
+                let reply = write.await;
+                match reply.status {
+                    StatusCode::SERVICE_UNAVAILABLE
+                        if reply
+                            .body
+                            .to_string()
+                            .contains("write consistency factor 2 not met") =>
+                    {
+                        Ok(reply.body.to_string())
+                    }
+                    status => Err(format!("{status}: {}", reply.body)),
                 }
-                status => Err(format!("{status}: {}", reply.body)),
             }
-        }
-    })
+        },
+    )
     .await
     .unwrap();
     assert!(refusal.contains("1 of 2"), "{refusal}");
     for id in 1001..1004 {
         let reply = write(id).await;
-        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            reply.body
+        );
         assert!(
             reply.body.to_string().contains("1 of 2 required copies"),
             "{}",

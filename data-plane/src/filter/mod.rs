@@ -617,11 +617,11 @@ mod tests {
         };
         assert!(eval(nested(1, "a"), p.clone()));
         assert!(eval(nested(2, "b"), p.clone()));
-        // Plain dot paths mix elements; nested keeps each element's fields together.
+        // `[]` paths mix elements; nested keeps each element's fields together.
         assert!(!eval(nested(1, "b"), p.clone()));
         assert!(eval(
             json!({"must": [{"key": "items[].x", "match": {"value": 1}},
-                            {"key": "items.y", "match": {"value": "b"}}]}),
+                            {"key": "items[].y", "match": {"value": "b"}}]}),
             p
         ));
     }

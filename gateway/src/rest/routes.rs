@@ -33,6 +33,13 @@ pub fn api() -> (Router<Gateway>, Value) {
         .endpoint(M::DELETE, "/issues", service::clear_issues, Body::None, &[])
         .get("/cluster", collections::cluster_status)
         .endpoint(
+            M::GET,
+            "/cluster/telemetry",
+            service::cluster_telemetry,
+            Body::None,
+            &[Param::DetailsLevel, Param::Timeout],
+        )
+        .endpoint(
             M::DELETE,
             "/cluster/peer/{peer_id}",
             cluster::remove_peer,

@@ -65,6 +65,14 @@ pub async fn telemetry(
     timer.finish(outcome)
 }
 
+/// `GET /cluster/telemetry`: every collection's replicas and the peers, from
+/// the gateway's topology.
+pub async fn cluster_telemetry(State(gateway): State<Gateway>) -> Response {
+    let timer = Timer::start();
+    let topology = gateway.topology().current();
+    timer.finish::<serde_json::Value>(Ok(crate::telemetry::cluster_telemetry(&topology)))
+}
+
 /// Tessera's own series (`tessera_*`), then Qdrant's.
 pub async fn metrics(
     State(gateway): State<Gateway>,

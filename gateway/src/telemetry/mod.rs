@@ -3,8 +3,11 @@
 //! gRPC), and from level 1 memory, hardware and the search pool. The same
 //! figures feed the Qdrant-named series on `/metrics` (`metrics`).
 
+mod cluster_view;
 pub mod metrics;
 mod requests;
+
+pub use cluster_view::cluster_telemetry;
 
 use std::time::SystemTime;
 
