@@ -3,6 +3,7 @@ use tessera_proto::convert::error_to_status;
 
 use super::collections::sparse_config_to_proto;
 use super::quantization::{quantization_from_proto, quantization_to_proto};
+use super::vectors::vectors_from_proto;
 use super::*;
 
 fn num_id(n: u64) -> q::PointId {
@@ -162,7 +163,7 @@ fn single_vector_from_either_encoding() {
     };
     for vectors in [current, legacy] {
         assert_eq!(
-            vectors_from_proto(vectors).unwrap(),
+            vectors_from_proto(vectors, Unnamed::Point).unwrap(),
             t::VectorStruct::Single(vec![1.0, 2.0])
         );
     }
@@ -179,7 +180,7 @@ fn named_vectors_from_proto() {
         })),
     };
     assert_eq!(
-        vectors_from_proto(vectors).unwrap(),
+        vectors_from_proto(vectors, Unnamed::Point).unwrap(),
         t::VectorStruct::Named(BTreeMap::from([
             ("image".to_string(), vec![0.5].into()),
             ("text".to_string(), vec![0.25, 0.75].into()),
@@ -212,7 +213,9 @@ fn sparse_and_multi_vectors_read_from_both_encodings() {
                 vectors: HashMap::from([("words".to_string(), v)]),
             })),
         };
-        let named = vectors_from_proto(vectors).unwrap().into_named();
+        let named = vectors_from_proto(vectors, Unnamed::Point)
+            .unwrap()
+            .into_named();
         assert_eq!(named["words"], want);
     }
     #[allow(deprecated)]
@@ -240,7 +243,9 @@ fn sparse_and_multi_vectors_read_from_both_encodings() {
                 vectors: HashMap::from([("tokens".to_string(), v)]),
             })),
         };
-        let named = vectors_from_proto(vectors).unwrap().into_named();
+        let named = vectors_from_proto(vectors, Unnamed::Point)
+            .unwrap()
+            .into_named();
         assert_eq!(
             named["tokens"],
             t::Vector::Multi(vec![vec![1.0, 2.0], vec![3.0, 4.0]])
