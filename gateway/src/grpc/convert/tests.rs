@@ -1104,3 +1104,54 @@ fn cluster_info_lists_replicas_with_their_state() {
         })
     );
 }
+
+#[test]
+fn documents_are_embedded_as_documents_in_writes_and_as_queries_in_queries() {
+    let document = |text: &str| q::Document {
+        text: text.into(),
+        model: "Qdrant/bm25".into(),
+        options: HashMap::new(),
+    };
+    let as_vector = |d: q::Document| q::Vector {
+        vector: Some(q::vector::Vector::Document(d)),
+        ..Default::default()
+    };
+    let named = q::Vectors {
+        vectors_options: Some(q::vectors::VectorsOptions::Vectors(q::NamedVectors {
+            vectors: HashMap::from([("text".to_string(), as_vector(document("running run")))]),
+        })),
+    };
+    assert_eq!(
+        vectors_from_proto(named, Unnamed::Point).unwrap(),
+        t::VectorStruct::Named(BTreeMap::from([(
+            "text".to_string(),
+            t::Vector::Sparse(t::SparseVector {
+                indices: vec![243_905_464],
+                values: vec![1.907_213],
+            }),
+        )]))
+    );
+    let bare = q::Vectors {
+        vectors_options: Some(q::vectors::VectorsOptions::Vector(as_vector(document("a")))),
+    };
+    assert_eq!(
+        vectors_from_proto(bare, Unnamed::Point).unwrap_err(),
+        TesseraError::bad_request("Sparse vector from document inference should be named")
+    );
+
+    let query = query_from_proto(q::QueryPoints {
+        query: Some(q::Query {
+            variant: Some(q::query::Variant::Nearest(q::VectorInput {
+                variant: Some(q::vector_input::Variant::Document(document("running run"))),
+            })),
+        }),
+        using: Some("text".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let expected = t::SparseVector {
+        indices: vec![243_905_464],
+        values: vec![1.0],
+    };
+    assert_eq!(query.query, Some(Query::Nearest(expected.into())));
+}
