@@ -5,6 +5,7 @@ pub mod aliases;
 pub mod auth;
 pub mod cluster;
 pub mod grpc;
+pub mod inference;
 pub mod rest;
 pub mod routing;
 pub mod service;

@@ -34,6 +34,9 @@ pub enum TesseraError {
         description: String,
         retry_after: Option<u64>,
     },
+    /// Qdrant's refusals of inference inputs, whose texts carry no prefix (400).
+    #[error("{0}")]
+    Inference(String),
     #[error("Not implemented: {0}")]
     Unimplemented(String),
     #[error("Service internal error: {0}")]

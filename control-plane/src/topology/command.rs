@@ -129,6 +129,7 @@ enum TesseraErrorDef {
     BadRequest(String),
     QueryValidation(String),
     PathValidation(String),
+    Inference(String),
 }
 
 impl TopologyCommand {

@@ -12,6 +12,7 @@ use qdrant_client::qdrant as q;
 use serde_json::{Number, Value as Json};
 use tessera_types::{self as t, TesseraError};
 
+use crate::inference::{self, Purpose, Unnamed};
 use crate::service::{
     CollectionInfo, CollectionStatus, Discover, Fusion, LookupFrom, Mmr, Prefetch, Query,
     QueryRequest, Recommend, RecommendStrategy, VectorInput, WriteOrdering, DEFAULT_MMR_DIVERSITY,
@@ -138,130 +139,6 @@ pub fn point_id_to_proto(id: t::PointId) -> q::PointId {
     q::PointId {
         point_id_options: Some(options),
     }
-}
-
-// ---- vectors ----------------------------------------------------------------
-
-const INFERENCE_UNSUPPORTED: &str =
-    "inference from documents, images or objects is not supported yet";
-
-/// A vector from either encoding clients use: the `vector` oneof (current
-/// clients) or the flat `data` (and `indices`, for sparse) fields (older ones).
-#[allow(deprecated)]
-fn vector_from_proto(vector: q::Vector) -> Result<t::Vector> {
-    use q::vector::Vector as V;
-    match vector.vector {
-        Some(V::Dense(dense)) => Ok(t::Vector::Dense(dense.data)),
-        Some(V::Sparse(sparse)) => Ok(t::Vector::Sparse(t::SparseVector {
-            indices: sparse.indices,
-            values: sparse.values,
-        })),
-        Some(V::MultiDense(m)) => Ok(multi_from_proto(m)),
-        Some(V::Document(_) | V::Image(_) | V::Object(_)) => {
-            Err(unsupported(INFERENCE_UNSUPPORTED))
-        }
-        None => match vector.indices {
-            Some(indices) => Ok(t::Vector::Sparse(t::SparseVector {
-                indices: indices.data,
-                values: vector.data,
-            })),
-            None => match vector.vectors_count {
-                Some(count) if count > 0 => {
-                    let dim = (vector.data.len() / count as usize).max(1);
-                    Ok(t::Vector::Multi(
-                        vector.data.chunks(dim).map(<[f32]>::to_vec).collect(),
-                    ))
-                }
-                _ => Ok(t::Vector::Dense(vector.data)),
-            },
-        },
-    }
-}
-
-fn multi_from_proto(m: q::MultiDenseVector) -> t::Vector {
-    t::Vector::Multi(m.vectors.into_iter().map(|d| d.data).collect())
-}
-
-pub fn vectors_from_proto(vectors: q::Vectors) -> Result<t::VectorStruct> {
-    match vectors.vectors_options {
-        Some(q::vectors::VectorsOptions::Vector(v)) => Ok(vector_from_proto(v)?.into()),
-        Some(q::vectors::VectorsOptions::Vectors(named)) => Ok(t::VectorStruct::Named(
-            named
-                .vectors
-                .into_iter()
-                .map(|(name, v)| Ok((name, vector_from_proto(v)?)))
-                .collect::<Result<_>>()?,
-        )),
-        None => Err(bad_input("No vector provided")),
-    }
-}
-
-/// Fills the `vector` oneof, which qdrant-client reads first; the flat
-/// `data` field has been deprecated since Qdrant 1.16.
-fn vector_to_proto(vector: t::Vector) -> q::VectorOutput {
-    let vector = match vector {
-        t::Vector::Dense(data) => q::vector_output::Vector::Dense(q::DenseVector { data }),
-        t::Vector::Sparse(s) => q::vector_output::Vector::Sparse(q::SparseVector {
-            values: s.values,
-            indices: s.indices,
-        }),
-        t::Vector::Multi(vectors) => q::vector_output::Vector::MultiDense(q::MultiDenseVector {
-            vectors: vectors
-                .into_iter()
-                .map(|data| q::DenseVector { data })
-                .collect(),
-        }),
-    };
-    q::VectorOutput {
-        vector: Some(vector),
-        ..Default::default()
-    }
-}
-
-pub fn vectors_to_proto(vectors: t::VectorStruct) -> q::VectorsOutput {
-    let options = match vectors {
-        t::VectorStruct::Single(v) => {
-            q::vectors_output::VectorsOptions::Vector(vector_to_proto(t::Vector::Dense(v)))
-        }
-        t::VectorStruct::Multi(v) => {
-            q::vectors_output::VectorsOptions::Vector(vector_to_proto(t::Vector::Multi(v)))
-        }
-        t::VectorStruct::Named(named) => {
-            q::vectors_output::VectorsOptions::Vectors(q::NamedVectorsOutput {
-                vectors: named
-                    .into_iter()
-                    .map(|(name, v)| (name, vector_to_proto(v)))
-                    .collect(),
-            })
-        }
-    };
-    q::VectorsOutput {
-        vectors_options: Some(options),
-    }
-}
-
-/// A point to upsert. A point without vectors is allowed, as in Qdrant, for
-/// collections whose vectors are all named.
-pub fn point_from_proto(point: q::PointStruct) -> Result<t::Point> {
-    let vectors = match point.vectors {
-        Some(v) => vectors_from_proto(v)?.into_named(),
-        None => t::NamedVectors::new(),
-    };
-    Ok(t::Point {
-        id: required_point_id(point.id)?,
-        vectors,
-        payload: payload_from_proto(point.payload)?,
-    })
-}
-
-pub fn point_vectors_from_proto(point: q::PointVectors) -> Result<(t::PointId, t::NamedVectors)> {
-    let vectors = point
-        .vectors
-        .ok_or_else(|| bad_input("Vectors are missing"))?;
-    Ok((
-        required_point_id(point.id)?,
-        vectors_from_proto(vectors)?.into_named(),
-    ))
 }
 
 // ---- records returned to clients --------------------------------------------
@@ -531,9 +408,11 @@ fn vector_input_from_proto(input: q::VectorInput) -> Result<VectorInput> {
             values: s.values,
         }))),
         Some(I::MultiDense(m)) => Ok(VectorInput::Vector(multi_from_proto(m))),
-        Some(I::Document(_) | I::Image(_) | I::Object(_)) => {
-            Err(unsupported(INFERENCE_UNSUPPORTED))
+        Some(I::Document(document)) => {
+            let vector = document_from_proto(document)?.embed(Purpose::Query)?;
+            Ok(VectorInput::Vector(t::Vector::Sparse(vector)))
         }
+        Some(I::Image(_) | I::Object(_)) => Err(inference::no_inference_service()),
         None => Err(bad_input("A query input has no vector")),
     }
 }
@@ -796,6 +675,7 @@ mod formula;
 mod groups;
 mod payload_index;
 mod quantization;
+mod vectors;
 pub use aliases::*;
 pub use batch::*;
 pub use cluster::*;
@@ -804,6 +684,8 @@ pub use filters::*;
 pub use formula::*;
 pub use groups::*;
 use quantization::search_quantization_from_proto;
+use vectors::{document_from_proto, multi_from_proto, vector_from_proto};
+pub use vectors::{point_from_proto, point_vectors_from_proto, vectors_to_proto};
 
 #[cfg(test)]
 mod tests;

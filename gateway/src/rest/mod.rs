@@ -202,7 +202,9 @@ impl IntoResponse for ApiError {
 /// The one mapping from domain errors to HTTP status codes.
 fn http_status(err: &TesseraError) -> StatusCode {
     match err {
-        TesseraError::BadInput(_) | TesseraError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        TesseraError::BadInput(_) | TesseraError::BadRequest(_) | TesseraError::Inference(_) => {
+            StatusCode::BAD_REQUEST
+        }
         TesseraError::Validation(_)
         | TesseraError::QueryValidation(_)
         | TesseraError::PathValidation(_) => StatusCode::UNPROCESSABLE_ENTITY,

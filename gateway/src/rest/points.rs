@@ -16,6 +16,7 @@ use super::model::{
     UpdateVectorsBody, WriteParams,
 };
 use super::{parse_body, Timer};
+use crate::inference::{self, Unnamed};
 use crate::service::Gateway;
 
 /// Writes: `?wait=` and `?ordering=`, and a body of one kind (or a batch).
@@ -136,7 +137,10 @@ impl WriteKind {
     ) -> Result<(ShardOperation, Option<ShardKeySelector>), TesseraError> {
         let shard_key = take_shard_key(&mut body)?;
         let operation = match self {
-            WriteKind::Upsert => parse_upsert(body)?,
+            WriteKind::Upsert => {
+                inference::embed_write_body(&mut body, Unnamed::Point)?;
+                parse_upsert(body)?
+            }
             WriteKind::Delete => ShardOperation::Delete(from_value::<Selector>(body)?.selection()?),
             WriteKind::SetPayload => {
                 let b: SetPayloadBody = from_value(body)?;
@@ -164,6 +168,7 @@ impl WriteKind {
                 ShardOperation::ClearPayload(from_value::<Selector>(body)?.selection()?)
             }
             WriteKind::UpdateVectors => {
+                inference::embed_write_body(&mut body, Unnamed::PointVectors)?;
                 let b: UpdateVectorsBody = from_value(body)?;
                 ShardOperation::update_vectors(
                     b.points

@@ -8,6 +8,7 @@ use tessera_types::{
     WithPayload, WithVector,
 };
 
+use crate::inference::{self, Purpose};
 use crate::service::{
     Discover, FacetRequest, Fusion, GroupsRequest, LookupFrom, MatrixRequest, Mmr, Prefetch, Query,
     QueryRequest, Recommend, RecommendStrategy, VectorInput, WithLookup, DEFAULT_MMR_DIVERSITY,
@@ -266,14 +267,22 @@ fn vector_input(v: Value) -> Result<VectorInput> {
                 .map(|v| VectorInput::Vector(Vector::Sparse(v)))
                 .map_err(|e| format_error("sparse vector", e))
         }
-        // A document, image or object for a model to embed: inference.
-        Value::Object(ref map) if map.contains_key("model") => Err(TesseraError::Unimplemented(
-            "only dense and sparse vectors and point ids are supported as query inputs".into(),
+        // As in Qdrant, only the query API embeds inputs.
+        Value::Object(ref map) if map.contains_key("model") => Err(TesseraError::bad_input(
+            "Format error in JSON body: a document, image or object is taken by the query API only",
         )),
         _ => Err(TesseraError::bad_input(
             "Format error in JSON body: expected a vector or a point id",
         )),
     }
+}
+
+/// An input of the query API: also a document, embedded as a query.
+fn query_input(v: Value) -> Result<VectorInput> {
+    if inference::is_inference_input(&v) {
+        return inference::embed_json(v, Purpose::Query).map(VectorInput::Vector);
+    }
+    vector_input(v)
 }
 
 fn strategy(v: Option<Value>) -> Result<RecommendStrategy> {
@@ -292,9 +301,9 @@ fn strategy(v: Option<Value>) -> Result<RecommendStrategy> {
 /// `query`: a vector, a point id, or an object naming the kind of query.
 fn parse_query(q: Value) -> Result<Query> {
     let map = match q {
-        Value::Object(map) if !map.contains_key("indices") => map,
+        Value::Object(map) if !map.contains_key("indices") && !map.contains_key("model") => map,
         vector => {
-            return match vector_input(vector)? {
+            return match query_input(vector)? {
                 VectorInput::Vector(v) => Ok(Query::Nearest(v)),
                 VectorInput::Point(id) => Ok(Query::NearestToPoint(id)),
             }
@@ -315,7 +324,7 @@ fn parse_query(q: Value) -> Result<Query> {
         let params: MmrParams = serde_json::from_value(mmr).map_err(|e| format_error("mmr", e))?;
         let nearest = map.remove("nearest").unwrap_or_default();
         return Ok(Query::Mmr(Mmr {
-            nearest: vector_input(nearest)?,
+            nearest: query_input(nearest)?,
             diversity: params.diversity.unwrap_or(DEFAULT_MMR_DIVERSITY),
             candidates_limit: params.candidates_limit,
         }));
@@ -338,8 +347,8 @@ fn parse_query(q: Value) -> Result<Query> {
             let input: RecommendInput =
                 serde_json::from_value(inner).map_err(|e| format_error("recommend", e))?;
             Ok(Query::Recommend(Recommend {
-                positive: input.positive.into_iter().map(vector_input).collect::<Result<_>>()?,
-                negative: input.negative.into_iter().map(vector_input).collect::<Result<_>>()?,
+                positive: input.positive.into_iter().map(query_input).collect::<Result<_>>()?,
+                negative: input.negative.into_iter().map(query_input).collect::<Result<_>>()?,
                 strategy: strategy(input.strategy)?,
             }))
         }
@@ -351,11 +360,11 @@ fn parse_query(q: Value) -> Result<Query> {
             let input: DiscoverInput =
                 serde_json::from_value(inner).map_err(|e| format_error("discover", e))?;
             Ok(Query::Discover(Discover {
-                target: vector_input(input.target)?,
-                context: context_pairs(input.context)?,
+                target: query_input(input.target)?,
+                context: context_pairs(input.context, query_input)?,
             }))
         }
-        "context" => Ok(Query::Context(context_pairs(inner)?)),
+        "context" => Ok(Query::Context(context_pairs(inner, query_input)?)),
         "sample" => match inner.as_str() {
             Some("random") => Ok(Query::SampleRandom),
             _ => Err(TesseraError::bad_input(format!(
@@ -417,8 +426,12 @@ struct ContextPair {
     negative: Value,
 }
 
-/// `context`: one `{"positive", "negative"}` pair or a list of them.
-fn context_pairs(value: Value) -> Result<Vec<(VectorInput, VectorInput)>> {
+/// `context`: one `{"positive", "negative"}` pair or a list of them, each side
+/// read by `input`.
+fn context_pairs(
+    value: Value,
+    input: fn(Value) -> Result<VectorInput>,
+) -> Result<Vec<(VectorInput, VectorInput)>> {
     let pairs: Vec<ContextPair> = match value {
         Value::Null => Vec::new(),
         Value::Array(_) => serde_json::from_value(value).map_err(|e| format_error("context", e))?,
@@ -426,7 +439,7 @@ fn context_pairs(value: Value) -> Result<Vec<(VectorInput, VectorInput)>> {
     };
     pairs
         .into_iter()
-        .map(|p| Ok((vector_input(p.positive)?, vector_input(p.negative)?)))
+        .map(|p| Ok((input(p.positive)?, input(p.negative)?)))
         .collect()
 }
 
@@ -464,7 +477,7 @@ pub struct DiscoverBatchBody {
 impl TryFrom<DiscoverBody> for QueryRequest {
     type Error = TesseraError;
     fn try_from(b: DiscoverBody) -> Result<Self> {
-        let context = context_pairs(b.context)?;
+        let context = context_pairs(b.context, vector_input)?;
         let query = match b.target {
             Some(target) if !target.is_null() => Query::Discover(Discover {
                 target: vector_input(target)?,

@@ -22,6 +22,7 @@ pub fn error_to_status(err: TesseraError) -> tonic::Status {
     let code = match &err {
         TesseraError::BadInput(_)
         | TesseraError::BadRequest(_)
+        | TesseraError::Inference(_)
         | TesseraError::Validation(_)
         | TesseraError::QueryValidation(_)
         | TesseraError::PathValidation(_) => Code::InvalidArgument,
@@ -60,6 +61,7 @@ fn error_message(err: &TesseraError) -> String {
         | TesseraError::QueryValidation(_)
         | TesseraError::PathValidation(_) => err.to_string(),
         TesseraError::BadInput(m)
+        | TesseraError::Inference(m)
         | TesseraError::NotFound(m)
         | TesseraError::AlreadyExists(m)
         | TesseraError::Unavailable(m)

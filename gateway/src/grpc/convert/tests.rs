@@ -3,6 +3,7 @@ use tessera_proto::convert::error_to_status;
 
 use super::collections::sparse_config_to_proto;
 use super::quantization::{quantization_from_proto, quantization_to_proto};
+use super::vectors::vectors_from_proto;
 use super::*;
 
 fn num_id(n: u64) -> q::PointId {
@@ -162,7 +163,7 @@ fn single_vector_from_either_encoding() {
     };
     for vectors in [current, legacy] {
         assert_eq!(
-            vectors_from_proto(vectors).unwrap(),
+            vectors_from_proto(vectors, Unnamed::Point).unwrap(),
             t::VectorStruct::Single(vec![1.0, 2.0])
         );
     }
@@ -179,7 +180,7 @@ fn named_vectors_from_proto() {
         })),
     };
     assert_eq!(
-        vectors_from_proto(vectors).unwrap(),
+        vectors_from_proto(vectors, Unnamed::Point).unwrap(),
         t::VectorStruct::Named(BTreeMap::from([
             ("image".to_string(), vec![0.5].into()),
             ("text".to_string(), vec![0.25, 0.75].into()),
@@ -212,7 +213,9 @@ fn sparse_and_multi_vectors_read_from_both_encodings() {
                 vectors: HashMap::from([("words".to_string(), v)]),
             })),
         };
-        let named = vectors_from_proto(vectors).unwrap().into_named();
+        let named = vectors_from_proto(vectors, Unnamed::Point)
+            .unwrap()
+            .into_named();
         assert_eq!(named["words"], want);
     }
     #[allow(deprecated)]
@@ -240,7 +243,9 @@ fn sparse_and_multi_vectors_read_from_both_encodings() {
                 vectors: HashMap::from([("tokens".to_string(), v)]),
             })),
         };
-        let named = vectors_from_proto(vectors).unwrap().into_named();
+        let named = vectors_from_proto(vectors, Unnamed::Point)
+            .unwrap()
+            .into_named();
         assert_eq!(
             named["tokens"],
             t::Vector::Multi(vec![vec![1.0, 2.0], vec![3.0, 4.0]])
@@ -1098,4 +1103,55 @@ fn cluster_info_lists_replicas_with_their_state() {
             key: Some(q::shard_key::Key::Keyword("tenant".into()))
         })
     );
+}
+
+#[test]
+fn documents_are_embedded_as_documents_in_writes_and_as_queries_in_queries() {
+    let document = |text: &str| q::Document {
+        text: text.into(),
+        model: "Qdrant/bm25".into(),
+        options: HashMap::new(),
+    };
+    let as_vector = |d: q::Document| q::Vector {
+        vector: Some(q::vector::Vector::Document(d)),
+        ..Default::default()
+    };
+    let named = q::Vectors {
+        vectors_options: Some(q::vectors::VectorsOptions::Vectors(q::NamedVectors {
+            vectors: HashMap::from([("text".to_string(), as_vector(document("running run")))]),
+        })),
+    };
+    assert_eq!(
+        vectors_from_proto(named, Unnamed::Point).unwrap(),
+        t::VectorStruct::Named(BTreeMap::from([(
+            "text".to_string(),
+            t::Vector::Sparse(t::SparseVector {
+                indices: vec![243_905_464],
+                values: vec![1.907_213],
+            }),
+        )]))
+    );
+    let bare = q::Vectors {
+        vectors_options: Some(q::vectors::VectorsOptions::Vector(as_vector(document("a")))),
+    };
+    assert_eq!(
+        vectors_from_proto(bare, Unnamed::Point).unwrap_err(),
+        TesseraError::bad_request("Sparse vector from document inference should be named")
+    );
+
+    let query = query_from_proto(q::QueryPoints {
+        query: Some(q::Query {
+            variant: Some(q::query::Variant::Nearest(q::VectorInput {
+                variant: Some(q::vector_input::Variant::Document(document("running run"))),
+            })),
+        }),
+        using: Some("text".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let expected = t::SparseVector {
+        indices: vec![243_905_464],
+        values: vec![1.0],
+    };
+    assert_eq!(query.query, Some(Query::Nearest(expected.into())));
 }
