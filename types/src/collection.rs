@@ -195,6 +195,10 @@ pub struct OptimizersConfig {
     pub flush_interval_sec: u64,
     #[serde(default)]
     pub max_optimization_threads: Option<usize>,
+    /// Qdrant 1.17's: hold writes until they are indexed. Accepted and shown;
+    /// an upload's tail is indexed once writes rest here in any case.
+    #[serde(default)]
+    pub prevent_unoptimized: Option<bool>,
 }
 
 impl Default for OptimizersConfig {
@@ -208,6 +212,7 @@ impl Default for OptimizersConfig {
             indexing_threshold: Some(10_000),
             flush_interval_sec: 5,
             max_optimization_threads: None,
+            prevent_unoptimized: None,
         }
     }
 }
@@ -216,6 +221,14 @@ impl Default for OptimizersConfig {
 pub struct WalConfig {
     pub wal_capacity_mb: usize,
     pub wal_segments_ahead: usize,
+    /// Closed WAL segments Qdrant keeps; accepted and shown (a checkpoint
+    /// here drops what it covers).
+    #[serde(default = "one")]
+    pub wal_retain_closed: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for WalConfig {
@@ -223,6 +236,7 @@ impl Default for WalConfig {
         Self {
             wal_capacity_mb: 32,
             wal_segments_ahead: 0,
+            wal_retain_closed: 1,
         }
     }
 }
@@ -281,6 +295,19 @@ pub struct IndexParams {
     pub range: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_hnsw: Option<bool>,
+}
+
+impl IndexParams {
+    /// Qdrant's check of an integer index's capabilities: it must serve
+    /// matches, ranges or both.
+    pub fn validate(&self) -> Result<()> {
+        if self.lookup == Some(false) && self.range == Some(false) {
+            return Err(TesseraError::validation(
+                "[field_schema: Validation error: the 'lookup' and 'range' capabilities can't be both disabled [{}]]",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl PayloadFieldSchema {

@@ -387,8 +387,10 @@ impl Gateway {
         field: &str,
         schema: PayloadFieldSchema,
     ) -> Result<UpdateResult> {
-        if let PayloadFieldSchema::Text(params) = &schema {
-            params.validate()?;
+        match &schema {
+            PayloadFieldSchema::Text(params) => params.validate()?,
+            PayloadFieldSchema::Params(params) => params.validate()?,
+            PayloadFieldSchema::Type(_) => {}
         }
         let (_, state) = self.collection(collection)?;
         if let Some(strict) = strict_mode::StrictMode::of(&state) {

@@ -402,7 +402,7 @@ fn optimizers_to_proto(o: t::OptimizersConfig) -> q::OptimizersConfigDiff {
         max_optimization_threads: Some(q::MaxOptimizationThreads {
             variant: Some(max_threads),
         }),
-        prevent_unoptimized: None,
+        prevent_unoptimized: o.prevent_unoptimized,
     }
 }
 
@@ -432,7 +432,7 @@ fn collection_config_to_proto(config: t::CollectionConfig) -> q::CollectionConfi
         wal_config: Some(q::WalConfigDiff {
             wal_capacity_mb: Some(config.wal_config.wal_capacity_mb as u64),
             wal_segments_ahead: Some(config.wal_config.wal_segments_ahead as u64),
-            wal_retain_closed: None,
+            wal_retain_closed: Some(config.wal_config.wal_retain_closed as u64),
         }),
         quantization_config: config
             .quantization_config
