@@ -9,6 +9,7 @@ mod model;
 mod openapi;
 mod points;
 mod query_body;
+mod query_feedback;
 mod routes;
 mod search;
 mod service;

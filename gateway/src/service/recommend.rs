@@ -8,6 +8,7 @@
 
 use super::query::Examples;
 use super::*;
+use tessera_types::Distance;
 
 /// Candidates drawn per seed (target or positive example), at least, and at most.
 const POOL_MIN: usize = 100;
@@ -100,6 +101,7 @@ impl Gateway {
             named: &named,
             limit,
             score_threshold,
+            similarity: search_similarity,
         };
         self.score_by_examples(scored, examples, filter, read, |similarity| {
             let pos: Vec<f32> = positive.iter().map(similarity).collect();
@@ -146,6 +148,7 @@ impl Gateway {
             named: &named,
             limit,
             score_threshold,
+            similarity: search_similarity,
         };
         self.score_by_examples(scored, examples, filter, read, |similarity| {
             let rank: i32 = pairs
@@ -186,6 +189,7 @@ impl Gateway {
             named: &named,
             limit,
             score_threshold,
+            similarity: search_similarity,
         };
         self.score_by_examples(scored, examples, filter, read, |similarity| {
             pairs
@@ -220,7 +224,7 @@ impl Gateway {
 
     /// Scores the nearest neighbours of every seed with `score`, which gets a
     /// similarity to any vector (larger is closer, whatever the distance).
-    async fn score_by_examples(
+    pub(super) async fn score_by_examples(
         &self,
         scored: ScoredByExamples<'_>,
         examples: &Examples<'_>,
@@ -235,6 +239,7 @@ impl Gateway {
             named,
             limit,
             score_threshold,
+            similarity,
         } = scored;
         let (_, state) = self.collection(collection)?;
         let distance = state.config.params.distance(using)?;
@@ -286,14 +291,7 @@ impl Gateway {
             .into_iter()
             .filter_map(|r| {
                 let vector = r.vector?.into_named().remove(using)?;
-                let similarity = |example: &Vector| {
-                    let s = vector.score(example, distance);
-                    if distance.higher_is_better() {
-                        s
-                    } else {
-                        -s
-                    }
-                };
+                let similarity = |example: &Vector| similarity(&vector, example, distance);
                 Some(ScoredPoint::scored(r.id, score(&similarity)))
             })
             .filter(|p| score_threshold.is_none_or(|t| p.score >= t))
@@ -305,14 +303,26 @@ impl Gateway {
 }
 
 /// What a query by examples asks: where, by which vector, from which seeds,
-/// naming which points, and how many results.
-struct ScoredByExamples<'a> {
-    collection: &'a str,
-    using: &'a str,
-    seeds: &'a [Vector],
-    named: &'a [&'a VectorInput],
-    limit: usize,
-    score_threshold: Option<f32>,
+/// naming which points, how many results, and how a candidate's vector
+/// compares with an example.
+pub(super) struct ScoredByExamples<'a> {
+    pub collection: &'a str,
+    pub using: &'a str,
+    pub seeds: &'a [Vector],
+    pub named: &'a [&'a VectorInput],
+    pub limit: usize,
+    pub score_threshold: Option<f32>,
+    pub similarity: fn(&Vector, &Vector, Distance) -> f32,
+}
+
+/// A candidate's search score against an example, turned so larger is closer.
+fn search_similarity(candidate: &Vector, example: &Vector, distance: Distance) -> f32 {
+    let s = candidate.score(example, distance);
+    if distance.higher_is_better() {
+        s
+    } else {
+        -s
+    }
 }
 
 /// `x / (1 + |x|)` mapped from (-1, 1) to (0, 1): monotonic, so order is kept.
