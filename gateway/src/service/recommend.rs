@@ -255,7 +255,8 @@ impl Gateway {
             super::query::exclude(&mut filter, ids);
         }
         let pool = limit.saturating_mul(10).clamp(POOL_MIN, POOL_MAX);
-        let mut candidates: Vec<PointId> = Vec::new();
+        // Each candidate's version, from its search: results carry it, as in Qdrant.
+        let mut versions: HashMap<PointId, u64> = HashMap::new();
         for seed in seeds {
             let near = self
                 .search(
@@ -274,10 +275,10 @@ impl Gateway {
                     read,
                 )
                 .await?;
-            candidates.extend(near.into_iter().map(|p| p.id));
+            versions.extend(near.into_iter().map(|p| (p.id, p.version)));
         }
+        let mut candidates: Vec<PointId> = versions.keys().copied().collect();
         candidates.sort_unstable();
-        candidates.dedup();
         let records = self
             .retrieve(
                 collection,
@@ -292,7 +293,10 @@ impl Gateway {
             .filter_map(|r| {
                 let vector = r.vector?.into_named().remove(using)?;
                 let similarity = |example: &Vector| similarity(&vector, example, distance);
-                Some(ScoredPoint::scored(r.id, score(&similarity)))
+                Some(ScoredPoint {
+                    version: versions.get(&r.id).copied().unwrap_or_default(),
+                    ..ScoredPoint::scored(r.id, score(&similarity))
+                })
             })
             .filter(|p| score_threshold.is_none_or(|t| p.score >= t))
             .collect();
