@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from qdrant_client import models
+from qdrant_client import QdrantClient, models
 
 from reference import _norm, assert_ranking, random_vectors
 
@@ -334,3 +334,26 @@ def test_read_fan_out_delay_is_stored_shown_and_reads_still_answer(client, colle
         after = client.query_points(collection_name, query=[0.1, 0.2, 0.3, 0.4], limit=5).points
         assert [(p.id, p.score) for p in after] == [(p.id, p.score) for p in before]
     assert client.count(collection_name, exact=True).count == N
+
+
+# ---- X-Qdrant-Route-Affinity -------------------------------------------------
+
+
+def test_reads_with_a_route_affinity_token_answer_as_without(deployment, transport, client, collection_name):
+    client.create_collection(collection_name, replication_factor=2,
+                             vectors_config=models.VectorParams(size=DIM, distance=models.Distance.DOT))
+    client.upsert(collection_name, wait=True, points=[
+        models.PointStruct(id=i, vector=v) for i, v in VECTORS.items()
+    ])
+    plain = client.query_points(collection_name, query=[0.4, 0.3, 0.2, 0.1], limit=5).points
+    # REST sends it as a header, gRPC as metadata.
+    sticky = QdrantClient(host="127.0.0.1", port=deployment.http_port, grpc_port=deployment.grpc_port,
+                          prefer_grpc=(transport == "grpc"), headers={"x-qdrant-route-affinity": "user-42"})
+    try:
+        for _ in range(3):
+            hits = sticky.query_points(collection_name, query=[0.4, 0.3, 0.2, 0.1], limit=5).points
+            assert [(p.id, p.score) for p in hits] == [(p.id, p.score) for p in plain]
+            assert sticky.count(collection_name, exact=True).count == N
+            assert len(sticky.scroll(collection_name, limit=100)[0]) == N
+    finally:
+        sticky.close()
