@@ -491,3 +491,29 @@ fn check_search(strict: &strict_mode::StrictMode, request: &SearchRequest) -> Re
     strict.filter(request.filter.as_ref(), false)?;
     Ok(cost::search(&request.vector, request.filter.as_ref()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answer(after_ms: u64, reply: Result<&'static str>) -> Result<&'static str> {
+        tokio::time::sleep(Duration::from_millis(after_ms)).await;
+        reply
+    }
+
+    #[tokio::test]
+    async fn the_second_replica_is_asked_only_after_the_delay() {
+        let delay = Duration::from_millis(100);
+        let fast = hedged(answer(5, Ok("first")), answer(0, Ok("second")), delay).await;
+        assert_eq!(fast, (Ok("first"), false));
+        let slow = hedged(answer(5_000, Ok("first")), answer(10, Ok("second")), delay).await;
+        assert_eq!(slow, (Ok("second"), true));
+        let down = Err(TesseraError::Unavailable("down".into()));
+        let failed = hedged(answer(120, down), answer(300, Ok("second")), delay).await;
+        assert_eq!(failed, (Ok("second"), true));
+        // A refusal of the request itself is the answer: another replica would agree.
+        let refused = Err(TesseraError::bad_input("no"));
+        let refusal = hedged(answer(120, refused.clone()), answer(300, Ok("x")), delay).await;
+        assert_eq!(refusal, (refused, true));
+    }
+}
