@@ -334,11 +334,11 @@ pub struct CollectionParams {
     pub sharding_method: Option<ShardingMethod>,
     pub replication_factor: u32,
     pub write_consistency_factor: u32,
-    pub on_disk_payload: bool,
     /// After this many milliseconds without an answer, a read also asks a
     /// second replica; unset or 0: never (Qdrant 1.17, set only by update).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_fan_out_delay_ms: Option<u64>,
+    pub on_disk_payload: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sparse_vectors: Option<SparseVectorsConfig>,
 }
