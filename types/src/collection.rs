@@ -293,6 +293,9 @@ pub struct IndexParams {
     pub lookup: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<bool>,
+    /// Keyword indexes: serve `match: {"prefix": ...}` (Qdrant 1.19).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_hnsw: Option<bool>,
 }
@@ -358,6 +361,10 @@ pub struct CollectionParams {
     pub sharding_method: Option<ShardingMethod>,
     pub replication_factor: u32,
     pub write_consistency_factor: u32,
+    /// After this many milliseconds without an answer, a read also asks a
+    /// second replica; unset or 0: never (Qdrant 1.17, set only by update).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_fan_out_delay_ms: Option<u64>,
     pub on_disk_payload: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sparse_vectors: Option<SparseVectorsConfig>,
@@ -743,6 +750,7 @@ impl CreateCollection {
                 replication_factor,
                 write_consistency_factor,
                 on_disk_payload: self.on_disk_payload.unwrap_or(true),
+                read_fan_out_delay_ms: None,
                 sparse_vectors: self.sparse_vectors.filter(|m| !m.is_empty()),
             },
             hnsw_config,
@@ -846,6 +854,8 @@ pub struct CollectionParamsDiff {
     #[serde(default)]
     pub read_fan_out_factor: Option<u32>,
     #[serde(default)]
+    pub read_fan_out_delay_ms: Option<u64>,
+    #[serde(default)]
     pub on_disk_payload: Option<bool>,
 }
 
@@ -867,6 +877,9 @@ impl UpdateCollection {
             }
             if let Some(v) = params.on_disk_payload {
                 next.params.on_disk_payload = v;
+            }
+            if let Some(v) = params.read_fan_out_delay_ms {
+                next.params.read_fan_out_delay_ms = Some(v);
             }
         }
         if let Some(diff) = &self.hnsw_config {

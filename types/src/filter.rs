@@ -1,5 +1,8 @@
 //! The filter language of Qdrant's REST contract. Evaluation lives in the data plane.
 
+use std::hash::Hasher;
+use std::num::NonZeroU32;
+
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::point::PointId;
@@ -67,6 +70,7 @@ pub enum Condition {
     IsNull(IsNullCondition),
     Nested(NestedCondition),
     HasVector(HasVectorCondition),
+    Slice(SliceCondition),
     Field(FieldCondition),
     Filter(Filter),
 }
@@ -99,6 +103,47 @@ pub struct IsNullCondition {
 #[serde(deny_unknown_fields)]
 pub struct HasVectorCondition {
     pub has_vector: String,
+}
+
+/// `{"slice": {"total": n, "index": i}}`: the points whose id hashes into
+/// slice `i` of `n`, for parallel scans and reproducible samples.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SliceCondition {
+    pub slice: Slice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Slice {
+    /// Zero is refused while parsing (400), as Qdrant does.
+    pub total: NonZeroU32,
+    pub index: u32,
+}
+
+/// Qdrant's text for a slice index out of range.
+pub const SLICE_INDEX_OUT_OF_RANGE: &str =
+    "Slice index must be less than the total number of slices";
+
+impl Slice {
+    pub fn contains(&self, id: PointId) -> bool {
+        slice_point_id_hash(id) % u64::from(self.total.get()) == u64::from(self.index)
+    }
+}
+
+/// SipHash-2-4 with a zero key over the id's canonical bytes (8 little-endian
+/// bytes of a numeric id, the 16 RFC 4122 bytes of a UUID), written at once.
+/// Qdrant publishes this as a frozen contract: clients predict slices with it.
+pub fn slice_point_id_hash(id: PointId) -> u64 {
+    // std's SipHasher is exactly SipHash-2-4 keyed with zeros; it is deprecated
+    // only as a HashMap default, and its algorithm cannot change.
+    #[allow(deprecated)]
+    let mut hasher = std::hash::SipHasher::new();
+    match id {
+        PointId::Num(n) => hasher.write(&n.to_le_bytes()),
+        PointId::Uuid(u) => hasher.write(u.as_bytes()),
+    }
+    hasher.finish()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -156,12 +201,32 @@ pub enum AnyVariants {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Match {
-    Value { value: MatchValue },
-    Text { text: String },
-    TextAny { text_any: String },
-    Phrase { phrase: String },
-    Any { any: AnyVariants },
-    Except { except: AnyVariants },
+    Value {
+        value: MatchValue,
+    },
+    Text {
+        text: String,
+    },
+    TextAny {
+        text_any: String,
+    },
+    Phrase {
+        phrase: String,
+    },
+    /// String values starting with it, byte-wise and case-sensitive.
+    Prefix {
+        prefix: String,
+    },
+    /// String values containing it, byte-wise and case-sensitive (Qdrant 1.20).
+    Substring {
+        substring: String,
+    },
+    Any {
+        any: AnyVariants,
+    },
+    Except {
+        except: AnyVariants,
+    },
 }
 
 /// A `range` condition: over numbers, or over datetimes given as strings.
@@ -270,6 +335,46 @@ mod tests {
         assert_eq!(f.must.len(), 6);
         assert!(matches!(f.must[5], Condition::Filter(_)));
         assert!(matches!(f.should[0], Condition::IsNull(_)));
+    }
+
+    #[test]
+    fn slice_hash_is_qdrants_frozen_contract() {
+        let uuid = uuid::Uuid::parse_str("550e8400-e29b-41d4-a716-446655440000").unwrap();
+        assert_eq!(slice_point_id_hash(PointId::Num(0)), 0xe849e8bb6ffe2567);
+        assert_eq!(slice_point_id_hash(PointId::Num(42)), 0x0fc2553f07619dd3);
+        assert_eq!(slice_point_id_hash(PointId::Uuid(uuid)), 0xf5d0ca21ba34d504);
+    }
+
+    #[test]
+    fn slices_partition_ids_and_nest_across_totals() {
+        let slice = |total, index| Slice {
+            total: NonZeroU32::new(total).unwrap(),
+            index,
+        };
+        for n in 0..200u64 {
+            let id = PointId::Num(n);
+            let owners = (0..4).filter(|&i| slice(4, i).contains(id)).count();
+            assert_eq!(owners, 1, "{n}");
+            // No salt: a slice of 4 lies within the slice of 2 with its parity.
+            if slice(4, 0).contains(id) {
+                assert!(slice(2, 0).contains(id));
+            }
+        }
+    }
+
+    #[test]
+    fn slice_and_new_matches_parse() {
+        let f: Filter = serde_json::from_value(serde_json::json!({"must": [
+            {"slice": {"total": 8, "index": 3}},
+            {"key": "p", "match": {"prefix": "ab"}},
+            {"key": "p", "match": {"substring": "b"}}
+        ]}))
+        .unwrap();
+        assert!(matches!(f.must[0], Condition::Slice(_)));
+        let r: Result<Filter, _> = serde_json::from_value(
+            serde_json::json!({"must": [{"slice": {"total": 0, "index": 0}}]}),
+        );
+        assert!(r.is_err());
     }
 
     #[test]

@@ -181,7 +181,10 @@ impl FilterShape {
                     shape.conditions += 1;
                     shape.largest_condition = shape.largest_condition.max(has.has_id.len());
                 }
-                Condition::IsEmpty(_) | Condition::IsNull(_) | Condition::HasVector(_) => {
+                Condition::IsEmpty(_)
+                | Condition::IsNull(_)
+                | Condition::HasVector(_)
+                | Condition::Slice(_) => {
                     shape.conditions += 1;
                 }
             }
@@ -220,6 +223,7 @@ enum Capability {
     IntMatch,
     IntRange,
     KeywordMatch,
+    KeywordPrefix,
     FloatRange,
     Text,
     TextPhrase,
@@ -253,6 +257,7 @@ impl Capability {
         match self {
             IntMatch | IntRange => "integer",
             KeywordMatch => "keyword",
+            KeywordPrefix => "keyword (with prefix: true)",
             FloatRange => "float",
             Text => "text",
             TextPhrase => "text (with phrase_matching: true)",
@@ -280,6 +285,11 @@ impl Capability {
             .into_iter()
             .filter_map(|(on, capability)| on.then_some(capability))
             .collect(),
+            PayloadFieldSchema::Params(IndexParams {
+                kind: PayloadSchemaType::Keyword,
+                prefix: Some(true),
+                ..
+            }) => vec![KeywordMatch, KeywordPrefix],
             _ => match schema.kind() {
                 PayloadSchemaType::Keyword => vec![KeywordMatch],
                 PayloadSchemaType::Integer => vec![IntMatch, IntRange],
@@ -312,6 +322,9 @@ impl Capability {
             }),
             Some(Match::Text { .. } | Match::TextAny { .. }) => needed.push(Text),
             Some(Match::Phrase { .. }) => needed.push(TextPhrase),
+            Some(Match::Prefix { .. }) => needed.push(KeywordPrefix),
+            // Qdrant 1.20 serves substrings from any keyword index's dictionary.
+            Some(Match::Substring { .. }) => needed.push(KeywordMatch),
             Some(Match::Any { any: list } | Match::Except { except: list }) => {
                 needed.extend(match list {
                     AnyVariants::Keywords(v) => keywords(v.iter().all(is_uuid)),
@@ -395,7 +408,7 @@ impl Unindexed {
             Condition::IsNull(c) => {
                 Self::check(schema, format!("{prefix}{}", c.is_null.key), &ANY_INDEX)
             }
-            Condition::HasId(_) | Condition::HasVector(_) => None,
+            Condition::HasId(_) | Condition::HasVector(_) | Condition::Slice(_) => None,
         }
     }
 

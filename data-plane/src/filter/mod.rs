@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tessera_types::{
     AnyVariants, Condition, FieldCondition, Filter, Match, MatchValue, Payload, PointId, Range,
-    RangeInterface, ValuesCount,
+    RangeInterface, Slice, ValuesCount, SLICE_INDEX_OUT_OF_RANGE,
 };
 
 use geo::GeoCheck;
@@ -48,6 +48,7 @@ pub struct CompiledFilter {
 enum Cond {
     HasId(HashSet<PointId>),
     HasVector(String),
+    Slice(Slice),
     IsEmpty(JsonPath),
     IsNull(JsonPath),
     Nested(JsonPath, Box<CompiledFilter>),
@@ -74,6 +75,8 @@ enum Matcher {
     Value(MatchValue),
     Text(String),
     TextAny(Vec<String>),
+    Prefix(String),
+    Substring(String),
     /// Tokens of the query, matched by a text index's analyzer.
     Tokens(Arc<TextAnalyzer>, Vec<String>, TokenMatch),
     Any(ValueSet),
@@ -141,6 +144,12 @@ fn compile_condition(cond: &Condition, texts: &TextIndexes) -> Result<Cond, Filt
     Ok(match cond {
         Condition::HasId(c) => Cond::HasId(c.has_id.iter().copied().collect()),
         Condition::HasVector(c) => Cond::HasVector(c.has_vector.clone()),
+        Condition::Slice(c) if c.slice.index >= c.slice.total.get() => {
+            return Err(FilterError::Validation(format!(
+                "[slice: {SLICE_INDEX_OUT_OF_RANGE}]"
+            )))
+        }
+        Condition::Slice(c) => Cond::Slice(c.slice),
         Condition::IsEmpty(c) => Cond::IsEmpty(parse_path(&c.is_empty.key)?),
         Condition::IsNull(c) => Cond::IsNull(parse_path(&c.is_null.key)?),
         Condition::Nested(c) => Cond::Nested(
@@ -190,6 +199,8 @@ fn compile_field(f: &FieldCondition, texts: &TextIndexes) -> Result<FieldCheck, 
             Match::TextAny { text_any } => {
                 Matcher::TextAny(text_any.split_whitespace().map(str::to_string).collect())
             }
+            Match::Prefix { prefix } => Matcher::Prefix(prefix.clone()),
+            Match::Substring { substring } => Matcher::Substring(substring.clone()),
             Match::Any { any } => Matcher::Any(ValueSet::new(any)),
             Match::Except { except } => Matcher::Except(ValueSet::new(except)),
         },
@@ -246,6 +257,12 @@ impl Matcher {
             }
             Matcher::Value(MatchValue::Bool(b)) => values.iter().any(|v| v.as_bool() == Some(*b)),
             Matcher::Text(t) => values
+                .iter()
+                .any(|v| v.as_str().is_some_and(|s| s.contains(t.as_str()))),
+            Matcher::Prefix(p) => values
+                .iter()
+                .any(|v| v.as_str().is_some_and(|s| s.starts_with(p.as_str()))),
+            Matcher::Substring(t) => values
                 .iter()
                 .any(|v| v.as_str().is_some_and(|s| s.contains(t.as_str()))),
             Matcher::TextAny(words) => values.iter().any(|v| {
@@ -363,6 +380,7 @@ impl Cond {
         match self {
             Cond::HasId(ids) => ids.contains(&id),
             Cond::HasVector(name) => has_vector(name),
+            Cond::Slice(slice) => slice.contains(id),
             Cond::IsEmpty(path) => is_empty(path, payload),
             Cond::IsNull(path) => is_null(path, payload),
             // The inner filter sees each array element as the payload: paths are relative.
@@ -624,6 +642,44 @@ mod tests {
                             {"key": "items[].y", "match": {"value": "b"}}]}),
             p
         ));
+    }
+
+    #[test]
+    fn prefix_and_substring_match_strings_case_sensitively() {
+        let p = json!({"path": "/usr/local", "tags": [1, "Alpha", "beta"], "n": 12});
+        let prefix = |key: &str, s: &str| must(json!({"key": key, "match": {"prefix": s}}));
+        assert!(eval(prefix("path", "/usr/"), p.clone()));
+        assert!(eval(prefix("path", ""), p.clone()));
+        assert!(!eval(prefix("path", "/USR"), p.clone()));
+        assert!(eval(prefix("tags", "be"), p.clone()));
+        assert!(!eval(prefix("tags", "al"), p.clone()));
+        assert!(!eval(prefix("n", "1"), p.clone()));
+        let substring = |key: &str, s: &str| must(json!({"key": key, "match": {"substring": s}}));
+        assert!(eval(substring("path", "local"), p.clone()));
+        assert!(eval(substring("tags", "lph"), p.clone()));
+        assert!(!eval(substring("path", "Local"), p.clone()));
+        assert!(!eval(substring("n", "2"), p));
+    }
+
+    #[test]
+    fn slice_selects_by_id_hash_and_checks_its_index() {
+        let in_slice = |id: u64, index: u32| {
+            eval_with(
+                must(json!({"slice": {"total": 4, "index": index}})),
+                PointId::Num(id),
+                json!({}),
+                &NamedVectors::new(),
+            )
+        };
+        // hash(0) = 0xe849e8bb6ffe2567, which is 3 modulo 4.
+        assert!(in_slice(0, 3));
+        assert!(!in_slice(0, 0));
+        let out_of_range: Filter =
+            serde_json::from_value(must(json!({"slice": {"total": 4, "index": 4}}))).unwrap();
+        assert_eq!(
+            compile(&out_of_range).unwrap_err(),
+            FilterError::Validation(format!("[slice: {SLICE_INDEX_OUT_OF_RANGE}]"))
+        );
     }
 
     #[test]

@@ -523,7 +523,11 @@ fn query_variant_from_proto(query: q::Query) -> Result<Query> {
                 candidates_limit: mmr.candidates_limit.map(|n| n as usize),
             }));
         }
-        Some(V::RelevanceFeedback(_)) => "relevance feedback",
+        Some(V::RelevanceFeedback(input)) => {
+            return Ok(Query::RelevanceFeedback(
+                feedback::relevance_feedback_from_proto(input)?,
+            ))
+        }
         Some(V::Text(_)) => "text",
         None => return Err(bad_input("Query is empty")),
     };
@@ -670,6 +674,7 @@ mod aliases;
 mod batch;
 mod cluster;
 mod collections;
+mod feedback;
 mod filters;
 mod formula;
 mod groups;

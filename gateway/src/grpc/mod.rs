@@ -59,6 +59,7 @@ pub async fn serve(
     server
         .layer(tessera_proto::trace_context::client_grpc_layer())
         .layer(requests.grpc_layer())
+        .layer(crate::routing::affinity::AffinityLayer)
         .layer(GuardLayer(move |headers: &HeaderMap, path: &str| {
             api_keys.check_grpc(headers, path)
         }))

@@ -9,6 +9,7 @@ mod model;
 mod openapi;
 mod points;
 mod query_body;
+mod query_feedback;
 mod routes;
 mod search;
 mod service;
@@ -60,6 +61,12 @@ pub fn router(gateway: Gateway, keys: ApiKeys, telemetry: Telemetry) -> Router {
     .layer(axum::middleware::from_fn(move |request, next| {
         count_request(requests.clone(), request, next)
     }))
+    .layer(axum::middleware::from_fn(
+        |request: axum::extract::Request, next: axum::middleware::Next| async move {
+            let headers = request.headers().clone();
+            crate::routing::affinity::scoped(&headers, next.run(request)).await
+        },
+    ))
     .layer(
         tower_http::trace::TraceLayer::new_for_http().make_span_with(
             |request: &axum::extract::Request| {

@@ -154,35 +154,33 @@ fn lookup_from(value: Option<Value>) -> Result<Option<LookupFrom>> {
     }
 }
 
-fn prefetches(prefetch: Option<OneOrMany<PrefetchBody>>) -> Result<Vec<Prefetch>> {
+/// The prefetches under the request part at `path` (named in validation errors).
+fn prefetches(prefetch: Option<OneOrMany<PrefetchBody>>, path: &str) -> Result<Vec<Prefetch>> {
     prefetch
         .map(OneOrMany::into_vec)
         .unwrap_or_default()
         .into_iter()
-        .map(Prefetch::try_from)
+        .enumerate()
+        .map(|(i, b)| {
+            let path = format!("{path}.prefetch[{i}]");
+            Ok(Prefetch {
+                lookup_from: lookup_from(b.lookup_from)?,
+                query: optional_query(b.query, &path)?,
+                prefetch: prefetches(b.prefetch, &path)?,
+                using: b.using.unwrap_or_default(),
+                filter: b.filter,
+                limit: b.limit.unwrap_or(DEFAULT_LIMIT),
+                params: b.params.unwrap_or_default(),
+                score_threshold: b.score_threshold,
+            })
+        })
         .collect()
 }
 
-fn optional_query(query: Option<Value>) -> Result<Option<Query>> {
+fn optional_query(query: Option<Value>, path: &str) -> Result<Option<Query>> {
     match query {
         None | Some(Value::Null) => Ok(None),
-        Some(q) => parse_query(q).map(Some),
-    }
-}
-
-impl TryFrom<PrefetchBody> for Prefetch {
-    type Error = TesseraError;
-    fn try_from(b: PrefetchBody) -> Result<Self> {
-        Ok(Prefetch {
-            lookup_from: lookup_from(b.lookup_from)?,
-            query: optional_query(b.query)?,
-            prefetch: prefetches(b.prefetch)?,
-            using: b.using.unwrap_or_default(),
-            filter: b.filter,
-            limit: b.limit.unwrap_or(DEFAULT_LIMIT),
-            params: b.params.unwrap_or_default(),
-            score_threshold: b.score_threshold,
-        })
+        Some(q) => parse_query(q, &format!("{path}.query")).map(Some),
     }
 }
 
@@ -197,8 +195,9 @@ impl TryFrom<QueryBody> for QueryRequest {
         }
         Ok(QueryRequest {
             lookup_from: lookup_from(b.lookup_from)?,
-            query: optional_query(b.query)?,
-            prefetch: prefetches(b.prefetch)?,
+            // Qdrant names fields by its internal request's path.
+            query: optional_query(b.query, "internal")?,
+            prefetch: prefetches(b.prefetch, "internal")?,
             using: b.using.unwrap_or_default(),
             filter: b.filter,
             limit: b.limit.unwrap_or(DEFAULT_LIMIT),
@@ -244,13 +243,13 @@ impl TryFrom<RecommendBody> for QueryRequest {
     }
 }
 
-fn format_error(what: &str, e: impl std::fmt::Display) -> TesseraError {
+pub(super) fn format_error(what: &str, e: impl std::fmt::Display) -> TesseraError {
     TesseraError::bad_input(format!("Format error in JSON body: {what}: {e}"))
 }
 
 /// A vector (dense, or sparse as `{indices, values}`), or a point id standing
 /// for its stored vector.
-fn vector_input(v: Value) -> Result<VectorInput> {
+pub(super) fn vector_input(v: Value) -> Result<VectorInput> {
     match v {
         Value::Array(_) => serde_json::from_value::<Vector>(v)
             .map(VectorInput::Vector)
@@ -298,8 +297,9 @@ fn strategy(v: Option<Value>) -> Result<RecommendStrategy> {
     }
 }
 
-/// `query`: a vector, a point id, or an object naming the kind of query.
-fn parse_query(q: Value) -> Result<Query> {
+/// `query`: a vector, a point id, or an object naming the kind of query;
+/// `path` is where it sits in the request.
+fn parse_query(q: Value, path: &str) -> Result<Query> {
     let map = match q {
         Value::Object(map) if !map.contains_key("indices") && !map.contains_key("model") => map,
         vector => {
@@ -342,7 +342,7 @@ fn parse_query(q: Value) -> Result<Query> {
     }
     let (kind, inner) = map.into_iter().next().expect("one entry");
     match kind.as_str() {
-        "nearest" => parse_query(inner),
+        "nearest" => parse_query(inner, path),
         "recommend" => {
             let input: RecommendInput =
                 serde_json::from_value(inner).map_err(|e| format_error("recommend", e))?;
@@ -393,12 +393,12 @@ fn parse_query(q: Value) -> Result<Query> {
                 weights: rrf.weights,
             }))
         }
-        // Qdrant's, not built here.
-        "relevance_feedback" => Err(TesseraError::Unimplemented(
-            "relevance_feedback queries; Tessera supports nearest, recommend, discover, context, order_by, sample, formula and fusion queries".into(),
-        )),
+        "relevance_feedback" => Ok(Query::RelevanceFeedback(super::query_feedback::parse(
+            inner,
+            &format!("{path}.relevance_feedback"),
+        )?)),
         other => Err(TesseraError::bad_input(format!(
-            "Format error in JSON body: unknown query type `{other}`: Tessera supports nearest, recommend, discover, context, order_by, sample, formula and fusion (rrf, dbsf) queries"
+            "Format error in JSON body: unknown query type `{other}`: Tessera supports nearest, recommend, discover, context, order_by, sample, formula, fusion (rrf, dbsf) and relevance_feedback queries"
         ))),
     }
 }

@@ -12,6 +12,8 @@ use tessera_types::{
 
 pub use tessera_proto::peers::DataPlanes;
 
+pub mod affinity;
+
 pub fn target(topology: &Topology, collection: &CollectionState, shard: ShardId) -> ShardTarget {
     ShardTarget {
         collection: collection.name.clone(),
@@ -35,7 +37,8 @@ static NEXT_READ: AtomicUsize = AtomicUsize::new(0);
 impl ReadPlan {
     /// Plans a read of `shard` at `consistency`. The count it needs is taken of
     /// every replica except listeners, in sync or not, so `all` with a replica
-    /// down fails rather than answering from fewer.
+    /// down fails rather than answering from fewer. Replicas are tried in the
+    /// order the request's route affinity gives, or else in turn.
     pub fn new(
         topology: &Topology,
         shard: &ShardPlacement,
@@ -44,7 +47,7 @@ impl ReadPlan {
         let voting = topology.counted_replicas(shard).count();
         let required = consistency.required(voting)?;
         let mut replicas = shard.readable();
-        if !replicas.is_empty() {
+        if !replicas.is_empty() && !affinity::order(&mut replicas) {
             let start = NEXT_READ.fetch_add(1, Ordering::Relaxed) % replicas.len();
             replicas.rotate_left(start);
         }

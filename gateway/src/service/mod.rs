@@ -3,6 +3,7 @@
 
 mod collection_stats;
 mod facet;
+mod feedback;
 mod formula;
 mod fusion;
 mod groups;
@@ -18,6 +19,7 @@ mod writes;
 
 pub use collection_stats::{CollectionStats, SegmentStats};
 pub use facet::{FacetHit, FacetRequest};
+pub use feedback::{NaiveFeedback, RelevanceFeedback};
 pub use groups::{GroupsRequest, PointGroup, WithLookup};
 pub use matrix::{DistanceMatrix, MatrixPair, MatrixRequest};
 pub use optimizations::{OptimizationLists, OptimizationsResponse};

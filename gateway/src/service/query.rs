@@ -71,6 +71,7 @@ pub enum Query {
     Mmr(Mmr),
     /// The prefetches' points rescored by an expression.
     Formula(Box<tessera_types::formula::Formula>),
+    RelevanceFeedback(RelevanceFeedback),
 }
 
 /// `nearest` with `mmr`: from the `candidates_limit` nearest points, picks
@@ -98,7 +99,10 @@ impl Query {
     fn scores_by_examples(&self) -> bool {
         match self {
             Query::Recommend(r) => r.strategy != RecommendStrategy::AverageVector,
-            Query::Discover(_) | Query::Context(_) | Query::Mmr(_) => true,
+            Query::Discover(_)
+            | Query::Context(_)
+            | Query::Mmr(_)
+            | Query::RelevanceFeedback(_) => true,
             _ => false,
         }
     }
@@ -467,7 +471,8 @@ impl Gateway {
         .boxed()
     }
 
-    /// Recommend by scores, discovery and context search for one stage.
+    /// Recommend by scores, discovery, context search, MMR and relevance
+    /// feedback for one stage.
     async fn query_by_examples(
         &self,
         collection: &str,
@@ -500,6 +505,12 @@ impl Gateway {
             Query::Mmr(mmr) => {
                 self.mmr(collection, mmr, stage, &examples, filter, read)
                     .await
+            }
+            Query::RelevanceFeedback(feedback) => {
+                self.relevance_feedback(
+                    collection, feedback, using, &examples, filter, limit, threshold, read,
+                )
+                .await
             }
             _ => unreachable!("only queries scored by examples"),
         }
@@ -555,7 +566,10 @@ impl Gateway {
                     "order_by and sample inside prefetch".into(),
                 ))
             }
-            Query::Discover(_) | Query::Context(_) | Query::Mmr(_) => {
+            Query::Discover(_)
+            | Query::Context(_)
+            | Query::Mmr(_)
+            | Query::RelevanceFeedback(_) => {
                 unreachable!("scored by examples, not searched")
             }
         };

@@ -354,17 +354,31 @@ impl Gateway {
             .ok_or_else(|| TesseraError::internal(format!("shard {shard_id} vanished")))?;
         let plan = ReadPlan::new(topology, shard, consistency)?;
         if plan.required == 1 {
+            let delay = collection
+                .config
+                .params
+                .read_fan_out_delay_ms
+                .filter(|&ms| ms > 0)
+                .map(Duration::from_millis);
             let mut last =
                 TesseraError::Unavailable(format!("shard {shard_id} has no active replica"));
-            for peer in plan.replicas {
-                let node = self.data_planes.points(topology, peer)?;
-                match call(f(node)).await {
+            let mut replicas = plan.replicas.into_iter().peekable();
+            while let Some(peer) = replicas.next() {
+                let first = call(f(self.data_planes.points(topology, peer)?));
+                let reply = match (delay, replicas.peek()) {
+                    (Some(delay), Some(&backup)) => {
+                        let second = call(f(self.data_planes.points(topology, backup)?));
+                        let (reply, asked_backup) = hedged(first, second, delay).await;
+                        if asked_backup {
+                            replicas.next();
+                        }
+                        reply
+                    }
+                    _ => first.await,
+                };
+                match reply {
                     Ok(reply) => return Ok(reply),
-                    Err(
-                        e @ (TesseraError::Unavailable(_)
-                        | TesseraError::Timeout(_)
-                        | TesseraError::Stale(_)),
-                    ) => last = e,
+                    Err(e) if replica_failed(&e) => last = e,
                     Err(e) => return Err(e),
                 }
             }
@@ -400,6 +414,40 @@ impl Gateway {
             .max_by_key(Applied::applied_seq)
             .expect("at least one answer"))
     }
+}
+
+/// A failure of the replica rather than of the request: another may answer.
+fn replica_failed(e: &TesseraError) -> bool {
+    matches!(
+        e,
+        TesseraError::Unavailable(_) | TesseraError::Timeout(_) | TesseraError::Stale(_)
+    )
+}
+
+/// Qdrant's delayed fan-out: `first` alone for `delay`, then `second` too, and
+/// the first answer wins unless its replica failed (then the other's counts).
+/// Also says whether `second` was asked.
+async fn hedged<T>(
+    first: impl std::future::Future<Output = Result<T>>,
+    second: impl std::future::Future<Output = Result<T>>,
+    delay: Duration,
+) -> (Result<T>, bool) {
+    tokio::pin!(first, second);
+    tokio::select! {
+        reply = &mut first => return (reply, false),
+        () = tokio::time::sleep(delay) => {}
+    }
+    let reply = tokio::select! {
+        reply = &mut first => match reply {
+            Err(e) if replica_failed(&e) => second.await,
+            reply => reply,
+        },
+        reply = &mut second => match reply {
+            Err(e) if replica_failed(&e) => first.await,
+            reply => reply,
+        },
+    };
+    (reply, true)
 }
 
 /// Runs `reads` within the caller's `timeout`, if any, first checked against
@@ -442,4 +490,30 @@ fn check_search(strict: &strict_mode::StrictMode, request: &SearchRequest) -> Re
     strict.params(&request.params)?;
     strict.filter(request.filter.as_ref(), false)?;
     Ok(cost::search(&request.vector, request.filter.as_ref()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn answer(after_ms: u64, reply: Result<&'static str>) -> Result<&'static str> {
+        tokio::time::sleep(Duration::from_millis(after_ms)).await;
+        reply
+    }
+
+    #[tokio::test]
+    async fn the_second_replica_is_asked_only_after_the_delay() {
+        let delay = Duration::from_millis(100);
+        let fast = hedged(answer(5, Ok("first")), answer(0, Ok("second")), delay).await;
+        assert_eq!(fast, (Ok("first"), false));
+        let slow = hedged(answer(5_000, Ok("first")), answer(10, Ok("second")), delay).await;
+        assert_eq!(slow, (Ok("second"), true));
+        let down = Err(TesseraError::Unavailable("down".into()));
+        let failed = hedged(answer(120, down), answer(300, Ok("second")), delay).await;
+        assert_eq!(failed, (Ok("second"), true));
+        // A refusal of the request itself is the answer: another replica would agree.
+        let refused = Err(TesseraError::bad_input("no"));
+        let refusal = hedged(answer(120, refused.clone()), answer(300, Ok("x")), delay).await;
+        assert_eq!(refusal, (refused, true));
+    }
 }

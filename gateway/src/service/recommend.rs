@@ -8,6 +8,7 @@
 
 use super::query::Examples;
 use super::*;
+use tessera_types::Distance;
 
 /// Candidates drawn per seed (target or positive example), at least, and at most.
 const POOL_MIN: usize = 100;
@@ -100,6 +101,7 @@ impl Gateway {
             named: &named,
             limit,
             score_threshold,
+            similarity: search_similarity,
         };
         self.score_by_examples(scored, examples, filter, read, |similarity| {
             let pos: Vec<f32> = positive.iter().map(similarity).collect();
@@ -146,6 +148,7 @@ impl Gateway {
             named: &named,
             limit,
             score_threshold,
+            similarity: search_similarity,
         };
         self.score_by_examples(scored, examples, filter, read, |similarity| {
             let rank: i32 = pairs
@@ -186,6 +189,7 @@ impl Gateway {
             named: &named,
             limit,
             score_threshold,
+            similarity: search_similarity,
         };
         self.score_by_examples(scored, examples, filter, read, |similarity| {
             pairs
@@ -220,7 +224,7 @@ impl Gateway {
 
     /// Scores the nearest neighbours of every seed with `score`, which gets a
     /// similarity to any vector (larger is closer, whatever the distance).
-    async fn score_by_examples(
+    pub(super) async fn score_by_examples(
         &self,
         scored: ScoredByExamples<'_>,
         examples: &Examples<'_>,
@@ -235,6 +239,7 @@ impl Gateway {
             named,
             limit,
             score_threshold,
+            similarity,
         } = scored;
         let (_, state) = self.collection(collection)?;
         let distance = state.config.params.distance(using)?;
@@ -250,7 +255,8 @@ impl Gateway {
             super::query::exclude(&mut filter, ids);
         }
         let pool = limit.saturating_mul(10).clamp(POOL_MIN, POOL_MAX);
-        let mut candidates: Vec<PointId> = Vec::new();
+        // Each candidate's version, from its search: results carry it, as in Qdrant.
+        let mut versions: HashMap<PointId, u64> = HashMap::new();
         for seed in seeds {
             let near = self
                 .search(
@@ -269,10 +275,10 @@ impl Gateway {
                     read,
                 )
                 .await?;
-            candidates.extend(near.into_iter().map(|p| p.id));
+            versions.extend(near.into_iter().map(|p| (p.id, p.version)));
         }
+        let mut candidates: Vec<PointId> = versions.keys().copied().collect();
         candidates.sort_unstable();
-        candidates.dedup();
         let records = self
             .retrieve(
                 collection,
@@ -286,15 +292,11 @@ impl Gateway {
             .into_iter()
             .filter_map(|r| {
                 let vector = r.vector?.into_named().remove(using)?;
-                let similarity = |example: &Vector| {
-                    let s = vector.score(example, distance);
-                    if distance.higher_is_better() {
-                        s
-                    } else {
-                        -s
-                    }
-                };
-                Some(ScoredPoint::scored(r.id, score(&similarity)))
+                let similarity = |example: &Vector| similarity(&vector, example, distance);
+                Some(ScoredPoint {
+                    version: versions.get(&r.id).copied().unwrap_or_default(),
+                    ..ScoredPoint::scored(r.id, score(&similarity))
+                })
             })
             .filter(|p| score_threshold.is_none_or(|t| p.score >= t))
             .collect();
@@ -305,14 +307,26 @@ impl Gateway {
 }
 
 /// What a query by examples asks: where, by which vector, from which seeds,
-/// naming which points, and how many results.
-struct ScoredByExamples<'a> {
-    collection: &'a str,
-    using: &'a str,
-    seeds: &'a [Vector],
-    named: &'a [&'a VectorInput],
-    limit: usize,
-    score_threshold: Option<f32>,
+/// naming which points, how many results, and how a candidate's vector
+/// compares with an example.
+pub(super) struct ScoredByExamples<'a> {
+    pub collection: &'a str,
+    pub using: &'a str,
+    pub seeds: &'a [Vector],
+    pub named: &'a [&'a VectorInput],
+    pub limit: usize,
+    pub score_threshold: Option<f32>,
+    pub similarity: fn(&Vector, &Vector, Distance) -> f32,
+}
+
+/// A candidate's search score against an example, turned so larger is closer.
+fn search_similarity(candidate: &Vector, example: &Vector, distance: Distance) -> f32 {
+    let s = candidate.score(example, distance);
+    if distance.higher_is_better() {
+        s
+    } else {
+        -s
+    }
 }
 
 /// `x / (1 + |x|)` mapped from (-1, 1) to (0, 1): monotonic, so order is kept.

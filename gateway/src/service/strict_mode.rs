@@ -310,6 +310,9 @@ pub(super) mod cost {
                 .collect(),
             Some(Query::Context(pairs)) => pairs.iter().flat_map(|(p, n)| [p, n]).collect(),
             Some(Query::Mmr(mmr)) => vec![&mmr.nearest],
+            Some(Query::RelevanceFeedback(f)) => std::iter::once(&f.target)
+                .chain(f.feedback.iter().map(|(example, _)| example))
+                .collect(),
             None
             | Some(
                 Query::Fusion(_) | Query::OrderBy(_) | Query::SampleRandom | Query::Formula(_),

@@ -292,6 +292,7 @@ pub fn update_collection_from_proto(request: q::UpdateCollection) -> Result<t::U
             replication_factor: p.replication_factor,
             write_consistency_factor: p.write_consistency_factor,
             read_fan_out_factor: p.read_fan_out_factor,
+            read_fan_out_delay_ms: p.read_fan_out_delay_ms,
             on_disk_payload: p.on_disk_payload,
         }),
         hnsw_config: request.hnsw_config.map(hnsw_diff_from_proto),
@@ -416,6 +417,7 @@ fn collection_config_to_proto(config: t::CollectionConfig) -> q::CollectionConfi
             replication_factor: Some(params.replication_factor),
             write_consistency_factor: Some(params.write_consistency_factor),
             read_fan_out_factor: None,
+            read_fan_out_delay_ms: params.read_fan_out_delay_ms,
             sharding_method: params.sharding_method.map(|m| {
                 (match m {
                     t::ShardingMethod::Auto => q::ShardingMethod::Auto,
@@ -423,7 +425,6 @@ fn collection_config_to_proto(config: t::CollectionConfig) -> q::CollectionConfi
                 }) as i32
             }),
             sparse_vectors_config: params.sparse_vectors.map(sparse_config_to_proto),
-            read_fan_out_delay_ms: None,
             payload: None,
             id_tracker: None,
         }),

@@ -56,7 +56,19 @@ pub(super) fn condition_from_proto(condition: q::Condition) -> Result<t::Conditi
         Some(C::HasVector(c)) => Ok(t::Condition::HasVector(t::HasVectorCondition {
             has_vector: c.has_vector,
         })),
-        Some(C::Slice(_)) => Err(unsupported("slice conditions are not supported yet")),
+        Some(C::Slice(c)) => {
+            let total = std::num::NonZeroU32::new(c.total)
+                .ok_or_else(|| bad_input("Slice total must be greater than 0"))?;
+            if c.index >= c.total {
+                return Err(bad_input(t::SLICE_INDEX_OUT_OF_RANGE));
+            }
+            Ok(t::Condition::Slice(t::SliceCondition {
+                slice: t::Slice {
+                    total,
+                    index: c.index,
+                },
+            }))
+        }
         None => Err(bad_input("Condition is empty")),
     }
 }
@@ -169,10 +181,8 @@ fn match_from_proto(m: q::Match) -> Result<t::Match> {
         Some(M::ExceptIntegers(i)) => t::Match::Except {
             except: t::AnyVariants::Integers(i.integers),
         },
-        Some(M::Prefix(_)) => return Err(unsupported("prefix matching is not supported yet")),
-        Some(M::Substring(_)) => {
-            return Err(unsupported("substring matching is not supported yet"))
-        }
+        Some(M::Prefix(prefix)) => t::Match::Prefix { prefix },
+        Some(M::Substring(substring)) => t::Match::Substring { substring },
         None => return Err(bad_input("Match condition is empty")),
     })
 }

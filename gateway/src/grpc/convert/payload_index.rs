@@ -18,11 +18,14 @@ pub(super) fn index_params_from_proto(
         on_disk: None,
         lookup: None,
         range: None,
+        prefix: None,
         enable_hnsw: None,
     };
     match params {
         P::KeywordIndexParams(p) => {
-            (out.is_tenant, out.on_disk, out.enable_hnsw) = (p.is_tenant, p.on_disk, p.enable_hnsw)
+            (out.is_tenant, out.on_disk, out.enable_hnsw) = (p.is_tenant, p.on_disk, p.enable_hnsw);
+            // An empty message whose presence turns prefix matching on.
+            out.prefix = p.prefix.as_ref().map(|_| true);
         }
         P::UuidIndexParams(p) => {
             (out.is_tenant, out.on_disk, out.enable_hnsw) = (p.is_tenant, p.on_disk, p.enable_hnsw)
@@ -54,6 +57,7 @@ pub(super) fn index_params_to_proto(p: &t::IndexParams) -> q::PayloadIndexParams
             is_tenant: p.is_tenant,
             on_disk: p.on_disk,
             enable_hnsw: p.enable_hnsw,
+            prefix: (p.prefix == Some(true)).then_some(q::KeywordPrefixParams {}),
             ..Default::default()
         }),
         K::Uuid => P::UuidIndexParams(q::UuidIndexParams {

@@ -5,6 +5,7 @@ use super::collections::sparse_config_to_proto;
 use super::quantization::{quantization_from_proto, quantization_to_proto};
 use super::vectors::vectors_from_proto;
 use super::*;
+use crate::service::{NaiveFeedback, RelevanceFeedback};
 
 fn num_id(n: u64) -> q::PointId {
     q::PointId {
@@ -41,10 +42,6 @@ fn dense_vector(data: Vec<f32>) -> q::Vector {
         vector: Some(q::vector::Vector::Dense(q::DenseVector { data })),
         ..Default::default()
     }
-}
-
-fn is_unimplemented<T: std::fmt::Debug>(r: Result<T>) -> bool {
-    matches!(r, Err(TesseraError::Unimplemented(_)))
 }
 
 fn is_bad_input<T: std::fmt::Debug>(r: Result<T>) -> bool {
@@ -445,19 +442,44 @@ fn geo_conditions_are_kept_for_the_data_plane_to_judge() {
 }
 
 #[test]
-fn unsupported_and_malformed_conditions_are_rejected() {
+fn slice_prefix_and_substring_conditions_and_their_refusals() {
     use q::condition::ConditionOneOf as C;
     let filter_of = |c: q::Condition| q::Filter {
         must: vec![c],
         ..Default::default()
     };
-    assert!(is_unimplemented(filter_from_proto(filter_of(condition(
-        C::Slice(q::SliceCondition { total: 2, index: 0 })
-    )))));
-    assert!(is_unimplemented(filter_from_proto(filter_of(field(
-        "k",
-        q::r#match::MatchValue::Prefix("a".into())
-    )))));
+    let slice = |total, index| {
+        filter_from_proto(filter_of(condition(C::Slice(q::SliceCondition {
+            total,
+            index,
+        }))))
+    };
+    assert_eq!(
+        serde_json::to_value(slice(2, 1).unwrap()).unwrap(),
+        json!({"must": [{"slice": {"total": 2, "index": 1}}]})
+    );
+    let refusal = |r: Result<t::Filter>| match r {
+        Err(TesseraError::BadInput(message)) => message,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(refusal(slice(0, 0)), "Slice total must be greater than 0");
+    assert_eq!(refusal(slice(3, 3)), t::SLICE_INDEX_OUT_OF_RANGE);
+    for (proto, json) in [
+        (
+            q::r#match::MatchValue::Prefix("a".into()),
+            json!({"prefix": "a"}),
+        ),
+        (
+            q::r#match::MatchValue::Substring("b".into()),
+            json!({"substring": "b"}),
+        ),
+    ] {
+        let filter = filter_from_proto(filter_of(field("k", proto))).unwrap();
+        assert_eq!(
+            serde_json::to_value(&filter).unwrap(),
+            json!({"must": [{"key": "k", "match": json}]})
+        );
+    }
     // A datetime range travels as RFC 3339 text.
     let when = filter_from_proto(filter_of(condition(C::Field(q::FieldCondition {
         key: "when".into(),
@@ -663,13 +685,59 @@ fn query_defaults_and_variants() {
         ..Default::default()
     };
     assert!(is_bad_input(query_from_proto(empty_formula)));
-    let relevance_feedback = q::QueryPoints {
-        query: Some(q::Query {
-            variant: Some(q::query::Variant::RelevanceFeedback(Default::default())),
-        }),
-        ..Default::default()
+    let feedback = |input: q::RelevanceFeedbackInput| {
+        query_from_proto(q::QueryPoints {
+            query: Some(q::Query {
+                variant: Some(q::query::Variant::RelevanceFeedback(input)),
+            }),
+            ..Default::default()
+        })
     };
-    assert!(is_unimplemented(query_from_proto(relevance_feedback)));
+    let dense = |data: Vec<f32>| q::VectorInput {
+        variant: Some(q::vector_input::Variant::Dense(q::DenseVector { data })),
+    };
+    let naive = |b| q::FeedbackStrategy {
+        variant: Some(q::feedback_strategy::Variant::Naive(
+            q::NaiveFeedbackStrategy { a: 1.0, b, c: 2.0 },
+        )),
+    };
+    let input = q::RelevanceFeedbackInput {
+        target: Some(dense(vec![1.0, 0.0])),
+        feedback: vec![q::FeedbackItem {
+            example: Some(q::VectorInput {
+                variant: Some(q::vector_input::Variant::Id(num_id(7))),
+            }),
+            score: 0.5,
+        }],
+        strategy: Some(naive(1.5)),
+    };
+    assert_eq!(
+        feedback(input.clone()).unwrap().query,
+        Some(Query::RelevanceFeedback(RelevanceFeedback {
+            target: VectorInput::Vector(t::Vector::Dense(vec![1.0, 0.0])),
+            feedback: vec![(VectorInput::Point(t::PointId::Num(7)), 0.5)],
+            strategy: NaiveFeedback {
+                a: 1.0,
+                b: 1.5,
+                c: 2.0
+            },
+        }))
+    );
+    assert!(is_bad_input(feedback(q::RelevanceFeedbackInput {
+        target: None,
+        ..input.clone()
+    })));
+    assert!(is_bad_input(feedback(q::RelevanceFeedbackInput {
+        strategy: None,
+        ..input.clone()
+    })));
+    assert!(matches!(
+        feedback(q::RelevanceFeedbackInput {
+            strategy: Some(naive(-1.0)),
+            ..input
+        }),
+        Err(TesseraError::Validation(_))
+    ));
 }
 
 #[test]
