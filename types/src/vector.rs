@@ -427,13 +427,16 @@ mod tests {
         let doc = vec![vec![0.5, 0.5], vec![2.0, 0.0]];
         assert_eq!(max_sim(Distance::Dot, &query, &doc), 2.0 + 0.5);
         // Qdrant's Euclid: the root of the summed squared distances.
-        let query = vec![
+        let euclid_query = vec![
             vec![1.0, 2.0, 3.0],
             vec![3.0, 3.0, 3.0],
             vec![4.0, 5.0, 6.0],
         ];
-        let doc = vec![vec![3.0, 3.0, 3.0], vec![4.0, 2.0, 1.0]];
-        assert_eq!(max_sim(Distance::Euclid, &query, &doc), 19f32.sqrt());
+        let euclid_doc = vec![vec![3.0, 3.0, 3.0], vec![4.0, 2.0, 1.0]];
+        assert_eq!(
+            max_sim(Distance::Euclid, &euclid_query, &euclid_doc),
+            19f32.sqrt()
+        );
         let multi: Vector = serde_json::from_str("[[1.0, 0.0], [0.0, 1.0]]").unwrap();
         assert_eq!(multi, Vector::Multi(query));
     }
