@@ -360,3 +360,35 @@ def test_older_grpc_calls_are_served(client, transport, collection_name):
     with pytest.raises(grpc.RpcError) as ei:
         client.retrieve(collection_name, [9], with_vectors=["extra"])
     assert _grpc_code(ei) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+# ---- per-query IDF (Qdrant 1.19) -------------------------------------------------
+
+
+def test_idf_counts_only_the_corpus_a_query_names(client, collection_name):
+    client.create_collection(
+        collection_name,
+        vectors_config={},
+        sparse_vectors_config={"s": models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        shard_number=1,
+    )
+    sparse = lambda idx: models.SparseVector(indices=idx, values=[1.0] * len(idx))  # noqa: E731
+    client.upsert(collection_name, [
+        models.PointStruct(id=1, vector={"s": sparse([1])}, payload={"group": "a"}),
+        models.PointStruct(id=2, vector={"s": sparse([1, 2])}, payload={"group": "a"}),
+        models.PointStruct(id=3, vector={"s": sparse([2])}, payload={"group": "b"}),
+        models.PointStruct(id=4, vector={"s": sparse([2])}, payload={"group": "b"}),
+    ], wait=True)
+
+    def score_of_2(params):
+        hits = client.query_points(collection_name, query=sparse([2]), using="s", search_params=params, limit=4).points
+        return {h.id: h.score for h in hits}[2]
+
+    idf = lambda n, df: __import__("math").log((n - df + 0.5) / (df + 0.5) + 1)  # noqa: E731
+    # Collection-wide: 4 points hold `s`, 3 of them dimension 2.
+    assert score_of_2(None) == pytest.approx(idf(4, 3), rel=1e-5)
+    assert score_of_2(models.SearchParams(idf=models.IdfScope.GLOBAL)) == pytest.approx(idf(4, 3), rel=1e-5)
+    # Only group a: 2 points, 1 of them holds dimension 2.
+    corpus = models.Filter(must=[models.FieldCondition(key="group", match=models.MatchValue(value="a"))])
+    narrowed = models.SearchParams(idf=models.IdfCorpusParams(corpus=corpus))
+    assert score_of_2(narrowed) == pytest.approx(idf(2, 1), rel=1e-5)

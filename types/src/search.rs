@@ -19,6 +19,34 @@ pub struct SearchParams {
     pub indexed_only: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acorn: Option<serde_json::Value>,
+    /// Which points a sparse vector's `idf` modifier counts (Qdrant 1.19).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idf: Option<IdfParams>,
+}
+
+/// `"idf": "global"` (every point holding the vector, the default) or
+/// `"idf": {"corpus": <filter>}` (only the points the filter passes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum IdfParams {
+    Scope(IdfScope),
+    Corpus { corpus: Filter },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum IdfScope {
+    Global,
+}
+
+impl SearchParams {
+    /// The filter of the points a query's IDF counts, when narrowed.
+    pub fn idf_corpus(&self) -> Option<&Filter> {
+        match &self.idf {
+            Some(IdfParams::Corpus { corpus }) => Some(corpus),
+            Some(IdfParams::Scope(IdfScope::Global)) | None => None,
+        }
+    }
 }
 
 /// Nearest-neighbour search of one vector. `limit` already includes any `offset`

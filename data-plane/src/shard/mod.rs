@@ -315,7 +315,8 @@ impl Shard {
         let mut query = req.vector.clone();
         check_vector(&self.inner.config.read(), &req.using, &mut query)?;
         if let (Vector::Sparse(sparse), Modifier::Idf) = (&mut query, modifier) {
-            self.weigh_by_idf(&req.using, sparse);
+            let corpus = self.inner.compile_filter(req.params.idf_corpus())?;
+            self.weigh_by_idf(&req.using, sparse, corpus.as_ref());
         }
         let filter = self.inner.compile_filter(req.filter.as_ref())?;
         let k = req.limit.saturating_add(req.offset);

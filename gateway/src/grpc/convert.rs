@@ -311,11 +311,20 @@ pub fn update_result_to_proto(result: t::UpdateResult) -> q::UpdateResult {
 
 // ---- reads ------------------------------------------------------------------
 
-pub fn search_params_from_proto(params: Option<q::SearchParams>) -> t::SearchParams {
+pub fn search_params_from_proto(params: Option<q::SearchParams>) -> Result<t::SearchParams> {
     let Some(params) = params else {
-        return t::SearchParams::default();
+        return Ok(t::SearchParams::default());
     };
-    t::SearchParams {
+    let idf = match params.idf {
+        None => None,
+        Some(q::IdfParams { corpus: None }) => Some(t::IdfParams::Scope(t::IdfScope::Global)),
+        Some(q::IdfParams {
+            corpus: Some(filter),
+        }) => Some(t::IdfParams::Corpus {
+            corpus: filter_from_proto(filter)?,
+        }),
+    };
+    Ok(t::SearchParams {
         hnsw_ef: params.hnsw_ef.map(|ef| ef as usize),
         exact: params.exact.unwrap_or(false),
         quantization: params.quantization.map(search_quantization_from_proto),
@@ -326,7 +335,8 @@ pub fn search_params_from_proto(params: Option<q::SearchParams>) -> t::SearchPar
                 ("max_selectivity", a.max_selectivity.map(Json::from)),
             ])
         }),
-    }
+        idf,
+    })
 }
 
 pub fn update_mode_from_proto(mode: i32) -> Result<t::UpdateMode> {
@@ -358,7 +368,7 @@ pub fn search_from_proto(request: q::SearchPoints) -> Result<t::SearchRequest> {
         with_payload: with_payload_from_proto(request.with_payload, false)?,
         with_vector: with_vector_from_proto(request.with_vectors),
         score_threshold: request.score_threshold,
-        params: search_params_from_proto(request.params),
+        params: search_params_from_proto(request.params)?,
     })
 }
 
@@ -564,7 +574,7 @@ fn prefetch_from_proto(p: q::PrefetchQuery) -> Result<Prefetch> {
         using: p.using.unwrap_or_default(),
         filter: optional_filter_from_proto(p.filter)?,
         limit: p.limit.map_or(DEFAULT_LIMIT, |l| l as usize),
-        params: search_params_from_proto(p.params),
+        params: search_params_from_proto(p.params)?,
         score_threshold: p.score_threshold,
     })
 }
@@ -585,7 +595,7 @@ pub fn query_from_proto(request: q::QueryPoints) -> Result<QueryRequest> {
         with_payload: with_payload_from_proto(request.with_payload, false)?,
         with_vector: with_vector_from_proto(request.with_vectors),
         score_threshold: request.score_threshold,
-        params: search_params_from_proto(request.params),
+        params: search_params_from_proto(request.params)?,
     })
 }
 
@@ -622,7 +632,7 @@ pub fn recommend_from_points(request: q::RecommendPoints) -> Result<QueryRequest
         with_payload: with_payload_from_proto(request.with_payload, false)?,
         with_vector: with_vector_from_proto(request.with_vectors),
         score_threshold: request.score_threshold,
-        params: search_params_from_proto(request.params),
+        params: search_params_from_proto(request.params)?,
     })
 }
 
@@ -666,7 +676,7 @@ pub fn discover_from_points(request: q::DiscoverPoints) -> Result<QueryRequest> 
         with_payload: with_payload_from_proto(request.with_payload, false)?,
         with_vector: with_vector_from_proto(request.with_vectors),
         score_threshold: None,
-        params: search_params_from_proto(request.params),
+        params: search_params_from_proto(request.params)?,
     })
 }
 

@@ -118,6 +118,7 @@ impl From<&t::SearchRequest> for dp::SearchRequest {
                     }
                 }),
                 indexed_only: r.params.indexed_only,
+                idf_corpus: r.params.idf_corpus().map(Into::into),
             }),
         }
     }
@@ -147,6 +148,7 @@ impl TryFrom<dp::SearchRequest> for t::SearchRequest {
                 }),
                 indexed_only: params.indexed_only,
                 acorn: None,
+                idf: filter(params.idf_corpus)?.map(|corpus| t::IdfParams::Corpus { corpus }),
             },
         })
     }

@@ -37,7 +37,7 @@ pub fn search_groups_from_proto(r: q::SearchPointGroups) -> Result<GroupsRequest
             with_payload: with_payload_from_proto(r.with_payload, false)?,
             with_vector: with_vector_from_proto(r.with_vectors),
             score_threshold: r.score_threshold,
-            params: search_params_from_proto(r.params),
+            params: search_params_from_proto(r.params)?,
         },
         group_by: r.group_by,
         group_size: r.group_size as usize,
