@@ -392,3 +392,21 @@ def test_idf_counts_only_the_corpus_a_query_names(client, collection_name):
     corpus = models.Filter(must=[models.FieldCondition(key="group", match=models.MatchValue(value="a"))])
     narrowed = models.SearchParams(idf=models.IdfCorpusParams(corpus=corpus))
     assert score_of_2(narrowed) == pytest.approx(idf(2, 1), rel=1e-5)
+
+
+def test_cluster_telemetry_shows_every_replica(deployment, client, rest, collection_name):
+    client.create_collection(collection_name, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.DOT),
+                             shard_number=2)
+    r = rest.get("/cluster/telemetry")
+    assert r.status_code == 200, r.text
+    result = r.json()["result"]
+    entry = result["collections"][collection_name]
+    assert entry["id"] == collection_name
+    assert [s["id"] for s in entry["shards"]] == [0, 1]
+    for shard in entry["shards"]:
+        assert [set(r) for r in shard["replicas"]] == [{"peer_id", "state"}] * len(shard["replicas"])
+        assert {r["state"] for r in shard["replicas"]} == {"Active"}
+    cluster = result["cluster"]
+    assert cluster["enabled"] is True
+    assert cluster["number_of_peers"] == deployment.expected_peers == len(cluster["peers"])
+    assert all(p["responsive"] for p in cluster["peers"].values())
