@@ -166,7 +166,7 @@ async fn points_map_errors_to_their_codes() {
         .query(q::QueryPoints {
             collection_name: "missing".into(),
             query: Some(q::Query {
-                variant: Some(q::query::Variant::RelevanceFeedback(Default::default())),
+                variant: Some(q::query::Variant::Text(Default::default())),
             }),
             ..Default::default()
         })

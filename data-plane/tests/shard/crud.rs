@@ -336,7 +336,7 @@ fn named_vectors_update_and_delete() {
             true,
         )
         .unwrap_err();
-    assert_eq!(err.to_string(), "Wrong input: No point with id 42 found");
+    assert_eq!(err.to_string(), "Not found: No point with id 42 found");
 
     shard
         .apply(
