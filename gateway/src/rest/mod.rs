@@ -213,6 +213,7 @@ fn http_status(err: &TesseraError) -> StatusCode {
         TesseraError::Unavailable(_) | TesseraError::Stale(_) => StatusCode::SERVICE_UNAVAILABLE,
         TesseraError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         TesseraError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        TesseraError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
         TesseraError::Unimplemented(_) => StatusCode::NOT_IMPLEMENTED,
         TesseraError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
