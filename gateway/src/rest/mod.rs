@@ -9,6 +9,7 @@ mod model;
 mod openapi;
 mod points;
 mod query_body;
+mod quotas;
 mod routes;
 mod search;
 mod service;
