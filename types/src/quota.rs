@@ -144,4 +144,14 @@ mod tests {
             serde_json::json!({"enabled": false})
         );
     }
+
+    #[test]
+    fn refusals_are_worded_as_qdrant_words_them() {
+        assert_eq!(
+            Resource::ResidentMemory.refusal(91, 90, 90).to_string(),
+            "Insufficient storage: Resident memory usage is at 91% of total memory, exceeding \
+             the configured limit of 90%. Help: Reduce memory usage (e.g. delete points or drop \
+             collections), or raise `max_resident_memory_percent` in the global quota config."
+        );
+    }
 }
