@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use crate::grpc::DataPlaneService;
 use crate::membership;
 use crate::metrics::DataNodeGauges;
+use crate::quota::NodeQuota;
 use crate::registry::ShardRegistry;
 use crate::replica_set::{recovery_loop, ReplicaSet, TransferSlots};
 use crate::snapshot::store::SnapshotStore;
@@ -123,11 +124,13 @@ impl DataPlaneInstance {
                 }
             }
         });
+        let quota = NodeQuota::new(&options.data_dir, topology.clone());
         let heartbeat_task = tokio::spawn(membership::heartbeat_loop(topology, peer_id));
 
         let service = Arc::new(DataPlaneService::new(
             replicas,
             SnapshotStore::open(&options.data_dir),
+            quota,
         ));
         let point_api = Arc::new(InProcess(service.clone()));
         let server = DataPlaneServer::from_arc(service)

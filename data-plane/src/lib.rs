@@ -7,6 +7,7 @@ pub mod index;
 pub mod membership;
 mod metrics;
 mod payload_index;
+pub mod quota;
 pub mod registry;
 pub mod replica_set;
 mod segment;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cluster;
 pub mod grpc;
 pub mod inference;
+pub mod quotas;
 pub mod rest;
 pub mod routing;
 pub mod service;

@@ -11,9 +11,9 @@ use tracing::{Instrument, Span};
 use crate::data_plane::data_plane_client::DataPlaneClient;
 use crate::data_plane::data_plane_server::DataPlane;
 use crate::data_plane::{
-    CountReply, CountRequest, FacetReply, FacetRequest, RetrieveReply, RetrieveRequest,
-    ScrollReply, ScrollRequest, SearchReply, SearchRequest, ShardStatsReply, ShardStatsRequest,
-    UpdateReply, UpdateRequest,
+    CountReply, CountRequest, FacetReply, FacetRequest, NodeQuotaReply, NodeQuotaRequest,
+    RetrieveReply, RetrieveRequest, ScrollReply, ScrollRequest, SearchReply, SearchRequest,
+    ShardStatsReply, ShardStatsRequest, UpdateReply, UpdateRequest,
 };
 use crate::internal_auth::InternalChannel;
 
@@ -73,4 +73,5 @@ point_api! {
     count(CountRequest) -> CountReply, "Count";
     facet(FacetRequest) -> FacetReply, "Facet";
     shard_stats(ShardStatsRequest) -> ShardStatsReply, "ShardStats";
+    node_quota(NodeQuotaRequest) -> NodeQuotaReply, "NodeQuota";
 }

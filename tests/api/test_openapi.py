@@ -31,6 +31,8 @@ QDRANT_REFERENCE = REPO.parent / "shared" / "reference" / "qdrant-openapi-v1.18.
 COLLECTION = "fuzzed"
 # Tessera's own endpoints, beyond Qdrant's API.
 OWN_PATHS = {"/metrics", "/cluster/control-plane/{node_id}", "/cluster/recover"}
+# Qdrant 1.19's, past the 1.18.3 reference.
+NEWER_PATHS = {"/quotas"}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,7 @@ def test_the_document_describes_qdrants_api_with_schemas_from_the_code(tessera):
 
         qdrant = {shape(p): item for p, item in json.loads(QDRANT_REFERENCE.read_text())["paths"].items()}
         for path, item in paths.items():
-            if path in OWN_PATHS:
+            if path in OWN_PATHS | NEWER_PATHS:
                 continue
             assert shape(path) in qdrant, f"{path} is not in Qdrant's API"
             for method in item:
@@ -96,6 +98,9 @@ def schemathesis(tessera: Deployment, *args: str, env: dict | None = None) -> in
         "--workers", "1",
         "--request-timeout", "30",
         "--suppress-health-check", "all",
+        # A generated quota would turn every later write into a 507, which the
+        # check counts as a server error; tests/python/test_quotas.py covers it.
+        "--exclude-name", "PUT /quotas",
         *args,
     ]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=tessera.workdir,

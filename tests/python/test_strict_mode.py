@@ -6,6 +6,7 @@ with Retry-After."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -253,7 +254,13 @@ def test_writes_stop_when_the_data_disk_is_past_its_limit(rest, make_name):
     # Any disk holding an operating system and this build is more than 1% full.
     name = strict_collection(rest, make_name, {"max_disk_usage_percent": 1, "max_resident_memory_percent": 100})
     base = f"/collections/{name}/points?wait=true"
-    refused(rest.put(base, json={"points": [{"id": 1, "vector": V}]}), "Disk usage is")
+    r = rest.put(base, json={"points": [{"id": 1, "vector": V}]})
+    refused(r, "Bad request: Disk usage is at ")
+    # Qdrant 1.18's text, the last to have the setting.
+    assert re.fullmatch(
+        r"Bad request: Disk usage is at \d+% of total capacity, exceeding the configured limit of 1%\. "
+        r"Help: Reduce disk usage \(e\.g\. delete points or drop collections\) or raise "
+        r"`max_disk_usage_percent` in strict mode\.", r.json()["status"]["error"]), r.text
     assert rest.post(f"/collections/{name}/points/count", json={"exact": True}).json()["result"]["count"] == 0
     assert rest.patch(f"/collections/{name}", json={"strict_mode_config": {"max_disk_usage_percent": 100}}).status_code == 200
     assert rest.put(base, json={"points": [{"id": 1, "vector": V}]}).status_code == 200

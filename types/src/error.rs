@@ -37,6 +37,10 @@ pub enum TesseraError {
     /// Qdrant's refusals of inference inputs, whose texts carry no prefix (400).
     #[error("{0}")]
     Inference(String),
+    /// A write refused because this data node's memory or disk is at the
+    /// quota's limit (507, and RESOURCE_EXHAUSTED over gRPC, as Qdrant).
+    #[error("Insufficient storage: {0}")]
+    InsufficientStorage(String),
     #[error("Not implemented: {0}")]
     Unimplemented(String),
     #[error("Service internal error: {0}")]

@@ -454,6 +454,12 @@ impl ShardOperation {
         )
     }
 
+    /// Whether the quota applies to it, as Qdrant's `consumes_quota`: every
+    /// update but a point delete, which is how a full node is freed.
+    pub fn consumes_quota(&self) -> bool {
+        !matches!(self, ShardOperation::Delete(_))
+    }
+
     /// The points an operation selects, for those that select rather than
     /// carry their points.
     pub fn selection(&self) -> Option<&PointSelection> {

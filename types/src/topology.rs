@@ -197,6 +197,10 @@ pub struct Topology {
     /// again under that id. Kept by the control plane only (not streamed).
     #[serde(default)]
     pub removed_peers: std::collections::BTreeSet<PeerId>,
+    /// The node-wide resource quota (`PUT /quotas`): one config for the
+    /// cluster, each data node enforcing it on its own memory and disk.
+    #[serde(default)]
+    pub quota: crate::quota::QuotaConfig,
 }
 
 impl Topology {

@@ -13,8 +13,8 @@ use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_server;
 use tessera_proto::convert::{error_to_status, from_json};
 use tessera_types::{
-    AliasOperation, ClusterOperation, CreateCollection, PayloadFieldSchema, PeerId, ShardRouting,
-    TesseraError, Topology, UpdateCollection,
+    AliasOperation, ClusterOperation, CreateCollection, PayloadFieldSchema, PeerId, QuotaConfig,
+    ShardRouting, TesseraError, Topology, UpdateCollection,
 };
 use tokio::sync::watch;
 use tokio_stream::wrappers::WatchStream;
@@ -399,6 +399,20 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         let command = TopologyCommand::UpdateAliases { actions };
         self.submit(command, request, change_reply, |mut c, r| async move {
             c.update_aliases(r).await
+        })
+        .await
+    }
+
+    async fn set_quota(
+        &self,
+        request: Request<cp::SetQuotaRequest>,
+    ) -> Result<Response<cp::ChangeReply>, Status> {
+        let config: QuotaConfig =
+            from_json(&request.get_ref().config_json, "quota config").map_err(error_to_status)?;
+        self.reject_early(config.validate())?;
+        let command = TopologyCommand::SetQuota { config };
+        self.submit(command, request, change_reply, |mut c, r| async move {
+            c.set_quota(r).await
         })
         .await
     }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tessera_types::{
     AliasOperation, ClusterOperation, CreateCollection, NodeType, PayloadFieldSchema, Peer, PeerId,
-    ReplicaState, ReplicaStateChange, ShardId, ShardRouting, TesseraError, Topology,
+    QuotaConfig, ReplicaState, ReplicaStateChange, ShardId, ShardRouting, TesseraError, Topology,
     UpdateCollection,
 };
 
@@ -81,6 +81,10 @@ pub enum TopologyCommand {
     UpdateAliases {
         actions: Vec<AliasOperation>,
     },
+    /// Replaces the node-wide resource quota (`PUT /quotas`).
+    SetQuota {
+        config: QuotaConfig,
+    },
 }
 
 /// The outcome of a command that was accepted.
@@ -130,6 +134,7 @@ enum TesseraErrorDef {
     QueryValidation(String),
     PathValidation(String),
     Inference(String),
+    InsufficientStorage(String),
 }
 
 impl TopologyCommand {
@@ -263,6 +268,12 @@ impl TopologyCommand {
                 let before = topology.aliases.clone();
                 topology.change_aliases(actions)?;
                 Ok(topology.aliases != before)
+            }
+            TopologyCommand::SetQuota { config } => {
+                config.validate()?;
+                let changed = topology.quota != *config;
+                topology.quota = *config;
+                Ok(changed)
             }
         }
     }
@@ -504,6 +515,30 @@ mod tests {
         create("new").apply(&mut topology, 3).into_result().unwrap();
         assert_eq!(topology.collections["old"].routing, ShardRouting::Modulo);
         assert_eq!(topology.collections["new"].routing, ShardRouting::Ring);
+    }
+
+    #[test]
+    fn the_quota_is_set_validated_and_kept_with_the_topology() {
+        let mut topology = Topology::default();
+        let config: QuotaConfig =
+            serde_json::from_str(r#"{"enabled": true, "max_disk_usage_percent": 90}"#).unwrap();
+        let set = TopologyCommand::SetQuota { config };
+        assert!(set.apply(&mut topology, 1).into_result().unwrap().changed);
+        assert!(!set.apply(&mut topology, 2).into_result().unwrap().changed);
+        let invalid = TopologyCommand::SetQuota {
+            config: QuotaConfig {
+                max_disk_usage_percent: Some(0),
+                ..config
+            },
+        };
+        let err = invalid.apply(&mut topology, 3).into_result().unwrap_err();
+        assert!(matches!(err, TesseraError::Validation(_)), "{err:?}");
+        // Persisted as part of the topology.
+        let json = serde_json::to_string(&topology).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Topology>(&json).unwrap().quota,
+            config
+        );
     }
 
     #[test]

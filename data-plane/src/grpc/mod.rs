@@ -11,14 +11,16 @@ use tessera_proto::data_plane::data_plane_server::DataPlane;
 use tessera_proto::data_plane::{
     CountReply, CountRequest, DeleteSnapshotReply, FacetHit, FacetReply, FacetRequest,
     FetchOpsReply, FetchOpsRequest, FetchSnapshotRequest, ListSnapshotsReply, ListSnapshotsRequest,
-    RecoveryProgress, ReplicateReply, ReplicateRequest, RestoreShardChunk, RestoreShardReply,
-    RetrieveReply, RetrieveRequest, ScrollReply, ScrollRequest, SearchReply, SearchRequest,
-    SegmentSummary, ShardSnapshotRequest, ShardStatsReply, ShardStatsRequest, SnapshotInfo,
-    SnapshotLocation, StoreSnapshotChunk, UpdateReply, UpdateRequest,
+    NodeQuotaReply, NodeQuotaRequest, RecoveryProgress, ReplicateReply, ReplicateRequest,
+    RestoreShardChunk, RestoreShardReply, RetrieveReply, RetrieveRequest, ScrollReply,
+    ScrollRequest, SearchReply, SearchRequest, SegmentSummary, ShardSnapshotRequest,
+    ShardStatsReply, ShardStatsRequest, SnapshotInfo, SnapshotLocation, StoreSnapshotChunk,
+    UpdateReply, UpdateRequest,
 };
 use tessera_types::TesseraError;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::quota::NodeQuota;
 use crate::replica_set::ReplicaSet;
 use crate::shard::{read_pool, Shard};
 use crate::snapshot::store::SnapshotStore;
@@ -26,13 +28,15 @@ use crate::snapshot::store::SnapshotStore;
 pub struct DataPlaneService {
     replicas: ReplicaSet,
     snapshots: SnapshotStore,
+    quota: NodeQuota,
 }
 
 impl DataPlaneService {
-    pub fn new(replicas: ReplicaSet, snapshots: SnapshotStore) -> Self {
+    pub fn new(replicas: ReplicaSet, snapshots: SnapshotStore, quota: NodeQuota) -> Self {
         DataPlaneService {
             replicas,
             snapshots,
+            quota,
         }
     }
 
@@ -67,6 +71,12 @@ impl DataPlane for DataPlaneService {
         let target = request
             .target
             .ok_or_else(|| error_to_status(TesseraError::bad_input("shard target is missing")))?;
+        // At the entry only: a write the primary took is forwarded to its
+        // replicas whatever their usage, so they stay in sync.
+        self.quota
+            .check_update(target.topology_version, &operation)
+            .await
+            .map_err(error_to_status)?;
         let operation_id = self
             .replicas
             .write(target, request.epoch, operation, request.wait)
@@ -221,6 +231,15 @@ impl DataPlane for DataPlaneService {
             Ok(FacetReply { hits, applied_seq })
         })
         .await
+    }
+
+    async fn node_quota(
+        &self,
+        request: Request<NodeQuotaRequest>,
+    ) -> Result<Response<NodeQuotaReply>, Status> {
+        let version = request.into_inner().topology_version;
+        let usage = self.quota.usage(version).await.map_err(error_to_status)?;
+        Ok(Response::new(usage.into()))
     }
 
     async fn shard_stats(

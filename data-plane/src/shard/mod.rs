@@ -58,6 +58,9 @@ const WAL_DIR: &str = "wal";
 pub enum ShardError {
     #[error("Wrong input: {0}")]
     BadInput(String),
+    /// A refusal Qdrant words as a bad request (strict mode's resource limits).
+    #[error("Bad request: {0}")]
+    BadRequest(String),
     /// A request that parses but breaks one of Qdrant's validation rules.
     #[error("Validation error in JSON body: {0}")]
     Validation(String),
@@ -119,6 +122,7 @@ impl From<ShardError> for TesseraError {
     fn from(e: ShardError) -> Self {
         match e {
             ShardError::BadInput(msg) => TesseraError::BadInput(msg),
+            ShardError::BadRequest(msg) => TesseraError::BadRequest(msg),
             ShardError::NotFound(msg) => TesseraError::NotFound(msg),
             ShardError::Validation(msg) => TesseraError::Validation(msg),
             ShardError::Stale(msg) => TesseraError::Stale(msg),

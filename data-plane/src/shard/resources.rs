@@ -1,15 +1,17 @@
 //! Strict mode's `max_resident_memory_percent` and `max_disk_usage_percent`: the
 //! primary of a shard refuses writes that store data while its node's resident memory,
-//! or the disk holding the shard, is past the limit. Checked here, not at the gateway,
-//! because the data node is the one whose memory and disk fill up.
+//! or the disk holding the shard, is at or past the limit. Checked here, not at the
+//! gateway, because the data node is the one whose memory and disk fill up. The
+//! node-wide quota (`crate::quota`) measures the same way and is checked separately.
 
 use std::path::Path;
 
 use tessera_types::{CollectionConfig, ShardOperation};
 
 use super::ShardError;
+use crate::quota::{disk_usage_percent, resident_memory_percent};
 
-/// Refuses `op` when it stores data and a resource limit of `config` is exceeded.
+/// Refuses `op` when it stores data and a resource limit of `config` is reached.
 pub(super) fn check(
     config: &CollectionConfig,
     dir: &Path,
@@ -26,56 +28,44 @@ pub(super) fn check(
     if !stores {
         return Ok(());
     }
-    if let Some(max) = strict.max_resident_memory_percent {
+    // An unreadable statistic lets the write through rather than refusing all.
+    if let Some(limit) = strict.max_resident_memory_percent {
         if let Some(used) = resident_memory_percent() {
-            refuse_above("Resident memory", used, max)?;
+            refuse_at(Limit::ResidentMemory, used, limit)?;
         }
     }
-    if let Some(max) = strict.max_disk_usage_percent {
+    if let Some(limit) = strict.max_disk_usage_percent {
         if let Some(used) = disk_usage_percent(dir) {
-            refuse_above("Disk", used, max)?;
+            refuse_at(Limit::DiskUsage, used, limit)?;
         }
     }
     Ok(())
 }
 
-fn refuse_above(what: &str, used: f64, max: u8) -> Result<(), ShardError> {
-    if used > max as f64 {
-        return Err(ShardError::BadInput(format!(
-            "{what} usage is {used:.0}%, above the collection's limit of {max}%: writes are refused until it falls"
-        )));
-    }
-    Ok(())
+enum Limit {
+    ResidentMemory,
+    DiskUsage,
 }
 
-/// This process's resident memory as a share of the machine's (Linux `/proc`).
-fn resident_memory_percent() -> Option<f64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let resident_pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf only reads a system constant.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as f64;
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let total_kb: f64 = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(resident_pages * page * 100.0 / (total_kb * 1024.0))
-}
-
-/// The used share of the file system holding `dir`.
-fn disk_usage_percent(dir: &Path) -> Option<f64> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `path` is a NUL-terminated string and `stat` a writable statvfs.
-    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 || stat.f_blocks == 0 {
-        return None;
+/// Qdrant's refusal once `used >= limit`: 1.19's text for memory, and for disk
+/// 1.18's (the last that had the setting).
+fn refuse_at(what: Limit, used: u8, limit: u8) -> Result<(), ShardError> {
+    if used < limit {
+        return Ok(());
     }
-    let used = (stat.f_blocks - stat.f_bfree) as f64;
-    Some(used * 100.0 / stat.f_blocks as f64)
+    Err(ShardError::BadRequest(match what {
+        Limit::ResidentMemory => format!(
+            "Resident memory usage is at {used}% of total memory, exceeding the configured \
+             limit of {limit}%. Help: Reduce memory usage (e.g. delete points or drop \
+             collections), or raise `max_resident_memory_percent` in the strict mode config \
+             of this collection."
+        ),
+        Limit::DiskUsage => format!(
+            "Disk usage is at {used}% of total capacity, exceeding the configured limit of \
+             {limit}%. Help: Reduce disk usage (e.g. delete points or drop collections) or \
+             raise `max_disk_usage_percent` in strict mode."
+        ),
+    }))
 }
 
 #[cfg(test)]
@@ -83,12 +73,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn usage_is_read_and_compared() {
-        let memory = resident_memory_percent().expect("Linux /proc");
-        assert!(memory > 0.0 && memory < 100.0);
-        let disk = disk_usage_percent(Path::new("/")).expect("statvfs");
-        assert!((0.0..=100.0).contains(&disk));
-        assert!(refuse_above("Disk", 50.0, 40).is_err());
-        assert!(refuse_above("Disk", 30.0, 40).is_ok());
+    fn limits_trip_when_reached() {
+        assert!(refuse_at(Limit::DiskUsage, 39, 40).is_ok());
+        let err = refuse_at(Limit::ResidentMemory, 40, 40).unwrap_err();
+        let err = tessera_types::TesseraError::from(err).to_string();
+        assert!(
+            err.starts_with(
+                "Bad request: Resident memory usage is at 40% of total memory, exceeding the \
+                 configured limit of 40%. Help: "
+            ),
+            "{err}"
+        );
     }
 }

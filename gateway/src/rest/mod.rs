@@ -10,6 +10,7 @@ mod openapi;
 mod points;
 mod query_body;
 mod query_feedback;
+mod quotas;
 mod routes;
 mod search;
 mod service;
@@ -220,6 +221,7 @@ fn http_status(err: &TesseraError) -> StatusCode {
         TesseraError::Unavailable(_) | TesseraError::Stale(_) => StatusCode::SERVICE_UNAVAILABLE,
         TesseraError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         TesseraError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        TesseraError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
         TesseraError::Unimplemented(_) => StatusCode::NOT_IMPLEMENTED,
         TesseraError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -6,12 +6,12 @@ use axum::routing::MethodFilter as M;
 use axum::Router;
 use serde_json::Value;
 use tessera_types::{
-    ChangeAliases, ClusterOperation, CreateCollection, CreateShardKey, DropShardKey,
+    ChangeAliases, ClusterOperation, CreateCollection, CreateShardKey, DropShardKey, QuotaConfig,
     SnapshotRecover, UpdateCollection, VectorNameConfig,
 };
 
 use super::openapi::{self, json, Body, Param, READ, UPLOAD, WAIT, WRITE};
-use super::{cluster, collections, model, points, query_body, search, service, snapshots};
+use super::{cluster, collections, model, points, query_body, quotas, search, service, snapshots};
 use crate::service::Gateway;
 
 /// The routes, and their OpenAPI document.
@@ -60,6 +60,8 @@ pub fn api() -> (Router<Gateway>, Value) {
             Body::None,
             &[],
         )
+        .get("/quotas", quotas::get)
+        .endpoint(M::PUT, "/quotas", quotas::set, json::<QuotaConfig>(), &[])
         .get("/collections", collections::list)
         .get("/aliases", collections::list_aliases)
         .endpoint(

@@ -73,14 +73,7 @@ impl Telemetry {
             data.insert("hardware".into(), json!({ "collection_data": {} }));
             data.insert("search_pool".into(), search_pool());
         }
-        // No resource quota is enforced: every resource reads as not enforced.
-        data.insert(
-            "quota".into(),
-            json!({
-                "config": { "enabled": false },
-                "exceeded": { "resident_memory": null, "disk_usage": null },
-            }),
-        );
+        data.insert("quota".into(), gateway.quota_telemetry().await);
         Ok(Value::Object(data))
     }
 

@@ -30,7 +30,9 @@ pub fn error_to_status(err: TesseraError) -> tonic::Status {
         TesseraError::AlreadyExists(_) => Code::AlreadyExists,
         TesseraError::Unavailable(_) => Code::Unavailable,
         TesseraError::Timeout(_) => Code::DeadlineExceeded,
-        TesseraError::RateLimited { .. } => Code::ResourceExhausted,
+        TesseraError::RateLimited { .. } | TesseraError::InsufficientStorage(_) => {
+            Code::ResourceExhausted
+        }
         TesseraError::Unimplemented(_) => Code::Unimplemented,
         TesseraError::Internal(_) => Code::Internal,
         TesseraError::Stale(_) => Code::FailedPrecondition,
@@ -58,6 +60,7 @@ fn error_message(err: &TesseraError) -> String {
         // Kept whole: the prefix tells these from other bad input.
         TesseraError::Validation(_)
         | TesseraError::BadRequest(_)
+        | TesseraError::InsufficientStorage(_)
         | TesseraError::QueryValidation(_)
         | TesseraError::PathValidation(_) => err.to_string(),
         TesseraError::BadInput(m)
@@ -75,6 +78,7 @@ fn error_message(err: &TesseraError) -> String {
 
 const VALIDATION: &str = "Validation error in JSON body: ";
 const BAD_REQUEST: &str = "Bad request: ";
+const INSUFFICIENT_STORAGE: &str = "Insufficient storage: ";
 
 /// The inverse of [`error_to_status`], for replies from other Tessera services.
 pub fn status_to_error(status: tonic::Status) -> TesseraError {
@@ -94,12 +98,16 @@ pub fn status_to_error(status: tonic::Status) -> TesseraError {
         Code::NotFound => TesseraError::NotFound(msg),
         Code::AlreadyExists => TesseraError::AlreadyExists(msg),
         Code::Unavailable | Code::Cancelled | Code::Aborted => TesseraError::Unavailable(msg),
-        Code::ResourceExhausted => TesseraError::RateLimited {
-            retry_after: status
-                .metadata()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok()?.parse().ok()),
-            description: msg,
+        // The prefix tells a full node from a rate limit, which share the code.
+        Code::ResourceExhausted => match msg.strip_prefix(INSUFFICIENT_STORAGE) {
+            Some(rest) => TesseraError::InsufficientStorage(rest.to_string()),
+            None => TesseraError::RateLimited {
+                retry_after: status
+                    .metadata()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()?.parse().ok()),
+                description: msg,
+            },
         },
         Code::DeadlineExceeded => TesseraError::Timeout(msg),
         Code::Unimplemented => TesseraError::Unimplemented(msg),
@@ -550,6 +558,7 @@ impl From<&t::Topology> for cp::Topology {
                 .iter()
                 .map(|(a, c)| (a.clone(), c.clone()))
                 .collect(),
+            quota_json: to_json(&topo.quota),
         }
     }
 }
@@ -631,9 +640,37 @@ impl TryFrom<cp::Topology> for t::Topology {
             peers,
             collections,
             aliases: topo.aliases.into_iter().collect(),
+            quota: if topo.quota_json.is_empty() {
+                Default::default()
+            } else {
+                from_json(&topo.quota_json, "quota config")?
+            },
             // The control plane's own record; not streamed.
             removed_peers: Default::default(),
         })
+    }
+}
+
+impl From<t::quota::NodeQuotaUsage> for dp::NodeQuotaReply {
+    fn from(usage: t::quota::NodeQuotaUsage) -> Self {
+        dp::NodeQuotaReply {
+            resident_memory_percent: usage.resident_memory_percent.map(u32::from),
+            disk_usage_percent: usage.disk_usage_percent.map(u32::from),
+            resident_memory_exceeded: usage.resident_memory_exceeded,
+            disk_usage_exceeded: usage.disk_usage_exceeded,
+        }
+    }
+}
+
+impl From<dp::NodeQuotaReply> for t::quota::NodeQuotaUsage {
+    fn from(reply: dp::NodeQuotaReply) -> Self {
+        let percent = |p: Option<u32>| p.map(|p| p.min(100) as u8);
+        t::quota::NodeQuotaUsage {
+            resident_memory_percent: percent(reply.resident_memory_percent),
+            disk_usage_percent: percent(reply.disk_usage_percent),
+            resident_memory_exceeded: reply.resident_memory_exceeded,
+            disk_usage_exceeded: reply.disk_usage_exceeded,
+        }
     }
 }
 
