@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use rand::seq::SliceRandom;
+use tessera_types::text_query::{TextQuery, TextSearchRequest};
 use tessera_types::{Condition, HasIdCondition, OrderBy};
 
 use super::fusion::fuse;
@@ -72,6 +73,8 @@ pub enum Query {
     /// The prefetches' points rescored by an expression.
     Formula(Box<tessera_types::formula::Formula>),
     RelevanceFeedback(RelevanceFeedback),
+    /// Points ranked by BM25 over the text index of the payload field `using`.
+    Text(TextQuery),
 }
 
 /// `nearest` with `mmr`: from the `candidates_limit` nearest points, picks
@@ -359,6 +362,10 @@ impl Gateway {
                     Some(Query::Formula(_)) => Err(TesseraError::bad_input(
                         "Formula queries rescore prefetches: give `prefetch`",
                     )),
+                    Some(Query::Text(query)) => {
+                        self.text_search(collection, text_search(query, &stage, filter), read)
+                            .await
+                    }
                     Some(query) if query.scores_by_examples() => {
                         self.query_by_examples(collection, &query, &stage, filter, read)
                             .await
@@ -430,6 +437,12 @@ impl Gateway {
                         return Ok(Vec::new());
                     }
                     let only = only_ids(candidates);
+                    if let Query::Text(query) = query {
+                        let filter = both(filter, Some(only));
+                        return self
+                            .text_search(collection, text_search(query, &stage, filter), read)
+                            .await;
+                    }
                     let examples =
                         Examples::new(collection, &stage.using, stage.lookup_from.as_ref());
                     if query.scores_by_examples() {
@@ -572,6 +585,7 @@ impl Gateway {
             | Query::RelevanceFeedback(_) => {
                 unreachable!("scored by examples, not searched")
             }
+            Query::Text(_) => unreachable!("ranked by text search, not searched"),
         };
         Ok(SearchRequest {
             vector,
@@ -705,6 +719,18 @@ impl Gateway {
             .skip(request.offset)
             .map(|r| ScoredPoint::from_record(r, 0.0))
             .collect())
+    }
+}
+
+/// A stage's text query, over the payload field its `using` names.
+fn text_search(query: TextQuery, stage: &Prefetch, filter: Option<Filter>) -> TextSearchRequest {
+    TextSearchRequest {
+        field: stage.using.clone(),
+        query,
+        filter,
+        limit: stage.limit,
+        score_threshold: stage.score_threshold,
+        idf_corpus: stage.params.idf_corpus().cloned(),
     }
 }
 
