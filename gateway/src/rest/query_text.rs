@@ -45,3 +45,24 @@ pub(super) fn parse(v: Value) -> Result<TextQuery, TesseraError> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn both_shapes() {
+        assert_eq!(parse(json!("dog")).unwrap().query, "dog");
+        let q = parse(json!({"query": "dog", "scoring": {"bm25": {"b": 0.5}}})).unwrap();
+        assert_eq!(
+            q.bm25,
+            Bm25Params {
+                k: None,
+                b: Some(0.5)
+            }
+        );
+        assert!(parse(json!({"query": "dog", "scoring": {"tfidf": {}}})).is_err());
+    }
+}

@@ -80,3 +80,32 @@ pub(super) fn text_index_params_to_proto(p: &TextIndexParams) -> q::PayloadIndex
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_query_and_scoring() {
+        let query = text_query_from_proto(q::TextQuery {
+            query: "quick dog".into(),
+            scoring: Some(q::text_query::Scoring::Bm25(q::Bm25Params {
+                k: Some(2.0),
+                b: None,
+            })),
+        });
+        assert_eq!(
+            query.bm25,
+            Bm25Params {
+                k: Some(2.0),
+                b: None
+            }
+        );
+        let bm25 = Some(q::TextScoringParams { r#type: 0 });
+        assert_eq!(
+            text_scoring_from_proto(bm25).unwrap(),
+            Some(TextScoring::default())
+        );
+        assert!(text_scoring_from_proto(Some(q::TextScoringParams { r#type: 7 })).is_err());
+    }
+}
