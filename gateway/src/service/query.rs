@@ -9,11 +9,12 @@ use std::collections::HashSet;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use rand::seq::SliceRandom;
-use tessera_types::text_query::{TextQuery, TextSearchRequest};
+use tessera_types::text_query::TextQuery;
 use tessera_types::{Condition, HasIdCondition, OrderBy};
 
 use super::fusion::fuse;
 use super::strict_mode::cost;
+use super::text_query::text_search;
 use super::*;
 
 /// Qdrant's default for reciprocal rank fusion: small, so the top ranks weigh most.
@@ -719,18 +720,6 @@ impl Gateway {
             .skip(request.offset)
             .map(|r| ScoredPoint::from_record(r, 0.0))
             .collect())
-    }
-}
-
-/// A stage's text query, over the payload field its `using` names.
-fn text_search(query: TextQuery, stage: &Prefetch, filter: Option<Filter>) -> TextSearchRequest {
-    TextSearchRequest {
-        field: stage.using.clone(),
-        query,
-        filter,
-        limit: stage.limit,
-        score_threshold: stage.score_threshold,
-        idf_corpus: stage.params.idf_corpus().cloned(),
     }
 }
 

@@ -2,8 +2,9 @@
 //! the text index of the payload field named by `using`; the gateway checks
 //! the index once and merges the shards' best points.
 
-use tessera_types::text_query::TextSearchRequest;
+use tessera_types::text_query::{TextQuery, TextSearchRequest};
 
+use super::query::Prefetch;
 use super::*;
 
 impl Gateway {
@@ -37,6 +38,22 @@ impl Gateway {
         merged.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         merged.truncate(request.limit);
         Ok(merged)
+    }
+}
+
+/// A stage's text query, over the payload field its `using` names.
+pub(super) fn text_search(
+    query: TextQuery,
+    stage: &Prefetch,
+    filter: Option<Filter>,
+) -> TextSearchRequest {
+    TextSearchRequest {
+        field: stage.using.clone(),
+        query,
+        filter,
+        limit: stage.limit,
+        score_threshold: stage.score_threshold,
+        idf_corpus: stage.params.idf_corpus().cloned(),
     }
 }
 
