@@ -165,8 +165,11 @@ async fn points_map_errors_to_their_codes() {
     let err = points
         .query(q::QueryPoints {
             collection_name: "missing".into(),
-            query: Some(q::Query {
-                variant: Some(q::query::Variant::Text(Default::default())),
+            // A lookup in another collection's shard key: still unimplemented.
+            lookup_from: Some(q::LookupLocation {
+                collection_name: "other".into(),
+                shard_key_selector: Some(Default::default()),
+                ..Default::default()
             }),
             ..Default::default()
         })

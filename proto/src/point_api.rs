@@ -13,7 +13,7 @@ use crate::data_plane::data_plane_server::DataPlane;
 use crate::data_plane::{
     CountReply, CountRequest, FacetReply, FacetRequest, NodeQuotaReply, NodeQuotaRequest,
     RetrieveReply, RetrieveRequest, ScrollReply, ScrollRequest, SearchReply, SearchRequest,
-    ShardStatsReply, ShardStatsRequest, UpdateReply, UpdateRequest,
+    ShardStatsReply, ShardStatsRequest, TextSearchRequest, UpdateReply, UpdateRequest,
 };
 use crate::internal_auth::InternalChannel;
 
@@ -69,6 +69,7 @@ point_api! {
     update(UpdateRequest) -> UpdateReply, "Update";
     retrieve(RetrieveRequest) -> RetrieveReply, "Retrieve";
     search(SearchRequest) -> SearchReply, "Search";
+    text_search(TextSearchRequest) -> SearchReply, "TextSearch";
     scroll(ScrollRequest) -> ScrollReply, "Scroll";
     count(CountRequest) -> CountReply, "Count";
     facet(FacetRequest) -> FacetReply, "Facet";

@@ -20,6 +20,7 @@ pub mod sharding;
 pub mod snapshot;
 pub mod strict_mode;
 pub mod text;
+pub mod text_query;
 pub mod time;
 pub mod topology;
 pub mod transfer;

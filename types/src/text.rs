@@ -77,6 +77,51 @@ pub struct TextIndexParams {
     pub on_disk: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_hnsw: Option<bool>,
+    /// Ranking by this field (the `text` query); `true` in a request stands
+    /// for BM25 and `false` for none, as in Qdrant 1.20.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "scoring::deserialize"
+    )]
+    pub scoring: Option<TextScoring>,
+}
+
+/// How a text index ranks documents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TextScoringType {
+    #[default]
+    Bm25,
+}
+
+/// `{"type": "bm25"}`: the index keeps what BM25 needs; `k` and `b` are the
+/// query's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextScoring {
+    #[serde(rename = "type")]
+    pub kind: TextScoringType,
+}
+
+mod scoring {
+    use serde::{Deserialize, Deserializer};
+
+    use super::TextScoring;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Shape {
+        Flag(bool),
+        Params(TextScoring),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<TextScoring>, D::Error> {
+        Ok(match Option::<Shape>::deserialize(d)? {
+            None | Some(Shape::Flag(false)) => None,
+            Some(Shape::Flag(true)) => Some(TextScoring::default()),
+            Some(Shape::Params(params)) => Some(params),
+        })
+    }
 }
 
 /// Qdrant's stopword language names and the lists' codes.

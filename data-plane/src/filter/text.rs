@@ -110,7 +110,7 @@ impl TextAnalyzer {
 
     /// Whether the document token satisfies the query token: equal, or for the
     /// prefix tokenizer, starting with it.
-    fn covers(&self, document: &str, query: &str) -> bool {
+    pub fn covers(&self, document: &str, query: &str) -> bool {
         match self.tokenizer {
             Tokenizer::Prefix => document.starts_with(query),
             _ => document == query,

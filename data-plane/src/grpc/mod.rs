@@ -15,7 +15,7 @@ use tessera_proto::data_plane::{
     RestoreShardChunk, RestoreShardReply, RetrieveReply, RetrieveRequest, ScrollReply,
     ScrollRequest, SearchReply, SearchRequest, SegmentSummary, ShardSnapshotRequest,
     ShardStatsReply, ShardStatsRequest, SnapshotInfo, SnapshotLocation, StoreSnapshotChunk,
-    UpdateReply, UpdateRequest,
+    TextSearchRequest, UpdateReply, UpdateRequest,
 };
 use tessera_types::TesseraError;
 use tonic::{Request, Response, Status, Streaming};
@@ -176,6 +176,25 @@ impl DataPlane for DataPlaneService {
         self.on_shard(target, move |shard| {
             let applied_seq = shard.last_op().seq;
             let points = shard.search(&search)?;
+            Ok(SearchReply {
+                points: points.into_iter().map(Into::into).collect(),
+                applied_seq,
+            })
+        })
+        .await
+    }
+
+    async fn text_search(
+        &self,
+        request: Request<TextSearchRequest>,
+    ) -> Result<Response<SearchReply>, Status> {
+        let mut request = request.into_inner();
+        let target = request.target.take();
+        let search = tessera_types::text_query::TextSearchRequest::try_from(request)
+            .map_err(error_to_status)?;
+        self.on_shard(target, move |shard| {
+            let applied_seq = shard.last_op().seq;
+            let points = shard.text_search(&search)?;
             Ok(SearchReply {
                 points: points.into_iter().map(Into::into).collect(),
                 applied_seq,

@@ -21,6 +21,7 @@ mod replication;
 mod resources;
 mod search;
 mod sparse;
+mod text_query;
 
 pub use records::{RecordLoader, VersionedPoint};
 pub use replication::{Ordered, Replicated};

@@ -473,7 +473,7 @@ fn recommend_from_proto(input: q::RecommendInput) -> Result<Recommend> {
 
 fn query_variant_from_proto(query: q::Query) -> Result<Query> {
     use q::query::Variant as V;
-    let name = match query.variant {
+    Ok(match query.variant {
         Some(V::Nearest(input)) => {
             return Ok(match vector_input_from_proto(input)? {
                 VectorInput::Vector(v) => Query::Nearest(v),
@@ -538,12 +538,9 @@ fn query_variant_from_proto(query: q::Query) -> Result<Query> {
                 feedback::relevance_feedback_from_proto(input)?,
             ))
         }
-        Some(V::Text(_)) => "text",
+        Some(V::Text(text)) => Query::Text(text::text_query_from_proto(text)),
         None => return Err(bad_input("Query is empty")),
-    };
-    Err(TesseraError::Unimplemented(format!(
-        "{name} queries are not supported yet"
-    )))
+    })
 }
 
 fn lookup_from_proto(lookup: Option<q::LookupLocation>) -> Result<Option<LookupFrom>> {
@@ -690,6 +687,7 @@ mod formula;
 mod groups;
 mod payload_index;
 mod quantization;
+mod text;
 mod vectors;
 pub use aliases::*;
 pub use batch::*;

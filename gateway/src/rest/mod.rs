@@ -10,6 +10,7 @@ mod openapi;
 mod points;
 mod query_body;
 mod query_feedback;
+mod query_text;
 mod quotas;
 mod routes;
 mod search;

@@ -397,8 +397,9 @@ fn parse_query(q: Value, path: &str) -> Result<Query> {
             inner,
             &format!("{path}.relevance_feedback"),
         )?)),
+        "text" => Ok(Query::Text(super::query_text::parse(inner)?)),
         other => Err(TesseraError::bad_input(format!(
-            "Format error in JSON body: unknown query type `{other}`: Tessera supports nearest, recommend, discover, context, order_by, sample, formula, fusion (rrf, dbsf) and relevance_feedback queries"
+            "Format error in JSON body: unknown query type `{other}`: Tessera supports nearest, recommend, discover, context, order_by, sample, formula, fusion (rrf, dbsf), relevance_feedback and text queries"
         ))),
     }
 }

@@ -15,6 +15,7 @@ mod rate_limit;
 mod reads;
 mod recommend;
 mod strict_mode;
+mod text_query;
 mod writes;
 
 pub use collection_stats::{CollectionStats, SegmentStats};

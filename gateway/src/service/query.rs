@@ -9,10 +9,12 @@ use std::collections::HashSet;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use rand::seq::SliceRandom;
+use tessera_types::text_query::TextQuery;
 use tessera_types::{Condition, HasIdCondition, OrderBy};
 
 use super::fusion::fuse;
 use super::strict_mode::cost;
+use super::text_query::text_search;
 use super::*;
 
 /// Qdrant's default for reciprocal rank fusion: small, so the top ranks weigh most.
@@ -72,6 +74,8 @@ pub enum Query {
     /// The prefetches' points rescored by an expression.
     Formula(Box<tessera_types::formula::Formula>),
     RelevanceFeedback(RelevanceFeedback),
+    /// Points ranked by BM25 over the text index of the payload field `using`.
+    Text(TextQuery),
 }
 
 /// `nearest` with `mmr`: from the `candidates_limit` nearest points, picks
@@ -359,6 +363,10 @@ impl Gateway {
                     Some(Query::Formula(_)) => Err(TesseraError::bad_input(
                         "Formula queries rescore prefetches: give `prefetch`",
                     )),
+                    Some(Query::Text(query)) => {
+                        self.text_search(collection, text_search(query, &stage, filter), read)
+                            .await
+                    }
                     Some(query) if query.scores_by_examples() => {
                         self.query_by_examples(collection, &query, &stage, filter, read)
                             .await
@@ -430,6 +438,12 @@ impl Gateway {
                         return Ok(Vec::new());
                     }
                     let only = only_ids(candidates);
+                    if let Query::Text(query) = query {
+                        let filter = both(filter, Some(only));
+                        return self
+                            .text_search(collection, text_search(query, &stage, filter), read)
+                            .await;
+                    }
                     let examples =
                         Examples::new(collection, &stage.using, stage.lookup_from.as_ref());
                     if query.scores_by_examples() {
@@ -572,6 +586,7 @@ impl Gateway {
             | Query::RelevanceFeedback(_) => {
                 unreachable!("scored by examples, not searched")
             }
+            Query::Text(_) => unreachable!("ranked by text search, not searched"),
         };
         Ok(SearchRequest {
             vector,

@@ -315,7 +315,11 @@ pub(super) mod cost {
                 .collect(),
             None
             | Some(
-                Query::Fusion(_) | Query::OrderBy(_) | Query::SampleRandom | Query::Formula(_),
+                Query::Fusion(_)
+                | Query::OrderBy(_)
+                | Query::SampleRandom
+                | Query::Formula(_)
+                | Query::Text(_),
             ) => return scroll(filter),
         };
         examples(&inputs, excludes_examples) + self::filter(filter)

@@ -153,3 +153,37 @@ impl TryFrom<dp::SearchRequest> for t::SearchRequest {
         })
     }
 }
+
+/// A text query for one shard; the target is the router's to set.
+impl From<&t::text_query::TextSearchRequest> for dp::TextSearchRequest {
+    fn from(r: &t::text_query::TextSearchRequest) -> Self {
+        dp::TextSearchRequest {
+            target: None,
+            field: r.field.clone(),
+            query: r.query.query.clone(),
+            k: r.query.bm25.k,
+            b: r.query.bm25.b,
+            filter: r.filter.as_ref().map(Into::into),
+            limit: r.limit as u64,
+            score_threshold: r.score_threshold,
+            idf_corpus: r.idf_corpus.as_ref().map(Into::into),
+        }
+    }
+}
+
+impl TryFrom<dp::TextSearchRequest> for t::text_query::TextSearchRequest {
+    type Error = TesseraError;
+    fn try_from(r: dp::TextSearchRequest) -> Result<Self> {
+        Ok(t::text_query::TextSearchRequest {
+            field: r.field,
+            query: t::text_query::TextQuery {
+                query: r.query,
+                bm25: t::text_query::Bm25Params { k: r.k, b: r.b },
+            },
+            filter: filter(r.filter)?,
+            limit: r.limit as usize,
+            score_threshold: r.score_threshold,
+            idf_corpus: filter(r.idf_corpus)?,
+        })
+    }
+}

@@ -467,12 +467,20 @@ pub fn collection_info_to_proto(info: CollectionInfo) -> q::CollectionInfo {
             .payload_schema
             .into_iter()
             .map(|(field, f)| {
-                let params = f
-                    .params
-                    .and_then(|p| serde_json::from_value::<t::IndexParams>(p).ok());
+                let params = f.params.and_then(|p| {
+                    if f.data_type == t::PayloadSchemaType::Text {
+                        serde_json::from_value::<t::text::TextIndexParams>(p)
+                            .ok()
+                            .map(|p| super::text::text_index_params_to_proto(&p))
+                    } else {
+                        serde_json::from_value::<t::IndexParams>(p)
+                            .ok()
+                            .map(|p| index_params_to_proto(&p))
+                    }
+                });
                 let schema = q::PayloadSchemaInfo {
                     data_type: payload_schema_type_to_proto(f.data_type) as i32,
-                    params: params.as_ref().map(index_params_to_proto),
+                    params,
                     points: Some(f.points),
                 };
                 (field, schema)
@@ -665,5 +673,6 @@ pub fn field_schema_from_proto(
         stemmer,
         on_disk: p.on_disk,
         enable_hnsw: p.enable_hnsw,
+        scoring: super::text::text_scoring_from_proto(p.scoring)?,
     }))
 }
