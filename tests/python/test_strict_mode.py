@@ -285,3 +285,29 @@ def test_payload_storage_limit_stops_inserts_once_reached(rest, make_name):
         time.sleep(0.2)
     assert rest.patch(f"/collections/{name}", json={"strict_mode_config": {"max_collection_payload_size_bytes": 100000}}).status_code == 200
     assert rest.put(base, json={"points": [{"id": 101, "vector": V}]}).status_code == 200
+
+
+def test_vectors_without_a_graph_cannot_be_scanned_when_exact_search_is_off(rest, make_name):
+    name = make_name()
+    assert rest.put(f"/collections/{name}", json={
+        "vectors": {"flat": {"size": 4, "distance": "Dot", "hnsw_config": {"m": 0, "payload_m": 16}},
+                    "graph": {"size": 4, "distance": "Dot"}},
+        "strict_mode_config": {"enabled": True, "search_allow_exact": False},
+    }).status_code == 200
+    assert rest.put(f"/collections/{name}/index?wait=true", json={
+        "field_name": "tenant", "field_schema": {"type": "keyword", "is_tenant": True}}).status_code == 200
+    assert rest.put(f"/collections/{name}/points?wait=true", json={"points": [
+        {"id": i, "vector": {"flat": V, "graph": V}, "payload": {"tenant": "a"}} for i in range(3)]}).status_code == 200
+    query = f"/collections/{name}/points/query"
+    refused(rest.post(query, json={"query": V, "using": "flat"}),
+            "Bad request: Request is forbidden on 'flat' because global vector indexing is disabled "
+            "(hnsw_config.m = 0). Help: Use tenant-specific filter, enable global vector indexing or "
+            "enable strict mode `search_allow_exact` option")
+    refused(rest.post(query, json={"prefetch": [{"query": V, "using": "flat"}], "query": V, "using": "graph"}),
+            "because global vector indexing is disabled")
+    # A tenant's filter can use the per-tenant graphs; rescoring prefetched points scans only those.
+    tenant = {"must": [{"key": "tenant", "match": {"value": "a"}}]}
+    assert rest.post(query, json={"query": V, "using": "flat", "filter": tenant}).status_code == 200
+    assert rest.post(query, json={"prefetch": [{"query": V, "using": "graph"}], "query": V,
+                                  "using": "flat"}).status_code == 200
+    assert rest.post(query, json={"query": V, "using": "graph"}).status_code == 200

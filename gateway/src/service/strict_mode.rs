@@ -9,7 +9,7 @@ use tessera_types::{FilterShape, PayloadSchema, StrictModeConfig};
 use std::time::{Duration, Instant};
 
 use super::query::{Prefetch, Query};
-use tessera_types::{NamedVectors, Point, PointId};
+use tessera_types::{Condition, NamedVectors, Point, PointId};
 
 use super::rate_limit::Access;
 use super::*;
@@ -19,6 +19,8 @@ pub(super) struct StrictMode {
     config: StrictModeConfig,
     /// The payload indexes, by key.
     schema: PayloadSchema,
+    /// The collection's settings: whether a vector has a graph to search.
+    collection: CollectionConfig,
 }
 
 impl StrictMode {
@@ -27,6 +29,7 @@ impl StrictMode {
         Some(StrictMode {
             config: collection.config.strict_mode()?.clone(),
             schema: collection.payload_schema.clone(),
+            collection: collection.config.clone(),
         })
     }
 
@@ -129,6 +132,14 @@ impl StrictMode {
         self.params(&request.params)?;
         self.filter(request.filter.as_ref(), false)?;
         self.query_kind(request.query.as_ref(), request.limit)?;
+        // A query that rescores prefetched points scans only those.
+        if request.prefetch.is_empty() {
+            self.full_scan(
+                request.query.as_ref(),
+                &request.using,
+                request.filter.as_ref(),
+            )?;
+        }
         request.prefetch.iter().try_for_each(|p| self.prefetch(p))
     }
 
@@ -137,7 +148,66 @@ impl StrictMode {
         self.params(&prefetch.params)?;
         self.filter(prefetch.filter.as_ref(), false)?;
         self.query_kind(prefetch.query.as_ref(), prefetch.limit)?;
+        if prefetch.prefetch.is_empty() {
+            self.full_scan(
+                prefetch.query.as_ref(),
+                &prefetch.using,
+                prefetch.filter.as_ref(),
+            )?;
+        }
         prefetch.prefetch.iter().try_for_each(|p| self.prefetch(p))
+    }
+
+    /// Under `search_allow_exact: false`, Qdrant's refusal of a vector query
+    /// that could only scan: a dense vector without a graph (`m = 0`), unless
+    /// a tenant's filter can use the per-tenant graphs (`payload_m`).
+    fn full_scan(&self, query: Option<&Query>, using: &str, filter: Option<&Filter>) -> Result<()> {
+        if self.config.search_allow_exact != Some(false) {
+            return Ok(());
+        }
+        let by_vector = matches!(
+            query,
+            Some(
+                Query::Nearest(_)
+                    | Query::NearestToPoint(_)
+                    | Query::Recommend(_)
+                    | Query::Discover(_)
+                    | Query::Context(_)
+                    | Query::Mmr(_)
+                    | Query::RelevanceFeedback(_)
+            )
+        );
+        // Sparse vectors are always indexed.
+        if !by_vector || self.collection.params.sparse(using).is_some() {
+            return Ok(());
+        }
+        let hnsw = self.collection.hnsw_for(using);
+        if hnsw.m > 0 {
+            return Ok(());
+        }
+        let on = if using == tessera_types::DEFAULT_VECTOR_NAME {
+            String::new()
+        } else {
+            format!(" on '{using}'")
+        };
+        let tenant_filter = filter.is_some_and(|f| {
+            condition_keys(f).iter().any(|key| {
+                matches!(self.schema.get(key.as_str()), Some(PayloadFieldSchema::Params(p)) if p.is_tenant == Some(true))
+            })
+        });
+        if !tenant_filter {
+            return Err(refusal(
+                format!("Request is forbidden{on} because global vector indexing is disabled (hnsw_config.m = 0)"),
+                "Use tenant-specific filter, enable global vector indexing or enable strict mode `search_allow_exact` option",
+            ));
+        }
+        if hnsw.payload_m.unwrap_or(hnsw.m) == 0 {
+            return Err(refusal(
+                format!("Request is forbidden{on} because vector indexing is disabled (hnsw_config.m = 0 and hnsw_config.payload_m = 0)"),
+                "Enable vector indexing, use a prefetch query with indexed vectors or enable strict mode `search_allow_exact` option",
+            ));
+        }
+        Ok(())
     }
 
     fn query_kind(&self, query: Option<&Query>, limit: usize) -> Result<()> {
@@ -188,6 +258,25 @@ impl StrictMode {
             },
         }
     }
+}
+
+/// The payload keys a filter's field conditions name, at every depth.
+fn condition_keys(filter: &Filter) -> Vec<String> {
+    let mut keys = Vec::new();
+    let conditions = filter
+        .must
+        .iter()
+        .chain(&filter.should)
+        .chain(&filter.must_not)
+        .chain(filter.min_should.iter().flat_map(|m| &m.conditions));
+    for condition in conditions {
+        match condition {
+            Condition::Field(field) => keys.push(field.key.clone()),
+            Condition::Filter(inner) => keys.extend(condition_keys(inner)),
+            _ => {}
+        }
+    }
+    keys
 }
 
 /// Whether an index can answer `match` on its key, as Qdrant judges it: an
