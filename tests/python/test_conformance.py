@@ -410,3 +410,20 @@ def test_cluster_telemetry_shows_every_replica(deployment, client, rest, collect
     assert cluster["enabled"] is True
     assert cluster["number_of_peers"] == deployment.expected_peers == len(cluster["peers"])
     assert all(p["responsive"] for p in cluster["peers"].values())
+
+
+def test_qdrant_119_query_checks(client, rest, transport, collection_name):
+    if transport != "rest":
+        pytest.skip("REST texts")
+    _setup(client, collection_name)
+    url = f"/collections/{collection_name}/points/query"
+    assert _error(rest.post(url, json={"query": VECTORS[1], "params": {"hnsw_ef": 0}}), 422) == (
+        "Validation error in JSON body: [params.hnsw_ef: value 0 invalid, must be 1 or larger]"
+    )
+    # A missing lookup collection is refused even when no example needs it.
+    r = rest.post(url, json={"query": VECTORS[1], "lookup_from": {"collection": "no-such-collection"}})
+    assert _error(r, 404) == "Not found: Collection no-such-collection not found"
+    # A corpus for IDF applies only to sparse vectors with the idf modifier.
+    r = rest.post(url, json={"query": VECTORS[1], "params": {"idf": {"corpus": {"must": [
+        {"key": "n", "match": {"value": 1}}]}}}})
+    assert "idf" in _error(r, 400)

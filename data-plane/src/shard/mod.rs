@@ -319,6 +319,14 @@ impl Shard {
         };
         let mut query = req.vector.clone();
         check_vector(&self.inner.config.read(), &req.using, &mut query)?;
+        if req.params.idf_corpus().is_some()
+            && !matches!((&query, modifier), (Vector::Sparse(_), Modifier::Idf))
+        {
+            return Err(ShardError::BadInput(format!(
+                "`idf` parameters apply only to sparse vectors with the idf modifier, which `{}` is not",
+                req.using
+            )));
+        }
         if let (Vector::Sparse(sparse), Modifier::Idf) = (&mut query, modifier) {
             let corpus = self.inner.compile_filter(req.params.idf_corpus())?;
             self.weigh_by_idf(&req.using, sparse, corpus.as_ref());

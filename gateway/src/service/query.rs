@@ -218,6 +218,10 @@ impl Gateway {
         read: &ReadOptions,
     ) -> Result<Vec<ScoredPoint>> {
         request.validate()?;
+        // A missing lookup collection is refused even when no example needs it.
+        for lookup in request.lookup_collections() {
+            self.require_lookup_collection(lookup)?;
+        }
         let simple = request.prefetch.is_empty()
             && matches!(
                 request.query,
@@ -740,7 +744,13 @@ fn check_stage(
     query: Option<&Query>,
     prefetch: &[Prefetch],
     score_threshold: Option<f32>,
+    params: &SearchParams,
 ) -> Result<()> {
+    if params.hnsw_ef == Some(0) {
+        return Err(TesseraError::validation(
+            "[params.hnsw_ef: value 0 invalid, must be 1 or larger]",
+        ));
+    }
     if !prefetch.is_empty() && query.is_none() {
         return Err(TesseraError::bad_request(
             "A query is needed to merge the prefetches. Can't have prefetches without defining a query.",
@@ -766,14 +776,42 @@ fn check_stage(
 
 impl Prefetch {
     fn validate(&self) -> Result<()> {
-        check_stage(self.query.as_ref(), &self.prefetch, self.score_threshold)
+        check_stage(
+            self.query.as_ref(),
+            &self.prefetch,
+            self.score_threshold,
+            &self.params,
+        )
+    }
+
+    fn lookup_collections<'a>(&'a self, out: &mut Vec<&'a str>) {
+        out.extend(self.lookup_from.iter().map(|l| l.collection.as_str()));
+        self.prefetch.iter().for_each(|p| p.lookup_collections(out));
     }
 }
 
 impl QueryRequest {
     /// The one validation of a query's shape, at every level.
     pub fn validate(&self) -> Result<()> {
-        check_stage(self.query.as_ref(), &self.prefetch, self.score_threshold)
+        check_stage(
+            self.query.as_ref(),
+            &self.prefetch,
+            self.score_threshold,
+            &self.params,
+        )
+    }
+
+    /// Every collection the query's levels look examples up in.
+    fn lookup_collections(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .lookup_from
+            .iter()
+            .map(|l| l.collection.as_str())
+            .collect();
+        self.prefetch
+            .iter()
+            .for_each(|p| p.lookup_collections(&mut out));
+        out
     }
 }
 
