@@ -280,3 +280,133 @@ async fn a_shard_snapshot_restores_one_shard_as_the_priority_says() {
     .await;
     bad.expect_error(StatusCode::BAD_REQUEST);
 }
+
+/// One upsert request per point, so each is an operation of its own in the
+/// shard's order.
+async fn upsert_one_by_one(rest: &Rest, name: &str, ids: std::ops::Range<u64>) {
+    for id in ids {
+        rest.put(
+            &format!("/collections/{name}/points?wait=true"),
+            &json!({ "points": [{ "id": id, "vector": [1.0, id as f32, 0.0, 0.0] }] }),
+        )
+        .await
+        .result();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restored_shard_starts_a_new_history_that_every_replica_follows() {
+    let mut cluster = ProcessCluster::builder()
+        .data_nodes(3)
+        .listeners(1)
+        .start()
+        .await;
+    let rest = cluster.rest();
+    let name = "restored";
+    create_collection(&rest, name, 1, 3).await;
+    upsert_one_by_one(&rest, name, 0..10).await;
+    let created = rest
+        .post(
+            &format!("/collections/{name}/shards/0/snapshots"),
+            &json!({}),
+        )
+        .await
+        .result()
+        .clone();
+    // Kept beside the test: the node that stored it goes down below.
+    let bytes = download(
+        &cluster,
+        &format!(
+            "/collections/{name}/shards/0/snapshots/{}",
+            created["name"].as_str().unwrap()
+        ),
+    )
+    .await;
+    let kept = tempfile::tempdir().unwrap();
+    let file = kept.path().join("shard-0.snapshot");
+    std::fs::write(&file, bytes).unwrap();
+    let link = format!("file://{}", file.display());
+    // Written after the snapshot: a restore takes them away.
+    upsert_one_by_one(&rest, name, 100..120).await;
+
+    // Node 2 is down while the shard is restored, and misses it.
+    cluster.kill_data_node(2);
+    tessera_tests::wait::until(
+        "node 2's replica out of sync",
+        std::time::Duration::from_secs(30),
+        || async {
+            let states = tessera_tests::replicas::states(&rest, name).await;
+            states
+                .iter()
+                .any(|(_, _, state)| state == "Dead")
+                .then_some(())
+                .ok_or_else(|| format!("{states:?}"))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    recover(
+        &rest,
+        &format!("/collections/{name}/shards/0/snapshots/recover"),
+        json!({ "location": link, "priority": "snapshot" }),
+    )
+    .await
+    .result();
+    assert_eq!(rest.count(name).await, 10, "the snapshot's points, no more");
+    // More operations after the restore than were between the snapshot and it:
+    // node 2's old last operation number is reached again.
+    upsert_one_by_one(&rest, name, 1_000..1_030).await;
+
+    cluster.restart_data_node(2).await;
+    tessera_tests::wait::until(
+        "three Active replicas and the listener's",
+        std::time::Duration::from_secs(90),
+        || async {
+            let states = tessera_tests::replicas::states(&rest, name).await;
+            let active = states.iter().filter(|s| s.2 == "Active").count();
+            let listening = states.iter().filter(|s| s.2 == "Listener").count();
+            (active == 3 && listening == 1)
+                .then_some(())
+                .ok_or_else(|| format!("{states:?}"))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let contents = contents(&cluster, name).await;
+    assert_eq!(contents.len(), 3);
+    identical(&contents).unwrap();
+    for replica in &contents {
+        let ids: Vec<u64> = replica
+            .points
+            .keys()
+            .filter_map(|id| match id {
+                tessera_types::PointId::Num(n) => Some(*n),
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<u64> = (0..10).chain(1_000..1_030).collect();
+        assert_eq!(ids, expected, "peer {}", replica.peer_id);
+    }
+    // The listener took the snapshot too, and every write after it.
+    let topology = tessera_tests::replicas::topology(&cluster).await;
+    let listener = topology
+        .peers
+        .values()
+        .find(|p| p.uri == cluster.data_node_uri(3))
+        .expect("the listener registered")
+        .id;
+    tessera_tests::wait::until(
+        "the listener in sync",
+        std::time::Duration::from_secs(30),
+        || async {
+            let topology = tessera_tests::replicas::topology(&cluster).await;
+            let stats = tessera_tests::replicas::shard_stats(&topology, name, 0, listener).await?;
+            (stats.points_count == 40)
+                .then_some(())
+                .ok_or_else(|| format!("the listener holds {} points", stats.points_count))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    cluster.stop().await;
+}

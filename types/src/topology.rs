@@ -44,6 +44,10 @@ pub enum ReplicaState {
     Listener,
     /// Fetching what it missed from the primary (WAL delta or snapshot); no writes yet.
     Recovery,
+    /// Waiting for (or taking) a user's snapshot restore: its shard's writes are
+    /// fenced, it serves nothing, and it stays so until a restore ends, even one
+    /// a crash interrupted (the user recovers the snapshot again), as in Qdrant.
+    ManualRecovery,
 }
 
 impl ReplicaState {
@@ -78,6 +82,16 @@ impl ReplicaState {
     /// Whether this replica needs a recovery transfer before it is in sync.
     pub fn is_recovering(self) -> bool {
         matches!(self, ReplicaState::Recovery | ReplicaState::Partial)
+    }
+
+    /// Whether a user's snapshot restore replaces this replica's data: it
+    /// holds the shard's data now, or a restore already began on it. Any other
+    /// replica is out of sync afterwards and recovers from a restored one.
+    pub fn takes_a_restore(self) -> bool {
+        matches!(
+            self,
+            ReplicaState::Active | ReplicaState::Listener | ReplicaState::ManualRecovery
+        )
     }
 
     /// The state an in-sync replica has on a node of `node_type`.

@@ -417,6 +417,41 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         .await
     }
 
+    async fn begin_shard_restore(
+        &self,
+        request: Request<cp::BeginShardRestoreRequest>,
+    ) -> Result<Response<cp::ChangeReply>, Status> {
+        let message = request.get_ref();
+        let command = TopologyCommand::BeginShardRestore {
+            collection: message.collection.clone(),
+            incarnation: message.incarnation,
+            shard_id: message.shard_id,
+        };
+        self.submit(command, request, change_reply, |mut c, r| async move {
+            c.begin_shard_restore(r).await
+        })
+        .await
+    }
+
+    async fn finish_shard_restore(
+        &self,
+        request: Request<cp::FinishShardRestoreRequest>,
+    ) -> Result<Response<cp::ChangeReply>, Status> {
+        let message = request.get_ref();
+        let command = TopologyCommand::FinishShardRestore {
+            collection: message.collection.clone(),
+            incarnation: message.incarnation,
+            shard_id: message.shard_id,
+            epoch: message.epoch,
+            restored: message.restored.clone(),
+            unchanged: message.unchanged.clone(),
+        };
+        self.submit(command, request, change_reply, |mut c, r| async move {
+            c.finish_shard_restore(r).await
+        })
+        .await
+    }
+
     async fn remove_peer(
         &self,
         request: Request<cp::RemovePeerRequest>,

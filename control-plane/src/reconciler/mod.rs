@@ -116,6 +116,11 @@ pub fn plan(
     let mut commands = Vec::new();
     for collection in topology.collections.values() {
         for shard in &collection.shards {
+            // A shard in a user's restore has no copy to recover or copy from;
+            // its restore decides which replicas are in sync.
+            let restoring = !shard
+                .state_of(shard.primary)
+                .is_some_and(|s| s.is_source_of_truth());
             let rf = collection.replicas_wanted(shard);
             // A shard in transfer has one copy more for a while, on purpose.
             let in_transfer = collection
@@ -140,7 +145,11 @@ pub fn plan(
                             ReplicaState::Dead,
                         ));
                     }
-                } else if up && r.state == ReplicaState::Dead && is_alive(shard.primary) {
+                } else if up
+                    && r.state == ReplicaState::Dead
+                    && is_alive(shard.primary)
+                    && !restoring
+                {
                     commands.push(change(
                         collection,
                         shard,
@@ -149,6 +158,9 @@ pub fn plan(
                         ReplicaState::Recovery,
                     ));
                 }
+            }
+            if restoring {
+                continue;
             }
             let add = |peer_id: PeerId| TopologyCommand::AddReplica {
                 collection: collection.name.clone(),
@@ -192,7 +204,7 @@ pub fn plan(
                 // Drop the least useful copy: out of sync first, never the primary.
                 let rank = |s: ReplicaState| match s {
                     ReplicaState::Dead => 0,
-                    ReplicaState::Recovery => 1,
+                    ReplicaState::Recovery | ReplicaState::ManualRecovery => 1,
                     ReplicaState::Partial | ReplicaState::Initializing => 2,
                     _ => 3,
                 };

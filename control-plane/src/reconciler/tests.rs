@@ -65,3 +65,17 @@ fn replication_factor_and_listeners_are_met() {
         .iter()
         .any(|c| matches!(c, TopologyCommand::RemoveReplica { peer_id: 3, .. })));
 }
+
+#[test]
+fn a_shard_in_a_restore_is_left_to_the_restore() {
+    use NodeType::Listener as ListenerNode;
+    let t = topology(
+        &[(1, Normal), (2, Normal), (3, Normal), (4, ListenerNode)],
+        3,
+        &[(1, ManualRecovery), (2, Dead)],
+    );
+    // Peer 2 is back and the shard is a copy short, and a listener has no
+    // copy: none of it is mended until the restore says what is in sync.
+    let commands = plan(&t, &alive(&[1, 2, 3, 4], &[1, 2, 3, 4]), true);
+    assert!(commands.is_empty(), "{commands:?}");
+}

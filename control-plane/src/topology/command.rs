@@ -8,7 +8,7 @@ use tessera_types::{
 };
 
 use super::validation::plan_collection;
-use super::{replicas, transfers};
+use super::{replicas, restore, transfers};
 
 /// One change to the topology. Collection commands carry the user's request
 /// rather than a finished config: defaults such as the shard count depend on the
@@ -84,6 +84,22 @@ pub enum TopologyCommand {
     /// Replaces the node-wide resource quota (`PUT /quotas`).
     SetQuota {
         config: QuotaConfig,
+    },
+    /// Fences a shard for a user's snapshot restore (`restore`).
+    BeginShardRestore {
+        collection: String,
+        incarnation: u64,
+        shard_id: ShardId,
+    },
+    /// Ends the restore begun at `epoch`: `restored` peers are in sync again
+    /// (or, when none is, `unchanged` ones, which kept their data).
+    FinishShardRestore {
+        collection: String,
+        incarnation: u64,
+        shard_id: ShardId,
+        epoch: u64,
+        restored: Vec<PeerId>,
+        unchanged: Vec<PeerId>,
     },
 }
 
@@ -275,6 +291,24 @@ impl TopologyCommand {
                 topology.quota = *config;
                 Ok(changed)
             }
+            TopologyCommand::BeginShardRestore {
+                collection,
+                incarnation,
+                shard_id,
+            } => restore::begin(topology, collection, *incarnation, *shard_id),
+            TopologyCommand::FinishShardRestore {
+                collection,
+                incarnation,
+                shard_id,
+                epoch,
+                restored,
+                unchanged,
+            } => restore::finish(
+                topology,
+                (collection, *incarnation, *shard_id),
+                *epoch,
+                (restored, unchanged),
+            ),
         }
     }
 }

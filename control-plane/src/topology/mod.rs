@@ -7,6 +7,7 @@ mod command;
 pub(crate) mod fixtures;
 mod placement;
 mod replicas;
+mod restore;
 mod shard_keys;
 mod transfers;
 mod validation;

@@ -42,7 +42,8 @@ fn allowed(from: ReplicaState, to: ReplicaState) -> bool {
         Recovery => from == Dead,
         Partial => from == Recovery,
         Active | Listener => from == Partial,
-        Initializing => false,
+        // Only a restore's own entries (`restore`) enter and leave it.
+        Initializing | ManualRecovery => false,
     }
 }
 

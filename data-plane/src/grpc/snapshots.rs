@@ -11,7 +11,7 @@ use tessera_proto::data_plane::{
     DeleteSnapshotReply, ListSnapshotsReply, RestoreShardChunk, RestoreShardReply, SnapshotChunk,
     SnapshotInfo, SnapshotKind, SnapshotLocation, StoreSnapshotChunk,
 };
-use tessera_types::{OpId, TesseraError};
+use tessera_types::{OpId, ReplicaState, TesseraError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::{Status, Streaming};
 
@@ -190,7 +190,21 @@ pub async fn restore_shard(
     let target = first
         .target
         .ok_or_else(|| TesseraError::bad_input("shard target is missing"))?;
-    // Placed here, or refused before anything is received.
+    // Placed here and fenced for this restore, or refused before anything is received.
+    let placed = registry.place(&target).await?;
+    let me = registry.peer_id();
+    if placed.placement.epoch != first.epoch
+        || placed.placement.state_of(me) != Some(ReplicaState::ManualRecovery)
+    {
+        return Err(TesseraError::Stale(format!(
+            "the replica of shard {} on peer {me} is not waiting for a restore at epoch {} \
+             (it is {:?} at epoch {})",
+            target.shard_id,
+            first.epoch,
+            placed.placement.state_of(me),
+            placed.placement.epoch
+        )));
+    }
     registry.shard(Some(target.clone())).await?;
     let key = (
         target.collection.clone(),
@@ -228,7 +242,7 @@ pub async fn restore_shard(
         .map_err(TesseraError::internal)??;
         tracing::info!(collection = %key.0, shard = key.2, bytes = size, "replacing a replica with a user's snapshot");
         let shard = registry
-            .replace_from_snapshot(target, file.clone(), RestoredHistory::StartNew)
+            .replace_from_snapshot(target, file.clone(), RestoredHistory::Restored { epoch: first.epoch })
             .await?;
         let points_count = shard.stats().points_count;
         tracing::info!(collection = %key.0, shard = key.2, points = points_count, "restored a replica from a user's snapshot");

@@ -44,6 +44,12 @@ impl ReplicaSet {
         if placed.placement.primary != me || placed.placement.epoch != epoch {
             return Err(not_primary(&placed, me, epoch));
         }
+        if placed.placement.state_of(me) == Some(ReplicaState::ManualRecovery) {
+            return Err(TesseraError::Unavailable(format!(
+                "Shard {} of collection `{}` is being recovered from a snapshot; writes resume when the recovery ends",
+                target.shard_id, target.collection
+            )));
+        }
         let shard = self.registry.shard(Some(target.clone())).await?;
         let Ordered {
             id,

@@ -249,13 +249,17 @@ pub(crate) fn write_empty(dir: &Path, seq: u64, epochs: Vec<(u64, u64)>) -> Resu
     write_manifest(dir, &manifest)
 }
 
-/// Forgets the epochs the checkpoint in `dir` was written under, so its
-/// operations count as epoch 0: below every epoch of the shard it now joins.
-pub(crate) fn forget_epochs(dir: &Path) -> Result<(), ShardError> {
+/// Replaces the history the checkpoint in `dir` was written under with one
+/// whose last operation is in `epoch`: its earlier operations count as epoch 0,
+/// below every epoch of the shard it now joins.
+pub(crate) fn restamp_epochs(dir: &Path, epoch: u64) -> Result<(), ShardError> {
     let bytes = std::fs::read(dir.join(MANIFEST))?;
     let mut manifest: Manifest = serde_json::from_slice(&bytes)
         .map_err(|e| ShardError::Corrupt(format!("unreadable {MANIFEST}: {e}")))?;
     manifest.epochs.clear();
+    if manifest.checkpoint > 0 {
+        manifest.epochs.push((manifest.checkpoint, epoch));
+    }
     write_manifest(dir, &manifest)
 }
 

@@ -137,8 +137,10 @@ impl From<ShardError> for TesseraError {
 pub enum RestoredHistory {
     /// A transfer: the replica continues the primary's history.
     Keep,
-    /// A user's recover: the data joins a shard whose epochs it never saw.
-    StartNew,
+    /// A user's recover, begun at `epoch` (a new one, that no primary wrote
+    /// under): the data's history ends in it, so it is told apart from every
+    /// history before the restore and every write after continues it.
+    Restored { epoch: u64 },
 }
 
 /// Config lookups report user errors as `TesseraError::BadInput`.
@@ -596,8 +598,8 @@ impl Shard {
         history: RestoredHistory,
     ) -> Result<(), ShardError> {
         snapshot::restore(snapshot, dir)?;
-        if history == RestoredHistory::StartNew {
-            checkpoint::forget_epochs(dir)?;
+        if let RestoredHistory::Restored { epoch } = history {
+            checkpoint::restamp_epochs(dir, epoch)?;
         }
         Ok(())
     }

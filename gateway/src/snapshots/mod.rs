@@ -12,6 +12,7 @@
 //! snapshot's data; replicas out of sync catch up from their primary after.
 
 mod archive;
+mod restore;
 mod source;
 
 use std::pin::Pin;
@@ -297,12 +298,12 @@ impl Gateway {
         let priority = request.priority.unwrap_or_default();
         match scope {
             SnapshotScope::Shard(collection, shard_id) => {
-                let (topology, state) = self.collection(collection)?;
+                let (_, state) = self.collection(collection)?;
                 state
                     .shard(*shard_id)
                     .ok_or_else(|| shard_not_found(collection, *shard_id))?;
                 let source = (stager, staged.clone());
-                self.restore_shard(&topology, &state, *shard_id, priority, source)
+                self.restore_shard(&state, *shard_id, priority, source)
                     .await?;
             }
             SnapshotScope::Collection(collection) => {
@@ -313,7 +314,6 @@ impl Gateway {
                     None => self.create_from_manifest(collection, &manifest).await?,
                 };
                 manifest.check_fits(&state)?;
-                let topology = self.topology().current();
                 // A collection made for the snapshot holds nothing to prefer.
                 let priority = if created {
                     SnapshotPriority::Snapshot
@@ -325,14 +325,8 @@ impl Gateway {
                         entry: shard_entry(shard.shard_id),
                         ..staged.clone()
                     };
-                    self.restore_shard(
-                        &topology,
-                        &state,
-                        shard.shard_id,
-                        priority,
-                        (stager, source),
-                    )
-                    .await?;
+                    self.restore_shard(&state, shard.shard_id, priority, (stager, source))
+                        .await?;
                 }
             }
             SnapshotScope::Full => unreachable!("refused before staging"),
@@ -386,86 +380,6 @@ impl Gateway {
         }
         tracing::info!(collection = name, from = %manifest.collection, "created a collection for a snapshot");
         Ok(self.collection(name)?.1)
-    }
-
-    /// Replaces every in-sync replica of `shard_id` with the shard snapshot at
-    /// `source`, streamed to all of them at once. Under `Replica` priority a
-    /// shard that holds points keeps them.
-    async fn restore_shard(
-        &self,
-        topology: &Topology,
-        state: &CollectionState,
-        shard_id: ShardId,
-        priority: SnapshotPriority,
-        source: (PeerId, dp::SnapshotLocation),
-    ) -> Result<()> {
-        let placement = state
-            .shard(shard_id)
-            .ok_or_else(|| shard_not_found(&state.name, shard_id))?;
-        let replicas = placement.readable();
-        if replicas.is_empty() {
-            return Err(TesseraError::Unavailable(format!(
-                "shard {shard_id} has no active replica to restore"
-            )));
-        }
-        let shard_target = target(topology, state, shard_id);
-        if priority == SnapshotPriority::Replica {
-            let mut client = self.data_planes().client(topology, replicas[0])?;
-            let stats = call(client.shard_stats(dp::ShardStatsRequest {
-                target: Some(shard_target.clone()),
-                with_payload_bytes: false,
-            }))
-            .await?;
-            if stats.points_count > 0 {
-                tracing::info!(collection = %state.name, shard = shard_id, "shard holds points: kept under replica priority");
-                return Ok(());
-            }
-        }
-        let mut feeds = Vec::new();
-        let mut calls = Vec::new();
-        for peer in replicas {
-            let mut client = self.data_planes().client(topology, peer)?;
-            let (tx, rx) = mpsc::channel(4);
-            tx.send(dp::RestoreShardChunk {
-                target: Some(shard_target.clone()),
-                data: Vec::new(),
-            })
-            .await
-            .map_err(TesseraError::internal)?;
-            calls.push(tokio::spawn(async move {
-                client
-                    .restore_shard(ReceiverStream::new(rx))
-                    .await
-                    .map(|r| r.into_inner())
-                    .map_err(tessera_proto::convert::status_to_error)
-            }));
-            feeds.push(tx);
-        }
-        let client = self.data_planes().client(topology, source.0)?;
-        let mut chunks = read_stream(client, source.1).await?;
-        while let Some(chunk) = chunks.next().await {
-            let data = match chunk {
-                Ok(data) => data,
-                Err(e) => {
-                    calls.iter().for_each(|c| c.abort());
-                    return Err(e);
-                }
-            };
-            for feed in &feeds {
-                let chunk = dp::RestoreShardChunk {
-                    target: None,
-                    data: data.clone(),
-                };
-                // A replica that stopped listening reports why below.
-                let _ = feed.send(chunk).await;
-            }
-        }
-        drop(feeds);
-        for restored in join_all(calls).await {
-            restored.map_err(TesseraError::internal)??;
-        }
-        tracing::info!(collection = %state.name, shard = shard_id, "shard restored from a snapshot");
-        Ok(())
     }
 
     /// Streams the archive entries of one collection into `tx`: its manifest,

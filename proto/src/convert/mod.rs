@@ -488,6 +488,7 @@ impl From<t::ReplicaState> for cp::ReplicaState {
             t::ReplicaState::Initializing => cp::ReplicaState::Initializing,
             t::ReplicaState::Listener => cp::ReplicaState::Listener,
             t::ReplicaState::Recovery => cp::ReplicaState::Recovery,
+            t::ReplicaState::ManualRecovery => cp::ReplicaState::ManualRecovery,
         }
     }
 }
@@ -501,6 +502,7 @@ impl From<cp::ReplicaState> for t::ReplicaState {
             cp::ReplicaState::Initializing => t::ReplicaState::Initializing,
             cp::ReplicaState::Listener => t::ReplicaState::Listener,
             cp::ReplicaState::Recovery => t::ReplicaState::Recovery,
+            cp::ReplicaState::ManualRecovery => t::ReplicaState::ManualRecovery,
         }
     }
 }

@@ -16,6 +16,7 @@ fn replica_state_to_proto(state: t::ReplicaState) -> i32 {
         t::ReplicaState::Initializing => q::ReplicaState::Initializing,
         t::ReplicaState::Listener => q::ReplicaState::Listener,
         t::ReplicaState::Recovery => q::ReplicaState::Recovery,
+        t::ReplicaState::ManualRecovery => q::ReplicaState::ManualRecovery,
     }) as i32
 }
 
