@@ -64,7 +64,9 @@ impl Gateway {
         let (topology, collection) = self.collection(name)?;
         let status = self
             .topology()
-            .call(|mut c| async move { c.cluster_status(cp::ClusterStatusRequest {}).await })
+            .call_repeatable(
+                |mut c| async move { c.cluster_status(cp::ClusterStatusRequest {}).await },
+            )
             .await
             .map(|s| s.into_inner().node_id)
             .unwrap_or_default();

@@ -4,6 +4,7 @@
 //! internal token; nothing installed means plain HTTP/2 inside the cluster.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, Server, ServerTlsConfig};
 
@@ -34,13 +35,25 @@ pub fn install(tls: InternalTls) -> Result<(), TlsError> {
     INTERNAL.set(tls).map_err(|_| TlsError::AlreadyInstalled)
 }
 
+/// How often a connection to another service is pinged, busy or idle.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a ping may go unanswered before the connection is given up, and
+/// every call on it fails at once. A paused or cut-off process still holds its
+/// TCP connections open; without this, calls to it would hang for their whole
+/// deadline (or forever: a watch stream has none).
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// An endpoint for a call to another service at `uri`; an `https://` uri is
 /// reached over TLS, its certificate verified against the installed CA.
 pub fn endpoint(uri: &str) -> Result<Endpoint, TlsError> {
-    let endpoint = Endpoint::from_shared(uri.to_string()).map_err(|e| TlsError::InvalidUri {
-        uri: uri.to_string(),
-        reason: e.to_string(),
-    })?;
+    let endpoint = Endpoint::from_shared(uri.to_string())
+        .map_err(|e| TlsError::InvalidUri {
+            uri: uri.to_string(),
+            reason: e.to_string(),
+        })?
+        .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+        .keep_alive_while_idle(true);
     if !uri.starts_with("https://") {
         return Ok(endpoint);
     }

@@ -2,6 +2,7 @@
 //! plane's watch stream, and a client for control-plane calls that fails over
 //! between members. Gateways and data-plane nodes both use it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,10 +18,18 @@ type Result<T> = std::result::Result<T, TesseraError>;
 
 /// How long a request waits for the topology to reach a version it depends on.
 const VERSION_WAIT: Duration = Duration::from_secs(10);
+/// How long one member gets to answer a repeatable call: well under the
+/// failure detector's `dead_after`, so a heartbeat sent to a paused member
+/// still reaches the leader through another in time.
+const REPEATABLE_ATTEMPT: Duration = Duration::from_millis(600);
+/// How long one member gets to commit a proposal (an election included).
+const PROPOSAL_ATTEMPT: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct TopologyCache {
     endpoints: Arc<Vec<Channel>>,
+    /// The member calls go to first: the last one that answered.
+    preferred: Arc<AtomicUsize>,
     current: watch::Receiver<Arc<Topology>>,
     connected: watch::Receiver<bool>,
 }
@@ -43,6 +52,7 @@ impl TopologyCache {
         Ok((
             TopologyCache {
                 endpoints,
+                preferred: Arc::new(AtomicUsize::new(0)),
                 current: rx,
                 connected: connected_rx,
             },
@@ -81,24 +91,70 @@ impl TopologyCache {
         }
     }
 
-    /// A control-plane client; proposals go to the members in order until one answers.
+    /// A call to the control plane, such as a proposal, that must not be sent
+    /// twice: it goes to the members in turn, starting with the one that last
+    /// answered, while they cannot be reached; one that takes longer than
+    /// `PROPOSAL_ATTEMPT` fails the call (what it was sent may still apply).
     pub async fn call<T, F, Fut>(&self, f: F) -> Result<T>
     where
         F: Fn(ControlPlaneClient<InternalChannel>) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, tonic::Status>>,
     {
+        self.call_members(PROPOSAL_ATTEMPT, false, f).await
+    }
+
+    /// A call that may be repeated (a heartbeat, a status read): a member that
+    /// does not answer within `REPEATABLE_ATTEMPT` (paused, cut off, or unable
+    /// to reach the leader) is skipped as an unreachable one is.
+    pub async fn call_repeatable<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        F: Fn(ControlPlaneClient<InternalChannel>) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, tonic::Status>>,
+    {
+        self.call_members(REPEATABLE_ATTEMPT, true, f).await
+    }
+
+    async fn call_members<T, F, Fut>(&self, attempt: Duration, repeatable: bool, f: F) -> Result<T>
+    where
+        F: Fn(ControlPlaneClient<InternalChannel>) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, tonic::Status>>,
+    {
+        let members = self.endpoints.len();
+        let first = self.preferred.load(Ordering::Relaxed);
         let mut last = None;
-        for channel in self.endpoints.iter() {
-            match f(ControlPlaneClient::new(internal(channel.clone()))).await {
-                Ok(v) => return Ok(v),
-                Err(s) if is_unreachable(&s) => {
+        for turn in 0..members {
+            let member = (first + turn) % members;
+            let channel = self.endpoints[member].clone();
+            let answer =
+                tokio::time::timeout(attempt, f(ControlPlaneClient::new(internal(channel)))).await;
+            match answer {
+                Ok(Ok(v)) => {
+                    self.preferred.store(member, Ordering::Relaxed);
+                    return Ok(v);
+                }
+                Ok(Err(s)) if is_unreachable(&s) => {
                     // A member's own answer (say, that consensus is unavailable)
                     // tells more than failing to connect to another member.
                     if last.as_ref().is_none_or(is_transport_failure) {
                         last = Some(s);
                     }
                 }
-                Err(s) => return Err(status_to_error(s)),
+                Ok(Err(s)) => return Err(status_to_error(s)),
+                Err(_) => {
+                    // The next call starts elsewhere either way.
+                    self.preferred
+                        .store((member + 1) % members, Ordering::Relaxed);
+                    if !repeatable {
+                        return Err(TesseraError::Timeout(format!(
+                            "the control plane did not answer within {attempt:?}"
+                        )));
+                    }
+                    if last.is_none() {
+                        last = Some(tonic::Status::unavailable(format!(
+                            "a member did not answer within {attempt:?}"
+                        )));
+                    }
+                }
             }
         }
         Err(match last {

@@ -11,12 +11,14 @@ use tokio::task::JoinHandle;
 use crate::Rest;
 
 /// What a writer saw: the ids of acknowledged points, how many batches
-/// failed, and why the first few did.
+/// failed, why the first few did, and the longest any batch took to be
+/// answered (acknowledged or not).
 #[derive(Debug, Default)]
 pub struct Written {
     pub acked: Vec<u64>,
     pub failed: usize,
     pub errors: Vec<String>,
+    pub slowest: std::time::Duration,
 }
 
 /// Upserts batches of `batch` new points (ids from `first_id` up, vector
@@ -50,7 +52,10 @@ impl Writer {
                         })
                         .collect();
                     let body = json!({ "points": points });
-                    let error = match rest.send(reqwest::Method::PUT, &path, Some(&body)).await {
+                    let started = std::time::Instant::now();
+                    let sent = rest.send(reqwest::Method::PUT, &path, Some(&body)).await;
+                    written.slowest = written.slowest.max(started.elapsed());
+                    let error = match sent {
                         Ok(r) if r.status == StatusCode::OK => {
                             written.acked.extend(ids);
                             continue;

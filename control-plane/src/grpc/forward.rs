@@ -26,6 +26,9 @@ use tessera_proto::internal_auth::{internal, InternalChannel};
 const FORWARDED_HEADER: &str = "x-tessera-forwarded";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a follower waits for the leader to take a heartbeat: within the
+/// data node's attempt, so it can still try another member.
+const HEARTBEAT_FORWARD_TIMEOUT: Duration = Duration::from_millis(400);
 
 /// What this node does with a leader-only request.
 pub(super) enum Step<T> {
@@ -145,27 +148,40 @@ impl ControlPlaneService {
 impl ControlPlaneService {
     /// Passes a heartbeat on to the leader, in the background: liveness is
     /// the leader's call, and a lost heartbeat is harmless (the next follows).
-    pub(super) fn forward_heartbeat(&self, peer_id: tessera_types::PeerId) {
+    /// Passes a heartbeat on to the leader, when another node leads, and
+    /// waits for it: a heartbeat this node cannot deliver is refused, so the
+    /// data node sends it through another member.
+    pub(super) async fn forward_heartbeat(
+        &self,
+        peer_id: tessera_types::PeerId,
+    ) -> Result<(), Status> {
         let metrics = self.proposer.metrics();
+        // No other leader known (this node leads, or an election runs): the
+        // heartbeat recorded here is all there is to do.
         let Some(leader) = metrics.current_leader.filter(|l| *l != metrics.id) else {
-            return;
+            return Ok(());
         };
         let Some(node) = metrics.membership_config.membership().get_node(&leader) else {
-            return;
+            return Ok(());
         };
-        let Ok(channel) = self.leaders.channel(&node.addr) else {
-            return;
-        };
-        tokio::spawn(async move {
-            let mut request =
-                Request::new(tessera_proto::control_plane::HeartbeatRequest { peer_id });
-            request
-                .metadata_mut()
-                .insert(FORWARDED_HEADER, MetadataValue::from_static("1"));
-            request.set_timeout(CONNECT_TIMEOUT);
-            let _ = ControlPlaneClient::new(internal(channel))
-                .heartbeat(request)
-                .await;
-        });
+        let channel = self.leaders.channel(&node.addr)?;
+        let mut request = Request::new(tessera_proto::control_plane::HeartbeatRequest { peer_id });
+        request
+            .metadata_mut()
+            .insert(FORWARDED_HEADER, MetadataValue::from_static("1"));
+        request.set_timeout(HEARTBEAT_FORWARD_TIMEOUT);
+        let forwarded = tokio::time::timeout(
+            HEARTBEAT_FORWARD_TIMEOUT,
+            ControlPlaneClient::new(internal(channel)).heartbeat(request),
+        )
+        .await;
+        match forwarded {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(status)) => Err(Status::unavailable(format!(
+                "the leader did not take the heartbeat: {}",
+                status.message()
+            ))),
+            Err(_) => Err(Status::unavailable("the leader did not answer in time")),
+        }
     }
 }

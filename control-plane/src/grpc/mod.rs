@@ -166,9 +166,10 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
             ))));
         }
         self.record_heartbeat(peer_id);
-        // The leader decides liveness, so it must hear every heartbeat.
+        // The leader decides liveness, so it must hear every heartbeat: a
+        // member that cannot pass it on says so, and the node tries another.
         if !forward::is_forwarded(&request) {
-            self.forward_heartbeat(peer_id);
+            self.forward_heartbeat(peer_id).await?;
         }
         Ok(Response::new(cp::HeartbeatReply {}))
     }

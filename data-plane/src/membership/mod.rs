@@ -86,7 +86,7 @@ pub async fn heartbeat_loop(control_plane: TopologyCache, peer_id: PeerId) {
     loop {
         ticker.tick().await;
         let result = control_plane
-            .call(|mut c| async move { c.heartbeat(HeartbeatRequest { peer_id }).await })
+            .call_repeatable(|mut c| async move { c.heartbeat(HeartbeatRequest { peer_id }).await })
             .await;
         match result {
             Ok(_) => refused = 0,

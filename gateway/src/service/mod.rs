@@ -434,7 +434,9 @@ impl Gateway {
     pub async fn cluster_status(&self) -> Result<ClusterStatus> {
         let status = self
             .topology
-            .call(|mut c| async move { c.cluster_status(cp::ClusterStatusRequest {}).await })
+            .call_repeatable(
+                |mut c| async move { c.cluster_status(cp::ClusterStatusRequest {}).await },
+            )
             .await?
             .into_inner();
         let topology = self.topology.current();

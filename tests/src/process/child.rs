@@ -118,16 +118,33 @@ impl Process {
         self.wait_exit().await
     }
 
-    /// SIGTERM, without waiting for the exit.
-    pub(super) fn send_sigterm(&mut self) {
+    /// SIGSTOP: the process keeps its sockets open but answers nothing, as
+    /// a stalled or overloaded process does, until [`Process::resume`].
+    pub(super) fn pause(&mut self) {
+        self.signal(libc::SIGSTOP, "SIGSTOP");
+    }
+
+    /// SIGCONT after [`Process::pause`].
+    pub(super) fn resume(&mut self) {
+        self.signal(libc::SIGCONT, "SIGCONT");
+    }
+
+    fn signal(&mut self, signal: libc::c_int, name: &str) {
         let Some(child) = self.child.as_mut() else {
             panic!("{} is not running", self.name);
         };
         let pid = libc::pid_t::try_from(child.id()).expect("PIDs fit in pid_t");
         // SAFETY: kill(2) on a PID we spawned and have not reaped, so it cannot
         // have been reused by another process; no memory is involved.
-        let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
-        assert_eq!(sent, 0, "cannot send SIGTERM to {}", self.name);
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "cannot send {name} to {}", self.name);
+    }
+
+    /// SIGTERM, without waiting for the exit. A paused process is resumed
+    /// first, or it would never see the signal.
+    pub(super) fn send_sigterm(&mut self) {
+        self.signal(libc::SIGCONT, "SIGCONT");
+        self.signal(libc::SIGTERM, "SIGTERM");
     }
 
     /// Waits for the exit (after a SIGTERM); a process that does not exit

@@ -543,6 +543,26 @@ impl ProcessCluster {
         .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// SIGSTOPs control-plane node `i`: alive, connections open, silent.
+    pub fn pause_control_plane(&mut self, i: usize) {
+        self.control_planes[i].process.pause();
+    }
+
+    /// SIGCONTs control-plane node `i` after a pause.
+    pub fn resume_control_plane(&mut self, i: usize) {
+        self.control_planes[i].process.resume();
+    }
+
+    /// SIGSTOPs data node `i`: alive, connections open, silent.
+    pub fn pause_data_node(&mut self, i: usize) {
+        self.data_nodes[i].pause();
+    }
+
+    /// SIGCONTs data node `i` after a pause.
+    pub fn resume_data_node(&mut self, i: usize) {
+        self.data_nodes[i].resume();
+    }
+
     /// SIGKILLs control-plane node `i` by its PID, as a crash would.
     pub fn kill_control_plane(&mut self, i: usize) {
         self.control_planes[i].process.kill();

@@ -1,0 +1,143 @@
+//! Gray failures, as an operator meets them: a process that is alive but
+//! silent (SIGSTOP: its sockets stay open, nothing answers). A paused
+//! control-plane member, leader or not, must not cost a healthy replica its
+//! place nor stall the API; a paused data node must cost the writes of its
+//! shards seconds, not the whole pause. Each story ends by checking every
+//! acknowledged write.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tessera_tests::replicas::{contents, identical, states, wait_in_sync};
+use tessera_tests::writer::{create_collection, missing, Writer, Written};
+use tessera_tests::{ProcessCluster, Rest};
+
+const C: &str = "gray";
+
+/// What a client polling `GET /collections/{c}/cluster` saw during a fault:
+/// its slowest answer and every replica it saw marked Dead.
+#[derive(Debug, Default)]
+struct Observed {
+    slowest: Duration,
+    dead: Vec<(u64, u64)>,
+    polls: usize,
+}
+
+/// Polls the collection's replica states every 200 ms until `stop`.
+fn observe(rest: Rest, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Observed> {
+    tokio::spawn(async move {
+        let mut seen = Observed::default();
+        while !stop.load(Ordering::Relaxed) {
+            let started = Instant::now();
+            let replicas = states(&rest, C).await;
+            seen.slowest = seen.slowest.max(started.elapsed());
+            seen.polls += 1;
+            for (shard, peer, state) in replicas {
+                if state == "Dead" && !seen.dead.contains(&(shard, peer)) {
+                    seen.dead.push((shard, peer));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        seen
+    })
+}
+
+/// Every acknowledged write is readable and the replicas agree.
+async fn check_writes(cluster: &ProcessCluster, rest: &Rest, written: &[Written]) {
+    wait_in_sync(cluster, C, 2).await;
+    let acked: Vec<u64> = written.iter().flat_map(|w| w.acked.clone()).collect();
+    assert!(!acked.is_empty(), "no write was acknowledged");
+    let lost = missing(rest, C, &acked).await;
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    identical(&contents(cluster, C).await).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Pauses control-plane member `member` for `pause` while writers and an
+/// observer run; returns what they saw.
+async fn pause_member(
+    cluster: &mut ProcessCluster,
+    member: usize,
+    pause: Duration,
+) -> (Observed, Vec<Written>) {
+    let rest = cluster.rest();
+    let first_id = 1_000_000 * (member as u64 + 1);
+    let writers: Vec<_> = (0..2)
+        .map(|w| Writer::start(rest.clone(), C, first_id + w * 100_000, 5))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let observer = observe(rest.clone(), stop.clone());
+    cluster.pause_control_plane(member);
+    tokio::time::sleep(pause).await;
+    stop.store(true, Ordering::Relaxed);
+    let observed = observer.await.expect("the observer does not panic");
+    cluster.resume_control_plane(member);
+    let mut written = Vec::new();
+    for writer in writers {
+        written.push(writer.stop().await);
+    }
+    (observed, written)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_control_plane_member_takes_no_healthy_replica_down() {
+    let mut cluster = ProcessCluster::builder()
+        .control_planes(3)
+        .data_nodes(3)
+        .start()
+        .await;
+    let rest = cluster.rest();
+    create_collection(&rest, C, 3, 2).await;
+    wait_in_sync(&cluster, C, 2).await;
+
+    // The first member every service lists, in the role it has, then in the
+    // other one: each paused for three times the failure detector's 2 s.
+    let mut all_written = Vec::new();
+    let mut roles_seen = Vec::new();
+    for _ in 0..2 {
+        let leader = cluster.control_plane_leader().await;
+        // Member 0 again once it has led (leadership moved while it was
+        // paused), else the leader.
+        let member = match roles_seen.first() {
+            None | Some(&"leader") => 0,
+            Some(_) => leader,
+        };
+        let role = if member == leader {
+            "leader"
+        } else {
+            "follower"
+        };
+        let (observed, written) = pause_member(&mut cluster, member, Duration::from_secs(6)).await;
+        let slowest_write = written.iter().map(|w| w.slowest).max().unwrap_or_default();
+        println!(
+            "control-plane member {member} ({role}) paused 6 s: slowest cluster-info answer {:?} ({} polls), slowest write {slowest_write:?}, replicas marked Dead {:?}",
+            observed.slowest, observed.polls, observed.dead
+        );
+        assert!(
+            observed.dead.is_empty(),
+            "member {member} ({role}) paused: healthy replicas marked Dead: {:?}",
+            observed.dead
+        );
+        assert!(
+            observed.polls >= 3,
+            "cluster info answered {} times",
+            observed.polls
+        );
+        for w in &written {
+            assert_eq!(
+                w.failed, 0,
+                "writes failed while member {member} was paused: {:?}",
+                w.errors
+            );
+        }
+        all_written.extend(written);
+        roles_seen.push(role);
+        // The member catches up before the next one is paused.
+        wait_in_sync(&cluster, C, 2).await;
+    }
+    roles_seen.sort();
+    println!("roles paused: {roles_seen:?}");
+    check_writes(&cluster, &rest, &all_written).await;
+    cluster.stop().await;
+}
