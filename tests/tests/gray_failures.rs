@@ -141,3 +141,132 @@ async fn a_paused_control_plane_member_takes_no_healthy_replica_down() {
     check_writes(&cluster, &rest, &all_written).await;
     cluster.stop().await;
 }
+
+/// What a reader saw: answers by status, and the slowest one.
+#[derive(Debug, Default)]
+struct Reads {
+    statuses: std::collections::BTreeMap<u16, usize>,
+    slowest: Duration,
+}
+
+/// Searches and retrieves, one after another, until `stop`.
+fn read_on(rest: Rest, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Reads> {
+    tokio::spawn(async move {
+        let mut reads = Reads::default();
+        let mut n = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            n += 1;
+            let (path, body) = if n % 2 == 0 {
+                (
+                    format!("/collections/{C}/points/search"),
+                    serde_json::json!({ "vector": [1.0, 1.0, 0.0, 0.5], "limit": 3 }),
+                )
+            } else {
+                (
+                    format!("/collections/{C}/points"),
+                    serde_json::json!({ "ids": [n % 500, 1_000 + n % 500] }),
+                )
+            };
+            let started = Instant::now();
+            let status = match rest.send(reqwest::Method::POST, &path, Some(&body)).await {
+                Ok(reply) => reply.status.as_u16(),
+                Err(_) => 0,
+            };
+            reads.slowest = reads.slowest.max(started.elapsed());
+            *reads.statuses.entry(status).or_default() += 1;
+        }
+        reads
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_data_node_costs_its_shards_seconds_not_the_whole_pause() {
+    let mut cluster = ProcessCluster::builder()
+        .control_planes(1)
+        .data_nodes(3)
+        .start()
+        .await;
+    let rest = cluster.rest();
+    create_collection(&rest, C, 3, 2).await;
+    wait_in_sync(&cluster, C, 2).await;
+    let pause = Duration::from_secs(10);
+
+    let writers: Vec<_> = (0..2)
+        .map(|w| Writer::start(rest.clone(), C, w * 100_000, 5))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = read_on(rest.clone(), stop.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Every node leads one of the three shards and follows in another.
+    cluster.pause_data_node(1);
+    tokio::time::sleep(pause).await;
+    cluster.resume_data_node(1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut written = Vec::new();
+    for writer in writers {
+        written.push(writer.stop().await);
+    }
+    let reads = reader.await.expect("the reader does not panic");
+    let slowest_write = written.iter().map(|w| w.slowest).max().unwrap_or_default();
+    let failed: usize = written.iter().map(|w| w.failed).sum();
+    println!(
+        "data node paused {pause:?}: slowest write {slowest_write:?} ({failed} batches failed: {:?}); reads by status {:?}, slowest read {:?}",
+        written.iter().flat_map(|w| w.errors.clone()).collect::<Vec<_>>(),
+        reads.statuses,
+        reads.slowest
+    );
+    assert!(
+        slowest_write < pause,
+        "a write waited out the whole pause: {slowest_write:?}"
+    );
+    assert!(
+        !reads.statuses.contains_key(&500),
+        "reads answered 500: {:?}",
+        reads.statuses
+    );
+    check_writes(&cluster, &rest, &written).await;
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_never_answer_500_for_a_data_node_killed_under_them() {
+    let mut cluster = ProcessCluster::builder()
+        .control_planes(1)
+        .data_nodes(3)
+        .start()
+        .await;
+    let rest = cluster.rest();
+    create_collection(&rest, C, 3, 2).await;
+    let writer = Writer::start(rest.clone(), C, 0, 20);
+    tessera_tests::writer::wait_for_points(&rest, C, 200).await;
+    let written = writer.stop().await;
+
+    // Several readers, so some read is in flight at the instant of each kill.
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..4)
+        .map(|_| read_on(rest.clone(), stop.clone()))
+        .collect();
+    for node in [0, 1, 2, 0] {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        cluster.kill_data_node(node);
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        cluster.restart_data_node(node).await;
+        wait_in_sync(&cluster, C, 2).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut statuses = std::collections::BTreeMap::new();
+    for reader in readers {
+        for (status, n) in reader.await.expect("the reader does not panic").statuses {
+            *statuses.entry(status).or_insert(0) += n;
+        }
+    }
+    println!("reads by status across 4 kills: {statuses:?}");
+    assert!(statuses.get(&200).copied().unwrap_or_default() > 0);
+    assert!(
+        statuses.keys().all(|s| *s == 200 || *s == 503),
+        "reads answered other than 200 or 503: {statuses:?}"
+    );
+    check_writes(&cluster, &rest, &[written]).await;
+    cluster.stop().await;
+}

@@ -72,7 +72,18 @@ impl Gateway {
                     epoch: shard.epoch,
                 };
                 let node = self.data_planes.points(&topology, shard.primary)?;
-                match tokio::time::timeout(REPLICA_TIMEOUT, node.update(request)).await {
+                let (primary, epoch) = (shard.primary, shard.epoch);
+                let sent = tokio::select! {
+                    sent = tokio::time::timeout(REPLICA_TIMEOUT, node.update(request)) => sent,
+                    // A primary that went silent is replaced by the control
+                    // plane sooner than its connection is given up: follow it.
+                    _ = self.shard_leadership_changes(&state.name, shard_id, (primary, epoch)) => {
+                        Ok(Err(tonic::Status::failed_precondition(format!(
+                            "the primary of shard {shard_id} changed while the write was in flight"
+                        ))))
+                    }
+                };
+                match sent {
                     Ok(Ok(reply)) => return Ok(reply.into_inner().operation_id),
                     Ok(Err(status)) if status.code() == tonic::Code::FailedPrecondition => {
                         status.message().to_string()
@@ -118,6 +129,32 @@ impl Gateway {
                 self.topology.wait_for_version(topology.version + 1),
             )
             .await;
+        }
+    }
+}
+
+impl Gateway {
+    /// Resolves once the topology gives shard `shard_id` of `collection` a
+    /// primary or epoch other than `(primary, epoch)`.
+    async fn shard_leadership_changes(
+        &self,
+        collection: &str,
+        shard_id: ShardId,
+        (primary, epoch): (tessera_types::PeerId, u64),
+    ) {
+        let mut changes = self.topology.subscribe();
+        let moved = changes
+            .wait_for(|t| {
+                t.collections
+                    .get(collection)
+                    .and_then(|c| c.shard(shard_id))
+                    .is_none_or(|s| s.primary != primary || s.epoch != epoch)
+            })
+            .await
+            .is_ok();
+        if !moved {
+            // The watch ended with the gateway: never resolve.
+            std::future::pending::<()>().await;
         }
     }
 }

@@ -84,6 +84,11 @@ const INSUFFICIENT_STORAGE: &str = "Insufficient storage: ";
 pub fn status_to_error(status: tonic::Status) -> TesseraError {
     use tonic::Code;
     let msg = status.message().to_string();
+    // The other service was not reached, or went away mid-call (killed,
+    // paused past the keepalive): another replica may answer; never a 500.
+    if crate::topology_watch::is_transport_failure(&status) {
+        return TesseraError::Unavailable(format!("a peer could not be reached: {msg}"));
+    }
     match status.code() {
         Code::InvalidArgument | Code::OutOfRange => {
             if let Some(rest) = msg.strip_prefix(VALIDATION) {
