@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -11,6 +12,9 @@ use tessera_proto::topology_watch::TopologyCache;
 use tessera_types::{PeerId, ShardId, ShardPlacement, TesseraError, Topology};
 
 use crate::shard::{RestoredHistory, Shard, ShardError};
+
+/// The file in the data directory that holds the newest topology version acted on.
+const ACTED_ON_FILE: &str = "topology_version";
 
 /// (collection, incarnation, shard): a replica's identity on this node.
 pub type ShardKey = (String, u64, ShardId);
@@ -33,6 +37,11 @@ pub struct ShardRegistry {
     /// meanwhile. Changed under the `open` lock.
     replacing: Arc<Mutex<std::collections::HashSet<ShardKey>>>,
     wal_retention_ops: u64,
+    /// The newest topology version this node acted on, kept on disk: an older
+    /// copy (from a lagging control-plane member, after a restart) never
+    /// deletes a replica a newer one placed here.
+    acted_on: Arc<AtomicU64>,
+    acted_on_file: PathBuf,
 }
 
 impl ShardRegistry {
@@ -42,6 +51,11 @@ impl ShardRegistry {
         topology: TopologyCache,
         wal_retention_ops: u64,
     ) -> Self {
+        let acted_on_file = data_dir.join(ACTED_ON_FILE);
+        let acted_on = std::fs::read_to_string(&acted_on_file)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
         ShardRegistry {
             root: data_dir.join("collections"),
             peer_id,
@@ -49,7 +63,36 @@ impl ShardRegistry {
             open: Default::default(),
             replacing: Default::default(),
             wal_retention_ops,
+            acted_on: Arc::new(AtomicU64::new(acted_on)),
+            acted_on_file,
         }
+    }
+
+    /// Records that the topology at `version` is acted on; false (and nothing
+    /// recorded) when a newer one already was.
+    fn act_on(&self, version: u64) -> bool {
+        let acted_on = self.acted_on.load(Ordering::Acquire);
+        if version < acted_on {
+            tracing::info!(
+                version,
+                acted_on,
+                "ignoring an older topology than one this node already acted on"
+            );
+            return false;
+        }
+        if version > acted_on {
+            let tmp = self.acted_on_file.with_extension("tmp");
+            let written = std::fs::write(&tmp, version.to_string())
+                .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+                .and_then(|()| std::fs::rename(&tmp, &self.acted_on_file));
+            if let Err(e) = written {
+                // Without the record a restart could act on an older copy.
+                tracing::warn!(error = %e, "cannot record the topology version; not acting on it");
+                return false;
+            }
+            self.acted_on.store(version, Ordering::Release);
+        }
+        true
     }
 
     pub fn peer_id(&self) -> PeerId {
@@ -296,7 +339,7 @@ impl ShardRegistry {
     /// deleted collection).
     pub fn reconcile(&self, topology: &Topology) {
         // Version 0 is the empty topology before the control plane answered.
-        if topology.version == 0 {
+        if topology.version == 0 || !self.act_on(topology.version) {
             return;
         }
         // Holding the lock for the whole pass keeps a replica that is being
@@ -369,5 +412,80 @@ impl ShardRegistry {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tessera_types::{CollectionState, Replica, ReplicaState};
+
+    use super::*;
+
+    /// Collection `c` (incarnation 1) with one shard, on peer 7 when `here`.
+    fn topology(version: u64, here: bool) -> Topology {
+        let config = serde_json::from_str::<tessera_types::CreateCollection>(
+            r#"{"vectors": {"size": 2, "distance": "Dot"}}"#,
+        )
+        .unwrap()
+        .into_config(1)
+        .unwrap();
+        let mut topology = Topology {
+            version,
+            ..Topology::default()
+        };
+        let replicas = if here {
+            vec![Replica {
+                peer_id: 7,
+                state: ReplicaState::Active,
+            }]
+        } else {
+            Vec::new()
+        };
+        topology.collections.insert(
+            "c".into(),
+            CollectionState {
+                name: "c".into(),
+                incarnation: 1,
+                config,
+                shards: vec![ShardPlacement {
+                    shard_id: 0,
+                    shard_key: None,
+                    replicas,
+                    primary: 7,
+                    epoch: 1,
+                    replication_factor: None,
+                }],
+                payload_schema: Default::default(),
+                transfers: Vec::new(),
+                routing: Default::default(),
+            },
+        );
+        topology
+    }
+
+    #[tokio::test]
+    async fn an_older_topology_never_deletes_what_a_newer_one_placed_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = dir.path().join("collections").join("c-1").join("0");
+        std::fs::create_dir_all(&replica).unwrap();
+        // Nothing listens there: the registry's rule is tested, not the watch.
+        let (cache, _watch) = TopologyCache::start(&["http://127.0.0.1:9".into()]).unwrap();
+        let registry = ShardRegistry::new(dir.path(), 7, cache.clone(), 0);
+        registry.reconcile(&topology(5, true));
+        assert!(replica.exists());
+
+        // A lagging member's copy, before and after a restart of the node.
+        registry.reconcile(&topology(3, false));
+        assert!(replica.exists(), "an older topology deleted a replica");
+        let restarted = ShardRegistry::new(dir.path(), 7, cache, 0);
+        restarted.reconcile(&topology(4, false));
+        assert!(
+            replica.exists(),
+            "an older topology deleted a replica after a restart"
+        );
+
+        // A newer topology that moved the replica away does delete it.
+        restarted.reconcile(&topology(6, false));
+        assert!(!replica.exists());
     }
 }
