@@ -115,7 +115,14 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
             match message.peer_id {
                 Some(id) => {
                     let known = topology.peers.get(&id);
-                    if known.is_some_and(|p| p.uri == message.uri && p.node_type == node_type) {
+                    let leads = topology
+                        .collections
+                        .values()
+                        .flat_map(|c| &c.shards)
+                        .any(|s| s.primary == id);
+                    if !leads
+                        && known.is_some_and(|p| p.uri == message.uri && p.node_type == node_type)
+                    {
                         // Nothing changed, so no log entry.
                         let version = topology.version;
                         drop(topology);

@@ -189,9 +189,21 @@ impl TopologyCommand {
                     node_type: *node_type,
                     last_heartbeat_ms: 0,
                 });
-                let changed = peer.uri != *uri || peer.node_type != *node_type;
+                let mut changed = peer.uri != *uri || peer.node_type != *node_type;
                 peer.uri.clone_from(uri);
                 peer.node_type = *node_type;
+                // A node registers as it starts: the shards it led get a new
+                // epoch, because its log may have lost an unsynced tail whose
+                // operation ids it would otherwise hand out again.
+                for shard in topology
+                    .collections
+                    .values_mut()
+                    .flat_map(|c| &mut c.shards)
+                    .filter(|s| s.primary == *peer_id)
+                {
+                    shard.epoch += 1;
+                    changed = true;
+                }
                 Ok(changed)
             }
             TopologyCommand::CreateCollection {
@@ -411,6 +423,27 @@ mod tests {
             ),
             routing: ShardRouting::Ring,
         }
+    }
+
+    #[test]
+    fn a_primary_that_registers_again_leads_in_a_new_epoch() {
+        let mut topology = Topology::default();
+        register(1).apply(&mut topology, 1);
+        create("c").apply(&mut topology, 2);
+        let epochs = |t: &Topology| -> Vec<u64> {
+            t.collections["c"].shards.iter().map(|s| s.epoch).collect()
+        };
+        let before = epochs(&topology);
+        let version = topology.version;
+        let reply = register(1).apply(&mut topology, 3).into_result().unwrap();
+        assert!(reply.changed);
+        assert_eq!(reply.topology_version, version + 1);
+        let after = epochs(&topology);
+        assert!(before.iter().zip(&after).all(|(b, a)| *a == b + 1), "{before:?} -> {after:?}");
+        // A peer that leads nothing registers again without a change.
+        register(2).apply(&mut topology, 4);
+        let reply = register(2).apply(&mut topology, 5).into_result().unwrap();
+        assert!(!reply.changed);
     }
 
     #[test]
