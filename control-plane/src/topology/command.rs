@@ -439,7 +439,10 @@ mod tests {
         assert!(reply.changed);
         assert_eq!(reply.topology_version, version + 1);
         let after = epochs(&topology);
-        assert!(before.iter().zip(&after).all(|(b, a)| *a == b + 1), "{before:?} -> {after:?}");
+        assert!(
+            before.iter().zip(&after).all(|(b, a)| *a == b + 1),
+            "{before:?} -> {after:?}"
+        );
         // A peer that leads nothing registers again without a change.
         register(2).apply(&mut topology, 4);
         let reply = register(2).apply(&mut topology, 5).into_result().unwrap();

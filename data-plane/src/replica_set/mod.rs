@@ -9,12 +9,16 @@ mod primary;
 mod recovery;
 mod slots;
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use tessera_proto::peers::DataPlanes;
 use tessera_types::{PeerId, ReplicaStateChange, TesseraError, TransferMethod};
 
-use crate::registry::ShardRegistry;
+use crate::registry::{ShardKey, ShardRegistry};
 
 pub use primary::RecordsView;
 pub use recovery::{recovery_loop, RecoveryProgress};
@@ -29,6 +33,9 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 /// behind is taken out of sync and recovers.
 const MAX_GAP_FILL: usize = 10_000;
 
+/// A lock per (shard, peer holding a replica of it).
+type GapFillLocks = Arc<Mutex<HashMap<(ShardKey, PeerId), Arc<tokio::sync::Mutex<()>>>>>;
+
 /// This node's part in replicating the shards it holds.
 #[derive(Clone)]
 pub struct ReplicaSet {
@@ -38,6 +45,8 @@ pub struct ReplicaSet {
     /// How a replica catches up when its transfer names no method.
     default_method: TransferMethod,
     slots: TransferSlots,
+    /// One lock per replica this node fills gaps of, as primary.
+    gap_fills: GapFillLocks,
 }
 
 impl ReplicaSet {
@@ -52,6 +61,7 @@ impl ReplicaSet {
             progress: RecoveryProgress::default(),
             default_method,
             slots,
+            gap_fills: Default::default(),
         }
     }
 

@@ -197,7 +197,11 @@ impl ReplicaSet {
         id: OpId,
     ) -> Result<(), TesseraError> {
         let mut client = self.peers.client(topology, peer)?;
-        for _ in 0..3 {
+        let original = request.clone();
+        // Held while this forward fills the replica's gap: one fill per replica
+        // at a time, however many writes find the gap at once.
+        let mut filling = None;
+        for _ in 0..4 {
             let reply = call(client.replicate(request.clone())).await?;
             let last = OpId {
                 epoch: reply.last_epoch,
@@ -211,6 +215,19 @@ impl ReplicaSet {
                     )))
                 }
                 dp::ReplicateOutcome::Gap => {
+                    if filling.is_none() {
+                        let lock = self.gap_fill_lock(&original, peer);
+                        match lock.clone().try_lock_owned() {
+                            Ok(guard) => filling = Some(guard),
+                            Err(_) => {
+                                // Another write is filling this gap: once it has,
+                                // this operation alone is likely all that is missing.
+                                filling = Some(lock.lock_owned().await);
+                                request = original.clone();
+                                continue;
+                            }
+                        }
+                    }
                     let missing = (id.seq - last.seq) as usize;
                     if missing > MAX_GAP_FILL {
                         return Err(TesseraError::Unavailable(format!(
@@ -232,6 +249,26 @@ impl ReplicaSet {
         Err(TesseraError::Unavailable(format!(
             "peer {peer} kept reporting gaps"
         )))
+    }
+
+    /// The lock that serializes gap fills to `peer`'s replica of the shard
+    /// `request` is for.
+    fn gap_fill_lock(
+        &self,
+        request: &dp::ReplicateRequest,
+        peer: PeerId,
+    ) -> Arc<tokio::sync::Mutex<()>> {
+        let target = request.target.as_ref();
+        let key = (
+            target.map(|t| t.collection.clone()).unwrap_or_default(),
+            target.map(|t| t.incarnation).unwrap_or_default(),
+            target.map(|t| t.shard_id).unwrap_or_default(),
+        );
+        self.gap_fills
+            .lock()
+            .entry((key, peer))
+            .or_default()
+            .clone()
     }
 
     /// Applies operations forwarded by the primary, if the sender still leads
