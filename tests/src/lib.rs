@@ -17,6 +17,7 @@
 
 pub mod data;
 pub mod docker;
+pub mod history;
 pub mod in_process;
 pub mod netns;
 pub mod otlp;

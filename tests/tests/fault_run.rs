@@ -1,21 +1,36 @@
-//! A randomized fault run: writers upload with `wait=true` while data nodes are
-//! SIGKILLed and restarted and the control-plane leader is killed, at random
-//! from a printed seed. At the end every acknowledged write must be readable
-//! with `consistency=all` and every shard's replicas identical.
+//! A Jepsen-style fault run. Clients each own their keys and write each key's
+//! versions in order through one gateway, reading the key back through the
+//! other after every write, while a seeded nemesis kills, pauses (SIGSTOP) and
+//! cuts off (network namespaces) data nodes, kills and pauses control-plane
+//! members and the leader, and pauses a gateway, one fault at a time. At the
+//! end the history is checked against Tessera's promises (`history`): no
+//! acknowledged write lost, no update lost or reordered, read-your-writes
+//! through another gateway, monotonic reads; and every shard's replicas are
+//! identical. For each fault kind the slowest write and read that overlapped
+//! it are printed.
 //!
-//! CI runs a short run; a long one: `TESSERA_FAULTS=60 TESSERA_FAULT_SEED=7
+//! CI runs a short run; a long one: `TESSERA_FAULTS=200 TESSERA_FAULT_SEED=7
 //! cargo test -p tessera-tests --test fault_run -- --nocapture`.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tessera_tests::history::{History, ReadEvent, WriteEvent};
 use tessera_tests::replicas::{contents, identical, wait_in_sync};
-use tessera_tests::writer::{create_collection, missing, Writer};
-use tessera_tests::ProcessCluster;
+use tessera_tests::writer::create_collection;
+use tessera_tests::{ProcessCluster, Rest};
 
 const C: &str = "faults";
-const WRITERS: u64 = 2;
+const CLIENTS: usize = 4;
+const KEYS_PER_CLIENT: u64 = 16;
 const DATA_NODES: usize = 3;
+const CONTROL_PLANES: usize = 3;
 
 fn env_or(key: &str, default: u64) -> u64 {
     std::env::var(key)
@@ -24,62 +39,264 @@ fn env_or(key: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn acknowledged_writes_survive_random_crashes() {
-    let seed = env_or("TESSERA_FAULT_SEED", rand::random::<u16>() as u64);
-    let faults = env_or("TESSERA_FAULTS", 6);
-    println!("fault run: seed {seed}, {faults} faults");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut cluster = ProcessCluster::builder()
-        .control_planes(3)
-        .data_nodes(DATA_NODES)
-        .start()
-        .await;
-    let rest = cluster.rest();
-    create_collection(&rest, C, 3, 2).await;
+/// One client: writes a random key of its own at its next version through a
+/// random gateway, then reads the key through the other, until `stop`.
+fn client(
+    id: usize,
+    gateways: [Rest; 2],
+    seed: u64,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<History> {
+    tokio::spawn(async move {
+        let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(31).wrapping_add(id as u64));
+        let mut history = History::default();
+        let mut version = 0u64;
+        let write_path = format!("/collections/{C}/points?wait=true");
+        let read_path = format!("/collections/{C}/points");
+        while !stop.load(Ordering::Relaxed) {
+            let key = id as u64 * 1_000 + rng.random_range(0..KEYS_PER_CLIENT);
+            version += 1;
+            let through = rng.random_range(0..2usize);
+            let body = json!({ "points": [{
+                "id": key,
+                "vector": [1.0, key as f32, 0.0, 0.5],
+                "payload": { "v": version },
+            }] });
+            let started = Instant::now();
+            let reply = gateways[through]
+                .send(Method::PUT, &write_path, Some(&body))
+                .await;
+            history.writes.push(WriteEvent {
+                client: id,
+                key,
+                version,
+                acknowledged: matches!(&reply, Ok(r) if r.status == StatusCode::OK),
+                started,
+                ended: Instant::now(),
+            });
+            let started = Instant::now();
+            let body = json!({ "ids": [key], "with_payload": true });
+            let reply = gateways[1 - through]
+                .send(Method::POST, &read_path, Some(&body))
+                .await;
+            match reply {
+                Ok(r) if r.status == StatusCode::OK => history.reads.push(ReadEvent {
+                    client: id,
+                    key,
+                    seen: r.body["result"][0]["payload"]["v"].as_u64(),
+                    started,
+                    ended: Instant::now(),
+                }),
+                _ => history.failed_reads += 1,
+            }
+        }
+        history
+    })
+}
 
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|w| Writer::start(rest.clone(), C, w * 1_000_000, 5))
-        .collect();
-    let mut log = Vec::new();
-    for n in 0..faults {
-        tokio::time::sleep(Duration::from_millis(rng.random_range(500..2_000))).await;
-        if rng.random_bool(0.7) {
-            let node = rng.random_range(0..DATA_NODES);
-            log.push(format!("{n}: SIGKILL data node {node}"));
-            cluster.kill_data_node(node);
-            tokio::time::sleep(Duration::from_millis(rng.random_range(200..3_000))).await;
-            cluster.restart_data_node(node).await;
-        } else {
-            let leader = cluster.control_plane_leader().await;
-            log.push(format!("{n}: SIGKILL control-plane leader {leader}"));
-            cluster.kill_control_plane(leader);
-            tokio::time::sleep(Duration::from_millis(rng.random_range(200..2_000))).await;
-            cluster.restart_control_plane(leader).await;
+/// One fault the nemesis injects, and undoes before the next.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    KillDataNode(usize),
+    PauseDataNode(usize),
+    CutOffDataNode(usize),
+    KillLeader,
+    PauseLeader,
+    PauseMember,
+    PauseGateway,
+}
+
+impl Fault {
+    fn kind(self) -> &'static str {
+        match self {
+            Fault::KillDataNode(_) => "SIGKILL data node",
+            Fault::PauseDataNode(_) => "SIGSTOP data node",
+            Fault::CutOffDataNode(_) => "cut off data node",
+            Fault::KillLeader => "SIGKILL control-plane leader",
+            Fault::PauseLeader => "SIGSTOP control-plane leader",
+            Fault::PauseMember => "SIGSTOP control-plane follower",
+            Fault::PauseGateway => "SIGSTOP gateway",
         }
     }
-    let (mut acked, mut failed) = (Vec::new(), 0);
-    for writer in writers {
-        let written = writer.stop().await;
-        acked.extend(written.acked);
-        failed += written.failed;
+
+    fn pick(rng: &mut StdRng) -> Fault {
+        let node = rng.random_range(0..DATA_NODES);
+        match rng.random_range(0..7) {
+            0 => Fault::KillDataNode(node),
+            1 => Fault::PauseDataNode(node),
+            2 => Fault::CutOffDataNode(node),
+            3 => Fault::KillLeader,
+            4 => Fault::PauseLeader,
+            5 => Fault::PauseMember,
+            _ => Fault::PauseGateway,
+        }
     }
+
+    /// Injects the fault, lets it last `length`, and undoes it.
+    async fn run(self, cluster: &mut ProcessCluster, length: Duration) -> String {
+        match self {
+            Fault::KillDataNode(i) => {
+                cluster.kill_data_node(i);
+                tokio::time::sleep(length).await;
+                cluster.restart_data_node(i).await;
+                format!("SIGKILL data node {i}")
+            }
+            Fault::PauseDataNode(i) => {
+                cluster.pause_data_node(i);
+                tokio::time::sleep(length).await;
+                cluster.resume_data_node(i);
+                format!("SIGSTOP data node {i}")
+            }
+            Fault::CutOffDataNode(i) => {
+                cluster.partition_data_node(i);
+                tokio::time::sleep(length).await;
+                cluster.heal_data_node(i);
+                format!("cut off data node {i}")
+            }
+            Fault::KillLeader => {
+                let leader = cluster.control_plane_leader().await;
+                cluster.kill_control_plane(leader);
+                tokio::time::sleep(length).await;
+                cluster.restart_control_plane(leader).await;
+                format!("SIGKILL control-plane leader {leader}")
+            }
+            Fault::PauseLeader => {
+                let leader = cluster.control_plane_leader().await;
+                cluster.pause_control_plane(leader);
+                tokio::time::sleep(length).await;
+                cluster.resume_control_plane(leader);
+                format!("SIGSTOP control-plane leader {leader}")
+            }
+            Fault::PauseMember => {
+                let leader = cluster.control_plane_leader().await;
+                let member = (leader + 1) % CONTROL_PLANES;
+                cluster.pause_control_plane(member);
+                tokio::time::sleep(length).await;
+                cluster.resume_control_plane(member);
+                format!("SIGSTOP control-plane follower {member}")
+            }
+            Fault::PauseGateway => {
+                cluster.pause_gateway(1);
+                tokio::time::sleep(length).await;
+                cluster.resume_gateway(1);
+                "SIGSTOP gateway 1".to_string()
+            }
+        }
+    }
+}
+
+/// The slowest write and read that overlapped a fault of each kind.
+fn slowest_by_kind(
+    history: &History,
+    windows: &[(&'static str, Instant, Instant)],
+) -> BTreeMap<&'static str, (usize, Duration, Duration)> {
+    let mut by_kind: BTreeMap<&'static str, (usize, Duration, Duration)> = BTreeMap::new();
+    for (kind, from, to) in windows {
+        let overlaps = |started: Instant, ended: Instant| started <= *to && ended >= *from;
+        let write = history
+            .writes
+            .iter()
+            .filter(|w| overlaps(w.started, w.ended))
+            .map(|w| w.ended - w.started)
+            .max()
+            .unwrap_or_default();
+        let read = history
+            .reads
+            .iter()
+            .filter(|r| overlaps(r.started, r.ended))
+            .map(|r| r.ended - r.started)
+            .max()
+            .unwrap_or_default();
+        let entry = by_kind.entry(kind).or_default();
+        entry.0 += 1;
+        entry.1 = entry.1.max(write);
+        entry.2 = entry.2.max(read);
+    }
+    by_kind
+}
+
+/// Each key's version at the end, read with `consistency=all`.
+async fn final_versions(rest: &Rest) -> BTreeMap<u64, Option<u64>> {
+    let ids: Vec<u64> = (0..CLIENTS as u64)
+        .flat_map(|c| (0..KEYS_PER_CLIENT).map(move |k| c * 1_000 + k))
+        .collect();
+    let reply = rest
+        .post(
+            &format!("/collections/{C}/points?consistency=all"),
+            &json!({ "ids": ids, "with_payload": true }),
+        )
+        .await;
+    let mut finals: BTreeMap<u64, Option<u64>> = ids.iter().map(|id| (*id, None)).collect();
+    for point in reply.result().as_array().expect("a list of points") {
+        let id = point["id"].as_u64().expect("numeric ids");
+        finals.insert(id, point["payload"]["v"].as_u64());
+    }
+    finals
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_history_keeps_every_promise_under_random_faults() {
+    let seed = env_or("TESSERA_FAULT_SEED", rand::random::<u16>() as u64);
+    let faults = env_or("TESSERA_FAULTS", 7);
+    println!("fault run: seed {seed}, {faults} faults");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut cluster = ProcessCluster::builder()
+        .control_planes(CONTROL_PLANES)
+        .data_nodes(DATA_NODES)
+        .partitionable()
+        .start()
+        .await;
+    let first = cluster.rest();
+    let second = cluster.add_gateway().await;
+    create_collection(&first, C, 3, 2).await;
     wait_in_sync(&cluster, C, 2).await;
 
-    let lost = missing(&rest, C, &acked).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|id| client(id, [first.clone(), second.clone()], seed, stop.clone()))
+        .collect();
+    let mut log = Vec::new();
+    let mut windows = Vec::new();
+    for n in 0..faults {
+        tokio::time::sleep(Duration::from_millis(rng.random_range(300..1_500))).await;
+        let fault = Fault::pick(&mut rng);
+        let length = Duration::from_millis(rng.random_range(1_000..4_000));
+        let from = Instant::now();
+        let what = fault.run(&mut cluster, length).await;
+        windows.push((fault.kind(), from, Instant::now()));
+        log.push(format!("{n}: {what} for {length:?}"));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut history = History::default();
+    for client in clients {
+        history.merge(client.await.expect("a client does not panic"));
+    }
+    wait_in_sync(&cluster, C, 2).await;
+    let finals = final_versions(&first).await;
+    let violations = history.violations(&finals);
     let same = identical(&contents(&cluster, C).await);
+
     println!("faults: {}", log.join("; "));
+    for (kind, (count, write, read)) in slowest_by_kind(&history, &windows) {
+        println!("{kind} x{count}: slowest write {write:?}, slowest read {read:?}");
+    }
     println!(
-        "faults injected: {faults}, writes acknowledged: {}, failed batches: {failed}, lost: {}, replicas identical: {}",
-        acked.len(),
-        lost.len(),
+        "faults injected: {faults}, writes: {} ({} acknowledged), reads: {} ({} failed), violations: {}, replicas identical: {}",
+        history.writes.len(),
+        history.acknowledged(),
+        history.reads.len() + history.failed_reads,
+        history.failed_reads,
+        violations.len(),
         same.is_ok()
     );
     assert!(
-        lost.is_empty(),
-        "acknowledged writes lost (seed {seed}): {lost:?}"
+        violations.is_empty(),
+        "seed {seed}: {} violations, first: {:#?}",
+        violations.len(),
+        &violations[..violations.len().min(10)]
     );
     same.unwrap_or_else(|e| panic!("replicas differ (seed {seed}): {e}"));
-    assert!(!acked.is_empty());
+    assert!(history.acknowledged() > 0);
     cluster.stop().await;
 }

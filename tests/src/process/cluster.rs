@@ -563,6 +563,24 @@ impl ProcessCluster {
         self.data_nodes[i].resume();
     }
 
+    /// SIGSTOPs gateway `i`: 0 is the first gateway, 1 on those added with
+    /// [`ProcessCluster::add_gateway`].
+    pub fn pause_gateway(&mut self, i: usize) {
+        self.gateway_process(i).pause();
+    }
+
+    /// SIGCONTs gateway `i` after a pause.
+    pub fn resume_gateway(&mut self, i: usize) {
+        self.gateway_process(i).resume();
+    }
+
+    fn gateway_process(&mut self, i: usize) -> &mut Process {
+        match i {
+            0 => &mut self.gateway,
+            _ => &mut self.more_gateways[i - 1],
+        }
+    }
+
     /// SIGKILLs control-plane node `i` by its PID, as a crash would.
     pub fn kill_control_plane(&mut self, i: usize) {
         self.control_planes[i].process.kill();
