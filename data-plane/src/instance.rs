@@ -50,6 +50,10 @@ pub struct DataPlaneOptions {
     /// Where this node registers its metrics (standalone shares one registry
     /// among its roles).
     pub metrics: prometheus::Registry,
+    /// How long replicas answer reads after the node last heard from the
+    /// control plane (`membership::ReadLease`); under the failure detector's
+    /// `dead_after`.
+    pub read_lease: std::time::Duration,
 }
 
 pub struct DataPlaneInstance {
@@ -92,12 +96,14 @@ impl DataPlaneInstance {
         let (topology, watch_task) = TopologyCache::start(&options.control_plane)?;
         let peer_id =
             membership::register(&topology, &options.data_dir, &uri, options.node_type).await?;
+        let lease = membership::ReadLease::new(options.read_lease);
         let registry = ShardRegistry::new(
             &options.data_dir,
             peer_id,
             topology.clone(),
             options.wal_retention_ops,
-        );
+        )
+        .with_read_lease(lease.clone());
         let shard_registry = registry.clone();
         let replicas = ReplicaSet::new(
             registry.clone(),
@@ -125,7 +131,7 @@ impl DataPlaneInstance {
             }
         });
         let quota = NodeQuota::new(&options.data_dir, topology.clone());
-        let heartbeat_task = tokio::spawn(membership::heartbeat_loop(topology, peer_id));
+        let heartbeat_task = tokio::spawn(membership::heartbeat_loop(topology, peer_id, lease));
 
         let service = Arc::new(DataPlaneService::new(
             replicas,

@@ -166,6 +166,47 @@ impl TopologyCache {
     }
 }
 
+impl TopologyCache {
+    /// Whether more than half the control-plane members refuse connections:
+    /// their processes are down, so no leader can be elected and nothing in
+    /// the topology can change. Members that cannot be reached otherwise
+    /// (paused, cut off) may be leading elsewhere, so they do not count.
+    pub async fn majority_down(&self) -> bool {
+        let probes = self.endpoints.iter().map(|channel| {
+            let mut client = ControlPlaneClient::new(internal(channel.clone()));
+            async move {
+                let answer = tokio::time::timeout(
+                    REPEATABLE_ATTEMPT,
+                    client.cluster_status(cp::ClusterStatusRequest {}),
+                )
+                .await;
+                matches!(answer, Ok(Err(status)) if is_connection_refused(&status))
+            }
+        });
+        let refused = futures::future::join_all(probes)
+            .await
+            .into_iter()
+            .filter(|refused| *refused)
+            .count();
+        refused * 2 > self.endpoints.len()
+    }
+}
+
+/// Whether the call failed because nothing listens at the address: the
+/// process is down (a paused or cut-off one would not answer at all).
+pub fn is_connection_refused(status: &tonic::Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        source = e.source();
+    }
+    false
+}
+
 /// Whether a call failed because the member could not serve it: it said
 /// UNAVAILABLE, or the connection failed. tonic reports a connection that
 /// broke (say, the member was killed) as UNKNOWN "transport error"; only such

@@ -4,7 +4,7 @@
 
 use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
-use tessera_proto::topology_watch::is_transport_failure;
+use tessera_proto::topology_watch::{is_connection_refused, is_transport_failure};
 
 #[tokio::test]
 async fn a_refused_connection_is_told_apart_from_a_server_error() {
@@ -22,6 +22,7 @@ async fn a_refused_connection_is_told_apart_from_a_server_error() {
         .await
         .unwrap_err();
     assert!(is_transport_failure(&status), "{status:?}");
+    assert!(is_connection_refused(&status), "{status:?}");
     assert!(!is_transport_failure(&tonic::Status::unavailable(
         "write consistency factor 2 not met"
     )));

@@ -88,6 +88,13 @@ pub struct ReplicationSettings {
 }
 
 impl ReplicationSettings {
+    /// A data node's read lease: seven eighths of `dead_after`, so it runs
+    /// out before the control plane can call the node dead (which it does
+    /// `dead_after` after the last heartbeat arrived, not after it was sent).
+    pub fn read_lease(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.dead_after_ms * 7 / 8)
+    }
+
     pub fn reconciler(&self) -> tessera_control_plane::ReconcilerOptions {
         tessera_control_plane::ReconcilerOptions {
             dead_after: std::time::Duration::from_millis(self.dead_after_ms),

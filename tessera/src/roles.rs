@@ -98,6 +98,7 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
         outgoing_transfers: settings.cluster.replication.outgoing_transfers,
         operations: None,
         metrics: metrics.clone(),
+        read_lease: settings.cluster.replication.read_lease(),
     })
     .await?;
     let gateway = GatewayInstance::start(GatewayOptions {
@@ -169,6 +170,7 @@ async fn data_plane(settings: Settings) -> anyhow::Result<()> {
         outgoing_transfers: settings.cluster.replication.outgoing_transfers,
         operations: operations_addr(&settings)?,
         metrics: Registry::new(),
+        read_lease: settings.cluster.replication.read_lease(),
     })
     .await?;
     shutdown_signal().await;

@@ -64,6 +64,8 @@ impl InProcessCluster {
                 outgoing_transfers: 1,
                 operations: None,
                 metrics: Default::default(),
+                // Seven eighths of the control plane's default `dead_after`.
+                read_lease: std::time::Duration::from_millis(1_750),
             })
             .await
             .unwrap_or_else(|e| panic!("data-plane node {i} does not start: {e}"));

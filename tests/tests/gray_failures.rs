@@ -270,3 +270,75 @@ async fn reads_never_answer_500_for_a_data_node_killed_under_them() {
     check_writes(&cluster, &rest, &[written]).await;
     cluster.stop().await;
 }
+
+/// The answer to one retrieve of point 1 through the gateway.
+async fn read_status(rest: &Rest) -> u16 {
+    let body = serde_json::json!({ "ids": [1] });
+    match rest
+        .send(
+            reqwest::Method::POST,
+            &format!("/collections/{C}/points"),
+            Some(&body),
+        )
+        .await
+    {
+        Ok(reply) => reply.status.as_u16(),
+        Err(_) => 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_data_node_that_cannot_hear_the_control_plane_stops_answering_reads() {
+    let mut cluster = ProcessCluster::builder()
+        .control_planes(1)
+        .data_nodes(2)
+        .start()
+        .await;
+    let rest = cluster.rest();
+    create_collection(&rest, C, 1, 2).await;
+    let writer = Writer::start(rest.clone(), C, 0, 10);
+    tessera_tests::writer::wait_for_points(&rest, C, 50).await;
+    let written = writer.stop().await;
+    assert_eq!(read_status(&rest).await, 200);
+
+    // A silent control plane may be marking the nodes dead where they cannot
+    // see it: once their lease runs out, they answer no reads.
+    cluster.pause_control_plane(0);
+    let refused = tessera_tests::wait::until(
+        "reads refused while the control plane is silent",
+        Duration::from_secs(30),
+        || async {
+            let status = read_status(&rest).await;
+            (status == 503)
+                .then_some(())
+                .ok_or_else(|| format!("answered {status}"))
+        },
+    )
+    .await;
+    cluster.resume_control_plane(0);
+    refused.unwrap_or_else(|e| panic!("{e}"));
+    tessera_tests::wait::until("reads again", Duration::from_secs(30), || async {
+        let status = read_status(&rest).await;
+        (status == 200)
+            .then_some(())
+            .ok_or_else(|| format!("answered {status}"))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    // A control plane that is down (its port refuses connections) can change
+    // nothing: reads go on, as writes do.
+    cluster.kill_control_plane(0);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(read_status(&rest).await);
+    }
+    cluster.restart_control_plane(0).await;
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "reads with the control plane down: {statuses:?}"
+    );
+    check_writes(&cluster, &rest, &[written]).await;
+    cluster.stop().await;
+}

@@ -150,19 +150,21 @@ impl ControlPlaneService {
     /// the leader's call, and a lost heartbeat is harmless (the next follows).
     /// Passes a heartbeat on to the leader, when another node leads, and
     /// waits for it: a heartbeat this node cannot deliver is refused, so the
-    /// data node sends it through another member.
+    /// data node sends it through another member. Says whether a leader took
+    /// it (none may be known: an election runs, or the quorum is lost).
     pub(super) async fn forward_heartbeat(
         &self,
         peer_id: tessera_types::PeerId,
-    ) -> Result<(), Status> {
+    ) -> Result<bool, Status> {
         let metrics = self.proposer.metrics();
-        // No other leader known (this node leads, or an election runs): the
-        // heartbeat recorded here is all there is to do.
-        let Some(leader) = metrics.current_leader.filter(|l| *l != metrics.id) else {
-            return Ok(());
+        let Some(leader) = metrics.current_leader else {
+            return Ok(false);
         };
+        if leader == metrics.id {
+            return Ok(metrics.state == openraft::ServerState::Leader);
+        }
         let Some(node) = metrics.membership_config.membership().get_node(&leader) else {
-            return Ok(());
+            return Ok(false);
         };
         let channel = self.leaders.channel(&node.addr)?;
         let mut request = Request::new(tessera_proto::control_plane::HeartbeatRequest { peer_id });
@@ -176,7 +178,7 @@ impl ControlPlaneService {
         )
         .await;
         match forwarded {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(reply)) => Ok(reply.into_inner().leader_took_it),
             Ok(Err(status)) => Err(Status::unavailable(format!(
                 "the leader did not take the heartbeat: {}",
                 status.message()

@@ -175,10 +175,12 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         self.record_heartbeat(peer_id);
         // The leader decides liveness, so it must hear every heartbeat: a
         // member that cannot pass it on says so, and the node tries another.
-        if !forward::is_forwarded(&request) {
-            self.forward_heartbeat(peer_id).await?;
-        }
-        Ok(Response::new(cp::HeartbeatReply {}))
+        let leader_took_it = if forward::is_forwarded(&request) {
+            true
+        } else {
+            self.forward_heartbeat(peer_id).await?
+        };
+        Ok(Response::new(cp::HeartbeatReply { leader_took_it }))
     }
 
     async fn set_replica_states(

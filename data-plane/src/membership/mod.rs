@@ -1,8 +1,12 @@
 //! This node's identity in the cluster: registration with the control plane
-//! under a peer id that survives restarts, and heartbeats.
+//! under a peer id that survives restarts, heartbeats, and the read lease
+//! they renew.
 
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use tessera_proto::control_plane::{self as cp, HeartbeatRequest, RegisterPeerRequest};
 use tessera_proto::topology_watch::TopologyCache;
@@ -79,15 +83,64 @@ pub async fn register(
     Ok(reply.peer_id)
 }
 
-/// Sends heartbeats forever; the control plane uses them for liveness.
-pub async fn heartbeat_loop(control_plane: TopologyCache, peer_id: PeerId) {
+/// How long this node's replicas answer reads as in sync after it last
+/// heard from the control plane. Shorter than the failure detector's
+/// `dead_after`, which counts from when the heartbeat arrived (later than it
+/// was sent): a node cut off from the control plane stops answering reads
+/// before the control plane can have marked its replicas Dead and another
+/// replica can have taken writes it never sees.
+#[derive(Clone)]
+pub struct ReadLease {
+    /// When the heartbeat that last renewed the lease was sent.
+    renewed: Arc<Mutex<Instant>>,
+    length: Duration,
+}
+
+impl ReadLease {
+    /// A lease that starts now: registration has just reached the leader.
+    pub fn new(length: Duration) -> Self {
+        ReadLease {
+            renewed: Arc::new(Mutex::new(Instant::now())),
+            length,
+        }
+    }
+
+    fn renew(&self, sent: Instant) {
+        let mut renewed = self.renewed.lock();
+        *renewed = (*renewed).max(sent);
+    }
+
+    /// Refuses a read while the lease has run out.
+    pub fn check(&self, peer_id: PeerId) -> Result<(), TesseraError> {
+        let silent = self.renewed.lock().elapsed();
+        if silent > self.length {
+            return Err(TesseraError::Unavailable(format!(
+                "peer {peer_id} has not heard from the control plane for {} ms; its replicas \
+                 may be out of date, so it answers no reads until it does",
+                silent.as_millis()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Sends heartbeats forever; the control plane uses them for liveness, and
+/// each one the leader took renews `lease`. When no leader took it, the lease
+/// is still renewed while most control-plane members are down (refuse
+/// connections): then nothing in the topology can change, and reads go on.
+pub async fn heartbeat_loop(control_plane: TopologyCache, peer_id: PeerId, lease: ReadLease) {
     let mut ticker = tokio::time::interval(HEARTBEAT_PERIOD);
     let mut refused = 0u32;
     loop {
         ticker.tick().await;
+        let sent = Instant::now();
         let result = control_plane
             .call_repeatable(|mut c| async move { c.heartbeat(HeartbeatRequest { peer_id }).await })
             .await;
+        let leader_took_it = matches!(&result, Ok(reply) if reply.get_ref().leader_took_it);
+        if leader_took_it || control_plane.majority_down().await {
+            lease.renew(sent);
+        }
         match result {
             Ok(_) => refused = 0,
             // Removed from the cluster: say so loudly, now and then.

@@ -11,6 +11,7 @@ use tessera_proto::common::ShardTarget;
 use tessera_proto::topology_watch::TopologyCache;
 use tessera_types::{PeerId, ShardId, ShardPlacement, TesseraError, Topology};
 
+use crate::membership::ReadLease;
 use crate::shard::{RestoredHistory, Shard, ShardError};
 
 /// The file in the data directory that holds the newest topology version acted on.
@@ -42,6 +43,9 @@ pub struct ShardRegistry {
     /// deletes a replica a newer one placed here.
     acted_on: Arc<AtomicU64>,
     acted_on_file: PathBuf,
+    /// Reads are answered only while it holds; none: always (tests of the
+    /// registry alone).
+    read_lease: Option<ReadLease>,
 }
 
 impl ShardRegistry {
@@ -65,6 +69,15 @@ impl ShardRegistry {
             wal_retention_ops,
             acted_on: Arc::new(AtomicU64::new(acted_on)),
             acted_on_file,
+            read_lease: None,
+        }
+    }
+
+    /// Answers reads only while `lease` holds.
+    pub fn with_read_lease(self, lease: ReadLease) -> Self {
+        ShardRegistry {
+            read_lease: Some(lease),
+            ..self
         }
     }
 
@@ -147,6 +160,9 @@ impl ShardRegistry {
         target: Option<ShardTarget>,
     ) -> Result<Arc<Shard>, TesseraError> {
         let target = target.ok_or_else(|| TesseraError::bad_input("shard target is missing"))?;
+        if let Some(lease) = &self.read_lease {
+            lease.check(self.peer_id)?;
+        }
         let placed = self.place(&target).await?;
         match placed.placement.state_of(self.peer_id) {
             Some(state) if state.is_readable() => self.shard(Some(target)).await,
