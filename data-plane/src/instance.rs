@@ -19,7 +19,7 @@ use crate::membership;
 use crate::metrics::DataNodeGauges;
 use crate::quota::NodeQuota;
 use crate::registry::ShardRegistry;
-use crate::replica_set::{recovery_loop, ReplicaSet, TransferSlots};
+use crate::replica_set::{barrier_loop, recovery_loop, ReplicaSet, TransferSlots};
 use crate::snapshot::store::SnapshotStore;
 use tessera_proto::peers::MAX_MESSAGE_BYTES;
 
@@ -111,6 +111,7 @@ impl DataPlaneInstance {
             TransferSlots::new(options.incoming_transfers, options.outgoing_transfers),
         );
         let recovery_task = tokio::spawn(recovery_loop(replicas.clone()));
+        let barrier_task = tokio::spawn(barrier_loop(replicas.clone()));
         let metrics = &options.metrics;
         let requests =
             RequestMetrics::new(metrics, "data_plane").map_err(TesseraError::internal)?;
@@ -143,7 +144,13 @@ impl DataPlaneInstance {
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let (stop, stopped) = watch::channel(false);
-        let mut background = vec![watch_task, reconcile_task, heartbeat_task, recovery_task];
+        let mut background = vec![
+            watch_task,
+            reconcile_task,
+            heartbeat_task,
+            recovery_task,
+            barrier_task,
+        ];
         if let Some(listener) = operations_listener {
             // Registered and serving once start returns.
             let ready: Readiness = Arc::new(|| true);

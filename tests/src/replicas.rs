@@ -25,6 +25,8 @@ pub struct ReplicaContent {
     pub peer_id: PeerId,
     pub state: ReplicaState,
     pub applied_seq: u64,
+    /// The epoch of that operation.
+    pub applied_epoch: u64,
     pub points: BTreeMap<PointId, String>,
 }
 
@@ -109,6 +111,7 @@ pub async fn contents(cluster: &ProcessCluster, collection: &str) -> Vec<Replica
                 peer_id: replica.peer_id,
                 state: replica.state,
                 applied_seq: reply.applied_seq,
+                applied_epoch: reply.applied_epoch,
                 points,
             });
         }

@@ -342,3 +342,49 @@ async fn a_data_node_that_cannot_hear_the_control_plane_stops_answering_reads() 
     check_writes(&cluster, &rest, &[written]).await;
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_primary_opens_its_epoch_on_every_replica_at_once() {
+    let mut cluster = ProcessCluster::builder()
+        .control_planes(1)
+        .data_nodes(3)
+        .start()
+        .await;
+    let rest = cluster.rest();
+    create_collection(&rest, C, 1, 3).await;
+    let writer = Writer::start(rest.clone(), C, 0, 10);
+    tessera_tests::writer::wait_for_points(&rest, C, 50).await;
+    let written = writer.stop().await;
+    let before = tessera_tests::replicas::topology(&cluster).await;
+    let primary = before.collections[C].shards[0].primary;
+    let node = (0..3)
+        .find(|&i| before.peers[&primary].uri == cluster.data_node_uri(i))
+        .expect("the primary is one of the nodes");
+
+    // The primary dies; no client writes after. The two replicas left agree
+    // on the new epoch without waiting for the next write.
+    cluster.kill_data_node(node);
+    tessera_tests::wait::until(
+        "the survivors at the new primary's epoch",
+        Duration::from_secs(30),
+        || async {
+            let now = tessera_tests::replicas::topology(&cluster).await;
+            let shard = &now.collections[C].shards[0];
+            if shard.primary == primary {
+                return Err("no failover yet".to_string());
+            }
+            let replicas = contents(&cluster, C).await;
+            let epochs: Vec<u64> = replicas.iter().map(|r| r.applied_epoch).collect();
+            (replicas.len() == 2 && epochs.iter().all(|e| *e == shard.epoch))
+                .then_some(())
+                .ok_or_else(|| format!("shard at epoch {}, replicas at {epochs:?}", shard.epoch))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    cluster.restart_data_node(node).await;
+    wait_in_sync(&cluster, C, 3).await;
+    let acked: Vec<u64> = written.acked.clone();
+    assert!(missing(&rest, C, &acked).await.is_empty());
+    cluster.stop().await;
+}

@@ -395,6 +395,12 @@ pub enum ShardOperation {
 }
 
 impl ShardOperation {
+    /// An operation that changes nothing (a delete of no points): a new
+    /// primary's first in its epoch, so every replica meets the epoch at once.
+    pub fn barrier() -> ShardOperation {
+        ShardOperation::Delete(PointSelection::Ids(Vec::new()))
+    }
+
     /// An upsert of `points`: a plain one under the default mode and no filter.
     pub fn upsert(
         points: Vec<Point>,

@@ -156,11 +156,12 @@ impl DataPlane for DataPlaneService {
         let ids = point_ids(request.ids).map_err(error_to_status)?;
         let (with_payload, with_vector) = selectors_from_proto(request.selectors);
         self.on_shard(request.target, move |shard| {
-            let applied_seq = shard.last_op().seq;
+            let applied = shard.last_op();
             let records = shard.retrieve(&ids, &with_payload, &with_vector);
             Ok(RetrieveReply {
                 records: records.into_iter().map(Into::into).collect(),
-                applied_seq,
+                applied_seq: applied.seq,
+                applied_epoch: applied.epoch,
             })
         })
         .await
@@ -174,11 +175,12 @@ impl DataPlane for DataPlaneService {
         let target = request.target.take();
         let search = tessera_types::SearchRequest::try_from(request).map_err(error_to_status)?;
         self.on_shard(target, move |shard| {
-            let applied_seq = shard.last_op().seq;
+            let applied = shard.last_op();
             let points = shard.search(&search)?;
             Ok(SearchReply {
                 points: points.into_iter().map(Into::into).collect(),
-                applied_seq,
+                applied_seq: applied.seq,
+                applied_epoch: applied.epoch,
             })
         })
         .await
@@ -193,11 +195,12 @@ impl DataPlane for DataPlaneService {
         let search = tessera_types::text_query::TextSearchRequest::try_from(request)
             .map_err(error_to_status)?;
         self.on_shard(target, move |shard| {
-            let applied_seq = shard.last_op().seq;
+            let applied = shard.last_op();
             let points = shard.text_search(&search)?;
             Ok(SearchReply {
                 points: points.into_iter().map(Into::into).collect(),
-                applied_seq,
+                applied_seq: applied.seq,
+                applied_epoch: applied.epoch,
             })
         })
         .await
@@ -211,12 +214,13 @@ impl DataPlane for DataPlaneService {
         let scroll: tessera_types::ScrollRequest =
             from_json(&request.request_json, "scroll request").map_err(error_to_status)?;
         self.on_shard(request.target, move |shard| {
-            let applied_seq = shard.last_op().seq;
+            let applied = shard.last_op();
             let page = shard.scroll(&scroll)?;
             Ok(ScrollReply {
                 records: page.points.into_iter().map(Into::into).collect(),
                 next_page_offset: page.next_page_offset.map(Into::into),
-                applied_seq,
+                applied_seq: applied.seq,
+                applied_epoch: applied.epoch,
             })
         })
         .await
@@ -226,9 +230,13 @@ impl DataPlane for DataPlaneService {
         let request = request.into_inner();
         let filter = filter(request.filter).map_err(error_to_status)?;
         self.on_shard(request.target, move |shard| {
-            let applied_seq = shard.last_op().seq;
+            let applied = shard.last_op();
             let count = shard.count(filter.as_ref())?;
-            Ok(CountReply { count, applied_seq })
+            Ok(CountReply {
+                count,
+                applied_seq: applied.seq,
+                applied_epoch: applied.epoch,
+            })
         })
         .await
     }
@@ -238,7 +246,7 @@ impl DataPlane for DataPlaneService {
         let filter = filter(request.filter).map_err(error_to_status)?;
         let key = request.key;
         self.on_shard(request.target, move |shard| {
-            let applied_seq = shard.last_op().seq;
+            let applied = shard.last_op();
             let hits = shard
                 .facet(&key, filter.as_ref())?
                 .into_iter()
@@ -247,7 +255,11 @@ impl DataPlane for DataPlaneService {
                     count,
                 })
                 .collect();
-            Ok(FacetReply { hits, applied_seq })
+            Ok(FacetReply {
+                hits,
+                applied_seq: applied.seq,
+                applied_epoch: applied.epoch,
+            })
         })
         .await
     }

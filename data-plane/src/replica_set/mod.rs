@@ -3,8 +3,10 @@
 //! takes the replicas that failed out of the in-sync set through the control
 //! plane, and only then acknowledges. As a **replica** it applies forwarded
 //! operations in the primary's order. As a **recovering** replica it fetches
-//! what it missed from the primary (`recovery`).
+//! what it missed from the primary (`recovery`). A new primary opens its
+//! epoch with a barrier (`barrier`).
 
+mod barrier;
 mod primary;
 mod recovery;
 mod slots;
@@ -20,6 +22,7 @@ use tessera_types::{PeerId, ReplicaStateChange, TesseraError, TransferMethod};
 
 use crate::registry::{ShardKey, ShardRegistry};
 
+pub use barrier::barrier_loop;
 pub use primary::RecordsView;
 pub use recovery::{recovery_loop, RecoveryProgress};
 pub use slots::TransferSlots;

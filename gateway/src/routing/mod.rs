@@ -58,14 +58,16 @@ impl ReadPlan {
 /// A data-plane read reply, which says how far its replica had applied the
 /// shard's operations: of several answers, the most advanced one is kept.
 pub trait Applied {
-    fn applied_seq(&self) -> u64;
+    /// The last operation the answering replica had applied, as (epoch, seq):
+    /// of two in-sync replicas, the greater has seen more of the shard's order.
+    fn applied(&self) -> (u64, u64);
 }
 
 macro_rules! applied {
     ($($reply:ty),*) => {$(
         impl Applied for $reply {
-            fn applied_seq(&self) -> u64 {
-                self.applied_seq
+            fn applied(&self) -> (u64, u64) {
+                (self.applied_epoch, self.applied_seq)
             }
         }
     )*};

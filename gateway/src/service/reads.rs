@@ -334,8 +334,9 @@ impl Gateway {
     /// Runs a read on a shard at `consistency`. One replica: the next readable
     /// one (reads spread across replicas), trying another when one cannot
     /// answer. More: that many answer, or the read fails; of their answers the
-    /// one from the replica that applied the most operations is returned, so a
-    /// delete seen by any of them is never undone by a lagging one.
+    /// one from the replica furthest along the shard's order (epoch, then
+    /// sequence) is returned, so a delete seen by any of them is never undone
+    /// by a lagging one.
     async fn read_shard<T, F, Fut>(
         &self,
         topology: &Topology,
@@ -411,7 +412,7 @@ impl Gateway {
         }
         Ok(answers
             .into_iter()
-            .max_by_key(Applied::applied_seq)
+            .max_by_key(Applied::applied)
             .expect("at least one answer"))
     }
 }
