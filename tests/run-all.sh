@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command (see README): build everything, run the Rust
+# The project's test command (see README): check formatting, build
+# everything, check clippy's lints (warnings are errors), run the Rust
 # unit and integration tests (the Docker compose test among them, skipped with
 # a note where no Docker engine answers), check deploy/kubernetes offline, run
 # schemathesis against the gateway's OpenAPI document, then run the Python
@@ -30,8 +31,14 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "$want" >"$stamp"
 fi
 
+echo "==> cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
 echo "==> cargo build --workspace --all-targets"
 cargo build --workspace --all-targets
+
+echo "==> cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
 
 # The compose test (and the Python suite's compose layouts) need a Docker
 # engine; say plainly whether they run, as cargo hides a passing test's output.
