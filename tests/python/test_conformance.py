@@ -69,7 +69,8 @@ def test_floats_come_back_as_written(deployment, rest, collection_name):
 
     r = rest.post(f"/collections/{collection_name}/points", json={"ids": [1], "with_vector": True})
     assert '"vector":[0.1,0.2,0.3,0.4]' in r.text, r.text
-    assert r.json()["result"] == [{"id": 1, "payload": {}, "vector": [0.1, 0.2, 0.3, 0.4]}]
+    # Qdrant's retrieve leaves the payload out unless it is asked for.
+    assert r.json()["result"] == [{"id": 1, "vector": [0.1, 0.2, 0.3, 0.4]}]
 
     info = rest.get(f"/collections/{collection_name}").text
     assert '"quantile":0.8' in info, info
@@ -427,3 +428,29 @@ def test_qdrant_119_query_checks(client, rest, transport, collection_name):
     r = rest.post(url, json={"query": VECTORS[1], "params": {"idf": {"corpus": {"must": [
         {"key": "n", "match": {"value": 1}}]}}}})
     assert "idf" in _error(r, 400)
+
+
+def test_what_was_not_asked_for_is_left_out(deployment, rest, client, collection_name):
+    """Search, query, recommend and group hits and scrolled records carry no
+    `payload` or `vector` key unless asked, as Qdrant writes them (measured
+    against Qdrant with tests/conformance/diff_qdrant.py)."""
+    _setup(client, collection_name)
+    r = rest.post(f"/collections/{collection_name}/points/query", json={"query": VECTORS[1], "limit": 2})
+    assert r.status_code == 200, r.text
+    for hit in r.json()["result"]["points"]:
+        assert set(hit) == {"id", "version", "score"}, hit
+    r = rest.post(f"/collections/{collection_name}/points/search", json={"vector": VECTORS[1], "limit": 2})
+    assert all(set(hit) == {"id", "version", "score"} for hit in r.json()["result"]), r.text
+    r = rest.post(
+        f"/collections/{collection_name}/points/search/groups",
+        json={"vector": VECTORS[1], "group_by": "even", "limit": 2, "group_size": 1},
+    )
+    assert r.status_code == 200, r.text
+    for group in r.json()["result"]["groups"]:
+        assert all(set(hit) == {"id", "version", "score"} for hit in group["hits"]), group
+    r = rest.post(f"/collections/{collection_name}/points/scroll", json={"limit": 1, "with_payload": False})
+    assert r.json()["result"]["points"] == [{"id": 1}], r.text
+    r = rest.post(f"/collections/{collection_name}/points", json={"ids": [2]})
+    assert r.json()["result"] == [{"id": 2}], r.text
+    r = rest.post(f"/collections/{collection_name}/points", json={"ids": [2], "with_payload": True})
+    assert r.json()["result"] == [{"id": 2, "payload": {"n": 2, "even": True}}], r.text

@@ -37,4 +37,7 @@ def test_facet_counts(client, rest, collection_name):
 
     refused = rest.post(f"/collections/{collection_name}/facet", json={"key": "nothing"})
     assert refused.status_code == 400, refused.text
-    assert "Index required" in refused.json()["status"]["error"]
+    # Qdrant's words for a facet on a field without a keyword, integer, uuid or bool index.
+    assert refused.json()["status"]["error"].startswith(
+        "Wrong input: No appropriate index for faceting: `nothing`. Please create one to facet on this field."
+    ), refused.text

@@ -388,3 +388,61 @@ async fn a_new_primary_opens_its_epoch_on_every_replica_at_once() {
     assert!(missing(&rest, C, &acked).await.is_empty());
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_primary_that_restarts_leads_in_a_new_epoch() {
+    // No failover can happen here: the restarted node is still the primary,
+    // so only its restart can have moved the epoch.
+    let mut cluster = ProcessCluster::builder()
+        .control_planes(1)
+        .data_nodes(2)
+        .cluster_setting("CLUSTER__REPLICATION__DEAD_AFTER_MS", 60_000)
+        .start()
+        .await;
+    let rest = cluster.rest();
+    create_collection(&rest, C, 1, 2).await;
+    let writer = Writer::start(rest.clone(), C, 0, 10);
+    tessera_tests::writer::wait_for_points(&rest, C, 50).await;
+    let mut written = vec![writer.stop().await];
+    let before = tessera_tests::replicas::topology(&cluster).await;
+    let shard = before.collections[C].shards[0].clone();
+    let node = (0..2)
+        .find(|&i| before.peers[&shard.primary].uri == cluster.data_node_uri(i))
+        .expect("the primary is one of the nodes");
+
+    // It crashes and comes back: its log may have lost an unsynced tail, so
+    // the operation ids it hands out next must not repeat any it gave before.
+    cluster.kill_data_node(node);
+    cluster.restart_data_node(node).await;
+    tessera_tests::wait::until(
+        "the restarted primary in a new epoch on every replica",
+        Duration::from_secs(30),
+        || async {
+            let now = tessera_tests::replicas::topology(&cluster).await;
+            let placement = &now.collections[C].shards[0];
+            let epochs: Vec<u64> = contents(&cluster, C)
+                .await
+                .iter()
+                .map(|r| r.applied_epoch)
+                .collect();
+            (placement.primary == shard.primary
+                && placement.epoch > shard.epoch
+                && epochs.len() == 2
+                && epochs.iter().all(|e| *e == placement.epoch))
+            .then_some(())
+            .ok_or_else(|| {
+                format!(
+                    "primary {} at epoch {} (was {} at {}), replicas at {epochs:?}",
+                    placement.primary, placement.epoch, shard.primary, shard.epoch
+                )
+            })
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let writer = Writer::start(rest.clone(), C, 1_000_000, 10);
+    tessera_tests::writer::wait_for_points(&rest, C, written[0].acked.len() as u64 + 50).await;
+    written.push(writer.stop().await);
+    check_writes(&cluster, &rest, &written).await;
+    cluster.stop().await;
+}

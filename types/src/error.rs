@@ -10,6 +10,10 @@ pub enum TesseraError {
     /// (400 too; the text differs, and clients match on it).
     #[error("Bad request: {0}")]
     BadRequest(String),
+    /// A body that is not JSON, or not of the request's shape (400, with
+    /// Qdrant's text and no other prefix).
+    #[error("Format error in JSON body: {0}")]
+    MalformedBody(String),
     /// A body that parses but breaks a rule on its values (422, as Qdrant).
     #[error("Validation error in JSON body: {0}")]
     Validation(String),
@@ -57,6 +61,9 @@ impl TesseraError {
     }
     pub fn bad_request(msg: impl Into<String>) -> Self {
         Self::BadRequest(msg.into())
+    }
+    pub fn malformed_body(msg: impl Into<String>) -> Self {
+        Self::MalformedBody(msg.into())
     }
     pub fn validation(msg: impl Into<String>) -> Self {
         Self::Validation(msg.into())

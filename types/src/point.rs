@@ -262,7 +262,10 @@ impl WithVector {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub id: PointId,
+    /// Left out of the JSON when not asked for, as Qdrant leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Payload>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector: Option<VectorStruct>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_key: Option<serde_json::Value>,
@@ -276,7 +279,10 @@ pub struct ScoredPoint {
     pub id: PointId,
     pub version: u64,
     pub score: f32,
+    /// Left out of the JSON when not asked for, as Qdrant leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Payload>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector: Option<VectorStruct>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_key: Option<serde_json::Value>,

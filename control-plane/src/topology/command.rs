@@ -134,6 +134,7 @@ impl CommandResponse {
 #[serde(remote = "TesseraError")]
 enum TesseraErrorDef {
     BadInput(String),
+    MalformedBody(String),
     NotFound(String),
     AlreadyExists(String),
     Unavailable(String),

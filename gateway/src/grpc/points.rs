@@ -151,7 +151,8 @@ impl PointsService {
             .into_iter()
             .map(convert::point_id_from_proto)
             .collect::<Result<Vec<_>>>()?;
-        let with_payload = convert::with_payload_from_proto(r.with_payload, true)?;
+        // Qdrant's Get leaves the payload out unless asked.
+        let with_payload = convert::with_payload_from_proto(r.with_payload, false)?;
         let with_vector = convert::with_vector_from_proto(r.with_vectors);
         let read =
             convert::read_options_from_proto(r.read_consistency, r.shard_key_selector, r.timeout)?;

@@ -67,8 +67,8 @@ pub fn embed_json(value: Value, purpose: Purpose) -> Result<Vector> {
     if value.get("text").is_none() {
         return Err(no_inference_service());
     }
-    let document: Document = serde_json::from_value(value)
-        .map_err(|e| TesseraError::bad_input(format!("Format error in JSON body: {e}")))?;
+    let document: Document =
+        serde_json::from_value(value).map_err(|e| TesseraError::malformed_body(format!("{e}")))?;
     document.embed(purpose).map(Vector::Sparse)
 }
 

@@ -196,9 +196,7 @@ pub async fn create_index(
             .and_then(|k| serde_json::from_value(k).ok())
             .ok_or_else(unknown)?;
         // Parameters are kept: a text index's decide how text is matched.
-        let bad = |e: serde_json::Error| {
-            TesseraError::bad_input(format!("Format error in JSON body: field_schema: {e}"))
-        };
+        let bad = |e: serde_json::Error| TesseraError::malformed_body(format!("field_schema: {e}"));
         let schema = match body.field_schema {
             Some(params @ serde_json::Value::Object(_)) if kind == PayloadSchemaType::Text => {
                 PayloadFieldSchema::Text(serde_json::from_value(params).map_err(bad)?)

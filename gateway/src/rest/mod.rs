@@ -211,9 +211,10 @@ impl IntoResponse for ApiError {
 /// The one mapping from domain errors to HTTP status codes.
 fn http_status(err: &TesseraError) -> StatusCode {
     match err {
-        TesseraError::BadInput(_) | TesseraError::BadRequest(_) | TesseraError::Inference(_) => {
-            StatusCode::BAD_REQUEST
-        }
+        TesseraError::BadInput(_)
+        | TesseraError::BadRequest(_)
+        | TesseraError::MalformedBody(_)
+        | TesseraError::Inference(_) => StatusCode::BAD_REQUEST,
         TesseraError::Validation(_)
         | TesseraError::QueryValidation(_)
         | TesseraError::PathValidation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -285,6 +286,5 @@ pub fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, TesseraError> 
     } else {
         body
     };
-    serde_json::from_slice(bytes)
-        .map_err(|e| TesseraError::bad_input(format!("Format error in JSON body: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| TesseraError::malformed_body(format!("{e}")))
 }

@@ -60,8 +60,7 @@ pub fn take_shard_key(body: &mut serde_json::Value) -> Result<Option<ShardKeySel
 
 /// A parsed body (or part of one) as `T`, with the error of a bad body.
 pub fn from_value<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T> {
-    serde_json::from_value(value)
-        .map_err(|e| TesseraError::bad_input(format!("Format error in JSON body: {e}")))
+    serde_json::from_value(value).map_err(|e| TesseraError::malformed_body(format!("{e}")))
 }
 
 /// Read options of a request: `?consistency=`, `?timeout=` (seconds) and the body's
@@ -111,19 +110,13 @@ pub struct UpsertBody {
 
 pub fn parse_upsert(body: serde_json::Value) -> Result<ShardOperation> {
     if !body.is_object() {
-        return Err(TesseraError::bad_input(
-            "Format error in JSON body: expected `points` or `batch`",
-        ));
+        return Err(TesseraError::malformed_body("expected `points` or `batch`"));
     }
     let body: UpsertBody = from_value(body)?;
     let points = match (body.batch, body.points) {
         (Some(batch), _) => batch.into_points()?,
         (None, Some(points)) => points.into_iter().map(Point::from).collect(),
-        (None, None) => {
-            return Err(TesseraError::bad_input(
-                "Format error in JSON body: expected `points` or `batch`",
-            ))
-        }
+        (None, None) => return Err(TesseraError::malformed_body("expected `points` or `batch`")),
     };
     Ok(ShardOperation::upsert(
         points,
@@ -375,16 +368,16 @@ pub fn parse_order_by(value: Option<serde_json::Value>) -> Result<Option<tessera
             if let Some(start) = object.get_mut("start_from") {
                 if let Some(text) = start.as_str() {
                     let seconds = tessera_types::time::parse_datetime(text).ok_or_else(|| {
-                        TesseraError::bad_input(format!(
-                            "Format error in JSON body: order_by.start_from: `{text}` is not an RFC 3339 datetime"
+                        TesseraError::malformed_body(format!(
+                            "order_by.start_from: `{text}` is not an RFC 3339 datetime"
                         ))
                     })?;
                     *start = seconds.into();
                 }
             }
-            serde_json::from_value(object).map(Some).map_err(|e| {
-                TesseraError::bad_input(format!("Format error in JSON body: order_by: {e}"))
-            })
+            serde_json::from_value(object)
+                .map(Some)
+                .map_err(|e| TesseraError::malformed_body(format!("order_by: {e}")))
         }
     }
 }

@@ -232,7 +232,8 @@ pub async fn retrieve(call: PointsCall) -> Response {
             .retrieve_points(
                 &name,
                 &b.ids,
-                &b.with_payload.unwrap_or(WithPayload::Enable(true)),
+                // Qdrant's retrieve leaves the payload out unless asked.
+                &b.with_payload.unwrap_or(WithPayload::Enable(false)),
                 &b.with_vector.unwrap_or_default(),
                 &read,
             )

@@ -244,7 +244,7 @@ impl TryFrom<RecommendBody> for QueryRequest {
 }
 
 pub(super) fn format_error(what: &str, e: impl std::fmt::Display) -> TesseraError {
-    TesseraError::bad_input(format!("Format error in JSON body: {what}: {e}"))
+    TesseraError::malformed_body(format!("{what}: {e}"))
 }
 
 /// A vector (dense, or sparse as `{indices, values}`), or a point id standing
@@ -254,8 +254,8 @@ pub(super) fn vector_input(v: Value) -> Result<VectorInput> {
         Value::Array(_) => serde_json::from_value::<Vector>(v)
             .map(VectorInput::Vector)
             .map_err(|_| {
-                TesseraError::bad_input(
-                    "Format error in JSON body: a query vector is a list of numbers or of lists of numbers",
+                TesseraError::malformed_body(
+                    "a query vector is a list of numbers or of lists of numbers",
                 )
             }),
         Value::Number(_) | Value::String(_) => serde_json::from_value::<PointId>(v)
@@ -267,11 +267,11 @@ pub(super) fn vector_input(v: Value) -> Result<VectorInput> {
                 .map_err(|e| format_error("sparse vector", e))
         }
         // As in Qdrant, only the query API embeds inputs.
-        Value::Object(ref map) if map.contains_key("model") => Err(TesseraError::bad_input(
-            "Format error in JSON body: a document, image or object is taken by the query API only",
+        Value::Object(ref map) if map.contains_key("model") => Err(TesseraError::malformed_body(
+            "a document, image or object is taken by the query API only",
         )),
-        _ => Err(TesseraError::bad_input(
-            "Format error in JSON body: expected a vector or a point id",
+        _ => Err(TesseraError::malformed_body(
+            "expected a vector or a point id",
         )),
     }
 }
@@ -290,8 +290,8 @@ fn strategy(v: Option<Value>) -> Result<RecommendStrategy> {
         Some("average_vector") => Ok(RecommendStrategy::AverageVector),
         Some("best_score") => Ok(RecommendStrategy::BestScore),
         Some("sum_scores") => Ok(RecommendStrategy::SumScores),
-        _ => Err(TesseraError::bad_input(format!(
-            "Format error in JSON body: unknown recommend strategy {}",
+        _ => Err(TesseraError::malformed_body(format!(
+            "unknown recommend strategy {}",
             v.unwrap_or_default()
         ))),
     }
@@ -336,8 +336,8 @@ fn parse_query(q: Value, path: &str) -> Result<Query> {
     }
     if map.len() != 1 {
         let keys: Vec<&str> = map.keys().map(String::as_str).collect();
-        return Err(TesseraError::bad_input(format!(
-            "Format error in JSON body: a query object names exactly one kind of query, not {keys:?}"
+        return Err(TesseraError::malformed_body(format!(
+            "a query object names exactly one kind of query, not {keys:?}"
         )));
     }
     let (kind, inner) = map.into_iter().next().expect("one entry");
@@ -354,7 +354,7 @@ fn parse_query(q: Value, path: &str) -> Result<Query> {
         }
         "order_by" => Ok(Query::OrderBy(
             super::model::parse_order_by(Some(inner))?
-                .ok_or_else(|| TesseraError::bad_input("Format error in JSON body: order_by is empty"))?,
+                .ok_or_else(|| TesseraError::malformed_body("order_by is empty"))?,
         )),
         "discover" => {
             let input: DiscoverInput =
@@ -367,8 +367,7 @@ fn parse_query(q: Value, path: &str) -> Result<Query> {
         "context" => Ok(Query::Context(context_pairs(inner, query_input)?)),
         "sample" => match inner.as_str() {
             Some("random") => Ok(Query::SampleRandom),
-            _ => Err(TesseraError::bad_input(format!(
-                "Format error in JSON body: unknown sample {inner}: use random"
+            _ => Err(TesseraError::malformed_body(format!("unknown sample {inner}: use random"
             ))),
         },
         "fusion" => match inner.as_str() {
@@ -377,8 +376,7 @@ fn parse_query(q: Value, path: &str) -> Result<Query> {
                 weights: None,
             })),
             Some("dbsf") => Ok(Query::Fusion(Fusion::Dbsf)),
-            _ => Err(TesseraError::bad_input(format!(
-                "Format error in JSON body: unknown fusion {inner}: use rrf or dbsf"
+            _ => Err(TesseraError::malformed_body(format!("unknown fusion {inner}: use rrf or dbsf"
             ))),
         },
         "rrf" => {
@@ -398,8 +396,7 @@ fn parse_query(q: Value, path: &str) -> Result<Query> {
             &format!("{path}.relevance_feedback"),
         )?)),
         "text" => Ok(Query::Text(super::query_text::parse(inner)?)),
-        other => Err(TesseraError::bad_input(format!(
-            "Format error in JSON body: unknown query type `{other}`: Tessera supports nearest, recommend, discover, context, order_by, sample, formula, fusion (rrf, dbsf), relevance_feedback and text queries"
+        other => Err(TesseraError::malformed_body(format!("unknown query type `{other}`: Tessera supports nearest, recommend, discover, context, order_by, sample, formula, fusion (rrf, dbsf), relevance_feedback and text queries"
         ))),
     }
 }

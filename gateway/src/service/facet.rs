@@ -46,8 +46,8 @@ impl Gateway {
             )
         );
         if !indexed {
-            return Err(TesseraError::bad_request(format!(
-                "Index required but not found for \"{}\" of one of the following types: [keyword, integer, uuid, bool]. Help: Create an index for this key.",
+            return Err(TesseraError::bad_input(format!(
+                "No appropriate index for faceting: `{}`. Please create one to facet on this field. Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Match conditions",
                 request.key
             )));
         }

@@ -22,6 +22,7 @@ pub fn error_to_status(err: TesseraError) -> tonic::Status {
     let code = match &err {
         TesseraError::BadInput(_)
         | TesseraError::BadRequest(_)
+        | TesseraError::MalformedBody(_)
         | TesseraError::Inference(_)
         | TesseraError::Validation(_)
         | TesseraError::QueryValidation(_)
@@ -60,6 +61,7 @@ fn error_message(err: &TesseraError) -> String {
         // Kept whole: the prefix tells these from other bad input.
         TesseraError::Validation(_)
         | TesseraError::BadRequest(_)
+        | TesseraError::MalformedBody(_)
         | TesseraError::InsufficientStorage(_)
         | TesseraError::QueryValidation(_)
         | TesseraError::PathValidation(_) => err.to_string(),
