@@ -218,6 +218,15 @@ def test_unknown_vector_name(client, transport, rest, collection_name):
     assert "nope" in msg, msg
 
 
+def test_refusals_with_a_body_keep_the_connection(rest):
+    # A kept-alive client sends one request after another: every refusal of a
+    # request with a body is answered, none dropped with the connection.
+    for n in range(500):
+        path = "/collections/anything/points/bad" if n % 2 else "/no/such/route"
+        reply = rest.post(path, json={})
+        assert reply.status_code in (404, 405), reply.text
+
+
 def test_wrong_method_and_unknown_route_answer_json(rest):
     wrong = rest.delete("/collections/anything/points/search")
     assert "method" in _error_body(wrong, 405).lower()

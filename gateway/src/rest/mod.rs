@@ -129,7 +129,14 @@ async fn count_request(
     response
 }
 
-async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+/// The refusals read the request's body first: a body left unread makes the
+/// server close a kept-alive connection, and a client that reuses it at that
+/// moment sees its next request dropped instead of answered.
+async fn method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    _body: axum::body::Bytes,
+) -> Response {
     ApiError {
         status: StatusCode::METHOD_NOT_ALLOWED,
         message: format!("Method not allowed: {method} {}", uri.path()),
@@ -138,7 +145,7 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
     .into_response()
 }
 
-async fn unknown_path(uri: axum::http::Uri) -> Response {
+async fn unknown_path(uri: axum::http::Uri, _body: axum::body::Bytes) -> Response {
     ApiError {
         status: StatusCode::NOT_FOUND,
         message: format!("Not found: no endpoint {}", uri.path()),
