@@ -12,7 +12,7 @@ fn stale(msg: String) -> TesseraError {
     TesseraError::Stale(msg)
 }
 
-fn shard_mut<'a>(
+pub(super) fn shard_mut<'a>(
     topology: &'a mut Topology,
     collection: &str,
     incarnation: u64,

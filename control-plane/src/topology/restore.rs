@@ -10,32 +10,27 @@
 
 use tessera_types::{PeerId, ReplicaState, ShardId, ShardPlacement, TesseraError, Topology};
 
+use super::replicas;
+
+/// The shard a restore changes; refused while a transfer of it runs.
 fn shard_mut<'a>(
     topology: &'a mut Topology,
     collection: &str,
     incarnation: u64,
     shard_id: ShardId,
 ) -> Result<&'a mut ShardPlacement, TesseraError> {
-    let state = topology
+    let in_transfer = topology
         .collections
-        .get_mut(collection)
+        .get(collection)
         .filter(|c| c.incarnation == incarnation)
-        .ok_or_else(|| TesseraError::collection_not_found(collection))?;
-    if state.transfers.iter().any(|t| t.shard_id == shard_id) {
+        .is_some_and(|c| c.transfers.iter().any(|t| t.shard_id == shard_id));
+    if in_transfer {
         return Err(TesseraError::bad_input(format!(
             "Shard {shard_id} of collection `{collection}` has a transfer in progress; \
              wait for it or abort it before recovering a snapshot"
         )));
     }
-    state
-        .shards
-        .iter_mut()
-        .find(|s| s.shard_id == shard_id)
-        .ok_or_else(|| {
-            TesseraError::not_found(format!(
-                "Shard {shard_id} of collection `{collection}` does not exist"
-            ))
-        })
+    replicas::shard_mut(topology, collection, incarnation, shard_id)
 }
 
 /// Fences the shard for a restore. Refused when no replica can take it.
