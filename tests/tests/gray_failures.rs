@@ -446,3 +446,145 @@ async fn a_primary_that_restarts_leads_in_a_new_epoch() {
     check_writes(&cluster, &rest, &written).await;
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_data_node_restarted_against_a_lagging_member_keeps_its_replicas() {
+    let mut cluster = ProcessCluster::builder()
+        .control_planes(3)
+        .data_nodes(1)
+        .start()
+        .await;
+    let rest = cluster.rest();
+
+    // One member falls behind: it is down while the collection is created
+    // and written to. It has seen the data node register, nothing after.
+    let leader = cluster.control_plane_leader().await;
+    let lagging = (0..3).find(|&i| i != leader).expect("three members");
+    tessera_tests::wait::until(
+        "the member that will lag to have the leader's log",
+        Duration::from_secs(30),
+        || async {
+            let lead = cluster.control_plane_status(leader).await?.commit;
+            let behind = cluster.control_plane_status(lagging).await?.commit;
+            (behind >= lead)
+                .then_some(())
+                .ok_or_else(|| format!("commit {behind} of {lead}"))
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    cluster.kill_control_plane(lagging);
+    create_collection(&rest, C, 1, 1).await;
+    let writer = Writer::start(rest.clone(), C, 0, 10);
+    tessera_tests::writer::wait_for_points(&rest, C, 50).await;
+    let written = writer.stop().await;
+
+    // The data node restarts while only the lagging member answers: it
+    // registers there and is sent a topology without the collection.
+    cluster.kill_data_node(0);
+    let up_to_date: Vec<usize> = (0..3).filter(|&i| i != lagging).collect();
+    for &i in &up_to_date {
+        cluster.kill_control_plane(i);
+    }
+    cluster.restart_control_plane(lagging).await;
+    cluster.restart_data_node_unready(0).await;
+    tessera_tests::wait::until(
+        "the data node to register with the lagging member and weigh its topology",
+        Duration::from_secs(60),
+        || async {
+            let log = cluster.data_node_log(0);
+            let run = log.rsplit("$ tessera").next().unwrap_or_default();
+            (run.contains("registered with the control plane")
+                && (run.contains("ignoring an older topology")
+                    || run.contains("removing data of a deleted collection")))
+            .then_some(())
+            .ok_or_else(|| "not yet".to_string())
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let collections = cluster.data_node_dir(0).join("collections");
+    let kept = std::fs::read_dir(&collections)
+        .map(|entries| {
+            entries.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{C}-"))
+            })
+        })
+        .unwrap_or(false);
+    assert!(
+        kept,
+        "the replica's data was removed on the word of a lagging member"
+    );
+
+    // The cluster comes back: every acknowledged write is still there.
+    for &i in &up_to_date {
+        cluster.restart_control_plane(i).await;
+    }
+    wait_in_sync(&cluster, C, 1).await;
+    let lost = missing(&rest, C, &written.acked).await;
+    assert!(!written.acked.is_empty(), "no write was acknowledged");
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_that_rejoins_under_a_burst_of_writes_turns_active_once() {
+    let mut cluster = ProcessCluster::builder()
+        .control_planes(1)
+        .data_nodes(2)
+        .start()
+        .await;
+    let rest = cluster.rest();
+    create_collection(&rest, C, 1, 2).await;
+    wait_in_sync(&cluster, C, 2).await;
+    let shard = tessera_tests::replicas::topology(&cluster)
+        .await
+        .collections[C]
+        .shards[0]
+        .clone();
+    let topology = tessera_tests::replicas::topology(&cluster).await;
+    let secondary = (0..2)
+        .find(|&i| topology.peers[&shard.primary].uri != cluster.data_node_uri(i))
+        .expect("two nodes");
+
+    // Many writers at once: when the replica comes back, each of their
+    // forwards finds the same gap in its log.
+    let writers: Vec<_> = (0..8)
+        .map(|w| Writer::start(rest.clone(), C, w * 1_000_000, 5))
+        .collect();
+    tessera_tests::writer::wait_for_points(&rest, C, 200).await;
+    cluster.kill_data_node(secondary);
+    tessera_tests::writer::wait_for_points(&rest, C, 2_000).await;
+    cluster.restart_data_node(secondary).await;
+
+    // Once Active it stays Active while the burst goes on.
+    let mut turned_active = None;
+    let mut after = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while turned_active.is_none_or(|at: Instant| at.elapsed() < Duration::from_secs(5)) {
+        assert!(
+            Instant::now() < deadline,
+            "the replica never turned Active: {after:?}"
+        );
+        let now = states(&rest, C).await;
+        let all_active = now.len() == 2 && now.iter().all(|s| s.2 == "Active");
+        match turned_active {
+            None if all_active => turned_active = Some(Instant::now()),
+            Some(_) if !all_active => after.push(now),
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut written = Vec::new();
+    for writer in writers {
+        written.push(writer.stop().await);
+    }
+    assert!(
+        after.is_empty(),
+        "the replica left Active under the burst: {after:?}"
+    );
+    check_writes(&cluster, &rest, &written).await;
+    cluster.stop().await;
+}

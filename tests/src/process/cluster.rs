@@ -423,6 +423,21 @@ impl ProcessCluster {
         self.wait_ready().await;
     }
 
+    /// Starts data node `i` again (stopping it first if it runs) and returns
+    /// once it accepts connections, without waiting for the gateway: for a
+    /// restart while the control plane cannot make the deployment ready.
+    pub async fn restart_data_node_unready(&mut self, i: usize) {
+        self.data_nodes[i].stop().await;
+        self.data_nodes[i].start();
+        let addr = SocketAddr::new(self.data_node_hosts[i], self.data_node_ports[i]);
+        wait_listening(&mut self.data_nodes[i], addr).await;
+    }
+
+    /// What data node `i` has logged so far (every start appends).
+    pub fn data_node_log(&self, i: usize) -> String {
+        std::fs::read_to_string(&self.data_nodes[i].log).unwrap_or_default()
+    }
+
     /// Starts data node `i` again (SIGKILLing it first if it runs) and waits
     /// for it to exit by itself, as a node the cluster refuses does; returns
     /// its exit status and its log.
