@@ -1,12 +1,13 @@
-//! Network partitions for process tests: each data node runs in its own
-//! network namespace, plugged by a veth pair into a bridge that lives in a
-//! namespace of its own (the "switch"), as is the host through one more veth.
-//! The bridge sits outside the host's namespace so the host's firewall (a
-//! Docker engine drops forwarded traffic) never sees node-to-node traffic. A
-//! test cuts a node off from everything (control plane, gateway, other data
-//! nodes) by taking its port on the switch down. Needs root and iproute2
-//! (`ip`); every namespace and link is this test process's own and is removed
-//! on drop.
+//! Network partitions for process tests: each node (data node, control-plane
+//! member, added gateway) runs in its own network namespace, plugged by a
+//! veth pair into a bridge that lives in a namespace of its own (the
+//! "switch"), as is the host through one more veth. The bridge sits outside
+//! the host's namespace so the host's firewall (a Docker engine drops
+//! forwarded traffic) never sees node-to-node traffic. A test cuts a node off
+//! from everything by taking its port on the switch down, or one way by
+//! dropping what it sends (iptables inside its namespace). Needs root and
+//! iproute2 (`ip`); every namespace and link is this test process's own and is
+//! removed on drop.
 
 use std::process::Command;
 
@@ -57,29 +58,37 @@ impl Network {
         let cidr = format!("{}/24", network.host_ip());
         ip(&["addr", "add", &cidr, "dev", &host])?;
         ip(&["link", "set", &host, "up"])?;
-        for i in 0..nodes {
-            let ns = format!("tsn{pid}-{i}");
-            let inner = format!("tsv{pid}n{i}");
-            ip(&["netns", "add", &ns])?;
-            network.nodes.push(ns.clone());
-            ip(&[
-                "link",
-                "add",
-                &inner,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &network.port(i),
-            ])?;
-            network.plug(&network.port(i))?;
-            ip(&["link", "set", &inner, "netns", &ns])?;
-            let cidr = format!("{}/24", network.node_ip(i));
-            ip(&["-n", &ns, "addr", "add", &cidr, "dev", &inner])?;
-            ip(&["-n", &ns, "link", "set", &inner, "up"])?;
-            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        for _ in 0..nodes {
+            network.add_node()?;
         }
         Ok(network)
+    }
+
+    /// A new namespace plugged into the switch; returns its index.
+    pub fn add_node(&mut self) -> Result<usize, String> {
+        let pid = std::process::id();
+        let i = self.nodes.len();
+        let ns = format!("tsn{pid}-{i}");
+        ip(&["netns", "add", &ns])?;
+        self.nodes.push(ns.clone());
+        let inner = format!("tsv{pid}n{i}");
+        ip(&[
+            "link",
+            "add",
+            &inner,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &self.port(i),
+        ])?;
+        self.plug(&self.port(i))?;
+        ip(&["link", "set", &inner, "netns", &ns])?;
+        let cidr = format!("{}/24", self.node_ip(i));
+        ip(&["-n", &ns, "addr", "add", &cidr, "dev", &inner])?;
+        ip(&["-n", &ns, "link", "set", &inner, "up"])?;
+        ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        Ok(i)
     }
 
     /// Moves `link` (made in the host's namespace) into the switch and plugs it
@@ -105,7 +114,7 @@ impl Network {
         format!("10.213.{}.{}", self.subnet, 10 + i)
     }
 
-    /// The namespace data node `i` runs in.
+    /// The namespace node `i` runs in.
     pub fn namespace(&self, i: usize) -> &str {
         &self.nodes[i]
     }
@@ -117,6 +126,36 @@ impl Network {
 
     pub fn heal(&self, i: usize) -> Result<(), String> {
         ip(&["-n", &self.switch, "link", "set", &self.port(i), "up"])
+    }
+
+    /// Drops every packet node `i` sends, while what others send it still
+    /// arrives: a one-way cut-off (it hears requests, and may act on them,
+    /// but its answers never arrive). Needs iptables.
+    pub fn silence(&self, i: usize) -> Result<(), String> {
+        self.output_rule(i, "-A")
+    }
+
+    pub fn unsilence(&self, i: usize) -> Result<(), String> {
+        self.output_rule(i, "-D")
+    }
+
+    fn output_rule(&self, i: usize, action: &str) -> Result<(), String> {
+        let rule = [action, "OUTPUT", "!", "-o", "lo", "-j", "DROP"];
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.nodes[i], "iptables"])
+            .args(rule)
+            .output()
+            .map_err(|e| format!("iptables in {}: {e}", self.nodes[i]))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "iptables {} in {}: {}",
+                rule.join(" "),
+                self.nodes[i],
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
     }
 }
 

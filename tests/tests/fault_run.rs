@@ -1,8 +1,9 @@
 //! A Jepsen-style fault run. Clients each own their keys and write each key's
 //! versions in order through one gateway, reading the key back through the
-//! other after every write, while a seeded nemesis kills, pauses (SIGSTOP) and
-//! cuts off (network namespaces) data nodes, kills and pauses control-plane
-//! members and the leader, and pauses a gateway, one fault at a time. At the
+//! other after every write, while a seeded nemesis kills, pauses (SIGSTOP),
+//! cuts off (network namespaces) or silences one way (it hears but cannot
+//! answer) data nodes, kills, pauses and cuts off control-plane members and
+//! the leader, and pauses and cuts off a gateway, one fault at a time. At the
 //! end the history is checked against Tessera's promises (`history`): no
 //! acknowledged write lost, no update lost or reordered, read-your-writes
 //! through another gateway, monotonic reads; and every shard's replicas are
@@ -100,10 +101,14 @@ enum Fault {
     KillDataNode(usize),
     PauseDataNode(usize),
     CutOffDataNode(usize),
+    SilenceDataNode(usize),
     KillLeader,
     PauseLeader,
+    CutOffLeader,
     PauseMember,
+    CutOffMember,
     PauseGateway,
+    CutOffGateway,
 }
 
 impl Fault {
@@ -112,23 +117,31 @@ impl Fault {
             Fault::KillDataNode(_) => "SIGKILL data node",
             Fault::PauseDataNode(_) => "SIGSTOP data node",
             Fault::CutOffDataNode(_) => "cut off data node",
+            Fault::SilenceDataNode(_) => "one-way cut-off of data node",
             Fault::KillLeader => "SIGKILL control-plane leader",
             Fault::PauseLeader => "SIGSTOP control-plane leader",
+            Fault::CutOffLeader => "cut off control-plane leader",
             Fault::PauseMember => "SIGSTOP control-plane follower",
+            Fault::CutOffMember => "cut off control-plane follower",
             Fault::PauseGateway => "SIGSTOP gateway",
+            Fault::CutOffGateway => "cut off gateway",
         }
     }
 
     fn pick(rng: &mut StdRng) -> Fault {
         let node = rng.random_range(0..DATA_NODES);
-        match rng.random_range(0..7) {
+        match rng.random_range(0..11) {
             0 => Fault::KillDataNode(node),
             1 => Fault::PauseDataNode(node),
             2 => Fault::CutOffDataNode(node),
-            3 => Fault::KillLeader,
-            4 => Fault::PauseLeader,
-            5 => Fault::PauseMember,
-            _ => Fault::PauseGateway,
+            3 => Fault::SilenceDataNode(node),
+            4 => Fault::KillLeader,
+            5 => Fault::PauseLeader,
+            6 => Fault::CutOffLeader,
+            7 => Fault::PauseMember,
+            8 => Fault::CutOffMember,
+            9 => Fault::PauseGateway,
+            _ => Fault::CutOffGateway,
         }
     }
 
@@ -152,6 +165,33 @@ impl Fault {
                 tokio::time::sleep(length).await;
                 cluster.heal_data_node(i);
                 format!("cut off data node {i}")
+            }
+            Fault::SilenceDataNode(i) => {
+                cluster.silence_data_node(i);
+                tokio::time::sleep(length).await;
+                cluster.unsilence_data_node(i);
+                format!("one-way cut-off of data node {i}")
+            }
+            Fault::CutOffLeader => {
+                let leader = cluster.control_plane_leader().await;
+                cluster.partition_control_plane(leader);
+                tokio::time::sleep(length).await;
+                cluster.heal_control_plane(leader);
+                format!("cut off control-plane leader {leader}")
+            }
+            Fault::CutOffMember => {
+                let leader = cluster.control_plane_leader().await;
+                let member = (leader + 1) % CONTROL_PLANES;
+                cluster.partition_control_plane(member);
+                tokio::time::sleep(length).await;
+                cluster.heal_control_plane(member);
+                format!("cut off control-plane follower {member}")
+            }
+            Fault::CutOffGateway => {
+                cluster.partition_gateway(1);
+                tokio::time::sleep(length).await;
+                cluster.heal_gateway(1);
+                "cut off gateway 1".to_string()
             }
             Fault::KillLeader => {
                 let leader = cluster.control_plane_leader().await;

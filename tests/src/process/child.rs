@@ -16,10 +16,6 @@ pub(super) struct Process {
 }
 
 impl Process {
-    pub(super) fn spawn(name: &str, args: Vec<String>, log_dir: &Path) -> Process {
-        Self::spawn_with_env(name, args, Vec::new(), log_dir)
-    }
-
     pub(super) fn spawn_with_env(
         name: &str,
         args: Vec<String>,

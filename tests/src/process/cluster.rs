@@ -11,6 +11,8 @@ struct ControlPlaneNode {
     scheme: &'static str,
     host: IpAddr,
     port: u16,
+    /// Its namespace in a partitionable cluster's network.
+    netns: Option<usize>,
 }
 
 impl ControlPlaneNode {
@@ -137,13 +139,19 @@ impl ProcessClusterBuilder {
         let cp_ports = &ports[2..2 + self.control_planes];
         let data_node_ports = ports[2 + self.control_planes..2 + nodes].to_vec();
         let metrics_ports = ports[2 + nodes..].to_vec();
+        // Data nodes first, then control-plane members, each in its own namespace.
         let network = self.partitionable.then(|| {
-            Network::create(data_node_ports.len())
+            Network::create(data_node_ports.len() + cp_ports.len())
                 .unwrap_or_else(|e| panic!("cannot set up network namespaces: {e}"))
         });
-        let host: IpAddr = match &network {
-            Some(network) => network.host_ip().parse().expect("an ip"),
-            None => Ipv4Addr::LOCALHOST.into(),
+        let control_plane_at = |i: usize| -> (IpAddr, Option<usize>) {
+            match &network {
+                Some(network) => {
+                    let index = data_node_ports.len() + i;
+                    (network.node_ip(index).parse().expect("an ip"), Some(index))
+                }
+                None => (Ipv4Addr::LOCALHOST.into(), None),
+            }
         };
         let data_node_hosts: Vec<IpAddr> = (0..data_node_ports.len())
             .map(|i| match &network {
@@ -151,7 +159,7 @@ impl ProcessClusterBuilder {
                 None => Ipv4Addr::LOCALHOST.into(),
             })
             .collect();
-        let first_uri = format!("{scheme}://{host}:{}", cp_ports[0]);
+        let first_uri = format!("{scheme}://{}:{}", control_plane_at(0).0, cp_ports[0]);
 
         let control_planes: Vec<ControlPlaneNode> = cp_ports
             .iter()
@@ -165,8 +173,10 @@ impl ProcessClusterBuilder {
                         metrics_port.to_string(),
                     ));
                 }
+                let (host, netns) = control_plane_at(i);
+                let netns = netns.map(|n| (n, network_namespace(&network, n)));
                 let addr = SocketAddr::new(host, *port);
-                control_plane_node(&dir, i, scheme, addr, bootstrap, true, &env)
+                control_plane_node(&dir, i, scheme, addr, bootstrap, true, &env, netns)
             })
             .collect();
         let members = control_planes
@@ -216,6 +226,7 @@ impl ProcessClusterBuilder {
         let mut cluster = ProcessCluster {
             gateway,
             more_gateways: Vec::new(),
+            more_gateway_netns: Vec::new(),
             data_nodes: nodes,
             data_node_ports,
             data_node_hosts,
@@ -251,6 +262,7 @@ fn control_plane_node(
     bootstrap: Option<String>,
     uri: bool,
     env: &[(String, String)],
+    netns: Option<(usize, String)>,
 ) -> ControlPlaneNode {
     let name = format!("control-plane-{i}");
     let mut args = vec![
@@ -269,14 +281,25 @@ fn control_plane_node(
     }
     let mut env = env.to_vec();
     if !uri {
-        env.push(("TESSERA__SERVICE__HOST".into(), "127.0.0.1".into()));
+        env.push(("TESSERA__SERVICE__HOST".into(), addr.ip().to_string()));
     }
+    let (index, namespace) = netns.unzip();
     ControlPlaneNode {
-        process: Process::spawn_with_env(&name, args, env, dir.path()),
+        process: Process::spawn_in(&name, args, env, namespace, dir.path()),
         scheme,
         host: addr.ip(),
         port: addr.port(),
+        netns: index,
     }
+}
+
+/// The name of namespace `i` of `network`, if there is one.
+fn network_namespace(network: &Option<Network>, i: usize) -> String {
+    network
+        .as_ref()
+        .expect("a partitionable cluster")
+        .namespace(i)
+        .to_string()
 }
 
 /// A split deployment: control-plane nodes (one by default), data-plane nodes
@@ -286,6 +309,8 @@ pub struct ProcessCluster {
     // Field order is drop order: processes die before their directory goes.
     gateway: Process,
     more_gateways: Vec<Process>,
+    /// Each added gateway's namespace in a partitionable cluster's network.
+    more_gateway_netns: Vec<Option<usize>>,
     data_nodes: Vec<Process>,
     data_node_ports: Vec<u16>,
     data_node_hosts: Vec<IpAddr>,
@@ -373,7 +398,16 @@ impl ProcessCluster {
             .collect::<Vec<_>>()
             .join(",");
         let name = format!("gateway-{}", self.more_gateways.len() + 1);
-        let mut gateway = Process::spawn(
+        // In a partitionable cluster it gets a namespace, so it can be cut off.
+        let (host, netns) = match self.network.as_mut() {
+            Some(network) => {
+                let n = network.add_node().unwrap_or_else(|e| panic!("{e}"));
+                (network.node_ip(n), Some(n))
+            }
+            None => ("127.0.0.1".to_string(), None),
+        };
+        let namespace = netns.map(|n| network_namespace(&self.network, n));
+        let mut gateway = Process::spawn_in(
             &name,
             vec![
                 "gateway".into(),
@@ -384,11 +418,14 @@ impl ProcessCluster {
                 "--grpc-port".into(),
                 ports[1].to_string(),
             ],
+            Vec::new(),
+            namespace,
             self._dir.path(),
         );
-        let rest = Rest::new(format!("http://127.0.0.1:{}", ports[0]));
+        let rest = Rest::new(format!("http://{host}:{}", ports[0]));
         wait_ready(&rest, self.data_node_ports.len(), &mut [&mut gateway]).await;
         self.more_gateways.push(gateway);
+        self.more_gateway_netns.push(netns);
         rest
     }
 
@@ -404,6 +441,56 @@ impl ProcessCluster {
     pub fn heal_data_node(&self, i: usize) {
         let network = self.network.as_ref().expect("a partitionable cluster");
         network.heal(i).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Cuts control-plane member `i` off the network (a [`partitionable`]
+    /// cluster only).
+    ///
+    /// [`partitionable`]: ProcessClusterBuilder::partitionable
+    pub fn partition_control_plane(&self, i: usize) {
+        let n = self.control_planes[i]
+            .netns
+            .expect("a partitionable cluster");
+        self.network()
+            .partition(n)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    pub fn heal_control_plane(&self, i: usize) {
+        let n = self.control_planes[i]
+            .netns
+            .expect("a partitionable cluster");
+        self.network().heal(n).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Cuts gateway `i` (1 on: those added with [`ProcessCluster::add_gateway`]
+    /// to a partitionable cluster) off the network, its clients included.
+    pub fn partition_gateway(&self, i: usize) {
+        let n = self.more_gateway_netns[i - 1].expect("a partitionable cluster");
+        self.network()
+            .partition(n)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    pub fn heal_gateway(&self, i: usize) {
+        let n = self.more_gateway_netns[i - 1].expect("a partitionable cluster");
+        self.network().heal(n).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Drops every packet data node `i` sends while what is sent to it still
+    /// arrives (a partitionable cluster only; needs iptables).
+    pub fn silence_data_node(&self, i: usize) {
+        self.network().silence(i).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    pub fn unsilence_data_node(&self, i: usize) {
+        self.network()
+            .unsilence(i)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn network(&self) -> &Network {
+        self.network.as_ref().expect("a partitionable cluster")
     }
 
     /// SIGKILLs data node `i` (0-based) by its PID, as a crash would.
@@ -620,14 +707,23 @@ impl ProcessCluster {
         let bootstrap = self.control_plane_uri(via);
         let port = free_ports(1)[0];
         let i = self.control_planes.len();
+        let (host, netns) = match self.network.as_mut() {
+            Some(network) => {
+                let n = network.add_node().unwrap_or_else(|e| panic!("{e}"));
+                let host: IpAddr = network.node_ip(n).parse().expect("an ip");
+                (host, Some((n, network.namespace(n).to_string())))
+            }
+            None => (Ipv4Addr::LOCALHOST.into(), None),
+        };
         let node = control_plane_node(
             &self._dir,
             i,
             self.scheme,
-            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port),
+            SocketAddr::new(host, port),
             Some(bootstrap),
             uri,
             &self.control_plane_env,
+            netns,
         );
         self.control_planes.push(node);
         let node = &mut self.control_planes[i];
