@@ -20,8 +20,11 @@ use crate::metrics::DataNodeGauges;
 use crate::quota::NodeQuota;
 use crate::registry::ShardRegistry;
 use crate::replica_set::{barrier_loop, recovery_loop, ReplicaSet, TransferSlots};
-use crate::snapshot::store::SnapshotStore;
+use tessera_engine::snapshot::store::SnapshotStore;
 use tessera_proto::peers::MAX_MESSAGE_BYTES;
+
+/// Upper bound on a stop's wait for open gRPC calls to finish.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct DataPlaneOptions {
@@ -211,8 +214,13 @@ impl DataPlaneInstance {
     /// every shard replica, so the next start replays no WAL.
     pub async fn stop(self) {
         self.stop.send_replace(true);
-        // Serving ends once in-flight requests are answered.
-        let _ = self.server.await;
+        // Serving ends once in-flight requests are answered, or a long one
+        // (a transfer's stream) has had its grace.
+        let mut server = self.server;
+        if tokio::time::timeout(STOP_GRACE, &mut server).await.is_err() {
+            tracing::warn!("calls still open {STOP_GRACE:?} into the stop; closing them");
+            server.abort();
+        }
         for task in self.background {
             task.abort();
         }

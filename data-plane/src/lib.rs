@@ -1,19 +1,14 @@
-//! The data plane: holds shard replicas (WAL, points, HNSW) and serves point
+//! The data plane: the node that holds shard replicas (each a
+//! `tessera_engine` shard), keeps them in line with the control plane's
+//! topology, replicates writes in each shard's order and serves point
 //! operations to gateways over gRPC.
 
-pub mod filter;
 pub mod grpc;
-pub mod index;
 pub mod membership;
 mod metrics;
-mod payload_index;
 pub mod quota;
 pub mod registry;
 pub mod replica_set;
-mod segment;
-pub mod shard;
-pub mod snapshot;
-pub mod wal;
 
 mod instance;
 

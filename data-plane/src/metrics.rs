@@ -6,7 +6,7 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{IntGaugeVec, Opts, Registry};
 
-use crate::registry::ShardKey;
+use crate::registry::ReplicaKey;
 use crate::replica_set::ReplicaSet;
 
 pub struct DataNodeGauges {
@@ -29,8 +29,8 @@ fn per_shard(name: &str, help: &str) -> prometheus::Result<IntGaugeVec> {
     IntGaugeVec::new(Opts::new(name, help), &SHARD)
 }
 
-fn labels(key: &ShardKey) -> [String; 2] {
-    [key.0.clone(), key.2.to_string()]
+fn labels(key: &ReplicaKey) -> [String; 2] {
+    [key.collection.clone(), key.shard_id.to_string()]
 }
 
 impl DataNodeGauges {

@@ -21,9 +21,10 @@ use tessera_types::TesseraError;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::quota::NodeQuota;
+use crate::registry::ReplicaKey;
 use crate::replica_set::ReplicaSet;
-use crate::shard::{read_pool, Shard};
-use crate::snapshot::store::SnapshotStore;
+use tessera_engine::shard::{read_pool, Shard};
+use tessera_engine::snapshot::store::SnapshotStore;
 
 pub struct DataPlaneService {
     replicas: ReplicaSet,
@@ -281,7 +282,7 @@ impl DataPlane for DataPlaneService {
         let target = request.target;
         let key = target
             .as_ref()
-            .map(|t| (t.collection.clone(), t.incarnation, t.shard_id));
+            .map(|t| ReplicaKey::new(t.collection.clone(), t.incarnation, t.shard_id));
         let shard = self
             .replicas
             .registry()

@@ -15,10 +15,10 @@ use tessera_types::{OpId, ReplicaState, TesseraError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::{Status, Streaming};
 
-use crate::registry::ShardRegistry;
-use crate::shard::RestoredHistory;
-use crate::snapshot::archive;
-use crate::snapshot::store::{SnapshotStore, StoredKind, StoredSnapshot, CHUNK};
+use crate::registry::{ReplicaKey, ShardRegistry};
+use tessera_engine::shard::RestoredHistory;
+use tessera_engine::snapshot::archive;
+use tessera_engine::snapshot::store::{SnapshotStore, StoredKind, StoredSnapshot, CHUNK};
 
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<SnapshotChunk, Status>> + Send>>;
 
@@ -75,7 +75,7 @@ pub async fn shard_snapshot(
     registry: &ShardRegistry,
     target: ShardTarget,
 ) -> Result<ChunkStream, TesseraError> {
-    let key = (
+    let key = ReplicaKey::new(
         target.collection.clone(),
         target.incarnation,
         target.shard_id,
@@ -89,7 +89,7 @@ pub async fn shard_snapshot(
     let id = tokio::task::spawn_blocking(move || shard.snapshot_at(&out))
         .await
         .map_err(TesseraError::internal)??;
-    tracing::info!(collection = %key.0, shard = key.2, seq = id.seq, "packed a shard snapshot for a user");
+    tracing::info!(collection = %key.collection, shard = key.shard_id, seq = id.seq, "packed a shard snapshot for a user");
     Ok(stream_file(file, id, true, ()))
 }
 
@@ -206,7 +206,7 @@ pub async fn restore_shard(
         )));
     }
     registry.shard(Some(target.clone())).await?;
-    let key = (
+    let key = ReplicaKey::new(
         target.collection.clone(),
         target.incarnation,
         target.shard_id,
@@ -236,16 +236,16 @@ pub async fn restore_shard(
         out.sync_all().await.map_err(TesseraError::internal)?;
         let checked = file.clone();
         tokio::task::spawn_blocking(move || {
-            crate::snapshot::verify(std::fs::File::open(&checked)?, size)
+            tessera_engine::snapshot::verify(std::fs::File::open(&checked)?, size)
         })
         .await
         .map_err(TesseraError::internal)??;
-        tracing::info!(collection = %key.0, shard = key.2, bytes = size, "replacing a replica with a user's snapshot");
+        tracing::info!(collection = %key.collection, shard = key.shard_id, bytes = size, "replacing a replica with a user's snapshot");
         let shard = registry
             .replace_from_snapshot(target, file.clone(), RestoredHistory::Restored { epoch: first.epoch })
             .await?;
         let points_count = shard.stats().points_count;
-        tracing::info!(collection = %key.0, shard = key.2, points = points_count, "restored a replica from a user's snapshot");
+        tracing::info!(collection = %key.collection, shard = key.shard_id, points = points_count, "restored a replica from a user's snapshot");
         Ok(RestoreShardReply { points_count })
     }
     .await;

@@ -12,20 +12,37 @@ use tessera_proto::topology_watch::TopologyCache;
 use tessera_types::{PeerId, ShardId, ShardPlacement, TesseraError, Topology};
 
 use crate::membership::ReadLease;
-use crate::shard::{RestoredHistory, Shard, ShardError};
+use tessera_engine::shard::{RestoredHistory, Shard, ShardError};
 
 /// The file in the data directory that holds the newest topology version acted on.
 const ACTED_ON_FILE: &str = "topology_version";
 
-/// (collection, incarnation, shard): a replica's identity on this node.
-pub type ShardKey = (String, u64, ShardId);
+/// A replica's identity on this node. The incarnation tells a collection
+/// from an earlier one of the same name, so a recreated collection never
+/// opens its predecessor's files.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReplicaKey {
+    pub collection: String,
+    pub incarnation: u64,
+    pub shard_id: ShardId,
+}
+
+impl ReplicaKey {
+    pub fn new(collection: impl Into<String>, incarnation: u64, shard_id: ShardId) -> Self {
+        ReplicaKey {
+            collection: collection.into(),
+            incarnation,
+            shard_id,
+        }
+    }
+}
 
 /// What a request is for, as this node's topology (at least as new as the
 /// sender's) describes it.
 pub struct Placed {
     pub topology: Arc<Topology>,
     pub placement: ShardPlacement,
-    pub key: ShardKey,
+    pub key: ReplicaKey,
 }
 
 #[derive(Clone)]
@@ -33,10 +50,10 @@ pub struct ShardRegistry {
     root: PathBuf,
     peer_id: PeerId,
     topology: TopologyCache,
-    open: Arc<Mutex<HashMap<ShardKey, Arc<Shard>>>>,
+    open: Arc<Mutex<HashMap<ReplicaKey, Arc<Shard>>>>,
     /// Replicas whose directory is being replaced by a snapshot: not opened
     /// meanwhile. Changed under the `open` lock.
-    replacing: Arc<Mutex<std::collections::HashSet<ShardKey>>>,
+    replacing: Arc<Mutex<std::collections::HashSet<ReplicaKey>>>,
     wal_retention_ops: u64,
     /// The newest topology version this node acted on, kept on disk: an older
     /// copy (from a lagging control-plane member, after a restart) never
@@ -117,10 +134,10 @@ impl ShardRegistry {
     }
 
     /// Where a scratch file for `key` goes (snapshots in transit).
-    pub fn scratch_file(&self, key: &ShardKey, what: &str) -> PathBuf {
+    pub fn scratch_file(&self, key: &ReplicaKey, what: &str) -> PathBuf {
         self.root
-            .join(format!("{}-{}", key.0, key.1))
-            .join(format!("{}.{what}", key.2))
+            .join(format!("{}-{}", key.collection, key.incarnation))
+            .join(format!("{}.{what}", key.shard_id))
     }
 
     /// Resolves a target against this node's topology, once it has seen the
@@ -141,7 +158,7 @@ impl ShardRegistry {
                 target.shard_id, target.collection
             ))
         })?;
-        let key = (
+        let key = ReplicaKey::new(
             target.collection.clone(),
             target.incarnation,
             target.shard_id,
@@ -174,10 +191,10 @@ impl ShardRegistry {
         }
     }
 
-    fn dir(&self, key: &ShardKey) -> PathBuf {
+    fn dir(&self, key: &ReplicaKey) -> PathBuf {
         self.root
-            .join(format!("{}-{}", key.0, key.1))
-            .join(key.2.to_string())
+            .join(format!("{}-{}", key.collection, key.incarnation))
+            .join(key.shard_id.to_string())
     }
 
     /// The replica a request is for. Waits until this node has seen the
@@ -205,7 +222,7 @@ impl ShardRegistry {
                 target.shard_id, target.collection, self.peer_id
             )));
         }
-        let key = (target.collection, target.incarnation, target.shard_id);
+        let key = ReplicaKey::new(target.collection, target.incarnation, target.shard_id);
         if let Some(shard) = self.open.lock().get(&key).cloned() {
             // The request may come before the reconcile pass for this version.
             shard.adopt(
@@ -229,10 +246,10 @@ impl ShardRegistry {
             if registry.replacing.lock().contains(&key) {
                 return Err(TesseraError::Unavailable(format!(
                     "shard {} is being replaced by a snapshot",
-                    key.2
+                    key.shard_id
                 )));
             }
-            tracing::info!(collection = %key.0, shard = key.2, "opening shard replica");
+            tracing::info!(collection = %key.collection, shard = key.shard_id, "opening shard replica");
             let shard = Arc::new(Shard::open(&dir, config.clone())?);
             shard.adopt(version, &config, &schema);
             shard.set_wal_retention(registry.wal_retention_ops);
@@ -277,7 +294,7 @@ impl ShardRegistry {
         target: ShardTarget,
         fill: impl FnOnce(&Path) -> Result<(), ShardError> + Send + 'static,
     ) -> Result<Arc<Shard>, TesseraError> {
-        let key = (
+        let key = ReplicaKey::new(
             target.collection.clone(),
             target.incarnation,
             target.shard_id,
@@ -295,7 +312,7 @@ impl ShardRegistry {
 
     async fn swap_in(
         &self,
-        key: &ShardKey,
+        key: &ReplicaKey,
         old: Option<Arc<Shard>>,
         fill: impl FnOnce(&Path) -> Result<(), ShardError> + Send + 'static,
     ) -> Result<(), TesseraError> {
@@ -311,7 +328,7 @@ impl ShardRegistry {
                     old = Some(still_shared);
                     waits += 1;
                     if waits.is_multiple_of(250) {
-                        tracing::warn!(collection = %key.0, shard = key.2, "replica swap still waiting for requests to release the replica");
+                        tracing::warn!(collection = %key.collection, shard = key.shard_id, "replica swap still waiting for requests to release the replica");
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
@@ -332,7 +349,7 @@ impl ShardRegistry {
     }
 
     /// The replicas open on this node.
-    pub fn open_shards(&self) -> Vec<(ShardKey, Arc<Shard>)> {
+    pub fn open_shards(&self) -> Vec<(ReplicaKey, Arc<Shard>)> {
         self.open
             .lock()
             .iter()
@@ -345,7 +362,7 @@ impl ShardRegistry {
     pub fn flush_all(&self) {
         for (key, shard) in self.open_shards() {
             if let Err(e) = shard.flush() {
-                tracing::warn!(collection = %key.0, shard = key.2, error = %e, "cannot flush a shard on stop");
+                tracing::warn!(collection = %key.collection, shard = key.shard_id, error = %e, "cannot flush a shard on stop");
             }
         }
     }
@@ -370,8 +387,8 @@ impl ShardRegistry {
                 .is_some_and(|s| s.replica(self.peer_id).is_some())
         };
         open.retain(
-            |(name, incarnation, shard_id), shard| match topology.collections.get(name) {
-                Some(c) if placed_here(name, *incarnation, *shard_id) => {
+            |key, shard| match topology.collections.get(&key.collection) {
+                Some(c) if placed_here(&key.collection, key.incarnation, key.shard_id) => {
                     shard.adopt(topology.version, &c.config, &c.payload_schema);
                     true
                 }
@@ -390,9 +407,9 @@ impl ShardRegistry {
                         .collections
                         .get(collection)
                         .is_some_and(|c| c.incarnation.to_string() == incarnation)
-                        || open
-                            .keys()
-                            .any(|k| k.0 == collection && k.1.to_string() == incarnation)
+                        || open.keys().any(|k| {
+                            k.collection == collection && k.incarnation.to_string() == incarnation
+                        })
                 });
             if !live {
                 tracing::info!(directory = %name, "removing data of a deleted collection");
@@ -419,7 +436,7 @@ impl ShardRegistry {
                 else {
                     continue;
                 };
-                let key = (collection.clone(), incarnation, shard_id);
+                let key = ReplicaKey::new(&collection, incarnation, shard_id);
                 if !placed_here(&collection, incarnation, shard_id) && !open.contains_key(&key) {
                     tracing::info!(collection = %collection, shard = shard_id, "removing a replica no longer placed here");
                     if let Err(e) = std::fs::remove_dir_all(shard.path()) {

@@ -12,7 +12,7 @@ use tessera_proto::common::ShardTarget;
 use tessera_types::{ShardOperation, TesseraError, Topology};
 
 use super::ReplicaSet;
-use crate::registry::ShardKey;
+use crate::registry::ReplicaKey;
 
 /// How long to wait before trying a barrier that failed again.
 const RETRY: Duration = Duration::from_millis(500);
@@ -47,14 +47,14 @@ fn led_epochs(topology: &Topology, me: tessera_types::PeerId) -> Vec<(ShardTarge
 /// Watches the topology and writes a barrier in each shard this node comes
 /// to lead in a new epoch (once per epoch).
 pub async fn barrier_loop(set: ReplicaSet) {
-    let mut written: HashMap<ShardKey, u64> = HashMap::new();
+    let mut written: HashMap<ReplicaKey, u64> = HashMap::new();
     let mut changes = set.registry.topology().subscribe();
     let me = set.peer_id();
     loop {
         let topology = changes.borrow_and_update().clone();
         let mut pending = false;
         for (target, epoch) in led_epochs(&topology, me) {
-            let key = (
+            let key = ReplicaKey::new(
                 target.collection.clone(),
                 target.incarnation,
                 target.shard_id,
@@ -67,19 +67,19 @@ pub async fn barrier_loop(set: ReplicaSet) {
                 .await
             {
                 Ok(seq) => {
-                    tracing::debug!(collection = %key.0, shard = key.2, epoch, seq, "wrote a new epoch's barrier");
+                    tracing::debug!(collection = %key.collection, shard = key.shard_id, epoch, seq, "wrote a new epoch's barrier");
                     written.insert(key, epoch);
                 }
                 // Not the primary in this node's view yet: again shortly.
                 Err(e @ TesseraError::Stale(_)) => {
-                    tracing::debug!(collection = %key.0, shard = key.2, epoch, error = %e, "barrier not written yet");
+                    tracing::debug!(collection = %key.collection, shard = key.shard_id, epoch, error = %e, "barrier not written yet");
                     pending = true;
                 }
                 // Ordered and forwarded, though not to enough copies (or not
                 // ordered at all: the shard is fenced); trying again would
                 // only add operations.
                 Err(e) => {
-                    tracing::debug!(collection = %key.0, shard = key.2, epoch, error = %e, "barrier written without an acknowledgement");
+                    tracing::debug!(collection = %key.collection, shard = key.shard_id, epoch, error = %e, "barrier written without an acknowledgement");
                     written.insert(key, epoch);
                 }
             }

@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use tessera_proto::peers::DataPlanes;
 use tessera_types::{PeerId, ReplicaStateChange, TesseraError, TransferMethod};
 
-use crate::registry::{ShardKey, ShardRegistry};
+use crate::registry::{ReplicaKey, ShardRegistry};
 
 pub use barrier::barrier_loop;
 pub use primary::RecordsView;
@@ -37,7 +37,7 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_GAP_FILL: usize = 10_000;
 
 /// A lock per (shard, peer holding a replica of it).
-type GapFillLocks = Arc<Mutex<HashMap<(ShardKey, PeerId), Arc<tokio::sync::Mutex<()>>>>>;
+type GapFillLocks = Arc<Mutex<HashMap<(ReplicaKey, PeerId), Arc<tokio::sync::Mutex<()>>>>>;
 
 /// This node's part in replicating the shards it holds.
 #[derive(Clone)]

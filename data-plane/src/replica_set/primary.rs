@@ -9,13 +9,13 @@ use tessera_proto::data_plane as dp;
 use tessera_types::{OpId, PeerId, ReplicaState, ReplicaStateChange, ShardOperation, TesseraError};
 
 use super::{call, ReplicaSet, GAP_WAIT, MAX_GAP_FILL};
-use crate::registry::Placed;
-use crate::shard::{Ordered, Replicated, Shard};
+use crate::registry::{Placed, ReplicaKey};
+use tessera_engine::shard::{Ordered, Replicated, Shard};
 
 fn not_primary(placed: &Placed, me: PeerId, epoch: u64) -> TesseraError {
     TesseraError::Stale(format!(
         "peer {me} is not the primary of shard {} at epoch {epoch} (the primary is peer {} at epoch {})",
-        placed.key.2, placed.placement.primary, placed.placement.epoch
+        placed.key.shard_id, placed.placement.primary, placed.placement.epoch
     ))
 }
 
@@ -259,7 +259,7 @@ impl ReplicaSet {
         peer: PeerId,
     ) -> Arc<tokio::sync::Mutex<()>> {
         let target = request.target.as_ref();
-        let key = (
+        let key = ReplicaKey::new(
             target.map(|t| t.collection.clone()).unwrap_or_default(),
             target.map(|t| t.incarnation).unwrap_or_default(),
             target.map(|t| t.shard_id).unwrap_or_default(),
@@ -389,7 +389,7 @@ impl ReplicaSet {
 /// A still view of a shard for a record stream: the shard as of `at`, opened
 /// from a snapshot in a scratch directory that goes when the view is dropped.
 pub struct RecordsView {
-    pub shard: crate::shard::Shard,
+    pub shard: tessera_engine::shard::Shard,
     pub at: OpId,
     dir: std::path::PathBuf,
 }
@@ -416,17 +416,17 @@ impl ReplicaSet {
             .map(|c| c.config.clone())
             .ok_or_else(|| TesseraError::collection_not_found(&target.collection))?;
         let (file, at) = self.snapshot_for_transfer(target.clone()).await?;
-        let key = (target.collection, target.incarnation, target.shard_id);
+        let key = ReplicaKey::new(target.collection, target.incarnation, target.shard_id);
         let dir = self
             .registry
             .scratch_file(&key, &format!("records-view-{}", rand_suffix()));
         blocking(move || {
-            let opened = crate::shard::Shard::restore_snapshot(
+            let opened = tessera_engine::shard::Shard::restore_snapshot(
                 &file,
                 &dir,
-                crate::shard::RestoredHistory::Keep,
+                tessera_engine::shard::RestoredHistory::Keep,
             )
-            .and_then(|()| crate::shard::Shard::open_still(&dir, config));
+            .and_then(|()| tessera_engine::shard::Shard::open_still(&dir, config));
             let _ = std::fs::remove_file(&file);
             match opened {
                 Ok(shard) => Ok(RecordsView { shard, at, dir }),

@@ -24,8 +24,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 
 use super::{call, ReplicaSet};
-use crate::registry::ShardKey;
-use crate::shard::{RecordLoader, Replicated, RestoredHistory};
+use crate::registry::ReplicaKey;
+use tessera_engine::shard::{RecordLoader, Replicated, RestoredHistory};
 
 /// Operations fetched per request.
 const BATCH: u32 = 1_000;
@@ -50,12 +50,12 @@ struct Tracked {
 
 /// Recoveries in progress on this node, by replica.
 #[derive(Clone, Default)]
-pub struct RecoveryProgress(Arc<Mutex<HashMap<ShardKey, Tracked>>>);
+pub struct RecoveryProgress(Arc<Mutex<HashMap<ReplicaKey, Tracked>>>);
 
 impl RecoveryProgress {
     /// The progress of `key`'s recovery and its rate (units per second) since
     /// its current method started.
-    pub fn get(&self, key: &ShardKey) -> Option<(Progress, f64)> {
+    pub fn get(&self, key: &ReplicaKey) -> Option<(Progress, f64)> {
         self.0.lock().get(key).map(|t| {
             let seconds = t.started.elapsed().as_secs_f64().max(1e-3);
             let rate = t.progress.done.saturating_sub(t.started_at) as f64 / seconds;
@@ -64,7 +64,7 @@ impl RecoveryProgress {
     }
 
     /// Every recovery in progress here.
-    pub fn all(&self) -> Vec<(ShardKey, Progress)> {
+    pub fn all(&self) -> Vec<(ReplicaKey, Progress)> {
         self.0
             .lock()
             .iter()
@@ -72,7 +72,7 @@ impl RecoveryProgress {
             .collect()
     }
 
-    fn set(&self, key: &ShardKey, progress: Progress) {
+    fn set(&self, key: &ReplicaKey, progress: Progress) {
         let mut all = self.0.lock();
         match all.get_mut(key) {
             Some(t) if t.progress.method == progress.method => t.progress = progress,
@@ -94,14 +94,14 @@ impl RecoveryProgress {
         }
     }
 
-    fn clear(&self, key: &ShardKey) {
+    fn clear(&self, key: &ReplicaKey) {
         self.0.lock().remove(key);
     }
 }
 
 /// Watches the topology and runs one recovery per recovering replica here.
 pub async fn recovery_loop(set: ReplicaSet) {
-    let mut running: HashMap<ShardKey, JoinHandle<()>> = HashMap::new();
+    let mut running: HashMap<ReplicaKey, JoinHandle<()>> = HashMap::new();
     let mut changes = set.registry.topology().subscribe();
     let me = set.peer_id();
     loop {
@@ -112,7 +112,7 @@ pub async fn recovery_loop(set: ReplicaSet) {
                 if !shard.state_of(me).is_some_and(|s| s.is_recovering()) {
                     continue;
                 }
-                let key = (
+                let key = ReplicaKey::new(
                     collection.name.clone(),
                     collection.incarnation,
                     shard.shard_id,
@@ -140,9 +140,9 @@ struct Attempt {
     base_installed: bool,
 }
 
-async fn recover(set: ReplicaSet, key: ShardKey) {
+async fn recover(set: ReplicaSet, key: ReplicaKey) {
     let started = Instant::now();
-    tracing::info!(collection = %key.0, shard = key.2, "recovering replica");
+    tracing::info!(collection = %key.collection, shard = key.shard_id, "recovering replica");
     let mut attempt = Attempt {
         method: set.default_method,
         base_installed: false,
@@ -152,15 +152,15 @@ async fn recover(set: ReplicaSet, key: ShardKey) {
             Ok(Step::Continue) => {}
             Ok(Step::Done) => break,
             Err(e) => {
-                tracing::warn!(collection = %key.0, shard = key.2, error = %e, "recovery step failed; retrying");
+                tracing::warn!(collection = %key.collection, shard = key.shard_id, error = %e, "recovery step failed; retrying");
                 tokio::time::sleep(RETRY).await;
             }
         }
     }
     set.progress.clear(&key);
     tracing::info!(
-        collection = %key.0,
-        shard = key.2,
+        collection = %key.collection,
+        shard = key.shard_id,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "replica recovery ended"
     );
@@ -169,26 +169,28 @@ async fn recover(set: ReplicaSet, key: ShardKey) {
 impl ReplicaSet {
     async fn recovery_step(
         &self,
-        key: &ShardKey,
+        key: &ReplicaKey,
         attempt: &mut Attempt,
     ) -> Result<Step, TesseraError> {
         let me = self.peer_id();
         let topology = self.registry.topology().current();
         let Some(collection) = topology
             .collections
-            .get(&key.0)
-            .filter(|c| c.incarnation == key.1)
+            .get(&key.collection)
+            .filter(|c| c.incarnation == key.incarnation)
         else {
             return Ok(Step::Done);
         };
-        let Some(placement) = collection.shard(key.2).cloned() else {
+        let Some(placement) = collection.shard(key.shard_id).cloned() else {
             return Ok(Step::Done);
         };
-        let chosen = collection.transfer_to(key.2, me).and_then(|t| t.method);
+        let chosen = collection
+            .transfer_to(key.shard_id, me)
+            .and_then(|t| t.method);
         let method = chosen.unwrap_or(self.default_method);
         if method != attempt.method {
             // A restarted transfer starts over with its new method.
-            tracing::info!(collection = %key.0, shard = key.2, method = method.as_str(), "recovery: method changed");
+            tracing::info!(collection = %key.collection, shard = key.shard_id, method = method.as_str(), "recovery: method changed");
             *attempt = Attempt {
                 method,
                 base_installed: false,
@@ -203,9 +205,9 @@ impl ReplicaSet {
             return Ok(Step::Continue);
         }
         let target = ShardTarget {
-            collection: key.0.clone(),
-            incarnation: key.1,
-            shard_id: key.2,
+            collection: key.collection.clone(),
+            incarnation: key.incarnation,
+            shard_id: key.shard_id,
             topology_version: topology.version,
         };
         let _slot = self
@@ -287,8 +289,8 @@ impl ReplicaSet {
         };
         if fetched > 0 {
             tracing::info!(
-                collection = %key.0,
-                shard = key.2,
+                collection = %key.collection,
+                shard = key.shard_id,
                 operations = now.seq,
                 of = progress.total,
                 "recovery: applied operations from the primary's WAL"
@@ -313,9 +315,9 @@ impl ReplicaSet {
         };
         self.set_states(
             vec![ReplicaStateChange {
-                collection: key.0.clone(),
-                incarnation: key.1,
-                shard_id: key.2,
+                collection: key.collection.clone(),
+                incarnation: key.incarnation,
+                shard_id: key.shard_id,
                 peer_id: me,
                 from: state,
                 to,
@@ -323,7 +325,7 @@ impl ReplicaSet {
             None,
         )
         .await?;
-        tracing::info!(collection = %key.0, shard = key.2, from = ?state, to = ?to, last = now.seq, "recovery: replica state advanced");
+        tracing::info!(collection = %key.collection, shard = key.shard_id, from = ?state, to = ?to, last = now.seq, "recovery: replica state advanced");
         Ok(if to == ReplicaState::Partial {
             Step::Continue
         } else {
@@ -340,7 +342,7 @@ impl ReplicaSet {
         topology: &Topology,
         primary: tessera_types::PeerId,
         target: ShardTarget,
-        key: &ShardKey,
+        key: &ReplicaKey,
     ) -> Result<(), TesseraError> {
         let records = method == TransferMethod::StreamRecords
             || (method == TransferMethod::WalDelta
@@ -359,13 +361,13 @@ impl ReplicaSet {
         topology: &Topology,
         primary: tessera_types::PeerId,
         target: ShardTarget,
-        key: &ShardKey,
+        key: &ReplicaKey,
     ) -> Result<(), TesseraError> {
         let config = topology
             .collections
-            .get(&key.0)
+            .get(&key.collection)
             .map(|c| c.config.clone())
-            .ok_or_else(|| TesseraError::collection_not_found(&key.0))?;
+            .ok_or_else(|| TesseraError::collection_not_found(&key.collection))?;
         let mut client = self.peers.client(topology, primary)?;
         let mut stream = client
             .fetch_records(dp::FetchSnapshotRequest {
@@ -391,7 +393,7 @@ impl ReplicaSet {
                 .map(|e| (e.first_seq, e.epoch))
                 .collect(),
         );
-        tracing::info!(collection = %key.0, shard = key.2, records = total, seq = at.seq, "recovery: receiving records from the primary");
+        tracing::info!(collection = %key.collection, shard = key.shard_id, records = total, seq = at.seq, "recovery: receiving records from the primary");
         let built = self.registry.scratch_file(key, "incoming-records");
         let dir = built.clone();
         let mut loader =
@@ -423,7 +425,7 @@ impl ReplicaSet {
                 .await
                 .map_err(TesseraError::internal)??;
             if total > 0 && before * 10 / total != done * 10 / total {
-                tracing::info!(collection = %key.0, shard = key.2, records = done, of = total, "recovery: loading records from the primary");
+                tracing::info!(collection = %key.collection, shard = key.shard_id, records = done, of = total, "recovery: loading records from the primary");
             }
             self.progress.set(
                 key,
@@ -444,7 +446,7 @@ impl ReplicaSet {
         if result.is_err() {
             let _ = tokio::fs::remove_dir_all(&built).await;
         }
-        tracing::info!(collection = %key.0, shard = key.2, records = done, seq = at.seq, "recovery: installed records from the primary");
+        tracing::info!(collection = %key.collection, shard = key.shard_id, records = done, seq = at.seq, "recovery: installed records from the primary");
         result.map(|_| ())
     }
 
@@ -454,7 +456,7 @@ impl ReplicaSet {
         topology: &Topology,
         primary: tessera_types::PeerId,
         target: ShardTarget,
-        key: &ShardKey,
+        key: &ReplicaKey,
     ) -> Result<(), TesseraError> {
         let mut client = self.peers.client(topology, primary)?;
         let mut stream = client
@@ -494,8 +496,8 @@ impl ReplicaSet {
             // A log line at every tenth of the way.
             if total > 0 && before * 10 / total != done * 10 / total {
                 tracing::info!(
-                    collection = %key.0,
-                    shard = key.2,
+                    collection = %key.collection,
+                    shard = key.shard_id,
                     bytes = done,
                     of = total,
                     "recovery: receiving a snapshot from the primary"
@@ -512,7 +514,7 @@ impl ReplicaSet {
         }
         out.sync_all().await.map_err(TesseraError::internal)?;
         drop(out);
-        tracing::info!(collection = %key.0, shard = key.2, bytes = done, seq = at.seq, "recovery: installing a snapshot from the primary");
+        tracing::info!(collection = %key.collection, shard = key.shard_id, bytes = done, seq = at.seq, "recovery: installing a snapshot from the primary");
         let result = self
             .registry
             .replace_from_snapshot(target, file.clone(), RestoredHistory::Keep)

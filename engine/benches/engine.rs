@@ -1,10 +1,10 @@
 //! Engine benchmark: prints figures, asserts nothing about speed.
 //!
 //! ```text
-//! cargo bench -p tessera-data-plane --bench engine                      # 100k x 128
-//! cargo bench -p tessera-data-plane --bench engine -- --points 1000000
-//! cargo bench -p tessera-data-plane --bench engine --features simdeez   # anndists' simdeez_f
-//! cargo bench -p tessera-data-plane --bench engine -- --on-disk         # resident memory
+//! cargo bench -p tessera-engine --bench engine                      # 100k x 128
+//! cargo bench -p tessera-engine --bench engine -- --points 1000000
+//! cargo bench -p tessera-engine --bench engine --features simdeez   # anndists' simdeez_f
+//! cargo bench -p tessera-engine --bench engine -- --on-disk         # resident memory
 //! ```
 //!
 //! 1. Distance kernels: Tessera's (AVX2 when the CPU has it, else the portable loops) and
@@ -28,8 +28,8 @@ use hnsw_rs::prelude::{DistDot, DistL1, DistL2, Distance as _, Hnsw};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
-use tessera_data_plane::index::kernels;
-use tessera_data_plane::shard::Shard;
+use tessera_engine::index::kernels;
+use tessera_engine::shard::Shard;
 use tessera_types::{
     CreateCollection, Distance, HnswConfigDiff, NamedVectors, Point, PointId, SearchParams,
     SearchRequest, ShardOperation, VectorParams, VectorsConfig, WithPayload, WithVector,

@@ -2,14 +2,14 @@
 //! primary of a shard refuses writes that store data while its node's resident memory,
 //! or the disk holding the shard, is at or past the limit. Checked here, not at the
 //! gateway, because the data node is the one whose memory and disk fill up. The
-//! node-wide quota (`crate::quota`) measures the same way and is checked separately.
+//! node-wide quota (the data plane's `quota`) measures the same way and is checked separately.
 
 use std::path::Path;
 
 use tessera_types::{CollectionConfig, ShardOperation};
 
 use super::ShardError;
-use crate::quota::{disk_usage_percent, resident_memory_percent};
+use crate::host::{disk_usage_percent, resident_memory_percent};
 
 /// Refuses `op` when it stores data and a resource limit of `config` is reached.
 pub(super) fn check(

@@ -1,7 +1,7 @@
 //! Writes, reads, payload edits and input validation.
 
 use serde_json::json;
-use tessera_data_plane::shard::{Shard, ShardError};
+use tessera_engine::shard::{Shard, ShardError};
 use tessera_types::{
     Distance, NamedVectors, Point, PointId, PointSelection, ScrollRequest, ShardOperation,
     TesseraError, VectorStruct, WithPayload, WithVector,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use tessera_data_plane::shard::Shard;
+use tessera_engine::shard::Shard;
 use tessera_types::{
     Distance, PointId, PointSelection, ScrollRequest, ShardOperation, WithPayload, WithVector,
 };

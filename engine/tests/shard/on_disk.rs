@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
-use tessera_data_plane::shard::Shard;
+use tessera_engine::shard::Shard;
 use tessera_types::{
     CollectionConfig, Distance, PayloadSchema, PayloadSchemaType, Point, PointId, PointSelection,
     ScrollRequest, ShardOperation, VectorsConfig, WithPayload, WithVector,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use tessera_data_plane::shard::Shard;
+use tessera_engine::shard::Shard;
 use tessera_types::{
     CollectionConfig, CreateCollection, Distance, Filter, HnswConfigDiff, NamedVectors, Payload,
     Point, PointId, ScrollRequest, SearchParams, SearchRequest, VectorParams, VectorsConfig,

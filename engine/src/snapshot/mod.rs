@@ -46,7 +46,7 @@ impl From<SnapshotError> for tessera_types::TesseraError {
 
 /// Checks that `reader`, `len` bytes long, is a whole shard snapshot: the magic
 /// at its start and the checksum at its end, read through once.
-pub(crate) fn verify(mut reader: impl Read, len: u64) -> Result<(), SnapshotError> {
+pub fn verify(mut reader: impl Read, len: u64) -> Result<(), SnapshotError> {
     let short = || SnapshotError::Corrupt("not a shard snapshot (too short)".into());
     if len < (MAGIC.len() + 4) as u64 {
         return Err(short());

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::json;
-use tessera_data_plane::shard::{RestoredHistory, Shard, ShardError};
+use tessera_engine::shard::{RestoredHistory, Shard, ShardError};
 use tessera_types::{Distance, Point, ScrollRequest, ShardOperation, WithPayload, WithVector};
 
 use crate::common::*;

@@ -18,7 +18,7 @@ const BLOCK: u64 = 512;
 /// the padding and the end of the archive are zeros, as written. For a
 /// collection snapshot (`require_manifest`), a root manifest whose shards are
 /// all present.
-pub(crate) fn verify(path: &Path, require_manifest: bool) -> Result<(), SnapshotError> {
+pub fn verify(path: &Path, require_manifest: bool) -> Result<(), SnapshotError> {
     let zeros = verify_entries(path, require_manifest)?;
     // Padding inside the archive and the blocks after its last entry hold no
     // data a reader looks at: a damaged byte there must still be caught.
@@ -98,7 +98,7 @@ fn verify_entries(path: &Path, require_manifest: bool) -> Result<Vec<(u64, u64)>
 
 /// Streams the entry `entry` of the archive at `path` to `sink` in chunks,
 /// telling it the entry's size first. Returns early when `sink` says stop.
-pub(crate) fn read_entry(
+pub fn read_entry(
     path: &Path,
     entry: &str,
     mut sink: impl FnMut(u64, &[u8]) -> bool,

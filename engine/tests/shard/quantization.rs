@@ -2,7 +2,7 @@
 //! reopening, dropped when the settings are.
 
 use serde_json::json;
-use tessera_data_plane::shard::Shard;
+use tessera_engine::shard::Shard;
 use tessera_types::{
     Distance, Point, QuantizationConfig, QuantizationConfigDiff, QuantizationSearchParams,
     ShardOperation, UpdateCollection,

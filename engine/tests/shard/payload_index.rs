@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use serde_json::json;
-use tessera_data_plane::shard::Shard;
+use tessera_engine::shard::Shard;
 use tessera_types::{
     Distance, PayloadSchema, PayloadSchemaType, Point, PointId, PointSelection, ShardOperation,
 };

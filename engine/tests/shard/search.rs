@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use serde_json::json;
-use tessera_data_plane::shard::Shard;
+use tessera_engine::shard::Shard;
 use tessera_types::{Distance, Point, PointId, PointSelection, ShardOperation, WithPayload};
 
 use crate::common::*;

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::SnapshotError;
 
 /// Bytes per chunk when a stored file is streamed.
-pub(crate) const CHUNK: usize = 1024 * 1024;
+pub const CHUNK: usize = 1024 * 1024;
 const CHECKSUM_SUFFIX: &str = ".checksum";
 /// Files on their way to a recovery.
 const STAGING: &str = "staging";

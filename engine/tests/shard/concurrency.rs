@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde_json::json;
-use tessera_data_plane::shard::Shard;
+use tessera_engine::shard::Shard;
 use tessera_types::{Distance, Point, PointId, PointSelection, ShardOperation};
 
 use crate::common::*;

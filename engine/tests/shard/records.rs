@@ -3,7 +3,7 @@
 //! same points and versions and continues the source's history.
 
 use serde_json::json;
-use tessera_data_plane::shard::{RecordLoader, Shard, VersionedPoint};
+use tessera_engine::shard::{RecordLoader, Shard, VersionedPoint};
 use tessera_types::{Distance, OpId, PointId, PointSelection, ShardOperation};
 
 use crate::common::*;

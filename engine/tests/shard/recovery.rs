@@ -3,7 +3,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use tessera_data_plane::shard::Shard;
+use tessera_engine::shard::Shard;
 use tessera_types::{Distance, NamedVectors, PointId, PointSelection, ShardOperation};
 
 use crate::common::*;
