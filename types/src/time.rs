@@ -1,18 +1,13 @@
-//! Calendar formatting of UTC timestamps, shared by every service that shows
-//! a time to users (snapshot names and listings, cluster status).
+//! UTC timestamps as users see them (snapshot names and listings, cluster
+//! status) and datetimes as Qdrant reads them, on `chrono`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-/// A moment in UTC, broken into calendar fields.
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+/// A moment in UTC, to the second, as users are shown it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UtcDateTime {
-    pub year: i64,
-    pub month: u32,
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
-}
+pub struct UtcDateTime(DateTime<Utc>);
 
 impl UtcDateTime {
     pub fn now() -> Self {
@@ -20,86 +15,40 @@ impl UtcDateTime {
     }
 
     pub fn from_system_time(time: SystemTime) -> Self {
-        let secs = time
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs() as i64;
-        Self::from_unix_seconds(secs)
+        let at = DateTime::<Utc>::from(time);
+        Self::from_unix_seconds(at.timestamp())
     }
 
+    /// Out-of-range seconds (beyond chrono's ±262,000 years) read as the epoch.
     pub fn from_unix_seconds(secs: i64) -> Self {
-        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-        // Howard Hinnant's civil-from-days algorithm.
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        UtcDateTime {
-            year: yoe + era * 400 + i64::from(month <= 2),
-            month,
-            day,
-            hour: (rem / 3600) as u32,
-            minute: (rem % 3600 / 60) as u32,
-            second: (rem % 60) as u32,
-        }
+        UtcDateTime(DateTime::from_timestamp(secs, 0).unwrap_or_default())
     }
 
     /// Seconds since the Unix epoch.
     pub fn unix_seconds(&self) -> i64 {
-        // Howard Hinnant's days-from-civil algorithm.
-        let year = self.year - i64::from(self.month <= 2);
-        let era = year.div_euclid(400);
-        let yoe = year - era * 400;
-        let month = i64::from(self.month);
-        let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5
-            + i64::from(self.day)
-            - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        let days = era * 146_097 + doe - 719_468;
-        days * 86_400
-            + i64::from(self.hour) * 3600
-            + i64::from(self.minute) * 60
-            + i64::from(self.second)
+        self.0.timestamp()
     }
 
     /// Reads the [`iso_local`](Self::iso_local) shape back.
     pub fn parse_iso_local(text: &str) -> Option<Self> {
-        let (date, time) = text.split_once('T')?;
-        let mut date = date.splitn(3, '-');
-        let mut time = time.trim_end_matches('Z').splitn(3, ':');
-        Some(UtcDateTime {
-            year: date.next()?.parse().ok()?,
-            month: date.next()?.parse().ok()?,
-            day: date.next()?.parse().ok()?,
-            hour: time.next()?.parse().ok()?,
-            minute: time.next()?.parse().ok()?,
-            second: time.next()?.parse().ok()?,
-        })
+        let at =
+            NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S").ok()?;
+        Some(UtcDateTime(at.and_utc()))
     }
 
     /// `2026-11-29T03:41:21Z`.
     pub fn rfc3339(&self) -> String {
-        format!("{}Z", self.iso_local())
+        self.0.format("%Y-%m-%dT%H:%M:%SZ").to_string()
     }
 
     /// `2026-11-29T03:41:21`, the `creation_time` shape of Qdrant's snapshot listings.
     pub fn iso_local(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        )
+        self.0.format("%Y-%m-%dT%H:%M:%S").to_string()
     }
 
     /// `2026-11-29-03-41-21`, as Qdrant puts it in snapshot names.
     pub fn file_stamp(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02}-{:02}-{:02}-{:02}",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        )
+        self.0.format("%Y-%m-%d-%H-%M-%S").to_string()
     }
 }
 
@@ -108,7 +57,7 @@ impl UtcDateTime {
 /// fractions of a second), or without a zone (UTC) with `T` or a space, or a
 /// bare date.
 pub fn parse_datetime(text: &str) -> Option<f64> {
-    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    use chrono::NaiveDate;
     let zoned = ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z"];
     let micros = if let Some(t) = DateTime::parse_from_rfc3339(text).ok().or_else(|| {
         zoned
