@@ -1,5 +1,7 @@
 //! Point reads: each shard's replicas chosen by consistency, answers merged.
 
+use futures::stream::{FuturesUnordered, StreamExt};
+
 use super::strict_mode::cost;
 use super::*;
 
@@ -385,21 +387,32 @@ impl Gateway {
             }
             return Err(last);
         }
-        let replies = join_all(plan.replicas.iter().map(|peer| {
-            let node = self.data_planes.points(topology, *peer);
-            let reply = node.map(&f);
-            async move { call(reply?).await }
-        }))
-        .await;
+        // Answers are taken as they come; once `required` are in (or too
+        // many replicas failed for that) the rest are dropped unanswered.
+        let mut pending: FuturesUnordered<_> = plan
+            .replicas
+            .iter()
+            .map(|peer| {
+                let node = self.data_planes.points(topology, *peer);
+                let reply = node.map(&f);
+                async move { call(reply?).await }
+            })
+            .collect();
+        let asked = pending.len();
         let mut answers = Vec::new();
         let mut first_error = None;
-        for reply in replies {
+        let mut failed = 0;
+        while let Some(reply) = pending.next().await {
             match reply {
                 Ok(reply) => answers.push(reply),
                 Err(e @ TesseraError::BadInput(_)) => return Err(e),
                 Err(e) => {
+                    failed += 1;
                     first_error.get_or_insert(e);
                 }
+            }
+            if answers.len() >= plan.required || asked - failed < plan.required {
+                break;
             }
         }
         if answers.len() < plan.required {
