@@ -41,6 +41,8 @@ use crate::raft::{Contacts, Members, NetworkFactory, Proposer, Raft, RaftService
 const RAFT_DIR: &str = "raft";
 /// Upper bound on stop's wait for the state machine to be released.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Upper bound on stop's wait for open gRPC calls to finish.
+const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Log entries kept behind each snapshot, so a follower that lags a little
 /// catches up from the log rather than with a whole snapshot.
 const LOGS_KEPT_BEHIND_SNAPSHOT: u64 = 100;
@@ -366,10 +368,19 @@ impl ControlPlane {
         self.hand_over_leadership().await;
         self.shutdown.send_replace(true);
         self.reconciler.abort();
-        match self.server.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!("control-plane gRPC server failed: {e}"),
-            Err(e) => tracing::warn!("control-plane gRPC server task failed: {e}"),
+        // A graceful stop waits for open calls; a client that vanished
+        // without a word must not hold the stop up for longer than this.
+        let mut server = self.server;
+        match tokio::time::timeout(STOP_GRACE, &mut server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!("control-plane gRPC server failed: {e}"),
+            Ok(Err(e)) => tracing::warn!("control-plane gRPC server task failed: {e}"),
+            Err(_) => {
+                tracing::warn!(
+                    "calls still open {STOP_GRACE:?} into the stop; closing their connections"
+                );
+                server.abort();
+            }
         }
         if let Some(operations) = self.operations {
             let _ = operations.await;
