@@ -44,6 +44,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 # engine; say plainly whether they run, as cargo hides a passing test's output.
 if docker info >/dev/null 2>&1 && command -v docker-compose >/dev/null; then
   echo "==> Docker engine answers: the compose tests run"
+elif [ "${TESSERA_REQUIRE_DOCKER:-}" = 1 ]; then
+  echo "==> TESSERA_REQUIRE_DOCKER=1 but no Docker engine answers (or docker-compose is missing)" >&2
+  exit 1
 else
   echo "==> Docker tests SKIPPED: no Docker engine answers (or docker-compose is missing)"
 fi

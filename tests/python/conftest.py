@@ -20,6 +20,8 @@ from qdrant_client import QdrantClient
 from harness import Deployment, docker_unavailable, tessera_binary, unique_name
 
 _NO_DOCKER = docker_unavailable()
+if _NO_DOCKER and os.environ.get("TESSERA_REQUIRE_DOCKER") == "1":
+    raise RuntimeError(f"TESSERA_REQUIRE_DOCKER=1 but the compose layouts cannot run: {_NO_DOCKER}")
 # The compose layouts run the whole suite through each gateway of
 # deploy/docker-compose.yaml, where a Docker engine answers.
 LAYOUTS = ["standalone", "cluster"] + ([] if _NO_DOCKER else ["compose-1", "compose-2"])
