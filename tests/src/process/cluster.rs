@@ -176,7 +176,8 @@ impl ProcessClusterBuilder {
                 let (host, netns) = control_plane_at(i);
                 let netns = netns.map(|n| (n, network_namespace(&network, n)));
                 let addr = SocketAddr::new(host, *port);
-                control_plane_node(&dir, i, scheme, addr, bootstrap, true, &env, netns)
+                let at = ControlPlaneAt { addr, netns };
+                control_plane_node(&dir, i, scheme, at, bootstrap, true, &env)
             })
             .collect();
         let members = control_planes
@@ -252,18 +253,25 @@ impl ProcessClusterBuilder {
     }
 }
 
+/// Where a control-plane node listens, and in a partitionable cluster its
+/// namespace (index and name).
+struct ControlPlaneAt {
+    addr: SocketAddr,
+    netns: Option<(usize, String)>,
+}
+
 /// Spawns control-plane node `i`; with `bootstrap` it joins that member, and
 /// without `uri` it is recorded at the address it joins from.
 fn control_plane_node(
     dir: &TempDir,
     i: usize,
     scheme: &'static str,
-    addr: SocketAddr,
+    at: ControlPlaneAt,
     bootstrap: Option<String>,
     uri: bool,
     env: &[(String, String)],
-    netns: Option<(usize, String)>,
 ) -> ControlPlaneNode {
+    let ControlPlaneAt { addr, netns } = at;
     let name = format!("control-plane-{i}");
     let mut args = vec![
         "control-plane".into(),
@@ -719,11 +727,13 @@ impl ProcessCluster {
             &self._dir,
             i,
             self.scheme,
-            SocketAddr::new(host, port),
+            ControlPlaneAt {
+                addr: SocketAddr::new(host, port),
+                netns,
+            },
             Some(bootstrap),
             uri,
             &self.control_plane_env,
-            netns,
         );
         self.control_planes.push(node);
         let node = &mut self.control_planes[i];
