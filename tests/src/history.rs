@@ -43,15 +43,16 @@ pub struct ReadEvent {
 pub struct History {
     pub writes: Vec<WriteEvent>,
     pub reads: Vec<ReadEvent>,
-    /// Reads that got no answer or an error (unavailability, not a violation).
-    pub failed_reads: usize,
+    /// When each read that got no answer or an error started (unavailability,
+    /// not a violation).
+    pub failed_reads: Vec<Instant>,
 }
 
 impl History {
     pub fn merge(&mut self, other: History) {
         self.writes.extend(other.writes);
         self.reads.extend(other.reads);
-        self.failed_reads += other.failed_reads;
+        self.failed_reads.extend(other.failed_reads);
     }
 
     pub fn acknowledged(&self) -> usize {
@@ -181,7 +182,7 @@ mod tests {
                 read(1, Some(1), ms(30)),
                 read(1, Some(9), ms(40)),
             ],
-            failed_reads: 0,
+            failed_reads: Vec::new(),
         };
         let fine: BTreeMap<u64, Option<u64>> = [(1, Some(3)), (2, Some(4))].into();
         let found = history.violations(&fine);

@@ -7,8 +7,8 @@
 //! end the history is checked against Tessera's promises (`history`): no
 //! acknowledged write lost, no update lost or reordered, read-your-writes
 //! through another gateway, monotonic reads; and every shard's replicas are
-//! identical. For each fault kind the slowest write and read that overlapped
-//! it are printed.
+//! identical. For each fault kind the slowest write and read, and the failed
+//! ones, that started during it or in its aftermath are printed.
 //!
 //! CI runs a short run; a long one: `TESSERA_FAULTS=200 TESSERA_FAULT_SEED=7
 //! cargo test -p tessera-tests --test fault_run -- --nocapture`.
@@ -88,7 +88,7 @@ fn client(
                     started,
                     ended: Instant::now(),
                 }),
-                _ => history.failed_reads += 1,
+                _ => history.failed_reads.push(started),
             }
         }
         history
@@ -225,32 +225,48 @@ impl Fault {
     }
 }
 
-/// The slowest write and read that overlapped a fault of each kind.
-fn slowest_by_kind(
+/// What the clients met during each kind of fault.
+#[derive(Default)]
+struct Met {
+    faults: usize,
+    slowest_write: Duration,
+    slowest_read: Duration,
+    failed_writes: usize,
+    failed_reads: usize,
+}
+
+/// Each operation counts for the fault that began last before it started:
+/// the fault itself, or its aftermath until the next one.
+fn met_by_kind(
     history: &History,
     windows: &[(&'static str, Instant, Instant)],
-) -> BTreeMap<&'static str, (usize, Duration, Duration)> {
-    let mut by_kind: BTreeMap<&'static str, (usize, Duration, Duration)> = BTreeMap::new();
-    for (kind, from, to) in windows {
-        let overlaps = |started: Instant, ended: Instant| started <= *to && ended >= *from;
-        let write = history
-            .writes
+) -> BTreeMap<&'static str, Met> {
+    let kind_at = |at: Instant| {
+        windows
             .iter()
-            .filter(|w| overlaps(w.started, w.ended))
-            .map(|w| w.ended - w.started)
-            .max()
-            .unwrap_or_default();
-        let read = history
-            .reads
-            .iter()
-            .filter(|r| overlaps(r.started, r.ended))
-            .map(|r| r.ended - r.started)
-            .max()
-            .unwrap_or_default();
-        let entry = by_kind.entry(kind).or_default();
-        entry.0 += 1;
-        entry.1 = entry.1.max(write);
-        entry.2 = entry.2.max(read);
+            .rev()
+            .find(|(_, from, _)| *from <= at)
+            .map(|(kind, _, _)| *kind)
+    };
+    let mut by_kind: BTreeMap<&'static str, Met> = BTreeMap::new();
+    for (kind, _, _) in windows {
+        by_kind.entry(kind).or_default().faults += 1;
+    }
+    for write in &history.writes {
+        if let Some(met) = kind_at(write.started).and_then(|k| by_kind.get_mut(k)) {
+            met.slowest_write = met.slowest_write.max(write.ended - write.started);
+            met.failed_writes += usize::from(!write.acknowledged);
+        }
+    }
+    for read in &history.reads {
+        if let Some(met) = kind_at(read.started).and_then(|k| by_kind.get_mut(k)) {
+            met.slowest_read = met.slowest_read.max(read.ended - read.started);
+        }
+    }
+    for started in &history.failed_reads {
+        if let Some(met) = kind_at(*started).and_then(|k| by_kind.get_mut(k)) {
+            met.failed_reads += 1;
+        }
     }
     by_kind
 }
@@ -318,15 +334,18 @@ async fn the_history_keeps_every_promise_under_random_faults() {
     let same = identical(&contents(&cluster, C).await);
 
     println!("faults: {}", log.join("; "));
-    for (kind, (count, write, read)) in slowest_by_kind(&history, &windows) {
-        println!("{kind} x{count}: slowest write {write:?}, slowest read {read:?}");
+    for (kind, met) in met_by_kind(&history, &windows) {
+        println!(
+            "{kind} x{}: slowest write {:?}, slowest read {:?}, failed writes {}, failed reads {}",
+            met.faults, met.slowest_write, met.slowest_read, met.failed_writes, met.failed_reads
+        );
     }
     println!(
         "faults injected: {faults}, writes: {} ({} acknowledged), reads: {} ({} failed), violations: {}, replicas identical: {}",
         history.writes.len(),
         history.acknowledged(),
-        history.reads.len() + history.failed_reads,
-        history.failed_reads,
+        history.reads.len() + history.failed_reads.len(),
+        history.failed_reads.len(),
         violations.len(),
         same.is_ok()
     );
