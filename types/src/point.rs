@@ -401,6 +401,38 @@ pub enum ShardOperation {
 }
 
 impl ShardOperation {
+    /// The vectors this operation writes, point by point.
+    pub fn written_vectors_mut(&mut self) -> Vec<&mut NamedVectors> {
+        match self {
+            ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
+                points.iter_mut().map(|p| &mut p.vectors).collect()
+            }
+            ShardOperation::UpdateVectors(points)
+            | ShardOperation::ConditionalUpdateVectors { points, .. } => {
+                points.iter_mut().map(|(_, vectors)| vectors).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Checks every vector this operation writes, and every vector name it
+    /// deletes, against the collection's `params` (sparse vectors come back
+    /// sorted by index): the one rule the gateway applies before routing a
+    /// write and the shard before logging it.
+    pub fn check_vectors(&mut self, params: &crate::collection::CollectionParams) -> Result<()> {
+        if let ShardOperation::DeleteVectors { names, .. } = self {
+            for name in names.iter() {
+                params.vector_kind(name)?;
+            }
+        }
+        for vectors in self.written_vectors_mut() {
+            for (name, vector) in vectors.iter_mut() {
+                params.check_vector(name, vector)?;
+            }
+        }
+        Ok(())
+    }
+
     /// An operation that changes nothing (a delete of no points): a new
     /// primary's first in its epoch, so every replica meets the epoch at once.
     pub fn barrier() -> ShardOperation {

@@ -36,8 +36,8 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex, RwLock};
 use rayon::prelude::*;
 use tessera_types::{
-    CollectionConfig, Distance, Filter, Modifier, NamedVectors, OpId, PayloadSchema, PointId,
-    Record, ScoredPoint, ScrollRequest, ScrollResult, SearchRequest, ShardOperation, ShardStats,
+    CollectionConfig, Distance, Filter, Modifier, OpId, PayloadSchema, PointId, Record,
+    ScoredPoint, ScrollRequest, ScrollResult, SearchRequest, ShardOperation, ShardStats,
     TesseraError, Vector, VectorKind, VectorStruct, WithPayload, WithVector,
 };
 
@@ -763,7 +763,22 @@ fn record(
     }
 }
 
-/// Checks a vector against the collection's config, and normalizes it for Cosine.
+/// Validates the parts of `op` that depend on the collection's configuration and stores
+/// Cosine vectors normalized, so the WAL holds exactly what is applied.
+fn prepare(
+    mut op: ShardOperation,
+    config: &CollectionConfig,
+) -> Result<ShardOperation, ShardError> {
+    op.check_vectors(&config.params).map_err(bad_input)?;
+    for vectors in op.written_vectors_mut() {
+        for (name, vector) in vectors.iter_mut() {
+            normalize_for(config, name, vector)?;
+        }
+    }
+    Ok(op)
+}
+
+/// Checks a query vector against the collection's config, and normalizes it for Cosine.
 fn check_vector(
     config: &CollectionConfig,
     name: &str,
@@ -773,6 +788,15 @@ fn check_vector(
         .params
         .check_vector(name, vector)
         .map_err(bad_input)?;
+    normalize_for(config, name, vector)
+}
+
+/// Normalizes a checked vector of a Cosine vector name, as it is stored and searched.
+fn normalize_for(
+    config: &CollectionConfig,
+    name: &str,
+    vector: &mut Vector,
+) -> Result<(), ShardError> {
     if config.params.distance(name).map_err(bad_input)? == Distance::Cosine {
         match vector {
             Vector::Dense(v) => kernels::normalize(v),
@@ -781,45 +805,4 @@ fn check_vector(
         }
     }
     Ok(())
-}
-
-fn check_vectors(config: &CollectionConfig, vectors: &mut NamedVectors) -> Result<(), ShardError> {
-    for (name, vector) in vectors.iter_mut() {
-        check_vector(config, name, vector)?;
-    }
-    Ok(())
-}
-
-/// Validates the parts of `op` that depend on the collection's configuration and stores
-/// Cosine vectors normalized, so the WAL holds exactly what is applied.
-fn prepare(
-    mut op: ShardOperation,
-    config: &CollectionConfig,
-) -> Result<ShardOperation, ShardError> {
-    match &mut op {
-        ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
-            for p in points.iter_mut() {
-                check_vectors(config, &mut p.vectors)?;
-            }
-        }
-        ShardOperation::UpdateVectors(updates)
-        | ShardOperation::ConditionalUpdateVectors {
-            points: updates, ..
-        } => {
-            for (_, vectors) in updates.iter_mut() {
-                check_vectors(config, vectors)?;
-            }
-        }
-        ShardOperation::DeleteVectors { names, .. } => {
-            for name in names.iter() {
-                config.params.vector_kind(name).map_err(bad_input)?;
-            }
-        }
-        ShardOperation::Delete(_)
-        | ShardOperation::SetPayload { .. }
-        | ShardOperation::OverwritePayload { .. }
-        | ShardOperation::DeletePayload { .. }
-        | ShardOperation::ClearPayload(_) => {}
-    }
-    Ok(op)
 }

@@ -207,42 +207,23 @@ fn check_multi_shape(point: usize, multi: &[Vec<f32>]) -> Result<()> {
     Ok(())
 }
 
-/// Checks every vector against the collection's config (sparse ones come back
-/// sorted by index).
+/// Checks the shapes of every written vector (multi-vectors, sparse indices,
+/// with the point they are in), then every vector against the collection's
+/// config (sparse ones come back sorted by index).
 fn validate_operation(config: &CollectionConfig, operation: &mut ShardOperation) -> Result<()> {
-    let check = |vectors: &mut tessera_types::NamedVectors| -> Result<()> {
-        for (name, vector) in vectors.iter_mut() {
-            config.params.check_vector(name, vector)?;
+    if let ShardOperation::UpdateVectors(points)
+    | ShardOperation::ConditionalUpdateVectors { points, .. } = &*operation
+    {
+        if let Some(i) = points.iter().position(|(_, vectors)| vectors.is_empty()) {
+            return Err(TesseraError::validation(format!(
+                "[points[{i}].vector: must specify vectors to update for point]"
+            )));
         }
-        Ok(())
-    };
-    match operation {
-        ShardOperation::Upsert(points) | ShardOperation::ConditionalUpsert { points, .. } => {
-            for (i, point) in points.iter_mut().enumerate() {
-                check_shapes(i, &point.vectors)?;
-                check(&mut point.vectors)?;
-            }
-        }
-        ShardOperation::UpdateVectors(points)
-        | ShardOperation::ConditionalUpdateVectors { points, .. } => {
-            for (i, (_, vectors)) in points.iter_mut().enumerate() {
-                if vectors.is_empty() {
-                    return Err(TesseraError::validation(format!(
-                        "[points[{i}].vector: must specify vectors to update for point]"
-                    )));
-                }
-                check_shapes(i, vectors)?;
-                check(vectors)?;
-            }
-        }
-        ShardOperation::DeleteVectors { names, .. } => {
-            for name in names {
-                config.params.vector_kind(name)?;
-            }
-        }
-        _ => {}
     }
-    Ok(())
+    for (i, vectors) in operation.written_vectors_mut().into_iter().enumerate() {
+        check_shapes(i, vectors)?;
+    }
+    operation.check_vectors(&config.params)
 }
 
 /// Splits a write into the part each shard must apply: explicit ids go to the
