@@ -50,8 +50,9 @@ const LOGS_KEPT_BEHIND_SNAPSHOT: u64 = 100;
 /// batches of log entries stay well below this.
 const MAX_RAFT_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Raft's timing, the group's size and its checkpointing.
-#[derive(Debug, Clone)]
+/// Raft's timing, the group's size and its checkpointing: the
+/// `cluster.consensus` section of the settings file, read as is.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ConsensusOptions {
     /// Raft's clock: the leader sends a heartbeat every tick.
     pub tick_period_ms: u64,

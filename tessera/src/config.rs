@@ -63,7 +63,7 @@ pub struct ClusterSettings {
     pub control_plane: Vec<String>,
     pub node_type: tessera_types::NodeType,
     pub p2p: P2pSettings,
-    pub consensus: ConsensusSettings,
+    pub consensus: tessera_control_plane::ConsensusOptions,
     pub replication: ReplicationSettings,
     /// Every internal gRPC call carries this token and internal ports refuse
     /// calls without it; the same on every node. Empty: internal ports open.
@@ -111,36 +111,6 @@ pub struct P2pSettings {
     /// Port a control-plane node listens on when it has no `uri` (it joins
     /// with `bootstrap`, and the group records the address it joined from).
     pub port: u16,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ConsensusSettings {
-    /// Raft's clock: the leader's heartbeat period.
-    pub tick_period_ms: u64,
-    /// Election timeout range; by default 3 to 6 ticks.
-    pub election_timeout_min_ms: Option<u64>,
-    pub election_timeout_max_ms: Option<u64>,
-    /// How long a collection or topology change waits for a leader and a
-    /// quorum before it fails with "consensus is unavailable".
-    pub proposal_timeout_ms: u64,
-    /// Control-plane voters; members joining beyond this stay learners.
-    pub voters: usize,
-    /// A state-machine snapshot every this many log entries, with the log
-    /// behind it purged.
-    pub snapshot_every: u64,
-}
-
-impl ConsensusSettings {
-    pub fn options(&self) -> tessera_control_plane::ConsensusOptions {
-        tessera_control_plane::ConsensusOptions {
-            tick_period_ms: self.tick_period_ms,
-            election_timeout_min_ms: self.election_timeout_min_ms,
-            election_timeout_max_ms: self.election_timeout_max_ms,
-            proposal_timeout_ms: self.proposal_timeout_ms,
-            voters: self.voters,
-            snapshot_every: self.snapshot_every,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -208,14 +178,7 @@ impl Default for Settings {
                     enable_tls: false,
                     port: 6335,
                 },
-                consensus: ConsensusSettings {
-                    tick_period_ms: 100,
-                    election_timeout_min_ms: None,
-                    election_timeout_max_ms: None,
-                    proposal_timeout_ms: 5_000,
-                    voters: 3,
-                    snapshot_every: 1_000,
-                },
+                consensus: tessera_control_plane::ConsensusOptions::default(),
                 internal_token: String::new(),
                 replication: ReplicationSettings {
                     dead_after_ms: 2_000,
