@@ -11,6 +11,19 @@ use memmap2::Mmap;
 use crate::segment::crc_of_reader;
 use crate::wal::sync_dir;
 
+/// Why a saved index file (a graph, quantized codes) cannot be used: the
+/// caller rebuilds it from the segment's vectors.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexFileError {
+    #[error("cannot read the index file: {0}")]
+    Io(#[from] io::Error),
+    /// Not an index file of this kind, or one whose sizes or checksum do not add up.
+    #[error("the index file is damaged: {0}")]
+    Damaged(&'static str),
+    #[error("the index file was built for another distance")]
+    OtherDistance,
+}
+
 /// An index file's bytes, read into memory or mapped.
 pub(crate) enum Bytes {
     Memory(Vec<u8>),
@@ -43,19 +56,19 @@ pub(crate) fn save(bytes: &[u8], path: &Path, scratch: &Path) -> io::Result<()> 
 }
 
 /// The file at `path` (None when there is none), mapped when `mmap`, read otherwise.
-pub(crate) fn open(path: &Path, mmap: bool) -> Result<Option<(Bytes, File)>, String> {
+pub(crate) fn open(path: &Path, mmap: bool) -> Result<Option<(Bytes, File)>, IndexFileError> {
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     };
     let bytes = if mmap {
         // SAFETY: index files are written whole under another name, renamed into
         // place and never modified afterwards (only removed or replaced by rename,
         // which keeps a mapped inode alive).
-        Bytes::Mapped(unsafe { Mmap::map(&file) }.map_err(|e| e.to_string())?)
+        Bytes::Mapped(unsafe { Mmap::map(&file) }?)
     } else {
-        Bytes::Memory(std::fs::read(path).map_err(|e| e.to_string())?)
+        Bytes::Memory(std::fs::read(path)?)
     };
     Ok(Some((bytes, file)))
 }
@@ -63,16 +76,14 @@ pub(crate) fn open(path: &Path, mmap: bool) -> Result<Option<(Bytes, File)>, Str
 /// Whether the CRC32 of the first `body` bytes matches the four after them. A mapped
 /// file is checked by a streaming read, which leaves it out of the process's resident
 /// memory.
-pub(crate) fn crc_matches(bytes: &Bytes, file: &mut File, body: usize) -> Result<bool, String> {
+pub(crate) fn crc_matches(bytes: &Bytes, file: &mut File, body: usize) -> io::Result<bool> {
     if bytes.len() != body + 4 {
         return Ok(false);
     }
     let want = u32::from_le_bytes(bytes[body..].try_into().expect("4 bytes"));
     let crc = match bytes {
         Bytes::Memory(v) => crc32fast::hash(&v[..body]),
-        Bytes::Mapped(_) => {
-            crc_of_reader(&mut file.take(body as u64)).map_err(|e| e.to_string())?
-        }
+        Bytes::Mapped(_) => crc_of_reader(&mut file.take(body as u64))?,
     };
     Ok(crc == want)
 }

@@ -7,6 +7,7 @@ pub mod kernels;
 mod quantized;
 mod sparse;
 
+pub use file::IndexFileError;
 pub use hnsw::{graph_distance, Graph, GraphParams, RowRenaming, WalkDistance};
 pub use quantized::{PreparedQuery, QuantizedVectors};
 pub(crate) use sparse::InvertedIndex;

@@ -22,7 +22,7 @@ use std::path::Path;
 
 use tessera_types::Distance;
 
-use super::file::{self, Bytes};
+use super::file::{self, Bytes, IndexFileError};
 use super::kernels;
 
 /// Layers a graph may have: with m = 2, one node in 65,536 reaches the 16th.
@@ -131,9 +131,9 @@ impl Layout {
         self.upper_neighbours() + self.upper_links * 4
     }
 
-    fn read(bytes: &[u8]) -> Result<Layout, String> {
+    fn read(bytes: &[u8]) -> Result<Layout, IndexFileError> {
         if bytes.len() < HEADER_WORDS * 8 + 4 || &bytes[..8] != MAGIC {
-            return Err("not a graph file".into());
+            return Err(IndexFileError::Damaged("not a graph file"));
         }
         let word = |i: usize| u64_at(bytes, 8 + i * 8);
         let layout = Layout {
@@ -158,7 +158,9 @@ impl Layout {
             || layout.body() + 4 != bytes.len()
             || (layout.entry != NO_ENTRY && layout.entry >= layout.rows as u64)
         {
-            return Err("graph file sizes do not match its header".into());
+            return Err(IndexFileError::Damaged(
+                "graph sizes do not match its header",
+            ));
         }
         Ok(layout)
     }
@@ -338,16 +340,20 @@ impl Graph {
 
     /// The graph saved as `path`, read into memory, or mapped when `mmap`. None when no
     /// file is there; an error when it is damaged or was built for another distance.
-    pub fn open(path: &Path, distance: Distance, mmap: bool) -> Result<Option<Graph>, String> {
+    pub fn open(
+        path: &Path,
+        distance: Distance,
+        mmap: bool,
+    ) -> Result<Option<Graph>, IndexFileError> {
         let Some((bytes, mut handle)) = file::open(path, mmap)? else {
             return Ok(None);
         };
         let layout = Layout::read(&bytes)?;
         if !file::crc_matches(&bytes, &mut handle, layout.body())? {
-            return Err("graph file checksum mismatch".into());
+            return Err(IndexFileError::Damaged("graph checksum mismatch"));
         }
         if layout.distance != distance_code(distance) {
-            return Err("graph file was built for another distance".into());
+            return Err(IndexFileError::OtherDistance);
         }
         Ok(Some(Graph { bytes, layout }))
     }

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tessera_types::{Distance, QuantizationConfig};
 
-use super::file::{self, Bytes};
+use super::file::{self, Bytes, IndexFileError};
 
 const MAGIC: &[u8; 8] = b"TSQUANT1";
 
@@ -162,11 +162,11 @@ impl QuantizedVectors {
         path: &Path,
         distance: Distance,
         vectors_on_disk: bool,
-    ) -> Result<Option<Self>, String> {
+    ) -> Result<Option<Self>, IndexFileError> {
         let Some((bytes, mut handle)) = file::open(path, vectors_on_disk)? else {
             return Ok(None);
         };
-        let damaged = || "quantized vectors file is damaged".to_string();
+        let damaged = || IndexFileError::Damaged("quantized vectors sizes do not add up");
         if bytes.len() < 24 || &bytes[..8] != MAGIC {
             return Err(damaged());
         }
@@ -186,10 +186,12 @@ impl QuantizedVectors {
             .and_then(|n| n.checked_add(codes_at))
             .ok_or_else(damaged)?;
         if !file::crc_matches(&bytes, &mut handle, body)? {
-            return Err("quantized vectors file checksum mismatch".into());
+            return Err(IndexFileError::Damaged(
+                "quantized vectors checksum mismatch",
+            ));
         }
         if header.distance != distance {
-            return Err("quantized vectors were built for another distance".into());
+            return Err(IndexFileError::OtherDistance);
         }
         let floats: Vec<f32> = bytes[floats_at + 8..codes_at]
             .chunks_exact(4)
