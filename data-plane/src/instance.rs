@@ -82,7 +82,7 @@ impl DataPlaneInstance {
             .map_err(|e| {
                 TesseraError::Unavailable(format!("cannot listen on {}: {e}", options.listen))
             })?;
-        let local_addr = listener.local_addr().map_err(TesseraError::internal)?;
+        let local_addr = listener.local_addr().map_err(TesseraError::internal_from)?;
         let operations_listener =
             match options.operations {
                 Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -117,8 +117,8 @@ impl DataPlaneInstance {
         let barrier_task = tokio::spawn(barrier_loop(replicas.clone()));
         let metrics = &options.metrics;
         let requests =
-            RequestMetrics::new(metrics, "data_plane").map_err(TesseraError::internal)?;
-        DataNodeGauges::register(metrics, replicas.clone()).map_err(TesseraError::internal)?;
+            RequestMetrics::new(metrics, "data_plane").map_err(TesseraError::internal_from)?;
+        DataNodeGauges::register(metrics, replicas.clone()).map_err(TesseraError::internal_from)?;
 
         let reconcile_task = tokio::spawn({
             let registry = registry.clone();

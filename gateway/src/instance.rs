@@ -67,8 +67,8 @@ impl GatewayInstance {
         };
         let http = bind(options.http_addr).await?;
         let grpc = bind(options.grpc_addr).await?;
-        let http_addr = http.local_addr().map_err(TesseraError::internal)?;
-        let grpc_addr = grpc.local_addr().map_err(TesseraError::internal)?;
+        let http_addr = http.local_addr().map_err(TesseraError::internal_from)?;
+        let grpc_addr = grpc.local_addr().map_err(TesseraError::internal_from)?;
 
         let tls = options.tls.is_some();
         let mut tasks = Vec::new();
@@ -90,9 +90,9 @@ impl GatewayInstance {
         let (http_stop, http_stopped) = oneshot::channel::<()>();
         let metrics = options.metrics;
         let rest_requests =
-            RequestMetrics::new(&metrics, "rest").map_err(TesseraError::internal)?;
+            RequestMetrics::new(&metrics, "rest").map_err(TesseraError::internal_from)?;
         let grpc_requests =
-            RequestMetrics::new(&metrics, "grpc").map_err(TesseraError::internal)?;
+            RequestMetrics::new(&metrics, "grpc").map_err(TesseraError::internal_from)?;
         let telemetry = Telemetry::new(metrics, rest_requests, grpc_requests.clone());
         let router = crate::rest::router(gateway.clone(), options.api_keys.clone(), telemetry);
         let api_keys = options.api_keys;
@@ -171,10 +171,10 @@ async fn serve_rest_tls(
     let config = axum_server::tls_rustls::RustlsConfig::from_pem(tls.cert.clone(), tls.key.clone())
         .await
         .map_err(|e| TesseraError::Unavailable(format!("tls.cert and tls.key: {e}")))?;
-    let listener = listener.into_std().map_err(TesseraError::internal)?;
+    let listener = listener.into_std().map_err(TesseraError::internal_from)?;
     let handle = axum_server::Handle::new();
     let server = axum_server::from_tcp_rustls(listener, config)
-        .map_err(TesseraError::internal)?
+        .map_err(TesseraError::internal_from)?
         .handle(handle.clone());
     tokio::spawn(async move {
         let _ = stopped.await;

@@ -1,4 +1,29 @@
+use std::sync::Arc;
+
 use thiserror::Error;
+
+/// The error behind an internal one, shared so the error stays `Clone`.
+/// Errors compare by their variant and message; sources are not compared.
+#[derive(Debug, Clone)]
+pub struct ErrorSource(Arc<dyn std::error::Error + Send + Sync>);
+
+impl PartialEq for ErrorSource {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Display for ErrorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ErrorSource {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
 
 /// Errors a user can cause or observe. Each service maps them once, at its edge,
 /// to an HTTP status and a gRPC code.
@@ -47,8 +72,14 @@ pub enum TesseraError {
     InsufficientStorage(String),
     #[error("Not implemented: {0}")]
     Unimplemented(String),
-    #[error("Service internal error: {0}")]
-    Internal(String),
+    /// A fault of the service, not of the request (500), with the error that
+    /// caused it when there is one.
+    #[error("Service internal error: {message}")]
+    Internal {
+        message: String,
+        #[source]
+        source: Option<ErrorSource>,
+    },
     /// The sender acted on an out-of-date view of a shard (a deposed primary,
     /// an old epoch): it should refresh its topology and retry.
     #[error("Service unavailable: {0}")]
@@ -71,8 +102,21 @@ impl TesseraError {
     pub fn not_found(msg: impl Into<String>) -> Self {
         Self::NotFound(msg.into())
     }
+    /// An internal error described by `msg` (an error passed here is kept as
+    /// text only; [`TesseraError::internal_from`] keeps it as the source).
     pub fn internal(msg: impl ToString) -> Self {
-        Self::Internal(msg.to_string())
+        Self::Internal {
+            message: msg.to_string(),
+            source: None,
+        }
+    }
+    /// An internal error caused by `error`, which stays reachable through
+    /// `std::error::Error::source`.
+    pub fn internal_from(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal {
+            message: error.to_string(),
+            source: Some(ErrorSource(Arc::new(error))),
+        }
     }
     /// A missing collection; a name no collection could have is refused as
     /// Qdrant refuses it, as a bad path.
@@ -87,3 +131,20 @@ impl TesseraError {
 }
 
 pub type Result<T, E = TesseraError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_its_cause() {
+        let cause = std::io::Error::other("disk on fire");
+        let error = TesseraError::internal_from(cause);
+        assert_eq!(error.to_string(), "Service internal error: disk on fire");
+        let source = std::error::Error::source(&error).expect("the cause is kept");
+        assert_eq!(source.to_string(), "disk on fire");
+        let copy = error.clone();
+        assert_eq!(copy, error);
+        assert!(std::error::Error::source(&TesseraError::internal("no cause")).is_none());
+    }
+}

@@ -109,7 +109,7 @@ impl CollectionSnapshotManifest {
             on_disk_payload: Some(params.on_disk_payload),
             hnsw_config: Some(
                 serde_json::from_value(to_json(&self.config.hnsw_config)?)
-                    .map_err(TesseraError::internal)?,
+                    .map_err(TesseraError::internal_from)?,
             ),
             wal_config: Some(to_json(&self.config.wal_config)?),
             optimizers_config: Some(to_json(&self.config.optimizer_config)?),
@@ -163,5 +163,5 @@ impl SnapshotRecover {
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(value).map_err(TesseraError::internal)
+    serde_json::to_value(value).map_err(TesseraError::internal_from)
 }

@@ -122,12 +122,12 @@ impl StrictModeConfig {
 
     /// This config with every limit `update` gives replacing the current one.
     pub fn merged(&self, update: &StrictModeConfig) -> Result<StrictModeConfig> {
-        let mut current = serde_json::to_value(self).map_err(TesseraError::internal)?;
-        let update = serde_json::to_value(update).map_err(TesseraError::internal)?;
+        let mut current = serde_json::to_value(self).map_err(TesseraError::internal_from)?;
+        let update = serde_json::to_value(update).map_err(TesseraError::internal_from)?;
         if let (Some(current), Some(update)) = (current.as_object_mut(), update.as_object()) {
             current.extend(update.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        serde_json::from_value(current).map_err(TesseraError::internal)
+        serde_json::from_value(current).map_err(TesseraError::internal_from)
     }
 }
 

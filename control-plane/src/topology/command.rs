@@ -140,7 +140,12 @@ enum TesseraErrorDef {
     Unavailable(String),
     Timeout(String),
     Unimplemented(String),
-    Internal(String),
+    /// Its source stays on the node where it happened.
+    Internal {
+        message: String,
+        #[serde(skip)]
+        source: Option<tessera_types::error::ErrorSource>,
+    },
     Stale(String),
     Validation(String),
     RateLimited {

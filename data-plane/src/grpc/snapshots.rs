@@ -88,7 +88,7 @@ pub async fn shard_snapshot(
     let out = file.clone();
     let id = tokio::task::spawn_blocking(move || shard.snapshot_at(&out))
         .await
-        .map_err(TesseraError::internal)??;
+        .map_err(TesseraError::internal_from)??;
     tracing::info!(collection = %key.collection, shard = key.shard_id, seq = id.seq, "packed a shard snapshot for a user");
     Ok(stream_file(file, id, true, ()))
 }
@@ -116,7 +116,7 @@ pub async fn store(
     loop {
         writer = tokio::task::spawn_blocking(move || writer.write(&data).map(|()| writer))
             .await
-            .map_err(TesseraError::internal)??;
+            .map_err(TesseraError::internal_from)??;
         match stream
             .message()
             .await
@@ -128,7 +128,7 @@ pub async fn store(
     }
     let stored = tokio::task::spawn_blocking(move || writer.finish())
         .await
-        .map_err(TesseraError::internal)??;
+        .map_err(TesseraError::internal_from)??;
     Ok(info(stored))
 }
 
@@ -218,11 +218,11 @@ pub async fn restore_shard(
     let result = async {
         let mut out = tokio::fs::File::create(&file)
             .await
-            .map_err(TesseraError::internal)?;
+            .map_err(TesseraError::internal_from)?;
         let mut size = first.data.len() as u64;
         out.write_all(&first.data)
             .await
-            .map_err(TesseraError::internal)?;
+            .map_err(TesseraError::internal_from)?;
         while let Some(chunk) = stream
             .message()
             .await
@@ -231,15 +231,15 @@ pub async fn restore_shard(
             size += chunk.data.len() as u64;
             out.write_all(&chunk.data)
                 .await
-                .map_err(TesseraError::internal)?;
+                .map_err(TesseraError::internal_from)?;
         }
-        out.sync_all().await.map_err(TesseraError::internal)?;
+        out.sync_all().await.map_err(TesseraError::internal_from)?;
         let checked = file.clone();
         tokio::task::spawn_blocking(move || {
             tessera_engine::snapshot::verify(std::fs::File::open(&checked)?, size)
         })
         .await
-        .map_err(TesseraError::internal)??;
+        .map_err(TesseraError::internal_from)??;
         tracing::info!(collection = %key.collection, shard = key.shard_id, bytes = size, "replacing a replica with a user's snapshot");
         let shard = registry
             .replace_from_snapshot(target, file.clone(), RestoredHistory::Restored { epoch: first.epoch })

@@ -32,11 +32,11 @@ fn stored_peer_id(data_dir: &Path) -> Result<Option<PeerId>, TesseraError> {
 /// Writes the peer id atomically, so a crash never leaves half a file.
 fn store_peer_id(data_dir: &Path, id: PeerId) -> Result<(), TesseraError> {
     let tmp = data_dir.join(format!("{PEER_ID_FILE}.tmp"));
-    std::fs::write(&tmp, id.to_string()).map_err(TesseraError::internal)?;
+    std::fs::write(&tmp, id.to_string()).map_err(TesseraError::internal_from)?;
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
-        .map_err(TesseraError::internal)?;
-    std::fs::rename(&tmp, data_dir.join(PEER_ID_FILE)).map_err(TesseraError::internal)
+        .map_err(TesseraError::internal_from)?;
+    std::fs::rename(&tmp, data_dir.join(PEER_ID_FILE)).map_err(TesseraError::internal_from)
 }
 
 /// Registers with the control plane, retrying until it answers, and returns

@@ -257,7 +257,7 @@ impl ShardRegistry {
             Ok(shard)
         })
         .await
-        .map_err(TesseraError::internal)?
+        .map_err(TesseraError::internal_from)?
     }
 
     /// Replaces the replica `target` with the snapshot file `snapshot`: the open
@@ -342,10 +342,10 @@ impl ShardRegistry {
             let _ = std::fs::remove_dir_all(&staging);
             fill(&staging)?;
             let _ = std::fs::remove_dir_all(&dir);
-            std::fs::rename(&staging, &dir).map_err(TesseraError::internal)
+            std::fs::rename(&staging, &dir).map_err(TesseraError::internal_from)
         })
         .await
-        .map_err(TesseraError::internal)?
+        .map_err(TesseraError::internal_from)?
     }
 
     /// The replicas open on this node.

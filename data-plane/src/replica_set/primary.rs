@@ -24,7 +24,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, TesseraError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(TesseraError::internal)?
+        .map_err(TesseraError::internal_from)?
 }
 
 impl ReplicaSet {

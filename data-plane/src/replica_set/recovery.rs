@@ -273,7 +273,7 @@ impl ReplicaSet {
                 shard.apply_replicated(last.epoch, ops, true, Duration::ZERO)
             })
             .await
-            .map_err(TesseraError::internal)??;
+            .map_err(TesseraError::internal_from)??;
             if let Replicated::Diverged { .. } = outcome {
                 drop(local);
                 self.install_base(method, &topology, primary, target, key)
@@ -399,7 +399,7 @@ impl ReplicaSet {
         let mut loader =
             tokio::task::spawn_blocking(move || RecordLoader::create(&dir, config, at, epochs))
                 .await
-                .map_err(TesseraError::internal)??;
+                .map_err(TesseraError::internal_from)??;
         let mut batch = Some(first);
         let mut done = 0u64;
         while let Some(next) = match batch.take() {
@@ -423,7 +423,7 @@ impl ReplicaSet {
             done += records.len() as u64;
             loader = tokio::task::spawn_blocking(move || loader.load(records).map(|()| loader))
                 .await
-                .map_err(TesseraError::internal)??;
+                .map_err(TesseraError::internal_from)??;
             if total > 0 && before * 10 / total != done * 10 / total {
                 tracing::info!(collection = %key.collection, shard = key.shard_id, records = done, of = total, "recovery: loading records from the primary");
             }
@@ -438,7 +438,7 @@ impl ReplicaSet {
         }
         tokio::task::spawn_blocking(move || loader.finish())
             .await
-            .map_err(TesseraError::internal)??;
+            .map_err(TesseraError::internal_from)??;
         let result = self
             .registry
             .replace_with_built(target, built.clone())
@@ -470,11 +470,11 @@ impl ReplicaSet {
         if let Some(dir) = file.parent() {
             tokio::fs::create_dir_all(dir)
                 .await
-                .map_err(TesseraError::internal)?;
+                .map_err(TesseraError::internal_from)?;
         }
         let mut out = tokio::fs::File::create(&file)
             .await
-            .map_err(TesseraError::internal)?;
+            .map_err(TesseraError::internal_from)?;
         let (mut done, mut total, mut at) = (0u64, 0u64, OpId::default());
         while let Some(chunk) = stream
             .message()
@@ -490,7 +490,7 @@ impl ReplicaSet {
             }
             out.write_all(&chunk.data)
                 .await
-                .map_err(TesseraError::internal)?;
+                .map_err(TesseraError::internal_from)?;
             let before = done;
             done += chunk.data.len() as u64;
             // A log line at every tenth of the way.
@@ -512,7 +512,7 @@ impl ReplicaSet {
                 },
             );
         }
-        out.sync_all().await.map_err(TesseraError::internal)?;
+        out.sync_all().await.map_err(TesseraError::internal_from)?;
         drop(out);
         tracing::info!(collection = %key.collection, shard = key.shard_id, bytes = done, seq = at.seq, "recovery: installing a snapshot from the primary");
         let result = self

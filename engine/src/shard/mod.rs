@@ -127,7 +127,7 @@ impl From<ShardError> for TesseraError {
             ShardError::NotFound(msg) => TesseraError::NotFound(msg),
             ShardError::Validation(msg) => TesseraError::Validation(msg),
             ShardError::Stale(msg) => TesseraError::Stale(msg),
-            other => TesseraError::Internal(other.to_string()),
+            other => TesseraError::internal_from(other),
         }
     }
 }

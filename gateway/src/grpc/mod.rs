@@ -86,7 +86,7 @@ pub async fn serve(
         )
         .serve_with_incoming_shutdown(incoming_nodelay(listener), shutdown)
         .await
-        .map_err(|e| TesseraError::Internal(format!("gRPC server failed: {e}")))
+        .map_err(|e| TesseraError::internal(format!("gRPC server failed: {e}")))
 }
 
 /// Wraps a handler's result, mapping a domain error to its gRPC status.

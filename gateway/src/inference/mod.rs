@@ -135,7 +135,7 @@ pub fn embed_write_body(body: &mut Value, unnamed: Unnamed) -> Result<()> {
 fn embed_in_place(value: &mut Value) -> Result<()> {
     if is_inference_input(value) {
         let vector = embed_json(value.take(), Purpose::Document)?;
-        *value = serde_json::to_value(vector).map_err(TesseraError::internal)?;
+        *value = serde_json::to_value(vector).map_err(TesseraError::internal_from)?;
     }
     Ok(())
 }

@@ -232,7 +232,7 @@ fn http_status(err: &TesseraError) -> StatusCode {
         TesseraError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         TesseraError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
         TesseraError::Unimplemented(_) => StatusCode::NOT_IMPLEMENTED,
-        TesseraError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        TesseraError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -261,7 +261,7 @@ impl Timer {
             }
             .into_response(),
             Err(err) => {
-                if matches!(err, TesseraError::Internal(_)) {
+                if matches!(err, TesseraError::Internal { .. }) {
                     tracing::error!(error = %err, "request failed");
                 }
                 let mut response = ApiError {

@@ -69,7 +69,7 @@ impl Gateway {
         let mut totals: HashMap<String, FacetHit> = HashMap::new();
         for hit in replies.into_iter().flat_map(|r| r.hits) {
             let value: Value =
-                serde_json::from_slice(&hit.value_json).map_err(TesseraError::internal)?;
+                serde_json::from_slice(&hit.value_json).map_err(TesseraError::internal_from)?;
             totals
                 .entry(value.to_string())
                 .or_insert(FacetHit { value, count: 0 })

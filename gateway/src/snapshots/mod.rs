@@ -137,7 +137,7 @@ impl Gateway {
             upload.abort();
             return Err(e);
         }
-        let info = upload.await.map_err(TesseraError::internal)??;
+        let info = upload.await.map_err(TesseraError::internal_from)??;
         tracing::info!(snapshot = %info.name, peer = keeper, bytes = info.size, "snapshot created");
         Ok(description(info))
     }
@@ -274,7 +274,7 @@ impl Gateway {
             upload.abort();
             return Err(e);
         }
-        let info = upload.await.map_err(TesseraError::internal)??;
+        let info = upload.await.map_err(TesseraError::internal_from)??;
         let outcome = self
             .recover_staged(scope, existing, stager, &staged, &info, &request)
             .await;
@@ -392,7 +392,7 @@ impl Gateway {
         tx: &mpsc::Sender<dp::StoreSnapshotChunk>,
     ) -> Result<()> {
         let manifest = serde_json::to_vec_pretty(&CollectionSnapshotManifest::of(state))
-            .map_err(TesseraError::internal)?;
+            .map_err(TesseraError::internal_from)?;
         send(tx, archive::manifest_entry(prefix, &manifest)?).await?;
         for shard in &state.shards {
             let (size, mut chunks) = self
@@ -477,7 +477,7 @@ impl Gateway {
             kind: kind as i32,
             data: Vec::new(),
         };
-        tx.try_send(first).map_err(TesseraError::internal)?;
+        tx.try_send(first).map_err(TesseraError::internal_from)?;
         let upload = tokio::spawn(async move {
             client
                 .store_snapshot(ReceiverStream::new(rx))

@@ -35,7 +35,7 @@ pub fn error_to_status(err: TesseraError) -> tonic::Status {
             Code::ResourceExhausted
         }
         TesseraError::Unimplemented(_) => Code::Unimplemented,
-        TesseraError::Internal(_) => Code::Internal,
+        TesseraError::Internal { .. } => Code::Internal,
         TesseraError::Stale(_) => Code::FailedPrecondition,
     };
     // The message carries the variant's text without its prefix, so a
@@ -73,8 +73,8 @@ fn error_message(err: &TesseraError) -> String {
         | TesseraError::Timeout(m)
         | TesseraError::RateLimited { description: m, .. }
         | TesseraError::Unimplemented(m)
-        | TesseraError::Internal(m)
         | TesseraError::Stale(m) => m.clone(),
+        TesseraError::Internal { message, .. } => message.clone(),
     }
 }
 
@@ -118,7 +118,7 @@ pub fn status_to_error(status: tonic::Status) -> TesseraError {
         },
         Code::DeadlineExceeded => TesseraError::Timeout(msg),
         Code::Unimplemented => TesseraError::Unimplemented(msg),
-        _ => TesseraError::Internal(msg),
+        _ => TesseraError::internal(msg),
     }
 }
 

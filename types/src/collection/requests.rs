@@ -161,7 +161,7 @@ fn merge_json<T: Serialize + serde::de::DeserializeOwned>(
     base: &T,
     diff: serde_json::Value,
 ) -> Result<T> {
-    let mut merged = serde_json::to_value(base).map_err(TesseraError::internal)?;
+    let mut merged = serde_json::to_value(base).map_err(TesseraError::internal_from)?;
     match (merged.as_object_mut(), diff) {
         (Some(target), serde_json::Value::Object(fields)) => {
             for (k, v) in fields {
