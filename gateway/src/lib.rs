@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod grpc;
 pub mod inference;
 pub mod quotas;
+pub mod replica_set;
 pub mod rest;
 pub mod routing;
 pub mod service;

@@ -49,7 +49,8 @@ use tessera_types::{
     WithPayload, WithVector,
 };
 
-use crate::routing::{target, Applied, DataPlanes, ReadPlan};
+use crate::replica_set::Applied;
+use crate::routing::{target, DataPlanes};
 use tessera_proto::internal_auth::InternalChannel;
 use tessera_proto::topology_watch::{is_transport_failure, TopologyCache};
 

@@ -1,7 +1,5 @@
 //! Point reads: each shard's replicas chosen by consistency, answers merged.
 
-use futures::stream::{FuturesUnordered, StreamExt};
-
 use super::strict_mode::cost;
 use super::*;
 
@@ -333,12 +331,7 @@ impl Gateway {
         .await
     }
 
-    /// Runs a read on a shard at `consistency`. One replica: the next readable
-    /// one (reads spread across replicas), trying another when one cannot
-    /// answer. More: that many answer, or the read fails; of their answers the
-    /// one from the replica furthest along the shard's order (epoch, then
-    /// sequence) is returned, so a delete seen by any of them is never undone
-    /// by a lagging one.
+    /// Runs a read on one shard at `consistency` through its replica set.
     async fn read_shard<T, F, Fut>(
         &self,
         topology: &Topology,
@@ -352,116 +345,16 @@ impl Gateway {
         F: Fn(Arc<dyn PointApi>) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
     {
-        let shard = collection
-            .shard(shard_id)
-            .ok_or_else(|| TesseraError::internal(format!("shard {shard_id} vanished")))?;
-        let plan = ReadPlan::new(topology, shard, consistency)?;
-        if plan.required == 1 {
-            let delay = collection
-                .config
-                .params
-                .read_fan_out_delay_ms
-                .filter(|&ms| ms > 0)
-                .map(Duration::from_millis);
-            let mut last =
-                TesseraError::Unavailable(format!("shard {shard_id} has no active replica"));
-            let mut replicas = plan.replicas.into_iter().peekable();
-            while let Some(peer) = replicas.next() {
-                let first = call(f(self.data_planes.points(topology, peer)?));
-                let reply = match (delay, replicas.peek()) {
-                    (Some(delay), Some(&backup)) => {
-                        let second = call(f(self.data_planes.points(topology, backup)?));
-                        let (reply, asked_backup) = hedged(first, second, delay).await;
-                        if asked_backup {
-                            replicas.next();
-                        }
-                        reply
-                    }
-                    _ => first.await,
-                };
-                match reply {
-                    Ok(reply) => return Ok(reply),
-                    Err(e) if replica_failed(&e) => last = e,
-                    Err(e) => return Err(e),
-                }
-            }
-            return Err(last);
-        }
-        // Answers are taken as they come; once `required` are in (or too
-        // many replicas failed for that) the rest are dropped unanswered.
-        let mut pending: FuturesUnordered<_> = plan
-            .replicas
-            .iter()
-            .map(|peer| {
-                let node = self.data_planes.points(topology, *peer);
-                let reply = node.map(&f);
-                async move { call(reply?).await }
-            })
-            .collect();
-        let asked = pending.len();
-        let mut answers = Vec::new();
-        let mut first_error = None;
-        let mut failed = 0;
-        while let Some(reply) = pending.next().await {
-            match reply {
-                Ok(reply) => answers.push(reply),
-                Err(e @ TesseraError::BadInput(_)) => return Err(e),
-                Err(e) => {
-                    failed += 1;
-                    first_error.get_or_insert(e);
-                }
-            }
-            if answers.len() >= plan.required || asked - failed < plan.required {
-                break;
-            }
-        }
-        if answers.len() < plan.required {
-            let why = first_error.map(|e| format!(" ({e})")).unwrap_or_default();
-            return Err(TesseraError::Unavailable(format!(
-                "Consistency requirement not met: {} of {} required replicas of shard {shard_id} answered{why}",
-                answers.len(),
-                plan.required
-            )));
-        }
-        Ok(answers
-            .into_iter()
-            .max_by_key(Applied::applied)
-            .expect("at least one answer"))
+        crate::replica_set::read_shard(
+            &self.data_planes,
+            topology,
+            collection,
+            shard_id,
+            consistency,
+            f,
+        )
+        .await
     }
-}
-
-/// A failure of the replica rather than of the request: another may answer.
-fn replica_failed(e: &TesseraError) -> bool {
-    matches!(
-        e,
-        TesseraError::Unavailable(_) | TesseraError::Timeout(_) | TesseraError::Stale(_)
-    )
-}
-
-/// Qdrant's delayed fan-out: `first` alone for `delay`, then `second` too, and
-/// the first answer wins unless its replica failed (then the other's counts).
-/// Also says whether `second` was asked.
-async fn hedged<T>(
-    first: impl std::future::Future<Output = Result<T>>,
-    second: impl std::future::Future<Output = Result<T>>,
-    delay: Duration,
-) -> (Result<T>, bool) {
-    tokio::pin!(first, second);
-    tokio::select! {
-        reply = &mut first => return (reply, false),
-        () = tokio::time::sleep(delay) => {}
-    }
-    let reply = tokio::select! {
-        reply = &mut first => match reply {
-            Err(e) if replica_failed(&e) => second.await,
-            reply => reply,
-        },
-        reply = &mut second => match reply {
-            Err(e) if replica_failed(&e) => first.await,
-            reply => reply,
-        },
-    };
-    (reply, true)
 }
 
 /// Runs `reads` within the caller's `timeout`, if any, first checked against
@@ -504,30 +397,4 @@ fn check_search(strict: &strict_mode::StrictMode, request: &SearchRequest) -> Re
     strict.params(&request.params)?;
     strict.filter(request.filter.as_ref(), false)?;
     Ok(cost::search(&request.vector, request.filter.as_ref()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn answer(after_ms: u64, reply: Result<&'static str>) -> Result<&'static str> {
-        tokio::time::sleep(Duration::from_millis(after_ms)).await;
-        reply
-    }
-
-    #[tokio::test]
-    async fn the_second_replica_is_asked_only_after_the_delay() {
-        let delay = Duration::from_millis(100);
-        let fast = hedged(answer(5, Ok("first")), answer(0, Ok("second")), delay).await;
-        assert_eq!(fast, (Ok("first"), false));
-        let slow = hedged(answer(5_000, Ok("first")), answer(10, Ok("second")), delay).await;
-        assert_eq!(slow, (Ok("second"), true));
-        let down = Err(TesseraError::Unavailable("down".into()));
-        let failed = hedged(answer(120, down), answer(300, Ok("second")), delay).await;
-        assert_eq!(failed, (Ok("second"), true));
-        // A refusal of the request itself is the answer: another replica would agree.
-        let refused = Err(TesseraError::bad_input("no"));
-        let refusal = hedged(answer(120, refused.clone()), answer(300, Ok("x")), delay).await;
-        assert_eq!(refusal, (refused, true));
-    }
 }
