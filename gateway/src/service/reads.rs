@@ -2,6 +2,7 @@
 
 use super::strict_mode::cost;
 use super::*;
+use crate::replica_set;
 
 impl Gateway {
     /// A user's retrieval by id, charged to strict mode's read rate limit; the
@@ -49,7 +50,8 @@ impl Gateway {
                 ids: ids.into_iter().map(Into::into).collect(),
                 selectors: Some(selectors.clone()),
             };
-            self.read_shard(
+            replica_set::read_shard(
+                &self.data_planes,
                 &topology,
                 &collection,
                 shard_id,
@@ -317,7 +319,8 @@ impl Gateway {
         let replies = join_all(collection.shards.iter().map(|shard| {
             let request = request(target(topology, collection, shard.shard_id));
             let send = send.clone();
-            self.read_shard(
+            replica_set::read_shard(
+                &self.data_planes,
                 topology,
                 collection,
                 shard.shard_id,
@@ -328,31 +331,6 @@ impl Gateway {
         within_timeout(collection, read, async {
             replies.await.into_iter().collect()
         })
-        .await
-    }
-
-    /// Runs a read on one shard at `consistency` through its replica set.
-    async fn read_shard<T, F, Fut>(
-        &self,
-        topology: &Topology,
-        collection: &CollectionState,
-        shard_id: ShardId,
-        consistency: ReadConsistency,
-        f: F,
-    ) -> Result<T>
-    where
-        T: Applied,
-        F: Fn(Arc<dyn PointApi>) -> Fut,
-        Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
-    {
-        crate::replica_set::read_shard(
-            &self.data_planes,
-            topology,
-            collection,
-            shard_id,
-            consistency,
-            f,
-        )
         .await
     }
 }
