@@ -140,22 +140,10 @@ impl Network {
     }
 
     fn output_rule(&self, i: usize, action: &str) -> Result<(), String> {
-        let rule = [action, "OUTPUT", "!", "-o", "lo", "-j", "DROP"];
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.nodes[i], "iptables"])
-            .args(rule)
-            .output()
-            .map_err(|e| format!("iptables in {}: {e}", self.nodes[i]))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "iptables {} in {}: {}",
-                rule.join(" "),
-                self.nodes[i],
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
+        let ns = &self.nodes[i];
+        ip(&[
+            "netns", "exec", ns, "iptables", action, "OUTPUT", "!", "-o", "lo", "-j", "DROP",
+        ])
     }
 }
 

@@ -77,12 +77,6 @@ async fn wait_placed(cluster: &ProcessCluster, name: &str, shard_id: u32, peers:
     .unwrap_or_else(|e| panic!("{e}"));
 }
 
-fn peer_index(cluster: &ProcessCluster, topology: &Topology, peer: PeerId) -> usize {
-    (0..3)
-        .find(|i| topology.peers[&peer].uri == cluster.data_node_uri(*i))
-        .expect("the peer is one of the data nodes")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_shard_moves_to_another_node_under_writes_with_each_method() {
     let cluster = ProcessCluster::start(3).await;
@@ -179,7 +173,7 @@ async fn a_transfer_to_a_dead_node_waits_is_restarted_and_aborted_cleanly() {
     let topology = replicas::topology(&cluster).await;
     let placed = shard(&topology, name, 0);
     let (holder, target) = (placed.primary, free_peer(&topology, &placed));
-    let target_node = peer_index(&cluster, &topology, target);
+    let target_node = cluster.data_node_of(&topology, target);
     cluster.kill_data_node(target_node);
 
     let transfer = json!({ "shard_id": 0, "from_peer_id": holder, "to_peer_id": target });
@@ -253,7 +247,7 @@ async fn a_move_finishes_when_its_source_is_killed() {
     )
     .await
     .result();
-    cluster.kill_data_node(peer_index(&cluster, &topology, source));
+    cluster.kill_data_node(cluster.data_node_of(&topology, source));
     wait_placed(&cluster, name, 0, &[other, target]).await;
     let written = writer.stop().await;
     let lost = missing(&rest, name, &written.acked).await;
@@ -363,7 +357,7 @@ async fn a_peer_is_removed_only_once_its_shards_moved_away_and_stays_out() {
     assert!(!after.peers.contains_key(&leaving));
 
     // Restarted with its old identity, it is refused and says why.
-    let node = peer_index(&cluster, &topology, leaving);
+    let node = cluster.data_node_of(&topology, leaving);
     let (status, log) = cluster.restart_data_node_refused(node).await;
     assert!(!status.success());
     assert!(log.contains("was removed from the cluster"), "{log}");
@@ -450,7 +444,7 @@ async fn a_transfer_finishes_after_its_target_crashes_and_comes_back() {
     )
     .await
     .result();
-    let node = peer_index(&cluster, &topology, target);
+    let node = cluster.data_node_of(&topology, target);
     cluster.kill_data_node(node);
     cluster.restart_data_node(node).await;
     wait_placed(&cluster, name, 0, &[holder, target]).await;

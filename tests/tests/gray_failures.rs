@@ -357,9 +357,7 @@ async fn a_new_primary_opens_its_epoch_on_every_replica_at_once() {
     let written = writer.stop().await;
     let before = tessera_tests::replicas::topology(&cluster).await;
     let primary = before.collections[C].shards[0].primary;
-    let node = (0..3)
-        .find(|&i| before.peers[&primary].uri == cluster.data_node_uri(i))
-        .expect("the primary is one of the nodes");
+    let node = cluster.data_node_of(&before, primary);
 
     // The primary dies; no client writes after. The two replicas left agree
     // on the new epoch without waiting for the next write.
@@ -406,9 +404,7 @@ async fn a_primary_that_restarts_leads_in_a_new_epoch() {
     let mut written = vec![writer.stop().await];
     let before = tessera_tests::replicas::topology(&cluster).await;
     let shard = before.collections[C].shards[0].clone();
-    let node = (0..2)
-        .find(|&i| before.peers[&shard.primary].uri == cluster.data_node_uri(i))
-        .expect("the primary is one of the nodes");
+    let node = cluster.data_node_of(&before, shard.primary);
 
     // It crashes and comes back: its log may have lost an unsynced tail, so
     // the operation ids it hands out next must not repeat any it gave before.
@@ -539,15 +535,8 @@ async fn a_replica_that_rejoins_under_a_burst_of_writes_turns_active_once() {
     let rest = cluster.rest();
     create_collection(&rest, C, 1, 2).await;
     wait_in_sync(&cluster, C, 2).await;
-    let shard = tessera_tests::replicas::topology(&cluster)
-        .await
-        .collections[C]
-        .shards[0]
-        .clone();
     let topology = tessera_tests::replicas::topology(&cluster).await;
-    let secondary = (0..2)
-        .find(|&i| topology.peers[&shard.primary].uri != cluster.data_node_uri(i))
-        .expect("two nodes");
+    let secondary = 1 - cluster.data_node_of(&topology, topology.collections[C].shards[0].primary);
 
     // Many writers at once: when the replica comes back, each of their
     // forwards finds the same gap in its log.

@@ -407,14 +407,8 @@ impl ProcessCluster {
             .join(",");
         let name = format!("gateway-{}", self.more_gateways.len() + 1);
         // In a partitionable cluster it gets a namespace, so it can be cut off.
-        let (host, netns) = match self.network.as_mut() {
-            Some(network) => {
-                let n = network.add_node().unwrap_or_else(|e| panic!("{e}"));
-                (network.node_ip(n), Some(n))
-            }
-            None => ("127.0.0.1".to_string(), None),
-        };
-        let namespace = netns.map(|n| network_namespace(&self.network, n));
+        let (host, netns) = self.new_node_address();
+        let (netns, namespace) = netns.unzip();
         let mut gateway = Process::spawn_in(
             &name,
             vec![
@@ -501,6 +495,19 @@ impl ProcessCluster {
         self.network.as_ref().expect("a partitionable cluster")
     }
 
+    /// Where a node added now listens: in a partitionable cluster, a new
+    /// namespace (its index and name) and its address there; else loopback.
+    fn new_node_address(&mut self) -> (IpAddr, Option<(usize, String)>) {
+        match self.network.as_mut() {
+            Some(network) => {
+                let n = network.add_node().unwrap_or_else(|e| panic!("{e}"));
+                let host = network.node_ip(n).parse().expect("an ip");
+                (host, Some((n, network.namespace(n).to_string())))
+            }
+            None => (Ipv4Addr::LOCALHOST.into(), None),
+        }
+    }
+
     /// SIGKILLs data node `i` (0-based) by its PID, as a crash would.
     pub fn kill_data_node(&mut self, i: usize) {
         self.data_nodes[i].kill();
@@ -511,10 +518,7 @@ impl ProcessCluster {
     /// ready; its shards may still be loading, so a test waits on the reads or
     /// writes it needs.
     pub async fn restart_data_node(&mut self, i: usize) {
-        self.data_nodes[i].stop().await;
-        self.data_nodes[i].start();
-        let addr = SocketAddr::new(self.data_node_hosts[i], self.data_node_ports[i]);
-        wait_listening(&mut self.data_nodes[i], addr).await;
+        self.restart_data_node_unready(i).await;
         self.wait_ready().await;
     }
 
@@ -580,6 +584,18 @@ impl ProcessCluster {
             "{}://{}:{}",
             self.scheme, self.data_node_hosts[i], self.data_node_ports[i]
         )
+    }
+
+    /// Which data node (0-based) `peer` of `topology` is.
+    pub fn data_node_of(
+        &self,
+        topology: &tessera_types::Topology,
+        peer: tessera_types::PeerId,
+    ) -> usize {
+        let uri = &topology.peers[&peer].uri;
+        (0..self.data_nodes.len())
+            .find(|&i| *uri == self.data_node_uri(i))
+            .expect("the peer is one of the data nodes")
     }
 
     /// The data directory of data node `i`.
@@ -715,14 +731,7 @@ impl ProcessCluster {
         let bootstrap = self.control_plane_uri(via);
         let port = free_ports(1)[0];
         let i = self.control_planes.len();
-        let (host, netns) = match self.network.as_mut() {
-            Some(network) => {
-                let n = network.add_node().unwrap_or_else(|e| panic!("{e}"));
-                let host: IpAddr = network.node_ip(n).parse().expect("an ip");
-                (host, Some((n, network.namespace(n).to_string())))
-            }
-            None => (Ipv4Addr::LOCALHOST.into(), None),
-        };
+        let (host, netns) = self.new_node_address();
         let node = control_plane_node(
             &self._dir,
             i,
