@@ -91,13 +91,18 @@ pub(super) struct Builder<'a> {
     entry: RwLock<Option<(u32, usize)>>,
 }
 
+/// A well-spread 64-bit hash (splitmix64's finalizer).
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// A node's layer: geometric with ratio 1/m, from a hash of its position so a
 /// build is repeatable.
 fn level_of(node: usize, m: usize) -> usize {
-    let mut z = (node as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
+    let z = mix(node as u64);
     // Uniform in (0, 1]: the top 53 bits, plus one so ln never sees zero.
     let uniform = ((z >> 11) + 1) as f64 / (1u64 << 53) as f64;
     let level = -uniform.ln() / (m as f64).ln();
@@ -160,9 +165,16 @@ impl<'a> Builder<'a> {
         progress: &dyn Fn(usize),
     ) -> Option<Links> {
         let nodes = self.vectors.len();
-        let todo: Vec<u32> = (0..nodes as u32)
+        let mut todo: Vec<u32> = (0..nodes as u32)
             .filter(|node| !self.seeded[*node as usize])
             .collect();
+        // Rows often arrive grouped by region (a batch of new data far from the
+        // rest): inserted in row order, a region's first nodes go in concurrently
+        // with none of their own kind to link to, and its links to the rest of the
+        // graph come out thin. Runs of 8 rows in a hashed order spread every region
+        // over the build while keeping most of row order's cache locality (a full
+        // shuffle cost 20 % more build time, runs of 8 cost 8 %).
+        todo.sort_by_key(|node| (mix(u64::from(*node / 8)), *node));
         let scratch = || Scratch {
             visited: Visited::new(nodes),
             links: Vec::new(),
@@ -346,6 +358,28 @@ impl<'a> Builder<'a> {
         *links = self.select(&candidates, cap);
     }
 
+    /// Gives `node` the links `chosen` on `layer`, before any of them links back: a
+    /// node that finds `node` through such a back link may already have linked to it,
+    /// and that link is kept (the list pruned by `select` if it overflows) rather
+    /// than overwritten.
+    fn set_links(&self, node: u32, layer: usize, chosen: &[u32], cap: usize) {
+        let mut links = self.links[node as usize][layer].write();
+        if links.is_empty() {
+            links.extend_from_slice(chosen);
+            return;
+        }
+        let mut candidates: Vec<Node> = chosen
+            .iter()
+            .chain(links.iter().filter(|other| !chosen.contains(other)))
+            .map(|&other| Node {
+                dist: self.between(node, other),
+                row: other,
+            })
+            .collect();
+        candidates.sort_unstable();
+        *links = self.select(&candidates, cap);
+    }
+
     fn insert(&self, node: u32, scratch: &mut Scratch) {
         let level = self.links[node as usize].len() - 1;
         let query = self.vectors[node as usize];
@@ -370,10 +404,10 @@ impl<'a> Builder<'a> {
             };
             let cap = if layer == 0 { self.m0 } else { self.m };
             let chosen = self.select(&found, cap);
+            self.set_links(node, layer, &chosen, cap);
             for &other in &chosen {
                 self.link_back(other, node, layer);
             }
-            *self.links[node as usize][layer].write() = chosen;
             from = nearest;
         }
         if level > top {
