@@ -7,9 +7,9 @@ use std::sync::Arc;
 use tessera_proto::data_plane::data_plane_server::DataPlaneServer;
 use tessera_proto::internal_auth::RequireToken;
 use tessera_proto::metrics::{serve_operations, Readiness, RequestMetrics};
-use tessera_proto::point_api::{InProcess, PointApi};
 use tessera_proto::topology_watch::TopologyCache;
 use tessera_proto::transport::GuardLayer;
+use tessera_types::shard_client::ShardClient;
 use tessera_types::{NodeType, PeerId, TesseraError, TransferMethod};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -20,6 +20,7 @@ use crate::metrics::DataNodeGauges;
 use crate::quota::NodeQuota;
 use crate::registry::ShardRegistry;
 use crate::replica_set::{barrier_loop, recovery_loop, ReplicaSet, TransferSlots};
+use crate::service::InProcess;
 use tessera_engine::snapshot::store::SnapshotStore;
 use tessera_proto::peers::MAX_MESSAGE_BYTES;
 
@@ -62,7 +63,7 @@ pub struct DataPlaneOptions {
 pub struct DataPlaneInstance {
     peer_id: PeerId,
     local_addr: SocketAddr,
-    point_api: Arc<InProcess<DataPlaneService>>,
+    service: Arc<DataPlaneService>,
     registry: ShardRegistry,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -142,8 +143,7 @@ impl DataPlaneInstance {
             SnapshotStore::open(&options.data_dir),
             quota,
         ));
-        let point_api = Arc::new(InProcess(service.clone()));
-        let server = DataPlaneServer::from_arc(service)
+        let server = DataPlaneServer::from_arc(service.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let (stop, stopped) = watch::channel(false);
@@ -189,7 +189,7 @@ impl DataPlaneInstance {
         Ok(DataPlaneInstance {
             peer_id,
             local_addr,
-            point_api,
+            service,
             registry: shard_registry,
             stop,
             server,
@@ -205,9 +205,9 @@ impl DataPlaneInstance {
         self.local_addr
     }
 
-    /// This node's point operations, for a gateway in the same process.
-    pub fn point_api(&self) -> Arc<dyn PointApi> {
-        self.point_api.clone()
+    /// This node's shards, for a gateway in the same process.
+    pub fn shard_client(&self) -> Arc<dyn ShardClient> {
+        Arc::new(InProcess(self.service.clone()))
     }
 
     /// Stops serving once in-flight requests are answered, then checkpoints

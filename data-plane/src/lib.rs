@@ -9,6 +9,7 @@ mod metrics;
 pub mod quota;
 pub mod registry;
 pub mod replica_set;
+mod service;
 
 mod instance;
 

@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tessera_proto::control_plane as cp;
 use tessera_proto::convert::to_json;
-use tessera_proto::data_plane as dp;
+
 use tessera_types::{
     ClusterOperation, CollectionState, CreateShardKey, DropShardKey, NodeType, ShardId, Topology,
 };
 
-use crate::routing::target;
-use crate::service::{call, Gateway, Result};
+use crate::service::{replica_call, Gateway, Result};
+use tessera_types::shard_client::RecoveryProgress;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RemoteShardInfo {
@@ -133,14 +133,12 @@ impl Gateway {
             let state = collection
                 .shard(info.shard_id)
                 .and_then(|s| s.state_of(info.to));
-            let progress = match self.data_planes().points(topology, info.to) {
-                Ok(node) => call(node.shard_stats(dp::ShardStatsRequest {
-                    target: Some(target(topology, collection, info.shard_id)),
-                    with_payload_bytes: false,
-                }))
-                .await
-                .ok()
-                .and_then(|stats| stats.recovery),
+            let progress = match self.data_planes().shards(topology, info.to) {
+                Ok(node) => node
+                    .shard_stats(replica_call(topology, collection, info.shard_id), false)
+                    .await
+                    .ok()
+                    .and_then(|stats| stats.recovery),
                 Err(_) => None,
             };
             info.comment = Some(match (&progress, state) {
@@ -240,7 +238,7 @@ fn replica_warnings(topology: &Topology, collection: &CollectionState) -> Vec<St
 
 /// "wal_delta: 12,500 of 40,000 operations (31%), 5,200 operations/s", or
 /// with bytes in MB for a snapshot.
-fn progress_comment(p: &dp::RecoveryProgress) -> String {
+fn progress_comment(p: &RecoveryProgress) -> String {
     if p.method == "queued" {
         return "queued: waiting for a free transfer slot on the target".to_string();
     }
@@ -287,7 +285,7 @@ mod tests {
 
     #[test]
     fn progress_reads_like_a_sentence() {
-        let p = dp::RecoveryProgress {
+        let p = RecoveryProgress {
             method: "wal_delta".into(),
             done: 12_500,
             total: 40_000,

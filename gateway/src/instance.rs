@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tessera_proto::metrics::{serve_operations, Registry, RequestMetrics};
 use tessera_proto::peers::DataPlanes;
-use tessera_proto::point_api::PointApi;
+use tessera_types::shard_client::ShardClient;
 use tessera_types::{PeerId, TesseraError};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -23,7 +23,7 @@ pub struct GatewayOptions {
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
     /// A data-plane node in this process (standalone), called directly.
-    pub in_process_data_plane: Option<(PeerId, Arc<dyn PointApi>)>,
+    pub in_process_data_plane: Option<(PeerId, Arc<dyn ShardClient>)>,
     /// The API keys clients must present (none: the API is open).
     pub api_keys: ApiKeys,
     /// Where the gateway registers its metrics, served on its REST port at

@@ -9,11 +9,11 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tessera_proto::control_plane as cp;
 use tessera_proto::convert::to_json;
-use tessera_proto::data_plane as dp;
+
 use tessera_types::quota::NodeQuotaUsage;
 use tessera_types::{PeerId, QuotaConfig};
 
-use crate::service::{call, Gateway, Result};
+use crate::service::{replica_deadline, Gateway, Result};
 
 /// Qdrant's `QuotaStatus`.
 #[derive(Debug, Serialize)]
@@ -103,15 +103,14 @@ impl Gateway {
     /// as Qdrant leaves out peers it cannot reach.
     async fn node_quotas(&self) -> BTreeMap<PeerId, NodeQuotaUsage> {
         let topology = self.topology().current();
-        let request = dp::NodeQuotaRequest {
-            topology_version: topology.version,
-        };
         let replies = join_all(topology.data_peers().map(|peer| {
             let topology = &topology;
             async move {
-                let node = self.data_planes().points(topology, peer.id)?;
-                let reply = call(node.node_quota(request)).await?;
-                Ok::<_, tessera_types::TesseraError>((peer.id, reply.into()))
+                let node = self.data_planes().shards(topology, peer.id)?;
+                let usage = node
+                    .node_quota(topology.version, replica_deadline())
+                    .await?;
+                Ok::<_, tessera_types::TesseraError>((peer.id, usage))
             }
         }))
         .await;

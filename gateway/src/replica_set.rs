@@ -6,17 +6,15 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use tessera_proto::data_plane as dp;
-use tessera_proto::point_api::PointApi;
+use tessera_types::shard_client::{ReplicaAnswer, ShardCall, ShardClient};
 use tessera_types::{
     CollectionState, PeerId, ReadConsistency, ShardId, ShardPlacement, TesseraError, Topology,
 };
 
-use crate::routing::{affinity, DataPlanes};
-use crate::service::call;
+use crate::routing::{affinity, target, DataPlanes};
 
 type Result<T, E = TesseraError> = std::result::Result<T, E>;
 
@@ -52,51 +50,31 @@ impl ReadPlan {
     }
 }
 
-/// A data-plane read reply, which says how far its replica had applied the
-/// shard's operations: of several answers, the most advanced one is kept.
-pub trait Applied {
-    /// The last operation the answering replica had applied, as (epoch, seq):
-    /// of two in-sync replicas, the greater has seen more of the shard's order.
-    fn applied(&self) -> (u64, u64);
-}
-
-macro_rules! applied {
-    ($($reply:ty),*) => {$(
-        impl Applied for $reply {
-            fn applied(&self) -> (u64, u64) {
-                (self.applied_epoch, self.applied_seq)
-            }
-        }
-    )*};
-}
-
-applied!(
-    dp::SearchReply,
-    dp::ScrollReply,
-    dp::CountReply,
-    dp::FacetReply,
-    dp::RetrieveReply
-);
-
-/// Runs a read on a shard at `consistency`. One replica: the next readable
-/// one (reads spread across replicas), trying another when one cannot
-/// answer. More: that many answer, or the read fails; of their answers the
-/// one from the replica furthest along the shard's order (epoch, then
-/// sequence) is returned, so a delete seen by any of them is never undone
-/// by a lagging one.
+/// Runs a read on a shard at `consistency`, each replica asked to answer by
+/// `deadline`. One replica: the next readable one (reads spread across
+/// replicas), trying another when one cannot answer. More: that many answer,
+/// or the read fails; of their answers the one from the replica furthest
+/// along the shard's order (epoch, then sequence) is returned, so a delete
+/// seen by any of them is never undone by a lagging one.
 pub async fn read_shard<T, F, Fut>(
     data_planes: &DataPlanes,
     topology: &Topology,
     collection: &CollectionState,
     shard_id: ShardId,
     consistency: ReadConsistency,
+    deadline: Instant,
     f: F,
 ) -> Result<T>
 where
-    T: Applied,
-    F: Fn(Arc<dyn PointApi>) -> Fut,
-    Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
+    F: Fn(Arc<dyn ShardClient>, ShardCall) -> Fut,
+    Fut: std::future::Future<Output = Result<ReplicaAnswer<T>>>,
 {
+    let call = ShardCall {
+        target: target(topology, collection, shard_id),
+        deadline,
+    };
+    let ask =
+        |peer: PeerId| -> Result<Fut> { Ok(f(data_planes.shards(topology, peer)?, call.clone())) };
     let shard = collection
         .shard(shard_id)
         .ok_or_else(|| TesseraError::internal(format!("shard {shard_id} vanished")))?;
@@ -111,10 +89,10 @@ where
         let mut last = TesseraError::Unavailable(format!("shard {shard_id} has no active replica"));
         let mut replicas = plan.replicas.into_iter().peekable();
         while let Some(peer) = replicas.next() {
-            let first = call(f(data_planes.points(topology, peer)?));
+            let first = ask(peer)?;
             let reply = match (delay, replicas.peek()) {
                 (Some(delay), Some(&backup)) => {
-                    let second = call(f(data_planes.points(topology, backup)?));
+                    let second = ask(backup)?;
                     let (reply, asked_backup) = hedged(first, second, delay).await;
                     if asked_backup {
                         replicas.next();
@@ -124,7 +102,7 @@ where
                 _ => first.await,
             };
             match reply {
-                Ok(reply) => return Ok(reply),
+                Ok(answer) => return Ok(answer.value),
                 Err(e) if replica_failed(&e) => last = e,
                 Err(e) => return Err(e),
             }
@@ -137,9 +115,8 @@ where
         .replicas
         .iter()
         .map(|peer| {
-            let node = data_planes.points(topology, *peer);
-            let reply = node.map(&f);
-            async move { call(reply?).await }
+            let reply = ask(*peer);
+            async move { reply?.await }
         })
         .collect();
     let asked = pending.len();
@@ -169,15 +146,19 @@ where
     }
     Ok(answers
         .into_iter()
-        .max_by_key(Applied::applied)
-        .expect("at least one answer"))
+        .max_by_key(|answer| answer.applied)
+        .expect("at least one answer")
+        .value)
 }
 
 /// A failure of the replica rather than of the request: another may answer.
 fn replica_failed(e: &TesseraError) -> bool {
     matches!(
         e,
-        TesseraError::Unavailable(_) | TesseraError::Timeout(_) | TesseraError::Stale(_)
+        TesseraError::Unavailable(_)
+            | TesseraError::Unreachable(_)
+            | TesseraError::Timeout(_)
+            | TesseraError::Stale(_)
     )
 }
 

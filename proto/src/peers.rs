@@ -1,18 +1,18 @@
 //! Channels to data-plane nodes, opened lazily and reused: gateways route
 //! point operations with them, primaries forward writes to their replicas.
 //! A gateway in the same process as a data-plane node (standalone) reaches
-//! that node's point operations by direct calls instead.
+//! that node's shards by direct calls instead.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use tessera_types::shard_client::ShardClient;
 use tessera_types::{PeerId, TesseraError, Topology};
 use tonic::transport::Channel;
 
 use crate::data_plane::data_plane_client::DataPlaneClient;
 use crate::internal_auth::{internal, InternalChannel};
-use crate::point_api::PointApi;
 
 /// Largest message between Tessera services (big upsert batches, snapshot chunks).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -20,27 +20,27 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 #[derive(Default, Clone)]
 pub struct DataPlanes {
     channels: Arc<RwLock<HashMap<(PeerId, String), Channel>>>,
-    in_process: Option<(PeerId, Arc<dyn PointApi>)>,
+    in_process: Option<(PeerId, Arc<dyn ShardClient>)>,
 }
 
 impl DataPlanes {
-    /// Point operations for `peer` go to `api`, a node in this process.
-    pub fn with_in_process(peer: PeerId, api: Arc<dyn PointApi>) -> Self {
+    /// Shard calls for `peer` go to `node`, a node in this process.
+    pub fn with_in_process(peer: PeerId, node: Arc<dyn ShardClient>) -> Self {
         DataPlanes {
-            in_process: Some((peer, api)),
+            in_process: Some((peer, node)),
             ..Default::default()
         }
     }
 
-    /// Where to send point operations for `peer`: its service if it runs in
-    /// this process, else a gRPC client.
-    pub fn points(
+    /// Where to send shard calls for `peer`: its service if it runs in this
+    /// process, else a gRPC client.
+    pub fn shards(
         &self,
         topology: &Topology,
         peer: PeerId,
-    ) -> Result<Arc<dyn PointApi>, TesseraError> {
+    ) -> Result<Arc<dyn ShardClient>, TesseraError> {
         match &self.in_process {
-            Some((local, api)) if *local == peer => Ok(api.clone()),
+            Some((local, node)) if *local == peer => Ok(node.clone()),
             _ => Ok(Arc::new(self.client(topology, peer)?)),
         }
     }

@@ -105,7 +105,7 @@ async fn standalone(settings: Settings) -> anyhow::Result<()> {
         control_plane: vec![control_plane_uri],
         http_addr: client_addr(&settings, settings.service.http_port)?,
         grpc_addr: client_addr(&settings, settings.service.grpc_port)?,
-        in_process_data_plane: Some((data_plane.peer_id(), data_plane.point_api())),
+        in_process_data_plane: Some((data_plane.peer_id(), data_plane.shard_client())),
         api_keys: settings.service.api_keys(),
         metrics,
         tls: crate::tls::client_ports(&settings)?,

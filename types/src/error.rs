@@ -54,6 +54,11 @@ pub enum TesseraError {
     AlreadyExists(String),
     #[error("Service unavailable: {0}")]
     Unavailable(String),
+    /// The other service was not reached, or went away mid-call (killed,
+    /// paused past the keepalive, cut off): another replica may answer, and a
+    /// write it was sent may or may not have been applied (503).
+    #[error("Service unavailable: {0}")]
+    Unreachable(String),
     #[error("Operation timed out: {0}")]
     Timeout(String),
     /// Strict mode's read or write rate limit (429, as Qdrant), with the whole

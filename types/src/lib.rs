@@ -16,6 +16,7 @@ pub mod quantization;
 pub mod quota;
 pub mod routing;
 pub mod search;
+pub mod shard_client;
 pub mod sharding;
 pub mod snapshot;
 pub mod strict_mode;

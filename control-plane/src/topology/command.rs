@@ -157,6 +157,7 @@ enum TesseraErrorDef {
     PathValidation(String),
     Inference(String),
     InsufficientStorage(String),
+    Unreachable(String),
 }
 
 impl TopologyCommand {

@@ -1,63 +1,70 @@
-//! The data plane's gRPC service: point operations on the replicas this node holds.
+//! The data plane's gRPC edge: requests converted to domain types once, the
+//! node's service ([`DataPlaneService`]) called, replies converted back.
 
 mod records;
 mod snapshots;
 
-use tessera_proto::common::ShardTarget;
+use std::time::{Duration, Instant};
+
+use tessera_proto::common;
 use tessera_proto::convert::{
-    error_to_status, filter, from_json, operation, point_ids, selectors_from_proto,
+    error_to_status, filter, operation, point_ids, selectors_from_proto, shard_target,
 };
 use tessera_proto::data_plane::data_plane_server::DataPlane;
 use tessera_proto::data_plane::{
-    CountReply, CountRequest, DeleteSnapshotReply, FacetHit, FacetReply, FacetRequest,
-    FetchOpsReply, FetchOpsRequest, FetchSnapshotRequest, ListSnapshotsReply, ListSnapshotsRequest,
-    NodeQuotaReply, NodeQuotaRequest, RecoveryProgress, ReplicateReply, ReplicateRequest,
-    RestoreShardChunk, RestoreShardReply, RetrieveReply, RetrieveRequest, ScrollReply,
-    ScrollRequest, SearchReply, SearchRequest, SegmentSummary, ShardSnapshotRequest,
-    ShardStatsReply, ShardStatsRequest, SnapshotInfo, SnapshotLocation, StoreSnapshotChunk,
-    TextSearchRequest, UpdateReply, UpdateRequest,
+    CountReply, CountRequest, DeleteSnapshotReply, FacetReply, FacetRequest, FetchOpsReply,
+    FetchOpsRequest, FetchSnapshotRequest, ListSnapshotsReply, ListSnapshotsRequest,
+    NodeQuotaReply, NodeQuotaRequest, ReplicateReply, ReplicateRequest, RestoreShardChunk,
+    RestoreShardReply, RetrieveReply, RetrieveRequest, ScrollReply, ScrollRequest, SearchReply,
+    SearchRequest, ShardSnapshotRequest, ShardStatsReply, ShardStatsRequest, SnapshotInfo,
+    SnapshotLocation, StoreSnapshotChunk, TextSearchRequest, UpdateReply, UpdateRequest,
 };
-use tessera_types::TesseraError;
+use tessera_types::shard_client::{ReplicaAnswer, ShardCall, ShardClient, ShardWrite};
+use tessera_types::ScoredPoint;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::quota::NodeQuota;
-use crate::registry::ReplicaKey;
-use crate::replica_set::ReplicaSet;
-use tessera_engine::shard::{read_pool, Shard};
-use tessera_engine::snapshot::store::SnapshotStore;
+pub use crate::service::DataPlaneService;
 
-pub struct DataPlaneService {
-    replicas: ReplicaSet,
-    snapshots: SnapshotStore,
-    quota: NodeQuota,
+/// How long a call whose sender set no `grpc-timeout` may take.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The call a request makes: its shard target, and the sender's deadline
+/// (its `grpc-timeout`).
+fn shard_call<T>(
+    request: &Request<T>,
+    target: Option<common::ShardTarget>,
+) -> Result<ShardCall, Status> {
+    let timeout = request
+        .metadata()
+        .get("grpc-timeout")
+        .and_then(|v| parse_grpc_timeout(v.to_str().ok()?))
+        .unwrap_or(DEFAULT_DEADLINE);
+    Ok(ShardCall {
+        target: shard_target(target).map_err(error_to_status)?,
+        deadline: Instant::now() + timeout,
+    })
 }
 
-impl DataPlaneService {
-    pub fn new(replicas: ReplicaSet, snapshots: SnapshotStore, quota: NodeQuota) -> Self {
-        DataPlaneService {
-            replicas,
-            snapshots,
-            quota,
-        }
-    }
+/// gRPC's `grpc-timeout` header: up to eight digits and a unit.
+fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
 
-    /// Runs a read on the replica a request targets, which must be in sync, on
-    /// the shard read pool; errors are mapped once, here at the edge.
-    async fn on_shard<T: Send + 'static>(
-        &self,
-        target: Option<ShardTarget>,
-        f: impl FnOnce(&Shard) -> Result<T, TesseraError> + Send + 'static,
-    ) -> Result<Response<T>, Status> {
-        let shard = self
-            .replicas
-            .registry()
-            .readable_shard(target)
-            .await
-            .map_err(error_to_status)?;
-        read_pool::run(move || f(&shard))
-            .await
-            .map(Response::new)
-            .map_err(error_to_status)
+fn scored(answer: ReplicaAnswer<Vec<ScoredPoint>>) -> SearchReply {
+    SearchReply {
+        points: answer.value.into_iter().map(Into::into).collect(),
+        applied_seq: answer.applied.seq,
+        applied_epoch: answer.applied.epoch,
     }
 }
 
@@ -67,20 +74,15 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<UpdateRequest>,
     ) -> Result<Response<UpdateReply>, Status> {
+        let target = request.get_ref().target.clone();
+        let call = shard_call(&request, target)?;
         let request = request.into_inner();
-        let operation = operation(request.operation).map_err(error_to_status)?;
-        let target = request
-            .target
-            .ok_or_else(|| error_to_status(TesseraError::bad_input("shard target is missing")))?;
-        // At the entry only: a write the primary took is forwarded to its
-        // replicas whatever their usage, so they stay in sync.
-        self.quota
-            .check_update(target.topology_version, &operation)
-            .await
-            .map_err(error_to_status)?;
-        let operation_id = self
-            .replicas
-            .write(target, request.epoch, operation, request.wait)
+        let write = ShardWrite {
+            operation: operation(request.operation).map_err(error_to_status)?,
+            epoch: request.epoch,
+            wait: request.wait,
+        };
+        let operation_id = ShardClient::update(self, call, write)
             .await
             .map_err(error_to_status)?;
         Ok(Response::new(UpdateReply {
@@ -117,10 +119,7 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<FetchSnapshotRequest>,
     ) -> Result<Response<Self::FetchSnapshotStream>, Status> {
-        let target = request
-            .into_inner()
-            .target
-            .ok_or_else(|| error_to_status(TesseraError::bad_input("shard target is missing")))?;
+        let target = shard_target(request.into_inner().target).map_err(error_to_status)?;
         let slot = self.replicas.slots().outgoing().await;
         let (file, id) = self
             .replicas
@@ -136,10 +135,7 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<FetchSnapshotRequest>,
     ) -> Result<Response<Self::FetchRecordsStream>, Status> {
-        let target = request
-            .into_inner()
-            .target
-            .ok_or_else(|| error_to_status(TesseraError::bad_input("shard target is missing")))?;
+        let target = shard_target(request.into_inner().target).map_err(error_to_status)?;
         let slot = self.replicas.slots().outgoing().await;
         let view = self
             .replicas
@@ -153,124 +149,107 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<RetrieveRequest>,
     ) -> Result<Response<RetrieveReply>, Status> {
+        let target = request.get_ref().target.clone();
+        let call = shard_call(&request, target)?;
         let request = request.into_inner();
         let ids = point_ids(request.ids).map_err(error_to_status)?;
         let (with_payload, with_vector) = selectors_from_proto(request.selectors);
-        self.on_shard(request.target, move |shard| {
-            let applied = shard.last_op();
-            let records = shard.retrieve(&ids, &with_payload, &with_vector);
-            Ok(RetrieveReply {
-                records: records.into_iter().map(Into::into).collect(),
-                applied_seq: applied.seq,
-                applied_epoch: applied.epoch,
-            })
-        })
-        .await
+        let answer = ShardClient::retrieve(self, call, ids, with_payload, with_vector)
+            .await
+            .map_err(error_to_status)?;
+        Ok(Response::new(RetrieveReply {
+            records: answer.value.into_iter().map(Into::into).collect(),
+            applied_seq: answer.applied.seq,
+            applied_epoch: answer.applied.epoch,
+        }))
     }
 
     async fn search(
         &self,
         request: Request<SearchRequest>,
     ) -> Result<Response<SearchReply>, Status> {
-        let mut request = request.into_inner();
-        let target = request.target.take();
-        let search = tessera_types::SearchRequest::try_from(request).map_err(error_to_status)?;
-        self.on_shard(target, move |shard| {
-            let applied = shard.last_op();
-            let points = shard.search(&search)?;
-            Ok(SearchReply {
-                points: points.into_iter().map(Into::into).collect(),
-                applied_seq: applied.seq,
-                applied_epoch: applied.epoch,
-            })
-        })
-        .await
+        let target = request.get_ref().target.clone();
+        let call = shard_call(&request, target)?;
+        let search = tessera_types::SearchRequest::try_from(request.into_inner())
+            .map_err(error_to_status)?;
+        let answer = ShardClient::search(self, call, search)
+            .await
+            .map_err(error_to_status)?;
+        Ok(Response::new(scored(answer)))
     }
 
     async fn text_search(
         &self,
         request: Request<TextSearchRequest>,
     ) -> Result<Response<SearchReply>, Status> {
-        let mut request = request.into_inner();
-        let target = request.target.take();
-        let search = tessera_types::text_query::TextSearchRequest::try_from(request)
+        let target = request.get_ref().target.clone();
+        let call = shard_call(&request, target)?;
+        let search = tessera_types::text_query::TextSearchRequest::try_from(request.into_inner())
             .map_err(error_to_status)?;
-        self.on_shard(target, move |shard| {
-            let applied = shard.last_op();
-            let points = shard.text_search(&search)?;
-            Ok(SearchReply {
-                points: points.into_iter().map(Into::into).collect(),
-                applied_seq: applied.seq,
-                applied_epoch: applied.epoch,
-            })
-        })
-        .await
+        let answer = ShardClient::text_search(self, call, search)
+            .await
+            .map_err(error_to_status)?;
+        Ok(Response::new(scored(answer)))
     }
 
     async fn scroll(
         &self,
         request: Request<ScrollRequest>,
     ) -> Result<Response<ScrollReply>, Status> {
-        let request = request.into_inner();
+        let target = request.get_ref().target.clone();
+        let call = shard_call(&request, target)?;
         let scroll: tessera_types::ScrollRequest =
-            from_json(&request.request_json, "scroll request").map_err(error_to_status)?;
-        self.on_shard(request.target, move |shard| {
-            let applied = shard.last_op();
-            let page = shard.scroll(&scroll)?;
-            Ok(ScrollReply {
-                records: page.points.into_iter().map(Into::into).collect(),
-                next_page_offset: page.next_page_offset.map(Into::into),
-                applied_seq: applied.seq,
-                applied_epoch: applied.epoch,
-            })
-        })
-        .await
+            tessera_proto::convert::from_json(&request.get_ref().request_json, "scroll request")
+                .map_err(error_to_status)?;
+        let answer = ShardClient::scroll(self, call, scroll)
+            .await
+            .map_err(error_to_status)?;
+        Ok(Response::new(ScrollReply {
+            records: answer.value.points.into_iter().map(Into::into).collect(),
+            next_page_offset: answer.value.next_page_offset.map(Into::into),
+            applied_seq: answer.applied.seq,
+            applied_epoch: answer.applied.epoch,
+        }))
     }
 
     async fn count(&self, request: Request<CountRequest>) -> Result<Response<CountReply>, Status> {
-        let request = request.into_inner();
-        let filter = filter(request.filter).map_err(error_to_status)?;
-        self.on_shard(request.target, move |shard| {
-            let applied = shard.last_op();
-            let count = shard.count(filter.as_ref())?;
-            Ok(CountReply {
-                count,
-                applied_seq: applied.seq,
-                applied_epoch: applied.epoch,
-            })
-        })
-        .await
+        let target = request.get_ref().target.clone();
+        let call = shard_call(&request, target)?;
+        let filter = filter(request.into_inner().filter).map_err(error_to_status)?;
+        let answer = ShardClient::count(self, call, filter)
+            .await
+            .map_err(error_to_status)?;
+        Ok(Response::new(CountReply {
+            count: answer.value,
+            applied_seq: answer.applied.seq,
+            applied_epoch: answer.applied.epoch,
+        }))
     }
 
     async fn facet(&self, request: Request<FacetRequest>) -> Result<Response<FacetReply>, Status> {
+        let target = request.get_ref().target.clone();
+        let call = shard_call(&request, target)?;
         let request = request.into_inner();
         let filter = filter(request.filter).map_err(error_to_status)?;
-        let key = request.key;
-        self.on_shard(request.target, move |shard| {
-            let applied = shard.last_op();
-            let hits = shard
-                .facet(&key, filter.as_ref())?
-                .into_iter()
-                .map(|(value, count)| FacetHit {
-                    value_json: tessera_proto::convert::to_json(&value),
-                    count,
-                })
-                .collect();
-            Ok(FacetReply {
-                hits,
-                applied_seq: applied.seq,
-                applied_epoch: applied.epoch,
-            })
-        })
-        .await
+        let answer = ShardClient::facet(self, call, request.key, filter)
+            .await
+            .map_err(error_to_status)?;
+        Ok(Response::new(FacetReply {
+            hits: answer.value.into_iter().map(Into::into).collect(),
+            applied_seq: answer.applied.seq,
+            applied_epoch: answer.applied.epoch,
+        }))
     }
 
     async fn node_quota(
         &self,
         request: Request<NodeQuotaRequest>,
     ) -> Result<Response<NodeQuotaReply>, Status> {
+        let deadline = shard_call(&request, Some(common::ShardTarget::default()))?.deadline;
         let version = request.into_inner().topology_version;
-        let usage = self.quota.usage(version).await.map_err(error_to_status)?;
+        let usage = ShardClient::node_quota(self, version, deadline)
+            .await
+            .map_err(error_to_status)?;
         Ok(Response::new(usage.into()))
     }
 
@@ -278,49 +257,13 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<ShardStatsRequest>,
     ) -> Result<Response<ShardStatsReply>, Status> {
-        let request = request.into_inner();
-        let target = request.target;
-        let key = target
-            .as_ref()
-            .map(|t| ReplicaKey::new(t.collection.clone(), t.incarnation, t.shard_id));
-        let shard = self
-            .replicas
-            .registry()
-            .shard(target)
+        let target = request.get_ref().target.clone();
+        let call = shard_call(&request, target)?;
+        let with_payload_bytes = request.get_ref().with_payload_bytes;
+        let stats = ShardClient::shard_stats(self, call, with_payload_bytes)
             .await
             .map_err(error_to_status)?;
-        let recovery = key
-            .and_then(|key| self.replicas.progress().get(&key))
-            .map(|(p, rate)| RecoveryProgress {
-                method: p.method.to_string(),
-                done: p.done,
-                total: p.total,
-                rate_per_second: rate,
-            });
-        let stats = shard.stats();
-        let payload_bytes = if request.with_payload_bytes {
-            let shard = shard.clone();
-            read_pool::run(move || Ok(shard.payload_bytes()))
-                .await
-                .map_err(error_to_status)?
-        } else {
-            0
-        };
-        Ok(Response::new(ShardStatsReply {
-            payload_bytes,
-            points_count: stats.points_count,
-            indexed_vectors_count: stats.indexed_vectors_count,
-            segments_count: stats.segments_count,
-            optimizing: stats.optimizing,
-            payload_points: stats.payload_points.into_iter().collect(),
-            vectors: stats.vectors.into_iter().collect(),
-            segments: stats
-                .segments
-                .into_iter()
-                .map(|(id, points_count)| SegmentSummary { id, points_count })
-                .collect(),
-            recovery,
-        }))
+        Ok(Response::new(stats.into()))
     }
 
     type ShardSnapshotStream = snapshots::ChunkStream;
@@ -329,10 +272,7 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<ShardSnapshotRequest>,
     ) -> Result<Response<Self::ShardSnapshotStream>, Status> {
-        let target = request
-            .into_inner()
-            .target
-            .ok_or_else(|| error_to_status(TesseraError::bad_input("shard target is missing")))?;
+        let target = shard_target(request.into_inner().target).map_err(error_to_status)?;
         snapshots::shard_snapshot(self.replicas.registry(), target)
             .await
             .map(Response::new)

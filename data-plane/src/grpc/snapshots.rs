@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::pin::Pin;
 
 use futures::Stream;
-use tessera_proto::common::ShardTarget;
+use tessera_proto::convert::shard_target;
 use tessera_proto::data_plane::{
     DeleteSnapshotReply, ListSnapshotsReply, RestoreShardChunk, RestoreShardReply, SnapshotChunk,
     SnapshotInfo, SnapshotKind, SnapshotLocation, StoreSnapshotChunk,
 };
+use tessera_types::shard_client::ShardTarget;
 use tessera_types::{OpId, ReplicaState, TesseraError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::{Status, Streaming};
@@ -80,7 +81,7 @@ pub async fn shard_snapshot(
         target.incarnation,
         target.shard_id,
     );
-    let shard = registry.readable_shard(Some(target)).await?;
+    let shard = registry.readable_shard(target).await?;
     let file = registry.scratch_file(
         &key,
         &format!("user-{}.snapshot", uuid::Uuid::new_v4().simple()),
@@ -187,9 +188,7 @@ pub async fn restore_shard(
         .await
         .map_err(tessera_proto::convert::status_to_error)?
         .ok_or_else(|| TesseraError::bad_input("an empty shard restore"))?;
-    let target = first
-        .target
-        .ok_or_else(|| TesseraError::bad_input("shard target is missing"))?;
+    let target = shard_target(first.target)?;
     // Placed here and fenced for this restore, or refused before anything is received.
     let placed = registry.place(&target).await?;
     let me = registry.peer_id();
@@ -205,7 +204,7 @@ pub async fn restore_shard(
             placed.placement.epoch
         )));
     }
-    registry.shard(Some(target.clone())).await?;
+    registry.shard(target.clone()).await?;
     let key = ReplicaKey::new(
         target.collection.clone(),
         target.incarnation,

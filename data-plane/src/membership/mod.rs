@@ -63,7 +63,7 @@ pub async fn register(
             .await;
         match result {
             Ok(reply) => break reply.into_inner(),
-            Err(TesseraError::Unavailable(msg)) => {
+            Err(TesseraError::Unavailable(msg) | TesseraError::Unreachable(msg)) => {
                 attempt += 1;
                 if attempt % 25 == 1 {
                     tracing::info!(%msg, "waiting for the control plane to register");

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tessera_proto::common::ShardTarget;
 use tessera_proto::topology_watch::TopologyCache;
+use tessera_types::shard_client::ShardTarget;
 use tessera_types::{PeerId, ShardId, ShardPlacement, TesseraError, Topology};
 
 use crate::membership::ReadLease;
@@ -172,22 +172,18 @@ impl ShardRegistry {
 
     /// The replica a read is for: it must be readable (in sync) here, so a
     /// replica that missed writes never answers.
-    pub async fn readable_shard(
-        &self,
-        target: Option<ShardTarget>,
-    ) -> Result<Arc<Shard>, TesseraError> {
-        let target = target.ok_or_else(|| TesseraError::bad_input("shard target is missing"))?;
+    pub async fn readable_shard(&self, target: ShardTarget) -> Result<Arc<Shard>, TesseraError> {
         if let Some(lease) = &self.read_lease {
             lease.check(self.peer_id)?;
         }
         let placed = self.place(&target).await?;
         match placed.placement.state_of(self.peer_id) {
-            Some(state) if state.is_readable() => self.shard(Some(target)).await,
+            Some(state) if state.is_readable() => self.shard(target).await,
             Some(state) => Err(TesseraError::Unavailable(format!(
                 "the replica of shard {} on peer {} is {state:?} and serves no reads",
                 target.shard_id, self.peer_id
             ))),
-            None => self.shard(Some(target)).await,
+            None => self.shard(target).await,
         }
     }
 
@@ -199,8 +195,7 @@ impl ShardRegistry {
 
     /// The replica a request is for. Waits until this node has seen the
     /// topology the sender routed with, so a freshly created collection is known.
-    pub async fn shard(&self, target: Option<ShardTarget>) -> Result<Arc<Shard>, TesseraError> {
-        let target = target.ok_or_else(|| TesseraError::bad_input("shard target is missing"))?;
+    pub async fn shard(&self, target: ShardTarget) -> Result<Arc<Shard>, TesseraError> {
         let topology = self
             .topology
             .wait_for_version(target.topology_version)
@@ -307,7 +302,7 @@ impl ShardRegistry {
         let result = self.swap_in(&key, old, fill).await;
         self.replacing.lock().remove(&key);
         result?;
-        self.shard(Some(target)).await
+        self.shard(target).await
     }
 
     async fn swap_in(

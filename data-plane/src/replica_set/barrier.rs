@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use tessera_proto::common::ShardTarget;
+use tessera_types::shard_client::ShardTarget;
 use tessera_types::{ShardOperation, TesseraError, Topology};
 
 use super::ReplicaSet;

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use futures::future::join_all;
-use tessera_proto::common::ShardTarget;
-use tessera_proto::convert::replicated_ops;
+use tessera_proto::convert::{replicated_ops, shard_target};
 use tessera_proto::data_plane as dp;
+use tessera_types::shard_client::ShardTarget;
 use tessera_types::{OpId, PeerId, ReplicaState, ReplicaStateChange, ShardOperation, TesseraError};
 
 use super::{call, ReplicaSet, GAP_WAIT, MAX_GAP_FILL};
@@ -50,7 +50,7 @@ impl ReplicaSet {
                 target.shard_id, target.collection
             )));
         }
-        let shard = self.registry.shard(Some(target.clone())).await?;
+        let shard = self.registry.shard(target.clone()).await?;
         let Ordered {
             id,
             prev_epoch,
@@ -76,10 +76,13 @@ impl ReplicaSet {
             .cloned()
             .collect();
         let request = dp::ReplicateRequest {
-            target: Some(ShardTarget {
-                topology_version: topology.version,
-                ..target.clone()
-            }),
+            target: Some(
+                (&ShardTarget {
+                    topology_version: topology.version,
+                    ..target.clone()
+                })
+                    .into(),
+            ),
             wait,
             ops: vec![(id, operation).into()],
             prev_epoch,
@@ -277,9 +280,7 @@ impl ReplicaSet {
         &self,
         request: dp::ReplicateRequest,
     ) -> Result<dp::ReplicateReply, TesseraError> {
-        let target = request
-            .target
-            .ok_or_else(|| TesseraError::bad_input("shard target is missing"))?;
+        let target = shard_target(request.target)?;
         let ops = replicated_ops(request.ops)?;
         let placed = self.registry.place(&target).await?;
         let me = self.peer_id();
@@ -299,7 +300,7 @@ impl ReplicaSet {
                 target.shard_id, placed.placement.epoch
             )));
         }
-        let shard = self.registry.shard(Some(target)).await?;
+        let shard = self.registry.shard(target).await?;
         let (prev_epoch, wait) = (request.prev_epoch, request.wait);
         let outcome =
             blocking(move || Ok(shard.apply_replicated(prev_epoch, ops, wait, GAP_WAIT)?)).await?;
@@ -320,9 +321,7 @@ impl ReplicaSet {
         &self,
         request: dp::FetchOpsRequest,
     ) -> Result<dp::FetchOpsReply, TesseraError> {
-        let target = request
-            .target
-            .ok_or_else(|| TesseraError::bad_input("shard target is missing"))?;
+        let target = shard_target(request.target)?;
         let placed = self.registry.place(&target).await?;
         let me = self.peer_id();
         if placed.placement.primary != me {
@@ -339,7 +338,7 @@ impl ReplicaSet {
             .and_then(|c| c.shard(target.shard_id))
             .and_then(|s| s.state_of(request.peer_id))
             .is_some_and(|s| s.is_updatable());
-        let shard = self.registry.shard(Some(target)).await?;
+        let shard = self.registry.shard(target).await?;
         let after = OpId {
             epoch: request.last_epoch,
             seq: request.last_seq,
@@ -376,7 +375,7 @@ impl ReplicaSet {
         if placed.placement.primary != me {
             return Err(not_primary(&placed, me, placed.placement.epoch));
         }
-        let shard = self.registry.shard(Some(target)).await?;
+        let shard = self.registry.shard(target).await?;
         let file = self
             .registry
             .scratch_file(&placed.key, &format!("transfer-{}.snapshot", rand_suffix()));

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use tessera_proto::common::ShardTarget;
 use tessera_proto::convert::replicated_ops;
 use tessera_proto::data_plane as dp;
+use tessera_types::shard_client::ShardTarget;
 use tessera_types::{
     OpId, ReplicaState, ReplicaStateChange, TesseraError, Topology, TransferMethod,
 };
@@ -223,7 +223,7 @@ impl ReplicaSet {
                 )
             })
             .await;
-        let local = self.registry.shard(Some(target.clone())).await?;
+        let local = self.registry.shard(target.clone()).await?;
         let last = local.last_op();
         // An empty replica starts from a whole copy unless told otherwise: a
         // snapshot brings the primary's indexes along instead of rebuilding them.
@@ -241,7 +241,7 @@ impl ReplicaSet {
         }
         let mut client = self.peers.client(&topology, primary)?;
         let reply = call(client.fetch_ops(dp::FetchOpsRequest {
-            target: Some(target.clone()),
+            target: Some((&target).into()),
             last_seq: last.seq,
             last_epoch: last.epoch,
             max_ops: BATCH,
@@ -371,7 +371,7 @@ impl ReplicaSet {
         let mut client = self.peers.client(topology, primary)?;
         let mut stream = client
             .fetch_records(dp::FetchSnapshotRequest {
-                target: Some(target.clone()),
+                target: Some((&target).into()),
             })
             .await
             .map_err(tessera_proto::convert::status_to_error)?
@@ -461,7 +461,7 @@ impl ReplicaSet {
         let mut client = self.peers.client(topology, primary)?;
         let mut stream = client
             .fetch_snapshot(dp::FetchSnapshotRequest {
-                target: Some(target.clone()),
+                target: Some((&target).into()),
             })
             .await
             .map_err(tessera_proto::convert::status_to_error)?

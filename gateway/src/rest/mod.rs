@@ -227,7 +227,9 @@ fn http_status(err: &TesseraError) -> StatusCode {
         | TesseraError::PathValidation(_) => StatusCode::UNPROCESSABLE_ENTITY,
         TesseraError::NotFound(_) => StatusCode::NOT_FOUND,
         TesseraError::AlreadyExists(_) => StatusCode::CONFLICT,
-        TesseraError::Unavailable(_) | TesseraError::Stale(_) => StatusCode::SERVICE_UNAVAILABLE,
+        TesseraError::Unavailable(_) | TesseraError::Unreachable(_) | TesseraError::Stale(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         TesseraError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         TesseraError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         TesseraError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,

@@ -3,7 +3,7 @@
 //! replica a client's reads prefer). Which replicas a read asks and which
 //! answer wins is the replica set's (`crate::replica_set`).
 
-use tessera_proto::common::ShardTarget;
+use tessera_types::shard_client::ShardTarget;
 use tessera_types::{CollectionState, ShardId, Topology};
 
 pub use tessera_proto::peers::DataPlanes;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
+use tessera_types::shard_client::ReplicaStats;
 use tessera_types::{CollectionState, ShardId};
 
 use super::{Gateway, Result};
@@ -57,7 +58,7 @@ impl Gateway {
             failed_shards: 0,
         };
         for (shard, reply) in stats.state.shards.iter().zip(replies) {
-            let Ok(reply) = reply else {
+            let Ok(ReplicaStats { stats: reply, .. }) = reply else {
                 stats.failed_shards += 1;
                 continue;
             };
@@ -68,10 +69,10 @@ impl Gateway {
             }
             stats
                 .segments
-                .extend(reply.segments.into_iter().map(|s| SegmentStats {
+                .extend(reply.segments.into_iter().map(|(id, points)| SegmentStats {
                     shard_id: shard.shard_id,
-                    id: s.id,
-                    points: s.points_count,
+                    id,
+                    points,
                     optimizing: reply.optimizing,
                 }));
         }

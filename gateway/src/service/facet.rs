@@ -2,9 +2,6 @@
 //! of an indexed key among the matching points; the gateway adds them up and
 //! keeps the most frequent.
 
-use serde::Serialize;
-use serde_json::Value;
-
 use super::*;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -12,12 +9,6 @@ pub struct FacetRequest {
     pub key: String,
     pub filter: Option<Filter>,
     pub limit: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FacetHit {
-    pub value: Value,
-    pub count: u64,
 }
 
 impl Gateway {
@@ -52,27 +43,20 @@ impl Gateway {
             )));
         }
         let collection = collection.read_scope(read.shard_key.as_ref())?;
-        let filter: Option<tessera_proto::common::Filter> = request.filter.as_ref().map(Into::into);
         let replies = self
-            .read_every_shard(
-                &topology,
-                &collection,
-                read,
-                |target| dp::FacetRequest {
-                    target: Some(target),
-                    key: request.key.clone(),
-                    filter: filter.clone(),
-                },
-                |node, r| async move { node.facet(r).await },
-            )
+            .read_every_shard(&topology, &collection, read, |node, call| {
+                let (key, filter) = (request.key.clone(), request.filter.clone());
+                async move { node.facet(call, key, filter).await }
+            })
             .await?;
         let mut totals: HashMap<String, FacetHit> = HashMap::new();
-        for hit in replies.into_iter().flat_map(|r| r.hits) {
-            let value: Value =
-                serde_json::from_slice(&hit.value_json).map_err(TesseraError::internal_from)?;
+        for hit in replies.into_iter().flatten() {
             totals
-                .entry(value.to_string())
-                .or_insert(FacetHit { value, count: 0 })
+                .entry(hit.value.to_string())
+                .or_insert(FacetHit {
+                    value: hit.value,
+                    count: 0,
+                })
                 .count += hit.count;
         }
         let mut hits: Vec<FacetHit> = totals.into_values().collect();

@@ -19,7 +19,7 @@ mod text_query;
 mod writes;
 
 pub use collection_stats::{CollectionStats, SegmentStats};
-pub use facet::{FacetHit, FacetRequest};
+pub use facet::FacetRequest;
 pub use feedback::{NaiveFeedback, RelevanceFeedback};
 pub use groups::{GroupsRequest, PointGroup, WithLookup};
 pub use matrix::{DistanceMatrix, MatrixPair, MatrixRequest};
@@ -28,19 +28,21 @@ pub use query::{
     Discover, Fusion, LookupFrom, Mmr, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy,
     VectorInput, DEFAULT_MMR_DIVERSITY, DEFAULT_RRF_K,
 };
+pub use tessera_types::shard_client::FacetCount as FacetHit;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
-use tessera_proto::common::ShardTarget;
 use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
-use tessera_proto::convert::{selectors_to_proto, status_to_error, to_json};
-use tessera_proto::data_plane as dp;
-use tessera_proto::point_api::PointApi;
+use tessera_proto::convert::{status_to_error, to_json};
+
+use tessera_types::shard_client::{
+    ReplicaAnswer, ReplicaStats, ShardCall, ShardClient, ShardWrite,
+};
 use tessera_types::{
     CollectionConfig, CollectionState, CreateCollection, Filter, PayloadFieldSchema,
     PayloadSchemaType, Point, PointId, PointSelection, ReadConsistency, Record, ScoredPoint,
@@ -49,10 +51,9 @@ use tessera_types::{
     WithPayload, WithVector,
 };
 
-use crate::replica_set::Applied;
 use crate::routing::{target, DataPlanes};
 use tessera_proto::internal_auth::InternalChannel;
-use tessera_proto::topology_watch::{is_transport_failure, TopologyCache};
+use tessera_proto::topology_watch::TopologyCache;
 
 pub(crate) type Result<T> = std::result::Result<T, TesseraError>;
 
@@ -70,6 +71,14 @@ pub struct ReadOptions {
     pub shard_key: Option<ShardKeySelector>,
     /// The caller's `timeout` in seconds: the read fails past it.
     pub timeout: Option<u64>,
+}
+
+impl ReadOptions {
+    /// When the replicas' answers are due: at the caller's `timeout`, else
+    /// within the time any replica call gets.
+    pub fn deadline(&self) -> Instant {
+        Instant::now() + self.timeout.map_or(REPLICA_TIMEOUT, Duration::from_secs)
+    }
 }
 
 impl From<ReadConsistency> for ReadOptions {
@@ -252,17 +261,17 @@ impl Gateway {
         topology: &Arc<Topology>,
         collection: &CollectionState,
         with_payload_bytes: bool,
-    ) -> Vec<Result<dp::ShardStatsReply>> {
+    ) -> Vec<Result<ReplicaStats>> {
         join_all(collection.shards.iter().map(|shard| async move {
             let peer = *shard.readable().first().ok_or_else(|| {
                 TesseraError::Unavailable(format!("shard {} has no active replica", shard.shard_id))
             })?;
-            let node = self.data_planes.points(topology, peer)?;
-            let request = dp::ShardStatsRequest {
-                target: Some(target(topology, collection, shard.shard_id)),
+            let node = self.data_planes.shards(topology, peer)?;
+            node.shard_stats(
+                replica_call(topology, collection, shard.shard_id),
                 with_payload_bytes,
-            };
-            call(node.shard_stats(request)).await
+            )
+            .await
         }))
         .await
     }
@@ -299,7 +308,7 @@ impl Gateway {
         };
         for reply in replies {
             match reply {
-                Ok(stats) => {
+                Ok(ReplicaStats { stats, .. }) => {
                     info.points_count += stats.points_count;
                     info.indexed_vectors_count += stats.indexed_vectors_count;
                     info.segments_count += stats.segments_count;
@@ -505,6 +514,23 @@ impl Gateway {
             .await?;
         Ok(true)
     }
+}
+
+/// A call on `shard`'s replica, answered within the time any replica call gets.
+pub(crate) fn replica_call(
+    topology: &Topology,
+    collection: &CollectionState,
+    shard: ShardId,
+) -> ShardCall {
+    ShardCall {
+        target: target(topology, collection, shard),
+        deadline: replica_deadline(),
+    }
+}
+
+/// When a call to a replica, made now, is given up.
+pub(crate) fn replica_deadline() -> Instant {
+    Instant::now() + REPLICA_TIMEOUT
 }
 
 pub(crate) async fn call<T>(

@@ -43,30 +43,26 @@ impl Gateway {
                 by_shard.entry(router.shard_for(id)).or_default().push(*id);
             }
         }
-        let selectors = selectors_to_proto(with_payload, with_vector);
+        let deadline = read.deadline();
         let replies = join_all(by_shard.into_iter().map(|(shard_id, ids)| {
-            let request = dp::RetrieveRequest {
-                target: Some(target(&topology, &collection, shard_id)),
-                ids: ids.into_iter().map(Into::into).collect(),
-                selectors: Some(selectors.clone()),
-            };
             replica_set::read_shard(
                 &self.data_planes,
                 &topology,
                 &collection,
                 shard_id,
                 read.consistency,
-                move |node| {
-                    let request = request.clone();
-                    async move { node.retrieve(request).await }
+                deadline,
+                move |node, call| {
+                    let (ids, with_payload, with_vector) =
+                        (ids.clone(), with_payload.clone(), with_vector.clone());
+                    async move { node.retrieve(call, ids, with_payload, with_vector).await }
                 },
             )
         }));
         let replies = within_timeout(&collection, read, async { Ok(replies.await) }).await?;
         let mut found: HashMap<PointId, Record> = HashMap::new();
         for reply in replies {
-            for record in reply?.records {
-                let record = Record::try_from(record)?;
+            for record in reply? {
                 found.insert(record.id, record);
             }
         }
@@ -88,25 +84,13 @@ impl Gateway {
             quantization.validate()?;
         }
         let distance = params.distance(&request.using)?;
-        let shard_request = dp::SearchRequest::from(&request);
         let replies = self
-            .read_every_shard(
-                &topology,
-                &collection,
-                read,
-                |target| dp::SearchRequest {
-                    target: Some(target),
-                    ..shard_request.clone()
-                },
-                |node, r| async move { node.search(r).await },
-            )
+            .read_every_shard(&topology, &collection, read, |node, call| {
+                let request = request.clone();
+                async move { node.search(call, request).await }
+            })
             .await?;
-        let mut merged = Vec::new();
-        for reply in replies {
-            for point in reply.points {
-                merged.push(ScoredPoint::try_from(point)?);
-            }
-        }
+        let mut merged: Vec<ScoredPoint> = replies.into_iter().flatten().collect();
         merged.sort_by(|a, b| {
             let order = a.score.total_cmp(&b.score);
             let order = if distance.higher_is_better() {
@@ -198,28 +182,17 @@ impl Gateway {
         let collection = collection.read_scope(read.shard_key.as_ref())?;
         let limit = request.limit;
         let order = request.order_by.clone();
-        let request_json = to_json(&ScrollRequest {
+        let request = ScrollRequest {
             limit: limit.saturating_add(1),
             ..request
-        });
+        };
         let replies = self
-            .read_every_shard(
-                &topology,
-                &collection,
-                read,
-                |target| dp::ScrollRequest {
-                    target: Some(target),
-                    request_json: request_json.clone(),
-                },
-                |node, r| async move { node.scroll(r).await },
-            )
+            .read_every_shard(&topology, &collection, read, |node, call| {
+                let request = request.clone();
+                async move { node.scroll(call, request).await }
+            })
             .await?;
-        let mut points = Vec::new();
-        for reply in replies {
-            for record in reply.records {
-                points.push(Record::try_from(record)?);
-            }
-        }
+        let mut points: Vec<Record> = replies.into_iter().flat_map(|page| page.points).collect();
         if let Some(order) = order {
             // Each shard sent its first `limit + 1` in order; no id offsets.
             let mut valued: Vec<(f64, Record)> = points
@@ -283,49 +256,40 @@ impl Gateway {
     ) -> Result<u64> {
         let (topology, collection) = self.collection(collection)?;
         let collection = collection.read_scope(read.shard_key.as_ref())?;
-        let filter: Option<tessera_proto::common::Filter> = filter.as_ref().map(Into::into);
         let replies = self
-            .read_every_shard(
-                &topology,
-                &collection,
-                read,
-                |target| dp::CountRequest {
-                    target: Some(target),
-                    filter: filter.clone(),
-                },
-                |node, r| async move { node.count(r).await },
-            )
+            .read_every_shard(&topology, &collection, read, |node, call| {
+                let filter = filter.clone();
+                async move { node.count(call, filter).await }
+            })
             .await?;
-        Ok(replies.iter().map(|reply| reply.count).sum())
+        Ok(replies.iter().sum())
     }
 
-    /// Runs the same read on every shard of a collection, concurrently; the
-    /// first failing shard fails the whole read, and so does the caller's
-    /// `timeout` passing (checked against strict mode's `max_timeout`).
-    pub(super) async fn read_every_shard<T, Req, F, Fut>(
+    /// Runs the same read (`send`, given a replica and the call to make) on
+    /// every shard of a collection, concurrently; the first failing shard
+    /// fails the whole read, and so does the caller's `timeout` passing
+    /// (checked against strict mode's `max_timeout`).
+    pub(super) async fn read_every_shard<T, F, Fut>(
         &self,
         topology: &Topology,
         collection: &CollectionState,
         read: &ReadOptions,
-        request: impl Fn(ShardTarget) -> Req,
         send: F,
     ) -> Result<Vec<T>>
     where
-        T: Applied,
-        Req: Clone,
-        F: Fn(Arc<dyn PointApi>, Req) -> Fut + Clone,
-        Fut: std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
+        F: Fn(Arc<dyn ShardClient>, ShardCall) -> Fut,
+        Fut: std::future::Future<Output = Result<ReplicaAnswer<T>>>,
     {
+        let deadline = read.deadline();
         let replies = join_all(collection.shards.iter().map(|shard| {
-            let request = request(target(topology, collection, shard.shard_id));
-            let send = send.clone();
             replica_set::read_shard(
                 &self.data_planes,
                 topology,
                 collection,
                 shard.shard_id,
                 read.consistency,
-                move |client| send(client, request.clone()),
+                deadline,
+                &send,
             )
         }));
         within_timeout(collection, read, async {

@@ -597,7 +597,7 @@ impl Gateway {
         let (mut points, mut payload_bytes) = (0, 0);
         for reply in self.shard_stats(&topology, state, true).await {
             let reply = reply?;
-            points += reply.points_count;
+            points += reply.stats.points_count;
             payload_bytes += reply.payload_bytes;
         }
         self.stored_sizes.sizes.lock().insert(

@@ -18,23 +18,13 @@ impl Gateway {
         let (topology, collection) = self.collection(collection)?;
         check_scored_index(&collection, &request.field)?;
         let collection = collection.read_scope(read.shard_key.as_ref())?;
-        let shard_request = dp::TextSearchRequest::from(&request);
         let replies = self
-            .read_every_shard(
-                &topology,
-                &collection,
-                read,
-                |target| dp::TextSearchRequest {
-                    target: Some(target),
-                    ..shard_request.clone()
-                },
-                |node, r| async move { node.text_search(r).await },
-            )
+            .read_every_shard(&topology, &collection, read, |node, call| {
+                let request = request.clone();
+                async move { node.text_search(call, request).await }
+            })
             .await?;
-        let mut merged = Vec::new();
-        for point in replies.into_iter().flat_map(|r| r.points) {
-            merged.push(ScoredPoint::try_from(point)?);
-        }
+        let mut merged: Vec<ScoredPoint> = replies.into_iter().flatten().collect();
         merged.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         merged.truncate(request.limit);
         Ok(merged)

@@ -23,9 +23,11 @@ impl Gateway {
             .iter()
             .flat_map(|scope| split_by_shard(scope, operation.clone()))
             .collect();
-        let results = join_all(per_shard.into_iter().map(|(shard_id, op)| {
-            self.update_shard(collection, shard_id, op.into(), wait, ordering)
-        }))
+        let results = join_all(
+            per_shard
+                .into_iter()
+                .map(|(shard_id, op)| self.update_shard(collection, shard_id, op, wait, ordering)),
+        )
         .await;
         let mut operation_id = 0;
         for result in results {
@@ -52,7 +54,7 @@ impl Gateway {
         &self,
         collection: &str,
         shard_id: ShardId,
-        operation: dp::Operation,
+        operation: ShardOperation,
         wait: bool,
         ordering: WriteOrdering,
     ) -> Result<u64> {
@@ -65,36 +67,33 @@ impl Gateway {
             let why = if shard.primary == 0 {
                 format!("shard {shard_id} has no in-sync replica to lead it")
             } else {
-                let request = dp::UpdateRequest {
-                    target: Some(target(&topology, &state, shard_id)),
-                    wait,
-                    operation: Some(operation.clone()),
+                let write = ShardWrite {
+                    operation: operation.clone(),
                     epoch: shard.epoch,
+                    wait,
                 };
-                let node = self.data_planes.points(&topology, shard.primary)?;
+                let node = self.data_planes.shards(&topology, shard.primary)?;
+                let call = replica_call(&topology, &state, shard_id);
                 let (primary, epoch) = (shard.primary, shard.epoch);
                 let sent = tokio::select! {
-                    sent = tokio::time::timeout(REPLICA_TIMEOUT, node.update(request)) => sent,
+                    sent = node.update(call, write) => sent,
                     // A primary that went silent is replaced by the control
                     // plane sooner than its connection is given up: follow it.
                     _ = self.shard_leadership_changes(&state.name, shard_id, (primary, epoch)) => {
-                        Ok(Err(tonic::Status::failed_precondition(format!(
+                        Err(TesseraError::Stale(format!(
                             "the primary of shard {shard_id} changed while the write was in flight"
-                        ))))
+                        )))
                     }
                 };
                 match sent {
-                    Ok(Ok(reply)) => return Ok(reply.into_inner().operation_id),
-                    Ok(Err(status)) if status.code() == tonic::Code::FailedPrecondition => {
-                        status.message().to_string()
-                    }
+                    Ok(operation_id) => return Ok(operation_id),
+                    Err(TesseraError::Stale(why)) => why,
                     // Only a primary that could not be reached may be failing
                     // over; an error it sent (say, too few copies) is final.
-                    Ok(Err(status)) if is_transport_failure(&status) => {
+                    Err(TesseraError::Unreachable(reason)) => {
                         let why = format!(
-                            "the primary of shard {shard_id} (peer {}) is unreachable: {}",
-                            shard.primary,
-                            status.message()
+                            "the primary of shard {shard_id} (peer {}) is unreachable: {reason}",
+                            shard.primary
                         );
                         if ordering == WriteOrdering::Strong {
                             return Err(TesseraError::Unavailable(format!(
@@ -112,12 +111,12 @@ impl Gateway {
                         }
                         why
                     }
-                    Ok(Err(status)) => return Err(status_to_error(status)),
-                    Err(_) => {
+                    Err(TesseraError::Timeout(_)) => {
                         return Err(TesseraError::Timeout(format!(
                             "the primary of shard {shard_id} did not answer in time"
                         )))
                     }
+                    Err(e) => return Err(e),
                 }
             };
             if tokio::time::Instant::now() >= deadline {

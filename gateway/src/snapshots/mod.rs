@@ -438,7 +438,7 @@ impl Gateway {
         let mut client = self.data_planes().client(topology, peer)?;
         let mut stream = client
             .shard_snapshot(dp::ShardSnapshotRequest {
-                target: Some(target(topology, state, shard_id)),
+                target: Some((&target(topology, state, shard_id)).into()),
             })
             .await
             .map_err(tessera_proto::convert::status_to_error)?

@@ -16,7 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{read_stream, shard_not_found};
 use crate::routing::target;
-use crate::service::{call, Gateway, Result};
+use crate::service::{replica_call, Gateway, Result};
 
 /// How the streaming of a snapshot to a shard's fenced replicas ended.
 struct Streamed {
@@ -45,12 +45,9 @@ impl Gateway {
         if priority == SnapshotPriority::Replica {
             if let Some(&peer) = placement.readable().first() {
                 let topology = self.topology().current();
-                let mut client = self.data_planes().client(&topology, peer)?;
-                let stats = call(client.shard_stats(dp::ShardStatsRequest {
-                    target: Some(target(&topology, state, shard_id)),
-                    with_payload_bytes: false,
-                }))
-                .await?;
+                let node = self.data_planes().shards(&topology, peer)?;
+                let call = replica_call(&topology, state, shard_id);
+                let stats = node.shard_stats(call, false).await?.stats;
                 if stats.points_count > 0 {
                     tracing::info!(collection = %state.name, shard = shard_id, "shard holds points: kept under replica priority");
                     return Ok(());
@@ -84,7 +81,7 @@ impl Gateway {
             .map(|r| r.peer_id)
             .collect();
         tracing::info!(collection = %state.name, shard = shard_id, epoch, ?peers, "shard fenced for a snapshot restore");
-        let shard_target = target(&topology, fenced, shard_id);
+        let shard_target = (&target(&topology, fenced, shard_id)).into();
         let streamed = self
             .stream_restore(&topology, shard_target, epoch, &peers, source)
             .await;

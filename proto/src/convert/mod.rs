@@ -11,8 +11,10 @@ use crate::control_plane as cp;
 use crate::data_plane as dp;
 
 mod reads;
+mod shard_client;
 
 pub use reads::{filter, selectors_from_proto, selectors_to_proto};
+pub use shard_client::{applied, shard_target};
 
 type Result<T> = std::result::Result<T, TesseraError>;
 
@@ -29,7 +31,7 @@ pub fn error_to_status(err: TesseraError) -> tonic::Status {
         | TesseraError::PathValidation(_) => Code::InvalidArgument,
         TesseraError::NotFound(_) => Code::NotFound,
         TesseraError::AlreadyExists(_) => Code::AlreadyExists,
-        TesseraError::Unavailable(_) => Code::Unavailable,
+        TesseraError::Unavailable(_) | TesseraError::Unreachable(_) => Code::Unavailable,
         TesseraError::Timeout(_) => Code::DeadlineExceeded,
         TesseraError::RateLimited { .. } | TesseraError::InsufficientStorage(_) => {
             Code::ResourceExhausted
@@ -70,6 +72,7 @@ fn error_message(err: &TesseraError) -> String {
         | TesseraError::NotFound(m)
         | TesseraError::AlreadyExists(m)
         | TesseraError::Unavailable(m)
+        | TesseraError::Unreachable(m)
         | TesseraError::Timeout(m)
         | TesseraError::RateLimited { description: m, .. }
         | TesseraError::Unimplemented(m)
@@ -89,7 +92,7 @@ pub fn status_to_error(status: tonic::Status) -> TesseraError {
     // The other service was not reached, or went away mid-call (killed,
     // paused past the keepalive): another replica may answer; never a 500.
     if crate::topology_watch::is_transport_failure(&status) {
-        return TesseraError::Unavailable(format!("a peer could not be reached: {msg}"));
+        return TesseraError::Unreachable(format!("a peer could not be reached: {msg}"));
     }
     match status.code() {
         Code::InvalidArgument | Code::OutOfRange => {

@@ -1,0 +1,251 @@
+//! The shard interface ([`ShardClient`]) over gRPC: a data node in another
+//! process. Each call converts its request to protobuf and the reply back
+//! once, sends the caller's deadline as the call's `grpc-timeout` (the node
+//! drops the call once it passes) and gives up waiting at that deadline too.
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use tessera_types::quota::NodeQuotaUsage;
+use tessera_types::shard_client::{
+    FacetCount, ReplicaAnswer, ReplicaStats, ShardCall, ShardClient, ShardWrite,
+};
+use tessera_types::text_query::TextSearchRequest;
+use tessera_types::{
+    Filter, PointId, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchRequest, TesseraError,
+    WithPayload, WithVector,
+};
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use crate::convert::{applied, selectors_to_proto, status_to_error, to_json};
+use crate::data_plane as dp;
+use crate::data_plane::data_plane_client::DataPlaneClient;
+use crate::internal_auth::InternalChannel;
+
+type Result<T, E = TesseraError> = std::result::Result<T, E>;
+
+/// Sends `request` with `send` on a clone of `client` (tonic's calls take
+/// `&mut self`; a clone shares the channel), within `deadline`.
+async fn remote<Req, Reply, Fut>(
+    client: &DataPlaneClient<InternalChannel>,
+    operation: &'static str,
+    deadline: Instant,
+    request: Req,
+    send: impl FnOnce(DataPlaneClient<InternalChannel>, Request<Req>) -> Fut,
+) -> Result<Reply>
+where
+    Fut: std::future::Future<Output = Result<Response<Reply>, Status>>,
+{
+    let timed_out =
+        || TesseraError::Timeout(format!("a data node did not answer {operation} in time"));
+    let left = deadline
+        .checked_duration_since(Instant::now())
+        .ok_or_else(timed_out)?;
+    let mut request = Request::new(request);
+    request.set_timeout(left);
+    let span = tracing::info_span!("call", otel.name = operation, otel.kind = "client");
+    let reply = tokio::time::timeout(left, send(client.clone(), request).instrument(span))
+        .await
+        .map_err(|_| timed_out())?;
+    reply.map(Response::into_inner).map_err(status_to_error)
+}
+
+#[async_trait]
+impl ShardClient for DataPlaneClient<InternalChannel> {
+    async fn update(&self, call: ShardCall, write: ShardWrite) -> Result<u64> {
+        let request = dp::UpdateRequest {
+            target: Some((&call.target).into()),
+            wait: write.wait,
+            operation: Some(write.operation.into()),
+            epoch: write.epoch,
+        };
+        let reply = remote(
+            self,
+            "DataPlane/Update",
+            call.deadline,
+            request,
+            |mut c, r| async move { DataPlaneClient::update(&mut c, r).await },
+        )
+        .await?;
+        Ok(reply.operation_id)
+    }
+
+    async fn retrieve(
+        &self,
+        call: ShardCall,
+        ids: Vec<PointId>,
+        with_payload: WithPayload,
+        with_vector: WithVector,
+    ) -> Result<ReplicaAnswer<Vec<Record>>> {
+        let request = dp::RetrieveRequest {
+            target: Some((&call.target).into()),
+            ids: ids.into_iter().map(Into::into).collect(),
+            selectors: Some(selectors_to_proto(&with_payload, &with_vector)),
+        };
+        let reply = remote(
+            self,
+            "DataPlane/Retrieve",
+            call.deadline,
+            request,
+            |mut c, r| async move { DataPlaneClient::retrieve(&mut c, r).await },
+        )
+        .await?;
+        Ok(ReplicaAnswer {
+            value: reply
+                .records
+                .into_iter()
+                .map(Record::try_from)
+                .collect::<Result<_>>()?,
+            applied: applied(reply.applied_epoch, reply.applied_seq),
+        })
+    }
+
+    async fn search(
+        &self,
+        call: ShardCall,
+        request: SearchRequest,
+    ) -> Result<ReplicaAnswer<Vec<ScoredPoint>>> {
+        let request = dp::SearchRequest {
+            target: Some((&call.target).into()),
+            ..dp::SearchRequest::from(&request)
+        };
+        let reply = remote(
+            self,
+            "DataPlane/Search",
+            call.deadline,
+            request,
+            |mut c, r| async move { DataPlaneClient::search(&mut c, r).await },
+        )
+        .await?;
+        scored(reply)
+    }
+
+    async fn text_search(
+        &self,
+        call: ShardCall,
+        request: TextSearchRequest,
+    ) -> Result<ReplicaAnswer<Vec<ScoredPoint>>> {
+        let request = dp::TextSearchRequest {
+            target: Some((&call.target).into()),
+            ..dp::TextSearchRequest::from(&request)
+        };
+        let reply = remote(
+            self,
+            "DataPlane/TextSearch",
+            call.deadline,
+            request,
+            |mut c, r| async move { DataPlaneClient::text_search(&mut c, r).await },
+        )
+        .await?;
+        scored(reply)
+    }
+
+    async fn scroll(
+        &self,
+        call: ShardCall,
+        request: ScrollRequest,
+    ) -> Result<ReplicaAnswer<ScrollResult>> {
+        let request = dp::ScrollRequest {
+            target: Some((&call.target).into()),
+            request_json: to_json(&request),
+        };
+        let reply = remote(
+            self,
+            "DataPlane/Scroll",
+            call.deadline,
+            request,
+            |mut c, r| async move { DataPlaneClient::scroll(&mut c, r).await },
+        )
+        .await?;
+        reply.try_into()
+    }
+
+    async fn count(&self, call: ShardCall, filter: Option<Filter>) -> Result<ReplicaAnswer<u64>> {
+        let request = dp::CountRequest {
+            target: Some((&call.target).into()),
+            filter: filter.as_ref().map(Into::into),
+        };
+        let reply = remote(
+            self,
+            "DataPlane/Count",
+            call.deadline,
+            request,
+            |mut c, r| async move { DataPlaneClient::count(&mut c, r).await },
+        )
+        .await?;
+        Ok(ReplicaAnswer {
+            value: reply.count,
+            applied: applied(reply.applied_epoch, reply.applied_seq),
+        })
+    }
+
+    async fn facet(
+        &self,
+        call: ShardCall,
+        key: String,
+        filter: Option<Filter>,
+    ) -> Result<ReplicaAnswer<Vec<FacetCount>>> {
+        let request = dp::FacetRequest {
+            target: Some((&call.target).into()),
+            key,
+            filter: filter.as_ref().map(Into::into),
+        };
+        let reply = remote(
+            self,
+            "DataPlane/Facet",
+            call.deadline,
+            request,
+            |mut c, r| async move { DataPlaneClient::facet(&mut c, r).await },
+        )
+        .await?;
+        Ok(ReplicaAnswer {
+            value: reply
+                .hits
+                .into_iter()
+                .map(FacetCount::try_from)
+                .collect::<Result<_>>()?,
+            applied: applied(reply.applied_epoch, reply.applied_seq),
+        })
+    }
+
+    async fn shard_stats(&self, call: ShardCall, with_payload_bytes: bool) -> Result<ReplicaStats> {
+        let request = dp::ShardStatsRequest {
+            target: Some((&call.target).into()),
+            with_payload_bytes,
+        };
+        let reply = remote(
+            self,
+            "DataPlane/ShardStats",
+            call.deadline,
+            request,
+            |mut c, r| async move { DataPlaneClient::shard_stats(&mut c, r).await },
+        )
+        .await?;
+        Ok(reply.into())
+    }
+
+    async fn node_quota(&self, topology_version: u64, deadline: Instant) -> Result<NodeQuotaUsage> {
+        let request = dp::NodeQuotaRequest { topology_version };
+        let reply = remote(
+            self,
+            "DataPlane/NodeQuota",
+            deadline,
+            request,
+            |mut c, r| async move { DataPlaneClient::node_quota(&mut c, r).await },
+        )
+        .await?;
+        Ok(reply.into())
+    }
+}
+
+fn scored(reply: dp::SearchReply) -> Result<ReplicaAnswer<Vec<ScoredPoint>>> {
+    Ok(ReplicaAnswer {
+        value: reply
+            .points
+            .into_iter()
+            .map(ScoredPoint::try_from)
+            .collect::<Result<_>>()?,
+        applied: applied(reply.applied_epoch, reply.applied_seq),
+    })
+}

@@ -1,0 +1,153 @@
+//! The one interface through which a gateway reaches a shard replica on a data
+//! node: every point operation, on domain types, failing with [`TesseraError`].
+//!
+//! A node in another process is reached over gRPC (the request converted to
+//! protobuf once, at that client); the node in the same process (standalone)
+//! is called directly, with no encoding and no socket. Each call carries a
+//! deadline: past it the caller has gone, and the replica does not start the
+//! work (and over gRPC the server drops it).
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::error::{Result, TesseraError};
+use crate::quota::NodeQuotaUsage;
+use crate::search::{ScrollRequest, ScrollResult, SearchRequest, ShardStats};
+use crate::text_query::TextSearchRequest;
+use crate::topology::{OpId, ShardId};
+use crate::{Filter, PointId, Record, ScoredPoint, ShardOperation, WithPayload, WithVector};
+
+/// A replica of one shard of one incarnation of a collection, as the caller's
+/// topology (of `topology_version`) places it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardTarget {
+    pub collection: String,
+    pub incarnation: u64,
+    pub shard_id: ShardId,
+    pub topology_version: u64,
+}
+
+/// A write for a shard's primary, which orders it in the shard's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardWrite {
+    pub operation: ShardOperation,
+    /// The primary's epoch the sender saw: a primary at another epoch refuses
+    /// the write as [`TesseraError::Stale`].
+    pub epoch: u64,
+    /// Answer once the write is applied (true) or once it is ordered.
+    pub wait: bool,
+}
+
+/// A read's answer with how far its replica had applied the shard's order:
+/// of several replicas' answers, the one furthest along wins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaAnswer<T> {
+    pub value: T,
+    pub applied: OpId,
+}
+
+/// A payload value and the points holding it (a shard's, or the collection's
+/// once the gateway has added the shards' counts up).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FacetCount {
+    pub value: Value,
+    pub count: u64,
+}
+
+/// How far a recovering replica has come.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveryProgress {
+    /// `wal_delta` (operations), `snapshot` (bytes), `stream_records` (points)
+    /// or `queued` (waiting for a transfer slot).
+    pub method: String,
+    pub done: u64,
+    pub total: u64,
+    /// Units done per second since this method started.
+    pub rate_per_second: f64,
+}
+
+/// One replica's statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaStats {
+    pub stats: ShardStats,
+    /// Stored payload bytes (deleted points' until a vacuum), when asked for.
+    pub payload_bytes: u64,
+    /// Set while the replica recovers from its primary.
+    pub recovery: Option<RecoveryProgress>,
+}
+
+/// What a call on a replica needs besides its request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardCall {
+    pub target: ShardTarget,
+    /// When the caller stops waiting for the answer.
+    pub deadline: Instant,
+}
+
+impl ShardCall {
+    /// The caller's deadline has passed: the work would be wasted.
+    pub fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// The error a call past its deadline ends with.
+    pub fn timed_out(&self) -> TesseraError {
+        TesseraError::Timeout(format!(
+            "shard {} of `{}` did not answer in time",
+            self.target.shard_id, self.target.collection
+        ))
+    }
+}
+
+/// Every operation a gateway asks of a data node's replicas.
+#[async_trait]
+pub trait ShardClient: Send + Sync {
+    /// Orders and applies a write at the shard's primary; returns the
+    /// operation's sequence number.
+    async fn update(&self, call: ShardCall, write: ShardWrite) -> Result<u64>;
+
+    async fn retrieve(
+        &self,
+        call: ShardCall,
+        ids: Vec<PointId>,
+        with_payload: WithPayload,
+        with_vector: WithVector,
+    ) -> Result<ReplicaAnswer<Vec<Record>>>;
+
+    async fn search(
+        &self,
+        call: ShardCall,
+        request: SearchRequest,
+    ) -> Result<ReplicaAnswer<Vec<ScoredPoint>>>;
+
+    async fn text_search(
+        &self,
+        call: ShardCall,
+        request: TextSearchRequest,
+    ) -> Result<ReplicaAnswer<Vec<ScoredPoint>>>;
+
+    async fn scroll(
+        &self,
+        call: ShardCall,
+        request: ScrollRequest,
+    ) -> Result<ReplicaAnswer<ScrollResult>>;
+
+    async fn count(&self, call: ShardCall, filter: Option<Filter>) -> Result<ReplicaAnswer<u64>>;
+
+    async fn facet(
+        &self,
+        call: ShardCall,
+        key: String,
+        filter: Option<Filter>,
+    ) -> Result<ReplicaAnswer<Vec<FacetCount>>>;
+
+    /// Statistics of a replica in any state (a recovering one reports its
+    /// progress).
+    async fn shard_stats(&self, call: ShardCall, with_payload_bytes: bool) -> Result<ReplicaStats>;
+
+    /// The node's resource usage against the quota of a topology at least
+    /// as new as `topology_version`.
+    async fn node_quota(&self, topology_version: u64, deadline: Instant) -> Result<NodeQuotaUsage>;
+}
