@@ -18,7 +18,7 @@ use tessera_types::{
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use crate::convert::{applied, selectors_to_proto, status_to_error, to_json};
+use crate::convert::{applied, selectors_to_proto, status_to_error};
 use crate::data_plane as dp;
 use crate::data_plane::data_plane_client::DataPlaneClient;
 use crate::internal_auth::InternalChannel;
@@ -148,7 +148,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
     ) -> Result<ReplicaAnswer<ScrollResult>> {
         let request = dp::ScrollRequest {
             target: Some((&call.target).into()),
-            request_json: to_json(&request),
+            ..dp::ScrollRequest::from(&request)
         };
         let reply = remote(
             self,

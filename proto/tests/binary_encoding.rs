@@ -129,3 +129,46 @@ fn a_search_crosses_the_binary_protocol_unchanged() {
     let proto = dp::SearchRequest::from(&sparse);
     assert_eq!(t::SearchRequest::try_from(proto).unwrap(), sparse);
 }
+
+#[test]
+fn a_payload_reads_back_exactly_as_written() {
+    let payload = json!({
+        "count": 18446744073709551615u64,
+        "delta": -9223372036854775808i64,
+        "price": 0.1,
+        "tiny": 5e-324,
+        "huge": 1.7976931348623157e308,
+        "whole_float": 3.0,
+        "name": "Zürich ✓",
+        "tags": ["a", 1, 2.5, null, true],
+        "nested": {"empty": {}, "list": []}
+    });
+    let point = t::Point {
+        id: t::PointId::Num(7),
+        vectors: t::NamedVectors::new(),
+        payload: payload.as_object().unwrap().clone(),
+    };
+    let proto = dp::Point::from(point.clone());
+    let back = t::Point::try_from(proto).unwrap();
+    assert_eq!(back, point);
+    // Kinds survive, not just values: 3.0 stays a float and prints as one.
+    assert_eq!(
+        serde_json::to_string(&back.payload).unwrap(),
+        serde_json::to_string(&point.payload).unwrap()
+    );
+}
+
+#[test]
+fn a_scroll_crosses_the_binary_protocol_unchanged() {
+    let scroll: t::ScrollRequest = serde_json::from_value(json!({
+        "offset": "5c56c793-69f3-4fbf-87e6-c4bf54c28c26",
+        "limit": 21,
+        "filter": {"must": [{"key": "n", "range": {"gte": 2}}]},
+        "with_payload": {"exclude": ["secret"]},
+        "with_vector": ["image"],
+        "order_by": {"key": "n", "direction": "desc", "start_from": 2.5}
+    }))
+    .unwrap();
+    let proto = dp::ScrollRequest::from(&scroll);
+    assert_eq!(t::ScrollRequest::try_from(proto).unwrap(), scroll);
+}

@@ -2,6 +2,7 @@
 //! reached, never when it answered with an error; this holds only while tonic
 //! marks the statuses it makes from transport errors (with a source error).
 
+use tessera_proto::convert::status_to_error;
 use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
 use tessera_proto::topology_watch::{is_connection_refused, is_transport_failure};
@@ -23,6 +24,10 @@ async fn a_refused_connection_is_told_apart_from_a_server_error() {
         .unwrap_err();
     assert!(is_transport_failure(&status), "{status:?}");
     assert!(is_connection_refused(&status), "{status:?}");
+    assert!(matches!(
+        status_to_error(status),
+        tessera_types::TesseraError::Unreachable(_)
+    ));
     assert!(!is_transport_failure(&tonic::Status::unavailable(
         "write consistency factor 2 not met"
     )));

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use tessera_proto::common::ShardTarget;
 use tessera_proto::control_plane::WatchTopologyRequest;
-use tessera_proto::convert::to_json;
 use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
 use tessera_proto::internal_auth::{internal, InternalChannel};
@@ -78,14 +77,14 @@ pub async fn contents(cluster: &ProcessCluster, collection: &str) -> Vec<Replica
                     shard_id: shard.shard_id,
                     topology_version: topology.version,
                 }),
-                request_json: to_json(&ScrollRequest {
+                ..dp::ScrollRequest::from(&ScrollRequest {
                     offset: None,
                     limit: usize::MAX / 2,
                     filter: None,
                     with_payload: WithPayload::Enable(true),
                     with_vector: WithVector::Enable(true),
                     order_by: None,
-                }),
+                })
             };
             let reply = client
                 .scroll(request)

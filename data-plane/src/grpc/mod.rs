@@ -198,9 +198,8 @@ impl DataPlane for DataPlaneService {
     ) -> Result<Response<ScrollReply>, Status> {
         let target = request.get_ref().target.clone();
         let call = shard_call(&request, target)?;
-        let scroll: tessera_types::ScrollRequest =
-            tessera_proto::convert::from_json(&request.get_ref().request_json, "scroll request")
-                .map_err(error_to_status)?;
+        let scroll = tessera_types::ScrollRequest::try_from(request.into_inner())
+            .map_err(error_to_status)?;
         let answer = ShardClient::scroll(self, call, scroll)
             .await
             .map_err(error_to_status)?;

@@ -220,7 +220,7 @@ impl From<t::Point> for dp::Point {
         dp::Point {
             id: Some(p.id.into()),
             vectors: vectors_to_proto(p.vectors),
-            payload_json: to_json(&p.payload),
+            payload: Some(json_to_proto(&p.payload)),
         }
     }
 }
@@ -231,16 +231,34 @@ impl TryFrom<dp::Point> for t::Point {
         Ok(t::Point {
             id: point_id(p.id)?,
             vectors: vectors_from_proto(p.vectors),
-            payload: payload_from_json(&p.payload_json)?,
+            payload: payload_from_proto(p.payload)?,
         })
     }
 }
 
-fn payload_from_json(bytes: &[u8]) -> Result<t::Payload> {
-    if bytes.is_empty() {
-        return Ok(t::Payload::new());
+/// A JSON value (a payload, or one value of it) in MessagePack.
+pub fn json_to_proto<T: serde::Serialize>(value: &T) -> common::JsonValue {
+    common::JsonValue {
+        encoding: Some(common::json_value::Encoding::Msgpack(
+            rmp_serde::to_vec(value).expect("JSON values serialize to MessagePack"),
+        )),
     }
-    from_json(bytes, "payload")
+}
+
+pub fn json_from_proto<T: serde::de::DeserializeOwned>(
+    value: common::JsonValue,
+    what: &str,
+) -> Result<T> {
+    match value.encoding {
+        Some(common::json_value::Encoding::Msgpack(bytes)) => rmp_serde::from_slice(&bytes)
+            .map_err(|e| TesseraError::bad_input(format!("{what}: {e}"))),
+        None => Err(missing(&format!("{what} encoding"))),
+    }
+}
+
+/// A payload field; none is an empty payload.
+fn payload_from_proto(payload: Option<common::JsonValue>) -> Result<t::Payload> {
+    payload.map_or_else(|| Ok(t::Payload::new()), |p| json_from_proto(p, "payload"))
 }
 
 impl From<t::PointSelection> for dp::PointSelection {
@@ -320,13 +338,13 @@ impl From<t::ShardOperation> for dp::operation::Kind {
                 selection,
                 key,
             } => O::SetPayload(dp::SetPayload {
-                payload_json: to_json(&payload),
+                payload: Some(json_to_proto(&payload)),
                 selection: Some(selection.into()),
                 key,
             }),
             t::ShardOperation::OverwritePayload { payload, selection } => {
                 O::OverwritePayload(dp::OverwritePayload {
-                    payload_json: to_json(&payload),
+                    payload: Some(json_to_proto(&payload)),
                     selection: Some(selection.into()),
                 })
             }
@@ -378,12 +396,12 @@ impl TryFrom<dp::operation::Kind> for t::ShardOperation {
             },
             O::Delete(d) => t::ShardOperation::Delete(selection(d.selection)?),
             O::SetPayload(s) => t::ShardOperation::SetPayload {
-                payload: payload_from_json(&s.payload_json)?,
+                payload: payload_from_proto(s.payload)?,
                 selection: selection(s.selection)?,
                 key: s.key,
             },
             O::OverwritePayload(s) => t::ShardOperation::OverwritePayload {
-                payload: payload_from_json(&s.payload_json)?,
+                payload: payload_from_proto(s.payload)?,
                 selection: selection(s.selection)?,
             },
             O::DeletePayload(d) => t::ShardOperation::DeletePayload {
@@ -411,7 +429,7 @@ impl From<t::Record> for dp::Record {
         let has_vectors = r.vector.is_some();
         dp::Record {
             id: Some(r.id.into()),
-            payload_json: r.payload.as_ref().map(to_json),
+            payload: r.payload.as_ref().map(json_to_proto),
             vectors: r
                 .vector
                 .map(|v| vectors_to_proto(v.into_named()))
@@ -427,7 +445,10 @@ impl TryFrom<dp::Record> for t::Record {
     fn try_from(r: dp::Record) -> Result<Self> {
         Ok(t::Record {
             id: point_id(r.id)?,
-            payload: r.payload_json.map(|p| payload_from_json(&p)).transpose()?,
+            payload: r
+                .payload
+                .map(|p| json_from_proto(p, "payload"))
+                .transpose()?,
             vector: r
                 .has_vectors
                 .then(|| t::VectorStruct::from_named(vectors_from_proto(r.vectors))),
@@ -444,7 +465,7 @@ impl From<t::ScoredPoint> for dp::ScoredPoint {
             id: Some(p.id.into()),
             score: p.score,
             version: p.version,
-            payload_json: p.payload.as_ref().map(to_json),
+            payload: p.payload.as_ref().map(json_to_proto),
             vectors: p
                 .vector
                 .map(|v| vectors_to_proto(v.into_named()))
@@ -461,7 +482,10 @@ impl TryFrom<dp::ScoredPoint> for t::ScoredPoint {
             id: point_id(p.id)?,
             version: p.version,
             score: p.score,
-            payload: p.payload_json.map(|b| payload_from_json(&b)).transpose()?,
+            payload: p
+                .payload
+                .map(|b| json_from_proto(b, "payload"))
+                .transpose()?,
             vector: p
                 .has_vectors
                 .then(|| t::VectorStruct::from_named(vectors_from_proto(p.vectors))),

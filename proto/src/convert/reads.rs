@@ -187,3 +187,43 @@ impl TryFrom<dp::TextSearchRequest> for t::text_query::TextSearchRequest {
         })
     }
 }
+
+impl From<&t::ScrollRequest> for dp::ScrollRequest {
+    fn from(r: &t::ScrollRequest) -> Self {
+        dp::ScrollRequest {
+            target: None,
+            offset: r.offset.map(Into::into),
+            limit: r.limit as u64,
+            filter: r.filter.as_ref().map(Into::into),
+            selectors: Some(selectors_to_proto(&r.with_payload, &r.with_vector)),
+            order_by: r.order_by.as_ref().map(|o| dp::OrderBy {
+                key: o.key.clone(),
+                descending: o.direction() == t::Direction::Desc,
+                start_from: o.start_from,
+            }),
+        }
+    }
+}
+
+impl TryFrom<dp::ScrollRequest> for t::ScrollRequest {
+    type Error = TesseraError;
+    fn try_from(r: dp::ScrollRequest) -> Result<Self> {
+        let (with_payload, with_vector) = selectors_from_proto(r.selectors);
+        Ok(t::ScrollRequest {
+            offset: r.offset.map(t::PointId::try_from).transpose()?,
+            limit: usize::try_from(r.limit).unwrap_or(usize::MAX),
+            filter: filter(r.filter)?,
+            with_payload,
+            with_vector,
+            order_by: r.order_by.map(|o| t::OrderBy {
+                key: o.key,
+                direction: Some(if o.descending {
+                    t::Direction::Desc
+                } else {
+                    t::Direction::Asc
+                }),
+                start_from: o.start_from,
+            }),
+        })
+    }
+}

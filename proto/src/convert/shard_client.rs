@@ -3,7 +3,7 @@
 use tessera_types as t;
 use tessera_types::shard_client as sc;
 
-use super::{from_json, point_id, to_json, Result};
+use super::{json_from_proto, json_to_proto, point_id, Result};
 use crate::common;
 use crate::data_plane as dp;
 
@@ -44,7 +44,7 @@ pub fn applied(epoch: u64, seq: u64) -> t::OpId {
 impl From<sc::FacetCount> for dp::FacetHit {
     fn from(hit: sc::FacetCount) -> Self {
         dp::FacetHit {
-            value_json: to_json(&hit.value),
+            value: Some(json_to_proto(&hit.value)),
             count: hit.count,
         }
     }
@@ -54,7 +54,11 @@ impl TryFrom<dp::FacetHit> for sc::FacetCount {
     type Error = t::TesseraError;
     fn try_from(hit: dp::FacetHit) -> Result<Self> {
         Ok(sc::FacetCount {
-            value: from_json(&hit.value_json, "facet value")?,
+            value: json_from_proto(
+                hit.value
+                    .ok_or_else(|| t::TesseraError::bad_input("facet value is missing"))?,
+                "facet value",
+            )?,
             count: hit.count,
         })
     }
