@@ -10,6 +10,7 @@ pub mod quota;
 pub mod registry;
 pub mod replica_set;
 mod service;
+mod snapshots;
 
 mod instance;
 

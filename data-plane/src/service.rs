@@ -9,7 +9,8 @@ use tessera_engine::shard::{read_pool, Shard};
 use tessera_engine::snapshot::store::SnapshotStore;
 use tessera_types::quota::NodeQuotaUsage;
 use tessera_types::shard_client::{
-    FacetCount, RecoveryProgress, ReplicaAnswer, ReplicaStats, ShardCall, ShardClient, ShardWrite,
+    ByteStream, FacetCount, RecoveryProgress, ReplicaAnswer, ReplicaStats, ShardCall, ShardClient,
+    ShardWrite, SnapshotFile, SnapshotKind, SnapshotLocation,
 };
 use tessera_types::text_query::TextSearchRequest;
 use tessera_types::{
@@ -21,6 +22,7 @@ use tracing::Instrument;
 use crate::quota::NodeQuota;
 use crate::registry::ReplicaKey;
 use crate::replica_set::ReplicaSet;
+use crate::snapshots;
 
 type Result<T, E = TesseraError> = std::result::Result<T, E>;
 
@@ -200,6 +202,39 @@ impl ShardClient for DataPlaneService {
         )
         .await
     }
+
+    async fn shard_snapshot(&self, call: ShardCall) -> Result<(u64, ByteStream)> {
+        snapshots::shard_snapshot(self.replicas.registry(), call.target).await
+    }
+
+    async fn store_snapshot(
+        &self,
+        location: SnapshotLocation,
+        kind: SnapshotKind,
+        data: ByteStream,
+    ) -> Result<SnapshotFile> {
+        snapshots::store(&self.snapshots, location, kind, data).await
+    }
+
+    async fn list_snapshots(&self, scope: String, _deadline: Instant) -> Result<Vec<SnapshotFile>> {
+        snapshots::list(&self.snapshots, &scope)
+    }
+
+    async fn read_snapshot(&self, location: SnapshotLocation) -> Result<ByteStream> {
+        snapshots::read(&self.snapshots, location)
+    }
+
+    async fn delete_snapshot(
+        &self,
+        location: SnapshotLocation,
+        _deadline: Instant,
+    ) -> Result<bool> {
+        snapshots::delete(&self.snapshots, &location)
+    }
+
+    async fn restore_shard(&self, call: ShardCall, epoch: u64, data: ByteStream) -> Result<u64> {
+        snapshots::restore_shard(self.replicas.registry(), call.target, epoch, data).await
+    }
 }
 
 /// This node's shards as a gateway in the same process calls them: each call
@@ -231,4 +266,11 @@ in_process! {
         -> ReplicaAnswer<Vec<FacetCount>>, "DataPlane/Facet";
     shard_stats(call: ShardCall, with_payload_bytes: bool) -> ReplicaStats, "DataPlane/ShardStats";
     node_quota(topology_version: u64, deadline: Instant) -> NodeQuotaUsage, "DataPlane/NodeQuota";
+    shard_snapshot(call: ShardCall) -> (u64, ByteStream), "DataPlane/ShardSnapshot";
+    store_snapshot(location: SnapshotLocation, kind: SnapshotKind, data: ByteStream)
+        -> SnapshotFile, "DataPlane/StoreSnapshot";
+    list_snapshots(scope: String, deadline: Instant) -> Vec<SnapshotFile>, "DataPlane/ListSnapshots";
+    read_snapshot(location: SnapshotLocation) -> ByteStream, "DataPlane/ReadSnapshot";
+    delete_snapshot(location: SnapshotLocation, deadline: Instant) -> bool, "DataPlane/DeleteSnapshot";
+    restore_shard(call: ShardCall, epoch: u64, data: ByteStream) -> u64, "DataPlane/RestoreShard";
 }

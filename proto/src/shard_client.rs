@@ -6,15 +6,18 @@
 use std::time::Instant;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use tessera_types::quota::NodeQuotaUsage;
 use tessera_types::shard_client::{
-    FacetCount, ReplicaAnswer, ReplicaStats, ShardCall, ShardClient, ShardWrite,
+    ByteStream, FacetCount, ReplicaAnswer, ReplicaStats, ShardCall, ShardClient, ShardWrite,
+    SnapshotFile, SnapshotKind, SnapshotLocation,
 };
 use tessera_types::text_query::TextSearchRequest;
 use tessera_types::{
     Filter, PointId, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchRequest, TesseraError,
     WithPayload, WithVector,
 };
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
@@ -237,6 +240,153 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
         .await?;
         Ok(reply.into())
     }
+
+    async fn shard_snapshot(&self, call: ShardCall) -> Result<(u64, ByteStream)> {
+        let request = dp::ShardSnapshotRequest {
+            target: Some((&call.target).into()),
+        };
+        let mut stream = DataPlaneClient::shard_snapshot(&mut self.clone(), request)
+            .await
+            .map_err(status_to_error)?
+            .into_inner();
+        let first = stream
+            .message()
+            .await
+            .map_err(status_to_error)?
+            .ok_or_else(|| TesseraError::Unavailable("an empty shard snapshot".into()))?;
+        let rest = stream.map(|chunk| chunk.map(|c| c.data).map_err(status_to_error));
+        let chunks = futures::stream::once(async move { Ok(first.data) }).chain(rest);
+        Ok((first.total_bytes, Box::pin(chunks)))
+    }
+
+    async fn store_snapshot(
+        &self,
+        location: SnapshotLocation,
+        kind: SnapshotKind,
+        data: ByteStream,
+    ) -> Result<SnapshotFile> {
+        let first = dp::StoreSnapshotChunk {
+            location: Some(location.into()),
+            kind: dp::SnapshotKind::from(kind) as i32,
+            data: Vec::new(),
+        };
+        let wrap = |data| dp::StoreSnapshotChunk {
+            location: None,
+            kind: 0,
+            data,
+        };
+        let mut client = self.clone();
+        let stored = send_stream(first, data, wrap, move |chunks| async move {
+            DataPlaneClient::store_snapshot(&mut client, chunks)
+                .await
+                .map_err(status_to_error)
+        })
+        .await?;
+        Ok(stored.into_inner().into())
+    }
+
+    async fn list_snapshots(&self, scope: String, deadline: Instant) -> Result<Vec<SnapshotFile>> {
+        let request = dp::ListSnapshotsRequest { scope };
+        let reply = remote(
+            self,
+            "DataPlane/ListSnapshots",
+            deadline,
+            request,
+            |mut c, r| async move { DataPlaneClient::list_snapshots(&mut c, r).await },
+        )
+        .await?;
+        Ok(reply.snapshots.into_iter().map(Into::into).collect())
+    }
+
+    async fn read_snapshot(&self, location: SnapshotLocation) -> Result<ByteStream> {
+        let request = dp::SnapshotLocation::from(location);
+        let stream = DataPlaneClient::read_snapshot(&mut self.clone(), request)
+            .await
+            .map_err(status_to_error)?
+            .into_inner();
+        Ok(Box::pin(stream.map(|chunk| {
+            chunk.map(|c| c.data).map_err(status_to_error)
+        })))
+    }
+
+    async fn delete_snapshot(&self, location: SnapshotLocation, deadline: Instant) -> Result<bool> {
+        let request = dp::SnapshotLocation::from(location);
+        let reply = remote(
+            self,
+            "DataPlane/DeleteSnapshot",
+            deadline,
+            request,
+            |mut c, r| async move { DataPlaneClient::delete_snapshot(&mut c, r).await },
+        )
+        .await?;
+        Ok(reply.found)
+    }
+
+    async fn restore_shard(&self, call: ShardCall, epoch: u64, data: ByteStream) -> Result<u64> {
+        let first = dp::RestoreShardChunk {
+            target: Some((&call.target).into()),
+            data: Vec::new(),
+            epoch,
+        };
+        let wrap = |data| dp::RestoreShardChunk {
+            target: None,
+            data,
+            epoch: 0,
+        };
+        let mut client = self.clone();
+        let restored = send_stream(first, data, wrap, move |chunks| async move {
+            DataPlaneClient::restore_shard(&mut client, chunks)
+                .await
+                .map_err(status_to_error)
+        })
+        .await?;
+        Ok(restored.into_inner().points_count)
+    }
+}
+
+/// Sends `data` as the client stream of `call`, its chunks wrapped by `wrap`
+/// after the `first` message. A client stream cannot carry an error: when
+/// `data` fails, the stream is held open and the call dropped, which resets
+/// it, so the node discards what it received instead of keeping a file cut
+/// short.
+async fn send_stream<M, T, Fut>(
+    first: M,
+    data: ByteStream,
+    wrap: fn(Vec<u8>) -> M,
+    call: impl FnOnce(ReceiverStream<M>) -> Fut,
+) -> Result<T>
+where
+    M: Send + 'static,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let (failed, failure) = tokio::sync::oneshot::channel();
+    let (messages, received) = tokio::sync::mpsc::channel(4);
+    let forward = tokio::spawn(async move {
+        let mut data = data;
+        if messages.send(first).await.is_err() {
+            return;
+        }
+        while let Some(chunk) = data.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    if messages.send(wrap(chunk)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = failed.send(e);
+                    // Holds the stream open until the call is dropped.
+                    return std::future::pending::<()>().await;
+                }
+            }
+        }
+    });
+    let reply = tokio::select! {
+        reply = call(ReceiverStream::new(received)) => reply,
+        Ok(e) = failure => Err(e),
+    };
+    forward.abort();
+    reply
 }
 
 fn scored(reply: dp::SearchReply) -> Result<ReplicaAnswer<Vec<ScoredPoint>>> {

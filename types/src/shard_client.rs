@@ -7,9 +7,11 @@
 //! deadline: past it the caller has gone, and the replica does not start the
 //! work (and over gRPC the server drops it).
 
+use std::pin::Pin;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use futures::Stream;
 use serde_json::Value;
 
 use crate::error::{Result, TesseraError};
@@ -76,6 +78,39 @@ pub struct ReplicaStats {
     pub payload_bytes: u64,
     /// Set while the replica recovers from its primary.
     pub recovery: Option<RecoveryProgress>,
+}
+
+/// Bytes streamed to or from a node (a snapshot), in chunks; an error ends
+/// the stream, and what was sent before it is not to be kept.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>>> + Send>>;
+
+/// Where a file is kept in a node's snapshot store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotLocation {
+    /// `collections/<name>`, `collections/<name>/shards/<id>`, `full` or `staging`.
+    pub scope: String,
+    pub name: String,
+    /// A file inside a snapshot archive (`shards/0.snapshot`); empty for the
+    /// whole file.
+    pub entry: String,
+}
+
+/// What a stored snapshot file holds, which decides how the store checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotKind {
+    Shard,
+    Collection,
+    Full,
+}
+
+/// A file in a node's snapshot store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotFile {
+    pub name: String,
+    pub created_unix_seconds: i64,
+    pub size: u64,
+    /// SHA-256 of the file, hex.
+    pub checksum: String,
 }
 
 /// What a call on a replica needs besides its request.
@@ -150,4 +185,33 @@ pub trait ShardClient: Send + Sync {
     /// The node's resource usage against the quota of a topology at least
     /// as new as `topology_version`.
     async fn node_quota(&self, topology_version: u64, deadline: Instant) -> Result<NodeQuotaUsage>;
+
+    /// A snapshot of the in-sync replica `call` targets, streamed as it is
+    /// read from the node's scratch file: its size, then its bytes.
+    async fn shard_snapshot(&self, call: ShardCall) -> Result<(u64, ByteStream)>;
+
+    /// Writes `data` into the node's snapshot store at `location`, checked
+    /// whole as a file of `kind` before it is kept; nothing is kept when
+    /// `data` ends in an error or the call is dropped.
+    async fn store_snapshot(
+        &self,
+        location: SnapshotLocation,
+        kind: SnapshotKind,
+        data: ByteStream,
+    ) -> Result<SnapshotFile>;
+
+    /// The files the node's store keeps under `scope`.
+    async fn list_snapshots(&self, scope: String, deadline: Instant) -> Result<Vec<SnapshotFile>>;
+
+    /// A stored file, or one entry of a stored archive.
+    async fn read_snapshot(&self, location: SnapshotLocation) -> Result<ByteStream>;
+
+    /// Removes a stored file; false when there was none.
+    async fn delete_snapshot(&self, location: SnapshotLocation, deadline: Instant) -> Result<bool>;
+
+    /// Replaces the replica `call` targets, fenced for a restore at `epoch`,
+    /// with the shard snapshot `data`; returns the points it holds. Like the
+    /// other streamed calls, it runs as long as its stream does: it ends
+    /// when the caller drops it, not at the call's deadline.
+    async fn restore_shard(&self, call: ShardCall, epoch: u64, data: ByteStream) -> Result<u64>;
 }

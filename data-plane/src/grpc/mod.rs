@@ -6,11 +6,14 @@ mod snapshots;
 
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use tessera_proto::common;
 use tessera_proto::convert::{
     error_to_status, filter, operation, point_ids, selectors_from_proto, shard_target,
+    snapshot_kind,
 };
 use tessera_proto::data_plane::data_plane_server::DataPlane;
+use tessera_proto::data_plane::SnapshotChunk;
 use tessera_proto::data_plane::{
     CountReply, CountRequest, DeleteSnapshotReply, FacetReply, FacetRequest, FetchOpsReply,
     FetchOpsRequest, FetchSnapshotRequest, ListSnapshotsReply, ListSnapshotsRequest,
@@ -20,7 +23,7 @@ use tessera_proto::data_plane::{
     SnapshotLocation, StoreSnapshotChunk, TextSearchRequest, UpdateReply, UpdateRequest,
 };
 use tessera_types::shard_client::{ReplicaAnswer, ShardCall, ShardClient, ShardWrite};
-use tessera_types::ScoredPoint;
+use tessera_types::{OpId, ScoredPoint, TesseraError};
 use tonic::{Request, Response, Status, Streaming};
 
 pub use crate::service::DataPlaneService;
@@ -126,7 +129,9 @@ impl DataPlane for DataPlaneService {
             .snapshot_for_transfer(target)
             .await
             .map_err(error_to_status)?;
-        Ok(Response::new(snapshots::stream_file(file, id, true, slot)))
+        let (size, bytes) =
+            crate::snapshots::stream_file(file, true, slot).map_err(error_to_status)?;
+        Ok(Response::new(snapshots::chunks(size, id, bytes)))
     }
 
     type FetchRecordsStream = records::RecordStream;
@@ -271,30 +276,49 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<ShardSnapshotRequest>,
     ) -> Result<Response<Self::ShardSnapshotStream>, Status> {
-        let target = shard_target(request.into_inner().target).map_err(error_to_status)?;
-        snapshots::shard_snapshot(self.replicas.registry(), target)
+        let target = request.get_ref().target.clone();
+        let call = shard_call(&request, target)?;
+        let (size, bytes) = ShardClient::shard_snapshot(self, call)
             .await
-            .map(Response::new)
-            .map_err(error_to_status)
+            .map_err(error_to_status)?;
+        Ok(Response::new(snapshots::chunks(
+            size,
+            OpId::default(),
+            bytes,
+        )))
     }
 
     async fn store_snapshot(
         &self,
         request: Request<Streaming<StoreSnapshotChunk>>,
     ) -> Result<Response<SnapshotInfo>, Status> {
-        snapshots::store(&self.snapshots, request.into_inner())
+        let mut stream = request.into_inner();
+        let first = stream
+            .message()
+            .await?
+            .ok_or_else(|| error_to_status(TesseraError::bad_input("an empty snapshot upload")))?;
+        let location = first.location.ok_or_else(|| {
+            error_to_status(TesseraError::bad_input("the snapshot upload names no file"))
+        })?;
+        let kind = snapshot_kind(first.kind).map_err(error_to_status)?;
+        let data = snapshots::incoming(first.data, stream, |chunk| chunk.data);
+        let stored = ShardClient::store_snapshot(self, location.into(), kind, data)
             .await
-            .map(Response::new)
-            .map_err(error_to_status)
+            .map_err(error_to_status)?;
+        Ok(Response::new(stored.into()))
     }
 
     async fn list_snapshots(
         &self,
         request: Request<ListSnapshotsRequest>,
     ) -> Result<Response<ListSnapshotsReply>, Status> {
-        snapshots::list(&self.snapshots, &request.into_inner().scope)
-            .map(Response::new)
-            .map_err(error_to_status)
+        let deadline = shard_call(&request, Some(common::ShardTarget::default()))?.deadline;
+        let files = ShardClient::list_snapshots(self, request.into_inner().scope, deadline)
+            .await
+            .map_err(error_to_status)?;
+        Ok(Response::new(ListSnapshotsReply {
+            snapshots: files.into_iter().map(Into::into).collect(),
+        }))
     }
 
     type ReadSnapshotStream = snapshots::ChunkStream;
@@ -303,27 +327,47 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<SnapshotLocation>,
     ) -> Result<Response<Self::ReadSnapshotStream>, Status> {
-        snapshots::read(&self.snapshots, request.into_inner())
-            .map(Response::new)
-            .map_err(error_to_status)
+        let bytes = ShardClient::read_snapshot(self, request.into_inner().into())
+            .await
+            .map_err(error_to_status)?;
+        Ok(Response::new(Box::pin(bytes.map(|chunk| {
+            chunk
+                .map(|data| SnapshotChunk {
+                    data,
+                    ..Default::default()
+                })
+                .map_err(error_to_status)
+        }))))
     }
 
     async fn delete_snapshot(
         &self,
         request: Request<SnapshotLocation>,
     ) -> Result<Response<DeleteSnapshotReply>, Status> {
-        snapshots::delete(&self.snapshots, &request.into_inner())
-            .map(Response::new)
-            .map_err(error_to_status)
+        let deadline = shard_call(&request, Some(common::ShardTarget::default()))?.deadline;
+        let found = ShardClient::delete_snapshot(self, request.into_inner().into(), deadline)
+            .await
+            .map_err(error_to_status)?;
+        Ok(Response::new(DeleteSnapshotReply { found }))
     }
 
     async fn restore_shard(
         &self,
         request: Request<Streaming<RestoreShardChunk>>,
     ) -> Result<Response<RestoreShardReply>, Status> {
-        snapshots::restore_shard(self.replicas.registry(), request.into_inner())
+        let mut stream = request.into_inner();
+        let first = stream
+            .message()
+            .await?
+            .ok_or_else(|| error_to_status(TesseraError::bad_input("an empty shard restore")))?;
+        let call = ShardCall {
+            target: shard_target(first.target).map_err(error_to_status)?,
+            deadline: Instant::now() + DEFAULT_DEADLINE,
+        };
+        let data = snapshots::incoming(first.data, stream, |chunk| chunk.data);
+        let points_count = ShardClient::restore_shard(self, call, first.epoch, data)
             .await
-            .map(Response::new)
-            .map_err(error_to_status)
+            .map_err(error_to_status)?;
+        Ok(Response::new(RestoreShardReply { points_count }))
     }
 }

@@ -38,7 +38,7 @@ use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
-use tessera_proto::convert::{status_to_error, to_json};
+use tessera_proto::convert::to_json;
 
 use tessera_types::shard_client::{
     ReplicaAnswer, ReplicaStats, ShardCall, ShardClient, ShardWrite,
@@ -531,18 +531,6 @@ pub(crate) fn replica_call(
 /// When a call to a replica, made now, is given up.
 pub(crate) fn replica_deadline() -> Instant {
     Instant::now() + REPLICA_TIMEOUT
-}
-
-pub(crate) async fn call<T>(
-    fut: impl std::future::Future<Output = std::result::Result<tonic::Response<T>, tonic::Status>>,
-) -> Result<T> {
-    match tokio::time::timeout(REPLICA_TIMEOUT, fut).await {
-        Ok(Ok(reply)) => Ok(reply.into_inner()),
-        Ok(Err(status)) => Err(status_to_error(status)),
-        Err(_) => Err(TesseraError::Timeout(
-            "a data-plane replica did not answer in time".into(),
-        )),
-    }
 }
 
 fn completed(operation_id: u64) -> UpdateResult {

@@ -1,7 +1,7 @@
 //! Snapshots as users take, list, download and recover them, for a
 //! collection, one shard, or the whole storage (every collection).
 //!
-//! Data nodes keep the files (`dp::StoreSnapshot`); the gateway composes
+//! Data nodes keep the files (`ShardClient::store_snapshot`); the gateway composes
 //! them: a collection snapshot is a tar archive streamed into one node's store
 //! (the keeper, the primary of the collection's first shard) from shard
 //! snapshots that the nodes holding in-sync replicas pack. Listing and
@@ -15,12 +15,9 @@ mod archive;
 mod restore;
 mod source;
 
-use std::pin::Pin;
-
 use futures::future::join_all;
 use futures::{Stream, StreamExt};
-use tessera_proto::data_plane as dp;
-use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
+use tessera_types::shard_client::{SnapshotFile, SnapshotKind, SnapshotLocation};
 use tessera_types::time::UtcDateTime;
 use tessera_types::{
     shard_entry, CollectionSnapshotManifest, CollectionState, NodeType, PeerId, ShardId,
@@ -30,11 +27,9 @@ use tessera_types::{
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::routing::target;
-use crate::service::{call, Gateway, Result};
-use tessera_proto::internal_auth::InternalChannel;
+use crate::service::{replica_call, replica_deadline, Gateway, Result};
 
-pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>>> + Send>>;
+pub use tessera_types::shard_client::ByteStream;
 
 /// What a snapshot is of, which names its place in a node's store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,11 +48,11 @@ impl SnapshotScope {
         }
     }
 
-    fn kind(&self) -> dp::SnapshotKind {
+    fn kind(&self) -> SnapshotKind {
         match self {
-            SnapshotScope::Collection(_) => dp::SnapshotKind::Collection,
-            SnapshotScope::Shard(..) => dp::SnapshotKind::Shard,
-            SnapshotScope::Full => dp::SnapshotKind::Full,
+            SnapshotScope::Collection(_) => SnapshotKind::Collection,
+            SnapshotScope::Shard(..) => SnapshotKind::Shard,
+            SnapshotScope::Full => SnapshotKind::Full,
         }
     }
 }
@@ -89,7 +84,7 @@ impl Gateway {
                 (keeper, format!("full-snapshot-{stamp}.snapshot"))
             }
         };
-        let location = dp::SnapshotLocation {
+        let location = SnapshotLocation {
             scope: scope.store_path(),
             name,
             entry: String::new(),
@@ -160,7 +155,7 @@ impl Gateway {
     pub async fn delete_snapshot(&self, scope: &SnapshotScope, name: &str) -> Result<bool> {
         self.check_scope(scope)?;
         let topology = self.topology().current();
-        let location = dp::SnapshotLocation {
+        let location = SnapshotLocation {
             scope: scope.store_path(),
             name: name.to_string(),
             entry: String::new(),
@@ -169,15 +164,15 @@ impl Gateway {
             let location = location.clone();
             let topology = &topology;
             async move {
-                let mut client = self.data_planes().client(topology, peer)?;
-                call(client.delete_snapshot(location)).await
+                let node = self.data_planes().shards(topology, peer)?;
+                node.delete_snapshot(location, replica_deadline()).await
             }
         }))
         .await;
         let mut found = false;
         for reply in replies {
             match reply {
-                Ok(reply) => found |= reply.found,
+                Ok(deleted) => found |= deleted,
                 Err(e @ TesseraError::BadInput(_)) => return Err(e),
                 Err(_) => {}
             }
@@ -199,13 +194,13 @@ impl Gateway {
             .find(|(_, info)| info.name == name)
             .map(|(peer, _)| peer)
             .ok_or_else(|| snapshot_not_found(name))?;
-        let location = dp::SnapshotLocation {
+        let location = SnapshotLocation {
             scope: scope.store_path(),
             name: name.to_string(),
             entry: String::new(),
         };
-        let client = self.data_planes().client(&topology, keeper)?;
-        read_stream(client, location).await
+        let node = self.data_planes().shards(&topology, keeper)?;
+        node.read_snapshot(location).await
     }
 
     /// `GET /collections/{c}/shards/{id}/snapshot`: a shard snapshot streamed
@@ -253,7 +248,7 @@ impl Gateway {
             }
         };
         let stager = keeper(&topology, existing.as_ref())?;
-        let staged = dp::SnapshotLocation {
+        let staged = SnapshotLocation {
             scope: STAGING.into(),
             name: format!("recover-{}.snapshot", uuid::Uuid::new_v4().simple()),
             entry: String::new(),
@@ -278,8 +273,8 @@ impl Gateway {
         let outcome = self
             .recover_staged(scope, existing, stager, &staged, &info, &request)
             .await;
-        let mut client = self.data_planes().client(&topology, stager)?;
-        if let Err(e) = call(client.delete_snapshot(staged)).await {
+        let node = self.data_planes().shards(&topology, stager)?;
+        if let Err(e) = node.delete_snapshot(staged, replica_deadline()).await {
             tracing::warn!(error = %e, "could not remove a staged snapshot");
         }
         outcome
@@ -290,8 +285,8 @@ impl Gateway {
         scope: &SnapshotScope,
         existing: Option<CollectionState>,
         stager: PeerId,
-        staged: &dp::SnapshotLocation,
-        info: &dp::SnapshotInfo,
+        staged: &SnapshotLocation,
+        info: &SnapshotFile,
         request: &SnapshotRecover,
     ) -> Result<bool> {
         request.check_checksum(&info.checksum)?;
@@ -321,7 +316,7 @@ impl Gateway {
                     priority
                 };
                 for shard in &manifest.shards {
-                    let source = dp::SnapshotLocation {
+                    let source = SnapshotLocation {
                         entry: shard_entry(shard.shard_id),
                         ..staged.clone()
                     };
@@ -338,16 +333,16 @@ impl Gateway {
     async fn read_manifest(
         &self,
         peer: PeerId,
-        staged: &dp::SnapshotLocation,
+        staged: &SnapshotLocation,
     ) -> Result<CollectionSnapshotManifest> {
         let topology = self.topology().current();
-        let client = self.data_planes().client(&topology, peer)?;
-        let location = dp::SnapshotLocation {
+        let node = self.data_planes().shards(&topology, peer)?;
+        let location = SnapshotLocation {
             entry: COLLECTION_MANIFEST.into(),
             ..staged.clone()
         };
         let mut json = Vec::new();
-        let mut chunks = read_stream(client, location).await?;
+        let mut chunks = node.read_snapshot(location).await?;
         while let Some(chunk) = chunks.next().await {
             json.extend(chunk?);
         }
@@ -389,7 +384,7 @@ impl Gateway {
         topology: &Topology,
         state: &CollectionState,
         prefix: &str,
-        tx: &mpsc::Sender<dp::StoreSnapshotChunk>,
+        tx: &mpsc::Sender<Result<Vec<u8>>>,
     ) -> Result<()> {
         let manifest = serde_json::to_vec_pretty(&CollectionSnapshotManifest::of(state))
             .map_err(TesseraError::internal_from)?;
@@ -435,79 +430,49 @@ impl Gateway {
         shard_id: ShardId,
     ) -> Result<(u64, ByteStream)> {
         let peer = in_sync_replica(topology, state, shard_id)?;
-        let mut client = self.data_planes().client(topology, peer)?;
-        let mut stream = client
-            .shard_snapshot(dp::ShardSnapshotRequest {
-                target: Some((&target(topology, state, shard_id)).into()),
-            })
+        let node = self.data_planes().shards(topology, peer)?;
+        node.shard_snapshot(replica_call(topology, state, shard_id))
             .await
-            .map_err(tessera_proto::convert::status_to_error)?
-            .into_inner();
-        let first = stream
-            .message()
-            .await
-            .map_err(tessera_proto::convert::status_to_error)?
-            .ok_or_else(|| TesseraError::Unavailable("an empty shard snapshot".into()))?;
-        let size = first.total_bytes;
-        let rest = stream.map(|chunk| {
-            chunk
-                .map(|c| c.data)
-                .map_err(tessera_proto::convert::status_to_error)
-        });
-        let chunks = futures::stream::once(async move { Ok(first.data) }).chain(rest);
-        Ok((size, Box::pin(chunks)))
     }
 
     /// Opens an upload into `peer`'s store; returns the feed and the call.
+    /// Aborting the call (or sending an error) keeps nothing in the store.
     #[allow(clippy::type_complexity)]
     fn start_upload(
         &self,
         topology: &Topology,
         peer: PeerId,
-        location: dp::SnapshotLocation,
-        kind: dp::SnapshotKind,
+        location: SnapshotLocation,
+        kind: SnapshotKind,
     ) -> Result<(
-        mpsc::Sender<dp::StoreSnapshotChunk>,
-        tokio::task::JoinHandle<Result<dp::SnapshotInfo>>,
+        mpsc::Sender<Result<Vec<u8>>>,
+        tokio::task::JoinHandle<Result<SnapshotFile>>,
     )> {
-        let mut client = self.data_planes().client(topology, peer)?;
+        let node = self.data_planes().shards(topology, peer)?;
         let (tx, rx) = mpsc::channel(4);
-        let first = dp::StoreSnapshotChunk {
-            location: Some(location),
-            kind: kind as i32,
-            data: Vec::new(),
-        };
-        tx.try_send(first).map_err(TesseraError::internal_from)?;
         let upload = tokio::spawn(async move {
-            client
-                .store_snapshot(ReceiverStream::new(rx))
+            node.store_snapshot(location, kind, Box::pin(ReceiverStream::new(rx)))
                 .await
-                .map(|r| r.into_inner())
-                .map_err(tessera_proto::convert::status_to_error)
         });
         Ok((tx, upload))
     }
 
-    async fn list_on_peers(&self, scope: &SnapshotScope) -> Vec<(PeerId, dp::SnapshotInfo)> {
+    async fn list_on_peers(&self, scope: &SnapshotScope) -> Vec<(PeerId, SnapshotFile)> {
         let topology = self.topology().current();
-        let request = dp::ListSnapshotsRequest {
-            scope: scope.store_path(),
-        };
         let replies = join_all(topology.peers.keys().map(|&peer| {
-            let request = request.clone();
             let topology = &topology;
             async move {
-                let mut client = self.data_planes().client(topology, peer)?;
-                call(client.list_snapshots(request))
+                let node = self.data_planes().shards(topology, peer)?;
+                node.list_snapshots(scope.store_path(), replica_deadline())
                     .await
-                    .map(|reply| (peer, reply))
+                    .map(|files| (peer, files))
             }
         }))
         .await;
         let mut listed = Vec::new();
         for reply in replies {
             match reply {
-                Ok((peer, reply)) => listed.extend(reply.snapshots.into_iter().map(|s| (peer, s))),
+                Ok((peer, files)) => listed.extend(files.into_iter().map(|s| (peer, s))),
                 Err(e) => tracing::warn!(error = %e, "a data node did not list its snapshots"),
             }
         }
@@ -527,30 +492,10 @@ impl Gateway {
     }
 }
 
-async fn send(tx: &mpsc::Sender<dp::StoreSnapshotChunk>, data: Vec<u8>) -> Result<()> {
-    tx.send(dp::StoreSnapshotChunk {
-        location: None,
-        kind: 0,
-        data,
+async fn send(tx: &mpsc::Sender<Result<Vec<u8>>>, data: Vec<u8>) -> Result<()> {
+    tx.send(Ok(data)).await.map_err(|_| {
+        TesseraError::Unavailable("the data node stopped receiving the snapshot".into())
     })
-    .await
-    .map_err(|_| TesseraError::Unavailable("the data node stopped receiving the snapshot".into()))
-}
-
-async fn read_stream(
-    mut client: DataPlaneClient<InternalChannel>,
-    location: dp::SnapshotLocation,
-) -> Result<ByteStream> {
-    let stream = client
-        .read_snapshot(location)
-        .await
-        .map_err(tessera_proto::convert::status_to_error)?
-        .into_inner();
-    Ok(Box::pin(stream.map(|chunk| {
-        chunk
-            .map(|c| c.data)
-            .map_err(tessera_proto::convert::status_to_error)
-    })))
 }
 
 /// The node that keeps a new snapshot: the primary of the collection's first
@@ -598,7 +543,7 @@ fn snapshot_not_found(name: &str) -> TesseraError {
     TesseraError::not_found(format!("Snapshot {name} not found"))
 }
 
-fn description(info: dp::SnapshotInfo) -> SnapshotDescription {
+fn description(info: SnapshotFile) -> SnapshotDescription {
     SnapshotDescription {
         name: info.name,
         creation_time: Some(UtcDateTime::from_unix_seconds(info.created_unix_seconds).iso_local()),

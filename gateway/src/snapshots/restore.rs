@@ -7,15 +7,14 @@
 use futures::future::join_all;
 use futures::StreamExt;
 use tessera_proto::control_plane as cp;
-use tessera_proto::data_plane as dp;
+use tessera_types::shard_client::{ShardCall, SnapshotLocation};
 use tessera_types::{
     CollectionState, PeerId, ReplicaState, ShardId, SnapshotPriority, TesseraError,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{read_stream, shard_not_found};
-use crate::routing::target;
+use super::shard_not_found;
 use crate::service::{replica_call, Gateway, Result};
 
 /// How the streaming of a snapshot to a shard's fenced replicas ended.
@@ -37,7 +36,7 @@ impl Gateway {
         state: &CollectionState,
         shard_id: ShardId,
         priority: SnapshotPriority,
-        source: (PeerId, dp::SnapshotLocation),
+        source: (PeerId, SnapshotLocation),
     ) -> Result<()> {
         let placement = state
             .shard(shard_id)
@@ -81,9 +80,9 @@ impl Gateway {
             .map(|r| r.peer_id)
             .collect();
         tracing::info!(collection = %state.name, shard = shard_id, epoch, ?peers, "shard fenced for a snapshot restore");
-        let shard_target = (&target(&topology, fenced, shard_id)).into();
+        let call = replica_call(&topology, fenced, shard_id);
         let streamed = self
-            .stream_restore(&topology, shard_target, epoch, &peers, source)
+            .stream_restore(&topology, call, epoch, &peers, source)
             .await;
         if let Some(e) = &streamed.failure {
             tracing::warn!(collection = %state.name, shard = shard_id, error = %e, restored = ?streamed.restored, "a shard restore did not reach every replica");
@@ -117,37 +116,28 @@ impl Gateway {
     async fn stream_restore(
         &self,
         topology: &tessera_types::Topology,
-        shard_target: tessera_proto::common::ShardTarget,
+        call: ShardCall,
         epoch: u64,
         peers: &[PeerId],
-        source: (PeerId, dp::SnapshotLocation),
+        source: (PeerId, SnapshotLocation),
     ) -> Streamed {
         let mut feeds = Vec::new();
         let mut calls = Vec::new();
         for &peer in peers {
-            let mut client = match self.data_planes().client(topology, peer) {
-                Ok(client) => client,
+            let node = match self.data_planes().shards(topology, peer) {
+                Ok(node) => node,
                 Err(e) => {
                     calls.push((peer, tokio::spawn(async move { Err(e) })));
                     continue;
                 }
             };
             let (tx, rx) = mpsc::channel(4);
-            let first = dp::RestoreShardChunk {
-                target: Some(shard_target.clone()),
-                data: Vec::new(),
-                epoch,
-            };
-            // The channel has room: the first message never waits.
-            let _ = tx.try_send(first);
+            let call = call.clone();
             calls.push((
                 peer,
                 tokio::spawn(async move {
-                    client
-                        .restore_shard(ReceiverStream::new(rx))
+                    node.restore_shard(call, epoch, Box::pin(ReceiverStream::new(rx)))
                         .await
-                        .map(|r| r.into_inner())
-                        .map_err(tessera_proto::convert::status_to_error)
                 }),
             ));
             feeds.push(tx);
@@ -187,22 +177,17 @@ impl Gateway {
     /// Reads the snapshot at `source` and hands each chunk to every feed.
     async fn copy_source(
         &self,
-        (peer, location): (PeerId, dp::SnapshotLocation),
-        feeds: &[mpsc::Sender<dp::RestoreShardChunk>],
+        (peer, location): (PeerId, SnapshotLocation),
+        feeds: &[mpsc::Sender<Result<Vec<u8>>>],
     ) -> Result<()> {
         let topology = self.topology().current();
-        let client = self.data_planes().client(&topology, peer)?;
-        let mut chunks = read_stream(client, location).await?;
+        let node = self.data_planes().shards(&topology, peer)?;
+        let mut chunks = node.read_snapshot(location).await?;
         while let Some(chunk) = chunks.next().await {
             let data = chunk?;
             for feed in feeds {
-                let chunk = dp::RestoreShardChunk {
-                    target: None,
-                    data: data.clone(),
-                    epoch: 0,
-                };
                 // A replica that stopped listening reports why when it ends.
-                let _ = feed.send(chunk).await;
+                let _ = feed.send(Ok(data.clone())).await;
             }
         }
         Ok(())

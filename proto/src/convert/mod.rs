@@ -14,7 +14,7 @@ mod reads;
 mod shard_client;
 
 pub use reads::{filter, selectors_from_proto, selectors_to_proto};
-pub use shard_client::{applied, shard_target};
+pub use shard_client::{applied, shard_target, snapshot_kind};
 
 type Result<T> = std::result::Result<T, TesseraError>;
 

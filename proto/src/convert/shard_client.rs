@@ -136,3 +136,65 @@ impl TryFrom<dp::ScrollReply> for sc::ReplicaAnswer<t::ScrollResult> {
         })
     }
 }
+
+impl From<sc::SnapshotLocation> for dp::SnapshotLocation {
+    fn from(l: sc::SnapshotLocation) -> Self {
+        dp::SnapshotLocation {
+            scope: l.scope,
+            name: l.name,
+            entry: l.entry,
+        }
+    }
+}
+
+impl From<dp::SnapshotLocation> for sc::SnapshotLocation {
+    fn from(l: dp::SnapshotLocation) -> Self {
+        sc::SnapshotLocation {
+            scope: l.scope,
+            name: l.name,
+            entry: l.entry,
+        }
+    }
+}
+
+impl From<sc::SnapshotKind> for dp::SnapshotKind {
+    fn from(kind: sc::SnapshotKind) -> Self {
+        match kind {
+            sc::SnapshotKind::Shard => dp::SnapshotKind::Shard,
+            sc::SnapshotKind::Collection => dp::SnapshotKind::Collection,
+            sc::SnapshotKind::Full => dp::SnapshotKind::Full,
+        }
+    }
+}
+
+/// A snapshot kind as a message carries it.
+pub fn snapshot_kind(kind: i32) -> Result<sc::SnapshotKind> {
+    match dp::SnapshotKind::try_from(kind) {
+        Ok(dp::SnapshotKind::Shard) => Ok(sc::SnapshotKind::Shard),
+        Ok(dp::SnapshotKind::Collection) => Ok(sc::SnapshotKind::Collection),
+        Ok(dp::SnapshotKind::Full) => Ok(sc::SnapshotKind::Full),
+        Err(_) => Err(t::TesseraError::bad_input("unknown snapshot kind")),
+    }
+}
+
+impl From<sc::SnapshotFile> for dp::SnapshotInfo {
+    fn from(f: sc::SnapshotFile) -> Self {
+        dp::SnapshotInfo {
+            name: f.name,
+            created_unix_seconds: f.created_unix_seconds,
+            size: f.size,
+            checksum: f.checksum,
+        }
+    }
+}
+
+impl From<dp::SnapshotInfo> for sc::SnapshotFile {
+    fn from(i: dp::SnapshotInfo) -> Self {
+        sc::SnapshotFile {
+            name: i.name,
+            created_unix_seconds: i.created_unix_seconds,
+            size: i.size,
+            checksum: i.checksum,
+        }
+    }
+}
