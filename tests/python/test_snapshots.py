@@ -5,8 +5,11 @@ same search results, and deleted; shard and full-storage snapshots likewise."""
 from __future__ import annotations
 
 import hashlib
+import socket
+import threading
 
 import httpx
+import pytest
 from qdrant_client import models
 
 from reference import random_vectors
@@ -104,3 +107,47 @@ def test_snapshot_upload_recovers(client, deployment, rest, collection_name):
                          files={"snapshot": ("c.snapshot", data)})
     assert uploaded.status_code == 200, uploaded.text
     assert _ranked(client, collection_name, vectors[3]) == before
+
+
+def _serve_cut_short(body: bytes) -> tuple[str, threading.Thread]:
+    """An HTTP server, for one request, that promises `body` whole and closes the
+    connection halfway through it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                         + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                         + body[: len(body) // 2])
+        listener.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/cut.snapshot", thread
+
+
+def test_a_snapshot_download_that_breaks_off_changes_nothing(client, deployment, rest,
+                                                            collection_name):
+    if not deployment.shares_files:
+        pytest.skip("the data nodes run in containers: they cannot reach this test's server")
+    vectors = _filled(client, collection_name, n=40)
+    before = _ranked(client, collection_name, vectors[5])
+    snapshot = client.create_snapshot(collection_name, wait=True)
+    data = rest.get(f"/collections/{collection_name}/snapshots/{snapshot.name}").content
+    listed = sorted(s.name for s in client.list_snapshots(collection_name))
+    client.delete(collection_name, points_selector=models.PointIdsList(points=list(range(20))),
+                  wait=True)
+    after_delete = _ranked(client, collection_name, vectors[5])
+    url, server = _serve_cut_short(data)
+    refused = rest.put(f"/collections/{collection_name}/snapshots/recover?wait=true",
+                       json={"location": url, "priority": "snapshot"})
+    server.join(timeout=10)
+    assert refused.status_code >= 400, refused.text
+    # The collection keeps what it held, and no store kept the half-read file.
+    assert client.count(collection_name).count == 20
+    assert _ranked(client, collection_name, vectors[5]) == after_delete != before
+    assert sorted(s.name for s in client.list_snapshots(collection_name)) == listed
