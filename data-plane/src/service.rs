@@ -10,7 +10,7 @@ use tessera_engine::snapshot::store::SnapshotStore;
 use tessera_types::quota::NodeQuotaUsage;
 use tessera_types::shard_client::{
     ByteStream, FacetCount, RecoveryProgress, ReplicaAnswer, ReplicaStats, ShardCall, ShardClient,
-    ShardWrite, SnapshotFile, SnapshotKind, SnapshotLocation,
+    ShardTarget, ShardWrite, SnapshotFile, SnapshotKind, SnapshotLocation,
 };
 use tessera_types::text_query::TextSearchRequest;
 use tessera_types::{
@@ -69,6 +69,41 @@ impl DataPlaneService {
             .await
         };
         by_deadline(deadline, "a shard read", answer).await
+    }
+
+    /// A replica's statistics, with its recovery's progress while it recovers.
+    async fn replica_stats(
+        &self,
+        target: ShardTarget,
+        with_payload_bytes: bool,
+    ) -> Result<ReplicaStats> {
+        let key = ReplicaKey::new(
+            target.collection.clone(),
+            target.incarnation,
+            target.shard_id,
+        );
+        let shard = self.replicas.registry().shard(target).await?;
+        let recovery = self
+            .replicas
+            .progress()
+            .get(&key)
+            .map(|(p, rate)| RecoveryProgress {
+                method: p.method.to_string(),
+                done: p.done,
+                total: p.total,
+                rate_per_second: rate,
+            });
+        let stats = shard.stats();
+        let payload_bytes = if with_payload_bytes {
+            read_pool::run(move || Ok(shard.payload_bytes())).await?
+        } else {
+            0
+        };
+        Ok(ReplicaStats {
+            stats,
+            payload_bytes,
+            recovery,
+        })
     }
 }
 
@@ -164,34 +199,12 @@ impl ShardClient for DataPlaneService {
     }
 
     async fn shard_stats(&self, call: ShardCall, with_payload_bytes: bool) -> Result<ReplicaStats> {
-        let target = call.target;
-        let key = ReplicaKey::new(
-            target.collection.clone(),
-            target.incarnation,
-            target.shard_id,
-        );
-        let shard = self.replicas.registry().shard(target).await?;
-        let recovery = self
-            .replicas
-            .progress()
-            .get(&key)
-            .map(|(p, rate)| RecoveryProgress {
-                method: p.method.to_string(),
-                done: p.done,
-                total: p.total,
-                rate_per_second: rate,
-            });
-        let stats = shard.stats();
-        let payload_bytes = if with_payload_bytes {
-            read_pool::run(move || Ok(shard.payload_bytes())).await?
-        } else {
-            0
-        };
-        Ok(ReplicaStats {
-            stats,
-            payload_bytes,
-            recovery,
-        })
+        by_deadline(
+            call.deadline,
+            "a replica's statistics",
+            self.replica_stats(call.target, with_payload_bytes),
+        )
+        .await
     }
 
     async fn node_quota(&self, topology_version: u64, deadline: Instant) -> Result<NodeQuotaUsage> {
@@ -203,8 +216,8 @@ impl ShardClient for DataPlaneService {
         .await
     }
 
-    async fn shard_snapshot(&self, call: ShardCall) -> Result<(u64, ByteStream)> {
-        snapshots::shard_snapshot(self.replicas.registry(), call.target).await
+    async fn shard_snapshot(&self, target: ShardTarget) -> Result<(u64, ByteStream)> {
+        snapshots::shard_snapshot(self.replicas.registry(), target).await
     }
 
     async fn store_snapshot(
@@ -216,24 +229,29 @@ impl ShardClient for DataPlaneService {
         snapshots::store(&self.snapshots, location, kind, data).await
     }
 
-    async fn list_snapshots(&self, scope: String, _deadline: Instant) -> Result<Vec<SnapshotFile>> {
-        snapshots::list(&self.snapshots, &scope)
+    async fn list_snapshots(&self, scope: String, deadline: Instant) -> Result<Vec<SnapshotFile>> {
+        let store = self.snapshots.clone();
+        let list = read_pool::run(move || snapshots::list(&store, &scope));
+        by_deadline(deadline, "listing snapshots", list).await
     }
 
     async fn read_snapshot(&self, location: SnapshotLocation) -> Result<ByteStream> {
-        snapshots::read(&self.snapshots, location)
+        snapshots::read(&self.snapshots, location).await
     }
 
-    async fn delete_snapshot(
+    async fn delete_snapshot(&self, location: SnapshotLocation, deadline: Instant) -> Result<bool> {
+        let store = self.snapshots.clone();
+        let delete = read_pool::run(move || snapshots::delete(&store, &location));
+        by_deadline(deadline, "deleting a snapshot", delete).await
+    }
+
+    async fn restore_shard(
         &self,
-        location: SnapshotLocation,
-        _deadline: Instant,
-    ) -> Result<bool> {
-        snapshots::delete(&self.snapshots, &location)
-    }
-
-    async fn restore_shard(&self, call: ShardCall, epoch: u64, data: ByteStream) -> Result<u64> {
-        snapshots::restore_shard(self.replicas.registry(), call.target, epoch, data).await
+        target: ShardTarget,
+        epoch: u64,
+        data: ByteStream,
+    ) -> Result<u64> {
+        snapshots::restore_shard(self.replicas.registry(), target, epoch, data).await
     }
 }
 
@@ -266,11 +284,11 @@ in_process! {
         -> ReplicaAnswer<Vec<FacetCount>>, "DataPlane/Facet";
     shard_stats(call: ShardCall, with_payload_bytes: bool) -> ReplicaStats, "DataPlane/ShardStats";
     node_quota(topology_version: u64, deadline: Instant) -> NodeQuotaUsage, "DataPlane/NodeQuota";
-    shard_snapshot(call: ShardCall) -> (u64, ByteStream), "DataPlane/ShardSnapshot";
+    shard_snapshot(target: ShardTarget) -> (u64, ByteStream), "DataPlane/ShardSnapshot";
     store_snapshot(location: SnapshotLocation, kind: SnapshotKind, data: ByteStream)
         -> SnapshotFile, "DataPlane/StoreSnapshot";
     list_snapshots(scope: String, deadline: Instant) -> Vec<SnapshotFile>, "DataPlane/ListSnapshots";
     read_snapshot(location: SnapshotLocation) -> ByteStream, "DataPlane/ReadSnapshot";
     delete_snapshot(location: SnapshotLocation, deadline: Instant) -> bool, "DataPlane/DeleteSnapshot";
-    restore_shard(call: ShardCall, epoch: u64, data: ByteStream) -> u64, "DataPlane/RestoreShard";
+    restore_shard(target: ShardTarget, epoch: u64, data: ByteStream) -> u64, "DataPlane/RestoreShard";
 }

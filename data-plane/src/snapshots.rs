@@ -17,22 +17,45 @@ use tessera_engine::shard::RestoredHistory;
 use tessera_engine::snapshot::archive;
 use tessera_engine::snapshot::store::{SnapshotStore, StoredKind, StoredSnapshot, CHUNK};
 
+/// A scratch file, removed when dropped: on every path, a call cut short
+/// included.
+pub struct ScratchFile(pub PathBuf);
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A file to stream, and what becomes of it once sent.
+pub enum Streamed {
+    Kept(PathBuf),
+    Removed(ScratchFile),
+}
+
+impl Streamed {
+    fn path(&self) -> &PathBuf {
+        match self {
+            Streamed::Kept(path) | Streamed::Removed(ScratchFile(path)) => path,
+        }
+    }
+}
+
 /// The bytes of `file` in chunks, with its size. `guard` (a transfer slot)
-/// is held until the last chunk is sent; the file is removed afterwards when
-/// `remove`.
-pub fn stream_file<G: Send + 'static>(
-    file: PathBuf,
-    remove: bool,
+/// is held until the last chunk is sent; a scratch file is removed then.
+pub async fn stream_file<G: Send + 'static>(
+    file: Streamed,
     guard: G,
 ) -> Result<(u64, ByteStream), TesseraError> {
-    let size = std::fs::metadata(&file)
+    let size = tokio::fs::metadata(file.path())
+        .await
         .map_err(TesseraError::internal_from)?
         .len();
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
         let _guard = guard;
         let result = async {
-            let mut input = tokio::fs::File::open(&file).await?;
+            let mut input = tokio::fs::File::open(file.path()).await?;
             loop {
                 let mut data = vec![0u8; CHUNK];
                 let n = input.read(&mut data).await?;
@@ -50,9 +73,7 @@ pub fn stream_file<G: Send + 'static>(
         if let Err(e) = result {
             let _ = tx.send(Err(TesseraError::internal_from(e))).await;
         }
-        if remove {
-            let _ = tokio::fs::remove_file(&file).await;
-        }
+        drop(file);
     });
     Ok((
         size,
@@ -72,16 +93,16 @@ pub async fn shard_snapshot(
         target.shard_id,
     );
     let shard = registry.readable_shard(target).await?;
-    let file = registry.scratch_file(
+    let file = ScratchFile(registry.scratch_file(
         &key,
         &format!("user-{}.snapshot", uuid::Uuid::new_v4().simple()),
-    );
-    let out = file.clone();
+    ));
+    let out = file.0.clone();
     let id = tokio::task::spawn_blocking(move || shard.snapshot_at(&out))
         .await
         .map_err(TesseraError::internal_from)??;
     tracing::info!(collection = %key.collection, shard = key.shard_id, seq = id.seq, "packed a shard snapshot for a user");
-    stream_file(file, true, ())
+    stream_file(Streamed::Removed(file), ()).await
 }
 
 /// Writes `data` into the store at `location`; the writer removes what it
@@ -119,10 +140,13 @@ pub fn delete(store: &SnapshotStore, location: &SnapshotLocation) -> Result<bool
 }
 
 /// A stored file, or one entry of a stored archive.
-pub fn read(store: &SnapshotStore, location: SnapshotLocation) -> Result<ByteStream, TesseraError> {
+pub async fn read(
+    store: &SnapshotStore,
+    location: SnapshotLocation,
+) -> Result<ByteStream, TesseraError> {
     let path = store.path(&location.scope, &location.name)?;
     if location.entry.is_empty() {
-        return Ok(stream_file(path, false, ())?.1);
+        return Ok(stream_file(Streamed::Kept(path), ()).await?.1);
     }
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
@@ -166,10 +190,11 @@ pub async fn restore_shard(
         target.incarnation,
         target.shard_id,
     );
-    let file = registry.scratch_file(
+    let scratch = ScratchFile(registry.scratch_file(
         &key,
         &format!("restore-{}.snapshot", uuid::Uuid::new_v4().simple()),
-    );
+    ));
+    let file = scratch.0.clone();
     let result = async {
         let mut out = tokio::fs::File::create(&file)
             .await
@@ -198,7 +223,7 @@ pub async fn restore_shard(
         Ok(points_count)
     }
     .await;
-    let _ = tokio::fs::remove_file(&file).await;
+    drop(scratch);
     result
 }
 

@@ -7,13 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tessera_proto::control_plane as cp;
 use tessera_proto::convert::to_json;
-
+use tessera_types::shard_client::RecoveryProgress;
 use tessera_types::{
     ClusterOperation, CollectionState, CreateShardKey, DropShardKey, NodeType, ShardId, Topology,
 };
 
 use crate::service::{replica_call, Gateway, Result};
-use tessera_types::shard_client::RecoveryProgress;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RemoteShardInfo {

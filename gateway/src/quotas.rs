@@ -9,7 +9,6 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tessera_proto::control_plane as cp;
 use tessera_proto::convert::to_json;
-
 use tessera_types::quota::NodeQuotaUsage;
 use tessera_types::{PeerId, QuotaConfig};
 

@@ -15,6 +15,7 @@ use tessera_types::{
 };
 
 use crate::routing::{affinity, target, DataPlanes};
+use crate::service::replica_deadline;
 
 type Result<T, E = TesseraError> = std::result::Result<T, E>;
 
@@ -50,8 +51,9 @@ impl ReadPlan {
     }
 }
 
-/// Runs a read on a shard at `consistency`, each replica asked to answer by
-/// `deadline`. One replica: the next readable one (reads spread across
+/// Runs a read on a shard at `consistency`, due by `deadline`; each replica
+/// asked gets at most the time one replica call gets, so one that hangs
+/// leaves time for the next. One replica: the next readable one (reads spread across
 /// replicas), trying another when one cannot answer. More: that many answer,
 /// or the read fails; of their answers the one from the replica furthest
 /// along the shard's order (epoch, then sequence) is returned, so a delete
@@ -69,12 +71,14 @@ where
     F: Fn(Arc<dyn ShardClient>, ShardCall) -> Fut,
     Fut: std::future::Future<Output = Result<ReplicaAnswer<T>>>,
 {
-    let call = ShardCall {
-        target: target(topology, collection, shard_id),
-        deadline,
+    let shard_target = target(topology, collection, shard_id);
+    let ask = |peer: PeerId| -> Result<Fut> {
+        let call = ShardCall {
+            target: shard_target.clone(),
+            deadline: deadline.min(replica_deadline()),
+        };
+        Ok(f(data_planes.shards(topology, peer)?, call))
     };
-    let ask =
-        |peer: PeerId| -> Result<Fut> { Ok(f(data_planes.shards(topology, peer)?, call.clone())) };
     let shard = collection
         .shard(shard_id)
         .ok_or_else(|| TesseraError::internal(format!("shard {shard_id} vanished")))?;

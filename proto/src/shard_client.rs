@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use tessera_types::quota::NodeQuotaUsage;
 use tessera_types::shard_client::{
-    ByteStream, FacetCount, ReplicaAnswer, ReplicaStats, ShardCall, ShardClient, ShardWrite,
-    SnapshotFile, SnapshotKind, SnapshotLocation,
+    ByteStream, FacetCount, ReplicaAnswer, ReplicaStats, ShardCall, ShardClient, ShardTarget,
+    ShardWrite, SnapshotFile, SnapshotKind, SnapshotLocation,
 };
 use tessera_types::text_query::TextSearchRequest;
 use tessera_types::{
@@ -241,9 +241,9 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
         Ok(reply.into())
     }
 
-    async fn shard_snapshot(&self, call: ShardCall) -> Result<(u64, ByteStream)> {
+    async fn shard_snapshot(&self, target: ShardTarget) -> Result<(u64, ByteStream)> {
         let request = dp::ShardSnapshotRequest {
-            target: Some((&call.target).into()),
+            target: Some((&target).into()),
         };
         let mut stream = DataPlaneClient::shard_snapshot(&mut self.clone(), request)
             .await
@@ -269,11 +269,13 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
             location: Some(location.into()),
             kind: dp::SnapshotKind::from(kind) as i32,
             data: Vec::new(),
+            last: false,
         };
-        let wrap = |data| dp::StoreSnapshotChunk {
+        let wrap = |data, last| dp::StoreSnapshotChunk {
             location: None,
             kind: 0,
             data,
+            last,
         };
         let mut client = self.clone();
         let stored = send_stream(first, data, wrap, move |chunks| async move {
@@ -322,16 +324,23 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
         Ok(reply.found)
     }
 
-    async fn restore_shard(&self, call: ShardCall, epoch: u64, data: ByteStream) -> Result<u64> {
+    async fn restore_shard(
+        &self,
+        target: ShardTarget,
+        epoch: u64,
+        data: ByteStream,
+    ) -> Result<u64> {
         let first = dp::RestoreShardChunk {
-            target: Some((&call.target).into()),
+            target: Some((&target).into()),
             data: Vec::new(),
             epoch,
+            last: false,
         };
-        let wrap = |data| dp::RestoreShardChunk {
+        let wrap = |data, last| dp::RestoreShardChunk {
             target: None,
             data,
             epoch: 0,
+            last,
         };
         let mut client = self.clone();
         let restored = send_stream(first, data, wrap, move |chunks| async move {
@@ -344,49 +353,48 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
     }
 }
 
-/// Sends `data` as the client stream of `call`, its chunks wrapped by `wrap`
-/// after the `first` message. A client stream cannot carry an error: when
-/// `data` fails, the stream is held open and the call dropped, which resets
-/// it, so the node discards what it received instead of keeping a file cut
-/// short.
+/// Sends `data` as the client stream of `call`: the `first` message, one
+/// message per chunk (`wrap(chunk, false)`), and once `data` has ended whole
+/// a last, empty one (`wrap(vec![], true)`). When `data` fails the stream
+/// ends without that last message, so the node discards what it received,
+/// and the call fails with `data`'s error.
 async fn send_stream<M, T, Fut>(
     first: M,
     data: ByteStream,
-    wrap: fn(Vec<u8>) -> M,
+    wrap: fn(Vec<u8>, bool) -> M,
     call: impl FnOnce(ReceiverStream<M>) -> Fut,
 ) -> Result<T>
 where
     M: Send + 'static,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let (failed, failure) = tokio::sync::oneshot::channel();
     let (messages, received) = tokio::sync::mpsc::channel(4);
-    let forward = tokio::spawn(async move {
+    let forward = async move {
         let mut data = data;
+        // A send fails only once the call has ended; it reports why.
         if messages.send(first).await.is_err() {
-            return;
+            return Ok(());
         }
         while let Some(chunk) = data.next().await {
-            match chunk {
-                Ok(chunk) => {
-                    if messages.send(wrap(chunk)).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = failed.send(e);
-                    // Holds the stream open until the call is dropped.
-                    return std::future::pending::<()>().await;
-                }
+            if messages.send(wrap(chunk?, false)).await.is_err() {
+                return Ok(());
             }
         }
-    });
-    let reply = tokio::select! {
-        reply = call(ReceiverStream::new(received)) => reply,
-        Ok(e) = failure => Err(e),
+        let _ = messages.send(wrap(Vec::new(), true)).await;
+        Ok(())
     };
-    forward.abort();
-    reply
+    let call = call(ReceiverStream::new(received));
+    tokio::pin!(forward, call);
+    let mut forwarding = true;
+    loop {
+        tokio::select! {
+            reply = &mut call => return reply,
+            sent = &mut forward, if forwarding => {
+                forwarding = false;
+                sent?;
+            }
+        }
+    }
 }
 
 fn scored(reply: dp::SearchReply) -> Result<ReplicaAnswer<Vec<ScoredPoint>>> {

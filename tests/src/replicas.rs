@@ -31,7 +31,7 @@ pub struct ReplicaContent {
 
 /// A client of the data node at `uri`, as the cluster's own services reach
 /// it (TLS and internal token included, when the test installed them).
-async fn data_node_client(uri: &str) -> Result<DataPlaneClient<InternalChannel>, String> {
+pub async fn data_node_client(uri: &str) -> Result<DataPlaneClient<InternalChannel>, String> {
     let channel = tessera_proto::tls::endpoint(uri)
         .map_err(|e| e.to_string())?
         .connect()

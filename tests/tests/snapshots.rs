@@ -9,7 +9,8 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tessera_tests::replicas::{contents, identical, wait_in_sync};
+use tessera_proto::data_plane as dp;
+use tessera_tests::replicas::{contents, data_node_client, identical, wait_in_sync};
 use tessera_tests::writer::{create_collection, missing, wait_for_points, Writer};
 use tessera_tests::{ProcessCluster, Rest};
 
@@ -408,5 +409,67 @@ async fn a_restored_shard_starts_a_new_history_that_every_replica_follows() {
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
+    cluster.stop().await;
+}
+
+/// A snapshot upload whose stream ends without its last chunk (the sender died
+/// or its source failed midway) leaves nothing in the node's store, even when
+/// every byte of a valid file arrived; the same bytes sent whole are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_short_leaves_nothing_in_a_store() {
+    let cluster = ProcessCluster::start(1).await;
+    let rest = cluster.rest();
+    create_collection(&rest, "cut", 1, 1).await;
+    let writer = Writer::start(rest.clone(), "cut", 0, 10);
+    wait_for_points(&rest, "cut", 50).await;
+    writer.stop().await;
+    let created = rest.post("/snapshots", &json!({})).await.result().clone();
+    let full = download(
+        &cluster,
+        &format!("/snapshots/{}", created["name"].as_str().unwrap()),
+    )
+    .await;
+    let mut node = data_node_client(&cluster.data_node_uri(0))
+        .await
+        .expect("connect to the data node");
+    let upload = |name: &str, last: bool| {
+        let location = dp::SnapshotLocation {
+            scope: "full".into(),
+            name: name.into(),
+            entry: String::new(),
+        };
+        let first = dp::StoreSnapshotChunk {
+            location: Some(location),
+            kind: dp::SnapshotKind::Full as i32,
+            ..Default::default()
+        };
+        let chunks = full.chunks(64 * 1024).map(|data| dp::StoreSnapshotChunk {
+            data: data.to_vec(),
+            ..Default::default()
+        });
+        let end = last.then(|| dp::StoreSnapshotChunk {
+            last: true,
+            ..Default::default()
+        });
+        let messages: Vec<_> = std::iter::once(first).chain(chunks).chain(end).collect();
+        tokio_stream::iter(messages)
+    };
+    let cut = node.store_snapshot(upload("cut.snapshot", false)).await;
+    assert!(
+        cut.is_err(),
+        "an upload without its last chunk was taken: {cut:?}"
+    );
+    node.store_snapshot(upload("whole.snapshot", true))
+        .await
+        .expect("a whole upload is kept");
+    let listed = rest.get("/snapshots").await.result().clone();
+    let names: Vec<&str> = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"whole.snapshot"), "{names:?}");
+    assert!(!names.contains(&"cut.snapshot"), "{names:?}");
     cluster.stop().await;
 }

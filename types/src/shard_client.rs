@@ -3,9 +3,10 @@
 //!
 //! A node in another process is reached over gRPC (the request converted to
 //! protobuf once, at that client); the node in the same process (standalone)
-//! is called directly, with no encoding and no socket. Each call carries a
-//! deadline: past it the caller has gone, and the replica does not start the
-//! work (and over gRPC the server drops it).
+//! is called directly, with no encoding and no socket. Each call that answers
+//! once carries a deadline: past it the caller has gone, and the replica does
+//! not start the work (over gRPC the server drops it). The streamed calls
+//! (snapshots) run as long as their streams do and end when dropped.
 
 use std::pin::Pin;
 use std::time::Instant;
@@ -186,9 +187,9 @@ pub trait ShardClient: Send + Sync {
     /// as new as `topology_version`.
     async fn node_quota(&self, topology_version: u64, deadline: Instant) -> Result<NodeQuotaUsage>;
 
-    /// A snapshot of the in-sync replica `call` targets, streamed as it is
-    /// read from the node's scratch file: its size, then its bytes.
-    async fn shard_snapshot(&self, call: ShardCall) -> Result<(u64, ByteStream)>;
+    /// A snapshot of the in-sync replica `target`, streamed as it is read
+    /// from the node's scratch file: its size, then its bytes.
+    async fn shard_snapshot(&self, target: ShardTarget) -> Result<(u64, ByteStream)>;
 
     /// Writes `data` into the node's snapshot store at `location`, checked
     /// whole as a file of `kind` before it is kept; nothing is kept when
@@ -209,9 +210,9 @@ pub trait ShardClient: Send + Sync {
     /// Removes a stored file; false when there was none.
     async fn delete_snapshot(&self, location: SnapshotLocation, deadline: Instant) -> Result<bool>;
 
-    /// Replaces the replica `call` targets, fenced for a restore at `epoch`,
-    /// with the shard snapshot `data`; returns the points it holds. Like the
-    /// other streamed calls, it runs as long as its stream does: it ends
-    /// when the caller drops it, not at the call's deadline.
-    async fn restore_shard(&self, call: ShardCall, epoch: u64, data: ByteStream) -> Result<u64>;
+    /// Replaces the replica `target`, fenced for a restore at `epoch`, with
+    /// the shard snapshot `data`; returns the points it holds. Nothing
+    /// changes when `data` ends in an error or the call is dropped.
+    async fn restore_shard(&self, target: ShardTarget, epoch: u64, data: ByteStream)
+        -> Result<u64>;
 }

@@ -27,30 +27,39 @@ use tessera_types::{OpId, ScoredPoint, TesseraError};
 use tonic::{Request, Response, Status, Streaming};
 
 pub use crate::service::DataPlaneService;
+use crate::snapshots::{stream_file, ScratchFile, Streamed};
 
 /// How long a call whose sender set no `grpc-timeout` may take.
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
-/// The call a request makes: its shard target, and the sender's deadline
-/// (its `grpc-timeout`).
-fn shard_call<T>(
-    request: &Request<T>,
-    target: Option<common::ShardTarget>,
-) -> Result<ShardCall, Status> {
+/// The sender's deadline: its `grpc-timeout`, else `DEFAULT_DEADLINE`.
+fn deadline<T>(request: &Request<T>) -> Instant {
     let timeout = request
         .metadata()
         .get("grpc-timeout")
         .and_then(|v| parse_grpc_timeout(v.to_str().ok()?))
         .unwrap_or(DEFAULT_DEADLINE);
+    Instant::now() + timeout
+}
+
+/// The call a request makes: its shard target, and the sender's deadline.
+fn shard_call<T>(
+    request: &Request<T>,
+    target: Option<common::ShardTarget>,
+) -> Result<ShardCall, Status> {
     Ok(ShardCall {
         target: shard_target(target).map_err(error_to_status)?,
-        deadline: Instant::now() + timeout,
+        deadline: deadline(request),
     })
 }
 
-/// gRPC's `grpc-timeout` header: up to eight digits and a unit.
+/// gRPC's `grpc-timeout` header: up to eight digits and a unit; anything
+/// else is ignored.
 fn parse_grpc_timeout(value: &str) -> Option<Duration> {
     let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
     let n: u64 = digits.parse().ok()?;
     Some(match unit {
         "H" => Duration::from_secs(n * 3600),
@@ -129,8 +138,8 @@ impl DataPlane for DataPlaneService {
             .snapshot_for_transfer(target)
             .await
             .map_err(error_to_status)?;
-        let (size, bytes) =
-            crate::snapshots::stream_file(file, true, slot).map_err(error_to_status)?;
+        let file = Streamed::Removed(ScratchFile(file));
+        let (size, bytes) = stream_file(file, slot).await.map_err(error_to_status)?;
         Ok(Response::new(snapshots::chunks(size, id, bytes)))
     }
 
@@ -249,7 +258,7 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<NodeQuotaRequest>,
     ) -> Result<Response<NodeQuotaReply>, Status> {
-        let deadline = shard_call(&request, Some(common::ShardTarget::default()))?.deadline;
+        let deadline = deadline(&request);
         let version = request.into_inner().topology_version;
         let usage = ShardClient::node_quota(self, version, deadline)
             .await
@@ -276,9 +285,8 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<ShardSnapshotRequest>,
     ) -> Result<Response<Self::ShardSnapshotStream>, Status> {
-        let target = request.get_ref().target.clone();
-        let call = shard_call(&request, target)?;
-        let (size, bytes) = ShardClient::shard_snapshot(self, call)
+        let target = shard_target(request.into_inner().target).map_err(error_to_status)?;
+        let (size, bytes) = ShardClient::shard_snapshot(self, target)
             .await
             .map_err(error_to_status)?;
         Ok(Response::new(snapshots::chunks(
@@ -293,15 +301,15 @@ impl DataPlane for DataPlaneService {
         request: Request<Streaming<StoreSnapshotChunk>>,
     ) -> Result<Response<SnapshotInfo>, Status> {
         let mut stream = request.into_inner();
-        let first = stream
+        let mut first = stream
             .message()
             .await?
             .ok_or_else(|| error_to_status(TesseraError::bad_input("an empty snapshot upload")))?;
-        let location = first.location.ok_or_else(|| {
+        let location = first.location.take().ok_or_else(|| {
             error_to_status(TesseraError::bad_input("the snapshot upload names no file"))
         })?;
         let kind = snapshot_kind(first.kind).map_err(error_to_status)?;
-        let data = snapshots::incoming(first.data, stream, |chunk| chunk.data);
+        let data = snapshots::incoming(first, stream, |chunk| (chunk.data, chunk.last));
         let stored = ShardClient::store_snapshot(self, location.into(), kind, data)
             .await
             .map_err(error_to_status)?;
@@ -312,7 +320,7 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<ListSnapshotsRequest>,
     ) -> Result<Response<ListSnapshotsReply>, Status> {
-        let deadline = shard_call(&request, Some(common::ShardTarget::default()))?.deadline;
+        let deadline = deadline(&request);
         let files = ShardClient::list_snapshots(self, request.into_inner().scope, deadline)
             .await
             .map_err(error_to_status)?;
@@ -344,7 +352,7 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<SnapshotLocation>,
     ) -> Result<Response<DeleteSnapshotReply>, Status> {
-        let deadline = shard_call(&request, Some(common::ShardTarget::default()))?.deadline;
+        let deadline = deadline(&request);
         let found = ShardClient::delete_snapshot(self, request.into_inner().into(), deadline)
             .await
             .map_err(error_to_status)?;
@@ -356,16 +364,14 @@ impl DataPlane for DataPlaneService {
         request: Request<Streaming<RestoreShardChunk>>,
     ) -> Result<Response<RestoreShardReply>, Status> {
         let mut stream = request.into_inner();
-        let first = stream
+        let mut first = stream
             .message()
             .await?
             .ok_or_else(|| error_to_status(TesseraError::bad_input("an empty shard restore")))?;
-        let call = ShardCall {
-            target: shard_target(first.target).map_err(error_to_status)?,
-            deadline: Instant::now() + DEFAULT_DEADLINE,
-        };
-        let data = snapshots::incoming(first.data, stream, |chunk| chunk.data);
-        let points_count = ShardClient::restore_shard(self, call, first.epoch, data)
+        let target = shard_target(first.target.take()).map_err(error_to_status)?;
+        let epoch = first.epoch;
+        let data = snapshots::incoming(first, stream, |chunk| (chunk.data, chunk.last));
+        let points_count = ShardClient::restore_shard(self, target, epoch, data)
             .await
             .map_err(error_to_status)?;
         Ok(Response::new(RestoreShardReply { points_count }))

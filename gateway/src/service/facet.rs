@@ -2,6 +2,8 @@
 //! of an indexed key among the matching points; the gateway adds them up and
 //! keeps the most frequent.
 
+use tessera_types::shard_client::FacetCount;
+
 use super::*;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -17,7 +19,7 @@ impl Gateway {
         collection: &str,
         request: FacetRequest,
         read: &ReadOptions,
-    ) -> Result<Vec<FacetHit>> {
+    ) -> Result<Vec<FacetCount>> {
         self.strict_mode(collection, |strict| {
             strict.limit(request.limit)?;
             strict.filter(request.filter.as_ref(), false)?;
@@ -49,17 +51,17 @@ impl Gateway {
                 async move { node.facet(call, key, filter).await }
             })
             .await?;
-        let mut totals: HashMap<String, FacetHit> = HashMap::new();
+        let mut totals: HashMap<String, FacetCount> = HashMap::new();
         for hit in replies.into_iter().flatten() {
             totals
                 .entry(hit.value.to_string())
-                .or_insert(FacetHit {
+                .or_insert(FacetCount {
                     value: hit.value,
                     count: 0,
                 })
                 .count += hit.count;
         }
-        let mut hits: Vec<FacetHit> = totals.into_values().collect();
+        let mut hits: Vec<FacetCount> = totals.into_values().collect();
         // Most frequent first; equal counts by value, so answers are stable.
         hits.sort_by(|a, b| {
             b.count

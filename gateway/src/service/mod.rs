@@ -28,7 +28,6 @@ pub use query::{
     Discover, Fusion, LookupFrom, Mmr, Prefetch, Query, QueryRequest, Recommend, RecommendStrategy,
     VectorInput, DEFAULT_MMR_DIVERSITY, DEFAULT_RRF_K,
 };
-pub use tessera_types::shard_client::FacetCount as FacetHit;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -39,7 +38,8 @@ use serde::{Deserialize, Serialize};
 use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
 use tessera_proto::convert::to_json;
-
+use tessera_proto::internal_auth::InternalChannel;
+use tessera_proto::topology_watch::TopologyCache;
 use tessera_types::shard_client::{
     ReplicaAnswer, ReplicaStats, ShardCall, ShardClient, ShardWrite,
 };
@@ -52,8 +52,6 @@ use tessera_types::{
 };
 
 use crate::routing::{target, DataPlanes};
-use tessera_proto::internal_auth::InternalChannel;
-use tessera_proto::topology_watch::TopologyCache;
 
 pub(crate) type Result<T> = std::result::Result<T, TesseraError>;
 
@@ -75,9 +73,13 @@ pub struct ReadOptions {
 
 impl ReadOptions {
     /// When the replicas' answers are due: at the caller's `timeout`, else
-    /// within the time any replica call gets.
+    /// within the time any replica call gets. A timeout too large to add to
+    /// the clock is as good as none beyond that.
     pub fn deadline(&self) -> Instant {
-        Instant::now() + self.timeout.map_or(REPLICA_TIMEOUT, Duration::from_secs)
+        let now = Instant::now();
+        let wait = self.timeout.map_or(REPLICA_TIMEOUT, Duration::from_secs);
+        now.checked_add(wait)
+            .unwrap_or_else(|| now + Duration::from_secs(u64::from(u32::MAX)))
     }
 }
 

@@ -74,6 +74,7 @@ impl Gateway {
                 };
                 let node = self.data_planes.shards(&topology, shard.primary)?;
                 let call = replica_call(&topology, &state, shard_id);
+                let due = call.clone();
                 let (primary, epoch) = (shard.primary, shard.epoch);
                 let sent = tokio::select! {
                     sent = node.update(call, write) => sent,
@@ -111,7 +112,9 @@ impl Gateway {
                         }
                         why
                     }
-                    Err(TesseraError::Timeout(_)) => {
+                    // The call's own deadline passed; a timeout the primary
+                    // reported (say, waiting for a topology) keeps its words.
+                    Err(TesseraError::Timeout(_)) if due.expired() => {
                         return Err(TesseraError::Timeout(format!(
                             "the primary of shard {shard_id} did not answer in time"
                         )))

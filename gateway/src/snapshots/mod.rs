@@ -27,7 +27,8 @@ use tessera_types::{
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::service::{replica_call, replica_deadline, Gateway, Result};
+use crate::routing::target;
+use crate::service::{replica_deadline, Gateway, Result};
 
 pub use tessera_types::shard_client::ByteStream;
 
@@ -126,12 +127,11 @@ impl Gateway {
                 }
             }
         };
-        drop(tx);
         if let Err(e) = written {
-            // The store never keeps a file whose upload broke off.
-            upload.abort();
+            abandon(tx, upload, &e).await;
             return Err(e);
         }
+        drop(tx);
         let info = upload.await.map_err(TesseraError::internal_from)??;
         tracing::info!(snapshot = %info.name, peer = keeper, bytes = info.size, "snapshot created");
         Ok(description(info))
@@ -264,11 +264,11 @@ impl Gateway {
                 break;
             }
         }
-        drop(tx);
         if let Err(e) = sent {
-            upload.abort();
+            abandon(tx, upload, &e).await;
             return Err(e);
         }
+        drop(tx);
         let info = upload.await.map_err(TesseraError::internal_from)??;
         let outcome = self
             .recover_staged(scope, existing, stager, &staged, &info, &request)
@@ -431,8 +431,7 @@ impl Gateway {
     ) -> Result<(u64, ByteStream)> {
         let peer = in_sync_replica(topology, state, shard_id)?;
         let node = self.data_planes().shards(topology, peer)?;
-        node.shard_snapshot(replica_call(topology, state, shard_id))
-            .await
+        node.shard_snapshot(target(topology, state, shard_id)).await
     }
 
     /// Opens an upload into `peer`'s store; returns the feed and the call.
@@ -490,6 +489,17 @@ impl Gateway {
         }
         Ok(())
     }
+}
+
+/// Ends an upload in `error` (a feed that merely closed would read as a
+/// whole file): the store keeps nothing of it.
+async fn abandon(
+    tx: mpsc::Sender<Result<Vec<u8>>>,
+    upload: tokio::task::JoinHandle<Result<SnapshotFile>>,
+    error: &TesseraError,
+) {
+    let _ = tx.send(Err(error.clone())).await;
+    upload.abort();
 }
 
 async fn send(tx: &mpsc::Sender<Result<Vec<u8>>>, data: Vec<u8>) -> Result<()> {

@@ -7,7 +7,7 @@
 use futures::future::join_all;
 use futures::StreamExt;
 use tessera_proto::control_plane as cp;
-use tessera_types::shard_client::{ShardCall, SnapshotLocation};
+use tessera_types::shard_client::{ShardTarget, SnapshotLocation};
 use tessera_types::{
     CollectionState, PeerId, ReplicaState, ShardId, SnapshotPriority, TesseraError,
 };
@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::shard_not_found;
+use crate::routing::target;
 use crate::service::{replica_call, Gateway, Result};
 
 /// How the streaming of a snapshot to a shard's fenced replicas ended.
@@ -80,9 +81,9 @@ impl Gateway {
             .map(|r| r.peer_id)
             .collect();
         tracing::info!(collection = %state.name, shard = shard_id, epoch, ?peers, "shard fenced for a snapshot restore");
-        let call = replica_call(&topology, fenced, shard_id);
+        let shard_target = target(&topology, fenced, shard_id);
         let streamed = self
-            .stream_restore(&topology, call, epoch, &peers, source)
+            .stream_restore(&topology, shard_target, epoch, &peers, source)
             .await;
         if let Some(e) = &streamed.failure {
             tracing::warn!(collection = %state.name, shard = shard_id, error = %e, restored = ?streamed.restored, "a shard restore did not reach every replica");
@@ -116,7 +117,7 @@ impl Gateway {
     async fn stream_restore(
         &self,
         topology: &tessera_types::Topology,
-        call: ShardCall,
+        shard_target: ShardTarget,
         epoch: u64,
         peers: &[PeerId],
         source: (PeerId, SnapshotLocation),
@@ -132,11 +133,11 @@ impl Gateway {
                 }
             };
             let (tx, rx) = mpsc::channel(4);
-            let call = call.clone();
+            let shard_target = shard_target.clone();
             calls.push((
                 peer,
                 tokio::spawn(async move {
-                    node.restore_shard(call, epoch, Box::pin(ReceiverStream::new(rx)))
+                    node.restore_shard(shard_target, epoch, Box::pin(ReceiverStream::new(rx)))
                         .await
                 }),
             ));

@@ -256,9 +256,12 @@ pub fn json_from_proto<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// A payload field; none is an empty payload.
+/// A written point's or payload operation's payload, which every sender
+/// sets (an empty object for none): a message without one comes from a
+/// sender that speaks another version, and is refused rather than read as
+/// "no payload".
 fn payload_from_proto(payload: Option<common::JsonValue>) -> Result<t::Payload> {
-    payload.map_or_else(|| Ok(t::Payload::new()), |p| json_from_proto(p, "payload"))
+    json_from_proto(payload.ok_or_else(|| missing("payload"))?, "payload")
 }
 
 impl From<t::PointSelection> for dp::PointSelection {

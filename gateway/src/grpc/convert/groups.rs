@@ -125,7 +125,7 @@ pub fn groups_to_proto(groups: Vec<PointGroup>) -> q::GroupsResult {
 }
 
 /// A facet value as gRPC carries it: a string, an integer or a boolean.
-pub fn facet_hit_to_proto(hit: crate::service::FacetHit) -> Option<q::FacetHit> {
+pub fn facet_hit_to_proto(hit: tessera_types::shard_client::FacetCount) -> Option<q::FacetHit> {
     use q::facet_value::Variant;
     let variant = match hit.value {
         Json::String(s) => Variant::StringValue(s),
