@@ -46,6 +46,9 @@ pub struct History {
     /// When each read that got no answer or an error started (unavailability,
     /// not a violation).
     pub failed_reads: Vec<Instant>,
+    /// Why each write or read that failed did (its status and error, or the
+    /// transport error), with when it started.
+    pub failures: Vec<(Instant, String)>,
 }
 
 impl History {
@@ -53,6 +56,7 @@ impl History {
         self.writes.extend(other.writes);
         self.reads.extend(other.reads);
         self.failed_reads.extend(other.failed_reads);
+        self.failures.extend(other.failures);
     }
 
     pub fn acknowledged(&self) -> usize {
@@ -183,6 +187,7 @@ mod tests {
                 read(1, Some(9), ms(40)),
             ],
             failed_reads: Vec::new(),
+            failures: Vec::new(),
         };
         let fine: BTreeMap<u64, Option<u64>> = [(1, Some(3)), (2, Some(4))].into();
         let found = history.violations(&fine);

@@ -67,11 +67,17 @@ fn client(
             let reply = gateways[through]
                 .send(Method::PUT, &write_path, Some(&body))
                 .await;
+            let acknowledged = matches!(&reply, Ok(r) if r.status == StatusCode::OK);
+            if !acknowledged {
+                history
+                    .failures
+                    .push((started, format!("write: {}", why(&reply))));
+            }
             history.writes.push(WriteEvent {
                 client: id,
                 key,
                 version,
-                acknowledged: matches!(&reply, Ok(r) if r.status == StatusCode::OK),
+                acknowledged,
                 started,
                 ended: Instant::now(),
             });
@@ -88,11 +94,24 @@ fn client(
                     started,
                     ended: Instant::now(),
                 }),
-                _ => history.failed_reads.push(started),
+                _ => {
+                    history
+                        .failures
+                        .push((started, format!("read: {}", why(&reply))));
+                    history.failed_reads.push(started);
+                }
             }
         }
         history
     })
+}
+
+/// Why a call failed: its status and error text, or the transport error.
+fn why<E: std::fmt::Display>(reply: &Result<tessera_tests::Reply, E>) -> String {
+    match reply {
+        Ok(r) => format!("{} {}", r.status, r.body["status"]["error"]),
+        Err(e) => e.to_string(),
+    }
 }
 
 /// One fault the nemesis injects, and undoes before the next.
@@ -233,6 +252,9 @@ struct Met {
     slowest_read: Duration,
     failed_writes: usize,
     failed_reads: usize,
+    /// Each distinct failure text (digits blanked, so one error with other
+    /// ids counts once) and how often it was met.
+    failures: BTreeMap<String, usize>,
 }
 
 /// Each operation counts for the fault that began last before it started:
@@ -266,6 +288,15 @@ fn met_by_kind(
     for started in &history.failed_reads {
         if let Some(met) = kind_at(*started).and_then(|k| by_kind.get_mut(k)) {
             met.failed_reads += 1;
+        }
+    }
+    for (started, text) in &history.failures {
+        if let Some(met) = kind_at(*started).and_then(|k| by_kind.get_mut(k)) {
+            let shape: String = text
+                .chars()
+                .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                .collect();
+            *met.failures.entry(shape).or_default() += 1;
         }
     }
     by_kind
@@ -339,6 +370,9 @@ async fn the_history_keeps_every_promise_under_random_faults() {
             "{kind} x{}: slowest write {:?}, slowest read {:?}, failed writes {}, failed reads {}",
             met.faults, met.slowest_write, met.slowest_read, met.failed_writes, met.failed_reads
         );
+        for (text, count) in &met.failures {
+            println!("    {count} x {text}");
+        }
     }
     println!(
         "faults injected: {faults}, writes: {} ({} acknowledged), reads: {} ({} failed), violations: {}, replicas identical: {}",
