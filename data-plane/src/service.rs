@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use crate::quota::NodeQuota;
 use crate::registry::ReplicaKey;
+use crate::replica_set::primary::blocking;
 use crate::replica_set::ReplicaSet;
 use crate::snapshots;
 
@@ -231,7 +232,7 @@ impl ShardClient for DataPlaneService {
 
     async fn list_snapshots(&self, scope: String, deadline: Instant) -> Result<Vec<SnapshotFile>> {
         let store = self.snapshots.clone();
-        let list = read_pool::run(move || snapshots::list(&store, &scope));
+        let list = blocking(move || snapshots::list(&store, &scope));
         by_deadline(deadline, "listing snapshots", list).await
     }
 
@@ -241,7 +242,7 @@ impl ShardClient for DataPlaneService {
 
     async fn delete_snapshot(&self, location: SnapshotLocation, deadline: Instant) -> Result<bool> {
         let store = self.snapshots.clone();
-        let delete = read_pool::run(move || snapshots::delete(&store, &location));
+        let delete = blocking(move || snapshots::delete(&store, &location));
         by_deadline(deadline, "deleting a snapshot", delete).await
     }
 

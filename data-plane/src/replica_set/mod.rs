@@ -7,7 +7,7 @@
 //! epoch with a barrier (`barrier`).
 
 mod barrier;
-mod primary;
+pub(crate) mod primary;
 mod recovery;
 mod slots;
 

@@ -19,7 +19,8 @@ fn not_primary(placed: &Placed, me: PeerId, epoch: u64) -> TesseraError {
     ))
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs file or shard work that blocks on tokio's blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, TesseraError> + Send + 'static,
 ) -> Result<T, TesseraError> {
     tokio::task::spawn_blocking(f)
