@@ -373,6 +373,8 @@ impl ShardRegistry {
         // Holding the lock for the whole pass keeps a replica that is being
         // opened (under the same lock) from being deleted as unknown.
         let mut open = self.open.lock();
+        // A replica being swapped for a snapshot is out of `open` meanwhile.
+        let replacing = self.replacing.lock().clone();
         let placed_here = |name: &str, incarnation: u64, shard_id: ShardId| {
             topology
                 .collections
@@ -381,15 +383,21 @@ impl ShardRegistry {
                 .and_then(|c| c.shard(shard_id))
                 .is_some_and(|s| s.replica(self.peer_id).is_some())
         };
-        open.retain(
-            |key, shard| match topology.collections.get(&key.collection) {
+        open.retain(|key, shard| {
+            // A request routed with a newer topology opened it while this pass
+            // waited: this (older) topology cannot know it; the next pass will.
+            if shard.adopted_version() > topology.version {
+                return true;
+            }
+            match topology.collections.get(&key.collection) {
                 Some(c) if placed_here(&key.collection, key.incarnation, key.shard_id) => {
                     shard.adopt(topology.version, &c.config, &c.payload_schema);
                     true
                 }
                 _ => false,
-            },
-        );
+            }
+        });
+        let in_use = |key: &ReplicaKey| open.contains_key(key) || replacing.contains(key);
         let Ok(entries) = std::fs::read_dir(&self.root) else {
             return;
         };
@@ -402,7 +410,7 @@ impl ShardRegistry {
                         .collections
                         .get(collection)
                         .is_some_and(|c| c.incarnation.to_string() == incarnation)
-                        || open.keys().any(|k| {
+                        || open.keys().chain(&replacing).any(|k| {
                             k.collection == collection && k.incarnation.to_string() == incarnation
                         })
                 });
@@ -432,7 +440,7 @@ impl ShardRegistry {
                     continue;
                 };
                 let key = ReplicaKey::new(&collection, incarnation, shard_id);
-                if !placed_here(&collection, incarnation, shard_id) && !open.contains_key(&key) {
+                if !placed_here(&collection, incarnation, shard_id) && !in_use(&key) {
                     tracing::info!(collection = %collection, shard = shard_id, "removing a replica no longer placed here");
                     if let Err(e) = std::fs::remove_dir_all(shard.path()) {
                         tracing::warn!(error = %e, collection = %collection, shard = shard_id, "could not remove");
@@ -515,5 +523,41 @@ mod tests {
         // A newer topology that moved the replica away does delete it.
         restarted.reconcile(&topology(6, false));
         assert!(!replica.exists());
+    }
+
+    #[tokio::test]
+    async fn a_late_pass_keeps_a_replica_a_newer_request_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, _watch) = TopologyCache::start(&["http://127.0.0.1:9".into()]).unwrap();
+        let registry = ShardRegistry::new(dir.path(), 7, cache, 0);
+        registry.reconcile(&topology(4, false));
+
+        // A write routed with version 6 opens the replica before the pass
+        // for version 5, which predates the placement, gets the lock.
+        let newer = topology(6, true);
+        let collection = &newer.collections["c"];
+        let key = ReplicaKey::new("c", 1, 0);
+        let shard = Arc::new(Shard::open(&registry.dir(&key), collection.config.clone()).unwrap());
+        shard.adopt(6, &collection.config, &collection.payload_schema);
+        registry.open.lock().insert(key.clone(), shard);
+        registry.reconcile(&topology(5, false));
+        assert!(
+            registry.dir(&key).exists(),
+            "a late pass deleted a new replica"
+        );
+        assert!(registry.open.lock().contains_key(&key));
+
+        // One being swapped for a snapshot is out of `open` but in use.
+        registry.open.lock().remove(&key);
+        registry.replacing.lock().insert(key.clone());
+        registry.reconcile(&topology(5, false));
+        assert!(
+            registry.dir(&key).exists(),
+            "a pass deleted a replica being restored"
+        );
+        registry.replacing.lock().remove(&key);
+
+        registry.reconcile(&topology(7, false));
+        assert!(!registry.dir(&key).exists());
     }
 }

@@ -518,6 +518,11 @@ impl Shard {
             .collect()
     }
 
+    /// The newest topology version whose config this replica adopted.
+    pub fn adopted_version(&self) -> u64 {
+        *self.inner.adopted_version.lock()
+    }
+
     /// Adopts the collection's config and payload indexes as of topology
     /// `version`, unless a version as new was adopted already. Requests call
     /// it too, so none runs on a version's data with an older configuration.
