@@ -27,7 +27,7 @@ use std::sync::Arc;
 use memmap2::Mmap;
 
 use serde::{Deserialize, Serialize};
-use tessera_types::{PointId, SparseVector, Vector};
+use tessera_types::{Payload, PointId, SparseVector, Vector};
 use uuid::Uuid;
 
 use super::bitmap::AtomicBitmap;
@@ -378,21 +378,26 @@ pub(crate) fn read_segment_with(dir: &Path, on_disk: &OnDisk) -> Result<SegmentD
         }
         Ok(offsets)
     };
+    let decode = |bodies: &[u8], pair: &[usize]| -> Result<Payload, StorageError> {
+        serde_json::from_slice(&bodies[pair[0]..pair[1]])
+            .map_err(|e| corrupt(&format!("bad payload: {e}")))
+    };
     if on_disk.payloads && mappable {
         let map = map_checked(dir, PAYLOADS, &meta)?;
-        check_offsets(&map)?;
+        let offsets = check_offsets(&map)?;
+        // Each payload is decoded once here, so a read of the mapped file
+        // never meets one it cannot decode.
+        for pair in offsets.windows(2) {
+            decode(&map[header..], pair)?;
+        }
         data.payloads = Payloads::Mapped { map, rows };
     } else {
         let payloads = read_checked(dir, PAYLOADS, &meta)?;
         let offsets = check_offsets(&payloads)?;
-        let bodies = &payloads[header..];
         data.payloads = Payloads::Memory(
             offsets
                 .windows(2)
-                .map(|pair| {
-                    serde_json::from_slice(&bodies[pair[0]..pair[1]])
-                        .map_err(|e| corrupt(&format!("bad payload: {e}")))
-                })
+                .map(|pair| decode(&payloads[header..], pair))
                 .collect::<Result<_, _>>()?,
         );
     }
@@ -549,5 +554,44 @@ mod tests {
         bytes[3] ^= 1;
         std::fs::write(&path, bytes).unwrap();
         assert!(matches!(read_segment(&dir), Err(StorageError::Corrupt(_))));
+    }
+
+    /// A payload that does not decode (written so by a bug, its checksum
+    /// matching) fails the read, mapped or not, rather than reading as empty.
+    #[test]
+    fn an_undecodable_payload_fails_the_read() {
+        let root = tempfile::tempdir().unwrap();
+        let mut data = SegmentData::new(&crate::segment::VectorLayout::default());
+        for i in 0..3u64 {
+            data.push(&StoredPoint {
+                id: PointId::Num(i),
+                version: i,
+                vectors: NamedVectors::new(),
+                payload: serde_json::json!({"i": i}).as_object().unwrap().clone(),
+            });
+        }
+        let dir = root.path().join("1");
+        write_segment(&dir, &data).unwrap();
+        let path = dir.join(PAYLOADS);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        assert_eq!(bytes[last], b'}');
+        bytes[last] = b']';
+        std::fs::write(&path, &bytes).unwrap();
+        let mut meta: Meta =
+            serde_json::from_slice(&std::fs::read(dir.join(META)).unwrap()).unwrap();
+        meta.files.insert(PAYLOADS.into(), crc32fast::hash(&bytes));
+        std::fs::write(dir.join(META), serde_json::to_vec(&meta).unwrap()).unwrap();
+
+        let mapped = OnDisk {
+            payloads: true,
+            ..OnDisk::default()
+        };
+        for on_disk in [OnDisk::default(), mapped] {
+            match read_segment_with(&dir, &on_disk) {
+                Err(StorageError::Corrupt(e)) => assert!(e.contains("bad payload"), "{e}"),
+                other => panic!("read {other:?}"),
+            }
+        }
     }
 }
