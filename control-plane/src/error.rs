@@ -49,7 +49,7 @@ pub enum ControlPlaneError {
     #[error("invalid consensus settings: {0}")]
     InvalidConsensus(String),
     #[error(transparent)]
-    Tls(#[from] tessera_proto::tls::TlsError),
+    Tls(#[from] tessera_runtime::tls::TlsError),
 }
 
 impl From<Fatal<NodeId>> for ControlPlaneError {

@@ -11,7 +11,7 @@ use tonic::Code;
 use crate::grpc::JOIN_TIMEOUT;
 use crate::raft::NodeId;
 use crate::ControlPlaneError;
-use tessera_proto::internal_auth::internal;
+use tessera_runtime::internal_auth::internal;
 
 /// How long a new node keeps trying to join before it gives up, so an
 /// unreachable bootstrap member is reported instead of waited on forever.
@@ -36,7 +36,7 @@ struct Failure {
 }
 
 async fn ask(member: &str, joiner: &Joiner) -> Result<cp::JoinReply, Failure> {
-    let endpoint = tessera_proto::tls::endpoint(member).map_err(|e| Failure {
+    let endpoint = tessera_runtime::tls::endpoint(member).map_err(|e| Failure {
         message: e.to_string(),
         retry: false,
     })?;

@@ -18,10 +18,10 @@ use std::time::Duration;
 
 use openraft::{BasicNode, SnapshotPolicy};
 use tessera_proto::control_plane::control_plane_server::ControlPlaneServer;
-use tessera_proto::internal_auth::RequireToken;
-use tessera_proto::metrics::{serve_operations, Readiness, RequestMetrics};
 use tessera_proto::raft::raft_server::RaftServer;
-use tessera_proto::transport::GuardLayer;
+use tessera_runtime::internal_auth::RequireToken;
+use tessera_runtime::metrics::{serve_operations, Readiness, RequestMetrics};
+use tessera_runtime::transport::GuardLayer;
 use tessera_types::Topology;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -241,9 +241,9 @@ impl ControlPlane {
             heartbeats,
         );
         let mut stopping = shutdown_rx;
-        let incoming = tessera_proto::transport::incoming_nodelay(listener);
-        let server = tessera_proto::tls::internal_server()?
-            .layer(tessera_proto::trace_context::internal_grpc_layer())
+        let incoming = tessera_runtime::transport::incoming_nodelay(listener);
+        let server = tessera_runtime::tls::internal_server()?
+            .layer(tessera_runtime::trace_context::internal_grpc_layer())
             .layer(requests.grpc_layer())
             .layer(GuardLayer(RequireToken))
             .add_service(ControlPlaneServer::new(service))

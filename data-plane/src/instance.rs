@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tessera_proto::data_plane::data_plane_server::DataPlaneServer;
-use tessera_proto::internal_auth::RequireToken;
-use tessera_proto::metrics::{serve_operations, Readiness, RequestMetrics};
-use tessera_proto::topology_watch::TopologyCache;
-use tessera_proto::transport::GuardLayer;
+use tessera_runtime::internal_auth::RequireToken;
+use tessera_runtime::metrics::{serve_operations, Readiness, RequestMetrics};
+use tessera_runtime::topology_watch::TopologyCache;
+use tessera_runtime::transport::GuardLayer;
 use tessera_types::shard_client::ShardClient;
 use tessera_types::{NodeType, PeerId, TesseraError, TransferMethod};
 use tokio::sync::watch;
@@ -22,7 +22,7 @@ use crate::registry::ShardRegistry;
 use crate::replica_set::{barrier_loop, recovery_loop, ReplicaSet, TransferSlots};
 use crate::service::InProcess;
 use tessera_engine::snapshot::store::SnapshotStore;
-use tessera_proto::peers::MAX_MESSAGE_BYTES;
+use tessera_runtime::peers::MAX_MESSAGE_BYTES;
 
 /// Upper bound on a stop's wait for open gRPC calls to finish.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -168,12 +168,12 @@ impl DataPlaneInstance {
             )));
         }
         let mut stopping = stopped;
-        let builder = tessera_proto::tls::internal_server()
+        let builder = tessera_runtime::tls::internal_server()
             .map_err(|e| TesseraError::Unavailable(e.to_string()))?;
         let server = tokio::spawn(async move {
-            let incoming = tessera_proto::transport::incoming_nodelay(listener);
+            let incoming = tessera_runtime::transport::incoming_nodelay(listener);
             let result = builder
-                .layer(tessera_proto::trace_context::internal_grpc_layer())
+                .layer(tessera_runtime::trace_context::internal_grpc_layer())
                 .layer(requests.grpc_layer())
                 .layer(GuardLayer(RequireToken))
                 .add_service(server)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tessera_engine::host::{disk_usage_percent, resident_memory_percent};
-use tessera_proto::topology_watch::TopologyCache;
+use tessera_runtime::topology_watch::TopologyCache;
 use tessera_types::quota::{NodeQuotaUsage, Resource};
 use tessera_types::{QuotaConfig, ShardOperation, TesseraError};
 

@@ -5,7 +5,7 @@
 //! or wrong key gets 401. Health probes and `/` stay open, as in Qdrant.
 
 use axum::http::HeaderMap;
-use tessera_proto::internal_auth::same_secret;
+use tessera_runtime::internal_auth::same_secret;
 
 /// The configured keys; no key configured leaves the API open.
 #[derive(Clone, Default)]

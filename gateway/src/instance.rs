@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tessera_proto::metrics::{serve_operations, Registry, RequestMetrics};
-use tessera_proto::peers::DataPlanes;
+use tessera_runtime::metrics::{serve_operations, Registry, RequestMetrics};
+use tessera_runtime::peers::DataPlanes;
 use tessera_types::shard_client::ShardClient;
 use tessera_types::{PeerId, TesseraError};
 use tokio::net::TcpListener;
@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::auth::ApiKeys;
 use crate::service::Gateway;
 use crate::telemetry::Telemetry;
-use tessera_proto::topology_watch::TopologyCache;
+use tessera_runtime::topology_watch::TopologyCache;
 
 #[derive(Clone)]
 pub struct GatewayOptions {

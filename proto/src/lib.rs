@@ -2,15 +2,7 @@
 //! this crate, and their conversions to the shared domain types.
 
 pub mod convert;
-pub mod internal_auth;
-pub mod metrics;
-pub mod peers;
-pub mod request_stats;
-pub mod shard_client;
-pub mod tls;
-pub mod topology_watch;
-pub mod trace_context;
-pub mod transport;
+pub mod status;
 
 pub mod common {
     tonic::include_proto!("tessera.common");

@@ -5,7 +5,7 @@
 use tessera_proto::convert::status_to_error;
 use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
-use tessera_proto::topology_watch::{is_connection_refused, is_transport_failure};
+use tessera_proto::status::{is_connection_refused, is_transport_failure};
 
 #[tokio::test]
 async fn a_refused_connection_is_told_apart_from_a_server_error() {

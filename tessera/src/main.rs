@@ -13,11 +13,11 @@ use clap::Parser;
 fn main() -> anyhow::Result<()> {
     let command = cli::Cli::parse().command();
     let settings = config::Settings::load(&command)?;
-    tessera_proto::internal_auth::install(&settings.cluster.internal_token)
+    tessera_runtime::internal_auth::install(&settings.cluster.internal_token)
         .map_err(anyhow::Error::msg)?;
     // Every TLS user here (tonic, axum-server, reqwest) runs on ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    tessera_proto::tls::install(tls::internal(&settings, command.service())?)?;
+    tessera_runtime::tls::install(tls::internal(&settings, command.service())?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use tessera_control_plane::{ControlPlane, ControlPlaneOptions};
 use tessera_data_plane::{DataPlaneInstance, DataPlaneOptions};
 use tessera_gateway::{GatewayInstance, GatewayOptions};
-use tessera_proto::metrics::Registry;
+use tessera_runtime::metrics::Registry;
 
 use crate::cli::Command;
 use crate::config::Settings;

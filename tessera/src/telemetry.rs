@@ -1,7 +1,7 @@
 //! What a process tells its operators: logs on stderr (text or JSON lines)
 //! and, when `telemetry.otlp_endpoint` names an OpenTelemetry collector,
 //! traces exported over OTLP/gRPC. Spans come from `tracing`; the trace
-//! context crosses services in gRPC metadata (`tessera_proto::trace_context`).
+//! context crosses services in gRPC metadata (`tessera_runtime::trace_context`).
 
 use anyhow::Context;
 use opentelemetry::trace::TracerProvider as _;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use tessera_gateway::ClientTls;
-use tessera_proto::tls::InternalTls;
+use tessera_runtime::tls::InternalTls;
 use tonic::transport::{Certificate, Identity};
 
 use crate::config::Settings;

@@ -7,7 +7,7 @@ use tessera_proto::common::ShardTarget;
 use tessera_proto::control_plane::WatchTopologyRequest;
 use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
-use tessera_proto::internal_auth::{internal, InternalChannel};
+use tessera_runtime::internal_auth::{internal, InternalChannel};
 use tessera_types::{
     PeerId, PointId, ReplicaState, ScrollRequest, ShardId, Topology, WithPayload, WithVector,
 };
@@ -32,7 +32,7 @@ pub struct ReplicaContent {
 /// A client of the data node at `uri`, as the cluster's own services reach
 /// it (TLS and internal token included, when the test installed them).
 pub async fn data_node_client(uri: &str) -> Result<DataPlaneClient<InternalChannel>, String> {
-    let channel = tessera_proto::tls::endpoint(uri)
+    let channel = tessera_runtime::tls::endpoint(uri)
         .map_err(|e| e.to_string())?
         .connect()
         .await

@@ -28,7 +28,7 @@ impl TestCertificates {
                 // Kept for the whole run: every cluster of the binary reads it.
                 .keep();
             let certificates = TestCertificates::generate(&dir);
-            tessera_proto::tls::install(tessera_proto::tls::InternalTls {
+            tessera_runtime::tls::install(tessera_runtime::tls::InternalTls {
                 identity: None,
                 ca: Some(tonic::transport::Certificate::from_pem(
                     &certificates.ca_pem,

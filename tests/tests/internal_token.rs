@@ -8,7 +8,7 @@ use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
 use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
-use tessera_proto::internal_auth;
+use tessera_runtime::internal_auth;
 use tessera_tests::writer::{create_collection, missing, wait_for_points, Writer};
 use tessera_tests::ProcessCluster;
 

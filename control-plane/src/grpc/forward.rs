@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
 use tessera_proto::convert::error_to_status;
-use tessera_proto::topology_watch::is_unreachable;
+use tessera_proto::status::is_unreachable;
 use tessera_types::TesseraError;
 use tokio::time::Instant;
 use tonic::metadata::MetadataValue;
@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status};
 use super::ControlPlaneService;
 use crate::raft::Proposal;
 use crate::topology::{Applied, TopologyCommand};
-use tessera_proto::internal_auth::{internal, InternalChannel};
+use tessera_runtime::internal_auth::{internal, InternalChannel};
 
 /// Marks a request a follower forwarded, so it is never forwarded twice.
 const FORWARDED_HEADER: &str = "x-tessera-forwarded";
@@ -48,7 +48,7 @@ impl Leaders {
         if let Some(channel) = channels.get(uri) {
             return Ok(channel.clone());
         }
-        let channel = tessera_proto::tls::endpoint(uri)
+        let channel = tessera_runtime::tls::endpoint(uri)
             .map_err(|e| Status::internal(format!("the leader: {e}")))?
             .connect_timeout(CONNECT_TIMEOUT)
             .connect_lazy();

@@ -21,7 +21,7 @@ use tessera_proto::raft::RaftPayload;
 use tonic::metadata::MetadataValue;
 
 use super::{NodeId, TypeConfig};
-use tessera_proto::internal_auth::{internal, InternalChannel};
+use tessera_runtime::internal_auth::{internal, InternalChannel};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -112,7 +112,7 @@ impl Connection {
         if let Some(client) = &self.client {
             return Ok(client.clone());
         }
-        let endpoint = tessera_proto::tls::endpoint(&self.node.addr)
+        let endpoint = tessera_runtime::tls::endpoint(&self.node.addr)
             .map_err(|e| Unreachable::new(&e))?
             .connect_timeout(CONNECT_TIMEOUT);
         let client = RaftClient::new(internal(endpoint.connect_lazy()));

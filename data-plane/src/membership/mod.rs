@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use tessera_proto::control_plane::{self as cp, HeartbeatRequest, RegisterPeerRequest};
-use tessera_proto::topology_watch::TopologyCache;
+use tessera_runtime::topology_watch::TopologyCache;
 use tessera_types::{NodeType, PeerId, TesseraError};
 
 const PEER_ID_FILE: &str = "peer_id";

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tessera_proto::topology_watch::TopologyCache;
+use tessera_runtime::topology_watch::TopologyCache;
 use tessera_types::shard_client::ShardTarget;
 use tessera_types::{PeerId, ShardId, ShardPlacement, TesseraError, Topology};
 

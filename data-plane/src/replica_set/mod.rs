@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use tessera_proto::peers::DataPlanes;
+use tessera_runtime::peers::DataPlanes;
 use tessera_types::{PeerId, ReplicaStateChange, TesseraError, TransferMethod};
 
 use crate::registry::{ReplicaKey, ShardRegistry};

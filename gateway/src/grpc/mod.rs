@@ -16,9 +16,9 @@ use qdrant_client::qdrant::points_server::PointsServer;
 use qdrant_client::qdrant::qdrant_server::QdrantServer;
 use qdrant_client::qdrant::snapshots_server::SnapshotsServer;
 use tessera_proto::convert::error_to_status;
-use tessera_proto::metrics::RequestMetrics;
-use tessera_proto::transport::incoming_nodelay;
-use tessera_proto::transport::GuardLayer;
+use tessera_runtime::metrics::RequestMetrics;
+use tessera_runtime::transport::incoming_nodelay;
+use tessera_runtime::transport::GuardLayer;
 use tessera_types::TesseraError;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
@@ -57,7 +57,7 @@ pub async fn serve(
             .map_err(|e| TesseraError::Unavailable(format!("tls.cert and tls.key: {e}")))?;
     }
     server
-        .layer(tessera_proto::trace_context::client_grpc_layer())
+        .layer(tessera_runtime::trace_context::client_grpc_layer())
         .layer(requests.grpc_layer())
         .layer(crate::routing::affinity::AffinityLayer)
         .layer(GuardLayer(move |headers: &HeaderMap, path: &str| {

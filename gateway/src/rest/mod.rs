@@ -26,8 +26,8 @@ use axum::routing::get;
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tessera_proto::metrics::RequestMetrics;
-use tessera_proto::trace_context;
+use tessera_runtime::metrics::RequestMetrics;
+use tessera_runtime::trace_context;
 use tessera_types::TesseraError;
 
 use crate::auth::{self, ApiKeys, Denied};

@@ -6,7 +6,7 @@
 use tessera_types::shard_client::ShardTarget;
 use tessera_types::{CollectionState, ShardId, Topology};
 
-pub use tessera_proto::peers::DataPlanes;
+pub use tessera_runtime::peers::DataPlanes;
 
 pub mod affinity;
 

@@ -38,8 +38,8 @@ use serde::{Deserialize, Serialize};
 use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
 use tessera_proto::convert::to_json;
-use tessera_proto::internal_auth::InternalChannel;
-use tessera_proto::topology_watch::TopologyCache;
+use tessera_runtime::internal_auth::InternalChannel;
+use tessera_runtime::topology_watch::TopologyCache;
 use tessera_types::shard_client::{
     ReplicaAnswer, ReplicaStats, ShardCall, ShardClient, ShardWrite,
 };

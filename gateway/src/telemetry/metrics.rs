@@ -4,7 +4,7 @@
 
 use prometheus::proto::MetricType;
 use prometheus::proto::{Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily};
-use tessera_proto::request_stats::{ResponseStats, BUCKET_BOUNDS_MICROS};
+use tessera_runtime::request_stats::{ResponseStats, BUCKET_BOUNDS_MICROS};
 use tessera_types::QDRANT_COMPATIBLE_VERSION;
 
 use super::requests::{grpc_responses, rest_responses, Responses};

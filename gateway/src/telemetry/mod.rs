@@ -12,7 +12,7 @@ pub use cluster_view::cluster_telemetry;
 use std::time::SystemTime;
 
 use serde_json::{json, Map, Value};
-use tessera_proto::metrics::{Registry, RequestMetrics};
+use tessera_runtime::metrics::{Registry, RequestMetrics};
 use tessera_types::time::UtcDateTime;
 use tessera_types::QDRANT_COMPATIBLE_VERSION;
 use uuid::Uuid;

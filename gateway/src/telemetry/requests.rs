@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
-use tessera_proto::metrics::RequestMetrics;
-use tessera_proto::request_stats::ResponseStats;
+use tessera_runtime::metrics::RequestMetrics;
+use tessera_runtime::request_stats::ResponseStats;
 use tessera_types::time::UtcDateTime;
 
 /// Statistics by Qdrant's operation key, then by status code.

@@ -91,7 +91,7 @@ pub fn status_to_error(status: tonic::Status) -> TesseraError {
     let msg = status.message().to_string();
     // The other service was not reached, or went away mid-call (killed,
     // paused past the keepalive): another replica may answer; never a 500.
-    if crate::topology_watch::is_transport_failure(&status) {
+    if crate::status::is_transport_failure(&status) {
         return TesseraError::Unreachable(format!("a peer could not be reached: {msg}"));
     }
     match status.code() {

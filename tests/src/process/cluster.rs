@@ -615,7 +615,7 @@ impl ProcessCluster {
     /// A gRPC client of control-plane node `i`.
     /// It carries the internal token the test process installed, if any.
     pub fn control_plane_client(&self, i: usize) -> ControlPlaneClient<InternalChannel> {
-        let endpoint = tessera_proto::tls::endpoint(&self.control_plane_uri(i))
+        let endpoint = tessera_runtime::tls::endpoint(&self.control_plane_uri(i))
             .expect("a valid uri")
             .connect_timeout(Duration::from_secs(1))
             .timeout(Duration::from_secs(30));

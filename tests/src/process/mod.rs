@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
-use tessera_proto::internal_auth::{internal, InternalChannel};
+use tessera_runtime::internal_auth::{internal, InternalChannel};
 
 use crate::netns::Network;
 use crate::rest::Rest;

@@ -11,8 +11,9 @@ use tessera_types::shard_client::ShardClient;
 use tessera_types::{PeerId, TesseraError, Topology};
 use tonic::transport::Channel;
 
-use crate::data_plane::data_plane_client::DataPlaneClient;
 use crate::internal_auth::{internal, InternalChannel};
+use crate::remote_shard::RemoteShard;
+use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
 
 /// Largest message between Tessera services (big upsert batches, snapshot chunks).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -41,7 +42,7 @@ impl DataPlanes {
     ) -> Result<Arc<dyn ShardClient>, TesseraError> {
         match &self.in_process {
             Some((local, node)) if *local == peer => Ok(node.clone()),
-            _ => Ok(Arc::new(self.client(topology, peer)?)),
+            _ => Ok(Arc::new(RemoteShard::new(self.client(topology, peer)?))),
         }
     }
 

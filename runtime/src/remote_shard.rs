@@ -21,10 +21,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use crate::convert::{applied, selectors_to_proto, status_to_error};
-use crate::data_plane as dp;
-use crate::data_plane::data_plane_client::DataPlaneClient;
 use crate::internal_auth::InternalChannel;
+use tessera_proto::convert::{applied, selectors_to_proto, status_to_error};
+use tessera_proto::data_plane as dp;
+use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
 
 type Result<T, E = TesseraError> = std::result::Result<T, E>;
 
@@ -54,8 +54,18 @@ where
     reply.map(Response::into_inner).map_err(status_to_error)
 }
 
+/// A data node in another process, reached over gRPC.
+#[derive(Clone)]
+pub struct RemoteShard(DataPlaneClient<InternalChannel>);
+
+impl RemoteShard {
+    pub fn new(client: DataPlaneClient<InternalChannel>) -> Self {
+        RemoteShard(client)
+    }
+}
+
 #[async_trait]
-impl ShardClient for DataPlaneClient<InternalChannel> {
+impl ShardClient for RemoteShard {
     async fn update(&self, call: ShardCall, write: ShardWrite) -> Result<u64> {
         let request = dp::UpdateRequest {
             target: Some((&call.target).into()),
@@ -64,7 +74,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
             epoch: write.epoch,
         };
         let reply = remote(
-            self,
+            &self.0,
             "DataPlane/Update",
             call.deadline,
             request,
@@ -87,7 +97,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
             selectors: Some(selectors_to_proto(&with_payload, &with_vector)),
         };
         let reply = remote(
-            self,
+            &self.0,
             "DataPlane/Retrieve",
             call.deadline,
             request,
@@ -114,7 +124,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
             ..dp::SearchRequest::from(&request)
         };
         let reply = remote(
-            self,
+            &self.0,
             "DataPlane/Search",
             call.deadline,
             request,
@@ -134,7 +144,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
             ..dp::TextSearchRequest::from(&request)
         };
         let reply = remote(
-            self,
+            &self.0,
             "DataPlane/TextSearch",
             call.deadline,
             request,
@@ -154,7 +164,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
             ..dp::ScrollRequest::from(&request)
         };
         let reply = remote(
-            self,
+            &self.0,
             "DataPlane/Scroll",
             call.deadline,
             request,
@@ -170,7 +180,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
             filter: filter.as_ref().map(Into::into),
         };
         let reply = remote(
-            self,
+            &self.0,
             "DataPlane/Count",
             call.deadline,
             request,
@@ -195,7 +205,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
             filter: filter.as_ref().map(Into::into),
         };
         let reply = remote(
-            self,
+            &self.0,
             "DataPlane/Facet",
             call.deadline,
             request,
@@ -218,7 +228,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
             with_payload_bytes,
         };
         let reply = remote(
-            self,
+            &self.0,
             "DataPlane/ShardStats",
             call.deadline,
             request,
@@ -231,7 +241,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
     async fn node_quota(&self, topology_version: u64, deadline: Instant) -> Result<NodeQuotaUsage> {
         let request = dp::NodeQuotaRequest { topology_version };
         let reply = remote(
-            self,
+            &self.0,
             "DataPlane/NodeQuota",
             deadline,
             request,
@@ -245,7 +255,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
         let request = dp::ShardSnapshotRequest {
             target: Some((&target).into()),
         };
-        let mut stream = DataPlaneClient::shard_snapshot(&mut self.clone(), request)
+        let mut stream = DataPlaneClient::shard_snapshot(&mut self.0.clone(), request)
             .await
             .map_err(status_to_error)?
             .into_inner();
@@ -277,7 +287,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
             data,
             last,
         };
-        let mut client = self.clone();
+        let mut client = self.0.clone();
         let stored = send_stream(first, data, wrap, move |chunks| async move {
             DataPlaneClient::store_snapshot(&mut client, chunks)
                 .await
@@ -290,7 +300,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
     async fn list_snapshots(&self, scope: String, deadline: Instant) -> Result<Vec<SnapshotFile>> {
         let request = dp::ListSnapshotsRequest { scope };
         let reply = remote(
-            self,
+            &self.0,
             "DataPlane/ListSnapshots",
             deadline,
             request,
@@ -302,7 +312,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
 
     async fn read_snapshot(&self, location: SnapshotLocation) -> Result<ByteStream> {
         let request = dp::SnapshotLocation::from(location);
-        let stream = DataPlaneClient::read_snapshot(&mut self.clone(), request)
+        let stream = DataPlaneClient::read_snapshot(&mut self.0.clone(), request)
             .await
             .map_err(status_to_error)?
             .into_inner();
@@ -314,7 +324,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
     async fn delete_snapshot(&self, location: SnapshotLocation, deadline: Instant) -> Result<bool> {
         let request = dp::SnapshotLocation::from(location);
         let reply = remote(
-            self,
+            &self.0,
             "DataPlane/DeleteSnapshot",
             deadline,
             request,
@@ -342,7 +352,7 @@ impl ShardClient for DataPlaneClient<InternalChannel> {
             epoch: 0,
             last,
         };
-        let mut client = self.clone();
+        let mut client = self.0.clone();
         let restored = send_stream(first, data, wrap, move |chunks| async move {
             DataPlaneClient::restore_shard(&mut client, chunks)
                 .await
