@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (see README): check formatting, build
-# everything, check clippy's lints (warnings are errors), run the Rust
+# everything, check clippy's lints (warnings are errors), check dependencies
+# with cargo-deny, run the Rust
 # unit and integration tests (the Docker compose test among them, skipped with
 # a note where no Docker engine answers), check deploy/kubernetes offline, run
 # schemathesis against the gateway's OpenAPI document, then run the Python
@@ -39,6 +40,23 @@ cargo build --workspace --all-targets
 
 echo "==> cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+# Licenses, duplicate versions and sources of every dependency (deny.toml);
+# cargo-deny is installed on first use, its build kept beside ours.
+if ! cargo deny --version >/dev/null 2>&1; then
+  echo "==> installing cargo-deny"
+  target_root=${CARGO_TARGET_DIR:-$root/target}
+  cargo install --locked --quiet cargo-deny@0.20.2 --target-dir "$target_root/tools"
+fi
+echo "==> cargo deny check licenses bans sources"
+cargo deny check licenses bans sources
+# Advisories need RustSec's database from GitHub, which not every machine reaches.
+if timeout 60 cargo deny fetch db >/dev/null 2>&1; then
+  echo "==> cargo deny check advisories"
+  cargo deny check advisories
+else
+  echo "==> cargo deny advisories SKIPPED: RustSec's advisory database cannot be fetched"
+fi
 
 # The compose test (and the Python suite's compose layouts) need a Docker
 # engine; say plainly whether they run, as cargo hides a passing test's output.
