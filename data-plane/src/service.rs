@@ -9,13 +9,14 @@ use tessera_engine::shard::{read_pool, Shard};
 use tessera_engine::snapshot::store::SnapshotStore;
 use tessera_types::quota::NodeQuotaUsage;
 use tessera_types::shard_client::{
-    ByteStream, FacetCount, RecoveryProgress, ReplicaAnswer, ReplicaStats, ShardCall, ShardClient,
-    ShardTarget, ShardWrite, SnapshotFile, SnapshotKind, SnapshotLocation,
+    ByteStream, FacetCount, MissedOps, RecoveryProgress, ReplicaAnswer, ReplicaStats,
+    ReplicateOutcome, ReplicatedOps, ShardCall, ShardClient, ShardTarget, ShardWrite, SnapshotFile,
+    SnapshotKind, SnapshotLocation, TransferRecords, TransferSnapshot,
 };
 use tessera_types::text_query::TextSearchRequest;
 use tessera_types::{
-    Filter, PointId, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchRequest, TesseraError,
-    WithPayload, WithVector,
+    Filter, OpId, PeerId, PointId, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchRequest,
+    TesseraError, WithPayload, WithVector,
 };
 use tracing::Instrument;
 
@@ -254,6 +255,30 @@ impl ShardClient for DataPlaneService {
     ) -> Result<u64> {
         snapshots::restore_shard(self.replicas.registry(), target, epoch, data).await
     }
+
+    async fn replicate(&self, call: ShardCall, ops: ReplicatedOps) -> Result<ReplicateOutcome> {
+        let replicate = self.replicas.replicate(call.target, ops);
+        by_deadline(call.deadline, "a forwarded write", replicate).await
+    }
+
+    async fn missed_ops(
+        &self,
+        call: ShardCall,
+        after: OpId,
+        max_ops: u32,
+        peer: PeerId,
+    ) -> Result<MissedOps> {
+        let missed = self.replicas.missed_ops(call.target, after, max_ops, peer);
+        by_deadline(call.deadline, "reading missed operations", missed).await
+    }
+
+    async fn transfer_snapshot(&self, target: ShardTarget) -> Result<TransferSnapshot> {
+        self.replicas.transfer_snapshot(target).await
+    }
+
+    async fn transfer_records(&self, target: ShardTarget) -> Result<TransferRecords> {
+        self.replicas.transfer_records(target).await
+    }
 }
 
 /// This node's shards as a gateway in the same process calls them: each call
@@ -292,4 +317,8 @@ in_process! {
     read_snapshot(location: SnapshotLocation) -> ByteStream, "DataPlane/ReadSnapshot";
     delete_snapshot(location: SnapshotLocation, deadline: Instant) -> bool, "DataPlane/DeleteSnapshot";
     restore_shard(target: ShardTarget, epoch: u64, data: ByteStream) -> u64, "DataPlane/RestoreShard";
+    replicate(call: ShardCall, ops: ReplicatedOps) -> ReplicateOutcome, "DataPlane/Replicate";
+    missed_ops(call: ShardCall, after: OpId, max_ops: u32, peer: PeerId) -> MissedOps, "DataPlane/FetchOps";
+    transfer_snapshot(target: ShardTarget) -> TransferSnapshot, "DataPlane/FetchSnapshot";
+    transfer_records(target: ShardTarget) -> TransferRecords, "DataPlane/FetchRecords";
 }

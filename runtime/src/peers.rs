@@ -1,5 +1,6 @@
-//! Channels to data-plane nodes, opened lazily and reused: gateways route
-//! point operations with them, primaries forward writes to their replicas.
+//! Channels to data-plane nodes, opened lazily and reused, behind the shard
+//! interface: gateways route point operations with them, primaries forward
+//! writes to their replicas, recovering replicas fetch from their primary.
 //! A gateway in the same process as a data-plane node (standalone) reaches
 //! that node's shards by direct calls instead.
 
@@ -46,7 +47,7 @@ impl DataPlanes {
         }
     }
 
-    pub fn client(
+    fn client(
         &self,
         topology: &Topology,
         peer: PeerId,

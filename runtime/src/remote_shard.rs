@@ -9,20 +9,21 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use tessera_types::quota::NodeQuotaUsage;
 use tessera_types::shard_client::{
-    ByteStream, FacetCount, ReplicaAnswer, ReplicaStats, ShardCall, ShardClient, ShardTarget,
-    ShardWrite, SnapshotFile, SnapshotKind, SnapshotLocation,
+    ByteStream, FacetCount, MissedOps, ReplicaAnswer, ReplicaStats, ReplicateOutcome,
+    ReplicatedOps, ShardCall, ShardClient, ShardTarget, ShardWrite, SnapshotFile, SnapshotKind,
+    SnapshotLocation, TransferRecords, TransferSnapshot,
 };
 use tessera_types::text_query::TextSearchRequest;
 use tessera_types::{
-    Filter, PointId, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchRequest, TesseraError,
-    WithPayload, WithVector,
+    Filter, OpId, PeerId, PointId, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchRequest,
+    TesseraError, WithPayload, WithVector,
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use crate::internal_auth::InternalChannel;
-use tessera_proto::convert::{applied, selectors_to_proto, status_to_error};
+use tessera_proto::convert::{applied, replicated_ops, selectors_to_proto, status_to_error};
 use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_client::DataPlaneClient;
 
@@ -360,6 +361,135 @@ impl ShardClient for RemoteShard {
         })
         .await?;
         Ok(restored.into_inner().points_count)
+    }
+
+    async fn replicate(&self, call: ShardCall, ops: ReplicatedOps) -> Result<ReplicateOutcome> {
+        let request = dp::ReplicateRequest {
+            target: Some((&call.target).into()),
+            wait: ops.wait,
+            ops: ops.ops.into_iter().map(Into::into).collect(),
+            prev_epoch: ops.prev_epoch,
+        };
+        let reply = remote(
+            &self.0,
+            "DataPlane/Replicate",
+            call.deadline,
+            request,
+            |mut c, r| async move { DataPlaneClient::replicate(&mut c, r).await },
+        )
+        .await?;
+        let last = OpId {
+            epoch: reply.last_epoch,
+            seq: reply.last_seq,
+        };
+        Ok(match reply.outcome() {
+            dp::ReplicateOutcome::Applied => ReplicateOutcome::Applied,
+            dp::ReplicateOutcome::Gap => ReplicateOutcome::Gap { last },
+            dp::ReplicateOutcome::Diverged => ReplicateOutcome::Diverged { last },
+        })
+    }
+
+    async fn missed_ops(
+        &self,
+        call: ShardCall,
+        after: OpId,
+        max_ops: u32,
+        peer: PeerId,
+    ) -> Result<MissedOps> {
+        let request = dp::FetchOpsRequest {
+            target: Some((&call.target).into()),
+            last_seq: after.seq,
+            last_epoch: after.epoch,
+            max_ops,
+            peer_id: peer,
+        };
+        let reply = remote(
+            &self.0,
+            "DataPlane/FetchOps",
+            call.deadline,
+            request,
+            |mut c, r| async move { DataPlaneClient::fetch_ops(&mut c, r).await },
+        )
+        .await?;
+        Ok(MissedOps {
+            ops: if reply.need_snapshot {
+                None
+            } else {
+                Some(replicated_ops(reply.ops)?)
+            },
+            primary_last_seq: reply.primary_last_seq,
+            forwarding: reply.forwarding,
+        })
+    }
+
+    async fn transfer_snapshot(&self, target: ShardTarget) -> Result<TransferSnapshot> {
+        let request = dp::FetchSnapshotRequest {
+            target: Some((&target).into()),
+        };
+        let mut stream = DataPlaneClient::fetch_snapshot(&mut self.0.clone(), request)
+            .await
+            .map_err(status_to_error)?
+            .into_inner();
+        let first = stream
+            .message()
+            .await
+            .map_err(status_to_error)?
+            .ok_or_else(|| TesseraError::Unavailable("the primary sent no snapshot".into()))?;
+        let rest = stream.map(|chunk| chunk.map(|c| c.data).map_err(status_to_error));
+        Ok(TransferSnapshot {
+            at: OpId {
+                epoch: first.epoch,
+                seq: first.seq,
+            },
+            size: first.total_bytes,
+            bytes: Box::pin(futures::stream::once(async move { Ok(first.data) }).chain(rest)),
+        })
+    }
+
+    async fn transfer_records(&self, target: ShardTarget) -> Result<TransferRecords> {
+        let request = dp::FetchSnapshotRequest {
+            target: Some((&target).into()),
+        };
+        let mut stream = DataPlaneClient::fetch_records(&mut self.0.clone(), request)
+            .await
+            .map_err(status_to_error)?
+            .into_inner();
+        let first = stream
+            .message()
+            .await
+            .map_err(status_to_error)?
+            .ok_or_else(|| TesseraError::Unavailable("the primary sent no records".into()))?;
+        let at = OpId {
+            epoch: first.epoch,
+            seq: first.seq,
+        };
+        let epochs = first
+            .epochs
+            .iter()
+            .map(|e| (e.first_seq, e.epoch))
+            .collect();
+        let total = first.total;
+        let batches = futures::stream::once(async move { Ok(first) })
+            .chain(stream)
+            .map(|batch| {
+                batch
+                    .map_err(status_to_error)?
+                    .points
+                    .into_iter()
+                    .map(|p| {
+                        let point = p.point.ok_or_else(|| {
+                            TesseraError::internal("a streamed record without a point")
+                        })?;
+                        Ok((p.version, point.try_into()?))
+                    })
+                    .collect()
+            });
+        Ok(TransferRecords {
+            at,
+            epochs,
+            total,
+            batches: Box::pin(batches),
+        })
     }
 }
 

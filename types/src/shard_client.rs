@@ -1,5 +1,6 @@
 //! The one interface through which a gateway reaches a shard replica on a data
-//! node: every point operation, on domain types, failing with [`TesseraError`].
+//! node, and a data node another's (replication, recovery and transfers):
+//! every operation on domain types, failing with [`TesseraError`].
 //!
 //! A node in another process is reached over gRPC (the request converted to
 //! protobuf once, at that client); the node in the same process (standalone)
@@ -19,8 +20,8 @@ use crate::error::{Result, TesseraError};
 use crate::quota::NodeQuotaUsage;
 use crate::search::{ScrollRequest, ScrollResult, SearchRequest, ShardStats};
 use crate::text_query::TextSearchRequest;
-use crate::topology::{OpId, ShardId};
-use crate::{Filter, PointId, Record, ScoredPoint, ShardOperation, WithPayload, WithVector};
+use crate::topology::{OpId, PeerId, ShardId};
+use crate::{Filter, Point, PointId, Record, ScoredPoint, ShardOperation, WithPayload, WithVector};
 
 /// A replica of one shard of one incarnation of a collection, as the caller's
 /// topology (of `topology_version`) places it.
@@ -137,7 +138,68 @@ impl ShardCall {
     }
 }
 
-/// Every operation a gateway asks of a data node's replicas.
+/// Operations a primary ordered, forwarded to a replica in that order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicatedOps {
+    /// Consecutive operations, each with its place in the shard's order.
+    pub ops: Vec<(OpId, ShardOperation)>,
+    /// The epoch of the operation before the first: a replica whose history
+    /// differs there has diverged.
+    pub prev_epoch: u64,
+    /// Answer once applied (true) or once logged.
+    pub wait: bool,
+}
+
+/// How a replica took forwarded operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicateOutcome {
+    /// Applied, or already there.
+    Applied,
+    /// Operations before the first are missing: the replica has up to `last`.
+    Gap { last: OpId },
+    /// The replica's history differs from the primary's after `last`; only a
+    /// whole copy mends it.
+    Diverged { last: OpId },
+}
+
+/// What a primary answers a recovering replica that asks for the operations
+/// after its last one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MissedOps {
+    /// The next operations, or none when the primary's WAL no longer has
+    /// them (or the histories differ): the replica needs a whole copy.
+    pub ops: Option<Vec<(OpId, ShardOperation)>>,
+    /// The primary's last operation when it answered.
+    pub primary_last_seq: u64,
+    /// Whether the primary already forwards new writes to the replica.
+    pub forwarding: bool,
+}
+
+/// A snapshot of a primary's shard on its way to a recovering replica.
+pub struct TransferSnapshot {
+    /// The last operation the snapshot holds.
+    pub at: OpId,
+    pub size: u64,
+    pub bytes: ByteStream,
+}
+
+/// Points, each with the sequence number of the operation that last wrote it.
+pub type RecordBatches = Pin<Box<dyn Stream<Item = Result<Vec<(u64, Point)>>> + Send>>;
+
+/// A primary's shard as its records, as of one operation, on its way to a
+/// recovering replica (the `stream_records` transfer).
+pub struct TransferRecords {
+    /// The operation the records are as of.
+    pub at: OpId,
+    /// Where each epoch of the history up to `at` starts: (first seq, epoch).
+    pub epochs: Vec<(u64, u64)>,
+    /// How many records the batches hold in all.
+    pub total: u64,
+    pub batches: RecordBatches,
+}
+
+/// Every operation a gateway asks of a data node's replicas, and one data
+/// node of another's.
 #[async_trait]
 pub trait ShardClient: Send + Sync {
     /// Orders and applies a write at the shard's primary; returns the
@@ -215,4 +277,26 @@ pub trait ShardClient: Send + Sync {
     /// changes when `data` ends in an error or the call is dropped.
     async fn restore_shard(&self, target: ShardTarget, epoch: u64, data: ByteStream)
         -> Result<u64>;
+
+    /// Applies operations the shard's primary forwards, if the sender still
+    /// leads the shard and this replica takes writes.
+    async fn replicate(&self, call: ShardCall, ops: ReplicatedOps) -> Result<ReplicateOutcome>;
+
+    /// As primary: up to `max_ops` operations after `after`, for `peer`'s
+    /// recovering replica.
+    async fn missed_ops(
+        &self,
+        call: ShardCall,
+        after: OpId,
+        max_ops: u32,
+        peer: PeerId,
+    ) -> Result<MissedOps>;
+
+    /// As primary: a snapshot of the shard for a recovering replica, streamed
+    /// from a scratch file (holding one of the node's outgoing transfer slots).
+    async fn transfer_snapshot(&self, target: ShardTarget) -> Result<TransferSnapshot>;
+
+    /// As primary: every record of a still view of the shard, in batches
+    /// (holding one of the node's outgoing transfer slots).
+    async fn transfer_records(&self, target: ShardTarget) -> Result<TransferRecords>;
 }

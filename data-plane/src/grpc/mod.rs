@@ -1,17 +1,18 @@
 //! The data plane's gRPC edge: requests converted to domain types once, the
 //! node's service ([`DataPlaneService`]) called, replies converted back.
 
-mod records;
 mod snapshots;
+mod transfers;
 
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tessera_proto::common;
 use tessera_proto::convert::{
-    error_to_status, filter, operation, point_ids, selectors_from_proto, shard_target,
-    snapshot_kind,
+    error_to_status, filter, operation, point_ids, replicated_ops, selectors_from_proto,
+    shard_target, snapshot_kind,
 };
+use tessera_proto::data_plane as dp;
 use tessera_proto::data_plane::data_plane_server::DataPlane;
 use tessera_proto::data_plane::SnapshotChunk;
 use tessera_proto::data_plane::{
@@ -22,12 +23,13 @@ use tessera_proto::data_plane::{
     SearchRequest, ShardSnapshotRequest, ShardStatsReply, ShardStatsRequest, SnapshotInfo,
     SnapshotLocation, StoreSnapshotChunk, TextSearchRequest, UpdateReply, UpdateRequest,
 };
-use tessera_types::shard_client::{ReplicaAnswer, ShardCall, ShardClient, ShardWrite};
+use tessera_types::shard_client::{
+    ReplicaAnswer, ReplicateOutcome, ReplicatedOps, ShardCall, ShardClient, ShardWrite,
+};
 use tessera_types::{OpId, ScoredPoint, TesseraError};
 use tonic::{Request, Response, Status, Streaming};
 
 pub use crate::service::DataPlaneService;
-use crate::snapshots::{stream_file, ScratchFile, Streamed};
 
 /// How long a call whose sender set no `grpc-timeout` may take.
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
@@ -107,22 +109,54 @@ impl DataPlane for DataPlaneService {
         &self,
         request: Request<ReplicateRequest>,
     ) -> Result<Response<ReplicateReply>, Status> {
-        self.replicas
-            .replicate(request.into_inner())
+        let target = request.get_ref().target.clone();
+        let call = shard_call(&request, target)?;
+        let request = request.into_inner();
+        let ops = ReplicatedOps {
+            ops: replicated_ops(request.ops).map_err(error_to_status)?,
+            prev_epoch: request.prev_epoch,
+            wait: request.wait,
+        };
+        let (outcome, last) = match ShardClient::replicate(self, call, ops)
             .await
-            .map(Response::new)
-            .map_err(error_to_status)
+            .map_err(error_to_status)?
+        {
+            ReplicateOutcome::Applied => (dp::ReplicateOutcome::Applied, OpId::default()),
+            ReplicateOutcome::Gap { last } => (dp::ReplicateOutcome::Gap, last),
+            ReplicateOutcome::Diverged { last } => (dp::ReplicateOutcome::Diverged, last),
+        };
+        Ok(Response::new(ReplicateReply {
+            outcome: outcome as i32,
+            last_seq: last.seq,
+            last_epoch: last.epoch,
+        }))
     }
 
     async fn fetch_ops(
         &self,
         request: Request<FetchOpsRequest>,
     ) -> Result<Response<FetchOpsReply>, Status> {
-        self.replicas
-            .fetch_ops(request.into_inner())
+        let target = request.get_ref().target.clone();
+        let call = shard_call(&request, target)?;
+        let request = request.into_inner();
+        let after = OpId {
+            epoch: request.last_epoch,
+            seq: request.last_seq,
+        };
+        let missed = ShardClient::missed_ops(self, call, after, request.max_ops, request.peer_id)
             .await
-            .map(Response::new)
-            .map_err(error_to_status)
+            .map_err(error_to_status)?;
+        Ok(Response::new(FetchOpsReply {
+            need_snapshot: missed.ops.is_none(),
+            ops: missed
+                .ops
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            primary_last_seq: missed.primary_last_seq,
+            forwarding: missed.forwarding,
+        }))
     }
 
     type FetchSnapshotStream = snapshots::ChunkStream;
@@ -132,31 +166,27 @@ impl DataPlane for DataPlaneService {
         request: Request<FetchSnapshotRequest>,
     ) -> Result<Response<Self::FetchSnapshotStream>, Status> {
         let target = shard_target(request.into_inner().target).map_err(error_to_status)?;
-        let slot = self.replicas.slots().outgoing().await;
-        let (file, id) = self
-            .replicas
-            .snapshot_for_transfer(target)
+        let snapshot = ShardClient::transfer_snapshot(self, target)
             .await
             .map_err(error_to_status)?;
-        let file = Streamed::Removed(ScratchFile(file));
-        let (size, bytes) = stream_file(file, slot).await.map_err(error_to_status)?;
-        Ok(Response::new(snapshots::chunks(size, id, bytes)))
+        Ok(Response::new(snapshots::chunks(
+            snapshot.size,
+            snapshot.at,
+            snapshot.bytes,
+        )))
     }
 
-    type FetchRecordsStream = records::RecordStream;
+    type FetchRecordsStream = transfers::RecordStream;
 
     async fn fetch_records(
         &self,
         request: Request<FetchSnapshotRequest>,
     ) -> Result<Response<Self::FetchRecordsStream>, Status> {
         let target = shard_target(request.into_inner().target).map_err(error_to_status)?;
-        let slot = self.replicas.slots().outgoing().await;
-        let view = self
-            .replicas
-            .records_for_transfer(target)
+        let records = ShardClient::transfer_records(self, target)
             .await
             .map_err(error_to_status)?;
-        Ok(Response::new(records::stream(view, slot)))
+        Ok(Response::new(transfers::record_batches(records)))
     }
 
     async fn retrieve(

@@ -10,6 +10,7 @@ mod barrier;
 pub(crate) mod primary;
 mod recovery;
 mod slots;
+mod source;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,12 +19,12 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use tessera_runtime::peers::DataPlanes;
+use tessera_types::shard_client::{ShardCall, ShardTarget};
 use tessera_types::{PeerId, ReplicaStateChange, TesseraError, TransferMethod};
 
 use crate::registry::{ReplicaKey, ShardRegistry};
 
 pub use barrier::barrier_loop;
-pub use primary::RecordsView;
 pub use recovery::{recovery_loop, RecoveryProgress};
 pub use slots::TransferSlots;
 
@@ -122,15 +123,10 @@ impl ReplicaSet {
     }
 }
 
-/// Runs a peer call with a deadline; errors come back as domain errors.
-async fn call<T>(
-    fut: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-) -> Result<T, TesseraError> {
-    match tokio::time::timeout(PEER_TIMEOUT, fut).await {
-        Ok(Ok(reply)) => Ok(reply.into_inner()),
-        Ok(Err(status)) => Err(tessera_proto::convert::status_to_error(status)),
-        Err(_) => Err(TesseraError::Timeout(
-            "a data-plane peer did not answer in time".into(),
-        )),
+/// A call on `target`'s replica at another node, which gets `PEER_TIMEOUT`.
+fn peer_call(target: ShardTarget) -> ShardCall {
+    ShardCall {
+        target,
+        deadline: std::time::Instant::now() + PEER_TIMEOUT,
     }
 }

@@ -3,16 +3,14 @@
 use std::sync::Arc;
 
 use futures::future::join_all;
-use tessera_proto::convert::{replicated_ops, shard_target};
-use tessera_proto::data_plane as dp;
-use tessera_types::shard_client::ShardTarget;
+use tessera_types::shard_client::{MissedOps, ReplicateOutcome, ReplicatedOps, ShardTarget};
 use tessera_types::{OpId, PeerId, ReplicaState, ReplicaStateChange, ShardOperation, TesseraError};
 
-use super::{call, ReplicaSet, GAP_WAIT, MAX_GAP_FILL};
+use super::{peer_call, ReplicaSet, GAP_WAIT, MAX_GAP_FILL};
 use crate::registry::{Placed, ReplicaKey};
 use tessera_engine::shard::{Ordered, Replicated, Shard};
 
-fn not_primary(placed: &Placed, me: PeerId, epoch: u64) -> TesseraError {
+pub(super) fn not_primary(placed: &Placed, me: PeerId, epoch: u64) -> TesseraError {
     TesseraError::Stale(format!(
         "peer {me} is not the primary of shard {} at epoch {epoch} (the primary is peer {} at epoch {})",
         placed.key.shard_id, placed.placement.primary, placed.placement.epoch
@@ -76,23 +74,26 @@ impl ReplicaSet {
             .filter(|r| r.peer_id != me && r.state.is_updatable())
             .cloned()
             .collect();
-        let request = dp::ReplicateRequest {
-            target: Some(
-                (&ShardTarget {
-                    topology_version: topology.version,
-                    ..target.clone()
-                })
-                    .into(),
-            ),
-            wait,
-            ops: vec![(id, operation).into()],
-            prev_epoch,
+        let forwarded = ShardTarget {
+            topology_version: topology.version,
+            ..target.clone()
         };
-        let results =
-            join_all(followers.iter().map(|replica| {
-                self.forward(&topology, replica.peer_id, request.clone(), &shard, id)
-            }))
-            .await;
+        let ops = ReplicatedOps {
+            ops: vec![(id, operation)],
+            prev_epoch,
+            wait,
+        };
+        let results = join_all(followers.iter().map(|replica| {
+            self.forward(
+                &topology,
+                replica.peer_id,
+                &forwarded,
+                ops.clone(),
+                &shard,
+                id,
+            )
+        }))
+        .await;
         let mut copies = 1;
         let mut failed = Vec::new();
         for (replica, result) in followers.iter().zip(results) {
@@ -196,31 +197,30 @@ impl ReplicaSet {
         &self,
         topology: &tessera_types::Topology,
         peer: PeerId,
-        mut request: dp::ReplicateRequest,
+        target: &ShardTarget,
+        original: ReplicatedOps,
         shard: &Arc<Shard>,
         id: OpId,
     ) -> Result<(), TesseraError> {
-        let mut client = self.peers.client(topology, peer)?;
-        let original = request.clone();
+        let replica = self.peers.shards(topology, peer)?;
+        let mut request = original.clone();
         // Held while this forward fills the replica's gap: one fill per replica
         // at a time, however many writes find the gap at once.
         let mut filling = None;
         for _ in 0..4 {
-            let reply = call(client.replicate(request.clone())).await?;
-            let last = OpId {
-                epoch: reply.last_epoch,
-                seq: reply.last_seq,
-            };
-            match reply.outcome() {
-                dp::ReplicateOutcome::Applied => return Ok(()),
-                dp::ReplicateOutcome::Diverged => {
+            let outcome = replica
+                .replicate(peer_call(target.clone()), request.clone())
+                .await?;
+            match outcome {
+                ReplicateOutcome::Applied => return Ok(()),
+                ReplicateOutcome::Diverged { last } => {
                     return Err(TesseraError::Unavailable(format!(
                         "peer {peer}'s history differs from the primary's after {last:?}"
                     )))
                 }
-                dp::ReplicateOutcome::Gap => {
+                ReplicateOutcome::Gap { last } => {
                     if filling.is_none() {
-                        let lock = self.gap_fill_lock(&original, peer);
+                        let lock = self.gap_fill_lock(target, peer);
                         match lock.clone().try_lock_owned() {
                             Ok(guard) => filling = Some(guard),
                             Err(_) => {
@@ -246,7 +246,7 @@ impl ReplicaSet {
                         ))
                     })?;
                     request.prev_epoch = last.epoch;
-                    request.ops = ops.into_iter().map(Into::into).collect();
+                    request.ops = ops;
                 }
             }
         }
@@ -257,16 +257,11 @@ impl ReplicaSet {
 
     /// The lock that serializes gap fills to `peer`'s replica of the shard
     /// `request` is for.
-    fn gap_fill_lock(
-        &self,
-        request: &dp::ReplicateRequest,
-        peer: PeerId,
-    ) -> Arc<tokio::sync::Mutex<()>> {
-        let target = request.target.as_ref();
+    fn gap_fill_lock(&self, target: &ShardTarget, peer: PeerId) -> Arc<tokio::sync::Mutex<()>> {
         let key = ReplicaKey::new(
-            target.map(|t| t.collection.clone()).unwrap_or_default(),
-            target.map(|t| t.incarnation).unwrap_or_default(),
-            target.map(|t| t.shard_id).unwrap_or_default(),
+            target.collection.clone(),
+            target.incarnation,
+            target.shard_id,
         );
         self.gap_fills
             .lock()
@@ -279,10 +274,14 @@ impl ReplicaSet {
     /// the shard and this replica is updatable in this node's topology.
     pub async fn replicate(
         &self,
-        request: dp::ReplicateRequest,
-    ) -> Result<dp::ReplicateReply, TesseraError> {
-        let target = shard_target(request.target)?;
-        let ops = replicated_ops(request.ops)?;
+        target: ShardTarget,
+        forwarded: ReplicatedOps,
+    ) -> Result<ReplicateOutcome, TesseraError> {
+        let ReplicatedOps {
+            ops,
+            prev_epoch,
+            wait,
+        } = forwarded;
         let placed = self.registry.place(&target).await?;
         let me = self.peer_id();
         let state = placed.placement.state_of(me);
@@ -302,27 +301,24 @@ impl ReplicaSet {
             )));
         }
         let shard = self.registry.shard(target).await?;
-        let (prev_epoch, wait) = (request.prev_epoch, request.wait);
         let outcome =
             blocking(move || Ok(shard.apply_replicated(prev_epoch, ops, wait, GAP_WAIT)?)).await?;
-        let (outcome, last) = match outcome {
-            Replicated::Applied => (dp::ReplicateOutcome::Applied, OpId::default()),
-            Replicated::Gap { last } => (dp::ReplicateOutcome::Gap, last),
-            Replicated::Diverged { last } => (dp::ReplicateOutcome::Diverged, last),
-        };
-        Ok(dp::ReplicateReply {
-            outcome: outcome as i32,
-            last_seq: last.seq,
-            last_epoch: last.epoch,
+        Ok(match outcome {
+            Replicated::Applied => ReplicateOutcome::Applied,
+            Replicated::Gap { last } => ReplicateOutcome::Gap { last },
+            Replicated::Diverged { last } => ReplicateOutcome::Diverged { last },
         })
     }
 
-    /// As primary: the operations a recovering replica misses.
-    pub async fn fetch_ops(
+    /// As primary: the operations `peer`'s recovering replica misses after
+    /// `after`, at most `max_ops`.
+    pub async fn missed_ops(
         &self,
-        request: dp::FetchOpsRequest,
-    ) -> Result<dp::FetchOpsReply, TesseraError> {
-        let target = shard_target(request.target)?;
+        target: ShardTarget,
+        after: OpId,
+        max_ops: u32,
+        peer: PeerId,
+    ) -> Result<MissedOps, TesseraError> {
         let placed = self.registry.place(&target).await?;
         let me = self.peer_id();
         if placed.placement.primary != me {
@@ -337,113 +333,18 @@ impl ReplicaSet {
             .collections
             .get(&target.collection)
             .and_then(|c| c.shard(target.shard_id))
-            .and_then(|s| s.state_of(request.peer_id))
+            .and_then(|s| s.state_of(peer))
             .is_some_and(|s| s.is_updatable());
         let shard = self.registry.shard(target).await?;
-        let after = OpId {
-            epoch: request.last_epoch,
-            seq: request.last_seq,
-        };
-        let max = request.max_ops.clamp(1, MAX_GAP_FILL as u32) as usize;
+        let max = max_ops.clamp(1, MAX_GAP_FILL as u32) as usize;
         blocking(move || {
             let primary_last_seq = shard.last_op().seq;
-            Ok(match shard.ops_after(after, max)? {
-                Some(ops) => dp::FetchOpsReply {
-                    need_snapshot: false,
-                    ops: ops.into_iter().map(Into::into).collect(),
-                    primary_last_seq,
-                    forwarding,
-                },
-                None => dp::FetchOpsReply {
-                    need_snapshot: true,
-                    ops: Vec::new(),
-                    primary_last_seq,
-                    forwarding,
-                },
+            Ok(MissedOps {
+                ops: shard.ops_after(after, max)?,
+                primary_last_seq,
+                forwarding,
             })
         })
         .await
     }
-
-    /// As primary: writes a snapshot of the shard to a scratch file and returns
-    /// it with the last operation it holds.
-    pub async fn snapshot_for_transfer(
-        &self,
-        target: ShardTarget,
-    ) -> Result<(std::path::PathBuf, OpId), TesseraError> {
-        let placed = self.registry.place(&target).await?;
-        let me = self.peer_id();
-        if placed.placement.primary != me {
-            return Err(not_primary(&placed, me, placed.placement.epoch));
-        }
-        let shard = self.registry.shard(target).await?;
-        let file = self
-            .registry
-            .scratch_file(&placed.key, &format!("transfer-{}.snapshot", rand_suffix()));
-        let out = file.clone();
-        let id = blocking(move || Ok(shard.snapshot_at(&out)?)).await?;
-        Ok((file, id))
-    }
-}
-
-/// A still view of a shard for a record stream: the shard as of `at`, opened
-/// from a snapshot in a scratch directory that goes when the view is dropped.
-pub struct RecordsView {
-    pub shard: tessera_engine::shard::Shard,
-    pub at: OpId,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for RecordsView {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl ReplicaSet {
-    /// As primary: a still view of the shard to stream its records from, while
-    /// writes go on (a snapshot is taken and opened without an optimizer).
-    pub async fn records_for_transfer(
-        &self,
-        target: ShardTarget,
-    ) -> Result<RecordsView, TesseraError> {
-        let config = self
-            .registry
-            .topology()
-            .current()
-            .collections
-            .get(&target.collection)
-            .map(|c| c.config.clone())
-            .ok_or_else(|| TesseraError::collection_not_found(&target.collection))?;
-        let (file, at) = self.snapshot_for_transfer(target.clone()).await?;
-        let key = ReplicaKey::new(target.collection, target.incarnation, target.shard_id);
-        let dir = self
-            .registry
-            .scratch_file(&key, &format!("records-view-{}", rand_suffix()));
-        blocking(move || {
-            let opened = tessera_engine::shard::Shard::restore_snapshot(
-                &file,
-                &dir,
-                tessera_engine::shard::RestoredHistory::Keep,
-            )
-            .and_then(|()| tessera_engine::shard::Shard::open_still(&dir, config));
-            let _ = std::fs::remove_file(&file);
-            match opened {
-                Ok(shard) => Ok(RecordsView { shard, at, dir }),
-                Err(e) => {
-                    let _ = std::fs::remove_dir_all(&dir);
-                    Err(e.into())
-                }
-            }
-        })
-        .await
-    }
-}
-
-fn rand_suffix() -> u64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or_default()
 }

@@ -13,17 +13,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use parking_lot::Mutex;
-use tessera_proto::convert::replicated_ops;
-use tessera_proto::data_plane as dp;
-use tessera_types::shard_client::ShardTarget;
-use tessera_types::{
-    OpId, ReplicaState, ReplicaStateChange, TesseraError, Topology, TransferMethod,
-};
+use tessera_types::shard_client::{ShardTarget, TransferRecords, TransferSnapshot};
+use tessera_types::{ReplicaState, ReplicaStateChange, TesseraError, Topology, TransferMethod};
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 
-use super::{call, ReplicaSet};
+use super::{peer_call, ReplicaSet};
 use crate::registry::ReplicaKey;
 use tessera_engine::shard::{RecordLoader, Replicated, RestoredHistory};
 
@@ -239,24 +236,19 @@ impl ReplicaSet {
             attempt.base_installed = true;
             return Ok(Step::Continue);
         }
-        let mut client = self.peers.client(&topology, primary)?;
-        let reply = call(client.fetch_ops(dp::FetchOpsRequest {
-            target: Some((&target).into()),
-            last_seq: last.seq,
-            last_epoch: last.epoch,
-            max_ops: BATCH,
-            peer_id: me,
-        }))
-        .await?;
-        if reply.need_snapshot {
+        let missed = self
+            .peers
+            .shards(&topology, primary)?
+            .missed_ops(peer_call(target.clone()), last, BATCH, me)
+            .await?;
+        let (forwarding, primary_last) = (missed.forwarding, missed.primary_last_seq);
+        let Some(ops) = missed.ops else {
             // The swap waits for every holder of the replica to let go.
             drop(local);
             self.install_base(method, &topology, primary, target, key)
                 .await?;
             return Ok(Step::Continue);
-        }
-        let (forwarding, primary_last) = (reply.forwarding, reply.primary_last_seq);
-        let ops = replicated_ops(reply.ops)?;
+        };
         let fetched = ops.len();
         if fetched > 0 {
             // Where this catch-up starts, so its rate counts from here.
@@ -368,31 +360,16 @@ impl ReplicaSet {
             .get(&key.collection)
             .map(|c| c.config.clone())
             .ok_or_else(|| TesseraError::collection_not_found(&key.collection))?;
-        let mut client = self.peers.client(topology, primary)?;
-        let mut stream = client
-            .fetch_records(dp::FetchSnapshotRequest {
-                target: Some((&target).into()),
-            })
-            .await
-            .map_err(tessera_proto::convert::status_to_error)?
-            .into_inner();
-        let first = stream
-            .message()
-            .await
-            .map_err(tessera_proto::convert::status_to_error)?
-            .ok_or_else(|| TesseraError::Unavailable("the primary sent no records".into()))?;
-        let at = OpId {
-            epoch: first.epoch,
-            seq: first.seq,
-        };
-        let (total, epochs) = (
-            first.total,
-            first
-                .epochs
-                .iter()
-                .map(|e| (e.first_seq, e.epoch))
-                .collect(),
-        );
+        let TransferRecords {
+            at,
+            epochs,
+            total,
+            mut batches,
+        } = self
+            .peers
+            .shards(topology, primary)?
+            .transfer_records(target.clone())
+            .await?;
         tracing::info!(collection = %key.collection, shard = key.shard_id, records = total, seq = at.seq, "recovery: receiving records from the primary");
         let built = self.registry.scratch_file(key, "incoming-records");
         let dir = built.clone();
@@ -400,25 +377,9 @@ impl ReplicaSet {
             tokio::task::spawn_blocking(move || RecordLoader::create(&dir, config, at, epochs))
                 .await
                 .map_err(TesseraError::internal_from)??;
-        let mut batch = Some(first);
         let mut done = 0u64;
-        while let Some(next) = match batch.take() {
-            Some(b) => Some(b),
-            None => stream
-                .message()
-                .await
-                .map_err(tessera_proto::convert::status_to_error)?,
-        } {
-            let records = next
-                .points
-                .into_iter()
-                .map(|p| {
-                    let point = p.point.ok_or_else(|| {
-                        TesseraError::internal("a streamed record without a point")
-                    })?;
-                    Ok((p.version, point.try_into()?))
-                })
-                .collect::<Result<Vec<_>, TesseraError>>()?;
+        while let Some(records) = batches.next().await {
+            let records = records?;
             let before = done;
             done += records.len() as u64;
             loader = tokio::task::spawn_blocking(move || loader.load(records).map(|()| loader))
@@ -458,14 +419,15 @@ impl ReplicaSet {
         target: ShardTarget,
         key: &ReplicaKey,
     ) -> Result<(), TesseraError> {
-        let mut client = self.peers.client(topology, primary)?;
-        let mut stream = client
-            .fetch_snapshot(dp::FetchSnapshotRequest {
-                target: Some((&target).into()),
-            })
-            .await
-            .map_err(tessera_proto::convert::status_to_error)?
-            .into_inner();
+        let TransferSnapshot {
+            at,
+            size: total,
+            mut bytes,
+        } = self
+            .peers
+            .shards(topology, primary)?
+            .transfer_snapshot(target.clone())
+            .await?;
         let file = self.registry.scratch_file(key, "incoming.snapshot");
         if let Some(dir) = file.parent() {
             tokio::fs::create_dir_all(dir)
@@ -475,24 +437,14 @@ impl ReplicaSet {
         let mut out = tokio::fs::File::create(&file)
             .await
             .map_err(TesseraError::internal_from)?;
-        let (mut done, mut total, mut at) = (0u64, 0u64, OpId::default());
-        while let Some(chunk) = stream
-            .message()
-            .await
-            .map_err(tessera_proto::convert::status_to_error)?
-        {
-            if chunk.total_bytes > 0 {
-                total = chunk.total_bytes;
-                at = OpId {
-                    epoch: chunk.epoch,
-                    seq: chunk.seq,
-                };
-            }
-            out.write_all(&chunk.data)
+        let mut done = 0u64;
+        while let Some(chunk) = bytes.next().await {
+            let chunk = chunk?;
+            out.write_all(&chunk)
                 .await
                 .map_err(TesseraError::internal_from)?;
             let before = done;
-            done += chunk.data.len() as u64;
+            done += chunk.len() as u64;
             // A log line at every tenth of the way.
             if total > 0 && before * 10 / total != done * 10 / total {
                 tracing::info!(
@@ -511,6 +463,11 @@ impl ReplicaSet {
                     total,
                 },
             );
+        }
+        if done < total {
+            return Err(TesseraError::Unavailable(format!(
+                "the primary's snapshot ended after {done} of {total} bytes"
+            )));
         }
         out.sync_all().await.map_err(TesseraError::internal_from)?;
         drop(out);
