@@ -1,13 +1,14 @@
-//! `qdrant.Collections`: collection lifecycle and information.
+//! `qdrant.Collections`: collection lifecycle and information. Each call is
+//! one handler taking the request and the time it arrived; `grpc_service!`
+//! writes the trait's plumbing.
 
 use std::time::Instant;
 
 use qdrant_client::qdrant as q;
 use qdrant_client::qdrant::collections_server::Collections;
 use tessera_types::TesseraError;
-use tonic::{Request, Response, Status};
 
-use super::{convert, elapsed, respond};
+use super::{convert, elapsed, grpc_service};
 use crate::service::Gateway;
 
 type Result<T> = std::result::Result<T, TesseraError>;
@@ -16,90 +17,161 @@ pub struct CollectionsService {
     gateway: Gateway,
 }
 
+/// A collection change's outcome in Qdrant's shape.
+fn changed(result: bool, start: Instant) -> q::CollectionOperationResponse {
+    q::CollectionOperationResponse {
+        result,
+        time: elapsed(start),
+    }
+}
+
 impl CollectionsService {
     pub fn new(gateway: Gateway) -> Self {
         CollectionsService { gateway }
     }
 
-    async fn get_info(
+    async fn get(
         &self,
-        request: q::GetCollectionInfoRequest,
+        r: q::GetCollectionInfoRequest,
+        start: Instant,
     ) -> Result<q::GetCollectionInfoResponse> {
-        let start = Instant::now();
-        let info = self
-            .gateway
-            .collection_info(&request.collection_name)
-            .await?;
+        let info = self.gateway.collection_info(&r.collection_name).await?;
         Ok(q::GetCollectionInfoResponse {
             result: Some(convert::collection_info_to_proto(info)),
             time: elapsed(start),
         })
     }
 
-    async fn create_collection(
+    async fn list(
         &self,
-        request: q::CreateCollection,
-    ) -> Result<q::CollectionOperationResponse> {
-        let start = Instant::now();
-        let name = request.collection_name.clone();
-        let create = convert::create_collection_from_proto(request)?;
-        self.gateway.create_collection(&name, create).await?;
-        Ok(q::CollectionOperationResponse {
-            result: true,
-            time: elapsed(start),
-        })
-    }
-
-    async fn update_collection(
-        &self,
-        request: q::UpdateCollection,
-    ) -> Result<q::CollectionOperationResponse> {
-        let start = Instant::now();
-        let name = request.collection_name.clone();
-        let update = convert::update_collection_from_proto(request)?;
-        self.gateway.update_collection(&name, update).await?;
-        Ok(q::CollectionOperationResponse {
-            result: true,
-            time: elapsed(start),
-        })
-    }
-
-    async fn delete_collection(
-        &self,
-        request: q::DeleteCollection,
-    ) -> Result<q::CollectionOperationResponse> {
-        let start = Instant::now();
-        let existed = self
+        _: q::ListCollectionsRequest,
+        start: Instant,
+    ) -> Result<q::ListCollectionsResponse> {
+        let collections = self
             .gateway
-            .delete_collection(&request.collection_name)
-            .await?;
-        Ok(q::CollectionOperationResponse {
-            result: existed,
+            .list_collections()
+            .into_iter()
+            .map(|name| q::CollectionDescription { name })
+            .collect();
+        Ok(q::ListCollectionsResponse {
+            collections,
             time: elapsed(start),
         })
     }
 
-    async fn cluster_info(
+    async fn create(
         &self,
-        request: q::CollectionClusterInfoRequest,
+        r: q::CreateCollection,
+        start: Instant,
+    ) -> Result<q::CollectionOperationResponse> {
+        let name = r.collection_name.clone();
+        let create = convert::create_collection_from_proto(r)?;
+        self.gateway.create_collection(&name, create).await?;
+        Ok(changed(true, start))
+    }
+
+    async fn update(
+        &self,
+        r: q::UpdateCollection,
+        start: Instant,
+    ) -> Result<q::CollectionOperationResponse> {
+        let name = r.collection_name.clone();
+        let update = convert::update_collection_from_proto(r)?;
+        self.gateway.update_collection(&name, update).await?;
+        Ok(changed(true, start))
+    }
+
+    async fn delete(
+        &self,
+        r: q::DeleteCollection,
+        start: Instant,
+    ) -> Result<q::CollectionOperationResponse> {
+        let existed = self.gateway.delete_collection(&r.collection_name).await?;
+        Ok(changed(existed, start))
+    }
+
+    async fn update_aliases(
+        &self,
+        r: q::ChangeAliases,
+        start: Instant,
+    ) -> Result<q::CollectionOperationResponse> {
+        let actions = convert::alias_actions_from_proto(r)?;
+        let result = self.gateway.update_aliases(actions).await?;
+        Ok(changed(result, start))
+    }
+
+    async fn list_collection_aliases(
+        &self,
+        r: q::ListCollectionAliasesRequest,
+        start: Instant,
+    ) -> Result<q::ListAliasesResponse> {
+        let aliases = self.gateway.list_collection_aliases(&r.collection_name)?;
+        Ok(q::ListAliasesResponse {
+            aliases: convert::aliases_to_proto(aliases),
+            time: elapsed(start),
+        })
+    }
+
+    async fn list_aliases(
+        &self,
+        _: q::ListAliasesRequest,
+        start: Instant,
+    ) -> Result<q::ListAliasesResponse> {
+        Ok(q::ListAliasesResponse {
+            aliases: convert::aliases_to_proto(self.gateway.list_aliases()),
+            time: elapsed(start),
+        })
+    }
+
+    async fn collection_cluster_info(
+        &self,
+        r: q::CollectionClusterInfoRequest,
+        start: Instant,
     ) -> Result<q::CollectionClusterInfoResponse> {
-        let start = Instant::now();
         let info = self
             .gateway
-            .collection_cluster_info(&request.collection_name)
+            .collection_cluster_info(&r.collection_name)
             .await?;
         Ok(convert::cluster_info_to_proto(info, elapsed(start)))
     }
 
-    async fn create_shard_key(
+    async fn collection_exists(
         &self,
-        request: q::CreateShardKeyRequest,
-    ) -> Result<q::CreateShardKeyResponse> {
-        let start = Instant::now();
-        let create = convert::create_shard_key_from_proto(request.request)?;
+        r: q::CollectionExistsRequest,
+        start: Instant,
+    ) -> Result<q::CollectionExistsResponse> {
+        let exists = self.gateway.collection_exists(&r.collection_name);
+        Ok(q::CollectionExistsResponse {
+            result: Some(q::CollectionExists { exists }),
+            time: elapsed(start),
+        })
+    }
+
+    async fn update_collection_cluster_setup(
+        &self,
+        r: q::UpdateCollectionClusterSetupRequest,
+        start: Instant,
+    ) -> Result<q::UpdateCollectionClusterSetupResponse> {
+        let operation = convert::cluster_operation_from_proto(r.operation)?;
         let result = self
             .gateway
-            .create_shard_key(&request.collection_name, create)
+            .update_cluster_setup(&r.collection_name, operation)
+            .await?;
+        Ok(q::UpdateCollectionClusterSetupResponse {
+            result,
+            time: elapsed(start),
+        })
+    }
+
+    async fn create_shard_key(
+        &self,
+        r: q::CreateShardKeyRequest,
+        start: Instant,
+    ) -> Result<q::CreateShardKeyResponse> {
+        let create = convert::create_shard_key_from_proto(r.request)?;
+        let result = self
+            .gateway
+            .create_shard_key(&r.collection_name, create)
             .await?;
         Ok(q::CreateShardKeyResponse {
             result,
@@ -109,13 +181,13 @@ impl CollectionsService {
 
     async fn delete_shard_key(
         &self,
-        request: q::DeleteShardKeyRequest,
+        r: q::DeleteShardKeyRequest,
+        start: Instant,
     ) -> Result<q::DeleteShardKeyResponse> {
-        let start = Instant::now();
-        let key = convert::delete_shard_key_from_proto(request.request)?;
+        let key = convert::delete_shard_key_from_proto(r.request)?;
         let result = self
             .gateway
-            .delete_shard_key(&request.collection_name, key)
+            .delete_shard_key(&r.collection_name, key)
             .await?;
         Ok(q::DeleteShardKeyResponse {
             result,
@@ -123,12 +195,12 @@ impl CollectionsService {
         })
     }
 
-    fn list_shard_keys(
+    async fn list_shard_keys(
         &self,
-        request: q::ListShardKeysRequest,
+        r: q::ListShardKeysRequest,
+        start: Instant,
     ) -> Result<q::ListShardKeysResponse> {
-        let start = Instant::now();
-        let keys = self.gateway.list_shard_keys(&request.collection_name)?;
+        let keys = self.gateway.list_shard_keys(&r.collection_name)?;
         Ok(q::ListShardKeysResponse {
             shard_keys: keys
                 .unwrap_or_default()
@@ -140,158 +212,24 @@ impl CollectionsService {
             time: elapsed(start),
         })
     }
-
-    async fn update_cluster_setup(
-        &self,
-        request: q::UpdateCollectionClusterSetupRequest,
-    ) -> Result<q::UpdateCollectionClusterSetupResponse> {
-        let start = Instant::now();
-        let operation = convert::cluster_operation_from_proto(request.operation)?;
-        let result = self
-            .gateway
-            .update_cluster_setup(&request.collection_name, operation)
-            .await?;
-        Ok(q::UpdateCollectionClusterSetupResponse {
-            result,
-            time: elapsed(start),
-        })
-    }
 }
 
-#[tonic::async_trait]
-impl Collections for CollectionsService {
-    async fn get(
-        &self,
-        request: Request<q::GetCollectionInfoRequest>,
-    ) -> std::result::Result<Response<q::GetCollectionInfoResponse>, Status> {
-        respond(self.get_info(request.into_inner()).await)
-    }
-
-    async fn list(
-        &self,
-        _request: Request<q::ListCollectionsRequest>,
-    ) -> std::result::Result<Response<q::ListCollectionsResponse>, Status> {
-        let start = Instant::now();
-        let collections = self
-            .gateway
-            .list_collections()
-            .into_iter()
-            .map(|name| q::CollectionDescription { name })
-            .collect();
-        respond(Ok(q::ListCollectionsResponse {
-            collections,
-            time: elapsed(start),
-        }))
-    }
-
-    async fn create(
-        &self,
-        request: Request<q::CreateCollection>,
-    ) -> std::result::Result<Response<q::CollectionOperationResponse>, Status> {
-        respond(self.create_collection(request.into_inner()).await)
-    }
-
-    async fn update(
-        &self,
-        request: Request<q::UpdateCollection>,
-    ) -> std::result::Result<Response<q::CollectionOperationResponse>, Status> {
-        respond(self.update_collection(request.into_inner()).await)
-    }
-
-    async fn delete(
-        &self,
-        request: Request<q::DeleteCollection>,
-    ) -> std::result::Result<Response<q::CollectionOperationResponse>, Status> {
-        respond(self.delete_collection(request.into_inner()).await)
-    }
-
-    async fn update_aliases(
-        &self,
-        request: Request<q::ChangeAliases>,
-    ) -> std::result::Result<Response<q::CollectionOperationResponse>, Status> {
-        let start = Instant::now();
-        let outcome = async {
-            let actions = convert::alias_actions_from_proto(request.into_inner())?;
-            self.gateway.update_aliases(actions).await
-        }
-        .await;
-        respond(outcome.map(|result| q::CollectionOperationResponse {
-            result,
-            time: elapsed(start),
-        }))
-    }
-
-    async fn list_collection_aliases(
-        &self,
-        request: Request<q::ListCollectionAliasesRequest>,
-    ) -> std::result::Result<Response<q::ListAliasesResponse>, Status> {
-        let start = Instant::now();
-        let listed = self
-            .gateway
-            .list_collection_aliases(&request.into_inner().collection_name);
-        respond(listed.map(|aliases| q::ListAliasesResponse {
-            aliases: convert::aliases_to_proto(aliases),
-            time: elapsed(start),
-        }))
-    }
-
-    async fn list_aliases(
-        &self,
-        _request: Request<q::ListAliasesRequest>,
-    ) -> std::result::Result<Response<q::ListAliasesResponse>, Status> {
-        let start = Instant::now();
-        respond(Ok(q::ListAliasesResponse {
-            aliases: convert::aliases_to_proto(self.gateway.list_aliases()),
-            time: elapsed(start),
-        }))
-    }
-
-    async fn collection_cluster_info(
-        &self,
-        request: Request<q::CollectionClusterInfoRequest>,
-    ) -> std::result::Result<Response<q::CollectionClusterInfoResponse>, Status> {
-        respond(self.cluster_info(request.into_inner()).await)
-    }
-
-    async fn collection_exists(
-        &self,
-        request: Request<q::CollectionExistsRequest>,
-    ) -> std::result::Result<Response<q::CollectionExistsResponse>, Status> {
-        let start = Instant::now();
-        let exists = self
-            .gateway
-            .collection_exists(&request.into_inner().collection_name);
-        respond(Ok(q::CollectionExistsResponse {
-            result: Some(q::CollectionExists { exists }),
-            time: elapsed(start),
-        }))
-    }
-
-    async fn update_collection_cluster_setup(
-        &self,
-        request: Request<q::UpdateCollectionClusterSetupRequest>,
-    ) -> std::result::Result<Response<q::UpdateCollectionClusterSetupResponse>, Status> {
-        respond(self.update_cluster_setup(request.into_inner()).await)
-    }
-
-    async fn create_shard_key(
-        &self,
-        request: Request<q::CreateShardKeyRequest>,
-    ) -> std::result::Result<Response<q::CreateShardKeyResponse>, Status> {
-        respond(self.create_shard_key(request.into_inner()).await)
-    }
-
-    async fn delete_shard_key(
-        &self,
-        request: Request<q::DeleteShardKeyRequest>,
-    ) -> std::result::Result<Response<q::DeleteShardKeyResponse>, Status> {
-        respond(self.delete_shard_key(request.into_inner()).await)
-    }
-
-    async fn list_shard_keys(
-        &self,
-        request: Request<q::ListShardKeysRequest>,
-    ) -> std::result::Result<Response<q::ListShardKeysResponse>, Status> {
-        respond(self.list_shard_keys(request.into_inner()))
+grpc_service! {
+    Collections for CollectionsService {
+        get(q::GetCollectionInfoRequest) -> q::GetCollectionInfoResponse;
+        list(q::ListCollectionsRequest) -> q::ListCollectionsResponse;
+        create(q::CreateCollection) -> q::CollectionOperationResponse;
+        update(q::UpdateCollection) -> q::CollectionOperationResponse;
+        delete(q::DeleteCollection) -> q::CollectionOperationResponse;
+        update_aliases(q::ChangeAliases) -> q::CollectionOperationResponse;
+        list_collection_aliases(q::ListCollectionAliasesRequest) -> q::ListAliasesResponse;
+        list_aliases(q::ListAliasesRequest) -> q::ListAliasesResponse;
+        collection_cluster_info(q::CollectionClusterInfoRequest) -> q::CollectionClusterInfoResponse;
+        collection_exists(q::CollectionExistsRequest) -> q::CollectionExistsResponse;
+        update_collection_cluster_setup(q::UpdateCollectionClusterSetupRequest)
+            -> q::UpdateCollectionClusterSetupResponse;
+        create_shard_key(q::CreateShardKeyRequest) -> q::CreateShardKeyResponse;
+        delete_shard_key(q::DeleteShardKeyRequest) -> q::DeleteShardKeyResponse;
+        list_shard_keys(q::ListShardKeysRequest) -> q::ListShardKeysResponse;
     }
 }

@@ -89,6 +89,26 @@ pub async fn serve(
         .map_err(|e| TesseraError::internal(format!("gRPC server failed: {e}")))
 }
 
+/// Implements a gRPC service trait whose every call `rpc` is answered by the
+/// service's own `rpc(request, arrived)` handler, its error mapped to a status.
+macro_rules! grpc_service {
+    ($service_trait:ident for $service:ty {
+        $($rpc:ident($request:ty) -> $reply:ty;)*
+    }) => {
+        #[tonic::async_trait]
+        impl $service_trait for $service {
+            $(async fn $rpc(
+                &self,
+                request: tonic::Request<$request>,
+            ) -> std::result::Result<tonic::Response<$reply>, tonic::Status> {
+                let arrived = std::time::Instant::now();
+                $crate::grpc::respond(<$service>::$rpc(self, request.into_inner(), arrived).await)
+            })*
+        }
+    };
+}
+use grpc_service;
+
 /// Wraps a handler's result, mapping a domain error to its gRPC status.
 fn respond<T>(result: Result<T, TesseraError>) -> Result<Response<T>, Status> {
     result.map(Response::new).map_err(error_to_status)

@@ -1,14 +1,15 @@
-//! `qdrant.Points`: writes, retrieval, search and query.
+//! `qdrant.Points`: writes, retrieval, search and query. Each call is one
+//! handler taking the request and the time it arrived; `grpc_service!`
+//! writes the trait's plumbing.
 
 use std::time::Instant;
 
 use qdrant_client::qdrant as q;
 use qdrant_client::qdrant::points_server::Points;
 use tessera_types::{ShardOperation, TesseraError, UpdateCollection};
-use tonic::{Request, Response, Status};
 
-use super::{convert, elapsed, respond};
-use crate::service::Gateway;
+use super::{convert, elapsed, grpc_service};
+use crate::service::{Gateway, ReadOptions};
 
 type Result<T> = std::result::Result<T, TesseraError>;
 
@@ -16,15 +17,99 @@ pub struct PointsService {
     gateway: Gateway,
 }
 
+/// The fields every point write of Qdrant's carries besides its operation.
+struct WriteTarget {
+    collection: String,
+    shard_key: Option<q::ShardKeySelector>,
+    wait: Option<bool>,
+    ordering: Option<q::WriteOrdering>,
+}
+
+/// A point write request: where it goes and how it is acknowledged.
+trait PointsWrite {
+    fn target(&mut self) -> WriteTarget;
+}
+
+/// A point read request: its consistency, shard keys and timeout.
+trait PointsRead {
+    fn read_options(&self) -> Result<ReadOptions>;
+}
+
+macro_rules! points_writes {
+    ($($request:ty),*) => {$(
+        impl PointsWrite for $request {
+            fn target(&mut self) -> WriteTarget {
+                WriteTarget {
+                    collection: std::mem::take(&mut self.collection_name),
+                    shard_key: self.shard_key_selector.take(),
+                    wait: self.wait,
+                    ordering: self.ordering.take(),
+                }
+            }
+        }
+    )*};
+}
+
+points_writes!(
+    q::UpsertPoints,
+    q::DeletePoints,
+    q::UpdatePointVectors,
+    q::DeletePointVectors,
+    q::SetPayloadPoints,
+    q::DeletePayloadPoints,
+    q::ClearPayloadPoints
+);
+
+macro_rules! points_reads {
+    ($($request:ty),*) => {$(
+        impl PointsRead for $request {
+            fn read_options(&self) -> Result<ReadOptions> {
+                convert::read_options_from_proto(
+                    self.read_consistency,
+                    self.shard_key_selector.clone(),
+                    self.timeout,
+                )
+            }
+        }
+    )*};
+}
+
+points_reads!(
+    q::GetPoints,
+    q::SearchPoints,
+    q::ScrollPoints,
+    q::CountPoints,
+    q::QueryPoints,
+    q::RecommendPoints,
+    q::DiscoverPoints,
+    q::SearchPointGroups,
+    q::RecommendPointGroups,
+    q::QueryPointGroups,
+    q::FacetCounts,
+    q::SearchMatrixPoints
+);
+
+/// A write's result in Qdrant's shape.
+fn operation_response(
+    result: tessera_types::UpdateResult,
+    start: Instant,
+) -> q::PointsOperationResponse {
+    q::PointsOperationResponse {
+        result: Some(convert::update_result_to_proto(result)),
+        time: elapsed(start),
+        usage: None,
+    }
+}
+
 /// A collection change answered as a completed point operation, as Qdrant
 /// answers `CreateVectorName` and `DeleteVectorName`.
-fn completed(started: Instant) -> q::PointsOperationResponse {
+fn completed(start: Instant) -> q::PointsOperationResponse {
     q::PointsOperationResponse {
         result: Some(q::UpdateResult {
             operation_id: None,
             status: q::UpdateStatus::Completed as i32,
         }),
-        time: elapsed(started),
+        time: elapsed(start),
         usage: None,
     }
 }
@@ -51,34 +136,30 @@ impl PointsService {
     async fn write(
         &self,
         start: Instant,
-        collection: &str,
+        target: WriteTarget,
         operation: ShardOperation,
-        shard_key: Option<q::ShardKeySelector>,
-        wait: Option<bool>,
-        ordering: Option<q::WriteOrdering>,
     ) -> Result<q::PointsOperationResponse> {
-        let ordering = convert::ordering_from_proto(ordering)?;
-        let shard_key = convert::shard_key_selector_from_proto(shard_key)?;
+        let ordering = convert::ordering_from_proto(target.ordering)?;
+        let shard_key = convert::shard_key_selector_from_proto(target.shard_key)?;
         let result = self
             .gateway
             .update_points(
-                collection,
+                &target.collection,
                 operation,
                 shard_key.as_ref(),
-                wait.unwrap_or(false),
+                target.wait.unwrap_or(false),
                 ordering,
             )
             .await?;
-        Ok(q::PointsOperationResponse {
-            result: Some(convert::update_result_to_proto(result)),
-            time: elapsed(start),
-            usage: None,
-        })
+        Ok(operation_response(result, start))
     }
 
     /// Every operation is converted before the first runs; they run in order.
-    async fn update_batch_points(&self, r: q::UpdateBatchPoints) -> Result<q::UpdateBatchResponse> {
-        let start = Instant::now();
+    async fn update_batch(
+        &self,
+        r: q::UpdateBatchPoints,
+        start: Instant,
+    ) -> Result<q::UpdateBatchResponse> {
         let operations = r
             .operations
             .into_iter()
@@ -86,17 +167,13 @@ impl PointsService {
             .collect::<Result<Vec<_>>>()?;
         let mut result = Vec::with_capacity(operations.len());
         for (operation, shard_key) in operations {
-            let reply = self
-                .write(
-                    start,
-                    &r.collection_name,
-                    operation,
-                    shard_key,
-                    r.wait,
-                    r.ordering,
-                )
-                .await?;
-            result.extend(reply.result);
+            let target = WriteTarget {
+                collection: r.collection_name.clone(),
+                shard_key,
+                wait: r.wait,
+                ordering: r.ordering,
+            };
+            result.extend(self.write(start, target, operation).await?.result);
         }
         Ok(q::UpdateBatchResponse {
             result,
@@ -105,8 +182,12 @@ impl PointsService {
         })
     }
 
-    async fn upsert_points(&self, r: q::UpsertPoints) -> Result<q::PointsOperationResponse> {
-        let start = Instant::now();
+    async fn upsert(
+        &self,
+        mut r: q::UpsertPoints,
+        start: Instant,
+    ) -> Result<q::PointsOperationResponse> {
+        let target = r.target();
         let points = r
             .points
             .into_iter()
@@ -119,33 +200,22 @@ impl PointsService {
                 .transpose()?,
             convert::optional_filter_from_proto(r.update_filter)?,
         );
-        self.write(
-            start,
-            &r.collection_name,
-            upsert,
-            r.shard_key_selector,
-            r.wait,
-            r.ordering,
-        )
-        .await
+        self.write(start, target, upsert).await
     }
 
-    async fn delete_points(&self, r: q::DeletePoints) -> Result<q::PointsOperationResponse> {
-        let start = Instant::now();
+    async fn delete(
+        &self,
+        mut r: q::DeletePoints,
+        start: Instant,
+    ) -> Result<q::PointsOperationResponse> {
+        let target = r.target();
         let selection = convert::points_selector_from_proto(r.points)?;
-        self.write(
-            start,
-            &r.collection_name,
-            ShardOperation::Delete(selection),
-            r.shard_key_selector,
-            r.wait,
-            r.ordering,
-        )
-        .await
+        self.write(start, target, ShardOperation::Delete(selection))
+            .await
     }
 
-    async fn get_points(&self, r: q::GetPoints) -> Result<q::GetResponse> {
-        let start = Instant::now();
+    async fn get(&self, r: q::GetPoints, start: Instant) -> Result<q::GetResponse> {
+        let read = r.read_options()?;
         let ids = r
             .ids
             .into_iter()
@@ -154,8 +224,6 @@ impl PointsService {
         // Qdrant's Get leaves the payload out unless asked.
         let with_payload = convert::with_payload_from_proto(r.with_payload, false)?;
         let with_vector = convert::with_vector_from_proto(r.with_vectors);
-        let read =
-            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector, r.timeout)?;
         let records = self
             .gateway
             .retrieve_points(&r.collection_name, &ids, &with_payload, &with_vector, &read)
@@ -167,11 +235,12 @@ impl PointsService {
         })
     }
 
-    async fn update_point_vectors(
+    async fn update_vectors(
         &self,
-        r: q::UpdatePointVectors,
+        mut r: q::UpdatePointVectors,
+        start: Instant,
     ) -> Result<q::PointsOperationResponse> {
-        let start = Instant::now();
+        let target = r.target();
         let points = r
             .points
             .into_iter()
@@ -181,114 +250,141 @@ impl PointsService {
             points,
             convert::optional_filter_from_proto(r.update_filter)?,
         );
-        self.write(
-            start,
-            &r.collection_name,
-            update,
-            r.shard_key_selector,
-            r.wait,
-            r.ordering,
-        )
-        .await
+        self.write(start, target, update).await
     }
 
-    async fn delete_point_vectors(
+    async fn delete_vectors(
         &self,
-        r: q::DeletePointVectors,
+        mut r: q::DeletePointVectors,
+        start: Instant,
     ) -> Result<q::PointsOperationResponse> {
-        let start = Instant::now();
+        let target = r.target();
         let selection = convert::points_selector_from_proto(r.points_selector)?;
         let names = r
             .vectors
             .ok_or_else(|| TesseraError::bad_input("Vector names are missing"))?
             .names;
-        let operation = ShardOperation::DeleteVectors { names, selection };
         self.write(
             start,
-            &r.collection_name,
-            operation,
-            r.shard_key_selector,
-            r.wait,
-            r.ordering,
+            target,
+            ShardOperation::DeleteVectors { names, selection },
         )
         .await
     }
 
-    async fn set_payload_points(
+    async fn set_payload(
         &self,
-        r: q::SetPayloadPoints,
-        overwrite: bool,
+        mut r: q::SetPayloadPoints,
+        start: Instant,
     ) -> Result<q::PointsOperationResponse> {
-        let start = Instant::now();
-        let payload = convert::payload_from_proto(r.payload)?;
-        let selection = convert::points_selector_from_proto(r.points_selector)?;
-        // Overwriting replaces the whole payload, so a key has no meaning there (as in Qdrant).
-        let operation = if overwrite {
-            ShardOperation::OverwritePayload { payload, selection }
-        } else {
-            ShardOperation::SetPayload {
-                payload,
-                selection,
-                key: r.key,
-            }
+        let target = r.target();
+        let operation = ShardOperation::SetPayload {
+            payload: convert::payload_from_proto(r.payload)?,
+            selection: convert::points_selector_from_proto(r.points_selector)?,
+            key: r.key,
         };
-        self.write(
-            start,
-            &r.collection_name,
-            operation,
-            r.shard_key_selector,
-            r.wait,
-            r.ordering,
-        )
-        .await
+        self.write(start, target, operation).await
     }
 
-    async fn delete_payload_points(
+    /// Overwriting replaces the whole payload, so a key has no meaning there
+    /// (as in Qdrant).
+    async fn overwrite_payload(
         &self,
-        r: q::DeletePayloadPoints,
+        mut r: q::SetPayloadPoints,
+        start: Instant,
     ) -> Result<q::PointsOperationResponse> {
-        let start = Instant::now();
-        let selection = convert::points_selector_from_proto(r.points_selector)?;
+        let target = r.target();
+        let operation = ShardOperation::OverwritePayload {
+            payload: convert::payload_from_proto(r.payload)?,
+            selection: convert::points_selector_from_proto(r.points_selector)?,
+        };
+        self.write(start, target, operation).await
+    }
+
+    async fn delete_payload(
+        &self,
+        mut r: q::DeletePayloadPoints,
+        start: Instant,
+    ) -> Result<q::PointsOperationResponse> {
+        let target = r.target();
         let operation = ShardOperation::DeletePayload {
             keys: r.keys,
-            selection,
+            selection: convert::points_selector_from_proto(r.points_selector)?,
         };
-        self.write(
-            start,
-            &r.collection_name,
-            operation,
-            r.shard_key_selector,
-            r.wait,
-            r.ordering,
-        )
-        .await
+        self.write(start, target, operation).await
     }
 
-    async fn clear_payload_points(
+    async fn clear_payload(
         &self,
-        r: q::ClearPayloadPoints,
+        mut r: q::ClearPayloadPoints,
+        start: Instant,
     ) -> Result<q::PointsOperationResponse> {
-        let start = Instant::now();
+        let target = r.target();
         let selection = convert::points_selector_from_proto(r.points)?;
-        self.write(
-            start,
-            &r.collection_name,
-            ShardOperation::ClearPayload(selection),
-            r.shard_key_selector,
-            r.wait,
-            r.ordering,
-        )
-        .await
+        self.write(start, target, ShardOperation::ClearPayload(selection))
+            .await
     }
 
-    async fn search_points(&self, r: q::SearchPoints) -> Result<q::SearchResponse> {
-        let start = Instant::now();
+    async fn create_field_index(
+        &self,
+        r: q::CreateFieldIndexCollection,
+        start: Instant,
+    ) -> Result<q::PointsOperationResponse> {
+        let field_type = r.field_type.ok_or_else(|| {
+            TesseraError::bad_input("field_type is required: Tessera does not infer index types")
+        })?;
+        let schema = convert::field_schema_from_proto(field_type, r.field_index_params)?;
+        let result = self
+            .gateway
+            .create_payload_index(&r.collection_name, &r.field_name, schema)
+            .await?;
+        Ok(operation_response(result, start))
+    }
+
+    async fn delete_field_index(
+        &self,
+        r: q::DeleteFieldIndexCollection,
+        start: Instant,
+    ) -> Result<q::PointsOperationResponse> {
+        let result = self
+            .gateway
+            .delete_payload_index(&r.collection_name, &r.field_name)
+            .await?;
+        Ok(operation_response(result, start))
+    }
+
+    async fn create_vector_name(
+        &self,
+        r: q::CreateVectorNameRequest,
+        start: Instant,
+    ) -> Result<q::PointsOperationResponse> {
         let collection = r.collection_name.clone();
-        let read = convert::read_options_from_proto(
-            r.read_consistency,
-            r.shard_key_selector.clone(),
-            r.timeout,
-        )?;
+        let (name, config) = convert::vector_name_config_from_proto(r)?;
+        let change = UpdateCollection {
+            add_vectors: [(name, config)].into(),
+            ..Default::default()
+        };
+        self.gateway.update_collection(&collection, change).await?;
+        Ok(completed(start))
+    }
+
+    async fn delete_vector_name(
+        &self,
+        r: q::DeleteVectorNameRequest,
+        start: Instant,
+    ) -> Result<q::PointsOperationResponse> {
+        let change = UpdateCollection {
+            remove_vectors: vec![r.vector_name],
+            ..Default::default()
+        };
+        self.gateway
+            .update_collection(&r.collection_name, change)
+            .await?;
+        Ok(completed(start))
+    }
+
+    async fn search(&self, r: q::SearchPoints, start: Instant) -> Result<q::SearchResponse> {
+        let (collection, read) = (r.collection_name.clone(), r.read_options()?);
         let points = self
             .gateway
             .search_points(&collection, convert::search_from_proto(r)?, &read)
@@ -300,8 +396,11 @@ impl PointsService {
         })
     }
 
-    async fn search_points_batch(&self, r: q::SearchBatchPoints) -> Result<q::SearchBatchResponse> {
-        let start = Instant::now();
+    async fn search_batch(
+        &self,
+        r: q::SearchBatchPoints,
+        start: Instant,
+    ) -> Result<q::SearchBatchResponse> {
         let requests = r
             .search_points
             .into_iter()
@@ -325,14 +424,8 @@ impl PointsService {
         })
     }
 
-    async fn scroll_points(&self, r: q::ScrollPoints) -> Result<q::ScrollResponse> {
-        let start = Instant::now();
-        let collection = r.collection_name.clone();
-        let read = convert::read_options_from_proto(
-            r.read_consistency,
-            r.shard_key_selector.clone(),
-            r.timeout,
-        )?;
+    async fn scroll(&self, r: q::ScrollPoints, start: Instant) -> Result<q::ScrollResponse> {
+        let (collection, read) = (r.collection_name.clone(), r.read_options()?);
         let page = self
             .gateway
             .scroll(&collection, convert::scroll_from_proto(r)?, &read)
@@ -350,11 +443,9 @@ impl PointsService {
     }
 
     /// Counts are always exact: shards count their points without estimating.
-    async fn count_points(&self, r: q::CountPoints) -> Result<q::CountResponse> {
-        let start = Instant::now();
+    async fn count(&self, r: q::CountPoints, start: Instant) -> Result<q::CountResponse> {
+        let read = r.read_options()?;
         let filter = convert::optional_filter_from_proto(r.filter)?;
-        let read =
-            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector, r.timeout)?;
         let count = self
             .gateway
             .count(&r.collection_name, filter, &read)
@@ -366,14 +457,8 @@ impl PointsService {
         })
     }
 
-    async fn query_points(&self, r: q::QueryPoints) -> Result<q::QueryResponse> {
-        let start = Instant::now();
-        let collection = r.collection_name.clone();
-        let read = convert::read_options_from_proto(
-            r.read_consistency,
-            r.shard_key_selector.clone(),
-            r.timeout,
-        )?;
+    async fn query(&self, r: q::QueryPoints, start: Instant) -> Result<q::QueryResponse> {
+        let (collection, read) = (r.collection_name.clone(), r.read_options()?);
         let points = self
             .gateway
             .query(&collection, convert::query_from_proto(r)?, &read)
@@ -385,73 +470,12 @@ impl PointsService {
         })
     }
 
-    /// A grouped search of any kind, its groups in gRPC's shape.
-    async fn groups(
-        &self,
-        collection: String,
-        consistency: Option<q::ReadConsistency>,
-        shard_keys: Option<q::ShardKeySelector>,
-        timeout: Option<u64>,
-        request: Result<crate::service::GroupsRequest>,
-    ) -> Result<q::GroupsResult> {
-        let read = convert::read_options_from_proto(consistency, shard_keys, timeout)?;
-        let groups = self
-            .gateway
-            .query_groups(&collection, request?, &read)
-            .await?;
-        Ok(convert::groups_to_proto(groups))
-    }
-
-    async fn matrix(&self, r: q::SearchMatrixPoints) -> Result<crate::service::DistanceMatrix> {
-        let read =
-            convert::read_options_from_proto(r.read_consistency, r.shard_key_selector, r.timeout)?;
-        let request = crate::service::MatrixRequest {
-            filter: convert::optional_filter_from_proto(r.filter)?,
-            sample: r.sample.map_or(10, |s| s as usize),
-            limit: r.limit.map_or(3, |l| l as usize),
-            using: r.using.unwrap_or_default(),
-        };
-        self.gateway
-            .distance_matrix(&r.collection_name, request, &read)
-            .await
-    }
-
-    async fn recommend_points(&self, r: q::RecommendPoints) -> Result<q::RecommendResponse> {
-        let start = Instant::now();
-        let collection = r.collection_name.clone();
-        let read = convert::read_options_from_proto(
-            r.read_consistency,
-            r.shard_key_selector.clone(),
-            r.timeout,
-        )?;
-        let points = self
-            .gateway
-            .query(&collection, convert::recommend_from_points(r)?, &read)
-            .await?;
-        Ok(q::RecommendResponse {
-            result: scored(points),
-            time: elapsed(start),
-            usage: None,
-        })
-    }
-
-    async fn discover_points(&self, r: q::DiscoverPoints) -> Result<Vec<q::ScoredPoint>> {
-        let collection = r.collection_name.clone();
-        let read = convert::read_options_from_proto(
-            r.read_consistency,
-            r.shard_key_selector.clone(),
-            r.timeout,
-        )?;
-        let points = self
-            .gateway
-            .query(&collection, convert::discover_from_points(r)?, &read)
-            .await?;
-        Ok(scored(points))
-    }
-
     /// Each query of the batch runs against the batch's collection, as in Qdrant.
-    async fn query_points_batch(&self, r: q::QueryBatchPoints) -> Result<q::QueryBatchResponse> {
-        let start = Instant::now();
+    async fn query_batch(
+        &self,
+        r: q::QueryBatchPoints,
+        start: Instant,
+    ) -> Result<q::QueryBatchResponse> {
         let requests = r
             .query_points
             .into_iter()
@@ -474,416 +498,205 @@ impl PointsService {
             usage: None,
         })
     }
-}
 
-#[tonic::async_trait]
-impl Points for PointsService {
-    async fn upsert(
+    /// A grouped search of any kind, its groups in gRPC's shape.
+    async fn groups<R: PointsRead>(
         &self,
-        request: Request<q::UpsertPoints>,
-    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        respond(self.upsert_points(request.into_inner()).await)
-    }
-
-    async fn delete(
-        &self,
-        request: Request<q::DeletePoints>,
-    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        respond(self.delete_points(request.into_inner()).await)
-    }
-
-    async fn get(
-        &self,
-        request: Request<q::GetPoints>,
-    ) -> std::result::Result<Response<q::GetResponse>, Status> {
-        respond(self.get_points(request.into_inner()).await)
-    }
-
-    async fn update_vectors(
-        &self,
-        request: Request<q::UpdatePointVectors>,
-    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        respond(self.update_point_vectors(request.into_inner()).await)
-    }
-
-    async fn delete_vectors(
-        &self,
-        request: Request<q::DeletePointVectors>,
-    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        respond(self.delete_point_vectors(request.into_inner()).await)
-    }
-
-    async fn set_payload(
-        &self,
-        request: Request<q::SetPayloadPoints>,
-    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        respond(self.set_payload_points(request.into_inner(), false).await)
-    }
-
-    async fn overwrite_payload(
-        &self,
-        request: Request<q::SetPayloadPoints>,
-    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        respond(self.set_payload_points(request.into_inner(), true).await)
-    }
-
-    async fn delete_payload(
-        &self,
-        request: Request<q::DeletePayloadPoints>,
-    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        respond(self.delete_payload_points(request.into_inner()).await)
-    }
-
-    async fn clear_payload(
-        &self,
-        request: Request<q::ClearPayloadPoints>,
-    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        respond(self.clear_payload_points(request.into_inner()).await)
-    }
-
-    async fn create_field_index(
-        &self,
-        request: Request<q::CreateFieldIndexCollection>,
-    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        let started = Instant::now();
-        let r = request.into_inner();
-        let outcome = async {
-            let field_type = r.field_type.ok_or_else(|| {
-                TesseraError::bad_input(
-                    "field_type is required: Tessera does not infer index types",
-                )
-            })?;
-            let schema = convert::field_schema_from_proto(field_type, r.field_index_params)?;
-            self.gateway
-                .create_payload_index(&r.collection_name, &r.field_name, schema)
-                .await
-        };
-        respond(outcome.await.map(|result| q::PointsOperationResponse {
-            result: Some(convert::update_result_to_proto(result)),
-            time: elapsed(started),
-            usage: None,
-        }))
-    }
-
-    async fn delete_field_index(
-        &self,
-        request: Request<q::DeleteFieldIndexCollection>,
-    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        let started = Instant::now();
-        let r = request.into_inner();
-        let outcome = self
+        r: R,
+        collection: String,
+        convert: fn(R) -> Result<crate::service::GroupsRequest>,
+    ) -> Result<q::GroupsResult> {
+        let read = r.read_options()?;
+        let groups = self
             .gateway
-            .delete_payload_index(&r.collection_name, &r.field_name)
-            .await;
-        respond(outcome.map(|result| q::PointsOperationResponse {
-            result: Some(convert::update_result_to_proto(result)),
-            time: elapsed(started),
-            usage: None,
-        }))
-    }
-
-    async fn create_vector_name(
-        &self,
-        request: Request<q::CreateVectorNameRequest>,
-    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        let started = Instant::now();
-        let r = request.into_inner();
-        let collection = r.collection_name.clone();
-        let outcome = async {
-            let (name, config) = convert::vector_name_config_from_proto(r)?;
-            let change = UpdateCollection {
-                add_vectors: [(name, config)].into(),
-                ..Default::default()
-            };
-            self.gateway.update_collection(&collection, change).await
-        };
-        respond(outcome.await.map(|()| completed(started)))
-    }
-
-    async fn delete_vector_name(
-        &self,
-        request: Request<q::DeleteVectorNameRequest>,
-    ) -> std::result::Result<Response<q::PointsOperationResponse>, Status> {
-        let started = Instant::now();
-        let r = request.into_inner();
-        let change = UpdateCollection {
-            remove_vectors: vec![r.vector_name],
-            ..Default::default()
-        };
-        let outcome = self
-            .gateway
-            .update_collection(&r.collection_name, change)
-            .await;
-        respond(outcome.map(|()| completed(started)))
-    }
-
-    async fn search(
-        &self,
-        request: Request<q::SearchPoints>,
-    ) -> std::result::Result<Response<q::SearchResponse>, Status> {
-        respond(self.search_points(request.into_inner()).await)
-    }
-
-    async fn search_batch(
-        &self,
-        request: Request<q::SearchBatchPoints>,
-    ) -> std::result::Result<Response<q::SearchBatchResponse>, Status> {
-        respond(self.search_points_batch(request.into_inner()).await)
+            .query_groups(&collection, convert(r)?, &read)
+            .await?;
+        Ok(convert::groups_to_proto(groups))
     }
 
     async fn search_groups(
         &self,
-        request: Request<q::SearchPointGroups>,
-    ) -> std::result::Result<Response<q::SearchGroupsResponse>, Status> {
-        let start = Instant::now();
-        let r = request.into_inner();
-        let (collection, consistency, keys, timeout) = (
-            r.collection_name.clone(),
-            r.read_consistency,
-            r.shard_key_selector.clone(),
-            r.timeout,
-        );
-        let groups = self
-            .groups(
-                collection,
-                consistency,
-                keys,
-                timeout,
-                convert::search_groups_from_proto(r),
-            )
-            .await;
-        respond(groups.map(|result| q::SearchGroupsResponse {
+        r: q::SearchPointGroups,
+        start: Instant,
+    ) -> Result<q::SearchGroupsResponse> {
+        let collection = r.collection_name.clone();
+        let result = self
+            .groups(r, collection, convert::search_groups_from_proto)
+            .await?;
+        Ok(q::SearchGroupsResponse {
             result: Some(result),
             time: elapsed(start),
             usage: None,
-        }))
-    }
-
-    async fn scroll(
-        &self,
-        request: Request<q::ScrollPoints>,
-    ) -> std::result::Result<Response<q::ScrollResponse>, Status> {
-        respond(self.scroll_points(request.into_inner()).await)
-    }
-
-    async fn recommend(
-        &self,
-        request: Request<q::RecommendPoints>,
-    ) -> std::result::Result<Response<q::RecommendResponse>, Status> {
-        respond(self.recommend_points(request.into_inner()).await)
-    }
-
-    async fn recommend_batch(
-        &self,
-        request: Request<q::RecommendBatchPoints>,
-    ) -> std::result::Result<Response<q::RecommendBatchResponse>, Status> {
-        let start = Instant::now();
-        let r = request.into_inner();
-        let outcome = async {
-            let mut result = Vec::with_capacity(r.recommend_points.len());
-            for mut points in r.recommend_points {
-                points.collection_name.clone_from(&r.collection_name);
-                points.read_consistency = r.read_consistency;
-                result.push(q::BatchResult {
-                    result: self.recommend_points(points).await?.result,
-                });
-            }
-            Ok(q::RecommendBatchResponse {
-                result,
-                time: elapsed(start),
-                usage: None,
-            })
-        }
-        .await;
-        respond(outcome)
+        })
     }
 
     async fn recommend_groups(
         &self,
-        request: Request<q::RecommendPointGroups>,
-    ) -> std::result::Result<Response<q::RecommendGroupsResponse>, Status> {
-        let start = Instant::now();
-        let r = request.into_inner();
-        let (collection, consistency, keys, timeout) = (
-            r.collection_name.clone(),
-            r.read_consistency,
-            r.shard_key_selector.clone(),
-            r.timeout,
-        );
-        let groups = self
-            .groups(
-                collection,
-                consistency,
-                keys,
-                timeout,
-                convert::recommend_groups_from_proto(r),
-            )
-            .await;
-        respond(groups.map(|result| q::RecommendGroupsResponse {
+        r: q::RecommendPointGroups,
+        start: Instant,
+    ) -> Result<q::RecommendGroupsResponse> {
+        let collection = r.collection_name.clone();
+        let result = self
+            .groups(r, collection, convert::recommend_groups_from_proto)
+            .await?;
+        Ok(q::RecommendGroupsResponse {
             result: Some(result),
             time: elapsed(start),
             usage: None,
-        }))
-    }
-
-    async fn discover(
-        &self,
-        request: Request<q::DiscoverPoints>,
-    ) -> std::result::Result<Response<q::DiscoverResponse>, Status> {
-        let start = Instant::now();
-        let outcome = self.discover_points(request.into_inner()).await;
-        respond(outcome.map(|result| q::DiscoverResponse {
-            result,
-            time: elapsed(start),
-            usage: None,
-        }))
-    }
-
-    async fn discover_batch(
-        &self,
-        request: Request<q::DiscoverBatchPoints>,
-    ) -> std::result::Result<Response<q::DiscoverBatchResponse>, Status> {
-        let start = Instant::now();
-        let r = request.into_inner();
-        let outcome = async {
-            let mut result = Vec::with_capacity(r.discover_points.len());
-            for mut points in r.discover_points {
-                points.collection_name.clone_from(&r.collection_name);
-                points.read_consistency = r.read_consistency;
-                points.timeout = points.timeout.or(r.timeout);
-                result.push(q::BatchResult {
-                    result: self.discover_points(points).await?,
-                });
-            }
-            Ok(q::DiscoverBatchResponse {
-                result,
-                time: elapsed(start),
-                usage: None,
-            })
-        }
-        .await;
-        respond(outcome)
-    }
-
-    async fn count(
-        &self,
-        request: Request<q::CountPoints>,
-    ) -> std::result::Result<Response<q::CountResponse>, Status> {
-        respond(self.count_points(request.into_inner()).await)
-    }
-
-    async fn update_batch(
-        &self,
-        request: Request<q::UpdateBatchPoints>,
-    ) -> std::result::Result<Response<q::UpdateBatchResponse>, Status> {
-        respond(self.update_batch_points(request.into_inner()).await)
-    }
-
-    async fn query(
-        &self,
-        request: Request<q::QueryPoints>,
-    ) -> std::result::Result<Response<q::QueryResponse>, Status> {
-        respond(self.query_points(request.into_inner()).await)
-    }
-
-    async fn query_batch(
-        &self,
-        request: Request<q::QueryBatchPoints>,
-    ) -> std::result::Result<Response<q::QueryBatchResponse>, Status> {
-        respond(self.query_points_batch(request.into_inner()).await)
+        })
     }
 
     async fn query_groups(
         &self,
-        request: Request<q::QueryPointGroups>,
-    ) -> std::result::Result<Response<q::QueryGroupsResponse>, Status> {
-        let start = Instant::now();
-        let r = request.into_inner();
-        let (collection, consistency, keys, timeout) = (
-            r.collection_name.clone(),
-            r.read_consistency,
-            r.shard_key_selector.clone(),
-            r.timeout,
-        );
-        let groups = self
-            .groups(
-                collection,
-                consistency,
-                keys,
-                timeout,
-                convert::query_groups_from_proto(r),
-            )
-            .await;
-        respond(groups.map(|result| q::QueryGroupsResponse {
+        r: q::QueryPointGroups,
+        start: Instant,
+    ) -> Result<q::QueryGroupsResponse> {
+        let collection = r.collection_name.clone();
+        let result = self
+            .groups(r, collection, convert::query_groups_from_proto)
+            .await?;
+        Ok(q::QueryGroupsResponse {
             result: Some(result),
             time: elapsed(start),
             usage: None,
-        }))
+        })
     }
 
-    async fn facet(
+    async fn recommend(
         &self,
-        request: Request<q::FacetCounts>,
-    ) -> std::result::Result<Response<q::FacetResponse>, Status> {
-        let start = Instant::now();
-        let r = request.into_inner();
-        let outcome = async {
-            let read = convert::read_options_from_proto(
-                r.read_consistency,
-                r.shard_key_selector,
-                r.timeout,
-            )?;
-            let facet = crate::service::FacetRequest {
-                key: r.key,
-                filter: convert::optional_filter_from_proto(r.filter)?,
-                limit: r.limit.map_or(10, |l| l as usize),
-            };
-            let hits = self.gateway.facet(&r.collection_name, facet, &read).await?;
-            Ok(q::FacetResponse {
-                hits: hits
-                    .into_iter()
-                    .filter_map(convert::facet_hit_to_proto)
-                    .collect(),
-                time: elapsed(start),
-                usage: None,
-            })
+        r: q::RecommendPoints,
+        start: Instant,
+    ) -> Result<q::RecommendResponse> {
+        let (collection, read) = (r.collection_name.clone(), r.read_options()?);
+        let points = self
+            .gateway
+            .query(&collection, convert::recommend_from_points(r)?, &read)
+            .await?;
+        Ok(q::RecommendResponse {
+            result: scored(points),
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
+    async fn recommend_batch(
+        &self,
+        r: q::RecommendBatchPoints,
+        start: Instant,
+    ) -> Result<q::RecommendBatchResponse> {
+        let mut result = Vec::with_capacity(r.recommend_points.len());
+        for mut points in r.recommend_points {
+            points.collection_name.clone_from(&r.collection_name);
+            points.read_consistency = r.read_consistency;
+            result.push(q::BatchResult {
+                result: self.recommend(points, start).await?.result,
+            });
         }
-        .await;
-        respond(outcome)
+        Ok(q::RecommendBatchResponse {
+            result,
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
+    async fn discover_points(&self, r: q::DiscoverPoints) -> Result<Vec<q::ScoredPoint>> {
+        let (collection, read) = (r.collection_name.clone(), r.read_options()?);
+        let points = self
+            .gateway
+            .query(&collection, convert::discover_from_points(r)?, &read)
+            .await?;
+        Ok(scored(points))
+    }
+
+    async fn discover(&self, r: q::DiscoverPoints, start: Instant) -> Result<q::DiscoverResponse> {
+        Ok(q::DiscoverResponse {
+            result: self.discover_points(r).await?,
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
+    async fn discover_batch(
+        &self,
+        r: q::DiscoverBatchPoints,
+        start: Instant,
+    ) -> Result<q::DiscoverBatchResponse> {
+        let mut result = Vec::with_capacity(r.discover_points.len());
+        for mut points in r.discover_points {
+            points.collection_name.clone_from(&r.collection_name);
+            points.read_consistency = r.read_consistency;
+            points.timeout = points.timeout.or(r.timeout);
+            result.push(q::BatchResult {
+                result: self.discover_points(points).await?,
+            });
+        }
+        Ok(q::DiscoverBatchResponse {
+            result,
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
+    async fn facet(&self, r: q::FacetCounts, start: Instant) -> Result<q::FacetResponse> {
+        let read = r.read_options()?;
+        let facet = crate::service::FacetRequest {
+            key: r.key,
+            filter: convert::optional_filter_from_proto(r.filter)?,
+            limit: r.limit.map_or(10, |l| l as usize),
+        };
+        let hits = self.gateway.facet(&r.collection_name, facet, &read).await?;
+        Ok(q::FacetResponse {
+            hits: hits
+                .into_iter()
+                .filter_map(convert::facet_hit_to_proto)
+                .collect(),
+            time: elapsed(start),
+            usage: None,
+        })
+    }
+
+    async fn matrix(&self, r: q::SearchMatrixPoints) -> Result<crate::service::DistanceMatrix> {
+        let read = r.read_options()?;
+        let request = crate::service::MatrixRequest {
+            filter: convert::optional_filter_from_proto(r.filter)?,
+            sample: r.sample.map_or(10, |s| s as usize),
+            limit: r.limit.map_or(3, |l| l as usize),
+            using: r.using.unwrap_or_default(),
+        };
+        self.gateway
+            .distance_matrix(&r.collection_name, request, &read)
+            .await
     }
 
     async fn search_matrix_pairs(
         &self,
-        request: Request<q::SearchMatrixPoints>,
-    ) -> std::result::Result<Response<q::SearchMatrixPairsResponse>, Status> {
-        let start = Instant::now();
-        let outcome = self.matrix(request.into_inner()).await;
-        respond(outcome.map(|m| {
-            q::SearchMatrixPairsResponse {
-                result: Some(q::SearchMatrixPairs {
-                    pairs: m
-                        .pairs()
-                        .into_iter()
-                        .map(|p| q::SearchMatrixPair {
-                            a: Some(convert::point_id_to_proto(p.a)),
-                            b: Some(convert::point_id_to_proto(p.b)),
-                            score: p.score,
-                        })
-                        .collect(),
-                }),
-                time: elapsed(start),
-                usage: None,
-            }
-        }))
+        r: q::SearchMatrixPoints,
+        start: Instant,
+    ) -> Result<q::SearchMatrixPairsResponse> {
+        let matrix = self.matrix(r).await?;
+        let pairs = matrix
+            .pairs()
+            .into_iter()
+            .map(|p| q::SearchMatrixPair {
+                a: Some(convert::point_id_to_proto(p.a)),
+                b: Some(convert::point_id_to_proto(p.b)),
+                score: p.score,
+            })
+            .collect();
+        Ok(q::SearchMatrixPairsResponse {
+            result: Some(q::SearchMatrixPairs { pairs }),
+            time: elapsed(start),
+            usage: None,
+        })
     }
 
     async fn search_matrix_offsets(
         &self,
-        request: Request<q::SearchMatrixPoints>,
-    ) -> std::result::Result<Response<q::SearchMatrixOffsetsResponse>, Status> {
-        let start = Instant::now();
-        let outcome = self.matrix(request.into_inner()).await;
-        respond(outcome.map(|m| q::SearchMatrixOffsetsResponse {
+        r: q::SearchMatrixPoints,
+        start: Instant,
+    ) -> Result<q::SearchMatrixOffsetsResponse> {
+        let m = self.matrix(r).await?;
+        Ok(q::SearchMatrixOffsetsResponse {
             result: Some(q::SearchMatrixOffsets {
                 offsets_row: m.offsets_row,
                 offsets_col: m.offsets_col,
@@ -892,6 +705,41 @@ impl Points for PointsService {
             }),
             time: elapsed(start),
             usage: None,
-        }))
+        })
+    }
+}
+
+grpc_service! {
+    Points for PointsService {
+        upsert(q::UpsertPoints) -> q::PointsOperationResponse;
+        delete(q::DeletePoints) -> q::PointsOperationResponse;
+        get(q::GetPoints) -> q::GetResponse;
+        update_vectors(q::UpdatePointVectors) -> q::PointsOperationResponse;
+        delete_vectors(q::DeletePointVectors) -> q::PointsOperationResponse;
+        set_payload(q::SetPayloadPoints) -> q::PointsOperationResponse;
+        overwrite_payload(q::SetPayloadPoints) -> q::PointsOperationResponse;
+        delete_payload(q::DeletePayloadPoints) -> q::PointsOperationResponse;
+        clear_payload(q::ClearPayloadPoints) -> q::PointsOperationResponse;
+        create_field_index(q::CreateFieldIndexCollection) -> q::PointsOperationResponse;
+        delete_field_index(q::DeleteFieldIndexCollection) -> q::PointsOperationResponse;
+        create_vector_name(q::CreateVectorNameRequest) -> q::PointsOperationResponse;
+        delete_vector_name(q::DeleteVectorNameRequest) -> q::PointsOperationResponse;
+        search(q::SearchPoints) -> q::SearchResponse;
+        search_batch(q::SearchBatchPoints) -> q::SearchBatchResponse;
+        search_groups(q::SearchPointGroups) -> q::SearchGroupsResponse;
+        scroll(q::ScrollPoints) -> q::ScrollResponse;
+        recommend(q::RecommendPoints) -> q::RecommendResponse;
+        recommend_batch(q::RecommendBatchPoints) -> q::RecommendBatchResponse;
+        recommend_groups(q::RecommendPointGroups) -> q::RecommendGroupsResponse;
+        discover(q::DiscoverPoints) -> q::DiscoverResponse;
+        discover_batch(q::DiscoverBatchPoints) -> q::DiscoverBatchResponse;
+        count(q::CountPoints) -> q::CountResponse;
+        update_batch(q::UpdateBatchPoints) -> q::UpdateBatchResponse;
+        query(q::QueryPoints) -> q::QueryResponse;
+        query_batch(q::QueryBatchPoints) -> q::QueryBatchResponse;
+        query_groups(q::QueryPointGroups) -> q::QueryGroupsResponse;
+        facet(q::FacetCounts) -> q::FacetResponse;
+        search_matrix_pairs(q::SearchMatrixPoints) -> q::SearchMatrixPairsResponse;
+        search_matrix_offsets(q::SearchMatrixPoints) -> q::SearchMatrixOffsetsResponse;
     }
 }

@@ -1,16 +1,18 @@
-//! `qdrant.Snapshots`: collection and full-storage snapshots.
+//! `qdrant.Snapshots`: collection and full-storage snapshots; `grpc_service!`
+//! writes the trait's plumbing.
 
 use std::time::Instant;
 
 use qdrant_client::qdrant as q;
 use qdrant_client::qdrant::snapshots_server::Snapshots;
 use tessera_types::time::UtcDateTime;
-use tessera_types::SnapshotDescription;
-use tonic::{Request, Response, Status};
+use tessera_types::{SnapshotDescription, TesseraError};
 
-use super::{elapsed, respond};
+use super::{elapsed, grpc_service};
 use crate::service::Gateway;
 use crate::snapshots::SnapshotScope;
+
+type Result<T> = std::result::Result<T, TesseraError>;
 
 pub struct SnapshotsService {
     gateway: Gateway,
@@ -24,51 +26,94 @@ impl SnapshotsService {
     async fn create_in(
         &self,
         scope: SnapshotScope,
-    ) -> Result<Response<q::CreateSnapshotResponse>, Status> {
-        let start = Instant::now();
-        respond(
-            self.gateway
-                .create_snapshot(&scope)
-                .await
-                .map(|d| q::CreateSnapshotResponse {
-                    snapshot_description: Some(to_proto(d)),
-                    time: elapsed(start),
-                }),
-        )
+        start: Instant,
+    ) -> Result<q::CreateSnapshotResponse> {
+        let description = self.gateway.create_snapshot(&scope).await?;
+        Ok(q::CreateSnapshotResponse {
+            snapshot_description: Some(to_proto(description)),
+            time: elapsed(start),
+        })
     }
 
     async fn list_in(
         &self,
         scope: SnapshotScope,
-    ) -> Result<Response<q::ListSnapshotsResponse>, Status> {
-        let start = Instant::now();
+        start: Instant,
+    ) -> Result<q::ListSnapshotsResponse> {
         if let SnapshotScope::Collection(name) = &scope {
             if !self.gateway.collection_exists(name) {
-                return respond(Err(tessera_types::TesseraError::collection_not_found(name)));
+                return Err(TesseraError::collection_not_found(name));
             }
         }
-        respond(
-            self.gateway
-                .list_snapshots(&scope)
-                .await
-                .map(|listed| q::ListSnapshotsResponse {
-                    snapshot_descriptions: listed.into_iter().map(to_proto).collect(),
-                    time: elapsed(start),
-                }),
-        )
+        let listed = self.gateway.list_snapshots(&scope).await?;
+        Ok(q::ListSnapshotsResponse {
+            snapshot_descriptions: listed.into_iter().map(to_proto).collect(),
+            time: elapsed(start),
+        })
     }
 
     async fn delete_in(
         &self,
         scope: SnapshotScope,
         name: &str,
-    ) -> Result<Response<q::DeleteSnapshotResponse>, Status> {
-        let start = Instant::now();
-        respond(self.gateway.delete_snapshot(&scope, name).await.map(|_| {
-            q::DeleteSnapshotResponse {
-                time: elapsed(start),
-            }
-        }))
+        start: Instant,
+    ) -> Result<q::DeleteSnapshotResponse> {
+        self.gateway.delete_snapshot(&scope, name).await?;
+        Ok(q::DeleteSnapshotResponse {
+            time: elapsed(start),
+        })
+    }
+
+    async fn create(
+        &self,
+        r: q::CreateSnapshotRequest,
+        start: Instant,
+    ) -> Result<q::CreateSnapshotResponse> {
+        self.create_in(SnapshotScope::Collection(r.collection_name), start)
+            .await
+    }
+
+    async fn list(
+        &self,
+        r: q::ListSnapshotsRequest,
+        start: Instant,
+    ) -> Result<q::ListSnapshotsResponse> {
+        self.list_in(SnapshotScope::Collection(r.collection_name), start)
+            .await
+    }
+
+    async fn delete(
+        &self,
+        r: q::DeleteSnapshotRequest,
+        start: Instant,
+    ) -> Result<q::DeleteSnapshotResponse> {
+        let scope = SnapshotScope::Collection(r.collection_name);
+        self.delete_in(scope, &r.snapshot_name, start).await
+    }
+
+    async fn create_full(
+        &self,
+        _: q::CreateFullSnapshotRequest,
+        start: Instant,
+    ) -> Result<q::CreateSnapshotResponse> {
+        self.create_in(SnapshotScope::Full, start).await
+    }
+
+    async fn list_full(
+        &self,
+        _: q::ListFullSnapshotsRequest,
+        start: Instant,
+    ) -> Result<q::ListSnapshotsResponse> {
+        self.list_in(SnapshotScope::Full, start).await
+    }
+
+    async fn delete_full(
+        &self,
+        r: q::DeleteFullSnapshotRequest,
+        start: Instant,
+    ) -> Result<q::DeleteSnapshotResponse> {
+        self.delete_in(SnapshotScope::Full, &r.snapshot_name, start)
+            .await
     }
 }
 
@@ -88,55 +133,13 @@ fn to_proto(d: SnapshotDescription) -> q::SnapshotDescription {
     }
 }
 
-#[tonic::async_trait]
-impl Snapshots for SnapshotsService {
-    async fn create(
-        &self,
-        request: Request<q::CreateSnapshotRequest>,
-    ) -> Result<Response<q::CreateSnapshotResponse>, Status> {
-        let name = request.into_inner().collection_name;
-        self.create_in(SnapshotScope::Collection(name)).await
-    }
-
-    async fn list(
-        &self,
-        request: Request<q::ListSnapshotsRequest>,
-    ) -> Result<Response<q::ListSnapshotsResponse>, Status> {
-        let name = request.into_inner().collection_name;
-        self.list_in(SnapshotScope::Collection(name)).await
-    }
-
-    async fn delete(
-        &self,
-        request: Request<q::DeleteSnapshotRequest>,
-    ) -> Result<Response<q::DeleteSnapshotResponse>, Status> {
-        let request = request.into_inner();
-        self.delete_in(
-            SnapshotScope::Collection(request.collection_name),
-            &request.snapshot_name,
-        )
-        .await
-    }
-
-    async fn create_full(
-        &self,
-        _request: Request<q::CreateFullSnapshotRequest>,
-    ) -> Result<Response<q::CreateSnapshotResponse>, Status> {
-        self.create_in(SnapshotScope::Full).await
-    }
-
-    async fn list_full(
-        &self,
-        _request: Request<q::ListFullSnapshotsRequest>,
-    ) -> Result<Response<q::ListSnapshotsResponse>, Status> {
-        self.list_in(SnapshotScope::Full).await
-    }
-
-    async fn delete_full(
-        &self,
-        request: Request<q::DeleteFullSnapshotRequest>,
-    ) -> Result<Response<q::DeleteSnapshotResponse>, Status> {
-        self.delete_in(SnapshotScope::Full, &request.into_inner().snapshot_name)
-            .await
+grpc_service! {
+    Snapshots for SnapshotsService {
+        create(q::CreateSnapshotRequest) -> q::CreateSnapshotResponse;
+        list(q::ListSnapshotsRequest) -> q::ListSnapshotsResponse;
+        delete(q::DeleteSnapshotRequest) -> q::DeleteSnapshotResponse;
+        create_full(q::CreateFullSnapshotRequest) -> q::CreateSnapshotResponse;
+        list_full(q::ListFullSnapshotsRequest) -> q::ListSnapshotsResponse;
+        delete_full(q::DeleteFullSnapshotRequest) -> q::DeleteSnapshotResponse;
     }
 }
