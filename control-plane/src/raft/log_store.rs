@@ -1,5 +1,5 @@
-//! The Raft log and vote in sled. Entries are JSON under their big-endian
-//! index, so sled's key order is log order.
+//! The Raft log and vote in sled. Entries are encoded by `codec` under their
+//! big-endian index, so sled's key order is log order.
 
 // openraft's StorageError is large, and the storage traits must return it.
 #![allow(clippy::result_large_err)]
@@ -14,7 +14,7 @@ use openraft::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{NodeId, TypeConfig};
+use super::{codec, NodeId, TypeConfig};
 
 type StorageResult<T> = Result<T, StorageError<NodeId>>;
 type IoError = fn(AnyError) -> StorageIOError<NodeId>;
@@ -45,7 +45,7 @@ impl LogStore {
         let Some(bytes) = self.meta.get(key).map_err(|e| err(AnyError::new(&e)))? else {
             return Ok(None);
         };
-        let value = serde_json::from_slice(&bytes).map_err(|e| err(AnyError::new(&e)))?;
+        let value = codec::decode(&bytes).map_err(|e| err(AnyError::new(&e)))?;
         Ok(Some(value))
     }
 
@@ -57,7 +57,7 @@ impl LogStore {
         value: &T,
         err: IoError,
     ) -> StorageResult<()> {
-        let bytes = serde_json::to_vec(value).map_err(|e| err(AnyError::new(&e)))?;
+        let bytes = codec::encode(value).map_err(|e| err(AnyError::new(&e)))?;
         self.meta
             .insert(key, bytes)
             .map_err(|e| err(AnyError::new(&e)))?;
@@ -97,7 +97,7 @@ fn write_logs(e: sled::Error) -> StorageIOError<NodeId> {
 }
 
 fn decode_entry(bytes: &[u8]) -> StorageResult<Entry<TypeConfig>> {
-    Ok(serde_json::from_slice(bytes).map_err(|e| StorageIOError::read_logs(AnyError::new(&e)))?)
+    Ok(codec::decode(bytes).map_err(|e| StorageIOError::read_logs(AnyError::new(&e)))?)
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -167,7 +167,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let mut batch = sled::Batch::default();
         for entry in entries {
-            let bytes = serde_json::to_vec(&entry)
+            let bytes = codec::encode(&entry)
                 .map_err(|e| StorageIOError::write_log_entry(entry.log_id, AnyError::new(&e)))?;
             batch.insert(&entry.log_id.index.to_be_bytes(), bytes);
         }
@@ -188,5 +188,53 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.write_meta(LAST_PURGED_KEY, &log_id, StorageIOError::write_logs)
             .await?;
         self.remove(..=log_id.index.to_be_bytes()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    use super::*;
+    use crate::topology::TopologyCommand;
+
+    /// A log written before entries were tagged with their format (JSON)
+    /// still reads, and new entries go after it in the tagged format.
+    #[tokio::test]
+    async fn a_log_written_as_json_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let (logs, meta) = (db.open_tree("logs").unwrap(), db.open_tree("meta").unwrap());
+        let command = TopologyCommand::DeleteCollection { name: "old".into() };
+        let old = Entry::<TypeConfig> {
+            log_id: LogId::new(CommittedLeaderId::new(1, 5), 1),
+            payload: EntryPayload::Normal(command.clone()),
+        };
+        logs.insert(1u64.to_be_bytes(), serde_json::to_vec(&old).unwrap())
+            .unwrap();
+        let vote = Vote::<NodeId>::new_committed(1, 5);
+        meta.insert(VOTE_KEY, serde_json::to_vec(&vote).unwrap())
+            .unwrap();
+        meta.insert(COMMITTED_KEY, b"null".to_vec()).unwrap();
+
+        let mut store = LogStore::new(logs.clone(), meta);
+        assert_eq!(store.read_vote().await.unwrap(), Some(vote));
+        assert_eq!(store.read_committed().await.unwrap(), None);
+        assert_eq!(
+            store.get_log_state().await.unwrap().last_log_id,
+            Some(old.log_id)
+        );
+        let read = store.try_get_log_entries(1..2).await.unwrap();
+        assert_eq!(read[0].payload, EntryPayload::Normal(command));
+
+        let new = Entry::<TypeConfig> {
+            log_id: LogId::new(CommittedLeaderId::new(1, 5), 2),
+            payload: EntryPayload::Blank,
+        };
+        logs.insert(2u64.to_be_bytes(), codec::encode(&new).unwrap())
+            .unwrap();
+        let read = store.try_get_log_entries(1..3).await.unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(read[1].log_id, new.log_id);
     }
 }

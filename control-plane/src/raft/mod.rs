@@ -1,6 +1,7 @@
 //! openraft wiring: the type configuration, sled-backed storage, the tonic
 //! network between control-plane nodes and the server side of that network.
 
+mod codec;
 mod log_store;
 mod membership;
 mod network;

@@ -20,7 +20,7 @@ use tessera_proto::raft::raft_client::RaftClient;
 use tessera_proto::raft::RaftPayload;
 use tonic::metadata::MetadataValue;
 
-use super::{NodeId, TypeConfig};
+use super::{codec, NodeId, TypeConfig};
 use tessera_runtime::internal_auth::{internal, InternalChannel};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -131,8 +131,8 @@ impl Connection {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let json = serde_json::to_vec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        let mut request = tonic::Request::new(RaftPayload { json });
+        let data = codec::encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let mut request = tonic::Request::new(RaftPayload { data });
         request.set_timeout(option.hard_ttl());
         request
             .metadata_mut()
@@ -145,9 +145,8 @@ impl Connection {
         };
         self.contacts.record(self.target, reply.is_ok());
         let reply = reply.map_err(|status| RPCError::Unreachable(Unreachable::new(&status)))?;
-        let result: Result<Resp, RaftError<NodeId, E>> =
-            serde_json::from_slice(&reply.into_inner().json)
-                .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let result: Result<Resp, RaftError<NodeId, E>> = codec::decode(&reply.into_inner().data)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| {
             RPCError::RemoteError(RemoteError::new_with_node(
                 self.target,

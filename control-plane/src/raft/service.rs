@@ -8,7 +8,7 @@ use tessera_proto::raft::RaftPayload;
 use tonic::{Request, Response, Status};
 
 use super::network::TARGET_HEADER;
-use super::{NodeId, Raft};
+use super::{codec, NodeId, Raft};
 
 pub struct RaftService {
     raft: Raft,
@@ -34,7 +34,7 @@ impl RaftService {
                 self.node_id
             )));
         }
-        serde_json::from_slice(&request.into_inner().json)
+        codec::decode(&request.into_inner().data)
             .map_err(|e| Status::invalid_argument(format!("malformed Raft payload: {e}")))
     }
 }
@@ -42,9 +42,9 @@ impl RaftService {
 /// The reply carries openraft's whole `Result`, so the caller gets Raft errors
 /// as they were, apart from transport failures.
 fn encode<T: Serialize>(result: &T) -> Result<Response<RaftPayload>, Status> {
-    let json = serde_json::to_vec(result)
+    let data = codec::encode(result)
         .map_err(|e| Status::internal(format!("cannot encode Raft reply: {e}")))?;
-    Ok(Response::new(RaftPayload { json }))
+    Ok(Response::new(RaftPayload { data }))
 }
 
 #[tonic::async_trait]

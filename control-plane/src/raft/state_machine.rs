@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use tessera_types::Topology;
 use tokio::sync::watch;
 
-use super::storage::read_json;
+use super::codec;
+use super::storage::read_stored;
 use super::{NodeId, TypeConfig};
 use crate::topology::{Applied, CommandResponse};
 use crate::ControlPlaneError;
@@ -49,7 +50,7 @@ pub struct StateMachineStore {
 
 impl StateMachineStore {
     pub fn open(tree: sled::Tree) -> Result<(Self, watch::Receiver<Topology>), ControlPlaneError> {
-        let data: StateMachineData = read_json(&tree, STATE_KEY)?.unwrap_or_default();
+        let data: StateMachineData = read_stored(&tree, STATE_KEY)?.unwrap_or_default();
         let (topology_tx, topology_rx) = watch::channel(data.topology.clone());
         let store = Self {
             data,
@@ -60,7 +61,7 @@ impl StateMachineStore {
     }
 
     async fn persist(&self) -> StorageResult<()> {
-        let bytes = serde_json::to_vec(&self.data).map_err(write_sm)?;
+        let bytes = codec::encode(&self.data).map_err(write_sm)?;
         self.tree.insert(STATE_KEY, bytes).map_err(write_sm)?;
         self.tree.flush_async().await.map_err(write_sm)?;
         Ok(())
@@ -144,7 +145,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> StorageResult<()> {
         let bytes = snapshot.into_inner();
-        let data: StateMachineData = serde_json::from_slice(&bytes).map_err(|e| {
+        let data: StateMachineData = codec::decode(&bytes).map_err(|e| {
             StorageIOError::read_snapshot(Some(meta.signature()), AnyError::new(&e))
         })?;
         // The snapshot's metadata is authoritative for what it covers.
@@ -166,7 +167,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     }
 
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
-        let stored: Option<StoredSnapshot> = read_json(&self.tree, SNAPSHOT_KEY)
+        let stored: Option<StoredSnapshot> = read_stored(&self.tree, SNAPSHOT_KEY)
             .map_err(|e| StorageIOError::read_snapshot(None, AnyError::new(&e)))?;
         Ok(stored.map(|s| Snapshot {
             meta: s.meta,
@@ -176,7 +177,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 }
 
 fn save_snapshot(tree: &sled::Tree, snapshot: &StoredSnapshot) -> StorageResult<()> {
-    let bytes = serde_json::to_vec(snapshot).map_err(snapshot_err)?;
+    let bytes = codec::encode(snapshot).map_err(snapshot_err)?;
     tree.insert(SNAPSHOT_KEY, bytes).map_err(snapshot_err)?;
     Ok(())
 }
@@ -190,7 +191,7 @@ pub struct SnapshotBuilder {
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
-        let bytes = serde_json::to_vec(&self.data).map_err(snapshot_err)?;
+        let bytes = codec::encode(&self.data).map_err(snapshot_err)?;
         let last = self.data.last_applied;
         let meta = SnapshotMeta {
             last_log_id: last,

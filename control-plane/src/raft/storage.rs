@@ -69,14 +69,14 @@ impl Storage {
     }
 }
 
-/// Reads a JSON value; decoding errors surface as storage errors, since they
-/// mean the files were damaged or written by an incompatible version.
-pub fn read_json<T: DeserializeOwned>(
+/// Reads a value `codec` wrote; decoding errors surface as storage errors,
+/// since they mean the files were damaged or written by an incompatible version.
+pub fn read_stored<T: DeserializeOwned>(
     tree: &sled::Tree,
     key: &[u8],
 ) -> Result<Option<T>, ControlPlaneError> {
     match tree.get(key)? {
-        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| {
+        Some(bytes) => Ok(Some(super::codec::decode(&bytes).map_err(|e| {
             ControlPlaneError::CorruptStorage(format!("{}: {e}", String::from_utf8_lossy(key)))
         })?)),
         None => Ok(None),
