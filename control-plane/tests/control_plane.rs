@@ -65,7 +65,7 @@ async fn create(
     client
         .create_collection(cp::CreateCollectionRequest {
             name: name.into(),
-            request_json: body.as_bytes().to_vec(),
+            request: create_body(body),
         })
         .await
         .map(|r| r.into_inner())
@@ -154,8 +154,17 @@ async fn topology_is_replicated_placed_and_survives_a_restart() {
         "{}",
         err.message()
     );
+    // 0xc1 is never used in MessagePack.
+    let undecodable = cp::CreateCollectionRequest {
+        name: "bytes".into(),
+        request: vec![0xc1],
+    };
     assert_eq!(
-        create(&mut client, "json", "{").await.unwrap_err().code(),
+        client
+            .create_collection(undecodable)
+            .await
+            .unwrap_err()
+            .code(),
         Code::InvalidArgument
     );
     assert_eq!(
@@ -221,7 +230,9 @@ async fn collections_are_created_updated_and_deleted() {
 
     let update = |name: &str, body: &str| cp::UpdateCollectionRequest {
         name: name.into(),
-        request_json: body.as_bytes().to_vec(),
+        request: tessera_proto::convert::to_msgpack(
+            &serde_json::from_str::<tessera_types::UpdateCollection>(body).unwrap(),
+        ),
     };
     let err = client
         .update_collection(update("missing", "{}"))
@@ -358,4 +369,10 @@ async fn a_malformed_bootstrap_uri_fails_the_start_at_once() {
         Err(other) => panic!("unexpected error: {other}"),
         Ok(_) => panic!("joining must fail"),
     }
+}
+
+/// A `CreateCollection` body as the gateway sends it.
+fn create_body(json: &str) -> Vec<u8> {
+    let request: tessera_types::CreateCollection = serde_json::from_str(json).unwrap();
+    tessera_proto::convert::to_msgpack(&request)
 }

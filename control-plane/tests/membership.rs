@@ -127,7 +127,9 @@ async fn create(client: &mut Client, name: &str) -> Result<cp::ChangeReply, toni
     client
         .create_collection(cp::CreateCollectionRequest {
             name: name.into(),
-            request_json: SMALL.as_bytes().to_vec(),
+            request: tessera_proto::convert::to_msgpack(
+                &serde_json::from_str::<tessera_types::CreateCollection>(SMALL).unwrap(),
+            ),
         })
         .await
         .map(|r| r.into_inner())

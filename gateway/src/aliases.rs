@@ -2,7 +2,7 @@
 //! `GET /collections/{c}/aliases`): control-plane state, changed through Raft.
 
 use tessera_proto::control_plane as cp;
-use tessera_proto::convert::to_json;
+use tessera_proto::convert::to_msgpack;
 use tessera_types::{AliasDescription, AliasOperation};
 
 use crate::service::{Gateway, Result};
@@ -11,7 +11,7 @@ impl Gateway {
     /// Applies every action, or none; returns once this gateway sees the result.
     pub async fn update_aliases(&self, actions: Vec<AliasOperation>) -> Result<bool> {
         let request = cp::UpdateAliasesRequest {
-            actions_json: to_json(&actions),
+            actions: to_msgpack(&actions),
         };
         self.change(request, |mut c, r| async move { c.update_aliases(r).await })
             .await?;

@@ -6,7 +6,7 @@ use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tessera_proto::control_plane as cp;
-use tessera_proto::convert::to_json;
+use tessera_proto::convert::to_msgpack;
 use tessera_types::shard_client::RecoveryProgress;
 use tessera_types::{
     ClusterOperation, CollectionState, CreateShardKey, DropShardKey, NodeType, ShardId, Topology,
@@ -165,7 +165,7 @@ impl Gateway {
         let (_, state) = self.collection(collection)?;
         let request = cp::UpdateClusterSetupRequest {
             collection: state.name,
-            operation_json: to_json(&operation),
+            operation: to_msgpack(&operation),
         };
         self.change(request, |mut c, r| async move {
             c.update_cluster_setup(r).await

@@ -8,7 +8,7 @@ use futures::future::join_all;
 use serde::Serialize;
 use serde_json::{json, Value};
 use tessera_proto::control_plane as cp;
-use tessera_proto::convert::to_json;
+use tessera_proto::convert::to_msgpack;
 use tessera_types::quota::NodeQuotaUsage;
 use tessera_types::{PeerId, QuotaConfig};
 
@@ -42,7 +42,7 @@ impl Gateway {
     pub async fn set_quota(&self, config: QuotaConfig) -> Result<bool> {
         config.validate()?;
         let request = cp::SetQuotaRequest {
-            config_json: to_json(&config),
+            config: to_msgpack(&config),
         };
         self.change(request, |mut c, r| async move { c.set_quota(r).await })
             .await?;

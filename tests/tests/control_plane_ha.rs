@@ -357,7 +357,7 @@ async fn changes_sent_to_followers_and_learners_are_forwarded_to_the_leader() {
             .control_plane_client(i)
             .create_collection(cp::CreateCollectionRequest {
                 name: name.clone(),
-                request_json: br#"{"vectors": {"size": 4, "distance": "Dot"}}"#.to_vec(),
+                request: small_collection(),
             })
             .await
             .unwrap_or_else(|e| panic!("{role} {i}: {e}"));
@@ -382,7 +382,7 @@ async fn changes_sent_to_followers_and_learners_are_forwarded_to_the_leader() {
         .control_plane_client(follower)
         .create_collection(cp::CreateCollectionRequest {
             name: "via-follower".into(),
-            request_json: br#"{"vectors": {"size": 4, "distance": "Dot"}}"#.to_vec(),
+            request: small_collection(),
         })
         .await
         .unwrap_err();
@@ -542,4 +542,11 @@ async fn a_long_running_control_plane_keeps_its_log_bounded_and_new_members_star
     );
     assert!(topology.version >= PROPOSALS as u64, "{topology:?}");
     cluster.stop().await;
+}
+
+/// A small collection's `CreateCollection` body as the gateway sends it.
+fn small_collection() -> Vec<u8> {
+    let request: tessera_types::CreateCollection =
+        serde_json::from_str(r#"{"vectors": {"size": 4, "distance": "Dot"}}"#).unwrap();
+    tessera_proto::convert::to_msgpack(&request)
 }

@@ -11,7 +11,7 @@ use futures::{Stream, StreamExt};
 use openraft::ServerState;
 use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_server;
-use tessera_proto::convert::{error_to_status, from_json};
+use tessera_proto::convert::{error_to_status, from_msgpack};
 use tessera_types::{
     AliasOperation, ClusterOperation, CreateCollection, PayloadFieldSchema, PeerId, QuotaConfig,
     ShardRouting, TesseraError, Topology, UpdateCollection,
@@ -217,8 +217,7 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         let message = request.get_ref();
         validate_collection_name(&message.name).map_err(error_to_status)?;
         let create: CreateCollection =
-            from_json(&message.request_json, "create collection request")
-                .map_err(error_to_status)?;
+            from_msgpack(&message.request, "create collection request").map_err(error_to_status)?;
         // Reject early, without a log entry; the state machine checks again on apply.
         self.reject_early(plan_collection(
             &self.topology.borrow(),
@@ -243,8 +242,7 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
     ) -> Result<Response<cp::ChangeReply>, Status> {
         let message = request.get_ref();
         let update: UpdateCollection =
-            from_json(&message.request_json, "update collection request")
-                .map_err(error_to_status)?;
+            from_msgpack(&message.request, "update collection request").map_err(error_to_status)?;
         self.reject_early({
             let topology = self.topology.borrow();
             topology
@@ -282,7 +280,7 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
     ) -> Result<Response<cp::ChangeReply>, Status> {
         let message = request.get_ref();
         let schema: PayloadFieldSchema =
-            from_json(&message.field_schema_json, "field_schema").map_err(error_to_status)?;
+            from_msgpack(&message.field_schema, "field_schema").map_err(error_to_status)?;
         let command = TopologyCommand::CreatePayloadIndex {
             collection: message.collection.clone(),
             field: message.field_name.clone(),
@@ -386,7 +384,7 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
     ) -> Result<Response<cp::ChangeReply>, Status> {
         let message = request.get_ref();
         let operation: ClusterOperation =
-            from_json(&message.operation_json, "cluster operation").map_err(error_to_status)?;
+            from_msgpack(&message.operation, "cluster operation").map_err(error_to_status)?;
         self.reject_early(operation.validate())?;
         let command = TopologyCommand::ClusterSetup {
             collection: message.collection.clone(),
@@ -403,7 +401,7 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         request: Request<cp::UpdateAliasesRequest>,
     ) -> Result<Response<cp::ChangeReply>, Status> {
         let actions: Vec<AliasOperation> =
-            from_json(&request.get_ref().actions_json, "alias actions").map_err(error_to_status)?;
+            from_msgpack(&request.get_ref().actions, "alias actions").map_err(error_to_status)?;
         // Reject early, without a log entry; the state machine checks again on apply.
         self.reject_early(self.topology.borrow().clone().change_aliases(&actions))?;
         let command = TopologyCommand::UpdateAliases { actions };
@@ -418,7 +416,7 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         request: Request<cp::SetQuotaRequest>,
     ) -> Result<Response<cp::ChangeReply>, Status> {
         let config: QuotaConfig =
-            from_json(&request.get_ref().config_json, "quota config").map_err(error_to_status)?;
+            from_msgpack(&request.get_ref().config, "quota config").map_err(error_to_status)?;
         self.reject_early(config.validate())?;
         let command = TopologyCommand::SetQuota { config };
         self.submit(command, request, change_reply, |mut c, r| async move {

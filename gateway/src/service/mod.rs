@@ -37,7 +37,7 @@ use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use tessera_proto::control_plane as cp;
 use tessera_proto::control_plane::control_plane_client::ControlPlaneClient;
-use tessera_proto::convert::to_json;
+use tessera_proto::convert::to_msgpack;
 use tessera_runtime::internal_auth::InternalChannel;
 use tessera_runtime::topology_watch::TopologyCache;
 use tessera_types::shard_client::{
@@ -357,7 +357,7 @@ impl Gateway {
         request.clone().into_config(1)?;
         let request = cp::CreateCollectionRequest {
             name: name.to_string(),
-            request_json: to_json(&request),
+            request: to_msgpack(&request),
         };
         self.change(
             request,
@@ -370,7 +370,7 @@ impl Gateway {
     pub async fn update_collection(&self, name: &str, request: UpdateCollection) -> Result<()> {
         let request = cp::UpdateCollectionRequest {
             name: self.collection_name(name)?,
-            request_json: to_json(&request),
+            request: to_msgpack(&request),
         };
         self.change(
             request,
@@ -414,7 +414,7 @@ impl Gateway {
         let request = cp::CreatePayloadIndexRequest {
             collection: self.collection_name(collection)?,
             field_name: field.to_string(),
-            field_schema_json: to_json(&schema),
+            field_schema: to_msgpack(&schema),
         };
         let reply = self
             .change(request, |mut c, r| async move {

@@ -125,12 +125,24 @@ pub fn status_to_error(status: tonic::Status) -> TesseraError {
     }
 }
 
-pub fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).expect("domain types serialize to JSON")
+/// A domain value in a bytes field: MessagePack with field names, in
+/// serde's human-readable mode, since the domain types' serde is written for
+/// JSON's shapes (a UUID is a string, not 16 bytes).
+pub fn to_msgpack<T: serde::Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut encoder = rmp_serde::Serializer::new(&mut bytes)
+        .with_struct_map()
+        .with_human_readable();
+    value
+        .serialize(&mut encoder)
+        .expect("domain types serialize to MessagePack");
+    bytes
 }
 
-pub fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| TesseraError::bad_input(format!("{what}: {e}")))
+/// The inverse of [`to_msgpack`]; `what` names the field in the error.
+pub fn from_msgpack<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    let mut decoder = rmp_serde::Deserializer::from_read_ref(bytes).with_human_readable();
+    T::deserialize(&mut decoder).map_err(|e| TesseraError::bad_input(format!("{what}: {e}")))
 }
 
 fn missing(what: &str) -> TesseraError {
@@ -564,9 +576,9 @@ impl From<&t::Topology> for cp::Topology {
                 .map(|c| cp::Collection {
                     name: c.name.clone(),
                     incarnation: c.incarnation,
-                    config_json: to_json(&c.config),
-                    payload_schema_json: to_json(&c.payload_schema),
-                    transfers_json: to_json(&c.transfers),
+                    config: to_msgpack(&c.config),
+                    payload_schema: to_msgpack(&c.payload_schema),
+                    transfers: to_msgpack(&c.transfers),
                     routing: match c.routing {
                         t::ShardRouting::Modulo => cp::ShardRouting::Modulo,
                         t::ShardRouting::Ring => cp::ShardRouting::Ring,
@@ -576,7 +588,7 @@ impl From<&t::Topology> for cp::Topology {
                         .iter()
                         .map(|s| cp::ShardPlacement {
                             shard_id: s.shard_id,
-                            shard_key_json: s.shard_key.as_ref().map(to_json).unwrap_or_default(),
+                            shard_key: s.shard_key.as_ref().map(to_msgpack).unwrap_or_default(),
                             replicas: s
                                 .replicas
                                 .iter()
@@ -597,7 +609,7 @@ impl From<&t::Topology> for cp::Topology {
                 .iter()
                 .map(|(a, c)| (a.clone(), c.clone()))
                 .collect(),
-            quota_json: to_json(&topo.quota),
+            quota: to_msgpack(&topo.quota),
         }
     }
 }
@@ -633,10 +645,10 @@ impl TryFrom<cp::Topology> for t::Topology {
                 .map(|s| {
                     Ok(t::ShardPlacement {
                         shard_id: s.shard_id,
-                        shard_key: if s.shard_key_json.is_empty() {
+                        shard_key: if s.shard_key.is_empty() {
                             None
                         } else {
-                            Some(from_json(&s.shard_key_json, "shard key")?)
+                            Some(from_msgpack(&s.shard_key, "shard key")?)
                         },
                         replicas: s
                             .replicas
@@ -656,17 +668,17 @@ impl TryFrom<cp::Topology> for t::Topology {
             collections.insert(
                 c.name.clone(),
                 t::CollectionState {
-                    config: from_json(&c.config_json, "collection config")?,
-                    payload_schema: if c.payload_schema_json.is_empty() {
+                    config: from_msgpack(&c.config, "collection config")?,
+                    payload_schema: if c.payload_schema.is_empty() {
                         Default::default()
                     } else {
-                        from_json(&c.payload_schema_json, "payload schema")?
+                        from_msgpack(&c.payload_schema, "payload schema")?
                     },
                     routing,
-                    transfers: if c.transfers_json.is_empty() {
+                    transfers: if c.transfers.is_empty() {
                         Vec::new()
                     } else {
-                        from_json(&c.transfers_json, "shard transfers")?
+                        from_msgpack(&c.transfers, "shard transfers")?
                     },
                     name: c.name,
                     incarnation: c.incarnation,
@@ -679,10 +691,10 @@ impl TryFrom<cp::Topology> for t::Topology {
             peers,
             collections,
             aliases: topo.aliases.into_iter().collect(),
-            quota: if topo.quota_json.is_empty() {
+            quota: if topo.quota.is_empty() {
                 Default::default()
             } else {
-                from_json(&topo.quota_json, "quota config")?
+                from_msgpack(&topo.quota, "quota config")?
             },
             // The control plane's own record; not streamed.
             removed_peers: Default::default(),

@@ -5,22 +5,14 @@
 use tessera_types as t;
 use tessera_types::TesseraError;
 
-use super::{missing, Result};
+use super::{from_msgpack, missing, to_msgpack, Result};
 use crate::common;
 use crate::data_plane as dp;
 
-// MessagePack with field names, in serde's human-readable mode: the domain
-// types' serde is written for JSON's shapes (a UUID is a string, not 16 bytes).
 impl From<&t::Filter> for common::Filter {
     fn from(filter: &t::Filter) -> Self {
-        let mut bytes = Vec::new();
-        let mut encoder = rmp_serde::Serializer::new(&mut bytes)
-            .with_struct_map()
-            .with_human_readable();
-        serde::Serialize::serialize(filter, &mut encoder)
-            .expect("filters serialize to MessagePack");
         common::Filter {
-            encoding: Some(common::filter::Encoding::Msgpack(bytes)),
+            encoding: Some(common::filter::Encoding::Msgpack(to_msgpack(filter))),
         }
     }
 }
@@ -29,12 +21,7 @@ impl TryFrom<common::Filter> for t::Filter {
     type Error = TesseraError;
     fn try_from(filter: common::Filter) -> Result<Self> {
         match filter.encoding {
-            Some(common::filter::Encoding::Msgpack(bytes)) => {
-                let mut decoder =
-                    rmp_serde::Deserializer::from_read_ref(&bytes).with_human_readable();
-                serde::Deserialize::deserialize(&mut decoder)
-                    .map_err(|e| TesseraError::bad_input(format!("filter: {e}")))
-            }
+            Some(common::filter::Encoding::Msgpack(bytes)) => from_msgpack(&bytes, "filter"),
             None => Err(missing("filter encoding")),
         }
     }
