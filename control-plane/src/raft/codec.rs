@@ -21,7 +21,7 @@ pub enum CodecError {
     Encode(#[from] rmp_serde::encode::Error),
     #[error("cannot decode MessagePack: {0}")]
     Decode(#[from] rmp_serde::decode::Error),
-    #[error("cannot decode legacy JSON: {0}")]
+    #[error("legacy JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("unknown format {0:#04x}: written by a newer version")]
     UnknownFormat(u8),
@@ -29,7 +29,33 @@ pub enum CodecError {
     Empty,
 }
 
+/// The formats values are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Untagged JSON: read, and written only to answer a member that sent it.
+    LegacyJson,
+    MsgpackV1,
+}
+
+impl Format {
+    /// The format `bytes` were written in (the current one when unknown).
+    pub fn of(bytes: &[u8]) -> Format {
+        match bytes.first() {
+            Some(0x20..=0x7e) => Format::LegacyJson,
+            _ => Format::MsgpackV1,
+        }
+    }
+}
+
+/// Encodes in the current format.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CodecError> {
+    encode_as(value, Format::MsgpackV1)
+}
+
+pub fn encode_as<T: Serialize + ?Sized>(value: &T, format: Format) -> Result<Vec<u8>, CodecError> {
+    if format == Format::LegacyJson {
+        return Ok(serde_json::to_vec(value)?);
+    }
     let mut bytes = vec![MSGPACK_V1];
     let mut encoder = rmp_serde::Serializer::new(&mut bytes)
         .with_struct_map()
@@ -65,11 +91,15 @@ mod tests {
         }
     }
 
+    /// Every kind of topology command, as the log held them in JSON before
+    /// formats were tagged.
+    fn fixture_commands() -> Vec<TopologyCommand> {
+        serde_json::from_str(include_str!("../../tests/fixtures/raft_commands_v0.json")).unwrap()
+    }
+
     #[test]
     fn entries_round_trip_and_legacy_json_still_reads() {
-        let commands: Vec<TopologyCommand> =
-            serde_json::from_str(include_str!("../../tests/fixtures/raft_commands_v0.json"))
-                .unwrap();
+        let commands = fixture_commands();
         assert!(
             commands.len() >= 10,
             "the fixture covers every kind of command"
@@ -91,5 +121,32 @@ mod tests {
         // A purge marker or commit point written before formats were tagged.
         assert_eq!(decode::<Option<u64>>(b"null").unwrap(), None);
         assert_eq!(decode::<u64>(b"42").unwrap(), 42);
+        // A reply to a member that sent JSON is JSON.
+        let legacy = serde_json::to_vec(&Some(7u64)).unwrap();
+        assert_eq!(Format::of(&legacy), Format::LegacyJson);
+        let reply = encode_as(&Some(8u64), Format::of(&legacy)).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Option<u64>>(&reply).unwrap(),
+            Some(8)
+        );
+    }
+
+    /// The same commands in format 0x01, as written when it was introduced:
+    /// a change to the domain types that stops them reading fails here, and
+    /// needs a new format (with this one still read) instead.
+    /// `TESSERA_WRITE_FIXTURES=1` rewrites the file, for a new format only.
+    #[test]
+    fn commands_written_in_format_1_still_read() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/raft_commands_v1.msgpack"
+        );
+        if std::env::var_os("TESSERA_WRITE_FIXTURES").is_some() {
+            std::fs::write(path, encode(&fixture_commands()).unwrap()).unwrap();
+        }
+        let written = std::fs::read(path).unwrap();
+        assert_eq!(written[0], MSGPACK_V1);
+        let read: Vec<TopologyCommand> = decode(&written).unwrap();
+        assert_eq!(read, fixture_commands());
     }
 }

@@ -22,7 +22,12 @@ impl RaftService {
 
     /// Refuses requests meant for another node id, so that a node which took
     /// over a member's address never joins that member's group by accident.
-    fn decode<T: DeserializeOwned>(&self, request: Request<RaftPayload>) -> Result<T, Status> {
+    /// Also returns the request's format, which the reply takes: a member of
+    /// an older version reads only the JSON it sent.
+    fn decode<T: DeserializeOwned>(
+        &self,
+        request: Request<RaftPayload>,
+    ) -> Result<(T, codec::Format), Status> {
         let target = request
             .metadata()
             .get(TARGET_HEADER)
@@ -34,15 +39,20 @@ impl RaftService {
                 self.node_id
             )));
         }
-        codec::decode(&request.into_inner().data)
-            .map_err(|e| Status::invalid_argument(format!("malformed Raft payload: {e}")))
+        let data = request.into_inner().data;
+        let value = codec::decode(&data)
+            .map_err(|e| Status::invalid_argument(format!("malformed Raft payload: {e}")))?;
+        Ok((value, codec::Format::of(&data)))
     }
 }
 
 /// The reply carries openraft's whole `Result`, so the caller gets Raft errors
 /// as they were, apart from transport failures.
-fn encode<T: Serialize>(result: &T) -> Result<Response<RaftPayload>, Status> {
-    let data = codec::encode(result)
+fn encode<T: Serialize>(
+    result: &T,
+    format: codec::Format,
+) -> Result<Response<RaftPayload>, Status> {
+    let data = codec::encode_as(result, format)
         .map_err(|e| Status::internal(format!("cannot encode Raft reply: {e}")))?;
     Ok(Response::new(RaftPayload { data }))
 }
@@ -53,20 +63,23 @@ impl raft_server::Raft for RaftService {
         &self,
         request: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        let result = self.raft.append_entries(self.decode(request)?).await;
-        encode(&result)
+        let (request, format) = self.decode(request)?;
+        let result = self.raft.append_entries(request).await;
+        encode(&result, format)
     }
 
     async fn vote(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        let result = self.raft.vote(self.decode(request)?).await;
-        encode(&result)
+        let (request, format) = self.decode(request)?;
+        let result = self.raft.vote(request).await;
+        encode(&result, format)
     }
 
     async fn install_snapshot(
         &self,
         request: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        let result = self.raft.install_snapshot(self.decode(request)?).await;
-        encode(&result)
+        let (request, format) = self.decode(request)?;
+        let result = self.raft.install_snapshot(request).await;
+        encode(&result, format)
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tessera_runtime::topology_watch::TopologyCache;
 use tessera_types::shard_client::ShardTarget;
-use tessera_types::{PeerId, ShardId, ShardPlacement, TesseraError, Topology};
+use tessera_types::{CollectionState, PeerId, ShardId, ShardPlacement, TesseraError, Topology};
 
 use crate::membership::ReadLease;
 use tessera_engine::shard::{RestoredHistory, Shard, ShardError};
@@ -52,7 +52,7 @@ pub struct ShardRegistry {
     topology: TopologyCache,
     open: Arc<Mutex<HashMap<ReplicaKey, Arc<Shard>>>>,
     /// Replicas whose directory is being replaced by a snapshot: not opened
-    /// meanwhile. Changed under the `open` lock.
+    /// meanwhile. Changed under the `open` lock, which is taken first.
     replacing: Arc<Mutex<std::collections::HashSet<ReplicaKey>>>,
     wal_retention_ops: u64,
     /// The newest topology version this node acted on, kept on disk: an older
@@ -193,13 +193,13 @@ impl ShardRegistry {
             .join(key.shard_id.to_string())
     }
 
-    /// The replica a request is for. Waits until this node has seen the
-    /// topology the sender routed with, so a freshly created collection is known.
-    pub async fn shard(&self, target: ShardTarget) -> Result<Arc<Shard>, TesseraError> {
-        let topology = self
-            .topology
-            .wait_for_version(target.topology_version)
-            .await?;
+    /// The collection `target` is in, which must place a replica of the
+    /// shard on this node.
+    fn placing_here<'t>(
+        &self,
+        topology: &'t Topology,
+        target: &ShardTarget,
+    ) -> Result<&'t CollectionState, TesseraError> {
         let collection = topology
             .collections
             .get(&target.collection)
@@ -217,6 +217,34 @@ impl ShardRegistry {
                 target.shard_id, target.collection, self.peer_id
             )));
         }
+        Ok(collection)
+    }
+
+    /// Opens the replica `key` of `collection` (replaying its WAL: blocking)
+    /// into `open`, the locked set of open replicas.
+    fn open_into(
+        &self,
+        open: &mut HashMap<ReplicaKey, Arc<Shard>>,
+        key: ReplicaKey,
+        collection: &CollectionState,
+        version: u64,
+    ) -> Result<Arc<Shard>, TesseraError> {
+        tracing::info!(collection = %key.collection, shard = key.shard_id, "opening shard replica");
+        let shard = Arc::new(Shard::open(&self.dir(&key), collection.config.clone())?);
+        shard.adopt(version, &collection.config, &collection.payload_schema);
+        shard.set_wal_retention(self.wal_retention_ops);
+        open.insert(key, shard.clone());
+        Ok(shard)
+    }
+
+    /// The replica a request is for. Waits until this node has seen the
+    /// topology the sender routed with, so a freshly created collection is known.
+    pub async fn shard(&self, target: ShardTarget) -> Result<Arc<Shard>, TesseraError> {
+        let topology = self
+            .topology
+            .wait_for_version(target.topology_version)
+            .await?;
+        let collection = self.placing_here(&topology, &target)?;
         let key = ReplicaKey::new(target.collection, target.incarnation, target.shard_id);
         if let Some(shard) = self.open.lock().get(&key).cloned() {
             // The request may come before the reconcile pass for this version.
@@ -227,12 +255,8 @@ impl ShardRegistry {
             );
             return Ok(shard);
         }
-        let dir = self.dir(&key);
-        let config = collection.config.clone();
-        let schema = collection.payload_schema.clone();
-        let version = topology.version;
+        let collection = collection.clone();
         let registry = self.clone();
-        // Opening replays the WAL: blocking work, off the async threads.
         tokio::task::spawn_blocking(move || {
             let mut open = registry.open.lock();
             if let Some(shard) = open.get(&key) {
@@ -244,12 +268,7 @@ impl ShardRegistry {
                     key.shard_id
                 )));
             }
-            tracing::info!(collection = %key.collection, shard = key.shard_id, "opening shard replica");
-            let shard = Arc::new(Shard::open(&dir, config.clone())?);
-            shard.adopt(version, &config, &schema);
-            shard.set_wal_retention(registry.wal_retention_ops);
-            open.insert(key, shard.clone());
-            Ok(shard)
+            registry.open_into(&mut open, key, &collection, topology.version)
         })
         .await
         .map_err(TesseraError::internal_from)?
@@ -299,10 +318,31 @@ impl ShardRegistry {
             self.replacing.lock().insert(key.clone());
             open.remove(&key)
         };
-        let result = self.swap_in(&key, old, fill).await;
-        self.replacing.lock().remove(&key);
-        result?;
-        self.shard(target).await
+        let swapped = self.swap_in(&key, old, fill).await;
+        let seen = self
+            .topology
+            .wait_for_version(target.topology_version)
+            .await;
+        // Opened, or removed when the topology no longer places it here, under
+        // the lock reconcile passes take: none sees the new directory while it
+        // is neither open nor being replaced, and none is left behind.
+        let registry = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut open = registry.open.lock();
+            registry.replacing.lock().remove(&key);
+            swapped?;
+            seen?;
+            let topology = registry.topology.current();
+            match registry.placing_here(&topology, &target) {
+                Ok(collection) => registry.open_into(&mut open, key, collection, topology.version),
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(registry.dir(&key));
+                    Err(e)
+                }
+            }
+        })
+        .await
+        .map_err(TesseraError::internal_from)?
     }
 
     async fn swap_in(
@@ -453,7 +493,7 @@ impl ShardRegistry {
 
 #[cfg(test)]
 mod tests {
-    use tessera_types::{CollectionState, Replica, ReplicaState};
+    use tessera_types::{Replica, ReplicaState};
 
     use super::*;
 
@@ -559,5 +599,30 @@ mod tests {
 
         registry.reconcile(&topology(7, false));
         assert!(!registry.dir(&key).exists());
+    }
+
+    /// A replica swapped in (a transfer's snapshot or records) for a shard
+    /// the topology no longer places here is removed, not left on disk.
+    #[tokio::test]
+    async fn a_replica_swapped_in_after_it_moved_away_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cache, _watch) = TopologyCache::start(&["http://127.0.0.1:9".into()]).unwrap();
+        let registry = ShardRegistry::new(dir.path(), 7, cache, 0);
+        let built = registry.scratch_file(&ReplicaKey::new("c", 1, 0), "incoming-records");
+        std::fs::create_dir_all(&built).unwrap();
+        let target = ShardTarget {
+            collection: "c".into(),
+            incarnation: 1,
+            shard_id: 0,
+            topology_version: 0,
+        };
+        let err = registry
+            .replace_with_built(target, built)
+            .await
+            .err()
+            .expect("the topology places no such replica");
+        assert!(matches!(err, TesseraError::NotFound(_)), "{err:?}");
+        assert!(!registry.dir(&ReplicaKey::new("c", 1, 0)).exists());
+        assert!(registry.replacing.lock().is_empty());
     }
 }
