@@ -55,6 +55,20 @@ where
     reply.map(Response::into_inner).map_err(status_to_error)
 }
 
+/// A one-answer call `$rpc` (named `$name` in traces) on the node behind
+/// `$shard`, through [`remote`].
+macro_rules! unary {
+    ($shard:expr, $rpc:ident, $name:literal, $deadline:expr, $request:expr) => {
+        remote(
+            &$shard.0,
+            $name,
+            $deadline,
+            $request,
+            |mut c, r| async move { DataPlaneClient::$rpc(&mut c, r).await },
+        )
+    };
+}
+
 /// A data node in another process, reached over gRPC.
 #[derive(Clone)]
 pub struct RemoteShard(DataPlaneClient<InternalChannel>);
@@ -74,14 +88,7 @@ impl ShardClient for RemoteShard {
             operation: Some(write.operation.into()),
             epoch: write.epoch,
         };
-        let reply = remote(
-            &self.0,
-            "DataPlane/Update",
-            call.deadline,
-            request,
-            |mut c, r| async move { DataPlaneClient::update(&mut c, r).await },
-        )
-        .await?;
+        let reply = unary!(self, update, "DataPlane/Update", call.deadline, request).await?;
         Ok(reply.operation_id)
     }
 
@@ -97,14 +104,7 @@ impl ShardClient for RemoteShard {
             ids: ids.into_iter().map(Into::into).collect(),
             selectors: Some(selectors_to_proto(&with_payload, &with_vector)),
         };
-        let reply = remote(
-            &self.0,
-            "DataPlane/Retrieve",
-            call.deadline,
-            request,
-            |mut c, r| async move { DataPlaneClient::retrieve(&mut c, r).await },
-        )
-        .await?;
+        let reply = unary!(self, retrieve, "DataPlane/Retrieve", call.deadline, request).await?;
         Ok(ReplicaAnswer {
             value: reply
                 .records
@@ -124,14 +124,7 @@ impl ShardClient for RemoteShard {
             target: Some((&call.target).into()),
             ..dp::SearchRequest::from(&request)
         };
-        let reply = remote(
-            &self.0,
-            "DataPlane/Search",
-            call.deadline,
-            request,
-            |mut c, r| async move { DataPlaneClient::search(&mut c, r).await },
-        )
-        .await?;
+        let reply = unary!(self, search, "DataPlane/Search", call.deadline, request).await?;
         scored(reply)
     }
 
@@ -144,12 +137,12 @@ impl ShardClient for RemoteShard {
             target: Some((&call.target).into()),
             ..dp::TextSearchRequest::from(&request)
         };
-        let reply = remote(
-            &self.0,
+        let reply = unary!(
+            self,
+            text_search,
             "DataPlane/TextSearch",
             call.deadline,
-            request,
-            |mut c, r| async move { DataPlaneClient::text_search(&mut c, r).await },
+            request
         )
         .await?;
         scored(reply)
@@ -164,14 +157,7 @@ impl ShardClient for RemoteShard {
             target: Some((&call.target).into()),
             ..dp::ScrollRequest::from(&request)
         };
-        let reply = remote(
-            &self.0,
-            "DataPlane/Scroll",
-            call.deadline,
-            request,
-            |mut c, r| async move { DataPlaneClient::scroll(&mut c, r).await },
-        )
-        .await?;
+        let reply = unary!(self, scroll, "DataPlane/Scroll", call.deadline, request).await?;
         reply.try_into()
     }
 
@@ -180,14 +166,7 @@ impl ShardClient for RemoteShard {
             target: Some((&call.target).into()),
             filter: filter.as_ref().map(Into::into),
         };
-        let reply = remote(
-            &self.0,
-            "DataPlane/Count",
-            call.deadline,
-            request,
-            |mut c, r| async move { DataPlaneClient::count(&mut c, r).await },
-        )
-        .await?;
+        let reply = unary!(self, count, "DataPlane/Count", call.deadline, request).await?;
         Ok(ReplicaAnswer {
             value: reply.count,
             applied: applied(reply.applied_epoch, reply.applied_seq),
@@ -205,14 +184,7 @@ impl ShardClient for RemoteShard {
             key,
             filter: filter.as_ref().map(Into::into),
         };
-        let reply = remote(
-            &self.0,
-            "DataPlane/Facet",
-            call.deadline,
-            request,
-            |mut c, r| async move { DataPlaneClient::facet(&mut c, r).await },
-        )
-        .await?;
+        let reply = unary!(self, facet, "DataPlane/Facet", call.deadline, request).await?;
         Ok(ReplicaAnswer {
             value: reply
                 .hits
@@ -228,12 +200,12 @@ impl ShardClient for RemoteShard {
             target: Some((&call.target).into()),
             with_payload_bytes,
         };
-        let reply = remote(
-            &self.0,
+        let reply = unary!(
+            self,
+            shard_stats,
             "DataPlane/ShardStats",
             call.deadline,
-            request,
-            |mut c, r| async move { DataPlaneClient::shard_stats(&mut c, r).await },
+            request
         )
         .await?;
         Ok(reply.into())
@@ -241,14 +213,7 @@ impl ShardClient for RemoteShard {
 
     async fn node_quota(&self, topology_version: u64, deadline: Instant) -> Result<NodeQuotaUsage> {
         let request = dp::NodeQuotaRequest { topology_version };
-        let reply = remote(
-            &self.0,
-            "DataPlane/NodeQuota",
-            deadline,
-            request,
-            |mut c, r| async move { DataPlaneClient::node_quota(&mut c, r).await },
-        )
-        .await?;
+        let reply = unary!(self, node_quota, "DataPlane/NodeQuota", deadline, request).await?;
         Ok(reply.into())
     }
 
@@ -256,18 +221,9 @@ impl ShardClient for RemoteShard {
         let request = dp::ShardSnapshotRequest {
             target: Some((&target).into()),
         };
-        let mut stream = DataPlaneClient::shard_snapshot(&mut self.0.clone(), request)
-            .await
-            .map_err(status_to_error)?
-            .into_inner();
-        let first = stream
-            .message()
-            .await
-            .map_err(status_to_error)?
-            .ok_or_else(|| TesseraError::Unavailable("an empty shard snapshot".into()))?;
-        let rest = stream.map(|chunk| chunk.map(|c| c.data).map_err(status_to_error));
-        let chunks = futures::stream::once(async move { Ok(first.data) }).chain(rest);
-        Ok((first.total_bytes, Box::pin(chunks)))
+        let stream = DataPlaneClient::shard_snapshot(&mut self.0.clone(), request).await;
+        let (first, bytes) = snapshot_chunks(stream, "an empty shard snapshot").await?;
+        Ok((first.total_bytes, bytes))
     }
 
     async fn store_snapshot(
@@ -300,12 +256,12 @@ impl ShardClient for RemoteShard {
 
     async fn list_snapshots(&self, scope: String, deadline: Instant) -> Result<Vec<SnapshotFile>> {
         let request = dp::ListSnapshotsRequest { scope };
-        let reply = remote(
-            &self.0,
+        let reply = unary!(
+            self,
+            list_snapshots,
             "DataPlane/ListSnapshots",
             deadline,
-            request,
-            |mut c, r| async move { DataPlaneClient::list_snapshots(&mut c, r).await },
+            request
         )
         .await?;
         Ok(reply.snapshots.into_iter().map(Into::into).collect())
@@ -324,12 +280,12 @@ impl ShardClient for RemoteShard {
 
     async fn delete_snapshot(&self, location: SnapshotLocation, deadline: Instant) -> Result<bool> {
         let request = dp::SnapshotLocation::from(location);
-        let reply = remote(
-            &self.0,
+        let reply = unary!(
+            self,
+            delete_snapshot,
             "DataPlane/DeleteSnapshot",
             deadline,
-            request,
-            |mut c, r| async move { DataPlaneClient::delete_snapshot(&mut c, r).await },
+            request
         )
         .await?;
         Ok(reply.found)
@@ -370,12 +326,12 @@ impl ShardClient for RemoteShard {
             ops: ops.ops.into_iter().map(Into::into).collect(),
             prev_epoch: ops.prev_epoch,
         };
-        let reply = remote(
-            &self.0,
+        let reply = unary!(
+            self,
+            replicate,
             "DataPlane/Replicate",
             call.deadline,
-            request,
-            |mut c, r| async move { DataPlaneClient::replicate(&mut c, r).await },
+            request
         )
         .await?;
         let last = OpId {
@@ -403,12 +359,12 @@ impl ShardClient for RemoteShard {
             max_ops,
             peer_id: peer,
         };
-        let reply = remote(
-            &self.0,
+        let reply = unary!(
+            self,
+            fetch_ops,
             "DataPlane/FetchOps",
             call.deadline,
-            request,
-            |mut c, r| async move { DataPlaneClient::fetch_ops(&mut c, r).await },
+            request
         )
         .await?;
         Ok(MissedOps {
@@ -426,23 +382,15 @@ impl ShardClient for RemoteShard {
         let request = dp::FetchSnapshotRequest {
             target: Some((&target).into()),
         };
-        let mut stream = DataPlaneClient::fetch_snapshot(&mut self.0.clone(), request)
-            .await
-            .map_err(status_to_error)?
-            .into_inner();
-        let first = stream
-            .message()
-            .await
-            .map_err(status_to_error)?
-            .ok_or_else(|| TesseraError::Unavailable("the primary sent no snapshot".into()))?;
-        let rest = stream.map(|chunk| chunk.map(|c| c.data).map_err(status_to_error));
+        let stream = DataPlaneClient::fetch_snapshot(&mut self.0.clone(), request).await;
+        let (first, bytes) = snapshot_chunks(stream, "the primary sent no snapshot").await?;
         Ok(TransferSnapshot {
             at: OpId {
                 epoch: first.epoch,
                 seq: first.seq,
             },
             size: first.total_bytes,
-            bytes: Box::pin(futures::stream::once(async move { Ok(first.data) }).chain(rest)),
+            bytes,
         })
     }
 
@@ -491,6 +439,25 @@ impl ShardClient for RemoteShard {
             batches: Box::pin(batches),
         })
     }
+}
+
+/// A snapshot's chunk stream as its first message (size and, for a
+/// transfer, the last operation it holds) and its bytes, that message's
+/// included; `empty` says what a stream without a first message means.
+async fn snapshot_chunks(
+    call: Result<Response<tonic::Streaming<dp::SnapshotChunk>>, Status>,
+    empty: &str,
+) -> Result<(dp::SnapshotChunk, ByteStream)> {
+    let mut stream = call.map_err(status_to_error)?.into_inner();
+    let mut first = stream
+        .message()
+        .await
+        .map_err(status_to_error)?
+        .ok_or_else(|| TesseraError::Unavailable(empty.into()))?;
+    let data = std::mem::take(&mut first.data);
+    let rest = stream.map(|chunk| chunk.map(|c| c.data).map_err(status_to_error));
+    let bytes = futures::stream::once(async move { Ok(data) }).chain(rest);
+    Ok((first, Box::pin(bytes)))
 }
 
 /// Sends `data` as the client stream of `call`: the `first` message, one
