@@ -84,17 +84,6 @@ macro_rules! shard_keyed {
     )*};
 }
 
-/// Search-like bodies, whose shard keys are among their hit options.
-macro_rules! hit_keyed {
-    ($($body:ty),* $(,)?) => {$(
-        impl ShardKeyed for $body {
-            fn take_shard_key(&mut self) -> Option<ShardKeySelector> {
-                self.hits.shard_key.take()
-            }
-        }
-    )*};
-}
-
 /// Batch bodies: each request names its own shard keys.
 macro_rules! per_request_keys {
     ($($body:ty),* $(,)?) => {$(
@@ -112,13 +101,17 @@ use super::query_body::{
     RecommendBatchBody, RecommendBody, SearchGroupsBody,
 };
 
-shard_keyed!(MatrixBody, FacetBody, RetrieveBody, ScrollBody, CountBody);
-hit_keyed!(
+shard_keyed!(
     SearchBody,
     QueryBody,
     RecommendBody,
     SearchGroupsBody,
-    DiscoverBody
+    MatrixBody,
+    FacetBody,
+    RetrieveBody,
+    ScrollBody,
+    CountBody,
+    DiscoverBody,
 );
 per_request_keys!(
     SearchBatchBody,
@@ -129,12 +122,12 @@ per_request_keys!(
 
 impl ShardKeyed for super::query_body::QueryGroupsBody {
     fn take_shard_key(&mut self) -> Option<ShardKeySelector> {
-        self.query.hits.shard_key.take()
+        self.query.shard_key.take()
     }
 }
 
 impl ShardKeyed for super::query_body::RecommendGroupsBody {
     fn take_shard_key(&mut self) -> Option<ShardKeySelector> {
-        self.recommend.hits.shard_key.take()
+        self.recommend.shard_key.take()
     }
 }

@@ -311,34 +311,25 @@ impl NamedVectorStruct {
     }
 }
 
-/// What every search-like body (search, query, recommend, discover, their
-/// groups) says besides its query: which points may be hits, how the index
-/// is searched, what a hit carries, and under custom sharding which shard
-/// keys are read (all when absent).
 #[derive(Deserialize, schemars::JsonSchema)]
-pub struct HitOptions {
+pub struct SearchBody {
+    pub vector: NamedVectorStruct,
     #[serde(default)]
     pub filter: Option<Filter>,
     #[serde(default)]
     pub params: Option<SearchParams>,
+    pub limit: usize,
+    #[serde(default)]
+    pub offset: Option<usize>,
     #[serde(default)]
     pub with_payload: Option<WithPayload>,
     #[serde(default, alias = "with_vectors")]
     pub with_vector: Option<WithVector>,
     #[serde(default)]
-    pub shard_key: Option<ShardKeySelector>,
-}
-
-#[derive(Deserialize, schemars::JsonSchema)]
-pub struct SearchBody {
-    pub vector: NamedVectorStruct,
-    #[serde(flatten)]
-    pub hits: HitOptions,
-    pub limit: usize,
-    #[serde(default)]
-    pub offset: Option<usize>,
-    #[serde(default)]
     pub score_threshold: Option<f32>,
+    /// Under custom sharding: the shard keys to read (all when absent).
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
 }
 
 impl From<SearchBody> for SearchRequest {
@@ -347,13 +338,13 @@ impl From<SearchBody> for SearchRequest {
         SearchRequest {
             vector,
             using,
-            filter: b.hits.filter,
+            filter: b.filter,
             limit: b.limit,
             offset: b.offset.unwrap_or(0),
-            with_payload: b.hits.with_payload.unwrap_or_default(),
-            with_vector: b.hits.with_vector.unwrap_or_default(),
+            with_payload: b.with_payload.unwrap_or_default(),
+            with_vector: b.with_vector.unwrap_or_default(),
             score_threshold: b.score_threshold,
-            params: b.hits.params.unwrap_or_default(),
+            params: b.params.unwrap_or_default(),
         }
     }
 }

@@ -8,7 +8,6 @@ use tessera_types::{
     WithPayload, WithVector,
 };
 
-use super::model::HitOptions;
 use crate::inference::{self, Purpose};
 use crate::service::{
     Discover, FacetRequest, Fusion, GroupsRequest, LookupFrom, MatrixRequest, Mmr, Prefetch, Query,
@@ -65,16 +64,25 @@ pub struct QueryBody {
     pub query: Option<Value>,
     #[serde(default)]
     pub using: Option<String>,
-    #[serde(flatten)]
-    pub hits: HitOptions,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
     #[serde(default)]
     pub limit: Option<usize>,
     #[serde(default)]
     pub offset: Option<usize>,
     #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default, alias = "with_vectors")]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
     pub score_threshold: Option<f32>,
     #[serde(default)]
     pub lookup_from: Option<Value>,
+    /// Under custom sharding: the shard keys to read (all when absent).
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -93,15 +101,23 @@ pub struct RecommendBody {
     pub strategy: Option<Value>,
     #[serde(default)]
     pub using: Option<String>,
-    #[serde(flatten)]
-    pub hits: HitOptions,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
     pub limit: usize,
     #[serde(default)]
     pub offset: Option<usize>,
     #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default, alias = "with_vectors")]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
     pub score_threshold: Option<f32>,
     #[serde(default)]
     pub lookup_from: Option<Value>,
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -183,13 +199,13 @@ impl TryFrom<QueryBody> for QueryRequest {
             query: optional_query(b.query, "internal")?,
             prefetch: prefetches(b.prefetch, "internal")?,
             using: b.using.unwrap_or_default(),
-            filter: b.hits.filter,
+            filter: b.filter,
             limit: b.limit.unwrap_or(DEFAULT_LIMIT),
             offset: b.offset.unwrap_or(0),
-            with_payload: b.hits.with_payload.unwrap_or_default(),
-            with_vector: b.hits.with_vector.unwrap_or_default(),
+            with_payload: b.with_payload.unwrap_or_default(),
+            with_vector: b.with_vector.unwrap_or_default(),
             score_threshold: b.score_threshold,
-            params: b.hits.params.unwrap_or_default(),
+            params: b.params.unwrap_or_default(),
         })
     }
 }
@@ -216,13 +232,13 @@ impl TryFrom<RecommendBody> for QueryRequest {
             query: Some(Query::Recommend(recommend)),
             prefetch: Vec::new(),
             using: b.using.unwrap_or_default(),
-            filter: b.hits.filter,
+            filter: b.filter,
             limit: b.limit,
             offset: b.offset.unwrap_or(0),
-            with_payload: b.hits.with_payload.unwrap_or_default(),
-            with_vector: b.hits.with_vector.unwrap_or_default(),
+            with_payload: b.with_payload.unwrap_or_default(),
+            with_vector: b.with_vector.unwrap_or_default(),
             score_threshold: b.score_threshold,
-            params: b.hits.params.unwrap_or_default(),
+            params: b.params.unwrap_or_default(),
         })
     }
 }
@@ -434,13 +450,21 @@ pub struct DiscoverBody {
     pub context: Value,
     #[serde(default)]
     pub using: Option<String>,
-    #[serde(flatten)]
-    pub hits: HitOptions,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
     pub limit: usize,
     #[serde(default)]
     pub offset: Option<usize>,
     #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default, alias = "with_vectors")]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
     pub lookup_from: Option<Value>,
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -464,13 +488,13 @@ impl TryFrom<DiscoverBody> for QueryRequest {
             query: Some(query),
             prefetch: Vec::new(),
             using: b.using.unwrap_or_default(),
-            filter: b.hits.filter,
+            filter: b.filter,
             limit: b.limit,
             offset: b.offset.unwrap_or(0),
-            with_payload: b.hits.with_payload.unwrap_or_default(),
-            with_vector: b.hits.with_vector.unwrap_or_default(),
+            with_payload: b.with_payload.unwrap_or_default(),
+            with_vector: b.with_vector.unwrap_or_default(),
             score_threshold: None,
-            params: b.hits.params.unwrap_or_default(),
+            params: b.params.unwrap_or_default(),
         })
     }
 }
@@ -487,8 +511,14 @@ struct RrfParams {
 #[derive(Deserialize, schemars::JsonSchema)]
 pub struct SearchGroupsBody {
     pub vector: super::model::NamedVectorStruct,
-    #[serde(flatten)]
-    pub hits: HitOptions,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default, alias = "with_vectors")]
+    pub with_vector: Option<WithVector>,
     #[serde(default)]
     pub score_threshold: Option<f32>,
     pub group_by: String,
@@ -496,6 +526,8 @@ pub struct SearchGroupsBody {
     pub limit: usize,
     #[serde(default)]
     pub with_lookup: Option<Value>,
+    #[serde(default)]
+    pub shard_key: Option<ShardKeySelector>,
 }
 
 /// `points/query/groups`: a query body plus the grouping.
@@ -549,13 +581,13 @@ impl TryFrom<SearchGroupsBody> for GroupsRequest {
                 query: Some(Query::Nearest(vector)),
                 prefetch: Vec::new(),
                 using,
-                filter: b.hits.filter,
+                filter: b.filter,
                 limit: b.limit,
                 offset: 0,
-                with_payload: b.hits.with_payload.unwrap_or(WithPayload::Enable(false)),
-                with_vector: b.hits.with_vector.unwrap_or_default(),
+                with_payload: b.with_payload.unwrap_or(WithPayload::Enable(false)),
+                with_vector: b.with_vector.unwrap_or_default(),
                 score_threshold: b.score_threshold,
-                params: b.hits.params.unwrap_or_default(),
+                params: b.params.unwrap_or_default(),
             },
             group_by: b.group_by,
             group_size: b.group_size,
