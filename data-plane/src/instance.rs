@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use tessera_engine::shard::WalRetention;
 use tessera_proto::data_plane::data_plane_server::DataPlaneServer;
 use tessera_runtime::internal_auth::RequireToken;
 use tessera_runtime::metrics::{serve_operations, Readiness, RequestMetrics};
@@ -37,9 +38,9 @@ pub struct DataPlaneOptions {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub node_type: NodeType,
-    /// Operations each shard keeps in its WAL behind its checkpoint, for
-    /// replicas that catch up from it.
-    pub wal_retention_ops: u64,
+    /// What each shard keeps in its WAL behind its checkpoint, for replicas
+    /// that catch up from it.
+    pub wal_retention: WalRetention,
     /// How replicas catch up when a transfer names no method (wal_delta or
     /// snapshot).
     pub transfer_method: TransferMethod,
@@ -105,7 +106,7 @@ impl DataPlaneInstance {
             &options.data_dir,
             peer_id,
             topology.clone(),
-            options.wal_retention_ops,
+            options.wal_retention,
         )
         .with_read_lease(lease.clone());
         let shard_registry = registry.clone();

@@ -15,3 +15,4 @@ mod snapshots;
 mod instance;
 
 pub use instance::{DataPlaneInstance, DataPlaneOptions};
+pub use tessera_engine::shard::WalRetention;

@@ -79,6 +79,8 @@ pub struct ReplicationSettings {
     /// Operations a primary keeps in its WAL past its checkpoint, so a
     /// replica that missed fewer catches up from the WAL, not a snapshot.
     pub wal_retention_ops: u64,
+    /// ... and at most this many megabytes of them (counted by WAL files).
+    pub wal_retention_mb: u64,
     /// The transfer method when a transfer names none, and for recovery.
     pub transfer_method: tessera_types::TransferMethod,
     /// Recovery steps a data node runs at once as a transfer target, and
@@ -88,6 +90,13 @@ pub struct ReplicationSettings {
 }
 
 impl ReplicationSettings {
+    pub fn wal_retention(&self) -> tessera_data_plane::WalRetention {
+        tessera_data_plane::WalRetention {
+            ops: self.wal_retention_ops,
+            bytes: self.wal_retention_mb.saturating_mul(1024 * 1024),
+        }
+    }
+
     /// A data node's read lease: seven eighths of `dead_after`, so it runs
     /// out before the control plane can call the node dead (which it does
     /// `dead_after` after the last heartbeat arrived, not after it was sent).
@@ -183,6 +192,7 @@ impl Default for Settings {
                 replication: ReplicationSettings {
                     dead_after_ms: 2_000,
                     wal_retention_ops: 50_000,
+                    wal_retention_mb: 64,
                     transfer_method: tessera_types::TransferMethod::WalDelta,
                     incoming_transfers: 1,
                     outgoing_transfers: 1,

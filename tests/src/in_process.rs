@@ -58,7 +58,10 @@ impl InProcessCluster {
                 listen: ANY_LOOPBACK_PORT,
                 data_dir: dir.path().join(format!("data-plane-{i}")),
                 node_type: NodeType::Normal,
-                wal_retention_ops: 1_000,
+                wal_retention: tessera_data_plane::WalRetention {
+                    ops: 1_000,
+                    bytes: 64 * 1024 * 1024,
+                },
                 transfer_method: tessera_types::TransferMethod::WalDelta,
                 incoming_transfers: 1,
                 outgoing_transfers: 1,

@@ -12,7 +12,7 @@ use tessera_types::shard_client::ShardTarget;
 use tessera_types::{CollectionState, PeerId, ShardId, ShardPlacement, TesseraError, Topology};
 
 use crate::membership::ReadLease;
-use tessera_engine::shard::{RestoredHistory, Shard, ShardError};
+use tessera_engine::shard::{RestoredHistory, Shard, ShardError, WalRetention};
 
 /// The file in the data directory that holds the newest topology version acted on.
 const ACTED_ON_FILE: &str = "topology_version";
@@ -54,7 +54,7 @@ pub struct ShardRegistry {
     /// Replicas whose directory is being replaced by a snapshot: not opened
     /// meanwhile. Changed under the `open` lock, which is taken first.
     replacing: Arc<Mutex<std::collections::HashSet<ReplicaKey>>>,
-    wal_retention_ops: u64,
+    wal_retention: WalRetention,
     /// The newest topology version this node acted on, kept on disk: an older
     /// copy (from a lagging control-plane member, after a restart) never
     /// deletes a replica a newer one placed here.
@@ -70,7 +70,7 @@ impl ShardRegistry {
         data_dir: &Path,
         peer_id: PeerId,
         topology: TopologyCache,
-        wal_retention_ops: u64,
+        wal_retention: WalRetention,
     ) -> Self {
         let acted_on_file = data_dir.join(ACTED_ON_FILE);
         let acted_on = std::fs::read_to_string(&acted_on_file)
@@ -83,7 +83,7 @@ impl ShardRegistry {
             topology,
             open: Default::default(),
             replacing: Default::default(),
-            wal_retention_ops,
+            wal_retention,
             acted_on: Arc::new(AtomicU64::new(acted_on)),
             acted_on_file,
             read_lease: None,
@@ -232,7 +232,7 @@ impl ShardRegistry {
         tracing::info!(collection = %key.collection, shard = key.shard_id, "opening shard replica");
         let shard = Arc::new(Shard::open(&self.dir(&key), collection.config.clone())?);
         shard.adopt(version, &collection.config, &collection.payload_schema);
-        shard.set_wal_retention(self.wal_retention_ops);
+        shard.set_wal_retention(self.wal_retention);
         open.insert(key, shard.clone());
         Ok(shard)
     }
@@ -546,14 +546,14 @@ mod tests {
         std::fs::create_dir_all(&replica).unwrap();
         // Nothing listens there: the registry's rule is tested, not the watch.
         let (cache, _watch) = TopologyCache::start(&["http://127.0.0.1:9".into()]).unwrap();
-        let registry = ShardRegistry::new(dir.path(), 7, cache.clone(), 0);
+        let registry = ShardRegistry::new(dir.path(), 7, cache.clone(), WalRetention::NONE);
         registry.reconcile(&topology(5, true));
         assert!(replica.exists());
 
         // A lagging member's copy, before and after a restart of the node.
         registry.reconcile(&topology(3, false));
         assert!(replica.exists(), "an older topology deleted a replica");
-        let restarted = ShardRegistry::new(dir.path(), 7, cache, 0);
+        let restarted = ShardRegistry::new(dir.path(), 7, cache, WalRetention::NONE);
         restarted.reconcile(&topology(4, false));
         assert!(
             replica.exists(),
@@ -569,7 +569,7 @@ mod tests {
     async fn a_late_pass_keeps_a_replica_a_newer_request_opened() {
         let dir = tempfile::tempdir().unwrap();
         let (cache, _watch) = TopologyCache::start(&["http://127.0.0.1:9".into()]).unwrap();
-        let registry = ShardRegistry::new(dir.path(), 7, cache, 0);
+        let registry = ShardRegistry::new(dir.path(), 7, cache, WalRetention::NONE);
         registry.reconcile(&topology(4, false));
 
         // A write routed with version 6 opens the replica before the pass
@@ -607,7 +607,7 @@ mod tests {
     async fn a_replica_swapped_in_after_it_moved_away_is_removed() {
         let dir = tempfile::tempdir().unwrap();
         let (cache, _watch) = TopologyCache::start(&["http://127.0.0.1:9".into()]).unwrap();
-        let registry = ShardRegistry::new(dir.path(), 7, cache, 0);
+        let registry = ShardRegistry::new(dir.path(), 7, cache, WalRetention::NONE);
         let built = registry.scratch_file(&ReplicaKey::new("c", 1, 0), "incoming-records");
         std::fs::create_dir_all(&built).unwrap();
         let target = ShardTarget {

@@ -338,9 +338,19 @@ impl ReplicaSet {
         let shard = self.registry.shard(target).await?;
         let max = max_ops.clamp(1, MAX_GAP_FILL as u32) as usize;
         blocking(move || {
+            // The WAL keeps what the peer still reads until it has caught up.
+            let holder = format!("peer {peer}");
+            shard.pin_wal(&holder, after.seq);
             let primary_last_seq = shard.last_op().seq;
+            let ops = shard.ops_after(after, max)?;
+            let caught_up = ops.as_ref().is_some_and(|ops| {
+                ops.last().map_or(after.seq, |(id, _)| id.seq) >= primary_last_seq
+            });
+            if ops.is_none() || (caught_up && forwarding) {
+                shard.unpin_wal(&holder);
+            }
             Ok(MissedOps {
-                ops: shard.ops_after(after, max)?,
+                ops,
                 primary_last_seq,
                 forwarding,
             })

@@ -83,7 +83,13 @@ impl ReplicaSet {
             .registry
             .scratch_file(&placed.key, &format!("transfer-{}.snapshot", rand_suffix()));
         let out = file.clone();
-        let id = blocking(move || Ok(shard.snapshot_at(&out)?)).await?;
+        let id = blocking(move || {
+            // The target catches up from the WAL after the snapshot's last
+            // operation: keep it until the target asks for it (a lease).
+            shard.pin_wal(&format!("snapshot {}", out.display()), shard.last_op().seq);
+            Ok(shard.snapshot_at(&out)?)
+        })
+        .await?;
         Ok((file, id))
     }
 

@@ -383,8 +383,8 @@ impl Inner {
         *last = manifest;
         // Recent operations stay in the WAL, so a replica that missed them catches up
         // from it rather than from a snapshot.
-        let retained = self.wal_retention.load(Ordering::Acquire);
-        let removed = self.wal.truncate_through(seq.saturating_sub(retained))?;
+        let through = self.wal_keeper.removable_through(&self.wal, seq);
+        let removed = self.wal.truncate_through(through)?;
         remove_unnamed(&self.dir, last)?;
         if removed > 0 {
             tracing::debug!(shard = %self.dir.display(), removed, "removed WAL files covered by a checkpoint");

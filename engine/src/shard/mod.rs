@@ -22,9 +22,11 @@ mod resources;
 mod search;
 mod sparse;
 mod text_query;
+mod wal_retention;
 
 pub use records::{RecordLoader, VersionedPoint};
 pub use replication::{Ordered, Replicated};
+pub use wal_retention::WalRetention;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -167,8 +169,8 @@ pub(crate) struct Inner {
     /// `(first seq, epoch)` of each primary epoch in the shard's history; changed under
     /// `apply_lock`.
     epochs: RwLock<Vec<(u64, u64)>>,
-    /// Operations kept in the WAL behind each checkpoint.
-    wal_retention: AtomicU64,
+    /// What the WAL keeps behind each checkpoint.
+    wal_keeper: wal_retention::WalKeeper,
     /// The WAL's appended bytes when the last checkpoint was taken.
     checkpoint_bytes: AtomicU64,
     config: RwLock<CollectionConfig>,
@@ -707,7 +709,7 @@ impl Inner {
             apply_lock: Mutex::new(()),
             applied: Condvar::new(),
             epochs: RwLock::new(epochs),
-            wal_retention: AtomicU64::new(0),
+            wal_keeper: wal_retention::WalKeeper::new(),
             checkpoint_bytes: AtomicU64::new(0),
             config: RwLock::new(config),
             payload_schema: RwLock::new(PayloadSchema::new()),

@@ -81,9 +81,19 @@ impl Shard {
         self.inner.wal.last_op()
     }
 
-    /// Keeps `ops` operations in the WAL behind each checkpoint.
-    pub fn set_wal_retention(&self, ops: u64) {
-        self.inner.wal_retention.store(ops, Ordering::Release);
+    /// What the WAL keeps behind each checkpoint for replicas that fall behind.
+    pub fn set_wal_retention(&self, retention: super::WalRetention) {
+        self.inner.wal_keeper.set_retention(retention);
+    }
+
+    /// Keeps the operations after `after` in the WAL for `holder` (a replica catching
+    /// up), until it unpins or stops renewing the pin for a few minutes.
+    pub fn pin_wal(&self, holder: &str, after: u64) {
+        self.inner.wal_keeper.pin(holder, after);
+    }
+
+    pub fn unpin_wal(&self, holder: &str) {
+        self.inner.wal_keeper.unpin(holder);
     }
 
     /// As primary in `epoch`: orders `op` after everything before, logs and applies it.

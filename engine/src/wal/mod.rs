@@ -3,9 +3,9 @@
 //!
 //! Each file is named after the sequence number of its first record (`{seq:020}.wal`) and
 //! holds consecutive records. Record layout: `len: u32 LE | crc: u32 LE | body: len bytes`,
-//! where the body is the JSON of `(seq, epoch, ShardOperation)` (the operation's identity
-//! in the shard's one order, see [`OpId`]) and the crc covers the length
-//! bytes and the body. A torn or corrupt tail of the last file (a crash mid-write) is cut
+//! where the body is the operation and its identity in the shard's one order (see
+//! [`OpId`]), encoded as [`record`] describes, and the crc covers the length bytes and
+//! the body. A torn or corrupt tail of the last file (a crash mid-write) is cut
 //! off on open; damage anywhere else, a gap in the numbering, or a record that passes its
 //! checksum but cannot be decoded means lost or foreign data and stops the open.
 //!
@@ -22,6 +22,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tessera_types::{OpId, ShardOperation};
 
+mod record;
+
 const HEADER: usize = 8;
 const SUFFIX: &str = ".wal";
 
@@ -32,7 +34,7 @@ pub enum WalError {
     #[error("WAL is corrupt: {0}")]
     Corrupt(String),
     #[error("cannot encode WAL record: {0}")]
-    Encode(#[from] serde_json::Error),
+    Encode(#[from] rmp_serde::encode::Error),
     #[error("WAL is unusable after a failed write or sync; reopen the shard")]
     Broken,
 }
@@ -125,13 +127,12 @@ impl Wal {
                     Ok(None) => break None,
                     Err(Torn(why)) => break Some(why),
                 };
-                let (seq, epoch, op): (u64, u64, ShardOperation) =
-                    serde_json::from_slice(&record).map_err(|e| {
-                        WalError::Corrupt(format!(
-                            "{}: record at byte {offset} passes its checksum but does not decode: {e}",
-                            path.display()
-                        ))
-                    })?;
+                let (OpId { seq, epoch }, op) = record::decode(&record).map_err(|e| {
+                    WalError::Corrupt(format!(
+                        "{}: record at byte {offset} passes its checksum but does not decode: {e}",
+                        path.display()
+                    ))
+                })?;
                 if seq != expected {
                     return Err(WalError::Corrupt(format!(
                         "{}: record at byte {offset} has sequence number {seq}, expected {expected}",
@@ -233,7 +234,7 @@ impl Wal {
         }
         let mut active = self.active.lock();
         let seq = active.last_seq + 1;
-        let body = serde_json::to_vec(&(seq, epoch, op))?;
+        let body = record::encode(OpId { epoch, seq }, op)?;
         let len = u32::try_from(body.len()).map_err(|_| {
             WalError::Io(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -323,6 +324,27 @@ impl Wal {
         Ok(removed)
     }
 
+    /// The last record that may be removed while the newest records, at most `bytes` of
+    /// them counted by whole files, stay. The active file always stays.
+    pub fn removable_keeping(&self, bytes: u64) -> u64 {
+        let Ok(files) = list_files(&self.dir) else {
+            return 0;
+        };
+        let mut kept = 0u64;
+        let mut oldest_kept = self.active.lock().first_seq;
+        for (first, path) in files.iter().rev() {
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            if *first < oldest_kept {
+                if kept + size > bytes {
+                    break;
+                }
+                oldest_kept = *first;
+            }
+            kept += size;
+        }
+        oldest_kept.saturating_sub(1)
+    }
+
     /// Up to `max` records following record `after`, in order: what a replica that has
     /// everything up to `after` is missing. `None` when the log no longer holds the first
     /// of them (a checkpoint dropped it).
@@ -354,17 +376,18 @@ impl Wal {
             // A record being appended right now reads as torn: it ends the read.
             while let Ok(Some(record)) = read_record(&mut reader, len - offset) {
                 offset += (HEADER + record.len()) as u64;
-                let (seq, epoch, op): (u64, u64, ShardOperation) = serde_json::from_slice(&record)
-                    .map_err(|e| {
-                        WalError::Corrupt(format!("{}: undecodable record: {e}", path.display()))
-                    })?;
-                if seq <= after {
+                let undecodable = |e: record::DecodeError| {
+                    WalError::Corrupt(format!("{}: undecodable record: {e}", path.display()))
+                };
+                let id = record::peek_id(&record).map_err(undecodable)?;
+                if id.seq <= after {
                     continue;
                 }
-                if seq > last {
+                if id.seq > last {
                     break 'files;
                 }
-                out.push((OpId { epoch, seq }, op));
+                let (id, op) = record::decode(&record).map_err(undecodable)?;
+                out.push((id, op));
                 if out.len() >= max {
                     break 'files;
                 }
@@ -585,6 +608,35 @@ mod tests {
         bytes.extend_from_slice(body);
         std::fs::write(dir.join(file_name(1)), &bytes).unwrap();
         assert!(matches!(replay_all(&dir), Err(WalError::Corrupt(_))));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_log_written_as_json_replays_and_continues_in_the_packed_format() {
+        let dir = temp_dir("upgrade");
+        let mut bytes = Vec::new();
+        for seq in 1..=3u64 {
+            let body = serde_json::to_vec(&(seq, 1u64, op(seq))).unwrap();
+            let len = (body.len() as u32).to_le_bytes();
+            bytes.extend_from_slice(&len);
+            bytes.extend_from_slice(&checksum(&len, &body).to_le_bytes());
+            bytes.extend_from_slice(&body);
+        }
+        std::fs::write(dir.join(file_name(1)), &bytes).unwrap();
+        let (wal, seen) = replay_all(&dir).unwrap();
+        assert_eq!(seen, (1..=3).map(|n| (n, op(n))).collect::<Vec<_>>());
+        assert_eq!(wal.append(2, &op(4)).unwrap(), 4);
+        let missed = wal.read_after(2, 10).unwrap().unwrap();
+        assert_eq!(
+            missed,
+            vec![
+                (OpId { epoch: 1, seq: 3 }, op(3)),
+                (OpId { epoch: 2, seq: 4 }, op(4))
+            ]
+        );
+        drop(wal);
+        let (_, seen) = replay_all(&dir).unwrap();
+        assert_eq!(seen, (1..=4).map(|n| (n, op(n))).collect::<Vec<_>>());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

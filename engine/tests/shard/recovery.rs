@@ -3,7 +3,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use tessera_engine::shard::Shard;
+use tessera_engine::shard::{Shard, WalRetention};
 use tessera_types::{Distance, NamedVectors, PointId, PointSelection, ShardOperation};
 
 use crate::common::*;
@@ -208,5 +208,75 @@ fn checkpoints_persist_segments_and_bound_the_wal() {
         next,
         written + 1,
         "numbering continues after the checkpoint"
+    );
+}
+
+#[test]
+fn the_wal_keeps_its_byte_budget_and_what_a_catching_up_replica_pinned() {
+    const MIB: u64 = 1024 * 1024;
+    let dir = TempDir::new();
+    let mut cfg = cfg();
+    cfg.wal_config.wal_capacity_mb = 1;
+    let shard = Shard::open(dir.path(), cfg).unwrap();
+    shard.set_wal_retention(WalRetention {
+        ops: 1_000_000,
+        bytes: 2 * MIB,
+    });
+    let vectors = random_vectors(50, 6, 5);
+    // About 100 KB an operation: 50 points with a 2 KB payload each.
+    let batch = |round: u64| {
+        ShardOperation::Upsert(
+            vectors
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    point(
+                        i as u64,
+                        v.clone(),
+                        json!({"round": round, "text": "x".repeat(2000)}),
+                    )
+                })
+                .collect(),
+        )
+    };
+    let first = shard.apply(batch(0), true).unwrap();
+    for round in 1..60 {
+        shard.apply(batch(round), true).unwrap();
+        shard.flush().unwrap();
+    }
+    // The closed files kept fit the budget; the active file comes on top.
+    assert!(
+        shard.wal_bytes() <= 3 * MIB + 200_000,
+        "WAL holds {} bytes",
+        shard.wal_bytes()
+    );
+    let epoch = shard.last_op().epoch;
+    let early = tessera_types::OpId { epoch, seq: first };
+    assert!(
+        shard.ops_after(early, 10).unwrap().is_none(),
+        "old records were trimmed"
+    );
+
+    // A replica catching up from here pins what it still has to read.
+    let pinned = shard.last_op();
+    shard.pin_wal("peer 7", pinned.seq);
+    for round in 60..120 {
+        shard.apply(batch(round), true).unwrap();
+        shard.flush().unwrap();
+    }
+    let missed = shard
+        .ops_after(pinned, 1_000)
+        .unwrap()
+        .expect("pinned records stay");
+    assert_eq!(missed.len(), 60);
+    assert!(shard.wal_bytes() > 5 * MIB);
+
+    shard.unpin_wal("peer 7");
+    shard.apply(batch(120), true).unwrap();
+    shard.flush().unwrap();
+    assert!(
+        shard.wal_bytes() <= 3 * MIB + 200_000,
+        "WAL holds {} bytes after the pin went",
+        shard.wal_bytes()
     );
 }
