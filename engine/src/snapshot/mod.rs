@@ -12,7 +12,7 @@
 pub mod archive;
 pub mod store;
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 const MAGIC: &[u8] = b"TESSERA-SHARD-SNAPSHOT-1\n";
@@ -78,78 +78,249 @@ pub fn verify(mut reader: impl Read, len: u64) -> Result<(), SnapshotError> {
     Ok(())
 }
 
+/// Bytes a snapshot is written and read through at a time: what packing or unpacking a
+/// shard of any size costs in memory.
+const BUFFER: usize = 1 << 20;
+/// Longest file name an entry may carry; a longer one is damage, not a name.
+const MAX_NAME: usize = 4096;
+
 /// Writes the files `relative` (paths under `root`) as one snapshot file at `out`,
-/// atomically (temporary name, fsync, rename).
+/// atomically (temporary name, fsync, rename), streaming each file through.
 pub(crate) fn write(root: &Path, relative: &[PathBuf], out: &Path) -> Result<(), SnapshotError> {
-    let mut body = MAGIC.to_vec();
+    let mut tmp_name = out.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = out.with_file_name(tmp_name);
+    let mut body = Checksummed::new(BufWriter::with_capacity(
+        BUFFER,
+        std::fs::File::create(&tmp)?,
+    ));
+    body.write_all(MAGIC)?;
     for path in relative {
         let name = path
             .to_str()
             .ok_or_else(|| SnapshotError::Corrupt(format!("{} is not UTF-8", path.display())))?;
-        let data = std::fs::read(root.join(path))?;
-        body.extend_from_slice(&(name.len() as u32).to_le_bytes());
-        body.extend_from_slice(name.as_bytes());
-        body.extend_from_slice(&(data.len() as u64).to_le_bytes());
-        body.extend_from_slice(&data);
+        let mut data = std::fs::File::open(root.join(path))?;
+        let len = data.metadata()?.len();
+        body.write_all(&(name.len() as u32).to_le_bytes())?;
+        body.write_all(name.as_bytes())?;
+        body.write_all(&len.to_le_bytes())?;
+        // Checkpoint files never change once written; a short copy means one did.
+        if io::copy(&mut (&mut data).take(len), &mut body)? != len {
+            return Err(SnapshotError::Corrupt(format!(
+                "{} shrank while it was packed",
+                path.display()
+            )));
+        }
     }
-    let crc = crc32fast::hash(&body);
-    body.extend_from_slice(&crc.to_le_bytes());
-    let mut tmp_name = out.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
-    let tmp = out.with_file_name(tmp_name);
-    {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&body)?;
-        file.sync_all()?;
-    }
+    let crc = body.crc.finalize();
+    let mut file = body.inner;
+    file.write_all(&crc.to_le_bytes())?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     std::fs::rename(&tmp, out)?;
     Ok(())
 }
 
-fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], SnapshotError> {
-    if bytes.len() < n {
-        return Err(SnapshotError::Corrupt("truncated entry".into()));
-    }
-    let (head, rest) = bytes.split_at(n);
-    *bytes = rest;
-    Ok(head)
-}
-
-/// Unpacks the snapshot at `snapshot` into `dir`, which must be missing or empty.
+/// Unpacks the snapshot at `snapshot` into `dir`, which must be missing or empty,
+/// streaming each file out. The checksum covers the whole file and is known only at its
+/// end: a snapshot found damaged leaves `dir` empty again.
 pub(crate) fn restore(snapshot: &Path, dir: &Path) -> Result<(), SnapshotError> {
     if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
         return Err(SnapshotError::NotEmpty(dir.to_path_buf()));
     }
-    let all = std::fs::read(snapshot)?;
-    if all.len() < MAGIC.len() + 4 || !all.starts_with(MAGIC) {
+    let file = std::fs::File::open(snapshot)?;
+    let len = file.metadata()?.len();
+    if len < (MAGIC.len() + 4) as u64 {
         return Err(SnapshotError::Corrupt("not a shard snapshot".into()));
     }
-    let (body, crc) = all.split_at(all.len() - 4);
-    if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
-        return Err(SnapshotError::Corrupt("checksum mismatch".into()));
+    std::fs::create_dir_all(dir)?;
+    let unpacked = unpack(BufReader::with_capacity(BUFFER, file), len - 4, dir);
+    if unpacked.is_err() {
+        // `dir` was empty: everything in it now came from this snapshot.
+        for entry in std::fs::read_dir(dir)?.flatten() {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+        }
     }
-    let mut rest = &body[MAGIC.len()..];
-    let mut files = Vec::new();
-    while !rest.is_empty() {
-        let len = u32::from_le_bytes(take(&mut rest, 4)?.try_into().expect("4 bytes")) as usize;
-        let name = std::str::from_utf8(take(&mut rest, len)?)
+    unpacked
+}
+
+/// Writes the entries of the `body_len` bytes before the checksum into `dir`, then
+/// checks the checksum.
+fn unpack(mut reader: impl Read, body_len: u64, dir: &Path) -> Result<(), SnapshotError> {
+    let truncated = |_| SnapshotError::Corrupt("truncated entry".into());
+    let mut body = Checksummed::new((&mut reader).take(body_len));
+    let mut magic = [0u8; MAGIC.len()];
+    body.read_exact(&mut magic).map_err(truncated)?;
+    if magic != MAGIC {
+        return Err(SnapshotError::Corrupt("not a shard snapshot".into()));
+    }
+    while body.inner.limit() > 0 {
+        let mut word = [0u8; 4];
+        body.read_exact(&mut word).map_err(truncated)?;
+        let name_len = u32::from_le_bytes(word) as usize;
+        if name_len > MAX_NAME {
+            return Err(SnapshotError::Corrupt(format!(
+                "an entry's name is {name_len} bytes long"
+            )));
+        }
+        let mut name = vec![0u8; name_len];
+        body.read_exact(&mut name).map_err(truncated)?;
+        let name = String::from_utf8(name)
             .map_err(|_| SnapshotError::Corrupt("file name is not UTF-8".into()))?;
-        let path = PathBuf::from(name);
+        let path = PathBuf::from(&name);
         // Only plain relative paths: a snapshot must not write outside the target.
         if !path.components().all(|c| matches!(c, Component::Normal(_))) {
             return Err(SnapshotError::Corrupt(format!("bad path {name}")));
         }
-        let len = u64::from_le_bytes(take(&mut rest, 8)?.try_into().expect("8 bytes")) as usize;
-        files.push((path, take(&mut rest, len)?));
-    }
-    for (path, data) in files {
+        let mut size = [0u8; 8];
+        body.read_exact(&mut size).map_err(truncated)?;
+        let size = u64::from_le_bytes(size);
+        if size > body.inner.limit() {
+            return Err(SnapshotError::Corrupt(format!(
+                "{name} runs past the end of the snapshot"
+            )));
+        }
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let mut file = std::fs::File::create(&target)?;
-        file.write_all(data)?;
-        file.sync_all()?;
+        let mut out = std::fs::File::create(&target)?;
+        if io::copy(&mut (&mut body).take(size), &mut out)? != size {
+            return Err(SnapshotError::Corrupt("truncated entry".into()));
+        }
+        out.sync_all()?;
+    }
+    let computed = body.crc.finalize();
+    let mut stored = [0u8; 4];
+    reader.read_exact(&mut stored).map_err(truncated)?;
+    if computed != u32::from_le_bytes(stored) {
+        return Err(SnapshotError::Corrupt("checksum mismatch".into()));
     }
     Ok(())
+}
+
+/// A reader or writer that keeps the CRC32 of the bytes through it.
+struct Checksummed<T> {
+    inner: T,
+    crc: crc32fast::Hasher,
+}
+
+impl<T> Checksummed<T> {
+    fn new(inner: T) -> Self {
+        Checksummed {
+            inner,
+            crc: crc32fast::Hasher::new(),
+        }
+    }
+}
+
+impl<W: Write> Write for Checksummed<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<R: Read> Read for Checksummed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(root: &Path) -> Vec<PathBuf> {
+        let entries = [
+            ("manifest.json", b"{}".to_vec()),
+            (
+                "segments/1/vectors.bin",
+                (0..3000u32).flat_map(|i| i.to_le_bytes()).collect(),
+            ),
+            ("segments/1/empty", Vec::new()),
+        ];
+        entries
+            .iter()
+            .map(|(name, data)| {
+                let path = root.join(name);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, data).unwrap();
+                PathBuf::from(name)
+            })
+            .collect()
+    }
+
+    fn same_files(a: &Path, b: &Path, names: &[PathBuf]) {
+        for name in names {
+            assert_eq!(
+                std::fs::read(a.join(name)).unwrap(),
+                std::fs::read(b.join(name)).unwrap(),
+                "{}",
+                name.display()
+            );
+        }
+    }
+
+    #[test]
+    fn a_snapshot_unpacks_to_the_files_it_packed() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("source");
+        let names = files(&source);
+        let out = dir.path().join("shard.snapshot");
+        write(&source, &names, &out).unwrap();
+        verify(
+            std::fs::File::open(&out).unwrap(),
+            std::fs::metadata(&out).unwrap().len(),
+        )
+        .unwrap();
+        let target = dir.path().join("target");
+        restore(&out, &target).unwrap();
+        same_files(&source, &target, &names);
+        assert!(matches!(
+            restore(&out, &target),
+            Err(SnapshotError::NotEmpty(_))
+        ));
+    }
+
+    #[test]
+    fn a_damaged_or_cut_snapshot_is_refused_and_leaves_the_target_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("source");
+        let names = files(&source);
+        let out = dir.path().join("shard.snapshot");
+        write(&source, &names, &out).unwrap();
+        let good = std::fs::read(&out).unwrap();
+        let damaged = dir.path().join("damaged.snapshot");
+        let target = dir.path().join("target");
+        let mut cases: Vec<Vec<u8>> = (0..good.len())
+            .step_by(97)
+            .map(|at| {
+                let mut bad = good.clone();
+                bad[at] ^= 0x5a;
+                bad
+            })
+            .collect();
+        cases.extend([0, 10, good.len() / 2, good.len() - 1].map(|cut| good[..cut].to_vec()));
+        for bad in cases {
+            std::fs::write(&damaged, &bad).unwrap();
+            let restored = restore(&damaged, &target);
+            assert!(
+                matches!(restored, Err(SnapshotError::Corrupt(_))),
+                "{restored:?}"
+            );
+            assert_eq!(std::fs::read_dir(&target).map_or(0, |d| d.count()), 0);
+        }
+    }
 }
