@@ -29,19 +29,24 @@ fn add(delta: i64) {
     });
 }
 
+// SAFETY: every call is passed unchanged to the system allocator; the counting
+// beside it touches only thread-local cells and never allocates.
 unsafe impl GlobalAlloc for PerThreadCounting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         add(layout.size() as i64);
+        // SAFETY: the caller's contract for `alloc` is the system allocator's.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         add(-(layout.size() as i64));
+        // SAFETY: `ptr` came from the system allocator with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         add(new_size as i64 - layout.size() as i64);
+        // SAFETY: `ptr` came from the system allocator with this layout.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }

@@ -109,6 +109,18 @@ impl RecordLoader {
     /// Loads a batch of records, each at its own version, outside the WAL:
     /// they are the state as of the history's end, not operations after it.
     pub fn load(&mut self, records: Vec<VersionedPoint>) -> Result<(), ShardError> {
+        self.load_batch(records)?;
+        // A shard of any size streams through: the appendable segment is sealed and
+        // written out at its usual size, not held in memory until the end.
+        let inner = &self.shard.inner;
+        if inner.seal_due() {
+            let _maintenance = inner.maintenance.lock();
+            inner.seal()?;
+        }
+        Ok(())
+    }
+
+    fn load_batch(&mut self, records: Vec<VersionedPoint>) -> Result<(), ShardError> {
         let inner = &self.shard.inner;
         let _writer = inner.apply_lock.lock();
         let segments = inner.segments();

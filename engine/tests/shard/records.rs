@@ -60,6 +60,10 @@ fn records_loaded_elsewhere_continue_the_history() {
 
     let target = Shard::open(&built, config(8, Distance::Cosine, 2)).unwrap();
     assert_eq!(target.last_op(), at);
+    assert!(
+        target.stats().segments_count > 2,
+        "the loader seals segments as it goes"
+    );
     assert_eq!(
         snapshot(&target),
         snapshot(&source),

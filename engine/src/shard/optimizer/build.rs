@@ -32,7 +32,7 @@ pub(super) fn release_vector_pages(segment: &ImmutableSegment, name: &str) {
 }
 
 impl Inner {
-    pub(super) fn seal(&self) -> Result<(), ShardError> {
+    pub(in crate::shard) fn seal(&self) -> Result<(), ShardError> {
         let segment = {
             let _writers = self.apply_lock.lock();
             let current = self.segments();

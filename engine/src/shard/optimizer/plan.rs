@@ -213,6 +213,14 @@ impl Inner {
         self.last_checkpoint.lock().elapsed() >= interval || logged >= wal_limit
     }
 
+    /// Whether the appendable segment has reached the size at which it is sealed.
+    pub(in crate::shard) fn seal_due(&self) -> bool {
+        let config = self.config.read();
+        let segments = self.segments();
+        let app = segments.appendable.read();
+        app.len() > 0 && segment_kb(&config, |n| app.vector_count(n)) >= seal_kb(&config)
+    }
+
     /// Whether an optimization is due now (whether or not one runs), or will be
     /// once writes rest.
     pub(in crate::shard) fn optimization_due(&self) -> bool {
@@ -238,10 +246,10 @@ impl Inner {
             return None;
         }
         {
-            let app = segments.appendable.read();
-            if app.len() > 0 && segment_kb(&config, |n| app.vector_count(n)) >= seal_kb(&config) {
+            if self.seal_due() {
                 return Some(Task::Seal);
             }
+            let app = segments.appendable.read();
             if let TailSeal::Due = tail_seal(&config, &app) {
                 return Some(Task::Seal);
             }
