@@ -6,7 +6,9 @@
 # For each layout it starts Tessera from a release build in a fresh directory,
 # and runs `tessera-bench --wrk`: upload over gRPC with the Rust client, time
 # until green, wrk at 1, 8 and 32 connections against REST `points/query`
-# (QPS, p50, p99), and recall@10 of the same queries against exact search.
+# (QPS, p50, p99), recall@10 of the same queries against exact search, the
+# data directory's size per point (and the WAL's), and a collection snapshot's
+# creation and recovery times with the memory they take.
 #
 #   tests/bench/wrk.sh                     # 100,000 points, both layouts
 #   POINTS=20000 tests/bench/wrk.sh        # smaller
@@ -46,7 +48,7 @@ for layout in ${LAYOUTS:-standalone playground}; do
   done
   echo "==> $layout"
   status=0
-  "$bench" --points "${POINTS:-100000}" --wrk "$@" || status=$?
+  "$bench" --points "${POINTS:-100000}" --wrk --data-dir "$dir" --snapshot "$@" || status=$?
   kill -TERM "$server"
   wait "$server" || true
   rm -rf "$dir"

@@ -28,7 +28,9 @@
 //! with the Tessera processes' resident memory; `--sparse` measures a sparse
 //! corpus instead (see `sparse.rs`). `--wrk` measures REST search with `wrk`
 //! at 1, 8 and 32 connections instead of the gRPC clients, and recall over the
-//! same queries (see `wrk.rs`).
+//! same queries (see `wrk.rs`). `--data-dir` prints the server's disk use per
+//! point and `--snapshot` times a collection snapshot and its recovery, with
+//! the memory each takes (see `footprint.rs`).
 //! `--help` lists all flags.
 
 use std::time::{Duration, Instant};
@@ -48,6 +50,7 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use tessera_tests::{data, Rest};
 
+mod footprint;
 mod memory;
 mod sparse;
 mod transfers;
@@ -132,6 +135,14 @@ pub(crate) struct Args {
     /// Seconds wrk runs at each connection count.
     #[arg(long, default_value_t = 10)]
     wrk_seconds: u64,
+    /// The server's data directory, on this machine: its size and the WAL's
+    /// are printed per point once the collection is green.
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
+    /// Take a collection snapshot and recover it into a new collection,
+    /// printing both times and the servers' peak memory above steady state.
+    #[arg(long)]
+    snapshot: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -635,6 +646,12 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     memory::report(Some(args.points as usize * args.dim * 4));
+    if let Some(dir) = &args.data_dir {
+        footprint::report_disk(dir, args.points);
+    }
+    if args.snapshot {
+        footprint::measure_snapshot(&args.rest_url, &args.collection, args.points).await?;
+    }
     if args.transfers {
         let rest = Rest::new(&args.rest_url);
         println!();
