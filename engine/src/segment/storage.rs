@@ -292,11 +292,22 @@ pub(crate) struct OnDisk {
     /// Vector names stored on disk.
     pub vectors: BTreeSet<String>,
     pub payloads: bool,
+    /// Qdrant's `memmap_threshold`: a segment whose vectors take more kilobytes than
+    /// this maps all of them, so a collection moves to disk by itself as it grows.
+    pub memmap_threshold_kb: Option<usize>,
 }
 
 impl OnDisk {
     pub fn any(&self) -> bool {
-        self.payloads || !self.vectors.is_empty()
+        self.payloads || !self.vectors.is_empty() || self.memmap_threshold_kb.is_some()
+    }
+
+    /// Whether vector `name` of a segment whose vectors take `segment_bytes` is mapped.
+    pub fn maps_vector(&self, name: &str, segment_bytes: usize) -> bool {
+        self.vectors.contains(name)
+            || self
+                .memmap_threshold_kb
+                .is_some_and(|kb| segment_bytes > kb.saturating_mul(1024))
     }
 }
 
@@ -401,9 +412,10 @@ pub(crate) fn read_segment_with(dir: &Path, on_disk: &OnDisk) -> Result<SegmentD
                 .collect::<Result<_, _>>()?,
         );
     }
+    let vector_bytes: usize = meta.vectors.iter().map(|(_, dim)| rows * dim * 4).sum();
     for (i, (name, dim)) in meta.vectors.iter().enumerate() {
         let size = rows * dim * 4 + rows;
-        let column = if on_disk.vectors.contains(name) && mappable {
+        let column = if on_disk.maps_vector(name, vector_bytes) && mappable {
             let map = map_checked(dir, &vector_file(i), &meta)?;
             if map.len() != size {
                 return Err(corrupt(&format!("{} has the wrong size", vector_file(i))));
@@ -526,6 +538,7 @@ mod tests {
         let on_disk = OnDisk {
             vectors: ["a".to_string()].into(),
             payloads: true,
+            memmap_threshold_kb: None,
         };
         let mapped = read_segment_with(&dir, &on_disk).unwrap();
         assert_eq!(mapped, data);

@@ -200,7 +200,9 @@ pub struct Shard {
 }
 
 /// What the collection keeps on disk (memory-mapped) in its persisted immutable segments:
-/// vectors whose params say `on_disk: true`, and payloads with `on_disk_payload: true`.
+/// vectors whose params say `on_disk: true` and those of segments past
+/// `memmap_threshold` (0 turns it off, as in Qdrant), and payloads with
+/// `on_disk_payload: true`.
 pub(crate) fn on_disk(config: &CollectionConfig) -> OnDisk {
     OnDisk {
         vectors: config
@@ -211,6 +213,10 @@ pub(crate) fn on_disk(config: &CollectionConfig) -> OnDisk {
             .map(|(name, _)| name.to_string())
             .collect(),
         payloads: config.params.on_disk_payload,
+        memmap_threshold_kb: config
+            .optimizer_config
+            .memmap_threshold
+            .filter(|kb| *kb > 0),
     }
 }
 

@@ -228,3 +228,41 @@ fn on_disk_storage_answers_like_memory_before_and_after_restart() {
     assert_eq!(answers(&disk), want);
     check_graph_search(&disk, &memory);
 }
+
+/// `memmap_threshold` (Qdrant's, in KB of a segment's vectors): segments past it map
+/// their vectors though no vector says `on_disk`; smaller ones, and payloads, stay in
+/// memory; answers are those of the shard held in memory.
+#[test]
+fn segments_past_the_memmap_threshold_map_their_vectors() {
+    let (mem_dir, mapped_dir) = (TempDir::new(), TempDir::new());
+    let with_threshold = |kb| {
+        let mut config = config_on_disk(false);
+        config.optimizer_config.memmap_threshold = Some(kb);
+        config
+    };
+    // Sealed segments hold at least 128 vectors of 16 floats: 8 KB.
+    let memory = Shard::open(mem_dir.path(), with_threshold(1_000_000)).unwrap();
+    let mapped = Shard::open(mapped_dir.path(), with_threshold(4)).unwrap();
+    for shard in [&memory, &mapped] {
+        load(shard);
+        shard.optimize().unwrap();
+    }
+    if cfg!(target_os = "linux") {
+        let files = mapped_files(mapped_dir.path());
+        assert!(files.iter().any(|f| f == "vectors-0.bin"), "{files:?}");
+        assert!(!files.iter().any(|f| f == "payloads.bin"), "{files:?}");
+        assert!(mapped_files(mem_dir.path()).is_empty());
+    }
+    let want = answers(&memory);
+    assert_eq!(answers(&mapped), want);
+    check_graph_search(&mapped, &memory);
+
+    // After a restart the segments are mapped the same way.
+    drop(mapped);
+    let mapped = Shard::open(mapped_dir.path(), with_threshold(4)).unwrap();
+    if cfg!(target_os = "linux") {
+        let files = mapped_files(mapped_dir.path());
+        assert!(files.iter().any(|f| f == "vectors-0.bin"), "{files:?}");
+    }
+    assert_eq!(answers(&mapped), want);
+}
