@@ -283,9 +283,6 @@ impl Inner {
     /// Caller holds `maintenance` (passed in as the last manifest).
     pub(crate) fn checkpoint(&self, last: &mut Manifest) -> Result<(), ShardError> {
         let started = Instant::now();
-        // No segment is between being sealed and written meanwhile (a writer's seal runs
-        // beside the optimizer), and none is written while unnamed files are removed.
-        let _sealing = self.sealing.lock();
         // A consistent cut: no write runs while it is taken.
         let (seq, segments, appendable, bitmaps) = {
             let _writers = self.apply_lock.lock();

@@ -190,12 +190,6 @@ pub(crate) struct Inner {
     maintenance: Mutex<Manifest>,
     last_checkpoint: Mutex<Instant>,
     optimizing: AtomicBool,
-    /// Held while the appendable segment is sealed or a sealed segment written, by
-    /// the optimizer or by a writer that found the appendable segment far past its
-    /// size while the optimizer was busy with a long build.
-    sealing: Mutex<()>,
-    /// Whether a writer's seal is running on a thread of its own.
-    sealing_aside: AtomicBool,
     stop: AtomicBool,
     wake: (Mutex<bool>, Condvar),
 }
@@ -733,8 +727,6 @@ impl Inner {
             maintenance: Mutex::new(loaded.manifest),
             last_checkpoint: Mutex::new(Instant::now()),
             optimizing: AtomicBool::new(false),
-            sealing: Mutex::new(()),
-            sealing_aside: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             wake: (Mutex::new(false), Condvar::new()),
         })

@@ -126,7 +126,6 @@ impl Shard {
             }
         };
         self.inner.sync(wait, ordered.id.seq)?;
-        self.seal_if_overdue();
         Ok(ordered)
     }
 
@@ -178,31 +177,7 @@ impl Shard {
         }
         drop(writer);
         self.inner.sync(wait, last_applied)?;
-        self.seal_if_overdue();
         Ok(Replicated::Applied)
-    }
-
-    /// Seals the appendable segment on a thread of its own when a fast upload has grown
-    /// it to twice its size while the optimizer is busy with a long graph build: memory
-    /// and the next build stay bounded, and writes do not wait for it.
-    fn seal_if_overdue(&self) {
-        let inner = &self.inner;
-        if !inner.seal_overdue() || inner.sealing_aside.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let aside = self.inner.clone();
-        let spawned = std::thread::Builder::new()
-            .name("tessera-seal".into())
-            .spawn(move || {
-                if let Err(e) = aside.seal() {
-                    tracing::warn!(shard = %aside.dir.display(), error = %e, "could not seal the appendable segment");
-                }
-                aside.sealing_aside.store(false, Ordering::Release);
-                aside.wake();
-            });
-        if spawned.is_err() {
-            inner.sealing_aside.store(false, Ordering::Release);
-        }
     }
 
     /// Up to `max` operations that follow `after` (a replica's last operation), if this
@@ -246,57 +221,5 @@ mod tests {
         assert_eq!(epoch_at(&epochs, 2), 1);
         assert_eq!(epoch_at(&epochs, 4), 2);
         assert_eq!(epoch_at(&epochs, 9), 5);
-    }
-
-    #[test]
-    fn a_writer_seals_the_appendable_segment_the_busy_optimizer_leaves_growing() {
-        use tessera_types::{
-            CreateCollection, Distance, Point, PointId, VectorParams, VectorsConfig,
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let config = CreateCollection {
-            vectors: Some(VectorsConfig::Single(VectorParams {
-                size: 64,
-                distance: Distance::Dot,
-                hnsw_config: None,
-                quantization_config: None,
-                on_disk: None,
-                datatype: None,
-                multivector_config: None,
-            })),
-            // Sealed at 100 KB: 400 vectors of 64 floats.
-            optimizers_config: Some(serde_json::json!({"indexing_threshold": 100})),
-            ..Default::default()
-        }
-        .into_config(1)
-        .unwrap();
-        let shard = Shard::open(dir.path(), config).unwrap();
-        // The optimizer is busy (a long graph build holds this for its whole pass).
-        let busy = shard.inner.maintenance.lock();
-        for batch in 0..10u64 {
-            let points = (batch * 100..batch * 100 + 100)
-                .map(|id| Point {
-                    id: PointId::Num(id),
-                    vectors: [(String::new(), vec![id as f32; 64].into())].into(),
-                    payload: Default::default(),
-                })
-                .collect();
-            shard.apply(ShardOperation::Upsert(points), false).unwrap();
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while shard.inner.segments().sealed.is_empty() {
-            assert!(Instant::now() < deadline, "nothing was sealed");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let sealed = shard.inner.segments().sealed[0].clone();
-        while !sealed.is_persisted() && !shard.inner.segments().sealed[0].is_persisted() {
-            assert!(
-                Instant::now() < deadline,
-                "the sealed segment was not written"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        drop(busy);
-        assert_eq!(shard.count(None).unwrap(), 1000);
     }
 }

@@ -33,14 +33,9 @@ pub(super) fn release_vector_pages(segment: &ImmutableSegment, name: &str) {
 
 impl Inner {
     pub(in crate::shard) fn seal(&self) -> Result<(), ShardError> {
-        let _sealing = self.sealing.lock();
         let segment = {
             let _writers = self.apply_lock.lock();
             let current = self.segments();
-            if current.appendable.read().len() == 0 {
-                // Sealed meanwhile by the other sealer.
-                return Ok(());
-            }
             let (data, layout) = {
                 let app = current.appendable.read();
                 (app.compact(), app.data.layout())
@@ -67,7 +62,7 @@ impl Inner {
             points = segment.rows(),
             "sealed the appendable segment"
         );
-        self.persist_listed_while_sealing(&segment)
+        self.persist_listed(&segment)
     }
 
     /// A graph over the live rows of `segment` holding vector `name`; None when the shard

@@ -28,19 +28,6 @@ impl Inner {
 
     /// Persists a segment of the current list, and swaps in its mapped copy if any.
     pub(super) fn persist_listed(&self, segment: &Arc<ImmutableSegment>) -> Result<(), ShardError> {
-        let _sealing = self.sealing.lock();
-        if segment.is_persisted() {
-            // A writer's seal wrote it while this waited.
-            return Ok(());
-        }
-        self.persist_listed_while_sealing(segment)
-    }
-
-    /// [`persist_listed`](Self::persist_listed) for a caller holding `sealing`.
-    pub(super) fn persist_listed_while_sealing(
-        &self,
-        segment: &Arc<ImmutableSegment>,
-    ) -> Result<(), ShardError> {
         let Some(data) = self.persist(segment)? else {
             return Ok(());
         };

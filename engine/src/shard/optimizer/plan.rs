@@ -221,19 +221,6 @@ impl Inner {
         app.len() > 0 && segment_kb(&config, |n| app.vector_count(n)) >= seal_kb(&config)
     }
 
-    /// Whether the appendable segment has grown to twice the size at which it is
-    /// sealed: the optimizer, busy with something long, has not got to it.
-    pub(in crate::shard) fn seal_overdue(&self) -> bool {
-        let config = self.config.read();
-        if config.optimizer_config.max_optimization_threads == Some(0) {
-            return false;
-        }
-        let segments = self.segments();
-        let app = segments.appendable.read();
-        app.len() > 0
-            && segment_kb(&config, |n| app.vector_count(n)) >= seal_kb(&config).saturating_mul(2)
-    }
-
     /// Whether an optimization is due now (whether or not one runs), or will be
     /// once writes rest.
     pub(in crate::shard) fn optimization_due(&self) -> bool {
