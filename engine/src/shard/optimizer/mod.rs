@@ -87,6 +87,9 @@ impl Inner {
                 self.optimizing.store(true, Ordering::Release);
                 self.run_task(task)?;
                 self.checkpoint(&mut manifest)?;
+                // A snapshot waiting for the lock goes next, not after the whole pass:
+                // under steady writes a pass may not end.
+                parking_lot::MutexGuard::bump(&mut manifest);
             }
             Ok(())
         };
