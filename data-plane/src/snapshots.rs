@@ -98,7 +98,7 @@ pub async fn shard_snapshot(
         &format!("user-{}.snapshot", uuid::Uuid::new_v4().simple()),
     ));
     let out = file.0.clone();
-    let id = tokio::task::spawn_blocking(move || shard.snapshot_at(&out))
+    let id = tokio::task::spawn_blocking(move || shard.snapshot_at(&out, None))
         .await
         .map_err(TesseraError::internal_from)??;
     tracing::info!(collection = %key.collection, shard = key.shard_id, seq = id.seq, "packed a shard snapshot for a user");

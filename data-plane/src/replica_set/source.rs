@@ -83,11 +83,11 @@ impl ReplicaSet {
             .registry
             .scratch_file(&placed.key, &format!("transfer-{}.snapshot", rand_suffix()));
         let out = file.clone();
+        // The target catches up from the WAL after the snapshot's last
+        // operation: the WAL keeps it until the target asks (a lease).
         let id = blocking(move || {
-            // The target catches up from the WAL after the snapshot's last
-            // operation: keep it until the target asks for it (a lease).
-            shard.pin_wal(&format!("snapshot {}", out.display()), shard.last_op().seq);
-            Ok(shard.snapshot_at(&out)?)
+            let holder = format!("snapshot {}", out.display());
+            Ok(shard.snapshot_at(&out, Some(&holder))?)
         })
         .await?;
         Ok((file, id))

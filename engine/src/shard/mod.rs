@@ -362,7 +362,8 @@ impl Shard {
             ctx.scan(&app.data, &|row| app.is_live(row))
         };
         let total_rows: usize = segments.sealed.iter().map(|s| s.rows()).sum();
-        let sealed_hits: Vec<Vec<Hit>> = if segments.sealed.len() > 1 && total_rows >= 4096 {
+        let split = segments.sealed.len() > 1 && total_rows >= 4096 && !read_pool::saturated();
+        let sealed_hits: Vec<Vec<Hit>> = if split {
             segments
                 .sealed
                 .par_iter()
@@ -589,8 +590,22 @@ impl Shard {
     /// the sequence number it is consistent at: a checkpoint is taken, and the files it
     /// names (never changed once written) are packed while the optimizer is held off.
     pub fn snapshot(&self, out: &Path) -> Result<u64, ShardError> {
+        self.snapshot_pinning(out, None)
+    }
+
+    /// [`snapshot`](Self::snapshot), keeping the WAL's records after the snapshot for
+    /// `pin` (a replica that continues from it), pinned before any checkpoint can trim
+    /// them.
+    pub(crate) fn snapshot_pinning(
+        &self,
+        out: &Path,
+        pin: Option<&str>,
+    ) -> Result<u64, ShardError> {
         let mut manifest = self.inner.maintenance.lock();
         self.inner.checkpoint(&mut manifest)?;
+        if let Some(holder) = pin {
+            self.inner.wal_keeper.pin(holder, manifest.checkpoint);
+        }
         let files = checkpoint::named_files(&self.inner.dir, &manifest)?;
         snapshot::write(&self.inner.dir, &files, out)?;
         tracing::info!(

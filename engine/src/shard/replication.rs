@@ -196,9 +196,15 @@ impl Shard {
         Ok(self.inner.wal.read_after(after.seq, max)?)
     }
 
-    /// Writes a snapshot to `out` and returns the last operation it holds.
-    pub fn snapshot_at(&self, out: &std::path::Path) -> Result<OpId, ShardError> {
-        let seq = self.snapshot(out)?;
+    /// Writes a snapshot to `out` and returns the last operation it holds. With a
+    /// `holder` (a replica that continues from it) the WAL keeps the operations after
+    /// it until the replica asks for them (its own pin takes over) or the lease runs out.
+    pub fn snapshot_at(
+        &self,
+        out: &std::path::Path,
+        holder: Option<&str>,
+    ) -> Result<OpId, ShardError> {
+        let seq = self.snapshot_pinning(out, holder)?;
         Ok(OpId {
             epoch: epoch_at(&self.inner.epochs.read(), seq),
             seq,

@@ -130,7 +130,7 @@ pub(crate) fn exact_top_k(
         top
     };
     // Parallel by chunks of rows: a plain loop inside each, not a task per row.
-    let top = if rows >= PARALLEL_SCAN_MIN {
+    let top = if rows >= PARALLEL_SCAN_MIN && !super::read_pool::saturated() {
         (0..rows.div_ceil(SCAN_CHUNK))
             .into_par_iter()
             .map(|chunk| top_of(chunk * SCAN_CHUNK..((chunk + 1) * SCAN_CHUNK).min(rows)))

@@ -5,7 +5,9 @@
 //! The shard keeps the most recent of them up to a count and a byte budget, whichever
 //! is smaller, so a short outage is healed from the WAL and a long one by a snapshot;
 //! and it keeps whatever a pin asks for: a replica catching up pins the records after
-//! its last one until it stops asking (a lease), so trimming never strands it mid-way.
+//! its last one until it stops asking (a lease), so trimming never strands it mid-way,
+//! up to a ceiling past which a replica too slow to catch up starts over from a
+//! snapshot.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -14,8 +16,14 @@ use parking_lot::Mutex;
 
 use crate::wal::Wal;
 
-/// A pin not renewed for this long is dropped: its holder went away.
-const PIN_LEASE: Duration = Duration::from_secs(300);
+/// A pin not renewed for this long is dropped: its holder went away. Long enough for
+/// a large snapshot to reach its target before the target's first request.
+const PIN_LEASE: Duration = Duration::from_secs(900);
+/// Pins keep at most this many times the byte budget (and at least `PINNED_FLOOR`):
+/// a replica that applies more slowly than writes arrive would otherwise grow the
+/// WAL without end; past this it starts over from a snapshot.
+const PINNED_FACTOR: u64 = 16;
+const PINNED_FLOOR: u64 = 1 << 30;
 
 /// The most recent covered records kept: at most `ops` records and `bytes` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +75,13 @@ impl WalKeeper {
         let mut pins = self.pins.lock();
         pins.retain(|_, (_, at)| at.elapsed() < PIN_LEASE);
         if let Some(pinned) = pins.values().map(|(after, _)| *after).min() {
-            through = through.min(pinned);
+            let cap = retention
+                .bytes
+                .saturating_mul(PINNED_FACTOR)
+                .max(PINNED_FLOOR);
+            through = through
+                .min(pinned)
+                .max(wal.removable_keeping(cap).min(checkpoint));
         }
         through
     }

@@ -2,8 +2,9 @@
 //!
 //! Layout: the magic `TESSERA-SHARD-SNAPSHOT-1\n`, then for each file its relative path
 //! (u32 LE length, UTF-8 bytes) and contents (u64 LE length, bytes), then the CRC32 of
-//! everything before it (u32 LE). Restoring checks the checksum and every path before
-//! writing anything.
+//! everything before it (u32 LE). Both ways stream through a small buffer, so a shard of
+//! any size costs the same memory. Restoring checks every path before writing its file
+//! and the checksum at the end; a damaged snapshot leaves the target empty.
 //!
 //! Users' snapshot files (collection, shard and full snapshots) are kept by
 //! [`store::SnapshotStore`]; collection and full snapshots are tar archives of
@@ -173,7 +174,10 @@ fn unpack(mut reader: impl Read, body_len: u64, dir: &Path) -> Result<(), Snapsh
             .map_err(|_| SnapshotError::Corrupt("file name is not UTF-8".into()))?;
         let path = PathBuf::from(&name);
         // Only plain relative paths: a snapshot must not write outside the target.
-        if !path.components().all(|c| matches!(c, Component::Normal(_))) {
+        if name.is_empty()
+            || name.contains('\0')
+            || !path.components().all(|c| matches!(c, Component::Normal(_)))
+        {
             return Err(SnapshotError::Corrupt(format!("bad path {name}")));
         }
         let mut size = [0u8; 8];
@@ -184,11 +188,21 @@ fn unpack(mut reader: impl Read, body_len: u64, dir: &Path) -> Result<(), Snapsh
                 "{name} runs past the end of the snapshot"
             )));
         }
+        // A name that clashes with an earlier entry's (a file where a directory
+        // is, or the other way round) is damage, not an I/O failure.
+        let clash = |e: io::Error| match e.kind() {
+            io::ErrorKind::NotADirectory
+            | io::ErrorKind::IsADirectory
+            | io::ErrorKind::AlreadyExists => {
+                SnapshotError::Corrupt(format!("{name} clashes with another entry"))
+            }
+            _ => SnapshotError::Io(e),
+        };
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
+            std::fs::create_dir_all(parent).map_err(clash)?;
         }
-        let mut out = std::fs::File::create(&target)?;
+        let mut out = std::fs::File::create(&target).map_err(clash)?;
         if io::copy(&mut (&mut body).take(size), &mut out)? != size {
             return Err(SnapshotError::Corrupt("truncated entry".into()));
         }
@@ -292,6 +306,46 @@ mod tests {
             restore(&out, &target),
             Err(SnapshotError::NotEmpty(_))
         ));
+    }
+
+    /// A snapshot file of `entries`, written by hand.
+    fn packed(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        for (name, data) in entries {
+            bytes.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(name.as_bytes());
+            bytes.extend_from_slice(&(data.len() as u64).to_le_bytes());
+            bytes.extend_from_slice(data);
+        }
+        let crc = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+
+    #[test]
+    fn entries_that_cannot_be_files_are_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.snapshot");
+        let target = dir.path().join("target");
+        let cases: [&[(&str, &[u8])]; 4] = [
+            &[("a", b"1"), ("a/b", b"2")],
+            &[("a/b", b"1"), ("a", b"2")],
+            &[("", b"1")],
+            &[("../escape", b"1")],
+        ];
+        for entries in cases {
+            std::fs::write(&file, packed(entries)).unwrap();
+            let restored = restore(&file, &target);
+            assert!(
+                matches!(restored, Err(SnapshotError::Corrupt(_))),
+                "{entries:?}: {restored:?}"
+            );
+            assert_eq!(std::fs::read_dir(&target).map_or(0, |d| d.count()), 0);
+        }
+        std::fs::write(&file, packed(&[("a/b", b"1"), ("c", b"")])).unwrap();
+        restore(&file, &target).unwrap();
+        assert_eq!(std::fs::read(target.join("a/b")).unwrap(), b"1");
+        assert_eq!(std::fs::read(target.join("c")).unwrap(), b"");
     }
 
     #[test]
