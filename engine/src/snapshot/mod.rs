@@ -287,13 +287,30 @@ mod tests {
         }
     }
 
+    /// A snapshot of `files` written under `dir`: the source, its names, the file.
+    fn written(dir: &Path) -> (PathBuf, Vec<PathBuf>, PathBuf) {
+        let source = dir.join("source");
+        let names = files(&source);
+        let out = dir.join("shard.snapshot");
+        write(&source, &names, &out).unwrap();
+        (source, names, out)
+    }
+
+    /// Restoring the snapshot holding `bytes` is refused as damage and leaves `target` empty.
+    fn assert_refused(bytes: &[u8], file: &Path, target: &Path) {
+        std::fs::write(file, bytes).unwrap();
+        let restored = restore(file, target);
+        assert!(
+            matches!(restored, Err(SnapshotError::Corrupt(_))),
+            "{restored:?}"
+        );
+        assert_eq!(std::fs::read_dir(target).map_or(0, |d| d.count()), 0);
+    }
+
     #[test]
     fn a_snapshot_unpacks_to_the_files_it_packed() {
         let dir = tempfile::tempdir().unwrap();
-        let source = dir.path().join("source");
-        let names = files(&source);
-        let out = dir.path().join("shard.snapshot");
-        write(&source, &names, &out).unwrap();
+        let (source, names, out) = written(dir.path());
         verify(
             std::fs::File::open(&out).unwrap(),
             std::fs::metadata(&out).unwrap().len(),
@@ -334,13 +351,7 @@ mod tests {
             &[("../escape", b"1")],
         ];
         for entries in cases {
-            std::fs::write(&file, packed(entries)).unwrap();
-            let restored = restore(&file, &target);
-            assert!(
-                matches!(restored, Err(SnapshotError::Corrupt(_))),
-                "{entries:?}: {restored:?}"
-            );
-            assert_eq!(std::fs::read_dir(&target).map_or(0, |d| d.count()), 0);
+            assert_refused(&packed(entries), &file, &target);
         }
         std::fs::write(&file, packed(&[("a/b", b"1"), ("c", b"")])).unwrap();
         restore(&file, &target).unwrap();
@@ -351,10 +362,7 @@ mod tests {
     #[test]
     fn a_damaged_or_cut_snapshot_is_refused_and_leaves_the_target_empty() {
         let dir = tempfile::tempdir().unwrap();
-        let source = dir.path().join("source");
-        let names = files(&source);
-        let out = dir.path().join("shard.snapshot");
-        write(&source, &names, &out).unwrap();
+        let (_, _, out) = written(dir.path());
         let good = std::fs::read(&out).unwrap();
         let damaged = dir.path().join("damaged.snapshot");
         let target = dir.path().join("target");
@@ -368,13 +376,7 @@ mod tests {
             .collect();
         cases.extend([0, 10, good.len() / 2, good.len() - 1].map(|cut| good[..cut].to_vec()));
         for bad in cases {
-            std::fs::write(&damaged, &bad).unwrap();
-            let restored = restore(&damaged, &target);
-            assert!(
-                matches!(restored, Err(SnapshotError::Corrupt(_))),
-                "{restored:?}"
-            );
-            assert_eq!(std::fs::read_dir(&target).map_or(0, |d| d.count()), 0);
+            assert_refused(&bad, &damaged, &target);
         }
     }
 }

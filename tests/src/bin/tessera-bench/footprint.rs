@@ -60,12 +60,7 @@ fn server_rss_kb() -> u64 {
                 .is_ok_and(|c| matches!(c.trim(), "tessera" | "qdrant"))
         })
         .filter_map(|e| std::fs::read_to_string(e.path().join("status")).ok())
-        .filter_map(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
-        })
+        .map(|status| crate::memory::field_kb(&status, "VmRSS"))
         .sum()
 }
 

@@ -2,7 +2,7 @@
 //! (Linux): what quantization and on-disk vectors save shows here.
 
 /// Kilobytes of one `/proc/<pid>/status` field.
-fn field_kb(status: &str, name: &str) -> u64 {
+pub(crate) fn field_kb(status: &str, name: &str) -> u64 {
     status
         .lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
