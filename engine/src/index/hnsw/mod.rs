@@ -665,6 +665,60 @@ mod tests {
         assert_recall(&graph, &points, &random.vectors(50));
     }
 
+    /// Points moved together to a region of their own (an update of a batch of
+    /// points, a new kind of data) are merged into a graph of the others: a search
+    /// for each of their vectors must find that point. Built in parallel, such a
+    /// region came out in parts no search from the other reached, in about one
+    /// build in three; several builds are checked.
+    #[test]
+    fn a_new_region_merged_into_a_graph_is_found_point_by_point() {
+        let mut random = Random(0x6a09_e667_f3bc_c909);
+        let base_points = random.vectors(3000);
+        let params = GraphParams {
+            m: 16,
+            ef_construct: 64,
+        };
+        for _ in 0..4 {
+            let items: Vec<(&[f32], usize)> = base_points
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v.as_slice(), i))
+                .collect();
+            let base =
+                Graph::build(Distance::Euclid, params, &items, None, &|| false, &|_| {}).unwrap();
+            // The first 1,000 points move far away; the others keep their place.
+            let kept = 1000..3000u32;
+            let mut points: Vec<Vec<f32>> = kept
+                .clone()
+                .map(|row| base_points[row as usize].clone())
+                .collect();
+            points.extend(
+                base_points[..1000]
+                    .iter()
+                    .map(|v| v.iter().map(|x| x + 100.0).collect::<Vec<f32>>()),
+            );
+            let node_of = |row: u32| kept.contains(&row).then(|| row - 1000);
+            let items: Vec<(&[f32], usize)> = points
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (v.as_slice(), i))
+                .collect();
+            let graph = Graph::build(
+                Distance::Euclid,
+                params,
+                &items,
+                Some((&base, &node_of)),
+                &|| false,
+                &|_| {},
+            )
+            .unwrap();
+            let missed: Vec<usize> = (2000..3000)
+                .filter(|row| search(&graph, &points, &points[*row], 1, 64, None) != vec![*row])
+                .collect();
+            assert!(missed.len() <= 2, "{} moved points not found", missed.len());
+        }
+    }
+
     #[test]
     fn copies_of_one_vector_do_not_trap_the_search() {
         let mut random = Random(0x9e37_79b9_7f4a_7c15);
