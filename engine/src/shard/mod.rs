@@ -363,7 +363,7 @@ impl Shard {
         };
         let total_rows: usize = segments.sealed.iter().map(|s| s.rows()).sum();
         let split = segments.sealed.len() > 1 && total_rows >= 4096 && !read_pool::saturated();
-        let sealed_hits: Vec<Vec<Hit>> = if split {
+        let mut sealed_hits: Vec<Vec<Hit>> = if split {
             segments
                 .sealed
                 .par_iter()
@@ -376,6 +376,7 @@ impl Shard {
                 .map(|s| ctx.search_sealed(s))
                 .collect()
         };
+        search::refill_superseded(&ctx, &segments.sealed, &hits, &mut sealed_hits);
         hits.extend(sealed_hits.into_iter().flatten());
         Ok(merge_hits(hits, k, distance))
     }

@@ -439,6 +439,47 @@ impl SearchContext<'_> {
 
 /// The best `k` hits, one per point: where a write moved a point while the search ran,
 /// the newer copy wins.
+/// Searches again, deeper, each sealed segment whose top k held a point that another
+/// segment's hits show newer: a write lands in the appendable segment before it masks
+/// the old rows, so a search between the two reads both versions, and the old one,
+/// dropped by the merge, would leave its segment's list one short and let a point
+/// from below everyone's top k into the results. Rare (only during that window), so
+/// the deeper search is not worth avoiding.
+pub(super) fn refill_superseded(
+    ctx: &SearchContext<'_>,
+    sealed: &[std::sync::Arc<ImmutableSegment>],
+    appendable_hits: &[Hit],
+    sealed_hits: &mut [Vec<Hit>],
+) {
+    let mut newest: HashMap<PointId, u64> = HashMap::new();
+    for hit in appendable_hits.iter().chain(sealed_hits.iter().flatten()) {
+        let version = newest.entry(hit.id).or_insert(hit.version);
+        *version = (*version).max(hit.version);
+    }
+    let superseded = |hits: &[Hit]| {
+        hits.iter()
+            .filter(|hit| newest.get(&hit.id).is_some_and(|v| *v > hit.version))
+            .count()
+    };
+    for (segment, hits) in sealed.iter().zip(sealed_hits.iter_mut()) {
+        let mut k = ctx.k;
+        loop {
+            let stale = superseded(hits);
+            // A list shorter than asked holds all the segment has.
+            if stale == 0 || hits.len() < k || k >= segment.rows() {
+                break;
+            }
+            k = k.saturating_add(stale.max(k / 2));
+            let deeper = SearchContext {
+                k,
+                ef: ctx.ef.max(k),
+                ..*ctx
+            };
+            *hits = deeper.search_sealed(segment);
+        }
+    }
+}
+
 pub(super) fn merge_hits(hits: Vec<Hit>, k: usize, distance: Distance) -> Vec<ScoredPoint> {
     let mut newest: HashMap<PointId, Hit> = HashMap::with_capacity(hits.len());
     for hit in hits {
