@@ -444,8 +444,9 @@ pub(crate) async fn wait_until_green(
             last_report = Instant::now();
         }
         anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(1800),
-            "the collection did not turn green within 30 minutes"
+            // 10M points index for most of an hour on two cores.
+            started.elapsed() < Duration::from_secs(4 * 3600),
+            "the collection did not turn green within 4 hours"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
