@@ -24,6 +24,8 @@ const SERIAL_PREFIX: usize = 512;
 const REPAIR_STEP: usize = 16;
 const REPAIR_MIN_SAMPLE: usize = 512;
 const REPAIR_PASSES: usize = 8;
+/// Searches between two looks at whether the build is cancelled.
+const REPAIR_CHUNK: usize = 1024;
 
 /// Insertions a rayon task takes at a time.
 const TASK_NODES: usize = 32;
@@ -268,24 +270,28 @@ impl<'a> Builder<'a> {
     ) -> Option<()> {
         let step = (inserted.len() / REPAIR_MIN_SAMPLE).clamp(1, REPAIR_STEP);
         for pass in 0..REPAIR_PASSES {
-            if cancelled() {
-                return None;
-            }
             let sample: Vec<u32> = inserted
                 .iter()
                 .skip(pass % step)
                 .step_by(step)
                 .copied()
                 .collect();
-            let missed: Vec<(u32, u32)> = sample
-                .par_iter()
-                .with_min_len(TASK_NODES)
-                .map_init(&scratch, |scratch, &node| {
-                    self.find_missing(node, scratch)
-                        .map(|nearest| (nearest, node))
-                })
-                .flatten()
-                .collect();
+            let mut missed: Vec<(u32, u32)> = Vec::new();
+            for part in sample.chunks(REPAIR_CHUNK) {
+                if cancelled() {
+                    return None;
+                }
+                missed.extend(
+                    part.par_iter()
+                        .with_min_len(TASK_NODES)
+                        .map_init(&scratch, |scratch, &node| {
+                            self.find_missing(node, scratch)
+                                .map(|nearest| (nearest, node))
+                        })
+                        .flatten()
+                        .collect::<Vec<_>>(),
+                );
+            }
             for &(nearest, node) in &missed {
                 self.links[nearest as usize][0].write().push(node);
             }

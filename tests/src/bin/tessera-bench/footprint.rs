@@ -2,6 +2,7 @@
 //! snapshot of it costs in time and memory, in figures comparable with Qdrant's
 //! (same REST calls; its process is found by name as Tessera's is).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -48,10 +49,10 @@ pub fn report_disk(dir: &Path, points: u64) {
     );
 }
 
-/// Summed resident kilobytes of the processes named `tessera` or `qdrant`.
-fn server_rss_kb() -> u64 {
+/// Resident kilobytes of each process named `tessera` or `qdrant`, by pid.
+fn server_rss_kb() -> HashMap<u32, u64> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
+        return HashMap::new();
     };
     entries
         .flatten()
@@ -59,31 +60,80 @@ fn server_rss_kb() -> u64 {
             std::fs::read_to_string(e.path().join("comm"))
                 .is_ok_and(|c| matches!(c.trim(), "tessera" | "qdrant"))
         })
-        .filter_map(|e| std::fs::read_to_string(e.path().join("status")).ok())
-        .map(|status| crate::memory::field_kb(&status, "VmRSS"))
-        .sum()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse().ok()?;
+            let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+            Some((pid, crate::memory::field_kb(&status, "VmRSS")))
+        })
+        .collect()
 }
 
-/// Runs `work` while sampling the servers' resident memory every 20 ms;
-/// returns its result and the peak above the memory when it started, in MB.
-async fn with_peak<T>(work: impl std::future::Future<Output = T>) -> (T, f64) {
+/// The servers' resident memory around some work: when it began, its peak
+/// (sampled every 20 ms) and when it ended, per process in kilobytes.
+pub(crate) struct Resident {
+    before: HashMap<u32, u64>,
+    peak_sum: u64,
+    peak: HashMap<u32, u64>,
+    after: HashMap<u32, u64>,
+}
+
+impl Resident {
+    /// The summed peak above the summed start, in MB.
+    pub(crate) fn rise(&self) -> f64 {
+        self.peak_sum.saturating_sub(self.before.values().sum()) as f64 / 1024.0
+    }
+
+    /// The largest rise of one process above both its ends, in MB: what the work held
+    /// only while it ran. A shard moved in stays on its new node and leaves the old
+    /// one; the buffers that carried it should not stay anywhere.
+    pub(crate) fn transient(&self) -> f64 {
+        let at = |map: &HashMap<u32, u64>, pid: &u32| map.get(pid).copied().unwrap_or(0);
+        self.peak
+            .iter()
+            .map(|(pid, peak)| peak.saturating_sub(at(&self.before, pid).max(at(&self.after, pid))))
+            .max()
+            .unwrap_or(0) as f64
+            / 1024.0
+    }
+}
+
+/// Runs `work` while sampling the servers' resident memory.
+pub(crate) async fn sampled<T>(work: impl std::future::Future<Output = T>) -> (T, Resident) {
     let before = server_rss_kb();
     let done = Arc::new(AtomicBool::new(false));
     let sampler = {
-        let done = done.clone();
+        let (done, before) = (done.clone(), before.clone());
         std::thread::spawn(move || {
-            let mut peak = 0;
+            let mut peak_sum: u64 = before.values().sum();
+            let mut peak = before;
             while !done.load(Ordering::Acquire) {
-                peak = peak.max(server_rss_kb());
+                let now = server_rss_kb();
+                peak_sum = peak_sum.max(now.values().sum());
+                for (pid, kb) in now {
+                    let seen = peak.entry(pid).or_default();
+                    *seen = (*seen).max(kb);
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            peak
+            (peak_sum, peak)
         })
     };
     let value = work.await;
     done.store(true, Ordering::Release);
-    let peak = sampler.join().unwrap_or(0);
-    (value, peak.saturating_sub(before) as f64 / 1024.0)
+    let (peak_sum, peak) = sampler.join().unwrap_or_default();
+    let after = server_rss_kb();
+    let resident = Resident {
+        before,
+        peak_sum,
+        peak,
+        after,
+    };
+    (value, resident)
+}
+
+async fn with_peak<T>(work: impl std::future::Future<Output = T>) -> (T, f64) {
+    let (value, resident) = sampled(work).await;
+    (value, resident.rise())
 }
 
 async fn call(request: reqwest::RequestBuilder, what: &str) -> anyhow::Result<Value> {

@@ -660,18 +660,33 @@ async fn main() -> anyhow::Result<()> {
             "transfer  the shard moved to another node under a write load of 10 points every 20 ms"
         );
         println!(
-            "  {:<14}  {:>8}  {:>9}  {:>10}  {:>11}  {:>7}  {:>14}  last progress",
-            "method", "points", "seconds", "points/s", "vector MB/s", "writes", "slowest write"
+            "  {:<14}  {:>8}  {:>9}  {:>10}  {:>11}  {:>7}  {:>14}  {:>12}  {:>12}  last progress",
+            "method",
+            "points",
+            "seconds",
+            "points/s",
+            "vector MB/s",
+            "writes",
+            "slowest write",
+            "peak rise MB",
+            "transient MB"
         );
         for method in ["wal_delta", "snapshot", "stream_records"] {
             // A snapshot waits for a running optimization: start from green.
             wait_until_green(&client, &args.collection).await?;
-            let f = transfers::measure(&rest, &args.collection, args.dim, method).await?;
+            let (f, resident) = footprint::sampled(transfers::measure(
+                &rest,
+                &args.collection,
+                args.dim,
+                method,
+            ))
+            .await;
+            let f = f?;
             let seconds = f.elapsed.as_secs_f64();
             // The vectors' bytes moved; payloads and indexes come on top.
             let vector_mb = f.points as f64 * args.dim as f64 * 4.0 / 1e6;
             println!(
-                "  {:<14}  {:>8}  {:>9.2}  {:>10.0}  {:>11.1}  {:>7}  {:>11.0} ms  {}",
+                "  {:<14}  {:>8}  {:>9.2}  {:>10.0}  {:>11.1}  {:>7}  {:>11.0} ms  {:>12.0}  {:>12.0}  {}",
                 f.method,
                 f.points,
                 seconds,
@@ -679,6 +694,8 @@ async fn main() -> anyhow::Result<()> {
                 vector_mb / seconds,
                 f.writes,
                 f.slowest_write.as_secs_f64() * 1e3,
+                resident.rise(),
+                resident.transient(),
                 f.last_comment
             );
         }
