@@ -221,8 +221,8 @@ impl<'a> Builder<'a> {
     /// Links every node a walk from the entry cannot reach on layer 0 from the
     /// nearest node it can. Pruning can drop a node from every list that held it
     /// (measured: about one node in 4,000 of random 32-d data), and no search could
-    /// return it, not even for its own vector. An added link costs a list one entry
-    /// over its cap; none is taken away, so nothing else is cut off by it.
+    /// return it, not even for its own vector. Links are only added (see `adopt`),
+    /// so nothing else is cut off by them.
     fn connect(&self, scratch: &mut Scratch) {
         let Some((entry, top)) = *self.entry.read() else {
             return;
@@ -243,18 +243,21 @@ impl<'a> Builder<'a> {
                 from = self.to_query(query, entry);
             }
             // A walk started among reached nodes stays among them.
-            let nearest = self
-                .search_layer(query, from, 0, scratch)
-                .into_iter()
-                .find(|other| reached[other.row as usize])
-                .map_or(entry, |other| other.row);
-            self.links[nearest as usize][0].write().push(node);
-            self.flood(node, &mut reached, &mut unvisited);
+            let found = self.search_layer(query, from, 0, scratch);
+            let candidates = found
+                .iter()
+                .map(|other| other.row)
+                .filter(|other| reached[*other as usize])
+                .chain([entry]);
+            if self.adopt(node, candidates) {
+                self.flood(node, &mut reached, &mut unvisited);
+            }
         }
     }
 
     /// Searches for inserted nodes as a query would, and links each one its own
-    /// search misses from the nearest node that search found. A sample is checked
+    /// search misses from the nearest node that search found (see `adopt`). A
+    /// sample is checked
     /// (every 16th node, at least 512 nodes), then another while more than 1 in
     /// 1,000 missed. Parts of a graph reachable but not from one another's
     /// neighbourhood (measured: 1,000 new points in a region of their own, merged
@@ -276,7 +279,7 @@ impl<'a> Builder<'a> {
                 .step_by(step)
                 .copied()
                 .collect();
-            let mut missed: Vec<(u32, u32)> = Vec::new();
+            let mut missed: Vec<(u32, Vec<u32>)> = Vec::new();
             for part in sample.chunks(REPAIR_CHUNK) {
                 if cancelled() {
                     return None;
@@ -285,15 +288,14 @@ impl<'a> Builder<'a> {
                     part.par_iter()
                         .with_min_len(TASK_NODES)
                         .map_init(&scratch, |scratch, &node| {
-                            self.find_missing(node, scratch)
-                                .map(|nearest| (nearest, node))
+                            self.find_missing(node, scratch).map(|found| (node, found))
                         })
                         .flatten()
                         .collect::<Vec<_>>(),
                 );
             }
-            for &(nearest, node) in &missed {
-                self.links[nearest as usize][0].write().push(node);
+            for (node, found) in &missed {
+                self.adopt(*node, found.iter().copied());
             }
             if missed.len() * 1000 <= sample.len() {
                 break;
@@ -302,9 +304,9 @@ impl<'a> Builder<'a> {
         Some(())
     }
 
-    /// The nearest node to `node` a search for its vector finds, if that search does
-    /// not find `node` itself.
-    fn find_missing(&self, node: u32, scratch: &mut Scratch) -> Option<u32> {
+    /// The nodes a search for `node`'s vector finds, nearest first, if that search
+    /// finds neither `node` nor a copy of its vector (copies answer for each other).
+    fn find_missing(&self, node: u32, scratch: &mut Scratch) -> Option<Vec<u32>> {
         let (entry, top) = (*self.entry.read())?;
         let query = self.vectors[node as usize];
         let mut from = self.to_query(query, entry);
@@ -312,10 +314,32 @@ impl<'a> Builder<'a> {
             from = self.greedy(query, from, layer, scratch);
         }
         let found = self.search_layer(query, from, 0, scratch);
-        if found.iter().any(|other| other.row == node) {
-            return None;
+        let own = self.to_query(query, node).dist;
+        let answered = found
+            .first()
+            .is_none_or(|nearest| nearest.row == node || nearest.dist <= own);
+        (!answered).then(|| found.iter().map(|other| other.row).collect())
+    }
+
+    /// Adds a layer-0 link to `node` from the first of `candidates` (nearest first)
+    /// with room: up to twice the cap, so that many nodes needing a way in (copies of
+    /// one vector, say) do not pile onto one list that every walk through it reads.
+    /// False when none had room.
+    fn adopt(&self, node: u32, candidates: impl IntoIterator<Item = u32>) -> bool {
+        for candidate in candidates {
+            if candidate == node {
+                continue;
+            }
+            let mut links = self.links[candidate as usize][0].write();
+            if links.contains(&node) {
+                return true;
+            }
+            if links.len() < 2 * self.m0 {
+                links.push(node);
+                return true;
+            }
         }
-        found.first().map(|nearest| nearest.row)
+        false
     }
 
     /// Marks every node reachable on layer 0 from `start`.

@@ -730,6 +730,12 @@ mod tests {
         assert_recall(&graph, &points, &random.vectors(50));
         let copies = search(&graph, &points, &[0.5; 16], 10, 64, None);
         assert!(copies.len() == 10 && copies.iter().all(|row| *row >= 2000));
+        // Links added after the build (to nodes without a way in) stay bounded:
+        // twice the cap of 2 x m.
+        let longest = (0..points.len() as u32)
+            .map(|row| graph.l0_links(row).count())
+            .max();
+        assert!(longest <= Some(4 * 16), "{longest:?}");
     }
 
     #[test]
