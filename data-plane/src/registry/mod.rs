@@ -395,7 +395,12 @@ impl ShardRegistry {
     /// Checkpoints every open replica, so a restart replays no WAL; run when
     /// the node stops, after its last request.
     pub fn flush_all(&self) {
-        for (key, shard) in self.open_shards() {
+        let shards = self.open_shards();
+        // Every build is abandoned first, so no flush waits for one to finish.
+        for (_, shard) in &shards {
+            shard.stop_optimizing();
+        }
+        for (key, shard) in shards {
             if let Err(e) = shard.flush() {
                 tracing::warn!(collection = %key.collection, shard = key.shard_id, error = %e, "cannot flush a shard on stop");
             }

@@ -581,6 +581,15 @@ impl Shard {
         self.inner.maintain(true)
     }
 
+    /// Stops background optimization for good: a running build is abandoned at its
+    /// next check and the optimizer's thread ends. For a node that is stopping, so its
+    /// last [`flush`](Self::flush) does not wait for a build (graphs are derived data,
+    /// rebuilt after the restart).
+    pub fn stop_optimizing(&self) {
+        self.inner.stop.store(true, Ordering::Release);
+        self.inner.wake();
+    }
+
     /// Persists the current state so the WAL up to now can be dropped.
     pub fn flush(&self) -> Result<(), ShardError> {
         let mut manifest = self.inner.maintenance.lock();

@@ -25,7 +25,7 @@ const REPAIR_STEP: usize = 16;
 const REPAIR_MIN_SAMPLE: usize = 512;
 const REPAIR_PASSES: usize = 8;
 /// Searches between two looks at whether the build is cancelled.
-const REPAIR_CHUNK: usize = 1024;
+const REPAIR_CHUNK: usize = 64;
 
 /// Insertions a rayon task takes at a time.
 const TASK_NODES: usize = 32;
@@ -213,7 +213,7 @@ impl<'a> Builder<'a> {
             done = end;
             progress(seeded + done);
         }
-        self.connect(&mut own);
+        self.connect(&mut own, cancelled)?;
         self.repair(&todo, scratch, cancelled)?;
         Some(self.into_links())
     }
@@ -223,18 +223,34 @@ impl<'a> Builder<'a> {
     /// (measured: about one node in 4,000 of random 32-d data), and no search could
     /// return it, not even for its own vector. Links are only added (see `adopt`),
     /// so nothing else is cut off by them.
-    fn connect(&self, scratch: &mut Scratch) {
+    /// A node linking to a copy of its own vector is left alone (see
+    /// `links_to_a_copy`). None when `cancelled` turns true.
+    fn connect(&self, scratch: &mut Scratch, cancelled: &dyn Fn() -> bool) -> Option<()> {
         let Some((entry, top)) = *self.entry.read() else {
-            return;
+            return Some(());
         };
         let mut reached = vec![false; self.links.len()];
         let mut unvisited = Vec::new();
         self.flood(entry, &mut reached, &mut unvisited);
+        let mut searched = 0usize;
+        let connect_budget = 16 + self.links.len() / 1024;
         for node in 0..self.links.len() as u32 {
             if reached[node as usize] {
                 continue;
             }
+            if self.links_to_a_copy(node) {
+                continue;
+            }
             let query = self.vectors[node as usize];
+            // Normally a handful; far more means data this cannot help (nodes of
+            // nearly equal vectors), and each search would cost a walk through them.
+            if searched == connect_budget {
+                break;
+            }
+            searched += 1;
+            if cancelled() {
+                return None;
+            }
             let mut from = self.to_query(query, entry);
             for layer in (1..=top).rev() {
                 from = self.greedy(query, from, layer, scratch);
@@ -253,6 +269,7 @@ impl<'a> Builder<'a> {
                 self.flood(node, &mut reached, &mut unvisited);
             }
         }
+        Some(())
     }
 
     /// Searches for inserted nodes as a query would, and links each one its own
@@ -308,6 +325,9 @@ impl<'a> Builder<'a> {
     /// finds neither `node` nor a copy of its vector (copies answer for each other).
     fn find_missing(&self, node: u32, scratch: &mut Scratch) -> Option<Vec<u32>> {
         let (entry, top) = (*self.entry.read())?;
+        if self.links_to_a_copy(node) {
+            return None;
+        }
         let query = self.vectors[node as usize];
         let mut from = self.to_query(query, entry);
         for layer in (1..=top).rev() {
@@ -319,6 +339,18 @@ impl<'a> Builder<'a> {
             .first()
             .is_none_or(|nearest| nearest.row == node || nearest.dist <= own);
         (!answered).then(|| found.iter().map(|other| other.row).collect())
+    }
+
+    /// Whether `node` links on layer 0 to a copy of its own vector. Copies answer for
+    /// each other, and a search for a vector of many copies walks all of them (none
+    /// is farther than the rest), so the checks above skip such nodes.
+    fn links_to_a_copy(&self, node: u32) -> bool {
+        let query = self.vectors[node as usize];
+        let own = self.to_query(query, node).dist;
+        self.links[node as usize][0]
+            .read()
+            .iter()
+            .any(|&other| self.to_query(query, other).dist <= own)
     }
 
     /// Adds a layer-0 link to `node` from the first of `candidates` (nearest first)
