@@ -223,6 +223,7 @@ impl<'a> Builder<'a> {
     /// (measured: about one node in 4,000 of random 32-d data), and no search could
     /// return it, not even for its own vector. Links are only added (see `adopt`),
     /// so nothing else is cut off by them.
+    ///
     /// A node linking to a copy of its own vector is left alone (see
     /// `links_to_a_copy`). None when `cancelled` turns true.
     fn connect(&self, scratch: &mut Scratch, cancelled: &dyn Fn() -> bool) -> Option<()> {
@@ -241,7 +242,6 @@ impl<'a> Builder<'a> {
             if self.links_to_a_copy(node) {
                 continue;
             }
-            let query = self.vectors[node as usize];
             // Normally a handful; far more means data this cannot help (nodes of
             // nearly equal vectors), and each search would cost a walk through them.
             if searched == connect_budget {
@@ -251,6 +251,7 @@ impl<'a> Builder<'a> {
             if cancelled() {
                 return None;
             }
+            let query = self.vectors[node as usize];
             let mut from = self.to_query(query, entry);
             for layer in (1..=top).rev() {
                 from = self.greedy(query, from, layer, scratch);
