@@ -523,25 +523,36 @@ mod tests {
             .collect()
     }
 
-    /// A Euclid graph over `points` (row = index), or None when `cancelled`.
-    fn try_build(points: &[Vec<f32>], m: usize, cancelled: bool) -> Option<Graph> {
+    /// A Euclid graph over `points` (row = index) grown from `base` when given, or
+    /// None when `cancelled`.
+    fn euclid_graph(
+        points: &[Vec<f32>],
+        params: GraphParams,
+        base: Option<(&Graph, &RowRenaming<'_>)>,
+        cancelled: bool,
+    ) -> Option<Graph> {
         let items: Vec<(&[f32], usize)> = points
             .iter()
             .enumerate()
             .map(|(i, v)| (v.as_slice(), i))
             .collect();
-        let params = GraphParams {
-            m,
-            ef_construct: 4 * m,
-        };
         Graph::build(
             Distance::Euclid,
             params,
             &items,
-            None,
+            base,
             &|| cancelled,
             &|_| {},
         )
+    }
+
+    /// A Euclid graph over `points` (row = index), or None when `cancelled`.
+    fn try_build(points: &[Vec<f32>], m: usize, cancelled: bool) -> Option<Graph> {
+        let params = GraphParams {
+            m,
+            ef_construct: 4 * m,
+        };
+        euclid_graph(points, params, None, cancelled)
     }
 
     fn build(points: &[Vec<f32>]) -> Graph {
@@ -645,22 +656,8 @@ mod tests {
             }
         }
         points.extend(random.vectors(1000));
-        let items: Vec<(&[f32], usize)> = points
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.as_slice(), i))
-            .collect();
-        let params = base.params();
         let node_of = |row: u32| new_row[row as usize];
-        let graph = Graph::build(
-            Distance::Euclid,
-            params,
-            &items,
-            Some((&base, &node_of)),
-            &|| false,
-            &|_| {},
-        )
-        .unwrap();
+        let graph = euclid_graph(&points, base.params(), Some((&base, &node_of)), false).unwrap();
         assert_eq!(graph.len(), points.len());
         assert_recall(&graph, &points, &random.vectors(50));
     }
@@ -679,13 +676,7 @@ mod tests {
             ef_construct: 64,
         };
         for _ in 0..4 {
-            let items: Vec<(&[f32], usize)> = base_points
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (v.as_slice(), i))
-                .collect();
-            let base =
-                Graph::build(Distance::Euclid, params, &items, None, &|| false, &|_| {}).unwrap();
+            let base = euclid_graph(&base_points, params, None, false).unwrap();
             // The first 1,000 points move far away; the others keep their place.
             let kept = 1000..3000u32;
             let mut points: Vec<Vec<f32>> = kept
@@ -698,20 +689,7 @@ mod tests {
                     .map(|v| v.iter().map(|x| x + 100.0).collect::<Vec<f32>>()),
             );
             let node_of = |row: u32| kept.contains(&row).then(|| row - 1000);
-            let items: Vec<(&[f32], usize)> = points
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (v.as_slice(), i))
-                .collect();
-            let graph = Graph::build(
-                Distance::Euclid,
-                params,
-                &items,
-                Some((&base, &node_of)),
-                &|| false,
-                &|_| {},
-            )
-            .unwrap();
+            let graph = euclid_graph(&points, params, Some((&base, &node_of)), false).unwrap();
             let missed: Vec<usize> = (2000..3000)
                 .filter(|row| search(&graph, &points, &points[*row], 1, 64, None) != vec![*row])
                 .collect();
