@@ -437,8 +437,6 @@ impl SearchContext<'_> {
     }
 }
 
-/// The best `k` hits, one per point: where a write moved a point while the search ran,
-/// the newer copy wins.
 /// Searches again, deeper, each sealed segment whose top k held a point that another
 /// segment's hits show newer: a write lands in the appendable segment before it masks
 /// the old rows, so a search between the two reads both versions, and the old one,
@@ -480,6 +478,8 @@ pub(super) fn refill_superseded(
     }
 }
 
+/// The best `k` hits, one per point: where a write moved a point while the search ran,
+/// the newer copy wins.
 pub(super) fn merge_hits(hits: Vec<Hit>, k: usize, distance: Distance) -> Vec<ScoredPoint> {
     let mut newest: HashMap<PointId, Hit> = HashMap::with_capacity(hits.len());
     for hit in hits {
