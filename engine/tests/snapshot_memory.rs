@@ -4,12 +4,13 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::path::Path;
 
 use serde_json::json;
 use tessera_engine::shard::{RestoredHistory, Shard};
 use tessera_types::{
-    CreateCollection, Distance, NamedVectors, Point, PointId, ShardOperation, VectorParams,
-    VectorsConfig,
+    CollectionConfig, CreateCollection, Distance, NamedVectors, Point, PointId, ShardOperation,
+    VectorParams, VectorsConfig,
 };
 
 /// Counts the bytes allocated by the current thread, and their high-water mark; the
@@ -67,16 +68,16 @@ const BUDGET: u64 = 16 * MIB;
 const DIM: usize = 4096;
 const POINTS: u64 = 8_000;
 
-#[test]
-fn a_shard_larger_than_the_budget_snapshots_and_restores_within_it() {
-    let dir = tempfile::tempdir().unwrap();
+/// A shard of `POINTS` points of `DIM` floats each (131 MB of vectors) with a
+/// small payload each, flushed to disk; its vectors in memory or `on_disk`.
+fn large_shard(dir: &Path, on_disk: Option<bool>) -> (Shard, CollectionConfig) {
     let config = CreateCollection {
         vectors: Some(VectorsConfig::Single(VectorParams {
             size: DIM as u64,
             distance: Distance::Dot,
             hnsw_config: None,
             quantization_config: None,
-            on_disk: Some(true),
+            on_disk,
             datatype: None,
             multivector_config: None,
         })),
@@ -85,7 +86,7 @@ fn a_shard_larger_than_the_budget_snapshots_and_restores_within_it() {
     }
     .into_config(1)
     .unwrap();
-    let shard = Shard::open(&dir.path().join("shard"), config.clone()).unwrap();
+    let shard = Shard::open(&dir.join("shard"), config.clone()).unwrap();
     for first in (0..POINTS).step_by(500) {
         let points = (first..first + 500)
             .map(|id| Point {
@@ -94,12 +95,19 @@ fn a_shard_larger_than_the_budget_snapshots_and_restores_within_it() {
                     String::new(),
                     vec![id as f32 / POINTS as f32; DIM].into(),
                 )]),
-                payload: Default::default(),
+                payload: json!({"n": id}).as_object().unwrap().clone(),
             })
             .collect();
         shard.apply(ShardOperation::Upsert(points), false).unwrap();
     }
     shard.flush().unwrap();
+    (shard, config)
+}
+
+#[test]
+fn a_shard_larger_than_the_budget_snapshots_and_restores_within_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (shard, config) = large_shard(dir.path(), Some(true));
 
     let snapshot = dir.path().join("shard.snapshot");
     let (written, write_peak) = peak_during(|| shard.snapshot(&snapshot));
@@ -127,4 +135,39 @@ fn a_shard_larger_than_the_budget_snapshots_and_restores_within_it() {
     );
     let reopened = Shard::open(&restored, config).unwrap();
     assert_eq!(reopened.count(None).unwrap(), POINTS);
+}
+
+#[test]
+fn a_records_view_of_a_shard_larger_than_the_budget_pages_through_it_within_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Vectors in memory in the shard itself: the view must not read them in.
+    let (shard, config) = large_shard(dir.path(), None);
+    let snapshot = dir.path().join("shard.snapshot");
+    shard.snapshot(&snapshot).unwrap();
+    let view_dir = dir.path().join("view");
+    Shard::restore_snapshot(&snapshot, &view_dir, RestoredHistory::Keep).unwrap();
+
+    let (streamed, peak) = peak_during(|| {
+        let view = Shard::open_records_view(&view_dir, config).unwrap();
+        let (mut from, mut streamed) = (None, Vec::new());
+        loop {
+            let (page, next) = view.records_page(from, 100);
+            streamed.extend(page.iter().map(|(_, point)| {
+                let expected = json!({"n": point.id.to_string().parse::<u64>().unwrap()});
+                (point.id, point.payload == *expected.as_object().unwrap())
+            }));
+            view.release_resident();
+            match next {
+                Some(id) => from = Some(id),
+                None => break streamed,
+            }
+        }
+    });
+    eprintln!("paging through a records view of {POINTS} points of {DIM} floats took {peak} bytes at most");
+    assert_eq!(streamed.len() as u64, POINTS);
+    assert!(streamed.iter().all(|(_, payload_intact)| *payload_intact));
+    assert!(
+        peak < BUDGET,
+        "paging through a records view took {peak} bytes"
+    );
 }

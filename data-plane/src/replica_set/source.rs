@@ -17,6 +17,10 @@ use crate::snapshots::{stream_file, ScratchFile, Streamed};
 /// Points per batch: about a megabyte for 512-dimension vectors.
 const RECORDS_PER_BATCH: usize = 500;
 
+/// Batches read from the view's mapped files between two releases of the
+/// pages they brought in: a few megabytes of resident memory at most.
+const BATCHES_PER_RELEASE: u32 = 8;
+
 impl ReplicaSet {
     /// A snapshot of the shard, written to a scratch file (removed once
     /// streamed) with the last operation it holds.
@@ -46,10 +50,13 @@ impl ReplicaSet {
         tokio::task::spawn_blocking(move || {
             let _slot = slot;
             let mut from = None;
-            loop {
+            for batch in 1.. {
                 let (page, next) = view.shard.records_page(from, RECORDS_PER_BATCH);
                 if tx.blocking_send(Ok(page)).is_err() {
                     return;
+                }
+                if batch % BATCHES_PER_RELEASE == 0 {
+                    view.shard.release_resident();
                 }
                 match next {
                     Some(id) => from = Some(id),
@@ -94,7 +101,8 @@ impl ReplicaSet {
     }
 
     /// A still view of the shard to read records from while writes go on (a
-    /// snapshot, opened without an optimizer).
+    /// snapshot, opened without an optimizer and with its vectors and payloads
+    /// mapped, so the view costs ids and versions, not the shard's size).
     async fn records_view(&self, target: ShardTarget) -> Result<RecordsView, TesseraError> {
         let config = self
             .registry
@@ -111,7 +119,7 @@ impl ReplicaSet {
             .scratch_file(&key, &format!("records-view-{}", rand_suffix()));
         blocking(move || {
             let opened = Shard::restore_snapshot(&file, &dir, RestoredHistory::Keep)
-                .and_then(|()| Shard::open_still(&dir, config));
+                .and_then(|()| Shard::open_records_view(&dir, config));
             let _ = std::fs::remove_file(&file);
             match opened {
                 Ok(shard) => Ok(RecordsView { shard, at, dir }),

@@ -52,13 +52,7 @@ impl Floats {
     /// column in memory.
     pub fn release_resident(&self) {
         if let Floats::Mapped { map, .. } = self {
-            // SAFETY: the map is a read-only view of a file that is never written after
-            // it is renamed into place, so dropping its pages loses nothing: the next
-            // read faults the same bytes back in from the file.
-            let released = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
-            if let Err(e) = released {
-                tracing::debug!(error = %e, "madvise(DONTNEED) on a vector map failed");
-            }
+            release_pages(map);
         }
     }
 
@@ -71,6 +65,17 @@ impl Floats {
             Floats::Memory(v) => v,
             Floats::Mapped { .. } => unreachable!(),
         }
+    }
+}
+
+/// Drops this process's resident pages of a read-only map of a segment file.
+fn release_pages(map: &Mmap) {
+    // SAFETY: the map is a read-only view of a file that is never written after it
+    // is renamed into place, so dropping its pages loses nothing: the next read
+    // faults the same bytes back in from the file (or the page cache).
+    let released = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+    if let Err(e) = released {
+        tracing::debug!(error = %e, "madvise(DONTNEED) on a segment map failed");
     }
 }
 
@@ -158,6 +163,13 @@ impl Payloads {
 
     pub fn iter(&self) -> impl Iterator<Item = Cow<'_, Payload>> + '_ {
         (0..self.len()).map(|row| self.get(row))
+    }
+
+    /// Lets the kernel drop this process's resident pages of mapped payloads.
+    pub fn release_resident(&self) {
+        if let Payloads::Mapped { map, .. } = self {
+            release_pages(map);
+        }
     }
 
     fn to_mut(&mut self) -> &mut Vec<Payload> {
@@ -261,6 +273,15 @@ pub(crate) struct SegmentData {
 }
 
 impl SegmentData {
+    /// Lets the kernel drop this process's resident pages of every mapped column and
+    /// of mapped payloads; what is in memory stays.
+    pub fn release_resident(&self) {
+        for column in self.columns.values() {
+            column.data.release_resident();
+        }
+        self.payloads.release_resident();
+    }
+
     /// Empty storage for the vectors of `layout`.
     pub fn new(layout: &VectorLayout) -> Self {
         Self {

@@ -31,7 +31,7 @@ use tessera_types::{Payload, PointId, SparseVector, Vector};
 use uuid::Uuid;
 
 use super::bitmap::AtomicBitmap;
-use super::data::{Column, Floats, Payloads, SegmentData, VaryingColumn};
+use super::data::{Column, Floats, Payloads, SegmentData, VaryingColumn, VectorLayout};
 use crate::wal::sync_dir;
 
 const META: &str = "meta.json";
@@ -298,6 +298,15 @@ pub(crate) struct OnDisk {
 }
 
 impl OnDisk {
+    /// Every dense vector of `layout` and the payloads.
+    pub fn everything(layout: &VectorLayout) -> Self {
+        OnDisk {
+            vectors: layout.dense.keys().cloned().collect(),
+            payloads: true,
+            memmap_threshold_kb: None,
+        }
+    }
+
     pub fn any(&self) -> bool {
         self.payloads || !self.vectors.is_empty() || self.memmap_threshold_kb.is_some()
     }

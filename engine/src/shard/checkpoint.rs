@@ -117,6 +117,18 @@ pub(crate) struct Loaded {
     pub appendable: Appendable,
 }
 
+/// What a shard's checkpoint is loaded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Opening {
+    /// A replica: segments as the collection's config says, graphs opened.
+    Serving,
+    /// A read-only view to page records from: every segment's dense vectors and
+    /// payloads mapped from its files, the persisted appendable segment opened as
+    /// one more immutable one, no graphs; so the view holds only ids, versions
+    /// and what the WAL replays.
+    RecordsView,
+}
+
 /// Reads the last checkpoint of the shard in `dir` and removes files it does not name
 /// (left by a crash before a manifest named them, or after it stopped naming them).
 pub(crate) fn load(
@@ -124,6 +136,7 @@ pub(crate) fn load(
     layout: &VectorLayout,
     distances: &BTreeMap<String, Distance>,
     on_disk: &OnDisk,
+    opening: Opening,
 ) -> Result<Loaded, ShardError> {
     let scratch = dir.join(GRAPH_SCRATCH_DIR);
     if scratch.exists() {
@@ -148,10 +161,19 @@ pub(crate) fn load(
         };
         let segment = ImmutableSegment::new(entry.id, data, deleted);
         segment.mark_persisted();
-        open_graphs(&seg_dir, &segment, distances, on_disk);
+        if opening == Opening::Serving {
+            open_graphs(&seg_dir, &segment, distances, on_disk);
+        }
         sealed.push(Arc::new(segment));
     }
     let appendable = match manifest.appendable {
+        Some(id) if opening == Opening::RecordsView => {
+            let mut data = read_segment_with(&segment_dir(dir, id), on_disk)?;
+            data.retain_layout(layout);
+            let live = AtomicBitmap::new(data.len());
+            sealed.push(Arc::new(ImmutableSegment::new(id, data, live)));
+            Appendable::new(layout)
+        }
         Some(id) => {
             let mut appendable = Appendable::from_data(read_segment(&segment_dir(dir, id))?);
             appendable.adopt_layout(layout);

@@ -52,7 +52,7 @@ use crate::segment::{
 };
 use crate::snapshot::{self, SnapshotError};
 use crate::wal::{Wal, WalError};
-use checkpoint::Manifest;
+use checkpoint::{Manifest, Opening};
 use search::{merge_hits, Hit, SearchContext};
 
 const WAL_DIR: &str = "wal";
@@ -263,7 +263,7 @@ impl Shard {
     /// Opens the shard stored in `dir` (creating it if missing): loads the segments of the
     /// last checkpoint, replays the WAL after it, and starts the background optimizer.
     pub fn open(dir: &Path, config: CollectionConfig) -> Result<Shard, ShardError> {
-        let inner = Arc::new(Inner::open(dir, config)?);
+        let inner = Arc::new(Inner::open(dir, config, Opening::Serving)?);
         let thread_inner = inner.clone();
         let optimizer = std::thread::Builder::new()
             .name("shard-optimizer".into())
@@ -688,7 +688,7 @@ impl Inner {
         f.map(|f| filter::compile_with(f, &texts)).transpose()
     }
 
-    fn open(dir: &Path, config: CollectionConfig) -> Result<Inner, ShardError> {
+    fn open(dir: &Path, config: CollectionConfig, opening: Opening) -> Result<Inner, ShardError> {
         std::fs::create_dir_all(dir)?;
         let layout = vector_layout(&config);
         let distances = config
@@ -697,7 +697,11 @@ impl Inner {
             .iter()
             .map(|(name, p)| (name.to_string(), p.distance))
             .collect();
-        let loaded = checkpoint::load(dir, &layout, &distances, &on_disk(&config))?;
+        let on_disk = match opening {
+            Opening::Serving => on_disk(&config),
+            Opening::RecordsView => OnDisk::everything(&layout),
+        };
+        let loaded = checkpoint::load(dir, &layout, &distances, &on_disk, opening)?;
         let mut epochs = loaded.manifest.epochs.clone();
         let checkpoint = OpId {
             epoch: replication::epoch_at(&epochs, loaded.manifest.checkpoint),

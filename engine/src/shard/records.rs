@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use tessera_types::{CollectionConfig, OpId, Point, PointId, ShardOperation};
 
+use super::checkpoint::Opening;
 use super::{apply, checkpoint, Inner, Shard, ShardError};
 use crate::segment::StoredPoint;
 
@@ -20,12 +21,37 @@ use crate::segment::StoredPoint;
 pub type VersionedPoint = (u64, Point);
 
 impl Shard {
-    /// Opens the shard in `dir` for reading or loading only: no optimizer runs.
+    /// Opens the shard in `dir` for loading records into: no optimizer runs.
     pub fn open_still(dir: &Path, config: CollectionConfig) -> Result<Shard, ShardError> {
         Ok(Shard {
-            inner: Arc::new(Inner::open(dir, config)?),
+            inner: Arc::new(Inner::open(dir, config, Opening::Serving)?),
             optimizer: None,
         })
+    }
+
+    /// Opens the shard in `dir` as a read-only view to page records from: no
+    /// optimizer runs, and every segment's dense vectors and payloads are
+    /// mapped from its files rather than read in, whatever the collection's
+    /// config says, so the view holds ids, versions and what the WAL replays,
+    /// not the shard's size. [`Shard::release_resident`] lets go of the pages
+    /// read so far.
+    pub fn open_records_view(dir: &Path, config: CollectionConfig) -> Result<Shard, ShardError> {
+        let view = Shard {
+            inner: Arc::new(Inner::open(dir, config, Opening::RecordsView)?),
+            optimizer: None,
+        };
+        // Opening decoded every mapped payload once to check it.
+        view.release_resident();
+        Ok(view)
+    }
+
+    /// Lets the kernel drop this process's resident pages of the mapped
+    /// vectors and payloads of the shard's persisted segments (a records view
+    /// reads each page once; a serving shard would only slow its next reads).
+    pub fn release_resident(&self) {
+        for segment in &self.inner.segments().sealed {
+            segment.data.release_resident();
+        }
     }
 
     /// Up to `limit` live points from id `from` on, in id order, with their
