@@ -286,6 +286,56 @@ fn read_checked(dir: &Path, name: &str, meta: &Meta) -> Result<Vec<u8>, StorageE
     Ok(bytes)
 }
 
+/// Reads the dense column file `name` (`rows * dim` f32 LE, then a presence byte per
+/// row) into memory through a 1 MB buffer, checking its CRC32 on the way: opening a
+/// segment takes the column's floats and no second copy of its file.
+fn read_column_checked(
+    dir: &Path,
+    name: &str,
+    meta: &Meta,
+    dim: usize,
+) -> Result<Column, StorageError> {
+    let corrupt = |what: &str| StorageError::Corrupt(format!("{}: {name} {what}", dir.display()));
+    let want = *meta
+        .files
+        .get(name)
+        .ok_or_else(|| corrupt("is not listed"))?;
+    let mut file = File::open(dir.join(name))?;
+    let float_bytes = meta.rows * dim * 4;
+    if file.metadata()?.len() != (float_bytes + meta.rows) as u64 {
+        return Err(corrupt("has the wrong size"));
+    }
+    let mut hasher = crc32fast::Hasher::new();
+    let mut floats = Vec::with_capacity(meta.rows * dim);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = float_bytes;
+    while left > 0 {
+        let chunk = &mut buf[..left.min(1 << 20)];
+        file.read_exact(chunk)?;
+        hasher.update(chunk);
+        floats.extend(
+            chunk
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))),
+        );
+        left -= chunk.len();
+    }
+    let mut present = vec![0u8; meta.rows];
+    file.read_exact(&mut present)?;
+    hasher.update(&present);
+    if hasher.finalize() != want {
+        return Err(StorageError::Corrupt(format!(
+            "{}: checksum mismatch in {name}",
+            dir.display()
+        )));
+    }
+    Ok(Column {
+        dim,
+        data: Floats::Memory(floats),
+        present: present.iter().map(|b| *b != 0).collect(),
+    })
+}
+
 /// Which parts of a segment are mapped from its files rather than read into memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct OnDisk {
@@ -307,8 +357,14 @@ impl OnDisk {
         }
     }
 
-    pub fn any(&self) -> bool {
-        self.payloads || !self.vectors.is_empty() || self.memmap_threshold_kb.is_some()
+    /// Whether reading `data`'s segment back would map any part of it.
+    pub fn maps_any_of(&self, data: &SegmentData) -> bool {
+        let vector_bytes = data.columns.values().map(|c| c.data.len() * 4).sum();
+        self.payloads
+            || data
+                .columns
+                .keys()
+                .any(|name| self.maps_vector(name, vector_bytes))
     }
 
     /// Whether vector `name` of a segment whose vectors take `segment_bytes` is mapped.
@@ -435,21 +491,7 @@ pub(crate) fn read_segment_with(dir: &Path, on_disk: &OnDisk) -> Result<SegmentD
                 data: Floats::mapped(map, rows * dim),
             }
         } else {
-            let bytes = read_checked(dir, &vector_file(i), &meta)?;
-            if bytes.len() != size {
-                return Err(corrupt(&format!("{} has the wrong size", vector_file(i))));
-            }
-            let (floats, present) = bytes.split_at(rows * dim * 4);
-            Column {
-                dim: *dim,
-                data: Floats::Memory(
-                    floats
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                        .collect(),
-                ),
-                present: present.iter().map(|b| *b != 0).collect(),
-            }
+            read_column_checked(dir, &vector_file(i), &meta, *dim)?
         };
         data.columns.insert(name.clone(), column);
     }

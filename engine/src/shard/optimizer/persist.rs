@@ -20,7 +20,8 @@ impl Inner {
         write_segment(&dir, &segment.data)?;
         segment.mark_persisted();
         let on_disk = crate::shard::on_disk(&self.config.read());
-        if !on_disk.any() {
+        // Below `memmap_threshold` (and without `on_disk` parts) nothing would be mapped.
+        if !on_disk.maps_any_of(&segment.data) {
             return Ok(None);
         }
         Ok(Some(read_segment_with(&dir, &on_disk)?))
