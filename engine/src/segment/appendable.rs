@@ -30,11 +30,25 @@ impl Appendable {
         }
     }
 
-    /// Every row of `data` as live points (rows must have distinct ids).
+    /// Every row of `data` as live points (rows must have distinct ids). The
+    /// rows are taken as they are, not copied: a reopened shard's appendable
+    /// segment costs its size once.
     pub fn from_data(data: SegmentData) -> Self {
-        let mut segment = Self::new(&data.layout());
-        for row in 0..data.len() {
-            segment.upsert(&data.point(row));
+        let rows = data.len();
+        let mut segment = Self {
+            index: data
+                .ids
+                .iter()
+                .enumerate()
+                .map(|(row, id)| (*id, row))
+                .collect(),
+            live: vec![true; rows],
+            last_write: (rows > 0).then(Instant::now),
+            data,
+            ..Default::default()
+        };
+        for row in 0..rows {
+            segment.count(row, 1);
         }
         segment
     }

@@ -168,6 +168,8 @@ pub(crate) fn load(
     }
     let appendable = match manifest.appendable {
         Some(id) if opening == Opening::RecordsView => {
+            // Written by `Appendable::compact`: live rows only, sorted by id, as an
+            // immutable segment's are.
             let mut data = read_segment_with(&segment_dir(dir, id), on_disk)?;
             data.retain_layout(layout);
             let live = AtomicBitmap::new(data.len());

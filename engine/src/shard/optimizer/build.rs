@@ -65,6 +65,18 @@ impl Inner {
         self.persist_listed(&segment)
     }
 
+    /// Seals the appendable segment if it has outgrown `max_segment_size`
+    /// during a build. Only from within an optimizer task (a seal needs the
+    /// maintenance lock the task holds); a failure is left to the next pass.
+    fn seal_if_overgrown(&self) {
+        if !self.appendable_overgrown() {
+            return;
+        }
+        if let Err(e) = self.seal() {
+            tracing::warn!(shard = %self.dir.display(), error = %e, "sealing the appendable segment during a build failed");
+        }
+    }
+
     /// A graph over the live rows of `segment` holding vector `name`; None when the shard
     /// is closing or the vector is unknown. With `base` (another segment's graph, and
     /// the row of `segment` each of its rows became) the build starts from its links.
@@ -103,6 +115,8 @@ impl Inner {
         );
         let step = (total / 10).max(1);
         let reported = std::sync::atomic::AtomicUsize::new(0);
+        // Called between the build's chunks, on the optimizer's behalf: it holds
+        // the maintenance lock a seal needs.
         let progress = |done: usize| {
             if done / step > reported.load(Ordering::Relaxed) && done < total {
                 reported.store(done / step, Ordering::Relaxed);
@@ -113,6 +127,7 @@ impl Inner {
                     "HNSW build {done}/{total} points"
                 );
             }
+            self.seal_if_overgrown();
         };
         let graph = within_threads(self.build_threads(name), || {
             Graph::build(

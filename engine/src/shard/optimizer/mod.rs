@@ -152,3 +152,104 @@ impl Inner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use serde_json::json;
+    use tessera_types::{
+        CreateCollection, Distance, NamedVectors, Point, PointId, ShardOperation, VectorParams,
+        VectorsConfig,
+    };
+
+    use super::*;
+    use crate::shard::Shard;
+
+    fn points(ids: std::ops::Range<u64>) -> ShardOperation {
+        ShardOperation::Upsert(
+            ids.map(|id| Point {
+                id: PointId::Num(id),
+                // Spread over 16 dimensions so the graph has real work to do.
+                vectors: NamedVectors::from([(
+                    String::new(),
+                    (0..16)
+                        .map(|d| ((id * 31 + d * 7) % 97) as f32)
+                        .collect::<Vec<f32>>()
+                        .into(),
+                )]),
+                payload: Default::default(),
+            })
+            .collect(),
+        )
+    }
+
+    /// Writes faster than an index build: with no optimizer thread to seal
+    /// between tasks, only the build's own steps can seal what they write.
+    #[test]
+    fn writes_outpacing_an_index_build_are_sealed_between_its_steps() {
+        const BUILT: u64 = 20_000;
+        let dir = tempfile::tempdir().unwrap();
+        let config = CreateCollection {
+            vectors: Some(VectorsConfig::Single(VectorParams {
+                size: 16,
+                distance: Distance::Euclid,
+                hnsw_config: None,
+                quantization_config: None,
+                on_disk: None,
+                datatype: None,
+                multivector_config: None,
+            })),
+            // 16 floats: 25 KB is 400 points, both the seal size and the largest segment.
+            optimizers_config: Some(json!({
+                "indexing_threshold": 25,
+                "max_segment_size": 25,
+                "flush_interval_sec": 3600,
+            })),
+            ..Default::default()
+        }
+        .into_config(1)
+        .unwrap();
+        let shard = Shard::open_still(dir.path(), config).unwrap();
+        let inner = &shard.inner;
+        shard.apply(points(0..BUILT), false).unwrap();
+        inner.seal().unwrap();
+        let built = inner.segments().sealed[0].id;
+        let Some(task @ Task::Index(..)) = inner.next_task() else {
+            panic!("the sealed segment should be due for its graph");
+        };
+
+        let building = AtomicBool::new(true);
+        let written = std::thread::scope(|scope| {
+            let writer = scope.spawn(|| {
+                let mut next = BUILT;
+                while building.load(Ordering::Acquire) {
+                    shard.apply(points(next..next + 50), false).unwrap();
+                    next += 50;
+                }
+                next - BUILT
+            });
+            let _maintenance = inner.maintenance.lock();
+            inner.run_task(task).unwrap();
+            building.store(false, Ordering::Release);
+            writer.join().unwrap()
+        });
+
+        let stats = shard.stats();
+        assert_eq!(stats.indexed_vectors_count, BUILT);
+        let sealed_meanwhile = stats
+            .segments
+            .iter()
+            .filter(|(id, _)| id.is_some_and(|id| id != built))
+            .count();
+        assert!(
+            sealed_meanwhile >= 2,
+            "{written} points written during the build, {sealed_meanwhile} segments sealed from them"
+        );
+        assert!(
+            stats.segments[0].1 < written,
+            "the appendable segment kept all {written} points written during the build"
+        );
+        assert_eq!(shard.count(None).unwrap(), BUILT + written);
+    }
+}

@@ -153,6 +153,14 @@ pub(super) fn merge_base(
     Some((graph, new_rows))
 }
 
+/// `max_segment_size`: what merges stay within.
+fn max_segment_kb(config: &CollectionConfig) -> usize {
+    config
+        .optimizer_config
+        .max_segment_size
+        .unwrap_or(DEFAULT_MAX_SEGMENT_KB)
+}
+
 /// A merge of the smallest sealed segments while there are more than the target,
 /// into one of at most `max_segment_size` kilobytes: segments that cannot merge
 /// without passing it stay apart, so each merge copies a bounded amount of data.
@@ -161,10 +169,7 @@ pub(super) fn merge_task(config: &CollectionConfig, segments: &Segments) -> Opti
     if segments.sealed.len() <= target {
         return None;
     }
-    let max_kb = config
-        .optimizer_config
-        .max_segment_size
-        .unwrap_or(DEFAULT_MAX_SEGMENT_KB);
+    let max_kb = max_segment_kb(config);
     let mut by_size: Vec<_> = segments.sealed.clone();
     by_size.sort_by_key(|s| s.live_count());
     let mut chosen = Vec::new();
@@ -219,6 +224,18 @@ impl Inner {
         let segments = self.segments();
         let app = segments.appendable.read();
         app.len() > 0 && segment_kb(&config, |n| app.vector_count(n)) >= seal_kb(&config)
+    }
+
+    /// Whether the appendable segment has grown past what a merge may produce
+    /// (`max_segment_size`, and at least the seal size): writes outpacing a
+    /// long build get there, and it is then sealed between the build's steps
+    /// instead of growing without bound until the build ends.
+    pub(super) fn appendable_overgrown(&self) -> bool {
+        let config = self.config.read();
+        let segments = self.segments();
+        let app = segments.appendable.read();
+        let limit = max_segment_kb(&config).max(seal_kb(&config));
+        app.len() > 0 && segment_kb(&config, |n| app.vector_count(n)) >= limit
     }
 
     /// Whether an optimization is due now (whether or not one runs), or will be
