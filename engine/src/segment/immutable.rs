@@ -42,6 +42,12 @@ impl ImmutableSegment {
         Self::with_bitmap(id, data, Arc::new(deleted))
     }
 
+    /// A segment of `data` to read rows from only, as a records view does: no
+    /// index of its sparse vectors is built.
+    pub fn for_reading(id: u64, data: SegmentData, deleted: AtomicBitmap) -> Self {
+        Self::with_parts(id, data, Arc::new(deleted), BTreeMap::new())
+    }
+
     fn with_bitmap(id: u64, data: SegmentData, deleted: Arc<AtomicBitmap>) -> Self {
         let inverted = data
             .varying

@@ -301,12 +301,17 @@ fn read_column_checked(
         .get(name)
         .ok_or_else(|| corrupt("is not listed"))?;
     let mut file = File::open(dir.join(name))?;
-    let float_bytes = meta.rows * dim * 4;
+    let floats_len = meta
+        .rows
+        .checked_mul(dim)
+        .filter(|n| n.checked_mul(4).is_some())
+        .ok_or_else(|| corrupt("has an impossible size"))?;
+    let float_bytes = floats_len * 4;
     if file.metadata()?.len() != (float_bytes + meta.rows) as u64 {
         return Err(corrupt("has the wrong size"));
     }
     let mut hasher = crc32fast::Hasher::new();
-    let mut floats = Vec::with_capacity(meta.rows * dim);
+    let mut floats = Vec::with_capacity(floats_len);
     let mut buf = vec![0u8; 1 << 20];
     let mut left = float_bytes;
     while left > 0 {

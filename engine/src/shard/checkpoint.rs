@@ -124,8 +124,8 @@ pub(crate) enum Opening {
     Serving,
     /// A read-only view to page records from: every segment's dense vectors and
     /// payloads mapped from its files, the persisted appendable segment opened as
-    /// one more immutable one, no graphs; so the view holds only ids, versions
-    /// and what the WAL replays.
+    /// one more immutable one, no graphs or sparse indexes; so the view holds
+    /// ids, versions and any multi or sparse vectors (read in, not mapped).
     RecordsView,
 }
 
@@ -159,7 +159,10 @@ pub(crate) fn load(
             Some((file, crc)) => read_deletions(&seg_dir, file, *crc, data.len())?,
             None => AtomicBitmap::new(data.len()),
         };
-        let segment = ImmutableSegment::new(entry.id, data, deleted);
+        let segment = match opening {
+            Opening::Serving => ImmutableSegment::new(entry.id, data, deleted),
+            Opening::RecordsView => ImmutableSegment::for_reading(entry.id, data, deleted),
+        };
         segment.mark_persisted();
         if opening == Opening::Serving {
             open_graphs(&seg_dir, &segment, distances, on_disk);
@@ -173,7 +176,9 @@ pub(crate) fn load(
             let mut data = read_segment_with(&segment_dir(dir, id), on_disk)?;
             data.retain_layout(layout);
             let live = AtomicBitmap::new(data.len());
-            sealed.push(Arc::new(ImmutableSegment::new(id, data, live)));
+            let segment = ImmutableSegment::for_reading(id, data, live);
+            segment.mark_persisted();
+            sealed.push(Arc::new(segment));
             Appendable::new(layout)
         }
         Some(id) => {

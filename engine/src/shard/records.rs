@@ -15,7 +15,6 @@ use tessera_types::{CollectionConfig, OpId, Point, PointId, ShardOperation};
 
 use super::checkpoint::Opening;
 use super::{apply, checkpoint, Inner, Shard, ShardError};
-use crate::segment::StoredPoint;
 
 /// A point and the version it was last written at.
 pub type VersionedPoint = (u64, Point);
@@ -64,36 +63,39 @@ impl Shard {
         let from = from.unwrap_or(PointId::Num(0));
         let want = limit.saturating_add(1);
         let segments = self.inner.segments();
-        let mut found: Vec<StoredPoint> = {
-            let app = segments.appendable.read();
-            let rows: Vec<StoredPoint> = app
-                .live_from(from)
-                .take(want)
-                .map(|(_, row)| app.data.point(row))
-                .collect();
-            rows
-        };
-        for s in &segments.sealed {
+        let app = segments.appendable.read();
+        // Candidates by id and version alone (in memory); only the page's
+        // winners are read from the (mapped) vectors and payloads.
+        let mut found: Vec<(PointId, u64, Option<usize>, usize)> = app
+            .live_from(from)
+            .take(want)
+            .map(|(id, row)| (id, app.data.versions[row], None, row))
+            .collect();
+        for (i, s) in segments.sealed.iter().enumerate() {
             found.extend(
                 s.live_from(from)
                     .take(want)
-                    .map(|(_, row)| s.data.point(row)),
+                    .map(|(id, row)| (id, s.data.versions[row], Some(i), row)),
             );
         }
         // Newest copy first, so dedup keeps it.
-        found.sort_by(|a, b| a.id.cmp(&b.id).then(b.version.cmp(&a.version)));
-        found.dedup_by_key(|p| p.id);
-        let next = found.get(limit).map(|p| p.id);
+        found.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        found.dedup_by_key(|c| c.0);
+        let next = found.get(limit).map(|c| c.0);
         found.truncate(limit);
         let page = found
             .into_iter()
-            .map(|p| {
-                let point = Point {
-                    id: p.id,
-                    vectors: p.vectors,
-                    payload: p.payload,
+            .map(|(_, version, segment, row)| {
+                let stored = match segment {
+                    None => app.data.point(row),
+                    Some(i) => segments.sealed[i].data.point(row),
                 };
-                (p.version, point)
+                let point = Point {
+                    id: stored.id,
+                    vectors: stored.vectors,
+                    payload: stored.payload,
+                };
+                (version, point)
             })
             .collect();
         (page, next)

@@ -66,10 +66,10 @@ impl Inner {
     }
 
     /// Seals the appendable segment if it has outgrown `max_segment_size`
-    /// during a build. Only from within an optimizer task (a seal needs the
+    /// during a graph build's insertions (the long part of a build). Only from within an optimizer task (a seal needs the
     /// maintenance lock the task holds); a failure is left to the next pass.
     fn seal_if_overgrown(&self) {
-        if !self.appendable_overgrown() {
+        if self.stop.load(Ordering::Acquire) || !self.appendable_overgrown() {
             return;
         }
         if let Err(e) = self.seal() {

@@ -243,7 +243,7 @@ mod tests {
             .filter(|(id, _)| id.is_some_and(|id| id != built))
             .count();
         assert!(
-            sealed_meanwhile >= 2,
+            sealed_meanwhile >= 1,
             "{written} points written during the build, {sealed_meanwhile} segments sealed from them"
         );
         assert!(
