@@ -149,19 +149,30 @@ pub(crate) fn load(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
         Err(e) => return Err(e.into()),
     };
+    // A records view opens the persisted appendable segment as one more immutable
+    // one: written by `Appendable::compact`, its rows are live and sorted by id.
+    let (view_appendable, appendable_id) = match opening {
+        Opening::RecordsView => (manifest.appendable, None),
+        Opening::Serving => (None, manifest.appendable),
+    };
+    let entries = manifest
+        .segments
+        .iter()
+        .map(|entry| (entry.id, entry.deletions.as_ref()))
+        .chain(view_appendable.map(|id| (id, None)));
     let mut sealed = Vec::new();
-    for entry in &manifest.segments {
-        let seg_dir = segment_dir(dir, entry.id);
+    for (id, deletions) in entries {
+        let seg_dir = segment_dir(dir, id);
         let mut data = read_segment_with(&seg_dir, on_disk)?;
         // Vectors removed from the collection since the segment was written.
         data.retain_layout(layout);
-        let deleted = match &entry.deletions {
+        let deleted = match deletions {
             Some((file, crc)) => read_deletions(&seg_dir, file, *crc, data.len())?,
             None => AtomicBitmap::new(data.len()),
         };
         let segment = match opening {
-            Opening::Serving => ImmutableSegment::new(entry.id, data, deleted),
-            Opening::RecordsView => ImmutableSegment::for_reading(entry.id, data, deleted),
+            Opening::Serving => ImmutableSegment::new(id, data, deleted),
+            Opening::RecordsView => ImmutableSegment::for_reading(id, data, deleted),
         };
         segment.mark_persisted();
         if opening == Opening::Serving {
@@ -169,18 +180,7 @@ pub(crate) fn load(
         }
         sealed.push(Arc::new(segment));
     }
-    let appendable = match manifest.appendable {
-        Some(id) if opening == Opening::RecordsView => {
-            // Written by `Appendable::compact`: live rows only, sorted by id, as an
-            // immutable segment's are.
-            let mut data = read_segment_with(&segment_dir(dir, id), on_disk)?;
-            data.retain_layout(layout);
-            let live = AtomicBitmap::new(data.len());
-            let segment = ImmutableSegment::for_reading(id, data, live);
-            segment.mark_persisted();
-            sealed.push(Arc::new(segment));
-            Appendable::new(layout)
-        }
+    let appendable = match appendable_id {
         Some(id) => {
             let mut appendable = Appendable::from_data(read_segment(&segment_dir(dir, id))?);
             appendable.adopt_layout(layout);
