@@ -30,7 +30,9 @@
 //! at 1, 8 and 32 connections instead of the gRPC clients, and recall over the
 //! same queries (see `wrk.rs`). `--data-dir` prints the server's disk use per
 //! point and `--snapshot` times a collection snapshot and its recovery, with
-//! the memory each takes (see `footprint.rs`).
+//! the memory each takes (see `footprint.rs`). `--ef 32,64,128` then sweeps
+//! `hnsw_ef`: QPS and p99 at 8 clients (or wrk connections) and recall@10 at
+//! each, so runs of two systems can be compared at equal recall.
 //! `--help` lists all flags.
 
 use std::time::{Duration, Instant};
@@ -94,9 +96,14 @@ pub(crate) struct Args {
     /// Concurrency levels to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
     clients: Vec<usize>,
-    /// Queries whose HNSW answer is compared with the exact one.
-    #[arg(long, default_value_t = 100)]
-    recall_queries: usize,
+    /// Queries whose HNSW answer is compared with the exact one (default: 100,
+    /// or every query with `--wrk`); at 10M points each exact search scans them all.
+    #[arg(long)]
+    recall_queries: Option<usize>,
+    /// `hnsw_ef` values to sweep after the default search: QPS and p99 at 8
+    /// clients (or wrk connections) and recall@10 at each, the recall/QPS curve.
+    #[arg(long, value_delimiter = ',')]
+    ef: Vec<u64>,
     /// Shards of the collection (default: the server's, one per data node).
     #[arg(long)]
     shards: Option<u32>,
@@ -243,10 +250,12 @@ pub(crate) fn ids(points: &[ScoredPoint]) -> Vec<u64> {
         .collect()
 }
 
-/// How searches run: exact or not, and the quantized walk's oversampling.
+/// How searches run: exact or not, the walk's `hnsw_ef` (the server's
+/// default when unset) and the quantized walk's oversampling.
 #[derive(Clone, Copy)]
 struct SearchMode {
     exact: bool,
+    hnsw_ef: Option<u64>,
     oversampling: Option<f64>,
 }
 
@@ -258,6 +267,9 @@ async fn search(
     filter: Option<&Filter>,
 ) -> anyhow::Result<Vec<u64>> {
     let mut params = SearchParamsBuilder::default().exact(mode.exact);
+    if let Some(ef) = mode.hnsw_ef {
+        params = params.hnsw_ef(ef);
+    }
     if let Some(oversampling) = mode.oversampling {
         params = params
             .quantization(QuantizationSearchParamsBuilder::default().oversampling(oversampling));
@@ -395,27 +407,110 @@ where
     Ok((latencies, wall))
 }
 
-/// Mean fraction of the exact top-k that the default (HNSW) search finds.
-async fn recall(
+/// The exact top-k of each query, the reference recall is measured against.
+async fn exact_answers(
     client: &Qdrant,
     collection: &str,
     queries: &[Vec<f32>],
     filter: Option<&Filter>,
-    mode: SearchMode,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Vec<Vec<u64>>> {
     let exact_mode = SearchMode {
         exact: true,
+        hnsw_ef: None,
         oversampling: None,
     };
-    let mut total = 0.0;
+    let mut answers = Vec::with_capacity(queries.len());
     for query in queries {
-        let approximate = search(client, collection, query, mode, filter).await?;
         let exact = search(client, collection, query, exact_mode, filter).await?;
         anyhow::ensure!(!exact.is_empty(), "exact search returned nothing");
+        answers.push(exact);
+    }
+    Ok(answers)
+}
+
+/// Mean fraction of the exact top-k (`exact`, one per query) that searches in
+/// `mode` find.
+async fn recall(
+    client: &Qdrant,
+    collection: &str,
+    queries: &[Vec<f32>],
+    exact: &[Vec<u64>],
+    filter: Option<&Filter>,
+    mode: SearchMode,
+) -> anyhow::Result<f64> {
+    let mut total = 0.0;
+    for (query, exact) in queries.iter().zip(exact) {
+        let approximate = search(client, collection, query, mode, filter).await?;
         let found = approximate.iter().filter(|id| exact.contains(id)).count();
         total += found as f64 / exact.len() as f64;
     }
     Ok(total / queries.len() as f64)
+}
+
+/// Concurrency of the `--ef` sweep's throughput runs.
+const EF_SWEEP_CLIENTS: usize = 8;
+
+/// One point of the recall/QPS curve.
+struct EfPoint {
+    ef: u64,
+    qps: f64,
+    p99_ms: f64,
+    recall: f64,
+}
+
+/// QPS, p99 and recall at each `--ef`, unfiltered, against the exact answers
+/// of `recall_sample`.
+async fn ef_sweep(
+    client: &Qdrant,
+    args: &Args,
+    queries: &[Vec<f32>],
+    recall_sample: &[Vec<f32>],
+    exact: &[Vec<u64>],
+    mode: SearchMode,
+) -> anyhow::Result<Vec<EfPoint>> {
+    let mut curve = Vec::with_capacity(args.ef.len());
+    for &ef in &args.ef {
+        let mode = SearchMode {
+            hnsw_ef: Some(ef),
+            ..mode
+        };
+        let (qps, p99_ms) = if args.wrk {
+            let script_dir = tempfile::tempdir()?;
+            let figures = wrk::run(
+                &args.rest_url,
+                &args.collection,
+                &wrk::Requests {
+                    queries,
+                    limit: LIMIT,
+                    hnsw_ef: Some(ef),
+                },
+                &[EF_SWEEP_CLIENTS],
+                args.wrk_seconds,
+                script_dir.path(),
+            )?;
+            (figures[0].qps, figures[0].p99_ms)
+        } else {
+            let m = measure(
+                client,
+                &args.collection,
+                queries,
+                EF_SWEEP_CLIENTS,
+                None,
+                mode,
+            )
+            .await?;
+            (m.qps, m.p99.as_secs_f64() * 1e3)
+        };
+        let recall = recall(client, &args.collection, recall_sample, exact, None, mode).await?;
+        println!("  ef {ef:>5}  {qps:>9.1} QPS  p99 {p99_ms:>7.2} ms  recall {recall:.4}");
+        curve.push(EfPoint {
+            ef,
+            qps,
+            p99_ms,
+            recall,
+        });
+    }
+    Ok(curve)
 }
 
 /// Waits until the collection is green: the optimizers have built the indexes,
@@ -526,7 +621,15 @@ async fn main() -> anyhow::Result<()> {
     let mut rng = data::rng(args.seed);
     let clusters = Clusters::new(&mut rng, args.clusters, args.dim);
     let upload_time = upload(&client, &args, &clusters, &mut rng).await?;
+    println!(
+        "  upload took {:.1} s; waiting until the collection is green",
+        upload_time.as_secs_f64()
+    );
     let optimize_time = wait_until_green(&client, &args.collection).await?;
+    println!(
+        "  green {:.1} s after the upload; searching",
+        optimize_time.as_secs_f64()
+    );
     let info = client.collection_info(&args.collection).await?.result;
     let stored = info
         .as_ref()
@@ -549,25 +652,29 @@ async fn main() -> anyhow::Result<()> {
     if args.filters {
         cases.extend(filters().into_iter().map(Some));
     }
-    // wrk's figures come with the recall of every query it sent.
-    let recall_sample = if args.wrk {
-        &queries[..]
-    } else {
-        &queries[..args.recall_queries.min(queries.len())]
-    };
+    // wrk's figures come with the recall of every query it sent, unless told.
+    let recall_queries = args
+        .recall_queries
+        .unwrap_or(if args.wrk { queries.len() } else { 100 });
+    let recall_sample = &queries[..recall_queries.min(queries.len())];
     let mode = SearchMode {
         exact: false,
+        hnsw_ef: None,
         oversampling: args.oversampling,
     };
     let mut measurements = Vec::new();
     let mut recalls = Vec::new();
+    let mut ef_curve = Vec::new();
     let wrk_figures = if args.wrk {
         let script_dir = tempfile::tempdir()?;
         wrk::run(
             &args.rest_url,
             &args.collection,
-            &queries,
-            LIMIT,
+            &wrk::Requests {
+                queries: &queries,
+                limit: LIMIT,
+                hnsw_ef: None,
+            },
             &args.wrk_connections,
             args.wrk_seconds,
             script_dir.path(),
@@ -590,10 +697,22 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         let filter = case.as_ref().map(|(_, f)| f);
+        let exact = exact_answers(&client, &args.collection, recall_sample, filter).await?;
         recalls.push((
             case.as_ref().map_or("none", |(label, _)| *label),
-            recall(&client, &args.collection, recall_sample, filter, mode).await?,
+            recall(
+                &client,
+                &args.collection,
+                recall_sample,
+                &exact,
+                filter,
+                mode,
+            )
+            .await?,
         ));
+        if case.is_none() && !args.ef.is_empty() {
+            ef_curve = ef_sweep(&client, &args, &queries, recall_sample, &exact, mode).await?;
+        }
     }
 
     println!();
@@ -645,6 +764,24 @@ async fn main() -> anyhow::Result<()> {
             "recall@{LIMIT} of default search vs exact=true over {} queries, filter {filter}: {recall:.4}",
             recall_sample.len()
         );
+    }
+    if !ef_curve.is_empty() {
+        println!();
+        println!(
+            "hnsw_ef  QPS and p99 at {EF_SWEEP_CLIENTS} {}, recall@{LIMIT} over {} queries",
+            if args.wrk {
+                "wrk connections (REST)"
+            } else {
+                "gRPC clients"
+            },
+            recall_sample.len()
+        );
+        for point in &ef_curve {
+            println!(
+                "  ef {:>5}  {:>9.1} QPS  p99 {:>7.2} ms  recall {:.4}",
+                point.ef, point.qps, point.p99_ms, point.recall
+            );
+        }
     }
     memory::report(Some(args.points as usize * args.dim * 4));
     if let Some(dir) = &args.data_dir {

@@ -148,7 +148,7 @@ pub async fn run(client: &Qdrant, args: &Args) -> anyhow::Result<()> {
     }
 
     // Exactness: the brute-force top-10, ties at the cut counted as found.
-    let sample = &queries[..args.recall_queries.min(queries.len())];
+    let sample = &queries[..args.recall_queries.unwrap_or(100).min(queries.len())];
     let (mut found, mut wanted) = (0, 0);
     for query in sample {
         let mut scores: Vec<(f32, u64)> = documents

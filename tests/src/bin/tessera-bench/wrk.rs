@@ -20,11 +20,22 @@ pub struct WrkFigures {
     pub p99_ms: f64,
 }
 
-/// A Lua script that sends `points/query` bodies of `queries`, in turn.
-fn script(queries: &[Vec<f32>], limit: u64) -> String {
+/// The `points/query` requests wrk sends: one per query, each asking for
+/// `limit` hits with `hnsw_ef` when given (the server's default otherwise).
+pub struct Requests<'a> {
+    pub queries: &'a [Vec<f32>],
+    pub limit: u64,
+    pub hnsw_ef: Option<u64>,
+}
+
+/// A Lua script that sends the bodies of `requests`, in turn.
+fn script(requests: &Requests) -> String {
     let mut lua = String::from("local bodies = {\n");
-    for query in queries {
-        let body = serde_json::json!({ "query": query, "limit": limit });
+    for query in requests.queries {
+        let mut body = serde_json::json!({ "query": query, "limit": requests.limit });
+        if let Some(ef) = requests.hnsw_ef {
+            body["params"] = serde_json::json!({ "hnsw_ef": ef });
+        }
         writeln!(lua, "  [[{body}]],").expect("writing to a String");
     }
     lua.push_str(
@@ -84,14 +95,13 @@ fn parse(output: &str, connections: usize) -> anyhow::Result<WrkFigures> {
 pub fn run(
     rest_url: &str,
     collection: &str,
-    queries: &[Vec<f32>],
-    limit: u64,
+    requests: &Requests,
     connections: &[usize],
     seconds: u64,
     work_dir: &Path,
 ) -> anyhow::Result<Vec<WrkFigures>> {
     let script_path = work_dir.join("tessera-bench-query.lua");
-    std::fs::write(&script_path, script(queries, limit))
+    std::fs::write(&script_path, script(requests))
         .with_context(|| format!("cannot write {}", script_path.display()))?;
     let url = format!("{rest_url}/collections/{collection}/points/query");
     connections
