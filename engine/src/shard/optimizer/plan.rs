@@ -16,21 +16,8 @@ use super::Task;
 
 /// `indexing_threshold` when the config leaves it unset (Qdrant's default).
 pub(super) const DEFAULT_INDEXING_KB: usize = 10_000;
-/// `max_segment_size` per core when the config leaves it unset, as in Qdrant:
-/// a machine that builds graphs on more cores can afford larger segments, and
-/// fewer segments mean fewer graphs for each search to walk.
-const DEFAULT_MAX_SEGMENT_PER_CORE_KB: usize = 256_000;
-/// Cores counted in the default `max_segment_size`, at most.
-const MAX_SEGMENT_CORES: usize = 16;
-
-/// `max_segment_size` when the config leaves it unset: 256 MB per core.
-pub(super) fn default_max_segment_kb() -> usize {
-    static KB: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *KB.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        DEFAULT_MAX_SEGMENT_PER_CORE_KB * cores.clamp(1, MAX_SEGMENT_CORES)
-    })
-}
+/// `max_segment_size` when the config leaves it unset.
+pub(super) const DEFAULT_MAX_SEGMENT_KB: usize = 200_000;
 /// Vectors from which a segment is worth a graph even below `indexing_threshold`: a
 /// graph search measures a few thousand vectors at most, a scan measures them all.
 pub(super) const GRAPH_WORTHY_VECTORS: usize = 4096;
@@ -44,7 +31,7 @@ pub(super) fn seal_kb(config: &CollectionConfig) -> usize {
         Some(0) => config
             .optimizer_config
             .max_segment_size
-            .unwrap_or_else(default_max_segment_kb),
+            .unwrap_or(DEFAULT_MAX_SEGMENT_KB),
         Some(kb) => kb,
         None => DEFAULT_INDEXING_KB,
     }
@@ -171,7 +158,7 @@ fn max_segment_kb(config: &CollectionConfig) -> usize {
     config
         .optimizer_config
         .max_segment_size
-        .unwrap_or_else(default_max_segment_kb)
+        .unwrap_or(DEFAULT_MAX_SEGMENT_KB)
 }
 
 /// A merge of the smallest sealed segments while there are more than the target,
