@@ -118,7 +118,8 @@ pub async fn store(
         SnapshotKind::Collection => StoredKind::Collection,
         SnapshotKind::Full => StoredKind::Full,
     };
-    let mut writer = store.writer(&location.scope, &location.name, kind)?;
+    let durable = location.scope != SnapshotLocation::STAGING_SCOPE;
+    let mut writer = store.writer(&location.scope, &location.name, kind, durable)?;
     while let Some(chunk) = data.next().await {
         let chunk = chunk?;
         writer = tokio::task::spawn_blocking(move || writer.write(&chunk).map(|()| writer))
@@ -207,7 +208,8 @@ pub async fn restore_shard(
                 .await
                 .map_err(TesseraError::internal_from)?;
         }
-        out.sync_all().await.map_err(TesseraError::internal_from)?;
+        // Not synced: a scratch file; the unpacked shard's files are.
+        out.flush().await.map_err(TesseraError::internal_from)?;
         let checked = file.clone();
         tokio::task::spawn_blocking(move || {
             tessera_engine::snapshot::verify(std::fs::File::open(&checked)?, size)

@@ -469,7 +469,8 @@ impl ReplicaSet {
                 "the primary's snapshot ended after {done} of {total} bytes"
             )));
         }
-        out.sync_all().await.map_err(TesseraError::internal_from)?;
+        // Not synced: a scratch file; the unpacked shard's files are.
+        out.flush().await.map_err(TesseraError::internal_from)?;
         drop(out);
         tracing::info!(collection = %key.collection, shard = key.shard_id, bytes = done, seq = at.seq, "recovery: installing a snapshot from the primary");
         let result = self

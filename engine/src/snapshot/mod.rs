@@ -86,7 +86,9 @@ const BUFFER: usize = 1 << 20;
 const MAX_NAME: usize = 4096;
 
 /// Writes the files `relative` (paths under `root`) as one snapshot file at `out`,
-/// atomically (temporary name, fsync, rename), streaming each file through.
+/// atomically (temporary name, rename), streaming each file through. The file
+/// is not synced to disk: a packed snapshot is a scratch file, streamed to a
+/// store or another node and removed, and a crash ends whatever needed it.
 pub(crate) fn write(root: &Path, relative: &[PathBuf], out: &Path) -> Result<(), SnapshotError> {
     let mut tmp_name = out.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".tmp");
@@ -116,7 +118,7 @@ pub(crate) fn write(root: &Path, relative: &[PathBuf], out: &Path) -> Result<(),
     let crc = body.crc.finalize();
     let mut file = body.inner;
     file.write_all(&crc.to_le_bytes())?;
-    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    file.flush()?;
     std::fs::rename(&tmp, out)?;
     Ok(())
 }

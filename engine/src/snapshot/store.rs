@@ -88,12 +88,14 @@ impl SnapshotStore {
     }
 
     /// Starts writing the file `name` in `scope`; nothing shows in the store
-    /// until [`SnapshotWriter::finish`] has checked it.
+    /// until [`SnapshotWriter::finish`] has checked it, and a `durable` file
+    /// only once it is on disk (a scratch file need not wait for the disk).
     pub fn writer(
         &self,
         scope: &str,
         name: &str,
         kind: StoredKind,
+        durable: bool,
     ) -> Result<SnapshotWriter, SnapshotError> {
         let path = self.file(scope, name)?;
         let dir = path.parent().expect("a file in a scope").to_path_buf();
@@ -104,6 +106,7 @@ impl SnapshotStore {
             partial,
             path,
             kind,
+            durable,
             hasher: Sha256::new(),
             size: 0,
         })
@@ -148,6 +151,7 @@ pub struct SnapshotWriter {
     partial: PathBuf,
     path: PathBuf,
     kind: StoredKind,
+    durable: bool,
     hasher: Sha256,
     size: u64,
 }
@@ -167,7 +171,9 @@ impl SnapshotWriter {
     /// under its name, or the name with `-1`, `-2`… when that is taken.
     pub fn finish(mut self) -> Result<StoredSnapshot, SnapshotError> {
         let file = self.file.take().expect("finished once");
-        file.sync_all()?;
+        if self.durable {
+            file.sync_all()?;
+        }
         drop(file);
         match self.kind {
             StoredKind::Shard => {
@@ -274,7 +280,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SnapshotStore::new(dir.path());
         let mut writer = store
-            .writer("staging", "x.snapshot", StoredKind::Shard)
+            .writer("staging", "x.snapshot", StoredKind::Shard, false)
             .unwrap();
         writer
             .write(b"TESSERA-SHARD-SNAPSHOT-1\nnot really")

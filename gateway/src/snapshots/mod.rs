@@ -58,8 +58,6 @@ impl SnapshotScope {
     }
 }
 
-const STAGING: &str = "staging";
-
 impl Gateway {
     /// `POST /collections/{c}/snapshots`, `POST /collections/{c}/shards/{id}/snapshots`,
     /// `POST /snapshots`.
@@ -249,7 +247,7 @@ impl Gateway {
         };
         let stager = keeper(&topology, existing.as_ref())?;
         let staged = SnapshotLocation {
-            scope: STAGING.into(),
+            scope: SnapshotLocation::STAGING_SCOPE.into(),
             name: format!("recover-{}.snapshot", uuid::Uuid::new_v4().simple()),
             entry: String::new(),
         };
