@@ -118,8 +118,7 @@ pub async fn store(
         SnapshotKind::Collection => StoredKind::Collection,
         SnapshotKind::Full => StoredKind::Full,
     };
-    let durable = location.scope != SnapshotLocation::STAGING_SCOPE;
-    let mut writer = store.writer(&location.scope, &location.name, kind, durable)?;
+    let mut writer = store.writer(&location.scope, &location.name, kind)?;
     while let Some(chunk) = data.next().await {
         let chunk = chunk?;
         writer = tokio::task::spawn_blocking(move || writer.write(&chunk).map(|()| writer))

@@ -97,12 +97,6 @@ pub struct SnapshotLocation {
     pub entry: String,
 }
 
-impl SnapshotLocation {
-    /// The scope of files kept only while a recovery uses them: written without
-    /// waiting for the disk, since a crash ends the recovery that needs them.
-    pub const STAGING_SCOPE: &'static str = "staging";
-}
-
 /// What a stored snapshot file holds, which decides how the store checks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SnapshotKind {

@@ -58,6 +58,8 @@ impl SnapshotScope {
     }
 }
 
+const STAGING: &str = "staging";
+
 impl Gateway {
     /// `POST /collections/{c}/snapshots`, `POST /collections/{c}/shards/{id}/snapshots`,
     /// `POST /snapshots`.
@@ -247,7 +249,7 @@ impl Gateway {
         };
         let stager = keeper(&topology, existing.as_ref())?;
         let staged = SnapshotLocation {
-            scope: SnapshotLocation::STAGING_SCOPE.into(),
+            scope: STAGING.into(),
             name: format!("recover-{}.snapshot", uuid::Uuid::new_v4().simple()),
             entry: String::new(),
         };
