@@ -76,6 +76,10 @@ pub struct ReplicationSettings {
     /// The control-plane leader marks a data node's replicas Dead (failing
     /// primaries over) after this long without a heartbeat.
     pub dead_after_ms: u64,
+    /// ... and takes it as gone for good after this long: its replicas are
+    /// made again on live nodes (recovered from their primaries), and it
+    /// holds none if it comes back.
+    pub dead_peer_timeout_sec: u64,
     /// Operations a primary keeps in its WAL past its checkpoint, so a
     /// replica that missed fewer catches up from the WAL, not a snapshot.
     pub wal_retention_ops: u64,
@@ -107,6 +111,7 @@ impl ReplicationSettings {
     pub fn reconciler(&self) -> tessera_control_plane::ReconcilerOptions {
         tessera_control_plane::ReconcilerOptions {
             dead_after: std::time::Duration::from_millis(self.dead_after_ms),
+            lost_after: std::time::Duration::from_secs(self.dead_peer_timeout_sec),
         }
     }
 }
@@ -191,6 +196,7 @@ impl Default for Settings {
                 internal_token: String::new(),
                 replication: ReplicationSettings {
                     dead_after_ms: 2_000,
+                    dead_peer_timeout_sec: 300,
                     wal_retention_ops: 50_000,
                     wal_retention_mb: 64,
                     transfer_method: tessera_types::TransferMethod::WalDelta,

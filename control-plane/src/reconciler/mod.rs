@@ -1,11 +1,12 @@
 //! The leader's replica reconciler: turns what it observes (heartbeats) and
 //! what collections ask for (replication factor, listeners) into replica
 //! changes through Raft. It marks replicas of silent peers Dead (failing the
-//! primary over), starts recovery of Dead replicas whose peer is back, and
-//! adds or removes replicas to match `replication_factor`. Recovery itself is
-//! driven by the recovering data node.
+//! primary over), starts recovery of Dead replicas whose peer is back, drops
+//! the replicas of a peer silent for good (`lost_after`) so that new ones are
+//! made on live peers, and adds or removes replicas to match
+//! `replication_factor`. Recovery itself is driven by the recovering data node.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use openraft::ServerState;
@@ -26,12 +27,16 @@ const PERIOD: Duration = Duration::from_millis(250);
 pub struct ReconcilerOptions {
     /// A data node silent for this long is taken as down.
     pub dead_after: Duration,
+    /// ... and for this long as gone for good: its replicas are made again
+    /// on live nodes, and it holds none if it comes back.
+    pub lost_after: Duration,
 }
 
 impl Default for ReconcilerOptions {
     fn default() -> Self {
         Self {
             dead_after: Duration::from_millis(2_000),
+            lost_after: Duration::from_secs(300),
         }
     }
 }
@@ -44,6 +49,8 @@ pub async fn run(
     options: ReconcilerOptions,
 ) {
     let mut leader_since: Option<Instant> = None;
+    // Shards reported as having lost every in-sync copy, so each is logged once.
+    let mut reported: BTreeSet<(String, u32)> = BTreeSet::new();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(PERIOD) => {}
@@ -68,7 +75,31 @@ pub async fn run(
             .keys()
             .map(|&p| (p, !knows_liveness || alive(p)))
             .collect();
-        for command in plan(&current, &liveness, knows_liveness) {
+        // A peer this leader has not heard from counts as silent since it
+        // became leader, so a new leader waits `lost_after` before it calls
+        // anyone lost.
+        let lost: BTreeSet<PeerId> = current
+            .peers
+            .keys()
+            .copied()
+            .filter(|&p| {
+                let silent = heartbeats
+                    .last_seen(p)
+                    .map_or(since.elapsed(), |at| at.elapsed().min(since.elapsed()));
+                silent >= options.lost_after
+            })
+            .collect();
+        let now_stranded: BTreeSet<(String, u32)> = stranded(&current, &lost).into_iter().collect();
+        for (collection, shard_id) in now_stranded.difference(&reported) {
+            tracing::error!(
+                collection,
+                shard_id,
+                "every in-sync copy of this shard was on data nodes lost for good: it is \
+                 not recreated empty; bring one of them back or restore the shard from a snapshot"
+            );
+        }
+        reported = now_stranded;
+        for command in plan(&current, &liveness, knows_liveness, &lost) {
             let deadline = proposer.deadline();
             match proposer.propose(command.clone(), deadline).await {
                 Ok(Proposal::Applied(_)) => tracing::info!(?command, "replica change applied"),
@@ -99,12 +130,32 @@ fn change(
     }
 }
 
-/// The replica changes the topology needs, given which peers are alive. Pure,
-/// so every rule is tested without a cluster.
+/// Shards (collection, shard id) whose in-sync copies are all on `lost`
+/// peers: nothing can recover them, and an empty copy would lose their data
+/// silently.
+pub fn stranded(topology: &Topology, lost: &BTreeSet<PeerId>) -> Vec<(String, u32)> {
+    topology
+        .collections
+        .values()
+        .flat_map(|c| c.shards.iter().map(move |s| (c, s)))
+        .filter(|(_, shard)| {
+            let in_sync = shard
+                .replicas
+                .iter()
+                .filter(|r| r.state.is_source_of_truth());
+            in_sync.clone().next().is_some() && in_sync.clone().all(|r| lost.contains(&r.peer_id))
+        })
+        .map(|(c, shard)| (c.name.clone(), shard.shard_id))
+        .collect()
+}
+
+/// The replica changes the topology needs, given which peers are alive and
+/// which are lost for good. Pure, so every rule is tested without a cluster.
 pub fn plan(
     topology: &Topology,
     alive: &BTreeMap<PeerId, bool>,
     knows_liveness: bool,
+    lost: &BTreeSet<PeerId>,
 ) -> Vec<TopologyCommand> {
     let is_alive = |p: PeerId| alive.get(&p).copied().unwrap_or(false);
     let mut load: BTreeMap<PeerId, usize> = topology.peers.keys().map(|&p| (p, 0)).collect();
@@ -184,6 +235,26 @@ pub fn plan(
                 .filter(|r| !topology.is_listener(r.peer_id))
                 .collect();
             if in_transfer {
+                continue;
+            }
+            // A Dead copy on a peer lost for good is dropped while an in-sync
+            // copy lives elsewhere; the rule below then places a new one on a
+            // live peer, recovered from the primary.
+            let in_sync_elsewhere = shard
+                .replicas
+                .iter()
+                .any(|r| r.state.is_source_of_truth() && !lost.contains(&r.peer_id));
+            if let Some(gone) = normal
+                .iter()
+                .find(|r| r.state == ReplicaState::Dead && lost.contains(&r.peer_id))
+                .filter(|_| in_sync_elsewhere)
+            {
+                commands.push(TopologyCommand::RemoveReplica {
+                    collection: collection.name.clone(),
+                    incarnation: collection.incarnation,
+                    shard_id: shard.shard_id,
+                    peer_id: gone.peer_id,
+                });
                 continue;
             }
             if normal.len() < rf {
