@@ -217,7 +217,7 @@ impl ControlPlane {
             raft.clone(),
             topology.clone(),
             heartbeats.clone(),
-            options.replicas.dead_after,
+            options.replicas.clone(),
         )?;
         let operations = operations_listener.map(|listener| {
             let raft = raft.clone();

@@ -1,10 +1,8 @@
 //! What a control-plane node reports on `/metrics`, read from Raft and the
 //! topology at each scrape: term, log and applied index, role and leader, the
 //! data peers and whether this node hears their heartbeats, collections,
-//! replicas by state, and transfers. A recovery's progress is reported by its
+//! replicas by state, transfers, and shards stranded on lost peers. A recovery's progress is reported by its
 //! target data node.
-
-use std::time::Duration;
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
@@ -14,12 +12,13 @@ use tokio::sync::watch;
 
 use crate::grpc::Heartbeats;
 use crate::raft::Raft;
+use crate::ReconcilerOptions;
 
 pub struct ControlPlaneGauges {
     raft: Raft,
     topology: watch::Receiver<Topology>,
     heartbeats: Heartbeats,
-    dead_after: Duration,
+    liveness: ReconcilerOptions,
     term: IntGauge,
     last_log_index: IntGauge,
     applied_index: IntGauge,
@@ -31,6 +30,7 @@ pub struct ControlPlaneGauges {
     collections: IntGauge,
     replicas: IntGaugeVec,
     transfers: IntGauge,
+    stranded: IntGauge,
     /// Scrapes reset and refill the gauges: one at a time.
     scrape: std::sync::Mutex<()>,
 }
@@ -50,13 +50,13 @@ impl ControlPlaneGauges {
         raft: Raft,
         topology: watch::Receiver<Topology>,
         heartbeats: Heartbeats,
-        dead_after: Duration,
+        liveness: ReconcilerOptions,
     ) -> prometheus::Result<()> {
         let collector = ControlPlaneGauges {
             raft,
             topology,
             heartbeats,
-            dead_after,
+            liveness,
             term: gauge("tessera_raft_term", "Raft term this node is in")?,
             last_log_index: gauge(
                 "tessera_raft_last_log_index",
@@ -97,12 +97,17 @@ impl ControlPlaneGauges {
                 "tessera_shard_transfers",
                 "Shard transfers in progress across the cluster",
             )?,
+            stranded: gauge(
+                "tessera_shards_stranded",
+                "Shards whose every in-sync copy is on data peers this node has not heard \
+                 from for the dead-peer timeout: nothing can recover them",
+            )?,
             scrape: Default::default(),
         };
         registry.register(Box::new(collector))
     }
 
-    fn parts(&self) -> [&dyn Collector; 11] {
+    fn parts(&self) -> [&dyn Collector; 12] {
         [
             &self.term,
             &self.last_log_index,
@@ -115,6 +120,7 @@ impl ControlPlaneGauges {
             &self.collections,
             &self.replicas,
             &self.transfers,
+            &self.stranded,
         ]
     }
 
@@ -143,7 +149,7 @@ impl ControlPlaneGauges {
             let up = self
                 .heartbeats
                 .last_seen(peer.id)
-                .is_some_and(|seen| seen.elapsed() < self.dead_after);
+                .is_some_and(|seen| seen.elapsed() < self.liveness.dead_after);
             self.peer_up
                 .with_label_values(&[&peer.id.to_string(), &peer.uri])
                 .set(up.into());
@@ -164,6 +170,17 @@ impl ControlPlaneGauges {
                 .map(|c| c.transfers.len() as i64)
                 .sum(),
         );
+        let lost = topology
+            .data_peers()
+            .map(|p| p.id)
+            .filter(|&p| {
+                self.heartbeats
+                    .last_seen(p)
+                    .is_some_and(|seen| seen.elapsed() >= self.liveness.lost_after)
+            })
+            .collect();
+        self.stranded
+            .set(crate::reconciler::stranded(&topology, &lost).len() as i64);
     }
 }
 

@@ -1,15 +1,18 @@
 //! A cluster that keeps itself healthy, without an operator: a data node that
 //! dies for good has its replicas made again on the others while writes go
-//! on, and when it comes back after all it holds nothing of what it had.
+//! on, and when it comes back after all it holds nothing of what it had; a
+//! shard whose only copy it held is reported, not recreated empty.
 
 use std::time::{Duration, Instant};
 
 use tessera_tests::replicas::{self, states};
 use tessera_tests::wait;
 use tessera_tests::writer::{create_collection, missing, wait_for_points, Writer};
-use tessera_tests::ProcessCluster;
+use tessera_tests::{Node, ProcessCluster};
 
 const C: &str = "self_healing";
+/// One copy per shard: the lost node takes one shard's only copy with it.
+const SINGLE: &str = "single_copy";
 
 /// The peer id the gateway reports for data node `i`.
 async fn peer_of(cluster: &ProcessCluster, i: usize) -> u64 {
@@ -24,9 +27,9 @@ async fn peer_of(cluster: &ProcessCluster, i: usize) -> u64 {
         .expect("the data node is a peer")
 }
 
-/// Replica directories (`<collection>-<incarnation>/<shard>`) under a data
-/// node's `collections`.
-fn replica_dirs(collections: &std::path::Path) -> Vec<std::path::PathBuf> {
+/// Replica directories of `collection` (`<collection>-<incarnation>/<shard>`)
+/// under a data node's `collections`.
+fn replica_dirs(collections: &std::path::Path, collection: &str) -> Vec<std::path::PathBuf> {
     let dirs = |dir: &std::path::Path| {
         std::fs::read_dir(dir)
             .into_iter()
@@ -36,7 +39,15 @@ fn replica_dirs(collections: &std::path::Path) -> Vec<std::path::PathBuf> {
             .filter(|p| p.is_dir())
             .collect::<Vec<_>>()
     };
-    dirs(collections).iter().flat_map(|c| dirs(c)).collect()
+    let prefix = format!("{collection}-");
+    dirs(collections)
+        .iter()
+        .filter(|c| {
+            c.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+        })
+        .flat_map(|c| dirs(c))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -44,11 +55,13 @@ async fn a_data_node_lost_for_good_has_its_replicas_made_again_on_the_others() {
     let mut cluster = ProcessCluster::builder()
         .data_nodes(4)
         .control_plane_setting("CLUSTER__REPLICATION__DEAD_PEER_TIMEOUT_SEC", 3)
+        .metrics()
         .start()
         .await;
     let rest = cluster.rest();
     // Four shards of two copies on four nodes: every node holds two replicas.
     create_collection(&rest, C, 4, 2).await;
+    create_collection(&rest, SINGLE, 4, 1).await;
     let lost = peer_of(&cluster, 3).await;
     let writer = Writer::start(rest.clone(), C, 0, 10);
     wait_for_points(&rest, C, 200).await;
@@ -74,6 +87,33 @@ async fn a_data_node_lost_for_good_has_its_replicas_made_again_on_the_others() {
         "replication factor restored {:.1} s after the node was killed",
         killed.elapsed().as_secs_f64()
     );
+    // The single-copy shard it held has nowhere to come from: it is reported,
+    // and stays placed on the lost node rather than made again empty.
+    let metrics = format!("{}/metrics", cluster.metrics_url(Node::ControlPlane(0)));
+    wait::until(
+        "the stranded shard in the control plane's metrics",
+        Duration::from_secs(30),
+        || async {
+            let body = reqwest::get(&metrics)
+                .await
+                .map_err(|e| e.to_string())?
+                .text()
+                .await
+                .map_err(|e| e.to_string())?;
+            body.lines()
+                .any(|l| l == "tessera_shards_stranded 1")
+                .then_some(())
+                .ok_or_else(|| "not reported yet".to_string())
+        },
+    )
+    .await
+    .unwrap();
+    let single = states(&rest, SINGLE).await;
+    assert_eq!(single.len(), 4, "{single:?}");
+    assert!(
+        single.iter().any(|(_, peer, _)| *peer == lost),
+        "{single:?}"
+    );
 
     // The node comes back with its old data: it is a member with no replicas.
     cluster.restart_data_node(3).await;
@@ -91,7 +131,7 @@ async fn a_data_node_lost_for_good_has_its_replicas_made_again_on_the_others() {
         "the returning node removes the replicas it lost",
         Duration::from_secs(30),
         || async {
-            let kept = replica_dirs(&collections);
+            let kept = replica_dirs(&collections, C);
             kept.is_empty().then_some(()).ok_or(format!("{kept:?}"))
         },
     )
