@@ -51,6 +51,7 @@ async fn register(
             uri: uri.into(),
             node_type: cp::NodeType::Normal as i32,
             peer_id,
+            zone: String::new(),
         })
         .await
         .expect("peer registers")

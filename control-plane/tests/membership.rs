@@ -118,6 +118,7 @@ async fn register(client: &mut Client, uri: &str) -> Result<cp::RegisterPeerRepl
             uri: uri.into(),
             node_type: cp::NodeType::Normal as i32,
             peer_id: None,
+            zone: String::new(),
         })
         .await
         .map(|r| r.into_inner())
@@ -386,6 +387,7 @@ async fn checkpoints_bound_the_log_and_a_new_member_starts_from_a_snapshot() {
                 uri,
                 node_type: cp::NodeType::Listener as i32,
                 peer_id: Some(7),
+                zone: String::new(),
             })
             .await
             .unwrap();

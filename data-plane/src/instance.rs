@@ -38,6 +38,8 @@ pub struct DataPlaneOptions {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub node_type: NodeType,
+    /// The failure zone this node registers in, if any.
+    pub zone: Option<String>,
     /// What each shard keeps in its WAL behind its checkpoint, for replicas
     /// that catch up from it.
     pub wal_retention: WalRetention,
@@ -99,8 +101,14 @@ impl DataPlaneInstance {
         };
 
         let (topology, watch_task) = TopologyCache::start(&options.control_plane)?;
-        let peer_id =
-            membership::register(&topology, &options.data_dir, &uri, options.node_type).await?;
+        let peer_id = membership::register(
+            &topology,
+            &options.data_dir,
+            &uri,
+            options.node_type,
+            options.zone.as_deref(),
+        )
+        .await?;
         let lease = membership::ReadLease::new(options.read_lease);
         let registry = ShardRegistry::new(
             &options.data_dir,

@@ -71,6 +71,10 @@ pub enum Command {
         /// `listener` nodes receive writes but serve no searches.
         #[arg(long, value_enum)]
         node_type: Option<NodeTypeArg>,
+        /// The failure zone this node is in (rack, availability zone): a shard's
+        /// replicas go to distinct zones while there are enough.
+        #[arg(long, value_name = "ZONE")]
+        zone: Option<String>,
         /// Serve /metrics, /livez, /readyz and /healthz over HTTP on this port (off unless set).
         #[arg(long, value_name = "PORT")]
         metrics_port: Option<u16>,

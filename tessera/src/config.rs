@@ -62,6 +62,9 @@ pub struct ClusterSettings {
     /// Control-plane members (data-plane nodes and gateways).
     pub control_plane: Vec<String>,
     pub node_type: tessera_types::NodeType,
+    /// A data node's failure zone (`--zone`); none by default.
+    #[serde(default)]
+    pub zone: Option<String>,
     pub p2p: P2pSettings,
     pub consensus: tessera_control_plane::ConsensusOptions,
     pub replication: ReplicationSettings,
@@ -188,6 +191,7 @@ impl Default for Settings {
                 bootstrap: None,
                 control_plane: Vec::new(),
                 node_type: tessera_types::NodeType::Normal,
+                zone: None,
                 p2p: P2pSettings {
                     enable_tls: false,
                     port: 6335,
@@ -290,9 +294,13 @@ impl Settings {
                 uri,
                 control_plane,
                 node_type,
+                zone,
                 metrics_port,
                 ..
             } => {
+                if zone.is_some() {
+                    self.cluster.zone = zone.clone();
+                }
                 if metrics_port.is_some() {
                     self.service.metrics_port = *metrics_port;
                 }

@@ -58,6 +58,7 @@ impl InProcessCluster {
                 listen: ANY_LOOPBACK_PORT,
                 data_dir: dir.path().join(format!("data-plane-{i}")),
                 node_type: NodeType::Normal,
+                zone: None,
                 wal_retention: tessera_data_plane::WalRetention {
                     ops: 1_000,
                     bytes: 64 * 1024 * 1024,

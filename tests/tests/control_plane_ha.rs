@@ -472,6 +472,7 @@ async fn a_long_running_control_plane_keeps_its_log_bounded_and_new_members_star
                         uri: format!("http://listener-{n}:6334"),
                         node_type: cp::NodeType::Listener as i32,
                         peer_id: Some(7),
+                        zone: String::new(),
                     };
                     client
                         .register_peer(request)

@@ -1,7 +1,9 @@
 //! A cluster that keeps itself healthy, without an operator: a data node that
 //! dies for good has its replicas made again on the others while writes go
 //! on, and when it comes back after all it holds nothing of what it had; a
-//! shard whose only copy it held is reported, not recreated empty.
+//! shard whose only copy it held is reported, not recreated empty. Nodes in
+//! two zones hold one copy of each shard per zone, and a whole zone lost
+//! under writes loses no acknowledged write and leaves every shard usable.
 
 use std::time::{Duration, Instant};
 
@@ -146,5 +148,81 @@ async fn a_data_node_lost_for_good_has_its_replicas_made_again_on_the_others() {
         missing.len()
     );
     assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+    cluster.stop().await;
+}
+
+/// Which of `ids` a read of one copy of each shard (all a lost zone leaves)
+/// does not find.
+async fn missing_from_one_copy(rest: &tessera_tests::Rest, ids: &[u64]) -> Vec<u64> {
+    let mut missing = Vec::new();
+    for batch in ids.chunks(500) {
+        let reply = rest
+            .post(
+                &format!("/collections/{C}/points?consistency=1"),
+                &serde_json::json!({ "ids": batch, "with_payload": false }),
+            )
+            .await;
+        let found: std::collections::HashSet<u64> = reply
+            .result()
+            .as_array()
+            .expect("points")
+            .iter()
+            .filter_map(|p| p["id"].as_u64())
+            .collect();
+        missing.extend(batch.iter().filter(|id| !found.contains(id)));
+    }
+    missing
+}
+
+/// The zone of each peer, as `GET /cluster` reports it.
+async fn zones(cluster: &ProcessCluster) -> std::collections::BTreeMap<u64, String> {
+    let info = cluster.rest().get("/cluster").await;
+    info.result()["peers"]
+        .as_object()
+        .expect("peers")
+        .iter()
+        .filter_map(|(id, peer)| Some((id.parse().ok()?, peer["zone"].as_str()?.to_string())))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn losing_a_whole_zone_leaves_every_shard_readable_and_writable() {
+    let mut cluster = ProcessCluster::builder()
+        .data_nodes(4)
+        .zones(&["a", "a", "b", "b"])
+        .start()
+        .await;
+    let rest = cluster.rest();
+    create_collection(&rest, C, 4, 2).await;
+    let zones = zones(&cluster).await;
+    assert_eq!(zones.len(), 4, "every node reports its zone: {zones:?}");
+    // Each shard has one copy in each zone.
+    let placed = states(&rest, C).await;
+    for shard in 0..4 {
+        let shard_zones: std::collections::BTreeSet<&str> = placed
+            .iter()
+            .filter(|(s, _, _)| *s == shard)
+            .map(|(_, peer, _)| zones[peer].as_str())
+            .collect();
+        assert_eq!(shard_zones.len(), 2, "shard {shard}: {placed:?}");
+    }
+    let writer = Writer::start(rest.clone(), C, 0, 10);
+    wait_for_points(&rest, C, 200).await;
+
+    // Zone "a" goes dark: both of its nodes are killed.
+    cluster.kill_data_node(0);
+    cluster.kill_data_node(1);
+    let before = rest.count(C).await;
+    wait_for_points(&rest, C, before + 200).await;
+    let written = writer.stop().await;
+    let missing = missing_from_one_copy(&rest, &written.acked).await;
+    println!(
+        "zone lost: writes acknowledged: {}, failed batches: {} (during failover), lost: {}",
+        written.acked.len(),
+        written.failed,
+        missing.len()
+    );
+    assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+    assert!(rest.count(C).await >= written.acked.len() as u64);
     cluster.stop().await;
 }

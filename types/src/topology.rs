@@ -26,6 +26,10 @@ pub struct Peer {
     pub node_type: NodeType,
     /// Milliseconds since the Unix epoch of the last heartbeat the control plane saw.
     pub last_heartbeat_ms: u64,
+    /// The failure zone the node says it is in (`--zone`): replicas of a shard
+    /// go to distinct zones while there are enough of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 /// Where a shard replica stands. Each state answers, through its predicates,
@@ -220,6 +224,14 @@ pub struct Topology {
 impl Topology {
     pub fn data_peers(&self) -> impl Iterator<Item = &Peer> {
         self.peers.values()
+    }
+
+    /// The zone of each data peer that has one.
+    pub fn zones(&self) -> BTreeMap<PeerId, String> {
+        self.peers
+            .values()
+            .filter_map(|p| Some((p.id, p.zone.clone()?)))
+            .collect()
     }
 
     pub fn is_listener(&self, peer: PeerId) -> bool {

@@ -105,6 +105,7 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
         let node_type = cp::NodeType::try_from(message.node_type)
             .map_err(|e| error_to_status(TesseraError::bad_input(format!("node_type: {e}"))))?
             .into();
+        let zone = (!message.zone.is_empty()).then(|| message.zone.clone());
         if message.peer_id == Some(0) {
             return Err(error_to_status(TesseraError::bad_input(
                 "peer id 0 is reserved",
@@ -121,7 +122,9 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
                         .flat_map(|c| &c.shards)
                         .any(|s| s.primary == id);
                     if !leads
-                        && known.is_some_and(|p| p.uri == message.uri && p.node_type == node_type)
+                        && known.is_some_and(|p| {
+                            p.uri == message.uri && p.node_type == node_type && p.zone == zone
+                        })
                     {
                         // Nothing changed, so no log entry.
                         let version = topology.version;
@@ -141,6 +144,7 @@ impl control_plane_server::ControlPlane for ControlPlaneService {
             peer_id,
             uri: message.uri.clone(),
             node_type,
+            zone,
         };
         // The id picked here travels along, so a leader adds exactly it.
         let (metadata, extensions, mut message) = request.into_parts();

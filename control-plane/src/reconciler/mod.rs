@@ -4,7 +4,8 @@
 //! primary over), starts recovery of Dead replicas whose peer is back, drops
 //! the replicas of a peer silent for good (`lost_after`) so that new ones are
 //! made on live peers, and adds or removes replicas to match
-//! `replication_factor`. Recovery itself is driven by the recovering data node.
+//! `replication_factor` (a new copy going to a zone the shard lacks, when
+//! there is one). Recovery itself is driven by the recovering data node.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -258,6 +259,11 @@ pub fn plan(
                 continue;
             }
             if normal.len() < rf {
+                // A zone the shard has no copy in first, then the fewest replicas.
+                let zones_held: BTreeSet<&str> = normal
+                    .iter()
+                    .filter_map(|r| topology.peers.get(&r.peer_id)?.zone.as_deref())
+                    .collect();
                 let candidate = topology
                     .peers
                     .values()
@@ -266,7 +272,10 @@ pub fn plan(
                             && is_alive(p.id)
                             && shard.replica(p.id).is_none()
                     })
-                    .min_by_key(|p| (load[&p.id], p.id));
+                    .min_by_key(|p| {
+                        let zone_held = p.zone.as_deref().is_some_and(|z| zones_held.contains(z));
+                        (zone_held, load[&p.id], p.id)
+                    });
                 if let Some(peer) = candidate {
                     *load.get_mut(&peer.id).expect("peer has a load") += 1;
                     commands.push(add(peer.id));

@@ -15,11 +15,13 @@ use super::{replicas, restore, transfers};
 /// peers at apply time, which only the state machine sees consistently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TopologyCommand {
-    /// Adds a peer, or updates the uri and node type of a known one.
+    /// Adds a peer, or updates the uri, node type and zone of a known one.
     RegisterPeer {
         peer_id: PeerId,
         uri: String,
         node_type: NodeType,
+        #[serde(default)]
+        zone: Option<String>,
     },
     CreateCollection {
         name: String,
@@ -186,6 +188,7 @@ impl TopologyCommand {
                 peer_id,
                 uri,
                 node_type,
+                zone,
             } => {
                 if topology.removed_peers.contains(peer_id) {
                     return Err(removed(*peer_id));
@@ -195,10 +198,13 @@ impl TopologyCommand {
                     uri: String::new(),
                     node_type: *node_type,
                     last_heartbeat_ms: 0,
+                    zone: None,
                 });
-                let mut changed = peer.uri != *uri || peer.node_type != *node_type;
+                let mut changed =
+                    peer.uri != *uri || peer.node_type != *node_type || peer.zone != *zone;
                 peer.uri.clone_from(uri);
                 peer.node_type = *node_type;
+                peer.zone.clone_from(zone);
                 // A node registers as it starts: the shards it led get a new
                 // epoch, because its log may have lost an unsynced tail whose
                 // operation ids it would otherwise hand out again.
@@ -419,6 +425,7 @@ mod tests {
             peer_id: id,
             uri: format!("http://node-{id}:6334"),
             node_type: NodeType::Normal,
+            zone: None,
         }
     }
 

@@ -20,6 +20,7 @@ pub fn one_shard_collection(
                 uri: String::new(),
                 node_type,
                 last_heartbeat_ms: 0,
+                zone: None,
             },
         );
     }

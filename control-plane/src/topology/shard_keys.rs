@@ -53,6 +53,7 @@ pub fn create(
     };
     peers.sort_unstable();
     peers.dedup();
+    let zones = topology.zones();
     let collection = custom_collection(topology, name)?;
     if collection.shard_keys().contains(&request.shard_key) {
         return Err(TesseraError::bad_input(format!(
@@ -78,9 +79,15 @@ pub fn create(
         .replication_factor
         .unwrap_or(collection.config.params.replication_factor);
     // Placed as shards first..first+count would be, so keys spread over peers.
-    let placed = place_shards(&peers, &listeners, first + count, replication_factor)
-        .into_iter()
-        .skip(first as usize);
+    let placed = place_shards(
+        &peers,
+        &zones,
+        &listeners,
+        first + count,
+        replication_factor,
+    )
+    .into_iter()
+    .skip(first as usize);
     for mut shard in placed {
         shard.shard_key = Some(request.shard_key.clone());
         shard.replication_factor = request.replication_factor;
@@ -125,6 +132,7 @@ mod tests {
                 peer_id: id,
                 uri: format!("http://node-{id}"),
                 node_type: NodeType::Normal,
+                zone: None,
             }
             .apply(&mut t, id);
         }

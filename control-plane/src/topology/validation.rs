@@ -73,6 +73,7 @@ pub fn plan_collection(
     } else {
         place_shards(
             &normal_peers,
+            &topology.zones(),
             &listeners,
             config.params.shard_number,
             config.params.replication_factor,
@@ -117,6 +118,7 @@ mod tests {
                 uri: "http://listener:6334".into(),
                 node_type: NodeType::Listener,
                 last_heartbeat_ms: 0,
+                zone: None,
             },
         );
         let request: CreateCollection =

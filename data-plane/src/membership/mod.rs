@@ -46,12 +46,14 @@ pub async fn register(
     data_dir: &Path,
     uri: &str,
     node_type: NodeType,
+    zone: Option<&str>,
 ) -> Result<PeerId, TesseraError> {
     let known = stored_peer_id(data_dir)?;
     let request = RegisterPeerRequest {
         uri: uri.to_string(),
         node_type: cp::NodeType::from(node_type) as i32,
         peer_id: known,
+        zone: zone.unwrap_or_default().to_string(),
     };
     let mut attempt = 0u32;
     let reply = loop {

@@ -162,6 +162,9 @@ pub struct RaftInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerInfo {
     pub uri: String,
+    /// The peer's failure zone, when it has one (a Tessera addition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -458,7 +461,13 @@ impl Gateway {
             peers: topology
                 .peers
                 .values()
-                .map(|p| (p.id.to_string(), PeerInfo { uri: p.uri.clone() }))
+                .map(|p| {
+                    let info = PeerInfo {
+                        uri: p.uri.clone(),
+                        zone: p.zone.clone(),
+                    };
+                    (p.id.to_string(), info)
+                })
                 .collect(),
             raft_info: RaftInfo {
                 term: status.term,

@@ -568,6 +568,7 @@ impl From<&t::Topology> for cp::Topology {
                     uri: p.uri.clone(),
                     node_type: cp::NodeType::from(p.node_type) as i32,
                     last_heartbeat_ms: p.last_heartbeat_ms,
+                    zone: p.zone.clone().unwrap_or_default(),
                 })
                 .collect(),
             collections: topo
@@ -629,6 +630,7 @@ impl TryFrom<cp::Topology> for t::Topology {
                         uri: p.uri,
                         node_type,
                         last_heartbeat_ms: p.last_heartbeat_ms,
+                        zone: (!p.zone.is_empty()).then_some(p.zone),
                     },
                 )
             })

@@ -42,6 +42,7 @@ pub struct ProcessClusterBuilder {
     control_plane_env: Vec<(String, String)>,
     data_node_env: Vec<(String, String)>,
     gateway_env: Vec<(String, String)>,
+    zones: Vec<String>,
     partitionable: bool,
     metrics: bool,
     tls: bool,
@@ -87,6 +88,12 @@ impl ProcessClusterBuilder {
     pub fn data_node_setting(mut self, key: &str, value: impl ToString) -> Self {
         self.data_node_env
             .push((format!("TESSERA__{key}"), value.to_string()));
+        self
+    }
+
+    /// `--zone` of each data node, in order (nodes past the list have none).
+    pub fn zones(mut self, zones: &[&str]) -> Self {
+        self.zones = zones.iter().map(|z| z.to_string()).collect();
         self
     }
 
@@ -201,6 +208,9 @@ impl ProcessClusterBuilder {
                 ];
                 if i >= self.data_nodes {
                     args.extend(["--node-type".into(), "listener".into()]);
+                }
+                if let Some(zone) = self.zones.get(i) {
+                    args.extend(["--zone".into(), zone.clone()]);
                 }
                 if let Some(metrics_port) = metrics_ports.get(self.control_planes + i) {
                     args.extend(["--metrics-port".into(), metrics_port.to_string()]);
@@ -349,6 +359,7 @@ impl ProcessCluster {
             control_plane_env: Vec::new(),
             data_node_env: Vec::new(),
             gateway_env: Vec::new(),
+            zones: Vec::new(),
             partitionable: false,
             metrics: false,
             tls: false,
