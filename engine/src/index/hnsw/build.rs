@@ -165,7 +165,8 @@ impl<'a> Builder<'a> {
 
     /// Inserts every node not seeded: without a seed the first ones one at a time,
     /// then in parallel chunks of `chunk`. Returns None when `cancelled` turns true
-    /// between chunks; `progress` is told the nodes in the graph so far.
+    /// between chunks; `progress` is told the nodes in the graph so far, also
+    /// between the steps that connect and repair the finished graph.
     pub(super) fn run(
         self,
         chunk: usize,
@@ -213,8 +214,14 @@ impl<'a> Builder<'a> {
             done = end;
             progress(seeded + done);
         }
-        self.connect(&mut own, cancelled)?;
-        self.repair(&todo, scratch, cancelled)?;
+        // Connecting and repairing take a while on a large graph: they too
+        // report (`progress` also lets the caller act between steps).
+        let step = || {
+            progress(nodes);
+            cancelled()
+        };
+        self.connect(&mut own, &step)?;
+        self.repair(&todo, scratch, &step)?;
         Some(self.into_links())
     }
 

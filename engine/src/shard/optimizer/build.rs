@@ -66,7 +66,8 @@ impl Inner {
     }
 
     /// Seals the appendable segment if it has outgrown `max_segment_size`
-    /// during a graph build's insertions (the long part of a build). Only from within an optimizer task (a seal needs the
+    /// during a graph build (between its insertion chunks and its connect and
+    /// repair steps). Only from within an optimizer task (a seal needs the
     /// maintenance lock the task holds); a failure is left to the next pass.
     fn seal_if_overgrown(&self) {
         if self.stop.load(Ordering::Acquire) || !self.appendable_overgrown() {
@@ -115,7 +116,7 @@ impl Inner {
         );
         let step = (total / 10).max(1);
         let reported = std::sync::atomic::AtomicUsize::new(0);
-        // Called between the build's chunks, on the optimizer's behalf: it holds
+        // Called between the build's steps, on the optimizer's behalf: it holds
         // the maintenance lock a seal needs.
         let progress = |done: usize| {
             if done / step > reported.load(Ordering::Relaxed) && done < total {
