@@ -99,8 +99,8 @@ impl ControlPlaneGauges {
             )?,
             stranded: gauge(
                 "tessera_shards_stranded",
-                "Shards whose every in-sync copy is on data peers this node has not heard \
-                 from for the dead-peer timeout: nothing can recover them",
+                "Shards whose every in-sync copy is on data peers the leader has not heard \
+                 from for the dead-peer timeout: nothing can recover them (0 on followers)",
             )?,
             scrape: Default::default(),
         };
@@ -170,6 +170,8 @@ impl ControlPlaneGauges {
                 .map(|c| c.transfers.len() as i64)
                 .sum(),
         );
+        // Only the leader hears every heartbeat (a former leader's are stale).
+        let leads = raft.state == openraft::ServerState::Leader;
         let lost = topology
             .data_peers()
             .map(|p| p.id)
@@ -179,8 +181,12 @@ impl ControlPlaneGauges {
                     .is_some_and(|seen| seen.elapsed() >= self.liveness.lost_after)
             })
             .collect();
-        self.stranded
-            .set(crate::reconciler::stranded(&topology, &lost).len() as i64);
+        let stranded = if leads {
+            crate::reconciler::stranded(&topology, &lost).len()
+        } else {
+            0
+        };
+        self.stranded.set(stranded as i64);
     }
 }
 

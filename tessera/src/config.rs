@@ -235,6 +235,16 @@ impl Settings {
         figment = figment.merge(Env::prefixed("TESSERA__").split("__"));
         let mut settings: Settings = figment.extract().context("invalid settings")?;
         settings.apply_flags(command);
+        let replication = &settings.cluster.replication;
+        // A node is lost only after it is down: otherwise a peer still alive
+        // (or every peer, at 0) would have its replicas made again elsewhere.
+        anyhow::ensure!(
+            replication.dead_peer_timeout_sec.saturating_mul(1000) > replication.dead_after_ms,
+            "cluster.replication.dead_peer_timeout_sec ({} s) must be longer than \
+             dead_after_ms ({} ms)",
+            replication.dead_peer_timeout_sec,
+            replication.dead_after_ms
+        );
         Ok(settings)
     }
 

@@ -239,12 +239,14 @@ pub fn plan(
                 continue;
             }
             // A Dead copy on a peer lost for good is dropped while an in-sync
-            // copy lives elsewhere; the rule below then places a new one on a
-            // live peer, recovered from the primary.
-            let in_sync_elsewhere = shard
-                .replicas
-                .iter()
-                .any(|r| r.state.is_source_of_truth() && !lost.contains(&r.peer_id));
+            // copy lives on a live peer and the primary is up; the rule below
+            // then places a new one on a live peer, recovered from the primary.
+            // With no live in-sync copy, the stale copy may be all that is left.
+            let in_sync_elsewhere = is_alive(shard.primary)
+                && shard
+                    .replicas
+                    .iter()
+                    .any(|r| r.state.is_source_of_truth() && is_alive(r.peer_id));
             if let Some(gone) = normal
                 .iter()
                 .find(|r| r.state == ReplicaState::Dead && lost.contains(&r.peer_id))

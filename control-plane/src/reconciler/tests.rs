@@ -125,6 +125,11 @@ fn a_peer_lost_for_good_has_its_dead_copies_made_again_elsewhere() {
             ..
         }
     )));
+    // With the only in-sync copy down as well, the stale copy may be all that
+    // is left of the shard: it stays.
+    let t = topology(&peers, 2, &[(1, Active), (2, Dead)]);
+    let commands = plan(&t, &alive(&[3], &[1, 2, 3]), true, &lost);
+    assert!(removed(&commands).is_empty(), "{commands:?}");
     // Only silence past `dead_after` (not lost): the copy waits for its peer.
     let t = topology(&peers, 2, &[(1, Active), (2, Dead)]);
     let commands = plan(&t, &alive(&[1, 3], &[1, 2, 3]), true, &BTreeSet::new());

@@ -376,8 +376,17 @@ impl ShardRegistry {
             drop(old);
             let _ = std::fs::remove_dir_all(&staging);
             fill(&staging)?;
+            // The files are on disk; their directory entries and the rename must
+            // be too, or a power loss could bring the replica back empty.
+            sync_dirs(&staging).map_err(TesseraError::internal_from)?;
             let _ = std::fs::remove_dir_all(&dir);
-            std::fs::rename(&staging, &dir).map_err(TesseraError::internal_from)
+            std::fs::rename(&staging, &dir).map_err(TesseraError::internal_from)?;
+            match dir.parent() {
+                Some(parent) => std::fs::File::open(parent)
+                    .and_then(|d| d.sync_all())
+                    .map_err(TesseraError::internal_from),
+                None => Ok(()),
+            }
         })
         .await
         .map_err(TesseraError::internal_from)?
@@ -494,6 +503,18 @@ impl ShardRegistry {
             }
         }
     }
+}
+
+/// Syncs `dir` and every directory under it, so the entries of the files in
+/// them survive a power loss.
+fn sync_dirs(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            sync_dirs(&entry.path())?;
+        }
+    }
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
