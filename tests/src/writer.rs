@@ -100,11 +100,16 @@ pub async fn create_collection(
 
 /// Which of `ids` a `consistency=all` retrieve does not find.
 pub async fn missing(rest: &Rest, collection: &str, ids: &[u64]) -> Vec<u64> {
+    missing_at(rest, collection, ids, "all").await
+}
+
+/// Which of `ids` a retrieve at read `consistency` does not find.
+pub async fn missing_at(rest: &Rest, collection: &str, ids: &[u64], consistency: &str) -> Vec<u64> {
     let mut missing = Vec::new();
     for batch in ids.chunks(500) {
         let reply = rest
             .post(
-                &format!("/collections/{collection}/points?consistency=all"),
+                &format!("/collections/{collection}/points?consistency={consistency}"),
                 &json!({ "ids": batch, "with_payload": false }),
             )
             .await;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tessera_tests::replicas::{self, states};
 use tessera_tests::wait;
-use tessera_tests::writer::{create_collection, missing, wait_for_points, Writer};
+use tessera_tests::writer::{create_collection, missing, missing_at, wait_for_points, Writer};
 use tessera_tests::{Node, ProcessCluster};
 
 const C: &str = "self_healing";
@@ -151,29 +151,6 @@ async fn a_data_node_lost_for_good_has_its_replicas_made_again_on_the_others() {
     cluster.stop().await;
 }
 
-/// Which of `ids` a read of one copy of each shard (all a lost zone leaves)
-/// does not find.
-async fn missing_from_one_copy(rest: &tessera_tests::Rest, ids: &[u64]) -> Vec<u64> {
-    let mut missing = Vec::new();
-    for batch in ids.chunks(500) {
-        let reply = rest
-            .post(
-                &format!("/collections/{C}/points?consistency=1"),
-                &serde_json::json!({ "ids": batch, "with_payload": false }),
-            )
-            .await;
-        let found: std::collections::HashSet<u64> = reply
-            .result()
-            .as_array()
-            .expect("points")
-            .iter()
-            .filter_map(|p| p["id"].as_u64())
-            .collect();
-        missing.extend(batch.iter().filter(|id| !found.contains(id)));
-    }
-    missing
-}
-
 /// The zone of each peer, as `GET /cluster` reports it.
 async fn zones(cluster: &ProcessCluster) -> std::collections::BTreeMap<u64, String> {
     let info = cluster.rest().get("/cluster").await;
@@ -215,7 +192,7 @@ async fn losing_a_whole_zone_leaves_every_shard_readable_and_writable() {
     let before = rest.count(C).await;
     wait_for_points(&rest, C, before + 200).await;
     let written = writer.stop().await;
-    let missing = missing_from_one_copy(&rest, &written.acked).await;
+    let missing = missing_at(&rest, C, &written.acked, "1").await;
     println!(
         "zone lost: writes acknowledged: {}, failed batches: {} (during failover), lost: {}",
         written.acked.len(),
